@@ -512,8 +512,10 @@ tuple_impls!(A B C D E F);
 
 /// Appends a list with its one-byte count (`smpEncodeList`). Fails on more than 255 items.
 pub fn encode_list<T: Encode>(items: &[T], out: &mut Vec<u8>) -> Result<(), LengthError> {
-    let count =
-        u8::try_from(items.len()).map_err(|_| LengthError { len: items.len(), max: 255 })?;
+    let count = u8::try_from(items.len()).map_err(|_| LengthError {
+        len: items.len(),
+        max: 255,
+    })?;
     out.push(count);
     for item in items {
         item.encode(out);
@@ -548,7 +550,10 @@ mod tests {
     fn integers_are_big_endian() {
         assert_eq!(42u16.to_bytes(), [0, 42]);
         assert_eq!(100_000u32.to_bytes(), [0, 1, 0x86, 0xa0]);
-        assert_eq!((-42i64).to_bytes(), [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xd6]);
+        assert_eq!(
+            (-42i64).to_bytes(),
+            [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xd6]
+        );
     }
 
     #[test]
@@ -579,19 +584,28 @@ mod tests {
     #[test]
     fn non_empty_rejects_zero() {
         let mut r = Reader::new(&[0]);
-        assert_eq!(decode_non_empty::<ShortBytes>(&mut r), Err(DecodeError::EmptyList));
+        assert_eq!(
+            decode_non_empty::<ShortBytes>(&mut r),
+            Err(DecodeError::EmptyList)
+        );
     }
 
     #[test]
     fn trailing_bytes_rejected() {
-        assert_eq!(decode_all::<u16>(&[0, 1, 2]), Err(DecodeError::TrailingBytes(1)));
+        assert_eq!(
+            decode_all::<u16>(&[0, 1, 2]),
+            Err(DecodeError::TrailingBytes(1))
+        );
     }
 
     #[test]
     fn truncation_is_an_error() {
         assert_eq!(
             decode_all::<u32>(&[0, 1]),
-            Err(DecodeError::UnexpectedEnd { needed: 2, available: 2 })
+            Err(DecodeError::UnexpectedEnd {
+                needed: 2,
+                available: 2
+            })
         );
         assert!(decode_all::<ShortBytes>(&[5, 1]).is_err());
     }

@@ -25,7 +25,10 @@ pub enum PadError {
 
 /// Appends `msg` padded to `padded_len` bytes to `out` (strict padding).
 pub fn pad_into(msg: &[u8], padded_len: usize, out: &mut Vec<u8>) -> Result<(), PadError> {
-    let too_large = PadError::TooLarge { len: msg.len(), padded_len };
+    let too_large = PadError::TooLarge {
+        len: msg.len(),
+        padded_len,
+    };
     let len = u16::try_from(msg.len()).map_err(|_| too_large)?;
     if msg.len() + 2 > padded_len {
         return Err(too_large);
@@ -58,7 +61,10 @@ pub fn pad_lazy(msg: &[u8], padded_len: u64) -> Result<Vec<u8>, PadError> {
         padded_len: usize::MAX,
     })?;
     if msg.len() + 8 > padded {
-        return Err(PadError::TooLarge { len: msg.len(), padded_len: padded });
+        return Err(PadError::TooLarge {
+            len: msg.len(),
+            padded_len: padded,
+        });
     }
     let mut out = Vec::with_capacity(padded);
     // A slice length always fits in i64 on the platforms we build for.
@@ -93,7 +99,13 @@ mod tests {
     #[test]
     fn exact_fit_and_overflow() {
         assert_eq!(pad(b"abc", 5).expect("fits").len(), 5);
-        assert_eq!(pad(b"abcd", 5), Err(PadError::TooLarge { len: 4, padded_len: 5 }));
+        assert_eq!(
+            pad(b"abcd", 5),
+            Err(PadError::TooLarge {
+                len: 4,
+                padded_len: 5
+            })
+        );
         assert!(pad(&vec![0; 70_000], 80_000).is_err());
     }
 
@@ -101,6 +113,9 @@ mod tests {
     fn unpad_rejects_short_input() {
         assert_eq!(unpad(b"\x00"), Err(PadError::TooShort));
         assert_eq!(unpad(b"\x00\x05abc"), Err(PadError::TooShort));
-        assert_eq!(unpad_lazy(b"\xff\xff\xff\xff\xff\xff\xff\xff##"), Err(PadError::TooShort));
+        assert_eq!(
+            unpad_lazy(b"\xff\xff\xff\xff\xff\xff\xff\xff##"),
+            Err(PadError::TooShort)
+        );
     }
 }

@@ -23,7 +23,10 @@ pub fn is_base64url_char(b: u8) -> bool {
 /// Decodes base64url, with or without `=` padding. Empty input is rejected, as by the
 /// reference's `base64urlP`.
 pub fn base64url_decode(s: &[u8]) -> Result<Vec<u8>, DecodeError> {
-    let body_len = s.iter().position(|&b| !is_base64url_char(b)).unwrap_or(s.len());
+    let body_len = s
+        .iter()
+        .position(|&b| !is_base64url_char(b))
+        .unwrap_or(s.len());
     if body_len == 0 {
         return Err(DecodeError::Invalid("base64url: empty"));
     }
@@ -42,7 +45,10 @@ pub fn base64url_decode(s: &[u8]) -> Result<Vec<u8>, DecodeError> {
 /// Reads base64url from the start of `s` (letters, digits, `-`, `_`, then any `=`), returning
 /// the decoded bytes and the number of input bytes consumed.
 pub fn base64url_prefix(s: &[u8]) -> Result<(Vec<u8>, usize), DecodeError> {
-    let body = s.iter().position(|&b| !is_base64url_char(b)).unwrap_or(s.len());
+    let body = s
+        .iter()
+        .position(|&b| !is_base64url_char(b))
+        .unwrap_or(s.len());
     let pad = s[body..].iter().take_while(|&&b| b == b'=').count();
     let used = body + pad;
     Ok((base64url_decode(&s[..used])?, used))

@@ -14,7 +14,10 @@ fn round_trip<T: Encode + Decode + PartialEq + std::fmt::Debug>(v: &T) {
 fn prefixes_fail<T: Encode + Decode + std::fmt::Debug>(v: &T) {
     let bytes = v.to_bytes();
     for n in 0..bytes.len() {
-        assert!(decode_all::<T>(&bytes[..n]).is_err(), "prefix {n} of {v:?} decoded");
+        assert!(
+            decode_all::<T>(&bytes[..n]).is_err(),
+            "prefix {n} of {v:?} decoded"
+        );
     }
 }
 

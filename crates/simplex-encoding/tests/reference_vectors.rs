@@ -13,6 +13,11 @@ fn sha256_hex(data: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(data))
 }
 
+fn usize_field(v: &Value, field: &str) -> usize {
+    let n = v[field].as_u64().expect("a number field");
+    usize::try_from(n).expect("fits in usize")
+}
+
 fn vectors() -> Option<Value> {
     reference_vectors("simplex-encoding reference vectors")
 }
@@ -58,7 +63,7 @@ fn encode_case(case: &Value) -> Vec<u8> {
         "ByteString(255 x 0x61)" => {
             let v = ShortBytes::new(vec![0x61; 255]).expect("255 fits");
             let b = v.to_bytes();
-            assert_eq!(b.len(), case["len"].as_u64().expect("len") as usize);
+            assert_eq!(b.len(), usize_field(case, "len"));
             assert_eq!(decode_all::<ShortBytes>(&b).as_ref(), Ok(&v));
             b
         }
@@ -77,7 +82,7 @@ fn encode_case(case: &Value) -> Vec<u8> {
         "Large(300 x 0x62) prefix" => {
             let v = Large::new(vec![0x62; 300]).expect("fits");
             let b = v.to_bytes();
-            assert_eq!(b.len(), case["len"].as_u64().expect("len") as usize);
+            assert_eq!(b.len(), usize_field(case, "len"));
             assert_eq!(decode_all::<Large>(&b).as_ref(), Ok(&v));
             b
         }
@@ -120,7 +125,10 @@ fn encode_case(case: &Value) -> Vec<u8> {
                 .collect();
             let mut b = Vec::new();
             encode_list(&items, &mut b).expect("few items");
-            assert_eq!(decode_non_empty::<ShortBytes>(&mut Reader::new(&b)), Ok(items));
+            assert_eq!(
+                decode_non_empty::<ShortBytes>(&mut Reader::new(&b)),
+                Ok(items)
+            );
             b
         }
         "NonEmpty Large" => {
@@ -186,13 +194,13 @@ fn padding_vectors() {
 
     let c = &p["strict_pad"];
     let msg = str_field(c, "msg_utf8").as_bytes();
-    let padded = pad(msg, c["padded_len"].as_u64().expect("n") as usize).expect("fits");
+    let padded = pad(msg, usize_field(c, "padded_len")).expect("fits");
     assert_eq!(hex::encode(&padded), str_field(c, "hex"));
     assert_eq!(unpad(&padded), Ok(msg));
 
     let c = &p["strict_pad_256"];
     let msg = str_field(c, "msg_utf8").as_bytes();
-    let padded = pad(msg, c["padded_len"].as_u64().expect("n") as usize).expect("fits");
+    let padded = pad(msg, usize_field(c, "padded_len")).expect("fits");
     assert_eq!(sha256_hex(&padded), str_field(c, "sha256"));
     assert!(hex::encode(&padded).starts_with(str_field(c, "head_hex")));
 
@@ -205,7 +213,7 @@ fn padding_vectors() {
     for name in ["xftp_block_16384", "empty_block_16384"] {
         let c = &p[name];
         let msg = str_field(c, "msg_utf8").as_bytes();
-        let padded = pad(msg, c["len"].as_u64().expect("n") as usize).expect("fits");
+        let padded = pad(msg, usize_field(c, "len")).expect("fits");
         assert_eq!(sha256_hex(&padded), str_field(c, "sha256"), "{name}");
         assert!(hex::encode(&padded).starts_with(str_field(c, "head_hex")));
         assert_eq!(padded.last(), Some(&0x23));

@@ -47,7 +47,10 @@ pub fn reference_vectors(what: &str) -> Option<serde_json::Value> {
     };
     let text = std::fs::read_to_string(dir.join("reference-vectors.json"))
         .unwrap_or_else(|e| panic!("reading reference-vectors.json: {e}"));
-    Some(serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing reference-vectors.json: {e}")))
+    Some(
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("parsing reference-vectors.json: {e}")),
+    )
 }
 
 /// The path of a file under `fixtures/` (e.g. `"ca.crt"`, `"ed25519/server.key"`), or `None`
@@ -58,7 +61,11 @@ pub fn fixture(name: &str, what: &str) -> Option<PathBuf> {
         return None;
     };
     let path = dir.join("fixtures").join(name);
-    assert!(path.is_file(), "fixture {name} missing from {}", dir.display());
+    assert!(
+        path.is_file(),
+        "fixture {name} missing from {}",
+        dir.display()
+    );
     Some(path)
 }
 
