@@ -1,0 +1,804 @@
+//! Persistence in the reference's formats (`Server/StoreLog.hs`, `Server/MsgStore.hs`,
+//! `exportMessages`/`importMessages` in `Server.hs`).
+//!
+//! The store log `smp-server-store.log` is one text line per queue change, appended and
+//! flushed at once, so a killed server loses no queue. At start it is replayed and compacted:
+//! the file is renamed to `<file>.start`, the current state is written afresh, and the old file
+//! is kept as `<file>.<ISO-8601 time>` (a leftover `.start` file means the last compaction
+//! was interrupted, and it is used instead). Messages are saved to `smp-server-messages.log`
+//! on shutdown and restored (then renamed to `.bak`) at start.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use simplex_encoding::string::{base64url_decode, base64url_encode};
+
+use crate::keys::{DhSecret, PublicKey};
+use crate::msg_store::{Message, MessageKind, MsgStore};
+use crate::store::{EntityId, NtfCreds, QueueMode, QueueRecord, QueueStatus, QueueStore};
+
+/// One line of the store log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLogRecord {
+    /// `CREATE rid=… rk=… rdh=… sid=… sk=…[ queue_mode=…]…`
+    CreateQueue(QueueRecord),
+    /// `LINK <rid> <link data>` (kept as text).
+    CreateLink(EntityId, String),
+    /// `LDELETE <rid>`
+    DeleteLink(EntityId),
+    /// `SECURE <rid> <sender key>`
+    SecureQueue(EntityId, PublicKey),
+    /// `KEYS <rid> <keys>`
+    UpdateKeys(EntityId, Vec<PublicKey>),
+    /// `NOTIFIER <rid> <nid> <nkey> <dh secret>[ nsrv=…]`
+    AddNotifier(EntityId, NtfCreds),
+    /// `SUSPEND <rid>`
+    SuspendQueue(EntityId),
+    /// `BLOCK <rid> <info>`
+    BlockQueue(EntityId, String),
+    /// `UNBLOCK <rid>`
+    UnblockQueue(EntityId),
+    /// `DELETE <rid>`
+    DeleteQueue(EntityId),
+    /// `NDELETE <rid>`
+    DeleteNotifier(EntityId),
+    /// `TIME <rid> <day as Unix seconds>`
+    UpdateTime(EntityId, i64),
+}
+
+/// A store log or messages file line that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad log line: {0}")]
+pub struct ParseError(&'static str);
+
+fn b64(bytes: &[u8]) -> String {
+    base64url_encode(bytes)
+}
+
+fn keys_str(keys: &[PublicKey]) -> String {
+    keys.iter()
+        .map(|k| b64(&k.to_der()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn ntf_str(n: &NtfCreds) -> String {
+    let mut s = format!(
+        "{} {} {}",
+        b64(&n.notifier_id),
+        b64(&n.notifier_key.to_der()),
+        b64(n.rcv_ntf_dh_secret.as_bytes())
+    );
+    if let Some(srv) = &n.ntf_service {
+        s.push_str(" nsrv=");
+        s.push_str(srv);
+    }
+    s
+}
+
+fn status_str(s: &QueueStatus) -> Option<String> {
+    match s {
+        QueueStatus::Active => None,
+        QueueStatus::Off => Some("off".into()),
+        QueueStatus::Blocked(info) => Some(format!("blocked,{info}")),
+    }
+}
+
+/// The `QueueRec` text of the reference (everything after `rid=…`).
+fn queue_str(q: &QueueRecord) -> String {
+    let mut s = format!(
+        "rk={} rdh={} sid={} sk={}",
+        keys_str(&q.recipient_keys),
+        b64(q.rcv_dh_secret.as_bytes()),
+        b64(&q.sender_id),
+        q.sender_key
+            .as_ref()
+            .map(|k| b64(&k.to_der()))
+            .unwrap_or_default()
+    );
+    if let Some(m) = q.queue_mode {
+        s.push_str(match m {
+            QueueMode::Messaging => " queue_mode=M",
+            QueueMode::Contact => " queue_mode=C",
+        });
+    }
+    if let Some(link) = &q.link {
+        s.push(' ');
+        s.push_str(link);
+    }
+    if let Some(n) = &q.notifier {
+        s.push_str(" notifier=");
+        s.push_str(&ntf_str(n));
+    }
+    if let Some(t) = q.updated_at {
+        s.push_str(&format!(" updated_at={t}"));
+    }
+    if let Some(st) = status_str(&q.status) {
+        s.push_str(" status=");
+        s.push_str(&st);
+    }
+    if let Some(srv) = &q.rcv_service {
+        s.push_str(" rsrv=");
+        s.push_str(srv);
+    }
+    s
+}
+
+impl StoreLogRecord {
+    /// The line, without the newline.
+    pub fn to_line(&self) -> String {
+        match self {
+            StoreLogRecord::CreateQueue(q) => {
+                format!("CREATE rid={} {}", b64(&q.recipient_id), queue_str(q))
+            }
+            StoreLogRecord::CreateLink(rid, d) => format!("LINK {} {d}", b64(rid)),
+            StoreLogRecord::DeleteLink(rid) => format!("LDELETE {}", b64(rid)),
+            StoreLogRecord::SecureQueue(rid, k) => {
+                format!("SECURE {} {}", b64(rid), b64(&k.to_der()))
+            }
+            StoreLogRecord::UpdateKeys(rid, ks) => format!("KEYS {} {}", b64(rid), keys_str(ks)),
+            StoreLogRecord::AddNotifier(rid, n) => format!("NOTIFIER {} {}", b64(rid), ntf_str(n)),
+            StoreLogRecord::SuspendQueue(rid) => format!("SUSPEND {}", b64(rid)),
+            StoreLogRecord::BlockQueue(rid, info) => format!("BLOCK {} {info}", b64(rid)),
+            StoreLogRecord::UnblockQueue(rid) => format!("UNBLOCK {}", b64(rid)),
+            StoreLogRecord::DeleteQueue(rid) => format!("DELETE {}", b64(rid)),
+            StoreLogRecord::DeleteNotifier(rid) => format!("NDELETE {}", b64(rid)),
+            StoreLogRecord::UpdateTime(rid, t) => format!("TIME {} {t}", b64(rid)),
+        }
+    }
+
+    /// Parses a line (without the newline).
+    pub fn parse(line: &str) -> Result<Self, ParseError> {
+        let (tag, rest) = line.split_once(' ').ok_or(ParseError("no record tag"))?;
+        if tag == "CREATE" {
+            return parse_create(rest).map(StoreLogRecord::CreateQueue);
+        }
+        let (rid, arg) = match rest.split_once(' ') {
+            Some((rid, arg)) => (rid, Some(arg)),
+            None => (rest, None),
+        };
+        let rid = id(rid)?;
+        let arg = || arg.ok_or(ParseError("missing argument"));
+        Ok(match tag {
+            "LINK" => StoreLogRecord::CreateLink(rid, arg()?.to_owned()),
+            "LDELETE" => StoreLogRecord::DeleteLink(rid),
+            "SECURE" => StoreLogRecord::SecureQueue(rid, key(arg()?)?),
+            "KEYS" => StoreLogRecord::UpdateKeys(rid, key_list(arg()?)?),
+            "NOTIFIER" => StoreLogRecord::AddNotifier(rid, parse_ntf(&mut Cursor(arg()?))?),
+            "SUSPEND" => StoreLogRecord::SuspendQueue(rid),
+            "BLOCK" => StoreLogRecord::BlockQueue(rid, arg()?.to_owned()),
+            "UNBLOCK" => StoreLogRecord::UnblockQueue(rid),
+            "DELETE" => StoreLogRecord::DeleteQueue(rid),
+            "NDELETE" => StoreLogRecord::DeleteNotifier(rid),
+            "TIME" => {
+                StoreLogRecord::UpdateTime(rid, arg()?.parse().map_err(|_| ParseError("time"))?)
+            }
+            _ => return Err(ParseError("unknown record")),
+        })
+    }
+}
+
+fn id(s: &str) -> Result<EntityId, ParseError> {
+    base64url_decode(s.as_bytes()).map_err(|_| ParseError("base64url"))
+}
+
+fn key(s: &str) -> Result<PublicKey, ParseError> {
+    PublicKey::from_der(&id(s)?).map_err(|_| ParseError("key"))
+}
+
+fn key_list(s: &str) -> Result<Vec<PublicKey>, ParseError> {
+    s.split(',').map(key).collect()
+}
+
+/// A cursor over space-separated text.
+struct Cursor<'a>(&'a str);
+
+impl<'a> Cursor<'a> {
+    /// The next token up to a space (consuming the space).
+    fn token(&mut self) -> &'a str {
+        let (t, rest) = self.0.split_once(' ').unwrap_or((self.0, ""));
+        self.0 = rest;
+        t
+    }
+    /// Consumes `prefix` when the text starts with it.
+    fn eat(&mut self, prefix: &str) -> bool {
+        match self.0.strip_prefix(prefix) {
+            Some(rest) => {
+                self.0 = rest;
+                true
+            }
+            None => false,
+        }
+    }
+    fn field(&mut self, name: &str) -> Result<&'a str, ParseError> {
+        if self.eat(name) {
+            Ok(self.token())
+        } else {
+            Err(ParseError("missing field"))
+        }
+    }
+}
+
+fn parse_ntf(c: &mut Cursor<'_>) -> Result<NtfCreds, ParseError> {
+    let notifier_id = id(c.token())?;
+    let notifier_key = key(c.token())?;
+    let secret = DhSecret::new(id(c.token())?).map_err(|_| ParseError("dh secret"))?;
+    let ntf_service = if c.eat("nsrv=") {
+        Some(c.token().to_owned())
+    } else {
+        None
+    };
+    Ok(NtfCreds {
+        notifier_id,
+        notifier_key,
+        rcv_ntf_dh_secret: secret,
+        ntf_service,
+    })
+}
+
+fn parse_create(s: &str) -> Result<QueueRecord, ParseError> {
+    let mut c = Cursor(s);
+    let recipient_id = id(c.field("rid=")?)?;
+    let recipient_keys = key_list(c.field("rk=")?)?;
+    let rcv_dh_secret =
+        DhSecret::new(id(c.field("rdh=")?)?).map_err(|_| ParseError("dh secret"))?;
+    let sender_id = id(c.field("sid=")?)?;
+    let sk = c.field("sk=")?;
+    let sender_key = if sk.is_empty() { None } else { Some(key(sk)?) };
+    let queue_mode = if c.eat("sndSecure=") {
+        Some(if c.token() == "T" {
+            QueueMode::Messaging
+        } else {
+            QueueMode::Contact
+        })
+    } else if c.eat("queue_mode=") {
+        match c.token() {
+            "M" => Some(QueueMode::Messaging),
+            "C" => Some(QueueMode::Contact),
+            _ => return Err(ParseError("queue mode")),
+        }
+    } else {
+        None
+    };
+    let link = if c.0.starts_with("link_id=") {
+        // `link_id=<id> queue_data=<fixed> <user>`: three tokens, kept as text.
+        let parts = [c.token(), c.token(), c.token()];
+        Some(parts.join(" "))
+    } else {
+        None
+    };
+    let notifier = if c.eat("notifier=") {
+        Some(parse_ntf(&mut c)?)
+    } else {
+        None
+    };
+    let updated_at = if c.eat("updated_at=") {
+        Some(c.token().parse().map_err(|_| ParseError("updated_at"))?)
+    } else {
+        None
+    };
+    let status = if c.eat("status=") {
+        match c.token() {
+            "active" => QueueStatus::Active,
+            "off" => QueueStatus::Off,
+            other => QueueStatus::Blocked(
+                other
+                    .strip_prefix("blocked,")
+                    .ok_or(ParseError("status"))?
+                    .to_owned(),
+            ),
+        }
+    } else {
+        QueueStatus::Active
+    };
+    let rcv_service = if c.eat("rsrv=") {
+        Some(c.token().to_owned())
+    } else {
+        None
+    };
+    Ok(QueueRecord {
+        recipient_id,
+        recipient_keys,
+        rcv_dh_secret,
+        sender_id,
+        sender_key,
+        queue_mode,
+        link,
+        notifier,
+        status,
+        updated_at,
+        rcv_service,
+    })
+}
+
+/// An open store log, appended to and flushed on every record.
+#[derive(Debug)]
+pub struct StoreLogWriter {
+    path: PathBuf,
+    file: File,
+}
+
+impl StoreLogWriter {
+    /// Opens `path` for appending (or truncates it).
+    pub fn open(path: &Path, append: bool) -> io::Result<Self> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(append)
+            .write(true)
+            .truncate(!append)
+            .open(path)?;
+        Ok(StoreLogWriter {
+            path: path.to_owned(),
+            file,
+        })
+    }
+
+    /// Appends one record as one `write` and flushes it to the OS.
+    pub fn write(&mut self, record: &StoreLogRecord) -> io::Result<()> {
+        let mut line = record.to_line();
+        line.push('\n');
+        self.file.write_all(line.as_bytes())?;
+        self.file.flush()
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Syncs the file to disk and closes it.
+    pub fn close(self) -> io::Result<()> {
+        self.file.sync_all()
+    }
+}
+
+/// What replaying a store log found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayStats {
+    /// Lines read.
+    pub lines: usize,
+    /// Lines that did not parse or did not apply (reported, skipped).
+    pub errors: usize,
+}
+
+/// Replays a store log into `store` (lines that fail are counted and skipped, as the
+/// reference does).
+pub fn replay(path: &Path, store: &mut QueueStore) -> io::Result<ReplayStats> {
+    let mut stats = ReplayStats::default();
+    let reader = BufReader::new(File::open(path)?);
+    for line in reader.split(b'\n') {
+        let line = line?;
+        if line.is_empty() {
+            continue;
+        }
+        stats.lines += 1;
+        let applied = std::str::from_utf8(&line)
+            .map_err(|_| ParseError("utf-8"))
+            .and_then(StoreLogRecord::parse)
+            .map(|r| store.apply(r));
+        match applied {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                stats.errors += 1;
+                tracing::warn!(error = %e, "store log record did not apply");
+            }
+            Err(e) => {
+                stats.errors += 1;
+                tracing::warn!(error = %e, "store log line did not parse");
+            }
+        }
+    }
+    Ok(stats)
+}
+
+fn write_state(path: &Path, store: &QueueStore) -> io::Result<StoreLogWriter> {
+    let mut w = BufWriter::new(
+        OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(path)?,
+    );
+    for q in store.queues() {
+        w.write_all(StoreLogRecord::CreateQueue(q.clone()).to_line().as_bytes())?;
+        w.write_all(b"\n")?;
+    }
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    StoreLogWriter::open(path, true)
+}
+
+/// Reads the store log at `path` into `store`, compacts it as the reference does, and returns
+/// the writer to append to (attach it with [`QueueStore::set_log`]). `now` is Unix seconds (for
+/// the backup's name).
+pub fn open_and_compact(
+    path: &Path,
+    store: &mut QueueStore,
+    now_nanos: i128,
+) -> io::Result<(StoreLogWriter, ReplayStats)> {
+    let start = with_suffix(path, ".start");
+    if start.exists() {
+        tracing::warn!(
+            "server terminated abnormally on last start, restoring state from the .start backup"
+        );
+        if path.exists() {
+            fs::rename(path, with_suffix(path, ".bak"))?;
+        }
+        fs::rename(&start, path)?;
+    }
+    if !path.exists() {
+        return Ok((write_state(path, store)?, ReplayStats::default()));
+    }
+    let stats = replay(path, store)?;
+    fs::rename(path, &start)?;
+    let writer = write_state(path, store)?;
+    let backup = with_suffix(path, &format!(".{}", iso8601(now_nanos)));
+    fs::rename(&start, &backup)?;
+    remove_old_backups(path, now_nanos);
+    Ok((writer, stats))
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Keeps backups of the last 24 hours and 3 older ones; deletes the rest older than 21 days.
+fn remove_old_backups(path: &Path, now_nanos: i128) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) else {
+        return;
+    };
+    let prefix = format!("{name}.");
+    let mut times: Vec<(i128, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let file = e.file_name().to_str()?.to_owned();
+            let t = parse_iso8601(file.strip_prefix(&prefix)?)?;
+            Some((t, e.path()))
+        })
+        .collect();
+    times.sort();
+    const DAY: i128 = 86_400 * 1_000_000_000;
+    let older: Vec<_> = times
+        .into_iter()
+        .filter(|(t, _)| *t < now_nanos - DAY)
+        .collect();
+    let removable = older.len().saturating_sub(3);
+    for (t, p) in older.into_iter().take(removable) {
+        if t < now_nanos - 21 * DAY && fs::remove_file(&p).is_ok() {
+            println!("Removed backup: {}", p.display());
+        }
+    }
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// UTC time as ISO 8601 with microseconds, e.g. `2024-05-01T10:20:30.123456Z`.
+pub fn iso8601(nanos: i128) -> String {
+    let secs = i64::try_from(nanos.div_euclid(1_000_000_000)).unwrap_or(0);
+    let micros = nanos.rem_euclid(1_000_000_000) / 1000;
+    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    )
+}
+
+fn parse_iso8601(s: &str) -> Option<i128> {
+    let s = s.strip_suffix('Z')?;
+    let (date, time) = s.split_once('T')?;
+    let mut dp = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, mo, d) = (dp.next()??, dp.next()??, dp.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let mut tp = hms.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, mi, sec) = (tp.next()??, tp.next()??, tp.next()??);
+    let mut nanos: i128 = 0;
+    if !frac.is_empty() {
+        let digits: String = frac.chars().take(9).collect();
+        nanos = format!("{digits:0<9}").parse().ok()?;
+    }
+    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec;
+    Some(i128::from(secs) * 1_000_000_000 + nanos)
+}
+
+/// One line of the messages file: `v3 <rid> <msg id> <ts> flags=<T|F> <body>` or
+/// `v3 <rid> <msg id> <ts> quota`.
+pub fn message_line(rid: &[u8], msg: &Message) -> String {
+    match &msg.kind {
+        MessageKind::Message { notification, body } => format!(
+            "v3 {} {} {} flags={} {}",
+            b64(rid),
+            b64(&msg.id),
+            msg.ts,
+            if *notification { 'T' } else { 'F' },
+            b64(body)
+        ),
+        MessageKind::Quota => format!("v3 {} {} {} quota", b64(rid), b64(&msg.id), msg.ts),
+    }
+}
+
+/// Parses one line of the messages file.
+pub fn parse_message_line(line: &str) -> Result<(EntityId, Message), ParseError> {
+    let mut c = Cursor(line);
+    if c.token() != "v3" {
+        return Err(ParseError("messages file version"));
+    }
+    let rid = id(c.token())?;
+    let msg_id = id(c.token())?;
+    let ts: i64 = c.token().parse().map_err(|_| ParseError("timestamp"))?;
+    let kind = if c.0 == "quota" {
+        MessageKind::Quota
+    } else {
+        let notification = if c.eat("flags=") {
+            c.token().starts_with('T')
+        } else {
+            false
+        };
+        let body = if c.0.is_empty() { Vec::new() } else { id(c.0)? };
+        MessageKind::Message { notification, body }
+    };
+    Ok((
+        rid,
+        Message {
+            id: msg_id,
+            ts,
+            kind,
+        },
+    ))
+}
+
+/// Saves all messages to `path` (truncating it); returns how many.
+pub fn save_messages(path: &Path, msgs: &MsgStore) -> io::Result<usize> {
+    let mut w = BufWriter::new(File::create(path)?);
+    let mut n = 0;
+    for (rid, queue) in msgs.all() {
+        for m in queue {
+            w.write_all(message_line(rid, m).as_bytes())?;
+            w.write_all(b"\n")?;
+            n += 1;
+        }
+    }
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok(n)
+}
+
+/// What restoring messages found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RestoreStats {
+    /// Messages restored.
+    pub stored: usize,
+    /// Messages dropped as expired.
+    pub expired: usize,
+    /// Lines for queues that no longer exist, over quota, or unparsable.
+    pub skipped: usize,
+}
+
+/// Restores messages saved by [`save_messages`] (or the reference) for queues in `queues`,
+/// dropping those received before `expire_before`; then renames the file to `.bak`.
+pub fn restore_messages(
+    path: &Path,
+    queues: &QueueStore,
+    msgs: &mut MsgStore,
+    expire_before: Option<i64>,
+) -> io::Result<RestoreStats> {
+    let mut stats = RestoreStats::default();
+    let reader = BufReader::new(File::open(path)?);
+    for line in reader.split(b'\n') {
+        let line = line?;
+        if line.is_empty() {
+            continue;
+        }
+        let Ok((rid, msg)) = std::str::from_utf8(&line)
+            .map_err(|_| ParseError("utf-8"))
+            .and_then(parse_message_line)
+        else {
+            stats.skipped += 1;
+            continue;
+        };
+        if queues.find(crate::store::Party::Recipient, &rid).is_none() {
+            stats.skipped += 1;
+        } else if msg.kind != MessageKind::Quota && expire_before.is_some_and(|t| msg.ts < t) {
+            stats.expired += 1;
+        } else if msgs.restore(&rid, msg) {
+            stats.stored += 1;
+        } else {
+            stats.skipped += 1;
+        }
+    }
+    fs::rename(path, with_suffix(path, ".bak"))?;
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::record;
+
+    #[test]
+    fn create_line_matches_reference_layout_and_round_trips() {
+        let mut q = record(1);
+        let line = StoreLogRecord::CreateQueue(q.clone()).to_line();
+        let rid = b64(&q.recipient_id);
+        assert!(
+            line.starts_with(&format!("CREATE rid={rid} rk=MCowBQYDK2VwAyEA")),
+            "{line}"
+        );
+        assert!(line.contains(" sk= queue_mode=M"), "{line}");
+        assert_eq!(
+            StoreLogRecord::parse(&line),
+            Ok(StoreLogRecord::CreateQueue(q.clone()))
+        );
+        q.notifier = Some(NtfCreds {
+            notifier_id: vec![5; 24],
+            notifier_key: PublicKey::x25519([6; 32]),
+            rcv_ntf_dh_secret: DhSecret::new(vec![7; 32]).expect("32"),
+            ntf_service: None,
+        });
+        q.sender_key = Some(PublicKey::x25519([8; 32]));
+        q.status = QueueStatus::Off;
+        q.updated_at = Some(1_700_006_400);
+        let line = StoreLogRecord::CreateQueue(q.clone()).to_line();
+        assert!(
+            line.ends_with(" updated_at=1700006400 status=off"),
+            "{line}"
+        );
+        assert_eq!(
+            StoreLogRecord::parse(&line),
+            Ok(StoreLogRecord::CreateQueue(q))
+        );
+    }
+
+    #[test]
+    fn legacy_snd_secure_and_other_records_parse() {
+        let q = record(2);
+        let line = StoreLogRecord::CreateQueue(q.clone())
+            .to_line()
+            .replace(" queue_mode=M", " sndSecure=T");
+        assert_eq!(
+            StoreLogRecord::parse(&line),
+            Ok(StoreLogRecord::CreateQueue(q.clone()))
+        );
+        let rid = q.recipient_id.clone();
+        for r in [
+            StoreLogRecord::SecureQueue(rid.clone(), PublicKey::ed25519([1; 32])),
+            StoreLogRecord::SuspendQueue(rid.clone()),
+            StoreLogRecord::DeleteQueue(rid.clone()),
+            StoreLogRecord::DeleteNotifier(rid.clone()),
+            StoreLogRecord::UpdateTime(rid.clone(), 86_400),
+            StoreLogRecord::BlockQueue(rid.clone(), "reason=spam".into()),
+            StoreLogRecord::UnblockQueue(rid.clone()),
+        ] {
+            assert_eq!(StoreLogRecord::parse(&r.to_line()), Ok(r));
+        }
+        assert!(StoreLogRecord::parse("CREATE rid=AAAA").is_err());
+        assert!(StoreLogRecord::parse("FROB AAAA").is_err());
+        assert!(StoreLogRecord::parse("").is_err());
+    }
+
+    #[test]
+    fn log_replay_and_compaction_keep_state_and_a_backup() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("smp-server-store.log");
+        let mut s = QueueStore::new();
+        let (w, _) = open_and_compact(&path, &mut s, 0).expect("open");
+        s.set_log(w);
+        let (a, b) = (record(1), record(2));
+        s.add(a.clone()).expect("add");
+        s.add(b.clone()).expect("add");
+        s.secure(&a.recipient_id, PublicKey::ed25519([3; 32]))
+            .expect("secure");
+        s.delete(&b.recipient_id).expect("delete");
+        drop(s);
+        let mut s2 = QueueStore::new();
+        let (_w, stats) =
+            open_and_compact(&path, &mut s2, 1_700_000_000_000_000_000).expect("reopen");
+        assert_eq!(
+            stats,
+            ReplayStats {
+                lines: 4,
+                errors: 0
+            }
+        );
+        assert_eq!(s2.len(), 1);
+        let got = s2
+            .find(crate::store::Party::Recipient, &a.recipient_id)
+            .expect("a");
+        assert_eq!(got.sender_key, Some(PublicKey::ed25519([3; 32])));
+        let compacted = fs::read_to_string(&path).expect("read");
+        assert_eq!(compacted.lines().count(), 1);
+        assert!(dir
+            .path()
+            .join("smp-server-store.log.2023-11-14T22:13:20.000000Z")
+            .exists());
+    }
+
+    #[test]
+    fn iso_time_round_trip() {
+        let t = 1_700_000_000_123_456_000;
+        assert_eq!(iso8601(t), "2023-11-14T22:13:20.123456Z");
+        assert_eq!(parse_iso8601(&iso8601(t)), Some(t));
+        assert_eq!(
+            parse_iso8601("2023-11-14T22:13:20Z"),
+            Some(1_700_000_000_000_000_000)
+        );
+    }
+
+    #[test]
+    fn messages_save_and_restore() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("smp-server-messages.log");
+        let mut qs = QueueStore::new();
+        let q = record(1);
+        qs.add(q.clone()).expect("add");
+        let mut ms = MsgStore::new(2);
+        let rid = q.recipient_id.clone();
+        let m = |n: u8, ts| Message {
+            id: vec![n; 24],
+            ts,
+            kind: MessageKind::Message {
+                notification: n == 1,
+                body: vec![n; 3],
+            },
+        };
+        ms.write(&rid, m(1, 100));
+        ms.write(&rid, m(2, 200));
+        ms.write(&rid, m(3, 300));
+        ms.write(&[9; 24], m(4, 300));
+        assert_eq!(save_messages(&path, &ms).expect("save"), 4);
+        let text = fs::read_to_string(&path).expect("read");
+        assert!(
+            text.contains(&format!(
+                "v3 {} {} 100 flags=T AQEB\n",
+                b64(&rid),
+                b64(&[1; 24])
+            )),
+            "{text}"
+        );
+        assert!(text.contains(" 300 quota\n"), "{text}");
+        let mut ms2 = MsgStore::new(2);
+        let stats = restore_messages(&path, &qs, &mut ms2, Some(150)).expect("restore");
+        assert_eq!(
+            stats,
+            RestoreStats {
+                stored: 2,
+                expired: 1,
+                skipped: 1
+            }
+        );
+        assert_eq!(ms2.peek(&rid).map(|m| m.ts), Some(200));
+        assert!(!path.exists());
+        assert!(dir.path().join("smp-server-messages.log.bak").exists());
+    }
+}
