@@ -1,1 +1,22 @@
-//! (being written)
+//! The transport layer of SMP: TLS 1.3 through OpenSSL on tokio, server certificate chains,
+//! the SMP handshake, and 16,384-byte blocks.
+//!
+//! Owns everything between a TCP socket and a stream of SMP blocks: the TLS policy
+//! ([`tls`]), loading and generating the server's certificates ([`credentials`]), pinning
+//! the server identity on the client, `tls-unique` as the session ID, fixed-size blocks
+//! ([`block`]). It does not parse commands or transmissions (that is `smp-proto`) and holds no
+//! queue state (that is `smp-server` and `smp-client`). It sits above `smp-proto` and
+//! `simplex-crypto` and below the server and the client, and is the only crate that knows
+//! about TLS.
+//!
+//! Spec: `protocol/simplex-messaging.md` § "Transport connection with the SMP server".
+
+pub mod block;
+pub mod credentials;
+pub mod error;
+pub mod tls;
+
+pub use block::{BlockReader, BlockWriter, BLOCK_SIZE, MAX_BLOCK_CONTENT};
+pub use credentials::{GeneratedCredentials, ServerCredentials, SignAlgorithm};
+pub use error::{ChainError, HandshakeError, TransportError};
+pub use tls::{TlsInfo, TlsStream, ALPN_SMP};

@@ -1,0 +1,205 @@
+//! 16,384-byte transport blocks over a byte stream (`tPutBlock` / `tGetBlock` in the
+//! reference's `Transport.hs`; spec § "SMP Transmission and transport block structure").
+//!
+//! Every block on the wire is exactly [`BLOCK_SIZE`] bytes: a two-byte length, the content,
+//! and `#` padding. The reader and the writer each own one block buffer, reused for every
+//! block.
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::error::{read_error, TransportError};
+
+/// The size of every SMP transport block.
+pub const BLOCK_SIZE: usize = 16_384;
+
+/// The largest content of one block (the block minus its two-byte length).
+pub const MAX_BLOCK_CONTENT: usize = BLOCK_SIZE - 2;
+
+/// Reads whole blocks from a stream into one reused buffer.
+pub struct BlockReader<R> {
+    inner: R,
+    buf: Box<[u8; BLOCK_SIZE]>,
+}
+
+impl<R> std::fmt::Debug for BlockReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlockReader")
+    }
+}
+
+impl<R: AsyncRead + Unpin> BlockReader<R> {
+    /// A reader over `inner`.
+    pub fn new(inner: R) -> Self {
+        BlockReader {
+            inner,
+            buf: Box::new([0u8; BLOCK_SIZE]),
+        }
+    }
+
+    /// Reads one block and returns it whole, padding included (valid until the next read).
+    ///
+    /// An end of stream before the first byte or within the block is
+    /// [`TransportError::Closed`].
+    pub async fn read_raw(&mut self) -> Result<&[u8; BLOCK_SIZE], TransportError> {
+        self.inner
+            .read_exact(&mut self.buf[..])
+            .await
+            .map_err(read_error)?;
+        Ok(&self.buf)
+    }
+
+    /// Reads one block and returns its content, without the length and the padding.
+    pub async fn read_block(&mut self) -> Result<&[u8], TransportError> {
+        let block = self.read_raw().await?;
+        simplex_encoding::unpad(block).map_err(|_| TransportError::BadBlock)
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
+    /// Gives the underlying stream back.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+}
+
+/// Writes whole blocks to a stream from one reused buffer.
+pub struct BlockWriter<W> {
+    inner: W,
+    buf: Vec<u8>,
+}
+
+impl<W> std::fmt::Debug for BlockWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlockWriter")
+    }
+}
+
+impl<W: AsyncWrite + Unpin> BlockWriter<W> {
+    /// A writer over `inner`.
+    pub fn new(inner: W) -> Self {
+        BlockWriter {
+            inner,
+            buf: Vec::with_capacity(BLOCK_SIZE),
+        }
+    }
+
+    /// Pads `content` to a block and writes it. Content longer than [`MAX_BLOCK_CONTENT`]
+    /// is [`TransportError::LargeMsg`] and nothing is written.
+    pub async fn write_block(&mut self, content: &[u8]) -> Result<(), TransportError> {
+        self.buf.clear();
+        simplex_encoding::pad_into(content, BLOCK_SIZE, &mut self.buf)
+            .map_err(|_| TransportError::LargeMsg)?;
+        self.inner.write_all(&self.buf).await?;
+        self.inner.flush().await?;
+        Ok(())
+    }
+
+    /// Writes a block that is already padded to [`BLOCK_SIZE`] bytes.
+    pub async fn write_raw(&mut self, block: &[u8]) -> Result<(), TransportError> {
+        if block.len() != BLOCK_SIZE {
+            return Err(TransportError::LargeMsg);
+        }
+        self.inner.write_all(block).await?;
+        self.inner.flush().await?;
+        Ok(())
+    }
+
+    /// Builds a block in place: `fill` appends the content to the (cleared) buffer, which is
+    /// then padded and written. Avoids a copy when the content is encoded on the fly.
+    pub async fn write_with<F>(&mut self, fill: F) -> Result<(), TransportError>
+    where
+        F: FnOnce(&mut Vec<u8>),
+    {
+        self.buf.clear();
+        self.buf.extend_from_slice(&[0, 0]);
+        fill(&mut self.buf);
+        let len = self.buf.len() - 2;
+        if len > MAX_BLOCK_CONTENT {
+            return Err(TransportError::LargeMsg);
+        }
+        let len16 = u16::try_from(len).map_err(|_| TransportError::LargeMsg)?;
+        self.buf[..2].copy_from_slice(&len16.to_be_bytes());
+        self.buf.resize(BLOCK_SIZE, simplex_encoding::pad::PAD_BYTE);
+        self.inner.write_all(&self.buf).await?;
+        self.inner.flush().await?;
+        Ok(())
+    }
+
+    /// Closes the writing side (for TLS, sends `close_notify`).
+    pub async fn shutdown(&mut self) -> Result<(), TransportError> {
+        self.inner.shutdown().await?;
+        Ok(())
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
+    /// Gives the underlying stream back.
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn blocks_round_trip_over_a_pipe() {
+        let (a, b) = tokio::io::duplex(4 * BLOCK_SIZE);
+        let mut w = BlockWriter::new(a);
+        let mut r = BlockReader::new(b);
+        w.write_block(b"hello").await.expect("write");
+        w.write_with(|buf| buf.extend_from_slice(b"world"))
+            .await
+            .expect("write");
+        let full = vec![7u8; MAX_BLOCK_CONTENT];
+        w.write_block(&full).await.expect("largest block");
+        assert_eq!(r.read_block().await.expect("read"), b"hello");
+        let raw = r.read_raw().await.expect("raw");
+        assert_eq!(&raw[..7], b"\x00\x05world");
+        assert!(raw[7..].iter().all(|&b| b == b'#'));
+        assert_eq!(r.read_block().await.expect("read"), &full[..]);
+    }
+
+    #[tokio::test]
+    async fn oversized_content_is_refused_before_writing() {
+        let (a, b) = tokio::io::duplex(4 * BLOCK_SIZE);
+        let mut w = BlockWriter::new(a);
+        let too_big = vec![0u8; MAX_BLOCK_CONTENT + 1];
+        assert!(matches!(
+            w.write_block(&too_big).await,
+            Err(TransportError::LargeMsg)
+        ));
+        let r = w.write_with(|buf| buf.extend_from_slice(&too_big)).await;
+        assert!(matches!(r, Err(TransportError::LargeMsg)));
+        assert!(matches!(
+            w.write_raw(&too_big).await,
+            Err(TransportError::LargeMsg)
+        ));
+        drop(w);
+        let mut r = BlockReader::new(b);
+        assert!(matches!(r.read_raw().await, Err(TransportError::Closed)));
+    }
+
+    #[tokio::test]
+    async fn truncated_block_is_closed_and_bad_length_is_bad_block() {
+        let (mut a, b) = tokio::io::duplex(4 * BLOCK_SIZE);
+        let mut bad = vec![b'#'; BLOCK_SIZE];
+        bad[0] = 0xff; // declares 65k of content
+        a.write_all(&bad).await.expect("write");
+        a.write_all(&[0, 1, 2]).await.expect("write");
+        drop(a);
+        let mut r = BlockReader::new(b);
+        assert!(matches!(
+            r.read_block().await,
+            Err(TransportError::BadBlock)
+        ));
+        assert!(matches!(r.read_block().await, Err(TransportError::Closed)));
+    }
+}
