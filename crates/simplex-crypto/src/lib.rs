@@ -13,14 +13,20 @@
 //! Sits directly above `simplex-encoding`. Does no I/O, reads no clock and draws no
 //! randomness of its own: every function that needs randomness takes a caller's RNG.
 
+pub mod aead;
 pub mod error;
+pub mod hash;
 pub mod keys;
+pub mod nacl;
 
+pub use aead::{
+    decrypt_aead, decrypt_aead_no_pad, encrypt_aead, encrypt_aead_no_pad, AesKey, AUTH_TAG_LEN,
+};
 pub use error::CryptoError;
+pub use hash::{hkdf_sha512, hkdf_sha512_into, sha256, sha512, KeyHash};
 pub use keys::*;
-
-/// SHA-256 (temporary; moves to the hash module).
-pub fn sha256(bytes: &[u8]) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).into()
-}
+pub use nacl::{
+    cb_authenticate, cb_decrypt, cb_decrypt_no_pad, cb_encrypt, cb_encrypt_into, cb_encrypt_no_pad,
+    cb_verify, sb_decrypt, sb_decrypt_no_pad, sb_decrypt_tail_tag, sb_encrypt, sb_encrypt_no_pad,
+    sb_encrypt_tail_tag, CbAuthenticator, CbKey, CbNonce, SbKey,
+};

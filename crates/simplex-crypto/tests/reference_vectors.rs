@@ -106,3 +106,229 @@ fn ed448_der_prefix() {
     assert_eq!(&der[..prefix.len()], prefix.as_slice());
     assert_eq!(der.len(), prefix.len() + 57);
 }
+
+fn nonce(v: &Value) -> CbNonce {
+    CbNonce::from_slice(&hex_field(v, "nonce_hex")).expect("24-byte nonce")
+}
+
+fn sb_key(v: &Value, field: &str) -> SbKey {
+    SbKey::from_slice(&hex_field(v, field)).expect("32-byte key")
+}
+
+fn padded_len(v: &Value) -> usize {
+    let n = v["padded_len"].as_u64().expect("padded_len is a number");
+    usize::try_from(n).expect("padded_len fits usize")
+}
+
+fn check_head_and_hash(v: &Value, out: &[u8]) {
+    let head = hex_field(v, "out_head_hex");
+    assert_eq!(&out[..head.len()], head.as_slice());
+    assert_eq!(out.len() as u64, v["out_len"].as_u64().expect("out_len"));
+    assert_eq!(sha256(out).to_vec(), hex_field(v, "out_sha256"));
+}
+
+#[test]
+fn cb_encrypt_with_dh_secret() {
+    let Some(cb) = section("crypto_box") else {
+        return;
+    };
+    let v = &cb["cbEncrypt_dh"];
+    let secret_bytes: [u8; 32] = hex_field(v, "secret_hex").try_into().expect("32 bytes");
+    let secret = DhSecretX25519::from_bytes(secret_bytes);
+    let msg = str_field(v, "msg_utf8").as_bytes();
+    let out = cb_encrypt(&secret, &nonce(v), msg, padded_len(v)).expect("fits");
+    check_head_and_hash(v, &out);
+    assert_eq!(cb["cbEncrypt_dh_roundtrip_ok"], Value::Bool(true));
+    assert_eq!(cb_decrypt(&secret, &nonce(v), &out).expect("opens"), msg);
+
+    // The same bytes through the caller's-buffer path, after existing content.
+    let mut buf = b"prefix".to_vec();
+    cb_encrypt_into(&secret, &nonce(v), msg, padded_len(v), &mut buf).expect("fits");
+    assert_eq!(&buf[..6], b"prefix");
+    assert_eq!(&buf[6..], out.as_slice());
+
+    // And it is crypto_box_easy: secretbox keyed by crypto_box_beforenm = HSalsa20(secret, 0).
+    use xsalsa20poly1305::aead::{Aead, KeyInit};
+    let k = salsa_beforenm(&secret_bytes);
+    let plain = simplex_encoding::pad(msg, padded_len(v)).expect("fits");
+    let sodium = xsalsa20poly1305::XSalsa20Poly1305::new((&k).into())
+        .encrypt((&nonce(v).0).into(), plain.as_slice())
+        .expect("encrypts");
+    // Both write tag ‖ ciphertext, as NaCl's `_easy` functions do.
+    assert_eq!(sodium, out);
+    assert_eq!(
+        cb["cbEncrypt_dh_equals_libsodium_crypto_box_easy"],
+        Value::Bool(true)
+    );
+}
+
+/// HSalsa20(secret, 0^16), libsodium's `crypto_box_beforenm`, straight from salsa20.
+fn salsa_beforenm(secret: &[u8; 32]) -> [u8; 32] {
+    use salsa20::cipher::consts::U10;
+    use salsa20::cipher::generic_array::GenericArray;
+    salsa20::hsalsa::<U10>(GenericArray::from_slice(secret), &GenericArray::default()).into()
+}
+
+#[test]
+fn sb_encrypt_with_symmetric_key() {
+    let Some(cb) = section("crypto_box") else {
+        return;
+    };
+    let v = &cb["sbEncrypt_key"];
+    let key = sb_key(v, "key_hex");
+    let msg = str_field(v, "msg_utf8").as_bytes();
+    let out = sb_encrypt(&key, &nonce(v), msg, padded_len(v)).expect("fits");
+    check_head_and_hash(v, &out);
+    assert_eq!(sb_decrypt(&key, &nonce(v), &out).expect("opens"), msg);
+
+    // Not plain secretbox with the key itself.
+    use xsalsa20poly1305::aead::{Aead, KeyInit};
+    let plain = simplex_encoding::pad(msg, padded_len(v)).expect("fits");
+    let plain_box = xsalsa20poly1305::XSalsa20Poly1305::new((&key.0).into())
+        .encrypt((&nonce(v).0).into(), plain.as_slice())
+        .expect("encrypts");
+    assert_eq!(plain_box.len(), out.len());
+    assert_ne!(plain_box, out);
+    // ...but plain secretbox keyed with HSalsa20(key, 0) is.
+    let derived = salsa_beforenm(&key.0);
+    let derived_box = xsalsa20poly1305::XSalsa20Poly1305::new((&derived).into())
+        .encrypt((&nonce(v).0).into(), plain.as_slice())
+        .expect("encrypts");
+    assert_eq!(derived_box, out);
+    assert_eq!(
+        cb["sbEncrypt_equals_crypto_secretbox_easy_with_hsalsa20_key"],
+        Value::Bool(true)
+    );
+    assert_eq!(
+        cb["sbEncrypt_equals_plain_crypto_secretbox_easy"],
+        Value::Bool(false)
+    );
+}
+
+#[test]
+fn crypto_box_no_pad() {
+    let Some(cb) = section("crypto_box") else {
+        return;
+    };
+    let v = &cb["cryptoBox_nopad"];
+    let key = sb_key(v, "key_hex");
+    let msg = str_field(v, "msg_utf8").as_bytes();
+    let out = sb_encrypt_no_pad(&key, &nonce(v), msg);
+    assert_eq!(out, hex_field(v, "hex"));
+    assert_eq!(
+        sb_decrypt_no_pad(&key, &nonce(v), &out).expect("opens"),
+        msg
+    );
+    // The same secret used as a DH secret gives the same box.
+    let secret = DhSecretX25519::from_bytes(key.0);
+    assert_eq!(cb_encrypt_no_pad(&secret, &nonce(v), msg), out);
+    assert_eq!(
+        cb_decrypt_no_pad(&secret, &nonce(v), &out).expect("opens"),
+        msg
+    );
+}
+
+#[test]
+fn sb_encrypt_tail_tag_vector() {
+    let Some(cb) = section("crypto_box") else {
+        return;
+    };
+    let v = &cb["sbEncryptTailTag"];
+    let key = sb_key(v, "key_hex");
+    let msg = str_field(v, "msg_utf8").as_bytes();
+    assert_eq!(msg.len() as u64, v["msg_len"].as_u64().expect("msg_len"));
+    let padded = v["padded_len"].as_u64().expect("padded_len");
+    let out = sb_encrypt_tail_tag(&key, &nonce(v), msg, padded).expect("fits");
+    assert_eq!(out, hex_field(v, "hex"));
+    assert_eq!(cb["sbEncryptTailTag"]["roundtrip_ok"], Value::Bool(true));
+    assert_eq!(
+        sb_decrypt_tail_tag(&key, &nonce(v), &out).expect("opens"),
+        msg
+    );
+}
+
+#[test]
+fn cb_authenticate_vector() {
+    let Some(cb) = section("crypto_box") else {
+        return;
+    };
+    let v = &cb["cbAuthenticate"];
+    let peer = PublicKeyX25519::from_raw(&hex_field(v, "peer_pub_hex")).expect("32 bytes");
+    let own = PrivateKeyX25519::from_raw(&hex_field(v, "own_priv_hex")).expect("32 bytes");
+    let msg = str_field(v, "msg_utf8").as_bytes();
+    let auth = cb_authenticate(&peer, &own, &nonce(v), msg);
+    assert_eq!(auth.as_bytes().as_slice(), hex_field(v, "hex").as_slice());
+    assert_eq!(v["verifies"], Value::Bool(true));
+    assert!(cb_verify(&peer, &own, &nonce(v), &auth, msg));
+    // The other side verifies with its own private key and this side's public key.
+    let Some(keys) = section("keys") else { return };
+    let b = PrivateKeyX25519::from_raw(&hex_field(&keys["x25519_B"], "priv_raw_hex"))
+        .expect("32 bytes");
+    assert_eq!(b.public_key(), peer);
+    assert!(cb_verify(&own.public_key(), &b, &nonce(v), &auth, msg));
+    assert!(!cb_verify(
+        &own.public_key(),
+        &b,
+        &nonce(v),
+        &auth,
+        b"authenticate me!"
+    ));
+    assert!(!cb_verify(
+        &own.public_key(),
+        &b,
+        &nonce(v).reversed(),
+        &auth,
+        msg
+    ));
+}
+
+#[test]
+fn transport_chunk_vector() {
+    let Some(cb) = section("crypto_box") else {
+        return;
+    };
+    let v = &cb["transport_chunk"];
+    let secret_bytes: [u8; 32] = hex_field(v, "secret_hex").try_into().expect("32 bytes");
+    let secret = DhSecretX25519::from_bytes(secret_bytes);
+    let plain = str_field(v, "plain_utf8").as_bytes();
+    let expected = hex_field(v, "hex");
+    // The XFTP transport chunk form: no padding, tag after the ciphertext.
+    let key = CbKey::from_dh(&secret);
+    let out = key.encrypt_tail_tag_no_pad(&nonce(v), plain);
+    assert_eq!(out, expected);
+    assert_eq!(
+        key.decrypt_tail_tag_no_pad(&nonce(v), &out).expect("opens"),
+        plain
+    );
+    assert_eq!(v["decrypts"], Value::Bool(true));
+}
+
+#[test]
+fn fixture_ca_identity() {
+    let Some(path) = test_support::fixture("ca.crt", "fixture_ca_identity") else {
+        return;
+    };
+    let pem = std::fs::read(path).expect("read ca.crt");
+    let cert = openssl::x509::X509::from_pem(&pem).expect("PEM certificate");
+    let der = cert.to_der().expect("DER");
+    let hash = KeyHash::of_certificate_der(&der);
+    assert_eq!(
+        hash.to_string(),
+        "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI="
+    );
+    assert_eq!(
+        "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI"
+            .parse::<KeyHash>()
+            .expect("parses"),
+        hash
+    );
+    // The CA key is Ed448; its public key round-trips through our DER form.
+    let spki = cert
+        .public_key()
+        .expect("key")
+        .public_key_to_der()
+        .expect("SPKI");
+    let key = PublicSignKey::from_der(&spki).expect("Ed448 SPKI");
+    assert!(matches!(key, PublicSignKey::Ed448(_)));
+    assert_eq!(key.to_der(), spki);
+}

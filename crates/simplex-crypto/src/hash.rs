@@ -1,0 +1,114 @@
+//! Digests, HKDF and certificate fingerprints (`sha256Hash`, `sha512Hash`, `hkdf`,
+//! `KeyHash` in the reference's `Crypto.hs`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use sha2::{Digest, Sha256, Sha512};
+use simplex_encoding::string::{base64url_decode, base64url_encode};
+use simplex_encoding::{Decode, DecodeError, Encode, Reader};
+use zeroize::Zeroizing;
+
+use crate::CryptoError;
+
+/// SHA-256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// SHA-512 of `bytes`.
+pub fn sha512(bytes: &[u8]) -> [u8; 64] {
+    Sha512::digest(bytes).into()
+}
+
+/// HKDF with SHA-512 (the reference's `hkdf` uses SHA-512 for both extract and expand):
+/// `out_len` bytes derived from `ikm` with `salt` and `info`. At most 255 × 64 bytes.
+pub fn hkdf_sha512(
+    salt: &[u8],
+    ikm: &[u8],
+    info: &[u8],
+    out_len: usize,
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let mut out = Zeroizing::new(vec![0u8; out_len]);
+    hkdf_sha512_into(salt, ikm, info, &mut out)?;
+    Ok(out)
+}
+
+/// [`hkdf_sha512`] filling a caller's buffer.
+pub fn hkdf_sha512_into(
+    salt: &[u8],
+    ikm: &[u8],
+    info: &[u8],
+    out: &mut [u8],
+) -> Result<(), CryptoError> {
+    hkdf::Hkdf::<Sha512>::new(Some(salt), ikm)
+        .expand(info, out)
+        .map_err(|_| CryptoError::HkdfLength(out.len()))
+}
+
+/// A certificate fingerprint (`KeyHash`): SHA-256 of the DER of the server's offline CA
+/// certificate, the server identity in `smp://<fingerprint>@host` addresses.
+///
+/// Displayed and parsed as base64url (printed with `=` padding, parsed with or without);
+/// binary-encoded as a one-byte-length string.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyHash(pub [u8; 32]);
+
+impl KeyHash {
+    /// The fingerprint of a certificate given as DER.
+    pub fn of_certificate_der(der: &[u8]) -> Self {
+        KeyHash(sha256(der))
+    }
+
+    /// From exactly 32 bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
+        <[u8; 32]>::try_from(bytes)
+            .map(KeyHash)
+            .map_err(|_| CryptoError::InvalidKeyLength {
+                what: "key hash",
+                expected: 32,
+                got: bytes.len(),
+            })
+    }
+
+    /// The 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Display for KeyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&base64url_encode(&self.0))
+    }
+}
+
+impl fmt::Debug for KeyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyHash({self})")
+    }
+}
+
+impl FromStr for KeyHash {
+    type Err = CryptoError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bytes = base64url_decode(s.as_bytes())?;
+        KeyHash::from_slice(&bytes)
+    }
+}
+
+/// A one-byte-length string of the 32 bytes.
+impl Encode for KeyHash {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(32);
+        out.extend_from_slice(&self.0);
+    }
+}
+
+impl Decode for KeyHash {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let bytes = r.short_bytes()?;
+        KeyHash::from_slice(bytes).map_err(|_| DecodeError::Invalid("key hash length"))
+    }
+}

@@ -1,0 +1,522 @@
+//! NaCl boxes as the reference uses them (`cbEncrypt`, `sbEncrypt`, `cbAuthenticate` in
+//! `Crypto.hs`; `sbEncryptTailTag` in `Crypto/Lazy.hs`).
+//!
+//! Every box here is one construction: the 32-byte secret (an X25519 DH secret or a
+//! symmetric [`SbKey`]) goes through HSalsa20 with 16 zero bytes, and the result keys
+//! XSalsa20 with the 24-byte nonce. The first 32 keystream bytes key Poly1305, the rest
+//! encrypt the message, and the tag is computed over the ciphertext. The packet is
+//! `tag(16) ‖ ciphertext`, or `ciphertext ‖ tag(16)` in the tail-tag (file) form.
+//!
+//! With a DH secret this is exactly libsodium's `crypto_box_easy`; with a symmetric key it is
+//! `crypto_secretbox_easy(msg, nonce, HSalsa20(key, 0))` — **not** plain secretbox with the
+//! key (REFERENCE.md trap 1).
+//!
+//! [`CbKey`] holds the HSalsa20 output, so a caller that boxes many messages with one secret
+//! (the server, per queue) derives it once.
+
+use std::fmt;
+
+use poly1305::universal_hash::KeyInit;
+use poly1305::Poly1305;
+use rand_core::{CryptoRng, RngCore};
+use salsa20::cipher::consts::U10;
+use salsa20::cipher::generic_array::GenericArray;
+use salsa20::cipher::{KeyIvInit, StreamCipher};
+use salsa20::XSalsa20;
+use sha2::Digest;
+use simplex_encoding::{Decode, DecodeError, Encode, Reader};
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::keys::{dh_x25519, DhSecretX25519, PrivateKeyX25519, PublicKeyX25519};
+use crate::CryptoError;
+
+/// Length of the Poly1305 tag in every box.
+pub const TAG_LEN: usize = 16;
+/// Length of a crypto_box nonce.
+pub const NONCE_LEN: usize = 24;
+/// Length of a [`CbAuthenticator`]: a boxed SHA-512 digest (64 + 16).
+pub const CB_AUTHENTICATOR_LEN: usize = 64 + TAG_LEN;
+
+/// A 24-byte crypto_box nonce (`CbNonce`); on the wire its 24 raw bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CbNonce(pub [u8; NONCE_LEN]);
+
+impl CbNonce {
+    /// A random nonce from the caller's RNG.
+    pub fn random(rng: &mut (impl CryptoRng + RngCore)) -> Self {
+        let mut n = [0u8; NONCE_LEN];
+        rng.fill_bytes(&mut n);
+        CbNonce(n)
+    }
+
+    /// A nonce from exactly 24 bytes (correlation IDs and message IDs double as nonces).
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
+        <[u8; NONCE_LEN]>::try_from(bytes)
+            .map(CbNonce)
+            .map_err(|_| CryptoError::InvalidIvLength(bytes.len()))
+    }
+
+    /// A nonce from any bytes, cut or zero-filled to 24, as the reference's `cbNonce` does.
+    pub fn from_bytes_lenient(bytes: &[u8]) -> Self {
+        let mut n = [0u8; NONCE_LEN];
+        let len = bytes.len().min(NONCE_LEN);
+        n[..len].copy_from_slice(&bytes[..len]);
+        CbNonce(n)
+    }
+
+    /// The nonce with its bytes reversed (`reverseNonce`).
+    pub fn reversed(&self) -> Self {
+        let mut n = self.0;
+        n.reverse();
+        CbNonce(n)
+    }
+
+    /// The 24 bytes.
+    pub fn as_bytes(&self) -> &[u8; NONCE_LEN] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for CbNonce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CbNonce(")?;
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// The 24 raw bytes, no length prefix.
+impl Encode for CbNonce {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
+    }
+}
+
+impl Decode for CbNonce {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.array().map(CbNonce)
+    }
+}
+
+/// A symmetric secret-box key (`SbKey`, 32 bytes). Zeroized on drop; Debug prints no bytes.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct SbKey(pub [u8; 32]);
+
+impl SbKey {
+    /// A random key from the caller's RNG.
+    pub fn random(rng: &mut (impl CryptoRng + RngCore)) -> Self {
+        let mut k = SbKey([0u8; 32]);
+        rng.fill_bytes(&mut k.0);
+        k
+    }
+
+    /// A key from exactly 32 bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
+        <[u8; 32]>::try_from(bytes)
+            .map(SbKey)
+            .map_err(|_| CryptoError::InvalidKeyLength {
+                what: "secret box key",
+                expected: 32,
+                got: bytes.len(),
+            })
+    }
+
+    /// The 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SbKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SbKey(..)")
+    }
+}
+
+/// Constant-time comparison.
+impl PartialEq for SbKey {
+    fn eq(&self, other: &Self) -> bool {
+        bool::from(self.0.ct_eq(&other.0))
+    }
+}
+impl Eq for SbKey {}
+
+/// A box key with the HSalsa20 step done: `HSalsa20(secret, 0^16)`. Equal to libsodium's
+/// `crypto_box_beforenm` for a DH secret. Zeroized on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct CbKey([u8; 32]);
+
+impl fmt::Debug for CbKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CbKey(..)")
+    }
+}
+
+impl CbKey {
+    /// Derives the box key from a 32-byte secret.
+    pub fn from_secret(secret: &[u8; 32]) -> Self {
+        let key =
+            salsa20::hsalsa::<U10>(GenericArray::from_slice(secret), &GenericArray::default());
+        let mut out = CbKey([0u8; 32]);
+        out.0.copy_from_slice(&key);
+        let mut key = key;
+        key.zeroize();
+        out
+    }
+
+    /// The box key of an X25519 DH secret (`cbEncrypt`).
+    pub fn from_dh(secret: &DhSecretX25519) -> Self {
+        Self::from_secret(secret.as_bytes())
+    }
+
+    /// The box key of a symmetric key (`sbEncrypt`).
+    pub fn from_sb_key(key: &SbKey) -> Self {
+        Self::from_secret(key.as_bytes())
+    }
+
+    /// XSalsa20 keyed for `nonce`, and the Poly1305 instance keyed from its first 32 bytes.
+    fn start(&self, nonce: &CbNonce) -> (XSalsa20, Poly1305) {
+        let mut cipher = XSalsa20::new(
+            GenericArray::from_slice(&self.0),
+            GenericArray::from_slice(&nonce.0),
+        );
+        let mut mac_key = Zeroizing::new([0u8; 32]);
+        cipher.apply_keystream(&mut mac_key[..]);
+        let mac = Poly1305::new(GenericArray::from_slice(&mac_key[..]));
+        (cipher, mac)
+    }
+
+    /// Encrypts `buf` in place and returns the tag over the ciphertext.
+    pub fn seal_in_place(&self, nonce: &CbNonce, buf: &mut [u8]) -> [u8; TAG_LEN] {
+        let (mut cipher, mac) = self.start(nonce);
+        cipher.apply_keystream(buf);
+        mac.compute_unpadded(buf).into()
+    }
+
+    /// Checks `tag` over the ciphertext `buf` and decrypts it in place. On failure `buf` is
+    /// left unchanged.
+    pub fn open_in_place(
+        &self,
+        nonce: &CbNonce,
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), CryptoError> {
+        let (mut cipher, mac) = self.start(nonce);
+        let expected: [u8; TAG_LEN] = mac.compute_unpadded(buf).into();
+        if bool::from(expected.ct_eq(tag)) {
+            cipher.apply_keystream(buf);
+            Ok(())
+        } else {
+            Err(CryptoError::DecryptFailed)
+        }
+    }
+
+    /// Appends the box of `msg` padded to `padded_len` (tag ‖ ciphertext, `padded_len + 16`
+    /// bytes) to `out`. This is the hot path of message delivery: no allocation beyond `out`.
+    pub fn encrypt_into(
+        &self,
+        nonce: &CbNonce,
+        msg: &[u8],
+        padded_len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CryptoError> {
+        let start = out.len();
+        out.reserve(TAG_LEN + padded_len);
+        out.extend_from_slice(&[0u8; TAG_LEN]);
+        if let Err(e) = simplex_encoding::pad_into(msg, padded_len, out) {
+            out.truncate(start);
+            return Err(e.into());
+        }
+        self.seal_tail(nonce, start, out);
+        Ok(())
+    }
+
+    /// Appends the box of `msg` without padding (tag ‖ ciphertext) to `out`.
+    pub fn encrypt_no_pad_into(&self, nonce: &CbNonce, msg: &[u8], out: &mut Vec<u8>) {
+        let start = out.len();
+        out.reserve(TAG_LEN + msg.len());
+        out.extend_from_slice(&[0u8; TAG_LEN]);
+        out.extend_from_slice(msg);
+        self.seal_tail(nonce, start, out);
+    }
+
+    /// Seals `out[start + 16..]` and writes its tag at `out[start..start + 16]`.
+    fn seal_tail(&self, nonce: &CbNonce, start: usize, out: &mut [u8]) {
+        let (head, body) = out.split_at_mut(start + TAG_LEN);
+        let tag = self.seal_in_place(nonce, body);
+        head[start..].copy_from_slice(&tag);
+    }
+
+    /// The box of `msg` padded to `padded_len`.
+    pub fn encrypt(
+        &self,
+        nonce: &CbNonce,
+        msg: &[u8],
+        padded_len: usize,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let mut out = Vec::new();
+        self.encrypt_into(nonce, msg, padded_len, &mut out)?;
+        Ok(out)
+    }
+
+    /// The box of `msg` without padding.
+    pub fn encrypt_no_pad(&self, nonce: &CbNonce, msg: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encrypt_no_pad_into(nonce, msg, &mut out);
+        out
+    }
+
+    /// Opens `tag ‖ ciphertext` in place and returns the plaintext slice of `packet`.
+    pub fn decrypt_no_pad_in_place<'a>(
+        &self,
+        nonce: &CbNonce,
+        packet: &'a mut [u8],
+    ) -> Result<&'a mut [u8], CryptoError> {
+        let (tag, body) = packet
+            .split_first_chunk_mut::<TAG_LEN>()
+            .ok_or(CryptoError::DecryptFailed)?;
+        self.open_in_place(nonce, body, tag)?;
+        Ok(body)
+    }
+
+    /// Opens `tag ‖ ciphertext` in place and returns the unpadded message slice of `packet`.
+    pub fn decrypt_in_place<'a>(
+        &self,
+        nonce: &CbNonce,
+        packet: &'a mut [u8],
+    ) -> Result<&'a [u8], CryptoError> {
+        let plain = self.decrypt_no_pad_in_place(nonce, packet)?;
+        Ok(simplex_encoding::unpad(plain)?)
+    }
+
+    /// Opens `tag ‖ ciphertext` without unpadding.
+    pub fn decrypt_no_pad(&self, nonce: &CbNonce, packet: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let mut buf = packet.to_vec();
+        let len = self.decrypt_no_pad_in_place(nonce, &mut buf)?.len();
+        buf.drain(..buf.len() - len);
+        Ok(buf)
+    }
+
+    /// Opens `tag ‖ ciphertext` and removes the padding.
+    pub fn decrypt(&self, nonce: &CbNonce, packet: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let mut buf = packet.to_vec();
+        let msg = self.decrypt_in_place(nonce, &mut buf)?;
+        Ok(msg.to_vec())
+    }
+
+    /// The file form (`sbEncryptTailTag`): `msg` padded to `padded_len` with an 8-byte length
+    /// (`lazyPad`), boxed, with the tag *after* the ciphertext.
+    pub fn encrypt_tail_tag(
+        &self,
+        nonce: &CbNonce,
+        msg: &[u8],
+        padded_len: u64,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let mut buf = simplex_encoding::pad_lazy(msg, padded_len)?;
+        let tag = self.seal_in_place(nonce, &mut buf);
+        buf.extend_from_slice(&tag);
+        Ok(buf)
+    }
+
+    /// Opens the file form (`ciphertext ‖ tag`) and removes the 8-byte-length padding.
+    /// Unlike the reference, which returns the plaintext with a validity flag, a wrong tag is
+    /// an error.
+    pub fn decrypt_tail_tag(&self, nonce: &CbNonce, packet: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let (body, tag) = packet
+            .split_last_chunk::<TAG_LEN>()
+            .ok_or(CryptoError::DecryptFailed)?;
+        let mut buf = body.to_vec();
+        self.open_in_place(nonce, &mut buf, tag)?;
+        let len = simplex_encoding::unpad_lazy(&buf)
+            .map_err(|_| CryptoError::InvalidPadding)?
+            .len();
+        buf.drain(..8);
+        buf.truncate(len);
+        Ok(buf)
+    }
+}
+
+impl CbKey {
+    /// The tail-tag form without padding (`ciphertext ‖ tag`), as XFTP encrypts transport
+    /// chunks and `sbEncryptTailTagNoPad` encrypts with a chain key.
+    pub fn encrypt_tail_tag_no_pad(&self, nonce: &CbNonce, msg: &[u8]) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(msg.len() + TAG_LEN);
+        buf.extend_from_slice(msg);
+        let tag = self.seal_in_place(nonce, &mut buf);
+        buf.extend_from_slice(&tag);
+        buf
+    }
+
+    /// Opens the tail-tag form without padding; a wrong tag is an error.
+    pub fn decrypt_tail_tag_no_pad(
+        &self,
+        nonce: &CbNonce,
+        packet: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let (body, tag) = packet
+            .split_last_chunk::<TAG_LEN>()
+            .ok_or(CryptoError::DecryptFailed)?;
+        let mut buf = body.to_vec();
+        self.open_in_place(nonce, &mut buf, tag)?;
+        Ok(buf)
+    }
+}
+
+/// `cbEncrypt`: pads `msg` to `padded_len` and boxes it with a DH secret. Output is
+/// `tag(16) ‖ ciphertext(padded_len)`.
+pub fn cb_encrypt(
+    secret: &DhSecretX25519,
+    nonce: &CbNonce,
+    msg: &[u8],
+    padded_len: usize,
+) -> Result<Vec<u8>, CryptoError> {
+    CbKey::from_dh(secret).encrypt(nonce, msg, padded_len)
+}
+
+/// [`cb_encrypt`] appending to a caller's buffer.
+pub fn cb_encrypt_into(
+    secret: &DhSecretX25519,
+    nonce: &CbNonce,
+    msg: &[u8],
+    padded_len: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), CryptoError> {
+    CbKey::from_dh(secret).encrypt_into(nonce, msg, padded_len, out)
+}
+
+/// `cbDecrypt`: opens a box made with a DH secret and removes the padding.
+pub fn cb_decrypt(
+    secret: &DhSecretX25519,
+    nonce: &CbNonce,
+    packet: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    CbKey::from_dh(secret).decrypt(nonce, packet)
+}
+
+/// `cbEncryptNoPad`: boxes `msg` as is with a DH secret.
+pub fn cb_encrypt_no_pad(secret: &DhSecretX25519, nonce: &CbNonce, msg: &[u8]) -> Vec<u8> {
+    CbKey::from_dh(secret).encrypt_no_pad(nonce, msg)
+}
+
+/// `cbDecryptNoPad`: opens a box made with a DH secret, without unpadding.
+pub fn cb_decrypt_no_pad(
+    secret: &DhSecretX25519,
+    nonce: &CbNonce,
+    packet: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    CbKey::from_dh(secret).decrypt_no_pad(nonce, packet)
+}
+
+/// `sbEncrypt`: pads `msg` to `padded_len` and boxes it with a symmetric key.
+pub fn sb_encrypt(
+    key: &SbKey,
+    nonce: &CbNonce,
+    msg: &[u8],
+    padded_len: usize,
+) -> Result<Vec<u8>, CryptoError> {
+    CbKey::from_sb_key(key).encrypt(nonce, msg, padded_len)
+}
+
+/// `sbDecrypt`: opens a symmetric box and removes the padding.
+pub fn sb_decrypt(key: &SbKey, nonce: &CbNonce, packet: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    CbKey::from_sb_key(key).decrypt(nonce, packet)
+}
+
+/// `sbEncryptNoPad`: boxes `msg` as is with a symmetric key.
+pub fn sb_encrypt_no_pad(key: &SbKey, nonce: &CbNonce, msg: &[u8]) -> Vec<u8> {
+    CbKey::from_sb_key(key).encrypt_no_pad(nonce, msg)
+}
+
+/// `sbDecryptNoPad`: opens a symmetric box without unpadding.
+pub fn sb_decrypt_no_pad(
+    key: &SbKey,
+    nonce: &CbNonce,
+    packet: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    CbKey::from_sb_key(key).decrypt_no_pad(nonce, packet)
+}
+
+/// `sbEncryptTailTag`: the file form, 8-byte-length padding to `padded_len`, tag at the end
+/// (`padded_len + 16` bytes).
+pub fn sb_encrypt_tail_tag(
+    key: &SbKey,
+    nonce: &CbNonce,
+    msg: &[u8],
+    padded_len: u64,
+) -> Result<Vec<u8>, CryptoError> {
+    CbKey::from_sb_key(key).encrypt_tail_tag(nonce, msg, padded_len)
+}
+
+/// `sbDecryptTailTag`: opens the file form; a wrong tag is an error.
+pub fn sb_decrypt_tail_tag(
+    key: &SbKey,
+    nonce: &CbNonce,
+    packet: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    CbKey::from_sb_key(key).decrypt_tail_tag(nonce, packet)
+}
+
+/// The deniable authenticator of a transmission (`CbAuthenticator`): the crypto_box of the
+/// SHA-512 digest of the authorized bytes, 80 bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CbAuthenticator(pub [u8; CB_AUTHENTICATOR_LEN]);
+
+impl CbAuthenticator {
+    /// From exactly 80 bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
+        <[u8; CB_AUTHENTICATOR_LEN]>::try_from(bytes)
+            .map(CbAuthenticator)
+            .map_err(|_| CryptoError::InvalidSignatureLength(bytes.len()))
+    }
+
+    /// The 80 bytes.
+    pub fn as_bytes(&self) -> &[u8; CB_AUTHENTICATOR_LEN] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for CbAuthenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CbAuthenticator(")?;
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// `cbAuthenticate`: boxes SHA-512(`msg`) with the DH secret of `peer` and `own` under
+/// `nonce` (the transmission's correlation ID). Either side can compute it, so it proves
+/// the message to the peer without being a signature a third party could check.
+pub fn cb_authenticate(
+    peer: &PublicKeyX25519,
+    own: &PrivateKeyX25519,
+    nonce: &CbNonce,
+    msg: &[u8],
+) -> CbAuthenticator {
+    let mut buf = [0u8; CB_AUTHENTICATOR_LEN];
+    let (tag, body) = buf.split_at_mut(TAG_LEN);
+    body.copy_from_slice(&sha2::Sha512::digest(msg));
+    let key = CbKey::from_dh(&dh_x25519(peer, own));
+    tag.copy_from_slice(&key.seal_in_place(nonce, body));
+    CbAuthenticator(buf)
+}
+
+/// `cbVerify`: opens the authenticator and compares the digest in constant time.
+pub fn cb_verify(
+    peer: &PublicKeyX25519,
+    own: &PrivateKeyX25519,
+    nonce: &CbNonce,
+    auth: &CbAuthenticator,
+    msg: &[u8],
+) -> bool {
+    let mut buf = auth.0;
+    let key = CbKey::from_dh(&dh_x25519(peer, own));
+    match key.decrypt_no_pad_in_place(nonce, &mut buf) {
+        Ok(digest) => bool::from(digest.ct_eq(&sha2::Sha512::digest(msg)[..])),
+        Err(_) => false,
+    }
+}
