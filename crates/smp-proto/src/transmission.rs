@@ -1,0 +1,255 @@
+//! Transmissions (`protocol/simplex-messaging.md` § SMP Transmission and transport block
+//! structure; `transmissionP`, `encodeTransmissionForAuth`, `tEncode` and `tDecodeServer` in
+//! the reference's `Protocol.hs`).
+//!
+//! Layout: `authorization ‖ [sessionId, before v7] ‖ corrId ‖ entityId ‖ command`, every field
+//! but the command with a one-byte length. The authorization covers everything after
+//! itself; from v7 the session ID is not sent but still covered: the authorized bytes are then
+//! `len(sessionId) ‖ sessionId ‖ corrId ‖ entityId ‖ command`.
+//!
+//! The authorization is empty, an 80-byte crypto_box authenticator, or a 64- or 114-byte
+//! signature. Checking it is the server's job; this module hands over the bytes it covers.
+
+use std::borrow::Cow;
+
+use simplex_encoding::{DecodeError, Reader, ShortBytes};
+
+use crate::command::Command;
+use crate::error::{ErrorType, ProtoError};
+use crate::keys::Signature;
+use crate::version::{Version, AUTH_CMDS_SMP_VERSION};
+
+/// Size of a crypto_box authenticator: a box of a SHA-512 hash (64 + 16 bytes).
+pub const CB_AUTHENTICATOR_SIZE: usize = 80;
+/// Size of correlation IDs sent by clients (they double as nonces).
+pub const CORR_ID_SIZE: usize = 24;
+
+/// True when the session ID is signed but not sent (v7 and later).
+pub fn implies_session_id(v: Version) -> bool {
+    v >= AUTH_CMDS_SMP_VERSION
+}
+
+/// A correlation ID as a crypto_box nonce (`cbNonce`): cut or zero-padded to 24 bytes.
+pub fn corr_id_nonce(corr_id: &[u8]) -> [u8; 24] {
+    let mut n = [0u8; 24];
+    let k = corr_id.len().min(24);
+    n[..k].copy_from_slice(&corr_id[..k]);
+    n
+}
+
+/// A decoded authorization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authorization {
+    /// An 80-byte crypto_box authenticator (v7+).
+    Authenticator([u8; CB_AUTHENTICATOR_SIZE]),
+    /// An Ed25519 or Ed448 signature.
+    Signature(Signature),
+}
+
+impl Authorization {
+    /// Decodes authorization bytes (`decodeTAuthBytes`): empty is `None`.
+    pub fn decode(bytes: &[u8]) -> Result<Option<Authorization>, ProtoError> {
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        if let Ok(a) = <[u8; CB_AUTHENTICATOR_SIZE]>::try_from(bytes) {
+            return Ok(Some(Authorization::Authenticator(a)));
+        }
+        Signature::from_bytes(bytes)
+            .map(|s| Some(Authorization::Signature(s)))
+            .map_err(|_| ProtoError::BadAuthorization(bytes.len()))
+    }
+
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Authorization::Authenticator(a) => a,
+            Authorization::Signature(s) => s.as_bytes(),
+        }
+    }
+}
+
+/// A transmission split into its fields, borrowing from the block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawTransmission<'a> {
+    /// The authorization bytes (possibly empty).
+    pub authorization: &'a [u8],
+    /// The session ID, sent only before v7.
+    pub session_id: Option<&'a [u8]>,
+    /// The correlation ID (24 bytes from clients, empty in server notifications).
+    pub corr_id: &'a [u8],
+    /// The entity (queue or session) ID, 24 bytes or empty.
+    pub entity_id: &'a [u8],
+    /// The command or response bytes.
+    pub command: &'a [u8],
+    /// Everything after the authorization.
+    signed: &'a [u8],
+}
+
+impl<'a> RawTransmission<'a> {
+    /// Splits one transmission as sent at version `v` (`transmissionP`).
+    pub fn decode(v: Version, bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let authorization = r.short_bytes()?;
+        let signed = r.peek_rest();
+        let session_id = if implies_session_id(v) {
+            None
+        } else {
+            Some(r.short_bytes()?)
+        };
+        let corr_id = r.short_bytes()?;
+        let entity_id = r.short_bytes()?;
+        let command = r.rest();
+        Ok(RawTransmission {
+            authorization,
+            session_id,
+            corr_id,
+            entity_id,
+            command,
+            signed,
+        })
+    }
+
+    /// The bytes after the authorization, exactly as received.
+    pub fn signed_body(&self) -> &'a [u8] {
+        self.signed
+    }
+
+    /// The exact bytes the authorization covers, for this connection's `session_id`:
+    /// borrowed as received before v7, and with the session ID prepended from v7.
+    pub fn authorized(&self, session_id: &[u8]) -> Cow<'a, [u8]> {
+        if self.session_id.is_some() {
+            Cow::Borrowed(self.signed)
+        } else {
+            let mut out = Vec::with_capacity(1 + session_id.len() + self.signed.len());
+            let _ = ShortBytes::encode_slice(session_id, &mut out);
+            out.extend_from_slice(self.signed);
+            Cow::Owned(out)
+        }
+    }
+}
+
+/// A transmission a server received, checked as `tDecodeServer` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerTransmission<'a> {
+    /// The fields as received (for the authorized bytes).
+    pub raw: RawTransmission<'a>,
+    /// The decoded authorization.
+    pub authorization: Option<Authorization>,
+    /// The parsed command, with its credentials checked.
+    pub command: Command,
+}
+
+/// The error a server answers for a transmission it could not accept: `ERR` with this
+/// correlation ID and entity ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransmissionError {
+    /// The correlation ID to answer with (empty when the transmission did not parse).
+    pub corr_id: Vec<u8>,
+    /// The entity ID to answer with.
+    pub entity_id: Vec<u8>,
+    /// The error.
+    pub error: ErrorType,
+}
+
+/// Decodes one transmission a server received at version `v` on the connection with
+/// `session_id`, checking session, authorization size, command syntax and credentials in the
+/// reference's order.
+pub fn decode_server_transmission<'a>(
+    v: Version,
+    session_id: &[u8],
+    bytes: &'a [u8],
+) -> Result<ServerTransmission<'a>, TransmissionError> {
+    let raw = RawTransmission::decode(v, bytes).map_err(|_| TransmissionError {
+        corr_id: Vec::new(),
+        entity_id: Vec::new(),
+        error: ErrorType::Block,
+    })?;
+    let fail = |error: ErrorType, with_entity: bool| TransmissionError {
+        corr_id: raw.corr_id.to_vec(),
+        entity_id: if with_entity {
+            raw.entity_id.to_vec()
+        } else {
+            Vec::new()
+        },
+        error,
+    };
+    if raw.session_id.is_some_and(|s| s != session_id) {
+        return Err(fail(ErrorType::Session, false));
+    }
+    let authorization =
+        Authorization::decode(raw.authorization).map_err(|e| fail(ErrorType::from(&e), false))?;
+    let command = Command::decode(v, raw.command).map_err(|e| fail(ErrorType::from(&e), true))?;
+    command
+        .check_credentials(authorization.is_some(), raw.entity_id)
+        .map_err(|e| fail(e, true))?;
+    Ok(ServerTransmission {
+        raw,
+        authorization,
+        command,
+    })
+}
+
+/// A transmission being built: the bytes to authorize and, inside them, the bytes to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransmissionForAuth {
+    bytes: Vec<u8>,
+    send_from: usize,
+}
+
+impl TransmissionForAuth {
+    /// Lays out `corr_id ‖ entity_id ‖ command` for version `v` (`encodeTransmissionForAuth`).
+    /// `command` is the already-encoded command or response.
+    pub fn new(
+        v: Version,
+        session_id: &[u8],
+        corr_id: &[u8],
+        entity_id: &[u8],
+        command: &[u8],
+    ) -> Result<Self, ProtoError> {
+        let mut bytes = Vec::with_capacity(
+            3 + session_id.len() + corr_id.len() + entity_id.len() + command.len(),
+        );
+        ShortBytes::encode_slice(session_id, &mut bytes)?;
+        let send_from = if implies_session_id(v) {
+            bytes.len()
+        } else {
+            0
+        };
+        ShortBytes::encode_slice(corr_id, &mut bytes)?;
+        ShortBytes::encode_slice(entity_id, &mut bytes)?;
+        bytes.extend_from_slice(command);
+        Ok(TransmissionForAuth { bytes, send_from })
+    }
+
+    /// The bytes the authorization must cover (always including the session ID).
+    pub fn for_auth(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The bytes that are sent after the authorization.
+    pub fn to_send(&self) -> &[u8] {
+        self.bytes.get(self.send_from..).unwrap_or_default()
+    }
+
+    /// The whole transmission: the authorization (empty for none) and the bytes to send
+    /// (`tEncode`).
+    pub fn encode(&self, authorization: Option<&[u8]>) -> Result<Vec<u8>, ProtoError> {
+        let auth = authorization.unwrap_or_default();
+        let mut out = Vec::with_capacity(1 + auth.len() + self.to_send().len());
+        ShortBytes::encode_slice(auth, &mut out)?;
+        out.extend_from_slice(self.to_send());
+        Ok(out)
+    }
+}
+
+/// Encodes a whole unauthorized transmission (responses, `PING`, unsecured `SEND`).
+pub fn encode_transmission(
+    v: Version,
+    session_id: &[u8],
+    corr_id: &[u8],
+    entity_id: &[u8],
+    command: &[u8],
+) -> Result<Vec<u8>, ProtoError> {
+    TransmissionForAuth::new(v, session_id, corr_id, entity_id, command)?.encode(None)
+}

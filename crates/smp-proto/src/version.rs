@@ -1,0 +1,252 @@
+//! Protocol versions and their negotiation (`protocol/simplex-messaging.md` § Transport
+//! handshake; `Version.hs` and the version constants of `Transport.hs` in the reference).
+//!
+//! A version is a `Word16`; a range is two of them (binary) or `v` / `min-max` (string).
+//! Both peers pick the highest version inside both ranges.
+
+use std::fmt;
+
+use simplex_encoding::string::parse_u16;
+use simplex_encoding::{Decode, DecodeError, Encode, Reader};
+
+/// A protocol version number (`Version`, a `Word16`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Version(pub u16);
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl Encode for Version {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.0.encode(out)
+    }
+}
+
+impl Decode for Version {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Version(r.u16()?))
+    }
+}
+
+/// SMP v6: queues can be created without subscribing (`SubscriptionMode`).
+pub const SUB_MODE_SMP_VERSION: Version = Version(6);
+/// SMP v7: commands may be authorized with a crypto_box authenticator, and the session ID is
+/// signed but no longer sent inside transmissions.
+pub const AUTH_CMDS_SMP_VERSION: Version = Version(7);
+/// SMP v8: sending through a proxy (`PRXY`, `PFWD`, `RFWD`).
+pub const SENDING_PROXY_SMP_VERSION: Version = Version(8);
+/// SMP v9: the sender can secure the queue (`SKEY`), announced in `NEW` and `IDS`.
+pub const SND_AUTH_KEY_SMP_VERSION: Version = Version(9);
+/// SMP v10: `DELD` event (not offered by this crate).
+pub const DELETED_EVENT_SMP_VERSION: Version = Version(10);
+/// SMP v11: an extra encryption layer for transport blocks (not offered by this crate).
+pub const ENCRYPTED_BLOCK_SMP_VERSION: Version = Version(11);
+/// SMP v12: `ERR BLOCKED` (earlier versions receive `ERR AUTH` instead).
+pub const BLOCKED_ENTITY_SMP_VERSION: Version = Version(12);
+
+/// The lowest SMP version this implementation speaks.
+pub const MIN_SMP_VERSION: Version = Version(6);
+/// The highest SMP version this implementation speaks.
+pub const MAX_SMP_VERSION: Version = Version(9);
+/// The range the server offers when the client negotiated ALPN `smp/1`.
+pub const SERVER_VERSIONS: VersionRange = VersionRange {
+    min: MIN_SMP_VERSION,
+    max: MAX_SMP_VERSION,
+};
+/// The range the server offers when the client sent no ALPN: v6 only (the legacy handshake).
+pub const LEGACY_SERVER_VERSIONS: VersionRange = VersionRange {
+    min: MIN_SMP_VERSION,
+    max: MIN_SMP_VERSION,
+};
+/// The ALPN protocol name that selects the current handshake.
+pub const SMP_ALPN: &[u8] = b"smp/1";
+
+/// An inclusive range of versions; `min <= max` always holds for a value built through
+/// [`VersionRange::new`] or decoded from the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VersionRange {
+    /// The lowest version in the range.
+    pub min: Version,
+    /// The highest version in the range.
+    pub max: Version,
+}
+
+/// A version range whose minimum is above its maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid version range {min}-{max}")]
+pub struct InvalidVersionRange {
+    /// The offered minimum.
+    pub min: Version,
+    /// The offered maximum.
+    pub max: Version,
+}
+
+impl VersionRange {
+    /// A range `min..=max`, or an error when `min > max` (`safeVersionRange`).
+    pub fn new(min: Version, max: Version) -> Result<Self, InvalidVersionRange> {
+        if min <= max {
+            Ok(VersionRange { min, max })
+        } else {
+            Err(InvalidVersionRange { min, max })
+        }
+    }
+
+    /// The range holding only `v`.
+    pub fn single(v: Version) -> Self {
+        VersionRange { min: v, max: v }
+    }
+
+    /// True when `v` lies in the range.
+    pub fn contains(&self, v: Version) -> bool {
+        self.min <= v && v <= self.max
+    }
+
+    /// True when the two ranges overlap (`isCompatibleRange`).
+    pub fn overlaps(&self, other: &VersionRange) -> bool {
+        self.min <= other.max && other.min <= self.max
+    }
+
+    /// The highest version in both ranges, or `None` when they do not overlap
+    /// (`compatibleVersion`).
+    pub fn compatible_version(&self, other: &VersionRange) -> Option<Version> {
+        self.overlaps(other).then(|| self.max.min(other.max))
+    }
+
+    /// The intersection of the two ranges, if any (`compatibleVRange`).
+    pub fn intersect(&self, other: &VersionRange) -> Option<VersionRange> {
+        VersionRange::new(self.min.max(other.min), self.max.min(other.max)).ok()
+    }
+
+    /// This range capped at `v`, if `v` is not above the maximum (`compatibleVRange'`, which
+    /// the server uses to check the client's chosen version).
+    pub fn capped_at(&self, v: Version) -> Option<VersionRange> {
+        if v <= self.max {
+            VersionRange::new(self.min, v).ok()
+        } else {
+            None
+        }
+    }
+
+    /// The string form: `v` when `min == max`, else `min-max`.
+    pub fn to_str_encoding(&self) -> String {
+        self.to_string()
+    }
+
+    /// Parses the string form (`v` or `min-max`), rejecting `min > max`.
+    pub fn parse_str(s: &[u8]) -> Result<Self, DecodeError> {
+        let (min, max) = match s.iter().position(|&b| b == b'-') {
+            Some(i) => (parse_u16(&s[..i])?, parse_u16(&s[i + 1..])?),
+            None => {
+                let v = parse_u16(s)?;
+                (v, v)
+            }
+        };
+        VersionRange::new(Version(min), Version(max))
+            .map_err(|_| DecodeError::Invalid("version range"))
+    }
+}
+
+impl fmt::Display for VersionRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.min == self.max {
+            write!(f, "{}", self.min)
+        } else {
+            write!(f, "{}-{}", self.min, self.max)
+        }
+    }
+}
+
+impl Encode for VersionRange {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.min.encode(out);
+        self.max.encode(out);
+    }
+}
+
+impl Decode for VersionRange {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let min = Version::decode(r)?;
+        let max = Version::decode(r)?;
+        VersionRange::new(min, max).map_err(|_| DecodeError::Invalid("version range"))
+    }
+}
+
+/// The largest message body a `SEND` may carry at version `v` (`maxMessageLength`).
+pub fn max_message_length(v: Version) -> usize {
+    if v >= ENCRYPTED_BLOCK_SMP_VERSION {
+        16048
+    } else if v >= SENDING_PROXY_SMP_VERSION {
+        16064
+    } else {
+        16088
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use simplex_encoding::decode_all;
+
+    #[test]
+    fn binary_encoding_is_two_words() {
+        assert_eq!(SERVER_VERSIONS.to_bytes(), [0, 6, 0, 9]);
+        assert_eq!(
+            decode_all::<VersionRange>(&[0, 6, 0, 9]),
+            Ok(SERVER_VERSIONS)
+        );
+        assert!(decode_all::<VersionRange>(&[0, 9, 0, 6]).is_err());
+        assert!(decode_all::<VersionRange>(&[0, 9, 0]).is_err());
+    }
+
+    #[test]
+    fn string_encoding() {
+        assert_eq!(SERVER_VERSIONS.to_string(), "6-9");
+        assert_eq!(VersionRange::single(Version(4)).to_string(), "4");
+        assert_eq!(VersionRange::parse_str(b"6-9"), Ok(SERVER_VERSIONS));
+        assert_eq!(
+            VersionRange::parse_str(b"4"),
+            Ok(VersionRange::single(Version(4)))
+        );
+        assert!(VersionRange::parse_str(b"9-6").is_err());
+        assert!(VersionRange::parse_str(b"6-").is_err());
+        assert!(VersionRange::parse_str(b"").is_err());
+        assert!(VersionRange::parse_str(b"x").is_err());
+    }
+
+    #[test]
+    fn negotiation_picks_highest_common() {
+        let client = VersionRange::new(Version(6), Version(18)).expect("valid");
+        assert_eq!(
+            SERVER_VERSIONS.compatible_version(&client),
+            Some(Version(9))
+        );
+        let old = VersionRange::new(Version(1), Version(5)).expect("valid");
+        assert_eq!(SERVER_VERSIONS.compatible_version(&old), None);
+        let seven = VersionRange::new(Version(4), Version(7)).expect("valid");
+        assert_eq!(SERVER_VERSIONS.compatible_version(&seven), Some(Version(7)));
+        assert_eq!(
+            SERVER_VERSIONS.intersect(&seven),
+            Some(VersionRange {
+                min: Version(6),
+                max: Version(7)
+            })
+        );
+        assert_eq!(
+            SERVER_VERSIONS.capped_at(Version(8)).map(|r| r.max),
+            Some(Version(8))
+        );
+        assert_eq!(SERVER_VERSIONS.capped_at(Version(10)), None);
+    }
+
+    #[test]
+    fn message_length_by_version() {
+        assert_eq!(max_message_length(Version(6)), 16088);
+        assert_eq!(max_message_length(Version(7)), 16088);
+        assert_eq!(max_message_length(Version(8)), 16064);
+        assert_eq!(max_message_length(Version(9)), 16064);
+        assert_eq!(max_message_length(Version(11)), 16048);
+    }
+}
