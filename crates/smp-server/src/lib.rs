@@ -6,7 +6,9 @@
 //! formats), `simplex-crypto` and `simplex-transport` (TLS); it leaves out proxying (`PRXY`,
 //! `PFWD`, `RFWD`), short links, services, the control port, and statistics.
 
+pub mod core;
 pub mod keys;
 pub mod msg_store;
+pub mod nacl;
 pub mod store;
 pub mod store_log;

@@ -1,0 +1,1004 @@
+//! The relay's command semantics as a state machine without I/O (`protocol/simplex-messaging.md`
+//! § "SMP commands", v6–v9; the reference's `Server.hs` `verifyTransmission` and
+//! `processCommand`).
+//!
+//! The network layer feeds [`Core::handle`] one client's verified-or-not [`Request`] at a time
+//! and routes the returned [`Outgoing`] replies: to the same client (the reply, carrying its
+//! correlation ID) and to other clients (pushed `MSG`, `END`, `NMSG`, with an empty one).
+//! Time and randomness are passed in. Pushes are bounded without back-pressure: a subscribed
+//! queue has at most one unacknowledged `MSG` in flight, and one `END` ends a subscription.
+
+use std::collections::{HashMap, HashSet};
+
+use rand_core::{CryptoRng, RngCore};
+use simplex_crypto::keys::{PrivateKeyX25519, PublicKeyEd25519, PublicKeyEd448, PublicKeyX25519};
+
+use crate::keys::{DhSecret, KeyAlgorithm, PublicKey};
+use crate::msg_store::{Message, MessageKind, MsgStore, WriteOutcome, DEFAULT_MESSAGE_TTL};
+use crate::nacl;
+use crate::store::{
+    EntityId, NtfCreds, Party, QueueMode, QueueRecord, QueueStatus, QueueStore, StoreError,
+};
+
+/// A connected client, as the network layer numbers them.
+pub type ClientId = u64;
+
+/// Padded size of a delivered message body (`MaxRcvMessageLen` + 2).
+pub const RCV_MSG_PADDED_LEN: usize = 16_106;
+/// Padded size of notification metadata.
+pub const NTF_META_PADDED_LEN: usize = 128;
+
+/// A client command, decoded from the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cmd {
+    /// `NEW`: create a queue.
+    New {
+        /// The recipient's authorization key (Ed25519/Ed448 or X25519).
+        rcv_auth_key: PublicKey,
+        /// The recipient's X25519 DH key for delivered message bodies.
+        rcv_dh_key: [u8; 32],
+        /// The basic-auth password, if given.
+        basic_auth: Option<Vec<u8>>,
+        /// `S` (subscribe at once) or `C` (only create).
+        subscribe: bool,
+        /// v9 `sndSecure`: the queue mode asked for (`None` before v9).
+        queue_mode: Option<QueueMode>,
+    },
+    /// `SUB`
+    Sub,
+    /// `KEY`: the recipient secures the queue.
+    Key(PublicKey),
+    /// `SKEY`: the sender secures the queue (v9).
+    SKey(PublicKey),
+    /// `SEND`
+    Send {
+        /// The notification flag.
+        notification: bool,
+        /// The message body.
+        body: Vec<u8>,
+    },
+    /// `ACK` of a message ID.
+    Ack(Vec<u8>),
+    /// `GET`
+    Get,
+    /// `OFF`
+    Off,
+    /// `DEL`
+    Del,
+    /// `QUE`
+    Que,
+    /// `NKEY`
+    NKey {
+        /// The notifier's authorization key.
+        notifier_key: PublicKey,
+        /// The recipient's X25519 DH key for notification metadata.
+        rcv_ntf_dh_key: [u8; 32],
+    },
+    /// `NDEL`
+    NDel,
+    /// `NSUB` (by the notifier)
+    NSub,
+    /// `PING`
+    Ping,
+}
+
+impl Cmd {
+    fn party(&self) -> Option<Party> {
+        match self {
+            Cmd::New { .. } | Cmd::Ping => None,
+            Cmd::SKey(_) | Cmd::Send { .. } => Some(Party::Sender),
+            Cmd::NSub => Some(Party::Notifier),
+            _ => Some(Party::Recipient),
+        }
+    }
+}
+
+/// How a transmission was authorized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authorization {
+    /// No authorization.
+    None,
+    /// An Ed25519 (64 bytes) or Ed448 (114 bytes) signature.
+    Signature(Vec<u8>),
+    /// A crypto_box authenticator (80 bytes).
+    Authenticator(Vec<u8>),
+}
+
+/// One parsed transmission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The correlation ID (24 bytes; the authenticator's nonce).
+    pub corr_id: Vec<u8>,
+    /// The entity (queue) ID.
+    pub entity_id: EntityId,
+    /// The authorization.
+    pub auth: Authorization,
+    /// The bytes the authorization covers.
+    pub authorized: Vec<u8>,
+    /// The command.
+    pub cmd: Cmd,
+}
+
+/// Wire error kinds the core produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// `AUTH`
+    Auth,
+    /// `QUOTA`
+    Quota,
+    /// `NO_MSG`
+    NoMsg,
+    /// `LARGE_MSG`
+    LargeMsg,
+    /// `INTERNAL`
+    Internal,
+    /// `CMD PROHIBITED`
+    Prohibited,
+}
+
+/// `INFO` contents (`QUE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueInfo {
+    /// Secured by a sender key.
+    pub secured: bool,
+    /// Has notifier credentials.
+    pub notifier: bool,
+    /// This client's subscription: `None`, or the message ID delivered and not acknowledged.
+    pub sub: Option<(bool, Option<Vec<u8>>)>,
+    /// Stored messages.
+    pub size: usize,
+    /// The first message: ID, time, and whether it is the quota marker.
+    pub first: Option<(Vec<u8>, i64, bool)>,
+}
+
+impl QueueInfo {
+    /// The reference's JSON form.
+    pub fn to_json(&self) -> String {
+        let b64 = simplex_encoding::string::base64url_encode;
+        let mut s = format!("{{\"qiSnd\":{},\"qiNtf\":{}", self.secured, self.notifier);
+        if let Some((get, delivered)) = &self.sub {
+            s.push_str(&format!(
+                ",\"qiSub\":{{\"qSubThread\":\"{}\"",
+                if *get { "prohibitSub" } else { "noSub" }
+            ));
+            if let Some(d) = delivered {
+                s.push_str(&format!(",\"qDelivered\":\"{}\"", b64(d)));
+            }
+            s.push('}');
+        }
+        s.push_str(&format!(",\"qiSize\":{}", self.size));
+        if let Some((id, ts, quota)) = &self.first {
+            s.push_str(&format!(
+                ",\"qiMsg\":{{\"msgId\":\"{}\",\"msgTs\":\"{}\",\"msgType\":\"{}\"}}",
+                b64(id),
+                crate::store_log::iso8601(i128::from(*ts) * 1_000_000_000).replace(".000000Z", "Z"),
+                if *quota { "quota" } else { "message" }
+            ));
+        }
+        s.push('}');
+        s
+    }
+}
+
+/// A server response or push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `IDS`
+    Ids {
+        /// Recipient ID.
+        rcv_id: EntityId,
+        /// Sender ID.
+        snd_id: EntityId,
+        /// The server's X25519 DH public key for this queue.
+        srv_dh_key: [u8; 32],
+        /// The queue mode (v9 `sndSecure`).
+        queue_mode: Option<QueueMode>,
+    },
+    /// `OK`
+    Ok,
+    /// `MSG`: message ID and the encrypted, padded body.
+    Msg {
+        /// Message ID.
+        msg_id: Vec<u8>,
+        /// crypto_box of the padded received-message body.
+        enc_body: Vec<u8>,
+    },
+    /// `END`: the subscription moved to another client.
+    End,
+    /// `NID`: notifier ID and the server's DH public key for notifications.
+    Nid {
+        /// Notifier ID.
+        notifier_id: EntityId,
+        /// Server DH public key.
+        srv_ntf_dh_key: [u8; 32],
+    },
+    /// `NMSG`: nonce and encrypted message metadata.
+    NMsg {
+        /// Nonce.
+        nonce: [u8; 24],
+        /// Encrypted `(msgId, msgTs)`.
+        enc_meta: Vec<u8>,
+    },
+    /// `INFO`
+    Info(QueueInfo),
+    /// `PONG`
+    Pong,
+    /// `ERR`
+    Err(ErrorKind),
+}
+
+/// A reply for one client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The client to send to.
+    pub client: ClientId,
+    /// Correlation ID (empty for pushes).
+    pub corr_id: Vec<u8>,
+    /// Entity ID.
+    pub entity_id: EntityId,
+    /// The reply.
+    pub reply: Reply,
+}
+
+/// Per-session facts the core needs.
+pub struct Session {
+    /// The client.
+    pub client: ClientId,
+    /// The negotiated SMP version.
+    pub version: u16,
+    /// The server's X25519 session key (from the handshake), for authenticators.
+    pub server_dh_key: Option<PrivateKeyX25519>,
+}
+
+/// Core configuration (from the INI file).
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// `[AUTH] new_queues`.
+    pub allow_new_queues: bool,
+    /// `[AUTH] create_password`.
+    pub create_password: Option<Vec<u8>>,
+    /// Message expiry in seconds (`None`: never).
+    pub message_ttl: Option<i64>,
+    /// Queue and message ID length.
+    pub id_len: usize,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            allow_new_queues: true,
+            create_password: None,
+            message_ttl: Some(DEFAULT_MESSAGE_TTL),
+            id_len: 24,
+        }
+    }
+}
+
+struct NewQueue {
+    rcv_auth_key: PublicKey,
+    rcv_dh_key: [u8; 32],
+    subscribe: bool,
+    queue_mode: Option<QueueMode>,
+}
+
+#[derive(Debug, Default)]
+struct Sub {
+    /// True for a `GET` "subscription" (prohibits `SUB` on this connection).
+    get: bool,
+    delivered: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Default)]
+struct ClientState {
+    subs: HashMap<EntityId, Sub>,
+    ntf_subs: HashSet<EntityId>,
+}
+
+/// The relay state.
+#[derive(Debug)]
+pub struct Core {
+    /// Queues.
+    pub queues: QueueStore,
+    /// Messages.
+    pub msgs: MsgStore,
+    config: CoreConfig,
+    subscribers: HashMap<EntityId, ClientId>,
+    ntf_subscribers: HashMap<EntityId, ClientId>,
+    clients: HashMap<ClientId, ClientState>,
+}
+
+fn max_message_length(v: u16) -> usize {
+    match v {
+        v if v >= 11 => 16_048,
+        v if v >= 8 => 16_064,
+        _ => 16_088,
+    }
+}
+
+/// A valid Ed25519 public key to verify against when the queue or key is missing, so the
+/// failure takes the same time (the base point's encoding).
+const DUMMY_ED25519: [u8; 32] = [
+    0x58, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
+    0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
+];
+
+fn verify_with(key: Option<&PublicKey>, session: &Session, req: &Request) -> bool {
+    let nonce: Option<[u8; 24]> = req.corr_id.as_slice().try_into().ok();
+    match &req.auth {
+        Authorization::None => false,
+        Authorization::Signature(sig) => {
+            let real = key.filter(|k| match k.algorithm {
+                KeyAlgorithm::Ed25519 => sig.len() == 64,
+                KeyAlgorithm::Ed448 => sig.len() == 114,
+                _ => false,
+            });
+            let ok =
+                match (
+                    real,
+                    <[u8; 64]>::try_from(sig.as_slice()),
+                    <[u8; 114]>::try_from(sig.as_slice()),
+                ) {
+                    (Some(k), Ok(s), _) => PublicKeyEd25519::from_raw(&k.raw)
+                        .is_ok_and(|k| k.verify(&s, &req.authorized)),
+                    (Some(k), _, Ok(s)) => PublicKeyEd448::from_raw(&k.raw)
+                        .is_ok_and(|k| k.verify(&s, &req.authorized)),
+                    (None, Ok(s), _) => {
+                        let _ = PublicKeyEd25519::from_raw(&DUMMY_ED25519)
+                            .is_ok_and(|k| k.verify(&s, &req.authorized));
+                        false
+                    }
+                    _ => false,
+                };
+            ok && real.is_some()
+        }
+        Authorization::Authenticator(a) => {
+            let real = key.filter(|k| k.algorithm == KeyAlgorithm::X25519);
+            let (Some(srv), Some(nonce)) = (&session.server_dh_key, nonce) else {
+                return false;
+            };
+            let pubkey = real.and_then(|k| PublicKeyX25519::from_raw(&k.raw).ok());
+            let dummy = srv.public_key();
+            let secret = simplex_crypto::keys::dh_x25519(pubkey.as_ref().unwrap_or(&dummy), srv);
+            let ok = nacl::cb_verify(secret.as_bytes(), &nonce, a, &req.authorized);
+            ok && pubkey.is_some()
+        }
+    }
+}
+
+impl Core {
+    /// A core over (possibly restored) stores.
+    pub fn new(config: CoreConfig, queues: QueueStore, msgs: MsgStore) -> Self {
+        Core {
+            queues,
+            msgs,
+            config,
+            subscribers: HashMap::new(),
+            ntf_subscribers: HashMap::new(),
+            clients: HashMap::new(),
+        }
+    }
+
+    /// The number of queue subscriptions (for tests and stats).
+    pub fn subscription_count(&self) -> usize {
+        self.subscribers.len()
+    }
+
+    /// Drops a disconnected client's subscriptions.
+    pub fn client_gone(&mut self, client: ClientId) {
+        if let Some(state) = self.clients.remove(&client) {
+            for rid in state.subs.keys() {
+                if self.subscribers.get(rid) == Some(&client) {
+                    self.subscribers.remove(rid);
+                }
+            }
+            for nid in &state.ntf_subs {
+                if self.ntf_subscribers.get(nid) == Some(&client) {
+                    self.ntf_subscribers.remove(nid);
+                }
+            }
+        }
+    }
+
+    /// True when the client has no subscriptions (inactive clients without any are dropped).
+    pub fn has_subscriptions(&self, client: ClientId) -> bool {
+        self.clients
+            .get(&client)
+            .is_some_and(|c| c.subs.values().any(|s| !s.get) || !c.ntf_subs.is_empty())
+    }
+
+    /// Expires old messages in every queue.
+    pub fn expire_messages(&mut self, now: i64) -> usize {
+        match self.config.message_ttl {
+            Some(ttl) => self.msgs.expire_all(now - ttl),
+            None => 0,
+        }
+    }
+
+    /// Verifies the transmission's authorization against the queue it names (against a dummy
+    /// key when there is none, so that `ERR AUTH` costs the same).
+    fn verify(&self, session: &Session, req: &Request) -> Result<(), ErrorKind> {
+        let Some(party) = req.cmd.party() else {
+            return match &req.cmd {
+                Cmd::New { rcv_auth_key, .. } => {
+                    if verify_with(Some(rcv_auth_key), session, req) {
+                        Ok(())
+                    } else {
+                        Err(ErrorKind::Auth)
+                    }
+                }
+                _ => Ok(()),
+            };
+        };
+        let q = self.queues.find(party, &req.entity_id);
+        let ok = match (&req.cmd, q) {
+            (_, None) => {
+                verify_with(None, session, req);
+                false
+            }
+            (Cmd::Send { .. }, Some(q)) => match &q.sender_key {
+                None => req.auth == Authorization::None,
+                Some(k) => verify_with(Some(k), session, req),
+            },
+            (Cmd::SKey(k), Some(q)) => {
+                let allowed =
+                    q.sender_can_secure() && q.sender_key.as_ref().is_none_or(|sk| sk == k);
+                let ok = verify_with(Some(k).filter(|_| allowed), session, req);
+                ok && allowed
+            }
+            (Cmd::NSub, Some(q)) => {
+                verify_with(q.notifier.as_ref().map(|n| &n.notifier_key), session, req)
+            }
+            (_, Some(q)) => {
+                let mut ok = false;
+                for k in &q.recipient_keys {
+                    ok |= verify_with(Some(k), session, req);
+                }
+                ok
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(ErrorKind::Auth)
+        }
+    }
+
+    /// Handles one transmission; returns the replies and pushes.
+    pub fn handle<R: RngCore + CryptoRng>(
+        &mut self,
+        rng: &mut R,
+        now: i64,
+        session: &Session,
+        req: Request,
+    ) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        let reply = match self.verify(session, &req) {
+            Err(e) => Reply::Err(e),
+            Ok(()) => self.process(rng, now, session, &req, &mut out),
+        };
+        out.insert(
+            0,
+            Outgoing {
+                client: session.client,
+                corr_id: req.corr_id,
+                entity_id: req.entity_id,
+                reply,
+            },
+        );
+        out
+    }
+
+    fn random_id<R: RngCore>(&self, rng: &mut R) -> EntityId {
+        let mut id = vec![0u8; self.config.id_len];
+        rng.fill_bytes(&mut id);
+        id
+    }
+
+    fn rid_of(&self, party: Party, id: &[u8]) -> Result<EntityId, ErrorKind> {
+        self.queues.recipient_id(party, id).ok_or(ErrorKind::Auth)
+    }
+
+    fn process<R: RngCore + CryptoRng>(
+        &mut self,
+        rng: &mut R,
+        now: i64,
+        session: &Session,
+        req: &Request,
+        out: &mut Vec<Outgoing>,
+    ) -> Reply {
+        let result = match &req.cmd {
+            Cmd::Ping => Ok(Reply::Pong),
+            Cmd::New {
+                rcv_dh_key,
+                basic_auth,
+                subscribe,
+                queue_mode,
+                ..
+            } => {
+                let allowed = self.config.allow_new_queues
+                    && self
+                        .config
+                        .create_password
+                        .as_ref()
+                        .is_none_or(|p| basic_auth.as_ref() == Some(p));
+                if allowed {
+                    let Cmd::New { rcv_auth_key, .. } = &req.cmd else {
+                        return Reply::Err(ErrorKind::Internal);
+                    };
+                    let new = NewQueue {
+                        rcv_auth_key: rcv_auth_key.clone(),
+                        rcv_dh_key: *rcv_dh_key,
+                        subscribe: *subscribe,
+                        queue_mode: *queue_mode,
+                    };
+                    self.create_queue(rng, now, session, new, out)
+                } else {
+                    Err(ErrorKind::Auth)
+                }
+            }
+            cmd => {
+                let party = cmd.party().unwrap_or(Party::Recipient);
+                let rid = match self.rid_of(party, &req.entity_id) {
+                    Ok(rid) => rid,
+                    Err(e) => return Reply::Err(e),
+                };
+                let day = now - now.rem_euclid(86_400);
+                let blocked = self
+                    .queues
+                    .find(Party::Recipient, &rid)
+                    .is_some_and(|q| matches!(q.status, QueueStatus::Blocked(_)));
+                if blocked {
+                    return Reply::Err(ErrorKind::Auth);
+                }
+                if self.queues.touch(&rid, day).is_err() {
+                    return Reply::Err(ErrorKind::Internal);
+                }
+                self.queue_command(rng, now, session, &rid, req, out)
+            }
+        };
+        result.unwrap_or_else(Reply::Err)
+    }
+
+    fn create_queue<R: RngCore + CryptoRng>(
+        &mut self,
+        rng: &mut R,
+        now: i64,
+        session: &Session,
+        new: NewQueue,
+        out: &mut Vec<Outgoing>,
+    ) -> Result<Reply, ErrorKind> {
+        let NewQueue {
+            rcv_auth_key,
+            rcv_dh_key,
+            subscribe,
+            queue_mode,
+        } = new;
+        let rcv_dh_key = &rcv_dh_key;
+        let their = PublicKeyX25519::from_raw(rcv_dh_key).map_err(|_| ErrorKind::Auth)?;
+        let ours = PrivateKeyX25519::generate(rng);
+        let secret = simplex_crypto::keys::dh_x25519(&their, &ours);
+        let rcv_dh_secret =
+            DhSecret::new(secret.as_bytes().to_vec()).map_err(|_| ErrorKind::Internal)?;
+        for _ in 0..3 {
+            let rcv_id = self.random_id(rng);
+            let snd_id = self.random_id(rng);
+            let record = QueueRecord {
+                recipient_id: rcv_id.clone(),
+                recipient_keys: vec![rcv_auth_key.clone()],
+                rcv_dh_secret: rcv_dh_secret.clone(),
+                sender_id: snd_id.clone(),
+                sender_key: None,
+                queue_mode,
+                link: None,
+                notifier: None,
+                status: QueueStatus::Active,
+                updated_at: Some(now - now.rem_euclid(86_400)),
+                rcv_service: None,
+            };
+            match self.queues.add(record) {
+                Ok(()) => {
+                    if subscribe {
+                        self.subscribe(session.client, &rcv_id, out);
+                    }
+                    let srv_dh_key = ours
+                        .public_key()
+                        .as_raw()
+                        .try_into()
+                        .map_err(|_| ErrorKind::Internal)?;
+                    return Ok(Reply::Ids {
+                        rcv_id,
+                        snd_id,
+                        srv_dh_key,
+                        queue_mode,
+                    });
+                }
+                Err(StoreError::Duplicate) => continue,
+                Err(_) => return Err(ErrorKind::Internal),
+            }
+        }
+        Err(ErrorKind::Internal)
+    }
+
+    /// Makes this client the queue's subscriber; the previous one gets `END`.
+    fn subscribe(&mut self, client: ClientId, rid: &[u8], out: &mut Vec<Outgoing>) {
+        if let Some(prev) = self.subscribers.insert(rid.to_vec(), client) {
+            if prev != client {
+                if let Some(c) = self.clients.get_mut(&prev) {
+                    c.subs.remove(rid);
+                }
+                out.push(Outgoing {
+                    client: prev,
+                    corr_id: Vec::new(),
+                    entity_id: rid.to_vec(),
+                    reply: Reply::End,
+                });
+            }
+        }
+        self.clients
+            .entry(client)
+            .or_default()
+            .subs
+            .insert(rid.to_vec(), Sub::default());
+    }
+
+    fn encrypt_msg(&self, q: &QueueRecord, msg: &Message) -> Result<Reply, ErrorKind> {
+        let mut body = Vec::with_capacity(RCV_MSG_PADDED_LEN);
+        match &msg.kind {
+            MessageKind::Message {
+                notification,
+                body: b,
+            } => {
+                body.extend_from_slice(&msg.ts.to_be_bytes());
+                body.push(if *notification { b'T' } else { b'F' });
+                body.push(b' ');
+                body.extend_from_slice(b);
+            }
+            MessageKind::Quota => {
+                body.extend_from_slice(b"QUOTA ");
+                body.extend_from_slice(&msg.ts.to_be_bytes());
+            }
+        }
+        let secret = q.rcv_dh_secret.x25519().ok_or(ErrorKind::Internal)?;
+        let nonce: [u8; 24] = msg
+            .id
+            .as_slice()
+            .try_into()
+            .map_err(|_| ErrorKind::Internal)?;
+        let enc_body = nacl::cb_encrypt(&secret, &nonce, &body, RCV_MSG_PADDED_LEN)
+            .ok_or(ErrorKind::LargeMsg)?;
+        Ok(Reply::Msg {
+            msg_id: msg.id.clone(),
+            enc_body,
+        })
+    }
+
+    /// The first message as `MSG` (and marks it delivered on `client`'s subscription).
+    fn deliver_first(&mut self, client: ClientId, rid: &[u8]) -> Result<Option<Reply>, ErrorKind> {
+        let Some(msg) = self.msgs.peek(rid).cloned() else {
+            return Ok(None);
+        };
+        let q = self
+            .queues
+            .find(Party::Recipient, rid)
+            .ok_or(ErrorKind::Auth)?;
+        let reply = self.encrypt_msg(q, &msg)?;
+        if let Some(sub) = self
+            .clients
+            .get_mut(&client)
+            .and_then(|c| c.subs.get_mut(rid))
+        {
+            sub.delivered = Some(msg.id);
+        }
+        Ok(Some(reply))
+    }
+
+    fn queue_command<R: RngCore + CryptoRng>(
+        &mut self,
+        rng: &mut R,
+        now: i64,
+        session: &Session,
+        rid: &EntityId,
+        req: &Request,
+        out: &mut Vec<Outgoing>,
+    ) -> Result<Reply, ErrorKind> {
+        let client = session.client;
+        let push = |reply: Reply| Outgoing {
+            client,
+            corr_id: Vec::new(),
+            entity_id: rid.clone(),
+            reply,
+        };
+        match &req.cmd {
+            Cmd::Sub => {
+                let existing = self
+                    .clients
+                    .get(&client)
+                    .and_then(|c| c.subs.get(rid))
+                    .map(|s| s.get);
+                match existing {
+                    Some(true) => return Err(ErrorKind::Prohibited),
+                    Some(false) => {
+                        if let Some(s) = self
+                            .clients
+                            .get_mut(&client)
+                            .and_then(|c| c.subs.get_mut(rid))
+                        {
+                            s.delivered = None;
+                        }
+                    }
+                    None => self.subscribe(client, rid, out),
+                }
+                if let Some(msg) = self.deliver_first(client, rid)? {
+                    out.push(push(msg));
+                }
+                Ok(Reply::Ok)
+            }
+            Cmd::Get => {
+                let state = self.clients.entry(client).or_default();
+                match state.subs.get_mut(rid) {
+                    Some(s) if !s.get => return Err(ErrorKind::Prohibited),
+                    Some(s) => s.delivered = None,
+                    None => {
+                        state.subs.insert(
+                            rid.clone(),
+                            Sub {
+                                get: true,
+                                delivered: None,
+                            },
+                        );
+                    }
+                }
+                Ok(self.deliver_first(client, rid)?.unwrap_or(Reply::Ok))
+            }
+            Cmd::Ack(msg_id) => {
+                let Some(sub) = self
+                    .clients
+                    .get_mut(&client)
+                    .and_then(|c| c.subs.get_mut(rid))
+                else {
+                    return Err(ErrorKind::NoMsg);
+                };
+                let delivered = match &sub.delivered {
+                    Some(d) if d == msg_id || msg_id.is_empty() => d.clone(),
+                    _ => return Err(ErrorKind::NoMsg),
+                };
+                sub.delivered = None;
+                let get = sub.get;
+                self.msgs.delete_first(rid, &delivered);
+                if get {
+                    return Ok(Reply::Ok);
+                }
+                Ok(self.deliver_first(client, rid)?.unwrap_or(Reply::Ok))
+            }
+            Cmd::Key(k) => match self.queues.secure(rid, k.clone()) {
+                Ok(()) => Ok(Reply::Ok),
+                Err(StoreError::AlreadySecured) => Err(ErrorKind::Auth),
+                Err(_) => Err(ErrorKind::Internal),
+            },
+            Cmd::SKey(k) => {
+                let q = self
+                    .queues
+                    .find(Party::Recipient, rid)
+                    .ok_or(ErrorKind::Auth)?;
+                if !q.sender_can_secure() {
+                    return Err(ErrorKind::Auth);
+                }
+                match self.queues.secure(rid, k.clone()) {
+                    Ok(()) => Ok(Reply::Ok),
+                    Err(StoreError::AlreadySecured) => Err(ErrorKind::Auth),
+                    Err(_) => Err(ErrorKind::Internal),
+                }
+            }
+            Cmd::Send { notification, body } => {
+                self.send(rng, now, session, rid, *notification, body, out)
+            }
+            Cmd::Off => {
+                self.queues.suspend(rid).map_err(|_| ErrorKind::Internal)?;
+                Ok(Reply::Ok)
+            }
+            Cmd::Del => {
+                let q = self.queues.delete(rid).map_err(|_| ErrorKind::Internal)?;
+                self.msgs.delete_queue(rid);
+                if let Some(c) = self.clients.get_mut(&client) {
+                    c.subs.remove(rid);
+                }
+                if let Some(sub) = self.subscribers.remove(rid) {
+                    if let Some(c) = self.clients.get_mut(&sub) {
+                        c.subs.remove(rid);
+                    }
+                }
+                if let Some(n) = q.notifier {
+                    self.drop_ntf_sub(&n.notifier_id);
+                }
+                Ok(Reply::Ok)
+            }
+            Cmd::Que => {
+                let q = self
+                    .queues
+                    .find(Party::Recipient, rid)
+                    .ok_or(ErrorKind::Auth)?;
+                let sub = self
+                    .clients
+                    .get(&client)
+                    .and_then(|c| c.subs.get(rid))
+                    .map(|s| (s.get, s.delivered.clone()));
+                Ok(Reply::Info(QueueInfo {
+                    secured: q.sender_key.is_some(),
+                    notifier: q.notifier.is_some(),
+                    sub,
+                    size: self.msgs.size(rid),
+                    first: self
+                        .msgs
+                        .peek(rid)
+                        .map(|m| (m.id.clone(), m.ts, m.kind == MessageKind::Quota)),
+                }))
+            }
+            Cmd::NKey {
+                notifier_key,
+                rcv_ntf_dh_key,
+            } => {
+                let their =
+                    PublicKeyX25519::from_raw(rcv_ntf_dh_key).map_err(|_| ErrorKind::Auth)?;
+                let ours = PrivateKeyX25519::generate(rng);
+                let secret = simplex_crypto::keys::dh_x25519(&their, &ours);
+                let secret =
+                    DhSecret::new(secret.as_bytes().to_vec()).map_err(|_| ErrorKind::Internal)?;
+                let srv_ntf_dh_key: [u8; 32] = ours
+                    .public_key()
+                    .as_raw()
+                    .try_into()
+                    .map_err(|_| ErrorKind::Internal)?;
+                for _ in 0..3 {
+                    let notifier_id = self.random_id(rng);
+                    let creds = NtfCreds {
+                        notifier_id: notifier_id.clone(),
+                        notifier_key: notifier_key.clone(),
+                        rcv_ntf_dh_secret: secret.clone(),
+                        ntf_service: None,
+                    };
+                    match self.queues.add_notifier(rid, creds) {
+                        Ok(old) => {
+                            if let Some(old) = old {
+                                self.drop_ntf_sub(&old);
+                            }
+                            return Ok(Reply::Nid {
+                                notifier_id,
+                                srv_ntf_dh_key,
+                            });
+                        }
+                        Err(StoreError::Duplicate) => continue,
+                        Err(_) => return Err(ErrorKind::Internal),
+                    }
+                }
+                Err(ErrorKind::Internal)
+            }
+            Cmd::NDel => {
+                if let Some(old) = self
+                    .queues
+                    .delete_notifier(rid)
+                    .map_err(|_| ErrorKind::Internal)?
+                {
+                    self.drop_ntf_sub(&old);
+                }
+                Ok(Reply::Ok)
+            }
+            Cmd::NSub => {
+                let nid = req.entity_id.clone();
+                if let Some(prev) = self.ntf_subscribers.insert(nid.clone(), client) {
+                    if prev != client {
+                        if let Some(c) = self.clients.get_mut(&prev) {
+                            c.ntf_subs.remove(&nid);
+                        }
+                        out.push(Outgoing {
+                            client: prev,
+                            corr_id: Vec::new(),
+                            entity_id: nid.clone(),
+                            reply: Reply::End,
+                        });
+                    }
+                }
+                self.clients.entry(client).or_default().ntf_subs.insert(nid);
+                Ok(Reply::Ok)
+            }
+            Cmd::New { .. } | Cmd::Ping => Err(ErrorKind::Internal),
+        }
+    }
+
+    fn drop_ntf_sub(&mut self, nid: &[u8]) {
+        if let Some(c) = self.ntf_subscribers.remove(nid) {
+            if let Some(state) = self.clients.get_mut(&c) {
+                state.ntf_subs.remove(nid);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send<R: RngCore + CryptoRng>(
+        &mut self,
+        rng: &mut R,
+        now: i64,
+        session: &Session,
+        rid: &EntityId,
+        notification: bool,
+        body: &[u8],
+        out: &mut Vec<Outgoing>,
+    ) -> Result<Reply, ErrorKind> {
+        if body.len() > max_message_length(session.version) {
+            return Err(ErrorKind::LargeMsg);
+        }
+        let q = self
+            .queues
+            .find(Party::Recipient, rid)
+            .ok_or(ErrorKind::Auth)?;
+        if q.status != QueueStatus::Active {
+            return Err(ErrorKind::Auth);
+        }
+        let notifier = q
+            .notifier
+            .as_ref()
+            .map(|n| (n.notifier_id.clone(), n.rcv_ntf_dh_secret.clone()));
+        if let Some(ttl) = self.config.message_ttl {
+            self.msgs.expire(rid, now - ttl);
+        }
+        let msg = Message {
+            id: self.random_id(rng),
+            ts: now,
+            kind: MessageKind::Message {
+                notification,
+                body: body.to_vec(),
+            },
+        };
+        match self.msgs.write(rid, msg.clone()) {
+            WriteOutcome::Quota => Err(ErrorKind::Quota),
+            WriteOutcome::Stored { was_empty } => {
+                if was_empty {
+                    if let Some(&sub) = self.subscribers.get(rid) {
+                        let idle = self
+                            .clients
+                            .get(&sub)
+                            .and_then(|c| c.subs.get(rid))
+                            .is_some_and(|s| !s.get && s.delivered.is_none());
+                        if idle {
+                            if let Some(reply) = self.deliver_first(sub, rid)? {
+                                out.push(Outgoing {
+                                    client: sub,
+                                    corr_id: Vec::new(),
+                                    entity_id: rid.clone(),
+                                    reply,
+                                });
+                            }
+                        }
+                    }
+                }
+                if notification {
+                    if let Some((nid, secret)) = notifier {
+                        if let (Some(&ntf_client), Some(secret)) =
+                            (self.ntf_subscribers.get(&nid), secret.x25519())
+                        {
+                            let mut nonce = [0u8; 24];
+                            rng.fill_bytes(&mut nonce);
+                            let mut meta = Vec::with_capacity(33);
+                            meta.push(24);
+                            meta.extend_from_slice(&msg.id);
+                            meta.extend_from_slice(&msg.ts.to_be_bytes());
+                            if let Some(enc_meta) =
+                                nacl::cb_encrypt(&secret, &nonce, &meta, NTF_META_PADDED_LEN)
+                            {
+                                out.push(Outgoing {
+                                    client: ntf_client,
+                                    corr_id: Vec::new(),
+                                    entity_id: nid,
+                                    reply: Reply::NMsg { nonce, enc_meta },
+                                });
+                            }
+                        }
+                    }
+                }
+                Ok(Reply::Ok)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

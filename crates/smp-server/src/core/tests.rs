@@ -1,0 +1,543 @@
+use rand::rngs::OsRng;
+use simplex_crypto::keys::{dh_x25519, PrivateKeyEd25519, PrivateKeyX25519, PublicKeyX25519};
+
+use super::*;
+
+struct Party_ {
+    sign: PrivateKeyEd25519,
+    dh: PrivateKeyX25519,
+}
+
+impl Party_ {
+    fn new() -> Self {
+        Party_ {
+            sign: PrivateKeyEd25519::generate(&mut OsRng),
+            dh: PrivateKeyX25519::generate(&mut OsRng),
+        }
+    }
+    fn auth_key(&self) -> PublicKey {
+        PublicKey::ed25519(self.sign.public_key().as_raw().try_into().expect("32"))
+    }
+    fn dh_pub(&self) -> [u8; 32] {
+        self.dh.public_key().as_raw().try_into().expect("32")
+    }
+    fn req(&self, entity: &[u8], cmd: Cmd) -> Request {
+        let corr_id = vec![rand::random::<u8>(); 24];
+        let authorized = [corr_id.as_slice(), entity, format!("{cmd:?}").as_bytes()].concat();
+        let auth = Authorization::Signature(self.sign.sign(&authorized).to_vec());
+        Request {
+            corr_id,
+            entity_id: entity.to_vec(),
+            auth,
+            authorized,
+            cmd,
+        }
+    }
+}
+
+fn unsigned(entity: &[u8], cmd: Cmd) -> Request {
+    Request {
+        corr_id: vec![1; 24],
+        entity_id: entity.to_vec(),
+        auth: Authorization::None,
+        authorized: vec![],
+        cmd,
+    }
+}
+
+fn session(client: ClientId) -> Session {
+    Session {
+        client,
+        version: 9,
+        server_dh_key: Some(PrivateKeyX25519::generate(&mut OsRng)),
+    }
+}
+
+struct Harness {
+    core: Core,
+    now: i64,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::with(CoreConfig::default(), 128)
+    }
+    fn with(config: CoreConfig, quota: usize) -> Self {
+        Harness {
+            core: Core::new(config, QueueStore::new(), MsgStore::new(quota)),
+            now: 1_700_000_000,
+        }
+    }
+    fn run(&mut self, s: &Session, req: Request) -> Vec<Outgoing> {
+        self.core.handle(&mut OsRng, self.now, s, req)
+    }
+    fn reply(&mut self, s: &Session, req: Request) -> Reply {
+        self.run(s, req).remove(0).reply
+    }
+    /// Creates a queue; returns (rcv_id, snd_id, secret for bodies).
+    fn new_queue(
+        &mut self,
+        s: &Session,
+        r: &Party_,
+        subscribe: bool,
+        mode: Option<QueueMode>,
+    ) -> (EntityId, EntityId, [u8; 32]) {
+        let cmd = Cmd::New {
+            rcv_auth_key: r.auth_key(),
+            rcv_dh_key: r.dh_pub(),
+            basic_auth: None,
+            subscribe,
+            queue_mode: mode,
+        };
+        match self.reply(s, r.req(b"", cmd)) {
+            Reply::Ids {
+                rcv_id,
+                snd_id,
+                srv_dh_key,
+                ..
+            } => {
+                let secret =
+                    dh_x25519(&PublicKeyX25519::from_raw(&srv_dh_key).expect("key"), &r.dh);
+                (rcv_id, snd_id, *secret.as_bytes())
+            }
+            other => panic!("expected IDS, got {other:?}"),
+        }
+    }
+}
+
+fn send(body: &[u8]) -> Cmd {
+    Cmd::Send {
+        notification: false,
+        body: body.to_vec(),
+    }
+}
+
+/// Decrypts a MSG body: (timestamp, flag, body) or the quota marker.
+fn open_msg(secret: &[u8; 32], reply: &Reply) -> (Vec<u8>, Vec<u8>) {
+    let Reply::Msg { msg_id, enc_body } = reply else {
+        panic!("expected MSG, got {reply:?}")
+    };
+    let nonce: [u8; 24] = msg_id.as_slice().try_into().expect("24");
+    let padded =
+        nacl::cb_decrypt_no_pad(secret, &nonce, enc_body).expect("decrypts with the queue secret");
+    assert_eq!(padded.len(), RCV_MSG_PADDED_LEN);
+    let plain = simplex_encoding::unpad(&padded).expect("unpad").to_vec();
+    (msg_id.clone(), plain)
+}
+
+fn body_of(plain: &[u8]) -> &[u8] {
+    plain.get(10..).expect("8-byte time, flag, space")
+}
+
+#[test]
+fn life_cycle_send_sub_msg_ack_next_only_after_ack() {
+    let mut h = Harness::new();
+    let (s1, s2) = (session(1), session(2));
+    let r = Party_::new();
+    let (rid, sid, secret) = h.new_queue(&s1, &r, false, None);
+    assert_eq!(h.reply(&s2, unsigned(&sid, send(b"one"))), Reply::Ok);
+    assert_eq!(h.reply(&s2, unsigned(&sid, send(b"two"))), Reply::Ok);
+    let out = h.run(&s1, r.req(&rid, Cmd::Sub));
+    assert_eq!(out.len(), 2, "OK then the first MSG");
+    assert_eq!(out[0].reply, Reply::Ok);
+    let (id1, plain) = open_msg(&secret, &out[1].reply);
+    assert_eq!(body_of(&plain), b"one");
+    assert_eq!(&plain[8..10], b"F ");
+    assert_eq!(
+        h.reply(&s1, r.req(&rid, Cmd::Ack(vec![9; 24]))),
+        Reply::Err(ErrorKind::NoMsg)
+    );
+    let next = h.reply(&s1, r.req(&rid, Cmd::Ack(id1.clone())));
+    let (id2, plain) = open_msg(&secret, &next);
+    assert_eq!(body_of(&plain), b"two");
+    assert_eq!(
+        h.reply(&s1, r.req(&rid, Cmd::Ack(id1))),
+        Reply::Err(ErrorKind::NoMsg),
+        "already acknowledged"
+    );
+    assert_eq!(h.reply(&s1, r.req(&rid, Cmd::Ack(id2))), Reply::Ok);
+    // An idle subscriber gets a new message pushed at once.
+    let out = h.run(&s2, unsigned(&sid, send(b"three")));
+    assert_eq!(out[0].reply, Reply::Ok);
+    assert_eq!(out[1].client, 1);
+    assert!(out[1].corr_id.is_empty());
+    assert_eq!(body_of(&open_msg(&secret, &out[1].reply).1), b"three");
+    // While it is unacknowledged, the next one is not pushed.
+    assert_eq!(h.run(&s2, unsigned(&sid, send(b"four"))).len(), 1);
+}
+
+#[test]
+fn takeover_sends_end_to_previous_subscriber() {
+    let mut h = Harness::new();
+    let r = Party_::new();
+    let (rid, sid, _) = h.new_queue(&session(1), &r, true, None);
+    let out = h.run(&session(2), r.req(&rid, Cmd::Sub));
+    assert_eq!(out[0].reply, Reply::Ok);
+    assert_eq!(
+        out[1],
+        Outgoing {
+            client: 1,
+            corr_id: vec![],
+            entity_id: rid.clone(),
+            reply: Reply::End
+        }
+    );
+    let out = h.run(&session(3), unsigned(&sid, send(b"x")));
+    assert_eq!(out[1].client, 2, "the new subscriber gets the message");
+    h.core.client_gone(2);
+    assert_eq!(h.core.subscription_count(), 0);
+}
+
+#[test]
+fn quota_then_marker_after_last_message() {
+    let mut h = Harness::with(CoreConfig::default(), 2);
+    let r = Party_::new();
+    let s = session(1);
+    let (rid, sid, secret) = h.new_queue(&s, &r, false, None);
+    assert_eq!(h.reply(&s, unsigned(&sid, send(b"1"))), Reply::Ok);
+    assert_eq!(h.reply(&s, unsigned(&sid, send(b"2"))), Reply::Ok);
+    assert_eq!(
+        h.reply(&s, unsigned(&sid, send(b"3"))),
+        Reply::Err(ErrorKind::Quota)
+    );
+    assert_eq!(
+        h.reply(&s, unsigned(&sid, send(b"4"))),
+        Reply::Err(ErrorKind::Quota)
+    );
+    let out = h.run(&s, r.req(&rid, Cmd::Sub));
+    let (id, _) = open_msg(&secret, &out[1].reply);
+    let m2 = h.reply(&s, r.req(&rid, Cmd::Ack(id)));
+    let (id, plain) = open_msg(&secret, &m2);
+    assert_eq!(body_of(&plain), b"2");
+    let marker = h.reply(&s, r.req(&rid, Cmd::Ack(id)));
+    let (id, plain) = open_msg(&secret, &marker);
+    assert!(
+        plain.starts_with(b"QUOTA "),
+        "quota marker after the last message"
+    );
+    assert_eq!(h.reply(&s, r.req(&rid, Cmd::Ack(id))), Reply::Ok);
+    assert_eq!(
+        h.reply(&s, unsigned(&sid, send(b"5"))),
+        Reply::Ok,
+        "accepted again once drained"
+    );
+}
+
+#[test]
+fn key_secures_and_unauthorized_send_is_refused() {
+    let mut h = Harness::new();
+    let (r, snd) = (Party_::new(), Party_::new());
+    let s = session(1);
+    let (rid, sid, _) = h.new_queue(&s, &r, false, None);
+    assert_eq!(
+        h.reply(&s, snd.req(&sid, send(b"signed before secured"))),
+        Reply::Err(ErrorKind::Auth)
+    );
+    assert_eq!(
+        h.reply(&s, r.req(&rid, Cmd::Key(snd.auth_key()))),
+        Reply::Ok
+    );
+    assert_eq!(
+        h.reply(&s, unsigned(&sid, send(b"x"))),
+        Reply::Err(ErrorKind::Auth)
+    );
+    assert_eq!(h.reply(&s, snd.req(&sid, send(b"x"))), Reply::Ok);
+    assert_eq!(
+        h.reply(&s, r.req(&rid, Cmd::Key(Party_::new().auth_key()))),
+        Reply::Err(ErrorKind::Auth)
+    );
+}
+
+#[test]
+fn skey_only_for_messaging_queues() {
+    let mut h = Harness::new();
+    let (r, snd) = (Party_::new(), Party_::new());
+    let s = session(1);
+    let (_, sid, _) = h.new_queue(&s, &r, false, Some(QueueMode::Messaging));
+    assert_eq!(
+        h.reply(&s, snd.req(&sid, Cmd::SKey(snd.auth_key()))),
+        Reply::Ok
+    );
+    assert_eq!(
+        h.reply(&s, snd.req(&sid, Cmd::SKey(snd.auth_key()))),
+        Reply::Ok,
+        "retry with the same key"
+    );
+    let other = Party_::new();
+    assert_eq!(
+        h.reply(&s, other.req(&sid, Cmd::SKey(other.auth_key()))),
+        Reply::Err(ErrorKind::Auth)
+    );
+    assert_eq!(h.reply(&s, snd.req(&sid, send(b"x"))), Reply::Ok);
+    let (_, sid2, _) = h.new_queue(&s, &r, false, Some(QueueMode::Contact));
+    assert_eq!(
+        h.reply(&s, snd.req(&sid2, Cmd::SKey(snd.auth_key()))),
+        Reply::Err(ErrorKind::Auth)
+    );
+}
+
+#[test]
+fn auth_errors_for_missing_queue_and_wrong_key() {
+    let mut h = Harness::new();
+    let (r, other) = (Party_::new(), Party_::new());
+    let s = session(1);
+    let (rid, _, _) = h.new_queue(&s, &r, false, None);
+    assert_eq!(
+        h.reply(&s, r.req(&[7; 24], Cmd::Sub)),
+        Reply::Err(ErrorKind::Auth)
+    );
+    assert_eq!(
+        h.reply(&s, other.req(&rid, Cmd::Sub)),
+        Reply::Err(ErrorKind::Auth)
+    );
+    assert_eq!(
+        h.reply(&s, unsigned(&rid, Cmd::Sub)),
+        Reply::Err(ErrorKind::Auth)
+    );
+    // NEW signed with a key other than the one it carries.
+    let cmd = Cmd::New {
+        rcv_auth_key: other.auth_key(),
+        rcv_dh_key: r.dh_pub(),
+        basic_auth: None,
+        subscribe: false,
+        queue_mode: None,
+    };
+    assert_eq!(h.reply(&s, r.req(b"", cmd)), Reply::Err(ErrorKind::Auth));
+}
+
+#[test]
+fn authenticator_scheme_with_x25519_recipient_key() {
+    let mut h = Harness::new();
+    let s = session(1);
+    let srv_pub = s.server_dh_key.as_ref().expect("session key").public_key();
+    let auth_key = PrivateKeyX25519::generate(&mut OsRng);
+    let dh = PrivateKeyX25519::generate(&mut OsRng);
+    let secret = *dh_x25519(&srv_pub, &auth_key).as_bytes();
+    let req = |entity: &[u8], cmd: Cmd, key: &[u8; 32]| {
+        let corr_id = vec![5u8; 24];
+        let authorized = [entity, b"|cmd"].concat();
+        let nonce: [u8; 24] = corr_id.as_slice().try_into().expect("24");
+        let a = nacl::cb_authenticate(key, &nonce, &authorized);
+        Request {
+            corr_id,
+            entity_id: entity.to_vec(),
+            auth: Authorization::Authenticator(a),
+            authorized,
+            cmd,
+        }
+    };
+    let pk = |k: &PrivateKeyX25519| -> [u8; 32] { k.public_key().as_raw().try_into().expect("32") };
+    let cmd = Cmd::New {
+        rcv_auth_key: PublicKey::x25519(pk(&auth_key)),
+        rcv_dh_key: pk(&dh),
+        basic_auth: None,
+        subscribe: false,
+        queue_mode: None,
+    };
+    let Reply::Ids { rcv_id, .. } = h.reply(&s, req(b"", cmd, &secret)) else {
+        panic!("IDS expected")
+    };
+    assert_eq!(h.reply(&s, req(&rcv_id, Cmd::Sub, &secret)), Reply::Ok);
+    assert_eq!(
+        h.reply(&s, req(&rcv_id, Cmd::Que, &[1; 32])),
+        Reply::Err(ErrorKind::Auth)
+    );
+    // The same authenticator under another session's server key fails.
+    assert_eq!(
+        h.reply(&session(2), req(&rcv_id, Cmd::Que, &secret)),
+        Reply::Err(ErrorKind::Auth)
+    );
+}
+
+#[test]
+fn get_then_sub_prohibited_and_ack_after_get() {
+    let mut h = Harness::new();
+    let r = Party_::new();
+    let s = session(1);
+    let (rid, sid, secret) = h.new_queue(&s, &r, false, None);
+    assert_eq!(h.reply(&s, r.req(&rid, Cmd::Get)), Reply::Ok, "empty queue");
+    h.reply(&s, unsigned(&sid, send(b"g")));
+    let m = h.reply(&s, r.req(&rid, Cmd::Get));
+    let (id, plain) = open_msg(&secret, &m);
+    assert_eq!(body_of(&plain), b"g");
+    assert_eq!(
+        h.reply(&s, r.req(&rid, Cmd::Sub)),
+        Reply::Err(ErrorKind::Prohibited)
+    );
+    assert_eq!(h.reply(&s, r.req(&rid, Cmd::Ack(id))), Reply::Ok);
+    assert_eq!(h.reply(&s, r.req(&rid, Cmd::Get)), Reply::Ok);
+    let s2 = session(2);
+    assert_eq!(h.reply(&s2, r.req(&rid, Cmd::Sub)), Reply::Ok);
+    assert_eq!(
+        h.reply(&s2, r.req(&rid, Cmd::Get)),
+        Reply::Err(ErrorKind::Prohibited)
+    );
+}
+
+#[test]
+fn off_and_del() {
+    let mut h = Harness::new();
+    let r = Party_::new();
+    let s = session(1);
+    let (rid, sid, _) = h.new_queue(&s, &r, true, None);
+    h.reply(&s, unsigned(&sid, send(b"a")));
+    assert_eq!(h.reply(&s, r.req(&rid, Cmd::Off)), Reply::Ok);
+    assert_eq!(
+        h.reply(&s, unsigned(&sid, send(b"b"))),
+        Reply::Err(ErrorKind::Auth)
+    );
+    assert_eq!(h.reply(&s, r.req(&rid, Cmd::Del)), Reply::Ok);
+    assert_eq!(h.core.msgs.size(&rid), 0, "undelivered messages gone");
+    assert_eq!(
+        h.reply(&s, r.req(&rid, Cmd::Sub)),
+        Reply::Err(ErrorKind::Auth)
+    );
+    assert_eq!(
+        h.reply(&s, unsigned(&sid, send(b"c"))),
+        Reply::Err(ErrorKind::Auth)
+    );
+    assert_eq!(h.core.subscription_count(), 0);
+}
+
+#[test]
+fn que_reports_info() {
+    let mut h = Harness::new();
+    let r = Party_::new();
+    let s = session(1);
+    let (rid, sid, _) = h.new_queue(&s, &r, false, None);
+    h.reply(&s, unsigned(&sid, send(b"a")));
+    let Reply::Info(info) = h.reply(&s, r.req(&rid, Cmd::Que)) else {
+        panic!("INFO expected")
+    };
+    assert_eq!(
+        (info.secured, info.notifier, info.size, info.sub.is_none()),
+        (false, false, 1, true)
+    );
+    let json = info.to_json();
+    assert!(
+        json.starts_with("{\"qiSnd\":false,\"qiNtf\":false,\"qiSize\":1,\"qiMsg\":{"),
+        "{json}"
+    );
+}
+
+#[test]
+fn notifier_credentials_and_nmsg() {
+    let mut h = Harness::new();
+    let (r, n) = (Party_::new(), Party_::new());
+    let (s, ns) = (session(1), session(2));
+    let (rid, sid, _) = h.new_queue(&s, &r, false, None);
+    let rcv_ntf = PrivateKeyX25519::generate(&mut OsRng);
+    let cmd = Cmd::NKey {
+        notifier_key: n.auth_key(),
+        rcv_ntf_dh_key: rcv_ntf.public_key().as_raw().try_into().expect("32"),
+    };
+    let Reply::Nid {
+        notifier_id,
+        srv_ntf_dh_key,
+    } = h.reply(&s, r.req(&rid, cmd))
+    else {
+        panic!("NID expected")
+    };
+    let ntf_secret = *dh_x25519(
+        &PublicKeyX25519::from_raw(&srv_ntf_dh_key).expect("key"),
+        &rcv_ntf,
+    )
+    .as_bytes();
+    assert_eq!(
+        h.reply(&ns, r.req(&notifier_id, Cmd::NSub)),
+        Reply::Err(ErrorKind::Auth),
+        "wrong key"
+    );
+    assert_eq!(h.reply(&ns, n.req(&notifier_id, Cmd::NSub)), Reply::Ok);
+    let out = h.run(
+        &s,
+        unsigned(
+            &sid,
+            Cmd::Send {
+                notification: true,
+                body: b"n".to_vec(),
+            },
+        ),
+    );
+    let nmsg = out
+        .iter()
+        .find(|o| o.client == 2)
+        .expect("NMSG to the notifier");
+    let Reply::NMsg { nonce, enc_meta } = &nmsg.reply else {
+        panic!("NMSG expected")
+    };
+    let meta = nacl::cb_decrypt_no_pad(&ntf_secret, nonce, enc_meta).expect("decrypts");
+    let meta = simplex_encoding::unpad(&meta).expect("unpad");
+    assert_eq!(meta.len(), 33);
+    assert_eq!(
+        h.core.msgs.peek(&rid).map(|m| m.id.clone()),
+        Some(meta[1..25].to_vec())
+    );
+    assert_eq!(
+        h.run(&s, unsigned(&sid, send(b"quiet"))).len(),
+        1,
+        "no NMSG without the flag"
+    );
+    assert_eq!(h.reply(&s, r.req(&rid, Cmd::NDel)), Reply::Ok);
+    assert_eq!(
+        h.reply(&ns, n.req(&notifier_id, Cmd::NSub)),
+        Reply::Err(ErrorKind::Auth)
+    );
+}
+
+#[test]
+fn create_password_and_new_queues_off() {
+    let config = CoreConfig {
+        create_password: Some(b"secret".to_vec()),
+        ..CoreConfig::default()
+    };
+    let mut h = Harness::with(config, 128);
+    let r = Party_::new();
+    let s = session(1);
+    let new = |pw: Option<&[u8]>| Cmd::New {
+        rcv_auth_key: r.auth_key(),
+        rcv_dh_key: r.dh_pub(),
+        basic_auth: pw.map(<[u8]>::to_vec),
+        subscribe: false,
+        queue_mode: None,
+    };
+    assert_eq!(
+        h.reply(&s, r.req(b"", new(None))),
+        Reply::Err(ErrorKind::Auth)
+    );
+    assert_eq!(
+        h.reply(&s, r.req(b"", new(Some(b"wrong")))),
+        Reply::Err(ErrorKind::Auth)
+    );
+    assert!(matches!(
+        h.reply(&s, r.req(b"", new(Some(b"secret")))),
+        Reply::Ids { .. }
+    ));
+    let mut h = Harness::with(
+        CoreConfig {
+            allow_new_queues: false,
+            ..CoreConfig::default()
+        },
+        128,
+    );
+    assert_eq!(
+        h.reply(&s, r.req(b"", new(None))),
+        Reply::Err(ErrorKind::Auth)
+    );
+}
+
+#[test]
+fn large_message_refused() {
+    let mut h = Harness::new();
+    let r = Party_::new();
+    let s = session(1);
+    let (_, sid, _) = h.new_queue(&s, &r, false, None);
+    assert_eq!(
+        h.reply(&s, unsigned(&sid, send(&vec![0; 16_065]))),
+        Reply::Err(ErrorKind::LargeMsg)
+    );
+    assert_eq!(
+        h.reply(&s, unsigned(&sid, send(&vec![0; 16_064]))),
+        Reply::Ok
+    );
+}
