@@ -15,7 +15,7 @@ use simplex_encoding::string::{
 };
 use simplex_encoding::{decode_non_empty, Decode, DecodeError, Encode, Reader, ShortBytes};
 
-use crate::keys::{KeyHash, PublicKeyX25519};
+use crate::keys::{key_hash_from_bytes, KeyHash, PublicKeyX25519};
 use crate::version::VersionRange;
 use crate::QueueMode;
 
@@ -243,9 +243,7 @@ impl SmpServer {
             return Err(DecodeError::Invalid("server scheme"));
         }
         r.expect(b"://", "server scheme separator")?;
-        let key_hash = read_base64url(r)?;
-        let key_hash =
-            KeyHash::new(&key_hash).map_err(|_| DecodeError::Invalid("key hash length"))?;
+        let key_hash = key_hash_from_bytes(&read_base64url(r)?)?;
         let auth = if r.eat(b":") {
             Some(BasicAuth::new(r.take_till(|b| b == b'@'))?)
         } else {
@@ -399,7 +397,7 @@ impl fmt::Display for SmpQueueUri {
             let first = SmpServer {
                 hosts: self.server.hosts.iter().take(1).cloned().collect(),
                 port: self.server.port,
-                key_hash: self.server.key_hash.clone(),
+                key_hash: self.server.key_hash,
             };
             first.write_str(None, &mut s);
         } else {
@@ -518,7 +516,8 @@ mod tests {
     use simplex_encoding::decode_all;
 
     fn kh() -> KeyHash {
-        KeyHash::parse_str(b"LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI=").expect("key hash")
+        crate::keys::parse_key_hash(b"LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI=")
+            .expect("key hash")
     }
 
     #[test]
