@@ -103,3 +103,79 @@ pub fn decrypt_aead_no_pad(
         .map_err(|_| CryptoError::AeadDecryptFailed)?;
     Ok(buf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::symm::Cipher;
+
+    const KEY: AesKey = AesKey([7u8; 32]);
+
+    #[test]
+    fn padded_round_trip_and_layout() {
+        let iv = [1u8; 16];
+        let (tag, ct) = encrypt_aead(&KEY, &iv, 64, b"ad", b"hello").expect("fits");
+        assert_eq!(ct.len(), 64);
+        assert_eq!(
+            decrypt_aead(&KEY, &iv, b"ad", &ct, &tag).expect("opens"),
+            b"hello"
+        );
+        assert_eq!(
+            decrypt_aead(&KEY, &iv, b"ae", &ct, &tag),
+            Err(CryptoError::AeadDecryptFailed)
+        );
+        let mut bad = ct.clone();
+        bad[10] ^= 1;
+        assert!(decrypt_aead(&KEY, &iv, b"ad", &bad, &tag).is_err());
+        let mut bad_tag = tag;
+        bad_tag[0] ^= 1;
+        assert!(decrypt_aead(&KEY, &iv, b"ad", &ct, &bad_tag).is_err());
+        assert_eq!(
+            encrypt_aead(&KEY, &iv, 6, b"", b"hello").map(|_| ()),
+            Err(CryptoError::MessageTooLarge)
+        );
+    }
+
+    /// The 16-byte IV form must be standard GCM (IV through GHASH), as cryptonite's
+    /// `aes_gcm_init` does for any IV that is not 12 bytes: cross-check with OpenSSL.
+    #[test]
+    fn sixteen_byte_iv_matches_openssl() {
+        let iv: [u8; 16] = core::array::from_fn(|i| u8::try_from(i).unwrap_or(0) * 3);
+        let (tag, ct) = encrypt_aead(&KEY, &iv, 100, b"header", b"ratchet body").expect("fits");
+        let plain = simplex_encoding::pad(b"ratchet body", 100).expect("fits");
+        let mut ossl_tag = [0u8; 16];
+        let ossl = openssl::symm::encrypt_aead(
+            Cipher::aes_256_gcm(),
+            &KEY.0,
+            Some(&iv),
+            b"header",
+            &plain,
+            &mut ossl_tag,
+        )
+        .expect("OpenSSL GCM with a 16-byte IV");
+        assert_eq!(ossl, ct);
+        assert_eq!(ossl_tag, tag);
+    }
+
+    #[test]
+    fn no_pad_matches_openssl() {
+        let iv = [9u8; 12];
+        let (tag, ct) = encrypt_aead_no_pad(&KEY, &iv, b"", b"frame").expect("encrypts");
+        let mut ossl_tag = [0u8; 16];
+        let ossl = openssl::symm::encrypt_aead(
+            Cipher::aes_256_gcm(),
+            &KEY.0,
+            Some(&iv),
+            b"",
+            b"frame",
+            &mut ossl_tag,
+        )
+        .expect("OpenSSL GCM");
+        assert_eq!((ossl_tag, ossl), (tag, ct.clone()));
+        assert_eq!(
+            decrypt_aead_no_pad(&KEY, &iv, b"", &ct, &tag).expect("opens"),
+            b"frame"
+        );
+        assert!(decrypt_aead_no_pad(&KEY, &[8u8; 12], b"", &ct, &tag).is_err());
+    }
+}

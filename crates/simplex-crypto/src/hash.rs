@@ -112,3 +112,67 @@ impl Decode for KeyHash {
         KeyHash::from_slice(bytes).map_err(|_| DecodeError::Invalid("key hash length"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use simplex_encoding::decode_all;
+
+    // Expected values computed with Python's hmac/hashlib, independently of these crates.
+    #[test]
+    fn hkdf_sha512_known_answers() {
+        let out = hkdf_sha512(b"salt", b"input key material", b"SimpleXSbChainInit", 100)
+            .expect("length within limit");
+        assert_eq!(
+            hex::encode(&out[..]),
+            "fa21d394f7b0eb2edefddde88de1e3d3cc105d73629a9534cb0b909db4d8bad5fc6e7d9ac94e39aa\
+             c2fb08eb548a9af324bca194460371837a37ccf291522c2e2afa81508dccc338fb7eda9ad538f592\
+             6fa7d25012626bae0c7418d9ee14b9091242011f"
+        );
+        // Empty salt (as in the reference's chain-key step).
+        let out = hkdf_sha512(b"", b"ck", b"SimpleXSbChain", 32).expect("length within limit");
+        assert_eq!(
+            hex::encode(&out[..]),
+            "71a0aef45d79ab29651d9f35c4ab83523d18c4f33f82f31491d9d3ea283acfb1"
+        );
+        assert!(hkdf_sha512(b"", b"ck", b"", 255 * 64).is_ok());
+        assert_eq!(
+            hkdf_sha512(b"", b"ck", b"", 255 * 64 + 1).map(|_| ()),
+            Err(CryptoError::HkdfLength(255 * 64 + 1))
+        );
+    }
+
+    #[test]
+    fn digests() {
+        assert_eq!(
+            hex::encode(&sha512(b"abc")[..16]),
+            "ddaf35a193617abacc417349ae204131"
+        );
+        assert_eq!(
+            hex::encode(sha256(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn key_hash_text_and_binary() {
+        let h = KeyHash::of_certificate_der(b"not really a certificate");
+        let s = h.to_string();
+        assert!(s.ends_with('='));
+        assert_eq!(s.parse::<KeyHash>().expect("padded"), h);
+        assert_eq!(
+            s.trim_end_matches('=')
+                .parse::<KeyHash>()
+                .expect("unpadded"),
+            h
+        );
+        assert!("AAAA".parse::<KeyHash>().is_err());
+        assert!("".parse::<KeyHash>().is_err());
+        assert!("!!!".parse::<KeyHash>().is_err());
+        let enc = h.to_bytes();
+        assert_eq!(enc.len(), 33);
+        assert_eq!(decode_all::<KeyHash>(&enc).expect("round trip"), h);
+        assert!(decode_all::<KeyHash>(&enc[..32]).is_err());
+        assert!(decode_all::<KeyHash>(&[3, 1, 2, 3]).is_err());
+    }
+}

@@ -520,3 +520,181 @@ pub fn cb_verify(
         Err(_) => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+    use simplex_encoding::decode_all;
+
+    fn pair() -> (PrivateKeyX25519, PrivateKeyX25519) {
+        let mut rng = StdRng::seed_from_u64(3);
+        (
+            PrivateKeyX25519::generate(&mut rng),
+            PrivateKeyX25519::generate(&mut rng),
+        )
+    }
+
+    #[test]
+    fn any_tampered_byte_fails_to_open() {
+        let key = SbKey([5u8; 32]);
+        let nonce = CbNonce([6u8; 24]);
+        let boxed = sb_encrypt(&key, &nonce, b"secret", 40).expect("fits");
+        assert_eq!(boxed.len(), 56);
+        for i in 0..boxed.len() {
+            let mut bad = boxed.clone();
+            bad[i] ^= 0x20;
+            assert_eq!(
+                sb_decrypt(&key, &nonce, &bad),
+                Err(CryptoError::DecryptFailed)
+            );
+        }
+        assert!(sb_decrypt(&key, &CbNonce([7u8; 24]), &boxed).is_err());
+        assert!(sb_decrypt(&SbKey([4u8; 32]), &nonce, &boxed).is_err());
+        assert!(sb_decrypt(&key, &nonce, &boxed[..15]).is_err());
+        assert!(sb_decrypt(&key, &nonce, &boxed[..boxed.len() - 1]).is_err());
+        // A valid box whose content is not a padded message.
+        let raw = sb_encrypt_no_pad(&key, &nonce, &[0xff, 0xff, 1]);
+        assert_eq!(
+            sb_decrypt(&key, &nonce, &raw),
+            Err(CryptoError::InvalidPadding)
+        );
+
+        let tail = sb_encrypt_tail_tag(&key, &nonce, b"file", 32).expect("fits");
+        assert_eq!(tail.len(), 48);
+        for i in 0..tail.len() {
+            let mut bad = tail.clone();
+            bad[i] ^= 1;
+            assert!(sb_decrypt_tail_tag(&key, &nonce, &bad).is_err());
+        }
+        assert!(sb_decrypt_tail_tag(&key, &nonce, &tail[..15]).is_err());
+    }
+
+    #[test]
+    fn dh_box_opens_on_the_other_side() {
+        let (a, b) = pair();
+        let nonce = CbNonce([1u8; 24]);
+        let s_ab = dh_x25519(&b.public_key(), &a);
+        let s_ba = dh_x25519(&a.public_key(), &b);
+        let boxed = cb_encrypt(&s_ab, &nonce, b"hi", 100).expect("fits");
+        assert_eq!(cb_decrypt(&s_ba, &nonce, &boxed).expect("opens"), b"hi");
+        assert_eq!(
+            cb_decrypt_no_pad(&s_ba, &nonce, &boxed)
+                .expect("opens")
+                .len(),
+            100
+        );
+        assert_eq!(
+            cb_encrypt(&s_ab, &nonce, &[0u8; 99], 100).map(|_| ()),
+            Err(CryptoError::MessageTooLarge)
+        );
+        let mut out = vec![9u8];
+        assert!(cb_encrypt_into(&s_ab, &nonce, &[0u8; 99], 100, &mut out).is_err());
+        assert_eq!(out, [9u8], "a failed encrypt leaves the buffer as it was");
+    }
+
+    #[test]
+    fn authenticator_rejects_other_keys_nonces_and_messages() {
+        let (a, b) = pair();
+        let nonce = CbNonce([2u8; 24]);
+        let auth = cb_authenticate(&b.public_key(), &a, &nonce, b"transmission");
+        assert!(cb_verify(
+            &a.public_key(),
+            &b,
+            &nonce,
+            &auth,
+            b"transmission"
+        ));
+        assert!(!cb_verify(
+            &a.public_key(),
+            &b,
+            &nonce,
+            &auth,
+            b"transmissioN"
+        ));
+        assert!(!cb_verify(
+            &a.public_key(),
+            &b,
+            &CbNonce([3u8; 24]),
+            &auth,
+            b"transmission"
+        ));
+        let c = PrivateKeyX25519::generate(&mut StdRng::seed_from_u64(99));
+        assert!(!cb_verify(
+            &c.public_key(),
+            &b,
+            &nonce,
+            &auth,
+            b"transmission"
+        ));
+        let mut bad = auth;
+        bad.0[79] ^= 1;
+        assert!(!cb_verify(
+            &a.public_key(),
+            &b,
+            &nonce,
+            &bad,
+            b"transmission"
+        ));
+        assert!(CbAuthenticator::from_slice(&[0u8; 79]).is_err());
+        assert_eq!(
+            CbAuthenticator::from_slice(auth.as_bytes()).expect("80 bytes"),
+            auth
+        );
+    }
+
+    #[test]
+    fn nonce_and_key_helpers() {
+        let n = CbNonce::from_bytes_lenient(b"short");
+        assert_eq!(&n.0[..5], b"short");
+        assert_eq!(n.0[5..], [0u8; 19]);
+        assert_eq!(CbNonce::from_bytes_lenient(&[1u8; 30]).0, [1u8; 24]);
+        assert!(CbNonce::from_slice(&[0u8; 23]).is_err());
+        assert_eq!(
+            decode_all::<CbNonce>(&n.to_bytes()).expect("24 raw bytes"),
+            n
+        );
+        assert!(SbKey::from_slice(&[0u8; 31]).is_err());
+        let key = SbKey([0x5au8; 32]);
+        assert!(!format!("{key:?}").contains("5a"));
+        assert!(!format!("{:?}", CbKey::from_sb_key(&key)).contains("5a"));
+        let mut rng = StdRng::seed_from_u64(1);
+        assert_ne!(CbNonce::random(&mut rng), CbNonce::random(&mut rng));
+        assert_ne!(SbKey::random(&mut rng), SbKey::random(&mut rng));
+    }
+
+    proptest! {
+        #[test]
+        fn box_round_trips(msg in proptest::collection::vec(any::<u8>(), 0..600),
+                           extra in 0usize..300,
+                           key in any::<[u8; 32]>(),
+                           nonce in any::<[u8; 24]>()) {
+            let key = SbKey(key);
+            let nonce = CbNonce(nonce);
+            let padded_len = msg.len() + 2 + extra;
+            let boxed = sb_encrypt(&key, &nonce, &msg, padded_len).expect("fits");
+            prop_assert_eq!(boxed.len(), padded_len + TAG_LEN);
+            prop_assert_eq!(sb_decrypt(&key, &nonce, &boxed).expect("opens"), msg.clone());
+            let raw = sb_encrypt_no_pad(&key, &nonce, &msg);
+            prop_assert_eq!(sb_decrypt_no_pad(&key, &nonce, &raw).expect("opens"), msg.clone());
+            let padded = (msg.len() + 8 + extra) as u64;
+            let file = sb_encrypt_tail_tag(&key, &nonce, &msg, padded).expect("fits");
+            prop_assert_eq!(sb_decrypt_tail_tag(&key, &nonce, &file).expect("opens"), msg.clone());
+            // The tail-tag body is the head-tag body: only the tag moves.
+            let head = CbKey::from_sb_key(&key).encrypt_no_pad(&nonce, &msg);
+            let tail = CbKey::from_sb_key(&key).encrypt_tail_tag_no_pad(&nonce, &msg);
+            prop_assert_eq!(&head[TAG_LEN..], &tail[..msg.len()]);
+            prop_assert_eq!(&head[..TAG_LEN], &tail[msg.len()..]);
+        }
+
+        #[test]
+        fn open_never_panics(packet in proptest::collection::vec(any::<u8>(), 0..100)) {
+            let key = SbKey([1u8; 32]);
+            let nonce = CbNonce([0u8; 24]);
+            prop_assert!(sb_decrypt(&key, &nonce, &packet).is_err());
+            prop_assert!(sb_decrypt_tail_tag(&key, &nonce, &packet).is_err());
+        }
+    }
+}
