@@ -677,3 +677,117 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn queue_uri_round_trips_and_known_answer() {
+    use smp_proto::SmpQueueUri;
+    let uri = SmpQueueUri {
+        client_versions: VersionRange::new(Version(1), Version(4)).expect("valid"),
+        server: SmpServer {
+            hosts: vec![
+                TransportHost::Domain("a.com".into()),
+                TransportHost::Domain("b.com".into()),
+            ],
+            port: None,
+            key_hash: KeyHash([0; 32]),
+        },
+        sender_id: vec![1, 2, 3],
+        dh_public_key: x25519(9),
+        queue_mode: Some(QueueMode::Messaging),
+    };
+    let s = uri.to_string();
+    let dh = simplex_encoding::string::base64url_encode(&x25519(9).to_der()).replace('=', "%3D");
+    // min version 1 < 2: legacy form, the first host only, the rest in `srv`.
+    assert_eq!(
+        s,
+        format!(
+            "smp://AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=@a.com/AQID#/?v=1-4&dh={dh}&q=m&k=s&srv=b.com"
+        )
+    );
+    assert_eq!(SmpQueueUri::parse_str(s.as_bytes()).expect("parses"), uri);
+    let modern = SmpQueueUri {
+        client_versions: VersionRange::new(Version(2), Version(4)).expect("valid"),
+        queue_mode: None,
+        ..uri.clone()
+    };
+    let s = modern.to_string();
+    assert!(s.starts_with(
+        "smp://AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=@a.com,b.com/AQID#/?v=2-4&dh="
+    ));
+    assert_eq!(
+        SmpQueueUri::parse_str(s.as_bytes()).expect("parses"),
+        modern
+    );
+    // `k=s` alone means a messaging queue; v4-only ranges do not write it.
+    let k_only = format!(
+        "smp://AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=@a.com/AQID#/?v=2-3&dh={dh}&k=s"
+    );
+    assert_eq!(
+        SmpQueueUri::parse_str(k_only.as_bytes())
+            .expect("parses")
+            .queue_mode,
+        Some(QueueMode::Messaging)
+    );
+    let v4 = SmpQueueUri {
+        client_versions: VersionRange::single(Version(4)),
+        ..uri
+    };
+    assert!(v4.to_string().ends_with("&q=m"));
+    for bad in [
+        "smp://AAAA@a.com/AQID#/?dh=x",
+        "smp://AAAA@a.com/AQID",
+        "ntf://AAAA@a.com/AQID#/?v=1",
+    ] {
+        assert!(SmpQueueUri::parse_str(bad.as_bytes()).is_err(), "{bad}");
+    }
+}
+
+fn pem_der(path: &std::path::Path) -> Vec<u8> {
+    use base64::Engine;
+    let text = std::fs::read_to_string(path).expect("fixture readable");
+    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("PEM base64")
+}
+
+/// The XFTP server handshake carries the same `CertChainPubKey` as SMP's; rebuilding the
+/// reference's block from the fixture chain and the vector's signed key must give its hash.
+#[test]
+fn cert_chain_pub_key_matches_reference_block() {
+    let Some(v) = test_support::reference_vectors("cert_chain_pub_key_matches_reference_block")
+    else {
+        return;
+    };
+    let h = &v["xftp_handshake"]["server_handshake_ed25519"];
+    let (Some(server), Some(ca)) = (
+        test_support::fixture("ed25519/server.crt", "cert_chain block"),
+        test_support::fixture("ed25519/ca.crt", "cert_chain block"),
+    ) else {
+        return;
+    };
+    let signed_key =
+        SignedKey::from_der(&test_support::hex_field(h, "signedKey_der_hex")).expect("parses");
+    let ck = CertChainPubKey {
+        cert_chain: vec![pem_der(&server), pem_der(&ca)],
+        signed_key,
+    };
+    let mut body = Vec::new();
+    VersionRange::new(Version(1), Version(3))
+        .expect("valid")
+        .encode(&mut body);
+    sb(&test_support::hex_field(h, "sessionId_hex")).encode(&mut body);
+    ck.encode(&mut body);
+    // XFTP adds a web identity proof after the fields SMP shares.
+    sb(&test_support::hex_field(h, "webIdentityProof_hex")).encode(&mut body);
+    let block = pad(&body, 16384).expect("fits");
+    let head = test_support::hex_field(&h["server_handshake_block"], "head_hex");
+    assert_eq!(&block[..head.len()], &head[..]);
+    assert_eq!(
+        hex::encode(simplex_crypto::sha256(&block)),
+        test_support::str_field(&h["server_handshake_block"], "sha256")
+    );
+    // And it decodes back from the reference's bytes.
+    let mut r = simplex_encoding::Reader::new(&body[4 + 33..]);
+    assert_eq!(r.read::<CertChainPubKey>().expect("decodes"), ck);
+}
