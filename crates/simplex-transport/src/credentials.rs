@@ -22,6 +22,8 @@ use openssl::x509::extension::{
 };
 use openssl::x509::{X509Name, X509NameRef, X509Ref, X509};
 
+use simplex_crypto::KeyHash;
+
 use crate::error::TransportError;
 
 /// The reference's file names inside the server's configuration directory.
@@ -86,11 +88,6 @@ impl SignAlgorithm {
 /// SHA-256 of a certificate's DER: the identity (`KeyHash`) when it is the CA's.
 pub fn cert_fingerprint(cert: &X509Ref) -> Result<[u8; 32], TransportError> {
     Ok(openssl::sha::sha256(&cert.to_der()?))
-}
-
-/// The identity of a server: SHA-256 of its CA certificate, printed base64url with padding.
-pub fn fingerprint_string(fp: &[u8; 32]) -> String {
-    simplex_encoding::string::base64url_encode(fp)
 }
 
 /// A server's TLS chain (leaf first, CA last) and the leaf's private key.
@@ -193,7 +190,6 @@ impl ServerCredentials {
     }
 
     /// The leaf's private key as PKCS#8 DER.
-    #[allow(dead_code)] // used by the SMP handshake
     pub(crate) fn private_key_der(&self) -> Result<Vec<u8>, TransportError> {
         Ok(self.key.private_key_to_pkcs8()?)
     }
@@ -202,12 +198,12 @@ impl ServerCredentials {
     ///
     /// Clients compare against the second certificate of the chain, which is the CA in the
     /// two-certificate chains servers use.
-    pub fn identity(&self) -> Result<[u8; 32], TransportError> {
+    pub fn identity(&self) -> Result<KeyHash, TransportError> {
         let id_cert = self
             .chain
             .get(1)
             .ok_or_else(|| cred_err("certificate chain", "no identity certificate"))?;
-        cert_fingerprint(id_cert)
+        Ok(KeyHash(cert_fingerprint(id_cert)?))
     }
 }
 
@@ -221,14 +217,14 @@ pub struct GeneratedCredentials {
     pub server_cert_pem: Vec<u8>,
     /// `server.key` (PKCS#8 PEM).
     pub server_key_pem: Vec<u8>,
-    /// SHA-256 of the CA certificate's DER.
-    pub fingerprint: [u8; 32],
+    /// SHA-256 of the CA certificate's DER: the server identity.
+    pub fingerprint: KeyHash,
 }
 
 impl std::fmt::Debug for GeneratedCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GeneratedCredentials")
-            .field("fingerprint", &fingerprint_string(&self.fingerprint))
+            .field("fingerprint", &self.fingerprint)
             .finish_non_exhaustive()
     }
 }
@@ -325,7 +321,7 @@ impl GeneratedCredentials {
             ca_key_pem: ca_key.private_key_to_pem_pkcs8()?,
             server_cert_pem: server.to_pem()?,
             server_key_pem: server_key.private_key_to_pem_pkcs8()?,
-            fingerprint: cert_fingerprint(&ca)?,
+            fingerprint: KeyHash(cert_fingerprint(&ca)?),
         })
     }
 
@@ -336,7 +332,7 @@ impl GeneratedCredentials {
         write_file(&dir.join(files::CA_KEY), &self.ca_key_pem, true)?;
         write_file(&dir.join(files::SERVER_CRT), &self.server_cert_pem, false)?;
         write_file(&dir.join(files::SERVER_KEY), &self.server_key_pem, true)?;
-        let mut fp = fingerprint_string(&self.fingerprint).into_bytes();
+        let mut fp = self.fingerprint.to_string().into_bytes();
         fp.push(b'\n');
         write_file(&dir.join(files::FINGERPRINT), &fp, false)?;
         Ok(())
@@ -370,12 +366,12 @@ fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), TransportEr
 }
 
 /// Reads the CA certificate file and returns its fingerprint (the server identity).
-pub fn load_file_fingerprint(ca_crt: &Path) -> Result<[u8; 32], TransportError> {
+pub fn load_file_fingerprint(ca_crt: &Path) -> Result<KeyHash, TransportError> {
     let certs = read_pem_chain(ca_crt)?;
     let ca = certs
         .first()
         .ok_or_else(|| cred_err("ca.crt", "no certificate"))?;
-    cert_fingerprint(ca)
+    Ok(KeyHash(cert_fingerprint(ca)?))
 }
 
 #[cfg(test)]
@@ -397,7 +393,7 @@ mod tests {
         assert_eq!(creds.chain().len(), 2);
         assert_eq!(creds.private_key().id(), Id::ED448);
         let id = creds.identity().expect("identity");
-        assert_eq!(fingerprint_string(&id), FIXTURE_IDENTITY);
+        assert_eq!(id.to_string(), FIXTURE_IDENTITY);
         assert_eq!(load_file_fingerprint(&ca).expect("fingerprint"), id);
     }
 
@@ -446,10 +442,7 @@ mod tests {
         assert_eq!(creds.private_key().id(), id);
         assert_eq!(creds.identity().expect("identity"), gen.fingerprint);
         let fp_file = fs::read_to_string(dir.path().join(files::FINGERPRINT)).expect("fingerprint");
-        assert_eq!(
-            fp_file,
-            format!("{}\n", fingerprint_string(&gen.fingerprint))
-        );
+        assert_eq!(fp_file, format!("{}\n", gen.fingerprint));
 
         let ca = &creds.chain()[1];
         let leaf = &creds.chain()[0];

@@ -14,9 +14,14 @@
 pub mod block;
 pub mod credentials;
 pub mod error;
+pub mod handshake;
 pub mod tls;
 
 pub use block::{BlockReader, BlockWriter, BLOCK_SIZE, MAX_BLOCK_CONTENT};
 pub use credentials::{GeneratedCredentials, ServerCredentials, SignAlgorithm};
 pub use error::{ChainError, HandshakeError, TransportError};
+pub use handshake::{
+    connect, ClientConnection, ClientSession, ClientTransportConfig, ServerConnection,
+    ServerSession, ServerTransport, SessionParams, SmpConnection, SmpListener,
+};
 pub use tls::{TlsInfo, TlsStream, ALPN_SMP};

@@ -19,6 +19,8 @@ use openssl::x509::X509StoreContextRef;
 use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
 
+use simplex_crypto::KeyHash;
+
 use crate::credentials::{cert_fingerprint, ServerCredentials};
 use crate::error::{ChainError, TransportError};
 
@@ -210,8 +212,9 @@ fn handshake_error(e: openssl::ssl::Error, outcome: Option<&PinOutcome>) -> Tran
 pub async fn connect(
     ctx: &SslContext,
     tcp: TcpStream,
-    key_hash: [u8; 32],
+    key_hash: &KeyHash,
 ) -> Result<(TlsStream, TlsInfo), TransportError> {
+    let key_hash = key_hash.0;
     let _ = tcp.set_nodelay(true);
     let mut ssl = Ssl::new(ctx)?;
     let outcome: PinOutcome = Arc::default();

@@ -24,11 +24,11 @@ async fn serve_one(creds: &ServerCredentials) -> (std::net::SocketAddr, Server) 
 async fn connect(
     addr: std::net::SocketAddr,
     alpn: bool,
-    pin: [u8; 32],
+    pin: simplex_crypto::KeyHash,
 ) -> Result<(tls::TlsStream, TlsInfo), TransportError> {
     let ctx = tls::client_context(alpn).expect("client context");
     let tcp = TcpStream::connect(addr).await.expect("connect");
-    tls::connect(&ctx, tcp, pin).await
+    tls::connect(&ctx, tcp, &pin).await
 }
 
 fn generated(alg: SignAlgorithm) -> ServerCredentials {
@@ -99,7 +99,7 @@ async fn handshake_with_fixture_chain_has_fixture_identity() {
     let creds = ServerCredentials::load(&ca, &crt, &key).expect("fixture");
     let id = creds.identity().expect("identity");
     assert_eq!(
-        simplex_transport::credentials::fingerprint_string(&id),
+        id.to_string(),
         "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI="
     );
     check_handshake(creds).await;
@@ -109,7 +109,7 @@ async fn handshake_with_fixture_chain_has_fixture_identity() {
 async fn wrong_fingerprint_is_refused() {
     let creds = generated(SignAlgorithm::Ed25519);
     let mut pin = creds.identity().expect("identity");
-    pin[0] ^= 1;
+    pin.0[0] ^= 1;
     let (addr, server) = serve_one(&creds).await;
     let err = connect(addr, true, pin).await.expect_err("wrong pin");
     assert!(

@@ -1,0 +1,486 @@
+//! The SMP handshake after TLS (spec § "Transport handshake"; `smpServerHandshake` and
+//! `smpClientHandshake` in the reference's `Transport.hs`), and the connections it yields.
+//!
+//! The server sends its hello block (version range, session ID, and from v7 its certificate
+//! chain with a fresh X25519 key signed by the online certificate's key); the client checks
+//! the session ID against `tls-unique`, the chain against its pinned identity and the
+//! signature against the TLS leaf certificate's key, picks the highest common version and
+//! answers with its hello (version, the identity it expects, optionally its own DH key).
+//! A client without ALPN `smp/1` is offered only v6 and gets no server key.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openssl::ssl::SslContext;
+use openssl::x509::X509;
+use simplex_crypto::{
+    sign, verify, KeyHash, PrivateKeyX25519, PrivateSignKey, PublicKeyX25519, PublicSignKey,
+};
+use simplex_encoding::ShortBytes;
+use smp_proto::handshake::{
+    CertChainPubKey, ClientHello, ServerHello, SignatureAlgorithm, SignedKey,
+};
+use smp_proto::version::{Version, VersionRange, LEGACY_SERVER_VERSIONS, SERVER_VERSIONS};
+use tokio::io::{ReadHalf, WriteHalf};
+use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+
+use crate::block::{BlockReader, BlockWriter};
+use crate::credentials::{cert_fingerprint, ServerCredentials};
+use crate::error::{ChainError, HandshakeError, TransportError};
+use crate::tls::{self, TlsInfo, TlsStream};
+
+/// The default time allowed for TCP connect, TLS and the SMP handshake together.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The reading half of an SMP connection.
+pub type SmpReader = BlockReader<ReadHalf<TlsStream>>;
+/// The writing half of an SMP connection.
+pub type SmpWriter = BlockWriter<WriteHalf<TlsStream>>;
+
+/// What both ends agreed on (`THandleParams` in the reference).
+#[derive(Clone)]
+pub struct SessionParams {
+    /// `tls-unique`, signed into every transmission.
+    pub session_id: Vec<u8>,
+    /// The negotiated SMP version.
+    pub version: Version,
+    /// The server's range capped at the negotiated version.
+    pub server_versions: VersionRange,
+}
+
+impl std::fmt::Debug for SessionParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionParams")
+            .field("version", &self.version)
+            .field("server_versions", &self.server_versions)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The server's view of a handshaken connection.
+pub struct ServerSession {
+    /// Session ID and version.
+    pub params: SessionParams,
+    /// This session's X25519 key, whose public half was signed into the hello: combined
+    /// with queues' X25519 auth keys to verify crypto_box authenticators (from v7).
+    pub dh_private: PrivateKeyX25519,
+    /// The client's DH key from its hello (sent by proxies from v7), if any.
+    pub client_dh_key: Option<PublicKeyX25519>,
+    /// Whether the client negotiated ALPN `smp/1` (else this is a legacy v6 session).
+    pub alpn: bool,
+}
+
+impl std::fmt::Debug for ServerSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerSession")
+            .field("params", &self.params)
+            .field("alpn", &self.alpn)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The client's view of a handshaken connection.
+#[derive(Debug)]
+pub struct ClientSession {
+    /// Session ID and version.
+    pub params: SessionParams,
+    /// The server's session X25519 key (from v7), verified against its certificate: the peer
+    /// key for crypto_box authenticators.
+    pub server_dh_key: Option<PublicKeyX25519>,
+    /// The key of the server's TLS (leaf) certificate.
+    pub server_cert_key: PublicSignKey,
+    /// The server's certificate chain as DER, leaf first.
+    pub server_chain: Vec<Vec<u8>>,
+}
+
+/// A handshaken SMP connection: a block reader and a block writer, usable from two tasks,
+/// and what the handshake established.
+#[derive(Debug)]
+pub struct SmpConnection<S> {
+    /// Reads blocks.
+    pub reader: SmpReader,
+    /// Writes blocks.
+    pub writer: SmpWriter,
+    /// The session.
+    pub session: S,
+}
+
+/// A connection accepted by a server.
+pub type ServerConnection = SmpConnection<ServerSession>;
+/// A connection made by a client.
+pub type ClientConnection = SmpConnection<ClientSession>;
+
+fn split(stream: TlsStream) -> (SmpReader, SmpWriter) {
+    let (r, w) = tokio::io::split(stream);
+    (BlockReader::new(r), BlockWriter::new(w))
+}
+
+fn leaf_sign_key(der: &[u8]) -> Result<PublicSignKey, TransportError> {
+    let cert = X509::from_der(der)?;
+    let spki = cert.public_key()?.public_key_to_der()?;
+    PublicSignKey::from_der(&spki).map_err(|_| HandshakeError::BadAuth.into())
+}
+
+/// Everything a server needs to accept SMP connections: TLS context, chain, signing key,
+/// identity and offered versions.
+pub struct ServerTransport {
+    ctx: SslContext,
+    chain_der: Vec<Vec<u8>>,
+    sign_key: PrivateSignKey,
+    sign_alg: SignatureAlgorithm,
+    identity: KeyHash,
+    versions: VersionRange,
+    handshake_timeout: Duration,
+}
+
+impl std::fmt::Debug for ServerTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerTransport")
+            .field("identity", &self.identity)
+            .field("versions", &self.versions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerTransport {
+    /// A server transport offering [`SERVER_VERSIONS`] with these credentials.
+    pub fn new(creds: &ServerCredentials) -> Result<Self, TransportError> {
+        let key_der = creds.private_key_der()?;
+        let sign_key = PrivateSignKey::from_der(&key_der)
+            .map_err(|e| TransportError::Credentials(format!("server key: {e}")))?;
+        let sign_alg = match sign_key {
+            PrivateSignKey::Ed25519(_) => SignatureAlgorithm::Ed25519,
+            PrivateSignKey::Ed448(_) => SignatureAlgorithm::Ed448,
+        };
+        let identity = creds.identity()?;
+        Ok(ServerTransport {
+            ctx: tls::server_context(creds)?,
+            chain_der: creds.chain_der()?,
+            sign_key,
+            sign_alg,
+            identity,
+            versions: SERVER_VERSIONS,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        })
+    }
+
+    /// Offers another version range (tests, or a server pinned to older versions).
+    pub fn with_versions(mut self, versions: VersionRange) -> Self {
+        self.versions = versions;
+        self
+    }
+
+    /// Sets the time allowed for the TLS and SMP handshakes of one connection.
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// The server identity (SHA-256 of its CA certificate).
+    pub fn identity(&self) -> &KeyHash {
+        &self.identity
+    }
+
+    /// Runs TLS and the SMP handshake on an accepted socket, within the handshake timeout.
+    pub async fn handshake(&self, tcp: TcpStream) -> Result<ServerConnection, TransportError> {
+        tokio::time::timeout(self.handshake_timeout, self.handshake_inner(tcp))
+            .await
+            .map_err(|_| TransportError::Timeout)?
+    }
+
+    async fn handshake_inner(&self, tcp: TcpStream) -> Result<ServerConnection, TransportError> {
+        let (stream, info) = tls::accept(&self.ctx, tcp).await?;
+        let (mut reader, mut writer) = split(stream);
+        let session = self.smp_handshake(&info, &mut reader, &mut writer).await?;
+        Ok(SmpConnection {
+            reader,
+            writer,
+            session,
+        })
+    }
+
+    async fn smp_handshake(
+        &self,
+        info: &TlsInfo,
+        reader: &mut SmpReader,
+        writer: &mut SmpWriter,
+    ) -> Result<ServerSession, TransportError> {
+        let alpn = info.has_smp_alpn();
+        let versions = if alpn {
+            self.versions
+        } else {
+            LEGACY_SERVER_VERSIONS
+        };
+        let dh_private = PrivateKeyX25519::generate(&mut rand::rngs::OsRng);
+        let signed_key = SignedKey::build(&dh_private.public_key(), self.sign_alg, |bytes| {
+            sign(&self.sign_key, bytes)
+        })
+        .map_err(|e| TransportError::Credentials(e.to_string()))?;
+        let hello = ServerHello {
+            versions,
+            session_id: ShortBytes::from_slice(&info.session_id)
+                .map_err(|_| TransportError::BadSession)?,
+            cert_key: Some(CertChainPubKey {
+                cert_chain: self.chain_der.clone(),
+                signed_key,
+            }),
+        };
+        let block = hello.encode_block().map_err(|_| TransportError::LargeMsg)?;
+        writer.write_raw(&block).await?;
+
+        let block = reader.read_raw().await?;
+        let client = ClientHello::decode_block(block).map_err(|_| HandshakeError::Parse)?;
+        if client.key_hash != self.identity {
+            return Err(HandshakeError::Identity.into());
+        }
+        if !versions.contains(client.version) {
+            return Err(TransportError::Version);
+        }
+        let server_versions =
+            VersionRange::new(versions.min, client.version).map_err(|_| TransportError::Version)?;
+        Ok(ServerSession {
+            params: SessionParams {
+                session_id: info.session_id.clone(),
+                version: client.version,
+                server_versions,
+            },
+            dh_private,
+            client_dh_key: client.dh_key,
+            alpn,
+        })
+    }
+}
+
+/// A TCP listener whose connections go through [`ServerTransport::handshake`].
+#[derive(Debug)]
+pub struct SmpListener {
+    tcp: TcpListener,
+    transport: Arc<ServerTransport>,
+}
+
+impl SmpListener {
+    /// Binds `addr` (port 0 picks a free port; see [`SmpListener::local_addr`]).
+    pub async fn bind(
+        addr: impl ToSocketAddrs,
+        transport: Arc<ServerTransport>,
+    ) -> Result<Self, TransportError> {
+        Ok(SmpListener {
+            tcp: TcpListener::bind(addr).await?,
+            transport,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> Result<SocketAddr, TransportError> {
+        Ok(self.tcp.local_addr()?)
+    }
+
+    /// The transport used for handshakes.
+    pub fn transport(&self) -> &Arc<ServerTransport> {
+        &self.transport
+    }
+
+    /// Accepts one TCP connection, without handshaking: a server caps its connections and
+    /// then runs [`ServerTransport::handshake`] in the connection's own task, so that a slow
+    /// client never holds up `accept`.
+    pub async fn accept_tcp(&self) -> Result<(TcpStream, SocketAddr), TransportError> {
+        Ok(self.tcp.accept().await?)
+    }
+
+    /// Accepts one connection and handshakes it (convenient for tests and simple servers).
+    pub async fn accept(&self) -> Result<ServerConnection, TransportError> {
+        let (tcp, _) = self.accept_tcp().await?;
+        self.transport.handshake(tcp).await
+    }
+}
+
+/// How a client connects.
+#[derive(Debug, Clone)]
+pub struct ClientTransportConfig {
+    /// The versions the client supports.
+    pub versions: VersionRange,
+    /// Offer ALPN `smp/1` (only legacy clients would not).
+    pub offer_alpn: bool,
+    /// Time allowed for TCP connect, TLS and the SMP handshake together.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for ClientTransportConfig {
+    fn default() -> Self {
+        ClientTransportConfig {
+            versions: SERVER_VERSIONS,
+            offer_alpn: true,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        }
+    }
+}
+
+/// Connects to an SMP server at `addr`, pins its identity `key_hash`, and handshakes.
+/// `client_dh_key` is sent in the hello from v7 (proxies do; end-user clients pass `None`).
+pub async fn connect(
+    addr: impl ToSocketAddrs,
+    key_hash: &KeyHash,
+    config: &ClientTransportConfig,
+    client_dh_key: Option<PublicKeyX25519>,
+) -> Result<ClientConnection, TransportError> {
+    let ctx = tls::client_context(config.offer_alpn)?;
+    let work = async {
+        let tcp = TcpStream::connect(addr).await?;
+        let (stream, info) = tls::connect(&ctx, tcp, key_hash).await?;
+        let (mut reader, mut writer) = split(stream);
+        let session = client_handshake(
+            &info,
+            key_hash,
+            config.versions,
+            client_dh_key,
+            &mut reader,
+            &mut writer,
+        )
+        .await?;
+        Ok(SmpConnection {
+            reader,
+            writer,
+            session,
+        })
+    };
+    tokio::time::timeout(config.handshake_timeout, work)
+        .await
+        .map_err(|_| TransportError::Timeout)?
+}
+
+async fn client_handshake(
+    info: &TlsInfo,
+    key_hash: &KeyHash,
+    versions: VersionRange,
+    client_dh_key: Option<PublicKeyX25519>,
+    reader: &mut SmpReader,
+    writer: &mut SmpWriter,
+) -> Result<ClientSession, TransportError> {
+    let block = reader.read_raw().await?;
+    let hello = ServerHello::decode_block(block).map_err(|_| HandshakeError::Parse)?;
+    if hello.session_id.as_slice() != info.session_id.as_slice() {
+        return Err(TransportError::BadSession);
+    }
+    let common = hello
+        .versions
+        .intersect(&versions)
+        .ok_or(TransportError::Version)?;
+    let leaf = info.peer_chain.first().ok_or(ChainError::Missing)?;
+    let server_cert_key = leaf_sign_key(leaf)?;
+    let server_dh_key = match &hello.cert_key {
+        None => None,
+        Some(ck) => Some(check_cert_key(ck, key_hash, &server_cert_key)?),
+    };
+    let version = common.max;
+    let reply = ClientHello {
+        version,
+        key_hash: *key_hash,
+        dh_key: client_dh_key,
+    };
+    let block = reply.encode_block().map_err(|_| TransportError::LargeMsg)?;
+    writer.write_raw(&block).await?;
+    Ok(ClientSession {
+        params: SessionParams {
+            session_id: info.session_id.clone(),
+            version,
+            server_versions: common,
+        },
+        server_dh_key,
+        server_cert_key,
+        server_chain: info.peer_chain.clone(),
+    })
+}
+
+/// The chain in the hello must name the pinned identity (its second certificate), and the
+/// session key must be signed by the key of the certificate TLS authenticated.
+fn check_cert_key(
+    ck: &CertChainPubKey,
+    key_hash: &KeyHash,
+    tls_leaf_key: &PublicSignKey,
+) -> Result<PublicKeyX25519, TransportError> {
+    let bad = || TransportError::from(HandshakeError::BadAuth);
+    if !(2..=4).contains(&ck.cert_chain.len()) {
+        return Err(bad());
+    }
+    let id_der = ck.cert_chain.get(1).ok_or_else(bad)?;
+    let id = X509::from_der(id_der).map_err(|_| bad())?;
+    if cert_fingerprint(&id)?.as_slice() != key_hash.as_bytes() {
+        return Err(bad());
+    }
+    let sk = &ck.signed_key;
+    if !verify(tls_leaf_key, sk.signature(), sk.signed_bytes()) {
+        return Err(bad());
+    }
+    Ok(*sk.key())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::{GeneratedCredentials, SignAlgorithm};
+
+    fn signed_by(
+        creds: &ServerCredentials,
+        key: &PrivateSignKey,
+        alg: SignatureAlgorithm,
+    ) -> (CertChainPubKey, PublicKeyX25519) {
+        let dh = PrivateKeyX25519::generate(&mut rand::rngs::OsRng).public_key();
+        let signed_key = SignedKey::build(&dh, alg, |b| sign(key, b)).expect("build");
+        let ck = CertChainPubKey {
+            cert_chain: creds.chain_der().expect("der"),
+            signed_key,
+        };
+        (ck, dh)
+    }
+
+    fn setup() -> (ServerCredentials, PrivateSignKey, PublicSignKey) {
+        let creds = GeneratedCredentials::generate(SignAlgorithm::Ed25519, "x")
+            .expect("gen")
+            .server_credentials()
+            .expect("creds");
+        let key = PrivateSignKey::from_der(&creds.private_key_der().expect("der")).expect("key");
+        let leaf = leaf_sign_key(&creds.chain_der().expect("der")[0]).expect("leaf key");
+        (creds, key, leaf)
+    }
+
+    #[test]
+    fn key_signed_by_the_leaf_is_accepted() {
+        let (creds, key, leaf) = setup();
+        let (ck, dh) = signed_by(&creds, &key, SignatureAlgorithm::Ed25519);
+        let id = creds.identity().expect("id");
+        assert_eq!(check_cert_key(&ck, &id, &leaf).expect("valid"), dh);
+    }
+
+    #[test]
+    fn key_signed_by_another_key_is_bad_auth() {
+        let (creds, _, leaf) = setup();
+        let (_, other, _) = setup();
+        let (ck, _) = signed_by(&creds, &other, SignatureAlgorithm::Ed25519);
+        let id = creds.identity().expect("id");
+        let err = check_cert_key(&ck, &id, &leaf).expect_err("wrong signer");
+        assert!(matches!(
+            err,
+            TransportError::Handshake(HandshakeError::BadAuth)
+        ));
+    }
+
+    #[test]
+    fn hello_chain_of_another_identity_is_bad_auth() {
+        let (creds, key, leaf) = setup();
+        let (ck, _) = signed_by(&creds, &key, SignatureAlgorithm::Ed25519);
+        let err = check_cert_key(&ck, &KeyHash([1; 32]), &leaf).expect_err("wrong identity");
+        assert!(matches!(
+            err,
+            TransportError::Handshake(HandshakeError::BadAuth)
+        ));
+        let mut short = ck.clone();
+        short.cert_chain.truncate(1);
+        let id = creds.identity().expect("id");
+        let err = check_cert_key(&short, &id, &leaf).expect_err("chain of one");
+        assert!(matches!(
+            err,
+            TransportError::Handshake(HandshakeError::BadAuth)
+        ));
+    }
+}
