@@ -42,6 +42,7 @@ pub use keys::KeyHash;
 pub use message::{Message, RcvMessage, RcvMsgBody};
 pub use response::{QueueIdsKeys, QueueInfo, Response};
 pub use transmission::{
-    decode_server_transmission, Authorization, RawTransmission, TransmissionForAuth,
+    decode_client_transmission, decode_server_transmission, Authorization, ClientTransmission,
+    RawTransmission, TransmissionForAuth,
 };
 pub use version::{max_message_length, Version, VersionRange, SERVER_VERSIONS};

@@ -17,6 +17,7 @@ use simplex_encoding::{DecodeError, Reader, ShortBytes};
 use crate::command::Command;
 use crate::error::{ErrorType, ProtoError};
 use crate::keys::Signature;
+use crate::response::Response;
 use crate::version::{Version, AUTH_CMDS_SMP_VERSION};
 
 /// Size of a crypto_box authenticator: a box of a SHA-512 hash (64 + 16 bytes).
@@ -188,6 +189,49 @@ pub fn decode_server_transmission<'a>(
         authorization,
         command,
     })
+}
+
+/// A transmission a client received (`tDecodeClient`): the IDs and the parsed response or
+/// the error to report for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientTransmission {
+    /// The correlation ID (empty for pushed `MSG`/`END`, or when the transmission was bad).
+    pub corr_id: Vec<u8>,
+    /// The entity ID.
+    pub entity_id: Vec<u8>,
+    /// The response, or why it was refused.
+    pub response: Result<Response, ErrorType>,
+}
+
+/// Decodes one transmission a client received at version `v` on the connection with
+/// `session_id`, checking the session (before v7), the syntax and the entity ID.
+pub fn decode_client_transmission(
+    v: Version,
+    session_id: &[u8],
+    bytes: &[u8],
+) -> ClientTransmission {
+    let Ok(raw) = RawTransmission::decode(v, bytes) else {
+        return ClientTransmission {
+            corr_id: Vec::new(),
+            entity_id: Vec::new(),
+            response: Err(ErrorType::Block),
+        };
+    };
+    if raw.session_id.is_some_and(|s| s != session_id) {
+        return ClientTransmission {
+            corr_id: raw.corr_id.to_vec(),
+            entity_id: Vec::new(),
+            response: Err(ErrorType::Session),
+        };
+    }
+    let response = Response::decode(v, raw.command)
+        .map_err(|e| ErrorType::from(&e))
+        .and_then(|r| r.check_entity(raw.entity_id).map(|_| r));
+    ClientTransmission {
+        corr_id: raw.corr_id.to_vec(),
+        entity_id: raw.entity_id.to_vec(),
+        response,
+    }
 }
 
 /// A transmission being built: the bytes to authorize and, inside them, the bytes to send.

@@ -791,3 +791,29 @@ fn cert_chain_pub_key_matches_reference_block() {
     let mut r = simplex_encoding::Reader::new(&body[4 + 33..]);
     assert_eq!(r.read::<CertChainPubKey>().expect("decodes"), ck);
 }
+
+#[test]
+fn client_side_decoding() {
+    use smp_proto::transmission::decode_client_transmission;
+    let corr = [1u8; 24];
+    let q = [2u8; 24];
+    for v in VERSIONS {
+        let ok = encode_transmission(v, b"sess", &corr, &q, &Response::Ok.to_bytes(v)).expect("ok");
+        let t = decode_client_transmission(v, b"sess", &ok);
+        assert_eq!(
+            (t.corr_id.as_slice(), t.entity_id.as_slice(), t.response),
+            (&corr[..], &q[..], Ok(Response::Ok))
+        );
+        let pong = encode_transmission(v, b"sess", &corr, &q, b"PONG").expect("ok");
+        assert_eq!(
+            decode_client_transmission(v, b"sess", &pong).response,
+            Err(ErrorType::Cmd(CommandError::HasAuth))
+        );
+        let other = decode_client_transmission(v, b"other", &ok).response;
+        assert_eq!(other.is_err(), v < Version(7));
+    }
+    assert_eq!(
+        decode_client_transmission(Version(9), b"s", &[5]).response,
+        Err(ErrorType::Block)
+    );
+}
