@@ -6,9 +6,12 @@
 //! formats), `simplex-crypto` and `simplex-transport` (TLS); it leaves out proxying (`PRXY`,
 //! `PFWD`, `RFWD`), short links, services, the control port, and statistics.
 
+pub mod cli;
 pub mod core;
 pub mod keys;
 pub mod msg_store;
 pub mod nacl;
+pub mod server;
 pub mod store;
 pub mod store_log;
+pub mod wire;

@@ -1,2 +1,19 @@
-//! (being written)
-fn main() {}
+//! The `smp-server` binary: the operator's command line over the `smp_server` library.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = smp_server::cli::Cli::parse();
+    if let Err(e) = smp_server::cli::main(cli).await {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,516 @@
+//! The operator's command line and files, as the reference's `smp-server` (`Server/Main.hs`,
+//! `Server/Main/Init.hs`, `Server/CLI.hs`): `init`, `start`, `delete`; `smp-server.ini`;
+//! `ca.crt`/`ca.key`, `server.crt`/`server.key`, `fingerprint`; the store log and messages
+//! file in the log directory.
+
+use std::collections::HashMap;
+use std::fs;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+use simplex_transport::credentials::load_file_fingerprint;
+use simplex_transport::{GeneratedCredentials, ServerCredentials, SignAlgorithm};
+
+use crate::core::{Core, CoreConfig};
+use crate::msg_store::MsgStore;
+use crate::server::{InactiveClients, NetConfig, Server};
+use crate::store::QueueStore;
+use crate::store_log;
+
+/// `smp-server.ini`.
+pub const INI_FILE: &str = "smp-server.ini";
+/// The store log file name.
+pub const STORE_LOG_FILE: &str = "smp-server-store.log";
+/// The saved messages file name.
+pub const MESSAGES_FILE: &str = "smp-server-messages.log";
+/// The default SMP port.
+pub const DEFAULT_PORT: u16 = 5223;
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(name = "smp-server", version, about = "SMP server (simplex-rs)")]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Initialize the server: configuration, certificates, fingerprint.
+    Init(InitOptions),
+    /// Start the server.
+    Start(StartOptions),
+    /// Delete the configuration and log files.
+    Delete {
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long = "yes")]
+        yes: bool,
+    },
+}
+
+/// `init` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InitOptions {
+    /// Non-interactive: accept the defaults.
+    #[arg(short = 'y', long = "yes")]
+    pub yes: bool,
+    /// The server's IP address (used for the certificate CN and the printed address).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub ip: String,
+    /// The server's FQDN (preferred over the IP in the certificate and address).
+    #[arg(short = 'n', long)]
+    pub fqdn: Option<String>,
+    /// Certificate signature algorithm: ED25519 or ED448.
+    #[arg(short = 'a', long = "sign-algorithm", default_value = "ED25519")]
+    pub sign_algorithm: String,
+    /// Password to create new queues.
+    #[arg(long, conflicts_with = "no_password")]
+    pub password: Option<String>,
+    /// No password to create new queues.
+    #[arg(long)]
+    pub no_password: bool,
+    /// Disable the store log.
+    #[arg(long)]
+    pub disable_store_log: bool,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        InitOptions {
+            yes: true,
+            ip: "127.0.0.1".into(),
+            fqdn: None,
+            sign_algorithm: "ED25519".into(),
+            password: None,
+            no_password: true,
+            disable_store_log: false,
+        }
+    }
+}
+
+/// `start` options.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct StartOptions {
+    /// Listen on this port instead of the INI's (0: any free port; the bound port is printed).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Listen on this address (default: all interfaces).
+    #[arg(long)]
+    pub listen: Option<IpAddr>,
+}
+
+/// The configuration and log directories.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// Configuration directory.
+    pub cfg: PathBuf,
+    /// Log directory.
+    pub log: PathBuf,
+}
+
+fn writable(dir: &Path) -> bool {
+    fs::create_dir_all(dir).is_ok() && {
+        let probe = dir.join(".smp-server-write-test");
+        let ok = fs::write(&probe, b"").is_ok();
+        let _ = fs::remove_file(&probe);
+        ok
+    }
+}
+
+impl Paths {
+    /// From `SMP_SERVER_CFG_PATH` / `SMP_SERVER_LOG_PATH` (defaults `/etc/opt/simplex`,
+    /// `/var/opt/simplex`); when those cannot be written, the XDG directories instead.
+    pub fn from_env() -> Paths {
+        let env = |name: &str, def: &str| match std::env::var(name) {
+            Ok(v) if !v.is_empty() => (PathBuf::from(v), true),
+            _ => (PathBuf::from(def), false),
+        };
+        let home = std::env::var("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| PathBuf::from("."));
+        let xdg = |name: &str, fallback: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| home.join(fallback))
+                .join("simplex")
+        };
+        let (mut cfg, cfg_set) = env("SMP_SERVER_CFG_PATH", "/etc/opt/simplex");
+        let (mut log, log_set) = env("SMP_SERVER_LOG_PATH", "/var/opt/simplex");
+        if !cfg_set && !cfg.join(INI_FILE).exists() && !writable(&cfg) {
+            cfg = xdg("XDG_CONFIG_HOME", ".config");
+            println!(
+                "/etc/opt/simplex is not writable, using {} for configuration",
+                cfg.display()
+            );
+        }
+        if !log_set && !writable(&log) {
+            log = xdg("XDG_STATE_HOME", ".local/state");
+            println!(
+                "/var/opt/simplex is not writable, using {} for logs",
+                log.display()
+            );
+        }
+        Paths { cfg, log }
+    }
+}
+
+/// A parsed INI file: section → key → value (comments and blank lines dropped).
+#[derive(Debug, Default, Clone)]
+pub struct Ini(HashMap<String, HashMap<String, String>>);
+
+impl Ini {
+    /// Parses INI text.
+    pub fn parse(text: &str) -> Ini {
+        let mut ini = Ini::default();
+        let mut section = String::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+                continue;
+            }
+            if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = s.trim().to_owned();
+            } else if let Some((k, v)) = line.split_once([':', '=']) {
+                ini.0
+                    .entry(section.clone())
+                    .or_default()
+                    .insert(k.trim().to_owned(), v.trim().to_owned());
+            }
+        }
+        ini
+    }
+
+    /// A value.
+    pub fn get(&self, section: &str, key: &str) -> Option<&str> {
+        self.0.get(section)?.get(key).map(String::as_str)
+    }
+
+    /// An `on`/`off` value.
+    pub fn on(&self, section: &str, key: &str, default: bool) -> bool {
+        match self.get(section, key) {
+            Some("on" | "true" | "yes") => true,
+            Some("off" | "false" | "no") => false,
+            _ => default,
+        }
+    }
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+/// The INI text `init` writes (the reference's sections and keys).
+pub fn ini_content(host: &str, password: Option<&str>, store_log: bool) -> String {
+    let pw = match password {
+        Some(p) => format!("create_password = {p}"),
+        None => "# create_password = password to create new queues and forward messages (any printable ASCII characters without whitespace, '@', ':' and '/')".into(),
+    };
+    format!(
+        "[INFORMATION]\n\
+# source_code = URI\n\n\
+[STORE_LOG]\n\
+# The server uses memory or PostgreSQL database for persisting queue records.\n\
+# Use `enable = on` to use append-only log to preserve and restore queue records on restart.\n\
+# Log is compacted on start (deleted objects are removed).\n\
+enable = {sl}\n\n\
+store_queues = memory\n\
+store_messages = memory\n\n\
+# Undelivered messages are optionally saved and restored when the server restarts.\n\
+restore_messages = {sl}\n\n\
+# Messages and notifications expiration periods.\n\
+expire_messages_days = 21\n\
+expire_messages_on_start = on\n\
+expire_messages_on_send = off\n\
+expire_ntfs_hours = 24\n\n\
+log_stats = off\n\n\
+[AUTH]\n\
+# Set new_queues option to off to completely prohibit creating new messaging queues.\n\
+new_queues = on\n\n\
+# Use create_password option to enable basic auth to create new messaging queues.\n\
+# The password should be used as part of server address in client configuration:\n\
+# smp://fingerprint:password@host1,host2\n\
+{pw}\n\n\
+[TRANSPORT]\n\
+# Host is only used to print server address on start.\n\
+host = {host}\n\
+port = {DEFAULT_PORT}\n\
+log_tls_errors = off\n\
+websockets = off\n\n\
+[PROXY]\n\
+# host_mode = public\n\n\
+[INACTIVE_CLIENTS]\n\
+# TTL and interval to check inactive clients\n\
+disconnect = on\n\
+ttl = 21600\n\
+check_interval = 3600\n",
+        sl = on_off(store_log),
+    )
+}
+
+/// The printed server address.
+pub fn server_address(fingerprint: &str, password: Option<&str>, host: &str, port: u16) -> String {
+    let auth = password.map(|p| format!(":{p}")).unwrap_or_default();
+    let port = if port == DEFAULT_PORT {
+        String::new()
+    } else {
+        format!(":{port}")
+    };
+    format!("smp://{fingerprint}{auth}@{host}{port}")
+}
+
+fn fail(msg: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(msg.to_string())
+}
+
+/// `smp-server init`.
+pub fn init(paths: &Paths, opts: &InitOptions) -> std::io::Result<()> {
+    let ini_path = paths.cfg.join(INI_FILE);
+    if ini_path.exists() {
+        return Err(fail(format!(
+            "Error: server is already initialized ({} exists).\nRun `smp-server start`.",
+            ini_path.display()
+        )));
+    }
+    fs::create_dir_all(&paths.cfg)?;
+    fs::create_dir_all(&paths.log)?;
+    let alg = SignAlgorithm::parse(&opts.sign_algorithm)
+        .ok_or_else(|| fail("bad sign algorithm: ED25519 or ED448"))?;
+    let host = opts.fqdn.clone().unwrap_or_else(|| opts.ip.clone());
+    let creds = GeneratedCredentials::generate(alg, &host).map_err(fail)?;
+    creds.write_to_dir(&paths.cfg).map_err(fail)?;
+    let password = if opts.no_password {
+        None
+    } else {
+        opts.password.clone()
+    };
+    fs::write(
+        &ini_path,
+        ini_content(&host, password.as_deref(), !opts.disable_store_log),
+    )?;
+    let fp = fs::read_to_string(paths.cfg.join("fingerprint"))?
+        .trim()
+        .to_owned();
+    println!(
+        "Server initialized, please provide additional server information in {}.",
+        ini_path.display()
+    );
+    println!("Run `smp-server start` to start server.");
+    println!("----------");
+    println!(
+        "You should store CA private key securely and delete it from the server.\nCA private key location:\n{}",
+        paths.cfg.join("ca.key").display()
+    );
+    println!("----------");
+    println!("SMP server v{} (simplex-rs)", env!("CARGO_PKG_VERSION"));
+    println!("Fingerprint: {fp}");
+    println!(
+        "Server address: {}",
+        server_address(&fp, password.as_deref(), &host, DEFAULT_PORT)
+    );
+    Ok(())
+}
+
+/// `smp-server delete`.
+pub fn delete(paths: &Paths) -> std::io::Result<()> {
+    for f in [
+        INI_FILE,
+        "ca.crt",
+        "ca.key",
+        "server.crt",
+        "server.key",
+        "fingerprint",
+    ] {
+        let _ = fs::remove_file(paths.cfg.join(f));
+    }
+    for f in [STORE_LOG_FILE, MESSAGES_FILE] {
+        let _ = fs::remove_file(paths.log.join(f));
+    }
+    println!("Deleted configuration and log files");
+    Ok(())
+}
+
+fn now_nanos() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(0))
+}
+
+/// `smp-server start`: runs until SIGINT/SIGTERM.
+pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
+    let ini_path = paths.cfg.join(INI_FILE);
+    if !ini_path.exists() {
+        println!(
+            "No configuration at {}: running `smp-server init -y` with defaults first.",
+            ini_path.display()
+        );
+        init(paths, &InitOptions::default())?;
+    }
+    let ini = Ini::parse(&fs::read_to_string(&ini_path)?);
+    let creds = ServerCredentials::load_dir(&paths.cfg).map_err(fail)?;
+    let fp_bytes = load_file_fingerprint(&paths.cfg.join("ca.crt")).map_err(fail)?;
+    let fp = simplex_encoding::string::base64url_encode(&fp_bytes.0);
+    if let Ok(saved) = fs::read_to_string(paths.cfg.join("fingerprint")) {
+        if saved.trim() != fp {
+            return Err(fail("Stored fingerprint is invalid."));
+        }
+    }
+    let store_log_on = ini.on("STORE_LOG", "enable", false);
+    let restore = ini.on("STORE_LOG", "restore_messages", store_log_on);
+    let ttl_days: Option<i64> = ini
+        .get("STORE_LOG", "expire_messages_days")
+        .and_then(|d| d.parse().ok());
+    let password = ini.get("AUTH", "create_password").map(str::to_owned);
+    let core_config = CoreConfig {
+        allow_new_queues: ini.on("AUTH", "new_queues", true),
+        create_password: password.as_ref().map(|p| p.as_bytes().to_vec()),
+        message_ttl: Some(ttl_days.unwrap_or(21) * 86_400),
+        id_len: 24,
+    };
+    let host = ini
+        .get("TRANSPORT", "host")
+        .unwrap_or("127.0.0.1")
+        .to_owned();
+    let ini_port = ini
+        .get("TRANSPORT", "port")
+        .and_then(|p| p.split(',').next())
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or(DEFAULT_PORT);
+    let port = opts.port.unwrap_or(ini_port);
+    let inactive = if ini.on("INACTIVE_CLIENTS", "disconnect", false) {
+        Some(InactiveClients {
+            ttl: ini
+                .get("INACTIVE_CLIENTS", "ttl")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(21_600),
+            check_interval: ini
+                .get("INACTIVE_CLIENTS", "check_interval")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(3600),
+        })
+    } else {
+        None
+    };
+
+    let mut queues = QueueStore::new();
+    let log_path = paths.log.join(STORE_LOG_FILE);
+    if store_log_on {
+        fs::create_dir_all(&paths.log)?;
+        let (writer, stats) = store_log::open_and_compact(&log_path, &mut queues, now_nanos())?;
+        queues.set_log(writer);
+        if stats.errors > 0 {
+            println!(
+                "Store log: {} of {} lines could not be applied",
+                stats.errors, stats.lines
+            );
+        }
+    }
+    let mut msgs = MsgStore::default();
+    let msgs_path = paths.log.join(MESSAGES_FILE);
+    if restore && msgs_path.exists() {
+        let now = i64::try_from(now_nanos() / 1_000_000_000).unwrap_or(0);
+        let stats = store_log::restore_messages(
+            &msgs_path,
+            &queues,
+            &mut msgs,
+            core_config.message_ttl.map(|t| now - t),
+        )?;
+        println!(
+            "messages restored: {}, expired: {}",
+            stats.stored, stats.expired
+        );
+    }
+    println!("SMP server v{} (simplex-rs)", env!("CARGO_PKG_VERSION"));
+    println!("Fingerprint: {fp}");
+    println!(
+        "Server address: {}",
+        server_address(&fp, password.as_deref(), &host, ini_port)
+    );
+    if store_log_on {
+        println!("Store log: {}", log_path.display());
+    } else {
+        println!("Store log disabled.");
+    }
+    let listen = SocketAddr::new(
+        opts.listen.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+        port,
+    );
+    let net = NetConfig {
+        listen,
+        max_connections: 16_384,
+        inactive,
+        messages_path: if restore { Some(msgs_path) } else { None },
+    };
+    let server = Server::bind(net, &creds, Core::new(core_config, queues, msgs)).await?;
+    let bound = server.local_addr()?.port();
+    println!("Serving SMP protocol on port {bound} (TLS)...");
+    server.run(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Runs the command line.
+pub async fn main(cli: Cli) -> std::io::Result<()> {
+    let paths = Paths::from_env();
+    match cli.command {
+        Command::Init(opts) => init(&paths, &opts),
+        Command::Start(opts) => start(&paths, &opts).await,
+        Command::Delete { yes } => {
+            if !yes {
+                println!("Deleting configuration and log files (use -y to skip this notice)");
+            }
+            delete(&paths)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ini_round_trip_and_address() {
+        let text = ini_content("smp.example.com", Some("pw"), true);
+        let ini = Ini::parse(&text);
+        assert!(ini.on("STORE_LOG", "enable", false));
+        assert_eq!(ini.get("AUTH", "create_password"), Some("pw"));
+        assert_eq!(ini.get("TRANSPORT", "host"), Some("smp.example.com"));
+        assert_eq!(ini.get("INACTIVE_CLIENTS", "ttl"), Some("21600"));
+        let no_pw = Ini::parse(&ini_content("h", None, false));
+        assert_eq!(no_pw.get("AUTH", "create_password"), None);
+        assert!(!no_pw.on("STORE_LOG", "enable", true));
+        assert_eq!(
+            server_address("FP=", Some("pw"), "h", 5223),
+            "smp://FP=:pw@h"
+        );
+        assert_eq!(server_address("FP=", None, "h", 7000), "smp://FP=@h:7000");
+    }
+}

@@ -1,0 +1,378 @@
+//! The network layer: accepts TLS connections, runs the SMP handshake, and drives the
+//! [`Core`] for each client (the task structure of the reference's `runClientTransport`).
+//!
+//! Per client: a receive task (read a block, split the batch, decode each transmission), a
+//! process task (the core, under one lock, verifies and executes), and a send task (replies
+//! and pushes, batched into 16 KiB blocks), joined by bounded channels (pushes by an
+//! unbounded one: the core pushes at most one unacknowledged `MSG` per subscription). When
+//! one task ends, all end, and one clean-up step drops the client's subscriptions. A
+//! semaphore caps connections before `accept`. Shutdown: stop accepting, end every client,
+//! wait for them, save messages, close the store log. Nothing logged carries a client
+//! address, a queue ID or message content.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rand::rngs::OsRng;
+use simplex_transport::handshake::{
+    ServerConnection, ServerTransport, SmpListener, SmpReader, SmpWriter,
+};
+use simplex_transport::ServerCredentials;
+use smp_proto::block::{batch_transmissions, decode_block};
+use smp_proto::error::ErrorType;
+use smp_proto::response::Response;
+use smp_proto::transmission::{decode_server_transmission, encode_transmission};
+use smp_proto::version::Version;
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::core::{ClientId, Core, Outgoing, Session};
+use crate::store_log;
+use crate::wire;
+
+/// Disconnecting clients that have no subscriptions and were idle.
+#[derive(Debug, Clone, Copy)]
+pub struct InactiveClients {
+    /// Idle time after which a client without subscriptions is disconnected (seconds).
+    pub ttl: i64,
+    /// How often to check (seconds).
+    pub check_interval: u64,
+}
+
+/// How the network layer runs.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The connection cap.
+    pub max_connections: usize,
+    /// `[INACTIVE_CLIENTS]`, when enabled.
+    pub inactive: Option<InactiveClients>,
+    /// Where to save messages on shutdown (`None`: not saved).
+    pub messages_path: Option<PathBuf>,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+type Pushes = Arc<Mutex<HashMap<ClientId, mpsc::UnboundedSender<Wire>>>>;
+
+struct Shared {
+    core: Mutex<Core>,
+    pushes: Pushes,
+    next_client: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves the state as it was at the panic; keep serving.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A bound server, ready to run.
+pub struct Server {
+    listener: SmpListener,
+    shared: Arc<Shared>,
+    config: NetConfig,
+}
+
+impl Server {
+    /// Binds the listener.
+    pub async fn bind(
+        config: NetConfig,
+        creds: &ServerCredentials,
+        core: Core,
+    ) -> std::io::Result<Server> {
+        let transport = ServerTransport::new(creds).map_err(std::io::Error::other)?;
+        let listener = SmpListener::bind(config.listen, Arc::new(transport))
+            .await
+            .map_err(std::io::Error::other)?;
+        let shared = Arc::new(Shared {
+            core: Mutex::new(core),
+            pushes: Arc::new(Mutex::new(HashMap::new())),
+            next_client: AtomicU64::new(1),
+        });
+        Ok(Server {
+            listener,
+            shared,
+            config,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr().map_err(std::io::Error::other)
+    }
+
+    /// Serves until `shutdown` resolves; then drains clients, saves messages and closes the
+    /// store log.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+        let Server {
+            listener,
+            shared,
+            config,
+        } = self;
+        let limit = Arc::new(Semaphore::new(config.max_connections));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut clients = JoinSet::new();
+        let expiry = spawn_expiry(shared.clone(), stop_rx.clone());
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                () = &mut shutdown => break,
+            };
+            let tcp = tokio::select! {
+                r = listener.accept_tcp() => r,
+                () = &mut shutdown => break,
+            };
+            while clients.try_join_next().is_some() {}
+            let Ok((tcp, _addr)) = tcp else { continue };
+            let transport = listener.transport().clone();
+            let shared = shared.clone();
+            let stop = stop_rx.clone();
+            let inactive = config.inactive;
+            clients.spawn(async move {
+                let _permit = permit;
+                let _ = tcp.set_nodelay(true);
+                match transport.handshake(tcp).await {
+                    Ok(conn) => serve_client(conn, shared, stop, inactive).await,
+                    Err(e) => tracing::debug!(error = %e, "handshake failed"),
+                }
+            });
+        }
+        tracing::info!("stopping: no new connections, ending clients");
+        let _ = stop_tx.send(true);
+        while clients.join_next().await.is_some() {}
+        expiry.abort();
+        let mut core = lock(&shared.core);
+        if let Some(path) = &config.messages_path {
+            match store_log::save_messages(path, &core.msgs) {
+                Ok(n) => println!("messages saved: {n}"),
+                Err(e) => tracing::error!(error = %e, "saving messages failed"),
+            }
+        }
+        if let Some(log) = core.queues.take_log() {
+            log.close()?;
+        }
+        Ok(())
+    }
+}
+
+fn spawn_expiry(
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(7200)) => {}
+                _ = stop.changed() => return,
+            }
+            let n = lock(&shared.core).expire_messages(now());
+            tracing::info!(expired = n, "expired messages");
+        }
+    })
+}
+
+enum Incoming {
+    Requests(Vec<Result<crate::core::Request, Box<Wire>>>),
+}
+
+async fn serve_client(
+    conn: ServerConnection,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    inactive: Option<InactiveClients>,
+) {
+    let ServerConnection {
+        reader,
+        writer,
+        session,
+    } = conn;
+    let client = shared.next_client.fetch_add(1, Ordering::Relaxed);
+    let version = session.params.version;
+    let session_id = session.params.session_id.clone();
+    let core_session = Session {
+        client,
+        version: version.0,
+        server_dh_key: Some(session.dh_private),
+    };
+    let (cmd_tx, cmd_rx) = mpsc::channel::<Incoming>(64);
+    let (reply_tx, reply_rx) = mpsc::channel::<Vec<Wire>>(64);
+    let (push_tx, push_rx) = mpsc::unbounded_channel::<Wire>();
+    lock(&shared.pushes).insert(client, push_tx);
+    let active = Arc::new(AtomicI64::new(now()));
+    tracing::debug!("client connected");
+    tokio::select! {
+        () = receive(reader, version, session_id.clone(), client, cmd_tx, active.clone()) => {}
+        () = process(cmd_rx, reply_tx, shared.clone(), core_session) => {}
+        () = send(writer, version, session_id, reply_rx, push_rx) => {}
+        () = idle(inactive, active, shared.clone(), client) => {}
+        _ = stop.changed() => {}
+    }
+    // The one clean-up step.
+    lock(&shared.pushes).remove(&client);
+    lock(&shared.core).client_gone(client);
+    tracing::debug!("client disconnected");
+}
+
+async fn receive(
+    mut reader: SmpReader,
+    version: Version,
+    session_id: Vec<u8>,
+    client: ClientId,
+    cmd_tx: mpsc::Sender<Incoming>,
+    active: Arc<AtomicI64>,
+) {
+    let err = |corr_id: Vec<u8>, entity_id: Vec<u8>, e: ErrorType| {
+        Box::new(Wire {
+            client,
+            corr_id,
+            entity_id,
+            resp: Response::Err(e),
+        })
+    };
+    loop {
+        let Ok(block) = reader.read_block().await else {
+            return;
+        };
+        active.store(now(), Ordering::Relaxed);
+        let batch = match decode_block(block) {
+            Ok(ts) => ts
+                .into_iter()
+                .map(
+                    |t| match decode_server_transmission(version, &session_id, t) {
+                        Ok(st) => wire::request(&st, &session_id).map_err(|e| {
+                            err(st.raw.corr_id.to_vec(), st.raw.entity_id.to_vec(), e)
+                        }),
+                        Err(te) => Err(err(te.corr_id, te.entity_id, te.error)),
+                    },
+                )
+                .collect(),
+            Err(_) => vec![Err(err(Vec::new(), Vec::new(), ErrorType::Block))],
+        };
+        if cmd_tx.send(Incoming::Requests(batch)).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn process(
+    mut cmd_rx: mpsc::Receiver<Incoming>,
+    reply_tx: mpsc::Sender<Vec<Wire>>,
+    shared: Arc<Shared>,
+    session: Session,
+) {
+    while let Some(Incoming::Requests(batch)) = cmd_rx.recv().await {
+        let mut mine = Vec::with_capacity(batch.len());
+        let mut others = Vec::new();
+        {
+            let mut core = lock(&shared.core);
+            let t = now();
+            for item in batch {
+                match item {
+                    Ok(req) => {
+                        for o in core.handle(&mut OsRng, t, &session, req) {
+                            if o.client == session.client {
+                                mine.push(Wire::from(o));
+                            } else {
+                                others.push(Wire::from(o));
+                            }
+                        }
+                    }
+                    Err(o) => mine.push(*o),
+                }
+            }
+        }
+        if !others.is_empty() {
+            let pushes = lock(&shared.pushes);
+            for o in others {
+                if let Some(tx) = pushes.get(&o.client) {
+                    let _ = tx.send(o);
+                }
+            }
+        }
+        if reply_tx.send(mine).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn send(
+    mut writer: SmpWriter,
+    version: Version,
+    session_id: Vec<u8>,
+    mut reply_rx: mpsc::Receiver<Vec<Wire>>,
+    mut push_rx: mpsc::UnboundedReceiver<Wire>,
+) {
+    loop {
+        let mut out: Vec<Wire> = tokio::select! {
+            r = reply_rx.recv() => match r { Some(r) => r, None => return },
+            p = push_rx.recv() => match p { Some(p) => vec![p], None => return },
+        };
+        while let Ok(more) = reply_rx.try_recv() {
+            out.extend(more);
+        }
+        while let Ok(p) = push_rx.try_recv() {
+            out.push(p);
+        }
+        let ts: Vec<Vec<u8>> = out
+            .into_iter()
+            .filter_map(|o| {
+                let body = o.resp.to_bytes(version);
+                encode_transmission(version, &session_id, &o.corr_id, &o.entity_id, &body).ok()
+            })
+            .collect();
+        for batch in batch_transmissions(&ts) {
+            let Ok(batch) = batch else { continue };
+            if writer.write_raw(&batch.block).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+async fn idle(
+    inactive: Option<InactiveClients>,
+    active: Arc<AtomicI64>,
+    shared: Arc<Shared>,
+    client: ClientId,
+) {
+    let Some(cfg) = inactive else {
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::time::sleep(Duration::from_secs(cfg.check_interval.max(1))).await;
+        let idle_for = now() - active.load(Ordering::Relaxed);
+        if idle_for > cfg.ttl && !lock(&shared.core).has_subscriptions(client) {
+            tracing::debug!("disconnecting inactive client");
+            return;
+        }
+    }
+}
+
+/// A transmission to write: correlation ID, entity ID, response.
+struct Wire {
+    client: ClientId,
+    corr_id: Vec<u8>,
+    entity_id: Vec<u8>,
+    resp: Response,
+}
+
+impl From<Outgoing> for Wire {
+    fn from(o: Outgoing) -> Wire {
+        Wire {
+            client: o.client,
+            corr_id: o.corr_id,
+            entity_id: o.entity_id,
+            resp: wire::response(o.reply),
+        }
+    }
+}

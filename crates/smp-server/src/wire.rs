@@ -1,0 +1,168 @@
+//! Between the wire types of `smp-proto` and the core's [`Request`]/[`Reply`].
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use simplex_crypto::keys::PublicKeyX25519;
+use simplex_encoding::ShortBytes;
+use smp_proto::command::{Command, QueueMode as WireMode, SubscriptionMode};
+use smp_proto::error::{CommandError, ErrorType};
+use smp_proto::keys::PublicAuthKey;
+use smp_proto::message::RcvMessage;
+use smp_proto::response::{
+    MsgInfo, QueueIdsKeys, QueueInfo as WireInfo, QueueSub, Response, SubThread,
+};
+use smp_proto::transmission::{Authorization as WireAuth, ServerTransmission};
+
+use crate::core::{Authorization, Cmd, ErrorKind, QueueInfo, Reply, Request};
+use crate::keys::PublicKey;
+use crate::store::QueueMode;
+
+fn key(k: &PublicAuthKey) -> Result<PublicKey, ErrorType> {
+    PublicKey::from_der(&k.to_der()).map_err(|_| ErrorType::Cmd(CommandError::Syntax))
+}
+
+fn raw32(k: &PublicKeyX25519) -> Result<[u8; 32], ErrorType> {
+    k.as_raw()
+        .try_into()
+        .map_err(|_| ErrorType::Cmd(CommandError::Syntax))
+}
+
+fn mode_in(m: WireMode) -> QueueMode {
+    match m {
+        WireMode::Messaging => QueueMode::Messaging,
+        WireMode::Contact => QueueMode::Contact,
+    }
+}
+
+/// The core's request for a decoded transmission; `Err` is the error to answer with
+/// (proxy commands are not served by this relay: `ERR CMD PROHIBITED`).
+pub fn request(t: &ServerTransmission<'_>, session_id: &[u8]) -> Result<Request, ErrorType> {
+    let cmd = match &t.command {
+        Command::New(n) => Cmd::New {
+            rcv_auth_key: key(&n.rcv_auth_key)?,
+            rcv_dh_key: raw32(&n.rcv_dh_key)?,
+            basic_auth: n.basic_auth.as_ref().map(|a| a.as_bytes().to_vec()),
+            subscribe: n.sub_mode == SubscriptionMode::Subscribe,
+            queue_mode: n.queue_mode.map(mode_in),
+        },
+        Command::Sub => Cmd::Sub,
+        Command::Key(k) => Cmd::Key(key(k)?),
+        Command::SKey(k) => Cmd::SKey(key(k)?),
+        Command::NKey {
+            notifier_key,
+            rcv_ntf_dh_key,
+        } => Cmd::NKey {
+            notifier_key: key(notifier_key)?,
+            rcv_ntf_dh_key: raw32(rcv_ntf_dh_key)?,
+        },
+        Command::NDel => Cmd::NDel,
+        Command::Get => Cmd::Get,
+        Command::Ack(id) => Cmd::Ack(id.as_slice().to_vec()),
+        Command::Off => Cmd::Off,
+        Command::Del => Cmd::Del,
+        Command::Que => Cmd::Que,
+        Command::Send { flags, body } => Cmd::Send {
+            notification: flags.notification,
+            body: body.clone(),
+        },
+        Command::Ping => Cmd::Ping,
+        Command::NSub => Cmd::NSub,
+        _ => return Err(ErrorType::Cmd(CommandError::Prohibited)),
+    };
+    let auth = match &t.authorization {
+        None => Authorization::None,
+        Some(WireAuth::Signature(s)) => Authorization::Signature(s.as_bytes().to_vec()),
+        Some(WireAuth::Authenticator(a)) => Authorization::Authenticator(a.to_vec()),
+    };
+    Ok(Request {
+        corr_id: t.raw.corr_id.to_vec(),
+        entity_id: t.raw.entity_id.to_vec(),
+        auth,
+        authorized: t.raw.authorized(session_id).into_owned(),
+        cmd,
+    })
+}
+
+fn short(b: &[u8]) -> ShortBytes {
+    // Invariant: IDs made by the server are 24 bytes; IDs echoed back were read as short bytes.
+    ShortBytes::from_slice(b).unwrap_or_default()
+}
+
+/// The wire error for a core error.
+pub fn error(e: ErrorKind) -> ErrorType {
+    match e {
+        ErrorKind::Auth => ErrorType::Auth,
+        ErrorKind::Quota => ErrorType::Quota,
+        ErrorKind::NoMsg => ErrorType::NoMsg,
+        ErrorKind::LargeMsg => ErrorType::LargeMsg,
+        ErrorKind::Internal => ErrorType::Internal,
+        ErrorKind::Prohibited => ErrorType::Cmd(CommandError::Prohibited),
+    }
+}
+
+fn info(i: QueueInfo) -> WireInfo {
+    WireInfo {
+        has_sender: i.secured,
+        has_notifier: i.notifier,
+        sub: i.sub.map(|(get, delivered)| QueueSub {
+            thread: if get {
+                SubThread::ProhibitSub
+            } else {
+                SubThread::NoSub
+            },
+            delivered: delivered.map(|d| STANDARD.encode(d)),
+        }),
+        size: i64::try_from(i.size).unwrap_or(i64::MAX),
+        msg: i.first.map(|(id, ts, quota)| MsgInfo {
+            msg_id: STANDARD.encode(id),
+            ts,
+            quota,
+        }),
+    }
+}
+
+/// The wire response for a core reply.
+pub fn response(r: Reply) -> Response {
+    match r {
+        Reply::Ids {
+            rcv_id,
+            snd_id,
+            srv_dh_key,
+            queue_mode,
+        } => match PublicKeyX25519::from_raw(&srv_dh_key) {
+            Ok(k) => Response::Ids(QueueIdsKeys {
+                rcv_id: short(&rcv_id),
+                snd_id: short(&snd_id),
+                rcv_public_dh_key: k,
+                queue_mode: queue_mode.map(|m| match m {
+                    QueueMode::Messaging => WireMode::Messaging,
+                    QueueMode::Contact => WireMode::Contact,
+                }),
+            }),
+            Err(_) => Response::Err(ErrorType::Internal),
+        },
+        Reply::Ok => Response::Ok,
+        Reply::Msg { msg_id, enc_body } => Response::Msg(RcvMessage {
+            msg_id: short(&msg_id),
+            enc_body,
+        }),
+        Reply::End => Response::End,
+        Reply::Nid {
+            notifier_id,
+            srv_ntf_dh_key,
+        } => match PublicKeyX25519::from_raw(&srv_ntf_dh_key) {
+            Ok(k) => Response::Nid {
+                notifier_id: short(&notifier_id),
+                rcv_ntf_dh_key: k,
+            },
+            Err(_) => Response::Err(ErrorType::Internal),
+        },
+        Reply::NMsg { nonce, enc_meta } => Response::Nmsg {
+            nonce,
+            enc_meta: short(&enc_meta),
+        },
+        Reply::Info(i) => Response::Info(info(i)),
+        Reply::Pong => Response::Pong,
+        Reply::Err(e) => Response::Err(error(e)),
+    }
+}
