@@ -4,21 +4,21 @@
 use std::fmt;
 use std::str::FromStr;
 
-use sha2::{Digest, Sha256, Sha512};
+use sha2::Sha512;
 use simplex_encoding::string::{base64url_decode, base64url_encode};
 use simplex_encoding::{Decode, DecodeError, Encode, Reader};
 use zeroize::Zeroizing;
 
 use crate::CryptoError;
 
-/// SHA-256 of `bytes`.
+/// SHA-256 of `bytes` (OpenSSL: about twice as fast as `sha2` here).
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
+    openssl::sha::sha256(bytes)
 }
 
-/// SHA-512 of `bytes`.
+/// SHA-512 of `bytes` (OpenSSL; the digest inside every crypto_box authenticator).
 pub fn sha512(bytes: &[u8]) -> [u8; 64] {
-    Sha512::digest(bytes).into()
+    openssl::sha::sha512(bytes)
 }
 
 /// HKDF with SHA-512 (the reference's `hkdf` uses SHA-512 for both extract and expand):
@@ -148,6 +148,10 @@ mod tests {
             hex::encode(&sha512(b"abc")[..16]),
             "ddaf35a193617abacc417349ae204131"
         );
+        assert_eq!(sha512(b"abc").as_slice(), {
+            use sha2::Digest;
+            sha2::Sha512::digest(b"abc").as_slice()
+        });
         assert_eq!(
             hex::encode(sha256(b"abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

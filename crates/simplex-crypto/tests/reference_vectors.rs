@@ -332,3 +332,30 @@ fn fixture_ca_identity() {
     assert!(matches!(key, PublicSignKey::Ed448(_)));
     assert_eq!(key.to_der(), spki);
 }
+
+/// The XFTP file form: header ‖ content, 8-byte-length padded to `encSize - 16`, tag at the
+/// end (`encryptFile` in the reference's `FileTransfer/Crypto.hs`).
+#[test]
+fn xftp_file_encryption_vector() {
+    let Some(v) = section("xftp_file_crypto") else {
+        return;
+    };
+    let key = sb_key(&v, "key_hex");
+    let mut plain = hex_field(&v, "header_hex");
+    plain.extend_from_slice(str_field(&v, "content_utf8").as_bytes());
+    let enc_size = v["encSize"].as_u64().expect("encSize");
+    let out = sb_encrypt_tail_tag(&key, &nonce(&v), &plain, enc_size - 16).expect("fits");
+    assert_eq!(out.len() as u64, enc_size);
+    let head = hex_field(&v, "enc_head_hex");
+    assert_eq!(&out[..head.len()], head.as_slice());
+    assert_eq!(
+        &out[out.len() - 16..],
+        hex_field(&v, "enc_tail_tag_hex").as_slice()
+    );
+    assert_eq!(sha256(&out).to_vec(), hex_field(&v, "enc_sha256"));
+    assert_eq!(v["decrypts"], Value::Bool(true));
+    assert_eq!(
+        sb_decrypt_tail_tag(&key, &nonce(&v), &out).expect("opens"),
+        plain
+    );
+}
