@@ -240,7 +240,7 @@ async fn receive(
         })
     };
     loop {
-        let Ok(block) = reader.read_block().await else {
+        let Ok(block) = reader.read_raw().await else {
             return;
         };
         active.store(now(), Ordering::Relaxed);
