@@ -1,1 +1,19 @@
-//! (being written)
+//! A client of one SMP server.
+//!
+//! Owns one connection: connecting to an `smp://` address with its identity pinned, the
+//! handshake (through `simplex-transport`), authorizing commands (Ed25519/Ed448 signatures,
+//! or from v7 crypto_box authenticators with the server's session key), correlating
+//! responses by 24-byte random correlation IDs, batching, routing pushed `MSG`/`END`/`NMSG`
+//! to an event stream, keep-alive pings, time-outs, and decrypting delivered messages.
+//! It leaves out everything above one server: reconnection policy, many servers, queue
+//! rotation and end-to-end encryption belong to the agent. It sits above `smp-proto` and
+//! `simplex-transport`.
+//!
+//! Spec: `protocol/simplex-messaging.md` § "SMP commands" and "Correlating responses with
+//! commands"; the reference's `src/Simplex/Messaging/Client.hs`.
+
+pub mod client;
+pub mod error;
+
+pub use client::{decrypt_message, ClientCommand, ClientConfig, ServerEvent, SmpClient};
+pub use error::ClientError;
