@@ -45,6 +45,8 @@ fn start(dir: &std::path::Path) -> Running {
             };
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("server did not print its port");
 }
 
