@@ -199,29 +199,43 @@ macro_rules! private_key_common {
 // ---------------------------------------------------------------------------------------------
 // Ed25519
 
-/// An Ed25519 public key (a valid curve point).
+/// An Ed25519 public key.
+///
+/// Like the reference, any 32 bytes are accepted: bytes that are not a curve point make a
+/// key that verifies nothing (so a bad key surfaces as a failed authorization, as there).
 #[derive(Clone, Copy)]
-pub struct PublicKeyEd25519(ed25519_dalek::VerifyingKey);
+pub struct PublicKeyEd25519 {
+    raw: [u8; ED25519_LEN],
+    /// The decompressed point, or `None` when `raw` is not a point.
+    point: Option<ed25519_dalek::VerifyingKey>,
+}
 
 impl PublicKeyEd25519 {
-    /// From the 32 raw bytes; rejects bytes that are not a curve point.
+    /// From the 32 raw bytes.
     pub fn from_raw(raw: &[u8]) -> Result<Self, CryptoError> {
-        let bytes = raw_array::<ED25519_LEN>(raw, "Ed25519 public key")?;
-        ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-            .map(PublicKeyEd25519)
-            .map_err(|_| CryptoError::InvalidKey("Ed25519 public key"))
+        let raw = raw_array::<ED25519_LEN>(raw, "Ed25519 public key")?;
+        let point = ed25519_dalek::VerifyingKey::from_bytes(&raw).ok();
+        Ok(PublicKeyEd25519 { raw, point })
     }
 
     /// The 32 raw bytes.
     pub fn as_raw(&self) -> &[u8] {
-        self.0.as_bytes()
+        &self.raw
+    }
+
+    /// True when the bytes are a curve point (a key that can verify anything).
+    pub fn is_valid_point(&self) -> bool {
+        self.point.is_some()
     }
 
     /// Verifies an Ed25519 signature of `msg`.
     pub fn verify(&self, sig: &[u8; 64], msg: &[u8]) -> bool {
         use ed25519_dalek::Verifier as _;
+        let Some(point) = &self.point else {
+            return false;
+        };
         let sig = ed25519_dalek::Signature::from_bytes(sig);
-        self.0.verify(msg, &sig).is_ok()
+        point.verify(msg, &sig).is_ok()
     }
 }
 public_key_common!(PublicKeyEd25519, "Ed25519 public key", SPKI_ED25519);
@@ -246,7 +260,11 @@ impl PrivateKeyEd25519 {
 
     /// The matching public key.
     pub fn public_key(&self) -> PublicKeyEd25519 {
-        PublicKeyEd25519(self.0.verifying_key())
+        let point = self.0.verifying_key();
+        PublicKeyEd25519 {
+            raw: point.to_bytes(),
+            point: Some(point),
+        }
     }
 
     /// Signs `msg` (pure Ed25519, deterministic).
@@ -1095,6 +1113,24 @@ mod tests {
         }
         // Public keys do print (hex).
         assert!(format!("{:?}", ed.public_key()).contains(&hex::encode(ed.public_key().as_raw())));
+    }
+
+    #[test]
+    fn ed25519_non_point_is_accepted_but_verifies_nothing() {
+        // y = 2 is not on the curve (as the reference, decoding checks only the length).
+        let mut raw = [0u8; 32];
+        raw[0] = 2;
+        let key = PublicKeyEd25519::from_raw(&raw).expect("any 32 bytes");
+        assert!(!key.is_valid_point());
+        assert_eq!(
+            PublicKeyEd25519::from_der(&key.to_der()).expect("round trip"),
+            key
+        );
+        assert!(!key.verify(&[0u8; 64], b""));
+        let good = PrivateKeyEd25519::from_raw(&[1u8; 32])
+            .expect("seed")
+            .public_key();
+        assert!(good.is_valid_point());
     }
 
     #[test]
