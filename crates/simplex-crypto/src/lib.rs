@@ -29,5 +29,5 @@ pub use nacl::{
     cb_authenticate, cb_authenticate_with_key, cb_decrypt, cb_decrypt_no_pad, cb_encrypt,
     cb_encrypt_into, cb_encrypt_no_pad, cb_verify, cb_verify_with_key, sb_decrypt,
     sb_decrypt_no_pad, sb_decrypt_tail_tag, sb_encrypt, sb_encrypt_no_pad, sb_encrypt_tail_tag,
-    CbAuthenticator, CbKey, CbNonce, SbKey,
+    CbAuthenticator, CbKey, CbNonce, SbKey, SbStream,
 };

@@ -16,7 +16,7 @@
 
 use std::fmt;
 
-use poly1305::universal_hash::KeyInit;
+use poly1305::universal_hash::{KeyInit, UniversalHash};
 use poly1305::Poly1305;
 use rand_core::{CryptoRng, RngCore};
 use salsa20::cipher::consts::U10;
@@ -364,6 +364,96 @@ impl CbKey {
     }
 }
 
+impl CbKey {
+    /// An incremental box for data that arrives in pieces (the reference's `SbState`:
+    /// `sbInit`, `sbEncryptChunk`, `sbDecryptChunk`, `sbAuth`), as XFTP encrypts files and
+    /// transport chunks. Splitting the data differently gives the same bytes and tag.
+    pub fn stream(&self, nonce: &CbNonce) -> SbStream {
+        let (cipher, mac) = self.start(nonce);
+        SbStream {
+            cipher,
+            mac,
+            pending: [0u8; TAG_LEN],
+            pending_len: 0,
+        }
+    }
+}
+
+/// The state of an incremental box (see [`CbKey::stream`]). Zeroizes its cipher state on
+/// drop.
+pub struct SbStream {
+    cipher: XSalsa20,
+    mac: Poly1305,
+    /// Ciphertext not yet given to Poly1305 (less than one 16-byte block).
+    pending: [u8; TAG_LEN],
+    pending_len: usize,
+}
+
+impl fmt::Debug for SbStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SbStream(..)")
+    }
+}
+
+impl Drop for SbStream {
+    fn drop(&mut self) {
+        self.pending.zeroize();
+    }
+}
+
+impl SbStream {
+    /// Feeds ciphertext to Poly1305 in whole blocks, keeping any remainder.
+    fn absorb(&mut self, mut data: &[u8]) {
+        if self.pending_len > 0 {
+            let take = (TAG_LEN - self.pending_len).min(data.len());
+            let (head, rest) = data.split_at(take);
+            self.pending[self.pending_len..self.pending_len + take].copy_from_slice(head);
+            self.pending_len += take;
+            data = rest;
+            if self.pending_len < TAG_LEN {
+                return;
+            }
+            let block = self.pending;
+            self.mac.update_padded(&block);
+            self.pending_len = 0;
+        }
+        let whole = data.len() - data.len() % TAG_LEN;
+        let (blocks, rest) = data.split_at(whole);
+        // Whole blocks only, so "padded" adds no padding.
+        self.mac.update_padded(blocks);
+        self.pending[..rest.len()].copy_from_slice(rest);
+        self.pending_len = rest.len();
+    }
+
+    /// Encrypts the next piece in place (`sbEncryptChunk`).
+    pub fn encrypt_chunk(&mut self, chunk: &mut [u8]) {
+        self.cipher.apply_keystream(chunk);
+        self.absorb(chunk);
+    }
+
+    /// Decrypts the next piece in place (`sbDecryptChunk`). Check [`SbStream::verify_tag`]
+    /// before trusting anything decrypted.
+    pub fn decrypt_chunk(&mut self, chunk: &mut [u8]) {
+        self.absorb(chunk);
+        self.cipher.apply_keystream(chunk);
+    }
+
+    /// The tag over all the ciphertext so far (`sbAuth`).
+    pub fn tag(mut self) -> [u8; TAG_LEN] {
+        let mac = self.mac.clone();
+        let tag = mac
+            .compute_unpadded(&self.pending[..self.pending_len])
+            .into();
+        self.pending.zeroize();
+        tag
+    }
+
+    /// Compares the tag with `expected` in constant time.
+    pub fn verify_tag(self, expected: &[u8; TAG_LEN]) -> bool {
+        bool::from(self.tag().ct_eq(expected))
+    }
+}
+
 /// `cbEncrypt`: pads `msg` to `padded_len` and boxes it with a DH secret. Output is
 /// `tag(16) ‖ ciphertext(padded_len)`.
 pub fn cb_encrypt(
@@ -700,6 +790,34 @@ mod tests {
             let tail = CbKey::from_sb_key(&key).encrypt_tail_tag_no_pad(&nonce, &msg);
             prop_assert_eq!(&head[TAG_LEN..], &tail[..msg.len()]);
             prop_assert_eq!(&head[..TAG_LEN], &tail[msg.len()..]);
+        }
+
+        #[test]
+        fn stream_equals_one_shot(msg in proptest::collection::vec(any::<u8>(), 0..400),
+                                  cuts in proptest::collection::vec(0usize..400, 0..8)) {
+            let key = CbKey::from_secret(&[3u8; 32]);
+            let nonce = CbNonce([4u8; 24]);
+            let mut one = msg.clone();
+            let tag = key.seal_in_place(&nonce, &mut one);
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(msg.len())).collect();
+            cuts.sort_unstable();
+            let mut enc = msg.clone();
+            let mut stream = key.stream(&nonce);
+            let mut from = 0;
+            for to in cuts.into_iter().chain([msg.len()]) {
+                stream.encrypt_chunk(&mut enc[from..to]);
+                from = to;
+            }
+            prop_assert_eq!(&enc, &one);
+            prop_assert_eq!(stream.tag(), tag);
+            let mut dec = enc.clone();
+            let mut stream = key.stream(&nonce);
+            let half = dec.len() / 3;
+            let (a, b) = dec.split_at_mut(half);
+            stream.decrypt_chunk(a);
+            stream.decrypt_chunk(b);
+            prop_assert!(stream.verify_tag(&tag));
+            prop_assert_eq!(dec, msg);
         }
 
         #[test]
