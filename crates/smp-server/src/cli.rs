@@ -212,35 +212,33 @@ fn on_off(b: bool) -> &'static str {
 pub fn ini_content(host: &str, password: Option<&str>, store_log: bool) -> String {
     let pw = match password {
         Some(p) => format!("create_password = {p}"),
-        None => "# create_password = password to create new queues and forward messages (any printable ASCII characters without whitespace, '@', ':' and '/')".into(),
+        None => "# create_password = <printable ASCII, no spaces, '@', ':' or '/'>".into(),
     };
     format!(
         "[INFORMATION]\n\
 # source_code = URI\n\n\
 [STORE_LOG]\n\
-# The server uses memory or PostgreSQL database for persisting queue records.\n\
-# Use `enable = on` to use append-only log to preserve and restore queue records on restart.\n\
-# Log is compacted on start (deleted objects are removed).\n\
+# Queues live in memory. With `enable = on` every queue change is appended to\n\
+# smp-server-store.log, replayed and compacted at start, so queues survive restarts.\n\
 enable = {sl}\n\n\
 store_queues = memory\n\
 store_messages = memory\n\n\
-# Undelivered messages are optionally saved and restored when the server restarts.\n\
+# Save undelivered messages on shutdown and load them again at start.\n\
 restore_messages = {sl}\n\n\
-# Messages and notifications expiration periods.\n\
+# How long undelivered messages and notifications are kept.\n\
 expire_messages_days = 21\n\
 expire_messages_on_start = on\n\
 expire_messages_on_send = off\n\
 expire_ntfs_hours = 24\n\n\
 log_stats = off\n\n\
 [AUTH]\n\
-# Set new_queues option to off to completely prohibit creating new messaging queues.\n\
+# `new_queues = off` refuses every NEW command.\n\
 new_queues = on\n\n\
-# Use create_password option to enable basic auth to create new messaging queues.\n\
-# The password should be used as part of server address in client configuration:\n\
-# smp://fingerprint:password@host1,host2\n\
+# With a create_password, NEW needs that password; clients put it in the server\n\
+# address: smp://<fingerprint>:<password>@<hosts>\n\
 {pw}\n\n\
 [TRANSPORT]\n\
-# Host is only used to print server address on start.\n\
+# `host` only appears in the address printed at start.\n\
 host = {host}\n\
 port = {DEFAULT_PORT}\n\
 log_tls_errors = off\n\
@@ -248,7 +246,7 @@ websockets = off\n\n\
 [PROXY]\n\
 # host_mode = public\n\n\
 [INACTIVE_CLIENTS]\n\
-# TTL and interval to check inactive clients\n\
+# Clients silent for `ttl` seconds are disconnected; checked every `check_interval` seconds.\n\
 disconnect = on\n\
 ttl = 21600\n\
 check_interval = 3600\n",
