@@ -1,0 +1,263 @@
+//! Helpers shared by the integration tests: an in-process server on 127.0.0.1 port 0, the
+//! binary with a temporary configuration directory, and clients with fresh keys.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use rand::rngs::OsRng;
+use simplex_crypto::{
+    dh_x25519, DhSecretX25519, PrivateAuthKey, PrivateKeyEd25519, PrivateKeyX25519,
+};
+use simplex_transport::credentials::{GeneratedCredentials, SignAlgorithm};
+use smp_client::{ClientConfig, ServerEvent, SmpClient};
+use smp_proto::command::SubscriptionMode;
+use smp_proto::response::Response;
+use smp_proto::{KeyHash, SmpServer};
+use smp_server::core::{Core, CoreConfig};
+use smp_server::msg_store::MsgStore;
+use smp_server::server::{NetConfig, Server};
+use smp_server::store::QueueStore;
+use tokio::sync::{mpsc, oneshot};
+
+/// Bounds every wait for a pushed event, so that a missing push fails instead of hanging.
+pub const EVENT_WAIT: Duration = Duration::from_secs(20);
+
+/// A server running in this process.
+pub struct TestServer {
+    /// Its address, identity pinned.
+    pub address: SmpServer,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    /// Starts a server with a per-queue message quota.
+    pub async fn start(quota: usize) -> TestServer {
+        let creds = GeneratedCredentials::generate(SignAlgorithm::Ed25519, "127.0.0.1")
+            .expect("credentials");
+        let creds = creds.server_credentials().expect("server credentials");
+        let key_hash = creds.identity().expect("identity");
+        let net = NetConfig {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            max_connections: 4096,
+            inactive: None,
+            messages_path: None,
+        };
+        let core = Core::new(
+            CoreConfig::default(),
+            QueueStore::new(),
+            MsgStore::new(quota),
+        );
+        let server = Server::bind(net, &creds, core).await.expect("bind");
+        let port = server.local_addr().expect("local address").port();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            address: address(&key_hash, port),
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server run");
+        }
+    }
+}
+
+/// `smp://identity@127.0.0.1:port`.
+pub fn address(key_hash: &KeyHash, port: u16) -> SmpServer {
+    SmpServer::parse_str(format!("smp://{key_hash}@127.0.0.1:{port}").as_bytes())
+        .expect("server address")
+}
+
+/// A client with keep-alive pings off.
+pub async fn connect(server: &SmpServer) -> (SmpClient, mpsc::Receiver<ServerEvent>) {
+    let config = ClientConfig {
+        ping_interval: Duration::ZERO,
+        ..ClientConfig::default()
+    };
+    SmpClient::connect(server, config).await.expect("connect")
+}
+
+/// A fresh Ed25519 authorization key.
+pub fn ed_key() -> PrivateAuthKey {
+    PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng))
+}
+
+/// A fresh X25519 authorization key (crypto_box authenticators).
+pub fn x_key() -> PrivateAuthKey {
+    PrivateAuthKey::X25519(PrivateKeyX25519::generate(&mut OsRng))
+}
+
+/// A queue as its recipient knows it.
+pub struct Queue {
+    /// Recipient key.
+    pub rcv_key: PrivateAuthKey,
+    /// Recipient ID.
+    pub rcv_id: Vec<u8>,
+    /// Sender ID.
+    pub snd_id: Vec<u8>,
+    /// Secret for decrypting delivered bodies.
+    pub dh_secret: DhSecretX25519,
+}
+
+/// `NEW` with a fresh DH key.
+pub async fn new_queue(
+    client: &SmpClient,
+    rcv_key: PrivateAuthKey,
+    mode: SubscriptionMode,
+) -> Queue {
+    let dh = PrivateKeyX25519::generate(&mut OsRng);
+    let ids = client
+        .create_queue(&rcv_key, &dh.public_key(), None, mode, true)
+        .await
+        .expect("NEW -> IDS");
+    Queue {
+        rcv_key,
+        rcv_id: ids.rcv_id.as_slice().to_vec(),
+        snd_id: ids.snd_id.as_slice().to_vec(),
+        dh_secret: dh_x25519(&ids.rcv_public_dh_key, &dh),
+    }
+}
+
+/// The next pushed event.
+pub async fn next_event(events: &mut mpsc::Receiver<ServerEvent>) -> ServerEvent {
+    tokio::time::timeout(EVENT_WAIT, events.recv())
+        .await
+        .expect("an event within the wait")
+        .expect("event channel open")
+}
+
+/// The next event, which must be `MSG` for `queue`: its ID and decrypted body.
+pub async fn next_msg(
+    events: &mut mpsc::Receiver<ServerEvent>,
+    queue: &Queue,
+) -> (Vec<u8>, smp_proto::message::RcvMsgBody) {
+    let ev = next_event(events).await;
+    assert_eq!(ev.entity_id, queue.rcv_id, "MSG for this queue");
+    let Response::Msg(m) = ev.response else {
+        panic!("expected MSG, got {:?}", ev.response.tag());
+    };
+    let body = smp_client::decrypt_message(&queue.dh_secret, &m).expect("decrypts");
+    (m.msg_id.as_slice().to_vec(), body)
+}
+
+/// The binary, started on a temporary directory.
+pub struct Running {
+    /// The child process.
+    pub child: Child,
+    /// The bound port.
+    pub port: u16,
+    /// The printed fingerprint.
+    pub fingerprint: String,
+    /// Everything printed before the port line.
+    pub printed: Vec<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    /// The server's address.
+    pub fn address(&self) -> SmpServer {
+        let kh: KeyHash = self.fingerprint.parse().expect("fingerprint");
+        address(&kh, self.port)
+    }
+
+    /// Sends SIGTERM (through `kill`, no `unsafe`) and waits for the exit; returns what the
+    /// server printed after the port line.
+    pub fn terminate(&mut self) -> String {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        self.child.wait_with_output_rest()
+    }
+
+    /// `kill -9`.
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+}
+
+trait RestOutput {
+    fn wait_with_output_rest(&mut self) -> String;
+}
+
+impl RestOutput for Child {
+    fn wait_with_output_rest(&mut self) -> String {
+        use std::io::Read;
+        let mut rest = String::new();
+        if let Some(mut out) = self.stdout.take() {
+            let _ = out.read_to_string(&mut rest);
+        }
+        let status = self.wait().expect("wait");
+        assert!(status.success(), "server exited with {status}");
+        rest
+    }
+}
+
+/// Starts `smp-server start --port 0` with configuration in `dir/cfg` and logs in `dir/log`.
+pub fn start_binary(dir: &Path) -> Running {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smp-server"))
+        .args(["start", "--port", "0", "--listen", "127.0.0.1"])
+        .env("SMP_SERVER_CFG_PATH", dir.join("cfg"))
+        .env("SMP_SERVER_LOG_PATH", dir.join("log"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn smp-server");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut reader = BufReader::new(stdout);
+    let mut fingerprint = String::new();
+    let mut printed = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).expect("read stdout");
+        if n == 0 {
+            break;
+        }
+        let l = line.trim_end().to_owned();
+        if let Some(fp) = l.strip_prefix("Fingerprint: ") {
+            fingerprint = fp.to_owned();
+        }
+        if let Some(rest) = l.strip_prefix("Serving SMP protocol on port ") {
+            let port = rest
+                .split(' ')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("port");
+            // Hand the rest of stdout back to the child handle for `terminate`.
+            child.stdout = Some(reader.into_inner());
+            return Running {
+                child,
+                port,
+                fingerprint,
+                printed,
+            };
+        }
+        printed.push(l);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("server did not print its port; printed: {printed:?}");
+}
