@@ -1,63 +1,39 @@
-//! Process-level tests: the built binary, real TLS on 127.0.0.1.
+//! Process-level tests: the built binary on a temporary configuration directory, real TLS on
+//! 127.0.0.1, real `smp-client` clients: restart with the store log and saved messages,
+//! `kill -9`, and the reference's fixture certificates.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
 
-use simplex_transport::handshake::{connect, ClientTransportConfig};
+use common::{connect, ed_key, new_queue, next_msg, start_binary};
+use simplex_transport::handshake::{connect as raw_connect, ClientTransportConfig};
+use smp_client::ClientError;
 use smp_proto::block::{decode_block, encode_block};
-use smp_proto::command::Command as Cmd;
+use smp_proto::command::{Command as Cmd, MsgFlags, SubscriptionMode};
+use smp_proto::error::ErrorType;
 use smp_proto::keys::parse_key_hash;
+use smp_proto::message::RcvMsgBody;
 use smp_proto::response::Response;
 use smp_proto::transmission::{encode_transmission, RawTransmission};
 
-struct Running {
-    child: Child,
-    port: u16,
-    fingerprint: String,
-}
+const QUIET: MsgFlags = MsgFlags {
+    notification: false,
+};
 
-fn start(dir: &std::path::Path) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_smp-server"))
-        .args(["start", "--port", "0", "--listen", "127.0.0.1"])
-        .env("SMP_SERVER_CFG_PATH", dir.join("cfg"))
-        .env("SMP_SERVER_LOG_PATH", dir.join("log"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn smp-server");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut fingerprint = String::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("line");
-        if let Some(fp) = line.strip_prefix("Fingerprint: ") {
-            fingerprint = fp.to_owned();
-        }
-        if let Some(rest) = line.strip_prefix("Serving SMP protocol on port ") {
-            let port = rest
-                .split(' ')
-                .next()
-                .and_then(|p| p.parse().ok())
-                .expect("port");
-            return Running {
-                child,
-                port,
-                fingerprint,
-            };
-        }
+fn body(b: &RcvMsgBody) -> &[u8] {
+    match b {
+        RcvMsgBody::Data { body, .. } => body,
+        RcvMsgBody::Quota { .. } => panic!("expected a message"),
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("server did not print its port");
 }
 
 #[tokio::test]
 async fn start_with_no_config_initializes_then_answers_ping_and_bad_blocks() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut s = start(dir.path());
+    let s = start_binary(dir.path());
     assert!(dir.path().join("cfg/smp-server.ini").exists());
     assert!(dir.path().join("cfg/fingerprint").exists());
     let kh = parse_key_hash(s.fingerprint.as_bytes()).expect("fingerprint parses");
-    let mut conn = connect(
+    let mut conn = raw_connect(
         ("127.0.0.1", s.port),
         &kh,
         &ClientTransportConfig::default(),
@@ -85,10 +61,136 @@ async fn start_with_no_config_initializes_then_answers_ping_and_bad_blocks() {
     let block = conn.reader.read_raw().await.expect("read").to_vec();
     let ts = decode_block(&block).expect("decode block");
     let t = RawTransmission::decode(v, ts[0]).expect("transmission");
-    assert!(matches!(
+    assert_eq!(
         Response::decode(v, t.command).expect("response"),
-        Response::Err(_)
+        Response::Err(ErrorType::Block)
+    );
+}
+
+#[tokio::test]
+async fn graceful_restart_restores_queues_and_undelivered_messages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = start_binary(dir.path());
+    let address = s.address();
+    let (rcv, mut rcv_events) = connect(&address).await;
+    let (snd, _snd_events) = connect(&address).await;
+    let q = new_queue(&rcv, ed_key(), SubscriptionMode::Subscribe).await;
+    let snd_key = ed_key();
+    rcv.secure_queue(&q.rcv_key, &q.rcv_id, &snd_key.public_key())
+        .await
+        .expect("KEY");
+    for b in [&b"delivered, not acknowledged"[..], b"waiting"] {
+        snd.send_message(Some(&snd_key), &q.snd_id, QUIET, b)
+            .await
+            .expect("SEND");
+    }
+    let (_, first) = next_msg(&mut rcv_events, &q).await;
+    assert_eq!(body(&first), b"delivered, not acknowledged");
+    // A second queue, deleted before the restart, stays deleted.
+    let gone = new_queue(&rcv, ed_key(), SubscriptionMode::OnlyCreate).await;
+    rcv.delete(&gone.rcv_key, &gone.rcv_id).await.expect("DEL");
+    rcv.close().await;
+    snd.close().await;
+
+    let rest = s.terminate();
+    assert!(rest.contains("messages saved: 2"), "printed: {rest}");
+    assert!(dir.path().join("log/smp-server-store.log").exists());
+
+    let s2 = start_binary(dir.path());
+    assert_eq!(s2.fingerprint, s.fingerprint, "same identity after restart");
+    assert!(
+        s2.printed
+            .iter()
+            .any(|l| l.contains("messages restored: 2")),
+        "printed: {:?}",
+        s2.printed
+    );
+    let address = s2.address();
+    let (rcv, mut rcv_events) = connect(&address).await;
+    let (snd, _snd_events) = connect(&address).await;
+    rcv.subscribe(&q.rcv_key, &q.rcv_id)
+        .await
+        .expect("SUB after restart");
+    let (id1, first) = next_msg(&mut rcv_events, &q).await;
+    assert_eq!(body(&first), b"delivered, not acknowledged");
+    rcv.ack(&q.rcv_key, &q.rcv_id, &id1).await.expect("ACK");
+    let (id2, second) = next_msg(&mut rcv_events, &q).await;
+    assert_eq!(body(&second), b"waiting");
+    rcv.ack(&q.rcv_key, &q.rcv_id, &id2).await.expect("ACK");
+    // Still secured by the same sender key.
+    assert!(matches!(
+        snd.send_message(None, &q.snd_id, QUIET, b"x").await,
+        Err(ClientError::Server(ErrorType::Auth))
     ));
-    s.child.kill().expect("kill");
-    let _ = s.child.wait();
+    snd.send_message(Some(&snd_key), &q.snd_id, QUIET, b"after")
+        .await
+        .expect("SEND after restart");
+    let (_, third) = next_msg(&mut rcv_events, &q).await;
+    assert_eq!(body(&third), b"after");
+    assert!(matches!(
+        rcv.subscribe(&gone.rcv_key, &gone.rcv_id).await,
+        Err(ClientError::Server(ErrorType::Auth))
+    ));
+}
+
+#[tokio::test]
+async fn kill_9_keeps_queues() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = start_binary(dir.path());
+    let address = s.address();
+    let (rcv, _rcv_events) = connect(&address).await;
+    let q = new_queue(&rcv, ed_key(), SubscriptionMode::OnlyCreate).await;
+    let snd_key = ed_key();
+    rcv.secure_queue(&q.rcv_key, &q.rcv_id, &snd_key.public_key())
+        .await
+        .expect("KEY");
+    s.kill9();
+
+    let s2 = start_binary(dir.path());
+    let (rcv, mut rcv_events) = connect(&s2.address()).await;
+    rcv.subscribe(&q.rcv_key, &q.rcv_id)
+        .await
+        .expect("SUB after kill -9");
+    rcv.send_message(Some(&snd_key), &q.snd_id, QUIET, b"survived")
+        .await
+        .expect("SEND with the sender key from before");
+    let (_, m) = next_msg(&mut rcv_events, &q).await;
+    assert_eq!(body(&m), b"survived");
+}
+
+#[tokio::test]
+async fn serves_the_reference_fixture_certificates() {
+    let Some(ca) = test_support::fixture("ca.crt", "reference fixture certificates") else {
+        return;
+    };
+    let fixtures = ca.parent().expect("fixtures folder").to_path_buf();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("cfg");
+    std::fs::create_dir_all(&cfg).expect("cfg dir");
+    for f in ["ca.crt", "server.crt", "server.key"] {
+        std::fs::copy(fixtures.join(f), cfg.join(f)).expect("copy fixture");
+    }
+    std::fs::write(
+        cfg.join(smp_server::cli::INI_FILE),
+        smp_server::cli::ini_content("127.0.0.1", None, true),
+    )
+    .expect("ini");
+    let s = start_binary(dir.path());
+    assert_eq!(
+        s.fingerprint,
+        "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI="
+    );
+    let (c, mut events) = connect(&s.address()).await;
+    c.ping().await.expect("PING");
+    let q = new_queue(&c, ed_key(), SubscriptionMode::Subscribe).await;
+    c.send_message(None, &q.snd_id, QUIET, b"fixture")
+        .await
+        .expect("SEND");
+    let (_, m) = next_msg(&mut events, &q).await;
+    assert_eq!(body(&m), b"fixture");
+    // The fixture's certificates were used, not replaced.
+    assert_eq!(
+        std::fs::read(cfg.join("ca.crt")).expect("ca.crt"),
+        std::fs::read(fixtures.join("ca.crt")).expect("fixture ca.crt")
+    );
 }
