@@ -652,3 +652,24 @@ async fn a_thousand_concurrent_clients() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn largest_message_is_delivered_and_one_more_byte_is_refused() {
+    let server = TestServer::start(DEFAULT_QUOTA).await;
+    let (c, mut events) = connect(&server.address).await;
+    let q = new_queue(&c, ed_key(), SubscriptionMode::Subscribe).await;
+    let max = smp_proto::version::max_message_length(c.version());
+    let big: Vec<u8> = (0..max).map(|i| (i % 251) as u8).collect();
+    c.send_message(None, &q.snd_id, QUIET, &big)
+        .await
+        .expect("SEND of the largest body");
+    let (_, body) = next_msg(&mut events, &q).await;
+    assert_eq!(data(&body), big.as_slice());
+    let mut too_big = big;
+    too_big.push(0);
+    assert_eq!(
+        server_err(c.send_message(None, &q.snd_id, QUIET, &too_big).await),
+        ErrorType::LargeMsg
+    );
+    server.stop().await;
+}
