@@ -186,8 +186,8 @@ fn e2e_params_uri_binary_and_text() {
         let (_, _, p) = generate_rcv_e2e_params::<X448>(&mut g, 3, support);
         let uri = E2ERatchetParamsUri::<X448> {
             versions: SUPPORTED_E2E_VERSIONS,
-            key1: p.key1.clone(),
-            key2: p.key2.clone(),
+            key1: p.key1,
+            key2: p.key2,
             kem: p.kem.clone(),
         };
         let b = uri.to_bytes();
@@ -233,7 +233,7 @@ fn header_encoding_by_version() {
     ] {
         let hdr = MsgHeader::<X448> {
             max_version: 3,
-            dh: dh.clone(),
+            dh,
             kem: kem.clone(),
             pn: 7,
             ns: 0x0102_0304,
@@ -254,7 +254,7 @@ fn header_encoding_by_version() {
         b.extend_from_slice(b"future");
         let back = MsgHeader::<X448>::decode_at(v, &mut Reader::new(&b)).expect("decodes");
         assert_eq!(back.kem, if v < 3 { None } else { kem });
-        assert_eq!((back.pn, back.ns, back.dh), (7, 0x0102_0304, dh.clone()));
+        assert_eq!((back.pn, back.ns, back.dh), (7, 0x0102_0304, dh));
     }
     // KEM params: tags and truncation.
     let p = RKemParams::Accepted(ct, kp.public.clone());
