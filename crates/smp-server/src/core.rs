@@ -11,11 +11,16 @@
 use std::collections::{HashMap, HashSet};
 
 use rand_core::{CryptoRng, RngCore};
-use simplex_crypto::keys::{PrivateKeyX25519, PublicKeyEd25519, PublicKeyEd448, PublicKeyX25519};
+use simplex_crypto::nacl::{cb_encrypt, cb_encrypt_no_pad, cb_verify, CbAuthenticator, CbNonce};
+use simplex_crypto::{
+    dh_x25519, verify, PrivateKeyX25519, PublicAuthKey, PublicKeyEd25519, PublicKeyX25519,
+    PublicSignKey, Signature,
+};
+use simplex_encoding::{Encode, ShortBytes, UnixTime};
+use smp_proto::command::MsgFlags;
+use smp_proto::message::{Message as DeliveredMessage, RCV_MSG_BODY_PADDED_LEN};
 
-use crate::keys::{DhSecret, KeyAlgorithm, PublicKey};
 use crate::msg_store::{Message, MessageKind, MsgStore, WriteOutcome, DEFAULT_MESSAGE_TTL};
-use crate::nacl;
 use crate::store::{
     EntityId, NtfCreds, Party, QueueMode, QueueRecord, QueueStatus, QueueStore, StoreError,
 };
@@ -24,7 +29,7 @@ use crate::store::{
 pub type ClientId = u64;
 
 /// Padded size of a delivered message body (`MaxRcvMessageLen` + 2).
-pub const RCV_MSG_PADDED_LEN: usize = 16_106;
+pub const RCV_MSG_PADDED_LEN: usize = RCV_MSG_BODY_PADDED_LEN;
 /// Padded size of notification metadata.
 pub const NTF_META_PADDED_LEN: usize = 128;
 
@@ -34,9 +39,9 @@ pub enum Cmd {
     /// `NEW`: create a queue.
     New {
         /// The recipient's authorization key (Ed25519/Ed448 or X25519).
-        rcv_auth_key: PublicKey,
+        rcv_auth_key: PublicAuthKey,
         /// The recipient's X25519 DH key for delivered message bodies.
-        rcv_dh_key: [u8; 32],
+        rcv_dh_key: PublicKeyX25519,
         /// The basic-auth password, if given.
         basic_auth: Option<Vec<u8>>,
         /// `S` (subscribe at once) or `C` (only create).
@@ -47,9 +52,9 @@ pub enum Cmd {
     /// `SUB`
     Sub,
     /// `KEY`: the recipient secures the queue.
-    Key(PublicKey),
+    Key(PublicAuthKey),
     /// `SKEY`: the sender secures the queue (v9).
-    SKey(PublicKey),
+    SKey(PublicAuthKey),
     /// `SEND`
     Send {
         /// The notification flag.
@@ -70,9 +75,9 @@ pub enum Cmd {
     /// `NKEY`
     NKey {
         /// The notifier's authorization key.
-        notifier_key: PublicKey,
+        notifier_key: PublicAuthKey,
         /// The recipient's X25519 DH key for notification metadata.
-        rcv_ntf_dh_key: [u8; 32],
+        rcv_ntf_dh_key: PublicKeyX25519,
     },
     /// `NDEL`
     NDel,
@@ -98,10 +103,10 @@ impl Cmd {
 pub enum Authorization {
     /// No authorization.
     None,
-    /// An Ed25519 (64 bytes) or Ed448 (114 bytes) signature.
-    Signature(Vec<u8>),
-    /// A crypto_box authenticator (80 bytes).
-    Authenticator(Vec<u8>),
+    /// An Ed25519 or Ed448 signature.
+    Signature(Signature),
+    /// A crypto_box authenticator.
+    Authenticator(CbAuthenticator),
 }
 
 /// One parsed transmission.
@@ -190,7 +195,7 @@ pub enum Reply {
         /// Sender ID.
         snd_id: EntityId,
         /// The server's X25519 DH public key for this queue.
-        srv_dh_key: [u8; 32],
+        srv_dh_key: PublicKeyX25519,
         /// The queue mode (v9 `sndSecure`).
         queue_mode: Option<QueueMode>,
     },
@@ -210,7 +215,7 @@ pub enum Reply {
         /// Notifier ID.
         notifier_id: EntityId,
         /// Server DH public key.
-        srv_ntf_dh_key: [u8; 32],
+        srv_ntf_dh_key: PublicKeyX25519,
     },
     /// `NMSG`: nonce and encrypted message metadata.
     NMsg {
@@ -275,8 +280,8 @@ impl Default for CoreConfig {
 }
 
 struct NewQueue {
-    rcv_auth_key: PublicKey,
-    rcv_dh_key: [u8; 32],
+    rcv_auth_key: PublicAuthKey,
+    rcv_dh_key: PublicKeyX25519,
     subscribe: bool,
     queue_mode: Option<QueueMode>,
 }
@@ -322,45 +327,31 @@ const DUMMY_ED25519: [u8; 32] = [
     0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
 ];
 
-fn verify_with(key: Option<&PublicKey>, session: &Session, req: &Request) -> bool {
-    let nonce: Option<[u8; 24]> = req.corr_id.as_slice().try_into().ok();
+fn verify_with(key: Option<&PublicAuthKey>, session: &Session, req: &Request) -> bool {
     match &req.auth {
         Authorization::None => false,
-        Authorization::Signature(sig) => {
-            let real = key.filter(|k| match k.algorithm {
-                KeyAlgorithm::Ed25519 => sig.len() == 64,
-                KeyAlgorithm::Ed448 => sig.len() == 114,
-                _ => false,
-            });
-            let ok =
-                match (
-                    real,
-                    <[u8; 64]>::try_from(sig.as_slice()),
-                    <[u8; 114]>::try_from(sig.as_slice()),
-                ) {
-                    (Some(k), Ok(s), _) => PublicKeyEd25519::from_raw(&k.raw)
-                        .is_ok_and(|k| k.verify(&s, &req.authorized)),
-                    (Some(k), _, Ok(s)) => PublicKeyEd448::from_raw(&k.raw)
-                        .is_ok_and(|k| k.verify(&s, &req.authorized)),
-                    (None, Ok(s), _) => {
-                        let _ = PublicKeyEd25519::from_raw(&DUMMY_ED25519)
-                            .is_ok_and(|k| k.verify(&s, &req.authorized));
-                        false
-                    }
-                    _ => false,
-                };
-            ok && real.is_some()
-        }
+        Authorization::Signature(sig) => match key.and_then(PublicAuthKey::as_sign_key) {
+            Some(k) => verify(&k, sig, &req.authorized),
+            None => {
+                if let Ok(k) = PublicKeyEd25519::from_raw(&DUMMY_ED25519) {
+                    let _ = verify(&PublicSignKey::Ed25519(k), sig, &req.authorized);
+                }
+                false
+            }
+        },
         Authorization::Authenticator(a) => {
-            let real = key.filter(|k| k.algorithm == KeyAlgorithm::X25519);
-            let (Some(srv), Some(nonce)) = (&session.server_dh_key, nonce) else {
+            let (Some(srv), Ok(nonce)) =
+                (&session.server_dh_key, CbNonce::from_slice(&req.corr_id))
+            else {
                 return false;
             };
-            let pubkey = real.and_then(|k| PublicKeyX25519::from_raw(&k.raw).ok());
+            let real = match key {
+                Some(PublicAuthKey::X25519(k)) => Some(k),
+                _ => None,
+            };
             let dummy = srv.public_key();
-            let secret = simplex_crypto::keys::dh_x25519(pubkey.as_ref().unwrap_or(&dummy), srv);
-            let ok = nacl::cb_verify(secret.as_bytes(), &nonce, a, &req.authorized);
-            ok && pubkey.is_some()
+            let ok = cb_verify(real.unwrap_or(&dummy), srv, &nonce, a, &req.authorized);
+            ok && real.is_some()
         }
     }
 }
@@ -573,12 +564,8 @@ impl Core {
             subscribe,
             queue_mode,
         } = new;
-        let rcv_dh_key = &rcv_dh_key;
-        let their = PublicKeyX25519::from_raw(rcv_dh_key).map_err(|_| ErrorKind::Auth)?;
         let ours = PrivateKeyX25519::generate(rng);
-        let secret = simplex_crypto::keys::dh_x25519(&their, &ours);
-        let rcv_dh_secret =
-            DhSecret::new(secret.as_bytes().to_vec()).map_err(|_| ErrorKind::Internal)?;
+        let rcv_dh_secret = dh_x25519(&rcv_dh_key, &ours);
         for _ in 0..3 {
             let rcv_id = self.random_id(rng);
             let snd_id = self.random_id(rng);
@@ -600,11 +587,7 @@ impl Core {
                     if subscribe {
                         self.subscribe(session.client, &rcv_id, out);
                     }
-                    let srv_dh_key = ours
-                        .public_key()
-                        .as_raw()
-                        .try_into()
-                        .map_err(|_| ErrorKind::Internal)?;
+                    let srv_dh_key = ours.public_key();
                     return Ok(Reply::Ids {
                         rcv_id,
                         snd_id,
@@ -642,33 +625,27 @@ impl Core {
     }
 
     fn encrypt_msg(&self, q: &QueueRecord, msg: &Message) -> Result<Reply, ErrorKind> {
-        let mut body = Vec::with_capacity(RCV_MSG_PADDED_LEN);
-        match &msg.kind {
-            MessageKind::Message {
-                notification,
-                body: b,
-            } => {
-                body.extend_from_slice(&msg.ts.to_be_bytes());
-                body.push(if *notification { b'T' } else { b'F' });
-                body.push(b' ');
-                body.extend_from_slice(b);
-            }
-            MessageKind::Quota => {
-                body.extend_from_slice(b"QUOTA ");
-                body.extend_from_slice(&msg.ts.to_be_bytes());
-            }
-        }
-        let secret = q.rcv_dh_secret.x25519().ok_or(ErrorKind::Internal)?;
-        let nonce: [u8; 24] = msg
-            .id
-            .as_slice()
-            .try_into()
-            .map_err(|_| ErrorKind::Internal)?;
-        let enc_body = nacl::cb_encrypt(&secret, &nonce, &body, RCV_MSG_PADDED_LEN)
-            .ok_or(ErrorKind::LargeMsg)?;
+        let msg_id = ShortBytes::from_slice(&msg.id).map_err(|_| ErrorKind::Internal)?;
+        let nonce = CbNonce::from_slice(&msg.id).map_err(|_| ErrorKind::Internal)?;
+        let ts = UnixTime(msg.ts);
+        let delivered = match &msg.kind {
+            MessageKind::Message { notification, body } => DeliveredMessage::Data {
+                msg_id,
+                ts,
+                flags: MsgFlags {
+                    notification: *notification,
+                },
+                body: body.clone(),
+            },
+            MessageKind::Quota => DeliveredMessage::Quota { msg_id, ts },
+        };
+        let mut padded = Vec::with_capacity(RCV_MSG_PADDED_LEN);
+        delivered
+            .encode_rcv_body_padded(&mut padded)
+            .map_err(|_| ErrorKind::LargeMsg)?;
         Ok(Reply::Msg {
             msg_id: msg.id.clone(),
-            enc_body,
+            enc_body: cb_encrypt_no_pad(&q.rcv_dh_secret, &nonce, &padded),
         })
     }
 
@@ -837,17 +814,9 @@ impl Core {
                 notifier_key,
                 rcv_ntf_dh_key,
             } => {
-                let their =
-                    PublicKeyX25519::from_raw(rcv_ntf_dh_key).map_err(|_| ErrorKind::Auth)?;
                 let ours = PrivateKeyX25519::generate(rng);
-                let secret = simplex_crypto::keys::dh_x25519(&their, &ours);
-                let secret =
-                    DhSecret::new(secret.as_bytes().to_vec()).map_err(|_| ErrorKind::Internal)?;
-                let srv_ntf_dh_key: [u8; 32] = ours
-                    .public_key()
-                    .as_raw()
-                    .try_into()
-                    .map_err(|_| ErrorKind::Internal)?;
+                let secret = dh_x25519(rcv_ntf_dh_key, &ours);
+                let srv_ntf_dh_key = ours.public_key();
                 for _ in 0..3 {
                     let notifier_id = self.random_id(rng);
                     let creds = NtfCreds {
@@ -972,17 +941,16 @@ impl Core {
                 }
                 if notification {
                     if let Some((nid, secret)) = notifier {
-                        if let (Some(&ntf_client), Some(secret)) =
-                            (self.ntf_subscribers.get(&nid), secret.x25519())
-                        {
+                        if let (Some(&ntf_client), Ok(msg_id)) = (
+                            self.ntf_subscribers.get(&nid),
+                            ShortBytes::from_slice(&msg.id),
+                        ) {
                             let mut nonce = [0u8; 24];
                             rng.fill_bytes(&mut nonce);
-                            let mut meta = Vec::with_capacity(33);
-                            meta.push(24);
-                            meta.extend_from_slice(&msg.id);
-                            meta.extend_from_slice(&msg.ts.to_be_bytes());
-                            if let Some(enc_meta) =
-                                nacl::cb_encrypt(&secret, &nonce, &meta, NTF_META_PADDED_LEN)
+                            // `NMsgMeta`: the message ID and its time.
+                            let meta = (msg_id, UnixTime(msg.ts)).to_bytes();
+                            if let Ok(enc_meta) =
+                                cb_encrypt(&secret, &CbNonce(nonce), &meta, NTF_META_PADDED_LEN)
                             {
                                 out.push(Outgoing {
                                     client: ntf_client,

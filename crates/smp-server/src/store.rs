@@ -7,8 +7,8 @@
 
 use std::collections::HashMap;
 
-use crate::keys::{DhSecret, PublicKey};
 use crate::store_log::{StoreLogRecord, StoreLogWriter};
+use simplex_crypto::{DhSecretX25519, PublicAuthKey};
 
 /// A queue, sender or notifier ID (24 random bytes when the server makes them).
 pub type EntityId = Vec<u8>;
@@ -39,9 +39,9 @@ pub struct NtfCreds {
     /// The notifier ID.
     pub notifier_id: EntityId,
     /// The notifier's authorization key.
-    pub notifier_key: PublicKey,
+    pub notifier_key: PublicAuthKey,
     /// The DH secret between server and recipient for notification metadata.
-    pub rcv_ntf_dh_secret: DhSecret,
+    pub rcv_ntf_dh_secret: DhSecretX25519,
     /// A notifier service association (`nsrv=`), kept as stored.
     pub ntf_service: Option<String>,
 }
@@ -52,13 +52,13 @@ pub struct QueueRecord {
     /// The recipient ID (the queue's primary key).
     pub recipient_id: EntityId,
     /// The recipient's authorization keys (one unless updated with `RKEY`).
-    pub recipient_keys: Vec<PublicKey>,
+    pub recipient_keys: Vec<PublicAuthKey>,
     /// The DH secret between server and recipient, for delivered message bodies.
-    pub rcv_dh_secret: DhSecret,
+    pub rcv_dh_secret: DhSecretX25519,
     /// The sender ID.
     pub sender_id: EntityId,
     /// The sender's key once the queue is secured.
-    pub sender_key: Option<PublicKey>,
+    pub sender_key: Option<PublicAuthKey>,
     /// The queue mode (`None` for queues made before modes existed).
     pub queue_mode: Option<QueueMode>,
     /// Short-link data (`link_id=… queue_data=…`), kept as stored text.
@@ -182,7 +182,7 @@ impl QueueStore {
     /// Adds a queue (logged as `CREATE`).
     pub fn add(&mut self, record: QueueRecord) -> Result<(), StoreError> {
         self.insert(record.clone())?;
-        if let Err(e) = self.write(&StoreLogRecord::CreateQueue(record.clone())) {
+        if let Err(e) = self.write(&StoreLogRecord::CreateQueue(Box::new(record.clone()))) {
             self.remove_indexes(&record.recipient_id);
             return Err(e);
         }
@@ -227,7 +227,7 @@ impl QueueStore {
 
     /// Sets the sender key (`KEY` / `SKEY`; logged as `SECURE`). Securing again with the same
     /// key succeeds (a retried `SKEY`); with another key it fails.
-    pub fn secure(&mut self, rid: &[u8], key: PublicKey) -> Result<(), StoreError> {
+    pub fn secure(&mut self, rid: &[u8], key: PublicAuthKey) -> Result<(), StoreError> {
         let q = self.get_mut(rid)?;
         match &q.sender_key {
             Some(k) if *k == key => return Ok(()),
@@ -295,7 +295,7 @@ impl QueueStore {
     /// Applies one log record while replaying (no logging).
     pub(crate) fn apply(&mut self, record: StoreLogRecord) -> Result<(), StoreError> {
         match record {
-            StoreLogRecord::CreateQueue(q) => self.insert(q),
+            StoreLogRecord::CreateQueue(q) => self.insert(*q),
             StoreLogRecord::SecureQueue(rid, key) => {
                 self.get_mut(&rid)?.sender_key = Some(key);
                 Ok(())
@@ -355,12 +355,23 @@ impl QueueStore {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use simplex_crypto::{PublicKeyEd25519, PublicKeyX25519};
+
+    /// An Ed25519 key from 32 repeated bytes (any 32 bytes are accepted, as the reference does).
+    pub(crate) fn ed(n: u8) -> PublicAuthKey {
+        PublicAuthKey::Ed25519(PublicKeyEd25519::from_raw(&[n; 32]).expect("32 bytes"))
+    }
+
+    /// An X25519 key from 32 repeated bytes.
+    pub(crate) fn x(n: u8) -> PublicAuthKey {
+        PublicAuthKey::X25519(PublicKeyX25519::from_raw(&[n; 32]).expect("32 bytes"))
+    }
 
     pub(crate) fn record(n: u8) -> QueueRecord {
         QueueRecord {
             recipient_id: vec![n; 24],
-            recipient_keys: vec![PublicKey::ed25519([n; 32])],
-            rcv_dh_secret: DhSecret::new(vec![n; 32]).expect("32 bytes"),
+            recipient_keys: vec![ed(n)],
+            rcv_dh_secret: DhSecretX25519::from_bytes([n; 32]),
             sender_id: vec![n.wrapping_add(100); 24],
             sender_key: None,
             queue_mode: Some(QueueMode::Messaging),
@@ -380,18 +391,18 @@ pub(crate) mod tests {
         assert_eq!(s.add(q.clone()), Err(StoreError::Duplicate));
         assert_eq!(s.find(Party::Sender, &q.sender_id), Some(&q));
         assert!(s.find(Party::Sender, &q.recipient_id).is_none());
-        let k = PublicKey::ed25519([9; 32]);
+        let k = ed(9);
         s.secure(&q.recipient_id, k.clone()).expect("secure");
         s.secure(&q.recipient_id, k.clone())
             .expect("same key again");
         assert_eq!(
-            s.secure(&q.recipient_id, PublicKey::ed25519([8; 32])),
+            s.secure(&q.recipient_id, ed(8)),
             Err(StoreError::AlreadySecured)
         );
         let creds = NtfCreds {
             notifier_id: vec![50; 24],
-            notifier_key: PublicKey::x25519([3; 32]),
-            rcv_ntf_dh_secret: DhSecret::new(vec![4; 32]).expect("32"),
+            notifier_key: x(3),
+            rcv_ntf_dh_secret: DhSecretX25519::from_bytes([4; 32]),
             ntf_service: None,
         };
         assert_eq!(s.add_notifier(&q.recipient_id, creds), Ok(None));

@@ -14,23 +14,23 @@ use std::path::{Path, PathBuf};
 
 use simplex_encoding::string::{base64url_decode, base64url_encode};
 
-use crate::keys::{DhSecret, PublicKey};
 use crate::msg_store::{Message, MessageKind, MsgStore};
 use crate::store::{EntityId, NtfCreds, QueueMode, QueueRecord, QueueStatus, QueueStore};
+use simplex_crypto::{DhSecretX25519, PublicAuthKey};
 
 /// One line of the store log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreLogRecord {
     /// `CREATE rid=… rk=… rdh=… sid=… sk=…[ queue_mode=…]…`
-    CreateQueue(QueueRecord),
+    CreateQueue(Box<QueueRecord>),
     /// `LINK <rid> <link data>` (kept as text).
     CreateLink(EntityId, String),
     /// `LDELETE <rid>`
     DeleteLink(EntityId),
     /// `SECURE <rid> <sender key>`
-    SecureQueue(EntityId, PublicKey),
+    SecureQueue(EntityId, PublicAuthKey),
     /// `KEYS <rid> <keys>`
-    UpdateKeys(EntityId, Vec<PublicKey>),
+    UpdateKeys(EntityId, Vec<PublicAuthKey>),
     /// `NOTIFIER <rid> <nid> <nkey> <dh secret>[ nsrv=…]`
     AddNotifier(EntityId, NtfCreds),
     /// `SUSPEND <rid>`
@@ -56,7 +56,7 @@ fn b64(bytes: &[u8]) -> String {
     base64url_encode(bytes)
 }
 
-fn keys_str(keys: &[PublicKey]) -> String {
+fn keys_str(keys: &[PublicAuthKey]) -> String {
     keys.iter()
         .map(|k| b64(&k.to_der()))
         .collect::<Vec<_>>()
@@ -152,7 +152,7 @@ impl StoreLogRecord {
     pub fn parse(line: &str) -> Result<Self, ParseError> {
         let (tag, rest) = line.split_once(' ').ok_or(ParseError("no record tag"))?;
         if tag == "CREATE" {
-            return parse_create(rest).map(StoreLogRecord::CreateQueue);
+            return parse_create(rest).map(|q| StoreLogRecord::CreateQueue(Box::new(q)));
         }
         let (rid, arg) = match rest.split_once(' ') {
             Some((rid, arg)) => (rid, Some(arg)),
@@ -183,11 +183,19 @@ fn id(s: &str) -> Result<EntityId, ParseError> {
     base64url_decode(s.as_bytes()).map_err(|_| ParseError("base64url"))
 }
 
-fn key(s: &str) -> Result<PublicKey, ParseError> {
-    PublicKey::from_der(&id(s)?).map_err(|_| ParseError("key"))
+fn key(s: &str) -> Result<PublicAuthKey, ParseError> {
+    PublicAuthKey::from_der(&id(s)?).map_err(|_| ParseError("key"))
 }
 
-fn key_list(s: &str) -> Result<Vec<PublicKey>, ParseError> {
+fn dh_secret(s: &str) -> Result<DhSecretX25519, ParseError> {
+    let raw: [u8; 32] = id(s)?
+        .as_slice()
+        .try_into()
+        .map_err(|_| ParseError("dh secret"))?;
+    Ok(DhSecretX25519::from_bytes(raw))
+}
+
+fn key_list(s: &str) -> Result<Vec<PublicAuthKey>, ParseError> {
     s.split(',').map(key).collect()
 }
 
@@ -223,7 +231,7 @@ impl<'a> Cursor<'a> {
 fn parse_ntf(c: &mut Cursor<'_>) -> Result<NtfCreds, ParseError> {
     let notifier_id = id(c.token())?;
     let notifier_key = key(c.token())?;
-    let secret = DhSecret::new(id(c.token())?).map_err(|_| ParseError("dh secret"))?;
+    let secret = dh_secret(c.token())?;
     let ntf_service = if c.eat("nsrv=") {
         Some(c.token().to_owned())
     } else {
@@ -241,8 +249,7 @@ fn parse_create(s: &str) -> Result<QueueRecord, ParseError> {
     let mut c = Cursor(s);
     let recipient_id = id(c.field("rid=")?)?;
     let recipient_keys = key_list(c.field("rk=")?)?;
-    let rcv_dh_secret =
-        DhSecret::new(id(c.field("rdh=")?)?).map_err(|_| ParseError("dh secret"))?;
+    let rcv_dh_secret = dh_secret(c.field("rdh=")?)?;
     let sender_id = id(c.field("sid=")?)?;
     let sk = c.field("sk=")?;
     let sender_key = if sk.is_empty() { None } else { Some(key(sk)?) };
@@ -401,7 +408,11 @@ fn write_state(path: &Path, store: &QueueStore) -> io::Result<StoreLogWriter> {
             .open(path)?,
     );
     for q in store.queues() {
-        w.write_all(StoreLogRecord::CreateQueue(q.clone()).to_line().as_bytes())?;
+        w.write_all(
+            StoreLogRecord::CreateQueue(Box::new(q.clone()))
+                .to_line()
+                .as_bytes(),
+        )?;
         w.write_all(b"\n")?;
     }
     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
@@ -644,12 +655,12 @@ pub fn restore_messages(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tests::record;
+    use crate::store::tests::{ed, record, x};
 
     #[test]
     fn create_line_matches_reference_layout_and_round_trips() {
         let mut q = record(1);
-        let line = StoreLogRecord::CreateQueue(q.clone()).to_line();
+        let line = StoreLogRecord::CreateQueue(Box::new(q.clone())).to_line();
         let rid = b64(&q.recipient_id);
         assert!(
             line.starts_with(&format!("CREATE rid={rid} rk=MCowBQYDK2VwAyEA")),
@@ -658,41 +669,41 @@ mod tests {
         assert!(line.contains(" sk= queue_mode=M"), "{line}");
         assert_eq!(
             StoreLogRecord::parse(&line),
-            Ok(StoreLogRecord::CreateQueue(q.clone()))
+            Ok(StoreLogRecord::CreateQueue(Box::new(q.clone())))
         );
         q.notifier = Some(NtfCreds {
             notifier_id: vec![5; 24],
-            notifier_key: PublicKey::x25519([6; 32]),
-            rcv_ntf_dh_secret: DhSecret::new(vec![7; 32]).expect("32"),
+            notifier_key: x(6),
+            rcv_ntf_dh_secret: DhSecretX25519::from_bytes([7; 32]),
             ntf_service: None,
         });
-        q.sender_key = Some(PublicKey::x25519([8; 32]));
+        q.sender_key = Some(x(8));
         q.status = QueueStatus::Off;
         q.updated_at = Some(1_700_006_400);
-        let line = StoreLogRecord::CreateQueue(q.clone()).to_line();
+        let line = StoreLogRecord::CreateQueue(Box::new(q.clone())).to_line();
         assert!(
             line.ends_with(" updated_at=1700006400 status=off"),
             "{line}"
         );
         assert_eq!(
             StoreLogRecord::parse(&line),
-            Ok(StoreLogRecord::CreateQueue(q))
+            Ok(StoreLogRecord::CreateQueue(Box::new(q)))
         );
     }
 
     #[test]
     fn legacy_snd_secure_and_other_records_parse() {
         let q = record(2);
-        let line = StoreLogRecord::CreateQueue(q.clone())
+        let line = StoreLogRecord::CreateQueue(Box::new(q.clone()))
             .to_line()
             .replace(" queue_mode=M", " sndSecure=T");
         assert_eq!(
             StoreLogRecord::parse(&line),
-            Ok(StoreLogRecord::CreateQueue(q.clone()))
+            Ok(StoreLogRecord::CreateQueue(Box::new(q.clone())))
         );
         let rid = q.recipient_id.clone();
         for r in [
-            StoreLogRecord::SecureQueue(rid.clone(), PublicKey::ed25519([1; 32])),
+            StoreLogRecord::SecureQueue(rid.clone(), ed(1)),
             StoreLogRecord::SuspendQueue(rid.clone()),
             StoreLogRecord::DeleteQueue(rid.clone()),
             StoreLogRecord::DeleteNotifier(rid.clone()),
@@ -717,8 +728,7 @@ mod tests {
         let (a, b) = (record(1), record(2));
         s.add(a.clone()).expect("add");
         s.add(b.clone()).expect("add");
-        s.secure(&a.recipient_id, PublicKey::ed25519([3; 32]))
-            .expect("secure");
+        s.secure(&a.recipient_id, ed(3)).expect("secure");
         s.delete(&b.recipient_id).expect("delete");
         drop(s);
         let mut s2 = QueueStore::new();
@@ -735,7 +745,7 @@ mod tests {
         let got = s2
             .find(crate::store::Party::Recipient, &a.recipient_id)
             .expect("a");
-        assert_eq!(got.sender_key, Some(PublicKey::ed25519([3; 32])));
+        assert_eq!(got.sender_key, Some(ed(3)));
         let compacted = fs::read_to_string(&path).expect("read");
         assert_eq!(compacted.lines().count(), 1);
         assert!(dir

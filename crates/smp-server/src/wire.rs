@@ -2,11 +2,10 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use simplex_crypto::keys::PublicKeyX25519;
+use simplex_crypto::nacl::CbAuthenticator;
 use simplex_encoding::ShortBytes;
 use smp_proto::command::{Command, QueueMode as WireMode, SubscriptionMode};
 use smp_proto::error::{CommandError, ErrorType};
-use smp_proto::keys::PublicAuthKey;
 use smp_proto::message::RcvMessage;
 use smp_proto::response::{
     MsgInfo, QueueIdsKeys, QueueInfo as WireInfo, QueueSub, Response, SubThread,
@@ -14,18 +13,7 @@ use smp_proto::response::{
 use smp_proto::transmission::{Authorization as WireAuth, ServerTransmission};
 
 use crate::core::{Authorization, Cmd, ErrorKind, QueueInfo, Reply, Request};
-use crate::keys::PublicKey;
 use crate::store::QueueMode;
-
-fn key(k: &PublicAuthKey) -> Result<PublicKey, ErrorType> {
-    PublicKey::from_der(&k.to_der()).map_err(|_| ErrorType::Cmd(CommandError::Syntax))
-}
-
-fn raw32(k: &PublicKeyX25519) -> Result<[u8; 32], ErrorType> {
-    k.as_raw()
-        .try_into()
-        .map_err(|_| ErrorType::Cmd(CommandError::Syntax))
-}
 
 fn mode_in(m: WireMode) -> QueueMode {
     match m {
@@ -39,21 +27,21 @@ fn mode_in(m: WireMode) -> QueueMode {
 pub fn request(t: &ServerTransmission<'_>, session_id: &[u8]) -> Result<Request, ErrorType> {
     let cmd = match &t.command {
         Command::New(n) => Cmd::New {
-            rcv_auth_key: key(&n.rcv_auth_key)?,
-            rcv_dh_key: raw32(&n.rcv_dh_key)?,
+            rcv_auth_key: n.rcv_auth_key.clone(),
+            rcv_dh_key: n.rcv_dh_key,
             basic_auth: n.basic_auth.as_ref().map(|a| a.as_bytes().to_vec()),
             subscribe: n.sub_mode == SubscriptionMode::Subscribe,
             queue_mode: n.queue_mode.map(mode_in),
         },
         Command::Sub => Cmd::Sub,
-        Command::Key(k) => Cmd::Key(key(k)?),
-        Command::SKey(k) => Cmd::SKey(key(k)?),
+        Command::Key(k) => Cmd::Key(k.clone()),
+        Command::SKey(k) => Cmd::SKey(k.clone()),
         Command::NKey {
             notifier_key,
             rcv_ntf_dh_key,
         } => Cmd::NKey {
-            notifier_key: key(notifier_key)?,
-            rcv_ntf_dh_key: raw32(rcv_ntf_dh_key)?,
+            notifier_key: notifier_key.clone(),
+            rcv_ntf_dh_key: *rcv_ntf_dh_key,
         },
         Command::NDel => Cmd::NDel,
         Command::Get => Cmd::Get,
@@ -71,8 +59,8 @@ pub fn request(t: &ServerTransmission<'_>, session_id: &[u8]) -> Result<Request,
     };
     let auth = match &t.authorization {
         None => Authorization::None,
-        Some(WireAuth::Signature(s)) => Authorization::Signature(s.as_bytes().to_vec()),
-        Some(WireAuth::Authenticator(a)) => Authorization::Authenticator(a.to_vec()),
+        Some(WireAuth::Signature(s)) => Authorization::Signature(*s),
+        Some(WireAuth::Authenticator(a)) => Authorization::Authenticator(CbAuthenticator(*a)),
     };
     Ok(Request {
         corr_id: t.raw.corr_id.to_vec(),
@@ -129,18 +117,15 @@ pub fn response(r: Reply) -> Response {
             snd_id,
             srv_dh_key,
             queue_mode,
-        } => match PublicKeyX25519::from_raw(&srv_dh_key) {
-            Ok(k) => Response::Ids(QueueIdsKeys {
-                rcv_id: short(&rcv_id),
-                snd_id: short(&snd_id),
-                rcv_public_dh_key: k,
-                queue_mode: queue_mode.map(|m| match m {
-                    QueueMode::Messaging => WireMode::Messaging,
-                    QueueMode::Contact => WireMode::Contact,
-                }),
+        } => Response::Ids(QueueIdsKeys {
+            rcv_id: short(&rcv_id),
+            snd_id: short(&snd_id),
+            rcv_public_dh_key: srv_dh_key,
+            queue_mode: queue_mode.map(|m| match m {
+                QueueMode::Messaging => WireMode::Messaging,
+                QueueMode::Contact => WireMode::Contact,
             }),
-            Err(_) => Response::Err(ErrorType::Internal),
-        },
+        }),
         Reply::Ok => Response::Ok,
         Reply::Msg { msg_id, enc_body } => Response::Msg(RcvMessage {
             msg_id: short(&msg_id),
@@ -150,12 +135,9 @@ pub fn response(r: Reply) -> Response {
         Reply::Nid {
             notifier_id,
             srv_ntf_dh_key,
-        } => match PublicKeyX25519::from_raw(&srv_ntf_dh_key) {
-            Ok(k) => Response::Nid {
-                notifier_id: short(&notifier_id),
-                rcv_ntf_dh_key: k,
-            },
-            Err(_) => Response::Err(ErrorType::Internal),
+        } => Response::Nid {
+            notifier_id: short(&notifier_id),
+            rcv_ntf_dh_key: srv_ntf_dh_key,
         },
         Reply::NMsg { nonce, enc_meta } => Response::Nmsg {
             nonce,

@@ -1,5 +1,6 @@
 use rand::rngs::OsRng;
-use simplex_crypto::keys::{dh_x25519, PrivateKeyEd25519, PrivateKeyX25519, PublicKeyX25519};
+use simplex_crypto::keys::{dh_x25519, DhSecretX25519, PrivateKeyEd25519, PrivateKeyX25519};
+use simplex_crypto::nacl::{cb_authenticate_with_key, cb_decrypt_no_pad, CbKey};
 
 use super::*;
 
@@ -15,16 +16,16 @@ impl Party_ {
             dh: PrivateKeyX25519::generate(&mut OsRng),
         }
     }
-    fn auth_key(&self) -> PublicKey {
-        PublicKey::ed25519(self.sign.public_key().as_raw().try_into().expect("32"))
+    fn auth_key(&self) -> PublicAuthKey {
+        PublicAuthKey::Ed25519(self.sign.public_key())
     }
-    fn dh_pub(&self) -> [u8; 32] {
-        self.dh.public_key().as_raw().try_into().expect("32")
+    fn dh_pub(&self) -> PublicKeyX25519 {
+        self.dh.public_key()
     }
     fn req(&self, entity: &[u8], cmd: Cmd) -> Request {
         let corr_id = vec![rand::random::<u8>(); 24];
         let authorized = [corr_id.as_slice(), entity, format!("{cmd:?}").as_bytes()].concat();
-        let auth = Authorization::Signature(self.sign.sign(&authorized).to_vec());
+        let auth = Authorization::Signature(Signature::Ed25519(self.sign.sign(&authorized)));
         Request {
             corr_id,
             entity_id: entity.to_vec(),
@@ -81,7 +82,7 @@ impl Harness {
         r: &Party_,
         subscribe: bool,
         mode: Option<QueueMode>,
-    ) -> (EntityId, EntityId, [u8; 32]) {
+    ) -> (EntityId, EntityId, DhSecretX25519) {
         let cmd = Cmd::New {
             rcv_auth_key: r.auth_key(),
             rcv_dh_key: r.dh_pub(),
@@ -95,11 +96,7 @@ impl Harness {
                 snd_id,
                 srv_dh_key,
                 ..
-            } => {
-                let secret =
-                    dh_x25519(&PublicKeyX25519::from_raw(&srv_dh_key).expect("key"), &r.dh);
-                (rcv_id, snd_id, *secret.as_bytes())
-            }
+            } => (rcv_id, snd_id, dh_x25519(&srv_dh_key, &r.dh)),
             other => panic!("expected IDS, got {other:?}"),
         }
     }
@@ -113,13 +110,13 @@ fn send(body: &[u8]) -> Cmd {
 }
 
 /// Decrypts a MSG body: (timestamp, flag, body) or the quota marker.
-fn open_msg(secret: &[u8; 32], reply: &Reply) -> (Vec<u8>, Vec<u8>) {
+fn open_msg(secret: &DhSecretX25519, reply: &Reply) -> (Vec<u8>, Vec<u8>) {
     let Reply::Msg { msg_id, enc_body } = reply else {
         panic!("expected MSG, got {reply:?}")
     };
-    let nonce: [u8; 24] = msg_id.as_slice().try_into().expect("24");
+    let nonce = CbNonce::from_slice(msg_id).expect("24");
     let padded =
-        nacl::cb_decrypt_no_pad(secret, &nonce, enc_body).expect("decrypts with the queue secret");
+        cb_decrypt_no_pad(secret, &nonce, enc_body).expect("decrypts with the queue secret");
     assert_eq!(padded.len(), RCV_MSG_PADDED_LEN);
     let plain = simplex_encoding::unpad(&padded).expect("unpad").to_vec();
     (msg_id.clone(), plain)
@@ -316,8 +313,8 @@ fn authenticator_scheme_with_x25519_recipient_key() {
     let req = |entity: &[u8], cmd: Cmd, key: &[u8; 32]| {
         let corr_id = vec![5u8; 24];
         let authorized = [entity, b"|cmd"].concat();
-        let nonce: [u8; 24] = corr_id.as_slice().try_into().expect("24");
-        let a = nacl::cb_authenticate(key, &nonce, &authorized);
+        let nonce = CbNonce::from_slice(&corr_id).expect("24");
+        let a = cb_authenticate_with_key(&CbKey::from_secret(key), &nonce, &authorized);
         Request {
             corr_id,
             entity_id: entity.to_vec(),
@@ -326,10 +323,9 @@ fn authenticator_scheme_with_x25519_recipient_key() {
             cmd,
         }
     };
-    let pk = |k: &PrivateKeyX25519| -> [u8; 32] { k.public_key().as_raw().try_into().expect("32") };
     let cmd = Cmd::New {
-        rcv_auth_key: PublicKey::x25519(pk(&auth_key)),
-        rcv_dh_key: pk(&dh),
+        rcv_auth_key: PublicAuthKey::X25519(auth_key.public_key()),
+        rcv_dh_key: dh.public_key(),
         basic_auth: None,
         subscribe: false,
         queue_mode: None,
@@ -429,7 +425,7 @@ fn notifier_credentials_and_nmsg() {
     let rcv_ntf = PrivateKeyX25519::generate(&mut OsRng);
     let cmd = Cmd::NKey {
         notifier_key: n.auth_key(),
-        rcv_ntf_dh_key: rcv_ntf.public_key().as_raw().try_into().expect("32"),
+        rcv_ntf_dh_key: rcv_ntf.public_key(),
     };
     let Reply::Nid {
         notifier_id,
@@ -438,11 +434,7 @@ fn notifier_credentials_and_nmsg() {
     else {
         panic!("NID expected")
     };
-    let ntf_secret = *dh_x25519(
-        &PublicKeyX25519::from_raw(&srv_ntf_dh_key).expect("key"),
-        &rcv_ntf,
-    )
-    .as_bytes();
+    let ntf_secret = dh_x25519(&srv_ntf_dh_key, &rcv_ntf);
     assert_eq!(
         h.reply(&ns, r.req(&notifier_id, Cmd::NSub)),
         Reply::Err(ErrorKind::Auth),
@@ -466,7 +458,7 @@ fn notifier_credentials_and_nmsg() {
     let Reply::NMsg { nonce, enc_meta } = &nmsg.reply else {
         panic!("NMSG expected")
     };
-    let meta = nacl::cb_decrypt_no_pad(&ntf_secret, nonce, enc_meta).expect("decrypts");
+    let meta = cb_decrypt_no_pad(&ntf_secret, &CbNonce(*nonce), enc_meta).expect("decrypts");
     let meta = simplex_encoding::unpad(&meta).expect("unpad");
     assert_eq!(meta.len(), 33);
     assert_eq!(
