@@ -659,7 +659,9 @@ async fn largest_message_is_delivered_and_one_more_byte_is_refused() {
     let (c, mut events) = connect(&server.address).await;
     let q = new_queue(&c, ed_key(), SubscriptionMode::Subscribe).await;
     let max = smp_proto::version::max_message_length(c.version());
-    let big: Vec<u8> = (0..max).map(|i| (i % 251) as u8).collect();
+    let big: Vec<u8> = (0..max)
+        .map(|i| u8::try_from(i % 251).expect("below 251"))
+        .collect();
     c.send_message(None, &q.snd_id, QUIET, &big)
         .await
         .expect("SEND of the largest body");
