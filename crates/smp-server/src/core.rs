@@ -356,6 +356,40 @@ fn verify_with(key: Option<&PublicAuthKey>, session: &Session, req: &Request) ->
     }
 }
 
+/// The keys a request's authorization is checked against ([`Core::auth_check`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthCheck {
+    /// No authorization needed (`PING`).
+    Nothing,
+    /// Must carry no authorization (`SEND` to a queue not secured yet).
+    Unsigned,
+    /// Must be authorized by one of these keys; none (a missing queue, a refused `SKEY`)
+    /// fails after verifying against a dummy key, so that `ERR AUTH` costs the same.
+    Keys(Vec<PublicAuthKey>),
+}
+
+impl AuthCheck {
+    /// Verifies the request against the keys (the costly part; needs no store).
+    pub fn verify(&self, session: &Session, req: &Request) -> bool {
+        match self {
+            AuthCheck::Nothing => true,
+            AuthCheck::Unsigned => req.auth == Authorization::None,
+            AuthCheck::Keys(keys) if keys.is_empty() => {
+                verify_with(None, session, req);
+                false
+            }
+            AuthCheck::Keys(keys) => {
+                // Every key is tried, so that the time does not tell which one matched.
+                let mut ok = false;
+                for k in keys {
+                    ok |= verify_with(Some(k), session, req);
+                }
+                ok
+            }
+        }
+    }
+}
+
 impl Core {
     /// A core over (possibly restored) stores.
     pub fn new(config: CoreConfig, queues: QueueStore, msgs: MsgStore) -> Self {
@@ -405,52 +439,35 @@ impl Core {
         }
     }
 
-    /// Verifies the transmission's authorization against the queue it names (against a dummy
-    /// key when there is none, so that `ERR AUTH` costs the same).
-    fn verify(&self, session: &Session, req: &Request) -> Result<(), ErrorKind> {
+    /// What the request's authorization must be checked against: a cheap look-up, to be done
+    /// under the store lock, so that the costly [`AuthCheck::verify`] can run outside it (the
+    /// reference, too, verifies a whole batch before processing any of it).
+    pub fn auth_check(&self, req: &Request) -> AuthCheck {
         let Some(party) = req.cmd.party() else {
             return match &req.cmd {
-                Cmd::New { rcv_auth_key, .. } => {
-                    if verify_with(Some(rcv_auth_key), session, req) {
-                        Ok(())
-                    } else {
-                        Err(ErrorKind::Auth)
-                    }
-                }
-                _ => Ok(()),
+                Cmd::New { rcv_auth_key, .. } => AuthCheck::Keys(vec![rcv_auth_key.clone()]),
+                _ => AuthCheck::Nothing,
             };
         };
-        let q = self.queues.find(party, &req.entity_id);
-        let ok = match (&req.cmd, q) {
-            (_, None) => {
-                verify_with(None, session, req);
-                false
-            }
+        match (&req.cmd, self.queues.find(party, &req.entity_id)) {
+            (_, None) => AuthCheck::Keys(Vec::new()),
             (Cmd::Send { .. }, Some(q)) => match &q.sender_key {
-                None => req.auth == Authorization::None,
-                Some(k) => verify_with(Some(k), session, req),
+                None => AuthCheck::Unsigned,
+                Some(k) => AuthCheck::Keys(vec![k.clone()]),
             },
             (Cmd::SKey(k), Some(q)) => {
                 let allowed =
                     q.sender_can_secure() && q.sender_key.as_ref().is_none_or(|sk| sk == k);
-                let ok = verify_with(Some(k).filter(|_| allowed), session, req);
-                ok && allowed
+                AuthCheck::Keys(if allowed { vec![k.clone()] } else { Vec::new() })
             }
-            (Cmd::NSub, Some(q)) => {
-                verify_with(q.notifier.as_ref().map(|n| &n.notifier_key), session, req)
-            }
-            (_, Some(q)) => {
-                let mut ok = false;
-                for k in &q.recipient_keys {
-                    ok |= verify_with(Some(k), session, req);
-                }
-                ok
-            }
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(ErrorKind::Auth)
+            (Cmd::NSub, Some(q)) => AuthCheck::Keys(
+                q.notifier
+                    .as_ref()
+                    .map(|n| n.notifier_key.clone())
+                    .into_iter()
+                    .collect(),
+            ),
+            (_, Some(q)) => AuthCheck::Keys(q.recipient_keys.clone()),
         }
     }
 
@@ -462,10 +479,25 @@ impl Core {
         session: &Session,
         req: Request,
     ) -> Vec<Outgoing> {
+        let verified = self.auth_check(&req).verify(session, &req);
+        self.handle_verified(rng, now, session, req, verified)
+    }
+
+    /// Handles one transmission whose authorization was checked (`verified`) with
+    /// [`Core::auth_check`] and [`AuthCheck::verify`]; returns the replies and pushes.
+    pub fn handle_verified<R: RngCore + CryptoRng>(
+        &mut self,
+        rng: &mut R,
+        now: i64,
+        session: &Session,
+        req: Request,
+        verified: bool,
+    ) -> Vec<Outgoing> {
         let mut out = Vec::new();
-        let reply = match self.verify(session, &req) {
-            Err(e) => Reply::Err(e),
-            Ok(()) => self.process(rng, now, session, &req, &mut out),
+        let reply = if verified {
+            self.process(rng, now, session, &req, &mut out)
+        } else {
+            Reply::Err(ErrorKind::Auth)
         };
         out.insert(
             0,

@@ -2,7 +2,8 @@
 //! [`Core`] for each client (the task structure of the reference's `runClientTransport`).
 //!
 //! Per client: a receive task (read a block, split the batch, decode each transmission), a
-//! process task (the core, under one lock, verifies and executes), and a send task (replies
+//! process task (looks up keys under the one store lock, verifies signatures and
+//! authenticators outside it, then executes under it), and a send task (replies
 //! and pushes, batched into 16 KiB blocks), joined by bounded channels (pushes by an
 //! unbounded one: the core pushes at most one unacknowledged `MSG` per subscription). When
 //! one task ends, all end, and one clean-up step drops the client's subscriptions. A
@@ -30,7 +31,7 @@ use smp_proto::version::Version;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::core::{ClientId, Core, Outgoing, Session};
+use crate::core::{AuthCheck, ClientId, Core, Outgoing, Session};
 use crate::store_log;
 use crate::wire;
 
@@ -273,13 +274,31 @@ async fn process(
     while let Some(Incoming::Requests(batch)) = cmd_rx.recv().await {
         let mut mine = Vec::with_capacity(batch.len());
         let mut others = Vec::new();
+        // Look up the keys under the lock, verify the whole batch outside it, then execute
+        // under the lock again (the reference also verifies a batch before processing it).
+        let checks: Vec<Option<AuthCheck>> = {
+            let core = lock(&shared.core);
+            batch
+                .iter()
+                .map(|item| item.as_ref().ok().map(|req| core.auth_check(req)))
+                .collect()
+        };
+        let verified: Vec<bool> = batch
+            .iter()
+            .zip(&checks)
+            .map(|(item, check)| match (item, check) {
+                (Ok(req), Some(check)) => check.verify(&session, req),
+                _ => false,
+            })
+            .collect();
+        drop(checks);
         {
             let mut core = lock(&shared.core);
             let t = now();
-            for item in batch {
+            for (item, ok) in batch.into_iter().zip(verified) {
                 match item {
                     Ok(req) => {
-                        for o in core.handle(&mut OsRng, t, &session, req) {
+                        for o in core.handle_verified(&mut OsRng, t, &session, req, ok) {
                             if o.client == session.client {
                                 mine.push(Wire::from(o));
                             } else {

@@ -533,3 +533,30 @@ fn large_message_refused() {
         Reply::Ok
     );
 }
+
+#[test]
+fn verified_outside_the_lock_then_queue_deleted_gives_auth() {
+    let mut h = Harness::new();
+    let r = Party_::new();
+    let s = session(1);
+    let (rid, _sid, _secret) = h.new_queue(&s, &r, false, None);
+    let req = r.req(&rid, Cmd::Que);
+    let check = h.core.auth_check(&req);
+    assert!(check.verify(&s, &req), "the recipient's signature verifies");
+    assert!(
+        !check.verify(&s, &Party_::new().req(&rid, Cmd::Que)),
+        "another key does not"
+    );
+    // The queue goes away between the check and the execution.
+    assert_eq!(h.reply(&s, r.req(&rid, Cmd::Del)), Reply::Ok);
+    let out = h
+        .core
+        .handle_verified(&mut OsRng, h.now, &s, req.clone(), true);
+    assert_eq!(out[0].reply, Reply::Err(ErrorKind::Auth));
+    let out = h.core.handle_verified(&mut OsRng, h.now, &s, req, false);
+    assert_eq!(out[0].reply, Reply::Err(ErrorKind::Auth));
+    assert_eq!(
+        h.core.auth_check(&r.req(&rid, Cmd::Sub)),
+        AuthCheck::Keys(vec![])
+    );
+}
