@@ -520,3 +520,22 @@ fn debug_prints_no_secrets() {
     let hexed = hex::encode(&rk[rk.len() - 16..]);
     assert!(!s.contains(&hexed));
 }
+
+/// A reference behaviour worth knowing: turning PQ off clears the KEM agreement after the
+/// header of that message is made, so later messages of the same chain carry no KEM
+/// ciphertext. A receiver that has not yet seen an earlier message of the chain cannot
+/// derive it (the reference relies on in-order delivery).
+#[test]
+fn pq_off_later_messages_of_a_new_chain_need_an_earlier_one() {
+    let (mut alice, mut bob) = init_pair::<X25519>(Mode::Accepted, 18);
+    send(Mode::Accepted, &mut bob, &mut alice, "b0");
+    // Alice's new chain mixes in a KEM secret; her first message turns PQ off.
+    let first = alice.send(OFF, b"first, with the ciphertext");
+    let second = alice.send(None, b"second, without");
+    assert_eq!(bob.recv(&second), Err(RatchetError::Decrypt));
+    assert_eq!(
+        bob.recv(&first).expect("first"),
+        b"first, with the ciphertext"
+    );
+    assert_eq!(bob.recv(&second).expect("second"), b"second, without");
+}
