@@ -13,7 +13,7 @@ use simplex_transport::credentials::load_file_fingerprint;
 use simplex_transport::{GeneratedCredentials, ServerCredentials, SignAlgorithm};
 
 use crate::core::{Core, CoreConfig};
-use crate::msg_store::MsgStore;
+use crate::msg_store::{MsgStore, NtfStore, DEFAULT_NTF_TTL};
 use crate::server::{InactiveClients, NetConfig, Server};
 use crate::store::QueueStore;
 use crate::store_log;
@@ -24,6 +24,8 @@ pub const INI_FILE: &str = "smp-server.ini";
 pub const STORE_LOG_FILE: &str = "smp-server-store.log";
 /// The saved messages file name.
 pub const MESSAGES_FILE: &str = "smp-server-messages.log";
+/// The saved notifications file name.
+pub const NTFS_FILE: &str = "smp-server-ntfs.log";
 /// The default SMP port.
 pub const DEFAULT_PORT: u16 = 5223;
 
@@ -329,7 +331,7 @@ pub fn delete(paths: &Paths) -> std::io::Result<()> {
     ] {
         let _ = fs::remove_file(paths.cfg.join(f));
     }
-    for f in [STORE_LOG_FILE, MESSAGES_FILE] {
+    for f in [STORE_LOG_FILE, MESSAGES_FILE, NTFS_FILE] {
         let _ = fs::remove_file(paths.log.join(f));
     }
     println!("Deleted configuration and log files");
@@ -371,6 +373,10 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
         allow_new_queues: ini.on("AUTH", "new_queues", true),
         create_password: password.as_ref().map(|p| p.as_bytes().to_vec()),
         message_ttl: Some(ttl_days.unwrap_or(21) * 86_400),
+        ntf_ttl: ini
+            .get("STORE_LOG", "expire_ntfs_hours")
+            .and_then(|h| h.parse::<i64>().ok())
+            .map_or(DEFAULT_NTF_TTL, |h| h * 3600),
         id_len: 24,
     };
     let host = ini
@@ -426,6 +432,16 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
             stats.stored, stats.expired
         );
     }
+    let mut ntfs = NtfStore::default();
+    let ntfs_path = paths.log.join(NTFS_FILE);
+    if restore && ntfs_path.exists() {
+        let now = i64::try_from(now_nanos() / 1_000_000_000).unwrap_or(0);
+        let stats = store_log::restore_ntfs(&ntfs_path, &mut ntfs, now - core_config.ntf_ttl)?;
+        println!(
+            "notifications restored: {}, expired: {}",
+            stats.stored, stats.expired
+        );
+    }
     println!("SMP server v{} (simplex-rs)", env!("CARGO_PKG_VERSION"));
     println!("Fingerprint: {fp}");
     println!(
@@ -446,8 +462,11 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
         max_connections: 16_384,
         inactive,
         messages_path: if restore { Some(msgs_path) } else { None },
+        ntfs_path: if restore { Some(ntfs_path) } else { None },
     };
-    let server = Server::bind(net, &creds, Core::new(core_config, queues, msgs)).await?;
+    let mut core = Core::new(core_config, queues, msgs);
+    core.ntfs = ntfs;
+    let server = Server::bind(net, &creds, core).await?;
     let bound = server.local_addr()?.port();
     println!("Serving SMP protocol on port {bound} (TLS)...");
     server.run(shutdown_signal()).await

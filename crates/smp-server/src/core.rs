@@ -20,7 +20,10 @@ use simplex_encoding::{Encode, ShortBytes, UnixTime};
 use smp_proto::command::MsgFlags;
 use smp_proto::message::{Message as DeliveredMessage, RCV_MSG_BODY_PADDED_LEN};
 
-use crate::msg_store::{Message, MessageKind, MsgStore, WriteOutcome, DEFAULT_MESSAGE_TTL};
+use crate::msg_store::{
+    Message, MessageKind, MsgNtf, MsgStore, NtfStore, WriteOutcome, DEFAULT_MESSAGE_TTL,
+    DEFAULT_NTF_TTL,
+};
 use crate::store::{
     EntityId, NtfCreds, Party, QueueMode, QueueRecord, QueueStatus, QueueStore, StoreError,
 };
@@ -264,6 +267,8 @@ pub struct CoreConfig {
     pub create_password: Option<Vec<u8>>,
     /// Message expiry in seconds (`None`: never).
     pub message_ttl: Option<i64>,
+    /// Expiry of notifications kept for notifiers, in seconds (`expire_ntfs_hours`).
+    pub ntf_ttl: i64,
     /// Queue and message ID length.
     pub id_len: usize,
 }
@@ -274,6 +279,7 @@ impl Default for CoreConfig {
             allow_new_queues: true,
             create_password: None,
             message_ttl: Some(DEFAULT_MESSAGE_TTL),
+            ntf_ttl: DEFAULT_NTF_TTL,
             id_len: 24,
         }
     }
@@ -306,6 +312,8 @@ pub struct Core {
     pub queues: QueueStore,
     /// Messages.
     pub msgs: MsgStore,
+    /// Notifications waiting for their notifier to subscribe.
+    pub ntfs: NtfStore,
     config: CoreConfig,
     subscribers: HashMap<EntityId, ClientId>,
     ntf_subscribers: HashMap<EntityId, ClientId>,
@@ -396,6 +404,7 @@ impl Core {
         Core {
             queues,
             msgs,
+            ntfs: NtfStore::default(),
             config,
             subscribers: HashMap::new(),
             ntf_subscribers: HashMap::new(),
@@ -429,6 +438,11 @@ impl Core {
         self.clients
             .get(&client)
             .is_some_and(|c| c.subs.values().any(|s| !s.get) || !c.ntf_subs.is_empty())
+    }
+
+    /// Expires notifications kept longer than the notification TTL.
+    pub fn expire_ntfs(&mut self, now: i64) -> usize {
+        self.ntfs.expire(now - self.config.ntf_ttl)
     }
 
     /// Expires old messages in every queue.
@@ -817,7 +831,7 @@ impl Core {
                     }
                 }
                 if let Some(n) = q.notifier {
-                    self.drop_ntf_sub(&n.notifier_id);
+                    self.drop_notifier(&n.notifier_id);
                 }
                 Ok(Reply::Ok)
             }
@@ -860,7 +874,7 @@ impl Core {
                     match self.queues.add_notifier(rid, creds) {
                         Ok(old) => {
                             if let Some(old) = old {
-                                self.drop_ntf_sub(&old);
+                                self.drop_notifier(&old);
                             }
                             return Ok(Reply::Nid {
                                 notifier_id,
@@ -879,7 +893,7 @@ impl Core {
                     .delete_notifier(rid)
                     .map_err(|_| ErrorKind::Internal)?
                 {
-                    self.drop_ntf_sub(&old);
+                    self.drop_notifier(&old);
                 }
                 Ok(Reply::Ok)
             }
@@ -898,6 +912,18 @@ impl Core {
                         });
                     }
                 }
+                // Notifications kept while no notifier was subscribed, oldest first.
+                for ntf in self.ntfs.take(&nid) {
+                    out.push(Outgoing {
+                        client,
+                        corr_id: Vec::new(),
+                        entity_id: nid.clone(),
+                        reply: Reply::NMsg {
+                            nonce: ntf.nonce,
+                            enc_meta: ntf.enc_meta,
+                        },
+                    });
+                }
                 self.clients.entry(client).or_default().ntf_subs.insert(nid);
                 Ok(Reply::Ok)
             }
@@ -905,7 +931,9 @@ impl Core {
         }
     }
 
-    fn drop_ntf_sub(&mut self, nid: &[u8]) {
+    /// The notifier is removed: its subscription and kept notifications go.
+    fn drop_notifier(&mut self, nid: &[u8]) {
+        self.ntfs.delete(nid);
         if let Some(c) = self.ntf_subscribers.remove(nid) {
             if let Some(state) = self.clients.get_mut(&c) {
                 state.ntf_subs.remove(nid);
@@ -973,10 +1001,7 @@ impl Core {
                 }
                 if notification {
                     if let Some((nid, secret)) = notifier {
-                        if let (Some(&ntf_client), Ok(msg_id)) = (
-                            self.ntf_subscribers.get(&nid),
-                            ShortBytes::from_slice(&msg.id),
-                        ) {
+                        if let Ok(msg_id) = ShortBytes::from_slice(&msg.id) {
                             let mut nonce = [0u8; 24];
                             rng.fill_bytes(&mut nonce);
                             // `NMsgMeta`: the message ID and its time.
@@ -984,12 +1009,27 @@ impl Core {
                             if let Ok(enc_meta) =
                                 cb_encrypt(&secret, &CbNonce(nonce), &meta, NTF_META_PADDED_LEN)
                             {
-                                out.push(Outgoing {
-                                    client: ntf_client,
-                                    corr_id: Vec::new(),
-                                    entity_id: nid,
-                                    reply: Reply::NMsg { nonce, enc_meta },
-                                });
+                                let ntf = MsgNtf {
+                                    msg_id: msg.id.clone(),
+                                    ts: msg.ts,
+                                    nonce,
+                                    enc_meta,
+                                };
+                                // A subscribed notifier gets it now; otherwise it waits for
+                                // `NSUB` (the reference keeps every one and flushes them to
+                                // subscribed notifiers every 1.5 seconds).
+                                match self.ntf_subscribers.get(&nid) {
+                                    Some(&ntf_client) => out.push(Outgoing {
+                                        client: ntf_client,
+                                        corr_id: Vec::new(),
+                                        entity_id: nid,
+                                        reply: Reply::NMsg {
+                                            nonce: ntf.nonce,
+                                            enc_meta: ntf.enc_meta,
+                                        },
+                                    }),
+                                    None => self.ntfs.store(&nid, ntf),
+                                }
                             }
                         }
                     }

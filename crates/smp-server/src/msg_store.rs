@@ -177,6 +177,69 @@ impl MsgStore {
     }
 }
 
+/// Notifications kept for a notifier by default: 24 hours, in seconds (`expire_ntfs_hours`).
+pub const DEFAULT_NTF_TTL: i64 = 24 * 3600;
+
+/// A message notification kept until its notifier subscribes (the reference's `MsgNtf`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MsgNtf {
+    /// The message's ID.
+    pub msg_id: Vec<u8>,
+    /// The message's time, in Unix seconds.
+    pub ts: i64,
+    /// The nonce of the encrypted metadata.
+    pub nonce: [u8; 24],
+    /// The encrypted `(msgId, ts)` metadata, as `NMSG` carries it.
+    pub enc_meta: Vec<u8>,
+}
+
+/// Notifications per notifier ID, oldest first (the reference's `NtfStore`): every
+/// notification for a notifier that is not subscribed waits here until it subscribes
+/// (`NSUB`), the notifier is removed, or it expires.
+#[derive(Debug, Default)]
+pub struct NtfStore {
+    ntfs: HashMap<EntityId, Vec<MsgNtf>>,
+}
+
+impl NtfStore {
+    /// Keeps a notification.
+    pub fn store(&mut self, nid: &[u8], ntf: MsgNtf) {
+        self.ntfs.entry(nid.to_vec()).or_default().push(ntf);
+    }
+
+    /// Takes a notifier's notifications, oldest first.
+    pub fn take(&mut self, nid: &[u8]) -> Vec<MsgNtf> {
+        self.ntfs.remove(nid).unwrap_or_default()
+    }
+
+    /// Drops a notifier's notifications; returns how many there were.
+    pub fn delete(&mut self, nid: &[u8]) -> usize {
+        self.ntfs.remove(nid).map_or(0, |v| v.len())
+    }
+
+    /// Drops notifications of messages received before `before` (Unix seconds).
+    pub fn expire(&mut self, before: i64) -> usize {
+        let mut n = 0;
+        self.ntfs.retain(|_, v| {
+            let len = v.len();
+            v.retain(|ntf| ntf.ts >= before);
+            n += len - v.len();
+            !v.is_empty()
+        });
+        n
+    }
+
+    /// Every notifier with notifications, and its notifications in order.
+    pub fn all(&self) -> impl Iterator<Item = (&EntityId, &[MsgNtf])> {
+        self.ntfs.iter().map(|(id, v)| (id, v.as_slice()))
+    }
+
+    /// The total number of kept notifications.
+    pub fn total(&self) -> usize {
+        self.ntfs.values().map(Vec::len).sum()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +316,36 @@ mod tests {
         assert_eq!(s.expire_all(150), 1);
         assert_eq!(s.peek(&rid).map(|m| m.ts), Some(200));
         assert_eq!(s.delete_queue(&rid), 1);
+        assert_eq!(s.total(), 0);
+    }
+
+    fn ntf(n: u8, ts: i64) -> MsgNtf {
+        MsgNtf {
+            msg_id: vec![n; 24],
+            ts,
+            nonce: [n; 24],
+            enc_meta: vec![n; 144],
+        }
+    }
+
+    #[test]
+    fn notifications_kept_in_order_taken_deleted_and_expired() {
+        let mut s = NtfStore::default();
+        s.store(&[1; 24], ntf(1, 100));
+        s.store(&[1; 24], ntf(2, 200));
+        s.store(&[2; 24], ntf(3, 100));
+        assert_eq!(s.total(), 3);
+        assert_eq!(s.expire(150), 2);
+        assert_eq!(s.take(&[1; 24]), vec![ntf(2, 200)]);
+        assert!(s.take(&[1; 24]).is_empty());
+        s.store(&[2; 24], ntf(4, 300));
+        s.store(&[2; 24], ntf(5, 400));
+        assert_eq!(
+            s.take(&[2; 24]).iter().map(|n| n.ts).collect::<Vec<_>>(),
+            vec![300, 400]
+        );
+        s.store(&[3; 24], ntf(6, 500));
+        assert_eq!(s.delete(&[3; 24]), 1);
         assert_eq!(s.total(), 0);
     }
 }

@@ -55,6 +55,8 @@ pub struct NetConfig {
     pub inactive: Option<InactiveClients>,
     /// Where to save messages on shutdown (`None`: not saved).
     pub messages_path: Option<PathBuf>,
+    /// Where to save kept notifications on shutdown (`None`: not saved).
+    pub ntfs_path: Option<PathBuf>,
 }
 
 fn now() -> i64 {
@@ -159,6 +161,12 @@ impl Server {
                 Err(e) => tracing::error!(error = %e, "saving messages failed"),
             }
         }
+        if let Some(path) = &config.ntfs_path {
+            match store_log::save_ntfs(path, &core.ntfs) {
+                Ok(n) => println!("notifications saved: {n}"),
+                Err(e) => tracing::error!(error = %e, "saving notifications failed"),
+            }
+        }
         if let Some(log) = core.queues.take_log() {
             log.close()?;
         }
@@ -176,8 +184,11 @@ fn spawn_expiry(
                 () = tokio::time::sleep(Duration::from_secs(7200)) => {}
                 _ = stop.changed() => return,
             }
-            let n = lock(&shared.core).expire_messages(now());
-            tracing::info!(expired = n, "expired messages");
+            let (n, ntfs) = {
+                let mut core = lock(&shared.core);
+                (core.expire_messages(now()), core.expire_ntfs(now()))
+            };
+            tracing::info!(expired = n, expired_ntfs = ntfs, "expired messages");
         }
     })
 }

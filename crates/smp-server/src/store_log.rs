@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use simplex_encoding::string::{base64url_decode, base64url_encode};
 
-use crate::msg_store::{Message, MessageKind, MsgStore};
+use crate::msg_store::{Message, MessageKind, MsgNtf, MsgStore, NtfStore};
 use crate::store::{EntityId, NtfCreds, QueueMode, QueueRecord, QueueStatus, QueueStore};
 use simplex_crypto::{DhSecretX25519, PublicAuthKey};
 
@@ -652,6 +652,92 @@ pub fn restore_messages(
     Ok(stats)
 }
 
+/// One line of the notifications file (the reference's `NLRv1`):
+/// `v1 <notifier id> <msg id> <ts> <nonce> <encrypted metadata>`.
+pub fn ntf_line(nid: &[u8], ntf: &MsgNtf) -> String {
+    format!(
+        "v1 {} {} {} {} {}",
+        b64(nid),
+        b64(&ntf.msg_id),
+        ntf.ts,
+        b64(&ntf.nonce),
+        b64(&ntf.enc_meta)
+    )
+}
+
+/// Parses one line of the notifications file.
+pub fn parse_ntf_line(line: &str) -> Result<(EntityId, MsgNtf), ParseError> {
+    let mut c = Cursor(line);
+    if c.token() != "v1" {
+        return Err(ParseError("notifications file version"));
+    }
+    let nid = id(c.token())?;
+    let msg_id = id(c.token())?;
+    let ts: i64 = c.token().parse().map_err(|_| ParseError("timestamp"))?;
+    let nonce: [u8; 24] = id(c.token())?
+        .as_slice()
+        .try_into()
+        .map_err(|_| ParseError("nonce"))?;
+    let enc_meta = id(c.token())?;
+    if !c.0.is_empty() {
+        return Err(ParseError("trailing text"));
+    }
+    Ok((
+        nid,
+        MsgNtf {
+            msg_id,
+            ts,
+            nonce,
+            enc_meta,
+        },
+    ))
+}
+
+/// Saves the kept notifications to `path` (truncating it); returns how many.
+pub fn save_ntfs(path: &Path, ntfs: &NtfStore) -> io::Result<usize> {
+    let mut w = BufWriter::new(File::create(path)?);
+    let mut n = 0;
+    for (nid, list) in ntfs.all() {
+        for ntf in list {
+            w.write_all(ntf_line(nid, ntf).as_bytes())?;
+            w.write_all(b"\n")?;
+            n += 1;
+        }
+    }
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok(n)
+}
+
+/// Restores notifications saved by [`save_ntfs`] (or the reference), dropping those of
+/// messages received before `expire_before`; then renames the file to `.bak`.
+pub fn restore_ntfs(
+    path: &Path,
+    ntfs: &mut NtfStore,
+    expire_before: i64,
+) -> io::Result<RestoreStats> {
+    let mut stats = RestoreStats::default();
+    let reader = BufReader::new(File::open(path)?);
+    for line in reader.split(b'\n') {
+        let line = line?;
+        if line.is_empty() {
+            continue;
+        }
+        match std::str::from_utf8(&line)
+            .map_err(|_| ParseError("utf-8"))
+            .and_then(parse_ntf_line)
+        {
+            Ok((_, ntf)) if ntf.ts < expire_before => stats.expired += 1,
+            Ok((nid, ntf)) => {
+                ntfs.store(&nid, ntf);
+                stats.stored += 1;
+            }
+            Err(_) => stats.skipped += 1,
+        }
+    }
+    fs::rename(path, with_suffix(path, ".bak"))?;
+    Ok(stats)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -810,5 +896,34 @@ mod tests {
         assert_eq!(ms2.peek(&rid).map(|m| m.ts), Some(200));
         assert!(!path.exists());
         assert!(dir.path().join("smp-server-messages.log.bak").exists());
+    }
+
+    #[test]
+    fn notifications_file_round_trip_and_expiry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ntfs.log");
+        let mut ntfs = NtfStore::default();
+        let ntf = |n: u8, ts| MsgNtf {
+            msg_id: vec![n; 24],
+            ts,
+            nonce: [n; 24],
+            enc_meta: vec![n; 144],
+        };
+        ntfs.store(&[1; 24], ntf(1, 1000));
+        ntfs.store(&[1; 24], ntf(2, 2000));
+        ntfs.store(&[2; 24], ntf(3, 10));
+        let line = ntf_line(&[1; 24], &ntf(1, 1000));
+        assert!(line.starts_with(
+            "v1 AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB 1000 "
+        ));
+        assert_eq!(parse_ntf_line(&line), Ok((vec![1; 24], ntf(1, 1000))));
+        assert!(parse_ntf_line("v2 x").is_err());
+        assert!(parse_ntf_line(&format!("{line} extra")).is_err());
+        assert_eq!(save_ntfs(&path, &ntfs).expect("save"), 3);
+        let mut restored = NtfStore::default();
+        let stats = restore_ntfs(&path, &mut restored, 100).expect("restore");
+        assert_eq!((stats.stored, stats.expired, stats.skipped), (2, 1, 0));
+        assert_eq!(restored.take(&[1; 24]), vec![ntf(1, 1000), ntf(2, 2000)]);
+        assert!(!path.exists(), "renamed to .bak");
     }
 }

@@ -675,3 +675,63 @@ async fn largest_message_is_delivered_and_one_more_byte_is_refused() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn notifier_subscribing_later_gets_the_kept_nmsg() {
+    let server = TestServer::start(DEFAULT_QUOTA).await;
+    let (rcv, _rcv_events) = connect(&server.address).await;
+    let q = new_queue(&rcv, ed_key(), SubscriptionMode::OnlyCreate).await;
+    let ntf_key = x_key();
+    let rcv_ntf_dh = PrivateKeyX25519::generate(&mut OsRng);
+    let (nid, srv_ntf_dh) = rcv
+        .enable_notifications(
+            &q.rcv_key,
+            &q.rcv_id,
+            &ntf_key.public_key(),
+            &rcv_ntf_dh.public_key(),
+        )
+        .await
+        .expect("NKEY -> NID");
+    for b in [&b"early"[..], b"also early"] {
+        rcv.send_message(None, &q.snd_id, NOTIFY, b)
+            .await
+            .expect("SEND");
+    }
+    let (ntf, mut ntf_events) = connect(&server.address).await;
+    ntf.subscribe_notifications(&ntf_key, &nid)
+        .await
+        .expect("NSUB with an X25519 notifier key");
+    let secret = dh_x25519(&srv_ntf_dh, &rcv_ntf_dh);
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let ev = next_event(&mut ntf_events).await;
+        assert_eq!(ev.entity_id, nid);
+        let Response::Nmsg { nonce, enc_meta } = ev.response else {
+            panic!("expected NMSG");
+        };
+        let meta = simplex_crypto::cb_decrypt(
+            &secret,
+            &simplex_crypto::CbNonce(nonce),
+            enc_meta.as_slice(),
+        )
+        .expect("metadata decrypts");
+        seen.push(meta.get(1..25).expect("message ID").to_vec());
+    }
+    // In the order sent.
+    let m = rcv
+        .get_message(&q.rcv_key, &q.rcv_id)
+        .await
+        .expect("GET")
+        .expect("first");
+    assert_eq!(seen[0], m.msg_id.as_slice());
+    rcv.ack(&q.rcv_key, &q.rcv_id, m.msg_id.as_slice())
+        .await
+        .expect("ACK");
+    let m = rcv
+        .get_message(&q.rcv_key, &q.rcv_id)
+        .await
+        .expect("GET")
+        .expect("second");
+    assert_eq!(seen[1], m.msg_id.as_slice());
+    server.stop().await;
+}

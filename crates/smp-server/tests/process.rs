@@ -5,6 +5,8 @@
 mod common;
 
 use common::{connect, ed_key, new_queue, next_msg, start_binary};
+use rand::rngs::OsRng;
+use simplex_crypto::{dh_x25519, PrivateKeyX25519};
 use simplex_transport::handshake::{connect as raw_connect, ClientTransportConfig};
 use smp_client::ClientError;
 use smp_proto::block::{decode_block, encode_block};
@@ -18,6 +20,7 @@ use smp_proto::transmission::{encode_transmission, RawTransmission};
 const QUIET: MsgFlags = MsgFlags {
     notification: false,
 };
+const NOTIFY: MsgFlags = MsgFlags { notification: true };
 
 fn body(b: &RcvMsgBody) -> &[u8] {
     match b {
@@ -79,8 +82,23 @@ async fn graceful_restart_restores_queues_and_undelivered_messages() {
     rcv.secure_queue(&q.rcv_key, &q.rcv_id, &snd_key.public_key())
         .await
         .expect("KEY");
-    for b in [&b"delivered, not acknowledged"[..], b"waiting"] {
-        snd.send_message(Some(&snd_key), &q.snd_id, QUIET, b)
+    // A notifier that has not subscribed yet.
+    let ntf_key = ed_key();
+    let rcv_ntf_dh = PrivateKeyX25519::generate(&mut OsRng);
+    let (nid, srv_ntf_dh) = rcv
+        .enable_notifications(
+            &q.rcv_key,
+            &q.rcv_id,
+            &ntf_key.public_key(),
+            &rcv_ntf_dh.public_key(),
+        )
+        .await
+        .expect("NKEY");
+    for (b, flags) in [
+        (&b"delivered, not acknowledged"[..], QUIET),
+        (b"waiting", NOTIFY),
+    ] {
+        snd.send_message(Some(&snd_key), &q.snd_id, flags, b)
             .await
             .expect("SEND");
     }
@@ -94,6 +112,7 @@ async fn graceful_restart_restores_queues_and_undelivered_messages() {
 
     let rest = s.terminate();
     assert!(rest.contains("messages saved: 2"), "printed: {rest}");
+    assert!(rest.contains("notifications saved: 1"), "printed: {rest}");
     assert!(dir.path().join("log/smp-server-store.log").exists());
 
     let s2 = start_binary(dir.path());
@@ -101,7 +120,11 @@ async fn graceful_restart_restores_queues_and_undelivered_messages() {
     assert!(
         s2.printed
             .iter()
-            .any(|l| l.contains("messages restored: 2")),
+            .any(|l| l.contains("messages restored: 2"))
+            && s2
+                .printed
+                .iter()
+                .any(|l| l.contains("notifications restored: 1")),
         "printed: {:?}",
         s2.printed
     );
@@ -116,6 +139,22 @@ async fn graceful_restart_restores_queues_and_undelivered_messages() {
     rcv.ack(&q.rcv_key, &q.rcv_id, &id1).await.expect("ACK");
     let (id2, second) = next_msg(&mut rcv_events, &q).await;
     assert_eq!(body(&second), b"waiting");
+    // The kept notification of the second message survived the restart.
+    let (ntf, mut ntf_events) = connect(&address).await;
+    ntf.subscribe_notifications(&ntf_key, &nid)
+        .await
+        .expect("NSUB after restart");
+    let ev = common::next_event(&mut ntf_events).await;
+    let Response::Nmsg { nonce, enc_meta } = ev.response else {
+        panic!("expected NMSG");
+    };
+    let meta = simplex_crypto::cb_decrypt(
+        &dh_x25519(&srv_ntf_dh, &rcv_ntf_dh),
+        &simplex_crypto::CbNonce(nonce),
+        enc_meta.as_slice(),
+    )
+    .expect("metadata decrypts");
+    assert_eq!(meta.get(1..25), Some(id2.as_slice()));
     rcv.ack(&q.rcv_key, &q.rcv_id, &id2).await.expect("ACK");
     // Still secured by the same sender key.
     assert!(matches!(

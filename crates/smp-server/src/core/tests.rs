@@ -560,3 +560,85 @@ fn verified_outside_the_lock_then_queue_deleted_gives_auth() {
         AuthCheck::Keys(vec![])
     );
 }
+
+#[test]
+fn notifications_wait_for_a_notifier_that_subscribes_later() {
+    let mut h = Harness::new();
+    let (r, n) = (Party_::new(), Party_::new());
+    let (s, ns) = (session(1), session(2));
+    let (rid, sid, _) = h.new_queue(&s, &r, false, None);
+    let rcv_ntf = PrivateKeyX25519::generate(&mut OsRng);
+    let cmd = Cmd::NKey {
+        notifier_key: n.auth_key(),
+        rcv_ntf_dh_key: rcv_ntf.public_key(),
+    };
+    let Reply::Nid {
+        notifier_id,
+        srv_ntf_dh_key,
+    } = h.reply(&s, r.req(&rid, cmd))
+    else {
+        panic!("NID expected")
+    };
+    let ntf_secret = dh_x25519(&srv_ntf_dh_key, &rcv_ntf);
+    let notified = |body: &[u8]| Cmd::Send {
+        notification: true,
+        body: body.to_vec(),
+    };
+    for b in [&b"a"[..], b"b"] {
+        let out = h.run(&s, unsigned(&sid, notified(b)));
+        assert_eq!(out.len(), 1, "no notifier subscribed: only the reply");
+    }
+    h.reply(&s, unsigned(&sid, send(b"quiet")));
+    assert_eq!(h.core.ntfs.total(), 2);
+    let out = h.run(&ns, n.req(&notifier_id, Cmd::NSub));
+    assert_eq!(out[0].reply, Reply::Ok);
+    assert_eq!(out.len(), 3, "OK, then the two kept notifications");
+    // In the order sent: their metadata names the first two messages.
+    let ids: Vec<Vec<u8>> = h
+        .core
+        .msgs
+        .all()
+        .flat_map(|(_, q)| q.map(|m| m.id.clone()))
+        .collect();
+    for (o, id) in out[1..].iter().zip(&ids) {
+        assert_eq!(
+            (o.client, o.entity_id.as_slice()),
+            (2, notifier_id.as_slice())
+        );
+        assert!(o.corr_id.is_empty(), "pushed");
+        let Reply::NMsg { nonce, enc_meta } = &o.reply else {
+            panic!("NMSG expected")
+        };
+        let meta = cb_decrypt_no_pad(&ntf_secret, &CbNonce(*nonce), enc_meta).expect("decrypts");
+        let meta = simplex_encoding::unpad(&meta).expect("unpad");
+        assert_eq!(meta.get(1..25), Some(id.as_slice()));
+    }
+    assert_eq!(h.core.ntfs.total(), 0);
+    // Kept again when the notifier is gone, and dropped with the queue.
+    h.core.client_gone(2);
+    h.reply(&s, unsigned(&sid, notified(b"c")));
+    assert_eq!(h.core.ntfs.total(), 1);
+    assert_eq!(h.reply(&s, r.req(&rid, Cmd::Del)), Reply::Ok);
+    assert_eq!(h.core.ntfs.total(), 0);
+}
+
+#[test]
+fn kept_notifications_expire() {
+    let mut h = Harness::new();
+    let (r, n) = (Party_::new(), Party_::new());
+    let s = session(1);
+    let (rid, sid, _) = h.new_queue(&s, &r, false, None);
+    let cmd = Cmd::NKey {
+        notifier_key: n.auth_key(),
+        rcv_ntf_dh_key: PrivateKeyX25519::generate(&mut OsRng).public_key(),
+    };
+    h.reply(&s, r.req(&rid, cmd));
+    let notified = Cmd::Send {
+        notification: true,
+        body: b"x".to_vec(),
+    };
+    h.reply(&s, unsigned(&sid, notified));
+    assert_eq!(h.core.expire_ntfs(h.now + 3600), 0);
+    assert_eq!(h.core.expire_ntfs(h.now + 24 * 3600 + 1), 1);
+    assert_eq!(h.core.ntfs.total(), 0);
+}

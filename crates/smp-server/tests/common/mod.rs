@@ -46,6 +46,7 @@ impl TestServer {
             max_connections: 4096,
             inactive: None,
             messages_path: None,
+            ntfs_path: None,
         };
         let core = Core::new(
             CoreConfig::default(),
