@@ -380,7 +380,10 @@ fn dh_kdf<A: DhAlgorithm>(
     private: &A::Private,
     kem: Option<&KemSharedKey>,
 ) -> Result<(Key32, Key32, Key32), RatchetError> {
-    let mut ikm = A::dh(public, private)?;
+    let dh = A::dh(public, private)?;
+    // Sized up front so that no reallocation leaves a copy of the secret behind.
+    let mut ikm = Zeroizing::new(Vec::with_capacity(dh.len() + 32));
+    ikm.extend_from_slice(&dh);
     if let Some(ss) = kem {
         ikm.extend_from_slice(ss.as_bytes());
     }
