@@ -620,6 +620,13 @@ async fn wrong_fingerprint_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_clients() {
     const CLIENTS: usize = 1000;
+    // Each client is two sockets in this process (its own and the server's side).
+    let limit =
+        rlimit::increase_nofile_limit(4 * CLIENTS as u64 + 256).expect("raise RLIMIT_NOFILE");
+    assert!(
+        limit >= 2 * CLIENTS as u64 + 64,
+        "RLIMIT_NOFILE {limit} is too low"
+    );
     let server = TestServer::start(DEFAULT_QUOTA).await;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..CLIENTS {
