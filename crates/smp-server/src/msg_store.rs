@@ -4,6 +4,9 @@
 //! When a queue holds `quota` messages, the next `SEND` stores a quota marker instead and is
 //! refused; later sends are refused until the recipient has drained the queue (marker
 //! included), so the recipient learns that messages were lost.
+//!
+//! Also the notification store ([`NtfStore`], the reference's `Server/NtfStore.hs`): `NMSG`
+//! notifications kept for notifiers that are not subscribed.
 
 use std::collections::{HashMap, VecDeque};
 
