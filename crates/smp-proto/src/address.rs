@@ -384,6 +384,50 @@ pub struct SmpQueueUri {
     pub queue_mode: Option<QueueMode>,
 }
 
+/// The onion hosts the reference adds to old single-host addresses of its preset servers
+/// (`extraSMPServerHosts`): a queue URI or queue info of client version 1 names only the
+/// public host, and the second host is implied.
+pub const EXTRA_SMP_SERVER_HOSTS: [(&str, &str); 6] = [
+    (
+        "smp4.simplex.im",
+        "o5vmywmrnaxalvz6wi3zicyftgio6psuvyniis6gco6bp6ekl4cqj4id.onion",
+    ),
+    (
+        "smp5.simplex.im",
+        "jjbyvoemxysm7qxap7m5d5m35jzv5qq6gnlv7s4rsn7tdwwmuqciwpid.onion",
+    ),
+    (
+        "smp6.simplex.im",
+        "bylepyau3ty4czmn77q4fglvperknl4bi2eb2fdy2bh4jxtf32kf73yd.onion",
+    ),
+    (
+        "smp8.simplex.im",
+        "beccx4yfxxbvyhqypaavemqurytl6hozr47wfc7uuecacjqdvwpw2xid.onion",
+    ),
+    (
+        "smp9.simplex.im",
+        "jssqzccmrcws6bhmn77vgmhfjmhwlyr3u7puw4erkyoosywgl67slqqd.onion",
+    ),
+    (
+        "smp10.simplex.im",
+        "rb2pbttocvnbrngnwziclp2f4ckjq65kebafws6g4hy22cdaiv5dwjqd.onion",
+    ),
+];
+
+/// Adds the implied onion host to a single-host address of a preset server
+/// (`updateSMPServerHosts`); any other address is left as it is.
+pub fn update_smp_server_hosts(server: &mut SmpServer) {
+    if let [TransportHost::Domain(h)] = server.hosts.as_slice() {
+        if let Some((_, onion)) = EXTRA_SMP_SERVER_HOSTS.iter().find(|(d, _)| d == h) {
+            server.hosts.push(TransportHost::Onion((*onion).to_owned()));
+        }
+    }
+}
+
+/// The longest sender ID a queue URI may carry: its binary form (`EntityId`) has a one-byte
+/// length. Real IDs are 24 bytes.
+pub const MAX_SENDER_ID_LEN: usize = 255;
+
 /// SMP client version 2: several hosts in server addresses.
 const SRV_HOSTNAMES_CLIENT_VERSION: u16 = 2;
 /// SMP client version 4: short links; `k=s` is no longer written.
@@ -436,9 +480,21 @@ impl fmt::Display for SmpQueueUri {
 
 impl SmpQueueUri {
     /// Parses the versioned form, and the old unversioned `...#<dhKey>` form as version 1.
-    /// (The reference also adds a preset second host to old single-host addresses; that table
-    /// of presets is not reproduced here.)
+    /// An address of client version 1 naming one preset host gets its implied onion host
+    /// ([`update_smp_server_hosts`]). Sender IDs over [`MAX_SENDER_ID_LEN`] bytes are refused
+    /// (the reference reads them but cannot encode them in binary).
     pub fn parse_str(s: &[u8]) -> Result<Self, DecodeError> {
+        let mut uri = Self::parse_str_raw(s)?;
+        if uri.sender_id.len() > MAX_SENDER_ID_LEN {
+            return Err(DecodeError::Invalid("sender ID length"));
+        }
+        if uri.client_versions.max.0 < SRV_HOSTNAMES_CLIENT_VERSION {
+            update_smp_server_hosts(&mut uri.server);
+        }
+        Ok(uri)
+    }
+
+    fn parse_str_raw(s: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(s);
         let SmpServerWithAuth { server, auth } = SmpServer::read_str(&mut r)?;
         if auth.is_some() {
@@ -604,6 +660,48 @@ mod tests {
         }
         let no_port = SmpServer { port: None, ..srv };
         assert_eq!(decode_all::<SmpServer>(&no_port.to_bytes()), Ok(no_port));
+    }
+
+    #[test]
+    fn v1_queue_uri_of_a_preset_server_gets_its_onion_host() {
+        let dh = "MCowBQYDK2VuAyEAjiswwI3O_NlS8Fk3HJUW870EY2bAwmttMBsvRB9eV3o=";
+        let kh = "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI=";
+        let v1 = format!("smp://{kh}@smp5.simplex.im/3456-w==#/?v=1&dh={dh}");
+        let uri = SmpQueueUri::parse_str(v1.as_bytes()).expect("v1 URI");
+        assert_eq!(
+            uri.server.hosts,
+            vec![
+                TransportHost::Domain("smp5.simplex.im".into()),
+                TransportHost::Onion(
+                    "jjbyvoemxysm7qxap7m5d5m35jzv5qq6gnlv7s4rsn7tdwwmuqciwpid.onion".into()
+                ),
+            ]
+        );
+        // Legacy printing keeps the first host in the authority and the rest in `srv=`.
+        assert!(uri
+            .to_string()
+            .ends_with("&srv=jjbyvoemxysm7qxap7m5d5m35jzv5qq6gnlv7s4rsn7tdwwmuqciwpid.onion"));
+        // From client version 2 on, or for other hosts, nothing is added.
+        let v2 = format!("smp://{kh}@smp5.simplex.im/3456-w==#/?v=1-2&dh={dh}");
+        let uri = SmpQueueUri::parse_str(v2.as_bytes()).expect("v1-2 URI");
+        assert_eq!(uri.server.hosts.len(), 1);
+        let other = format!("smp://{kh}@smp.simplex.im/3456-w==#/?v=1&dh={dh}");
+        let uri = SmpQueueUri::parse_str(other.as_bytes()).expect("other host");
+        assert_eq!(uri.server.hosts.len(), 1);
+    }
+
+    #[test]
+    fn queue_uri_sender_id_fits_its_binary_form() {
+        let dh = "MCowBQYDK2VuAyEAjiswwI3O_NlS8Fk3HJUW870EY2bAwmttMBsvRB9eV3o=";
+        let kh = "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI=";
+        let id = |n: usize| simplex_encoding::string::base64url_encode(&vec![7u8; n]);
+        let ok = format!("smp://{kh}@h/{}#/?v=4&dh={dh}", id(255));
+        assert!(SmpQueueUri::parse_str(ok.as_bytes()).is_ok());
+        let long = format!("smp://{kh}@h/{}#/?v=4&dh={dh}", id(256));
+        assert_eq!(
+            SmpQueueUri::parse_str(long.as_bytes()),
+            Err(DecodeError::Invalid("sender ID length"))
+        );
     }
 
     #[test]

@@ -29,7 +29,9 @@ pub mod response;
 pub mod transmission;
 pub mod version;
 
-pub use address::{BasicAuth, SmpQueueUri, SmpServer, SmpServerWithAuth, TransportHost};
+pub use address::{
+    update_smp_server_hosts, BasicAuth, SmpQueueUri, SmpServer, SmpServerWithAuth, TransportHost,
+};
 pub use block::{
     batch_transmissions, decode_block, decode_block_transmissions, encode_block, BLOCK_SIZE,
 };
