@@ -373,6 +373,7 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
         allow_new_queues: ini.on("AUTH", "new_queues", true),
         create_password: password.as_ref().map(|p| p.as_bytes().to_vec()),
         message_ttl: Some(ttl_days.unwrap_or(21) * 86_400),
+        expire_on_send: ini.on("STORE_LOG", "expire_messages_on_send", true),
         ntf_ttl: ini
             .get("STORE_LOG", "expire_ntfs_hours")
             .and_then(|h| h.parse::<i64>().ok())

@@ -267,6 +267,9 @@ pub struct CoreConfig {
     pub create_password: Option<Vec<u8>>,
     /// Message expiry in seconds (`None`: never).
     pub message_ttl: Option<i64>,
+    /// `[STORE_LOG] expire_messages_on_send`: expire a queue's old messages on each `SEND`
+    /// to it (on when the key is absent).
+    pub expire_on_send: bool,
     /// Expiry of notifications kept for notifiers, in seconds (`expire_ntfs_hours`).
     pub ntf_ttl: i64,
     /// Queue and message ID length.
@@ -279,6 +282,7 @@ impl Default for CoreConfig {
             allow_new_queues: true,
             create_password: None,
             message_ttl: Some(DEFAULT_MESSAGE_TTL),
+            expire_on_send: true,
             ntf_ttl: DEFAULT_NTF_TTL,
             id_len: 24,
         }
@@ -579,15 +583,21 @@ impl Core {
                     Ok(rid) => rid,
                     Err(e) => return Reply::Err(e),
                 };
-                let day = now - now.rem_euclid(86_400);
+                // As the reference: OFF, DEL and NSUB act on the queue as it is (no blocked
+                // check, no time update); SEND updates the time but checks the size before
+                // the status itself; every other command of a blocked queue gets ERR
+                // BLOCKED, which is ERR AUTH before v12.
+                let direct = matches!(cmd, Cmd::Off | Cmd::Del | Cmd::NSub);
+                let checks_status = !direct && !matches!(cmd, Cmd::Send { .. });
                 let blocked = self
                     .queues
                     .find(Party::Recipient, &rid)
                     .is_some_and(|q| matches!(q.status, QueueStatus::Blocked(_)));
-                if blocked {
+                if blocked && checks_status {
                     return Reply::Err(ErrorKind::Auth);
                 }
-                if self.queues.touch(&rid, day).is_err() {
+                let day = now - now.rem_euclid(86_400);
+                if !direct && self.queues.touch(&rid, day).is_err() {
                     return Reply::Err(ErrorKind::Internal);
                 }
                 self.queue_command(rng, now, session, &rid, req, out)
@@ -781,13 +791,16 @@ impl Core {
                 else {
                     return Err(ErrorKind::NoMsg);
                 };
-                let delivered = match &sub.delivered {
-                    Some(d) if d == msg_id || msg_id.is_empty() => d.clone(),
+                // An empty ID matches the delivered message, but only the ID sent is
+                // deleted: with an empty one nothing is, and the first message is sent again
+                // (the reference compares the ACK's own ID with the queue's first message).
+                match &sub.delivered {
+                    Some(d) if d == msg_id || msg_id.is_empty() => {}
                     _ => return Err(ErrorKind::NoMsg),
-                };
+                }
                 sub.delivered = None;
                 let get = sub.get;
-                self.msgs.delete_first(rid, &delivered);
+                self.msgs.delete_first(rid, msg_id);
                 if get {
                     return Ok(Reply::Ok);
                 }
@@ -966,7 +979,7 @@ impl Core {
             .notifier
             .as_ref()
             .map(|n| (n.notifier_id.clone(), n.rcv_ntf_dh_secret.clone()));
-        if let Some(ttl) = self.config.message_ttl {
+        if let (Some(ttl), true) = (self.config.message_ttl, self.config.expire_on_send) {
             self.msgs.expire(rid, now - ttl);
         }
         let msg = Message {

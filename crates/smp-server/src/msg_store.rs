@@ -148,12 +148,18 @@ impl MsgStore {
     }
 
     /// Deletes messages received before `before` (Unix seconds) from the head of one queue.
+    /// A quota marker at the head stops it (the marker never expires, as in the reference's
+    /// `deleteExpireMsgs_`), so a full queue stays closed until its recipient drains it.
     pub fn expire(&mut self, rid: &[u8], before: i64) -> usize {
         let Some(q) = self.queues.get_mut(rid) else {
             return 0;
         };
         let mut n = 0;
-        while q.messages.front().is_some_and(|m| m.ts < before) {
+        while q
+            .messages
+            .front()
+            .is_some_and(|m| m.kind != MessageKind::Quota && m.ts < before)
+        {
             q.messages.pop_front();
             n += 1;
         }

@@ -642,3 +642,136 @@ fn kept_notifications_expire() {
     assert_eq!(h.core.expire_ntfs(h.now + 24 * 3600 + 1), 1);
     assert_eq!(h.core.ntfs.total(), 0);
 }
+
+// The tests below were derived from the reference's `Server.hs` and `MsgStore/Types.hs`
+// (an audit of v9 behaviour the official clients meet); each names the reference rule.
+
+/// `deleteExpireMsgs_` deletes expired messages from the head only while the head is a
+/// regular `Message`: a `MessageQuota` at the head stops it, so the marker is never expired
+/// and a full queue stays closed to senders until the recipient drains it.
+#[test]
+fn expiry_stops_at_the_quota_marker() {
+    let mut h = Harness::with(CoreConfig::default(), 1);
+    let r = Party_::new();
+    let s = session(1);
+    let (rid, sid, _) = h.new_queue(&s, &r, false, None);
+    assert_eq!(h.reply(&s, unsigned(&sid, send(b"1"))), Reply::Ok);
+    assert_eq!(
+        h.reply(&s, unsigned(&sid, send(b"2"))),
+        Reply::Err(ErrorKind::Quota),
+        "the marker is written"
+    );
+    assert_eq!(h.core.msgs.size(&rid), 2);
+    let later = h.now + DEFAULT_MESSAGE_TTL + 10;
+    assert_eq!(h.core.expire_messages(later), 1, "only the message expires");
+    assert_eq!(h.core.msgs.size(&rid), 1, "the marker stays");
+    assert_eq!(
+        h.core.msgs.peek(&rid).map(|m| m.kind.clone()),
+        Some(MessageKind::Quota)
+    );
+    h.now = later;
+    assert_eq!(
+        h.reply(&s, unsigned(&sid, send(b"3"))),
+        Reply::Err(ErrorKind::Quota),
+        "still full: expiry on SEND also stops at the marker"
+    );
+}
+
+/// `acknowledgeMsg`: an empty message ID matches the delivered message, but the delete
+/// (`tryDelPeekMsg` / `tryDelMsg`) compares the empty ID with the first message's ID, so
+/// nothing is deleted: a subscriber gets the first message again as the ACK's reply, a GET
+/// client gets `OK`.
+#[test]
+fn ack_with_empty_id_deletes_nothing() {
+    let mut h = Harness::new();
+    let r = Party_::new();
+    let s = session(1);
+    let (rid, sid, secret) = h.new_queue(&s, &r, true, None);
+    let out = h.run(&s, unsigned(&sid, send(b"a")));
+    let (id, _) = open_msg(&secret, &out[1].reply);
+    let again = h.reply(&s, r.req(&rid, Cmd::Ack(Vec::new())));
+    let (id2, plain) = open_msg(&secret, &again);
+    assert_eq!(
+        (id2.as_slice(), body_of(&plain)),
+        (id.as_slice(), &b"a"[..])
+    );
+    assert_eq!(h.core.msgs.size(&rid), 1);
+    assert_eq!(h.reply(&s, r.req(&rid, Cmd::Ack(id))), Reply::Ok);
+    assert_eq!(h.core.msgs.size(&rid), 0);
+
+    let s2 = session(2);
+    let r2 = Party_::new();
+    let (rid2, sid2, _) = h.new_queue(&s2, &r2, false, None);
+    h.reply(&s2, unsigned(&sid2, send(b"g")));
+    assert!(matches!(
+        h.reply(&s2, r2.req(&rid2, Cmd::Get)),
+        Reply::Msg { .. }
+    ));
+    assert_eq!(h.reply(&s2, r2.req(&rid2, Cmd::Ack(Vec::new()))), Reply::Ok);
+    assert_eq!(h.core.msgs.size(&rid2), 1, "not deleted");
+}
+
+/// `expire_messages_on_send` (`expireMessagesOnSend`): when off, SEND does not expire old
+/// messages of the queue (the reference's `init` writes `off`; absent, it is on).
+#[test]
+fn expiry_on_send_follows_the_setting() {
+    for (on, expected) in [(true, 1), (false, 2)] {
+        let config = CoreConfig {
+            expire_on_send: on,
+            ..CoreConfig::default()
+        };
+        let mut h = Harness::with(config, 128);
+        let r = Party_::new();
+        let s = session(1);
+        let (rid, sid, _) = h.new_queue(&s, &r, false, None);
+        h.reply(&s, unsigned(&sid, send(b"old")));
+        h.now += DEFAULT_MESSAGE_TTL + 10;
+        h.reply(&s, unsigned(&sid, send(b"new")));
+        assert_eq!(h.core.msgs.size(&rid), expected, "expire_on_send = {on}");
+    }
+}
+
+/// On a blocked queue the reference refuses recipient commands that go through
+/// `withQueue` (`ERR BLOCKED`, sent as `ERR AUTH` before v12), but `OFF`, `DEL` and `NSUB`
+/// use the queue directly and succeed, and `SEND` checks `LARGE_MSG` before the status.
+#[test]
+fn blocked_queue_allows_off_del_nsub_and_checks_send_size_first() {
+    let mut h = Harness::new();
+    let (r, n) = (Party_::new(), Party_::new());
+    let s = session(1);
+    let (rid, sid, _) = h.new_queue(&s, &r, false, None);
+    let Reply::Nid { notifier_id, .. } = h.reply(
+        &s,
+        r.req(
+            &rid,
+            Cmd::NKey {
+                notifier_key: n.auth_key(),
+                rcv_ntf_dh_key: PrivateKeyX25519::generate(&mut OsRng).public_key(),
+            },
+        ),
+    ) else {
+        panic!("NID expected")
+    };
+    h.core
+        .queues
+        .apply(crate::store_log::StoreLogRecord::BlockQueue(
+            rid.clone(),
+            "reason=spam".into(),
+        ))
+        .expect("blocked");
+    assert_eq!(
+        h.reply(&s, r.req(&rid, Cmd::Sub)),
+        Reply::Err(ErrorKind::Auth)
+    );
+    assert_eq!(
+        h.reply(&s, unsigned(&sid, send(&[0; 16_065]))),
+        Reply::Err(ErrorKind::LargeMsg)
+    );
+    assert_eq!(
+        h.reply(&s, unsigned(&sid, send(b"x"))),
+        Reply::Err(ErrorKind::Auth)
+    );
+    assert_eq!(h.reply(&s, n.req(&notifier_id, Cmd::NSub)), Reply::Ok);
+    assert_eq!(h.reply(&s, r.req(&rid, Cmd::Off)), Reply::Ok);
+    assert_eq!(h.reply(&s, r.req(&rid, Cmd::Del)), Reply::Ok);
+}
