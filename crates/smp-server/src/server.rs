@@ -225,7 +225,7 @@ async fn serve_client(
     tokio::select! {
         () = receive(reader, version, session_id.clone(), client, cmd_tx, active.clone()) => {}
         () = process(cmd_rx, reply_tx, shared.clone(), core_session) => {}
-        () = send(writer, version, session_id, reply_rx, push_rx) => {}
+        () = send(writer, version, session_id, reply_rx, push_rx, active.clone()) => {}
         () = idle(inactive, active, shared.clone(), client) => {}
         _ = stop.changed() => {}
     }
@@ -341,6 +341,7 @@ async fn send(
     session_id: Vec<u8>,
     mut reply_rx: mpsc::Receiver<Vec<Wire>>,
     mut push_rx: mpsc::UnboundedReceiver<Wire>,
+    active: Arc<AtomicI64>,
 ) {
     loop {
         let mut out: Vec<Wire> = tokio::select! {
@@ -366,6 +367,9 @@ async fn send(
                 return;
             }
         }
+        // Sending counts as activity too (the reference takes the later of the last
+        // receive and the last send).
+        active.store(now(), Ordering::Relaxed);
     }
 }
 
