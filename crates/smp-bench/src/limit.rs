@@ -1,0 +1,157 @@
+//! The crypto floor of one message, timed with the implementations the server uses:
+//! OpenSSL's ChaCha20-Poly1305 for a 16 KiB TLS record in and one out, SHA-512 over the
+//! block for the authenticator, and the server-to-recipient box over the padded body.
+
+use std::time::{Duration, Instant};
+
+use openssl::cipher::Cipher;
+use openssl::cipher_ctx::CipherCtx;
+use simplex_crypto::nacl::{cb_encrypt_no_pad, CbNonce};
+use simplex_crypto::{dh_x25519, sha512, PrivateKeyX25519};
+use smp_proto::block::BLOCK_SIZE;
+use smp_proto::message::RCV_MSG_BODY_PADDED_LEN;
+
+/// Microseconds per operation of each part, and the sum.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    /// One 16 KiB TLS record encrypted (ChaCha20-Poly1305, OpenSSL).
+    pub tls_encrypt_us: f64,
+    /// One 16 KiB TLS record decrypted and its tag checked.
+    pub tls_decrypt_us: f64,
+    /// SHA-512 over a 16 KiB block (the crypto_box authenticator's digest).
+    pub sha512_us: f64,
+    /// The server-to-recipient box over the padded body (XSalsa20-Poly1305).
+    pub box_us: f64,
+}
+
+impl Limit {
+    /// The crypto cost of one delivered message.
+    pub fn us_per_msg(&self) -> f64 {
+        self.tls_encrypt_us + self.tls_decrypt_us + self.sha512_us + self.box_us
+    }
+
+    /// Messages per second one core could carry if crypto were the only cost.
+    pub fn msgs_per_s_per_core(&self) -> f64 {
+        1e6 / self.us_per_msg()
+    }
+}
+
+/// Runs `f` repeatedly for about `budget` and returns microseconds per call.
+fn time_per_call(budget: Duration, mut f: impl FnMut(u64)) -> f64 {
+    // Warm caches and the CPU clock first.
+    for i in 0..20 {
+        f(i);
+    }
+    let start = Instant::now();
+    let mut n: u64 = 0;
+    while start.elapsed() < budget {
+        for _ in 0..50 {
+            f(n);
+            n += 1;
+        }
+    }
+    start.elapsed().as_secs_f64() * 1e6 / n as f64
+}
+
+fn nonce12(i: u64) -> [u8; 12] {
+    let mut iv = [0u8; 12];
+    iv[4..].copy_from_slice(&i.to_be_bytes());
+    iv
+}
+
+/// Measures every part for about `budget` each.
+pub fn measure(budget: Duration) -> Result<Limit, openssl::error::ErrorStack> {
+    let key = [7u8; 32];
+    let record = vec![0x5au8; BLOCK_SIZE];
+    let mut out = vec![0u8; BLOCK_SIZE + 64];
+    let aad = [0x17u8, 3, 3, 0x40, 0x11];
+
+    let mut enc = CipherCtx::new()?;
+    enc.encrypt_init(Some(Cipher::chacha20_poly1305()), Some(&key), None)?;
+    let mut failed = None;
+    let tls_encrypt_us = time_per_call(budget, |i| {
+        let r = (|| {
+            enc.encrypt_init(None, None, Some(&nonce12(i)))?;
+            enc.cipher_update(&aad, None)?;
+            let n = enc.cipher_update(&record, Some(&mut out))?;
+            enc.cipher_final(&mut out[n..])?;
+            let mut tag = [0u8; 16];
+            enc.tag(&mut tag)
+        })();
+        if let Err(e) = r {
+            failed = Some(e);
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+
+    // One sealed record to open again and again.
+    let mut sealed = vec![0u8; BLOCK_SIZE + 16];
+    let mut tag = [0u8; 16];
+    enc.encrypt_init(None, None, Some(&nonce12(0)))?;
+    enc.cipher_update(&aad, None)?;
+    let n = enc.cipher_update(&record, Some(&mut sealed))?;
+    enc.cipher_final(&mut sealed[n..])?;
+    enc.tag(&mut tag)?;
+    sealed.truncate(BLOCK_SIZE);
+    let mut dec = CipherCtx::new()?;
+    dec.decrypt_init(Some(Cipher::chacha20_poly1305()), Some(&key), None)?;
+    let tls_decrypt_us = time_per_call(budget, |_| {
+        let r = (|| {
+            dec.decrypt_init(None, None, Some(&nonce12(0)))?;
+            dec.set_tag(&tag)?;
+            dec.cipher_update(&aad, None)?;
+            let n = dec.cipher_update(&sealed, Some(&mut out))?;
+            dec.cipher_final(&mut out[n..])
+        })();
+        if let Err(e) = r {
+            failed = Some(e);
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+
+    let sha512_us = time_per_call(budget, |i| {
+        let mut block = [0u8; 8];
+        block.copy_from_slice(&i.to_le_bytes());
+        let d = sha512(&record);
+        std::hint::black_box((d, block));
+    });
+
+    let mut rng = rand::rngs::OsRng;
+    let a = PrivateKeyX25519::generate(&mut rng);
+    let b = PrivateKeyX25519::generate(&mut rng);
+    let secret = dh_x25519(&b.public_key(), &a);
+    let padded = vec![0x33u8; RCV_MSG_BODY_PADDED_LEN];
+    let box_us = time_per_call(budget, |i| {
+        let mut n = [0u8; 24];
+        n[..8].copy_from_slice(&i.to_le_bytes());
+        let c = cb_encrypt_no_pad(&secret, &CbNonce(n), &padded);
+        std::hint::black_box(c);
+    });
+
+    Ok(Limit {
+        tls_encrypt_us,
+        tls_decrypt_us,
+        sha512_us,
+        box_us,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_part_costs_something_and_sums() {
+        let l = measure(Duration::from_millis(20)).expect("OpenSSL has ChaCha20-Poly1305");
+        for part in [l.tls_encrypt_us, l.tls_decrypt_us, l.sha512_us, l.box_us] {
+            assert!(part > 0.0 && part.is_finite(), "{l:?}");
+        }
+        let sum = l.tls_encrypt_us + l.tls_decrypt_us + l.sha512_us + l.box_us;
+        assert!((l.us_per_msg() - sum).abs() < 1e-9);
+        assert!((l.msgs_per_s_per_core() * l.us_per_msg() - 1e6).abs() < 1e-3);
+    }
+}

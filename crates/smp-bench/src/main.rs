@@ -1,0 +1,408 @@
+//! `smp-bench`: what the relay costs an operator per message, per queue, per connected client
+//! and per restart, measured over real TLS on loopback.
+//!
+//! Owns the benchmark tool only: it starts the `smp-server` binary (or the relay linked into
+//! itself, or targets a given `smp://` address), drives it with `smp-client` connections and
+//! reads the relay's CPU time and memory from `/proc`. It changes nothing in the relay. It
+//! sits at the top of the workspace, above `smp-server`, `smp-client` and `simplex-crypto`.
+//!
+//! Scenarios: `limit` (the crypto floor of one message), `throughput`, `latency` (at half the
+//! measured rate), `queues` (memory and store log per idle queue), `restart` (time until all
+//! queues answer `SUB` again), `clients` (memory per idle connection).
+
+mod limit;
+mod scenarios;
+mod server;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::{json, Value};
+use smp_proto::SmpServer;
+
+use crate::scenarios::PhaseResult;
+use crate::server::{ServerBin, ServerProc, SERVE_ENV};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "smp-bench",
+    version,
+    about = "Benchmark of the SMP relay (simplex-rs)"
+)]
+struct Args {
+    /// The relay binary to start (default: `smp-server` next to this executable, else the
+    /// relay linked into smp-bench; `self` forces the latter).
+    #[arg(long)]
+    server_bin: Option<String>,
+    /// Benchmark a running relay at this `smp://` address instead (no CPU, memory, store
+    /// log or restart figures).
+    #[arg(long)]
+    server: Option<String>,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Small sizes: the whole run in about a minute (100,000 queues, 1,000 clients).
+    #[arg(long)]
+    quick: bool,
+    /// Sender/recipient pairs (one queue each).
+    #[arg(long)]
+    pairs: Option<usize>,
+    /// Measured seconds of the throughput and latency phases (each).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Seconds of warm-up before each measured phase.
+    #[arg(long)]
+    warmup: Option<f64>,
+    /// Idle queues to create.
+    #[arg(long)]
+    queues: Option<usize>,
+    /// Idle clients to connect.
+    #[arg(long)]
+    clients: Option<usize>,
+    /// Connections that create the queues.
+    #[arg(long, default_value_t = 32)]
+    queue_connections: usize,
+    /// `NEW` commands per batch (sent in as few blocks as they fit).
+    #[arg(long, default_value_t = 200)]
+    batch: usize,
+    /// Seconds spent timing each crypto primitive of the limit.
+    #[arg(long)]
+    limit_seconds: Option<f64>,
+    /// Only run the throughput and latency phases (for profiling the relay).
+    #[arg(long)]
+    only_throughput: bool,
+}
+
+/// Sizes after defaults and `--quick`.
+struct Plan {
+    pairs: usize,
+    duration: Duration,
+    warmup: Duration,
+    queues: usize,
+    clients: usize,
+    limit_budget: Duration,
+}
+
+impl Plan {
+    fn from(a: &Args) -> Plan {
+        let (pairs, duration, warmup, queues, clients, limit) = if a.quick {
+            (64, 4.0, 1.0, 100_000, 1_000, 0.2)
+        } else {
+            (64, 20.0, 3.0, 1_000_000, 10_000, 1.0)
+        };
+        Plan {
+            pairs: a.pairs.unwrap_or(pairs).max(1),
+            duration: Duration::from_secs_f64(a.duration.unwrap_or(duration).max(0.1)),
+            warmup: Duration::from_secs_f64(a.warmup.unwrap_or(warmup).max(0.0)),
+            queues: a.queues.unwrap_or(queues).max(1),
+            clients: a.clients.unwrap_or(clients),
+            limit_budget: Duration::from_secs_f64(a.limit_seconds.unwrap_or(limit).max(0.001)),
+        }
+    }
+}
+
+fn num(x: Option<f64>) -> Value {
+    x.filter(|v| v.is_finite()).map_or(Value::Null, Value::from)
+}
+
+fn fmt(x: Option<f64>, digits: usize) -> String {
+    x.filter(|v| v.is_finite())
+        .map_or_else(|| "n/a".to_owned(), |v| format!("{v:.digits$}"))
+}
+
+fn per(delta: Option<(u64, u64)>, n: usize) -> Option<f64> {
+    delta.map(|(before, after)| (after as f64 - before as f64) / n.max(1) as f64)
+}
+
+async fn run(args: Args) -> Result<Value, BoxError> {
+    let plan = Plan::from(&args);
+    let started = Instant::now();
+    // Room for the idle clients on both ends (the relay inherits the limit).
+    let want = u64::try_from(plan.clients.saturating_mul(2) + 4096).unwrap_or(u64::MAX);
+    match rlimit::increase_nofile_limit(want) {
+        Ok(got) if got < want => {
+            println!("warning: RLIMIT_NOFILE is {got}, {want} wanted; clients may fail")
+        }
+        Ok(_) => {}
+        Err(e) => println!("warning: could not raise RLIMIT_NOFILE: {e}"),
+    }
+
+    println!("limit: timing the crypto of one message...");
+    let limit = limit::measure(plan.limit_budget)?;
+    println!(
+        "  TLS record in {:.2} µs + out {:.2} µs, SHA-512 {:.2} µs, box {:.2} µs = {:.2} µs/msg, {:.0} msg/s per core",
+        limit.tls_decrypt_us,
+        limit.tls_encrypt_us,
+        limit.sha512_us,
+        limit.box_us,
+        limit.us_per_msg(),
+        limit.msgs_per_s_per_core()
+    );
+
+    let mut proc = None;
+    let address = match &args.server {
+        Some(a) => SmpServer::parse_str(a.as_bytes())
+            .map_err(|e| format!("bad --server address {a}: {e}"))?,
+        None => {
+            let bin = ServerBin::resolve(args.server_bin.as_deref())?;
+            println!("server: {}", bin.describe());
+            let p = ServerProc::init_and_start(bin)?;
+            println!(
+                "  listening on 127.0.0.1:{} ({})",
+                p.port,
+                p.dir().display()
+            );
+            let a = p.address()?;
+            proc = Some(p);
+            a
+        }
+    };
+
+    println!("throughput: {} pairs...", plan.pairs);
+    let pairs = scenarios::make_pairs(&address, plan.pairs).await?;
+    let (pairs, max) =
+        scenarios::run_phase(pairs, None, plan.warmup, plan.duration, pid_of(&proc)).await;
+    let msgs_per_s = max.msgs_per_s();
+    let cpu_per_msg = max.server_cpu_s.map(|c| c / (max.delivered.max(1) as f64));
+    let server_cores = max.server_cpu_s.map(|c| c / max.wall_s.max(1e-9));
+    let ratio = server_cores
+        .filter(|c| *c > 0.0)
+        .map(|c| (msgs_per_s / c) / limit.msgs_per_s_per_core());
+    println!(
+        "  {:.0} msg/s, {} server CPU µs/msg, {} server cores, ratio {} ({} errors)",
+        msgs_per_s,
+        fmt(cpu_per_msg.map(|c| c * 1e6), 1),
+        fmt(server_cores, 2),
+        fmt(ratio, 3),
+        max.errors
+    );
+
+    let rate = msgs_per_s / 2.0;
+    println!("latency: at {rate:.0} msg/s...");
+    let (pairs, lat) = if rate > 0.0 {
+        scenarios::run_phase(pairs, Some(rate), plan.warmup, plan.duration, pid_of(&proc)).await
+    } else {
+        (pairs, PhaseResult::default())
+    };
+    scenarios::close_pairs(pairs).await;
+    let (p50, p99, p999) = (
+        lat.latency_ms(0.5),
+        lat.latency_ms(0.99),
+        lat.latency_ms(0.999),
+    );
+    println!(
+        "  {} samples at {:.0} msg/s: p50 {} ms, p99 {} ms, p99.9 {} ms",
+        lat.latencies_us.len(),
+        lat.msgs_per_s(),
+        fmt(p50, 3),
+        fmt(p99, 3),
+        fmt(p999, 3)
+    );
+
+    let mut result = json!({
+        "limit_us_per_msg": limit.us_per_msg(),
+        "limit_msgs_per_s_per_core": limit.msgs_per_s_per_core(),
+        "limit_breakdown_us": {
+            "tls_record_decrypt": limit.tls_decrypt_us,
+            "tls_record_encrypt": limit.tls_encrypt_us,
+            "sha512_block": limit.sha512_us,
+            "recipient_box": limit.box_us,
+        },
+        "pairs": plan.pairs,
+        "duration_s": max.wall_s,
+        "msgs_per_s": msgs_per_s,
+        "server_cpu_s_per_msg": num(cpu_per_msg),
+        "server_cores": num(server_cores),
+        "ratio": num(ratio),
+        "throughput_errors": max.errors,
+        "latency_rate_msgs_per_s": lat.msgs_per_s(),
+        "latency_samples": lat.latencies_us.len(),
+        "latency_ms": { "p50": num(p50), "p99": num(p99), "p999": num(p999) },
+        "auth_timing_ratio": Value::Null,
+        "quick": args.quick,
+        "server_bin_spawned": proc.is_some(),
+    });
+    if args.only_throughput {
+        return Ok(result);
+    }
+
+    println!("queues: creating {}...", plan.queues);
+    let before = scenarios::settled_rss(pid_of(&proc)).await;
+    let queues =
+        scenarios::create_queues(&address, plan.queues, args.queue_connections, args.batch).await?;
+    let after = scenarios::settled_rss(pid_of(&proc)).await;
+    let n_queues = queues.len();
+    let rss_per_queue = per(before.zip(after), n_queues);
+    let store_log = proc.as_ref().and_then(ServerProc::store_log_bytes);
+    println!(
+        "  {n_queues} queues in {:.1} s ({:.0}/s), {} B RSS/queue, store log {} B",
+        queues.elapsed_s,
+        n_queues as f64 / queues.elapsed_s.max(1e-9),
+        fmt(rss_per_queue, 0),
+        store_log.map_or("n/a".into(), |b| b.to_string())
+    );
+
+    let restart = match proc.as_mut() {
+        Some(p) => {
+            println!("restart: SIGTERM, start, SUB...");
+            p.terminate()?;
+            let t0 = Instant::now();
+            p.start()?;
+            let listening = Instant::now();
+            let a = p.address()?;
+            let r = scenarios::subscribe_after_restart(&a, &queues, t0, listening, 1000).await?;
+            println!(
+                "  listening after {:.3} s, SUB of the last queue OK after {:.3} s, sample {}/{} OK",
+                r.listen_s, r.restart_s, r.sample_ok, r.sample
+            );
+            Some((r, a))
+        }
+        None => None,
+    };
+    let queues_elapsed = queues.elapsed_s;
+    drop(queues);
+    let address = restart.as_ref().map_or(address, |(_, a)| a.clone());
+
+    println!("clients: connecting {} idle clients...", plan.clients);
+    let before = scenarios::settled_rss(pid_of(&proc)).await;
+    let idle = scenarios::connect_idle(&address, plan.clients, 64).await?;
+    let after = scenarios::settled_rss(pid_of(&proc)).await;
+    let rss_per_client = per(before.zip(after), idle.len());
+    println!(
+        "  {} clients, {} B RSS/client",
+        idle.len(),
+        fmt(rss_per_client, 0)
+    );
+    let n_clients = idle.len();
+    for (c, _) in idle {
+        c.close().await;
+    }
+
+    if let Some(obj) = result.as_object_mut() {
+        obj.insert("queues".into(), json!(n_queues));
+        obj.insert("queues_create_s".into(), json!(queues_elapsed));
+        obj.insert("rss_bytes_per_queue".into(), num(rss_per_queue));
+        obj.insert("store_log_bytes".into(), json!(store_log));
+        match &restart {
+            Some((r, _)) => {
+                obj.insert("restart_s".into(), json!(r.restart_s));
+                obj.insert("restart_listen_s".into(), json!(r.listen_s));
+                obj.insert(
+                    "restart_sub_sample".into(),
+                    json!({ "ok": r.sample_ok, "of": r.sample }),
+                );
+            }
+            None => {
+                obj.insert("restart_s".into(), Value::Null);
+            }
+        }
+        obj.insert("clients".into(), json!(n_clients));
+        obj.insert("rss_bytes_per_client".into(), num(rss_per_client));
+        obj.insert("total_s".into(), json!(started.elapsed().as_secs_f64()));
+    }
+    Ok(result)
+}
+
+fn pid_of(p: &Option<ServerProc>) -> Option<u32> {
+    p.as_ref().and_then(ServerProc::pid)
+}
+
+fn print_table(r: &Value) {
+    let g = |k: &str| r.get(k).and_then(Value::as_f64);
+    let lat = |k: &str| {
+        r.get("latency_ms")
+            .and_then(|l| l.get(k))
+            .and_then(Value::as_f64)
+    };
+    let rows: Vec<(&str, String, &str)> = vec![
+        (
+            "limit (crypto per message)",
+            fmt(g("limit_us_per_msg"), 2),
+            "µs/msg",
+        ),
+        (
+            "limit per core",
+            fmt(g("limit_msgs_per_s_per_core"), 0),
+            "msg/s",
+        ),
+        ("throughput", fmt(g("msgs_per_s"), 0), "msg/s"),
+        (
+            "server CPU per message",
+            fmt(g("server_cpu_s_per_msg").map(|s| s * 1e6), 1),
+            "µs",
+        ),
+        ("server cores used", fmt(g("server_cores"), 2), "cores"),
+        ("ratio (achieved/core ÷ limit/core)", fmt(g("ratio"), 3), ""),
+        ("latency p50", fmt(lat("p50"), 3), "ms"),
+        ("latency p99", fmt(lat("p99"), 3), "ms"),
+        ("latency p99.9", fmt(lat("p999"), 3), "ms"),
+        ("queues", fmt(g("queues"), 0), ""),
+        ("RSS per queue", fmt(g("rss_bytes_per_queue"), 0), "B"),
+        ("store log", fmt(g("store_log_bytes"), 0), "B"),
+        ("restart until SUB OK", fmt(g("restart_s"), 3), "s"),
+        ("clients", fmt(g("clients"), 0), ""),
+        ("RSS per client", fmt(g("rss_bytes_per_client"), 0), "B"),
+    ];
+    println!();
+    println!("| {:<36} | {:>14} | {:<6} |", "metric", "value", "unit");
+    println!("|{:-<38}|{:->16}|{:-<8}|", "", "", "");
+    for (name, value, unit) in rows {
+        println!("| {name:<36} | {value:>14} | {unit:<6} |");
+    }
+}
+
+fn serve_as_relay() {
+    use clap::Parser as _;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = smp_server::cli::Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(smp_server::cli::main(cli)) {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+}
+
+fn main() {
+    if std::env::var_os(SERVE_ENV).is_some() {
+        serve_as_relay();
+        return;
+    }
+    let args = Args::parse();
+    let json_path = args.json.clone();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("smp-bench: {e}");
+            std::process::exit(1);
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(result) => {
+            print_table(&result);
+            if let Some(path) = json_path {
+                let text = serde_json::to_string_pretty(&result).unwrap_or_default();
+                if let Err(e) = std::fs::write(&path, text + "\n") {
+                    eprintln!("smp-bench: writing {}: {e}", path.display());
+                    std::process::exit(1);
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("smp-bench: {e}");
+            std::process::exit(1);
+        }
+    }
+}
