@@ -201,7 +201,7 @@ fn e2e() -> E2ERatchetParamsUri<X448> {
     let k = PublicKeyX448::from_der(&der).expect("X448 key");
     E2ERatchetParamsUri {
         versions: VersionRangeE2E::new(1, 1).expect("range"),
-        key1: k.clone(),
+        key1: k,
         key2: k,
         kem: None,
     }
