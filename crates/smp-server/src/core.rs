@@ -842,9 +842,19 @@ impl Core {
                     if let Some(c) = self.clients.get_mut(&sub) {
                         c.subs.remove(rid);
                     }
+                    // The reference sends DELD to a subscriber on another connection,
+                    // which is END before v10.
+                    if sub != client {
+                        out.push(Outgoing {
+                            client: sub,
+                            corr_id: Vec::new(),
+                            entity_id: rid.clone(),
+                            reply: Reply::End,
+                        });
+                    }
                 }
                 if let Some(n) = q.notifier {
-                    self.drop_notifier(&n.notifier_id);
+                    self.drop_notifier(&n.notifier_id, client, out);
                 }
                 Ok(Reply::Ok)
             }
@@ -887,7 +897,7 @@ impl Core {
                     match self.queues.add_notifier(rid, creds) {
                         Ok(old) => {
                             if let Some(old) = old {
-                                self.drop_notifier(&old);
+                                self.drop_notifier(&old, client, out);
                             }
                             return Ok(Reply::Nid {
                                 notifier_id,
@@ -906,7 +916,7 @@ impl Core {
                     .delete_notifier(rid)
                     .map_err(|_| ErrorKind::Internal)?
                 {
-                    self.drop_notifier(&old);
+                    self.drop_notifier(&old, client, out);
                 }
                 Ok(Reply::Ok)
             }
@@ -944,12 +954,22 @@ impl Core {
         }
     }
 
-    /// The notifier is removed: its subscription and kept notifications go.
-    fn drop_notifier(&mut self, nid: &[u8]) {
+    /// The notifier is removed (by `by`): its subscription and kept notifications go, and a
+    /// notifier subscribed on another connection gets `END` (the reference's `DELD`, sent as
+    /// `END` before v10).
+    fn drop_notifier(&mut self, nid: &[u8], by: ClientId, out: &mut Vec<Outgoing>) {
         self.ntfs.delete(nid);
         if let Some(c) = self.ntf_subscribers.remove(nid) {
             if let Some(state) = self.clients.get_mut(&c) {
                 state.ntf_subs.remove(nid);
+            }
+            if c != by {
+                out.push(Outgoing {
+                    client: c,
+                    corr_id: Vec::new(),
+                    entity_id: nid.to_vec(),
+                    reply: Reply::End,
+                });
             }
         }
     }

@@ -775,3 +775,58 @@ fn blocked_queue_allows_off_del_nsub_and_checks_send_size_first() {
     assert_eq!(h.reply(&s, r.req(&rid, Cmd::Off)), Reply::Ok);
     assert_eq!(h.reply(&s, r.req(&rid, Cmd::Del)), Reply::Ok);
 }
+
+/// `delQueueAndMsgs` queues `CSDeleted`: a client subscribed to the deleted queue from another
+/// connection gets `DELD`, which is sent as `END` before v10; so does a notifier subscribed
+/// from another connection when its credentials go (`DEL`, `NDEL`, or replaced by `NKEY`).
+#[test]
+fn deletion_ends_other_connections_subscriptions() {
+    let mut h = Harness::new();
+    let (r, n) = (Party_::new(), Party_::new());
+    let (s1, s2, s3) = (session(1), session(2), session(3));
+    let (rid, _, _) = h.new_queue(&s1, &r, true, None);
+    let nkey = |n: &Party_| Cmd::NKey {
+        notifier_key: n.auth_key(),
+        rcv_ntf_dh_key: PrivateKeyX25519::generate(&mut OsRng).public_key(),
+    };
+    let Reply::Nid { notifier_id, .. } = h.reply(&s2, r.req(&rid, nkey(&n))) else {
+        panic!("NID expected")
+    };
+    assert_eq!(h.reply(&s3, n.req(&notifier_id, Cmd::NSub)), Reply::Ok);
+    // NKEY again (replacing the credentials) ends the notifier's subscription.
+    let out = h.run(&s2, r.req(&rid, nkey(&n)));
+    let Reply::Nid {
+        notifier_id: nid2, ..
+    } = out[0].reply.clone()
+    else {
+        panic!("NID expected")
+    };
+    let end = |client, entity: &[u8]| Outgoing {
+        client,
+        corr_id: vec![],
+        entity_id: entity.to_vec(),
+        reply: Reply::End,
+    };
+    assert_eq!(out.get(1), Some(&end(3, &notifier_id)));
+    assert_eq!(h.reply(&s3, n.req(&nid2, Cmd::NSub)), Reply::Ok);
+    // DEL from another connection: END to the queue's subscriber and to the notifier.
+    let out = h.run(&s2, r.req(&rid, Cmd::Del));
+    assert_eq!(out[0].reply, Reply::Ok);
+    assert!(out.contains(&end(1, &rid)), "{out:?}");
+    assert!(out.contains(&end(3, &nid2)), "{out:?}");
+    assert_eq!(out.len(), 3);
+    // DEL by the subscriber itself: no END to itself.
+    let (rid2, _, _) = h.new_queue(&s1, &r, true, None);
+    assert_eq!(h.run(&s1, r.req(&rid2, Cmd::Del)).len(), 1);
+    // NDEL with a notifier subscribed elsewhere.
+    let (rid3, _, _) = h.new_queue(&s1, &r, false, None);
+    let Reply::Nid {
+        notifier_id: nid3, ..
+    } = h.reply(&s1, r.req(&rid3, nkey(&n)))
+    else {
+        panic!("NID expected")
+    };
+    assert_eq!(h.reply(&s3, n.req(&nid3, Cmd::NSub)), Reply::Ok);
+    let out = h.run(&s1, r.req(&rid3, Cmd::NDel));
+    assert_eq!(out.get(1), Some(&end(3, &nid3)));
+}
