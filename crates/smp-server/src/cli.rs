@@ -256,6 +256,23 @@ check_interval = 3600\n",
     )
 }
 
+/// A TTL as the reference's `showTTL` prints it: in the largest whole unit (seconds,
+/// minutes, hours, days).
+pub fn show_ttl(secs: i64) -> String {
+    let (mins, s) = (secs.div_euclid(60), secs.rem_euclid(60));
+    let (hours, m) = (mins.div_euclid(60), mins.rem_euclid(60));
+    let (days, h) = (hours.div_euclid(24), hours.rem_euclid(24));
+    if s != 0 {
+        format!("{secs} seconds")
+    } else if m != 0 {
+        format!("{mins} minutes")
+    } else if h != 0 {
+        format!("{hours} hours")
+    } else {
+        format!("{days} days")
+    }
+}
+
 /// The printed server address.
 pub fn server_address(fingerprint: &str, password: Option<&str>, host: &str, port: u16) -> String {
     let auth = password.map(|p| format!(":{p}")).unwrap_or_default();
@@ -382,7 +399,7 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
     };
     let host = ini
         .get("TRANSPORT", "host")
-        .unwrap_or("127.0.0.1")
+        .unwrap_or("<hostnames>")
         .to_owned();
     let ini_port = ini
         .get("TRANSPORT", "port")
@@ -465,11 +482,23 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
         messages_path: if restore { Some(msgs_path) } else { None },
         ntfs_path: if restore { Some(ntfs_path) } else { None },
     };
+    let message_ttl = core_config.message_ttl;
     let mut core = Core::new(core_config, queues, msgs);
     core.ntfs = ntfs;
     let server = Server::bind(net, &creds, core).await?;
     let bound = server.local_addr()?.port();
     println!("Serving SMP protocol on port {bound} (TLS)...");
+    match message_ttl {
+        Some(ttl) => println!("expiring messages after {}", show_ttl(ttl)),
+        None => println!("not expiring messages"),
+    }
+    match inactive {
+        Some(c) => println!(
+            "expiring clients inactive for {} seconds every {} seconds",
+            c.ttl, c.check_interval
+        ),
+        None => println!("not expiring inactive clients"),
+    }
     server.run(shutdown_signal()).await
 }
 
@@ -516,6 +545,10 @@ mod tests {
 
     #[test]
     fn ini_round_trip_and_address() {
+        assert_eq!(show_ttl(21 * 86_400), "21 days");
+        assert_eq!(show_ttl(90_000), "25 hours");
+        assert_eq!(show_ttl(120), "2 minutes");
+        assert_eq!(show_ttl(61), "61 seconds");
         let text = ini_content("smp.example.com", Some("pw"), true);
         let ini = Ini::parse(&text);
         assert!(ini.on("STORE_LOG", "enable", false));
