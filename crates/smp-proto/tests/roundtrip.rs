@@ -857,8 +857,14 @@ fn fuzz_seeds_decode() {
         let batch = simplex_encoding::unpad(&block).expect("own block unpads");
         seeds.push(("block", [&[vbyte][..], batch].concat()));
     }
-    seeds.push(("handshake", ServerHello::for_alpn(true, sb(&session), cert_key()).to_bytes()));
-    seeds.push(("handshake", ServerHello::for_alpn(false, sb(&session), cert_key()).to_bytes()));
+    seeds.push((
+        "handshake",
+        ServerHello::for_alpn(true, sb(&session), cert_key()).to_bytes(),
+    ));
+    seeds.push((
+        "handshake",
+        ServerHello::for_alpn(false, sb(&session), cert_key()).to_bytes(),
+    ));
     for v in VERSIONS {
         let hello = ClientHello {
             version: v,
@@ -912,5 +918,9 @@ fn fuzz_seeds_decode() {
             checked += 1;
         }
     }
-    assert!(checked >= seeds.len(), "corpus has {checked} seeds, expected {}", seeds.len());
+    assert!(
+        checked >= seeds.len(),
+        "corpus has {checked} seeds, expected {}",
+        seeds.len()
+    );
 }
