@@ -7,6 +7,7 @@
 //! initialised when the confirmation is processed. None of them changes a byte layout of this
 //! crate; the agent uses them to decide what to send.
 
+pub use simplex_ratchet::PqSupport;
 pub use smp_proto::version::{Version, VersionRange};
 
 /// Agent v2: the duplex handshake (reply queues in the confirmation).
@@ -50,8 +51,8 @@ pub const SUPPORTED_SMP_CLIENT_VERSIONS: VersionRange = VersionRange {
 /// The padded size of a confirmation's connection info before ratchet encryption
 /// (`e2eEncConnInfoLength`): smaller with PQ from agent v5, leaving room for the KEM material
 /// in the ratchet header and in the reply link.
-pub fn e2e_enc_conn_info_length(v: Version, pq_support: bool) -> usize {
-    if pq_support && v >= PQDR_AGENT_VERSION {
+pub fn e2e_enc_conn_info_length(v: Version, pq_support: PqSupport) -> usize {
+    if pq_support.0 && v >= PQDR_AGENT_VERSION {
         11106
     } else {
         14832
@@ -60,8 +61,8 @@ pub fn e2e_enc_conn_info_length(v: Version, pq_support: bool) -> usize {
 
 /// The padded size of an agent message before ratchet encryption (`e2eEncAgentMsgLength`):
 /// smaller with PQ from agent v5, by the growth of the ratchet header.
-pub fn e2e_enc_agent_msg_length(v: Version, pq_support: bool) -> usize {
-    if pq_support && v >= PQDR_AGENT_VERSION {
+pub fn e2e_enc_agent_msg_length(v: Version, pq_support: PqSupport) -> usize {
+    if pq_support.0 && v >= PQDR_AGENT_VERSION {
         13618
     } else {
         15840
@@ -76,15 +77,15 @@ mod tests {
     fn padded_lengths_shrink_only_with_pq_from_v5() {
         for v in 2..=7 {
             let v = Version(v);
-            assert_eq!(e2e_enc_conn_info_length(v, false), 14832);
-            assert_eq!(e2e_enc_agent_msg_length(v, false), 15840);
+            assert_eq!(e2e_enc_conn_info_length(v, PqSupport(false)), 14832);
+            assert_eq!(e2e_enc_agent_msg_length(v, PqSupport(false)), 15840);
             let pq = v >= PQDR_AGENT_VERSION;
             assert_eq!(
-                e2e_enc_conn_info_length(v, true),
+                e2e_enc_conn_info_length(v, PqSupport(true)),
                 if pq { 11106 } else { 14832 }
             );
             assert_eq!(
-                e2e_enc_agent_msg_length(v, true),
+                e2e_enc_agent_msg_length(v, PqSupport(true)),
                 if pq { 13618 } else { 15840 }
             );
         }
