@@ -1,0 +1,77 @@
+//! Errors of the store and of the agent's API.
+
+use smp_client::ClientError;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The passphrase does not open the database (or the file is not a database).
+    #[error("wrong passphrase or not a database")]
+    WrongPassphrase,
+    /// SQLite failed.
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored value did not decode.
+    #[error("stored value did not decode: {0}")]
+    Corrupt(&'static str),
+    /// The record refers to a connection that does not exist.
+    #[error("no such connection")]
+    NoConnection,
+    /// The record exists already.
+    #[error("duplicate record")]
+    Duplicate,
+    /// The database was written by a newer version (unknown migrations).
+    #[error("database has unknown migration {0}")]
+    UnknownMigration(String),
+    /// The blocking task running the store call failed.
+    #[error("store task failed")]
+    Task,
+}
+
+/// An error of an agent API call or reported in an `ERR` event.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AgentError {
+    /// Storage failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// An SMP server or the connection to it failed.
+    #[error("server {server}: {error}")]
+    Smp {
+        /// The server's address.
+        server: String,
+        /// What failed.
+        error: ClientError,
+    },
+    /// No such connection.
+    #[error("no such connection")]
+    NoConnection,
+    /// No such confirmation or invitation.
+    #[error("no such confirmation or invitation")]
+    NoConfirmation,
+    /// The command is not allowed in the connection's state.
+    #[error("prohibited: {0}")]
+    Prohibited(&'static str),
+    /// A link did not parse or is of the wrong kind.
+    #[error("bad link: {0}")]
+    BadLink(String),
+    /// No compatible agent, SMP client or e2e version.
+    #[error("incompatible version")]
+    Version,
+    /// Encryption or decryption failed.
+    #[error("crypto: {0}")]
+    Crypto(String),
+    /// A message from the peer did not parse or made no sense.
+    #[error("bad message: {0}")]
+    Message(&'static str),
+    /// The message is too large.
+    #[error("message too large")]
+    Large,
+    /// No SMP servers are configured.
+    #[error("no SMP servers configured")]
+    NoServers,
+    /// The agent stopped.
+    #[error("agent stopped")]
+    Stopped,
+}

@@ -1,0 +1,21 @@
+//! The SimpleX agent: duplex connections made of simplex SMP queues.
+//!
+//! Owns: connection state and its storage ([`store`], [`sqlite`]: an SQLCipher database
+//! with numbered migrations), the handshake that turns an invitation link into two secured
+//! queues with a double ratchet over them, message delivery with retries and integrity
+//! checks, receipts, subscriptions and reconnection, contact addresses ([`agent`]).
+//!
+//! Leaves out: queue rotation, ratchet re-synchronisation, notifications, short links,
+//! private message routing and files (XFTP). The wire formats are `agent-proto`'s, the
+//! ratchet `simplex-ratchet`'s, the SMP connections `smp-client`'s.
+//!
+//! Sits above `smp-client`, `agent-proto` and `simplex-ratchet`; below a chat client.
+//! Spec: `protocol/agent-protocol.md`; the reference's `Agent.hs`.
+
+pub mod error;
+pub mod sqlite;
+pub mod store;
+
+pub use error::{AgentError, StoreError};
+pub use sqlite::SqliteStore;
+pub use store::{MemoryStore, Store};

@@ -1,0 +1,787 @@
+//! The [`Store`] in an SQLCipher database: encrypted with a passphrase, schema by numbered
+//! migrations.
+//!
+//! Keys and states are stored in their binary encodings (private keys as DER, the ratchet in
+//! its own versioned record); servers as their `smp://` text.
+
+use std::path::Path;
+
+use agent_proto::SmpQueueInfo;
+use rusqlite::{params, Connection, Row};
+use simplex_crypto::{
+    DhSecretX25519, PrivateAuthKey, PrivateKeyX25519, PrivateKeyX448, PublicAuthKey,
+    PublicKeyX25519,
+};
+use simplex_encoding::{decode_all, decode_list, encode_list, Decode, Encode, Reader};
+use simplex_ratchet::{HeaderKey, KemKeyPair, MessageKey, Ratchet, SkippedDiff, SkippedKeys, X448};
+use smp_proto::SmpServer;
+use zeroize::Zeroizing;
+
+use crate::error::StoreError;
+use crate::store::*;
+
+/// The numbered migrations, applied in order; each is recorded in `migrations`.
+pub const MIGRATIONS: &[(&str, &str)] = &[("m20250101_initial", INITIAL)];
+
+const INITIAL: &str = "
+CREATE TABLE connections (
+  conn_id BLOB PRIMARY KEY,
+  kind TEXT NOT NULL,
+  status TEXT NOT NULL,
+  initiator INTEGER NOT NULL,
+  agent_version INTEGER NOT NULL,
+  pq_support INTEGER NOT NULL,
+  last_internal_id INTEGER NOT NULL,
+  last_snd_id INTEGER NOT NULL,
+  last_snd_hash BLOB NOT NULL,
+  last_rcv_ext_id INTEGER NOT NULL,
+  last_rcv_hash BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE rcv_queues (
+  conn_id BLOB PRIMARY KEY REFERENCES connections ON DELETE CASCADE,
+  server TEXT NOT NULL,
+  rcv_id BLOB NOT NULL,
+  rcv_private_key BLOB NOT NULL,
+  rcv_dh_secret BLOB NOT NULL,
+  e2e_priv_key BLOB NOT NULL,
+  e2e_dh_secret BLOB,
+  snd_id BLOB NOT NULL,
+  sender_can_secure INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  smp_client_version INTEGER NOT NULL,
+  UNIQUE (server, rcv_id)
+) WITHOUT ROWID;
+CREATE TABLE snd_queues (
+  conn_id BLOB PRIMARY KEY REFERENCES connections ON DELETE CASCADE,
+  server TEXT NOT NULL,
+  snd_id BLOB NOT NULL,
+  snd_private_key BLOB NOT NULL,
+  e2e_pub_key BLOB NOT NULL,
+  e2e_dh_secret BLOB NOT NULL,
+  sender_can_secure INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  smp_client_version INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE ratchets (
+  conn_id BLOB PRIMARY KEY REFERENCES connections ON DELETE CASCADE,
+  x3dh_priv_key_1 BLOB,
+  x3dh_priv_key_2 BLOB,
+  pq_priv_kem BLOB,
+  ratchet_state BLOB
+) WITHOUT ROWID;
+CREATE TABLE skipped_messages (
+  skipped_message_id INTEGER PRIMARY KEY,
+  conn_id BLOB NOT NULL REFERENCES connections ON DELETE CASCADE,
+  header_key BLOB NOT NULL,
+  msg_n INTEGER NOT NULL,
+  msg_key BLOB NOT NULL,
+  UNIQUE (conn_id, header_key, msg_n)
+);
+CREATE TABLE conn_confirmations (
+  confirmation_id BLOB PRIMARY KEY,
+  conn_id BLOB NOT NULL REFERENCES connections ON DELETE CASCADE,
+  sender_key BLOB,
+  e2e_snd_pub_key BLOB NOT NULL,
+  smp_reply_queues BLOB NOT NULL,
+  smp_client_version INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE conn_invitations (
+  invitation_id BLOB PRIMARY KEY,
+  contact_conn_id BLOB NOT NULL REFERENCES connections ON DELETE CASCADE,
+  cr_invitation TEXT NOT NULL,
+  recipient_conn_info BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE snd_messages (
+  conn_id BLOB NOT NULL REFERENCES connections ON DELETE CASCADE,
+  internal_id INTEGER NOT NULL,
+  internal_snd_id INTEGER NOT NULL,
+  msg_type TEXT NOT NULL,
+  internal_hash BLOB NOT NULL,
+  msg_body BLOB NOT NULL,
+  pending INTEGER NOT NULL,
+  PRIMARY KEY (conn_id, internal_id)
+) WITHOUT ROWID;
+CREATE INDEX idx_snd_messages_pending ON snd_messages (conn_id, pending, internal_id);
+CREATE INDEX idx_snd_messages_snd_id ON snd_messages (conn_id, internal_snd_id);
+CREATE TABLE rcv_messages (
+  conn_id BLOB NOT NULL REFERENCES connections ON DELETE CASCADE,
+  internal_id INTEGER NOT NULL,
+  external_snd_id INTEGER NOT NULL,
+  internal_hash BLOB NOT NULL,
+  encrypted_msg_hash BLOB NOT NULL,
+  broker_id BLOB NOT NULL,
+  msg_body BLOB NOT NULL,
+  integrity TEXT NOT NULL,
+  user_ack INTEGER NOT NULL,
+  PRIMARY KEY (conn_id, internal_id)
+) WITHOUT ROWID;
+CREATE INDEX idx_rcv_messages_enc_hash ON rcv_messages (conn_id, encrypted_msg_hash);
+";
+
+/// The store in an SQLCipher database file.
+pub struct SqliteStore {
+    db: Connection,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+fn corrupt(what: &'static str) -> StoreError {
+    StoreError::Corrupt(what)
+}
+
+fn dec<T: Decode>(bytes: &[u8], what: &'static str) -> Result<T, StoreError> {
+    decode_all(bytes).map_err(|_| corrupt(what))
+}
+
+fn server_text(s: &SmpServer) -> String {
+    s.to_string()
+}
+
+fn server_parse(s: &str) -> Result<SmpServer, StoreError> {
+    SmpServer::parse_str(s.as_bytes()).map_err(|_| corrupt("server"))
+}
+
+fn secret_parse(b: &[u8]) -> Result<DhSecretX25519, StoreError> {
+    let arr: [u8; 32] = b.try_into().map_err(|_| corrupt("DH secret"))?;
+    Ok(DhSecretX25519::from_bytes(arr))
+}
+
+fn kind_text(k: ConnKind) -> &'static str {
+    match k {
+        ConnKind::Duplex => "duplex",
+        ConnKind::Contact => "contact",
+    }
+}
+
+fn conn_status_text(s: ConnStatus) -> &'static str {
+    match s {
+        ConnStatus::New => "new",
+        ConnStatus::Active => "active",
+        ConnStatus::Suspended => "suspended",
+    }
+}
+
+fn queue_status_text(s: QueueStatus) -> &'static str {
+    match s {
+        QueueStatus::New => "new",
+        QueueStatus::Confirmed => "confirmed",
+        QueueStatus::Secured => "secured",
+        QueueStatus::Active => "active",
+        QueueStatus::Disabled => "disabled",
+    }
+}
+
+fn queue_status_parse(s: &str) -> Result<QueueStatus, StoreError> {
+    Ok(match s {
+        "new" => QueueStatus::New,
+        "confirmed" => QueueStatus::Confirmed,
+        "secured" => QueueStatus::Secured,
+        "active" => QueueStatus::Active,
+        "disabled" => QueueStatus::Disabled,
+        _ => return Err(corrupt("queue status")),
+    })
+}
+
+fn msg_kind_text(k: SndMsgKind) -> &'static str {
+    match k {
+        SndMsgKind::Confirmation => "CONF",
+        SndMsgKind::Hello => "HELLO",
+        SndMsgKind::Message => "A_MSG",
+        SndMsgKind::Receipt => "A_RCVD",
+        SndMsgKind::QCont => "A_QCONT",
+        SndMsgKind::Invitation => "INV",
+    }
+}
+
+fn msg_kind_parse(s: &str) -> Result<SndMsgKind, StoreError> {
+    Ok(match s {
+        "CONF" => SndMsgKind::Confirmation,
+        "HELLO" => SndMsgKind::Hello,
+        "A_MSG" => SndMsgKind::Message,
+        "A_RCVD" => SndMsgKind::Receipt,
+        "A_QCONT" => SndMsgKind::QCont,
+        "INV" => SndMsgKind::Invitation,
+        _ => return Err(corrupt("message type")),
+    })
+}
+
+/// Reads a row's columns as the error type of the store.
+fn col<T: rusqlite::types::FromSql>(row: &Row<'_>, i: usize) -> Result<T, StoreError> {
+    Ok(row.get(i)?)
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database at `path` with `passphrase` and runs the migrations.
+    /// A wrong passphrase gives [`StoreError::WrongPassphrase`].
+    pub fn open(path: &Path, passphrase: &str) -> Result<Self, StoreError> {
+        let db = Connection::open(path)?;
+        db.pragma_update(None, "key", passphrase)?;
+        // The key is only checked when the first page is read.
+        match db.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        }) {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::NotADatabase =>
+            {
+                return Err(StoreError::WrongPassphrase)
+            }
+            Err(e) => return Err(e.into()),
+        }
+        db.pragma_update(None, "foreign_keys", true)?;
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        db.pragma_update(None, "synchronous", "NORMAL")?;
+        let mut store = SqliteStore { db };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        self.db.execute_batch(
+            "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, ts INTEGER NOT NULL)",
+        )?;
+        let applied: Vec<String> = {
+            let mut st = self
+                .db
+                .prepare("SELECT name FROM migrations ORDER BY name")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for name in &applied {
+            if !MIGRATIONS.iter().any(|(n, _)| n == name) {
+                return Err(StoreError::UnknownMigration(name.clone()));
+            }
+        }
+        for (name, sql) in MIGRATIONS {
+            if applied.iter().any(|a| a == name) {
+                continue;
+            }
+            let tx = self.db.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO migrations (name, ts) VALUES (?1, strftime('%s','now'))",
+                params![name],
+            )?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The schema as SQL statements, one per table and index, sorted by name (for the
+    /// schema test).
+    pub fn schema_dump(&self) -> Result<String, StoreError> {
+        let mut st = self.db.prepare(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type DESC, name",
+        )?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        let mut out = String::new();
+        for r in rows {
+            out.push_str(r?.trim());
+            out.push_str(";\n");
+        }
+        Ok(out)
+    }
+
+    fn write(tx: &rusqlite::Transaction<'_>, w: Write) -> Result<(), StoreError> {
+        match w {
+            Write::PutConn(c) => {
+                tx.execute(
+                    "INSERT INTO connections (conn_id, kind, status, initiator, agent_version, pq_support, last_internal_id, last_snd_id, last_snd_hash, last_rcv_ext_id, last_rcv_hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                     ON CONFLICT (conn_id) DO UPDATE SET kind = excluded.kind, status = excluded.status, initiator = excluded.initiator,
+                       agent_version = excluded.agent_version, pq_support = excluded.pq_support, last_internal_id = excluded.last_internal_id,
+                       last_snd_id = excluded.last_snd_id, last_snd_hash = excluded.last_snd_hash, last_rcv_ext_id = excluded.last_rcv_ext_id,
+                       last_rcv_hash = excluded.last_rcv_hash",
+                    params![
+                        c.conn_id,
+                        kind_text(c.kind),
+                        conn_status_text(c.status),
+                        c.initiator,
+                        c.agent_version,
+                        c.pq_support,
+                        c.last_internal_id,
+                        c.last_snd_id,
+                        c.last_snd_hash,
+                        c.last_rcv_ext_id,
+                        c.last_rcv_hash
+                    ],
+                )?;
+            }
+            Write::DeleteConn(id) => {
+                tx.execute("DELETE FROM connections WHERE conn_id = ?1", params![id])?;
+            }
+            Write::PutRcvQueue(q) => {
+                let key = q.rcv_key.to_der();
+                let e2e = q.e2e_priv_key.to_der();
+                tx.execute(
+                    "INSERT OR REPLACE INTO rcv_queues (conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret, e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    params![
+                        q.conn_id,
+                        server_text(&q.server),
+                        q.rcv_id,
+                        &key[..],
+                        &q.rcv_dh_secret.as_bytes()[..],
+                        &e2e[..],
+                        q.e2e_dh_secret.as_ref().map(|s| s.as_bytes().to_vec()),
+                        q.snd_id,
+                        q.sender_can_secure,
+                        queue_status_text(q.status),
+                        q.client_version
+                    ],
+                )?;
+            }
+            Write::PutSndQueue(q) => {
+                let key = q.snd_key.to_der();
+                tx.execute(
+                    "INSERT OR REPLACE INTO snd_queues (conn_id, server, snd_id, snd_private_key, e2e_pub_key, e2e_dh_secret, sender_can_secure, status, smp_client_version)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        q.conn_id,
+                        server_text(&q.server),
+                        q.snd_id,
+                        &key[..],
+                        q.e2e_pub_key.to_bytes(),
+                        &q.e2e_dh_secret.as_bytes()[..],
+                        q.sender_can_secure,
+                        queue_status_text(q.status),
+                        q.client_version
+                    ],
+                )?;
+            }
+            Write::PutX3dh(id, k) => {
+                let k1 = k.key1.to_der();
+                let k2 = k.key2.to_der();
+                let kem = k.kem.as_ref().map(|kp| Zeroizing::new(kp.to_bytes()));
+                tx.execute(
+                    "INSERT OR REPLACE INTO ratchets (conn_id, x3dh_priv_key_1, x3dh_priv_key_2, pq_priv_kem, ratchet_state) VALUES (?1, ?2, ?3, ?4, NULL)",
+                    params![id, &k1[..], &k2[..], kem.as_ref().map(|k| &k[..])],
+                )?;
+            }
+            Write::PutRatchet(id, r) => {
+                let state = Zeroizing::new(r.to_bytes());
+                tx.execute(
+                    "INSERT OR REPLACE INTO ratchets (conn_id, x3dh_priv_key_1, x3dh_priv_key_2, pq_priv_kem, ratchet_state) VALUES (?1, NULL, NULL, NULL, ?2)",
+                    params![id, &state[..]],
+                )?;
+            }
+            Write::Skipped(id, diff) => match diff {
+                SkippedDiff::NoChange => {}
+                SkippedDiff::Remove(hk, n) => {
+                    tx.execute(
+                        "DELETE FROM skipped_messages WHERE conn_id = ?1 AND header_key = ?2 AND msg_n = ?3",
+                        params![id, hk.to_bytes(), n],
+                    )?;
+                }
+                SkippedDiff::Add(keys) => {
+                    let mut st = tx.prepare(
+                        "INSERT OR IGNORE INTO skipped_messages (conn_id, header_key, msg_n, msg_key) VALUES (?1, ?2, ?3, ?4)",
+                    )?;
+                    for (hk, mks) in &keys {
+                        let hk = Zeroizing::new(hk.to_bytes());
+                        for (n, mk) in mks {
+                            let mk = Zeroizing::new(mk.to_bytes());
+                            st.execute(params![id, &hk[..], n, &mk[..]])?;
+                        }
+                    }
+                }
+            },
+            Write::PutConfirmation(c) => {
+                let mut queues = Vec::new();
+                encode_list(&c.reply_queues, &mut queues).map_err(|_| corrupt("reply queues"))?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO conn_confirmations (confirmation_id, conn_id, sender_key, e2e_snd_pub_key, smp_reply_queues, smp_client_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        c.conf_id,
+                        c.conn_id,
+                        c.sender_key.as_ref().map(Encode::to_bytes),
+                        c.e2e_pub_key.to_bytes(),
+                        queues,
+                        c.smp_client_version
+                    ],
+                )?;
+            }
+            Write::DeleteConfirmation(id) => {
+                tx.execute(
+                    "DELETE FROM conn_confirmations WHERE confirmation_id = ?1",
+                    params![id],
+                )?;
+            }
+            Write::PutInvitation(i) => {
+                tx.execute(
+                    "INSERT OR REPLACE INTO conn_invitations (invitation_id, contact_conn_id, cr_invitation, recipient_conn_info) VALUES (?1, ?2, ?3, ?4)",
+                    params![i.inv_id, i.contact_conn_id, i.conn_req, i.conn_info],
+                )?;
+            }
+            Write::DeleteInvitation(id) => {
+                tx.execute(
+                    "DELETE FROM conn_invitations WHERE invitation_id = ?1",
+                    params![id],
+                )?;
+            }
+            Write::PutSndMsg(m) => {
+                tx.execute(
+                    "INSERT OR REPLACE INTO snd_messages (conn_id, internal_id, internal_snd_id, msg_type, internal_hash, msg_body, pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        m.conn_id,
+                        m.internal_id,
+                        m.snd_id,
+                        msg_kind_text(m.kind),
+                        m.hash,
+                        m.body,
+                        m.pending
+                    ],
+                )?;
+            }
+            Write::DeleteSndMsg(id, n) => {
+                tx.execute(
+                    "DELETE FROM snd_messages WHERE conn_id = ?1 AND internal_id = ?2",
+                    params![id, n],
+                )?;
+            }
+            Write::PutRcvMsg(m) => {
+                let r = tx.execute(
+                    "INSERT INTO rcv_messages (conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        m.conn_id,
+                        m.internal_id,
+                        m.ext_snd_id,
+                        m.hash,
+                        m.enc_hash,
+                        m.srv_msg_id,
+                        m.body,
+                        m.integrity,
+                        m.acked
+                    ],
+                );
+                match r {
+                    Ok(_) => {}
+                    Err(rusqlite::Error::SqliteFailure(e, _))
+                        if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        return Err(StoreError::Duplicate)
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Write::AckRcvMsg(id, n) => {
+                tx.execute(
+                    "UPDATE rcv_messages SET user_ack = 1 WHERE conn_id = ?1 AND internal_id = ?2",
+                    params![id, n],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn conn_row(row: &Row<'_>) -> Result<ConnRecord, StoreError> {
+        let kind = match col::<String>(row, 1)?.as_str() {
+            "duplex" => ConnKind::Duplex,
+            "contact" => ConnKind::Contact,
+            _ => return Err(corrupt("connection kind")),
+        };
+        let status = match col::<String>(row, 2)?.as_str() {
+            "new" => ConnStatus::New,
+            "active" => ConnStatus::Active,
+            "suspended" => ConnStatus::Suspended,
+            _ => return Err(corrupt("connection status")),
+        };
+        Ok(ConnRecord {
+            conn_id: col(row, 0)?,
+            kind,
+            status,
+            initiator: col(row, 3)?,
+            agent_version: col(row, 4)?,
+            pq_support: col(row, 5)?,
+            last_internal_id: col(row, 6)?,
+            last_snd_id: col(row, 7)?,
+            last_snd_hash: col(row, 8)?,
+            last_rcv_ext_id: col(row, 9)?,
+            last_rcv_hash: col(row, 10)?,
+        })
+    }
+
+    fn snd_msg_row(row: &Row<'_>) -> Result<SndMsgRecord, StoreError> {
+        Ok(SndMsgRecord {
+            conn_id: col(row, 0)?,
+            internal_id: col(row, 1)?,
+            snd_id: col(row, 2)?,
+            kind: msg_kind_parse(&col::<String>(row, 3)?)?,
+            hash: col(row, 4)?,
+            body: col(row, 5)?,
+            pending: col(row, 6)?,
+        })
+    }
+
+    fn rcv_msg_row(row: &Row<'_>) -> Result<RcvMsgRecord, StoreError> {
+        Ok(RcvMsgRecord {
+            conn_id: col(row, 0)?,
+            internal_id: col(row, 1)?,
+            ext_snd_id: col(row, 2)?,
+            hash: col(row, 3)?,
+            enc_hash: col(row, 4)?,
+            srv_msg_id: col(row, 5)?,
+            body: col(row, 6)?,
+            integrity: col(row, 7)?,
+            acked: col(row, 8)?,
+        })
+    }
+
+    fn query_one<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let mut st = self.db.prepare_cached(sql)?;
+        let mut rows = st.query(params)?;
+        match rows.next()? {
+            Some(row) => Ok(Some(f(row)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn query_all<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut st = self.db.prepare_cached(sql)?;
+        let mut rows = st.query(params)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(f(row)?);
+        }
+        Ok(out)
+    }
+}
+
+const CONN_COLS: &str = "conn_id, kind, status, initiator, agent_version, pq_support, last_internal_id, last_snd_id, last_snd_hash, last_rcv_ext_id, last_rcv_hash";
+const SND_MSG_COLS: &str =
+    "conn_id, internal_id, internal_snd_id, msg_type, internal_hash, msg_body, pending";
+const RCV_MSG_COLS: &str = "conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack";
+
+impl Store for SqliteStore {
+    fn apply(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let tx = self.db.transaction()?;
+        for w in writes {
+            Self::write(&tx, w)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn conn(&self, conn_id: &[u8]) -> Result<Option<ConnRecord>, StoreError> {
+        self.query_one(
+            &format!("SELECT {CONN_COLS} FROM connections WHERE conn_id = ?1"),
+            params![conn_id],
+            Self::conn_row,
+        )
+    }
+
+    fn conns(&self) -> Result<Vec<ConnRecord>, StoreError> {
+        self.query_all(
+            &format!("SELECT {CONN_COLS} FROM connections ORDER BY conn_id"),
+            [],
+            Self::conn_row,
+        )
+    }
+
+    fn rcv_queue(&self, conn_id: &[u8]) -> Result<Option<RcvQueueRecord>, StoreError> {
+        self.query_one(
+            "SELECT conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret, e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version FROM rcv_queues WHERE conn_id = ?1",
+            params![conn_id],
+            |row| {
+                let key: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 3)?);
+                let secret: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 4)?);
+                let e2e: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 5)?);
+                let e2e_secret: Option<Vec<u8>> = col(row, 6)?;
+                Ok(RcvQueueRecord {
+                    conn_id: col(row, 0)?,
+                    server: server_parse(&col::<String>(row, 1)?)?,
+                    rcv_id: col(row, 2)?,
+                    rcv_key: PrivateAuthKey::from_der(&key).map_err(|_| corrupt("rcv key"))?,
+                    rcv_dh_secret: secret_parse(&secret)?,
+                    e2e_priv_key: PrivateKeyX25519::from_der(&e2e)
+                        .map_err(|_| corrupt("e2e key"))?,
+                    e2e_dh_secret: match e2e_secret {
+                        Some(s) => Some(secret_parse(&Zeroizing::new(s))?),
+                        None => None,
+                    },
+                    snd_id: col(row, 7)?,
+                    sender_can_secure: col(row, 8)?,
+                    status: queue_status_parse(&col::<String>(row, 9)?)?,
+                    client_version: col(row, 10)?,
+                })
+            },
+        )
+    }
+
+    fn snd_queue(&self, conn_id: &[u8]) -> Result<Option<SndQueueRecord>, StoreError> {
+        self.query_one(
+            "SELECT conn_id, server, snd_id, snd_private_key, e2e_pub_key, e2e_dh_secret, sender_can_secure, status, smp_client_version FROM snd_queues WHERE conn_id = ?1",
+            params![conn_id],
+            |row| {
+                let key: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 3)?);
+                let secret: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 5)?);
+                Ok(SndQueueRecord {
+                    conn_id: col(row, 0)?,
+                    server: server_parse(&col::<String>(row, 1)?)?,
+                    snd_id: col(row, 2)?,
+                    snd_key: PrivateAuthKey::from_der(&key).map_err(|_| corrupt("snd key"))?,
+                    e2e_pub_key: dec::<PublicKeyX25519>(&col::<Vec<u8>>(row, 4)?, "e2e key")?,
+                    e2e_dh_secret: secret_parse(&secret)?,
+                    sender_can_secure: col(row, 6)?,
+                    status: queue_status_parse(&col::<String>(row, 7)?)?,
+                    client_version: col(row, 8)?,
+                })
+            },
+        )
+    }
+
+    fn x3dh(&self, conn_id: &[u8]) -> Result<Option<X3dhKeys>, StoreError> {
+        let r = self.query_one(
+            "SELECT x3dh_priv_key_1, x3dh_priv_key_2, pq_priv_kem FROM ratchets WHERE conn_id = ?1 AND x3dh_priv_key_1 IS NOT NULL",
+            params![conn_id],
+            |row| {
+                let k1: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 0)?);
+                let k2: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 1)?);
+                let kem: Option<Vec<u8>> = col(row, 2)?;
+                Ok(X3dhKeys {
+                    key1: PrivateKeyX448::from_der(&k1).map_err(|_| corrupt("x3dh key"))?,
+                    key2: PrivateKeyX448::from_der(&k2).map_err(|_| corrupt("x3dh key"))?,
+                    kem: match kem {
+                        Some(k) => Some(dec::<KemKeyPair>(&Zeroizing::new(k), "KEM key")?),
+                        None => None,
+                    },
+                })
+            },
+        )?;
+        Ok(r)
+    }
+
+    fn ratchet(&self, conn_id: &[u8]) -> Result<Option<Ratchet<X448>>, StoreError> {
+        self.query_one(
+            "SELECT ratchet_state FROM ratchets WHERE conn_id = ?1 AND ratchet_state IS NOT NULL",
+            params![conn_id],
+            |row| {
+                let state: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 0)?);
+                dec::<Ratchet<X448>>(&state, "ratchet state")
+            },
+        )
+    }
+
+    fn skipped(&self, conn_id: &[u8]) -> Result<SkippedKeys, StoreError> {
+        let rows = self.query_all(
+            "SELECT header_key, msg_n, msg_key FROM skipped_messages WHERE conn_id = ?1",
+            params![conn_id],
+            |row| {
+                let hk: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 0)?);
+                let mk: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 2)?);
+                Ok((
+                    dec::<HeaderKey>(&hk, "header key")?,
+                    col::<u32>(row, 1)?,
+                    dec::<MessageKey>(&mk, "message key")?,
+                ))
+            },
+        )?;
+        let mut keys = SkippedKeys::new();
+        for (hk, n, mk) in rows {
+            keys.entry(hk).or_default().insert(n, mk);
+        }
+        Ok(keys)
+    }
+
+    fn confirmation(&self, conf_id: &[u8]) -> Result<Option<ConfirmationRecord>, StoreError> {
+        self.query_one(
+            "SELECT confirmation_id, conn_id, sender_key, e2e_snd_pub_key, smp_reply_queues, smp_client_version FROM conn_confirmations WHERE confirmation_id = ?1",
+            params![conf_id],
+            |row| {
+                let sk: Option<Vec<u8>> = col(row, 2)?;
+                let queues: Vec<u8> = col(row, 4)?;
+                let mut r = Reader::new(&queues);
+                let reply_queues: Vec<SmpQueueInfo> =
+                    decode_list(&mut r).map_err(|_| corrupt("reply queues"))?;
+                Ok(ConfirmationRecord {
+                    conf_id: col(row, 0)?,
+                    conn_id: col(row, 1)?,
+                    sender_key: match sk {
+                        Some(k) => Some(dec::<PublicAuthKey>(&k, "sender key")?),
+                        None => None,
+                    },
+                    e2e_pub_key: dec::<PublicKeyX25519>(&col::<Vec<u8>>(row, 3)?, "e2e key")?,
+                    reply_queues,
+                    smp_client_version: col(row, 5)?,
+                })
+            },
+        )
+    }
+
+    fn invitation(&self, inv_id: &[u8]) -> Result<Option<InvitationRecord>, StoreError> {
+        self.query_one(
+            "SELECT invitation_id, contact_conn_id, cr_invitation, recipient_conn_info FROM conn_invitations WHERE invitation_id = ?1",
+            params![inv_id],
+            |row| {
+                Ok(InvitationRecord {
+                    inv_id: col(row, 0)?,
+                    contact_conn_id: col(row, 1)?,
+                    conn_req: col(row, 2)?,
+                    conn_info: col(row, 3)?,
+                })
+            },
+        )
+    }
+
+    fn pending_snd_msgs(&self, conn_id: &[u8]) -> Result<Vec<SndMsgRecord>, StoreError> {
+        self.query_all(
+            &format!("SELECT {SND_MSG_COLS} FROM snd_messages WHERE conn_id = ?1 AND pending = 1 ORDER BY internal_id"),
+            params![conn_id],
+            Self::snd_msg_row,
+        )
+    }
+
+    fn snd_msg_by_snd_id(
+        &self,
+        conn_id: &[u8],
+        snd_id: i64,
+    ) -> Result<Option<SndMsgRecord>, StoreError> {
+        self.query_one(
+            &format!(
+                "SELECT {SND_MSG_COLS} FROM snd_messages WHERE conn_id = ?1 AND internal_snd_id = ?2"
+            ),
+            params![conn_id, snd_id],
+            Self::snd_msg_row,
+        )
+    }
+
+    fn rcv_msg(
+        &self,
+        conn_id: &[u8],
+        internal_id: i64,
+    ) -> Result<Option<RcvMsgRecord>, StoreError> {
+        self.query_one(
+            &format!(
+                "SELECT {RCV_MSG_COLS} FROM rcv_messages WHERE conn_id = ?1 AND internal_id = ?2"
+            ),
+            params![conn_id, internal_id],
+            Self::rcv_msg_row,
+        )
+    }
+
+    fn rcv_msg_by_enc_hash(
+        &self,
+        conn_id: &[u8],
+        enc_hash: &[u8],
+    ) -> Result<Option<RcvMsgRecord>, StoreError> {
+        self.query_one(
+            &format!("SELECT {RCV_MSG_COLS} FROM rcv_messages WHERE conn_id = ?1 AND encrypted_msg_hash = ?2"),
+            params![conn_id, enc_hash],
+            Self::rcv_msg_row,
+        )
+    }
+}

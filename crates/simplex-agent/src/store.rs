@@ -1,0 +1,516 @@
+//! What the agent keeps, as typed records, and the [`Store`] trait over it.
+//!
+//! Reads are single calls; every change goes through [`Store::apply`] with a batch of
+//! [`Write`]s applied atomically (one SQLite transaction), so that a ratchet step, the
+//! message it decrypted and the counters of the connection are never stored apart.
+//! [`MemoryStore`] is the in-memory version for unit tests; [`crate::sqlite::SqliteStore`]
+//! the persistent one.
+
+use std::collections::{BTreeMap, HashMap};
+
+use agent_proto::SmpQueueInfo;
+use simplex_crypto::{
+    DhSecretX25519, PrivateAuthKey, PrivateKeyX25519, PublicAuthKey, PublicKeyX25519,
+};
+use simplex_ratchet::{KemKeyPair, Ratchet, SkippedDiff, SkippedKeys, X448};
+use smp_proto::SmpServer;
+
+use crate::error::StoreError;
+
+/// A connection ID (random, 12 bytes as the reference makes them).
+pub type ConnId = Vec<u8>;
+
+/// Whether a connection is a conversation or a contact address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnKind {
+    /// A duplex conversation (made by an invitation or by accepting a request).
+    Duplex,
+    /// A contact address: one receive queue that gets requests.
+    Contact,
+}
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnStatus {
+    /// Created or joined, handshake not complete.
+    New,
+    /// `CON` was reported.
+    Active,
+    /// Suspended by the user: its receive queue is off.
+    Suspended,
+}
+
+/// Whether a queue is new, confirmed, secured or active (`QueueStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueStatus {
+    /// Created (receive) or known (send), nothing sent.
+    New,
+    /// A confirmation was received (receive) or sent (send).
+    Confirmed,
+    /// Secured with the sender's key.
+    Secured,
+    /// In use: a message after the confirmation went through.
+    Active,
+    /// Suspended or deleted on the server.
+    Disabled,
+}
+
+/// A connection and its message counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnRecord {
+    /// Its ID.
+    pub conn_id: ConnId,
+    /// Conversation or address.
+    pub kind: ConnKind,
+    /// Its status.
+    pub status: ConnStatus,
+    /// True for the party that created the invitation.
+    pub initiator: bool,
+    /// The agreed agent version.
+    pub agent_version: u16,
+    /// Whether PQ encryption is supported on this connection.
+    pub pq_support: bool,
+    /// Last internal message ID (shared by sent and received messages: the IDs the
+    /// application sees).
+    pub last_internal_id: i64,
+    /// Last sequential ID sent in an agent message header.
+    pub last_snd_id: i64,
+    /// Hash of the last sent agent message.
+    pub last_snd_hash: Vec<u8>,
+    /// Last sequential ID received from the peer.
+    pub last_rcv_ext_id: i64,
+    /// Hash of the last received agent message.
+    pub last_rcv_hash: Vec<u8>,
+}
+
+impl ConnRecord {
+    /// A new connection with zero counters.
+    pub fn new(conn_id: ConnId, kind: ConnKind, initiator: bool, agent_version: u16) -> Self {
+        ConnRecord {
+            conn_id,
+            kind,
+            status: ConnStatus::New,
+            initiator,
+            agent_version,
+            pq_support: false,
+            last_internal_id: 0,
+            last_snd_id: 0,
+            last_snd_hash: Vec::new(),
+            last_rcv_ext_id: 0,
+            last_rcv_hash: Vec::new(),
+        }
+    }
+}
+
+/// A queue this agent receives from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RcvQueueRecord {
+    /// Its connection.
+    pub conn_id: ConnId,
+    /// Its server.
+    pub server: SmpServer,
+    /// The recipient ID.
+    pub rcv_id: Vec<u8>,
+    /// The recipient's key.
+    pub rcv_key: PrivateAuthKey,
+    /// The secret for the server-to-recipient encryption.
+    pub rcv_dh_secret: DhSecretX25519,
+    /// The private key of the per-queue e2e agreement (its public half is in the link).
+    pub e2e_priv_key: PrivateKeyX25519,
+    /// The per-queue e2e secret, once the sender's key is known.
+    pub e2e_dh_secret: Option<DhSecretX25519>,
+    /// The sender ID.
+    pub snd_id: Vec<u8>,
+    /// The sender secures the queue (`SKEY`).
+    pub sender_can_secure: bool,
+    /// Its status.
+    pub status: QueueStatus,
+    /// The SMP client version agreed for the queue.
+    pub client_version: u16,
+}
+
+/// A queue this agent sends to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SndQueueRecord {
+    /// Its connection.
+    pub conn_id: ConnId,
+    /// Its server.
+    pub server: SmpServer,
+    /// The sender ID.
+    pub snd_id: Vec<u8>,
+    /// The sender's key.
+    pub snd_key: PrivateAuthKey,
+    /// This side's per-queue e2e public key, sent in the confirmation's clear header.
+    pub e2e_pub_key: PublicKeyX25519,
+    /// The per-queue e2e secret.
+    pub e2e_dh_secret: DhSecretX25519,
+    /// The sender secures the queue itself (`SKEY`).
+    pub sender_can_secure: bool,
+    /// Its status.
+    pub status: QueueStatus,
+    /// The SMP client version agreed for the queue.
+    pub client_version: u16,
+}
+
+/// The creating side's X3DH keys, kept until the confirmation arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct X3dhKeys {
+    /// First private key.
+    pub key1: simplex_crypto::PrivateKeyX448,
+    /// Second private key.
+    pub key2: simplex_crypto::PrivateKeyX448,
+    /// The proposed KEM key pair.
+    pub kem: Option<KemKeyPair>,
+}
+
+/// A confirmation waiting for `allow_connection`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmationRecord {
+    /// Its ID, given to the application in `CONF`.
+    pub conf_id: Vec<u8>,
+    /// Its connection.
+    pub conn_id: ConnId,
+    /// The key to secure the queue with (`None` when the sender secured it).
+    pub sender_key: Option<PublicAuthKey>,
+    /// The sender's per-queue e2e key.
+    pub e2e_pub_key: PublicKeyX25519,
+    /// The queues to reply to.
+    pub reply_queues: Vec<SmpQueueInfo>,
+    /// The sender's SMP client version.
+    pub smp_client_version: u16,
+}
+
+/// An invitation that came to a contact address, waiting for accept or reject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationRecord {
+    /// Its ID, given to the application in `REQ`.
+    pub inv_id: Vec<u8>,
+    /// The address it came to.
+    pub contact_conn_id: ConnId,
+    /// The invitation link to join.
+    pub conn_req: String,
+    /// The requester's info.
+    pub conn_info: Vec<u8>,
+}
+
+/// What a sent message is, for what to do when the server accepted it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SndMsgKind {
+    /// A confirmation with conn info (and reply queues).
+    Confirmation,
+    /// `HELLO`.
+    Hello,
+    /// An application message (`A_MSG`).
+    Message,
+    /// Receipts (`A_RCVD`).
+    Receipt,
+    /// `A_QCONT`.
+    QCont,
+    /// An invitation to a contact address.
+    Invitation,
+}
+
+/// A sent message: pending (with the body to send) or sent (kept for receipts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SndMsgRecord {
+    /// Its connection.
+    pub conn_id: ConnId,
+    /// The internal ID (the application's message ID).
+    pub internal_id: i64,
+    /// The sequential ID in its agent header.
+    pub snd_id: i64,
+    /// What it is.
+    pub kind: SndMsgKind,
+    /// SHA-256 of the agent message.
+    pub hash: Vec<u8>,
+    /// The whole SMP body to `SEND`, empty once sent.
+    pub body: Vec<u8>,
+    /// Whether it still waits to be sent.
+    pub pending: bool,
+}
+
+/// A received application message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RcvMsgRecord {
+    /// Its connection.
+    pub conn_id: ConnId,
+    /// The internal ID (the application's message ID).
+    pub internal_id: i64,
+    /// The sender's sequential ID.
+    pub ext_snd_id: i64,
+    /// SHA-256 of the agent message (sent back in the receipt).
+    pub hash: Vec<u8>,
+    /// SHA-256 of the encrypted agent message (finds redelivered copies).
+    pub enc_hash: Vec<u8>,
+    /// The server's message ID (to `ACK`).
+    pub srv_msg_id: Vec<u8>,
+    /// The application body.
+    pub body: Vec<u8>,
+    /// The integrity verdict, as text.
+    pub integrity: String,
+    /// Whether the application acknowledged it.
+    pub acked: bool,
+}
+
+/// One change; a batch of them is applied atomically.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
+pub enum Write {
+    /// Insert or replace a connection.
+    PutConn(ConnRecord),
+    /// Delete a connection with all its queues, keys and messages.
+    DeleteConn(ConnId),
+    /// Insert or replace the receive queue of a connection.
+    PutRcvQueue(RcvQueueRecord),
+    /// Insert or replace the send queue of a connection.
+    PutSndQueue(SndQueueRecord),
+    /// Store the X3DH keys of a created invitation.
+    PutX3dh(ConnId, X3dhKeys),
+    /// Store the ratchet state (and drop the X3DH keys).
+    PutRatchet(ConnId, Ratchet<X448>),
+    /// Apply a change to the skipped keys.
+    Skipped(ConnId, SkippedDiff),
+    /// Add a confirmation.
+    PutConfirmation(ConfirmationRecord),
+    /// Delete a confirmation.
+    DeleteConfirmation(Vec<u8>),
+    /// Add an invitation.
+    PutInvitation(InvitationRecord),
+    /// Delete an invitation.
+    DeleteInvitation(Vec<u8>),
+    /// Insert or replace a sent message.
+    PutSndMsg(SndMsgRecord),
+    /// Delete a sent message.
+    DeleteSndMsg(ConnId, i64),
+    /// Insert a received message.
+    PutRcvMsg(RcvMsgRecord),
+    /// Mark a received message acknowledged by the application.
+    AckRcvMsg(ConnId, i64),
+}
+
+/// The agent's storage. Implementations are used from one blocking thread at a time.
+pub trait Store: Send {
+    /// Applies the writes atomically, in order.
+    fn apply(&mut self, writes: Vec<Write>) -> Result<(), StoreError>;
+    /// A connection.
+    fn conn(&self, conn_id: &[u8]) -> Result<Option<ConnRecord>, StoreError>;
+    /// Every connection.
+    fn conns(&self) -> Result<Vec<ConnRecord>, StoreError>;
+    /// The receive queue of a connection.
+    fn rcv_queue(&self, conn_id: &[u8]) -> Result<Option<RcvQueueRecord>, StoreError>;
+    /// The send queue of a connection.
+    fn snd_queue(&self, conn_id: &[u8]) -> Result<Option<SndQueueRecord>, StoreError>;
+    /// The X3DH keys of a created invitation.
+    fn x3dh(&self, conn_id: &[u8]) -> Result<Option<X3dhKeys>, StoreError>;
+    /// The ratchet state.
+    fn ratchet(&self, conn_id: &[u8]) -> Result<Option<Ratchet<X448>>, StoreError>;
+    /// The skipped message keys.
+    fn skipped(&self, conn_id: &[u8]) -> Result<SkippedKeys, StoreError>;
+    /// A confirmation.
+    fn confirmation(&self, conf_id: &[u8]) -> Result<Option<ConfirmationRecord>, StoreError>;
+    /// An invitation.
+    fn invitation(&self, inv_id: &[u8]) -> Result<Option<InvitationRecord>, StoreError>;
+    /// The pending messages of a connection, oldest first.
+    fn pending_snd_msgs(&self, conn_id: &[u8]) -> Result<Vec<SndMsgRecord>, StoreError>;
+    /// A sent message by its sequential header ID.
+    fn snd_msg_by_snd_id(
+        &self,
+        conn_id: &[u8],
+        snd_id: i64,
+    ) -> Result<Option<SndMsgRecord>, StoreError>;
+    /// A received message by internal ID.
+    fn rcv_msg(&self, conn_id: &[u8], internal_id: i64)
+        -> Result<Option<RcvMsgRecord>, StoreError>;
+    /// A received message by the hash of its encrypted form.
+    fn rcv_msg_by_enc_hash(
+        &self,
+        conn_id: &[u8],
+        enc_hash: &[u8],
+    ) -> Result<Option<RcvMsgRecord>, StoreError>;
+}
+
+/// The in-memory store for unit tests.
+#[derive(Default)]
+pub struct MemoryStore {
+    conns: BTreeMap<ConnId, ConnRecord>,
+    rcv_queues: HashMap<ConnId, RcvQueueRecord>,
+    snd_queues: HashMap<ConnId, SndQueueRecord>,
+    x3dh: HashMap<ConnId, X3dhKeys>,
+    ratchets: HashMap<ConnId, Ratchet<X448>>,
+    skipped: HashMap<ConnId, SkippedKeys>,
+    confirmations: HashMap<Vec<u8>, ConfirmationRecord>,
+    invitations: HashMap<Vec<u8>, InvitationRecord>,
+    snd_msgs: BTreeMap<(ConnId, i64), SndMsgRecord>,
+    rcv_msgs: BTreeMap<(ConnId, i64), RcvMsgRecord>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Store for MemoryStore {
+    fn apply(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {
+        for w in writes {
+            match w {
+                Write::PutConn(c) => {
+                    self.conns.insert(c.conn_id.clone(), c);
+                }
+                Write::DeleteConn(id) => {
+                    self.conns.remove(&id);
+                    self.rcv_queues.remove(&id);
+                    self.snd_queues.remove(&id);
+                    self.x3dh.remove(&id);
+                    self.ratchets.remove(&id);
+                    self.skipped.remove(&id);
+                    self.confirmations.retain(|_, c| c.conn_id != id);
+                    self.invitations.retain(|_, i| i.contact_conn_id != id);
+                    self.snd_msgs.retain(|(c, _), _| *c != id);
+                    self.rcv_msgs.retain(|(c, _), _| *c != id);
+                }
+                Write::PutRcvQueue(q) => {
+                    self.require_conn(&q.conn_id)?;
+                    self.rcv_queues.insert(q.conn_id.clone(), q);
+                }
+                Write::PutSndQueue(q) => {
+                    self.require_conn(&q.conn_id)?;
+                    self.snd_queues.insert(q.conn_id.clone(), q);
+                }
+                Write::PutX3dh(id, k) => {
+                    self.require_conn(&id)?;
+                    self.x3dh.insert(id, k);
+                }
+                Write::PutRatchet(id, r) => {
+                    self.require_conn(&id)?;
+                    self.x3dh.remove(&id);
+                    self.ratchets.insert(id, r);
+                }
+                Write::Skipped(id, diff) => {
+                    diff.apply(self.skipped.entry(id).or_default());
+                }
+                Write::PutConfirmation(c) => {
+                    self.confirmations.insert(c.conf_id.clone(), c);
+                }
+                Write::DeleteConfirmation(id) => {
+                    self.confirmations.remove(&id);
+                }
+                Write::PutInvitation(i) => {
+                    self.invitations.insert(i.inv_id.clone(), i);
+                }
+                Write::DeleteInvitation(id) => {
+                    self.invitations.remove(&id);
+                }
+                Write::PutSndMsg(m) => {
+                    self.require_conn(&m.conn_id)?;
+                    self.snd_msgs.insert((m.conn_id.clone(), m.internal_id), m);
+                }
+                Write::DeleteSndMsg(id, n) => {
+                    self.snd_msgs.remove(&(id, n));
+                }
+                Write::PutRcvMsg(m) => {
+                    self.require_conn(&m.conn_id)?;
+                    let key = (m.conn_id.clone(), m.internal_id);
+                    if self.rcv_msgs.contains_key(&key) {
+                        return Err(StoreError::Duplicate);
+                    }
+                    self.rcv_msgs.insert(key, m);
+                }
+                Write::AckRcvMsg(id, n) => {
+                    if let Some(m) = self.rcv_msgs.get_mut(&(id, n)) {
+                        m.acked = true;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn conn(&self, conn_id: &[u8]) -> Result<Option<ConnRecord>, StoreError> {
+        Ok(self.conns.get(conn_id).cloned())
+    }
+
+    fn conns(&self) -> Result<Vec<ConnRecord>, StoreError> {
+        Ok(self.conns.values().cloned().collect())
+    }
+
+    fn rcv_queue(&self, conn_id: &[u8]) -> Result<Option<RcvQueueRecord>, StoreError> {
+        Ok(self.rcv_queues.get(conn_id).cloned())
+    }
+
+    fn snd_queue(&self, conn_id: &[u8]) -> Result<Option<SndQueueRecord>, StoreError> {
+        Ok(self.snd_queues.get(conn_id).cloned())
+    }
+
+    fn x3dh(&self, conn_id: &[u8]) -> Result<Option<X3dhKeys>, StoreError> {
+        Ok(self.x3dh.get(conn_id).cloned())
+    }
+
+    fn ratchet(&self, conn_id: &[u8]) -> Result<Option<Ratchet<X448>>, StoreError> {
+        Ok(self.ratchets.get(conn_id).cloned())
+    }
+
+    fn skipped(&self, conn_id: &[u8]) -> Result<SkippedKeys, StoreError> {
+        Ok(self.skipped.get(conn_id).cloned().unwrap_or_default())
+    }
+
+    fn confirmation(&self, conf_id: &[u8]) -> Result<Option<ConfirmationRecord>, StoreError> {
+        Ok(self.confirmations.get(conf_id).cloned())
+    }
+
+    fn invitation(&self, inv_id: &[u8]) -> Result<Option<InvitationRecord>, StoreError> {
+        Ok(self.invitations.get(inv_id).cloned())
+    }
+
+    fn pending_snd_msgs(&self, conn_id: &[u8]) -> Result<Vec<SndMsgRecord>, StoreError> {
+        Ok(self
+            .snd_msgs
+            .values()
+            .filter(|m| m.conn_id == conn_id && m.pending)
+            .cloned()
+            .collect())
+    }
+
+    fn snd_msg_by_snd_id(
+        &self,
+        conn_id: &[u8],
+        snd_id: i64,
+    ) -> Result<Option<SndMsgRecord>, StoreError> {
+        Ok(self
+            .snd_msgs
+            .values()
+            .find(|m| m.conn_id == conn_id && m.snd_id == snd_id)
+            .cloned())
+    }
+
+    fn rcv_msg(
+        &self,
+        conn_id: &[u8],
+        internal_id: i64,
+    ) -> Result<Option<RcvMsgRecord>, StoreError> {
+        Ok(self.rcv_msgs.get(&(conn_id.to_vec(), internal_id)).cloned())
+    }
+
+    fn rcv_msg_by_enc_hash(
+        &self,
+        conn_id: &[u8],
+        enc_hash: &[u8],
+    ) -> Result<Option<RcvMsgRecord>, StoreError> {
+        Ok(self
+            .rcv_msgs
+            .values()
+            .find(|m| m.conn_id == conn_id && m.enc_hash == enc_hash)
+            .cloned())
+    }
+}
+
+impl MemoryStore {
+    fn require_conn(&self, id: &[u8]) -> Result<(), StoreError> {
+        if self.conns.contains_key(id) {
+            Ok(())
+        } else {
+            Err(StoreError::NoConnection)
+        }
+    }
+}

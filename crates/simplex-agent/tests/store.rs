@@ -1,0 +1,281 @@
+//! The store: both implementations keep the same records; the SQLite one is encrypted, its
+//! schema matches the committed dump, and a wrong passphrase is refused.
+
+use rand::rngs::OsRng;
+use simplex_agent::store::*;
+use simplex_agent::{MemoryStore, SqliteStore, StoreError};
+use simplex_crypto::{
+    dh_x25519, PrivateAuthKey, PrivateKeyEd25519, PrivateKeyX25519, PrivateKeyX448,
+};
+use simplex_ratchet::{
+    generate_rcv_e2e_params, generate_snd_e2e_params, pq_x3dh_rcv, pq_x3dh_snd, reply_kem,
+    KemKeyPair, PqSupport, Ratchet, RatchetVersions, SkippedDiff, X448,
+};
+use smp_proto::SmpServer;
+
+fn server() -> SmpServer {
+    SmpServer::parse_str(b"smp://AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=@127.0.0.1:5223")
+        .expect("server")
+}
+
+/// A sending ratchet and the receiving one, with a message that skips one key.
+fn ratchets() -> (Ratchet<X448>, Ratchet<X448>) {
+    let rng = &mut OsRng;
+    let (rk, rkem, rp) = generate_rcv_e2e_params::<X448>(rng, 3, PqSupport::ON);
+    let use_kem = reply_kem(3, rp.kem.as_ref(), PqSupport::ON);
+    let (sk, skem, sp) = generate_snd_e2e_params::<X448>(rng, 3, use_kem.as_ref());
+    let (sinit, skp) = pq_x3dh_snd(&sk, skem.as_ref(), &rp).expect("snd x3dh");
+    let (rinit, rkp) = pq_x3dh_rcv(&rk, rkem.as_ref(), &sp).expect("rcv x3dh");
+    let vs = RatchetVersions {
+        current: 3,
+        max_supported: 3,
+    };
+    let snd = Ratchet::<X448>::init_snd(
+        vs,
+        rp.key2,
+        PrivateKeyX448::generate(rng),
+        sinit,
+        skp,
+    )
+    .expect("init snd");
+    let rcv = Ratchet::<X448>::init_rcv(vs, rk.key2.clone(), rinit, rkp, PqSupport::ON);
+    (snd, rcv)
+}
+
+fn exercise(store: &mut dyn Store) {
+    let id = b"conn-1".to_vec();
+    let mut conn = ConnRecord::new(id.clone(), ConnKind::Duplex, true, 7);
+    // Writes that refer to a missing connection fail and leave nothing behind.
+    let orphan = SndMsgRecord {
+        conn_id: id.clone(),
+        internal_id: 1,
+        snd_id: 1,
+        kind: SndMsgKind::Message,
+        hash: vec![1; 32],
+        body: b"body".to_vec(),
+        pending: true,
+    };
+    assert!(store.apply(vec![Write::PutSndMsg(orphan.clone())]).is_err());
+    assert_eq!(store.conn(&id).expect("read"), None);
+
+    conn.last_snd_id = 4;
+    conn.last_snd_hash = vec![9; 32];
+    let rng = &mut OsRng;
+    let e2e = PrivateKeyX25519::generate(rng);
+    let srv = PrivateKeyX25519::generate(rng);
+    let rq = RcvQueueRecord {
+        conn_id: id.clone(),
+        server: server(),
+        rcv_id: vec![1; 24],
+        rcv_key: PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(rng)),
+        rcv_dh_secret: dh_x25519(&srv.public_key(), &e2e),
+        e2e_priv_key: e2e.clone(),
+        e2e_dh_secret: None,
+        snd_id: vec![2; 24],
+        sender_can_secure: true,
+        status: QueueStatus::New,
+        client_version: 4,
+    };
+    let sq = SndQueueRecord {
+        conn_id: id.clone(),
+        server: server(),
+        snd_id: vec![3; 24],
+        snd_key: PrivateAuthKey::X25519(PrivateKeyX25519::generate(rng)),
+        e2e_pub_key: srv.public_key(),
+        e2e_dh_secret: dh_x25519(&e2e.public_key(), &srv),
+        sender_can_secure: false,
+        status: QueueStatus::Confirmed,
+        client_version: 3,
+    };
+    let x3dh = X3dhKeys {
+        key1: PrivateKeyX448::generate(rng),
+        key2: PrivateKeyX448::generate(rng),
+        kem: Some(KemKeyPair::generate(rng)),
+    };
+    store
+        .apply(vec![
+            Write::PutConn(conn.clone()),
+            Write::PutRcvQueue(rq.clone()),
+            Write::PutSndQueue(sq.clone()),
+            Write::PutX3dh(id.clone(), x3dh.clone()),
+            Write::PutSndMsg(orphan.clone()),
+        ])
+        .expect("apply");
+    assert_eq!(store.conn(&id).expect("read"), Some(conn.clone()));
+    assert_eq!(store.conns().expect("read"), vec![conn.clone()]);
+    assert_eq!(store.rcv_queue(&id).expect("read"), Some(rq.clone()));
+    assert_eq!(store.snd_queue(&id).expect("read"), Some(sq));
+    assert_eq!(store.x3dh(&id).expect("read"), Some(x3dh));
+    assert_eq!(store.ratchet(&id).expect("read"), None);
+    assert_eq!(
+        store.pending_snd_msgs(&id).expect("read"),
+        vec![orphan.clone()]
+    );
+
+    // The ratchet replaces the X3DH keys; skipped keys come and go with diffs.
+    let (snd, rcv) = ratchets();
+    let (_m1, snd) = snd.encrypt(None, 3, 100, b"one").expect("enc");
+    let (m2, _snd) = snd.encrypt(None, 3, 100, b"two").expect("enc");
+    let d = rcv.decrypt(&Default::default(), &m2, rng).expect("dec");
+    assert_eq!(d.plaintext, b"two");
+    assert!(matches!(d.diff, SkippedDiff::Add(_)));
+    store
+        .apply(vec![
+            Write::PutRatchet(id.clone(), d.ratchet.clone()),
+            Write::Skipped(id.clone(), d.diff.clone()),
+        ])
+        .expect("apply");
+    assert_eq!(store.x3dh(&id).expect("read"), None);
+    assert_eq!(store.ratchet(&id).expect("read"), Some(d.ratchet));
+    let mut expected = Default::default();
+    d.diff.apply(&mut expected);
+    let skipped = store.skipped(&id).expect("read");
+    assert_eq!(skipped, expected);
+    assert_eq!(skipped.values().map(|m| m.len()).sum::<usize>(), 1);
+    let (hk, n) = skipped
+        .iter()
+        .flat_map(|(hk, m)| m.keys().map(move |n| (hk.clone(), *n)))
+        .next()
+        .expect("one key");
+    store
+        .apply(vec![Write::Skipped(id.clone(), SkippedDiff::Remove(hk, n))])
+        .expect("apply");
+    assert!(store.skipped(&id).expect("read").is_empty());
+
+    // Messages: sent ones found by header ID, received ones by encrypted hash; duplicates
+    // refused and the whole batch with them.
+    let mut sent = orphan;
+    sent.pending = false;
+    sent.body.clear();
+    let rcvd = RcvMsgRecord {
+        conn_id: id.clone(),
+        internal_id: 2,
+        ext_snd_id: 2,
+        hash: vec![5; 32],
+        enc_hash: vec![6; 32],
+        srv_msg_id: vec![7; 24],
+        body: b"hello".to_vec(),
+        integrity: "OK".into(),
+        acked: false,
+    };
+    store
+        .apply(vec![
+            Write::PutSndMsg(sent.clone()),
+            Write::PutRcvMsg(rcvd.clone()),
+        ])
+        .expect("apply");
+    assert!(store.pending_snd_msgs(&id).expect("read").is_empty());
+    assert_eq!(store.snd_msg_by_snd_id(&id, 1).expect("read"), Some(sent));
+    assert_eq!(
+        store.rcv_msg_by_enc_hash(&id, &[6; 32]).expect("read"),
+        Some(rcvd.clone())
+    );
+    assert_eq!(
+        store.rcv_msg_by_enc_hash(&id, &[8; 32]).expect("read"),
+        None
+    );
+    let mut conn2 = conn.clone();
+    conn2.last_internal_id = 99;
+    let r = store.apply(vec![Write::PutConn(conn2), Write::PutRcvMsg(rcvd.clone())]);
+    assert!(matches!(r, Err(StoreError::Duplicate)));
+    store
+        .apply(vec![Write::AckRcvMsg(id.clone(), 2)])
+        .expect("apply");
+    assert!(store.rcv_msg(&id, 2).expect("read").expect("msg").acked);
+
+    // Confirmations and invitations.
+    let conf = ConfirmationRecord {
+        conf_id: b"conf".to_vec(),
+        conn_id: id.clone(),
+        sender_key: Some(PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(rng)).public_key()),
+        e2e_pub_key: e2e.public_key(),
+        reply_queues: vec![agent_proto::SmpQueueInfo {
+            client_version: smp_proto::version::Version(4),
+            server: server(),
+            sender_id: vec![4; 24],
+            dh_public_key: e2e.public_key(),
+            queue_mode: Some(smp_proto::QueueMode::Messaging),
+        }],
+        smp_client_version: 4,
+    };
+    let inv = InvitationRecord {
+        inv_id: b"inv".to_vec(),
+        contact_conn_id: id.clone(),
+        conn_req: "simplex:/invitation#/?v=2-7".into(),
+        conn_info: b"bob".to_vec(),
+    };
+    store
+        .apply(vec![
+            Write::PutConfirmation(conf.clone()),
+            Write::PutInvitation(inv.clone()),
+        ])
+        .expect("apply");
+    assert_eq!(store.confirmation(b"conf").expect("read"), Some(conf));
+    assert_eq!(store.invitation(b"inv").expect("read"), Some(inv));
+
+    // Deleting the connection deletes everything of it.
+    store
+        .apply(vec![Write::DeleteConn(id.clone())])
+        .expect("apply");
+    assert_eq!(store.conn(&id).expect("read"), None);
+    assert_eq!(store.rcv_queue(&id).expect("read"), None);
+    assert_eq!(store.ratchet(&id).expect("read"), None);
+    assert_eq!(store.confirmation(b"conf").expect("read"), None);
+    assert_eq!(store.invitation(b"inv").expect("read"), None);
+    assert_eq!(store.rcv_msg(&id, 2).expect("read"), None);
+}
+
+#[test]
+fn memory_store_keeps_records() {
+    exercise(&mut MemoryStore::new());
+}
+
+#[test]
+fn sqlite_store_keeps_records_and_reopens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("agent.db");
+    exercise(&mut SqliteStore::open(&path, "secret").expect("open"));
+    // Reopening with the same passphrase works and runs no migration twice.
+    let mut store = SqliteStore::open(&path, "secret").expect("reopen");
+    let conn = ConnRecord::new(b"c2".to_vec(), ConnKind::Contact, true, 7);
+    store
+        .apply(vec![Write::PutConn(conn.clone())])
+        .expect("apply");
+    drop(store);
+    let store = SqliteStore::open(&path, "secret").expect("reopen");
+    assert_eq!(store.conn(b"c2").expect("read"), Some(conn));
+}
+
+#[test]
+fn wrong_passphrase_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("agent.db");
+    drop(SqliteStore::open(&path, "right").expect("create"));
+    assert!(matches!(
+        SqliteStore::open(&path, "wrong"),
+        Err(StoreError::WrongPassphrase)
+    ));
+    // The file is encrypted: no SQLite header, no table name in clear.
+    let bytes = std::fs::read(&path).expect("read file");
+    assert!(!bytes.starts_with(b"SQLite format 3"));
+    assert!(!bytes.windows(11).any(|w| w == b"connections"));
+    assert!(SqliteStore::open(&path, "right").is_ok());
+}
+
+/// The schema equals `tests/schema.sql`; `SIMPLEX_AGENT_WRITE_SCHEMA=1` rewrites it.
+#[test]
+fn schema_matches_dump() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&dir.path().join("agent.db"), "k").expect("open");
+    let dump = store.schema_dump().expect("dump");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schema.sql");
+    if std::env::var_os("SIMPLEX_AGENT_WRITE_SCHEMA").is_some() {
+        std::fs::write(&path, &dump).expect("write schema");
+    }
+    let committed = std::fs::read_to_string(&path)
+        .expect("tests/schema.sql (write it with SIMPLEX_AGENT_WRITE_SCHEMA=1)");
+    assert_eq!(
+        dump, committed,
+        "schema changed: review and regenerate tests/schema.sql"
+    );
+}
