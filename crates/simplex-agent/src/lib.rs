@@ -19,3 +19,8 @@ pub mod store;
 pub use error::{AgentError, StoreError};
 pub use sqlite::SqliteStore;
 pub use store::{MemoryStore, Store};
+pub mod agent;
+pub mod types;
+
+pub use agent::Agent;
+pub use types::{AgentConfig, AgentEvent, Event, MsgIntegrity, MsgMeta, TransportIsolation};

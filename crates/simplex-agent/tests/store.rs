@@ -30,14 +30,8 @@ fn ratchets() -> (Ratchet<X448>, Ratchet<X448>) {
         current: 3,
         max_supported: 3,
     };
-    let snd = Ratchet::<X448>::init_snd(
-        vs,
-        rp.key2,
-        PrivateKeyX448::generate(rng),
-        sinit,
-        skp,
-    )
-    .expect("init snd");
+    let snd = Ratchet::<X448>::init_snd(vs, rp.key2, PrivateKeyX448::generate(rng), sinit, skp)
+        .expect("init snd");
     let rcv = Ratchet::<X448>::init_rcv(vs, rk.key2.clone(), rinit, rkp, PqSupport::ON);
     (snd, rcv)
 }

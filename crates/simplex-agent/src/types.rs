@@ -1,0 +1,226 @@
+//! The agent's configuration and the events it reports.
+
+use std::fmt;
+use std::time::Duration;
+
+use smp_client::ClientConfig;
+use smp_proto::SmpServer;
+
+use crate::store::ConnId;
+
+/// How SMP connections are shared between queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportIsolation {
+    /// One TLS connection per server (the default).
+    Server,
+    /// One TLS connection per connection's queues on a server.
+    Connection,
+}
+
+/// The agent's settings.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The servers new queues are created on, one chosen at random per queue.
+    pub servers: Vec<SmpServer>,
+    /// Sharing of TLS connections.
+    pub isolation: TransportIsolation,
+    /// Create queues that the sender secures (`SKEY`, the fast handshake) when the agent
+    /// versions allow it; `false` gives the standard handshake (`KEY`, `HELLO`).
+    pub sender_can_secure: bool,
+    /// Offer post-quantum encryption (sntrup761 in the double ratchet).
+    pub pq_support: bool,
+    /// Settings of each SMP connection.
+    pub client: ClientConfig,
+    /// First delay before resending after a temporary error; doubles up to `retry_max`.
+    pub retry_initial: Duration,
+    /// Longest delay between resends and reconnection attempts.
+    pub retry_max: Duration,
+}
+
+impl AgentConfig {
+    /// Defaults with these servers.
+    pub fn new(servers: Vec<SmpServer>) -> Self {
+        AgentConfig {
+            servers,
+            isolation: TransportIsolation::Server,
+            sender_can_secure: true,
+            pq_support: false,
+            client: ClientConfig::default(),
+            retry_initial: Duration::from_millis(500),
+            retry_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Whether a received message follows the previous one (`MsgIntegrity`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MsgIntegrity {
+    /// The next ID and the previous message's hash.
+    Ok,
+    /// Messages with these sender IDs never arrived.
+    Skipped {
+        /// First missing ID.
+        from: i64,
+        /// Last missing ID.
+        to: i64,
+    },
+    /// The ID is lower than one already received.
+    BadId(i64),
+    /// The same ID again.
+    Duplicate,
+    /// The previous-message hash does not match.
+    BadHash,
+}
+
+impl MsgIntegrity {
+    /// Compares a message's sequential ID and previous hash with what was received before
+    /// (`checkMsgIntegrity`).
+    pub fn check(prev_id: i64, prev_hash: &[u8], id: i64, claimed_prev_hash: &[u8]) -> Self {
+        if id == prev_id.saturating_add(1) && prev_hash == claimed_prev_hash {
+            MsgIntegrity::Ok
+        } else if id < prev_id {
+            MsgIntegrity::BadId(id)
+        } else if id == prev_id {
+            MsgIntegrity::Duplicate
+        } else if id > prev_id.saturating_add(1) {
+            MsgIntegrity::Skipped {
+                from: prev_id.saturating_add(1),
+                to: id.saturating_sub(1),
+            }
+        } else {
+            MsgIntegrity::BadHash
+        }
+    }
+}
+
+impl fmt::Display for MsgIntegrity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MsgIntegrity::Ok => f.write_str("OK"),
+            MsgIntegrity::Skipped { from, to } => write!(f, "NO_ID {from} {to}"),
+            MsgIntegrity::BadId(id) => write!(f, "ID {id}"),
+            MsgIntegrity::Duplicate => f.write_str("DUPLICATE"),
+            MsgIntegrity::BadHash => f.write_str("HASH"),
+        }
+    }
+}
+
+impl MsgIntegrity {
+    /// Parses what `Display` wrote.
+    pub fn parse(s: &str) -> Option<Self> {
+        let parts: Vec<&str> = s.split(' ').collect();
+        match parts.as_slice() {
+            ["OK"] => Some(MsgIntegrity::Ok),
+            ["DUPLICATE"] => Some(MsgIntegrity::Duplicate),
+            ["HASH"] => Some(MsgIntegrity::BadHash),
+            ["ID", id] => id.parse().ok().map(MsgIntegrity::BadId),
+            ["NO_ID", a, b] => Some(MsgIntegrity::Skipped {
+                from: a.parse().ok()?,
+                to: b.parse().ok()?,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// What the application learns about a received message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MsgMeta {
+    /// The agent's ID of the message (for `ack_message`).
+    pub msg_id: i64,
+    /// The sender's sequential ID.
+    pub snd_msg_id: i64,
+    /// The integrity verdict.
+    pub integrity: MsgIntegrity,
+}
+
+/// An event for the application (`AEvent`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The joining party confirmed: call `allow_connection(conf_id, …)`.
+    Conf {
+        /// The confirmation.
+        conf_id: Vec<u8>,
+        /// The servers of the peer's reply queues.
+        servers: Vec<SmpServer>,
+        /// The peer's info.
+        conn_info: Vec<u8>,
+    },
+    /// The initiating party's info, on the joining side.
+    Info(Vec<u8>),
+    /// The connection is established.
+    Con,
+    /// The server accepted the message with this ID.
+    Sent(i64),
+    /// A message.
+    Msg {
+        /// ID and integrity.
+        meta: MsgMeta,
+        /// The body.
+        body: Vec<u8>,
+    },
+    /// The peer received our message with this ID; `ok` when the hash matched.
+    Rcvd {
+        /// Our message ID.
+        msg_id: i64,
+        /// Whether the receipt's hash matched the message.
+        ok: bool,
+    },
+    /// The message with this ID could not be sent and will not be retried.
+    Merr(i64, String),
+    /// The peer's queue has room again.
+    QCont,
+    /// Another client subscribed to the connection's queue: this agent no longer receives.
+    End,
+    /// The server went away; these connections are not receiving.
+    Down(SmpServer, Vec<ConnId>),
+    /// The server is back; these connections are subscribed again.
+    Up(SmpServer, Vec<ConnId>),
+    /// A contact request came to an address: `accept_contact(inv_id, …)` or reject it.
+    Req {
+        /// The invitation.
+        inv_id: Vec<u8>,
+        /// The requester's info.
+        conn_info: Vec<u8>,
+    },
+    /// Something failed in the background.
+    Err(String),
+}
+
+/// An event with the connection it is about (empty for server events).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentEvent {
+    /// The connection.
+    pub conn_id: ConnId,
+    /// The event.
+    pub event: Event,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integrity_verdicts() {
+        let h = [1u8; 32];
+        let g = [2u8; 32];
+        assert_eq!(MsgIntegrity::check(4, &h, 5, &h), MsgIntegrity::Ok);
+        assert_eq!(
+            MsgIntegrity::check(4, &h, 8, &g),
+            MsgIntegrity::Skipped { from: 5, to: 7 }
+        );
+        assert_eq!(MsgIntegrity::check(4, &h, 4, &h), MsgIntegrity::Duplicate);
+        assert_eq!(MsgIntegrity::check(4, &h, 2, &h), MsgIntegrity::BadId(2));
+        assert_eq!(MsgIntegrity::check(4, &h, 5, &g), MsgIntegrity::BadHash);
+        for v in [
+            MsgIntegrity::Ok,
+            MsgIntegrity::Skipped { from: 5, to: 7 },
+            MsgIntegrity::Duplicate,
+            MsgIntegrity::BadId(2),
+            MsgIntegrity::BadHash,
+        ] {
+            assert_eq!(MsgIntegrity::parse(&v.to_string()), Some(v));
+        }
+    }
+}
