@@ -1228,14 +1228,18 @@ impl Inner {
             }
         };
         drop(g);
-        match result {
-            Ok(AckMode::Now) => self.ack_server(&rq, &srv_msg_id).await,
+        let acked = match &result {
             Ok(AckMode::Later) => Ok(()),
-            Err(e) => {
-                self.ack_server(&rq, &srv_msg_id).await?;
-                Err(e)
-            }
+            _ => self.ack_server(&rq, &srv_msg_id).await,
+        };
+        // An ACK lost with the connection is harmless: the message comes again after
+        // resubscribing and is recognised by its stored hash.
+        match acked {
+            Err(AgentError::Smp { error, .. }) if error.is_temporary() => {}
+            Err(e) => return Err(e),
+            Ok(()) => {}
         }
+        result.map(|_| ())
     }
 
     async fn on_data(
@@ -1375,6 +1379,17 @@ impl Inner {
                 let mut events = Vec::new();
                 let mut after: Option<AMessage> = None;
                 let mut ack = AckMode::Now;
+                let mut record = RcvMsgRecord {
+                    conn_id: conn_id.clone(),
+                    internal_id,
+                    ext_snd_id: header.snd_msg_id,
+                    hash: hash.clone(),
+                    enc_hash: enc_hash.clone(),
+                    srv_msg_id: srv_msg_id.to_vec(),
+                    body: Vec::new(),
+                    integrity: integrity.to_string(),
+                    acked: true,
+                };
                 match message {
                     AMessage::Hello => {
                         if conn.initiator {
@@ -1385,17 +1400,8 @@ impl Inner {
                         }
                     }
                     AMessage::AMsg(body) => {
-                        writes.push(Write::PutRcvMsg(RcvMsgRecord {
-                            conn_id: conn_id.clone(),
-                            internal_id,
-                            ext_snd_id: header.snd_msg_id,
-                            hash,
-                            enc_hash,
-                            srv_msg_id: srv_msg_id.to_vec(),
-                            body: body.clone(),
-                            integrity: integrity.to_string(),
-                            acked: false,
-                        }));
+                        record.body = body.clone();
+                        record.acked = false;
                         events.push(Event::Msg {
                             meta: MsgMeta {
                                 msg_id: internal_id,
@@ -1428,6 +1434,7 @@ impl Inner {
                     }
                     _ => {}
                 }
+                writes.push(Write::PutRcvMsg(record));
                 writes.push(Write::PutConn(conn));
                 writes.push(Write::PutRcvQueue(rq));
                 self.db(move |s| s.apply(writes)).await?;

@@ -70,6 +70,90 @@ impl TestServer {
     }
 }
 
+/// A server whose queues and messages survive a restart on the same port.
+pub struct PersistentServer {
+    /// Its address.
+    pub address: SmpServer,
+    creds: simplex_transport::credentials::ServerCredentials,
+    dir: std::path::PathBuf,
+    port: u16,
+    running: Option<TestServer>,
+}
+
+impl PersistentServer {
+    /// Starts it with its store log and messages in `dir`.
+    pub async fn start(dir: &Path) -> PersistentServer {
+        let creds = GeneratedCredentials::generate(SignAlgorithm::Ed25519, "127.0.0.1")
+            .expect("credentials");
+        let creds = creds.server_credentials().expect("server credentials");
+        let key_hash = creds.identity().expect("identity");
+        let mut s = PersistentServer {
+            address: SmpServer::parse_str(
+                b"smp://AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=@127.0.0.1:1",
+            )
+            .expect("placeholder"),
+            creds,
+            dir: dir.to_path_buf(),
+            port: 0,
+            running: None,
+        };
+        s.up().await;
+        s.address =
+            SmpServer::parse_str(format!("smp://{key_hash}@127.0.0.1:{}", s.port).as_bytes())
+                .expect("server address");
+        s
+    }
+
+    /// Starts it again (after [`PersistentServer::down`]).
+    pub async fn up(&mut self) {
+        let mut queues = QueueStore::new();
+        let log = self.dir.join("smp-server-store.log");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos();
+        let (writer, _) = smp_server::store_log::open_and_compact(
+            &log,
+            &mut queues,
+            i128::try_from(now).expect("time"),
+        )
+        .expect("store log");
+        queues.set_log(writer);
+        let mut msgs = MsgStore::new(128);
+        let msgs_path = self.dir.join("smp-server-messages.log");
+        if msgs_path.exists() {
+            smp_server::store_log::restore_messages(&msgs_path, &queues, &mut msgs, None)
+                .expect("restore messages");
+        }
+        let net = NetConfig {
+            listen: format!("127.0.0.1:{}", self.port).parse().expect("address"),
+            max_connections: 4096,
+            inactive: None,
+            messages_path: Some(msgs_path),
+            ntfs_path: None,
+        };
+        let core = Core::new(CoreConfig::default(), queues, msgs);
+        let server = Server::bind(net, &self.creds, core).await.expect("bind");
+        self.port = server.local_addr().expect("local address").port();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        self.running = Some(TestServer {
+            address: self.address.clone(),
+            stop: Some(stop),
+            task: Some(task),
+        });
+    }
+
+    /// Stops it, saving its messages.
+    pub async fn down(&mut self) {
+        if let Some(s) = self.running.take() {
+            s.stop().await;
+        }
+    }
+}
+
 /// An agent with its event stream.
 pub struct TestAgent {
     /// The handle.
@@ -178,7 +262,7 @@ pub async fn exchange(
     let mut rcvd = false;
     while !(sent && rcvd) {
         let e = s.next().await;
-        assert_eq!(e.conn_id, s_conn);
+        assert_eq!(e.conn_id, s_conn, "{e:?}");
         match e.event {
             Event::Sent(m) if m == id => sent = true,
             Event::Rcvd { msg_id, ok } if msg_id == id => {
