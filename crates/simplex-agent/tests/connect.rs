@@ -54,3 +54,21 @@ async fn invitation_over_two_servers() {
     s1.stop().await;
     s2.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitation_with_post_quantum_ratchet() {
+    let srv = TestServer::start(128).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = config(vec![srv.address.clone()]);
+    c.pq_support = true;
+    let mut a = TestAgent::start(dir.path(), "alice", c.clone()).await;
+    let mut b = TestAgent::start(dir.path(), "bob", c).await;
+    let (ab, ba) = connect(&mut a, &mut b).await;
+    for i in 0..3 {
+        exchange(&mut a, &ab, &mut b, &ba, format!("pq {i}").as_bytes()).await;
+        exchange(&mut b, &ba, &mut a, &ab, format!("pq back {i}").as_bytes()).await;
+    }
+    a.agent.stop().await;
+    b.agent.stop().await;
+    srv.stop().await;
+}
