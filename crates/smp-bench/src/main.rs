@@ -121,8 +121,9 @@ fn per(delta: Option<(u64, u64)>, n: usize) -> Option<f64> {
 async fn run(args: Args) -> Result<Value, BoxError> {
     let plan = Plan::from(&args);
     let started = Instant::now();
-    // Room for the idle clients on both ends (the relay inherits the limit).
-    let want = u64::try_from(plan.clients.saturating_mul(2) + 4096).unwrap_or(u64::MAX);
+    // Room for the idle clients: one descriptor each, in this process and in the relay (which
+    // inherits the limit).
+    let want = u64::try_from(plan.clients.saturating_add(1024)).unwrap_or(u64::MAX);
     match rlimit::increase_nofile_limit(want) {
         Ok(got) if got < want => {
             println!("warning: RLIMIT_NOFILE is {got}, {want} wanted; clients may fail")
