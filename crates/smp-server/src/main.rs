@@ -1,5 +1,7 @@
 //! The `smp-server` binary: the operator's command line over the `smp_server` library.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 
 #[tokio::main]
@@ -10,6 +12,8 @@ async fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in service logs or pipes.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = smp_server::cli::Cli::parse();
     if let Err(e) = smp_server::cli::main(cli).await {
