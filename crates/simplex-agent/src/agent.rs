@@ -1664,18 +1664,8 @@ async fn session_loop(
     client: SmpClient,
     mut events: mpsc::Receiver<ServerEvent>,
 ) {
-    loop {
-        let ev = tokio::select! {
-            ev = events.recv() => ev,
-            _ = tokio::time::sleep(Duration::from_millis(200)) => {
-                if client.is_closed() {
-                    events.try_recv().ok()
-                } else {
-                    continue;
-                }
-            }
-        };
-        let Some(ev) = ev else { break };
+    // The stream ends when the connection closes.
+    while let Some(ev) = events.recv().await {
         let Some(inner) = inner.upgrade() else { return };
         inner.on_server_event(&key, &server, ev).await;
     }

@@ -95,7 +95,8 @@ struct Shared {
     server_dh_key: Option<PublicKeyX25519>,
     pending: Mutex<HashMap<Vec<u8>, Pending>>,
     closed: AtomicBool,
-    events: mpsc::Sender<ServerEvent>,
+    /// Taken (dropped) on close, so that the event stream ends with the connection.
+    events: Mutex<Option<mpsc::Sender<ServerEvent>>>,
 }
 
 impl Shared {
@@ -108,6 +109,9 @@ impl Shared {
             }
             Err(_) => return,
         };
+        if let Ok(mut events) = self.events.lock() {
+            events.take();
+        }
         for p in drained {
             let _ = p.reply.send(Err(ClientError::Closed));
         }
@@ -133,6 +137,15 @@ impl Shared {
         Ok(rx)
     }
 
+    /// Pushes an event unless the connection is closed (a dropped receiver only means
+    /// nobody listens for events).
+    async fn push(&self, event: ServerEvent) {
+        let sender = self.events.lock().ok().and_then(|e| e.clone());
+        if let Some(sender) = sender {
+            let _ = sender.send(event).await;
+        }
+    }
+
     fn forget(&self, corr_id: &[u8]) {
         if let Ok(mut map) = self.pending.lock() {
             map.remove(corr_id);
@@ -156,8 +169,7 @@ impl Shared {
                         entity_id: raw.entity_id.to_vec(),
                         response,
                     };
-                    // A dropped receiver only means nobody listens for events.
-                    let _ = self.events.send(event).await;
+                    self.push(event).await;
                 }
                 Err(e) => tracing::warn!(error = %e, "pushed transmission did not parse"),
             }
@@ -220,7 +232,8 @@ impl std::fmt::Debug for SmpClient {
 impl SmpClient {
     /// Connects to `server` (its first host that answers), checks its identity, runs the
     /// handshake, and starts the receive and ping tasks. Returns the client and the stream
-    /// of events the server pushes.
+    /// of events the server pushes; the stream ends when the connection closes (even while
+    /// clones of the client remain).
     pub async fn connect(
         server: &SmpServer,
         config: ClientConfig,
@@ -254,7 +267,7 @@ impl SmpClient {
             server_dh_key: conn.session.server_dh_key,
             pending: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
-            events,
+            events: Mutex::new(Some(events)),
         });
         let handle = Arc::new(Handle {
             shared: shared.clone(),
@@ -466,7 +479,7 @@ impl SmpClient {
                     entity_id: entity_id.to_vec(),
                     response: Response::Msg(m),
                 };
-                let _ = self.handle.shared.events.send(event).await;
+                self.handle.shared.push(event).await;
                 Ok(())
             }
             r => Err(ClientError::Unexpected(r.tag())),

@@ -25,6 +25,8 @@ enum Mode {
     Normal,
     /// Answer nothing.
     Silent,
+    /// Close the connection on the first command.
+    Hangup,
 }
 
 struct Keys {
@@ -48,6 +50,7 @@ async fn respond(mut conn: ServerConnection, mode: Mode, keys: Keys) {
             let cmd = Command::decode(v, raw.command).expect("client command");
             let reply = match (&cmd, mode) {
                 (_, Mode::Silent) => continue,
+                (_, Mode::Hangup) => return,
                 (Command::Ping, _) => {
                     assert!(raw.authorization.is_empty());
                     Response::Pong
@@ -225,6 +228,27 @@ async fn unanswered_command_times_out_and_close_fails_pending() {
     assert!(client.is_closed());
     let err = client.ping().await.expect_err("closed");
     assert!(matches!(err, ClientError::Closed), "{err:?}");
+}
+
+#[tokio::test]
+async fn event_stream_ends_when_the_server_hangs_up() {
+    let (client, mut events) =
+        start(Mode::Hangup, Keys { sign: None }, ClientConfig::default()).await;
+    let err = client.ping().await.expect_err("server hung up");
+    assert!(matches!(err, ClientError::Closed), "{err:?}");
+    // The client handle is still alive, yet the stream ends.
+    assert!(events.recv().await.is_none());
+    assert!(client.is_closed());
+}
+
+#[tokio::test]
+async fn event_stream_ends_on_close() {
+    let (client, mut events) =
+        start(Mode::Normal, Keys { sign: None }, ClientConfig::default()).await;
+    let other = client.clone();
+    client.close().await;
+    assert!(events.recv().await.is_none());
+    assert!(other.is_closed());
 }
 
 #[tokio::test]
