@@ -59,9 +59,16 @@ fn start(dir: &std::path::Path) -> Captured {
         .expect("spawn smp-server");
     let out = Arc::new(Mutex::new(Vec::new()));
     let stderr = child.stderr.take().expect("stderr");
-    let mut readers = vec![drain(stderr, out.clone())];
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut fingerprint = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    // Owned from here on, so that a failed start still kills and reaps the child.
+    let mut cap = Captured {
+        child,
+        port: 0,
+        fingerprint: String::new(),
+        out: out.clone(),
+        readers: vec![drain(stderr, out.clone())],
+    };
+    let mut stdout = BufReader::new(stdout);
     let mut line = String::new();
     loop {
         line.clear();
@@ -72,22 +79,16 @@ fn start(dir: &std::path::Path) -> Captured {
             .extend_from_slice(line.as_bytes());
         let l = line.trim_end();
         if let Some(fp) = l.strip_prefix("Fingerprint: ") {
-            fingerprint = fp.to_owned();
+            cap.fingerprint = fp.to_owned();
         }
         if let Some(rest) = l.strip_prefix("Serving SMP protocol on port ") {
-            let port = rest
+            cap.port = rest
                 .split(' ')
                 .next()
                 .and_then(|p| p.parse().ok())
                 .expect("port");
-            readers.push(drain(stdout, out.clone()));
-            return Captured {
-                child,
-                port,
-                fingerprint,
-                out,
-                readers,
-            };
+            cap.readers.push(drain(stdout, out));
+            return cap;
         }
     }
 }
