@@ -8,6 +8,8 @@
 
 use std::path::PathBuf;
 
+pub mod proxy;
+
 /// The environment variable that overrides where the reference vectors are looked for.
 pub const VECTORS_ENV: &str = "SIMPLEX_VECTORS_DIR";
 
