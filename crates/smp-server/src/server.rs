@@ -31,7 +31,7 @@ use smp_proto::version::Version;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::core::{AuthCheck, ClientId, Core, Outgoing, Session};
+use crate::core::{AuthCheck, AuthKeyCache, ClientId, Core, Outgoing, Session};
 use crate::store_log;
 use crate::wire;
 
@@ -282,6 +282,7 @@ async fn process(
     shared: Arc<Shared>,
     session: Session,
 ) {
+    let mut key_cache = AuthKeyCache::new();
     while let Some(Incoming::Requests(batch)) = cmd_rx.recv().await {
         let mut mine = Vec::with_capacity(batch.len());
         let mut others = Vec::new();
@@ -298,7 +299,7 @@ async fn process(
             .iter()
             .zip(&checks)
             .map(|(item, check)| match (item, check) {
-                (Ok(req), Some(check)) => check.verify(&session, req),
+                (Ok(req), Some(check)) => check.verify_cached(&session, req, &mut key_cache),
                 _ => false,
             })
             .collect();

@@ -830,3 +830,56 @@ fn deletion_ends_other_connections_subscriptions() {
     let out = h.run(&s1, r.req(&rid3, Cmd::NDel));
     assert_eq!(out.get(1), Some(&end(3, &nid3)));
 }
+
+#[test]
+fn auth_key_cache_keeps_only_keys_that_verified_and_answers_as_without() {
+    let mut h = Harness::new();
+    let s = session(1);
+    let srv_pub = s.server_dh_key.as_ref().expect("session key").public_key();
+    let auth_key = PrivateKeyX25519::generate(&mut OsRng);
+    let dh = PrivateKeyX25519::generate(&mut OsRng);
+    let secret = *dh_x25519(&srv_pub, &auth_key).as_bytes();
+    let req = |entity: &[u8], cmd: Cmd, key: &[u8; 32]| {
+        let corr_id = vec![7u8; 24];
+        let authorized = [entity, b"|cmd"].concat();
+        let nonce = CbNonce::from_slice(&corr_id).expect("24");
+        let a = cb_authenticate_with_key(&CbKey::from_secret(key), &nonce, &authorized);
+        Request {
+            corr_id,
+            entity_id: entity.to_vec(),
+            auth: Authorization::Authenticator(a),
+            authorized,
+            cmd,
+        }
+    };
+    let new = Cmd::New {
+        rcv_auth_key: PublicAuthKey::X25519(auth_key.public_key()),
+        rcv_dh_key: dh.public_key(),
+        basic_auth: None,
+        subscribe: false,
+        queue_mode: None,
+    };
+    let Reply::Ids { rcv_id, .. } = h.reply(&s, req(b"", new, &secret)) else {
+        panic!("IDS expected")
+    };
+    let mut cache = AuthKeyCache::new();
+    // A wrong authenticator for the real key, and any for a missing queue: refused, not kept.
+    let bad = req(&rcv_id, Cmd::Que, &[1; 32]);
+    assert!(!h.core.auth_check(&bad).verify_cached(&s, &bad, &mut cache));
+    let missing = req(&[9; 24], Cmd::Que, &secret);
+    assert!(!h
+        .core
+        .auth_check(&missing)
+        .verify_cached(&s, &missing, &mut cache));
+    assert!(cache.is_empty(), "nothing kept for failures");
+    // The right one verifies and is kept; verified again from the cache.
+    let good = req(&rcv_id, Cmd::Que, &secret);
+    let check = h.core.auth_check(&good);
+    assert!(check.verify_cached(&s, &good, &mut cache));
+    assert_eq!(cache.len(), 1);
+    assert!(check.verify_cached(&s, &good, &mut cache), "from the cache");
+    assert_eq!(cache.len(), 1);
+    // A cache hit still checks the authenticator.
+    assert!(!check.verify_cached(&s, &bad, &mut cache));
+    assert!(check.verify(&s, &good), "the same answer without the cache");
+}
