@@ -388,7 +388,7 @@ fn verify_with(
     key: Option<&PublicAuthKey>,
     session: &Session,
     req: &Request,
-    mut cache: Option<&mut AuthKeyCache>,
+    cache: Option<&mut AuthKeyCache>,
 ) -> bool {
     match &req.auth {
         Authorization::None => false,
@@ -424,7 +424,7 @@ fn verify_with(
             }
             let cb_key = CbKey::from_dh(&dh_x25519(real, srv));
             let ok = cb_verify_with_key(&cb_key, &nonce, a, &req.authorized);
-            if let (true, Some(c)) = (ok, cache.as_deref_mut()) {
+            if let (true, Some(c)) = (ok, cache) {
                 if c.keys.len() >= AUTH_KEY_CACHE_MAX {
                     c.keys.clear();
                 }
