@@ -216,10 +216,14 @@ fn col<T: rusqlite::types::FromSql>(row: &Row<'_>, i: usize) -> Result<T, StoreE
 
 impl SqliteStore {
     /// Opens (or creates) the database at `path` with `passphrase` and runs the migrations.
-    /// A wrong passphrase gives [`StoreError::WrongPassphrase`].
+    /// A wrong passphrase gives [`StoreError::WrongPassphrase`]; an empty one opens (or
+    /// creates) a plain, unencrypted file.
     pub fn open(path: &Path, passphrase: &str) -> Result<Self, StoreError> {
         let db = Connection::open(path)?;
-        db.pragma_update(None, "key", passphrase)?;
+        // SQLCipher refuses an empty key: an empty passphrase opens a plain SQLite file.
+        if !passphrase.is_empty() {
+            db.pragma_update(None, "key", passphrase)?;
+        }
         // The key is only checked when the first page is read.
         match db.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
             r.get::<_, i64>(0)

@@ -1,0 +1,561 @@
+//! The chat controller: runs commands against the agent and the chat database, and turns
+//! agent events into contacts, chat items and printed lines.
+//!
+//! Connection handshakes (as the reference):
+//! - invitation: `/c` creates it; the joiner confirms with `x.info`; the creator's `CONF`
+//!   creates the contact and allows with its own `x.info`; the joiner's `INFO` creates its
+//!   contact; both get `CON`.
+//! - address: the requester joins it with `x.contact`; the owner's `REQ` records a request;
+//!   `/ac` joins the requester's invitation with `x.info`; the requester's `CONF` creates the
+//!   contact and allows with `x.ok`; both get `CON`.
+
+use chrono::Local;
+use simplex_agent::{Agent, AgentError, AgentEvent, Event, MsgIntegrity};
+
+use crate::command::{parse, Command};
+use crate::protocol::{ChatEvent, ChatMessage, Profile};
+use crate::store::{ChatStore, Contact, PendingKind, StoreError};
+use crate::view;
+
+/// A failure of a command or event, printed and survived.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChatError {
+    /// The chat database failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// The agent failed.
+    #[error("smp agent error: {0}")]
+    Agent(#[from] AgentError),
+}
+
+/// Where printed lines go.
+pub trait Output {
+    /// Prints these lines.
+    fn lines(&mut self, lines: &[String]);
+}
+
+/// Prints to standard output, flushing after each batch.
+#[derive(Debug, Default)]
+pub struct Stdout;
+
+impl Output for Stdout {
+    fn lines(&mut self, lines: &[String]) {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        for l in lines {
+            let _ = writeln!(out, "{l}");
+        }
+        let _ = out.flush();
+    }
+}
+
+/// What the caller does after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on.
+    Continue,
+    /// `/q`: stop.
+    Quit,
+}
+
+/// The running chat.
+pub struct Chat<O: Output> {
+    agent: Agent,
+    store: ChatStore,
+    user: Profile,
+    last_chat: Option<String>,
+    out: O,
+}
+
+impl<O: Output> std::fmt::Debug for Chat<O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chat").finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> i64 {
+    Local::now().timestamp_millis()
+}
+
+impl<O: Output> Chat<O> {
+    /// A chat for this user over a started agent.
+    pub fn new(agent: Agent, store: ChatStore, user: Profile, out: O) -> Self {
+        Chat {
+            agent,
+            store,
+            user,
+            last_chat: None,
+            out,
+        }
+    }
+
+    /// The agent.
+    pub fn agent(&self) -> &Agent {
+        &self.agent
+    }
+
+    fn print(&mut self, lines: Vec<String>) {
+        self.out.lines(&lines);
+    }
+
+    fn say(&mut self, line: impl Into<String>) {
+        self.print(vec![line.into()]);
+    }
+
+    /// Runs one input line; errors are printed.
+    pub async fn input(&mut self, line: &str) -> Flow {
+        if line.trim().is_empty() {
+            return Flow::Continue;
+        }
+        match parse(line) {
+            Ok(Command::Quit) => Flow::Quit,
+            Ok(cmd) => {
+                match self.command(cmd).await {
+                    Ok(()) => {}
+                    Err(ChatError::Agent(AgentError::NoServers)) => self.print(no_servers_hint()),
+                    Err(e) => self.say(e.to_string()),
+                }
+                Flow::Continue
+            }
+            Err(e) => {
+                self.say(e.to_string());
+                Flow::Continue
+            }
+        }
+    }
+
+    fn info(&self) -> Vec<u8> {
+        ChatMessage::new(ChatEvent::Info(self.user.clone())).to_bytes()
+    }
+
+    async fn command(&mut self, cmd: Command) -> Result<(), ChatError> {
+        match cmd {
+            Command::AddContact => {
+                let (conn_id, link) = self.agent.create_connection().await?;
+                self.store.add_pending(&conn_id, PendingKind::Invitation)?;
+                self.print(view::invitation(&link));
+            }
+            Command::Connect(link) => {
+                if link.contains("/contact") {
+                    let info = ChatMessage::new(ChatEvent::Contact {
+                        profile: self.user.clone(),
+                        contact_req_id: Some(crate::protocol::new_msg_id()),
+                    })
+                    .to_bytes();
+                    let conn_id = self.agent.join_connection(&link, &info).await?;
+                    self.store.add_pending(&conn_id, PendingKind::Request)?;
+                    self.say("connection request sent!");
+                } else {
+                    let info = self.info();
+                    let conn_id = match self.agent.join_connection(&link, &info).await {
+                        Err(AgentError::BadLink(_)) => {
+                            self.print(vec![
+                                String::new(),
+                                "Connection link is invalid, possibly it was created in a previous version.".into(),
+                                "Please ask your contact to check /version and update if needed.".into(),
+                            ]);
+                            return Ok(());
+                        }
+                        r => r?,
+                    };
+                    self.store.add_pending(&conn_id, PendingKind::Joined)?;
+                    self.say("confirmation sent!");
+                }
+            }
+            Command::Send { name, text } => self.send(&name, &text).await?,
+            Command::Continue(text) => match self.last_chat.clone() {
+                Some(name) => self.send(&name, &text).await?,
+                None => self.say("no active chat: use @<name> <message>"),
+            },
+            Command::CreateAddress => {
+                if self.store.address()?.is_some() {
+                    self.say("you already have chat address, to show: /sa");
+                    return Ok(());
+                }
+                let (conn_id, link) = self.agent.create_contact_address().await?;
+                self.store.set_address(&conn_id, &link)?;
+                self.print(view::address("Your new chat address is created!", &link));
+            }
+            Command::ShowAddress => match self.store.address()? {
+                Some((_, link)) => self.print(view::address("Your chat address:", &link)),
+                None => self.say("no chat address, to create: /ad"),
+            },
+            Command::DeleteAddress => match self.store.address()? {
+                Some((conn_id, _)) => {
+                    self.agent.delete_connection(&conn_id).await?;
+                    self.store.delete_address()?;
+                    self.print(view::address_deleted());
+                }
+                None => self.say("no chat address, to create: /ad"),
+            },
+            Command::Accept(name) => {
+                let Some(req) = self.store.request_by_name(&name)? else {
+                    self.say(format!(
+                        "no contact request from {}",
+                        view::view_name(&name)
+                    ));
+                    return Ok(());
+                };
+                let info = self.info();
+                let conn_id = self.agent.accept_contact(&req.inv_id, &info).await?;
+                let c = self.store.request_to_contact(&req, &conn_id)?;
+                self.say(format!(
+                    "{}: accepting contact request...",
+                    view::full_name(&c.name, &c.profile)
+                ));
+            }
+            Command::Reject(name) => {
+                let Some(req) = self.store.request_by_name(&name)? else {
+                    self.say(format!(
+                        "no contact request from {}",
+                        view::view_name(&name)
+                    ));
+                    return Ok(());
+                };
+                if let Err(e) = self.agent.reject_contact(&req.inv_id).await {
+                    self.say(format!("smp agent error: {e}"));
+                }
+                self.store.delete_request(req.id)?;
+                self.say(format!(
+                    "{}: contact request rejected",
+                    view::view_name(&req.name)
+                ));
+            }
+            Command::Contacts => {
+                let lines: Vec<String> = self
+                    .store
+                    .contacts()?
+                    .iter()
+                    .map(|c| view::full_name(&c.name, &c.profile))
+                    .collect();
+                self.print(lines);
+            }
+            Command::Delete(name) => {
+                let Some(c) = self.contact(&name)? else {
+                    return Ok(());
+                };
+                if let Err(e) = self.agent.delete_connection(&c.conn_id).await {
+                    self.say(format!("smp agent error: {e}"));
+                }
+                self.store.delete_contact(c.id)?;
+                if self.last_chat.as_deref() == Some(c.name.as_str()) {
+                    self.last_chat = None;
+                }
+                self.say(format!("{}: contact is deleted", view::view_name(&c.name)));
+            }
+            Command::ShowProfile => {
+                let lines = view::user_profile(&self.user);
+                self.print(lines);
+            }
+            Command::UpdateProfile(name) => self.update_profile(&name).await?,
+            Command::Tail { name, count } => {
+                let contact = match name {
+                    Some(n) => match self.contact(&n)? {
+                        Some(c) => Some(c),
+                        None => return Ok(()),
+                    },
+                    None => None,
+                };
+                let items = self
+                    .store
+                    .last_items(contact.as_ref().map(|c| c.id), count)?;
+                let now = Local::now();
+                let mut lines = Vec::new();
+                for it in &items {
+                    let cname = match &contact {
+                        Some(c) => c.name.clone(),
+                        None => self
+                            .store
+                            .contact_by_id(it.contact_id)?
+                            .map(|c| c.name)
+                            .unwrap_or_default(),
+                    };
+                    lines.extend(view::item(now, &cname, it));
+                }
+                self.print(lines);
+            }
+            Command::Help => self.print(view::help()),
+            Command::Quit => {}
+        }
+        Ok(())
+    }
+
+    /// The contact, or prints `no contact NAME`.
+    fn contact(&mut self, name: &str) -> Result<Option<Contact>, ChatError> {
+        let c = self.store.contact_by_name(name)?;
+        if c.is_none() {
+            self.say(format!("no contact {}", view::view_name(name)));
+        }
+        Ok(c)
+    }
+
+    async fn send(&mut self, name: &str, text: &str) -> Result<(), ChatError> {
+        let Some(c) = self.contact(name)? else {
+            return Ok(());
+        };
+        if !c.ready {
+            self.say(format!(
+                "contact {} is not active yet",
+                view::view_name(&c.name)
+            ));
+            return Ok(());
+        }
+        let body = ChatMessage::new(ChatEvent::MsgNew {
+            text: text.to_owned(),
+        })
+        .to_bytes();
+        let msg_id = self.agent.send_message(&c.conn_id, &body).await?;
+        let it = self.store.add_item(c.id, true, text, now_ms(), msg_id)?;
+        self.last_chat = Some(c.name.clone());
+        let lines = view::item(Local::now(), &c.name, &it);
+        self.print(lines);
+        Ok(())
+    }
+
+    async fn update_profile(&mut self, name: &str) -> Result<(), ChatError> {
+        if name == self.user.display_name {
+            self.say("user profile did not change");
+            return Ok(());
+        }
+        let p = Profile {
+            display_name: name.to_owned(),
+            full_name: self.user.full_name.clone(),
+        };
+        self.store.set_user(&p)?;
+        self.user = p;
+        let body = self.info();
+        let (mut ok, mut failed) = (0u32, 0u32);
+        for c in self.store.contacts()?.into_iter().filter(|c| c.ready) {
+            match self.agent.send_message(&c.conn_id, &body).await {
+                Ok(_) => ok = ok.saturating_add(1),
+                Err(_) => failed = failed.saturating_add(1),
+            }
+        }
+        let failures = if failed > 0 {
+            format!(", {failed} failures")
+        } else {
+            String::new()
+        };
+        let line = format!(
+            "user profile is changed to {} (your {ok} contacts are notified{failures})",
+            view::full_name(name, &self.user)
+        );
+        self.say(line);
+        Ok(())
+    }
+
+    /// Handles an agent event; errors are printed.
+    pub async fn event(&mut self, e: AgentEvent) {
+        if let Err(err) = self.handle_event(e).await {
+            self.say(err.to_string());
+        }
+    }
+
+    async fn handle_event(&mut self, e: AgentEvent) -> Result<(), ChatError> {
+        let conn = e.conn_id;
+        match e.event {
+            Event::Conf {
+                conf_id, conn_info, ..
+            } => {
+                let Some(kind) = self.store.pending(&conn)? else {
+                    return Ok(());
+                };
+                let Some(profile) = profile_of(&conn_info) else {
+                    self.say("error: the contact's confirmation has no profile");
+                    return Ok(());
+                };
+                let reply = match kind {
+                    PendingKind::Invitation => self.info(),
+                    PendingKind::Request => ChatMessage::new(ChatEvent::Ok).to_bytes(),
+                    PendingKind::Joined => return Ok(()),
+                };
+                self.store.add_contact(&conn, &profile)?;
+                self.agent.allow_connection(&conf_id, &reply).await?;
+            }
+            Event::Info(conn_info) => {
+                let joined = self.store.pending(&conn)? == Some(PendingKind::Joined);
+                match profile_of(&conn_info) {
+                    Some(profile) if joined => {
+                        self.store.add_contact(&conn, &profile)?;
+                    }
+                    _ => {}
+                }
+            }
+            Event::Con => {
+                if let Some(c) = self.store.contact_by_conn(&conn)? {
+                    self.store.set_ready(c.id)?;
+                    if self.last_chat.is_none() {
+                        self.last_chat = Some(c.name.clone());
+                    }
+                    self.say(format!(
+                        "{}: contact is connected",
+                        view::full_name(&c.name, &c.profile)
+                    ));
+                }
+            }
+            Event::Msg { meta, body } => {
+                let contact = self.store.contact_by_conn(&conn)?;
+                let mut receipt = false;
+                if let Some(c) = &contact {
+                    if meta.integrity != MsgIntegrity::Ok {
+                        self.integrity_error(c, &meta.integrity);
+                    }
+                    for m in ChatMessage::decode_all(&body).unwrap_or_default() {
+                        match m.event {
+                            ChatEvent::MsgNew { text } => {
+                                receipt = true;
+                                let it = self.store.add_item(
+                                    c.id,
+                                    false,
+                                    &text,
+                                    now_ms(),
+                                    meta.msg_id,
+                                )?;
+                                self.last_chat = Some(c.name.clone());
+                                let lines = view::item(Local::now(), &c.name, &it);
+                                self.print(lines);
+                            }
+                            ChatEvent::Info(p) => self.contact_profile(c, &p)?,
+                            _ => {}
+                        }
+                    }
+                }
+                let info: &[u8] = b"";
+                self.agent
+                    .ack_message(&conn, meta.msg_id, receipt.then_some(info))
+                    .await?;
+            }
+            Event::Sent(msg_id) => {
+                if let Some(c) = self.store.contact_by_conn(&conn)? {
+                    self.store.set_sent_status(c.id, msg_id, "sent")?;
+                }
+            }
+            Event::Rcvd { msg_id, ok } => {
+                if let Some(c) = self.store.contact_by_conn(&conn)? {
+                    let status = if ok { "rcvd" } else { "rcvd_bad" };
+                    if let Some(it) = self.store.set_sent_status(c.id, msg_id, status)? {
+                        let lines = view::receipt(Local::now(), &c.name, &it, ok);
+                        self.print(lines);
+                    }
+                }
+            }
+            Event::Req { inv_id, conn_info } => {
+                let Some((addr, _)) = self.store.address()? else {
+                    return Ok(());
+                };
+                if addr != conn {
+                    return Ok(());
+                }
+                let Some(profile) = profile_of(&conn_info) else {
+                    return Ok(());
+                };
+                let req = self.store.add_request(&inv_id, &profile)?;
+                self.print(view::contact_request(&req.name, &req.profile));
+            }
+            Event::Merr(msg_id, err) => {
+                if let Some(c) = self.store.contact_by_conn(&conn)? {
+                    self.store.set_sent_status(c.id, msg_id, "error")?;
+                    self.say(format!(
+                        "{}: message not delivered: {err}",
+                        view::view_name(&c.name)
+                    ));
+                }
+            }
+            Event::End => {
+                if let Some(c) = self.store.contact_by_conn(&conn)? {
+                    self.say(format!(
+                        "{}: contact is connected to another client",
+                        view::view_name(&c.name)
+                    ));
+                }
+            }
+            Event::Down(server, conns) => self.server_event(false, &hosts(&server), &conns)?,
+            Event::Up(server, conns) => self.server_event(true, &hosts(&server), &conns)?,
+            Event::Err(err) => self.say(format!("smp agent error: {err}")),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn integrity_error(&mut self, c: &Contact, i: &MsgIntegrity) {
+        let what = match i {
+            MsgIntegrity::Ok => return,
+            MsgIntegrity::Skipped { from, to } if from == to => {
+                format!("skipped message ID {from}")
+            }
+            MsgIntegrity::Skipped { from, to } => format!("skipped message ID {from}..{to}"),
+            MsgIntegrity::BadId(id) => format!("unexpected message ID {id}"),
+            MsgIntegrity::BadHash => "incorrect message hash".to_owned(),
+            MsgIntegrity::Duplicate => "duplicate message ID".to_owned(),
+        };
+        let time = view::msg_time(Local::now(), now_ms());
+        self.say(format!("{time} {}> {what}", view::view_name(&c.name)));
+    }
+
+    fn contact_profile(&mut self, c: &Contact, p: &Profile) -> Result<(), ChatError> {
+        if *p == c.profile {
+            return Ok(());
+        }
+        let updated = self.store.update_contact_profile(c, p)?;
+        if updated.name != c.name {
+            if self.last_chat.as_deref() == Some(c.name.as_str()) {
+                self.last_chat = Some(updated.name.clone());
+            }
+            self.print(vec![
+                format!(
+                    "contact {} changed to {}",
+                    view::view_name(&c.name),
+                    view::full_name(&updated.name, p)
+                ),
+                format!(
+                    "use @{} <message> to send messages",
+                    view::view_name(&updated.name)
+                ),
+            ]);
+        }
+        Ok(())
+    }
+
+    /// Prints the server connection changes as the reference does (`server disconnected …`).
+    fn server_event(&mut self, up: bool, host: &str, conns: &[Vec<u8>]) -> Result<(), ChatError> {
+        let mut names = Vec::new();
+        for id in conns {
+            if let Some(c) = self.store.contact_by_conn(id)? {
+                names.push(format!("@{}", view::view_name(&c.name)));
+            }
+        }
+        if !names.is_empty() {
+            let what = if up { "connected" } else { "disconnected" };
+            self.say(format!("server {what} {host} ({})", names.join(", ")));
+        }
+        Ok(())
+    }
+}
+
+fn hosts(s: &smp_proto::SmpServer) -> String {
+    s.hosts
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A profile from connection info: `x.info` or `x.contact`.
+fn profile_of(conn_info: &[u8]) -> Option<Profile> {
+    match ChatMessage::decode_one(conn_info).ok()?.event {
+        ChatEvent::Info(p) => Some(p),
+        ChatEvent::Contact { profile, .. } => Some(profile),
+        _ => None,
+    }
+}
+
+/// What to do without SMP servers.
+pub fn no_servers_hint() -> Vec<String> {
+    vec![
+        "no SMP servers configured: start a relay in another terminal with".to_owned(),
+        "  cargo run --release --bin smp-server -- start".to_owned(),
+        "and pass the \"Server address\" it prints: simplex-chat -s smp://<fingerprint>@<host>[:<port>]".to_owned(),
+        "(the servers given with -s are saved and used on later starts)".to_owned(),
+    ]
+}

@@ -1,0 +1,21 @@
+//! SimpleX Chat, the terminal client: profiles, contacts and direct messages over
+//! `simplex-agent`, speaking the reference's chat protocol (JSON events in agent messages)
+//! and printing what the reference's terminal client prints.
+//!
+//! Owns: the chat protocol subset for direct chats ([`protocol`]), the chat database
+//! ([`store`]: profile, contacts, requests, address, chat items; SQLCipher with a passphrase),
+//! the command parser ([`command`]), the printed lines ([`view`]) and the controller that
+//! joins them to the agent ([`chat`]). The `simplex-chat` binary adds the command line.
+//!
+//! Leaves out: groups, files, calls, message editing and deletion, reactions, incognito
+//! profiles, several users, the JSON/WebSocket bot API, the compressed message format.
+//!
+//! Sits at the top of the stack, above `simplex-agent`. Reference: `simplex-chat`'s
+//! `Library/Commands.hs` (commands), `View.hs` (output), `Protocol.hs` and
+//! `docs/protocol/simplex-chat.md` (messages).
+
+pub mod chat;
+pub mod command;
+pub mod protocol;
+pub mod store;
+pub mod view;

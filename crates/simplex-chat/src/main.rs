@@ -1,0 +1,235 @@
+//! The `simplex-chat` binary: the terminal chat client's command line.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use simplex_agent::{Agent, AgentConfig, SqliteStore};
+use simplex_chat::chat::{no_servers_hint, Chat, Flow, Output, Stdout};
+use simplex_chat::protocol::Profile;
+use simplex_chat::store::{ChatStore, StoreError};
+use smp_proto::SmpServer;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines, Stdin};
+use zeroize::Zeroizing;
+
+/// Chat over SimpleX relays: no user identifiers, connections by one-time links or addresses.
+#[derive(Parser)]
+#[command(name = "simplex-chat", version)]
+struct Opts {
+    /// Path prefix of the databases: PREFIX_chat.db and PREFIX_agent.db.
+    #[arg(
+        short = 'd',
+        long = "database",
+        default_value = "~/.simplex/simplex_v1"
+    )]
+    database: String,
+    /// SMP servers for new connections, separated by spaces or ';'
+    /// (smp://<fingerprint>@<host>[:<port>]); saved for later starts.
+    #[arg(short = 's', long = "server")]
+    server: Option<String>,
+    /// Run one chat command, wait --time seconds for what follows, and exit.
+    #[arg(short = 'e', long = "execute")]
+    execute: Option<String>,
+    /// Seconds to wait after --execute.
+    #[arg(short = 't', long = "time", default_value_t = 3)]
+    time: u64,
+    /// Database passphrase: both databases are encrypted with it (SQLCipher).
+    #[arg(long = "key", env = "SIMPLEX_KEY", hide_env_values = true)]
+    key: Option<String>,
+}
+
+fn db_prefix(s: &str) -> PathBuf {
+    match s.strip_prefix("~/") {
+        Some(rest) => match std::env::var_os("HOME") {
+            Some(home) => Path::new(&home).join(rest),
+            None => PathBuf::from(s),
+        },
+        None => PathBuf::from(s),
+    }
+}
+
+fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
+    let mut s = prefix.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("{msg}");
+    std::process::exit(1);
+}
+
+fn parse_servers(s: &str) -> Result<Vec<SmpServer>, String> {
+    s.split(|c: char| c.is_whitespace() || c == ';')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            SmpServer::parse_str(p.as_bytes()).map_err(|e| format!("bad server address {p}: {e}"))
+        })
+        .collect()
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty() && !s.starts_with(['@', '#', '\'']) && !s.contains('\'')
+}
+
+async fn ask_display_name(lines: &mut Lines<BufReader<Stdin>>) -> Profile {
+    Stdout.lines(&[
+        "No user profiles found, it will be created now.".into(),
+        "Please choose your display name.".into(),
+        "It will be sent to your contacts when you connect.".into(),
+        "It is only stored on your device and you can change it later.".into(),
+    ]);
+    loop {
+        {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "display name: ");
+            let _ = out.flush();
+        }
+        match lines.next_line().await {
+            Ok(Some(l)) => {
+                let name = l.trim();
+                if valid_name(name) {
+                    return Profile::new(name);
+                }
+                println!(
+                    "invalid display name: it cannot be empty, start with @ or # or contain '"
+                );
+            }
+            _ => fail("no display name given"),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let opts = Opts::parse();
+    let key = Zeroizing::new(opts.key.clone().unwrap_or_default());
+    let prefix = db_prefix(&opts.database);
+    if let Some(dir) = prefix.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            fail(&format!("cannot create {}: {e}", dir.display()));
+        }
+    }
+    let chat_path = with_suffix(&prefix, "_chat.db");
+    let agent_path = with_suffix(&prefix, "_agent.db");
+    let wrong_key = |path: &Path| -> ! {
+        let hint = if key.is_empty() {
+            " (the database is encrypted: pass --key PASSPHRASE or set SIMPLEX_KEY)"
+        } else {
+            ""
+        };
+        fail(&format!(
+            "error opening database {}: wrong passphrase or invalid database file{hint}",
+            path.display()
+        ))
+    };
+    let store = match ChatStore::open(&chat_path, &key) {
+        Ok(s) => s,
+        Err(StoreError::WrongPassphrase) => wrong_key(&chat_path),
+        Err(e) => fail(&format!("error opening {}: {e}", chat_path.display())),
+    };
+    let agent_store = match SqliteStore::open(&agent_path, &key) {
+        Ok(s) => s,
+        Err(simplex_agent::StoreError::WrongPassphrase) => wrong_key(&agent_path),
+        Err(e) => fail(&format!("error opening {}: {e}", agent_path.display())),
+    };
+    if key.is_empty() {
+        println!(
+            "the databases are not encrypted: start with --key PASSPHRASE (or SIMPLEX_KEY) to create encrypted ones"
+        );
+    }
+    let servers = match &opts.server {
+        Some(s) => {
+            let servers = parse_servers(s).unwrap_or_else(|e| fail(&e));
+            if let Err(e) = store.set_setting("smp_servers", s) {
+                fail(&e.to_string());
+            }
+            servers
+        }
+        None => match store.setting("smp_servers") {
+            Ok(Some(s)) => parse_servers(&s).unwrap_or_else(|e| fail(&e)),
+            Ok(None) => Vec::new(),
+            Err(e) => fail(&e.to_string()),
+        },
+    };
+    if servers.is_empty() {
+        Stdout.lines(&no_servers_hint());
+    }
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let user = match store.user() {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            let p = ask_display_name(&mut lines).await;
+            if let Err(e) = store.set_user(&p) {
+                fail(&e.to_string());
+            }
+            p
+        }
+        Err(e) => fail(&e.to_string()),
+    };
+    let (agent, mut events) =
+        match Agent::start(AgentConfig::new(servers), Box::new(agent_store)).await {
+            Ok(a) => a,
+            Err(e) => fail(&format!("agent did not start: {e}")),
+        };
+    println!(
+        "Current user: {}",
+        simplex_chat::view::full_name(&user.display_name, &user)
+    );
+    let mut chat = Chat::new(agent.clone(), store, user, Stdout);
+    if let Some(cmd) = &opts.execute {
+        if chat.input(cmd).await == Flow::Continue {
+            let until = tokio::time::Instant::now() + Duration::from_secs(opts.time);
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => break,
+                    e = events.recv() => match e {
+                        Some(e) => chat.event(e).await,
+                        None => break,
+                    },
+                }
+            }
+        }
+        agent.stop().await;
+        return;
+    }
+    let mut stdin_open = true;
+    loop {
+        tokio::select! {
+            l = lines.next_line(), if stdin_open => match l {
+                Ok(Some(l)) => {
+                    if chat.input(&l).await == Flow::Quit {
+                        break;
+                    }
+                }
+                // Without input the chat still receives; Ctrl-C ends it.
+                _ => stdin_open = false,
+            },
+            e = events.recv() => match e {
+                Some(e) => chat.event(e).await,
+                None => break,
+            },
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    agent.stop().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_servers() {
+        assert_eq!(
+            with_suffix(Path::new("/tmp/x/alice"), "_chat.db"),
+            PathBuf::from("/tmp/x/alice_chat.db")
+        );
+        assert!(parse_servers("").expect("empty").is_empty());
+        assert!(parse_servers("nonsense").is_err());
+        assert!(valid_name("alice"));
+        assert!(!valid_name("@alice"));
+        assert!(!valid_name(""));
+    }
+}

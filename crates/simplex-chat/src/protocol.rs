@@ -1,0 +1,304 @@
+//! The chat protocol's JSON messages (`docs/protocol/simplex-chat.md`, `Protocol.hs`):
+//! `{"v":"1-7","msgId":"…","event":"x.msg.new","params":{…}}`.
+//!
+//! Only the direct-chat subset is understood: `x.info` (profile), `x.contact` (request to an
+//! address), `x.msg.new` with text content, `x.ok` (handshake). Any other event decodes to
+//! [`ChatEvent::Unknown`] and is ignored by the client. A body may be one JSON object or a
+//! JSON array of them (the reference's batches); a body starting with `X` (the compressed
+//! format, chat version 8+) is not decoded — we advertise versions 1-7 so peers do not send it.
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use simplex_encoding::string::base64url_encode;
+
+/// The chat protocol versions this client speaks: up to 7, before compression (8) and
+/// batched direct messages (9).
+pub const CHAT_VERSION_RANGE: &str = "1-7";
+
+/// A user's or contact's profile (`Profile`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    /// The name others see and address.
+    pub display_name: String,
+    /// An optional longer name (the reference always sends it, possibly empty).
+    #[serde(default)]
+    pub full_name: String,
+}
+
+impl Profile {
+    /// A profile with a display name only.
+    pub fn new(display_name: &str) -> Self {
+        Profile {
+            display_name: display_name.to_owned(),
+            full_name: String::new(),
+        }
+    }
+}
+
+/// One chat protocol event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatEvent {
+    /// `x.info`: the sender's profile (connection handshake, profile updates).
+    Info(Profile),
+    /// `x.contact`: a request sent to a contact address, with the requester's profile.
+    Contact {
+        /// The requester's profile.
+        profile: Profile,
+        /// Identifies repeated requests (`contactReqId`), base64url.
+        contact_req_id: Option<String>,
+    },
+    /// `x.msg.new` with `text` content.
+    MsgNew {
+        /// The text.
+        text: String,
+    },
+    /// `x.ok`: sent as the confirmation info when joining through an address.
+    Ok,
+    /// Any other event (or `x.msg.new` with non-text content): ignored.
+    Unknown(String),
+}
+
+/// A chat message: the event and its shared message ID (`msgId`, base64url of 12 bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// The sender's message ID, when present.
+    pub msg_id: Option<String>,
+    /// The event.
+    pub event: ChatEvent,
+}
+
+/// A body that is not a chat message.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// Not JSON, or not an object / array of objects.
+    #[error("bad JSON: {0}")]
+    Json(String),
+    /// The compressed format (`X…`), not supported.
+    #[error("compressed chat message")]
+    Compressed,
+    /// A known event with missing or wrong parameters.
+    #[error("bad parameters of {0}")]
+    Params(&'static str),
+}
+
+/// A fresh random message ID: base64url of 12 random bytes.
+pub fn new_msg_id() -> String {
+    let mut b = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    base64url_encode(&b)
+}
+
+impl ChatMessage {
+    /// A message with a fresh ID.
+    pub fn new(event: ChatEvent) -> Self {
+        ChatMessage {
+            msg_id: Some(new_msg_id()),
+            event,
+        }
+    }
+
+    /// The JSON encoding, without whitespace.
+    pub fn to_json(&self) -> String {
+        let (event, params) = match &self.event {
+            ChatEvent::Info(p) => ("x.info", json!({ "profile": p })),
+            ChatEvent::Contact {
+                profile,
+                contact_req_id,
+            } => {
+                let mut m = Map::new();
+                m.insert("profile".into(), json!(profile));
+                if let Some(id) = contact_req_id {
+                    m.insert("contactReqId".into(), json!(id));
+                }
+                ("x.contact", Value::Object(m))
+            }
+            ChatEvent::MsgNew { text } => (
+                "x.msg.new",
+                json!({ "content": { "type": "text", "text": text } }),
+            ),
+            ChatEvent::Ok => ("x.ok", json!({})),
+            ChatEvent::Unknown(e) => (e.as_str(), json!({})),
+        };
+        let mut m = Map::new();
+        m.insert("v".into(), json!(CHAT_VERSION_RANGE));
+        if let Some(id) = &self.msg_id {
+            m.insert("msgId".into(), json!(id));
+        }
+        m.insert("event".into(), json!(event));
+        m.insert("params".into(), params);
+        Value::Object(m).to_string()
+    }
+
+    /// The bytes to hand to the agent.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.to_json().into_bytes()
+    }
+
+    /// Decodes a body: one message or a batch (JSON array).
+    pub fn decode_all(body: &[u8]) -> Result<Vec<ChatMessage>, ProtocolError> {
+        if body.first() == Some(&b'X') {
+            return Err(ProtocolError::Compressed);
+        }
+        let v: Value =
+            serde_json::from_slice(body).map_err(|e| ProtocolError::Json(e.to_string()))?;
+        match v {
+            Value::Array(items) => items.into_iter().map(Self::from_value).collect(),
+            other => Ok(vec![Self::from_value(other)?]),
+        }
+    }
+
+    /// Decodes a body that must hold exactly one message (connection info).
+    pub fn decode_one(body: &[u8]) -> Result<ChatMessage, ProtocolError> {
+        let mut all = Self::decode_all(body)?;
+        match (all.pop(), all.is_empty()) {
+            (Some(m), true) => Ok(m),
+            _ => Err(ProtocolError::Json("expected one message".into())),
+        }
+    }
+
+    fn from_value(v: Value) -> Result<ChatMessage, ProtocolError> {
+        let Value::Object(mut m) = v else {
+            return Err(ProtocolError::Json("not an object".into()));
+        };
+        let msg_id = match m.remove("msgId") {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        };
+        let event = match m.remove("event") {
+            Some(Value::String(s)) => s,
+            _ => return Err(ProtocolError::Json("no event".into())),
+        };
+        let params = m.remove("params").unwrap_or(Value::Object(Map::new()));
+        let event = match event.as_str() {
+            "x.info" => {
+                ChatEvent::Info(profile_param(&params).ok_or(ProtocolError::Params("x.info"))?)
+            }
+            "x.contact" => ChatEvent::Contact {
+                profile: profile_param(&params).ok_or(ProtocolError::Params("x.contact"))?,
+                contact_req_id: params
+                    .get("contactReqId")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            },
+            "x.msg.new" => {
+                let content = params
+                    .get("content")
+                    .ok_or(ProtocolError::Params("x.msg.new"))?;
+                match (
+                    content.get("type").and_then(Value::as_str),
+                    content.get("text").and_then(Value::as_str),
+                ) {
+                    (Some("text"), Some(t)) => ChatEvent::MsgNew { text: t.to_owned() },
+                    (_, Some(_)) => ChatEvent::Unknown(event),
+                    _ => return Err(ProtocolError::Params("x.msg.new")),
+                }
+            }
+            "x.ok" => ChatEvent::Ok,
+            _ => ChatEvent::Unknown(event),
+        };
+        Ok(ChatMessage { msg_id, event })
+    }
+}
+
+fn profile_param(params: &Value) -> Option<Profile> {
+    let p = params.get("profile")?;
+    let display_name = p.get("displayName")?.as_str()?.to_owned();
+    let full_name = p
+        .get("fullName")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Some(Profile {
+        display_name,
+        full_name,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(e: ChatEvent) {
+        let m = ChatMessage::new(e);
+        let back = ChatMessage::decode_one(&m.to_bytes()).expect("decodes");
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn events_round_trip() {
+        round_trip(ChatEvent::Info(Profile::new("alice")));
+        round_trip(ChatEvent::Contact {
+            profile: Profile {
+                display_name: "bob".into(),
+                full_name: "Bob B".into(),
+            },
+            contact_req_id: Some("AAAA".into()),
+        });
+        round_trip(ChatEvent::MsgNew {
+            text: "hello \"there\"\n😀".into(),
+        });
+        round_trip(ChatEvent::Ok);
+    }
+
+    #[test]
+    fn envelope_layout_is_the_references() {
+        let m = ChatMessage {
+            msg_id: Some("AQIDBAUGBwgJCgsM".into()),
+            event: ChatEvent::MsgNew { text: "hi".into() },
+        };
+        let v: Value = serde_json::from_str(&m.to_json()).expect("json");
+        assert_eq!(
+            v,
+            json!({"v":"1-7","msgId":"AQIDBAUGBwgJCgsM","event":"x.msg.new",
+                   "params":{"content":{"type":"text","text":"hi"}}})
+        );
+        assert!(!m.to_json().contains(' '), "no whitespace");
+        let info = ChatMessage {
+            msg_id: None,
+            event: ChatEvent::Info(Profile::new("alice")),
+        };
+        let v: Value = serde_json::from_str(&info.to_json()).expect("json");
+        assert_eq!(
+            v,
+            json!({"v":"1-7","event":"x.info","params":{"profile":{"displayName":"alice","fullName":""}}})
+        );
+    }
+
+    #[test]
+    fn reference_messages_decode() {
+        // As the reference sends them: extra fields, no fullName, a batch.
+        let m = ChatMessage::decode_one(
+            br#"{"v":"1-16","msgId":"abcd","event":"x.info","params":{"profile":{"displayName":"bob","image":"data:","preferences":{}}}}"#,
+        )
+        .expect("x.info");
+        assert_eq!(m.event, ChatEvent::Info(Profile::new("bob")));
+        let batch = ChatMessage::decode_all(
+            br#"[{"event":"x.msg.new","params":{"content":{"type":"text","text":"a"}}},{"event":"x.msg.new","params":{"content":{"type":"link","text":"b","preview":{}}}},{"event":"x.grp.inv","params":{}}]"#,
+        )
+        .expect("batch");
+        assert_eq!(batch.len(), 3);
+        assert_eq!(batch[0].event, ChatEvent::MsgNew { text: "a".into() });
+        assert_eq!(batch[1].event, ChatEvent::Unknown("x.msg.new".into()));
+        assert_eq!(batch[2].event, ChatEvent::Unknown("x.grp.inv".into()));
+    }
+
+    #[test]
+    fn bad_bodies_are_errors() {
+        assert_eq!(
+            ChatMessage::decode_all(b"X\x00\x01"),
+            Err(ProtocolError::Compressed)
+        );
+        assert!(ChatMessage::decode_all(b"").is_err());
+        assert!(ChatMessage::decode_all(b"{").is_err());
+        assert!(ChatMessage::decode_all(b"42").is_err());
+        assert!(ChatMessage::decode_all(br#"{"params":{}}"#).is_err());
+        assert_eq!(
+            ChatMessage::decode_all(br#"{"event":"x.info","params":{}}"#),
+            Err(ProtocolError::Params("x.info"))
+        );
+        assert!(ChatMessage::decode_one(br#"[]"#).is_err());
+    }
+}

@@ -1,0 +1,625 @@
+//! The chat database: the user's profile, contacts, contact requests, the address,
+//! connections in progress, chat items and settings, in its own SQLite file (SQLCipher with a
+//! passphrase, plain without). The agent's connections live in the agent's database; rows
+//! here refer to them by agent connection ID.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::protocol::Profile;
+
+/// A chat database failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The passphrase does not open the database (or the file is not a database).
+    #[error("wrong passphrase or invalid database file")]
+    WrongPassphrase,
+    /// SQLite failed.
+    #[error("chat database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// What a connection in progress is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingKind {
+    /// We created an invitation (`/c`): the peer's `CONF` carries its profile.
+    Invitation,
+    /// We joined an invitation: the creator's `INFO` carries its profile.
+    Joined,
+    /// We sent a request to an address: the owner's `CONF` carries its profile.
+    Request,
+}
+
+impl PendingKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            PendingKind::Invitation => "inv",
+            PendingKind::Joined => "join",
+            PendingKind::Request => "req",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "inv" => Some(PendingKind::Invitation),
+            "join" => Some(PendingKind::Joined),
+            "req" => Some(PendingKind::Request),
+            _ => None,
+        }
+    }
+}
+
+/// A contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    /// Row ID.
+    pub id: i64,
+    /// The unique local name used in commands (`bob`, `bob_1`, …).
+    pub name: String,
+    /// The contact's profile.
+    pub profile: Profile,
+    /// The agent connection.
+    pub conn_id: Vec<u8>,
+    /// `CON` was received.
+    pub ready: bool,
+}
+
+/// A contact request received at the address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactRequest {
+    /// Row ID.
+    pub id: i64,
+    /// The unique local name used in `/ac` and `/rc`.
+    pub name: String,
+    /// The requester's profile.
+    pub profile: Profile,
+    /// The agent's invitation ID.
+    pub inv_id: Vec<u8>,
+}
+
+/// A message in a chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatItem {
+    /// Row ID.
+    pub id: i64,
+    /// The contact's row ID.
+    pub contact_id: i64,
+    /// Sent by us.
+    pub sent: bool,
+    /// The text.
+    pub text: String,
+    /// When it was sent or received, Unix milliseconds.
+    pub ts_ms: i64,
+    /// The agent's message ID (ours for sent items).
+    pub agent_msg_id: i64,
+    /// Delivery status: `new`, `sent`, `rcvd`, `rcvd_bad` for sent items, `rcv` for received.
+    pub status: String,
+}
+
+/// The open chat database.
+pub struct ChatStore {
+    db: Connection,
+}
+
+impl std::fmt::Debug for ChatStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatStore").finish_non_exhaustive()
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS user (id INTEGER PRIMARY KEY CHECK (id = 1),
+  display_name TEXT NOT NULL, full_name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS contacts (id INTEGER PRIMARY KEY,
+  local_name TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL, full_name TEXT NOT NULL,
+  conn_id BLOB NOT NULL UNIQUE, ready INTEGER NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS contact_requests (id INTEGER PRIMARY KEY,
+  local_name TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL, full_name TEXT NOT NULL,
+  inv_id BLOB NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS pending_conns (conn_id BLOB PRIMARY KEY, kind TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS address (id INTEGER PRIMARY KEY CHECK (id = 1),
+  conn_id BLOB NOT NULL, link TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chat_items (id INTEGER PRIMARY KEY,
+  contact_id INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+  sent INTEGER NOT NULL, text TEXT NOT NULL, ts_ms INTEGER NOT NULL,
+  agent_msg_id INTEGER NOT NULL, status TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_chat_items_contact ON chat_items (contact_id, id);
+";
+
+impl ChatStore {
+    /// Opens (or creates) the database at `path`; an empty passphrase means a plain file.
+    pub fn open(path: &Path, passphrase: &str) -> Result<ChatStore, StoreError> {
+        let db = Connection::open(path)?;
+        // SQLCipher refuses an empty key: without a passphrase the file is plain SQLite.
+        if !passphrase.is_empty() {
+            db.pragma_update(None, "key", passphrase)?;
+        }
+        match db.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        }) {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::NotADatabase =>
+            {
+                return Err(StoreError::WrongPassphrase)
+            }
+            Err(e) => return Err(e.into()),
+        }
+        db.pragma_update(None, "foreign_keys", true)?;
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        db.execute_batch(SCHEMA)?;
+        Ok(ChatStore { db })
+    }
+
+    /// A setting.
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Saves a setting.
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.db.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+
+    /// The user's profile, if created.
+    pub fn user(&self) -> Result<Option<Profile>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT display_name, full_name FROM user WHERE id = 1",
+                [],
+                |r| {
+                    Ok(Profile {
+                        display_name: r.get(0)?,
+                        full_name: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Creates or replaces the user's profile.
+    pub fn set_user(&self, p: &Profile) -> Result<(), StoreError> {
+        self.db.execute(
+            "INSERT INTO user (id, display_name, full_name) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name,
+               full_name = excluded.full_name",
+            [&p.display_name, &p.full_name],
+        )?;
+        Ok(())
+    }
+
+    fn name_taken(&self, name: &str) -> Result<bool, StoreError> {
+        let n: i64 = self.db.query_row(
+            "SELECT (SELECT count(*) FROM contacts WHERE local_name = ?1)
+                  + (SELECT count(*) FROM contact_requests WHERE local_name = ?1)",
+            [name],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+
+    /// A local name for `display_name` not used by a contact or request: the name itself,
+    /// else `name_1`, `name_2`, … (as the reference does).
+    pub fn unique_name(&self, display_name: &str) -> Result<String, StoreError> {
+        if !self.name_taken(display_name)? {
+            return Ok(display_name.to_owned());
+        }
+        let mut i = 1u32;
+        loop {
+            let candidate = format!("{display_name}_{i}");
+            if !self.name_taken(&candidate)? {
+                return Ok(candidate);
+            }
+            i = i.saturating_add(1);
+        }
+    }
+
+    /// Records a connection in progress.
+    pub fn add_pending(&self, conn_id: &[u8], kind: PendingKind) -> Result<(), StoreError> {
+        self.db.execute(
+            "INSERT OR REPLACE INTO pending_conns (conn_id, kind) VALUES (?1, ?2)",
+            params![conn_id, kind.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// What a connection in progress is for.
+    pub fn pending(&self, conn_id: &[u8]) -> Result<Option<PendingKind>, StoreError> {
+        let s: Option<String> = self
+            .db
+            .query_row(
+                "SELECT kind FROM pending_conns WHERE conn_id = ?1",
+                [conn_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(s.as_deref().and_then(PendingKind::parse))
+    }
+
+    /// Turns a connection (pending or accepted through the address) into a contact, under
+    /// a unique local name.
+    pub fn add_contact(&self, conn_id: &[u8], profile: &Profile) -> Result<Contact, StoreError> {
+        let name = self.unique_name(&profile.display_name)?;
+        self.db.execute(
+            "DELETE FROM pending_conns WHERE conn_id = ?1",
+            params![conn_id],
+        )?;
+        self.db.execute(
+            "INSERT INTO contacts (local_name, display_name, full_name, conn_id, ready, created_at)
+             VALUES (?1, ?2, ?3, ?4, 0, strftime('%s','now'))",
+            params![name, profile.display_name, profile.full_name, conn_id],
+        )?;
+        Ok(Contact {
+            id: self.db.last_insert_rowid(),
+            name,
+            profile: profile.clone(),
+            conn_id: conn_id.to_vec(),
+            ready: false,
+        })
+    }
+
+    fn contact_where(
+        &self,
+        cond: &str,
+        p: impl rusqlite::Params,
+    ) -> Result<Option<Contact>, StoreError> {
+        let sql = format!(
+            "SELECT id, local_name, display_name, full_name, conn_id, ready FROM contacts WHERE {cond}"
+        );
+        Ok(self
+            .db
+            .query_row(&sql, p, |r| {
+                Ok(Contact {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    profile: Profile {
+                        display_name: r.get(2)?,
+                        full_name: r.get(3)?,
+                    },
+                    conn_id: r.get(4)?,
+                    ready: r.get(5)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// The contact on this connection.
+    pub fn contact_by_conn(&self, conn_id: &[u8]) -> Result<Option<Contact>, StoreError> {
+        self.contact_where("conn_id = ?1", [conn_id])
+    }
+
+    /// The contact with this local name.
+    pub fn contact_by_name(&self, name: &str) -> Result<Option<Contact>, StoreError> {
+        self.contact_where("local_name = ?1", [name])
+    }
+
+    /// The contact with this row ID.
+    pub fn contact_by_id(&self, id: i64) -> Result<Option<Contact>, StoreError> {
+        self.contact_where("id = ?1", [id])
+    }
+
+    /// Every contact, sorted by local name, case-insensitively.
+    pub fn contacts(&self) -> Result<Vec<Contact>, StoreError> {
+        let mut st = self
+            .db
+            .prepare("SELECT id FROM contacts ORDER BY lower(local_name), local_name")?;
+        let ids: Vec<i64> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(c) = self.contact_by_id(id)? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Marks the contact connected.
+    pub fn set_ready(&self, id: i64) -> Result<(), StoreError> {
+        self.db
+            .execute("UPDATE contacts SET ready = 1 WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Updates a contact's profile; a new display name gives a new unique local name.
+    pub fn update_contact_profile(&self, c: &Contact, p: &Profile) -> Result<Contact, StoreError> {
+        let name = if p.display_name == c.profile.display_name {
+            c.name.clone()
+        } else {
+            self.unique_name(&p.display_name)?
+        };
+        self.db.execute(
+            "UPDATE contacts SET local_name = ?1, display_name = ?2, full_name = ?3 WHERE id = ?4",
+            params![name, p.display_name, p.full_name, c.id],
+        )?;
+        Ok(Contact {
+            name,
+            profile: p.clone(),
+            ..c.clone()
+        })
+    }
+
+    /// Deletes a contact and its chat items.
+    pub fn delete_contact(&self, id: i64) -> Result<(), StoreError> {
+        self.db
+            .execute("DELETE FROM contacts WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Records a contact request under a unique local name.
+    pub fn add_request(&self, inv_id: &[u8], p: &Profile) -> Result<ContactRequest, StoreError> {
+        let name = self.unique_name(&p.display_name)?;
+        self.db.execute(
+            "INSERT INTO contact_requests (local_name, display_name, full_name, inv_id)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![name, p.display_name, p.full_name, inv_id],
+        )?;
+        Ok(ContactRequest {
+            id: self.db.last_insert_rowid(),
+            name,
+            profile: p.clone(),
+            inv_id: inv_id.to_vec(),
+        })
+    }
+
+    /// The request with this local name.
+    pub fn request_by_name(&self, name: &str) -> Result<Option<ContactRequest>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT id, local_name, display_name, full_name, inv_id FROM contact_requests
+                 WHERE local_name = ?1",
+                [name],
+                |r| {
+                    Ok(ContactRequest {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        profile: Profile {
+                            display_name: r.get(2)?,
+                            full_name: r.get(3)?,
+                        },
+                        inv_id: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Forgets a request.
+    pub fn delete_request(&self, id: i64) -> Result<(), StoreError> {
+        self.db
+            .execute("DELETE FROM contact_requests WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Accepts a request: the request becomes a contact with the same local name.
+    pub fn request_to_contact(
+        &self,
+        req: &ContactRequest,
+        conn_id: &[u8],
+    ) -> Result<Contact, StoreError> {
+        let tx = self.db.unchecked_transaction()?;
+        tx.execute("DELETE FROM contact_requests WHERE id = ?1", [req.id])?;
+        tx.execute(
+            "INSERT INTO contacts (local_name, display_name, full_name, conn_id, ready, created_at)
+             VALUES (?1, ?2, ?3, ?4, 0, strftime('%s','now'))",
+            params![
+                req.name,
+                req.profile.display_name,
+                req.profile.full_name,
+                conn_id
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(Contact {
+            id,
+            name: req.name.clone(),
+            profile: req.profile.clone(),
+            conn_id: conn_id.to_vec(),
+            ready: false,
+        })
+    }
+
+    /// The address: its agent connection and link.
+    pub fn address(&self) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+        Ok(self
+            .db
+            .query_row("SELECT conn_id, link FROM address WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?)
+    }
+
+    /// Saves the address.
+    pub fn set_address(&self, conn_id: &[u8], link: &str) -> Result<(), StoreError> {
+        self.db.execute(
+            "INSERT OR REPLACE INTO address (id, conn_id, link) VALUES (1, ?1, ?2)",
+            params![conn_id, link],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets the address and its pending requests.
+    pub fn delete_address(&self) -> Result<(), StoreError> {
+        self.db.execute("DELETE FROM address", [])?;
+        self.db.execute("DELETE FROM contact_requests", [])?;
+        Ok(())
+    }
+
+    /// Adds a chat item; returns it.
+    pub fn add_item(
+        &self,
+        contact_id: i64,
+        sent: bool,
+        text: &str,
+        ts_ms: i64,
+        agent_msg_id: i64,
+    ) -> Result<ChatItem, StoreError> {
+        let status = if sent { "new" } else { "rcv" };
+        self.db.execute(
+            "INSERT INTO chat_items (contact_id, sent, text, ts_ms, agent_msg_id, status)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![contact_id, sent, text, ts_ms, agent_msg_id, status],
+        )?;
+        Ok(ChatItem {
+            id: self.db.last_insert_rowid(),
+            contact_id,
+            sent,
+            text: text.to_owned(),
+            ts_ms,
+            agent_msg_id,
+            status: status.to_owned(),
+        })
+    }
+
+    /// Sets the status of our item with this agent message ID; returns the item.
+    pub fn set_sent_status(
+        &self,
+        contact_id: i64,
+        agent_msg_id: i64,
+        status: &str,
+    ) -> Result<Option<ChatItem>, StoreError> {
+        self.db.execute(
+            "UPDATE chat_items SET status = ?1 WHERE contact_id = ?2 AND sent = 1 AND agent_msg_id = ?3",
+            params![status, contact_id, agent_msg_id],
+        )?;
+        let items = self.items_where(
+            "contact_id = ?1 AND sent = 1 AND agent_msg_id = ?2",
+            params![contact_id, agent_msg_id],
+            1,
+        )?;
+        Ok(items.into_iter().next())
+    }
+
+    fn items_where(
+        &self,
+        cond: &str,
+        p: impl rusqlite::Params,
+        limit: u32,
+    ) -> Result<Vec<ChatItem>, StoreError> {
+        let sql = format!(
+            "SELECT id, contact_id, sent, text, ts_ms, agent_msg_id, status FROM chat_items
+             WHERE {cond} ORDER BY id DESC LIMIT {limit}"
+        );
+        let mut st = self.db.prepare(&sql)?;
+        let rows = st.query_map(p, |r| {
+            Ok(ChatItem {
+                id: r.get(0)?,
+                contact_id: r.get(1)?,
+                sent: r.get(2)?,
+                text: r.get(3)?,
+                ts_ms: r.get(4)?,
+                agent_msg_id: r.get(5)?,
+                status: r.get(6)?,
+            })
+        })?;
+        let mut items: Vec<ChatItem> = rows.collect::<Result<_, _>>()?;
+        items.reverse();
+        Ok(items)
+    }
+
+    /// The last `n` items of a contact, or of every chat, oldest first.
+    pub fn last_items(&self, contact_id: Option<i64>, n: u32) -> Result<Vec<ChatItem>, StoreError> {
+        match contact_id {
+            Some(id) => self.items_where("contact_id = ?1", [id], n),
+            None => self.items_where("1", [], n),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contacts_requests_items_and_names() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = ChatStore::open(&dir.path().join("c.db"), "").expect("open");
+        assert_eq!(s.user().expect("user"), None);
+        s.set_user(&Profile::new("alice")).expect("set user");
+        assert_eq!(s.user().expect("user"), Some(Profile::new("alice")));
+        s.add_pending(b"c1", PendingKind::Invitation)
+            .expect("pending");
+        assert_eq!(s.pending(b"c1").expect("p"), Some(PendingKind::Invitation));
+        let bob = s.add_contact(b"c1", &Profile::new("bob")).expect("bob");
+        assert_eq!(s.pending(b"c1").expect("p"), None);
+        assert_eq!(bob.name, "bob");
+        let bob2 = s.add_contact(b"c2", &Profile::new("bob")).expect("bob 2");
+        assert_eq!(bob2.name, "bob_1");
+        let req = s.add_request(b"inv", &Profile::new("bob")).expect("req");
+        assert_eq!(req.name, "bob_2");
+        let c = s.request_to_contact(&req, b"c3").expect("accept");
+        assert_eq!(c.name, "bob_2");
+        assert!(s.request_by_name("bob_2").expect("r").is_none());
+        let names: Vec<String> = s
+            .contacts()
+            .expect("list")
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(names, ["bob", "bob_1", "bob_2"]);
+        s.add_item(bob.id, true, "hi", 1, 7).expect("item");
+        s.add_item(bob.id, false, "hello", 2, 3).expect("item");
+        s.add_item(bob2.id, true, "other", 3, 7).expect("item");
+        let it = s
+            .set_sent_status(bob.id, 7, "rcvd")
+            .expect("status")
+            .expect("found");
+        assert_eq!((it.text.as_str(), it.status.as_str()), ("hi", "rcvd"));
+        let all = s.last_items(None, 2).expect("items");
+        assert_eq!(
+            all.iter().map(|i| i.text.as_str()).collect::<Vec<_>>(),
+            ["hello", "other"]
+        );
+        assert_eq!(s.last_items(Some(bob.id), 10).expect("items").len(), 2);
+        let renamed = s
+            .update_contact_profile(&bob, &Profile::new("robert"))
+            .expect("rename");
+        assert_eq!(renamed.name, "robert");
+        s.delete_contact(bob.id).expect("delete");
+        assert_eq!(s.last_items(Some(bob.id), 10).expect("items").len(), 0);
+    }
+
+    #[test]
+    fn passphrase_encrypts_and_is_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("enc.db");
+        {
+            let s = ChatStore::open(&path, "secret").expect("open");
+            s.set_user(&Profile::new("alice")).expect("user");
+        }
+        let head = std::fs::read(&path).expect("read");
+        assert!(!head.starts_with(b"SQLite format 3"), "encrypted file");
+        assert!(matches!(
+            ChatStore::open(&path, "wrong"),
+            Err(StoreError::WrongPassphrase)
+        ));
+        assert!(matches!(
+            ChatStore::open(&path, ""),
+            Err(StoreError::WrongPassphrase)
+        ));
+        let s = ChatStore::open(&path, "secret").expect("reopen");
+        assert_eq!(s.user().expect("user"), Some(Profile::new("alice")));
+        let plain = dir.path().join("plain.db");
+        ChatStore::open(&plain, "")
+            .expect("plain")
+            .set_user(&Profile::new("x"))
+            .expect("user");
+        let head = std::fs::read(&plain).expect("read");
+        assert!(head.starts_with(b"SQLite format 3"), "plain file");
+    }
+}

@@ -1,0 +1,272 @@
+//! What the terminal prints: the reference's lines (`View.hs`) for the commands and events
+//! this client supports, plus QR codes of links. Pure functions returning lines.
+
+use chrono::{DateTime, Duration, Local, NaiveTime, TimeZone};
+use qrcode::render::unicode::Dense1x2;
+use qrcode::QrCode;
+
+use crate::protocol::Profile;
+use crate::store::ChatItem;
+
+/// A name as the reference shows it: quoted in `'…'` when it contains whitespace.
+pub fn view_name(name: &str) -> String {
+    if name.chars().any(char::is_whitespace) {
+        format!("'{name}'")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// `name` or `name (Full Name)` (`ttyFullName`).
+pub fn full_name(name: &str, p: &Profile) -> String {
+    if p.full_name.is_empty() || p.full_name == name {
+        view_name(name)
+    } else {
+        format!("{} ({})", view_name(name), p.full_name)
+    }
+}
+
+/// The link as the reference prints it: the `https://simplex.chat/` form of a
+/// `simplex:/…` link (`simplexChatInvitation`, `simplexChatContact`).
+pub fn app_link(link: &str) -> String {
+    match link.strip_prefix("simplex:/") {
+        Some(rest) => format!("https://simplex.chat/{rest}"),
+        None => link.to_owned(),
+    }
+}
+
+/// The lines of a QR code of `text`, drawn with half blocks (two modules a character).
+pub fn qr_lines(text: &str) -> Vec<String> {
+    match QrCode::new(text.as_bytes()) {
+        Ok(code) => code
+            .render::<Dense1x2>()
+            .dark_color(Dense1x2::Light)
+            .light_color(Dense1x2::Dark)
+            .quiet_zone(true)
+            .build()
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+        Err(e) => vec![format!("(no QR code: {e})")],
+    }
+}
+
+/// `/c`: the invitation (`viewConnReqInvitation`), then its QR code.
+pub fn invitation(link: &str) -> Vec<String> {
+    let link = app_link(link);
+    let mut out = vec![
+        "pass this invitation link to your contact (via another channel): ".to_owned(),
+        String::new(),
+        link.clone(),
+        String::new(),
+        "and ask them to connect: /c <invitation_link_above>".to_owned(),
+    ];
+    out.extend(qr_lines(&link));
+    out
+}
+
+/// `/ad` and `/sa`: the address (`connReqContact_`), then its QR code.
+pub fn address(intro: &str, link: &str) -> Vec<String> {
+    let link = app_link(link);
+    let mut out = vec![
+        intro.to_owned(),
+        String::new(),
+        link.clone(),
+        String::new(),
+        "Anybody can send you contact requests with: /c <contact_link_above>".to_owned(),
+        "to show it again: /sa".to_owned(),
+        "to delete it: /da (accepted contacts will remain connected)".to_owned(),
+    ];
+    out.extend(qr_lines(&link));
+    out
+}
+
+/// `/da`.
+pub fn address_deleted() -> Vec<String> {
+    vec![
+        "Your chat address is deleted - accepted contacts will remain connected.".to_owned(),
+        "To create a new chat address use /ad".to_owned(),
+    ]
+}
+
+/// A request arrived at the address (`viewReceivedContactRequest`).
+pub fn contact_request(name: &str, p: &Profile) -> Vec<String> {
+    vec![
+        format!("{} wants to connect to you!", full_name(name, p)),
+        format!("to accept: /ac {}", view_name(name)),
+        format!(
+            "to reject: /rc {} (the sender will NOT be notified)",
+            view_name(name)
+        ),
+    ]
+}
+
+/// The time of an item as the reference shows it (`ttyMsgTime`): `HH:MM` for today (and,
+/// before noon, since 18:00 yesterday), else `MM-DD`.
+pub fn msg_time(now: DateTime<Local>, ts_ms: i64) -> String {
+    let Some(t) = Local.timestamp_millis_opt(ts_ms).single() else {
+        return "??:??".to_owned();
+    };
+    let today = now.date_naive();
+    let day = t.date_naive();
+    let noon = NaiveTime::from_hms_opt(12, 0, 0).unwrap_or_default();
+    let six_pm = NaiveTime::from_hms_opt(18, 0, 0).unwrap_or_default();
+    let yesterday_6pm = (today - Duration::days(1)).and_time(six_pm);
+    let recent =
+        day == today || (now.time() < noon && t.naive_local() >= yesterday_6pm && day < today);
+    if recent {
+        t.format("%H:%M").to_string()
+    } else {
+        t.format("%m-%d").to_string()
+    }
+}
+
+/// An item: `HH:MM @bob text` (sent) or `HH:MM bob> text` (received); further lines of a
+/// multi-line text follow unprefixed.
+pub fn item(now: DateTime<Local>, contact: &str, it: &ChatItem) -> Vec<String> {
+    let who = if it.sent {
+        format!("@{} ", view_name(contact))
+    } else {
+        format!("{}> ", view_name(contact))
+    };
+    let mut lines = it.text.lines();
+    let first = lines.next().unwrap_or_default();
+    let mut out = vec![format!("{} {who}{first}", msg_time(now, it.ts_ms))];
+    out.extend(lines.map(str::to_owned));
+    out
+}
+
+/// A receipt for a sent item: `⩗ HH:MM @bob text` (`⩗!` when the hash did not match).
+pub fn receipt(now: DateTime<Local>, contact: &str, it: &ChatItem, ok: bool) -> Vec<String> {
+    let mark = if ok { "⩗" } else { "⩗!" };
+    let mut out = item(now, contact, it);
+    if let Some(first) = out.first_mut() {
+        *first = format!("{mark} {first}");
+    }
+    out
+}
+
+/// `/p` without a name (`viewUserProfile`).
+pub fn user_profile(p: &Profile) -> Vec<String> {
+    vec![
+        format!("user profile: {}", full_name(&p.display_name, p)),
+        "use /p <display name> to change it".to_owned(),
+        "(the updated profile will be sent to all your contacts)".to_owned(),
+    ]
+}
+
+/// `/help`.
+pub fn help() -> Vec<String> {
+    [
+        "Using SimpleX Chat",
+        "Follow these steps to set up a connection:",
+        "",
+        "Step 1: /c - Alice adds a contact: an invitation link and its QR code are shown.",
+        "        Alice sends the link to Bob over any channel (it is one-time).",
+        "Step 2: /c <link> - Bob connects with it.",
+        "        Both see \"<name>: contact is connected\" when the connection is ready.",
+        "",
+        "Or: /ad - create your long-term address; anybody can send you requests with /c <address>",
+        "    /sa - show it, /da - delete it, /ac <name> - accept a request, /rc <name> - reject it",
+        "",
+        "@<name> <message> - send a message; a line without a command continues the last chat",
+        "/contacts         - list contacts",
+        "/tail [@<name>] [<count>] - show the last messages (10 by default)",
+        "/d <name>         - delete a contact and its messages",
+        "/p [<name>]       - show or change your display name (sent to your contacts)",
+        "/help             - this help",
+        "/q                - quit",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Local> {
+        Local
+            .with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .single()
+            .expect("unambiguous local time")
+    }
+
+    #[test]
+    fn times_follow_the_recent_rule() {
+        let now = at(2024, 5, 10, 9, 0);
+        let ms = |t: DateTime<Local>| t.timestamp_millis();
+        assert_eq!(msg_time(now, ms(at(2024, 5, 10, 8, 30))), "08:30");
+        // Before noon, yesterday evening still shows the time.
+        assert_eq!(msg_time(now, ms(at(2024, 5, 9, 19, 5))), "19:05");
+        assert_eq!(msg_time(now, ms(at(2024, 5, 9, 17, 5))), "05-09");
+        let afternoon = at(2024, 5, 10, 13, 0);
+        assert_eq!(msg_time(afternoon, ms(at(2024, 5, 9, 19, 5))), "05-09");
+    }
+
+    #[test]
+    fn items_and_receipts() {
+        let now = at(2024, 5, 10, 9, 0);
+        let it = ChatItem {
+            id: 1,
+            contact_id: 1,
+            sent: true,
+            text: "hi\nthere".into(),
+            ts_ms: at(2024, 5, 10, 8, 1).timestamp_millis(),
+            agent_msg_id: 1,
+            status: "new".into(),
+        };
+        assert_eq!(item(now, "bob", &it), ["08:01 @bob hi", "there"]);
+        assert_eq!(receipt(now, "bob", &it, true)[0], "⩗ 08:01 @bob hi");
+        let rcv = ChatItem {
+            sent: false,
+            text: "yo".into(),
+            ..it
+        };
+        assert_eq!(item(now, "bob smith", &rcv), ["08:01 'bob smith'> yo"]);
+    }
+
+    #[test]
+    fn links_names_and_qr() {
+        assert_eq!(
+            app_link("simplex:/invitation#/?v=2-7&smp=x"),
+            "https://simplex.chat/invitation#/?v=2-7&smp=x"
+        );
+        assert_eq!(
+            full_name(
+                "bob",
+                &Profile {
+                    display_name: "bob".into(),
+                    full_name: "Bob B".into()
+                }
+            ),
+            "bob (Bob B)"
+        );
+        assert_eq!(
+            contact_request("bob", &Profile::new("bob")),
+            [
+                "bob wants to connect to you!",
+                "to accept: /ac bob",
+                "to reject: /rc bob (the sender will NOT be notified)"
+            ]
+        );
+        let inv = invitation("simplex:/invitation#/?v=2-7");
+        assert_eq!(
+            inv[0],
+            "pass this invitation link to your contact (via another channel): "
+        );
+        assert_eq!(inv[2], "https://simplex.chat/invitation#/?v=2-7");
+        assert_eq!(
+            inv[4],
+            "and ask them to connect: /c <invitation_link_above>"
+        );
+        let qr = &inv[5..];
+        assert!(qr.len() > 10, "a QR code is drawn");
+        let width = qr[0].chars().count();
+        assert!(
+            qr.iter().all(|l| l.chars().count() == width),
+            "square block"
+        );
+    }
+}
