@@ -1,0 +1,454 @@
+//! End to end: a relay process and `simplex-chat` processes with their own databases, driven
+//! over stdin/stdout as a person would: connect through `/c` and through `/ad` + `/ac`,
+//! messages both ways with receipts, a restart with a message that waited for it, history,
+//! encrypted databases and a wrong passphrase.
+//!
+//! The relay is this test executable started again as a child process that runs the
+//! `smp-server start` command line (the `relay_process` test below does that only when the
+//! parent sets [`RELAY_ENV`]): a real server process, without depending on the build order
+//! of another package's binary.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Set in the child's environment: run the relay there.
+const RELAY_ENV: &str = "SIMPLEX_CHAT_TEST_RELAY";
+/// How long any one expected line may take before the test fails.
+const LINE_WAIT: Duration = Duration::from_secs(90);
+
+/// Not a test of its own: the body of the relay child process (see the module docs).
+#[tokio::test]
+async fn relay_process() {
+    if std::env::var_os(RELAY_ENV).is_none() {
+        return;
+    }
+    let cli = smp_server::cli::Cli::parse_from([
+        "smp-server",
+        "start",
+        "--port",
+        "0",
+        "--listen",
+        "127.0.0.1",
+    ]);
+    if let Err(e) = smp_server::cli::main(cli).await {
+        panic!("relay failed: {e}");
+    }
+}
+
+struct Relay {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_relay(dir: &Path) -> Relay {
+    let child = Command::new(std::env::current_exe().expect("test executable"))
+        .args([
+            "relay_process",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(RELAY_ENV, "1")
+        .env("SMP_SERVER_CFG_PATH", dir.join("cfg"))
+        .env("SMP_SERVER_LOG_PATH", dir.join("log"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the relay");
+    // Owned by the guard at once: killed and reaped on every path.
+    let mut relay = Relay {
+        child,
+        address: String::new(),
+    };
+    let mut reader = BufReader::new(relay.child.stdout.take().expect("relay stdout"));
+    let mut fingerprint = None;
+    let mut printed = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).expect("read relay stdout") == 0 {
+            panic!("relay ended before printing its port: {printed:?}");
+        }
+        let l = line.trim_end().to_owned();
+        if let Some(fp) = l.strip_prefix("Fingerprint: ") {
+            fingerprint = Some(fp.to_owned());
+        }
+        if let Some(rest) = l.strip_prefix("Serving SMP protocol on port ") {
+            let port: u16 = rest
+                .split(' ')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("port number");
+            // Keep draining its output so that it never blocks on a full pipe.
+            std::thread::spawn(move || {
+                let mut sink = Vec::new();
+                let _ = reader.read_to_end(&mut sink);
+            });
+            let fp = fingerprint.expect("fingerprint printed before the port");
+            relay.address = format!("smp://{fp}@127.0.0.1:{port}");
+            return relay;
+        }
+        printed.push(l);
+    }
+}
+
+/// A chat process: its input and the lines it prints.
+struct ChatProc {
+    name: String,
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Drop for ChatProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chat_command(prefix: &Path, server: Option<&str>, key: Option<&str>) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_simplex-chat"));
+    cmd.arg("-d").arg(prefix);
+    if let Some(s) = server {
+        cmd.args(["-s", s]);
+    }
+    cmd.env_remove("SIMPLEX_KEY");
+    if let Some(k) = key {
+        cmd.env("SIMPLEX_KEY", k);
+    }
+    cmd
+}
+
+impl ChatProc {
+    fn start(name: &str, prefix: &Path, server: Option<&str>, key: Option<&str>) -> ChatProc {
+        let mut child = chat_command(prefix, server, key)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn simplex-chat");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match r.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let l = String::from_utf8_lossy(&buf).trim_end().to_owned();
+                        if tx.send(l).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        ChatProc {
+            name: name.to_owned(),
+            child,
+            stdin,
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").expect("write to simplex-chat");
+        self.stdin.flush().expect("flush");
+    }
+
+    /// Waits for a line that `pred` accepts and returns it.
+    fn wait_for(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        loop {
+            match self.lines.recv_timeout(LINE_WAIT) {
+                Ok(l) => {
+                    let hit = pred(&l);
+                    self.seen.push(l.clone());
+                    if hit {
+                        return l;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "{}: no line {what} in {LINE_WAIT:?}; printed: {:#?}",
+                    self.name,
+                    self.text_seen()
+                ),
+                Err(RecvTimeoutError::Disconnected) => panic!(
+                    "{}: exited before printing {what}; printed: {:#?}",
+                    self.name,
+                    self.text_seen()
+                ),
+            }
+        }
+    }
+
+    /// What was printed, without the QR codes.
+    fn text_seen(&self) -> Vec<&String> {
+        self.seen.iter().filter(|l| !is_qr(l)).collect()
+    }
+
+    /// Waits for this exact line.
+    fn expect(&mut self, line: &str) {
+        self.wait_for(&format!("{line:?}"), |l| l == line);
+    }
+
+    /// Waits for a chat item line: `HH:MM <rest>` (or `MM-DD <rest>`).
+    fn expect_item(&mut self, rest: &str) -> String {
+        self.wait_for(&format!("HH:MM {rest:?}"), |l| is_item(l, rest))
+    }
+
+    /// Waits for the receipt of a sent item: `⩗ HH:MM <rest>`.
+    fn expect_receipt(&mut self, rest: &str) {
+        self.wait_for(&format!("⩗ HH:MM {rest:?}"), |l| {
+            l.strip_prefix("⩗ ").is_some_and(|l| is_item(l, rest))
+        });
+    }
+
+    /// Sends `/q` and waits for the process to end.
+    fn quit(mut self) {
+        self.send("/q");
+        let status = self.child.wait().expect("wait");
+        assert!(status.success(), "{} exited with {status}", self.name);
+    }
+}
+
+/// A line of a QR code drawn with half blocks.
+fn is_qr(l: &str) -> bool {
+    !l.is_empty() && l.chars().all(|c| " ▀▄█".contains(c))
+}
+
+/// `HH:MM rest` or `MM-DD rest`.
+fn is_item(line: &str, rest: &str) -> bool {
+    let b = line.as_bytes();
+    line.len() > 6
+        && b.get(2).is_some_and(|c| *c == b':' || *c == b'-')
+        && [0, 1, 3, 4]
+            .iter()
+            .all(|i| b.get(*i).is_some_and(u8::is_ascii_digit))
+        && line.get(5..6) == Some(" ")
+        && line.get(6..) == Some(rest)
+}
+
+/// Starts a new user: answers the display name prompt.
+fn new_user(name: &str, prefix: &Path, server: Option<&str>, key: Option<&str>) -> ChatProc {
+    let mut p = ChatProc::start(name, prefix, server, key);
+    p.wait_for("asking for the display name", |l| {
+        l == "It is only stored on your device and you can change it later."
+    });
+    p.send(name);
+    p.wait_for("Current user", |l| {
+        l.ends_with(&format!("Current user: {name}"))
+    });
+    p
+}
+
+fn prefix(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name).join("simplex_v1")
+}
+
+/// Reads the link block the reference prints and checks that a QR code follows it.
+fn read_link(p: &mut ChatProc, scheme_path: &str, last_hint: &str) -> String {
+    let link = p.wait_for("a link", |l| l.starts_with(scheme_path));
+    p.expect("");
+    p.wait_for(&format!("{last_hint:?}"), |l| l == last_hint);
+    let qr_first = p.wait_for("the QR code", |l| !l.is_empty());
+    assert!(
+        is_qr(&qr_first),
+        "a QR code is drawn after the link: {qr_first:?}"
+    );
+    link
+}
+
+#[test]
+fn connect_by_invitation_chat_both_ways_and_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&dir.path().join("relay"));
+    let srv = relay.address.as_str();
+    let alice_db = prefix(dir.path(), "alice");
+    let bob_db = prefix(dir.path(), "bob");
+
+    let mut alice = ChatProc::start("alice", &alice_db, Some(srv), None);
+    alice.wait_for("the plain database notice", |l| {
+        l.starts_with("the databases are not encrypted")
+    });
+    alice.wait_for("the prompt", |l| {
+        l == "It is only stored on your device and you can change it later."
+    });
+    alice.send("alice");
+    alice.wait_for("Current user", |l| l.ends_with("Current user: alice"));
+    let mut bob = new_user("bob", &bob_db, Some(srv), Some("bob's secret"));
+    assert!(
+        !bob.seen.iter().any(|l| l.contains("not encrypted")),
+        "no plain database notice with a passphrase: {:?}",
+        bob.seen
+    );
+
+    alice.send("/c");
+    // (The reference's trailing space is trimmed by the line reader.)
+    alice.expect("pass this invitation link to your contact (via another channel):");
+    alice.expect("");
+    let link = read_link(
+        &mut alice,
+        "https://simplex.chat/invitation#/?",
+        "and ask them to connect: /c <invitation_link_above>",
+    );
+    bob.send(&format!("/c {link}"));
+    bob.expect("confirmation sent!");
+    alice.expect("bob: contact is connected");
+    bob.expect("alice: contact is connected");
+
+    alice.send("@bob hello bob");
+    alice.expect_item("@bob hello bob");
+    bob.expect_item("alice> hello bob");
+    alice.expect_receipt("@bob hello bob");
+    bob.send("@alice hi alice");
+    bob.expect_item("@alice hi alice");
+    alice.expect_item("bob> hi alice");
+    bob.expect_receipt("@alice hi alice");
+    // A line without a command continues the last chat.
+    bob.send("and more");
+    bob.expect_item("@alice and more");
+    alice.expect_item("bob> and more");
+
+    // Bob goes away; a message sent meanwhile arrives when he is back (the server and the
+    // passphrase come from his saved settings and the environment).
+    bob.quit();
+    alice.send("@bob while you were away");
+    alice.expect_item("@bob while you were away");
+    let mut bob = ChatProc::start("bob", &bob_db, None, Some("bob's secret"));
+    bob.expect_item("alice> while you were away");
+    alice.expect_receipt("@bob while you were away");
+    bob.send("@alice back");
+    alice.expect_item("bob> back");
+
+    bob.send("/contacts");
+    bob.expect("alice");
+    bob.send("/tail @alice 4");
+    bob.expect_item("@alice hi alice");
+    bob.expect_item("@alice and more");
+    bob.expect_item("alice> while you were away");
+    bob.expect_item("@alice back");
+    bob.quit();
+
+    // A wrong passphrase is a clear error, and so is none for an encrypted database.
+    for key in [Some("wrong"), None] {
+        let out = chat_command(&bob_db, None, key)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run simplex-chat");
+        assert!(!out.status.success(), "a wrong passphrase fails");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("wrong passphrase or invalid database file"),
+            "stderr: {err}"
+        );
+    }
+    let chat_db = std::fs::read(PathBuf::from(format!("{}_chat.db", bob_db.display())))
+        .expect("bob's chat database");
+    assert!(!chat_db.starts_with(b"SQLite format 3"), "encrypted");
+    let agent_db = std::fs::read(PathBuf::from(format!("{}_agent.db", bob_db.display())))
+        .expect("bob's agent database");
+    assert!(!agent_db.starts_with(b"SQLite format 3"), "encrypted");
+    alice.quit();
+    let alice_chat = std::fs::read(PathBuf::from(format!("{}_chat.db", alice_db.display())))
+        .expect("alice's chat database");
+    assert!(
+        alice_chat.starts_with(b"SQLite format 3"),
+        "plain without a key"
+    );
+}
+
+#[test]
+fn connect_through_an_address() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&dir.path().join("relay"));
+    let srv = relay.address.as_str();
+    let alice_db = prefix(dir.path(), "alice");
+    let mut alice = new_user("alice", &alice_db, Some(srv), None);
+    let mut bob = new_user("bob", &prefix(dir.path(), "bob"), Some(srv), None);
+
+    alice.send("/sa");
+    alice.expect("no chat address, to create: /ad");
+    alice.send("/ad");
+    alice.expect("Your new chat address is created!");
+    alice.expect("");
+    let address = read_link(
+        &mut alice,
+        "https://simplex.chat/contact#/?",
+        "to delete it: /da (accepted contacts will remain connected)",
+    );
+    bob.send(&format!("/c {address}"));
+    bob.expect("connection request sent!");
+    alice.expect("bob wants to connect to you!");
+    alice.expect("to accept: /ac bob");
+    alice.expect("to reject: /rc bob (the sender will NOT be notified)");
+    alice.send("/ac bob");
+    alice.expect("bob: accepting contact request...");
+    alice.expect("bob: contact is connected");
+    bob.expect("alice: contact is connected");
+
+    bob.send("@alice hello through your address");
+    alice.expect_item("bob> hello through your address");
+    bob.expect_receipt("@alice hello through your address");
+    alice.send("@bob welcome");
+    bob.expect_item("alice> welcome");
+
+    alice.send("/sa");
+    alice.expect("Your chat address:");
+    alice.expect("");
+    let shown = read_link(
+        &mut alice,
+        "https://simplex.chat/contact#/?",
+        "to delete it: /da (accepted contacts will remain connected)",
+    );
+    assert_eq!(shown, address);
+    alice.send("/da");
+    alice.expect("Your chat address is deleted - accepted contacts will remain connected.");
+    alice.expect("To create a new chat address use /ad");
+    alice.send("@bob still here");
+    bob.expect_item("alice> still here");
+
+    // A profile change reaches the contact.
+    bob.send("/p robert");
+    bob.expect("user profile is changed to robert (your 1 contacts are notified)");
+    alice.expect("contact bob changed to robert");
+    alice.expect("use @robert <message> to send messages");
+
+    alice.quit();
+    // One command with -e: the contact list from the saved database.
+    let out = chat_command(&alice_db, None, None)
+        .args(["-e", "/contacts", "-t", "1"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run simplex-chat -e");
+    assert!(out.status.success(), "-e exits cleanly");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.lines().any(|l| l == "robert"),
+        "contacts printed: {printed}"
+    );
+
+    let mut alice = ChatProc::start("alice", &alice_db, None, None);
+    alice.send("/d robert");
+    alice.expect("robert: contact is deleted");
+    alice.send("@robert anyone?");
+    alice.expect("no contact robert");
+    alice.quit();
+}
