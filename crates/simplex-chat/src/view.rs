@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Local, NaiveTime, TimeZone};
 use qrcode::render::unicode::Dense1x2;
-use qrcode::QrCode;
+use qrcode::{EcLevel, QrCode};
 
 use crate::protocol::Profile;
 use crate::store::ChatItem;
@@ -35,9 +35,10 @@ pub fn app_link(link: &str) -> String {
     }
 }
 
-/// The lines of a QR code of `text`, drawn with half blocks (two modules a character).
+/// The lines of a QR code of `text`, drawn with half blocks (two modules a character), with
+/// the lowest error correction: the smallest code, as a screen is not a worn label.
 pub fn qr_lines(text: &str) -> Vec<String> {
-    match QrCode::new(text.as_bytes()) {
+    match QrCode::with_error_correction_level(text.as_bytes(), EcLevel::L) {
         Ok(code) => code
             .render::<Dense1x2>()
             .dark_color(Dense1x2::Light)

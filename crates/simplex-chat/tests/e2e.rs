@@ -399,6 +399,18 @@ fn connect_through_an_address() {
     alice.expect("bob wants to connect to you!");
     alice.expect("to accept: /ac bob");
     alice.expect("to reject: /rc bob (the sender will NOT be notified)");
+    // A request to reject first.
+    let mut carol = new_user("carol", &prefix(dir.path(), "carol"), Some(srv), None);
+    carol.send(&format!("/c {address}"));
+    carol.expect("connection request sent!");
+    alice.expect("carol wants to connect to you!");
+    alice.expect("to accept: /ac carol");
+    alice.send("/rc carol");
+    alice.expect("carol: contact request rejected");
+    alice.send("/ac carol");
+    alice.expect("no contact request from carol");
+    carol.quit();
+
     alice.send("/ac bob");
     alice.expect("bob: accepting contact request...");
     alice.expect("bob: contact is connected");
