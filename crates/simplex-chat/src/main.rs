@@ -103,8 +103,9 @@ async fn ask_display_name(lines: &mut Lines<BufReader<Stdin>>) -> Profile {
 
 #[tokio::main]
 async fn main() {
-    let opts = Opts::parse();
-    let key = Zeroizing::new(opts.key.clone().unwrap_or_default());
+    let mut opts = Opts::parse();
+    // Moved, not copied, into a buffer wiped on drop.
+    let key = Zeroizing::new(opts.key.take().unwrap_or_default());
     let prefix = db_prefix(&opts.database);
     if let Some(dir) = prefix.parent().filter(|d| !d.as_os_str().is_empty()) {
         if let Err(e) = std::fs::create_dir_all(dir) {

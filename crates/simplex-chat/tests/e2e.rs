@@ -18,6 +18,8 @@ use clap::Parser;
 
 /// Set in the child's environment: run the relay there.
 const RELAY_ENV: &str = "SIMPLEX_CHAT_TEST_RELAY";
+/// The port the relay child listens on (0, the default: any free port).
+const RELAY_PORT_ENV: &str = "SIMPLEX_CHAT_TEST_RELAY_PORT";
 /// How long any one expected line may take before the test fails.
 const LINE_WAIT: Duration = Duration::from_secs(90);
 
@@ -27,11 +29,12 @@ async fn relay_process() {
     if std::env::var_os(RELAY_ENV).is_none() {
         return;
     }
+    let port = std::env::var(RELAY_PORT_ENV).unwrap_or_else(|_| "0".to_owned());
     let cli = smp_server::cli::Cli::parse_from([
         "smp-server",
         "start",
         "--port",
-        "0",
+        &port,
         "--listen",
         "127.0.0.1",
     ]);
@@ -43,6 +46,7 @@ async fn relay_process() {
 struct Relay {
     child: Child,
     address: String,
+    port: u16,
 }
 
 impl Drop for Relay {
@@ -53,6 +57,11 @@ impl Drop for Relay {
 }
 
 fn start_relay(dir: &Path) -> Relay {
+    start_relay_on(dir, 0)
+}
+
+/// Starts the relay on `port` (0: any free port) with its configuration and logs in `dir`.
+fn start_relay_on(dir: &Path, port: u16) -> Relay {
     let child = Command::new(std::env::current_exe().expect("test executable"))
         .args([
             "relay_process",
@@ -61,6 +70,7 @@ fn start_relay(dir: &Path) -> Relay {
             "--test-threads=1",
         ])
         .env(RELAY_ENV, "1")
+        .env(RELAY_PORT_ENV, port.to_string())
         .env("SMP_SERVER_CFG_PATH", dir.join("cfg"))
         .env("SMP_SERVER_LOG_PATH", dir.join("log"))
         .stdin(Stdio::null())
@@ -72,6 +82,7 @@ fn start_relay(dir: &Path) -> Relay {
     let mut relay = Relay {
         child,
         address: String::new(),
+        port: 0,
     };
     let mut reader = BufReader::new(relay.child.stdout.take().expect("relay stdout"));
     let mut fingerprint = None;
@@ -98,6 +109,7 @@ fn start_relay(dir: &Path) -> Relay {
             });
             let fp = fingerprint.expect("fingerprint printed before the port");
             relay.address = format!("smp://{fp}@127.0.0.1:{port}");
+            relay.port = port;
             return relay;
         }
         printed.push(l);
@@ -463,4 +475,44 @@ fn connect_through_an_address() {
     alice.send("@robert anyone?");
     alice.expect("no contact robert");
     alice.quit();
+}
+
+#[test]
+fn a_message_sent_while_the_relay_is_down_is_delivered_after_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay_dir = dir.path().join("relay");
+    let relay = start_relay(&relay_dir);
+    let srv = relay.address.clone();
+    let alice_db = prefix(dir.path(), "alice");
+    let mut alice = new_user("alice", &alice_db, Some(&srv), None);
+    let mut bob = new_user("bob", &prefix(dir.path(), "bob"), Some(&srv), None);
+    alice.send("/c");
+    let link = alice.wait_for("the link", |l| {
+        l.starts_with("https://simplex.chat/invitation")
+    });
+    bob.send(&format!("/c {link}"));
+    alice.expect("bob: contact is connected");
+    bob.expect("alice: contact is connected");
+
+    // The relay dies (kill -9); Alice's message waits in her agent's database, and she quits.
+    let port = relay.port;
+    drop(relay);
+    alice.wait_for("the disconnection", |l| {
+        l == "server disconnected 127.0.0.1 (@bob)"
+    });
+    alice.send("@bob sent during the outage");
+    alice.expect_item("@bob sent during the outage");
+    alice.quit();
+
+    // The relay comes back on the same port with its queues; Alice starts again and her
+    // pending message is delivered to Bob, whose client reconnected on its own.
+    let _relay = start_relay_on(&relay_dir, port);
+    bob.wait_for("the reconnection", |l| {
+        l == "server connected 127.0.0.1 (@alice)"
+    });
+    let mut alice = ChatProc::start("alice", &alice_db, None, None);
+    bob.expect_item("alice> sent during the outage");
+    alice.expect_receipt("@bob sent during the outage");
+    alice.quit();
+    bob.quit();
 }
