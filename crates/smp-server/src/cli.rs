@@ -382,6 +382,17 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
     }
     let store_log_on = ini.on("STORE_LOG", "enable", false);
     let restore = ini.on("STORE_LOG", "restore_messages", store_log_on);
+    // `store_messages = journal`: messages on disk as they arrive (see `msg_journal`);
+    // `memory` (the default): in memory, saved on shutdown when `restore_messages` is on.
+    let journal_mode = match ini.get("STORE_LOG", "store_messages").map(str::trim) {
+        None | Some("memory") => false,
+        Some("journal") => true,
+        Some(other) => {
+            return Err(fail(format!(
+                "store_messages = {other}: expected `memory` or `journal`"
+            )))
+        }
+    };
     let ttl_days: Option<i64> = ini
         .get("STORE_LOG", "expire_messages_days")
         .and_then(|d| d.parse().ok());
@@ -450,6 +461,30 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
             stats.stored, stats.expired
         );
     }
+    if journal_mode {
+        let (mut journal, restored) =
+            crate::msg_journal::MsgJournal::open(&paths.log.join(crate::msg_journal::JOURNAL_DIR))?;
+        let mut n = 0;
+        for (rid, list) in restored {
+            if queues.find(crate::store::Party::Recipient, &rid).is_none() {
+                journal.delete_queue(&rid)?;
+                continue;
+            }
+            for m in list {
+                n += usize::from(msgs.restore(&rid, m));
+            }
+        }
+        // Messages saved by a run in memory mode move into the journal.
+        let mut imported = 0;
+        for (rid, list) in msgs.all() {
+            for m in list.skip(journal_len(&journal, rid)) {
+                journal.append(rid, m)?;
+                imported += 1;
+            }
+        }
+        msgs.set_journal(journal);
+        println!("store_messages set to `journal`: {n} messages restored, {imported} imported");
+    }
     let mut ntfs = NtfStore::default();
     let ntfs_path = paths.log.join(NTFS_FILE);
     if restore && ntfs_path.exists() {
@@ -479,7 +514,11 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
         listen,
         max_connections: 16_384,
         inactive,
-        messages_path: if restore { Some(msgs_path) } else { None },
+        messages_path: if restore && !journal_mode {
+            Some(msgs_path)
+        } else {
+            None
+        },
         ntfs_path: if restore { Some(ntfs_path) } else { None },
     };
     let message_ttl = core_config.message_ttl;
@@ -536,6 +575,16 @@ pub async fn main(cli: Cli) -> std::io::Result<()> {
             }
             delete(&paths)
         }
+    }
+}
+
+/// How many of a queue's messages its journal already holds (all of them when it has one:
+/// journals hold exactly the pending messages after `MsgJournal::open`).
+fn journal_len(journal: &crate::msg_journal::MsgJournal, rid: &[u8]) -> usize {
+    if journal.contains(rid) {
+        usize::MAX
+    } else {
+        0
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod core;
+pub mod msg_journal;
 pub mod msg_store;
 pub mod server;
 pub mod store;

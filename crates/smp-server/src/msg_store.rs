@@ -10,6 +10,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::msg_journal::MsgJournal;
 use crate::store::EntityId;
 
 /// Messages per queue by default (`msgQueueQuota`).
@@ -65,6 +66,8 @@ struct MsgQueue {
 pub struct MsgStore {
     queues: HashMap<EntityId, MsgQueue>,
     quota: usize,
+    /// With `store_messages = journal`: every change is also appended to disk.
+    journal: Option<MsgJournal>,
 }
 
 impl Default for MsgStore {
@@ -79,6 +82,44 @@ impl MsgStore {
         MsgStore {
             queues: HashMap::new(),
             quota,
+            journal: None,
+        }
+    }
+
+    /// Persists every later change to `journal` (messages restored before are not written:
+    /// they came from it).
+    pub fn set_journal(&mut self, journal: MsgJournal) {
+        self.journal = Some(journal);
+    }
+
+    /// The journal, when there is one.
+    pub fn journal_mut(&mut self) -> Option<&mut MsgJournal> {
+        self.journal.as_mut()
+    }
+
+    fn journal_write(&mut self, rid: &[u8]) {
+        let (Some(j), Some(m)) = (
+            self.journal.as_mut(),
+            self.queues.get(rid).and_then(|q| q.messages.back()),
+        ) else {
+            return;
+        };
+        if let Err(e) = j.append(rid, m) {
+            tracing::error!(error = %e, "message journal: append failed");
+        }
+    }
+
+    fn journal_consumed(&mut self, rid: &[u8], n: usize) {
+        let Some(j) = self.journal.as_mut() else {
+            return;
+        };
+        let pending: Vec<&Message> = self
+            .queues
+            .get(rid)
+            .map(|q| q.messages.iter().collect())
+            .unwrap_or_default();
+        if let Err(e) = j.consumed(rid, n, &pending) {
+            tracing::error!(error = %e, "message journal: read update failed");
         }
     }
 
@@ -93,7 +134,7 @@ impl MsgStore {
             return WriteOutcome::Quota;
         }
         q.can_write = q.messages.len() < self.quota;
-        if q.can_write {
+        let outcome = if q.can_write {
             q.messages.push_back(msg);
             WriteOutcome::Stored { was_empty }
         } else {
@@ -103,7 +144,10 @@ impl MsgStore {
                 kind: MessageKind::Quota,
             });
             WriteOutcome::Quota
-        }
+        };
+        // On disk before the caller answers OK.
+        self.journal_write(rid);
+        outcome
     }
 
     /// Restores a saved message as is (a marker also closes the queue for writing).
@@ -131,7 +175,9 @@ impl MsgStore {
     pub fn delete_first(&mut self, rid: &[u8], msg_id: &[u8]) -> Option<Message> {
         let q = self.queues.get_mut(rid)?;
         if q.messages.front().is_some_and(|m| m.id == msg_id) {
-            q.messages.pop_front()
+            let m = q.messages.pop_front();
+            self.journal_consumed(rid, 1);
+            m
         } else {
             None
         }
@@ -144,6 +190,11 @@ impl MsgStore {
 
     /// Drops a queue's messages; returns how many there were.
     pub fn delete_queue(&mut self, rid: &[u8]) -> usize {
+        if let Some(j) = self.journal.as_mut() {
+            if let Err(e) = j.delete_queue(rid) {
+                tracing::error!(error = %e, "message journal: delete failed");
+            }
+        }
         self.queues.remove(rid).map_or(0, |q| q.messages.len())
     }
 
@@ -162,6 +213,9 @@ impl MsgStore {
         {
             q.messages.pop_front();
             n += 1;
+        }
+        if n > 0 {
+            self.journal_consumed(rid, n);
         }
         n
     }

@@ -179,24 +179,26 @@ async fn network_cut_and_restored_three_times_loses_nothing() {
     server.stop().await;
 }
 
-/// Starts the binary on `dir`, with `ini_extra` put into the `[STORE_LOG]` section first.
+/// Starts the binary on `dir`, with `store_messages` set in `[STORE_LOG]` when given.
 fn start_with(dir: &Path, store_messages: Option<&str>) -> Running {
     if let Some(mode) = store_messages {
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_smp-server"))
+            .args(["init", "-y"])
+            .env("SMP_SERVER_CFG_PATH", dir.join("cfg"))
+            .env("SMP_SERVER_LOG_PATH", dir.join("log"))
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("smp-server init");
+        assert!(status.success());
         let ini = dir.join("cfg/smp-server.ini");
-        if !ini.exists() {
-            // First start writes the defaults; stop it and set the mode.
-            let mut s = start_binary(dir);
-            s.terminate();
-        }
         let text = std::fs::read_to_string(&ini).expect("ini");
-        if !text.contains("store_messages") {
-            let text = text.replacen(
-                "[STORE_LOG]\n",
-                &format!("[STORE_LOG]\nstore_messages = {mode}\n"),
-                1,
-            );
-            std::fs::write(&ini, text).expect("write ini");
-        }
+        assert!(text.contains("\nstore_messages = memory\n"), "{text}");
+        let text = text.replacen(
+            "\nstore_messages = memory\n",
+            &format!("\nstore_messages = {mode}\n"),
+            1,
+        );
+        std::fs::write(&ini, text).expect("write ini");
     }
     start_binary(dir)
 }
@@ -258,4 +260,55 @@ async fn server_kill_9_in_memory_mode_loses_exactly_the_unsaved_messages() {
     assert_eq!(received, after);
     // The loss is exactly the messages held only in memory, and the agent reports it.
     assert_eq!(missing, i64::try_from(pending).expect("small"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_kill_9_with_the_journal_store_loses_nothing_accepted() {
+    let (pending, after, received, missing) = kill_9_with_pending(Some("journal")).await;
+    println!(
+        "journal mode, kill -9: {pending} accepted and undelivered before the kill, {after} \
+         sent after the restart; {received} arrived, {missing} reported missing"
+    );
+    assert_eq!(received, pending + after);
+    assert_eq!(missing, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_kill_9_mid_stream_with_the_journal_store_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = start_with(dir.path(), Some("journal"));
+    let kh: KeyHash = s.fingerprint.parse().expect("fingerprint");
+    let proxy = FaultProxy::start(local(s.port)).await.expect("proxy");
+    let address = proxied(&kh, &proxy);
+    let mut a = TestAgent::start(dir.path(), "alice", &address).await;
+    let mut b = TestAgent::start(dir.path(), "bob", &address).await;
+    let (ab, ba) = connect(&mut a, &mut b).await;
+    // Alice queues 60 messages at once; her agent sends them while Bob receives.
+    let total = 60;
+    let expected = send_range(&a, &ab, 0..total).await;
+    let mut got = Received::default();
+    receive(&mut b, &ba, 20, &mut got).await;
+    // SIGKILL mid-stream: some messages are on the server, some still with Alice's agent.
+    s.kill9();
+    let mut sent_before_kill = 0;
+    while let Ok(e) = a.events.try_recv() {
+        sent_before_kill += usize::from(matches!(e.event, Event::Sent(_)));
+    }
+    let s2 = start_binary(dir.path());
+    proxy.set_target(local(s2.port));
+    receive(&mut b, &ba, total - 20, &mut got).await;
+    println!(
+        "journal mode, kill -9 mid-stream: alice sent {total} ({sent_before_kill} accepted by \
+         the server before the kill had been reported), bob got {}, {} reported missing, \
+         server down {} time(s) for bob",
+        got.bodies.len(),
+        got.skipped,
+        got.downs
+    );
+    assert_eq!(got.bodies, expected, "every message, once, in order");
+    assert_eq!(got.skipped, 0, "none reported missing");
+    assert!(got.downs >= 1, "bob saw the server go down");
+    a.agent.stop().await;
+    b.agent.stop().await;
+    drop(s2);
 }
