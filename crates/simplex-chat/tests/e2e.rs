@@ -385,6 +385,12 @@ fn connect_by_invitation_chat_both_ways_and_restart() {
         alice_chat.starts_with(b"SQLite format 3"),
         "plain without a key"
     );
+    let alice_agent = std::fs::read(PathBuf::from(format!("{}_agent.db", alice_db.display())))
+        .expect("alice's agent database");
+    assert!(
+        alice_agent.starts_with(b"SQLite format 3"),
+        "plain without a key"
+    );
 }
 
 #[test]
