@@ -203,19 +203,19 @@ macro_rules! private_key_common {
 ///
 /// Like the reference, any 32 bytes are accepted: bytes that are not a curve point make a
 /// key that verifies nothing (so a bad key surfaces as a failed authorization, as there).
+///
+/// Only the 32 bytes are kept (a server holds millions of these): the point is decompressed
+/// when a signature is verified, as the reference's Ed25519 verification does too.
 #[derive(Clone, Copy)]
 pub struct PublicKeyEd25519 {
     raw: [u8; ED25519_LEN],
-    /// The decompressed point, or `None` when `raw` is not a point.
-    point: Option<ed25519_dalek::VerifyingKey>,
 }
 
 impl PublicKeyEd25519 {
     /// From the 32 raw bytes.
     pub fn from_raw(raw: &[u8]) -> Result<Self, CryptoError> {
         let raw = raw_array::<ED25519_LEN>(raw, "Ed25519 public key")?;
-        let point = ed25519_dalek::VerifyingKey::from_bytes(&raw).ok();
-        Ok(PublicKeyEd25519 { raw, point })
+        Ok(PublicKeyEd25519 { raw })
     }
 
     /// The 32 raw bytes.
@@ -225,13 +225,13 @@ impl PublicKeyEd25519 {
 
     /// True when the bytes are a curve point (a key that can verify anything).
     pub fn is_valid_point(&self) -> bool {
-        self.point.is_some()
+        ed25519_dalek::VerifyingKey::from_bytes(&self.raw).is_ok()
     }
 
     /// Verifies an Ed25519 signature of `msg`.
     pub fn verify(&self, sig: &[u8; 64], msg: &[u8]) -> bool {
         use ed25519_dalek::Verifier as _;
-        let Some(point) = &self.point else {
+        let Ok(point) = ed25519_dalek::VerifyingKey::from_bytes(&self.raw) else {
             return false;
         };
         let sig = ed25519_dalek::Signature::from_bytes(sig);
@@ -260,10 +260,8 @@ impl PrivateKeyEd25519 {
 
     /// The matching public key.
     pub fn public_key(&self) -> PublicKeyEd25519 {
-        let point = self.0.verifying_key();
         PublicKeyEd25519 {
-            raw: point.to_bytes(),
-            point: Some(point),
+            raw: self.0.verifying_key().to_bytes(),
         }
     }
 

@@ -12,15 +12,15 @@ use std::collections::{HashMap, HashSet};
 
 use rand_core::{CryptoRng, RngCore};
 use simplex_crypto::nacl::{
-    cb_encrypt, cb_encrypt_no_pad, cb_verify, cb_verify_with_key, CbAuthenticator, CbKey, CbNonce,
+    cb_encrypt, cb_verify, cb_verify_with_key, CbAuthenticator, CbKey, CbNonce, TAG_LEN,
 };
 use simplex_crypto::{
-    dh_x25519, verify, PrivateKeyX25519, PublicAuthKey, PublicKeyEd25519, PublicKeyX25519,
-    PublicSignKey, Signature,
+    dh_x25519, verify, DhSecretX25519, PrivateKeyX25519, PublicAuthKey, PublicKeyEd25519,
+    PublicKeyX25519, PublicSignKey, Signature,
 };
 use simplex_encoding::{Encode, ShortBytes, UnixTime};
 use smp_proto::command::MsgFlags;
-use smp_proto::message::{Message as DeliveredMessage, RCV_MSG_BODY_PADDED_LEN};
+use smp_proto::message::{Message as DeliveredMessage, MAX_MESSAGE_LEN, RCV_MSG_BODY_PADDED_LEN};
 
 use crate::msg_store::{
     Message, MessageKind, MsgNtf, MsgStore, NtfStore, WriteOutcome, DEFAULT_MESSAGE_TTL,
@@ -309,6 +309,53 @@ struct Sub {
 struct ClientState {
     subs: HashMap<EntityId, Sub>,
     ntf_subs: HashSet<EntityId>,
+}
+
+/// A stored message as `MSG`: the received-message body (`ts`, flags, body), padded, boxed
+/// with the queue's DH secret under the message ID. The body is copied once, into the box
+/// buffer, and encrypted there in place.
+fn encrypt_msg(secret: &DhSecretX25519, msg: &Message) -> Result<Reply, ErrorKind> {
+    let nonce = CbNonce::from_slice(&msg.id).map_err(|_| ErrorKind::Internal)?;
+    let ts = UnixTime(msg.ts);
+    let mut out = Vec::with_capacity(TAG_LEN + RCV_MSG_PADDED_LEN);
+    out.extend_from_slice(&[0u8; TAG_LEN]);
+    match &msg.kind {
+        MessageKind::Message { notification, body } => {
+            if body.len() > MAX_MESSAGE_LEN {
+                return Err(ErrorKind::LargeMsg);
+            }
+            // The padding's 2-byte length first, filled in once the content is written.
+            out.extend_from_slice(&[0u8; 2]);
+            ts.encode(&mut out);
+            MsgFlags {
+                notification: *notification,
+            }
+            .encode(&mut out);
+            out.push(b' ');
+            out.extend_from_slice(body);
+            let len = out.len() - TAG_LEN - 2;
+            let len16 = u16::try_from(len).map_err(|_| ErrorKind::LargeMsg)?;
+            if len + 2 > RCV_MSG_PADDED_LEN {
+                return Err(ErrorKind::LargeMsg);
+            }
+            if let Some(l) = out.get_mut(TAG_LEN..TAG_LEN + 2) {
+                l.copy_from_slice(&len16.to_be_bytes());
+            }
+            out.resize(TAG_LEN + RCV_MSG_PADDED_LEN, b'#');
+        }
+        MessageKind::Quota => {
+            let msg_id = ShortBytes::from_slice(&msg.id).map_err(|_| ErrorKind::Internal)?;
+            DeliveredMessage::Quota { msg_id, ts }
+                .encode_rcv_body_padded(&mut out)
+                .map_err(|_| ErrorKind::LargeMsg)?;
+        }
+    }
+    let (tag, body) = out.split_at_mut(TAG_LEN);
+    tag.copy_from_slice(&CbKey::from_dh(secret).seal_in_place(&nonce, body));
+    Ok(Reply::Msg {
+        msg_id: msg.id.clone(),
+        enc_body: out,
+    })
 }
 
 /// The relay state.
@@ -600,8 +647,9 @@ impl Core {
         verified: bool,
     ) -> Vec<Outgoing> {
         let mut out = Vec::new();
+        let mut req = req;
         let reply = if verified {
-            self.process(rng, now, session, &req, &mut out)
+            self.process(rng, now, session, &mut req, &mut out)
         } else {
             Reply::Err(ErrorKind::Auth)
         };
@@ -632,7 +680,7 @@ impl Core {
         rng: &mut R,
         now: i64,
         session: &Session,
-        req: &Request,
+        req: &mut Request,
         out: &mut Vec<Outgoing>,
     ) -> Reply {
         let result = match &req.cmd {
@@ -768,47 +816,20 @@ impl Core {
             .insert(rid.to_vec(), Sub::default());
     }
 
-    fn encrypt_msg(&self, q: &QueueRecord, msg: &Message) -> Result<Reply, ErrorKind> {
-        let msg_id = ShortBytes::from_slice(&msg.id).map_err(|_| ErrorKind::Internal)?;
-        let nonce = CbNonce::from_slice(&msg.id).map_err(|_| ErrorKind::Internal)?;
-        let ts = UnixTime(msg.ts);
-        let delivered = match &msg.kind {
-            MessageKind::Message { notification, body } => DeliveredMessage::Data {
-                msg_id,
-                ts,
-                flags: MsgFlags {
-                    notification: *notification,
-                },
-                body: body.clone(),
-            },
-            MessageKind::Quota => DeliveredMessage::Quota { msg_id, ts },
-        };
-        let mut padded = Vec::with_capacity(RCV_MSG_PADDED_LEN);
-        delivered
-            .encode_rcv_body_padded(&mut padded)
-            .map_err(|_| ErrorKind::LargeMsg)?;
-        Ok(Reply::Msg {
-            msg_id: msg.id.clone(),
-            enc_body: cb_encrypt_no_pad(&q.rcv_dh_secret, &nonce, &padded),
-        })
-    }
-
     /// The first message as `MSG` (and marks it delivered on `client`'s subscription).
     fn deliver_first(&mut self, client: ClientId, rid: &[u8]) -> Result<Option<Reply>, ErrorKind> {
-        let Some(msg) = self.msgs.peek(rid).cloned() else {
+        let Some(msg) = self.msgs.peek(rid) else {
             return Ok(None);
         };
-        let q = self
-            .queues
-            .find(Party::Recipient, rid)
-            .ok_or(ErrorKind::Auth)?;
-        let reply = self.encrypt_msg(q, &msg)?;
+        let secret = self.queues.rcv_dh_secret(rid).ok_or(ErrorKind::Auth)?;
+        let reply = encrypt_msg(secret, msg)?;
+        let id = msg.id.clone();
         if let Some(sub) = self
             .clients
             .get_mut(&client)
             .and_then(|c| c.subs.get_mut(rid))
         {
-            sub.delivered = Some(msg.id);
+            sub.delivered = Some(id);
         }
         Ok(Some(reply))
     }
@@ -819,7 +840,7 @@ impl Core {
         now: i64,
         session: &Session,
         rid: &EntityId,
-        req: &Request,
+        req: &mut Request,
         out: &mut Vec<Outgoing>,
     ) -> Result<Reply, ErrorKind> {
         let client = session.client;
@@ -829,7 +850,7 @@ impl Core {
             entity_id: rid.clone(),
             reply,
         };
-        match &req.cmd {
+        match &mut req.cmd {
             Cmd::Sub => {
                 let existing = self
                     .clients
@@ -914,7 +935,9 @@ impl Core {
                 }
             }
             Cmd::Send { notification, body } => {
-                self.send(rng, now, session, rid, *notification, body, out)
+                let notification = *notification;
+                let body = std::mem::take(body);
+                self.send(rng, now, session, rid, notification, body, out)
             }
             Cmd::Off => {
                 self.queues.suspend(rid).map_err(|_| ErrorKind::Internal)?;
@@ -1070,7 +1093,7 @@ impl Core {
         session: &Session,
         rid: &EntityId,
         notification: bool,
-        body: &[u8],
+        body: Vec<u8>,
         out: &mut Vec<Outgoing>,
     ) -> Result<Reply, ErrorKind> {
         if body.len() > max_message_length(session.version) {
@@ -1090,15 +1113,13 @@ impl Core {
         if let (Some(ttl), true) = (self.config.message_ttl, self.config.expire_on_send) {
             self.msgs.expire(rid, now - ttl);
         }
+        let msg_id = self.random_id(rng);
         let msg = Message {
-            id: self.random_id(rng),
+            id: msg_id.clone(),
             ts: now,
-            kind: MessageKind::Message {
-                notification,
-                body: body.to_vec(),
-            },
+            kind: MessageKind::Message { notification, body },
         };
-        match self.msgs.write(rid, msg.clone()) {
+        match self.msgs.write(rid, msg) {
             WriteOutcome::Quota => Err(ErrorKind::Quota),
             WriteOutcome::Stored { was_empty } => {
                 if was_empty {
@@ -1122,17 +1143,17 @@ impl Core {
                 }
                 if notification {
                     if let Some((nid, secret)) = notifier {
-                        if let Ok(msg_id) = ShortBytes::from_slice(&msg.id) {
+                        if let Ok(short_id) = ShortBytes::from_slice(&msg_id) {
                             let mut nonce = [0u8; 24];
                             rng.fill_bytes(&mut nonce);
                             // `NMsgMeta`: the message ID and its time.
-                            let meta = (msg_id, UnixTime(msg.ts)).to_bytes();
+                            let meta = (short_id, UnixTime(now)).to_bytes();
                             if let Ok(enc_meta) =
                                 cb_encrypt(&secret, &CbNonce(nonce), &meta, NTF_META_PADDED_LEN)
                             {
                                 let ntf = MsgNtf {
-                                    msg_id: msg.id.clone(),
-                                    ts: msg.ts,
+                                    msg_id,
+                                    ts: now,
                                     nonce,
                                     enc_meta,
                                 };

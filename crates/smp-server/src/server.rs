@@ -261,9 +261,7 @@ async fn receive(
                 .into_iter()
                 .map(
                     |t| match decode_server_transmission(version, &session_id, t) {
-                        Ok(st) => wire::request(&st, &session_id).map_err(|e| {
-                            err(st.raw.corr_id.to_vec(), st.raw.entity_id.to_vec(), e)
-                        }),
+                        Ok(st) => wire::request(st, &session_id).map_err(|(c, e, t)| err(c, e, t)),
                         Err(te) => Err(err(te.corr_id, te.entity_id, te.error)),
                     },
                 )

@@ -5,7 +5,11 @@
 //! the store only refuses duplicates. Every change is handed to the store log, when there is
 //! one, before the call returns (see [`crate::store_log`]).
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use crate::store_log::{StoreLogRecord, StoreLogWriter};
 use simplex_crypto::{DhSecretX25519, PublicAuthKey};
@@ -97,6 +101,15 @@ pub enum StoreError {
     /// The store log could not be written.
     #[error("store log write failed")]
     Log,
+    /// A queue or sender ID is not 24 bytes long.
+    #[error("queue ID not 24 bytes")]
+    IdLength,
+    /// A queue without a recipient key.
+    #[error("no recipient key")]
+    NoKey,
+    /// More queues than slots (2^32).
+    #[error("store full")]
+    Full,
 }
 
 /// Which party an ID is looked up as.
@@ -110,13 +123,161 @@ pub enum Party {
     Notifier,
 }
 
+/// The length of queue IDs kept by the store (the reference's and this server's IDs).
+pub const ID_LEN: usize = 24;
+
+type Id = [u8; ID_LEN];
+
+fn id_of(id: &[u8]) -> Option<Id> {
+    id.try_into().ok()
+}
+
+/// What only some queues have, boxed so that an idle queue pays one pointer for all of it.
+#[derive(Debug, Clone, Default)]
+struct Extra {
+    /// Recipient keys after the first (`RKEY`).
+    more_keys: Vec<PublicAuthKey>,
+    link: Option<String>,
+    notifier: Option<NtfCreds>,
+    blocked: Option<String>,
+    rcv_service: Option<String>,
+}
+
+/// A queue as kept in memory: fixed-size IDs and keys inline, the rare parts boxed
+/// (about 220 bytes; [`QueueRecord`] is the form the rest of the server sees).
+#[derive(Debug, Clone)]
+struct Packed {
+    rid: Id,
+    sid: Id,
+    rcv_dh_secret: DhSecretX25519,
+    first_key: PublicAuthKey,
+    sender_key: Option<PublicAuthKey>,
+    /// `i64::MIN` for none.
+    updated_at: i64,
+    queue_mode: Option<QueueMode>,
+    /// 0 active, 1 off, 2 blocked (the info in `extra`).
+    status: u8,
+    extra: Option<Box<Extra>>,
+}
+
+impl Packed {
+    fn pack(q: QueueRecord) -> Result<Packed, StoreError> {
+        let (Some(rid), Some(sid)) = (id_of(&q.recipient_id), id_of(&q.sender_id)) else {
+            return Err(StoreError::IdLength);
+        };
+        let mut keys = q.recipient_keys.into_iter();
+        let first_key = keys.next().ok_or(StoreError::NoKey)?;
+        let more_keys: Vec<PublicAuthKey> = keys.collect();
+        let (status, blocked) = match q.status {
+            QueueStatus::Active => (0, None),
+            QueueStatus::Off => (1, None),
+            QueueStatus::Blocked(info) => (2, Some(info)),
+        };
+        let extra = Extra {
+            more_keys,
+            link: q.link,
+            notifier: q.notifier,
+            blocked,
+            rcv_service: q.rcv_service,
+        };
+        let mut p = Packed {
+            rid,
+            sid,
+            rcv_dh_secret: q.rcv_dh_secret,
+            first_key,
+            sender_key: q.sender_key,
+            updated_at: q.updated_at.unwrap_or(i64::MIN),
+            queue_mode: q.queue_mode,
+            status,
+            extra: None,
+        };
+        p.set_extra(extra);
+        Ok(p)
+    }
+
+    fn set_extra(&mut self, e: Extra) {
+        let empty = e.more_keys.is_empty()
+            && e.link.is_none()
+            && e.notifier.is_none()
+            && e.blocked.is_none()
+            && e.rcv_service.is_none();
+        self.extra = if empty { None } else { Some(Box::new(e)) };
+    }
+
+    /// Changes the boxed part (boxing or unboxing it as needed).
+    fn edit_extra<T>(&mut self, f: impl FnOnce(&mut Extra) -> T) -> T {
+        let mut e = self.extra.take().map(|b| *b).unwrap_or_default();
+        let r = f(&mut e);
+        self.set_extra(e);
+        r
+    }
+
+    fn notifier(&self) -> Option<&NtfCreds> {
+        self.extra.as_ref().and_then(|e| e.notifier.as_ref())
+    }
+
+    fn unpack(&self) -> QueueRecord {
+        let extra = self.extra.as_deref();
+        let mut recipient_keys = Vec::with_capacity(1);
+        recipient_keys.push(self.first_key.clone());
+        if let Some(e) = extra {
+            recipient_keys.extend(e.more_keys.iter().cloned());
+        }
+        let status = match (self.status, extra.and_then(|e| e.blocked.as_ref())) {
+            (1, _) => QueueStatus::Off,
+            (2, Some(info)) => QueueStatus::Blocked(info.clone()),
+            (2, None) => QueueStatus::Blocked(String::new()),
+            _ => QueueStatus::Active,
+        };
+        QueueRecord {
+            recipient_id: self.rid.to_vec(),
+            recipient_keys,
+            rcv_dh_secret: self.rcv_dh_secret.clone(),
+            sender_id: self.sid.to_vec(),
+            sender_key: self.sender_key.clone(),
+            queue_mode: self.queue_mode,
+            link: extra.and_then(|e| e.link.clone()),
+            notifier: extra.and_then(|e| e.notifier.clone()),
+            status,
+            updated_at: (self.updated_at != i64::MIN).then_some(self.updated_at),
+            rcv_service: extra.and_then(|e| e.rcv_service.clone()),
+        }
+    }
+
+    fn set_status(&mut self, status: QueueStatus) {
+        let (tag, info) = match status {
+            QueueStatus::Active => (0, None),
+            QueueStatus::Off => (1, None),
+            QueueStatus::Blocked(info) => (2, Some(info)),
+        };
+        self.status = tag;
+        self.edit_extra(|e| e.blocked = info);
+    }
+}
+
 /// The in-memory queue store, with an optional store log.
-#[derive(Debug, Default)]
+///
+/// Records live in one vector (freed slots reused); two hash tables of slot numbers index
+/// them by recipient and by sender ID, hashing the IDs kept in the records, so an idle queue
+/// costs its packed record and two 4-byte table slots. Notifier IDs (few) have a map.
+#[derive(Default)]
 pub struct QueueStore {
-    queues: HashMap<EntityId, QueueRecord>,
-    senders: HashMap<EntityId, EntityId>,
+    records: Vec<Option<Packed>>,
+    free: Vec<u32>,
+    by_rid: HashTable<u32>,
+    by_sid: HashTable<u32>,
+    hasher: RandomState,
     notifiers: HashMap<EntityId, EntityId>,
     log: Option<StoreLogWriter>,
+}
+
+impl std::fmt::Debug for QueueStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueueStore")
+            .field("queues", &self.len())
+            .field("log", &self.log)
+            .finish()
+    }
 }
 
 impl QueueStore {
@@ -137,17 +298,17 @@ impl QueueStore {
 
     /// The number of queues.
     pub fn len(&self) -> usize {
-        self.queues.len()
+        self.by_rid.len()
     }
 
     /// True when there are no queues.
     pub fn is_empty(&self) -> bool {
-        self.queues.is_empty()
+        self.by_rid.is_empty()
     }
 
     /// All queues, in no particular order.
-    pub fn queues(&self) -> impl Iterator<Item = &QueueRecord> {
-        self.queues.values()
+    pub fn queues(&self) -> impl Iterator<Item = QueueRecord> + '_ {
+        self.records.iter().flatten().map(Packed::unpack)
     }
 
     fn write(&mut self, record: &StoreLogRecord) -> Result<(), StoreError> {
@@ -157,33 +318,58 @@ impl QueueStore {
         }
     }
 
-    /// Finds a queue by the ID of a party.
-    pub fn find(&self, party: Party, id: &[u8]) -> Option<&QueueRecord> {
-        let rid = match party {
-            Party::Recipient => return self.queues.get(id),
-            Party::Sender => self.senders.get(id)?,
-            Party::Notifier => self.notifiers.get(id)?,
+    fn slot(&self, party: Party, id: &[u8]) -> Option<u32> {
+        let h = self.hasher.hash_one(id);
+        let records = &self.records;
+        let is = |slot: &u32, by_sid: bool| {
+            records
+                .get(*slot as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|p| if by_sid { p.sid == id } else { p.rid == id })
         };
-        self.queues.get(rid)
+        match party {
+            Party::Recipient => self.by_rid.find(h, |s| is(s, false)).copied(),
+            Party::Sender => self.by_sid.find(h, |s| is(s, true)).copied(),
+            Party::Notifier => {
+                let rid = self.notifiers.get(id)?;
+                self.slot(Party::Recipient, rid)
+            }
+        }
+    }
+
+    fn packed(&self, party: Party, id: &[u8]) -> Option<&Packed> {
+        let slot = self.slot(party, id)?;
+        self.records.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    /// Finds a queue by the ID of a party (a copy of its record).
+    pub fn find(&self, party: Party, id: &[u8]) -> Option<QueueRecord> {
+        self.packed(party, id).map(Packed::unpack)
+    }
+
+    /// The DH secret for the bodies delivered from a queue (without copying the record).
+    pub fn rcv_dh_secret(&self, rid: &[u8]) -> Option<&DhSecretX25519> {
+        self.packed(Party::Recipient, rid).map(|p| &p.rcv_dh_secret)
     }
 
     /// The recipient ID of a party's ID.
     pub fn recipient_id(&self, party: Party, id: &[u8]) -> Option<EntityId> {
-        self.find(party, id).map(|q| q.recipient_id.clone())
+        self.packed(party, id).map(|p| p.rid.to_vec())
     }
 
     /// True when `id` is used as any party's ID.
     pub fn id_in_use(&self, id: &[u8]) -> bool {
-        self.queues.contains_key(id)
-            || self.senders.contains_key(id)
+        self.slot(Party::Recipient, id).is_some()
+            || self.slot(Party::Sender, id).is_some()
             || self.notifiers.contains_key(id)
     }
 
     /// Adds a queue (logged as `CREATE`).
     pub fn add(&mut self, record: QueueRecord) -> Result<(), StoreError> {
         self.insert(record.clone())?;
-        if let Err(e) = self.write(&StoreLogRecord::CreateQueue(Box::new(record.clone()))) {
-            self.remove_indexes(&record.recipient_id);
+        let rid = record.recipient_id.clone();
+        if let Err(e) = self.write(&StoreLogRecord::CreateQueue(Box::new(record))) {
+            self.remove_indexes(&rid);
             return Err(e);
         }
         Ok(())
@@ -202,27 +388,70 @@ impl QueueStore {
         if ids_clash {
             return Err(StoreError::Duplicate);
         }
-        self.senders
-            .insert(record.sender_id.clone(), record.recipient_id.clone());
-        if let Some(n) = &record.notifier {
+        let packed = Packed::pack(record)?;
+        if let Some(n) = packed.notifier() {
             self.notifiers
-                .insert(n.notifier_id.clone(), record.recipient_id.clone());
+                .insert(n.notifier_id.clone(), packed.rid.to_vec());
         }
-        self.queues.insert(record.recipient_id.clone(), record);
+        let h_rid = self.hasher.hash_one(packed.rid.as_slice());
+        let h_sid = self.hasher.hash_one(packed.sid.as_slice());
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                if let Some(s) = self.records.get_mut(slot as usize) {
+                    *s = Some(packed);
+                }
+                slot
+            }
+            None => {
+                let slot = u32::try_from(self.records.len()).map_err(|_| StoreError::Full)?;
+                self.records.push(Some(packed));
+                slot
+            }
+        };
+        let (records, hasher) = (&self.records, &self.hasher);
+        let rehash_rid = |s: &u32| {
+            records
+                .get(*s as usize)
+                .and_then(Option::as_ref)
+                .map_or(0, |p| hasher.hash_one(p.rid.as_slice()))
+        };
+        self.by_rid.insert_unique(h_rid, slot, rehash_rid);
+        let rehash_sid = |s: &u32| {
+            records
+                .get(*s as usize)
+                .and_then(Option::as_ref)
+                .map_or(0, |p| hasher.hash_one(p.sid.as_slice()))
+        };
+        self.by_sid.insert_unique(h_sid, slot, rehash_sid);
         Ok(())
     }
 
-    fn remove_indexes(&mut self, rid: &[u8]) -> Option<QueueRecord> {
-        let q = self.queues.remove(rid)?;
-        self.senders.remove(&q.sender_id);
-        if let Some(n) = &q.notifier {
+    fn remove_indexes(&mut self, rid: &[u8]) -> Option<Packed> {
+        let slot = self.slot(Party::Recipient, rid)?;
+        let q = self.records.get_mut(slot as usize)?.take()?;
+        let h_rid = self.hasher.hash_one(q.rid.as_slice());
+        let h_sid = self.hasher.hash_one(q.sid.as_slice());
+        if let Ok(e) = self.by_rid.find_entry(h_rid, |s| *s == slot) {
+            e.remove();
+        }
+        if let Ok(e) = self.by_sid.find_entry(h_sid, |s| *s == slot) {
+            e.remove();
+        }
+        self.free.push(slot);
+        if let Some(n) = q.notifier() {
             self.notifiers.remove(&n.notifier_id);
         }
         Some(q)
     }
 
-    fn get_mut(&mut self, rid: &[u8]) -> Result<&mut QueueRecord, StoreError> {
-        self.queues.get_mut(rid).ok_or(StoreError::NotFound)
+    fn get_mut(&mut self, rid: &[u8]) -> Result<&mut Packed, StoreError> {
+        let slot = self
+            .slot(Party::Recipient, rid)
+            .ok_or(StoreError::NotFound)?;
+        self.records
+            .get_mut(slot as usize)
+            .and_then(Option::as_mut)
+            .ok_or(StoreError::NotFound)
     }
 
     /// Sets the sender key (`KEY` / `SKEY`; logged as `SECURE`). Securing again with the same
@@ -248,7 +477,9 @@ impl QueueStore {
             return Err(StoreError::Duplicate);
         }
         let q = self.get_mut(rid)?;
-        let old = q.notifier.replace(creds.clone()).map(|n| n.notifier_id);
+        let old = q
+            .edit_extra(|e| e.notifier.replace(creds.clone()))
+            .map(|n| n.notifier_id);
         if let Some(old) = &old {
             self.notifiers.remove(old);
         }
@@ -261,7 +492,7 @@ impl QueueStore {
     /// Removes notifier credentials (`NDEL`; logged as `NDELETE`). Returns the removed ID.
     pub fn delete_notifier(&mut self, rid: &[u8]) -> Result<Option<EntityId>, StoreError> {
         let q = self.get_mut(rid)?;
-        let Some(old) = q.notifier.take().map(|n| n.notifier_id) else {
+        let Some(old) = q.edit_extra(|e| e.notifier.take()).map(|n| n.notifier_id) else {
             return Ok(None);
         };
         self.notifiers.remove(&old);
@@ -271,17 +502,17 @@ impl QueueStore {
 
     /// Suspends the queue (`OFF`; logged as `SUSPEND`).
     pub fn suspend(&mut self, rid: &[u8]) -> Result<(), StoreError> {
-        self.get_mut(rid)?.status = QueueStatus::Off;
+        self.get_mut(rid)?.set_status(QueueStatus::Off);
         self.write(&StoreLogRecord::SuspendQueue(rid.to_vec()))
     }
 
     /// Records the day the queue was used (logged as `TIME`) when it changed.
     pub fn touch(&mut self, rid: &[u8], day: i64) -> Result<(), StoreError> {
         let q = self.get_mut(rid)?;
-        if q.updated_at == Some(day) {
+        if q.updated_at == day {
             return Ok(());
         }
-        q.updated_at = Some(day);
+        q.updated_at = day;
         self.write(&StoreLogRecord::UpdateTime(rid.to_vec(), day))
     }
 
@@ -289,7 +520,7 @@ impl QueueStore {
     pub fn delete(&mut self, rid: &[u8]) -> Result<QueueRecord, StoreError> {
         let q = self.remove_indexes(rid).ok_or(StoreError::NotFound)?;
         self.write(&StoreLogRecord::DeleteQueue(rid.to_vec()))?;
-        Ok(q)
+        Ok(q.unpack())
     }
 
     /// Applies one log record while replaying (no logging).
@@ -301,13 +532,18 @@ impl QueueStore {
                 Ok(())
             }
             StoreLogRecord::UpdateKeys(rid, keys) => {
-                self.get_mut(&rid)?.recipient_keys = keys;
+                let q = self.get_mut(&rid)?;
+                let mut keys = keys.into_iter();
+                q.first_key = keys.next().ok_or(StoreError::NoKey)?;
+                q.edit_extra(|e| e.more_keys = keys.collect());
                 Ok(())
             }
             StoreLogRecord::AddNotifier(rid, creds) => {
                 let nid = creds.notifier_id.clone();
                 let q = self.get_mut(&rid)?;
-                let old = q.notifier.replace(creds).map(|n| n.notifier_id);
+                let old = q
+                    .edit_extra(|e| e.notifier.replace(creds))
+                    .map(|n| n.notifier_id);
                 if let Some(old) = old {
                     self.notifiers.remove(&old);
                 }
@@ -315,21 +551,21 @@ impl QueueStore {
                 Ok(())
             }
             StoreLogRecord::DeleteNotifier(rid) => {
-                if let Some(n) = self.get_mut(&rid)?.notifier.take() {
+                if let Some(n) = self.get_mut(&rid)?.edit_extra(|e| e.notifier.take()) {
                     self.notifiers.remove(&n.notifier_id);
                 }
                 Ok(())
             }
             StoreLogRecord::SuspendQueue(rid) => {
-                self.get_mut(&rid)?.status = QueueStatus::Off;
+                self.get_mut(&rid)?.set_status(QueueStatus::Off);
                 Ok(())
             }
             StoreLogRecord::BlockQueue(rid, info) => {
-                self.get_mut(&rid)?.status = QueueStatus::Blocked(info);
+                self.get_mut(&rid)?.set_status(QueueStatus::Blocked(info));
                 Ok(())
             }
             StoreLogRecord::UnblockQueue(rid) => {
-                self.get_mut(&rid)?.status = QueueStatus::Active;
+                self.get_mut(&rid)?.set_status(QueueStatus::Active);
                 Ok(())
             }
             StoreLogRecord::DeleteQueue(rid) => self
@@ -337,15 +573,15 @@ impl QueueStore {
                 .map(drop)
                 .ok_or(StoreError::NotFound),
             StoreLogRecord::UpdateTime(rid, day) => {
-                self.get_mut(&rid)?.updated_at = Some(day);
+                self.get_mut(&rid)?.updated_at = day;
                 Ok(())
             }
             StoreLogRecord::CreateLink(rid, link) => {
-                self.get_mut(&rid)?.link = Some(link);
+                self.get_mut(&rid)?.edit_extra(|e| e.link = Some(link));
                 Ok(())
             }
             StoreLogRecord::DeleteLink(rid) => {
-                self.get_mut(&rid)?.link = None;
+                self.get_mut(&rid)?.edit_extra(|e| e.link = None);
                 Ok(())
             }
         }
@@ -389,7 +625,7 @@ pub(crate) mod tests {
         let q = record(1);
         s.add(q.clone()).expect("add");
         assert_eq!(s.add(q.clone()), Err(StoreError::Duplicate));
-        assert_eq!(s.find(Party::Sender, &q.sender_id), Some(&q));
+        assert_eq!(s.find(Party::Sender, &q.sender_id), Some(q.clone()));
         assert!(s.find(Party::Sender, &q.recipient_id).is_none());
         let k = ed(9);
         s.secure(&q.recipient_id, k.clone()).expect("secure");
@@ -411,8 +647,8 @@ pub(crate) mod tests {
         assert!(s.find(Party::Notifier, &[50; 24]).is_none());
         s.suspend(&q.recipient_id).expect("suspend");
         assert_eq!(
-            s.find(Party::Recipient, &q.recipient_id).map(|q| &q.status),
-            Some(&QueueStatus::Off)
+            s.find(Party::Recipient, &q.recipient_id).map(|q| q.status),
+            Some(QueueStatus::Off)
         );
         s.delete(&q.recipient_id).expect("delete");
         assert!(s.find(Party::Sender, &q.sender_id).is_none());

@@ -22,26 +22,33 @@ fn mode_in(m: WireMode) -> QueueMode {
     }
 }
 
-/// The core's request for a decoded transmission; `Err` is the error to answer with
-/// (proxy commands are not served by this relay: `ERR CMD PROHIBITED`).
-pub fn request(t: &ServerTransmission<'_>, session_id: &[u8]) -> Result<Request, ErrorType> {
-    let cmd = match &t.command {
+/// A transmission refused before the core sees it: the correlation ID and entity ID to answer
+/// with, and the error.
+pub type Refused = (Vec<u8>, Vec<u8>, ErrorType);
+
+/// The core's request for a decoded transmission (taken by value: a `SEND` body moves into
+/// the request without a copy); `Err` is the error to answer with (proxy commands are not
+/// served by this relay: `ERR CMD PROHIBITED`).
+pub fn request(t: ServerTransmission<'_>, session_id: &[u8]) -> Result<Request, Refused> {
+    let corr_id = t.raw.corr_id.to_vec();
+    let entity_id = t.raw.entity_id.to_vec();
+    let cmd = match t.command {
         Command::New(n) => Cmd::New {
-            rcv_auth_key: n.rcv_auth_key.clone(),
+            rcv_auth_key: n.rcv_auth_key,
             rcv_dh_key: n.rcv_dh_key,
             basic_auth: n.basic_auth.as_ref().map(|a| a.as_bytes().to_vec()),
             subscribe: n.sub_mode == SubscriptionMode::Subscribe,
             queue_mode: n.queue_mode.map(mode_in),
         },
         Command::Sub => Cmd::Sub,
-        Command::Key(k) => Cmd::Key(k.clone()),
-        Command::SKey(k) => Cmd::SKey(k.clone()),
+        Command::Key(k) => Cmd::Key(k),
+        Command::SKey(k) => Cmd::SKey(k),
         Command::NKey {
             notifier_key,
             rcv_ntf_dh_key,
         } => Cmd::NKey {
-            notifier_key: notifier_key.clone(),
-            rcv_ntf_dh_key: *rcv_ntf_dh_key,
+            notifier_key,
+            rcv_ntf_dh_key,
         },
         Command::NDel => Cmd::NDel,
         Command::Get => Cmd::Get,
@@ -51,11 +58,11 @@ pub fn request(t: &ServerTransmission<'_>, session_id: &[u8]) -> Result<Request,
         Command::Que => Cmd::Que,
         Command::Send { flags, body } => Cmd::Send {
             notification: flags.notification,
-            body: body.clone(),
+            body,
         },
         Command::Ping => Cmd::Ping,
         Command::NSub => Cmd::NSub,
-        _ => return Err(ErrorType::Cmd(CommandError::Prohibited)),
+        _ => return Err((corr_id, entity_id, ErrorType::Cmd(CommandError::Prohibited))),
     };
     let auth = match &t.authorization {
         None => Authorization::None,
@@ -63,8 +70,8 @@ pub fn request(t: &ServerTransmission<'_>, session_id: &[u8]) -> Result<Request,
         Some(WireAuth::Authenticator(a)) => Authorization::Authenticator(CbAuthenticator(*a)),
     };
     Ok(Request {
-        corr_id: t.raw.corr_id.to_vec(),
-        entity_id: t.raw.entity_id.to_vec(),
+        corr_id,
+        entity_id,
         auth,
         authorized: t.raw.authorized(session_id).into_owned(),
         cmd,
