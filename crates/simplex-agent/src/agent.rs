@@ -397,35 +397,8 @@ impl Agent {
     /// Deletes a connection (or a contact address): its receive queue is deleted on the
     /// server, then everything stored about it. Connections made through an address stay.
     pub async fn delete_connection(&self, conn_id: &[u8]) -> Result<(), AgentError> {
-        let inner = &self.inner;
-        let _g = inner.lock.lock().await;
-        let id = conn_id.to_vec();
-        let (conn, rq) = inner
-            .db(move |s| Ok((s.conn(&id)?, s.rcv_queue(&id)?)))
-            .await?;
-        conn.ok_or(AgentError::NoConnection)?;
-        if let Some(rq) = rq {
-            let client = inner.client(&rq.server, &rq.conn_id).await?;
-            match client.delete(&rq.rcv_key, &rq.rcv_id).await {
-                Ok(()) | Err(ClientError::Server(ErrorType::Auth)) => {}
-                Err(e) => return Err(smp_err(&rq.server, e)),
-            }
-            inner.unsubscribed(&rq);
-            if let Ok(mut st) = inner.state.lock() {
-                st.queues
-                    .remove(&(rq.server.to_string(), rq.rcv_id.clone()));
-            }
-        }
-        if let Ok(mut st) = inner.state.lock() {
-            if let Some(n) = st.workers.remove(conn_id) {
-                n.notify_one();
-            }
-        }
-        let id = conn_id.to_vec();
-        inner
-            .db(move |s| s.apply(vec![Write::DeleteConn(id)]))
-            .await?;
-        Ok(())
+        let _g = self.inner.lock.lock().await;
+        self.inner.delete_conn(conn_id).await
     }
 
     /// Subscribes the connections' receive queues again (after `END`, or to retry).
@@ -465,6 +438,39 @@ impl Agent {
 }
 
 impl Inner {
+    /// Deletes a connection's receive queue on its server, then everything stored about it
+    /// (the caller holds the lock).
+    async fn delete_conn(self: &Arc<Self>, conn_id: &[u8]) -> Result<(), AgentError> {
+        let inner = self;
+        let id = conn_id.to_vec();
+        let (conn, rq) = inner
+            .db(move |s| Ok((s.conn(&id)?, s.rcv_queue(&id)?)))
+            .await?;
+        conn.ok_or(AgentError::NoConnection)?;
+        if let Some(rq) = rq {
+            let client = inner.client(&rq.server, &rq.conn_id).await?;
+            match client.delete(&rq.rcv_key, &rq.rcv_id).await {
+                Ok(()) | Err(ClientError::Server(ErrorType::Auth)) => {}
+                Err(e) => return Err(smp_err(&rq.server, e)),
+            }
+            inner.unsubscribed(&rq);
+            if let Ok(mut st) = inner.state.lock() {
+                st.queues
+                    .remove(&(rq.server.to_string(), rq.rcv_id.clone()));
+            }
+        }
+        if let Ok(mut st) = inner.state.lock() {
+            if let Some(n) = st.workers.remove(conn_id) {
+                n.notify_one();
+            }
+        }
+        let id = conn_id.to_vec();
+        inner
+            .db(move |s| s.apply(vec![Write::DeleteConn(id)]))
+            .await?;
+        Ok(())
+    }
+
     async fn db<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut dyn Store) -> Result<T, StoreError> + Send + 'static,
@@ -882,16 +888,56 @@ impl Inner {
             PrivHeader::Empty,
             &env,
         )?;
-        let client = self.client(&quri.server, &conn_id).await?;
-        client
-            .send_message(
-                None,
-                &quri.sender_id,
-                MsgFlags { notification: true },
-                &body,
-            )
-            .await
-            .map_err(|e| smp_err(&quri.server, e))?;
+        // Stored with the address's queue as the connection's send queue until it is sent,
+        // so that it is retried (also after a restart) like any pending message.
+        let sq = SndQueueRecord {
+            conn_id: conn_id.clone(),
+            server: quri.server.clone(),
+            snd_id: quri.sender_id.clone(),
+            snd_key: PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng)),
+            e2e_pub_key: once.public_key(),
+            e2e_dh_secret: secret,
+            sender_can_secure: false,
+            status: QueueStatus::New,
+            client_version: client_v.0,
+        };
+        let id = conn_id.clone();
+        let hash = sha256(&body).to_vec();
+        let stored_sq = sq.clone();
+        let rec = self
+            .db(move |s| {
+                let mut conn = s.conn(&id)?.ok_or(StoreError::NoConnection)?;
+                conn.last_internal_id += 1;
+                let rec = SndMsgRecord {
+                    conn_id: id,
+                    internal_id: conn.last_internal_id,
+                    snd_id: 0,
+                    kind: SndMsgKind::Invitation,
+                    hash,
+                    body,
+                    pending: true,
+                };
+                s.apply(vec![
+                    Write::PutConn(conn),
+                    Write::PutSndQueue(stored_sq),
+                    Write::PutSndMsg(rec.clone()),
+                ])?;
+                Ok(rec)
+            })
+            .await?;
+        // Sent at once, as the reference does, so that a refused address fails the call;
+        // a temporary failure leaves it to the delivery task.
+        match self.send_pending(&sq, &rec).await {
+            Ok(()) => self.on_sent(rec, &sq).await?,
+            Err(e) if e.is_temporary() || matches!(e, ClientError::Server(ErrorType::Quota)) => {
+                self.start_worker(&conn_id)
+            }
+            Err(e) => {
+                let _g = self.lock.lock().await;
+                let _ = self.delete_conn(&conn_id).await;
+                return Err(smp_err(&quri.server, e));
+            }
+        }
         Ok(conn_id)
     }
 
@@ -1089,7 +1135,11 @@ impl Inner {
     }
 
     /// After the server accepted a message.
-    async fn on_sent(self: &Arc<Self>, m: SndMsgRecord) -> Result<(), AgentError> {
+    async fn on_sent(
+        self: &Arc<Self>,
+        m: SndMsgRecord,
+        sent_to: &SndQueueRecord,
+    ) -> Result<(), AgentError> {
         let _g = self.lock.lock().await;
         let id = m.conn_id.clone();
         let (conn, rq, sq) = self
@@ -1131,6 +1181,13 @@ impl Inner {
                 }
                 writes.push(Write::PutSndQueue(sq));
                 writes.push(Write::PutConn(conn));
+            }
+            // The address's queue served only for the invitation (unless the peer's queue
+            // has replaced it meanwhile).
+            SndMsgKind::Invitation
+                if sq.server == sent_to.server && sq.snd_id == sent_to.snd_id =>
+            {
+                writes.push(Write::DeleteSndQueue(m.conn_id.clone()));
             }
             _ => {}
         }
@@ -1334,13 +1391,23 @@ impl Inner {
                 let d = match ratchet.decrypt(&skipped, &enc_agent_message, &mut OsRng) {
                     Ok(d) => d,
                     Err(e) => {
-                        // A message redelivered after a restart (ACK not sent): its key is
-                        // gone; the stored copy answers for it.
+                        // Its key is gone: a message seen before. The server's redelivery of
+                        // the connection's last message that the application has not
+                        // acknowledged yet (its ACK was never sent, say before a restart) is
+                        // reported again from the stored copy; any other copy of a known
+                        // message (a redelivery after the application acknowledged it, or a
+                        // replay under another server ID) is acknowledged and dropped
+                        // silently, as the reference does (`A_DUPLICATE`,
+                        // `getLastMsg`, `checkRcvMsgHashExists`).
                         let id = conn_id.clone();
                         let h = enc_hash.clone();
                         let stored = self.db(move |s| s.rcv_msg_by_enc_hash(&id, &h)).await?;
                         return match stored {
-                            Some(r) if !r.acked => {
+                            Some(r)
+                                if !r.acked
+                                    && r.srv_msg_id == srv_msg_id
+                                    && r.internal_id == conn.last_internal_id =>
+                            {
                                 let meta = MsgMeta {
                                     msg_id: r.internal_id,
                                     snd_msg_id: r.ext_snd_id,
@@ -1789,7 +1856,7 @@ async fn delivery_loop(inner: Weak<Inner>, conn_id: ConnId, notify: Arc<Notify>)
         match agent.send_pending(&sq, &m).await {
             Ok(()) => {
                 delay = None;
-                if let Err(e) = agent.on_sent(m).await {
+                if let Err(e) = agent.on_sent(m, &sq).await {
                     agent.emit(conn_id.clone(), Event::Err(e.to_string()));
                 }
             }

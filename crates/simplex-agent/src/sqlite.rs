@@ -447,6 +447,9 @@ impl SqliteStore {
                     params![id, n],
                 )?;
             }
+            Write::DeleteSndQueue(id) => {
+                tx.execute("DELETE FROM snd_queues WHERE conn_id = ?1", params![id])?;
+            }
             Write::PutRcvMsg(m) => {
                 let r = tx.execute(
                     "INSERT INTO rcv_messages (conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",

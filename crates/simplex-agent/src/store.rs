@@ -264,6 +264,8 @@ pub enum Write {
     PutRcvQueue(RcvQueueRecord),
     /// Insert or replace the send queue of a connection.
     PutSndQueue(SndQueueRecord),
+    /// Delete the send queue of a connection.
+    DeleteSndQueue(ConnId),
     /// Store the X3DH keys of a created invitation.
     PutX3dh(ConnId, X3dhKeys),
     /// Store the ratchet state (and drop the X3DH keys).
@@ -408,6 +410,9 @@ impl Store for MemoryStore {
                 }
                 Write::DeleteSndMsg(id, n) => {
                     self.snd_msgs.remove(&(id, n));
+                }
+                Write::DeleteSndQueue(id) => {
+                    self.snd_queues.remove(&id);
                 }
                 Write::PutRcvMsg(m) => {
                     self.require_conn(&m.conn_id)?;

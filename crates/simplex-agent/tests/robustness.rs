@@ -1,0 +1,370 @@
+//! Flow control and recovery: a full queue (`QCONT`), another subscriber taking a queue over
+//! (`END`), pending messages across an agent restart, replayed messages, and an invitation
+//! to a contact address retried across a restart.
+
+mod common;
+
+use common::*;
+use simplex_agent::store::Store;
+use simplex_agent::{Event, MsgIntegrity, SqliteStore};
+use smp_proto::{RcvMsgBody, Response};
+
+/// Bob receives the next message, checks it and acknowledges it.
+async fn receive(b: &mut TestAgent, conn: &[u8], body: &[u8]) {
+    let e = b
+        .next_skip(|e| matches!(e, Event::Up(..) | Event::Down(..)))
+        .await;
+    assert_eq!(e.conn_id, conn);
+    let Event::Msg { meta, body: got } = e.event else {
+        panic!("expected MSG, got {e:?}");
+    };
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(body));
+    assert_eq!(meta.integrity, MsgIntegrity::Ok);
+    b.agent
+        .ack_message(conn, meta.msg_id, None)
+        .await
+        .expect("ack");
+}
+
+/// A queue with a quota of 4: the sender's fifth message gets `ERR QUOTA` and waits; the
+/// recipient drains the queue, reaches the quota marker and tells the sender (`A_QCONT`);
+/// the sender reports `QCONT` and delivers the rest, all in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_queue_waits_for_qcont_and_delivers_in_order() {
+    let srv = TestServer::start(4).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    let (ab, ba) = connect(&mut a, &mut b).await;
+    const N: usize = 10;
+    let mut ids = Vec::new();
+    for i in 0..N {
+        ids.push(
+            a.agent
+                .send_message(&ab, format!("q{i}").as_bytes())
+                .await
+                .expect("send"),
+        );
+    }
+    // Bob acknowledges nothing yet: the server takes four, the fifth is refused.
+    let mut sent = Vec::new();
+    while sent.len() < 4 {
+        match a.next().await.event {
+            Event::Sent(m) => sent.push(m),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(sent, ids[..4]);
+    // Bob drains; Alice learns the queue has room and sends the rest.
+    let mut qcont = 0;
+    let mut next = 0;
+    while next < N || sent.len() < N {
+        tokio::select! {
+            e = a.events.recv() => match e.expect("alice's events").event {
+                Event::Sent(m) => sent.push(m),
+                Event::QCont => qcont += 1,
+                other => panic!("unexpected {other:?}"),
+            },
+            e = b.events.recv(), if next < N => {
+                let e = e.expect("bob's events");
+                let Event::Msg { meta, body } = e.event else {
+                    panic!("expected MSG, got {e:?}");
+                };
+                assert_eq!(body, format!("q{next}").as_bytes());
+                assert_eq!(meta.integrity, MsgIntegrity::Ok);
+                b.agent.ack_message(&ba, meta.msg_id, None).await.expect("ack");
+                next += 1;
+            }
+            _ = tokio::time::sleep(WAIT) => panic!("no event in time: {next} received, {} sent", sent.len()),
+        }
+    }
+    assert_eq!(sent, ids, "SENT once each, in order");
+    assert!(qcont >= 1, "QCONT reported");
+    println!("{N} messages through a queue of 4: QCONT {qcont} time(s)");
+    a.agent.stop().await;
+    b.agent.stop().await;
+    srv.stop().await;
+}
+
+/// Another client subscribes Bob's queue: Bob's agent reports `END` and stops receiving;
+/// subscribing again takes the queue back (the other client gets `END`) and the message
+/// that came meanwhile, unacknowledged by the other client, arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn takeover_reports_end_and_resubscribing_takes_it_back() {
+    let srv = TestServer::start(128).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    let (ab, ba) = connect(&mut a, &mut b).await;
+    exchange(&mut a, &ab, &mut b, &ba, b"before").await;
+    let store = SqliteStore::open(&dir.path().join("bob.db"), "passphrase").expect("open");
+    let rq = store.rcv_queue(&ba).expect("read").expect("queue");
+    drop(store);
+    let (other, mut other_events) =
+        smp_client::SmpClient::connect(&srv.address, Default::default())
+            .await
+            .expect("connect");
+    other
+        .subscribe(&rq.rcv_key, &rq.rcv_id)
+        .await
+        .expect("subscribe");
+    let e = b.next().await;
+    assert_eq!((e.conn_id, e.event), (ba.clone(), Event::End));
+    // The next message goes to the other client, which does not acknowledge it.
+    let id = a.agent.send_message(&ab, b"meanwhile").await.expect("send");
+    assert_eq!(a.next().await.event, Event::Sent(id));
+    let ev = tokio::time::timeout(WAIT, other_events.recv())
+        .await
+        .expect("in time")
+        .expect("event");
+    assert_eq!(ev.entity_id, rq.rcv_id);
+    assert!(matches!(ev.response, Response::Msg(_)), "{:?}", ev.response);
+    b.agent
+        .subscribe_connections(std::slice::from_ref(&ba))
+        .await
+        .expect("subscribe again");
+    let ev = tokio::time::timeout(WAIT, other_events.recv())
+        .await
+        .expect("in time")
+        .expect("event");
+    assert_eq!(
+        (ev.entity_id, ev.response),
+        (rq.rcv_id.clone(), Response::End)
+    );
+    receive(&mut b, &ba, b"meanwhile").await;
+    exchange(&mut a, &ab, &mut b, &ba, b"after").await;
+    other.close().await;
+    a.agent.stop().await;
+    b.agent.stop().await;
+    srv.stop().await;
+}
+
+/// Messages stored while the server is away stay pending through a restart of the
+/// sender's agent and are delivered, in order, after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_messages_are_delivered_after_a_restart() {
+    let sdir = tempfile::tempdir().expect("tempdir");
+    let mut srv = PersistentServer::start(sdir.path()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    let (ab, ba) = connect(&mut a, &mut b).await;
+    srv.down().await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(
+            a.agent
+                .send_message(&ab, format!("pending {i}").as_bytes())
+                .await
+                .expect("send"),
+        );
+    }
+    a.agent.stop().await;
+    drop(a);
+    let store = SqliteStore::open(&dir.path().join("alice.db"), "passphrase").expect("open");
+    let pending = store.pending_snd_msgs(&ab).expect("read");
+    drop(store);
+    assert_eq!(
+        pending.iter().map(|m| m.internal_id).collect::<Vec<_>>(),
+        ids,
+        "stored as pending"
+    );
+    srv.up().await;
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
+    for i in 0..3 {
+        receive(&mut b, &ba, format!("pending {i}").as_bytes()).await;
+    }
+    let mut sent = Vec::new();
+    while sent.len() < 3 {
+        if let Event::Sent(m) = a.next().await.event {
+            sent.push(m);
+        }
+    }
+    assert_eq!(sent, ids);
+    exchange(&mut b, &ba, &mut a, &ab, b"reply").await;
+    a.agent.stop().await;
+    b.agent.stop().await;
+    srv.down().await;
+}
+
+/// Someone with Alice's sender key sends a message Bob already received again: twice after
+/// Bob acknowledged it, once before. As the reference does, Bob's agent drops the copies
+/// silently (their encrypted hash is known), and the next real message follows with
+/// integrity OK.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_messages_are_dropped_silently() {
+    let srv = TestServer::start(128).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    let (ab, ba) = connect(&mut a, &mut b).await;
+    exchange(&mut a, &ab, &mut b, &ba, b"first").await;
+    // Take a copy of the next message's SMP body on its way: Bob is stopped, a client with
+    // his key reads it without acknowledging it.
+    b.agent.stop().await;
+    drop(b);
+    let bstore = SqliteStore::open(&dir.path().join("bob.db"), "passphrase").expect("open");
+    let rq = bstore.rcv_queue(&ba).expect("read").expect("queue");
+    drop(bstore);
+    let astore = SqliteStore::open(&dir.path().join("alice.db"), "passphrase").expect("open");
+    let sq = astore.snd_queue(&ab).expect("read").expect("queue");
+    drop(astore);
+    let id = a.agent.send_message(&ab, b"original").await.expect("send");
+    loop {
+        if let Event::Sent(m) = a.next().await.event {
+            assert_eq!(m, id);
+            break;
+        }
+    }
+    let (spy, _ev) = smp_client::SmpClient::connect(&srv.address, Default::default())
+        .await
+        .expect("connect");
+    let m = spy
+        .get_message(&rq.rcv_key, &rq.rcv_id)
+        .await
+        .expect("get")
+        .expect("a message");
+    let RcvMsgBody::Data { body, .. } =
+        smp_client::decrypt_message(&rq.rcv_dh_secret, &m).expect("decrypt")
+    else {
+        panic!("data")
+    };
+    spy.close().await;
+    // Bob receives and acknowledges the original.
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    receive(&mut b, &ba, b"original").await;
+    // Two replays, each with its own server message ID.
+    let (replayer, _ev) = smp_client::SmpClient::connect(&srv.address, Default::default())
+        .await
+        .expect("connect");
+    for _ in 0..2 {
+        replayer
+            .send_message(Some(&sq.snd_key), &sq.snd_id, Default::default(), &body)
+            .await
+            .expect("replay");
+    }
+    replayer.close().await;
+    // The next event of Bob's is the next real message, in sequence.
+    a.agent.send_message(&ab, b"next").await.expect("send");
+    receive(&mut b, &ba, b"next").await;
+
+    // A replay of a message the application has not acknowledged yet, under another server
+    // ID, is not reported either (the reference reports again only the server's redelivery
+    // of the connection's last message, with the same server ID).
+    a.agent.send_message(&ab, b"second").await.expect("send");
+    let e = b.next().await;
+    let Event::Msg { meta: second, .. } = e.event else {
+        panic!("expected MSG, got {e:?}");
+    };
+    let (taker, mut taker_events) =
+        smp_client::SmpClient::connect(&srv.address, Default::default())
+            .await
+            .expect("connect");
+    taker
+        .subscribe(&rq.rcv_key, &rq.rcv_id)
+        .await
+        .expect("subscribe");
+    assert_eq!(b.next().await.event, Event::End);
+    let ev = tokio::time::timeout(WAIT, taker_events.recv())
+        .await
+        .expect("in time")
+        .expect("event");
+    let Response::Msg(m) = ev.response else {
+        panic!("expected MSG, got {:?}", ev.response);
+    };
+    let RcvMsgBody::Data { body, .. } =
+        smp_client::decrypt_message(&rq.rcv_dh_secret, &m).expect("decrypt")
+    else {
+        panic!("data")
+    };
+    taker
+        .ack(&rq.rcv_key, &rq.rcv_id, m.msg_id.as_slice())
+        .await
+        .expect("ack");
+    taker
+        .send_message(Some(&sq.snd_key), &sq.snd_id, Default::default(), &body)
+        .await
+        .expect("replay");
+    let ev = tokio::time::timeout(WAIT, taker_events.recv())
+        .await
+        .expect("in time")
+        .expect("event");
+    assert!(matches!(ev.response, Response::Msg(_)), "the replay");
+    b.agent
+        .subscribe_connections(std::slice::from_ref(&ba))
+        .await
+        .expect("subscribe again");
+    a.agent.send_message(&ab, b"third").await.expect("send");
+    receive(&mut b, &ba, b"third").await;
+    b.agent
+        .ack_message(&ba, second.msg_id, None)
+        .await
+        .expect("ack the second late");
+    taker.close().await;
+    a.agent.stop().await;
+    b.agent.stop().await;
+    srv.stop().await;
+}
+
+/// Bob joins Alice's contact address while its server is away: the invitation is stored,
+/// survives a restart of Bob's agent, and is sent when the server is back; the contact
+/// is then made as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contact_invitation_is_retried_across_a_restart() {
+    let sdir = tempfile::tempdir().expect("tempdir");
+    let mut srv_a = PersistentServer::start(sdir.path()).await;
+    let srv_b = TestServer::start(128).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv_a.address.clone()])).await;
+    let (addr_id, link) = a.agent.create_contact_address().await.expect("address");
+    srv_a.down().await;
+    let e = a.next().await;
+    assert!(matches!(e.event, Event::Down(..)), "{e:?}");
+    let b = TestAgent::start(dir.path(), "bob", config(vec![srv_b.address.clone()])).await;
+    let ba = b
+        .agent
+        .join_connection(&link, b"bob's profile")
+        .await
+        .expect("join while the address's server is away");
+    b.agent.stop().await;
+    drop(b);
+    srv_a.up().await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv_b.address.clone()])).await;
+    let req = a.next_skip(|e| matches!(e, Event::Up(..))).await;
+    assert_eq!(req.conn_id, addr_id);
+    let Event::Req { inv_id, conn_info } = req.event else {
+        panic!("expected REQ, got {req:?}");
+    };
+    assert_eq!(conn_info, b"bob's profile");
+    let ab = a
+        .agent
+        .accept_contact(&inv_id, b"alice's profile")
+        .await
+        .expect("accept");
+    let conf = b.next().await;
+    assert_eq!(conf.conn_id, ba);
+    let Event::Conf {
+        conf_id, conn_info, ..
+    } = conf.event
+    else {
+        panic!("expected CONF, got {conf:?}");
+    };
+    assert_eq!(conn_info, b"alice's profile");
+    b.agent
+        .allow_connection(&conf_id, b"bob again")
+        .await
+        .expect("allow");
+    let info = a.next().await;
+    assert_eq!(
+        (info.conn_id, info.event),
+        (ab.clone(), Event::Info(b"bob again".to_vec()))
+    );
+    assert_eq!(a.next().await.event, Event::Con);
+    assert_eq!(b.next().await.event, Event::Con);
+    exchange(&mut a, &ab, &mut b, &ba, b"hello through the address").await;
+    exchange(&mut b, &ba, &mut a, &ab, b"hello back").await;
+    a.agent.stop().await;
+    b.agent.stop().await;
+    srv_a.down().await;
+    srv_b.stop().await;
+}
