@@ -2,8 +2,10 @@
 //!
 //! One lock serialises every change of connection state (store reads, ratchet steps, store
 //! writes), so that the ratchet is never advanced twice from the same state. Each SMP
-//! session has a task reading its pushed events; each connection with a send queue has a
-//! delivery task that sends its stored pending messages in order, with back-off.
+//! session has a task reading its pushed events until the stream ends with the connection
+//! (then `DOWN` and reconnection); each connection with a send queue has a delivery task
+//! that sends its stored pending messages in order, with back-off (after `ERR QUOTA` it
+//! waits for the peer's `A_QCONT`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
@@ -225,7 +227,9 @@ impl Agent {
 
     /// Joins a connection from a link (`joinConn`). With an invitation link, confirms it
     /// with `conn_info` (the creator gets `CONF`); with a contact link, sends an invitation
-    /// with `conn_info` (the address owner gets `REQ`) and waits for its `CONF`.
+    /// with `conn_info` (the address owner gets `REQ`) and waits for its `CONF`. The
+    /// invitation is stored before it is sent: a refusal by the address's server fails the
+    /// call, a temporary failure leaves it to be retried (also after a restart).
     pub async fn join_connection(
         &self,
         link: &str,
@@ -337,19 +341,26 @@ impl Agent {
         receipt: Option<&[u8]>,
     ) -> Result<(), AgentError> {
         let inner = &self.inner;
-        let _g = inner.lock.lock().await;
-        let id = conn_id.to_vec();
-        let (conn, rq, msg) = inner
-            .db(move |s| Ok((s.conn(&id)?, s.rcv_queue(&id)?, s.rcv_msg(&id, msg_id)?)))
-            .await?;
-        let (Some(conn), Some(rq)) = (conn, rq) else {
-            return Err(AgentError::NoConnection);
+        let read = |conn_id: &[u8]| {
+            let id = conn_id.to_vec();
+            inner.db(move |s| Ok((s.conn(&id)?, s.rcv_queue(&id)?, s.rcv_msg(&id, msg_id)?)))
         };
+        // The server's ACK goes without the lock (a repeated ACK is harmless); the state
+        // changes are made under it, once.
+        let (_, rq, msg) = read(conn_id).await?;
+        let rq = rq.ok_or(AgentError::NoConnection)?;
         let msg = msg.ok_or(AgentError::Prohibited("no such message"))?;
         if msg.acked {
             return Ok(());
         }
         inner.ack_server(&rq, &msg.srv_msg_id).await?;
+        let _g = inner.lock.lock().await;
+        let (conn, _, msg) = read(conn_id).await?;
+        let conn = conn.ok_or(AgentError::NoConnection)?;
+        let msg = msg.ok_or(AgentError::Prohibited("no such message"))?;
+        if msg.acked {
+            return Ok(());
+        }
         let id = conn_id.to_vec();
         inner
             .db(move |s| s.apply(vec![Write::AckRcvMsg(id, msg_id)]))
