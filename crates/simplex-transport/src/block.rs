@@ -15,10 +15,11 @@ pub const BLOCK_SIZE: usize = 16_384;
 /// The largest content of one block (the block minus its two-byte length).
 pub const MAX_BLOCK_CONTENT: usize = BLOCK_SIZE - 2;
 
-/// Reads whole blocks from a stream into one reused buffer.
+/// Reads whole blocks from a stream. The block buffer is allocated when a block starts to
+/// arrive and freed when the next read starts, so an idle connection holds none.
 pub struct BlockReader<R> {
     inner: R,
-    buf: Box<[u8; BLOCK_SIZE]>,
+    buf: Option<Vec<u8>>,
 }
 
 impl<R> std::fmt::Debug for BlockReader<R> {
@@ -30,10 +31,7 @@ impl<R> std::fmt::Debug for BlockReader<R> {
 impl<R: AsyncRead + Unpin> BlockReader<R> {
     /// A reader over `inner`.
     pub fn new(inner: R) -> Self {
-        BlockReader {
-            inner,
-            buf: Box::new([0u8; BLOCK_SIZE]),
-        }
+        BlockReader { inner, buf: None }
     }
 
     /// Reads one block and returns it whole, padding included (valid until the next read).
@@ -41,11 +39,33 @@ impl<R: AsyncRead + Unpin> BlockReader<R> {
     /// An end of stream before the first byte or within the block is
     /// [`TransportError::Closed`].
     pub async fn read_raw(&mut self) -> Result<&[u8; BLOCK_SIZE], TransportError> {
+        // Wait for the first byte without a buffer, then read the rest into a fresh one
+        // (read into its spare capacity: nothing is zeroed first).
+        self.buf = None;
+        let mut first = [0u8; 1];
         self.inner
-            .read_exact(&mut self.buf[..])
+            .read_exact(&mut first)
             .await
             .map_err(read_error)?;
-        Ok(&self.buf)
+        let mut buf = Vec::with_capacity(BLOCK_SIZE);
+        buf.push(first[0]);
+        while buf.len() < BLOCK_SIZE {
+            // `take`: never past this block, whatever spare capacity the vector has.
+            let rest = (BLOCK_SIZE - buf.len()) as u64;
+            let n = (&mut self.inner)
+                .take(rest)
+                .read_buf(&mut buf)
+                .await
+                .map_err(read_error)?;
+            if n == 0 {
+                return Err(TransportError::Closed);
+            }
+        }
+        let block = self.buf.insert(buf);
+        block
+            .as_slice()
+            .try_into()
+            .map_err(|_| TransportError::BadBlock)
     }
 
     /// Reads one block and returns its content, without the length and the padding.
@@ -65,7 +85,8 @@ impl<R: AsyncRead + Unpin> BlockReader<R> {
     }
 }
 
-/// Writes whole blocks to a stream from one reused buffer.
+/// Writes whole blocks to a stream. The buffer for blocks built here is allocated per block
+/// and freed once it is written, so an idle connection holds none.
 pub struct BlockWriter<W> {
     inner: W,
     buf: Vec<u8>,
@@ -82,7 +103,7 @@ impl<W: AsyncWrite + Unpin> BlockWriter<W> {
     pub fn new(inner: W) -> Self {
         BlockWriter {
             inner,
-            buf: Vec::with_capacity(BLOCK_SIZE),
+            buf: Vec::new(),
         }
     }
 
@@ -92,9 +113,7 @@ impl<W: AsyncWrite + Unpin> BlockWriter<W> {
         self.buf.clear();
         simplex_encoding::pad_into(content, BLOCK_SIZE, &mut self.buf)
             .map_err(|_| TransportError::LargeMsg)?;
-        self.inner.write_all(&self.buf).await?;
-        self.inner.flush().await?;
-        Ok(())
+        self.write_buf().await
     }
 
     /// Writes a block that is already padded to [`BLOCK_SIZE`] bytes.
@@ -114,6 +133,7 @@ impl<W: AsyncWrite + Unpin> BlockWriter<W> {
         F: FnOnce(&mut Vec<u8>),
     {
         self.buf.clear();
+        self.buf.reserve(BLOCK_SIZE);
         self.buf.extend_from_slice(&[0, 0]);
         fill(&mut self.buf);
         let len = self.buf.len() - 2;
@@ -123,7 +143,13 @@ impl<W: AsyncWrite + Unpin> BlockWriter<W> {
         let len16 = u16::try_from(len).map_err(|_| TransportError::LargeMsg)?;
         self.buf[..2].copy_from_slice(&len16.to_be_bytes());
         self.buf.resize(BLOCK_SIZE, simplex_encoding::pad::PAD_BYTE);
-        self.inner.write_all(&self.buf).await?;
+        self.write_buf().await
+    }
+
+    /// Writes and flushes the built block, then frees the buffer.
+    async fn write_buf(&mut self) -> Result<(), TransportError> {
+        let buf = std::mem::take(&mut self.buf);
+        self.inner.write_all(&buf).await?;
         self.inner.flush().await?;
         Ok(())
     }
@@ -148,6 +174,27 @@ impl<W: AsyncWrite + Unpin> BlockWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn blocks_arriving_in_small_pieces_are_read_whole_and_in_order() {
+        // A 100-byte pipe: every block arrives in many short reads.
+        let (a, b) = tokio::io::duplex(100);
+        let writer = tokio::spawn(async move {
+            let mut w = BlockWriter::new(a);
+            for i in 0..3u8 {
+                w.write_block(&vec![i; 1000 + usize::from(i)])
+                    .await
+                    .expect("write");
+            }
+        });
+        let mut r = BlockReader::new(b);
+        for i in 0..3u8 {
+            let content = r.read_block().await.expect("read");
+            assert_eq!(content, vec![i; 1000 + usize::from(i)].as_slice());
+        }
+        writer.await.expect("writer");
+        assert!(matches!(r.read_raw().await, Err(TransportError::Closed)));
+    }
 
     #[tokio::test]
     async fn blocks_round_trip_over_a_pipe() {
