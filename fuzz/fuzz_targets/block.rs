@@ -7,7 +7,9 @@ use libfuzzer_sys::fuzz_target;
 mod common;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((v, body)) = common::split_version(data) else { return };
+    let Some((v, body)) = common::split_version(data) else {
+        return;
+    };
     // Fuzz the content of a block: pad what the fuzzer gives into a real block when it fits,
     // so the mutator spends its time past the length prefix, and also try the raw bytes.
     let mut block = body.to_vec();

@@ -8,7 +8,9 @@ use smp_proto::{Command, Response};
 mod common;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((v, body)) = common::split_version(data) else { return };
+    let Some((v, body)) = common::split_version(data) else {
+        return;
+    };
     if let Ok(cmd) = Command::decode(v, body) {
         let mut out = Vec::new();
         cmd.encode(v, &mut out);

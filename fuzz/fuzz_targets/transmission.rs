@@ -7,7 +7,9 @@ use libfuzzer_sys::fuzz_target;
 mod common;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((v, body)) = common::split_version(data) else { return };
+    let Some((v, body)) = common::split_version(data) else {
+        return;
+    };
     let session = [3u8; 32];
     if let Ok(raw) = smp_proto::transmission::RawTransmission::decode(v, body) {
         let _ = raw.authorized(&session);

@@ -654,3 +654,111 @@ fn link_data_reads_a_queue_without_mode_as_contact() {
     let back = decode_all::<ConnReqUriData>(&d.to_bytes()).expect("decodes");
     assert_eq!(back.smp_queues[0].queue_mode, Some(QueueMode::Contact));
 }
+
+/// The seed corpus of the `link` and `agent_message` fuzz targets (`fuzz/corpus/<target>/`),
+/// made from the variant lists above; `WRITE_FUZZ_SEEDS=1` (re)writes it. Every run checks that
+/// each committed seed still decodes, so the corpus follows encoding changes.
+#[test]
+fn fuzz_seeds_decode() {
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
+    let mut seeds: Vec<(&str, Vec<u8>)> = Vec::new();
+    for (kem, max) in [(None, 2), (None, 3), (Some(kem_proposed()), 3)] {
+        let link = ConnectionRequest::Invitation(invitation(kem, max));
+        seeds.push(("link", link.to_string().into_bytes()));
+    }
+    let contact = ConnectionRequest::Contact(ContactRequest {
+        data: invitation(None, 2).data,
+    });
+    seeds.push(("link", contact.to_string().into_bytes()));
+    let tagged = |tag: u8, bytes: Vec<u8>| [&[tag][..], &bytes].concat();
+    seeds.push((
+        "agent_message",
+        tagged(
+            0,
+            ClientMsgEnvelope {
+                header: PubHeader {
+                    version: Version(4),
+                    e2e_pub_dh_key: Some(dh()),
+                },
+                nonce: CbNonce([3; 24]),
+                enc_body: vec![6; 40],
+            }
+            .to_bytes(),
+        ),
+    ));
+    seeds.push((
+        "agent_message",
+        tagged(
+            1,
+            ClientMessage {
+                header: PrivHeader::Empty,
+                body: b"body".to_vec(),
+            }
+            .to_bytes(),
+        ),
+    ));
+    seeds.push((
+        "agent_message",
+        tagged(
+            2,
+            AgentMsgEnvelope::Message {
+                agent_version: Version(7),
+                enc_agent_message: vec![1, 2, 3],
+            }
+            .to_bytes(),
+        ),
+    ));
+    for (m, _) in agent_messages() {
+        seeds.push(("agent_message", tagged(3, m.to_bytes())));
+    }
+    for (m, _) in a_messages() {
+        seeds.push(("agent_message", tagged(4, m.to_bytes())));
+    }
+    for q in queue_infos() {
+        seeds.push(("agent_message", tagged(5, q.to_bytes())));
+    }
+
+    if std::env::var_os("WRITE_FUZZ_SEEDS").is_some() {
+        for (i, (target, bytes)) in seeds.iter().enumerate() {
+            let dir = corpus.join(target);
+            std::fs::create_dir_all(&dir).expect("corpus dir");
+            std::fs::write(dir.join(format!("seed-{i:03}")), bytes).expect("write seed");
+        }
+    }
+
+    let mut checked = 0;
+    for target in ["link", "agent_message"] {
+        let entries = std::fs::read_dir(corpus.join(target))
+            .unwrap_or_else(|_| panic!("fuzz/corpus/{target} is missing: WRITE_FUZZ_SEEDS=1"));
+        for entry in entries {
+            let path = entry.expect("dir entry").path();
+            if !path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("seed-"))
+            {
+                continue;
+            }
+            let data = std::fs::read(&path).expect("read seed");
+            let ok = if target == "link" {
+                ConnectionRequest::parse(&data).is_ok()
+            } else {
+                let (tag, body) = data.split_first().expect("a tag byte");
+                match tag % 6 {
+                    0 => decode_all::<ClientMsgEnvelope>(body).is_ok(),
+                    1 => decode_all::<ClientMessage>(body).is_ok(),
+                    2 => decode_all::<AgentMsgEnvelope>(body).is_ok(),
+                    3 => decode_all::<AgentMessage>(body).is_ok(),
+                    4 => decode_all::<AMessage>(body).is_ok(),
+                    _ => decode_all::<SmpQueueInfo>(body).is_ok(),
+                }
+            };
+            assert!(ok, "seed {} no longer decodes", path.display());
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= seeds.len(),
+        "corpus has {checked} seeds, expected {}",
+        seeds.len()
+    );
+}
