@@ -8,8 +8,11 @@
 //!
 //! Scenarios: `limit` (the crypto floor of one message), `throughput`, `latency` (at half the
 //! measured rate), `queues` (memory and store log per idle queue), `restart` (time until all
-//! queues answer `SUB` again), `clients` (memory per idle connection).
+//! queues answer `SUB` again), `auth timing` (`ERR AUTH` on an existing queue against a
+//! missing queue ID: the same time, or queue IDs can be probed), `clients` (memory per idle
+//! connection).
 
+mod auth_timing;
 mod limit;
 mod scenarios;
 mod server;
@@ -75,6 +78,12 @@ struct Args {
     /// Only run the throughput and latency phases (for profiling the relay).
     #[arg(long)]
     only_throughput: bool,
+    /// Only run the auth timing scenario (`ERR AUTH` on existing and missing queues).
+    #[arg(long)]
+    only_auth_timing: bool,
+    /// Samples of each of the four kinds of the auth timing scenario.
+    #[arg(long)]
+    auth_samples: Option<usize>,
 }
 
 /// Sizes after defaults and `--quick`.
@@ -85,14 +94,15 @@ struct Plan {
     queues: usize,
     clients: usize,
     limit_budget: Duration,
+    auth_samples: usize,
 }
 
 impl Plan {
     fn from(a: &Args) -> Plan {
-        let (pairs, duration, warmup, queues, clients, limit) = if a.quick {
-            (64, 4.0, 1.0, 100_000, 1_000, 0.2)
+        let (pairs, duration, warmup, queues, clients, limit, auth) = if a.quick {
+            (64, 4.0, 1.0, 100_000, 1_000, 0.2, 5_000)
         } else {
-            (64, 20.0, 3.0, 1_000_000, 10_000, 1.0)
+            (64, 20.0, 3.0, 1_000_000, 10_000, 1.0, 20_000)
         };
         Plan {
             pairs: a.pairs.unwrap_or(pairs).max(1),
@@ -101,6 +111,7 @@ impl Plan {
             queues: a.queues.unwrap_or(queues).max(1),
             clients: a.clients.unwrap_or(clients),
             limit_budget: Duration::from_secs_f64(a.limit_seconds.unwrap_or(limit).max(0.001)),
+            auth_samples: a.auth_samples.unwrap_or(auth).max(1),
         }
     }
 }
@@ -118,6 +129,69 @@ fn per(delta: Option<(u64, u64)>, n: usize) -> Option<f64> {
     delta.map(|(before, after)| (after as f64 - before as f64) / n.max(1) as f64)
 }
 
+/// The relay to measure: the given `--server` address, or a child process started here.
+fn target(args: &Args) -> Result<(SmpServer, Option<ServerProc>), BoxError> {
+    match &args.server {
+        Some(a) => Ok((
+            SmpServer::parse_str(a.as_bytes())
+                .map_err(|e| format!("bad --server address {a}: {e}"))?,
+            None,
+        )),
+        None => {
+            let bin = ServerBin::resolve(args.server_bin.as_deref())?;
+            println!("server: {}", bin.describe());
+            let p = ServerProc::init_and_start(bin)?;
+            println!(
+                "  listening on 127.0.0.1:{} ({})",
+                p.port,
+                p.dir().display()
+            );
+            let a = p.address()?;
+            Ok((a, Some(p)))
+        }
+    }
+}
+
+/// Runs the auth timing scenario and returns its JSON fields (`auth_timing_ratio` and the
+/// `auth_timing` details).
+async fn auth_phase(address: &SmpServer, samples: usize) -> Result<Vec<(String, Value)>, BoxError> {
+    println!(
+        "auth timing: {samples} samples of each kind (ERR AUTH, existing vs missing queue)..."
+    );
+    let warmup = (samples / 10).clamp(1, 1000);
+    let t = auth_timing::measure(address, samples, warmup).await?;
+    for (name, k) in [
+        ("Ed25519 signature", &t.ed25519),
+        ("X25519 authenticator", &t.x25519),
+    ] {
+        println!(
+            "  {name}: existing {:.2} µs, missing {:.2} µs (medians), ratio {:.4}",
+            k.existing_us,
+            k.missing_us,
+            k.ratio()
+        );
+    }
+    let kind = |k: &auth_timing::KindMedians| {
+        json!({
+            "existing_us_median": k.existing_us,
+            "missing_us_median": k.missing_us,
+            "ratio": num(Some(k.ratio())),
+        })
+    };
+    Ok(vec![
+        ("auth_timing_ratio".into(), num(Some(t.worst_ratio()))),
+        (
+            "auth_timing".into(),
+            json!({
+                "samples_per_kind": t.samples,
+                "command": "SUB",
+                "ed25519": kind(&t.ed25519),
+                "x25519": kind(&t.x25519),
+            }),
+        ),
+    ])
+}
+
 async fn run(args: Args) -> Result<Value, BoxError> {
     let plan = Plan::from(&args);
     let started = Instant::now();
@@ -132,6 +206,21 @@ async fn run(args: Args) -> Result<Value, BoxError> {
         Err(e) => println!("warning: could not raise RLIMIT_NOFILE: {e}"),
     }
 
+    if args.only_auth_timing {
+        let (address, proc) = target(&args)?;
+        let mut result = json!({
+            "quick": args.quick,
+            "server_bin_spawned": proc.is_some(),
+        });
+        let fields = auth_phase(&address, plan.auth_samples).await?;
+        if let Some(obj) = result.as_object_mut() {
+            obj.extend(fields);
+            obj.insert("total_s".into(), json!(started.elapsed().as_secs_f64()));
+        }
+        drop(proc);
+        return Ok(result);
+    }
+
     println!("limit: timing the crypto of one message...");
     let limit = limit::measure(plan.limit_budget)?;
     println!(
@@ -144,24 +233,7 @@ async fn run(args: Args) -> Result<Value, BoxError> {
         limit.msgs_per_s_per_core()
     );
 
-    let mut proc = None;
-    let address = match &args.server {
-        Some(a) => SmpServer::parse_str(a.as_bytes())
-            .map_err(|e| format!("bad --server address {a}: {e}"))?,
-        None => {
-            let bin = ServerBin::resolve(args.server_bin.as_deref())?;
-            println!("server: {}", bin.describe());
-            let p = ServerProc::init_and_start(bin)?;
-            println!(
-                "  listening on 127.0.0.1:{} ({})",
-                p.port,
-                p.dir().display()
-            );
-            let a = p.address()?;
-            proc = Some(p);
-            a
-        }
-    };
+    let (address, mut proc) = target(&args)?;
 
     println!("throughput: {} pairs...", plan.pairs);
     let pairs = scenarios::make_pairs(&address, plan.pairs).await?;
@@ -268,6 +340,9 @@ async fn run(args: Args) -> Result<Value, BoxError> {
     drop(queues);
     let address = restart.as_ref().map_or(address, |(_, a)| a.clone());
 
+    // With the queues of the previous phase in the store, as on a busy relay.
+    let auth_fields = auth_phase(&address, plan.auth_samples).await?;
+
     println!("clients: connecting {} idle clients...", plan.clients);
     let before = scenarios::settled_rss(pid_of(&proc)).await;
     let idle = scenarios::connect_idle(&address, plan.clients, 64).await?;
@@ -301,6 +376,7 @@ async fn run(args: Args) -> Result<Value, BoxError> {
                 obj.insert("restart_s".into(), Value::Null);
             }
         }
+        obj.extend(auth_fields);
         obj.insert("clients".into(), json!(n_clients));
         obj.insert("rss_bytes_per_client".into(), num(rss_per_client));
         obj.insert("total_s".into(), json!(started.elapsed().as_secs_f64()));
@@ -319,40 +395,113 @@ fn print_table(r: &Value) {
             .and_then(|l| l.get(k))
             .and_then(Value::as_f64)
     };
-    let rows: Vec<(&str, String, &str)> = vec![
+    let auth = |kind: &str, k: &str| {
+        r.get("auth_timing")
+            .and_then(|a| a.get(kind))
+            .and_then(|a| a.get(k))
+            .and_then(Value::as_f64)
+    };
+    // (key whose absence drops the row, name, value, unit)
+    let rows: Vec<(&str, &str, String, &str)> = vec![
         (
+            "limit_us_per_msg",
             "limit (crypto per message)",
             fmt(g("limit_us_per_msg"), 2),
             "µs/msg",
         ),
         (
+            "limit_msgs_per_s_per_core",
             "limit per core",
             fmt(g("limit_msgs_per_s_per_core"), 0),
             "msg/s",
         ),
-        ("throughput", fmt(g("msgs_per_s"), 0), "msg/s"),
+        ("msgs_per_s", "throughput", fmt(g("msgs_per_s"), 0), "msg/s"),
         (
+            "server_cpu_s_per_msg",
             "server CPU per message",
             fmt(g("server_cpu_s_per_msg").map(|s| s * 1e6), 1),
             "µs",
         ),
-        ("server cores used", fmt(g("server_cores"), 2), "cores"),
-        ("ratio (achieved/core ÷ limit/core)", fmt(g("ratio"), 3), ""),
-        ("latency p50", fmt(lat("p50"), 3), "ms"),
-        ("latency p99", fmt(lat("p99"), 3), "ms"),
-        ("latency p99.9", fmt(lat("p999"), 3), "ms"),
-        ("queues", fmt(g("queues"), 0), ""),
-        ("RSS per queue", fmt(g("rss_bytes_per_queue"), 0), "B"),
-        ("store log", fmt(g("store_log_bytes"), 0), "B"),
-        ("restart until SUB OK", fmt(g("restart_s"), 3), "s"),
-        ("clients", fmt(g("clients"), 0), ""),
-        ("RSS per client", fmt(g("rss_bytes_per_client"), 0), "B"),
+        (
+            "server_cores",
+            "server cores used",
+            fmt(g("server_cores"), 2),
+            "cores",
+        ),
+        (
+            "ratio",
+            "ratio (achieved/core ÷ limit/core)",
+            fmt(g("ratio"), 3),
+            "",
+        ),
+        ("latency_ms", "latency p50", fmt(lat("p50"), 3), "ms"),
+        ("latency_ms", "latency p99", fmt(lat("p99"), 3), "ms"),
+        ("latency_ms", "latency p99.9", fmt(lat("p999"), 3), "ms"),
+        ("queues", "queues", fmt(g("queues"), 0), ""),
+        (
+            "rss_bytes_per_queue",
+            "RSS per queue",
+            fmt(g("rss_bytes_per_queue"), 0),
+            "B",
+        ),
+        (
+            "store_log_bytes",
+            "store log",
+            fmt(g("store_log_bytes"), 0),
+            "B",
+        ),
+        (
+            "restart_s",
+            "restart until SUB OK",
+            fmt(g("restart_s"), 3),
+            "s",
+        ),
+        (
+            "auth_timing",
+            "ERR AUTH Ed25519 existing (median)",
+            fmt(auth("ed25519", "existing_us_median"), 2),
+            "µs",
+        ),
+        (
+            "auth_timing",
+            "ERR AUTH Ed25519 missing (median)",
+            fmt(auth("ed25519", "missing_us_median"), 2),
+            "µs",
+        ),
+        (
+            "auth_timing",
+            "ERR AUTH X25519 existing (median)",
+            fmt(auth("x25519", "existing_us_median"), 2),
+            "µs",
+        ),
+        (
+            "auth_timing",
+            "ERR AUTH X25519 missing (median)",
+            fmt(auth("x25519", "missing_us_median"), 2),
+            "µs",
+        ),
+        (
+            "auth_timing_ratio",
+            "auth timing ratio (missing ÷ existing)",
+            fmt(g("auth_timing_ratio"), 4),
+            "",
+        ),
+        ("clients", "clients", fmt(g("clients"), 0), ""),
+        (
+            "rss_bytes_per_client",
+            "RSS per client",
+            fmt(g("rss_bytes_per_client"), 0),
+            "B",
+        ),
     ];
     println!();
-    println!("| {:<36} | {:>14} | {:<6} |", "metric", "value", "unit");
-    println!("|{:-<38}|{:->16}|{:-<8}|", "", "", "");
-    for (name, value, unit) in rows {
-        println!("| {name:<36} | {value:>14} | {unit:<6} |");
+    println!("| {:<38} | {:>14} | {:<6} |", "metric", "value", "unit");
+    println!("|{:-<40}|{:->16}|{:-<8}|", "", "", "");
+    // Rows of phases that did not run (their key is absent, not null) are left out.
+    for (key, name, value, unit) in rows {
+        if r.get(key).is_some() {
+            println!("| {name:<38} | {value:>14} | {unit:<6} |");
+        }
     }
 }
 
