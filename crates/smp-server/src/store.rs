@@ -255,17 +255,31 @@ impl Packed {
     }
 }
 
+/// The ID a table entry stands for: the recipient ID (low bit 0) or the sender ID (1) of
+/// the record in slot `entry >> 1`.
+fn entry_id(records: &[Option<Packed>], entry: u32) -> Option<&Id> {
+    let p = records.get((entry >> 1) as usize)?.as_ref()?;
+    Some(if entry & 1 == 0 { &p.rid } else { &p.sid })
+}
+
+fn entry_hash(records: &[Option<Packed>], hasher: &RandomState, entry: u32) -> u64 {
+    entry_id(records, entry).map_or(0, |id| hasher.hash_one(id.as_slice()))
+}
+
 /// The in-memory queue store, with an optional store log.
 ///
-/// Records live in one vector (freed slots reused); two hash tables of slot numbers index
-/// them by recipient and by sender ID, hashing the IDs kept in the records, so an idle queue
-/// costs its packed record and two 4-byte table slots. Notifier IDs (few) have a map.
+/// Records live in one vector (freed slots reused); one hash table indexes them by recipient
+/// and by sender ID: each queue has two entries, its slot number with a bit telling which of
+/// its IDs the entry stands for, hashed by that ID as kept in the record. An idle queue costs
+/// its packed record and two 4-byte table entries, and whether an ID is in use as either is
+/// one probe. Notifier IDs (few) have a map.
 #[derive(Default)]
 pub struct QueueStore {
     records: Vec<Option<Packed>>,
     free: Vec<u32>,
-    by_rid: HashTable<u32>,
-    by_sid: HashTable<u32>,
+    /// `slot << 1` for the recipient ID, `slot << 1 | 1` for the sender ID.
+    ids: HashTable<u32>,
+    count: usize,
     hasher: RandomState,
     notifiers: HashMap<EntityId, EntityId>,
     log: Option<StoreLogWriter>,
@@ -298,12 +312,21 @@ impl QueueStore {
 
     /// The number of queues.
     pub fn len(&self) -> usize {
-        self.by_rid.len()
+        self.count
     }
 
     /// True when there are no queues.
     pub fn is_empty(&self) -> bool {
-        self.by_rid.is_empty()
+        self.count == 0
+    }
+
+    /// Makes room in the ID index for `additional` more queues (before replaying a log, so
+    /// that the table is not rehashed as it grows).
+    pub fn reserve(&mut self, additional: usize) {
+        let (records, hasher) = (&self.records, &self.hasher);
+        self.ids.reserve(additional.saturating_mul(2), |e| {
+            entry_hash(records, hasher, *e)
+        });
     }
 
     /// All queues, in no particular order.
@@ -318,18 +341,21 @@ impl QueueStore {
         }
     }
 
-    fn slot(&self, party: Party, id: &[u8]) -> Option<u32> {
+    /// The table entry for `id` (as a recipient ID, a sender ID, or either).
+    fn entry(&self, id: &[u8], which: Option<u32>) -> Option<u32> {
         let h = self.hasher.hash_one(id);
         let records = &self.records;
-        let is = |slot: &u32, by_sid: bool| {
-            records
-                .get(*slot as usize)
-                .and_then(Option::as_ref)
-                .is_some_and(|p| if by_sid { p.sid == id } else { p.rid == id })
-        };
+        self.ids
+            .find(h, |e| {
+                which.is_none_or(|w| e & 1 == w) && entry_id(records, *e).is_some_and(|i| i == id)
+            })
+            .copied()
+    }
+
+    fn slot(&self, party: Party, id: &[u8]) -> Option<u32> {
         match party {
-            Party::Recipient => self.by_rid.find(h, |s| is(s, false)).copied(),
-            Party::Sender => self.by_sid.find(h, |s| is(s, true)).copied(),
+            Party::Recipient => self.entry(id, Some(0)).map(|e| e >> 1),
+            Party::Sender => self.entry(id, Some(1)).map(|e| e >> 1),
             Party::Notifier => {
                 let rid = self.notifiers.get(id)?;
                 self.slot(Party::Recipient, rid)
@@ -359,9 +385,7 @@ impl QueueStore {
 
     /// True when `id` is used as any party's ID.
     pub fn id_in_use(&self, id: &[u8]) -> bool {
-        self.slot(Party::Recipient, id).is_some()
-            || self.slot(Party::Sender, id).is_some()
-            || self.notifiers.contains_key(id)
+        self.entry(id, None).is_some() || self.notifiers.contains_key(id)
     }
 
     /// Adds a queue (logged as `CREATE`).
@@ -403,26 +427,19 @@ impl QueueStore {
                 slot
             }
             None => {
-                let slot = u32::try_from(self.records.len()).map_err(|_| StoreError::Full)?;
+                let slot = u32::try_from(self.records.len())
+                    .ok()
+                    .filter(|s| *s < u32::MAX >> 1)
+                    .ok_or(StoreError::Full)?;
                 self.records.push(Some(packed));
                 slot
             }
         };
         let (records, hasher) = (&self.records, &self.hasher);
-        let rehash_rid = |s: &u32| {
-            records
-                .get(*s as usize)
-                .and_then(Option::as_ref)
-                .map_or(0, |p| hasher.hash_one(p.rid.as_slice()))
-        };
-        self.by_rid.insert_unique(h_rid, slot, rehash_rid);
-        let rehash_sid = |s: &u32| {
-            records
-                .get(*s as usize)
-                .and_then(Option::as_ref)
-                .map_or(0, |p| hasher.hash_one(p.sid.as_slice()))
-        };
-        self.by_sid.insert_unique(h_sid, slot, rehash_sid);
+        let rehash = |e: &u32| entry_hash(records, hasher, *e);
+        self.ids.insert_unique(h_rid, slot << 1, rehash);
+        self.ids.insert_unique(h_sid, slot << 1 | 1, rehash);
+        self.count += 1;
         Ok(())
     }
 
@@ -431,13 +448,14 @@ impl QueueStore {
         let q = self.records.get_mut(slot as usize)?.take()?;
         let h_rid = self.hasher.hash_one(q.rid.as_slice());
         let h_sid = self.hasher.hash_one(q.sid.as_slice());
-        if let Ok(e) = self.by_rid.find_entry(h_rid, |s| *s == slot) {
+        if let Ok(e) = self.ids.find_entry(h_rid, |e| *e == slot << 1) {
             e.remove();
         }
-        if let Ok(e) = self.by_sid.find_entry(h_sid, |s| *s == slot) {
+        if let Ok(e) = self.ids.find_entry(h_sid, |e| *e == slot << 1 | 1) {
             e.remove();
         }
         self.free.push(slot);
+        self.count -= 1;
         if let Some(n) = q.notifier() {
             self.notifiers.remove(&n.notifier_id);
         }
@@ -653,5 +671,46 @@ pub(crate) mod tests {
         s.delete(&q.recipient_id).expect("delete");
         assert!(s.find(Party::Sender, &q.sender_id).is_none());
         assert_eq!(s.delete(&q.recipient_id), Err(StoreError::NotFound));
+    }
+}
+
+#[cfg(test)]
+mod packed_tests {
+    use super::tests::{ed, record};
+    use super::*;
+
+    #[test]
+    fn one_index_for_both_ids_with_slots_reused_after_delete() {
+        let mut s = QueueStore::new();
+        s.reserve(10);
+        let (q1, q2) = (record(1), record(2));
+        s.add(q1.clone()).expect("add 1");
+        s.add(q2.clone()).expect("add 2");
+        assert_eq!(s.len(), 2);
+        assert!(s.id_in_use(&q1.recipient_id) && s.id_in_use(&q2.sender_id));
+        // A recipient ID is not found as a sender ID, nor the other way round.
+        assert!(s.find(Party::Sender, &q1.recipient_id).is_none());
+        assert!(s.find(Party::Recipient, &q1.sender_id).is_none());
+        // Another queue may use neither ID in either role.
+        let mut clash = record(3);
+        clash.recipient_id = q2.sender_id.clone();
+        assert_eq!(s.add(clash), Err(StoreError::Duplicate));
+        let mut short = record(4);
+        short.sender_id = vec![4; 16];
+        assert_eq!(s.add(short), Err(StoreError::IdLength));
+        s.delete(&q1.recipient_id).expect("delete 1");
+        assert!(!s.id_in_use(&q1.recipient_id) && !s.id_in_use(&q1.sender_id));
+        let mut q5 = record(5);
+        q5.recipient_keys = vec![ed(5), ed(6)];
+        q5.status = QueueStatus::Blocked("spam".into());
+        q5.link = Some("link_id=a queue_data=b c".into());
+        s.add(q5.clone()).expect("add 5 into the freed slot");
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.find(Party::Sender, &q5.sender_id), Some(q5.clone()));
+        assert_eq!(s.find(Party::Sender, &q2.sender_id), Some(q2));
+        let mut all: Vec<QueueRecord> = s.queues().collect();
+        all.sort_by(|a, b| a.recipient_id.cmp(&b.recipient_id));
+        assert_eq!(all.len(), 2);
+        assert_eq!(all.get(1), Some(&q5), "the boxed parts round-trip");
     }
 }

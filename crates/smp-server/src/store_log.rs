@@ -373,9 +373,21 @@ pub struct ReplayStats {
 /// reference does).
 pub fn replay(path: &Path, store: &mut QueueStore) -> io::Result<ReplayStats> {
     let mut stats = ReplayStats::default();
-    let reader = BufReader::new(File::open(path)?);
-    for line in reader.split(b'\n') {
-        let line = line?;
+    let file = File::open(path)?;
+    // A `CREATE` line is about 230 bytes: room for that many queues, so that the indexes
+    // are not rehashed while they grow (other lines only make this an overestimate).
+    let len = file.metadata().map_or(0, |m| m.len());
+    store.reserve(usize::try_from(len / 200).unwrap_or(0));
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut line = Vec::with_capacity(512);
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
         if line.is_empty() {
             continue;
         }
@@ -400,7 +412,8 @@ pub fn replay(path: &Path, store: &mut QueueStore) -> io::Result<ReplayStats> {
 }
 
 fn write_state(path: &Path, store: &QueueStore) -> io::Result<StoreLogWriter> {
-    let mut w = BufWriter::new(
+    let mut w = BufWriter::with_capacity(
+        1 << 20,
         OpenOptions::new()
             .create(true)
             .write(true)
@@ -409,7 +422,7 @@ fn write_state(path: &Path, store: &QueueStore) -> io::Result<StoreLogWriter> {
     );
     for q in store.queues() {
         w.write_all(
-            StoreLogRecord::CreateQueue(Box::new(q.clone()))
+            StoreLogRecord::CreateQueue(Box::new(q))
                 .to_line()
                 .as_bytes(),
         )?;
