@@ -1121,6 +1121,7 @@ impl Core {
         };
         match self.msgs.write(rid, msg) {
             WriteOutcome::Quota => Err(ErrorKind::Quota),
+            WriteOutcome::Failed => Err(ErrorKind::Internal),
             WriteOutcome::Stored { was_empty } => {
                 if was_empty {
                     if let Some(&sub) = self.subscribers.get(rid) {

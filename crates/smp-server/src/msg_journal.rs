@@ -39,6 +39,10 @@ struct QueueJournal {
     journal_id: String,
     messages: File,
     state: File,
+    /// Bytes in `messages` and `state` after the last complete write (a failed write is cut
+    /// back to these).
+    messages_len: u64,
+    state_len: u64,
     written: u64,
     read: u64,
 }
@@ -96,12 +100,16 @@ impl QueueJournal {
         }
         let mut messages = append().open(messages_path(&dir, &journal_id))?;
         messages.write_all(text.as_bytes())?;
+        let messages_len = messages.metadata()?.len();
         let state = append().open(state_path(&dir, rid))?;
+        let state_len = state.metadata()?.len();
         let mut q = QueueJournal {
             dir,
             journal_id,
             messages,
             state,
+            messages_len,
+            state_len,
             written: u64::try_from(msgs.len()).unwrap_or(u64::MAX),
             read: 0,
         };
@@ -117,7 +125,33 @@ impl QueueJournal {
             r = self.read,
             s = self.written.saturating_sub(self.read)
         );
-        self.state.write_all(line.as_bytes())
+        if let Err(e) = self.state.write_all(line.as_bytes()) {
+            // A torn state line would glue itself to the next one; cut it off.
+            let _ = self.state.set_len(self.state_len);
+            return Err(e);
+        }
+        self.state_len += line.len() as u64;
+        Ok(())
+    }
+
+    /// Appends one message line and the new state, or, when either write fails, leaves both
+    /// files and the counts as they were (as far as the file system lets us cut them back),
+    /// so that the refused message is not restored later and the next line starts clean.
+    fn append_line(&mut self, line: &str) -> io::Result<()> {
+        let (messages_len, state_len, written) = (self.messages_len, self.state_len, self.written);
+        let result = self.messages.write_all(line.as_bytes()).and_then(|()| {
+            self.messages_len += line.len() as u64;
+            self.written += 1;
+            self.save_state()
+        });
+        if result.is_err() {
+            let _ = self.messages.set_len(messages_len);
+            let _ = self.state.set_len(state_len);
+            self.messages_len = messages_len;
+            self.state_len = state_len;
+            self.written = written;
+        }
+        result
     }
 
     /// The pending messages of the journal in `dir` (read from the files).
@@ -195,7 +229,8 @@ impl MsgJournal {
         self.root.join(base64url_encode(rid))
     }
 
-    /// Appends a stored message (or quota marker) to its queue's journal.
+    /// Appends a stored message (or quota marker) to its queue's journal. On an error the
+    /// message is not in the journal (the caller must not keep or acknowledge it).
     pub fn append(&mut self, rid: &[u8], msg: &Message) -> io::Result<()> {
         if !self.queues.contains_key(rid) {
             let q = QueueJournal::create(self.queue_dir(rid), rid, &[])?;
@@ -206,9 +241,7 @@ impl MsgJournal {
         };
         let mut line = message_line(rid, msg);
         line.push('\n');
-        q.messages.write_all(line.as_bytes())?;
-        q.written += 1;
-        q.save_state()
+        q.append_line(&line)
     }
 
     /// Records that the first `n` pending messages of a queue were removed (acknowledged or
@@ -322,6 +355,73 @@ mod tests {
         drop(j);
         let (_, restored) = MsgJournal::open(dir.path()).expect("reopen");
         assert_eq!(restored, vec![(a, vec![msg(1), msg(2)])]);
+    }
+
+    /// A handle whose every write fails with "no space left on device".
+    fn full_device() -> File {
+        append().open("/dev/full").expect("/dev/full")
+    }
+
+    #[test]
+    fn a_failed_append_leaves_nothing_behind_and_the_next_one_starts_clean() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut j, _) = MsgJournal::open(dir.path()).expect("open");
+        let a = vec![5u8; 24];
+        j.append(&a, &msg(1)).expect("append");
+        let qdir = dir.path().join(base64url_encode(&a));
+        let (mpath, spath) = {
+            let q = j.queues.get(&a).expect("queue");
+            (messages_path(&qdir, &q.journal_id), state_path(&qdir, &a))
+        };
+        let sizes = || {
+            (
+                fs::metadata(&mpath).expect("messages").len(),
+                fs::metadata(&spath).expect("state").len(),
+            )
+        };
+        let before = sizes();
+
+        // The message file fails.
+        let q = j.queues.get_mut(&a).expect("queue");
+        let good = std::mem::replace(&mut q.messages, full_device());
+        assert!(
+            j.append(&a, &msg(2)).is_err(),
+            "the write error is returned"
+        );
+        let q = j.queues.get_mut(&a).expect("queue");
+        q.messages = good;
+        assert_eq!(q.written, 1, "the refused message is not counted");
+        assert_eq!(sizes(), before);
+
+        // The state file fails after the message line was written: the line is cut off.
+        let good = std::mem::replace(&mut q.state, full_device());
+        assert!(j.append(&a, &msg(3)).is_err());
+        let q = j.queues.get_mut(&a).expect("queue");
+        q.state = good;
+        assert_eq!(q.written, 1);
+        assert_eq!(sizes(), before, "no message line without its state line");
+
+        j.append(&a, &msg(4)).expect("append after the failures");
+        drop(j);
+        let (_, restored) = MsgJournal::open(dir.path()).expect("reopen");
+        assert_eq!(restored, vec![(a, vec![msg(1), msg(4)])]);
+    }
+
+    #[test]
+    fn a_journal_that_cannot_be_created_refuses_the_message() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut j, _) = MsgJournal::open(dir.path()).expect("open");
+        let a = vec![6u8; 24];
+        // A file where the queue's directory would go (permissions would not stop root).
+        let blocker = dir.path().join(base64url_encode(&a));
+        fs::write(&blocker, b"").expect("blocker");
+        assert!(j.append(&a, &msg(1)).is_err());
+        assert!(!j.contains(&a));
+        fs::remove_file(&blocker).expect("unblock");
+        j.append(&a, &msg(2)).expect("append");
+        drop(j);
+        let (_, restored) = MsgJournal::open(dir.path()).expect("reopen");
+        assert_eq!(restored, vec![(a, vec![msg(2)])]);
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub enum WriteOutcome {
     },
     /// Refused: the queue is full (the marker was stored when this is the first refusal).
     Quota,
+    /// Refused: the journal could not record it, so nothing was kept (answered `ERR
+    /// INTERNAL`: an `OK` would promise a message a crash could lose).
+    Failed,
 }
 
 #[derive(Debug, Default)]
@@ -97,15 +100,20 @@ impl MsgStore {
         self.journal.as_mut()
     }
 
-    fn journal_write(&mut self, rid: &[u8]) {
+    /// Appends the queue's last message to the journal; false when that failed.
+    fn journal_write(&mut self, rid: &[u8]) -> bool {
         let (Some(j), Some(m)) = (
             self.journal.as_mut(),
             self.queues.get(rid).and_then(|q| q.messages.back()),
         ) else {
-            return;
+            return true;
         };
-        if let Err(e) = j.append(rid, m) {
-            tracing::error!(error = %e, "message journal: append failed");
+        match j.append(rid, m) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "message journal: append failed, message refused");
+                false
+            }
         }
     }
 
@@ -133,6 +141,7 @@ impl MsgStore {
         if !(q.can_write || was_empty) {
             return WriteOutcome::Quota;
         }
+        let could_write = q.can_write;
         q.can_write = q.messages.len() < self.quota;
         let outcome = if q.can_write {
             q.messages.push_back(msg);
@@ -145,8 +154,17 @@ impl MsgStore {
             });
             WriteOutcome::Quota
         };
-        // On disk before the caller answers OK.
-        self.journal_write(rid);
+        // On disk before the caller answers OK; if not, as if it never arrived.
+        if !self.journal_write(rid) {
+            if let Some(q) = self.queues.get_mut(rid) {
+                q.messages.pop_back();
+                q.can_write = could_write;
+                if q.messages.is_empty() {
+                    self.queues.remove(rid);
+                }
+            }
+            return WriteOutcome::Failed;
+        }
         outcome
     }
 
@@ -368,6 +386,38 @@ mod tests {
             s.write(&rid, msg(13, 0)),
             WriteOutcome::Stored { was_empty: true }
         );
+    }
+
+    #[test]
+    fn a_message_the_journal_cannot_record_is_refused_and_not_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (journal, _) = MsgJournal::open(dir.path()).expect("journal");
+        let mut s = MsgStore::new(1);
+        s.set_journal(journal);
+        let rid = [7u8; 24];
+        // A file where the queue's journal directory would go.
+        let blocker = dir
+            .path()
+            .join(simplex_encoding::string::base64url_encode(&rid));
+        std::fs::write(&blocker, b"").expect("blocker");
+        assert_eq!(s.write(&rid, msg(1, 0)), WriteOutcome::Failed);
+        assert_eq!((s.size(&rid), s.total()), (0, 0), "nothing kept");
+        std::fs::remove_file(&blocker).expect("unblock");
+        assert_eq!(
+            s.write(&rid, msg(2, 0)),
+            WriteOutcome::Stored { was_empty: true }
+        );
+        // The quota marker is refused the same way, and the queue stays writable for the
+        // marker's next attempt.
+        if let Some(j) = s.journal_mut() {
+            j.delete_queue(&rid).expect("remove the queue's journal");
+        }
+        std::fs::write(&blocker, b"").expect("blocker again");
+        assert_eq!(s.write(&rid, msg(3, 0)), WriteOutcome::Failed);
+        assert_eq!(s.size(&rid), 1, "only the first message");
+        std::fs::remove_file(&blocker).expect("unblock");
+        assert_eq!(s.write(&rid, msg(4, 0)), WriteOutcome::Quota);
+        assert_eq!(s.size(&rid), 2, "the message and the marker");
     }
 
     #[test]
