@@ -16,6 +16,51 @@
 //! is rewritten with only its pending messages. A line cut short by a crash is ignored: it
 //! was never answered `OK`. This module only persists; [`crate::msg_store::MsgStore`] keeps
 //! serving from memory and calls it on every change.
+//!
+//! A write that fails is cut back (both files to their last complete line) and reported: the
+//! message store then refuses the message and `SEND` is answered `ERR INTERNAL`.
+//!
+//! # Not the reference's format
+//!
+//! The two servers cannot share a `messages/` directory. What differs (reference:
+//! `Server/MsgStore/Journal.hs`, constants in `Server/Env/STM.hs`):
+//!
+//! - **Directory**: the reference splits the padded base64url recipient ID into 5 parts
+//!   (`journalMsgStoreDepth`): four of 2 characters, then the rest, e.g.
+//!   `messages/AQ/ID/BA/UG/BwgJ...FhcY/` for the ID bytes 1..=24; ours is one level,
+//!   `messages/<whole ID>/`.
+//!   [`MsgJournal::open`] refuses a tree with 2-character directories instead of deleting it.
+//! - **State file name**: the same, `queue_state.<base64url ID>.log`; the reference also keeps
+//!   backups `queue_state.<ID>.log.<ISO 8601 time>.bak` (and a `.log.bak` mid-backup) when the
+//!   file passes 16 lines (`maxJournalStateLines`), 2 kept at least, expired after 14 days.
+//! - **State line**: reference `write=<id>,<msgPos>,<msgCount>,<bytePos>,<byteCount>
+//!   read=<id>,<msgPos>,<msgCount>,<bytePos>,<byteCount> canWrite=<T|F> size=<n>`: read and
+//!   write journals may differ, positions are counted in messages *and bytes*, the reader
+//!   seeks to `bytePos`, only the last 512 bytes of the file are read (`stateTailSize`), and
+//!   the previous line is used only when the last one does not parse. Ours is
+//!   `write=<id>,<lines> read=<id>,<lines> size=<n>`, one journal per queue, lines counted,
+//!   no byte positions, no `canWrite` (the quota marker in the journal restores it).
+//! - **Journal ID**: reference 12 random bytes in base64url (16 characters); ours 16 hex
+//!   digits. The file name `messages.<id>.log` is the same.
+//! - **Message line**: reference `<msgId> <ts> flags=<T|F> <body>` or `<msgId> <ts> quota`
+//!   (base64url with padding, seconds); ours is the messages-log line with `v3 <rid> ` in
+//!   front of the same fields.
+//! - **Journal switching**: the reference starts a new write journal after 256 messages
+//!   (`maxJournalMsgCount`) and deletes the read journal once it is read past; ours rewrites
+//!   the journal after 256 reads and at every start-up ([`COMPACT_AFTER`]).
+//! - **Start-up**: the reference opens a queue's journal lazily on first use and truncates a
+//!   journal longer than its recorded `bytePos` (a torn write); ours reads every journal at
+//!   start-up, keeps only whole parsable lines, and rewrites it.
+//! - **Errors**: on a failed write the reference answers `ERR STORE <op>, <recipient ID>,
+//!   <exception>`; we answer `ERR INTERNAL` (the sender must not learn the recipient ID or a
+//!   server path).
+//!
+//! Switching servers goes through the messages log (`smp-server-messages.log`), whose lines
+//! both servers read and write alike: the reference's `smp-server journal export` writes it,
+//! and this server imports it into its journal at start (`store_messages = journal`) or loads
+//! it in memory mode. The other way there is no export yet: this server's memory mode does not
+//! read the journal, so the journal's pending messages cannot reach the reference's
+//! `smp-server journal import` (a `journal export` subcommand here is what is missing).
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -207,11 +252,28 @@ impl MsgJournal {
             queues: HashMap::new(),
         };
         let mut restored = Vec::new();
+        let mut dirs = Vec::new();
         for entry in fs::read_dir(root)? {
             let dir = entry?.path();
-            if !dir.is_dir() {
-                continue;
+            if dir.is_dir() {
+                dirs.push(dir);
             }
+        }
+        // The reference nests queue directories under 2-character parts of the ID; such a
+        // tree holds no journal of ours, and treating it as ours would delete it.
+        if let Some(d) = dirs
+            .iter()
+            .find(|d| d.file_name().is_some_and(|n| n.len() == 2))
+        {
+            return Err(io::Error::other(format!(
+                "{} is a journal directory in the reference server's layout ({} found), which \
+                 this server cannot read: export it to the messages log with the reference's \
+                 `smp-server journal export` first, then start with it moved away",
+                root.display(),
+                d.display()
+            )));
+        }
+        for dir in dirs {
             let loaded = QueueJournal::load(&dir)?;
             fs::remove_dir_all(&dir)?;
             if let Some((rid, msgs)) = loaded {
@@ -339,6 +401,22 @@ mod tests {
         let state = fs::read_to_string(state_path(&qdir, &a)).expect("state");
         assert_eq!(state.lines().count(), 1, "{state}");
         assert!(state.ends_with(",0 size=3\n"), "{state}");
+    }
+
+    #[test]
+    fn a_journal_tree_of_the_reference_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let qdir = dir.path().join("AQ/ID/BA/UG/BwgJCgsMDQ4PEBESExQVFhcY");
+        fs::create_dir_all(&qdir).expect("tree");
+        let state = qdir.join("queue_state.AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcY.log");
+        fs::write(
+            &state,
+            b"write=x,0,0,0,0 read=x,0,0,0,0 canWrite=T size=0\n",
+        )
+        .expect("state");
+        let e = MsgJournal::open(dir.path()).expect_err("the reference's layout");
+        assert!(e.to_string().contains("journal export"), "{e}");
+        assert!(state.is_file(), "nothing deleted");
     }
 
     #[test]
