@@ -1405,30 +1405,45 @@ impl Inner {
                         // Its key is gone: a message seen before. The server's redelivery of
                         // the connection's last message that the application has not
                         // acknowledged yet (its ACK was never sent, say before a restart) is
-                        // reported again from the stored copy; any other copy of a known
-                        // message (a redelivery after the application acknowledged it, or a
-                        // replay under another server ID) is acknowledged and dropped
-                        // silently, as the reference does (`A_DUPLICATE`,
-                        // `getLastMsg`, `checkRcvMsgHashExists`).
+                        // reported again from the stored copy; its redelivery under the same
+                        // server ID otherwise (the application acknowledged it, or it is not
+                        // the last one) is acknowledged silently (`getLastMsg`). A copy under
+                        // another server ID is a replay (or a resend by the sender): it is
+                        // acknowledged and reported as `A_DUPLICATE`, where the reference
+                        // drops it silently (`checkRcvMsgHashExists`). A message the ratchet
+                        // calls a duplicate whose hash is unknown is reported as
+                        // `A_DUPLICATE` too, as the reference does (`checkDuplicateHash`).
                         let id = conn_id.clone();
                         let h = enc_hash.clone();
                         let stored = self.db(move |s| s.rcv_msg_by_enc_hash(&id, &h)).await?;
                         return match stored {
-                            Some(r)
-                                if !r.acked
-                                    && r.srv_msg_id == srv_msg_id
-                                    && r.internal_id == conn.last_internal_id =>
-                            {
-                                let meta = MsgMeta {
-                                    msg_id: r.internal_id,
-                                    snd_msg_id: r.ext_snd_id,
-                                    integrity: MsgIntegrity::parse(&r.integrity)
-                                        .unwrap_or(MsgIntegrity::Ok),
-                                };
-                                self.emit(conn_id, Event::Msg { meta, body: r.body });
-                                Ok(AckMode::Later)
+                            Some(r) if r.srv_msg_id == srv_msg_id => {
+                                if !r.acked && r.internal_id == conn.last_internal_id {
+                                    let meta = MsgMeta {
+                                        msg_id: r.internal_id,
+                                        snd_msg_id: r.ext_snd_id,
+                                        integrity: MsgIntegrity::parse(&r.integrity)
+                                            .unwrap_or(MsgIntegrity::Ok),
+                                    };
+                                    self.emit(conn_id, Event::Msg { meta, body: r.body });
+                                    Ok(AckMode::Later)
+                                } else {
+                                    Ok(AckMode::Now)
+                                }
                             }
-                            Some(_) => Ok(AckMode::Now),
+                            Some(r) => {
+                                self.emit(
+                                    conn_id,
+                                    Event::Duplicate {
+                                        msg_id: Some(r.internal_id),
+                                    },
+                                );
+                                Ok(AckMode::Now)
+                            }
+                            None if matches!(e, RatchetError::DuplicateMessage) => {
+                                self.emit(conn_id, Event::Duplicate { msg_id: None });
+                                Ok(AckMode::Now)
+                            }
                             None => Err(crypto_err(e)),
                         };
                     }

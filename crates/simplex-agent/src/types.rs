@@ -184,6 +184,16 @@ pub enum Event {
         /// The requester's info.
         conn_info: Vec<u8>,
     },
+    /// A message that was received before came again and was acknowledged to the server
+    /// without being delivered (`ERR A_DUPLICATE`): a copy under another server message ID
+    /// (the server replaying or injecting it, or the sender resending after losing the
+    /// server's reply), or one the ratchet reports as repeated whose hash is not known.
+    /// The server's redelivery of a message under the same server message ID (after a
+    /// lost `ACK` or a reconnection) is not reported.
+    Duplicate {
+        /// The agent's ID of the earlier copy, when its hash is known.
+        msg_id: Option<i64>,
+    },
     /// Something failed in the background.
     Err(String),
 }

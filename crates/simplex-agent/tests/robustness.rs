@@ -4,13 +4,16 @@
 
 mod common;
 
+use agent_proto::{AgentMsgEnvelope, ClientMessage, ClientMsgEnvelope};
 use common::*;
-use simplex_agent::store::Store;
+use simplex_agent::store::{SndQueueRecord, Store};
 use simplex_agent::{Event, MsgIntegrity, SqliteStore};
+use simplex_crypto::{cb_decrypt, cb_encrypt, CbNonce};
+use simplex_encoding::{decode_all, Encode};
 use smp_proto::{RcvMsgBody, Response};
 
-/// Bob receives the next message, checks it and acknowledges it.
-async fn receive(b: &mut TestAgent, conn: &[u8], body: &[u8]) {
+/// Bob receives the next message, checks it and acknowledges it; returns its ID.
+async fn receive(b: &mut TestAgent, conn: &[u8], body: &[u8]) -> i64 {
     let e = b
         .next_skip(|e| matches!(e, Event::Up(..) | Event::Down(..)))
         .await;
@@ -24,6 +27,55 @@ async fn receive(b: &mut TestAgent, conn: &[u8], body: &[u8]) {
         .ack_message(conn, meta.msg_id, None)
         .await
         .expect("ack");
+    meta.msg_id
+}
+
+/// The next event of Bob's (server events skipped) is `A_DUPLICATE` about this message.
+async fn duplicate(b: &mut TestAgent, conn: &[u8], msg_id: Option<i64>) {
+    let e = b
+        .next_skip(|e| matches!(e, Event::Up(..) | Event::Down(..)))
+        .await;
+    assert_eq!(e.conn_id, conn);
+    assert_eq!(e.event, Event::Duplicate { msg_id }, "{e:?}");
+}
+
+/// The SMP body of a message with its ratchet-encrypted part altered in its last byte (the
+/// body, not the header): opened and sealed again with the sender's per-queue secret.
+fn tamper(sq: &SndQueueRecord, body: &[u8]) -> Vec<u8> {
+    let env: ClientMsgEnvelope = decode_all(body).expect("envelope");
+    let plain = cb_decrypt(&sq.e2e_dh_secret, &env.nonce, &env.enc_body).expect("open");
+    let cm: ClientMessage = decode_all(&plain).expect("client message");
+    let AgentMsgEnvelope::Message {
+        agent_version,
+        mut enc_agent_message,
+    } = decode_all(&cm.body).expect("agent envelope")
+    else {
+        panic!("not a message envelope")
+    };
+    let last = enc_agent_message.last_mut().expect("not empty");
+    *last ^= 1;
+    let cm = ClientMessage {
+        header: cm.header,
+        body: AgentMsgEnvelope::Message {
+            agent_version,
+            enc_agent_message,
+        }
+        .to_bytes(),
+    };
+    let nonce = CbNonce::random(&mut rand::rngs::OsRng);
+    let enc_body = cb_encrypt(
+        &sq.e2e_dh_secret,
+        &nonce,
+        &cm.to_bytes(),
+        env.enc_body.len() - 16,
+    )
+    .expect("seal");
+    ClientMsgEnvelope {
+        header: env.header,
+        nonce,
+        enc_body,
+    }
+    .to_bytes()
 }
 
 /// A queue with a quota of 4: the sender's fifth message gets `ERR QUOTA` and waits; the
@@ -188,11 +240,13 @@ async fn pending_messages_are_delivered_after_a_restart() {
 }
 
 /// Someone with Alice's sender key sends a message Bob already received again: twice after
-/// Bob acknowledged it, once before. As the reference does, Bob's agent drops the copies
-/// silently (their encrypted hash is known), and the next real message follows with
-/// integrity OK.
+/// Bob acknowledged it, once before. Bob's agent acknowledges each copy without delivering
+/// it and reports it (`A_DUPLICATE` with the earlier copy's ID; the reference drops these
+/// silently); a copy altered after the ratchet header, which the ratchet calls a duplicate
+/// but whose hash is unknown, is reported too, as the reference does. The next real message
+/// follows with integrity OK.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replayed_messages_are_dropped_silently() {
+async fn replayed_messages_are_reported_and_not_delivered() {
     let srv = TestServer::start(128).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
@@ -232,8 +286,8 @@ async fn replayed_messages_are_dropped_silently() {
     spy.close().await;
     // Bob receives and acknowledges the original.
     let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
-    receive(&mut b, &ba, b"original").await;
-    // Two replays, each with its own server message ID.
+    let original = receive(&mut b, &ba, b"original").await;
+    // Two replays, each with its own server message ID, and an altered copy.
     let (replayer, _ev) = smp_client::SmpClient::connect(&srv.address, Default::default())
         .await
         .expect("connect");
@@ -243,14 +297,26 @@ async fn replayed_messages_are_dropped_silently() {
             .await
             .expect("replay");
     }
+    replayer
+        .send_message(
+            Some(&sq.snd_key),
+            &sq.snd_id,
+            Default::default(),
+            &tamper(&sq, &body),
+        )
+        .await
+        .expect("altered copy");
     replayer.close().await;
+    duplicate(&mut b, &ba, Some(original)).await;
+    duplicate(&mut b, &ba, Some(original)).await;
+    duplicate(&mut b, &ba, None).await;
     // The next event of Bob's is the next real message, in sequence.
     a.agent.send_message(&ab, b"next").await.expect("send");
     receive(&mut b, &ba, b"next").await;
 
     // A replay of a message the application has not acknowledged yet, under another server
-    // ID, is not reported either (the reference reports again only the server's redelivery
-    // of the connection's last message, with the same server ID).
+    // ID, is reported, not delivered again (only the server's redelivery of the
+    // connection's last message, with the same server ID, is).
     a.agent.send_message(&ab, b"second").await.expect("send");
     let e = b.next().await;
     let Event::Msg { meta: second, .. } = e.event else {
@@ -294,6 +360,7 @@ async fn replayed_messages_are_dropped_silently() {
         .subscribe_connections(std::slice::from_ref(&ba))
         .await
         .expect("subscribe again");
+    duplicate(&mut b, &ba, Some(second.msg_id)).await;
     a.agent.send_message(&ab, b"third").await.expect("send");
     receive(&mut b, &ba, b"third").await;
     b.agent

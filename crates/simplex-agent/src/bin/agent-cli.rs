@@ -28,7 +28,7 @@
 //! `EV <conn or -> <event> …`: `CONF <conf> <info>`, `INFO <info>`, `CON`, `SENT <id>`,
 //! `MSG <msg id> <sender's id> <integrity, spaces as ':'> <body>`, `RCVD <id> OK|BAD`,
 //! `MERR <id> <error>`, `QCONT`, `END`, `DOWN <server> <conn>…`, `UP <server> <conn>…`,
-//! `REQ <inv> <info>`, `ERR <error>`.
+//! `REQ <inv> <info>`, `ERR <error>` (`ERR A_DUPLICATE` for a message received again).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -87,6 +87,7 @@ fn show(e: &AgentEvent) -> String {
             format!("{tag} {s} {}", ids.join(" ")).trim_end().to_owned()
         }
         Event::Req { inv_id, conn_info } => format!("REQ {} {}", id(inv_id), text(conn_info)),
+        Event::Duplicate { .. } => "ERR A_DUPLICATE".into(),
         Event::Err(err) => format!("ERR {err}"),
         other => format!("OTHER {other:?}"),
     };
