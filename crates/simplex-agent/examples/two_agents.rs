@@ -25,7 +25,13 @@ fn show(who: &str, e: &AgentEvent) {
             meta.integrity,
             String::from_utf8_lossy(body)
         ),
-        Event::Rcvd { msg_id, ok } => format!("RCVD {msg_id} {}", if *ok { "OK" } else { "BAD" }),
+        Event::Rcvd { meta, receipts } => {
+            let ids: Vec<String> = receipts
+                .iter()
+                .map(|r| format!("{} {:?}", r.msg_id, r.status))
+                .collect();
+            format!("RCVD {} {}", meta.msg_id, ids.join(" "))
+        }
         Event::Merr(id, e) => format!("MERR {id} {e}"),
         Event::QCont => "QCONT".into(),
         Event::End => "END".into(),
@@ -99,9 +105,14 @@ async fn run(server: SmpServer) -> Result<(), String> {
                     .await
                     .map_err(|e| e.to_string())?;
             }
-            // SENT and RCVD.
-            next(sn, s_rx).await?;
-            next(sn, s_rx).await?;
+            // SENT and RCVD; the receipt is acknowledged like a message.
+            for _ in 0..2 {
+                if let Event::Rcvd { meta, .. } = next(sn, s_rx).await?.event {
+                    s.ack_message(sc, meta.msg_id, None)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+            }
         }
     }
     alice.stop().await;

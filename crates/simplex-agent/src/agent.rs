@@ -332,8 +332,10 @@ impl Agent {
             .await
     }
 
-    /// Acknowledges a received message: the server may deliver the next one. With
-    /// `receipt`, a delivery receipt carrying that info is sent to the peer (agent v4+).
+    /// Acknowledges a received message (`MSG`) or receipt message (`RCVD`): the server may
+    /// deliver the next one. With `receipt`, a delivery receipt carrying that info is sent
+    /// to the peer (agent v4+); asking for one on anything but a message is refused
+    /// (`Prohibited`) before anything is acknowledged.
     pub async fn ack_message(
         &self,
         conn_id: &[u8],
@@ -350,6 +352,9 @@ impl Agent {
         let (_, rq, msg) = read(conn_id).await?;
         let rq = rq.ok_or(AgentError::NoConnection)?;
         let msg = msg.ok_or(AgentError::Prohibited("no such message"))?;
+        if receipt.is_some() && msg.kind != RcvMsgKind::Message {
+            return Err(AgentError::Prohibited("receipt not allowed"));
+        }
         if msg.acked {
             return Ok(());
         }
@@ -927,6 +932,7 @@ impl Inner {
                     hash,
                     body,
                     pending: true,
+                    receipt: None,
                 };
                 s.apply(vec![
                     Write::PutConn(conn),
@@ -1072,6 +1078,7 @@ impl Inner {
             hash,
             body,
             pending: true,
+            receipt: None,
         };
         let id = conn_id.to_vec();
         self.db(move |s| {
@@ -1153,8 +1160,16 @@ impl Inner {
     ) -> Result<(), AgentError> {
         let _g = self.lock.lock().await;
         let id = m.conn_id.clone();
-        let (conn, rq, sq) = self
-            .db(move |s| Ok((s.conn(&id)?, s.rcv_queue(&id)?, s.snd_queue(&id)?)))
+        let snd_id = m.snd_id;
+        let (conn, rq, sq, stored) = self
+            .db(move |s| {
+                Ok((
+                    s.conn(&id)?,
+                    s.rcv_queue(&id)?,
+                    s.snd_queue(&id)?,
+                    s.snd_msg_by_snd_id(&id, snd_id)?,
+                ))
+            })
             .await?;
         let (Some(mut conn), Some(mut sq)) = (conn, sq) else {
             return Ok(());
@@ -1167,6 +1182,10 @@ impl Inner {
                 let mut sent = m.clone();
                 sent.pending = false;
                 sent.body = Vec::new();
+                // A receipt may have been processed between the send and now.
+                sent.receipt = stored
+                    .filter(|r| r.internal_id == m.internal_id)
+                    .and_then(|r| r.receipt);
                 writes.push(Write::PutSndMsg(sent));
                 events.push(Event::Sent(m.internal_id));
             }
@@ -1419,14 +1438,7 @@ impl Inner {
                         return match stored {
                             Some(r) if r.srv_msg_id == srv_msg_id => {
                                 if !r.acked && r.internal_id == conn.last_internal_id {
-                                    let meta = MsgMeta {
-                                        msg_id: r.internal_id,
-                                        snd_msg_id: r.ext_snd_id,
-                                        integrity: MsgIntegrity::parse(&r.integrity)
-                                            .unwrap_or(MsgIntegrity::Ok),
-                                    };
-                                    self.emit(conn_id, Event::Msg { meta, body: r.body });
-                                    Ok(AckMode::Later)
+                                    self.redeliver(conn_id, r).await
                                 } else {
                                     Ok(AckMode::Now)
                                 }
@@ -1482,9 +1494,11 @@ impl Inner {
                     body: Vec::new(),
                     integrity: integrity.to_string(),
                     acked: true,
+                    kind: RcvMsgKind::Other,
                 };
                 match message {
                     AMessage::Hello => {
+                        record.kind = RcvMsgKind::Hello;
                         if conn.initiator {
                             after = Some(AMessage::Hello);
                         } else if conn.status == ConnStatus::New {
@@ -1493,6 +1507,7 @@ impl Inner {
                         }
                     }
                     AMessage::AMsg(body) => {
+                        record.kind = RcvMsgKind::Message;
                         record.body = body.clone();
                         record.acked = false;
                         events.push(Event::Msg {
@@ -1506,22 +1521,63 @@ impl Inner {
                         ack = AckMode::Later;
                     }
                     AMessage::ARcvd(rcpts) => {
+                        record.kind = RcvMsgKind::Receipt;
+                        let mut receipts = Vec::new();
                         for r in rcpts {
                             let id = conn_id.clone();
                             let sent = self
                                 .db(move |s| s.snd_msg_by_snd_id(&id, r.agent_msg_id))
                                 .await?;
-                            if let Some(sent) = sent {
-                                if sent.kind == SndMsgKind::Message {
-                                    events.push(Event::Rcvd {
-                                        msg_id: sent.internal_id,
-                                        ok: sent.hash == r.msg_hash,
+                            match sent {
+                                None => events.push(Event::Err(format!(
+                                    "receipt for an unknown message {}",
+                                    r.agent_msg_id
+                                ))),
+                                Some(sent) if sent.kind != SndMsgKind::Message => {
+                                    events.push(Event::Err("receipt: not a message".into()))
+                                }
+                                // Reported already.
+                                Some(SndMsgRecord {
+                                    receipt:
+                                        Some(SndMsgReceipt {
+                                            status: MsgReceiptStatus::Ok,
+                                            ..
+                                        }),
+                                    ..
+                                }) => {}
+                                Some(mut sent) => {
+                                    let status = if sent.hash == r.msg_hash {
+                                        MsgReceiptStatus::Ok
+                                    } else {
+                                        MsgReceiptStatus::BadMsgHash
+                                    };
+                                    sent.receipt = Some(SndMsgReceipt {
+                                        rcv_msg_id: internal_id,
+                                        status,
                                     });
+                                    receipts.push(MsgReceipt {
+                                        msg_id: sent.internal_id,
+                                        status,
+                                    });
+                                    writes.push(Write::PutSndMsg(sent));
                                 }
                             }
                         }
+                        if !receipts.is_empty() {
+                            record.acked = false;
+                            events.push(Event::Rcvd {
+                                meta: MsgMeta {
+                                    msg_id: internal_id,
+                                    snd_msg_id: header.snd_msg_id,
+                                    integrity,
+                                },
+                                receipts,
+                            });
+                            ack = AckMode::Later;
+                        }
                     }
                     AMessage::AQCont(_) => {
+                        record.kind = RcvMsgKind::QCont;
                         self.wake_worker(&conn_id);
                         events.push(Event::QCont);
                     }
@@ -1539,6 +1595,48 @@ impl Inner {
                 }
                 Ok(ack)
             }
+        }
+    }
+
+    /// Reports again the connection's last received message, which the server delivered
+    /// again under the same ID before the application acknowledged it: a message from its
+    /// stored copy, receipts from what they recorded.
+    async fn redeliver(
+        self: &Arc<Self>,
+        conn_id: ConnId,
+        r: RcvMsgRecord,
+    ) -> Result<AckMode, AgentError> {
+        let meta = MsgMeta {
+            msg_id: r.internal_id,
+            snd_msg_id: r.ext_snd_id,
+            integrity: MsgIntegrity::parse(&r.integrity).unwrap_or(MsgIntegrity::Ok),
+        };
+        match r.kind {
+            RcvMsgKind::Message => {
+                self.emit(conn_id, Event::Msg { meta, body: r.body });
+                Ok(AckMode::Later)
+            }
+            RcvMsgKind::Receipt => {
+                let id = conn_id.clone();
+                let sent = self
+                    .db(move |s| s.snd_msgs_by_receipt(&id, r.internal_id))
+                    .await?;
+                let receipts: Vec<MsgReceipt> = sent
+                    .iter()
+                    .filter_map(|m| {
+                        m.receipt.map(|rc| MsgReceipt {
+                            msg_id: m.internal_id,
+                            status: rc.status,
+                        })
+                    })
+                    .collect();
+                if receipts.is_empty() {
+                    return Ok(AckMode::Now);
+                }
+                self.emit(conn_id, Event::Rcvd { meta, receipts });
+                Ok(AckMode::Later)
+            }
+            _ => Ok(AckMode::Now),
         }
     }
 
@@ -1743,6 +1841,7 @@ fn confirmation_msg(
             hash,
             body,
             pending: true,
+            receipt: None,
         },
         ratchet,
     ))

@@ -23,4 +23,7 @@ pub mod agent;
 pub mod types;
 
 pub use agent::Agent;
-pub use types::{AgentConfig, AgentEvent, Event, MsgIntegrity, MsgMeta, TransportIsolation};
+pub use types::{
+    AgentConfig, AgentEvent, Event, MsgIntegrity, MsgMeta, MsgReceipt, MsgReceiptStatus,
+    TransportIsolation,
+};

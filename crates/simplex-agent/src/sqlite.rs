@@ -19,9 +19,13 @@ use zeroize::Zeroizing;
 
 use crate::error::StoreError;
 use crate::store::*;
+use crate::types::MsgReceiptStatus;
 
 /// The numbered migrations, applied in order; each is recorded in `migrations`.
-pub const MIGRATIONS: &[(&str, &str)] = &[("m20250101_initial", INITIAL)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("m20250101_initial", INITIAL),
+    ("m20250102_receipt_status", RECEIPT_STATUS),
+];
 
 const INITIAL: &str = "
 CREATE TABLE connections (
@@ -118,6 +122,15 @@ CREATE TABLE rcv_messages (
 CREATE INDEX idx_rcv_messages_enc_hash ON rcv_messages (conn_id, encrypted_msg_hash);
 ";
 
+/// The receipt of each sent message (the received message that carried it and whether its
+/// hash matched) and the type of each received message.
+const RECEIPT_STATUS: &str = "
+ALTER TABLE snd_messages ADD COLUMN rcpt_internal_id INTEGER;
+ALTER TABLE snd_messages ADD COLUMN rcpt_status TEXT;
+CREATE INDEX idx_snd_messages_rcpt ON snd_messages (conn_id, rcpt_internal_id);
+ALTER TABLE rcv_messages ADD COLUMN msg_type TEXT NOT NULL DEFAULT 'A_MSG';
+";
+
 /// The store in an SQLCipher database file.
 pub struct SqliteStore {
     db: Connection,
@@ -195,6 +208,27 @@ fn msg_kind_text(k: SndMsgKind) -> &'static str {
         SndMsgKind::QCont => "A_QCONT",
         SndMsgKind::Invitation => "INV",
     }
+}
+
+fn rcv_kind_text(k: RcvMsgKind) -> &'static str {
+    match k {
+        RcvMsgKind::Hello => "HELLO",
+        RcvMsgKind::Message => "A_MSG",
+        RcvMsgKind::Receipt => "A_RCVD",
+        RcvMsgKind::QCont => "A_QCONT",
+        RcvMsgKind::Other => "OTHER",
+    }
+}
+
+fn rcv_kind_parse(s: &str) -> Result<RcvMsgKind, StoreError> {
+    Ok(match s {
+        "HELLO" => RcvMsgKind::Hello,
+        "A_MSG" => RcvMsgKind::Message,
+        "A_RCVD" => RcvMsgKind::Receipt,
+        "A_QCONT" => RcvMsgKind::QCont,
+        "OTHER" => RcvMsgKind::Other,
+        _ => return Err(corrupt("received message type")),
+    })
 }
 
 fn msg_kind_parse(s: &str) -> Result<SndMsgKind, StoreError> {
@@ -429,7 +463,7 @@ impl SqliteStore {
             }
             Write::PutSndMsg(m) => {
                 tx.execute(
-                    "INSERT OR REPLACE INTO snd_messages (conn_id, internal_id, internal_snd_id, msg_type, internal_hash, msg_body, pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT OR REPLACE INTO snd_messages (conn_id, internal_id, internal_snd_id, msg_type, internal_hash, msg_body, pending, rcpt_internal_id, rcpt_status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                     params![
                         m.conn_id,
                         m.internal_id,
@@ -437,7 +471,9 @@ impl SqliteStore {
                         msg_kind_text(m.kind),
                         m.hash,
                         m.body,
-                        m.pending
+                        m.pending,
+                        m.receipt.map(|r| r.rcv_msg_id),
+                        m.receipt.map(|r| r.status.as_str())
                     ],
                 )?;
             }
@@ -452,7 +488,7 @@ impl SqliteStore {
             }
             Write::PutRcvMsg(m) => {
                 let r = tx.execute(
-                    "INSERT INTO rcv_messages (conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    "INSERT INTO rcv_messages (conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack, msg_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     params![
                         m.conn_id,
                         m.internal_id,
@@ -462,7 +498,8 @@ impl SqliteStore {
                         m.srv_msg_id,
                         m.body,
                         m.integrity,
-                        m.acked
+                        m.acked,
+                        rcv_kind_text(m.kind)
                     ],
                 );
                 match r {
@@ -521,6 +558,13 @@ impl SqliteStore {
             hash: col(row, 4)?,
             body: col(row, 5)?,
             pending: col(row, 6)?,
+            receipt: match (col::<Option<i64>>(row, 7)?, col::<Option<String>>(row, 8)?) {
+                (Some(rcv_msg_id), Some(status)) => Some(SndMsgReceipt {
+                    rcv_msg_id,
+                    status: MsgReceiptStatus::parse(&status).ok_or(corrupt("receipt status"))?,
+                }),
+                _ => None,
+            },
         })
     }
 
@@ -535,6 +579,7 @@ impl SqliteStore {
             body: col(row, 6)?,
             integrity: col(row, 7)?,
             acked: col(row, 8)?,
+            kind: rcv_kind_parse(&col::<String>(row, 9)?)?,
         })
     }
 
@@ -569,9 +614,8 @@ impl SqliteStore {
 }
 
 const CONN_COLS: &str = "conn_id, kind, status, initiator, agent_version, pq_support, last_internal_id, last_snd_id, last_snd_hash, last_rcv_ext_id, last_rcv_hash";
-const SND_MSG_COLS: &str =
-    "conn_id, internal_id, internal_snd_id, msg_type, internal_hash, msg_body, pending";
-const RCV_MSG_COLS: &str = "conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack";
+const SND_MSG_COLS: &str = "conn_id, internal_id, internal_snd_id, msg_type, internal_hash, msg_body, pending, rcpt_internal_id, rcpt_status";
+const RCV_MSG_COLS: &str = "conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack, msg_type";
 
 impl Store for SqliteStore {
     fn apply(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {
@@ -789,6 +833,18 @@ impl Store for SqliteStore {
             &format!("SELECT {RCV_MSG_COLS} FROM rcv_messages WHERE conn_id = ?1 AND encrypted_msg_hash = ?2"),
             params![conn_id, enc_hash],
             Self::rcv_msg_row,
+        )
+    }
+
+    fn snd_msgs_by_receipt(
+        &self,
+        conn_id: &[u8],
+        rcv_msg_id: i64,
+    ) -> Result<Vec<SndMsgRecord>, StoreError> {
+        self.query_all(
+            &format!("SELECT {SND_MSG_COLS} FROM snd_messages WHERE conn_id = ?1 AND rcpt_internal_id = ?2 ORDER BY internal_id"),
+            params![conn_id, rcv_msg_id],
+            Self::snd_msg_row,
         )
     }
 }

@@ -16,6 +16,7 @@ use simplex_ratchet::{KemKeyPair, Ratchet, SkippedDiff, SkippedKeys, X448};
 use smp_proto::SmpServer;
 
 use crate::error::StoreError;
+use crate::types::MsgReceiptStatus;
 
 /// A connection ID (random, 12 bytes as the reference makes them).
 pub type ConnId = Vec<u8>;
@@ -227,6 +228,32 @@ pub struct SndMsgRecord {
     pub body: Vec<u8>,
     /// Whether it still waits to be sent.
     pub pending: bool,
+    /// The peer's delivery receipt for it, once one came (application messages only).
+    pub receipt: Option<SndMsgReceipt>,
+}
+
+/// The receipt recorded for a sent message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SndMsgReceipt {
+    /// The internal ID of the received message that carried it.
+    pub rcv_msg_id: i64,
+    /// Whether the hash matched.
+    pub status: MsgReceiptStatus,
+}
+
+/// What a received agent message was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RcvMsgKind {
+    /// `HELLO`.
+    Hello,
+    /// An application message (`A_MSG`).
+    Message,
+    /// Receipts (`A_RCVD`).
+    Receipt,
+    /// `A_QCONT`.
+    QCont,
+    /// Anything else (queue rotation, ratchet re-synchronisation: not acted on).
+    Other,
 }
 
 /// A received application message.
@@ -248,6 +275,8 @@ pub struct RcvMsgRecord {
     pub body: Vec<u8>,
     /// The integrity verdict, as text.
     pub integrity: String,
+    /// What it was.
+    pub kind: RcvMsgKind,
     /// Whether the application acknowledged it.
     pub acked: bool,
 }
@@ -329,6 +358,13 @@ pub trait Store: Send {
         conn_id: &[u8],
         enc_hash: &[u8],
     ) -> Result<Option<RcvMsgRecord>, StoreError>;
+    /// The sent messages whose receipt came in the received message `rcv_msg_id`, by
+    /// internal ID.
+    fn snd_msgs_by_receipt(
+        &self,
+        conn_id: &[u8],
+        rcv_msg_id: i64,
+    ) -> Result<Vec<SndMsgRecord>, StoreError>;
 }
 
 /// The in-memory store for unit tests.
@@ -507,6 +543,21 @@ impl Store for MemoryStore {
             .values()
             .find(|m| m.conn_id == conn_id && m.enc_hash == enc_hash)
             .cloned())
+    }
+
+    fn snd_msgs_by_receipt(
+        &self,
+        conn_id: &[u8],
+        rcv_msg_id: i64,
+    ) -> Result<Vec<SndMsgRecord>, StoreError> {
+        Ok(self
+            .snd_msgs
+            .values()
+            .filter(|m| {
+                m.conn_id == conn_id && m.receipt.is_some_and(|r| r.rcv_msg_id == rcv_msg_id)
+            })
+            .cloned()
+            .collect())
     }
 }
 

@@ -134,6 +134,43 @@ pub struct MsgMeta {
     pub integrity: MsgIntegrity,
 }
 
+/// Whether a delivery receipt's hash matched the sent message (`MsgReceiptStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MsgReceiptStatus {
+    /// The peer's hash of the message is ours.
+    Ok,
+    /// The peer received something else under this message's ID.
+    BadMsgHash,
+}
+
+impl MsgReceiptStatus {
+    /// The stored text (`ok`, `badMsgHash`, as the reference stores it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MsgReceiptStatus::Ok => "ok",
+            MsgReceiptStatus::BadMsgHash => "badMsgHash",
+        }
+    }
+
+    /// Parses what [`MsgReceiptStatus::as_str`] gave.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ok" => Some(MsgReceiptStatus::Ok),
+            "badMsgHash" => Some(MsgReceiptStatus::BadMsgHash),
+            _ => None,
+        }
+    }
+}
+
+/// A delivery receipt for one of our messages (`MsgReceipt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MsgReceipt {
+    /// Our message's ID (as `send_message` returned it).
+    pub msg_id: i64,
+    /// Whether the hash matched.
+    pub status: MsgReceiptStatus,
+}
+
 /// An event for the application (`AEvent`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -160,12 +197,15 @@ pub enum Event {
         /// The body.
         body: Vec<u8>,
     },
-    /// The peer received our message with this ID; `ok` when the hash matched.
+    /// Delivery receipts from the peer for our messages (`RCVD`). The receipt message is
+    /// acknowledged like a message: `ack_message(meta.msg_id, None)` (a receipt on it is
+    /// refused); the server delivers the next message only then. A receipt for a message
+    /// whose receipt was OK already is not reported again.
     Rcvd {
-        /// Our message ID.
-        msg_id: i64,
-        /// Whether the receipt's hash matched the message.
-        ok: bool,
+        /// The receipt message's own ID (for `ack_message`) and integrity.
+        meta: MsgMeta,
+        /// Our messages it is about, never empty.
+        receipts: Vec<MsgReceipt>,
     },
     /// The message with this ID could not be sent and will not be retried.
     Merr(i64, String),

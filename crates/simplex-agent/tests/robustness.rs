@@ -7,7 +7,7 @@ mod common;
 use agent_proto::{AgentMsgEnvelope, ClientMessage, ClientMsgEnvelope};
 use common::*;
 use simplex_agent::store::{SndQueueRecord, Store};
-use simplex_agent::{Event, MsgIntegrity, SqliteStore};
+use simplex_agent::{AgentError, Event, MsgIntegrity, MsgReceipt, MsgReceiptStatus, SqliteStore};
 use simplex_crypto::{cb_decrypt, cb_encrypt, CbNonce};
 use simplex_encoding::{decode_all, Encode};
 use smp_proto::{RcvMsgBody, Response};
@@ -434,4 +434,90 @@ async fn contact_invitation_is_retried_across_a_restart() {
     b.agent.stop().await;
     srv_a.down().await;
     srv_b.stop().await;
+}
+
+/// Receipts come with their own message ID and are acknowledged like messages: a receipt on
+/// a receipt is refused; one not acknowledged yet is reported again after a restart (the
+/// server delivers it again under the same ID); a second receipt for a message whose
+/// receipt was OK is acknowledged without a report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_are_acknowledged_by_the_application() {
+    let srv = TestServer::start(128).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    let (ab, ba) = connect(&mut a, &mut b).await;
+    let id = a.agent.send_message(&ab, b"hello").await.expect("send");
+    let e = b.next().await;
+    let Event::Msg { meta: got, .. } = e.event else {
+        panic!("expected MSG, got {e:?}");
+    };
+    b.agent
+        .ack_message(&ba, got.msg_id, Some(b"info"))
+        .await
+        .expect("ack with a receipt");
+    let expected = vec![MsgReceipt {
+        msg_id: id,
+        status: MsgReceiptStatus::Ok,
+    }];
+    let skip = |e: &Event| matches!(e, Event::Up(..) | Event::Down(..) | Event::Sent(_));
+    let e = a.next_skip(skip).await;
+    assert_eq!(e.conn_id, ab);
+    let Event::Rcvd { meta, receipts } = e.event else {
+        panic!("expected RCVD, got {e:?}");
+    };
+    assert_eq!(receipts, expected);
+    assert!(meta.msg_id > id, "the receipt's own ID");
+    assert_eq!(meta.integrity, MsgIntegrity::Ok);
+    assert!(matches!(
+        a.agent.ack_message(&ab, meta.msg_id, Some(b"")).await,
+        Err(AgentError::Prohibited(_))
+    ));
+    // Not acknowledged: after a restart the server delivers it again and it is reported
+    // again, the same.
+    a.agent.stop().await;
+    drop(a);
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
+    let e = a.next_skip(skip).await;
+    assert_eq!(
+        e.event,
+        Event::Rcvd {
+            meta: meta.clone(),
+            receipts: expected
+        }
+    );
+    a.agent
+        .ack_message(&ab, meta.msg_id, None)
+        .await
+        .expect("ack the receipt");
+    // Bob's record of the message is made unacknowledged again in his database, and he
+    // acknowledges it again with a receipt: Alice acknowledges that one without a report,
+    // so her next event is Bob's next message.
+    b.agent.stop().await;
+    drop(b);
+    {
+        let db = rusqlite::Connection::open(dir.path().join("bob.db")).expect("open");
+        db.pragma_update(None, "key", "passphrase").expect("key");
+        let n = db
+            .execute(
+                "UPDATE rcv_messages SET user_ack = 0 WHERE internal_id = ?1",
+                [got.msg_id],
+            )
+            .expect("update");
+        assert_eq!(n, 1);
+    }
+    let b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    b.agent
+        .ack_message(&ba, got.msg_id, Some(b"again"))
+        .await
+        .expect("the second receipt");
+    b.agent.send_message(&ba, b"after").await.expect("send");
+    let e = a.next_skip(skip).await;
+    let Event::Msg { body, .. } = e.event else {
+        panic!("expected MSG, got {e:?}");
+    };
+    assert_eq!(body, b"after");
+    a.agent.stop().await;
+    b.agent.stop().await;
+    srv.stop().await;
 }

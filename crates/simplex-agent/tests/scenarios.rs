@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use simplex_agent::store::Store;
-use simplex_agent::{Event, MsgIntegrity, SqliteStore};
+use simplex_agent::{Event, MsgIntegrity, MsgReceiptStatus, SqliteStore};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contact_address_request_accept_and_delete() {
@@ -116,9 +116,15 @@ async fn one_way(s: &mut TestAgent, s_conn: &[u8], r: &mut TestAgent, r_conn: &[
     while sent.len() < n || rcvd.len() < n {
         match s.next().await.event {
             Event::Sent(id) => assert!(sent.insert(id)),
-            Event::Rcvd { msg_id, ok } => {
-                assert!(ok);
-                assert!(rcvd.insert(msg_id));
+            Event::Rcvd { meta, receipts } => {
+                for r in receipts {
+                    assert_eq!(r.status, MsgReceiptStatus::Ok);
+                    assert!(rcvd.insert(r.msg_id));
+                }
+                s.agent
+                    .ack_message(s_conn, meta.msg_id, None)
+                    .await
+                    .expect("ack the receipt");
             }
             other => panic!("unexpected {other:?}"),
         }

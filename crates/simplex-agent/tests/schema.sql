@@ -42,7 +42,7 @@ CREATE TABLE rcv_messages (
   broker_id BLOB NOT NULL,
   msg_body BLOB NOT NULL,
   integrity TEXT NOT NULL,
-  user_ack INTEGER NOT NULL,
+  user_ack INTEGER NOT NULL, msg_type TEXT NOT NULL DEFAULT 'A_MSG',
   PRIMARY KEY (conn_id, internal_id)
 ) WITHOUT ROWID;
 CREATE TABLE rcv_queues (
@@ -74,7 +74,7 @@ CREATE TABLE snd_messages (
   msg_type TEXT NOT NULL,
   internal_hash BLOB NOT NULL,
   msg_body BLOB NOT NULL,
-  pending INTEGER NOT NULL,
+  pending INTEGER NOT NULL, rcpt_internal_id INTEGER, rcpt_status TEXT,
   PRIMARY KEY (conn_id, internal_id)
 ) WITHOUT ROWID;
 CREATE TABLE snd_queues (
@@ -90,4 +90,5 @@ CREATE TABLE snd_queues (
 ) WITHOUT ROWID;
 CREATE INDEX idx_rcv_messages_enc_hash ON rcv_messages (conn_id, encrypted_msg_hash);
 CREATE INDEX idx_snd_messages_pending ON snd_messages (conn_id, pending, internal_id);
+CREATE INDEX idx_snd_messages_rcpt ON snd_messages (conn_id, rcpt_internal_id);
 CREATE INDEX idx_snd_messages_snd_id ON snd_messages (conn_id, internal_snd_id);

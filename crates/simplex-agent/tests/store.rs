@@ -3,7 +3,7 @@
 
 use rand::rngs::OsRng;
 use simplex_agent::store::*;
-use simplex_agent::{MemoryStore, SqliteStore, StoreError};
+use simplex_agent::{MemoryStore, MsgReceiptStatus, SqliteStore, StoreError};
 use simplex_crypto::{
     dh_x25519, PrivateAuthKey, PrivateKeyEd25519, PrivateKeyX25519, PrivateKeyX448,
 };
@@ -48,6 +48,7 @@ fn exercise(store: &mut dyn Store) {
         hash: vec![1; 32],
         body: b"body".to_vec(),
         pending: true,
+        receipt: None,
     };
     assert!(store.apply(vec![Write::PutSndMsg(orphan.clone())]).is_err());
     assert_eq!(store.conn(&id).expect("read"), None);
@@ -151,6 +152,7 @@ fn exercise(store: &mut dyn Store) {
         body: b"hello".to_vec(),
         integrity: "OK".into(),
         acked: false,
+        kind: RcvMsgKind::Receipt,
     };
     store
         .apply(vec![
@@ -159,7 +161,10 @@ fn exercise(store: &mut dyn Store) {
         ])
         .expect("apply");
     assert!(store.pending_snd_msgs(&id).expect("read").is_empty());
-    assert_eq!(store.snd_msg_by_snd_id(&id, 1).expect("read"), Some(sent));
+    assert_eq!(
+        store.snd_msg_by_snd_id(&id, 1).expect("read"),
+        Some(sent.clone())
+    );
     assert_eq!(
         store.rcv_msg_by_enc_hash(&id, &[6; 32]).expect("read"),
         Some(rcvd.clone())
@@ -176,6 +181,25 @@ fn exercise(store: &mut dyn Store) {
         .apply(vec![Write::AckRcvMsg(id.clone(), 2)])
         .expect("apply");
     assert!(store.rcv_msg(&id, 2).expect("read").expect("msg").acked);
+    // A receipt recorded on a sent message; found by the message that carried it.
+    assert!(store.snd_msgs_by_receipt(&id, 2).expect("read").is_empty());
+    let mut receipted = sent;
+    receipted.receipt = Some(SndMsgReceipt {
+        rcv_msg_id: 2,
+        status: MsgReceiptStatus::BadMsgHash,
+    });
+    store
+        .apply(vec![Write::PutSndMsg(receipted.clone())])
+        .expect("apply");
+    assert_eq!(
+        store.snd_msgs_by_receipt(&id, 2).expect("read"),
+        vec![receipted.clone()]
+    );
+    assert!(store.snd_msgs_by_receipt(&id, 3).expect("read").is_empty());
+    assert_eq!(
+        store.snd_msg_by_snd_id(&id, 1).expect("read"),
+        Some(receipted)
+    );
 
     // Confirmations and invitations.
     let conf = ConfirmationRecord {
@@ -272,4 +296,37 @@ fn schema_matches_dump() {
         dump, committed,
         "schema changed: review and regenerate tests/schema.sql"
     );
+}
+
+/// A database made before the receipt migration opens: its messages read with no receipt
+/// and as application messages.
+#[test]
+fn receipt_migration_upgrades_an_older_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.db");
+    {
+        let db = rusqlite::Connection::open(&path).expect("open");
+        db.pragma_update(None, "key", "pw").expect("key");
+        let (name, sql) = simplex_agent::sqlite::MIGRATIONS[0];
+        db.execute_batch("CREATE TABLE migrations (name TEXT PRIMARY KEY, ts INTEGER NOT NULL)")
+            .expect("migrations table");
+        db.execute_batch(sql).expect("initial schema");
+        db.execute("INSERT INTO migrations VALUES (?1, 0)", [name])
+            .expect("record");
+        db.execute_batch(
+            "INSERT INTO connections VALUES (x'01', 'duplex', 'active', 1, 7, 0, 2, 1, x'', 1, x'');
+             INSERT INTO snd_messages VALUES (x'01', 1, 1, 'A_MSG', x'05', x'', 0);
+             INSERT INTO rcv_messages VALUES (x'01', 2, 1, x'06', x'07', x'08', x'68', 'OK', 0);",
+        )
+        .expect("rows");
+    }
+    let store = SqliteStore::open(&path, "pw").expect("migrated");
+    let sent = store
+        .snd_msg_by_snd_id(&[1], 1)
+        .expect("read")
+        .expect("sent");
+    assert_eq!(sent.receipt, None);
+    let rcvd = store.rcv_msg(&[1], 2).expect("read").expect("received");
+    assert_eq!(rcvd.kind, RcvMsgKind::Message);
+    assert_eq!(rcvd.body, b"h");
 }

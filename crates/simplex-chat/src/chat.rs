@@ -10,7 +10,7 @@
 //!   contact and allows with `x.ok`; both get `CON`.
 
 use chrono::Local;
-use simplex_agent::{Agent, AgentError, AgentEvent, Event, MsgIntegrity};
+use simplex_agent::{Agent, AgentError, AgentEvent, Event, MsgIntegrity, MsgReceiptStatus};
 
 use crate::command::{parse, Command};
 use crate::protocol::{ChatEvent, ChatMessage, Profile};
@@ -431,14 +431,19 @@ impl<O: Output> Chat<O> {
                     self.store.set_sent_status(c.id, msg_id, "sent")?;
                 }
             }
-            Event::Rcvd { msg_id, ok } => {
+            Event::Rcvd { meta, receipts } => {
                 if let Some(c) = self.store.contact_by_conn(&conn)? {
-                    let status = if ok { "rcvd" } else { "rcvd_bad" };
-                    if let Some(it) = self.store.set_sent_status(c.id, msg_id, status)? {
-                        let lines = view::receipt(Local::now(), &c.name, &it, ok);
-                        self.print(lines);
+                    for r in receipts {
+                        let ok = r.status == MsgReceiptStatus::Ok;
+                        let status = if ok { "rcvd" } else { "rcvd_bad" };
+                        if let Some(it) = self.store.set_sent_status(c.id, r.msg_id, status)? {
+                            let lines = view::receipt(Local::now(), &c.name, &it, ok);
+                            self.print(lines);
+                        }
                     }
                 }
+                // The receipt is acknowledged like a message (without a receipt of its own).
+                self.agent.ack_message(&conn, meta.msg_id, None).await?;
             }
             Event::Req { inv_id, conn_info } => {
                 let Some((addr, _)) = self.store.address()? else {

@@ -26,14 +26,15 @@
 //!
 //! A failed command prints `CMDERR <command> <error>`. Events print as
 //! `EV <conn or -> <event> …`: `CONF <conf> <info>`, `INFO <info>`, `CON`, `SENT <id>`,
-//! `MSG <msg id> <sender's id> <integrity, spaces as ':'> <body>`, `RCVD <id> OK|BAD`,
+//! `MSG <msg id> <sender's id> <integrity, spaces as ':'> <body>`,
+//! `RCVD <receipt's msg id> <id> OK|BAD [<id> OK|BAD]…` (acknowledge it with `ack`),
 //! `MERR <id> <error>`, `QCONT`, `END`, `DOWN <server> <conn>…`, `UP <server> <conn>…`,
 //! `REQ <inv> <info>`, `ERR <error>` (`ERR A_DUPLICATE` for a message received again).
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use simplex_agent::{Agent, AgentConfig, AgentEvent, Event, SqliteStore};
+use simplex_agent::{Agent, AgentConfig, AgentEvent, Event, MsgReceiptStatus, SqliteStore};
 use simplex_encoding::string::{base64url_decode, base64url_encode};
 use smp_proto::SmpServer;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -73,7 +74,17 @@ fn show(e: &AgentEvent) -> String {
             meta.integrity.to_string().replace(' ', ":"),
             text(body)
         ),
-        Event::Rcvd { msg_id, ok } => format!("RCVD {msg_id} {}", if *ok { "OK" } else { "BAD" }),
+        Event::Rcvd { meta, receipts } => {
+            let mut line = format!("RCVD {}", meta.msg_id);
+            for r in receipts {
+                let status = match r.status {
+                    MsgReceiptStatus::Ok => "OK",
+                    _ => "BAD",
+                };
+                line.push_str(&format!(" {} {status}", r.msg_id));
+            }
+            line
+        }
         Event::Merr(m, err) => format!("MERR {m} {err}"),
         Event::QCont => "QCONT".into(),
         Event::End => "END".into(),

@@ -6,7 +6,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use simplex_agent::{Agent, AgentConfig, AgentEvent, Event, SqliteStore};
+use simplex_agent::{
+    Agent, AgentConfig, AgentEvent, Event, MsgReceipt, MsgReceiptStatus, SqliteStore,
+};
 use simplex_transport::credentials::{GeneratedCredentials, SignAlgorithm};
 use smp_proto::SmpServer;
 use smp_server::core::{Core, CoreConfig};
@@ -238,7 +240,8 @@ pub async fn connect(a: &mut TestAgent, b: &mut TestAgent) -> (Vec<u8>, Vec<u8>)
 }
 
 /// Sends `body` from `s` on `s_conn`; `r` gets it on `r_conn`, acknowledges it with a
-/// receipt; `s` gets `SENT` and `RCVD`. Returns the receiver's message ID.
+/// receipt; `s` gets `SENT` and `RCVD` and acknowledges the receipt. Returns the
+/// receiver's message ID.
 pub async fn exchange(
     s: &mut TestAgent,
     s_conn: &[u8],
@@ -265,8 +268,18 @@ pub async fn exchange(
         assert_eq!(e.conn_id, s_conn, "{e:?}");
         match e.event {
             Event::Sent(m) if m == id => sent = true,
-            Event::Rcvd { msg_id, ok } if msg_id == id => {
-                assert!(ok, "receipt hash");
+            Event::Rcvd { meta, receipts } => {
+                assert_eq!(
+                    receipts,
+                    vec![MsgReceipt {
+                        msg_id: id,
+                        status: MsgReceiptStatus::Ok
+                    }]
+                );
+                s.agent
+                    .ack_message(s_conn, meta.msg_id, None)
+                    .await
+                    .expect("ack the receipt");
                 rcvd = true;
             }
             other => panic!("unexpected {other:?}"),
