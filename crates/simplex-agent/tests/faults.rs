@@ -1,3 +1,6 @@
+//! Part of the `faults` test targets (`cargo test --release --test faults` runs this and the
+//! relay's network and server-kill faults in `crates/smp-server/tests/faults.rs`).
+//!
 //! Agents as separate processes (`agent-cli`) against a relay process: one agent is killed
 //! with SIGKILL mid-stream and restarted on the same database, then the other.
 //!
