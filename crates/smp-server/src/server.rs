@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rand::rngs::OsRng;
 use simplex_transport::handshake::{
     ServerConnection, ServerTransport, SmpListener, SmpReader, SmpWriter,
 };
@@ -305,10 +304,13 @@ async fn process(
         {
             let mut core = lock(&shared.core);
             let t = now();
+            // IDs, nonces and queue keys come from the thread's ChaCha CSPRNG (seeded and
+            // reseeded from the OS), as the reference's ChaChaDRG: no system call per message.
+            let mut rng = rand::thread_rng();
             for (item, ok) in batch.into_iter().zip(verified) {
                 match item {
                     Ok(req) => {
-                        for o in core.handle_verified(&mut OsRng, t, &session, req, ok) {
+                        for o in core.handle_verified(&mut rng, t, &session, req, ok) {
                             if o.client == session.client {
                                 mine.push(Wire::from(o));
                             } else {
