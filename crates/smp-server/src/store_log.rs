@@ -12,6 +12,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use simplex_encoding::string::{base64url_decode, base64url_encode};
 
 use crate::msg_store::{Message, MessageKind, MsgNtf, MsgStore, NtfStore};
@@ -179,17 +181,41 @@ impl StoreLogRecord {
     }
 }
 
+/// Decodes base64url into `buf` (no allocation), with the rules of `base64url_decode`:
+/// not empty, at most two `=`, padding only on a length that is a multiple of 4.
+fn b64_into<'b>(s: &str, buf: &'b mut [u8]) -> Result<&'b [u8], ParseError> {
+    let bytes = s.as_bytes();
+    let body = bytes
+        .iter()
+        .rposition(|&b| b != b'=')
+        .map_or(&[][..], |end| bytes.get(..=end).unwrap_or_default());
+    let pad = bytes.len() - body.len();
+    if body.is_empty() || pad > 2 || (pad > 0 && bytes.len() % 4 != 0) {
+        return Err(ParseError("base64url"));
+    }
+    let n = URL_SAFE_NO_PAD
+        .decode_slice(body, &mut *buf)
+        .map_err(|_| ParseError("base64url"))?;
+    buf.get(..n).ok_or(ParseError("base64url"))
+}
+
 fn id(s: &str) -> Result<EntityId, ParseError> {
+    if s.len() <= 128 {
+        let mut buf = [0u8; 96];
+        return b64_into(s, &mut buf).map(<[u8]>::to_vec);
+    }
     base64url_decode(s.as_bytes()).map_err(|_| ParseError("base64url"))
 }
 
 fn key(s: &str) -> Result<PublicAuthKey, ParseError> {
-    PublicAuthKey::from_der(&id(s)?).map_err(|_| ParseError("key"))
+    // The longest key, Ed448 in its SPKI form, is 69 bytes.
+    let mut buf = [0u8; 96];
+    PublicAuthKey::from_der(b64_into(s, &mut buf)?).map_err(|_| ParseError("key"))
 }
 
 fn dh_secret(s: &str) -> Result<DhSecretX25519, ParseError> {
-    let raw: [u8; 32] = id(s)?
-        .as_slice()
+    let mut buf = [0u8; 48];
+    let raw: [u8; 32] = b64_into(s, &mut buf)?
         .try_into()
         .map_err(|_| ParseError("dh secret"))?;
     Ok(DhSecretX25519::from_bytes(raw))
@@ -941,6 +967,35 @@ mod tests {
             .path()
             .join("smp-server-store.log.2023-11-14T22:13:20.000000Z")
             .exists());
+    }
+
+    #[test]
+    fn base64_without_allocation_accepts_what_base64url_decode_accepts() {
+        let cases = [
+            "AQID",
+            "AQI",
+            "AQI=",
+            "AQ==",
+            "AQ",
+            "",
+            "=",
+            "==",
+            "AQ===",
+            "AQI==",
+            "AQ=I",
+            "A+/B",
+            "AQ-_",
+            "AQ\u{e9}",
+            "ISEhISEhISEhISEhISEhISEhISEhISEhISEhISEhISE=",
+        ];
+        for c in cases {
+            let mut buf = [0u8; 96];
+            assert_eq!(
+                b64_into(c, &mut buf).ok().map(<[u8]>::to_vec),
+                base64url_decode(c.as_bytes()).ok(),
+                "{c:?}"
+            );
+        }
     }
 
     #[test]
