@@ -1,9 +1,11 @@
 //! Everything an agent decodes from a peer after the server layer: the per-queue envelope and
 //! message, the agent envelope, the agent message and its body, queue information. The first
-//! byte picks the type. Decoding never panics, and encoding is canonical: what decodes
-//! re-encodes to bytes that decode and re-encode to the same bytes. (Equality of values is too
-//! strict here: as in the reference, a decoder may read an optional field, e.g. a queue mode,
-//! that the encoder omits at the queue's client version.)
+//! byte picks the type. Decoding never panics, and whatever decodes re-encodes to bytes that
+//! decode again. Value or byte equality after the round trip is not asserted: the format (the
+//! reference's) is ambiguous where an optional queue mode — read by peeking one byte for
+//! `M`/`C`/`T`/`F` — is omitted at the queue's client version and the next field starts with one
+//! of those letters; the campaign found both cases (kept as seeds). The exact round trips are
+//! asserted for every variant in `crates/agent-proto/tests/codec.rs`.
 #![no_main]
 use agent_proto::{
     AMessage, AgentMessage, AgentMsgEnvelope, ClientMessage, ClientMsgEnvelope, SmpQueueInfo,
@@ -13,9 +15,8 @@ use simplex_encoding::{decode_all, Decode, Encode};
 
 fn check<T: Decode + Encode>(bytes: &[u8]) {
     if let Ok(v) = decode_all::<T>(bytes) {
-        let canonical = v.to_bytes();
-        let again = decode_all::<T>(&canonical).expect("an encoded value decodes");
-        assert_eq!(again.to_bytes(), canonical);
+        let again = decode_all::<T>(&v.to_bytes());
+        assert!(again.is_ok(), "an encoded value must decode");
     }
 }
 
