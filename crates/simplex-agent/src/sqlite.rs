@@ -248,30 +248,52 @@ fn col<T: rusqlite::types::FromSql>(row: &Row<'_>, i: usize) -> Result<T, StoreE
     Ok(row.get(i)?)
 }
 
+/// Why [`open_database`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The passphrase does not open the file (or it is not a database).
+    #[error("wrong passphrase or invalid database file")]
+    WrongPassphrase,
+    /// SQLite failed otherwise.
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Opens (or creates) a SQLite file with a SQLCipher passphrase — an empty one opens a plain
+/// file, since SQLCipher refuses an empty key — checks the key at once by reading the first
+/// page, and turns on foreign keys and WAL. Shared by the agent's and the chat's databases.
+pub fn open_database(path: &Path, passphrase: &str) -> Result<Connection, OpenError> {
+    let db = Connection::open(path)?;
+    if !passphrase.is_empty() {
+        db.pragma_update(None, "key", passphrase)?;
+    }
+    // The key is only checked when the first page is read.
+    match db.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(_) => {}
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::NotADatabase =>
+        {
+            return Err(OpenError::WrongPassphrase)
+        }
+        Err(e) => return Err(e.into()),
+    }
+    db.pragma_update(None, "foreign_keys", true)?;
+    db.pragma_update(None, "journal_mode", "WAL")?;
+    Ok(db)
+}
+
 impl SqliteStore {
     /// Opens (or creates) the database at `path` with `passphrase` and runs the migrations.
     /// A wrong passphrase gives [`StoreError::WrongPassphrase`]; an empty one opens (or
     /// creates) a plain, unencrypted file.
     pub fn open(path: &Path, passphrase: &str) -> Result<Self, StoreError> {
-        let db = Connection::open(path)?;
-        // SQLCipher refuses an empty key: an empty passphrase opens a plain SQLite file.
-        if !passphrase.is_empty() {
-            db.pragma_update(None, "key", passphrase)?;
-        }
-        // The key is only checked when the first page is read.
-        match db.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-            r.get::<_, i64>(0)
-        }) {
-            Ok(_) => {}
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::NotADatabase =>
-            {
-                return Err(StoreError::WrongPassphrase)
-            }
-            Err(e) => return Err(e.into()),
-        }
-        db.pragma_update(None, "foreign_keys", true)?;
-        db.pragma_update(None, "journal_mode", "WAL")?;
+        let db = open_database(path, passphrase).map_err(|e| match e {
+            OpenError::WrongPassphrase => StoreError::WrongPassphrase,
+            OpenError::Sqlite(e) => e.into(),
+        })?;
         db.pragma_update(None, "synchronous", "NORMAL")?;
         let mut store = SqliteStore { db };
         store.migrate()?;

@@ -19,6 +19,9 @@ pub enum StoreError {
     /// SQLite failed.
     #[error("chat database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The database could not be opened for another reason.
+    #[error("chat database: {0}")]
+    Open(String),
 }
 
 /// What a connection in progress is for.
@@ -132,24 +135,11 @@ CREATE INDEX IF NOT EXISTS idx_chat_items_contact ON chat_items (contact_id, id)
 impl ChatStore {
     /// Opens (or creates) the database at `path`; an empty passphrase means a plain file.
     pub fn open(path: &Path, passphrase: &str) -> Result<ChatStore, StoreError> {
-        let db = Connection::open(path)?;
-        // SQLCipher refuses an empty key: without a passphrase the file is plain SQLite.
-        if !passphrase.is_empty() {
-            db.pragma_update(None, "key", passphrase)?;
-        }
-        match db.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-            r.get::<_, i64>(0)
-        }) {
-            Ok(_) => {}
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::NotADatabase =>
-            {
-                return Err(StoreError::WrongPassphrase)
-            }
-            Err(e) => return Err(e.into()),
-        }
-        db.pragma_update(None, "foreign_keys", true)?;
-        db.pragma_update(None, "journal_mode", "WAL")?;
+        let db = simplex_agent::sqlite::open_database(path, passphrase).map_err(|e| match e {
+            simplex_agent::sqlite::OpenError::WrongPassphrase => StoreError::WrongPassphrase,
+            simplex_agent::sqlite::OpenError::Sqlite(e) => StoreError::Sqlite(e),
+            other => StoreError::Open(other.to_string()),
+        })?;
         db.execute_batch(SCHEMA)?;
         Ok(ChatStore { db })
     }
