@@ -777,20 +777,7 @@ impl Inner {
         inv: &InvitationRequest,
         conn_info: &[u8],
     ) -> Result<ConnId, AgentError> {
-        let agent_v = inv
-            .data
-            .agent_versions
-            .compatible_version(&SUPPORTED_AGENT_VERSIONS)
-            .ok_or(AgentError::Version)?;
-        let quri = inv
-            .data
-            .smp_queues
-            .first()
-            .ok_or(AgentError::BadLink("no queue".into()))?;
-        let client_v = quri
-            .client_versions
-            .compatible_version(&SUPPORTED_SMP_CLIENT_VERSIONS)
-            .ok_or(AgentError::Version)?;
+        let (agent_v, quri, client_v) = negotiate_link(&inv.data)?;
         let e2e_v = inv
             .e2e
             .versions
@@ -875,20 +862,7 @@ impl Inner {
         c: &ContactRequest,
         conn_info: &[u8],
     ) -> Result<ConnId, AgentError> {
-        let agent_v = c
-            .data
-            .agent_versions
-            .compatible_version(&SUPPORTED_AGENT_VERSIONS)
-            .ok_or(AgentError::Version)?;
-        let quri = c
-            .data
-            .smp_queues
-            .first()
-            .ok_or(AgentError::BadLink("no queue".into()))?;
-        let client_v = quri
-            .client_versions
-            .compatible_version(&SUPPORTED_SMP_CLIENT_VERSIONS)
-            .ok_or(AgentError::Version)?;
+        let (agent_v, quri, client_v) = negotiate_link(&c.data)?;
         let (conn_id, inv) = self.new_invitation(None).await?;
         let env = AgentMsgEnvelope::Invitation {
             agent_version: agent_v,
@@ -2006,4 +1980,23 @@ async fn delivery_loop(inner: Weak<Inner>, conn_id: ConnId, notify: Arc<Notify>)
             }
         }
     }
+}
+
+/// The versions to use with a link's creator and the queue to reach it: the highest agent
+/// version both support, the link's first queue, and the highest SMP client version both
+/// support for that queue.
+fn negotiate_link(data: &ConnReqUriData) -> Result<(Version, &SmpQueueUri, Version), AgentError> {
+    let agent_v = data
+        .agent_versions
+        .compatible_version(&SUPPORTED_AGENT_VERSIONS)
+        .ok_or(AgentError::Version)?;
+    let quri = data
+        .smp_queues
+        .first()
+        .ok_or(AgentError::BadLink("no queue".into()))?;
+    let client_v = quri
+        .client_versions
+        .compatible_version(&SUPPORTED_SMP_CLIENT_VERSIONS)
+        .ok_or(AgentError::Version)?;
+    Ok((agent_v, quri, client_v))
 }

@@ -373,14 +373,6 @@ pub struct Core {
     clients: HashMap<ClientId, ClientState>,
 }
 
-fn max_message_length(v: u16) -> usize {
-    match v {
-        v if v >= 11 => 16_048,
-        v if v >= 8 => 16_064,
-        _ => 16_088,
-    }
-}
-
 /// A valid Ed25519 public key to verify against when the queue or key is missing, so the
 /// failure takes the same time (the base point's encoding).
 const DUMMY_ED25519: [u8; 32] = [
@@ -1096,7 +1088,7 @@ impl Core {
         body: Vec<u8>,
         out: &mut Vec<Outgoing>,
     ) -> Result<Reply, ErrorKind> {
-        if body.len() > max_message_length(session.version) {
+        if body.len() > smp_proto::max_message_length(smp_proto::Version(session.version)) {
             return Err(ErrorKind::LargeMsg);
         }
         let q = self
