@@ -412,11 +412,11 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
         .get("TRANSPORT", "host")
         .unwrap_or("<hostnames>")
         .to_owned();
-    let ini_port = ini
+    let ini_ports: Vec<u16> = ini
         .get("TRANSPORT", "port")
-        .and_then(|p| p.split(',').next())
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or(DEFAULT_PORT);
+        .map(|p| p.split(',').filter_map(|p| p.trim().parse().ok()).collect())
+        .unwrap_or_default();
+    let ini_port = ini_ports.first().copied().unwrap_or(DEFAULT_PORT);
     let port = opts.port.unwrap_or(ini_port);
     let inactive = if ini.on("INACTIVE_CLIENTS", "disconnect", false) {
         Some(InactiveClients {
@@ -524,9 +524,20 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
     let message_ttl = core_config.message_ttl;
     let mut core = Core::new(core_config, queues, msgs);
     core.ntfs = ntfs;
-    let server = Server::bind(net, &creds, core).await?;
+    let shutdown = shutdown_signal();
+    let mut server = Server::bind(net, &creds, core).await?;
     let bound = server.local_addr()?.port();
     println!("Serving SMP protocol on port {bound} (TLS)...");
+    // The reference's INI lists several ports (`port = 5223,443`): serve each of them, unless
+    // the command line chose one port.
+    if opts.port.is_none() {
+        for extra in ini_ports.iter().skip(1) {
+            let bound = server
+                .also_listen(SocketAddr::new(listen.ip(), *extra))
+                .await?;
+            println!("Serving SMP protocol on port {} (TLS)...", bound.port());
+        }
+    }
     match message_ttl {
         Some(ttl) => println!("expiring messages after {}", show_ttl(ttl)),
         None => println!("not expiring messages"),
@@ -538,28 +549,43 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
         ),
         None => println!("not expiring inactive clients"),
     }
-    server.run(shutdown_signal()).await
+    server.run(shutdown).await
 }
 
-async fn shutdown_signal() {
+/// Registers the SIGINT and SIGTERM handlers at once — before the port is printed, so that a
+/// signal sent as soon as the server says it is serving stops it gracefully instead of killing
+/// it — and returns the future that resolves on the first of them.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            match (term, int) {
+                (Some(mut t), Some(mut i)) => {
+                    tokio::select! {
+                        _ = t.recv() => {}
+                        _ = i.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                (Some(mut t), None) => {
+                    let _ = t.recv().await;
+                }
+                (None, Some(mut i)) => {
+                    let _ = i.recv().await;
+                }
+                (None, None) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

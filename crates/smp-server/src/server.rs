@@ -80,6 +80,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// A bound server, ready to run.
 pub struct Server {
     listener: SmpListener,
+    /// Further ports (`[TRANSPORT] port = 5223,443`), served the same way.
+    extra_listeners: Vec<SmpListener>,
     shared: Arc<Shared>,
     config: NetConfig,
 }
@@ -102,9 +104,21 @@ impl Server {
         });
         Ok(Server {
             listener,
+            extra_listeners: Vec::new(),
             shared,
             config,
         })
+    }
+
+    /// Also listens on `addr` (a further port of `[TRANSPORT] port`), with the same
+    /// credentials; returns the bound address.
+    pub async fn also_listen(&mut self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+        let listener = SmpListener::bind(addr, self.listener.transport().clone())
+            .await
+            .map_err(std::io::Error::other)?;
+        let bound = listener.local_addr().map_err(std::io::Error::other)?;
+        self.extra_listeners.push(listener);
+        Ok(bound)
     }
 
     /// The bound address.
@@ -117,9 +131,26 @@ impl Server {
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
         let Server {
             listener,
+            extra_listeners,
             shared,
             config,
         } = self;
+        // Further ports accept in their own tasks and hand connections to this loop, so every
+        // connection goes through the same cap, handshake and shutdown.
+        let (extra_tx, mut extra_rx) = mpsc::channel::<tokio::net::TcpStream>(64);
+        let mut acceptors = JoinSet::new();
+        for l in extra_listeners {
+            let tx = extra_tx.clone();
+            acceptors.spawn(async move {
+                loop {
+                    if let Ok((tcp, _addr)) = l.accept_tcp().await {
+                        if tx.send(tcp).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
         let limit = Arc::new(Semaphore::new(config.max_connections));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut clients = JoinSet::new();
@@ -131,11 +162,12 @@ impl Server {
                 () = &mut shutdown => break,
             };
             let tcp = tokio::select! {
-                r = listener.accept_tcp() => r,
+                r = listener.accept_tcp() => r.ok().map(|(tcp, _addr)| tcp),
+                Some(tcp) = extra_rx.recv() => Some(tcp),
                 () = &mut shutdown => break,
             };
             while clients.try_join_next().is_some() {}
-            let Ok((tcp, _addr)) = tcp else { continue };
+            let Some(tcp) = tcp else { continue };
             let transport = listener.transport().clone();
             let shared = shared.clone();
             let stop = stop_rx.clone();
@@ -149,6 +181,8 @@ impl Server {
                 }
             });
         }
+        acceptors.abort_all();
+        drop(extra_tx);
         tracing::info!("stopping: no new connections, ending clients");
         let _ = stop_tx.send(true);
         while clients.join_next().await.is_some() {}

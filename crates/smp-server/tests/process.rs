@@ -233,3 +233,103 @@ async fn serves_the_reference_fixture_certificates() {
         std::fs::read(fixtures.join("ca.crt")).expect("fixture ca.crt")
     );
 }
+
+/// The reference's INI lists several ports (`port = 5223,443`): every one is served. Here two
+/// free ports (`port = 0,0`), the second answering PING like the first.
+#[tokio::test]
+async fn serves_every_port_of_the_ini() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Initialise the configuration, then stop. SIGTERM right after the port line must be a
+    // graceful stop (exit status 0): the handlers are in place before the port is printed.
+    let mut first = start_binary(dir.path());
+    let fingerprint = first.fingerprint.clone();
+    first.terminate();
+    let ini = dir.path().join("cfg/smp-server.ini");
+    let text = std::fs::read_to_string(&ini).expect("read ini");
+    let text: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("port = ") {
+                "port = 0,0"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&ini, text).expect("write ini");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smp-server"))
+        .args(["start", "--listen", "127.0.0.1"])
+        .env("SMP_SERVER_CFG_PATH", dir.path().join("cfg"))
+        .env("SMP_SERVER_LOG_PATH", dir.path().join("log"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn smp-server");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut ports = Vec::new();
+    let mut line = String::new();
+    while ports.len() < 2 {
+        line.clear();
+        if reader.read_line(&mut line).expect("read stdout") == 0 {
+            break;
+        }
+        // The inactive-clients line comes after every port line.
+        if line.contains("inactive") {
+            break;
+        }
+        if let Some(rest) = line.strip_prefix("Serving SMP protocol on port ") {
+            ports.push(
+                rest.split(' ')
+                    .next()
+                    .and_then(|p| p.parse::<u16>().ok())
+                    .expect("port"),
+            );
+        }
+    }
+    let _kill_on_exit = KillOnDrop(child);
+    assert_eq!(ports.len(), 2, "two ports served: {ports:?}");
+    assert_ne!(ports[0], ports[1]);
+
+    let kh = parse_key_hash(fingerprint.as_bytes()).expect("fingerprint parses");
+    for port in ports {
+        let mut conn = raw_connect(
+            ("127.0.0.1", port),
+            &kh,
+            &ClientTransportConfig::default(),
+            None,
+        )
+        .await
+        .expect("handshake");
+        let v = conn.session.params.version;
+        let sid = conn.session.params.session_id.clone();
+        let ping =
+            encode_transmission(v, &sid, &[2; 24], b"", &Cmd::Ping.to_bytes(v)).expect("encode");
+        conn.writer
+            .write_raw(&encode_block(&[ping]).expect("block"))
+            .await
+            .expect("write");
+        let block = conn.reader.read_raw().await.expect("read").to_vec();
+        let ts = decode_block(&block).expect("decode block");
+        let t = RawTransmission::decode(v, ts[0]).expect("transmission");
+        assert_eq!(
+            Response::decode(v, t.command).expect("response"),
+            Response::Pong,
+            "port {port}"
+        );
+    }
+}
+
+/// Kills and reaps the child when the test ends, on every path.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
