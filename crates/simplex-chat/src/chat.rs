@@ -8,13 +8,25 @@
 //! - address: the requester joins it with `x.contact`; the owner's `REQ` records a request;
 //!   `/ac` joins the requester's invitation with `x.info`; the requester's `CONF` creates the
 //!   contact and allows with `x.ok`; both get `CON`.
+//!
+//! Deleting a contact (as the reference's `/d`, notifying): `x.direct.del` is sent and the
+//! contact and its history are deleted at once; its agent connection is deleted only when
+//! the relay has accepted `x.direct.del` (`SENT`, or `MERR`: it will never go), so that the
+//! notice is not lost with the connection's pending messages — a pending deletion survives
+//! restarts in the chat database. The contact's client marks the contact deleted, adds a
+//! `contact deleted` item, prints `NAME deleted contact with you` and deletes its side of
+//! the connection; sending to it then prints `NAME: not ready`, and `/d` removes it locally.
+//!
+//! Delivery status of sent messages: see [`crate::view`].
+
+use std::collections::HashSet;
 
 use chrono::Local;
 use simplex_agent::{Agent, AgentError, AgentEvent, Event, MsgIntegrity, MsgReceiptStatus};
 
 use crate::command::{parse, Command};
 use crate::protocol::{ChatEvent, ChatMessage, Profile};
-use crate::store::{ChatStore, Contact, PendingKind, StoreError};
+use crate::store::{ChatStore, Contact, ItemStatus, PendingKind, StoreError};
 use crate::view;
 
 /// A failure of a command or event, printed and survived.
@@ -66,6 +78,12 @@ pub struct Chat<O: Output> {
     user: Profile,
     last_chat: Option<String>,
     out: O,
+    /// Connections whose relay the agent reported disconnected (`DOWN` until `UP`).
+    down: HashSet<Vec<u8>>,
+    /// Items sent while their relay was disconnected: their `SENT` is shown.
+    held: HashSet<i64>,
+    /// Items up to this row ID were made by an earlier run: their `SENT` is shown.
+    earlier_items: i64,
 }
 
 impl<O: Output> std::fmt::Debug for Chat<O> {
@@ -81,12 +99,42 @@ fn now_ms() -> i64 {
 impl<O: Output> Chat<O> {
     /// A chat for this user over a started agent.
     pub fn new(agent: Agent, store: ChatStore, user: Profile, out: O) -> Self {
+        let earlier_items = store.last_item_id().unwrap_or(0);
         Chat {
             agent,
             store,
             user,
             last_chat: None,
             out,
+            down: HashSet::new(),
+            held: HashSet::new(),
+            earlier_items,
+        }
+    }
+
+    /// Finishes what an earlier run left: deletes the connections of deleted contacts whose
+    /// `x.direct.del` was sent. Errors are printed.
+    pub async fn resume(&mut self) {
+        let pending = match self.store.pending_deletions() {
+            Ok(p) => p,
+            Err(e) => return self.say(e.to_string()),
+        };
+        for d in pending.into_iter().filter(|d| d.sent) {
+            if let Err(e) = self.finish_deletion(&d.conn_id).await {
+                self.say(e.to_string());
+            }
+        }
+    }
+
+    /// Deletes the agent connection of a deleted contact; the pending deletion is kept when
+    /// the relay cannot be reached (retried on `UP` and at the next start).
+    async fn finish_deletion(&mut self, conn: &[u8]) -> Result<(), ChatError> {
+        match self.agent.delete_connection(conn).await {
+            Ok(()) | Err(AgentError::NoConnection) => {
+                self.store.remove_pending_deletion(conn)?;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -235,10 +283,7 @@ impl<O: Output> Chat<O> {
                 let Some(c) = self.contact(&name)? else {
                     return Ok(());
                 };
-                if let Err(e) = self.agent.delete_connection(&c.conn_id).await {
-                    self.say(format!("smp agent error: {e}"));
-                }
-                self.store.delete_contact(c.id)?;
+                self.delete_contact(&c).await?;
                 if self.last_chat.as_deref() == Some(c.name.as_str()) {
                     self.last_chat = None;
                 }
@@ -271,7 +316,7 @@ impl<O: Output> Chat<O> {
                             .map(|c| c.name)
                             .unwrap_or_default(),
                     };
-                    lines.extend(view::item(now, &cname, it));
+                    lines.extend(view::marked_item(now, &cname, it));
                 }
                 self.print(lines);
             }
@@ -290,10 +335,37 @@ impl<O: Output> Chat<O> {
         Ok(c)
     }
 
+    /// `/d`: tells a connected contact with `x.direct.del` (its connection is deleted once
+    /// that is sent), deletes any other connection at once, then the contact.
+    async fn delete_contact(&mut self, c: &Contact) -> Result<(), ChatError> {
+        if !c.deleted {
+            let notice = ChatMessage::new(ChatEvent::DirectDel).to_bytes();
+            let sent = if c.ready {
+                self.agent.send_message(&c.conn_id, &notice).await.ok()
+            } else {
+                None
+            };
+            match sent {
+                Some(msg_id) => self.store.add_pending_deletion(&c.conn_id, msg_id)?,
+                None => {
+                    if let Err(e) = self.agent.delete_connection(&c.conn_id).await {
+                        self.say(format!("smp agent error: {e}"));
+                    }
+                }
+            }
+        }
+        self.store.delete_contact(c.id)?;
+        Ok(())
+    }
+
     async fn send(&mut self, name: &str, text: &str) -> Result<(), ChatError> {
         let Some(c) = self.contact(name)? else {
             return Ok(());
         };
+        if c.deleted {
+            self.say(view::not_ready(&c.name));
+            return Ok(());
+        }
         if !c.ready {
             self.say(format!(
                 "contact {} is not active yet",
@@ -307,6 +379,9 @@ impl<O: Output> Chat<O> {
         .to_bytes();
         let msg_id = self.agent.send_message(&c.conn_id, &body).await?;
         let it = self.store.add_item(c.id, true, text, now_ms(), msg_id)?;
+        if self.down.contains(&c.conn_id) {
+            self.held.insert(it.id);
+        }
         self.last_chat = Some(c.name.clone());
         let lines = view::item(Local::now(), &c.name, &it);
         self.print(lines);
@@ -397,7 +472,8 @@ impl<O: Output> Chat<O> {
             Event::Msg { meta, body } => {
                 let contact = self.store.contact_by_conn(&conn)?;
                 let mut receipt = false;
-                if let Some(c) = &contact {
+                let mut deleted = false;
+                if let Some(c) = contact.as_ref().filter(|c| !c.deleted) {
                     if meta.integrity != MsgIntegrity::Ok {
                         self.integrity_error(c, &meta.integrity);
                     }
@@ -417,6 +493,16 @@ impl<O: Output> Chat<O> {
                                 self.print(lines);
                             }
                             ChatEvent::Info(p) => self.contact_profile(c, &p)?,
+                            ChatEvent::DirectDel if !deleted => {
+                                deleted = true;
+                                self.store.set_deleted_by_contact(c.id)?;
+                                self.store
+                                    .add_event_item(c.id, "contact deleted", now_ms())?;
+                                if self.last_chat.as_deref() == Some(c.name.as_str()) {
+                                    self.last_chat = None;
+                                }
+                                self.say(view::contact_deleted_by_contact(&c.name, &c.profile));
+                            }
                             _ => {}
                         }
                     }
@@ -425,19 +511,50 @@ impl<O: Output> Chat<O> {
                 self.agent
                     .ack_message(&conn, meta.msg_id, receipt.then_some(info))
                     .await?;
+                if deleted {
+                    // The contact's side is gone: so is ours (messages from it after the
+                    // notice, if any, are dropped with the queue).
+                    self.agent.delete_connection(&conn).await?;
+                }
             }
             Event::Sent(msg_id) => {
+                if let Some(d) = self.store.pending_deletion(&conn)? {
+                    if d.msg_id == msg_id {
+                        self.store.set_deletion_sent(&conn)?;
+                        self.finish_deletion(&conn).await?;
+                    }
+                    return Ok(());
+                }
                 if let Some(c) = self.store.contact_by_conn(&conn)? {
-                    self.store.set_sent_status(c.id, msg_id, "sent")?;
+                    let changed = self.store.set_sent_status(
+                        c.id,
+                        msg_id,
+                        &[ItemStatus::New],
+                        ItemStatus::Sent,
+                    )?;
+                    if let Some(it) = changed {
+                        let late = self.held.remove(&it.id) || it.id <= self.earlier_items;
+                        if late {
+                            let lines = view::marked_item(Local::now(), &c.name, &it);
+                            self.print(lines);
+                        }
+                    }
                 }
             }
             Event::Rcvd { meta, receipts } => {
                 if let Some(c) = self.store.contact_by_conn(&conn)? {
                     for r in receipts {
-                        let ok = r.status == MsgReceiptStatus::Ok;
-                        let status = if ok { "rcvd" } else { "rcvd_bad" };
-                        if let Some(it) = self.store.set_sent_status(c.id, r.msg_id, status)? {
-                            let lines = view::receipt(Local::now(), &c.name, &it, ok);
+                        let status = if r.status == MsgReceiptStatus::Ok {
+                            ItemStatus::Rcvd
+                        } else {
+                            ItemStatus::RcvdBadHash
+                        };
+                        let from = [ItemStatus::New, ItemStatus::Sent];
+                        if let Some(it) =
+                            self.store.set_sent_status(c.id, r.msg_id, &from, status)?
+                        {
+                            self.held.remove(&it.id);
+                            let lines = view::marked_item(Local::now(), &c.name, &it);
                             self.print(lines);
                         }
                     }
@@ -459,12 +576,28 @@ impl<O: Output> Chat<O> {
                 self.print(view::contact_request(&req.name, &req.profile));
             }
             Event::Merr(msg_id, err) => {
+                if let Some(d) = self.store.pending_deletion(&conn)? {
+                    if d.msg_id == msg_id {
+                        // The notice will never go: the connection is deleted anyway.
+                        self.store.set_deletion_sent(&conn)?;
+                        self.finish_deletion(&conn).await?;
+                    }
+                    return Ok(());
+                }
                 if let Some(c) = self.store.contact_by_conn(&conn)? {
-                    self.store.set_sent_status(c.id, msg_id, "error")?;
-                    self.say(format!(
-                        "{}: message not delivered: {err}",
-                        view::view_name(&c.name)
-                    ));
+                    let from = [ItemStatus::New, ItemStatus::Sent];
+                    let failed =
+                        self.store
+                            .set_sent_status(c.id, msg_id, &from, ItemStatus::Error)?;
+                    let mut lines = match failed {
+                        Some(it) => {
+                            self.held.remove(&it.id);
+                            view::marked_item(Local::now(), &c.name, &it)
+                        }
+                        None => Vec::new(),
+                    };
+                    lines.push(view::delivery_error(&c.name, &err));
+                    self.print(lines);
                 }
             }
             Event::End => {
@@ -475,8 +608,22 @@ impl<O: Output> Chat<O> {
                     ));
                 }
             }
-            Event::Down(server, conns) => self.server_event(false, &hosts(&server), &conns)?,
-            Event::Up(server, conns) => self.server_event(true, &hosts(&server), &conns)?,
+            Event::Down(server, conns) => {
+                self.down.extend(conns.iter().cloned());
+                self.server_event(false, &hosts(&server), &conns)?;
+            }
+            Event::Up(server, conns) => {
+                for id in &conns {
+                    self.down.remove(id);
+                }
+                self.server_event(true, &hosts(&server), &conns)?;
+                // Deletions that failed while the relay was away.
+                for id in &conns {
+                    if self.store.pending_deletion(id)?.is_some_and(|d| d.sent) {
+                        self.finish_deletion(id).await?;
+                    }
+                }
+            }
             Event::Err(err) => self.say(format!("smp agent error: {err}")),
             _ => {}
         }

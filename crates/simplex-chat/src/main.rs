@@ -179,6 +179,7 @@ async fn main() {
         simplex_chat::view::full_name(&user.display_name, &user)
     );
     let mut chat = Chat::new(agent.clone(), store, user, Stdout);
+    chat.resume().await;
     if let Some(cmd) = &opts.execute {
         if chat.input(cmd).await == Flow::Continue {
             let until = tokio::time::Instant::now() + Duration::from_secs(opts.time);
@@ -191,6 +192,9 @@ async fn main() {
                     },
                 }
             }
+        }
+        while let Ok(e) = events.try_recv() {
+            chat.event(e).await;
         }
         agent.stop().await;
         return;
@@ -213,6 +217,11 @@ async fn main() {
             },
             _ = tokio::signal::ctrl_c() => break,
         }
+    }
+    // Events already reported are handled before stopping: the agent will not report them
+    // again (a SENT that completes a contact's deletion, a receipt).
+    while let Ok(e) = events.try_recv() {
+        chat.event(e).await;
     }
     agent.stop().await;
 }

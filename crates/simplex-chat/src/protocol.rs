@@ -2,7 +2,8 @@
 //! `{"v":"1-7","msgId":"…","event":"x.msg.new","params":{…}}`.
 //!
 //! Only the direct-chat subset is understood: `x.info` (profile), `x.contact` (request to an
-//! address), `x.msg.new` with text content, `x.ok` (handshake). Any other event decodes to
+//! address), `x.msg.new` with text content, `x.ok` (handshake), `x.direct.del` (the sender
+//! deleted the contact). Any other event decodes to
 //! [`ChatEvent::Unknown`] and is ignored by the client. A body may be one JSON object or a
 //! JSON array of them (the reference's batches); a body starting with `X` (the compressed
 //! format, chat version 8+) is not decoded — we advertise versions 1-7 so peers do not send it.
@@ -56,6 +57,8 @@ pub enum ChatEvent {
     },
     /// `x.ok`: sent as the confirmation info when joining through an address.
     Ok,
+    /// `x.direct.del` (params `{}`): the sender deleted the contact and its connection.
+    DirectDel,
     /// Any other event (or `x.msg.new` with non-text content): ignored.
     Unknown(String),
 }
@@ -120,6 +123,7 @@ impl ChatMessage {
                 json!({ "content": { "type": "text", "text": text } }),
             ),
             ChatEvent::Ok => ("x.ok", json!({})),
+            ChatEvent::DirectDel => ("x.direct.del", json!({})),
             ChatEvent::Unknown(e) => (e.as_str(), json!({})),
         };
         let mut m = Map::new();
@@ -197,6 +201,7 @@ impl ChatMessage {
                 }
             }
             "x.ok" => ChatEvent::Ok,
+            "x.direct.del" => ChatEvent::DirectDel,
             _ => ChatEvent::Unknown(event),
         };
         Ok(ChatMessage { msg_id, event })
@@ -241,6 +246,7 @@ mod tests {
             text: "hello \"there\"\n😀".into(),
         });
         round_trip(ChatEvent::Ok);
+        round_trip(ChatEvent::DirectDel);
     }
 
     #[test]
@@ -264,6 +270,15 @@ mod tests {
         assert_eq!(
             v,
             json!({"v":"1-7","event":"x.info","params":{"profile":{"displayName":"alice","fullName":""}}})
+        );
+        let del = ChatMessage {
+            msg_id: Some("AQIDBAUGBwgJCgsM".into()),
+            event: ChatEvent::DirectDel,
+        };
+        let v: Value = serde_json::from_str(&del.to_json()).expect("json");
+        assert_eq!(
+            v,
+            json!({"v":"1-7","msgId":"AQIDBAUGBwgJCgsM","event":"x.direct.del","params":{}})
         );
     }
 

@@ -67,6 +67,9 @@ pub struct Contact {
     pub conn_id: Vec<u8>,
     /// `CON` was received.
     pub ready: bool,
+    /// The contact deleted us (`x.direct.del`): its connection is gone, its history stays
+    /// until `/d`.
+    pub deleted: bool,
 }
 
 /// A contact request received at the address.
@@ -95,10 +98,66 @@ pub struct ChatItem {
     pub text: String,
     /// When it was sent or received, Unix milliseconds.
     pub ts_ms: i64,
-    /// The agent's message ID (ours for sent items).
+    /// The agent's message ID (ours for sent items; 0 for events).
     pub agent_msg_id: i64,
-    /// Delivery status: `new`, `sent`, `rcvd`, `rcvd_bad` for sent items, `rcv` for received.
-    pub status: String,
+    /// Delivery status of a sent item; what a received item is.
+    pub status: ItemStatus,
+}
+
+/// Where a sent item is on its way, or what a received item is. Stored as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemStatus {
+    /// Sent: handed to the agent, not yet accepted by the relay (`new`).
+    New,
+    /// Sent: the relay accepted it (the agent's `SENT`).
+    Sent,
+    /// Sent: the contact's receipt came (`RCVD`, hash OK).
+    Rcvd,
+    /// Sent: the contact's receipt came but reports another message hash.
+    RcvdBadHash,
+    /// Sent: the agent gave up (`MERR`).
+    Error,
+    /// Received message.
+    Rcv,
+    /// Received event shown as an item (`contact deleted`).
+    Event,
+}
+
+impl ItemStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            ItemStatus::New => "new",
+            ItemStatus::Sent => "sent",
+            ItemStatus::Rcvd => "rcvd",
+            ItemStatus::RcvdBadHash => "rcvd_bad",
+            ItemStatus::Error => "error",
+            ItemStatus::Rcv => "rcv",
+            ItemStatus::Event => "event",
+        }
+    }
+
+    fn parse(s: &str) -> ItemStatus {
+        match s {
+            "new" => ItemStatus::New,
+            "sent" => ItemStatus::Sent,
+            "rcvd" => ItemStatus::Rcvd,
+            "rcvd_bad" => ItemStatus::RcvdBadHash,
+            "error" => ItemStatus::Error,
+            "event" => ItemStatus::Event,
+            _ => ItemStatus::Rcv,
+        }
+    }
+}
+
+/// A contact deleted with `/d` whose connection waits for `x.direct.del` to be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingDeletion {
+    /// The agent connection.
+    pub conn_id: Vec<u8>,
+    /// The agent's ID of the `x.direct.del` message.
+    pub msg_id: i64,
+    /// The relay accepted it: only deleting the connection is left.
+    pub sent: bool,
 }
 
 /// The open chat database.
@@ -118,7 +177,8 @@ CREATE TABLE IF NOT EXISTS user (id INTEGER PRIMARY KEY CHECK (id = 1),
   display_name TEXT NOT NULL, full_name TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS contacts (id INTEGER PRIMARY KEY,
   local_name TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL, full_name TEXT NOT NULL,
-  conn_id BLOB NOT NULL UNIQUE, ready INTEGER NOT NULL, created_at INTEGER NOT NULL);
+  conn_id BLOB NOT NULL UNIQUE, ready INTEGER NOT NULL, created_at INTEGER NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS contact_requests (id INTEGER PRIMARY KEY,
   local_name TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL, full_name TEXT NOT NULL,
   inv_id BLOB NOT NULL UNIQUE);
@@ -130,6 +190,8 @@ CREATE TABLE IF NOT EXISTS chat_items (id INTEGER PRIMARY KEY,
   sent INTEGER NOT NULL, text TEXT NOT NULL, ts_ms INTEGER NOT NULL,
   agent_msg_id INTEGER NOT NULL, status TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS idx_chat_items_contact ON chat_items (contact_id, id);
+CREATE TABLE IF NOT EXISTS pending_deletions (conn_id BLOB PRIMARY KEY,
+  msg_id INTEGER NOT NULL, sent INTEGER NOT NULL DEFAULT 0);
 ";
 
 impl ChatStore {
@@ -141,6 +203,15 @@ impl ChatStore {
             other => StoreError::Open(other.to_string()),
         })?;
         db.execute_batch(SCHEMA)?;
+        // Databases made before contacts could be deleted by the contact.
+        let has_deleted: bool = db.query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info('contacts') WHERE name = 'deleted'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_deleted {
+            db.execute_batch("ALTER TABLE contacts ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0")?;
+        }
         Ok(ChatStore { db })
     }
 
@@ -259,6 +330,7 @@ impl ChatStore {
             profile: profile.clone(),
             conn_id: conn_id.to_vec(),
             ready: false,
+            deleted: false,
         })
     }
 
@@ -268,7 +340,7 @@ impl ChatStore {
         p: impl rusqlite::Params,
     ) -> Result<Option<Contact>, StoreError> {
         let sql = format!(
-            "SELECT id, local_name, display_name, full_name, conn_id, ready FROM contacts WHERE {cond}"
+            "SELECT id, local_name, display_name, full_name, conn_id, ready, deleted FROM contacts WHERE {cond}"
         );
         Ok(self
             .db
@@ -282,6 +354,7 @@ impl ChatStore {
                     },
                     conn_id: r.get(4)?,
                     ready: r.get(5)?,
+                    deleted: r.get(6)?,
                 })
             })
             .optional()?)
@@ -340,6 +413,73 @@ impl ChatStore {
             profile: p.clone(),
             ..c.clone()
         })
+    }
+
+    /// Marks the contact deleted by the contact.
+    pub fn set_deleted_by_contact(&self, id: i64) -> Result<(), StoreError> {
+        self.db
+            .execute("UPDATE contacts SET deleted = 1 WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Records a deleted contact's connection that waits for `x.direct.del` to be sent.
+    pub fn add_pending_deletion(&self, conn_id: &[u8], msg_id: i64) -> Result<(), StoreError> {
+        self.db.execute(
+            "INSERT OR REPLACE INTO pending_deletions (conn_id, msg_id, sent) VALUES (?1, ?2, 0)",
+            params![conn_id, msg_id],
+        )?;
+        Ok(())
+    }
+
+    /// The pending deletion of this connection.
+    pub fn pending_deletion(&self, conn_id: &[u8]) -> Result<Option<PendingDeletion>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT conn_id, msg_id, sent FROM pending_deletions WHERE conn_id = ?1",
+                [conn_id],
+                |r| {
+                    Ok(PendingDeletion {
+                        conn_id: r.get(0)?,
+                        msg_id: r.get(1)?,
+                        sent: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Every pending deletion.
+    pub fn pending_deletions(&self) -> Result<Vec<PendingDeletion>, StoreError> {
+        let mut st = self
+            .db
+            .prepare("SELECT conn_id, msg_id, sent FROM pending_deletions ORDER BY rowid")?;
+        let rows = st.query_map([], |r| {
+            Ok(PendingDeletion {
+                conn_id: r.get(0)?,
+                msg_id: r.get(1)?,
+                sent: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The `x.direct.del` of this pending deletion was sent (or failed for good).
+    pub fn set_deletion_sent(&self, conn_id: &[u8]) -> Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE pending_deletions SET sent = 1 WHERE conn_id = ?1",
+            [conn_id],
+        )?;
+        Ok(())
+    }
+
+    /// The connection is deleted: forgets the pending deletion.
+    pub fn remove_pending_deletion(&self, conn_id: &[u8]) -> Result<(), StoreError> {
+        self.db.execute(
+            "DELETE FROM pending_deletions WHERE conn_id = ?1",
+            [conn_id],
+        )?;
+        Ok(())
     }
 
     /// Deletes a contact and its chat items.
@@ -421,6 +561,7 @@ impl ChatStore {
             profile: req.profile.clone(),
             conn_id: conn_id.to_vec(),
             ready: false,
+            deleted: false,
         })
     }
 
@@ -450,7 +591,7 @@ impl ChatStore {
         Ok(())
     }
 
-    /// Adds a chat item; returns it.
+    /// Adds a sent (status `New`) or received (`Rcv`) message; returns it.
     pub fn add_item(
         &self,
         contact_id: i64,
@@ -459,11 +600,37 @@ impl ChatStore {
         ts_ms: i64,
         agent_msg_id: i64,
     ) -> Result<ChatItem, StoreError> {
-        let status = if sent { "new" } else { "rcv" };
+        let status = if sent {
+            ItemStatus::New
+        } else {
+            ItemStatus::Rcv
+        };
+        self.insert_item(contact_id, sent, text, ts_ms, agent_msg_id, status)
+    }
+
+    /// Adds a received event shown as an item (`contact deleted`); returns it.
+    pub fn add_event_item(
+        &self,
+        contact_id: i64,
+        text: &str,
+        ts_ms: i64,
+    ) -> Result<ChatItem, StoreError> {
+        self.insert_item(contact_id, false, text, ts_ms, 0, ItemStatus::Event)
+    }
+
+    fn insert_item(
+        &self,
+        contact_id: i64,
+        sent: bool,
+        text: &str,
+        ts_ms: i64,
+        agent_msg_id: i64,
+        status: ItemStatus,
+    ) -> Result<ChatItem, StoreError> {
         self.db.execute(
             "INSERT INTO chat_items (contact_id, sent, text, ts_ms, agent_msg_id, status)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![contact_id, sent, text, ts_ms, agent_msg_id, status],
+            params![contact_id, sent, text, ts_ms, agent_msg_id, status.as_str()],
         )?;
         Ok(ChatItem {
             id: self.db.last_insert_rowid(),
@@ -472,27 +639,47 @@ impl ChatStore {
             text: text.to_owned(),
             ts_ms,
             agent_msg_id,
-            status: status.to_owned(),
+            status,
         })
     }
 
-    /// Sets the status of our item with this agent message ID; returns the item.
+    /// The highest item row ID (0 without items): items above it are newer.
+    pub fn last_item_id(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .db
+            .query_row("SELECT coalesce(max(id), 0) FROM chat_items", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// Moves our item with this agent message ID to `status` if it is in one of `from`;
+    /// returns the item when it changed.
     pub fn set_sent_status(
         &self,
         contact_id: i64,
         agent_msg_id: i64,
-        status: &str,
+        from: &[ItemStatus],
+        status: ItemStatus,
     ) -> Result<Option<ChatItem>, StoreError> {
+        let Some(it) = self
+            .items_where(
+                "contact_id = ?1 AND sent = 1 AND agent_msg_id = ?2",
+                params![contact_id, agent_msg_id],
+                1,
+            )?
+            .into_iter()
+            .next()
+        else {
+            return Ok(None);
+        };
+        if !from.contains(&it.status) {
+            return Ok(None);
+        }
         self.db.execute(
-            "UPDATE chat_items SET status = ?1 WHERE contact_id = ?2 AND sent = 1 AND agent_msg_id = ?3",
-            params![status, contact_id, agent_msg_id],
+            "UPDATE chat_items SET status = ?1 WHERE id = ?2",
+            params![status.as_str(), it.id],
         )?;
-        let items = self.items_where(
-            "contact_id = ?1 AND sent = 1 AND agent_msg_id = ?2",
-            params![contact_id, agent_msg_id],
-            1,
-        )?;
-        Ok(items.into_iter().next())
+        Ok(Some(ChatItem { status, ..it }))
     }
 
     fn items_where(
@@ -514,7 +701,7 @@ impl ChatStore {
                 text: r.get(3)?,
                 ts_ms: r.get(4)?,
                 agent_msg_id: r.get(5)?,
-                status: r.get(6)?,
+                status: ItemStatus::parse(&r.get::<_, String>(6)?),
             })
         })?;
         let mut items: Vec<ChatItem> = rows.collect::<Result<_, _>>()?;
@@ -566,22 +753,90 @@ mod tests {
         s.add_item(bob.id, false, "hello", 2, 3).expect("item");
         s.add_item(bob2.id, true, "other", 3, 7).expect("item");
         let it = s
-            .set_sent_status(bob.id, 7, "rcvd")
+            .set_sent_status(bob.id, 7, &[ItemStatus::New], ItemStatus::Sent)
             .expect("status")
             .expect("found");
-        assert_eq!((it.text.as_str(), it.status.as_str()), ("hi", "rcvd"));
+        assert_eq!((it.text.as_str(), it.status), ("hi", ItemStatus::Sent));
+        // A late SENT does not undo a receipt; a received item is never updated.
+        let it = s
+            .set_sent_status(
+                bob.id,
+                7,
+                &[ItemStatus::New, ItemStatus::Sent],
+                ItemStatus::Rcvd,
+            )
+            .expect("status")
+            .expect("found");
+        assert_eq!(it.status, ItemStatus::Rcvd);
+        assert_eq!(
+            s.set_sent_status(bob.id, 7, &[ItemStatus::New], ItemStatus::Sent)
+                .expect("status"),
+            None
+        );
+        assert_eq!(
+            s.set_sent_status(bob.id, 3, &[ItemStatus::New], ItemStatus::Sent)
+                .expect("status"),
+            None
+        );
+        assert_eq!(
+            s.last_items(Some(bob.id), 1).expect("items")[0].status,
+            ItemStatus::Rcv
+        );
+        let ev = s
+            .add_event_item(bob.id, "contact deleted", 4)
+            .expect("event");
+        assert_eq!(ev.status, ItemStatus::Event);
+        assert_eq!(s.last_item_id().expect("max id"), ev.id);
+        assert!(!bob.deleted);
+        s.set_deleted_by_contact(bob.id).expect("deleted");
+        assert!(s.contact_by_id(bob.id).expect("c").expect("bob").deleted);
+        s.add_pending_deletion(b"c1", 9).expect("pending");
+        assert_eq!(
+            s.pending_deletion(b"c1").expect("p"),
+            Some(PendingDeletion {
+                conn_id: b"c1".to_vec(),
+                msg_id: 9,
+                sent: false
+            })
+        );
+        s.set_deletion_sent(b"c1").expect("sent");
+        assert!(s.pending_deletions().expect("all")[0].sent);
+        s.remove_pending_deletion(b"c1").expect("removed");
+        assert!(s.pending_deletions().expect("all").is_empty());
         let all = s.last_items(None, 2).expect("items");
         assert_eq!(
             all.iter().map(|i| i.text.as_str()).collect::<Vec<_>>(),
-            ["hello", "other"]
+            ["other", "contact deleted"]
         );
-        assert_eq!(s.last_items(Some(bob.id), 10).expect("items").len(), 2);
+        assert_eq!(s.last_items(Some(bob.id), 10).expect("items").len(), 3);
         let renamed = s
             .update_contact_profile(&bob, &Profile::new("robert"))
             .expect("rename");
         assert_eq!(renamed.name, "robert");
         s.delete_contact(bob.id).expect("delete");
         assert_eq!(s.last_items(Some(bob.id), 10).expect("items").len(), 0);
+    }
+
+    #[test]
+    fn an_older_database_gets_the_deleted_column() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.db");
+        {
+            let db = Connection::open(&path).expect("open");
+            db.execute_batch(
+                "CREATE TABLE contacts (id INTEGER PRIMARY KEY,
+                   local_name TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL,
+                   full_name TEXT NOT NULL, conn_id BLOB NOT NULL UNIQUE,
+                   ready INTEGER NOT NULL, created_at INTEGER NOT NULL);
+                 INSERT INTO contacts VALUES (1, 'bob', 'bob', '', x'01', 1, 0);",
+            )
+            .expect("old schema");
+        }
+        let s = ChatStore::open(&path, "").expect("migrates");
+        let bob = s.contact_by_name("bob").expect("c").expect("bob");
+        assert!(bob.ready && !bob.deleted);
+        drop(s);
+        ChatStore::open(&path, "").expect("opens again");
     }
 
     #[test]

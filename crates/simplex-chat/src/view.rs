@@ -1,12 +1,26 @@
 //! What the terminal prints: the reference's lines (`View.hs`) for the commands and events
 //! this client supports, plus QR codes of links. Pure functions returning lines.
+//!
+//! Delivery status of sent messages. The reference's terminal shows only receipts
+//! (`⩗ HH:MM @bob text`, and only in its test view); its mobile apps mark every sent
+//! message: nothing while sending, ✓ sent, a double check when received, a red ✕ or a
+//! warning sign when delivery failed. A terminal cannot redraw a line already printed, so
+//! this client shows the same states in two ways, without a line for every event:
+//! - `/tail` prefixes each sent item with its status mark (see [`status_mark`]):
+//!   `… ` sending, `✓ ` sent (the relay accepted it), `⩗ ` received (`⩗! ` with another
+//!   message hash), `✗ ` not delivered. Received items keep the reference's unmarked line.
+//! - Live, the receipt prints `⩗ HH:MM @bob text` as the reference does; a failure prints
+//!   `✗ HH:MM @bob text` and the reason. `✓` is printed live only for a message that did not
+//!   go at once — queued while its relay was disconnected, or left from an earlier run —
+//!   because for a prompt send the echo and the receipt a moment later already say it, and
+//!   a third line per message would be noise.
 
 use chrono::{DateTime, Duration, Local, NaiveTime, TimeZone};
 use qrcode::render::unicode::Dense1x2;
 use qrcode::{EcLevel, QrCode};
 
 use crate::protocol::Profile;
-use crate::store::ChatItem;
+use crate::store::{ChatItem, ItemStatus};
 
 /// A name as the reference shows it: quoted in `'…'` when it contains whitespace.
 pub fn view_name(name: &str) -> String {
@@ -137,14 +151,49 @@ pub fn item(now: DateTime<Local>, contact: &str, it: &ChatItem) -> Vec<String> {
     out
 }
 
-/// A receipt for a sent item: `⩗ HH:MM @bob text` (`⩗!` when the hash did not match).
-pub fn receipt(now: DateTime<Local>, contact: &str, it: &ChatItem, ok: bool) -> Vec<String> {
-    let mark = if ok { "⩗" } else { "⩗!" };
+/// The mark of a sent item's delivery status (see the module docs); `None` for received
+/// items.
+pub fn status_mark(status: ItemStatus) -> Option<&'static str> {
+    match status {
+        ItemStatus::New => Some("…"),
+        ItemStatus::Sent => Some("✓"),
+        ItemStatus::Rcvd => Some("⩗"),
+        ItemStatus::RcvdBadHash => Some("⩗!"),
+        ItemStatus::Error => Some("✗"),
+        ItemStatus::Rcv | ItemStatus::Event => None,
+    }
+}
+
+/// An item with its status mark in front when it is ours: `⩗ HH:MM @bob text`; as
+/// [`item`] for received ones. Used by `/tail` and for live status changes (receipts,
+/// failures, late sends).
+pub fn marked_item(now: DateTime<Local>, contact: &str, it: &ChatItem) -> Vec<String> {
     let mut out = item(now, contact, it);
-    if let Some(first) = out.first_mut() {
+    if let (true, Some(mark), Some(first)) = (it.sent, status_mark(it.status), out.first_mut()) {
         *first = format!("{mark} {first}");
     }
     out
+}
+
+/// Why a message was not delivered (`MERR`). The agent's `AUTH` from the relay means the
+/// queue is gone: the apps say "Most likely this connection is deleted".
+pub fn delivery_error(contact: &str, err: &str) -> String {
+    let hint = if err == "server error: Auth" {
+        " (most likely the connection is deleted)"
+    } else {
+        ""
+    };
+    format!("{}: message not delivered: {err}{hint}", view_name(contact))
+}
+
+/// The contact sent `x.direct.del` (`CRContactDeletedByContact`).
+pub fn contact_deleted_by_contact(name: &str, p: &Profile) -> String {
+    format!("{} deleted contact with you", full_name(name, p))
+}
+
+/// Sending to a contact without a connection (`CEContactNotReady`).
+pub fn not_ready(name: &str) -> String {
+    format!("{}: not ready", view_name(name))
 }
 
 /// `/p` without a name (`viewUserProfile`).
@@ -172,8 +221,9 @@ pub fn help() -> Vec<String> {
         "",
         "@<name> <message> - send a message; a line without a command continues the last chat",
         "/contacts         - list contacts",
-        "/tail [@<name>] [<count>] - show the last messages (10 by default)",
-        "/d <name>         - delete a contact and its messages",
+        "/tail [@<name>] [<count>] - show the last messages (10 by default);",
+        "                    yours are marked … sending, ✓ sent, ⩗ received, ✗ not delivered",
+        "/d <name>         - delete a contact and its messages (the contact is told)",
         "/p [<name>]       - show or change your display name (sent to your contacts)",
         "/help             - this help",
         "/q                - quit",
@@ -216,16 +266,59 @@ mod tests {
             text: "hi\nthere".into(),
             ts_ms: at(2024, 5, 10, 8, 1).timestamp_millis(),
             agent_msg_id: 1,
-            status: "new".into(),
+            status: ItemStatus::New,
         };
         assert_eq!(item(now, "bob", &it), ["08:01 @bob hi", "there"]);
-        assert_eq!(receipt(now, "bob", &it, true)[0], "⩗ 08:01 @bob hi");
+        let marks = [
+            (ItemStatus::New, "… 08:01 @bob hi"),
+            (ItemStatus::Sent, "✓ 08:01 @bob hi"),
+            (ItemStatus::Rcvd, "⩗ 08:01 @bob hi"),
+            (ItemStatus::RcvdBadHash, "⩗! 08:01 @bob hi"),
+            (ItemStatus::Error, "✗ 08:01 @bob hi"),
+        ];
+        for (status, line) in marks {
+            let it = ChatItem {
+                status,
+                ..it.clone()
+            };
+            assert_eq!(marked_item(now, "bob", &it), [line, "there"]);
+        }
         let rcv = ChatItem {
             sent: false,
             text: "yo".into(),
+            status: ItemStatus::Rcv,
             ..it
         };
         assert_eq!(item(now, "bob smith", &rcv), ["08:01 'bob smith'> yo"]);
+        assert_eq!(
+            marked_item(now, "bob smith", &rcv),
+            ["08:01 'bob smith'> yo"]
+        );
+        let ev = ChatItem {
+            text: "contact deleted".into(),
+            status: ItemStatus::Event,
+            ..rcv
+        };
+        assert_eq!(marked_item(now, "bob", &ev), ["08:01 bob> contact deleted"]);
+        assert_eq!(
+            delivery_error("bob", "server error: Auth"),
+            "bob: message not delivered: server error: Auth (most likely the connection is deleted)"
+        );
+        assert_eq!(
+            delivery_error("bob b", "server error: Quota"),
+            "'bob b': message not delivered: server error: Quota"
+        );
+        assert_eq!(
+            contact_deleted_by_contact(
+                "alice",
+                &Profile {
+                    display_name: "alice".into(),
+                    full_name: "Alice".into()
+                }
+            ),
+            "alice (Alice) deleted contact with you"
+        );
+        assert_eq!(not_ready("alice"), "alice: not ready");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! End to end: a relay process and `simplex-chat` processes with their own databases, driven
 //! over stdin/stdout as a person would: connect through `/c` and through `/ad` + `/ac`,
-//! messages both ways with receipts, a restart with a message that waited for it, history,
+//! messages both ways with receipts, a restart with a message that waited for it, history
+//! with delivery marks, late sends and failed deliveries, deleting a contact (who is told),
 //! encrypted databases and a wrong passphrase.
 //!
 //! The relay is this test executable started again as a child process that runs the
@@ -116,6 +117,9 @@ fn start_relay_on(dir: &Path, port: u16) -> Relay {
     }
 }
 
+/// A line to wait for: what it stands for, and the predicate that recognises it.
+type Wanted = (String, Box<dyn Fn(&str) -> bool>);
+
 /// A chat process: its input and the lines it prints.
 struct ChatProc {
     name: String,
@@ -228,9 +232,25 @@ impl ChatProc {
 
     /// Waits for the receipt of a sent item: `⩗ HH:MM <rest>`.
     fn expect_receipt(&mut self, rest: &str) {
-        self.wait_for(&format!("⩗ HH:MM {rest:?}"), |l| {
-            l.strip_prefix("⩗ ").is_some_and(|l| is_item(l, rest))
+        self.expect_marked("⩗", rest);
+    }
+
+    /// Waits for a sent item with a status mark: `<mark> HH:MM <rest>`.
+    fn expect_marked(&mut self, mark: &str, rest: &str) {
+        self.wait_for(&format!("{mark} HH:MM {rest:?}"), |l| {
+            is_marked(l, mark, rest)
         });
+    }
+
+    /// Waits until every one of these lines was printed, in any order (each a predicate
+    /// and what it stands for).
+    fn expect_all(&mut self, mut wanted: Vec<Wanted>) {
+        while !wanted.is_empty() {
+            let what: Vec<&str> = wanted.iter().map(|(w, _)| w.as_str()).collect();
+            let what = what.join(" and ");
+            let line = self.wait_for(&what, |l| wanted.iter().any(|(_, p)| p(l)));
+            wanted.retain(|(_, p)| !p(&line));
+        }
     }
 
     /// Sends `/q` and waits for the process to end.
@@ -256,6 +276,30 @@ fn is_item(line: &str, rest: &str) -> bool {
             .all(|i| b.get(*i).is_some_and(u8::is_ascii_digit))
         && line.get(5..6) == Some(" ")
         && line.get(6..) == Some(rest)
+}
+
+/// `<mark> HH:MM rest`.
+fn is_marked(line: &str, mark: &str, rest: &str) -> bool {
+    line.strip_prefix(mark)
+        .and_then(|l| l.strip_prefix(' '))
+        .is_some_and(|l| is_item(l, rest))
+}
+
+/// A predicate for [`ChatProc::expect_all`]: the exact line.
+fn exact(line: &str) -> Wanted {
+    let l = line.to_owned();
+    (format!("{line:?}"), Box::new(move |x| x == l))
+}
+
+/// A predicate for [`ChatProc::expect_all`]: a chat item, marked or not (`""`).
+fn item_line(mark: &str, rest: &str) -> Wanted {
+    let (m, r) = (mark.to_owned(), rest.to_owned());
+    let what = format!("{mark} HH:MM {rest:?}");
+    if mark.is_empty() {
+        (what, Box::new(move |l| is_item(l, &r)))
+    } else {
+        (what, Box::new(move |l| is_marked(l, &m, &r)))
+    }
 }
 
 /// Starts a new user: answers the display name prompt.
@@ -338,6 +382,7 @@ fn connect_by_invitation_chat_both_ways_and_restart() {
     bob.send("and more");
     bob.expect_item("@alice and more");
     alice.expect_item("bob> and more");
+    bob.expect_receipt("@alice and more");
 
     // Bob goes away; a message sent meanwhile arrives when he is back (the server and the
     // passphrase come from his saved settings and the environment).
@@ -349,14 +394,16 @@ fn connect_by_invitation_chat_both_ways_and_restart() {
     alice.expect_receipt("@bob while you were away");
     bob.send("@alice back");
     alice.expect_item("bob> back");
+    bob.expect_receipt("@alice back");
 
     bob.send("/contacts");
     bob.expect("alice");
+    // History marks sent items with their delivery status; received ones are unmarked.
     bob.send("/tail @alice 4");
-    bob.expect_item("@alice hi alice");
-    bob.expect_item("@alice and more");
+    bob.expect_marked("⩗", "@alice hi alice");
+    bob.expect_marked("⩗", "@alice and more");
     bob.expect_item("alice> while you were away");
-    bob.expect_item("@alice back");
+    bob.expect_marked("⩗", "@alice back");
     bob.quit();
 
     // A wrong passphrase is a clear error, and so is none for an encrypted database.
@@ -506,19 +553,82 @@ fn a_message_sent_while_the_relay_is_down_is_delivered_after_restarts() {
     alice.wait_for("the disconnection", |l| {
         l == "server disconnected 127.0.0.1 (@bob)"
     });
+    bob.wait_for("the disconnection", |l| {
+        l == "server disconnected 127.0.0.1 (@alice)"
+    });
     alice.send("@bob sent during the outage");
     alice.expect_item("@bob sent during the outage");
+    // Not sent yet: marked as sending in the history.
+    alice.send("/tail @bob 1");
+    alice.expect_marked("…", "@bob sent during the outage");
     alice.quit();
+    // Bob's message waits too, in his running client.
+    bob.send("@alice queued by bob");
+    bob.expect_item("@alice queued by bob");
 
-    // The relay comes back on the same port with its queues; Alice starts again and her
-    // pending message is delivered to Bob, whose client reconnected on its own.
+    // The relay comes back on the same port with its queues. Bob's client reconnects and
+    // sends his message: as it did not go at once, "sent" is shown when it goes.
     let _relay = start_relay_on(&relay_dir, port);
-    bob.wait_for("the reconnection", |l| {
-        l == "server connected 127.0.0.1 (@alice)"
-    });
+    bob.expect_all(vec![
+        exact("server connected 127.0.0.1 (@alice)"),
+        item_line("✓", "@alice queued by bob"),
+    ]);
+    // Alice starts again: her message from the earlier run is sent (shown), then received;
+    // Bob's message reaches her.
     let mut alice = ChatProc::start("alice", &alice_db, None, None);
-    bob.expect_item("alice> sent during the outage");
-    alice.expect_receipt("@bob sent during the outage");
+    alice.expect_all(vec![
+        item_line("✓", "@bob sent during the outage"),
+        item_line("⩗", "@bob sent during the outage"),
+        item_line("", "bob> queued by bob"),
+    ]);
+    bob.expect_all(vec![
+        item_line("", "alice> sent during the outage"),
+        item_line("⩗", "@alice queued by bob"),
+    ]);
+    alice.send("/tail @bob 2");
+    alice.expect_marked("⩗", "@bob sent during the outage");
+    alice.expect_item("bob> queued by bob");
+    alice.quit();
+    bob.quit();
+}
+
+#[test]
+fn a_message_to_a_queue_the_relay_lost_is_marked_not_delivered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay_dir = dir.path().join("relay");
+    let relay = start_relay(&relay_dir);
+    let srv = relay.address.clone();
+    let mut alice = new_user("alice", &prefix(dir.path(), "alice"), Some(&srv), None);
+    let mut bob = new_user("bob", &prefix(dir.path(), "bob"), Some(&srv), None);
+    alice.send("/c");
+    let link = alice.wait_for("the link", |l| {
+        l.starts_with("https://simplex.chat/invitation")
+    });
+    bob.send(&format!("/c {link}"));
+    alice.expect("bob: contact is connected");
+    bob.expect("alice: contact is connected");
+    alice.send("@bob first");
+    bob.expect_item("alice> first");
+    alice.expect_receipt("@bob first");
+
+    // The relay restarts with the same identity but without its store: every queue is gone,
+    // and the relay refuses the next message to Bob's queue for good (AUTH).
+    let port = relay.port;
+    drop(relay);
+    alice.wait_for("the disconnection", |l| {
+        l == "server disconnected 127.0.0.1 (@bob)"
+    });
+    std::fs::remove_dir_all(relay_dir.join("log")).expect("remove the relay's store");
+    let _relay = start_relay_on(&relay_dir, port);
+    alice.send("@bob into the void");
+    alice.expect_item("@bob into the void");
+    alice.expect_marked("✗", "@bob into the void");
+    alice.expect(
+        "bob: message not delivered: server error: Auth (most likely the connection is deleted)",
+    );
+    alice.send("/tail @bob 2");
+    alice.expect_marked("⩗", "@bob first");
+    alice.expect_marked("✗", "@bob into the void");
     alice.quit();
     bob.quit();
 }
