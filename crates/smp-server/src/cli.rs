@@ -462,14 +462,12 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
         );
     }
     if journal_mode {
-        let (mut journal, restored) =
-            crate::msg_journal::MsgJournal::open(&paths.log.join(crate::msg_journal::JOURNAL_DIR))?;
+        let (mut journal, restored) = crate::msg_journal::MsgJournal::open(
+            &paths.log.join(crate::msg_journal::JOURNAL_DIR),
+            queues.queues().map(|q| q.recipient_id),
+        )?;
         let mut n = 0;
         for (rid, list) in restored {
-            if queues.find(crate::store::Party::Recipient, &rid).is_none() {
-                journal.delete_queue(&rid)?;
-                continue;
-            }
             for m in list {
                 n += usize::from(msgs.restore(&rid, m));
             }

@@ -121,12 +121,7 @@ impl MsgStore {
         let Some(j) = self.journal.as_mut() else {
             return;
         };
-        let pending: Vec<&Message> = self
-            .queues
-            .get(rid)
-            .map(|q| q.messages.iter().collect())
-            .unwrap_or_default();
-        if let Err(e) = j.consumed(rid, n, &pending) {
+        if let Err(e) = j.consumed(rid, n) {
             tracing::error!(error = %e, "message journal: read update failed");
         }
     }
@@ -391,14 +386,13 @@ mod tests {
     #[test]
     fn a_message_the_journal_cannot_record_is_refused_and_not_kept() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (journal, _) = MsgJournal::open(dir.path()).expect("journal");
+        let (journal, _) = MsgJournal::open(dir.path(), []).expect("journal");
         let mut s = MsgStore::new(1);
         s.set_journal(journal);
         let rid = [7u8; 24];
         // A file where the queue's journal directory would go.
-        let blocker = dir
-            .path()
-            .join(simplex_encoding::string::base64url_encode(&rid));
+        let blocker = crate::msg_journal::queue_dir(dir.path(), &rid);
+        std::fs::create_dir_all(blocker.parent().expect("parent")).expect("parents");
         std::fs::write(&blocker, b"").expect("blocker");
         assert_eq!(s.write(&rid, msg(1, 0)), WriteOutcome::Failed);
         assert_eq!((s.size(&rid), s.total()), (0, 0), "nothing kept");

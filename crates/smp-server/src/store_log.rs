@@ -566,7 +566,7 @@ pub fn iso8601(nanos: i128) -> String {
     )
 }
 
-fn parse_iso8601(s: &str) -> Option<i128> {
+pub(crate) fn parse_iso8601(s: &str) -> Option<i128> {
     let s = s.strip_suffix('Z')?;
     let (date, time) = s.split_once('T')?;
     let mut dp = date.split('-').map(|p| p.parse::<i64>().ok());

@@ -5,14 +5,13 @@
 mod common;
 
 use common::{address, connect, new_queue};
-use simplex_encoding::string::base64url_encode;
 use simplex_transport::credentials::{GeneratedCredentials, SignAlgorithm};
 use smp_client::ClientError;
 use smp_proto::command::{MsgFlags, SubscriptionMode};
 use smp_proto::error::ErrorType;
 use smp_proto::message::RcvMsgBody;
 use smp_server::core::{Core, CoreConfig};
-use smp_server::msg_journal::MsgJournal;
+use smp_server::msg_journal::{queue_dir, MsgJournal};
 use smp_server::msg_store::MsgStore;
 use smp_server::server::{NetConfig, Server};
 use smp_server::store::QueueStore;
@@ -21,7 +20,7 @@ use smp_server::store::QueueStore;
 async fn send_is_refused_with_internal_when_the_journal_cannot_be_written() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("messages");
-    let (journal, restored) = MsgJournal::open(&root).expect("journal");
+    let (journal, restored) = MsgJournal::open(&root, []).expect("journal");
     assert!(restored.is_empty());
     let mut msgs = MsgStore::new(128);
     msgs.set_journal(journal);
@@ -55,7 +54,8 @@ async fn send_is_refused_with_internal_when_the_journal_cannot_be_written() {
     };
 
     // A file where the queue's journal directory would be created.
-    let blocker = root.join(base64url_encode(&q.rcv_id));
+    let blocker = queue_dir(&root, &q.rcv_id);
+    std::fs::create_dir_all(blocker.parent().expect("parent")).expect("parents");
     std::fs::write(&blocker, b"").expect("blocker");
     let r = bob.send_message(None, &q.snd_id, flags, b"refused").await;
     assert!(
@@ -85,7 +85,7 @@ async fn send_is_refused_with_internal_when_the_journal_cannot_be_written() {
     task.await.expect("server task").expect("server run");
 
     // Only the accepted message is in the journal (delivered, not acknowledged).
-    let (_, restored) = MsgJournal::open(&root).expect("reopen");
+    let (_, restored) = MsgJournal::open(&root, [q.rcv_id.clone()]).expect("reopen");
     assert_eq!(restored.len(), 1, "one queue");
     let (rid, list) = restored.first().expect("queue");
     assert_eq!(rid, &q.rcv_id);
