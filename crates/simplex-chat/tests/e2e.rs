@@ -16,6 +16,7 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use clap::Parser;
+use simplex_agent::Store;
 
 /// Set in the child's environment: run the relay there.
 const RELAY_ENV: &str = "SIMPLEX_CHAT_TEST_RELAY";
@@ -447,7 +448,8 @@ fn connect_through_an_address() {
     let srv = relay.address.as_str();
     let alice_db = prefix(dir.path(), "alice");
     let mut alice = new_user("alice", &alice_db, Some(srv), None);
-    let mut bob = new_user("bob", &prefix(dir.path(), "bob"), Some(srv), None);
+    let bob_db = prefix(dir.path(), "bob");
+    let mut bob = new_user("bob", &bob_db, Some(srv), None);
 
     alice.send("/sa");
     alice.expect("no chat address, to create: /ad");
@@ -522,12 +524,66 @@ fn connect_through_an_address() {
         "contacts printed: {printed}"
     );
 
+    // Deleting a contact tells it (x.direct.del): Bob's client marks Alice deleted, keeps
+    // the history with a "contact deleted" item, and refuses to send until he deletes her.
     let mut alice = ChatProc::start("alice", &alice_db, None, None);
     alice.send("/d robert");
     alice.expect("robert: contact is deleted");
+    bob.expect("alice deleted contact with you");
     alice.send("@robert anyone?");
     alice.expect("no contact robert");
+    bob.send("@alice are you there?");
+    bob.expect("alice: not ready");
+    bob.send("/tail @alice 2");
+    bob.expect_item("alice> still here");
+    bob.expect_item("alice> contact deleted");
+    bob.send("/contacts");
+    bob.expect("alice");
+    bob.send("/d alice");
+    bob.expect("alice: contact is deleted");
+    bob.send("@alice hello?");
+    bob.expect("no contact alice");
+    // Alice's connection goes once the relay has accepted the notice.
+    wait_until_no_pending_deletions(&alice_db);
     alice.quit();
+    bob.quit();
+    for db in [&alice_db, &bob_db] {
+        let path = PathBuf::from(format!("{}_agent.db", db.display()));
+        let conns = simplex_agent::SqliteStore::open(&path, "")
+            .expect("agent database")
+            .conns()
+            .expect("connections");
+        assert!(
+            conns.is_empty(),
+            "{}: no connection left: {conns:?}",
+            path.display()
+        );
+    }
+}
+
+/// Waits (reading the plain chat database of a running client) until the connections of
+/// deleted contacts are deleted.
+fn wait_until_no_pending_deletions(db: &Path) {
+    let path = PathBuf::from(format!("{}_chat.db", db.display()));
+    let deadline = std::time::Instant::now() + LINE_WAIT;
+    loop {
+        let db = rusqlite::Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("open the chat database");
+        let n: i64 = db
+            .query_row("SELECT count(*) FROM pending_deletions", [], |r| r.get(0))
+            .expect("count pending deletions");
+        if n == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} deletions still pending after {LINE_WAIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
