@@ -11,9 +11,11 @@
 //!   message hash), `✗ ` not delivered. Received items keep the reference's unmarked line.
 //! - Live, the receipt prints `⩗ HH:MM @bob text` as the reference does; a failure prints
 //!   `✗ HH:MM @bob text` and the reason. `✓` is printed live only for a message that did not
-//!   go at once — queued while its relay was disconnected, or left from an earlier run —
-//!   because for a prompt send the echo and the receipt a moment later already say it, and
-//!   a third line per message would be noise.
+//!   go at once — sent while the agent reported the connection's relay disconnected, or left
+//!   from an earlier run — because for a prompt send the echo and the receipt a moment later
+//!   already say it, and a third line per message would be noise. (The agent reports the
+//!   relay we receive from; a message goes to the contact's relay, the same one when both
+//!   use one server. A message held up only by the contact's relay shows `✓` in `/tail`.)
 
 use chrono::{DateTime, Duration, Local, NaiveTime, TimeZone};
 use qrcode::render::unicode::Dense1x2;
