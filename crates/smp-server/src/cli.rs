@@ -51,6 +51,30 @@ pub enum Command {
         #[arg(short = 'y', long = "yes")]
         yes: bool,
     },
+    /// Import/export messages to/from journal storage.
+    Journal(JournalArgs),
+}
+
+/// `journal` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct JournalArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: JournalCommand,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long = "yes", global = true)]
+    pub yes: bool,
+}
+
+/// `journal` subcommands (the reference's `journal import|export|delete`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum JournalCommand {
+    /// Import the message log file into a new journal storage.
+    Import,
+    /// Export the journal storage to the message log file.
+    Export,
+    /// Delete the journal storage.
+    Delete,
 }
 
 /// `init` options.
@@ -587,6 +611,161 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
+/// Asks the operator to type `Y` (unless `yes`); anything else refuses with `refused`.
+fn confirm(yes: bool, warning: &str, refused: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if yes {
+        println!("{warning}");
+        return Ok(());
+    }
+    print!("{warning}\nContinue (Y/n): ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if answer.trim_end_matches(['\r', '\n']) == "Y" {
+        Ok(())
+    } else {
+        Err(fail(refused))
+    }
+}
+
+/// `smp-server journal import|export|delete`, as the reference's: `import` moves the messages
+/// log (`smp-server-messages.log`, renamed to `.bak`) into a new journal directory, `export`
+/// writes the journal's pending messages to the messages log (the journal stays), `delete`
+/// removes the journal directory. The store log must be enabled and present (the queues).
+pub fn journal(paths: &Paths, command: JournalCommand, yes: bool) -> std::io::Result<()> {
+    use crate::msg_journal::{MsgJournal, JOURNAL_DIR};
+    let ini_path = paths.cfg.join(INI_FILE);
+    if !ini_path.exists() {
+        return Err(fail(format!(
+            "Error: server is not initialized ({} does not exist).\nRun `smp-server init`.",
+            ini_path.display()
+        )));
+    }
+    let ini = Ini::parse(&fs::read_to_string(&ini_path)?);
+    let dir = paths.log.join(JOURNAL_DIR);
+    let file = paths.log.join(MESSAGES_FILE);
+    let (dir_exists, file_exists) = (dir.is_dir(), file.exists());
+    let (d, f) = (dir.display(), file.display());
+    if !ini.on("STORE_LOG", "enable", false) {
+        return Err(fail("Store log disabled, see `[STORE_LOG] enable`"));
+    }
+    let store_log = paths.log.join(STORE_LOG_FILE);
+    if !store_log.exists() {
+        return Err(fail(format!(
+            "Store log file {} not found",
+            store_log.display()
+        )));
+    }
+    let both = || {
+        fail(format!(
+            "Error: both {f} file and {d} directory are present.\nConfigure memory storage."
+        ))
+    };
+    let journal_mode = ini.get("STORE_LOG", "store_messages").map(str::trim) == Some("journal");
+    let load_queues = || -> std::io::Result<QueueStore> {
+        let mut queues = QueueStore::new();
+        store_log::replay(&store_log, &mut queues)?;
+        Ok(queues)
+    };
+    match command {
+        JournalCommand::Import => {
+            if file_exists && dir_exists {
+                return Err(both());
+            }
+            if dir_exists {
+                return Err(fail(format!("{d} directory already exists.")));
+            }
+            if !file_exists {
+                return Err(fail(format!("{f} file does not exist.")));
+            }
+            confirm(
+                yes,
+                &format!("WARNING: message log file {f} will be imported to journal directory {d}"),
+                "Messages not imported",
+            )?;
+            let queues = load_queues()?;
+            let mut msgs = MsgStore::default();
+            let stats = store_log::restore_messages(&file, &queues, &mut msgs, None)?;
+            let (mut journal, _) = MsgJournal::open(&dir, [])?;
+            for (rid, list) in msgs.all() {
+                for m in list {
+                    journal.append(rid, m)?;
+                }
+            }
+            println!("Import completed");
+            println!(
+                "Messages stored: {}, skipped: {}, queues: {}",
+                stats.stored,
+                stats.skipped,
+                queues.len()
+            );
+            println!(
+                "{}",
+                if journal_mode {
+                    "store_messages set to `journal`"
+                } else {
+                    "store_messages set to `memory`, update it to `journal` in INI file"
+                }
+            );
+        }
+        JournalCommand::Export => {
+            if file_exists && dir_exists {
+                return Err(both());
+            }
+            if file_exists {
+                return Err(fail(format!("{f} file already exists.")));
+            }
+            confirm(
+                yes,
+                &format!("WARNING: journal directory {d} will be exported to message log file {f}"),
+                "Journal not exported",
+            )?;
+            let queues = load_queues()?;
+            let restored = if dir_exists {
+                MsgJournal::open(&dir, queues.queues().map(|q| q.recipient_id))?.1
+            } else {
+                Vec::new()
+            };
+            let mut text = String::new();
+            let mut n = 0;
+            for (rid, list) in &restored {
+                for m in list {
+                    text.push_str(&store_log::message_line(rid, m));
+                    text.push('\n');
+                    n += 1;
+                }
+            }
+            fs::write(&file, text)?;
+            println!("messages saved: {n}");
+            println!("Export completed");
+            println!(
+                "{}",
+                if journal_mode {
+                    "store_messages set to `journal`, update it to `memory` in INI file"
+                } else {
+                    "store_messages set to `memory`, start the server."
+                }
+            );
+        }
+        JournalCommand::Delete => {
+            if !dir_exists {
+                return Err(fail(format!("{d} directory does not exist.")));
+            }
+            confirm(
+                yes,
+                &format!(
+                    "WARNING: journal directory {d} will be permanently deleted.\nTHIS CANNOT BE UNDONE!"
+                ),
+                "Messages NOT deleted",
+            )?;
+            fs::remove_dir_all(&dir)?;
+            println!("Deleted all messages in journal {d}");
+        }
+    }
+    Ok(())
+}
+
 /// Runs the command line.
 pub async fn main(cli: Cli) -> std::io::Result<()> {
     let paths = Paths::from_env();
@@ -599,6 +778,7 @@ pub async fn main(cli: Cli) -> std::io::Result<()> {
             }
             delete(&paths)
         }
+        Command::Journal(args) => journal(&paths, args.command, args.yes),
     }
 }
 
