@@ -11,49 +11,62 @@
 //!   base64url of its recipient ID split into [`PATH_PARTS`] parts, four of 2 characters and
 //!   the rest (`journalMsgStoreDepth`), e.g. `messages/AQ/ID/BA/UG/BwgJ…FhcY/` for the ID bytes
 //!   1..=24 ([`queue_dir`]).
-//! - **State file** `queue_state.<base64url ID>.log`: one line per change,
+//! - **State file** `queue_state.<base64url ID>.log`: one line appended per change,
 //!   `write=<id>,<msgPos>,<msgCount>,<bytePos>,<byteCount> read=<id>,<msgPos>,<msgCount>,
 //!   <bytePos>,<byteCount> canWrite=<T|F> size=<n>` ([`QueueState`]). Only the last
-//!   [`STATE_TAIL_SIZE`] bytes are read; the last line that parses wins, and when the last one
-//!   does not, the one before it is used (anything worse is an error, as is a state whose
-//!   counts disagree — the reference refuses to start then, and so do we).
+//!   [`STATE_TAIL_SIZE`] bytes are read; the last line wins, and when it does not parse the one
+//!   before it is used. Two bad lines, or a state whose counts disagree, are an error that
+//!   stops start-up, as the reference's start-up (which opens every queue when it expires
+//!   messages at start, its default) stops on them.
 //! - **Journals** `messages.<journal id>.log`, the ID being 12 random bytes in base64url: one
 //!   line per message, `<msgId> <ts> flags=<T|F> <body>` or `<msgId> <ts> quota` (base64url
-//!   with padding, Unix seconds). Writes go to the write journal; once it holds
-//!   [`MAX_MSG_COUNT`] messages while it is also the read journal, a new write journal is
-//!   started; a read journal read to its end is deleted and reading continues in the write
-//!   journal.
+//!   with padding, Unix seconds; lines without `flags=` are read too). Writes go to the write
+//!   journal; once it holds [`MAX_MSG_COUNT`] messages while it is also the read journal, a
+//!   new write journal is started; a read journal read to its end is deleted and reading goes
+//!   on in the write journal (we switch right after the acknowledgement, where the reference
+//!   switches when it peeks the next message, which its server does right after it).
 //! - **Opening**: a journal longer than its recorded byte position is cut back to it (a write
 //!   torn by a crash, never answered `OK`); a missing read or write journal is recovered as the
-//!   reference does. A state file whose tail has more than [`MAX_STATE_LINES`] lines, or whose
-//!   last line is bad, is backed up (`queue_state.<ID>.log.bak` while it is done, then
+//!   reference's `openJournals` does. A state file whose tail has more than
+//!   [`MAX_STATE_LINES`] lines, or whose last line is bad, is backed up
+//!   (`queue_state.<ID>.log.bak` while it is done, taken back at open if a crash left it, then
 //!   `queue_state.<ID>.log.<ISO 8601 time>.bak`; [`KEEP_MIN_BACKUPS`] kept, older ones deleted
-//!   after [`EXPIRE_BACKUPS_AFTER`]) and a fresh file started with the state line.
+//!   after [`EXPIRE_BACKUPS_AFTER`]) and a fresh file started with the state line. (Note: the
+//!   reference counts the lines of the 512-byte tail only, and a state line is 85-105
+//!   bytes, so with its defaults the line limit never triggers a backup; we count the same.)
 //! - **Which queues**: only queues of the store log are opened (their directories looked up
-//!   by ID); a directory of an unknown queue is left alone. A deleted queue's directory is
-//!   removed.
+//!   by ID, as the reference's `unsafeWithAllMsgQueues` over the loaded queues does); a
+//!   directory of an unknown queue is left alone. A deleted queue's directory is removed.
 //!
-//! Durability: every line is appended with one `write` before the command is answered; there
-//! is no `fsync`, as in the reference — a process crash loses nothing answered, a power loss
-//! may. A write that fails is cut back (both files to their last complete line) and reported:
-//! the message store then refuses the message and `SEND` is answered `ERR INTERNAL`.
+//! Durability: each line is appended with one `write` before the command is answered; there
+//! is no `fsync`, as in the reference (its handles are line-buffered) — a process crash loses
+//! nothing answered, a power loss may. A write that fails is cut back (both files to their
+//! last complete line) and reported: the message store then refuses the message and `SEND` is
+//! answered `ERR INTERNAL`.
 //!
 //! # What still differs, and why
 //!
 //! - **An emptied queue's directory is removed** at once (when its last message is
-//!   acknowledged or expired, and at start-up). The reference keeps the files of an empty
-//!   queue and renames its state file to a backup the next time it opens the queue; an absent
-//!   directory is what it reads as an empty queue, so the result is the same for it, and
-//!   our state files stay short and file descriptors are only held for queues with messages.
+//!   acknowledged or expired, and at start-up). The reference keeps an empty queue's files
+//!   until it next opens the queue, then deletes its journals and renames its state file to a
+//!   backup. An absent directory is what the reference reads as an empty queue, so the result
+//!   is the same to it, while our state files stay short, backups do not pile up, and file
+//!   descriptors are held only for queues with messages.
 //! - **Journals that do not parse are rewritten**: a journal line that does not parse, or a
 //!   journal shorter than its state says, makes the reference fail on that queue (it cannot
 //!   read past the line); we keep the lines that parse, in order, and rewrite the queue's
-//!   directory as a fresh journal holding them.
+//!   directory as a fresh journal holding them (in the reference's format).
 //! - **Errors**: on a failed write the reference answers `ERR STORE <op>, <recipient ID>,
 //!   <exception>`; we answer `ERR INTERNAL` (the sender must not learn the recipient ID or a
 //!   server path).
-//! - **Start-up** reads every queue's pending messages into memory (the reference opens
-//!   journals lazily and reads a message from disk when it delivers it).
+//! - **Start-up** reads every queue's pending messages into memory; the reference opens
+//!   journals lazily and reads each message from disk when it delivers it.
+//! - **Earlier versions of this server** kept one directory per queue named by the whole ID,
+//!   with their own state lines; [`MsgJournal::open`] moves such queues into this layout.
+//!
+//! Switching servers: the reference reads this directory as it is (`store_messages =
+//! journal`), and `smp-server journal export|import|delete` ([`crate::cli::journal`]) move
+//! messages between it and the messages log (`smp-server-messages.log`) as the reference's do.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
@@ -536,6 +549,52 @@ fn parse_lines(data: &[u8], msgs: &mut Vec<Message>, lens: &mut VecDeque<u64>) -
     bad
 }
 
+/// A queue directory of the one-level layout of earlier versions: its recipient ID and
+/// pending messages; `None` when it is not one.
+fn read_one_level_queue(dir: &Path) -> io::Result<Option<(EntityId, Vec<Message>)>> {
+    let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
+        return Ok(None);
+    };
+    let Ok(rid) = simplex_encoding::string::base64url_decode(name.as_bytes()) else {
+        return Ok(None);
+    };
+    let text = match fs::read(state_path(dir, &rid)) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let state = text
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|l| l.ends_with(b"\n"))
+        .filter_map(|l| {
+            let l = std::str::from_utf8(l).ok()?.trim_end();
+            let mut parts = l.split(' ');
+            let (wj, _) = parts.next()?.strip_prefix("write=")?.split_once(',')?;
+            let (rj, read) = parts.next()?.strip_prefix("read=")?.split_once(',')?;
+            parts.next()?.strip_prefix("size=")?;
+            (wj == rj).then(|| (wj.to_owned(), read.parse::<usize>().ok()))
+        })
+        .next_back();
+    let Some((journal_id, Some(read))) = state else {
+        return Ok(None);
+    };
+    let text = match fs::read(journal_path(dir, &journal_id)) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Some((rid, Vec::new()))),
+        Err(e) => return Err(e),
+    };
+    let msgs = text
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|l| l.ends_with(b"\n"))
+        .skip(read)
+        .filter_map(|l| std::str::from_utf8(l).ok())
+        .filter_map(|l| crate::store_log::parse_message_line(l.trim_end()).ok())
+        .filter(|(r, _)| *r == rid)
+        .map(|(_, m)| m)
+        .collect();
+    Ok(Some((rid, msgs)))
+}
+
 #[derive(Debug)]
 struct QueueJournal {
     dir: PathBuf,
@@ -888,6 +947,7 @@ impl MsgJournal {
             cfg,
             queues: HashMap::new(),
         };
+        journal.migrate_one_level_layout()?;
         let mut restored = Vec::new();
         for rid in rids {
             let dir = queue_dir(root, &rid);
@@ -900,6 +960,32 @@ impl MsgJournal {
             }
         }
         Ok((journal, restored))
+    }
+
+    /// Moves queues kept in the layout of earlier versions of this server into the
+    /// reference's: one directory per queue named by its whole base64url ID, a state line
+    /// `write=<id>,<lines> read=<id>,<lines> size=<n>` and messages-log lines (`v3 <rid> …`).
+    /// The reference's directories have 2-character names and are not touched.
+    fn migrate_one_level_layout(&mut self) -> io::Result<()> {
+        let mut old = Vec::new();
+        for entry in fs::read_dir(&self.root)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() && entry.file_name().len() > 2 {
+                old.push(entry.path());
+            }
+        }
+        for dir in old {
+            let Some((rid, msgs)) = read_one_level_queue(&dir)? else {
+                continue;
+            };
+            fs::remove_dir_all(&dir)?;
+            for m in &msgs {
+                self.append(&rid, m)?;
+            }
+            self.queues.remove(&rid);
+            tracing::info!(dir = %dir.display(), messages = msgs.len(), "message journal: queue moved to the reference's layout");
+        }
+        Ok(())
     }
 
     /// The journal directory.
@@ -1471,6 +1557,28 @@ mod tests {
         drop(j);
         let (_, restored) = MsgJournal::open(dir.path(), [a.clone()]).expect("reopen");
         assert_eq!(restored, vec![(a, vec![msg(2)])]);
+    }
+
+    #[test]
+    fn queues_of_the_earlier_one_level_layout_are_moved() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = vec![13u8; 24];
+        let old = dir.path().join(base64url_encode(&a));
+        fs::create_dir_all(&old).expect("dir");
+        let lines: String = (1..=3)
+            .map(|i| crate::store_log::message_line(&a, &msg(i)) + "\n")
+            .collect();
+        fs::write(old.join("messages.00000000000000ab.log"), lines).expect("journal");
+        fs::write(
+            state_path(&old, &a),
+            "write=00000000000000ab,3 read=00000000000000ab,0 size=3\n\
+             write=00000000000000ab,3 read=00000000000000ab,1 size=2\n",
+        )
+        .expect("state");
+        let (_, restored) = MsgJournal::open(dir.path(), [a.clone()]).expect("open");
+        assert_eq!(restored, vec![(a.clone(), vec![msg(2), msg(3)])]);
+        assert!(!old.exists());
+        assert!(queue_dir(dir.path(), &a).is_dir());
     }
 
     #[test]
