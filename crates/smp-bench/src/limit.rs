@@ -1,6 +1,12 @@
 //! The crypto floor of one message, timed with the implementations the server uses:
 //! OpenSSL's ChaCha20-Poly1305 for a 16 KiB TLS record in and one out, SHA-512 over the
 //! block for the authenticator, and the server-to-recipient box over the padded body.
+//!
+//! Beside it, the *protocol floor* ([`Floor`]): what the relay cannot avoid per delivered
+//! message even with zero overhead of its own — the limit's crypto, plus the TLS crypto of the
+//! three more 16 KiB records the protocol makes it handle (`SEND` in, `OK` out, `MSG` out,
+//! `ACK` in, `OK` out: every block is padded to 16 KiB), plus the kernel's cost of moving
+//! those five records through loopback TCP, timed on a real socket pair.
 
 use std::time::{Duration, Instant};
 
@@ -34,6 +40,100 @@ impl Limit {
     pub fn msgs_per_s_per_core(&self) -> f64 {
         1e6 / self.us_per_msg()
     }
+}
+
+/// Kernel CPU of one 16 KiB TLS record through loopback TCP, each end, in microseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Kernel {
+    /// The writing thread's CPU per record (`send` and, on loopback, the receiver's TCP
+    /// input processing, which runs in the sender's context).
+    pub send_us: f64,
+    /// The reading thread's CPU per record (`recv`, the copy out of the socket).
+    pub recv_us: f64,
+}
+
+/// Records the relay handles per delivered message: `SEND` and `ACK` in.
+pub const RECORDS_IN: f64 = 2.0;
+/// Records the relay writes per delivered message: `OK` to `SEND`, `MSG`, `OK` to `ACK`.
+pub const RECORDS_OUT: f64 = 3.0;
+
+/// The least CPU the relay can spend on one delivered message (see the module docs).
+#[derive(Debug, Clone, Copy)]
+pub struct Floor {
+    /// The limit's parts.
+    pub limit: Limit,
+    /// The kernel's part per record.
+    pub kernel: Kernel,
+}
+
+impl Floor {
+    /// TLS crypto of the five records.
+    pub fn tls_us(&self) -> f64 {
+        RECORDS_IN * self.limit.tls_decrypt_us + RECORDS_OUT * self.limit.tls_encrypt_us
+    }
+
+    /// Kernel CPU of the five records.
+    pub fn kernel_us(&self) -> f64 {
+        RECORDS_IN * self.kernel.recv_us + RECORDS_OUT * self.kernel.send_us
+    }
+
+    /// The floor per message: TLS and kernel for five records, SHA-512 and the box.
+    pub fn us_per_msg(&self) -> f64 {
+        self.tls_us() + self.kernel_us() + self.limit.sha512_us + self.limit.box_us
+    }
+
+    /// The highest `ratio` a relay reaching the floor would score: limit ÷ floor.
+    pub fn max_ratio(&self) -> f64 {
+        self.limit.us_per_msg() / self.us_per_msg()
+    }
+}
+
+/// CPU nanoseconds the calling thread has run (`/proc/thread-self/schedstat`, field 1).
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// Times 16 KiB records (as TLS frames them: 5-byte header, 16 KiB, 16-byte tag) written by
+/// this thread into a loopback TCP connection and read by another, for about `budget`.
+/// `None` where thread CPU times or sockets are not available.
+pub fn measure_kernel(budget: Duration) -> Option<Kernel> {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    const RECORD: usize = 5 + BLOCK_SIZE + 16;
+    let listener = TcpListener::bind("127.0.0.1:0").ok()?;
+    let mut tx = TcpStream::connect(listener.local_addr().ok()?).ok()?;
+    let (mut rx, _) = listener.accept().ok()?;
+    tx.set_nodelay(true).ok()?;
+    let reader = std::thread::spawn(move || -> Option<(u64, u64)> {
+        let mut buf = vec![0u8; RECORD];
+        let start = thread_cpu_ns()?;
+        let mut n = 0u64;
+        while rx.read_exact(&mut buf).is_ok() {
+            n += 1;
+        }
+        Some((thread_cpu_ns()?.saturating_sub(start), n))
+    });
+    let record = vec![0x17u8; RECORD];
+    let start = thread_cpu_ns()?;
+    let began = Instant::now();
+    let mut sent = 0u64;
+    while began.elapsed() < budget {
+        for _ in 0..32 {
+            tx.write_all(&record).ok()?;
+            sent += 1;
+        }
+    }
+    let send_ns = thread_cpu_ns()?.saturating_sub(start);
+    drop(tx);
+    let (recv_ns, received) = reader.join().ok()??;
+    if sent == 0 || received != sent {
+        return None;
+    }
+    Some(Kernel {
+        send_us: send_ns as f64 / 1e3 / sent as f64,
+        recv_us: recv_ns as f64 / 1e3 / sent as f64,
+    })
 }
 
 /// Runs `f` repeatedly for about `budget` and returns microseconds per call.
@@ -153,5 +253,20 @@ mod tests {
         let sum = l.tls_encrypt_us + l.tls_decrypt_us + l.sha512_us + l.box_us;
         assert!((l.us_per_msg() - sum).abs() < 1e-9);
         assert!((l.msgs_per_s_per_core() * l.us_per_msg() - 1e6).abs() < 1e-3);
+    }
+
+    #[test]
+    fn the_floor_adds_records_and_kernel_to_the_limit() {
+        let limit = measure(Duration::from_millis(20)).expect("OpenSSL has ChaCha20-Poly1305");
+        let kernel = measure_kernel(Duration::from_millis(50)).expect("loopback TCP on Linux");
+        assert!(kernel.send_us > 0.0 && kernel.recv_us > 0.0, "{kernel:?}");
+        let floor = Floor { limit, kernel };
+        let expected = limit.us_per_msg()
+            + limit.tls_decrypt_us
+            + 2.0 * limit.tls_encrypt_us
+            + 2.0 * kernel.recv_us
+            + 3.0 * kernel.send_us;
+        assert!((floor.us_per_msg() - expected).abs() < 1e-9);
+        assert!(floor.max_ratio() > 0.0 && floor.max_ratio() < 1.0);
     }
 }

@@ -232,6 +232,19 @@ async fn run(args: Args) -> Result<Value, BoxError> {
         limit.us_per_msg(),
         limit.msgs_per_s_per_core()
     );
+    let floor =
+        limit::measure_kernel(plan.limit_budget).map(|kernel| limit::Floor { limit, kernel });
+    if let Some(f) = &floor {
+        println!(
+            "  floor: + {:.0} more TLS records ({:.2} µs) + loopback TCP of 5 records (send {:.2} / recv {:.2} µs each) = {:.2} µs/msg, ratio at most {:.3}",
+            limit::RECORDS_IN + limit::RECORDS_OUT - 2.0,
+            f.tls_us() - limit.tls_decrypt_us - limit.tls_encrypt_us,
+            f.kernel.send_us,
+            f.kernel.recv_us,
+            f.us_per_msg(),
+            f.max_ratio()
+        );
+    }
 
     let (address, mut proc) = target(&args)?;
 
@@ -285,6 +298,17 @@ async fn run(args: Args) -> Result<Value, BoxError> {
             "sha512_block": limit.sha512_us,
             "recipient_box": limit.box_us,
         },
+        "floor_us_per_msg": num(floor.map(|f| f.us_per_msg())),
+        "floor_breakdown_us": floor.map(|f| json!({
+            "tls_5_records": f.tls_us(),
+            "kernel_5_records": f.kernel_us(),
+            "kernel_send_per_record": f.kernel.send_us,
+            "kernel_recv_per_record": f.kernel.recv_us,
+            "sha512_block": limit.sha512_us,
+            "recipient_box": limit.box_us,
+        })),
+        "max_ratio": num(floor.map(|f| f.max_ratio())),
+        "server_cpu_over_floor": num(floor.zip(cpu_per_msg).map(|(f, c)| c * 1e6 / f.us_per_msg())),
         "pairs": plan.pairs,
         "duration_s": max.wall_s,
         "msgs_per_s": msgs_per_s,
@@ -415,6 +439,18 @@ fn print_table(r: &Value) {
             fmt(g("limit_msgs_per_s_per_core"), 0),
             "msg/s",
         ),
+        (
+            "floor_us_per_msg",
+            "floor (5 records + kernel + crypto)",
+            fmt(g("floor_us_per_msg"), 2),
+            "µs/msg",
+        ),
+        (
+            "max_ratio",
+            "ratio at the floor (limit ÷ floor)",
+            fmt(g("max_ratio"), 3),
+            "",
+        ),
         ("msgs_per_s", "throughput", fmt(g("msgs_per_s"), 0), "msg/s"),
         (
             "server_cpu_s_per_msg",
@@ -433,6 +469,12 @@ fn print_table(r: &Value) {
             "ratio (achieved/core ÷ limit/core)",
             fmt(g("ratio"), 3),
             "",
+        ),
+        (
+            "server_cpu_over_floor",
+            "server CPU ÷ floor",
+            fmt(g("server_cpu_over_floor"), 2),
+            "×",
         ),
         ("latency_ms", "latency p50", fmt(lat("p50"), 3), "ms"),
         ("latency_ms", "latency p99", fmt(lat("p99"), 3), "ms"),
