@@ -472,40 +472,55 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
     }
     let mut msgs = MsgStore::default();
     let msgs_path = paths.log.join(MESSAGES_FILE);
+    // In journal mode the journal's messages come first; the messages file's (saved by a run
+    // in memory mode) follow them, in memory and in the journal alike.
+    let mut journal = None;
+    let mut journaled = 0;
+    if journal_mode {
+        let (j, restored) = crate::msg_journal::MsgJournal::open(
+            &paths.log.join(crate::msg_journal::JOURNAL_DIR),
+            queues.queues().map(|q| q.recipient_id),
+        )?;
+        for (rid, list) in restored {
+            for m in list {
+                msgs.restore_journaled(&rid, m);
+                journaled += 1;
+            }
+        }
+        journal = Some(j);
+    }
     if restore && msgs_path.exists() {
         let now = i64::try_from(now_nanos() / 1_000_000_000).unwrap_or(0);
+        let mut from_file = MsgStore::default();
         let stats = store_log::restore_messages(
             &msgs_path,
             &queues,
-            &mut msgs,
+            if journal.is_some() {
+                &mut from_file
+            } else {
+                &mut msgs
+            },
             core_config.message_ttl.map(|t| now - t),
         )?;
         println!(
             "messages restored: {}, expired: {}",
             stats.stored, stats.expired
         );
+        if let Some(j) = journal.as_mut() {
+            for (rid, list) in from_file.all() {
+                for m in list {
+                    j.append(rid, m)?;
+                    msgs.restore_journaled(rid, m.clone());
+                }
+            }
+        }
     }
-    if journal_mode {
-        let (mut journal, restored) = crate::msg_journal::MsgJournal::open(
-            &paths.log.join(crate::msg_journal::JOURNAL_DIR),
-            queues.queues().map(|q| q.recipient_id),
-        )?;
-        let mut n = 0;
-        for (rid, list) in restored {
-            for m in list {
-                n += usize::from(msgs.restore(&rid, m));
-            }
-        }
-        // Messages saved by a run in memory mode move into the journal.
-        let mut imported = 0;
-        for (rid, list) in msgs.all() {
-            for m in list.skip(journal_len(&journal, rid)) {
-                journal.append(rid, m)?;
-                imported += 1;
-            }
-        }
-        msgs.set_journal(journal);
-        println!("store_messages set to `journal`: {n} messages restored, {imported} imported");
+    if let Some(j) = journal {
+        msgs.set_journal(j);
+        println!(
+            "store_messages set to `journal`: {journaled} messages restored, {} imported",
+            msgs.total() - journaled
+        );
     }
     let mut ntfs = NtfStore::default();
     let ntfs_path = paths.log.join(NTFS_FILE);
@@ -779,16 +794,6 @@ pub async fn main(cli: Cli) -> std::io::Result<()> {
             delete(&paths)
         }
         Command::Journal(args) => journal(&paths, args.command, args.yes),
-    }
-}
-
-/// How many of a queue's messages its journal already holds (all of them when it has one:
-/// journals hold exactly the pending messages after `MsgJournal::open`).
-fn journal_len(journal: &crate::msg_journal::MsgJournal, rid: &[u8]) -> usize {
-    if journal.contains(rid) {
-        usize::MAX
-    } else {
-        0
     }
 }
 

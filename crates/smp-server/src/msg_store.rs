@@ -179,6 +179,20 @@ impl MsgStore {
         true
     }
 
+    /// Restores a message read from the journal: as [`MsgStore::restore`], but never refused
+    /// for the quota (memory must hold what the journal holds, or acknowledgements would
+    /// advance the journal past other messages; the quota applies to the next `SEND`).
+    pub fn restore_journaled(&mut self, rid: &[u8], msg: Message) {
+        let q = self.queues.entry(rid.to_vec()).or_insert_with(|| MsgQueue {
+            messages: VecDeque::new(),
+            can_write: true,
+        });
+        if msg.kind == MessageKind::Quota {
+            q.can_write = false;
+        }
+        q.messages.push_back(msg);
+    }
+
     /// The first message of a queue.
     pub fn peek(&self, rid: &[u8]) -> Option<&Message> {
         self.queues.get(rid)?.messages.front()
@@ -412,6 +426,18 @@ mod tests {
         std::fs::remove_file(&blocker).expect("unblock");
         assert_eq!(s.write(&rid, msg(4, 0)), WriteOutcome::Quota);
         assert_eq!(s.size(&rid), 2, "the message and the marker");
+    }
+
+    #[test]
+    fn journaled_messages_are_restored_beyond_the_quota_and_the_next_send_is_refused() {
+        let mut s = MsgStore::new(2);
+        let rid = [3u8; 24];
+        for n in 0..3 {
+            s.restore_journaled(&rid, msg(n, 0));
+        }
+        assert_eq!(s.size(&rid), 3);
+        assert_eq!(s.write(&rid, msg(9, 0)), WriteOutcome::Quota);
+        assert_eq!(s.size(&rid), 4, "the marker");
     }
 
     #[test]

@@ -227,3 +227,56 @@ async fn import_serve_export_delete_and_back_to_memory() {
     alice.close().await;
     drop(s);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_start_the_messages_log_follows_the_journals_messages() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let flags = MsgFlags {
+        notification: false,
+    };
+    let mut s = start_binary(dir);
+    set_store_messages(dir, "journal");
+    s.terminate();
+
+    // The journal holds j1; a run in memory mode then saves f1 to the messages log.
+    let mut s = start_binary(dir);
+    let (alice, _a) = connect(&s.address()).await;
+    let (bob, _b) = connect(&s.address()).await;
+    let q = new_queue(&alice, common::ed_key(), SubscriptionMode::OnlyCreate).await;
+    bob.send_message(None, &q.snd_id, flags, b"j1")
+        .await
+        .expect("SEND");
+    alice.close().await;
+    bob.close().await;
+    s.terminate();
+    set_store_messages(dir, "memory");
+    let mut s = start_binary(dir);
+    let (bob, _b) = connect(&s.address()).await;
+    bob.send_message(None, &q.snd_id, flags, b"f1")
+        .await
+        .expect("SEND");
+    bob.close().await;
+    s.terminate();
+
+    set_store_messages(dir, "journal");
+    let mut s = start_binary(dir);
+    let printed = s.printed.join("\n");
+    assert!(
+        printed.contains("1 messages restored, 1 imported"),
+        "{printed}"
+    );
+    let (alice, _a) = connect(&s.address()).await;
+    assert_eq!(
+        get_bodies(&alice, &q, usize::MAX).await,
+        vec![b"j1".to_vec(), b"f1".to_vec()]
+    );
+    alice.close().await;
+    s.terminate();
+    // Both acknowledged: nothing comes back.
+    let s = start_binary(dir);
+    let (alice, _a) = connect(&s.address()).await;
+    assert!(get_bodies(&alice, &q, usize::MAX).await.is_empty());
+    alice.close().await;
+    drop(s);
+}
