@@ -362,15 +362,10 @@ impl<O: Output> Chat<O> {
         let Some(c) = self.contact(name)? else {
             return Ok(());
         };
-        if c.deleted {
+        // The reference answers both a contact still connecting and one that deleted the
+        // contact with `NAME: not ready`.
+        if c.deleted || !c.ready {
             self.say(view::not_ready(&c.name));
-            return Ok(());
-        }
-        if !c.ready {
-            self.say(format!(
-                "contact {} is not active yet",
-                view::view_name(&c.name)
-            ));
             return Ok(());
         }
         let body = ChatMessage::new(ChatEvent::MsgNew {
