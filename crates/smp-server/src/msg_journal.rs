@@ -97,6 +97,9 @@ pub const EXPIRE_BACKUPS_AFTER: i64 = 14 * 86_400;
 const STATE_PREFIX: &str = "queue_state";
 const JOURNAL_PREFIX: &str = "messages";
 
+/// Queues whose journal files are kept open by default (2 descriptors each).
+pub const MAX_OPEN_QUEUES: usize = 256;
+
 /// The journal's limits (the reference's `JournalStoreConfig`); tests make them small.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JournalConfig {
@@ -110,6 +113,9 @@ pub struct JournalConfig {
     pub keep_min_backups: usize,
     /// See [`EXPIRE_BACKUPS_AFTER`].
     pub expire_backups_after: i64,
+    /// Queues whose files are kept open (two descriptors each); the least recently opened
+    /// ones are closed beyond this and opened again when used.
+    pub max_open_queues: usize,
 }
 
 impl Default for JournalConfig {
@@ -120,6 +126,7 @@ impl Default for JournalConfig {
             state_tail_size: STATE_TAIL_SIZE,
             keep_min_backups: KEEP_MIN_BACKUPS,
             expire_backups_after: EXPIRE_BACKUPS_AFTER,
+            max_open_queues: MAX_OPEN_QUEUES,
         }
     }
 }
@@ -595,14 +602,25 @@ fn read_one_level_queue(dir: &Path) -> io::Result<Option<(EntityId, Vec<Message>
     Ok(Some((rid, msgs)))
 }
 
+/// A queue's open files.
+#[derive(Debug)]
+struct Handles {
+    state: File,
+    /// The write journal (also the read journal while their IDs are equal).
+    write: File,
+}
+
 #[derive(Debug)]
 struct QueueJournal {
     dir: PathBuf,
+    state_path: PathBuf,
     st: QueueState,
-    state: File,
+    /// Bytes in the state file after the last complete line.
     state_len: u64,
-    /// The write journal (also the read journal while their IDs are equal).
-    write: File,
+    /// Open while the queue is among the most recently used ([`JournalConfig::max_open_queues`]).
+    handles: Option<Handles>,
+    /// When `handles` were opened (an entry of [`MsgJournal`]'s open list).
+    opened: u64,
     /// Line lengths (newline included) of the pending messages, oldest first.
     lens: VecDeque<u64>,
 }
@@ -621,16 +639,30 @@ impl QueueJournal {
             Err(e) => return Err(e),
         }
         let (id, write) = create_journal(&dir)?;
-        let state = append().open(state_path(&dir, rid))?;
+        let state_path = state_path(&dir, rid);
+        let state = append().open(&state_path)?;
         let state_len = state.metadata()?.len();
         Ok(QueueJournal {
             dir,
+            state_path,
             st: QueueState::new(id),
-            state,
             state_len,
-            write,
+            handles: Some(Handles { state, write }),
+            opened: 0,
             lens: VecDeque::new(),
         })
+    }
+
+    /// The queue's files, opened again if they were closed.
+    fn handles(&mut self) -> io::Result<&mut Handles> {
+        if self.handles.is_none() {
+            let state = append().open(&self.state_path)?;
+            let write = append().open(journal_path(&self.dir, &self.st.write.id))?;
+            self.handles = Some(Handles { state, write });
+        }
+        self.handles
+            .as_mut()
+            .ok_or_else(|| io::Error::other("journal handles"))
     }
 
     /// A fresh journal holding `msgs` (used to repair a journal that does not parse).
@@ -644,7 +676,7 @@ impl QueueJournal {
             text.push('\n');
             q.lens.push_back((text.len() - start) as u64);
         }
-        q.write.write_all(text.as_bytes())?;
+        q.handles()?.write.write_all(text.as_bytes())?;
         let (n, bytes) = (msgs.len() as u64, text.len() as u64);
         q.st.write = JournalPos {
             msg_pos: n,
@@ -657,7 +689,11 @@ impl QueueJournal {
         q.st.read.byte_count = bytes;
         q.st.size = n;
         q.st.can_write = !msgs.last().is_some_and(|m| m.kind == MessageKind::Quota);
-        append_state(&mut q.state, &mut q.state_len, &q.st)?;
+        let h = q
+            .handles
+            .as_mut()
+            .ok_or_else(|| io::Error::other("journal handles"))?;
+        append_state(&mut h.state, &mut q.state_len, &q.st)?;
         Ok(q)
     }
 
@@ -770,10 +806,11 @@ impl QueueJournal {
         Ok(Some((
             QueueJournal {
                 dir,
+                state_path: spath,
                 st,
-                state,
                 state_len,
-                write,
+                handles: Some(Handles { state, write }),
+                opened: 0,
                 lens,
             },
             msgs,
@@ -784,6 +821,7 @@ impl QueueJournal {
     /// files and the state as they were (as far as the file system lets us cut them back), so
     /// that the refused message is not restored later and the next line starts clean.
     fn append_line(&mut self, line: &[u8], quota: bool, cfg: &JournalConfig) -> io::Result<()> {
+        self.handles()?;
         let before = self.st.clone();
         let len = line.len() as u64;
         // A full journal that is also the read journal: start a new write journal.
@@ -804,14 +842,18 @@ impl QueueJournal {
         }
         self.st.can_write = !quota;
         self.st.size += 1;
-        let file = switched.as_mut().unwrap_or(&mut self.write);
+        let Some(h) = self.handles.as_mut() else {
+            self.st = before;
+            return Err(io::Error::other("journal handles"));
+        };
+        let file = switched.as_mut().unwrap_or(&mut h.write);
         let result = file
             .write_all(line)
-            .and_then(|()| append_state(&mut self.state, &mut self.state_len, &self.st));
+            .and_then(|()| append_state(&mut h.state, &mut self.state_len, &self.st));
         match result {
             Ok(()) => {
                 if let Some(f) = switched {
-                    self.write = f;
+                    h.write = f;
                 }
                 self.lens.push_back(len);
                 Ok(())
@@ -823,7 +865,7 @@ impl QueueJournal {
                         let _ = fs::remove_file(journal_path(&self.dir, &self.st.write.id));
                     }
                     None => {
-                        let _ = self.write.set_len(before.write.byte_pos);
+                        let _ = h.write.set_len(before.write.byte_pos);
                     }
                 }
                 self.st = before;
@@ -835,6 +877,7 @@ impl QueueJournal {
     /// Advances the read position past `n` messages; a read journal read to its end is
     /// deleted (after the state saying so is written) and reading goes on in the write one.
     fn consume(&mut self, n: usize) -> io::Result<()> {
+        self.handles()?;
         let mut done = Vec::new();
         for _ in 0..n {
             let Some(len) = self.lens.pop_front() else {
@@ -850,7 +893,11 @@ impl QueueJournal {
         if !self.lens.is_empty() {
             self.switch_read(&mut done);
         }
-        append_state(&mut self.state, &mut self.state_len, &self.st)?;
+        let h = self
+            .handles
+            .as_mut()
+            .ok_or_else(|| io::Error::other("journal handles"))?;
+        append_state(&mut h.state, &mut self.state_len, &self.st)?;
         for id in done {
             let path = journal_path(&self.dir, &id);
             if let Err(e) = fs::remove_file(&path) {
@@ -882,6 +929,12 @@ pub struct MsgJournal {
     root: PathBuf,
     cfg: JournalConfig,
     queues: HashMap<EntityId, QueueJournal>,
+    /// Queues whose files were opened, oldest first, with the tick of the opening (an entry
+    /// whose tick is not the queue's `opened` any more is stale).
+    open_list: VecDeque<(EntityId, u64)>,
+    /// Queues with open files.
+    open_count: usize,
+    tick: u64,
 }
 
 /// Renames the temporary backup `temp` of the state file `spath` to a timed backup and removes
@@ -946,6 +999,9 @@ impl MsgJournal {
             root: root.to_path_buf(),
             cfg,
             queues: HashMap::new(),
+            open_list: VecDeque::new(),
+            open_count: 0,
+            tick: 0,
         };
         journal.migrate_one_level_layout()?;
         let mut restored = Vec::new();
@@ -956,6 +1012,7 @@ impl MsgJournal {
             }
             if let Some((q, msgs)) = QueueJournal::load(dir, &rid, &journal.cfg)? {
                 journal.queues.insert(rid.clone(), q);
+                journal.note_opened(&rid, false);
                 restored.push((rid, msgs));
             }
         }
@@ -982,7 +1039,7 @@ impl MsgJournal {
             for m in &msgs {
                 self.append(&rid, m)?;
             }
-            self.queues.remove(&rid);
+            self.forget(&rid);
             tracing::info!(dir = %dir.display(), messages = msgs.len(), "message journal: queue moved to the reference's layout");
         }
         Ok(())
@@ -1000,7 +1057,10 @@ impl MsgJournal {
         line.push('\n');
         let quota = msg.kind == MessageKind::Quota;
         if let Some(q) = self.queues.get_mut(rid) {
-            return q.append_line(line.as_bytes(), quota, &self.cfg);
+            let was_open = q.handles.is_some();
+            let r = q.append_line(line.as_bytes(), quota, &self.cfg);
+            self.note_opened(rid, was_open);
+            return r;
         }
         let mut q = QueueJournal::create(queue_dir(&self.root, rid), rid)?;
         if let Err(e) = q.append_line(line.as_bytes(), quota, &self.cfg) {
@@ -1008,7 +1068,51 @@ impl MsgJournal {
             return Err(e);
         }
         self.queues.insert(rid.to_vec(), q);
+        self.note_opened(rid, false);
         Ok(())
+    }
+
+    /// Registers that a queue's files were opened (unless they `were_open` already), closing
+    /// the least recently opened queues' files beyond the limit.
+    fn note_opened(&mut self, rid: &[u8], was_open: bool) {
+        let Some(q) = self.queues.get_mut(rid) else {
+            return;
+        };
+        if was_open || q.handles.is_none() {
+            return;
+        }
+        self.tick += 1;
+        q.opened = self.tick;
+        self.open_list.push_back((rid.to_vec(), self.tick));
+        self.open_count += 1;
+        while self.open_count > self.cfg.max_open_queues.max(1) {
+            let Some((old, tick)) = self.open_list.pop_front() else {
+                break;
+            };
+            if let Some(q) = self.queues.get_mut(&old) {
+                if q.opened == tick && q.handles.take().is_some() {
+                    self.open_count -= 1;
+                }
+            }
+        }
+        // Entries of queues removed or reopened since pile up; drop them now and then.
+        if self.open_list.len() > 2 * self.cfg.max_open_queues + 64 {
+            let queues = &self.queues;
+            self.open_list.retain(|(id, tick)| {
+                queues
+                    .get(id)
+                    .is_some_and(|q| q.opened == *tick && q.handles.is_some())
+            });
+        }
+    }
+
+    /// Drops a queue's journal from memory (its files stay).
+    fn forget(&mut self, rid: &[u8]) -> Option<QueueJournal> {
+        let q = self.queues.remove(rid)?;
+        if q.handles.is_some() {
+            self.open_count -= 1;
+        }
+        Some(q)
     }
 
     /// Records that the first `n` pending messages of a queue were removed (acknowledged or
@@ -1020,12 +1124,15 @@ impl MsgJournal {
         if q.lens.len() <= n {
             return self.delete_queue(rid);
         }
-        q.consume(n)
+        let was_open = q.handles.is_some();
+        let r = q.consume(n);
+        self.note_opened(rid, was_open);
+        r
     }
 
     /// Removes a queue's journal directory (whether or not it has pending messages).
     pub fn delete_queue(&mut self, rid: &[u8]) -> io::Result<()> {
-        let dir = match self.queues.remove(rid) {
+        let dir = match self.forget(rid) {
             Some(q) => q.dir,
             None => queue_dir(&self.root, rid),
         };
@@ -1040,6 +1147,11 @@ impl MsgJournal {
     /// The state last written for a queue.
     pub fn state(&self, rid: &[u8]) -> Option<&QueueState> {
         self.queues.get(rid).map(|q| &q.st)
+    }
+
+    /// Queues whose files are open.
+    pub fn open_queues(&self) -> usize {
+        self.open_count
     }
 
     /// Queues with a journal.
@@ -1484,21 +1596,23 @@ mod tests {
 
         // The message file fails.
         let q = j.queues.get_mut(&a).expect("queue");
-        let good = std::mem::replace(&mut q.write, full_device());
+        let h = q.handles.as_mut().expect("open");
+        let good = std::mem::replace(&mut h.write, full_device());
         assert!(
             j.append(&a, &msg(2)).is_err(),
             "the write error is returned"
         );
         let q = j.queues.get_mut(&a).expect("queue");
-        q.write = good;
+        q.handles.as_mut().expect("open").write = good;
         assert_eq!((sizes(), j.state(&a).cloned()), before);
 
         // The state file fails after the message line was written: the line is cut off.
         let q = j.queues.get_mut(&a).expect("queue");
-        let good = std::mem::replace(&mut q.state, full_device());
+        let h = q.handles.as_mut().expect("open");
+        let good = std::mem::replace(&mut h.state, full_device());
         assert!(j.append(&a, &msg(3)).is_err());
         let q = j.queues.get_mut(&a).expect("queue");
-        q.state = good;
+        q.handles.as_mut().expect("open").state = good;
         assert_eq!(
             (sizes(), j.state(&a).cloned()),
             before,
@@ -1521,10 +1635,11 @@ mod tests {
         }
         let before = j.state(&a).cloned();
         let q = j.queues.get_mut(&a).expect("queue");
-        let good = std::mem::replace(&mut q.state, full_device());
+        let h = q.handles.as_mut().expect("open");
+        let good = std::mem::replace(&mut h.state, full_device());
         assert!(j.append(&a, &msg(4)).is_err());
         let q = j.queues.get_mut(&a).expect("queue");
-        q.state = good;
+        q.handles.as_mut().expect("open").state = good;
         assert_eq!(j.state(&a).cloned(), before);
         assert_eq!(
             files(&queue_dir(dir.path(), &a)).len(),
@@ -1579,6 +1694,50 @@ mod tests {
         assert_eq!(restored, vec![(a.clone(), vec![msg(2), msg(3)])]);
         assert!(!old.exists());
         assert!(queue_dir(dir.path(), &a).is_dir());
+    }
+
+    #[test]
+    fn only_the_most_recently_opened_queues_keep_their_files_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = JournalConfig {
+            max_open_queues: 2,
+            ..small()
+        };
+        let (mut j, _) = MsgJournal::open_with(dir.path(), [], cfg.clone()).expect("open");
+        let rids: Vec<Vec<u8>> = (20..25u8).map(|i| vec![i; 24]).collect();
+        for _ in 0..3 {
+            for (k, r) in rids.iter().enumerate() {
+                j.append(r, &msg(u8::try_from(k).expect("small")))
+                    .expect("append");
+                assert!(j.open_queues() <= 2);
+            }
+        }
+        let open = |j: &MsgJournal| {
+            rids.iter()
+                .filter(|r| j.queues.get(*r).is_some_and(|q| q.handles.is_some()))
+                .count()
+        };
+        assert_eq!(open(&j), 2);
+        assert!(j.queues.get(&rids[0]).is_some_and(|q| q.handles.is_none()));
+        // A closed queue is opened again to be read and written (across a journal switch).
+        j.consumed(&rids[0], 1).expect("ack");
+        for k in 0..3 {
+            j.append(&rids[0], &msg(30 + k)).expect("append");
+        }
+        assert_eq!((j.open_queues(), open(&j)), (2, 2));
+        j.delete_queue(&rids[0]).expect("delete");
+        assert!(j.open_queues() <= 2 && j.open_queues() == open(&j));
+        drop(j);
+        let (j, mut restored) =
+            MsgJournal::open_with(dir.path(), rids.clone(), cfg).expect("reopen");
+        restored.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(restored.len(), 4);
+        for (k, (r, msgs)) in restored.iter().enumerate() {
+            assert_eq!(r, &rids[k + 1]);
+            let m = msg(u8::try_from(k + 1).expect("small"));
+            assert_eq!(msgs, &vec![m.clone(), m.clone(), m]);
+        }
+        assert_eq!(j.open_queues(), 2);
     }
 
     #[test]
