@@ -42,7 +42,9 @@
 //! is no `fsync`, as in the reference (its handles are line-buffered) — a process crash loses
 //! nothing answered, a power loss may. A write that fails is cut back (both files to their
 //! last complete line) and reported: the message store then refuses the message and `SEND` is
-//! answered `ERR INTERNAL`.
+//! answered `ERR INTERNAL`. A queue's files stay open while it is among the
+//! [`MAX_OPEN_QUEUES`] most recently opened (the reference closes a queue's files once it has
+//! been idle for a while); others are opened again when used.
 //!
 //! # What still differs, and why
 //!
