@@ -443,3 +443,65 @@ async fn the_files_our_server_writes_are_the_references_lines() {
         "emptied after the restart: directory removed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_queue_switches_journals_and_survives_kill_9() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    init_journal(dir);
+    let mut s = start_binary(dir);
+    let (alice, _events) = connect(&s.address()).await;
+    let (bob, _bob_events) = connect(&s.address()).await;
+    let q = new_queue(&alice, common::ed_key(), SubscriptionMode::OnlyCreate).await;
+    let flags = MsgFlags {
+        notification: false,
+    };
+    // 300 messages, never fewer than 10 pending: the write journal is full after 256.
+    let mut received = Vec::new();
+    for batch in 0..3 {
+        for i in 0..100 {
+            bob.send_message(
+                None,
+                &q.snd_id,
+                flags,
+                format!("m{}", batch * 100 + i).as_bytes(),
+            )
+            .await
+            .expect("SEND");
+        }
+        let got = get_all(&alice, &q, 90).await;
+        assert_eq!(got.len(), 91);
+        received.extend(got.into_iter().take(90).map(|g| g.3));
+    }
+    let qdir = ref_queue_dir(dir, &q.rcv_id);
+    let journals = || {
+        std::fs::read_dir(&qdir)
+            .expect("dir")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("messages."))
+            })
+            .count()
+    };
+    // 270 read: the first journal (256) was read past and deleted.
+    assert_eq!(journals(), 1, "the read journal was deleted");
+    let state = std::fs::read_to_string(state_file(&qdir, &q.rcv_id)).expect("state");
+    let last = state.lines().last().expect("a state line");
+    assert!(last.ends_with("canWrite=T size=30"), "{last}");
+    alice.close().await;
+    bob.close().await;
+    s.kill9();
+
+    let s = start_binary(dir);
+    let (alice, _events) = connect(&s.address()).await;
+    received.extend(
+        get_all(&alice, &q, usize::MAX)
+            .await
+            .into_iter()
+            .map(|g| g.3),
+    );
+    let expected: Vec<Vec<u8>> = (0..300).map(|i| format!("m{i}").into_bytes()).collect();
+    assert_eq!(received, expected, "every message once, in order");
+    alice.close().await;
+    drop(s);
+}
