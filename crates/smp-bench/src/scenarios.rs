@@ -168,15 +168,15 @@ async fn sender(
     snd: SmpClient,
     snd_key: PrivateAuthKey,
     snd_id: Vec<u8>,
-    interval: Option<Duration>,
+    pace: Option<(Duration, Duration)>,
 ) -> (SmpClient, PrivateAuthKey, Vec<u8>) {
     let max = max_message_length(snd.version());
     let mut body = vec![0x61u8; max];
     let flags = MsgFlags {
         notification: false,
     };
-    let mut tick = interval.map(|i| {
-        let mut t = tokio::time::interval(i);
+    let mut tick = pace.map(|(i, phase)| {
+        let mut t = tokio::time::interval_at(tokio::time::Instant::now() + phase, i);
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         t
     });
@@ -295,15 +295,18 @@ pub async fn run_phase(
         .filter(|r| *r > 0.0)
         .map(|r| Duration::from_secs_f64(n as f64 / r));
     let mut tasks = Vec::with_capacity(pairs.len());
-    for p in pairs {
+    for (i, p) in pairs.into_iter().enumerate() {
         let window = Arc::new(Semaphore::new(WINDOW));
+        // Sender i starts i/n of an interval late, so the senders together send at an even
+        // pace; started together, they would send in bursts of n at once.
+        let pace = interval.map(|iv| (iv, iv.mul_f64(i as f64 / n as f64)));
         let s = tokio::spawn(sender(
             shared.clone(),
             window.clone(),
             p.snd,
             p.snd_key,
             p.snd_id,
-            interval,
+            pace,
         ));
         let r = tokio::spawn(recipient(
             shared.clone(),
