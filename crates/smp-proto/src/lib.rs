@@ -9,7 +9,8 @@
 //! - [`transmission`]: the transmission layout and the exact bytes an authorization covers;
 //! - [`block`]: 16 KiB blocks, batching and splitting;
 //! - [`handshake`]: the server and client hello records;
-//! - [`address`]: `smp://` server addresses and queue URIs.
+//! - [`address`]: `smp://` server addresses and queue URIs;
+//! - [`proxy`]: the records inside `PFWD`/`RFWD` and `RRES`/`PRES` (private message routing).
 //!
 //! Leaves out: all I/O, clocks and randomness (IDs, nonces and timestamps are passed in),
 //! cryptography (keys come from `simplex-crypto`; signatures and authenticators are checked by
@@ -25,6 +26,7 @@ pub mod error;
 pub mod handshake;
 pub mod keys;
 pub mod message;
+pub mod proxy;
 pub mod response;
 pub mod transmission;
 pub mod version;
