@@ -92,6 +92,9 @@ pub struct ClientSession {
     pub server_cert_key: PublicSignKey,
     /// The server's certificate chain as DER, leaf first.
     pub server_chain: Vec<Vec<u8>>,
+    /// The chain and signed session key of the server's hello (from v7), as received: a
+    /// proxy passes it on to its clients in `PKEY`.
+    pub server_hello_key: Option<CertChainPubKey>,
 }
 
 /// A handshaken SMP connection: a block reader and a block writer, usable from two tasks,
@@ -389,6 +392,7 @@ async fn client_handshake(
         server_dh_key,
         server_cert_key,
         server_chain: info.peer_chain.clone(),
+        server_hello_key: hello.cert_key,
     })
 }
 
@@ -413,6 +417,56 @@ fn check_cert_key(
         return Err(bad());
     }
     Ok(*sk.key())
+}
+
+/// Checks a relay's chain and signed session key as a proxy's client receives them in `PKEY`
+/// (the reference's `validateRelay`): a chain of 2 to 4 whose second certificate is the
+/// identity `key_hash`, valid (signatures and dates) up to its CA (the identity for a chain of
+/// 2, else the last), and a session key signed by the leaf's key. Returns the session key.
+pub fn verify_relay_key(
+    ck: &CertChainPubKey,
+    key_hash: &KeyHash,
+) -> Result<PublicKeyX25519, TransportError> {
+    let identity = || TransportError::from(HandshakeError::Identity);
+    let certs = ck
+        .cert_chain
+        .iter()
+        .map(|der| X509::from_der(der).map_err(|_| identity()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !(2..=4).contains(&certs.len()) {
+        return Err(identity());
+    }
+    let (Some(leaf), Some(id), Some(ca)) = (certs.first(), certs.get(1), certs.last()) else {
+        return Err(identity());
+    };
+    if cert_fingerprint(id)?.as_slice() != key_hash.as_bytes() {
+        return Err(identity());
+    }
+    if !chain_valid(leaf, certs.get(1..).unwrap_or_default(), ca)? {
+        return Err(identity());
+    }
+    let leaf_key = leaf_sign_key(ck.cert_chain.first().ok_or_else(identity)?)?;
+    let sk = &ck.signed_key;
+    if !verify(&leaf_key, sk.signature(), sk.signed_bytes()) {
+        return Err(identity());
+    }
+    Ok(*sk.key())
+}
+
+/// OpenSSL's verification of `leaf` through `intermediates` up to the trusted `ca`.
+fn chain_valid(leaf: &X509, intermediates: &[X509], ca: &X509) -> Result<bool, TransportError> {
+    use openssl::stack::Stack;
+    use openssl::x509::store::X509StoreBuilder;
+    use openssl::x509::X509StoreContext;
+    let mut store = X509StoreBuilder::new()?;
+    store.add_cert(ca.clone())?;
+    let store = store.build();
+    let mut untrusted = Stack::new()?;
+    for c in intermediates {
+        untrusted.push(c.clone())?;
+    }
+    let mut ctx = X509StoreContext::new()?;
+    Ok(ctx.init(&store, leaf, &untrusted, |c| c.verify_cert())?)
 }
 
 #[cfg(test)]
@@ -442,6 +496,31 @@ mod tests {
         let key = PrivateSignKey::from_der(&creds.private_key_der().expect("der")).expect("key");
         let leaf = leaf_sign_key(&creds.chain_der().expect("der")[0]).expect("leaf key");
         (creds, key, leaf)
+    }
+
+    #[test]
+    fn relay_key_is_verified_against_the_pinned_identity() {
+        let (creds, key, _) = setup();
+        let (ck, dh) = signed_by(&creds, &key, SignatureAlgorithm::Ed25519);
+        let id = creds.identity().expect("id");
+        assert_eq!(verify_relay_key(&ck, &id).expect("valid"), dh);
+        let identity = |r: Result<PublicKeyX25519, TransportError>| {
+            matches!(r, Err(TransportError::Handshake(HandshakeError::Identity)))
+        };
+        assert!(identity(verify_relay_key(&ck, &KeyHash([1; 32]))));
+        let (_, other, _) = setup();
+        let (forged, _) = signed_by(&creds, &other, SignatureAlgorithm::Ed25519);
+        assert!(identity(verify_relay_key(&forged, &id)));
+        // Another server's leaf under this identity: the chain does not verify.
+        let (creds2, key2, _) = setup();
+        let (ck2, _) = signed_by(&creds2, &key2, SignatureAlgorithm::Ed25519);
+        let mut mixed = ck.clone();
+        mixed.cert_chain[0] = ck2.cert_chain[0].clone();
+        mixed.signed_key = ck2.signed_key.clone();
+        assert!(identity(verify_relay_key(&mixed, &id)));
+        let mut short = ck;
+        short.cert_chain.truncate(1);
+        assert!(identity(verify_relay_key(&short, &id)));
     }
 
     #[test]

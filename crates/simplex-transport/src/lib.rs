@@ -20,6 +20,7 @@ pub mod tls;
 pub use block::{BlockReader, BlockWriter, BLOCK_SIZE, MAX_BLOCK_CONTENT};
 pub use credentials::{GeneratedCredentials, ServerCredentials, SignAlgorithm};
 pub use error::{ChainError, HandshakeError, TransportError};
+pub use handshake::verify_relay_key;
 pub use handshake::{
     connect, ClientConnection, ClientSession, ClientTransportConfig, ServerConnection,
     ServerSession, ServerTransport, SessionParams, SmpConnection, SmpListener,
