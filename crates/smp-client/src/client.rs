@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use rand::RngCore;
 use simplex_crypto::nacl::{cb_authenticate, cb_decrypt, CbNonce};
-use simplex_crypto::{sign, DhSecretX25519, PrivateAuthKey, PublicAuthKey, PublicKeyX25519};
+use simplex_crypto::{
+    dh_x25519, sign, DhSecretX25519, PrivateAuthKey, PrivateKeyX25519, PublicAuthKey,
+    PublicKeyX25519,
+};
 use simplex_encoding::{decode_all, Large, ShortBytes};
 use simplex_transport::handshake::{
     self, ClientTransportConfig, SessionParams, SmpReader, SmpWriter,
@@ -24,10 +27,12 @@ use smp_proto::block::decode_block;
 use smp_proto::block::{plan_batches, BatchItem, MAX_TRANSMISSION_SIZE};
 use smp_proto::command::{Command, MsgFlags, NewQueueReq, QueueMode, SubscriptionMode};
 use smp_proto::error::ProtoError;
+use smp_proto::handshake::CertChainPubKey;
 use smp_proto::message::{RcvMessage, RcvMsgBody};
 use smp_proto::response::{QueueIdsKeys, QueueInfo, Response};
 use smp_proto::transmission::{RawTransmission, TransmissionForAuth, CORR_ID_SIZE};
 use smp_proto::version::Version;
+use smp_proto::version::VersionRange;
 use smp_proto::BasicAuth;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
@@ -93,6 +98,9 @@ struct Pending {
 struct Shared {
     params: SessionParams,
     server_dh_key: Option<PublicKeyX25519>,
+    server_hello_key: Option<CertChainPubKey>,
+    /// The secret of this client's hello key and the server's session key (proxies only).
+    session_secret: Option<DhSecretX25519>,
     pending: Mutex<HashMap<Vec<u8>, Pending>>,
     closed: AtomicBool,
     /// Taken (dropped) on close, so that the event stream ends with the connection.
@@ -238,6 +246,31 @@ impl SmpClient {
         server: &SmpServer,
         config: ClientConfig,
     ) -> Result<(SmpClient, mpsc::Receiver<ServerEvent>), ClientError> {
+        Self::connect_with_key(server, config, None).await
+    }
+
+    /// [`SmpClient::connect`] as a proxy connects to a destination relay: the hello carries a
+    /// fresh X25519 key, and its secret with the relay's session key encrypts `RFWD`/`RRES`
+    /// ([`SmpClient::forward`]). Fails with [`ClientError::NoServerAuth`] when the relay sent
+    /// no session key (before v7).
+    pub async fn connect_as_proxy(
+        server: &SmpServer,
+        config: ClientConfig,
+    ) -> Result<(SmpClient, mpsc::Receiver<ServerEvent>), ClientError> {
+        let key = PrivateKeyX25519::generate(&mut rand::rngs::OsRng);
+        let (client, events) = Self::connect_with_key(server, config, Some(&key)).await?;
+        if client.handle.shared.session_secret.is_none() {
+            client.close().await;
+            return Err(ClientError::NoServerAuth);
+        }
+        Ok((client, events))
+    }
+
+    async fn connect_with_key(
+        server: &SmpServer,
+        config: ClientConfig,
+        hello_key: Option<&PrivateKeyX25519>,
+    ) -> Result<(SmpClient, mpsc::Receiver<ServerEvent>), ClientError> {
         let port = server.port_or_default();
         let mut last = ClientError::NoHost;
         for host in &server.hosts {
@@ -247,9 +280,11 @@ impl SmpClient {
             } else {
                 format!("{host}:{port}")
             };
-            match handshake::connect(addr.as_str(), &server.key_hash, &config.transport, None).await
+            let public = hello_key.map(PrivateKeyX25519::public_key);
+            match handshake::connect(addr.as_str(), &server.key_hash, &config.transport, public)
+                .await
             {
-                Ok(conn) => return Ok(Self::start(conn, config)),
+                Ok(conn) => return Ok(Self::start_with_key(conn, config, hello_key)),
                 Err(e) => last = ClientError::Transport(e),
             }
         }
@@ -261,10 +296,26 @@ impl SmpClient {
         conn: handshake::ClientConnection,
         config: ClientConfig,
     ) -> (SmpClient, mpsc::Receiver<ServerEvent>) {
+        Self::start_with_key(conn, config, None)
+    }
+
+    /// [`SmpClient::start`] for a connection whose hello carried the public half of
+    /// `hello_key`.
+    fn start_with_key(
+        conn: handshake::ClientConnection,
+        config: ClientConfig,
+        hello_key: Option<&PrivateKeyX25519>,
+    ) -> (SmpClient, mpsc::Receiver<ServerEvent>) {
         let (events, events_rx) = mpsc::channel(config.event_capacity.max(1));
+        let session_secret = match (hello_key, &conn.session.server_dh_key) {
+            (Some(own), Some(server)) => Some(dh_x25519(server, own)),
+            _ => None,
+        };
         let shared = Arc::new(Shared {
             params: conn.session.params.clone(),
             server_dh_key: conn.session.server_dh_key,
+            server_hello_key: conn.session.server_hello_key.clone(),
+            session_secret,
             pending: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
             events: Mutex::new(Some(events)),
@@ -300,6 +351,22 @@ impl SmpClient {
     /// The server's session key for crypto_box authenticators (v7+).
     pub fn server_dh_key(&self) -> Option<&PublicKeyX25519> {
         self.handle.shared.server_dh_key.as_ref()
+    }
+
+    /// The server's version range, capped at the negotiated version.
+    pub fn server_versions(&self) -> VersionRange {
+        self.handle.shared.params.server_versions
+    }
+
+    /// The chain and signed session key from the server's hello (v7+).
+    pub fn server_hello_key(&self) -> Option<&CertChainPubKey> {
+        self.handle.shared.server_hello_key.as_ref()
+    }
+
+    /// The secret shared with the server through the hello keys (only for
+    /// [`SmpClient::connect_as_proxy`]).
+    pub(crate) fn session_secret(&self) -> Option<&DhSecretX25519> {
+        self.handle.shared.session_secret.as_ref()
     }
 
     /// True once the connection is closed.
@@ -342,6 +409,31 @@ impl SmpClient {
         &self,
         commands: Vec<ClientCommand<'_>>,
     ) -> Vec<Result<Response, ClientError>> {
+        self.send_batch_with(commands, None).await
+    }
+
+    /// Sends one unauthorized command with the given correlation ID (the proxy commands use it
+    /// as a nonce) and waits for its response.
+    pub(crate) async fn send_with_corr_id(
+        &self,
+        corr_id: [u8; CORR_ID_SIZE],
+        entity_id: &[u8],
+        command: Command,
+    ) -> Result<Response, ClientError> {
+        let cmd = ClientCommand {
+            key: None,
+            entity_id,
+            command,
+        };
+        let mut results = self.send_batch_with(vec![cmd], Some(corr_id)).await;
+        results.pop().unwrap_or(Err(ClientError::Closed))
+    }
+
+    async fn send_batch_with(
+        &self,
+        commands: Vec<ClientCommand<'_>>,
+        corr_id: Option<[u8; CORR_ID_SIZE]>,
+    ) -> Vec<Result<Response, ClientError>> {
         let shared = &self.handle.shared;
         let mut results: Vec<Option<Result<Response, ClientError>>> =
             Vec::with_capacity(commands.len());
@@ -349,7 +441,7 @@ impl SmpClient {
         let mut encoded = Vec::with_capacity(commands.len());
         for (i, cmd) in commands.into_iter().enumerate() {
             results.push(None);
-            match self.encode(&cmd) {
+            match self.encode(&cmd, corr_id) {
                 Ok((corr_id, t)) => {
                     match shared.register(corr_id.clone(), cmd.entity_id.to_vec()) {
                         Ok(rx) => {
@@ -386,11 +478,18 @@ impl SmpClient {
     }
 
     /// A fresh correlation ID and the authorized transmission.
-    fn encode(&self, cmd: &ClientCommand<'_>) -> Result<(Vec<u8>, Vec<u8>), ClientError> {
+    fn encode(
+        &self,
+        cmd: &ClientCommand<'_>,
+        corr_id: Option<[u8; CORR_ID_SIZE]>,
+    ) -> Result<(Vec<u8>, Vec<u8>), ClientError> {
         let params = &self.handle.shared.params;
         let v = params.version;
-        let mut corr_id = [0u8; CORR_ID_SIZE];
-        rand::thread_rng().fill_bytes(&mut corr_id);
+        let corr_id = corr_id.unwrap_or_else(|| {
+            let mut c = [0u8; CORR_ID_SIZE];
+            rand::thread_rng().fill_bytes(&mut c);
+            c
+        });
         let body = cmd.command.to_bytes(v);
         let tfa = TransmissionForAuth::new(v, &params.session_id, &corr_id, cmd.entity_id, &body)
             .map_err(ClientError::Encode)?;

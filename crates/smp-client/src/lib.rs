@@ -4,7 +4,9 @@
 //! handshake (through `simplex-transport`), authorizing commands (Ed25519/Ed448 signatures,
 //! or from v7 crypto_box authenticators with the server's session key), correlating
 //! responses by 24-byte random correlation IDs, batching, routing pushed `MSG`/`END`/`NMSG`
-//! to an event stream, keep-alive pings, time-outs, and decrypting delivered messages.
+//! to an event stream, keep-alive pings, time-outs, and decrypting delivered messages; and
+//! private message routing ([`proxy`]): a sender's `PRXY`/`PFWD` through a proxy, a proxy's
+//! `RFWD` to a relay.
 //! It leaves out everything above one server: reconnection policy, many servers, queue
 //! rotation and end-to-end encryption belong to the agent. It sits above `smp-proto` and
 //! `simplex-transport`.
@@ -14,6 +16,8 @@
 
 pub mod client;
 pub mod error;
+pub mod proxy;
 
 pub use client::{decrypt_message, ClientCommand, ClientConfig, ServerEvent, SmpClient};
 pub use error::ClientError;
+pub use proxy::ProxiedRelay;
