@@ -74,28 +74,8 @@ impl SmpClient {
             server: relay.clone(),
             basic_auth: basic_auth.clone(),
         };
-        match self.send_command(None, &[], cmd).await? {
-            Response::Pkey {
-                session_id,
-                versions,
-                cert_key,
-            } => {
-                let version = client_relay_versions()
-                    .compatible_version(&versions)
-                    .ok_or_else(|| broker_transport(WireTransportError::Version))?;
-                let server_key = simplex_transport::verify_relay_key(&cert_key, &relay.key_hash)
-                    .map_err(|_| {
-                        broker_transport(WireTransportError::Handshake(HandshakeError::Identity))
-                    })?;
-                Ok(ProxiedRelay {
-                    session_id: session_id.into_vec(),
-                    version,
-                    server_key,
-                    basic_auth,
-                })
-            }
-            r => Err(ClientError::Unexpected(r.tag())),
-        }
+        let r = self.send_command(None, &[], cmd).await?;
+        relay_from_pkey(relay, basic_auth, r)
     }
 
     /// `SEND` to the relay through this proxy; `snd_key` is `None` before the queue is
@@ -231,6 +211,40 @@ impl SmpClient {
             }
             r => Err(ClientError::Unexpected(r.tag())),
         }
+    }
+}
+
+/// Checks a proxy's answer to `PRXY relay` (what [`SmpClient::proxy_session`] does with
+/// it): `PKEY` with a version this client shares with the relay, and the relay's chain and
+/// signed session key valid for `relay`'s identity. A failed check is
+/// `ERR PROXY BROKER TRANSPORT VERSION` or `... HANDSHAKE IDENTITY`, as the reference
+/// reports them; another response is [`ClientError::Unexpected`].
+pub fn relay_from_pkey(
+    relay: &SmpServer,
+    basic_auth: Option<BasicAuth>,
+    response: Response,
+) -> Result<ProxiedRelay, ClientError> {
+    match response {
+        Response::Pkey {
+            session_id,
+            versions,
+            cert_key,
+        } => {
+            let version = client_relay_versions()
+                .compatible_version(&versions)
+                .ok_or_else(|| broker_transport(WireTransportError::Version))?;
+            let server_key = simplex_transport::verify_relay_key(&cert_key, &relay.key_hash)
+                .map_err(|_| {
+                    broker_transport(WireTransportError::Handshake(HandshakeError::Identity))
+                })?;
+            Ok(ProxiedRelay {
+                session_id: session_id.into_vec(),
+                version,
+                server_key,
+                basic_auth,
+            })
+        }
+        r => Err(ClientError::Unexpected(r.tag())),
     }
 }
 

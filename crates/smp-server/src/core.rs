@@ -543,6 +543,11 @@ impl Core {
         }
     }
 
+    /// `[AUTH] create_password`: the reference also requires it of `PRXY`.
+    pub fn create_password(&self) -> Option<&[u8]> {
+        self.config.create_password.as_deref()
+    }
+
     /// The number of queue subscriptions (for tests and stats).
     pub fn subscription_count(&self) -> usize {
         self.subscribers.len()

@@ -3,13 +3,16 @@
 //!
 //! Layers, bottom to top: [`store`] (queues), [`msg_store`] (messages and kept notifications),
 //! [`store_log`] (the reference's persistence formats). It sits on `smp-proto` (wire
-//! formats), `simplex-crypto` and `simplex-transport` (TLS); it leaves out proxying (`PRXY`,
-//! `PFWD`, `RFWD`), short links, services, the control port, and statistics.
+//! formats), `simplex-crypto` and `simplex-transport` (TLS), and on `smp-client` for its
+//! connections to destination relays as a proxy ([`proxy`]; the destination's side is
+//! [`forward`]); it leaves out short links, services, the control port, and statistics.
 
 pub mod cli;
 pub mod core;
+pub mod forward;
 pub mod msg_journal;
 pub mod msg_store;
+pub mod proxy;
 pub mod server;
 pub mod store;
 pub mod store_log;

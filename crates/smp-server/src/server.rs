@@ -10,6 +10,12 @@
 //! semaphore caps connections before `accept`. Shutdown: stop accepting, end every client,
 //! wait for them, save messages, close the store log. Nothing logged carries a client
 //! address, a queue ID or message content.
+//!
+//! Private message routing: the receive task hands `PRXY` and `PFWD` to the [`ProxyAgent`] in
+//! tasks of their own (at most `client_concurrency` per client; more wait, and so does
+//! reading), whose answers join the client's pushes; the process task opens `RFWD`
+//! ([`forward`]), runs the forwarded `SEND`/`SKEY` through the core as any other, and seals
+//! the answer in `RRES`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,19 +24,23 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use simplex_crypto::{dh_x25519, DhSecretX25519};
 use simplex_transport::handshake::{
     ServerConnection, ServerTransport, SmpListener, SmpReader, SmpWriter,
 };
 use simplex_transport::ServerCredentials;
 use smp_proto::block::{batch_transmissions, decode_block};
-use smp_proto::error::ErrorType;
+use smp_proto::command::Command;
+use smp_proto::error::{CommandError, ErrorType};
 use smp_proto::response::Response;
 use smp_proto::transmission::{decode_server_transmission, encode_transmission};
 use smp_proto::version::Version;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::core::{AuthCheck, AuthKeyCache, ClientId, Core, Outgoing, Session};
+use crate::core::{AuthCheck, AuthKeyCache, ClientId, Core, Outgoing, Request, Session};
+use crate::forward::{self, Opened};
+use crate::proxy::{ProxyAgent, ProxyConfig};
 use crate::store_log;
 use crate::wire;
 
@@ -70,6 +80,7 @@ struct Shared {
     core: Mutex<Core>,
     pushes: Pushes,
     next_client: AtomicU64,
+    proxy: ProxyAgent,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -97,10 +108,15 @@ impl Server {
         let listener = SmpListener::bind(config.listen, Arc::new(transport))
             .await
             .map_err(std::io::Error::other)?;
+        let proxy = ProxyAgent::new(ProxyConfig {
+            basic_auth: core.create_password().map(<[u8]>::to_vec),
+            ..ProxyConfig::default()
+        });
         let shared = Arc::new(Shared {
             core: Mutex::new(core),
             pushes: Arc::new(Mutex::new(HashMap::new())),
             next_client: AtomicU64::new(1),
+            proxy,
         });
         Ok(Server {
             listener,
@@ -119,6 +135,14 @@ impl Server {
         let bound = listener.local_addr().map_err(std::io::Error::other)?;
         self.extra_listeners.push(listener);
         Ok(bound)
+    }
+
+    /// Sets how this relay serves as a proxy (by default as the reference: allowed, with
+    /// `[AUTH] create_password` as its password). Call before [`Server::run`].
+    pub fn set_proxy(&mut self, config: ProxyConfig) {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.proxy = ProxyAgent::new(config);
+        }
     }
 
     /// The bound address.
@@ -187,6 +211,7 @@ impl Server {
         let _ = stop_tx.send(true);
         while clients.join_next().await.is_some() {}
         expiry.abort();
+        shared.proxy.close().await;
         let mut core = lock(&shared.core);
         if let Some(path) = &config.messages_path {
             match store_log::save_messages(path, &core.msgs) {
@@ -227,7 +252,19 @@ fn spawn_expiry(
 }
 
 enum Incoming {
-    Requests(Vec<Result<crate::core::Request, Box<Wire>>>),
+    Requests(Vec<Item>),
+}
+
+/// One received transmission on its way to the process task.
+// Requests are by far the most common item; boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
+enum Item {
+    /// A command for the core.
+    Req(Request),
+    /// `RFWD`: its correlation ID and encrypted body.
+    Fwd { corr_id: Vec<u8>, enc: Vec<u8> },
+    /// Answered already (refused).
+    Done(Box<Wire>),
 }
 
 async fn serve_client(
@@ -244,6 +281,10 @@ async fn serve_client(
     let client = shared.next_client.fetch_add(1, Ordering::Relaxed);
     let version = session.params.version;
     let session_id = session.params.session_id.clone();
+    let fwd_secret = session
+        .client_dh_key
+        .as_ref()
+        .map(|k| dh_x25519(k, &session.dh_private));
     let core_session = Session {
         client,
         version: version.0,
@@ -252,12 +293,12 @@ async fn serve_client(
     let (cmd_tx, cmd_rx) = mpsc::channel::<Incoming>(64);
     let (reply_tx, reply_rx) = mpsc::channel::<Vec<Wire>>(64);
     let (push_tx, push_rx) = mpsc::unbounded_channel::<Wire>();
-    lock(&shared.pushes).insert(client, push_tx);
+    lock(&shared.pushes).insert(client, push_tx.clone());
     let active = Arc::new(AtomicI64::new(now()));
     tracing::debug!("client connected");
     tokio::select! {
-        () = receive(reader, version, session_id.clone(), client, cmd_tx, active.clone()) => {}
-        () = process(cmd_rx, reply_tx, shared.clone(), core_session) => {}
+        () = receive(reader, version, session_id.clone(), client, cmd_tx, active.clone(), shared.clone(), push_tx) => {}
+        () = process(cmd_rx, reply_tx, shared.clone(), core_session, session_id.clone(), fwd_secret) => {}
         () = send(writer, version, session_id, reply_rx, push_rx, active.clone()) => {}
         () = idle(inactive, active, shared.clone(), client) => {}
         _ = stop.changed() => {}
@@ -268,6 +309,7 @@ async fn serve_client(
     tracing::debug!("client disconnected");
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn receive(
     mut reader: SmpReader,
     version: Version,
@@ -275,7 +317,14 @@ async fn receive(
     client: ClientId,
     cmd_tx: mpsc::Sender<Incoming>,
     active: Arc<AtomicI64>,
+    shared: Arc<Shared>,
+    push_tx: mpsc::UnboundedSender<Wire>,
 ) {
+    // Proxy commands in progress; they end with this task (when the client goes).
+    let mut proxied = JoinSet::new();
+    let limit = Arc::new(Semaphore::new(
+        shared.proxy.config().client_concurrency.max(1),
+    ));
     let err = |corr_id: Vec<u8>, entity_id: Vec<u8>, e: ErrorType| {
         Box::new(Wire {
             client,
@@ -289,21 +338,180 @@ async fn receive(
             return;
         };
         active.store(now(), Ordering::Relaxed);
-        let batch = match decode_block(block) {
-            Ok(ts) => ts
-                .into_iter()
-                .map(
-                    |t| match decode_server_transmission(version, &session_id, t) {
-                        Ok(st) => wire::request(st, &session_id).map_err(|(c, e, t)| err(c, e, t)),
-                        Err(te) => Err(err(te.corr_id, te.entity_id, te.error)),
-                    },
-                )
-                .collect(),
-            Err(_) => vec![Err(err(Vec::new(), Vec::new(), ErrorType::Block))],
-        };
+        while proxied.try_join_next().is_some() {}
+        let mut batch = Vec::new();
+        match decode_block(block) {
+            Ok(ts) => {
+                for t in ts {
+                    let st = match decode_server_transmission(version, &session_id, t) {
+                        Ok(st) => st,
+                        Err(te) => {
+                            batch.push(Item::Done(err(te.corr_id, te.entity_id, te.error)));
+                            continue;
+                        }
+                    };
+                    match st.command {
+                        Command::Rfwd(enc) => batch.push(Item::Fwd {
+                            corr_id: st.raw.corr_id.to_vec(),
+                            enc,
+                        }),
+                        cmd @ (Command::Prxy { .. } | Command::Pfwd { .. }) => {
+                            let Ok(permit) = limit.clone().acquire_owned().await else {
+                                return;
+                            };
+                            let corr_id = st.raw.corr_id.to_vec();
+                            let entity_id = st.raw.entity_id.to_vec();
+                            let shared = shared.clone();
+                            let push_tx = push_tx.clone();
+                            proxied.spawn(async move {
+                                let _permit = permit;
+                                let resp =
+                                    proxy_command(&shared.proxy, &corr_id, &entity_id, cmd).await;
+                                let _ = push_tx.send(Wire {
+                                    client,
+                                    corr_id,
+                                    entity_id,
+                                    resp,
+                                });
+                            });
+                        }
+                        _ => batch.push(match wire::request(st, &session_id) {
+                            Ok(req) => Item::Req(req),
+                            Err((c, e, t)) => Item::Done(err(c, e, t)),
+                        }),
+                    }
+                }
+            }
+            Err(_) => batch.push(Item::Done(err(Vec::new(), Vec::new(), ErrorType::Block))),
+        }
+        if batch.is_empty() {
+            continue;
+        }
         if cmd_tx.send(Incoming::Requests(batch)).await.is_err() {
             return;
         }
+    }
+}
+
+/// `PRXY` or `PFWD`, answered by the proxy agent.
+async fn proxy_command(
+    proxy: &ProxyAgent,
+    corr_id: &[u8],
+    entity_id: &[u8],
+    cmd: Command,
+) -> Response {
+    match cmd {
+        Command::Prxy { server, basic_auth } => {
+            proxy
+                .prxy(
+                    &server,
+                    basic_auth.as_ref().map(smp_proto::BasicAuth::as_bytes),
+                )
+                .await
+        }
+        Command::Pfwd {
+            version,
+            dh_key,
+            enc_transmission,
+        } => {
+            proxy
+                .pfwd(entity_id, corr_id, version, dh_key, enc_transmission)
+                .await
+        }
+        _ => Response::Err(ErrorType::Internal),
+    }
+}
+
+/// A request for the core (with what seals its answer when it was forwarded), or an
+/// answer already.
+type Prepared = Result<(Request, Option<Forwarded>), Box<Wire>>;
+
+/// A forwarded command, opened: the outer correlation ID and what seals the answer.
+struct Forwarded {
+    corr_id: Vec<u8>,
+    opened: Opened,
+}
+
+/// Opens `RFWD` and parses the forwarded transmission: the core's request, or the answer
+/// already (an `ERR` to `RFWD` itself, or a sealed `ERR` for the forwarded command).
+fn open_forwarded(
+    client: ClientId,
+    session: &Session,
+    session_id: &[u8],
+    secret: Option<&DhSecretX25519>,
+    corr_id: Vec<u8>,
+    enc: &[u8],
+) -> Result<(Request, Forwarded), Box<Wire>> {
+    let outer_err = |corr_id: Vec<u8>, e: ErrorType| {
+        Box::new(Wire {
+            client,
+            corr_id,
+            entity_id: Vec::new(),
+            resp: Response::Err(e),
+        })
+    };
+    let (Some(secret), Some(server_key)) = (secret, session.server_dh_key.as_ref()) else {
+        return Err(outer_err(corr_id, forward::no_session_secret()));
+    };
+    let opened = match forward::open(secret, server_key, &corr_id, enc) {
+        Ok(o) => o,
+        Err(e) => return Err(outer_err(corr_id, e)),
+    };
+    let t = match opened.transmission() {
+        Ok(t) => t,
+        Err(e) => return Err(outer_err(corr_id, e)),
+    };
+    let fwd = |opened| Forwarded { corr_id, opened };
+    let inner = match decode_server_transmission(opened.version, session_id, t) {
+        Err(te) => Err((te.corr_id, te.entity_id, te.error)),
+        // Only the sender's commands may be forwarded.
+        Ok(st) if !matches!(st.command, Command::Send { .. } | Command::SKey(_)) => Err((
+            st.raw.corr_id.to_vec(),
+            st.raw.entity_id.to_vec(),
+            ErrorType::Cmd(CommandError::Prohibited),
+        )),
+        Ok(st) => wire::request(st, session_id),
+    };
+    match inner {
+        Ok(req) => Ok((req, fwd(opened))),
+        Err((c, e, error)) => {
+            let f = fwd(opened);
+            Err(Box::new(seal_forwarded(
+                client,
+                session_id,
+                secret,
+                f,
+                &c,
+                &e,
+                &Response::Err(error),
+            )))
+        }
+    }
+}
+
+/// The answer to `RFWD`: `RRES` with the forwarded command's response, or `ERR` when it
+/// cannot be sealed.
+fn seal_forwarded(
+    client: ClientId,
+    session_id: &[u8],
+    secret: &DhSecretX25519,
+    f: Forwarded,
+    corr_id: &[u8],
+    entity_id: &[u8],
+    resp: &Response,
+) -> Wire {
+    let v = f.opened.version;
+    let sealed = encode_transmission(v, session_id, corr_id, entity_id, &resp.to_bytes(v))
+        .map_err(|_| ErrorType::Block)
+        .and_then(|t| f.opened.seal(secret, &t));
+    Wire {
+        client,
+        corr_id: f.corr_id,
+        entity_id: Vec::new(),
+        resp: match sealed {
+            Ok(r) => Response::Rres(r),
+            Err(e) => Response::Err(e),
+        },
     }
 }
 
@@ -312,25 +520,45 @@ async fn process(
     reply_tx: mpsc::Sender<Vec<Wire>>,
     shared: Arc<Shared>,
     session: Session,
+    session_id: Vec<u8>,
+    fwd_secret: Option<DhSecretX25519>,
 ) {
     let mut key_cache = AuthKeyCache::new();
-    while let Some(Incoming::Requests(batch)) = cmd_rx.recv().await {
-        let mut mine = Vec::with_capacity(batch.len());
+    while let Some(Incoming::Requests(items)) = cmd_rx.recv().await {
+        let mut mine = Vec::with_capacity(items.len());
         let mut others = Vec::new();
+        // `RFWD` is opened first (outside the lock); its command then goes the same way.
+        let batch: Vec<Prepared> = items
+            .into_iter()
+            .map(|item| match item {
+                Item::Req(req) => Ok((req, None)),
+                Item::Done(w) => Err(w),
+                Item::Fwd { corr_id, enc } => open_forwarded(
+                    session.client,
+                    &session,
+                    &session_id,
+                    fwd_secret.as_ref(),
+                    corr_id,
+                    &enc,
+                )
+                .map(|(req, f)| (req, Some(f))),
+            })
+            .collect();
+        let mut sealing = Vec::new();
         // Look up the keys under the lock, verify the whole batch outside it, then execute
         // under the lock again (the reference also verifies a batch before processing it).
         let checks: Vec<Option<AuthCheck>> = {
             let core = lock(&shared.core);
             batch
                 .iter()
-                .map(|item| item.as_ref().ok().map(|req| core.auth_check(req)))
+                .map(|item| item.as_ref().ok().map(|(req, _)| core.auth_check(req)))
                 .collect()
         };
         let verified: Vec<bool> = batch
             .iter()
             .zip(&checks)
             .map(|(item, check)| match (item, check) {
-                (Ok(req), Some(check)) => check.verify_cached(&session, req, &mut key_cache),
+                (Ok((req, _)), Some(check)) => check.verify_cached(&session, req, &mut key_cache),
                 _ => false,
             })
             .collect();
@@ -343,7 +571,28 @@ async fn process(
             let mut rng = rand::thread_rng();
             for (item, ok) in batch.into_iter().zip(verified) {
                 match item {
-                    Ok(req) => {
+                    Ok((req, Some(f))) => {
+                        // The forwarded command runs at the client's version.
+                        let fwd_session = Session {
+                            client: session.client,
+                            version: f.opened.version.0,
+                            server_dh_key: session.server_dh_key.clone(),
+                        };
+                        let mut outs = core
+                            .handle_verified(&mut rng, t, &fwd_session, req, ok)
+                            .into_iter();
+                        if let Some(reply) = outs.next() {
+                            sealing.push((f, reply));
+                        }
+                        for o in outs {
+                            if o.client == session.client {
+                                mine.push(Wire::from(o));
+                            } else {
+                                others.push(Wire::from(o));
+                            }
+                        }
+                    }
+                    Ok((req, None)) => {
                         for o in core.handle_verified(&mut rng, t, &session, req, ok) {
                             if o.client == session.client {
                                 mine.push(Wire::from(o));
@@ -354,6 +603,20 @@ async fn process(
                     }
                     Err(o) => mine.push(*o),
                 }
+            }
+        }
+        if let Some(secret) = fwd_secret.as_ref() {
+            for (f, o) in sealing {
+                let resp = wire::response(o.reply);
+                mine.push(seal_forwarded(
+                    session.client,
+                    &session_id,
+                    secret,
+                    f,
+                    &o.corr_id,
+                    &o.entity_id,
+                    &resp,
+                ));
             }
         }
         if !others.is_empty() {
