@@ -260,8 +260,8 @@ log_stats = off\n\n\
 [AUTH]\n\
 # `new_queues = off` refuses every NEW command.\n\
 new_queues = on\n\n\
-# With a create_password, NEW needs that password; clients put it in the server\n\
-# address: smp://<fingerprint>:<password>@<hosts>\n\
+# With a create_password, NEW needs that password, and so does PRXY (using this relay\n\
+# as a proxy); clients put it in the server address: smp://<fingerprint>:<password>@<hosts>\n\
 {pw}\n\n\
 [TRANSPORT]\n\
 # `host` only appears in the address printed at start.\n\
@@ -270,6 +270,10 @@ port = {DEFAULT_PORT}\n\
 log_tls_errors = off\n\
 websockets = off\n\n\
 [PROXY]\n\
+# Senders may use this relay as their proxy to other relays (private message routing);\n\
+# the [AUTH] create_password, when set, is required for it too.\n\
+# How many proxy commands one client may have in progress at once (more wait).\n\
+# client_concurrency = 32\n\
 # host_mode = public\n\n\
 [INACTIVE_CLIENTS]\n\
 # Clients silent for `ttl` seconds are disconnected; checked every `check_interval` seconds.\n\
@@ -563,6 +567,20 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
     core.ntfs = ntfs;
     let shutdown = shutdown_signal();
     let mut server = Server::bind(net, &creds, core).await?;
+    let client_concurrency = match ini.get("PROXY", "client_concurrency") {
+        None => crate::proxy::DEFAULT_CLIENT_CONCURRENCY,
+        Some(v) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| fail(format!("[PROXY] client_concurrency: bad number {v}")))?,
+    };
+    server.set_proxy(crate::proxy::ProxyConfig {
+        basic_auth: password.as_ref().map(|p| p.as_bytes().to_vec()),
+        client_concurrency,
+        ..crate::proxy::ProxyConfig::default()
+    });
     let bound = server.local_addr()?.port();
     println!("Serving SMP protocol on port {bound} (TLS)...");
     // The reference's INI lists several ports (`port = 5223,443`): serve each of them, unless
