@@ -132,10 +132,13 @@ mod tests {
 
     /// `RFWD` as a proxy and a client build it.
     fn rfwd(s: &Sides, outer: &[u8; 24], inner: &[u8; 24], t: &[u8]) -> Vec<u8> {
+        rfwd_padded(s, outer, inner, t, PADDED_PROXIED_LEN)
+    }
+
+    fn rfwd_padded(s: &Sides, outer: &[u8; 24], inner: &[u8; 24], t: &[u8], pad: usize) -> Vec<u8> {
         let client_secret = dh_x25519(&s.server.public_key(), &s.cmd);
         let batch = encode_single_batch(t).expect("fits");
-        let et =
-            cb_encrypt(&client_secret, &CbNonce(*inner), &batch, PADDED_PROXIED_LEN).expect("fits");
+        let et = cb_encrypt(&client_secret, &CbNonce(*inner), &batch, pad).expect("fits");
         let fwd = FwdTransmission {
             corr_id: ShortBytes::from_slice(inner).expect("short"),
             version: Version(9),
@@ -173,6 +176,15 @@ mod tests {
         let client_secret = dh_x25519(&s.server.public_key(), &s.cmd);
         let batch = cb_decrypt(&client_secret, &CbNonce(rev), &fr.enc_response).expect("client");
         assert_eq!(decode_single_batch(&batch).expect("one"), b"response");
+    }
+
+    #[test]
+    fn clients_of_the_older_padded_size_are_accepted() {
+        // Reference clients before its v11 padded to 16242.
+        let s = sides();
+        let enc = rfwd_padded(&s, &[1; 24], &[2; 24], b"old client", 16_242);
+        let opened = open(&s.session, &s.server, &[1; 24], &enc).expect("opens");
+        assert_eq!(opened.transmission().expect("one"), b"old client");
     }
 
     #[test]
