@@ -222,12 +222,18 @@ pub enum Reply {
         /// Server DH public key.
         srv_ntf_dh_key: PublicKeyX25519,
     },
-    /// `NMSG`: nonce and encrypted message metadata.
+    /// `NMSG`: nonce and encrypted message metadata (with the message's ID and time, not
+    /// sent, so that a notification the notifier's connection cannot take now can be kept:
+    /// [`Core::keep_ntf`]).
     NMsg {
         /// Nonce.
         nonce: [u8; 24],
         /// Encrypted `(msgId, msgTs)`.
         enc_meta: Vec<u8>,
+        /// The message's ID.
+        msg_id: Vec<u8>,
+        /// The message's time, Unix seconds.
+        ts: i64,
     },
     /// `INFO`
     Info(QueueInfo),
@@ -365,11 +371,15 @@ pub struct Core {
     pub queues: QueueStore,
     /// Messages.
     pub msgs: MsgStore,
-    /// Notifications waiting for their notifier to subscribe.
+    /// Notifications waiting for their notifier to subscribe, or for its connection to
+    /// take them.
     pub ntfs: NtfStore,
     config: CoreConfig,
     subscribers: HashMap<EntityId, ClientId>,
     ntf_subscribers: HashMap<EntityId, ClientId>,
+    /// Subscribed notifiers with notifications kept in `ntfs` because their connection was
+    /// backed up: new ones join those (in order) until [`Core::take_kept_ntfs`] hands them on.
+    ntf_kept: HashSet<EntityId>,
     clients: HashMap<ClientId, ClientState>,
 }
 
@@ -539,8 +549,45 @@ impl Core {
             config,
             subscribers: HashMap::new(),
             ntf_subscribers: HashMap::new(),
+            ntf_kept: HashSet::new(),
             clients: HashMap::new(),
         }
+    }
+
+    /// Keeps a notification that its notifier's connection could not take (too many
+    /// waiting to be written): it goes out with [`Core::take_kept_ntfs`], or at the next
+    /// `NSUB`, and later notifications of that notifier queue up behind it. The reference
+    /// likewise keeps notifications in its store while a notifier's send queue is full.
+    /// Dropped if the notifier is gone.
+    pub fn keep_ntf(&mut self, nid: &[u8], ntf: MsgNtf) {
+        if self.queues.recipient_id(Party::Notifier, nid).is_none() {
+            return;
+        }
+        self.ntfs.store(nid, ntf);
+        if self.ntf_subscribers.contains_key(nid) {
+            self.ntf_kept.insert(nid.to_vec());
+        }
+    }
+
+    /// True while notifications are kept for this subscribed notifier (new ones must queue
+    /// behind them).
+    pub fn ntf_is_kept(&self, nid: &[u8]) -> bool {
+        self.ntf_kept.contains(nid)
+    }
+
+    /// The kept notifications of subscribed notifiers (see [`Core::keep_ntf`]), oldest first,
+    /// with the client to push them to; they are no longer kept. Run periodically.
+    pub fn take_kept_ntfs(&mut self) -> Vec<(ClientId, EntityId, Vec<MsgNtf>)> {
+        let mut out = Vec::new();
+        for nid in std::mem::take(&mut self.ntf_kept) {
+            if let Some(&client) = self.ntf_subscribers.get(&nid) {
+                let ntfs = self.ntfs.take(&nid);
+                if !ntfs.is_empty() {
+                    out.push((client, nid, ntfs));
+                }
+            }
+        }
+        out
     }
 
     /// `[AUTH] create_password`: the reference also requires it of `PRXY`.
@@ -1044,6 +1091,7 @@ impl Core {
                     }
                 }
                 // Notifications kept while no notifier was subscribed, oldest first.
+                self.ntf_kept.remove(&nid);
                 for ntf in self.ntfs.take(&nid) {
                     out.push(Outgoing {
                         client,
@@ -1052,6 +1100,8 @@ impl Core {
                         reply: Reply::NMsg {
                             nonce: ntf.nonce,
                             enc_meta: ntf.enc_meta,
+                            msg_id: ntf.msg_id,
+                            ts: ntf.ts,
                         },
                     });
                 }
@@ -1067,6 +1117,7 @@ impl Core {
     /// `END` before v10).
     fn drop_notifier(&mut self, nid: &[u8], by: ClientId, out: &mut Vec<Outgoing>) {
         self.ntfs.delete(nid);
+        self.ntf_kept.remove(nid);
         if let Some(c) = self.ntf_subscribers.remove(nid) {
             if let Some(state) = self.clients.get_mut(&c) {
                 state.ntf_subs.remove(nid);
@@ -1155,20 +1206,25 @@ impl Core {
                                     nonce,
                                     enc_meta,
                                 };
-                                // A subscribed notifier gets it now; otherwise it waits for
-                                // `NSUB` (the reference keeps every one and flushes them to
-                                // subscribed notifiers every 1.5 seconds).
+                                // A subscribed notifier gets it now, unless earlier ones
+                                // are kept for it; otherwise it waits for `NSUB` (the
+                                // reference keeps every one and flushes them to subscribed
+                                // notifiers every 1.5 seconds).
                                 match self.ntf_subscribers.get(&nid) {
-                                    Some(&ntf_client) => out.push(Outgoing {
-                                        client: ntf_client,
-                                        corr_id: Vec::new(),
-                                        entity_id: nid,
-                                        reply: Reply::NMsg {
-                                            nonce: ntf.nonce,
-                                            enc_meta: ntf.enc_meta,
-                                        },
-                                    }),
-                                    None => self.ntfs.store(&nid, ntf),
+                                    Some(&ntf_client) if !self.ntf_kept.contains(&nid) => {
+                                        out.push(Outgoing {
+                                            client: ntf_client,
+                                            corr_id: Vec::new(),
+                                            entity_id: nid,
+                                            reply: Reply::NMsg {
+                                                nonce: ntf.nonce,
+                                                enc_meta: ntf.enc_meta,
+                                                msg_id: ntf.msg_id,
+                                                ts: ntf.ts,
+                                            },
+                                        })
+                                    }
+                                    _ => self.ntfs.store(&nid, ntf),
                                 }
                             }
                         }

@@ -4,8 +4,12 @@
 //! Per client: a receive task (read a block, split the batch, decode each transmission), a
 //! process task (looks up keys under the one store lock, verifies signatures and
 //! authenticators outside it, then executes under it), and a send task (replies
-//! and pushes, batched into 16 KiB blocks), joined by bounded channels (pushes by an
-//! unbounded one: the core pushes at most one unacknowledged `MSG` per subscription). When
+//! and pushes, batched into 16 KiB blocks), joined by bounded channels. Pushes to a client
+//! take an unbounded one for `MSG` and `END` (the core pushes at most one unacknowledged `MSG`
+//! and one `END` per subscription) and a bounded one for `NMSG`: when
+//! [`MAX_PENDING_NTFS`] notifications already wait for a notifier's connection, the next
+//! ones are kept in the core's store and handed on every [`NTF_FLUSH_INTERVAL`], as the
+//! reference keeps notifications while a notifier's send queue is full. When
 //! one task ends, all end, and one clean-up step drops the client's subscriptions. A
 //! semaphore caps connections before `accept`. Shutdown: stop accepting, end every client,
 //! wait for them, save messages, close the store log. Nothing logged carries a client
@@ -38,8 +42,9 @@ use smp_proto::version::Version;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::core::{AuthCheck, AuthKeyCache, ClientId, Core, Outgoing, Request, Session};
+use crate::core::{AuthCheck, AuthKeyCache, ClientId, Core, Outgoing, Reply, Request, Session};
 use crate::forward::{self, Opened};
+use crate::msg_store::MsgNtf;
 use crate::proxy::{ProxyAgent, ProxyConfig};
 use crate::store_log;
 use crate::wire;
@@ -74,7 +79,57 @@ fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-type Pushes = Arc<Mutex<HashMap<ClientId, mpsc::UnboundedSender<Wire>>>>;
+/// Notifications waiting to be written to one connection, at most; more are kept in the
+/// core's store ([`Core::keep_ntf`]).
+pub const MAX_PENDING_NTFS: usize = 512;
+/// How often kept notifications are handed to their notifiers' connections (the
+/// reference's `ntfDeliveryInterval`).
+pub const NTF_FLUSH_INTERVAL: Duration = Duration::from_millis(1500);
+
+/// A client's push channels.
+struct PushTx {
+    /// `MSG`, `END`, proxy answers.
+    any: mpsc::UnboundedSender<Wire>,
+    /// `NMSG`.
+    ntf: mpsc::Sender<Wire>,
+}
+
+type Pushes = Arc<Mutex<HashMap<ClientId, PushTx>>>;
+
+/// Hands a push to its client's connection; a notification that does not fit goes back to
+/// the core to keep. Called with the core locked, so that kept and new notifications of a
+/// notifier stay in order.
+fn route_push(pushes: &HashMap<ClientId, PushTx>, core: &mut Core, o: Outgoing) {
+    let Some(tx) = pushes.get(&o.client) else {
+        return;
+    };
+    match &o.reply {
+        Reply::NMsg {
+            nonce,
+            enc_meta,
+            msg_id,
+            ts,
+        } => {
+            let ntf = MsgNtf {
+                msg_id: msg_id.clone(),
+                ts: *ts,
+                nonce: *nonce,
+                enc_meta: enc_meta.clone(),
+            };
+            let nid = o.entity_id.clone();
+            // Behind notifications already kept for this notifier, or when its connection
+            // has too many waiting: keep this one too.
+            if core.ntf_is_kept(&nid) {
+                core.keep_ntf(&nid, ntf);
+            } else if let Err(mpsc::error::TrySendError::Full(_)) = tx.ntf.try_send(Wire::from(o)) {
+                core.keep_ntf(&nid, ntf);
+            }
+        }
+        _ => {
+            let _ = tx.any.send(Wire::from(o));
+        }
+    }
+}
 
 struct Shared {
     core: Mutex<Core>,
@@ -179,6 +234,7 @@ impl Server {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut clients = JoinSet::new();
         let expiry = spawn_expiry(shared.clone(), stop_rx.clone());
+        let ntf_flush = spawn_ntf_flush(shared.clone(), stop_rx.clone());
         tokio::pin!(shutdown);
         loop {
             let permit = tokio::select! {
@@ -211,6 +267,7 @@ impl Server {
         let _ = stop_tx.send(true);
         while clients.join_next().await.is_some() {}
         expiry.abort();
+        ntf_flush.abort();
         shared.proxy.close().await;
         let mut core = lock(&shared.core);
         if let Some(path) = &config.messages_path {
@@ -247,6 +304,44 @@ fn spawn_expiry(
                 (core.expire_messages(now()), core.expire_ntfs(now()))
             };
             tracing::info!(expired = n, expired_ntfs = ntfs, "expired messages");
+        }
+    })
+}
+
+/// Every [`NTF_FLUSH_INTERVAL`], hands kept notifications to their notifiers' connections
+/// (those that still do not fit are kept again, in order).
+fn spawn_ntf_flush(
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(NTF_FLUSH_INTERVAL) => {}
+                _ = stop.changed() => return,
+            }
+            let mut core = lock(&shared.core);
+            let kept = core.take_kept_ntfs();
+            if kept.is_empty() {
+                continue;
+            }
+            let pushes = lock(&shared.pushes);
+            for (client, nid, ntfs) in kept {
+                for ntf in ntfs {
+                    let o = Outgoing {
+                        client,
+                        corr_id: Vec::new(),
+                        entity_id: nid.clone(),
+                        reply: Reply::NMsg {
+                            nonce: ntf.nonce,
+                            enc_meta: ntf.enc_meta,
+                            msg_id: ntf.msg_id,
+                            ts: ntf.ts,
+                        },
+                    };
+                    route_push(&pushes, &mut core, o);
+                }
+            }
         }
     })
 }
@@ -293,13 +388,20 @@ async fn serve_client(
     let (cmd_tx, cmd_rx) = mpsc::channel::<Incoming>(64);
     let (reply_tx, reply_rx) = mpsc::channel::<Vec<Wire>>(64);
     let (push_tx, push_rx) = mpsc::unbounded_channel::<Wire>();
-    lock(&shared.pushes).insert(client, push_tx.clone());
+    let (ntf_tx, ntf_rx) = mpsc::channel::<Wire>(MAX_PENDING_NTFS);
+    lock(&shared.pushes).insert(
+        client,
+        PushTx {
+            any: push_tx.clone(),
+            ntf: ntf_tx,
+        },
+    );
     let active = Arc::new(AtomicI64::new(now()));
     tracing::debug!("client connected");
     tokio::select! {
-        () = receive(reader, version, session_id.clone(), client, cmd_tx, active.clone(), shared.clone(), push_tx) => {}
+        () = receive(reader, version, session_id.clone(), cmd_tx, active.clone(), shared.clone(), push_tx) => {}
         () = process(cmd_rx, reply_tx, shared.clone(), core_session, session_id.clone(), fwd_secret) => {}
-        () = send(writer, version, session_id, reply_rx, push_rx, active.clone()) => {}
+        () = send(writer, version, session_id, reply_rx, push_rx, ntf_rx, active.clone()) => {}
         () = idle(inactive, active, shared.clone(), client) => {}
         _ = stop.changed() => {}
     }
@@ -314,7 +416,6 @@ async fn receive(
     mut reader: SmpReader,
     version: Version,
     session_id: Vec<u8>,
-    client: ClientId,
     cmd_tx: mpsc::Sender<Incoming>,
     active: Arc<AtomicI64>,
     shared: Arc<Shared>,
@@ -327,7 +428,6 @@ async fn receive(
     ));
     let err = |corr_id: Vec<u8>, entity_id: Vec<u8>, e: ErrorType| {
         Box::new(Wire {
-            client,
             corr_id,
             entity_id,
             resp: Response::Err(e),
@@ -368,7 +468,6 @@ async fn receive(
                                 let resp =
                                     proxy_command(&shared.proxy, &corr_id, &entity_id, cmd).await;
                                 let _ = push_tx.send(Wire {
-                                    client,
                                     corr_id,
                                     entity_id,
                                     resp,
@@ -435,7 +534,6 @@ struct Forwarded {
 /// Opens `RFWD` and parses the forwarded transmission: the core's request, or the answer
 /// already (an `ERR` to `RFWD` itself, or a sealed `ERR` for the forwarded command).
 fn open_forwarded(
-    client: ClientId,
     session: &Session,
     session_id: &[u8],
     secret: Option<&DhSecretX25519>,
@@ -444,7 +542,6 @@ fn open_forwarded(
 ) -> Result<(Request, Forwarded), Box<Wire>> {
     let outer_err = |corr_id: Vec<u8>, e: ErrorType| {
         Box::new(Wire {
-            client,
             corr_id,
             entity_id: Vec::new(),
             resp: Response::Err(e),
@@ -477,7 +574,6 @@ fn open_forwarded(
         Err((c, e, error)) => {
             let f = fwd(opened);
             Err(Box::new(seal_forwarded(
-                client,
                 session_id,
                 secret,
                 f,
@@ -492,7 +588,6 @@ fn open_forwarded(
 /// The answer to `RFWD`: `RRES` with the forwarded command's response, or `ERR` when it
 /// cannot be sealed.
 fn seal_forwarded(
-    client: ClientId,
     session_id: &[u8],
     secret: &DhSecretX25519,
     f: Forwarded,
@@ -505,7 +600,6 @@ fn seal_forwarded(
         .map_err(|_| ErrorType::Block)
         .and_then(|t| f.opened.seal(secret, &t));
     Wire {
-        client,
         corr_id: f.corr_id,
         entity_id: Vec::new(),
         resp: match sealed {
@@ -533,15 +627,10 @@ async fn process(
             .map(|item| match item {
                 Item::Req(req) => Ok((req, None)),
                 Item::Done(w) => Err(w),
-                Item::Fwd { corr_id, enc } => open_forwarded(
-                    session.client,
-                    &session,
-                    &session_id,
-                    fwd_secret.as_ref(),
-                    corr_id,
-                    &enc,
-                )
-                .map(|(req, f)| (req, Some(f))),
+                Item::Fwd { corr_id, enc } => {
+                    open_forwarded(&session, &session_id, fwd_secret.as_ref(), corr_id, &enc)
+                        .map(|(req, f)| (req, Some(f)))
+                }
             })
             .collect();
         let mut sealing = Vec::new();
@@ -588,7 +677,7 @@ async fn process(
                             if o.client == session.client {
                                 mine.push(Wire::from(o));
                             } else {
-                                others.push(Wire::from(o));
+                                others.push(o);
                             }
                         }
                     }
@@ -597,11 +686,17 @@ async fn process(
                             if o.client == session.client {
                                 mine.push(Wire::from(o));
                             } else {
-                                others.push(Wire::from(o));
+                                others.push(o);
                             }
                         }
                     }
                     Err(o) => mine.push(*o),
+                }
+            }
+            if !others.is_empty() {
+                let pushes = lock(&shared.pushes);
+                for o in others.drain(..) {
+                    route_push(&pushes, &mut core, o);
                 }
             }
         }
@@ -609,7 +704,6 @@ async fn process(
             for (f, o) in sealing {
                 let resp = wire::response(o.reply);
                 mine.push(seal_forwarded(
-                    session.client,
                     &session_id,
                     secret,
                     f,
@@ -617,14 +711,6 @@ async fn process(
                     &o.entity_id,
                     &resp,
                 ));
-            }
-        }
-        if !others.is_empty() {
-            let pushes = lock(&shared.pushes);
-            for o in others {
-                if let Some(tx) = pushes.get(&o.client) {
-                    let _ = tx.send(o);
-                }
             }
         }
         if reply_tx.send(mine).await.is_err() {
@@ -639,18 +725,23 @@ async fn send(
     session_id: Vec<u8>,
     mut reply_rx: mpsc::Receiver<Vec<Wire>>,
     mut push_rx: mpsc::UnboundedReceiver<Wire>,
+    mut ntf_rx: mpsc::Receiver<Wire>,
     active: Arc<AtomicI64>,
 ) {
     loop {
         let mut out: Vec<Wire> = tokio::select! {
             r = reply_rx.recv() => match r { Some(r) => r, None => return },
             p = push_rx.recv() => match p { Some(p) => vec![p], None => return },
+            n = ntf_rx.recv() => match n { Some(n) => vec![n], None => return },
         };
         while let Ok(more) = reply_rx.try_recv() {
             out.extend(more);
         }
         while let Ok(p) = push_rx.try_recv() {
             out.push(p);
+        }
+        while let Ok(n) = ntf_rx.try_recv() {
+            out.push(n);
         }
         let ts: Vec<Vec<u8>> = out
             .into_iter()
@@ -692,7 +783,6 @@ async fn idle(
 
 /// A transmission to write: correlation ID, entity ID, response.
 struct Wire {
-    client: ClientId,
     corr_id: Vec<u8>,
     entity_id: Vec<u8>,
     resp: Response,
@@ -701,7 +791,6 @@ struct Wire {
 impl From<Outgoing> for Wire {
     fn from(o: Outgoing) -> Wire {
         Wire {
-            client: o.client,
             corr_id: o.corr_id,
             entity_id: o.entity_id,
             resp: wire::response(o.reply),

@@ -146,7 +146,9 @@ pub fn response(r: Reply) -> Response {
             notifier_id: short(&notifier_id),
             rcv_ntf_dh_key: srv_ntf_dh_key,
         },
-        Reply::NMsg { nonce, enc_meta } => Response::Nmsg {
+        Reply::NMsg {
+            nonce, enc_meta, ..
+        } => Response::Nmsg {
             nonce,
             enc_meta: short(&enc_meta),
         },
