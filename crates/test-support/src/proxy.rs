@@ -2,13 +2,16 @@
 //! 127.0.0.1 to a target address, and on request cuts every open connection and refuses new
 //! ones (accepted and closed at once, so the client sees the connection end during its
 //! handshake) until it is restored. The target can be moved, so that a server restarted on
-//! another port keeps the address its clients know.
+//! another port keeps the address its clients know. It can also stall: stop reading what
+//! the target sends (through a small receive buffer, so the target's writes soon block), as
+//! a client that stops reading would, until resumed.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -22,6 +25,8 @@ struct Link {
 struct Shared {
     target: Mutex<SocketAddr>,
     link: watch::Sender<Link>,
+    /// True while nothing is read from the target.
+    stalled: watch::Sender<bool>,
     forwarded: AtomicU64,
     refused: AtomicU64,
 }
@@ -42,9 +47,11 @@ impl FaultProxy {
             up: true,
             generation: 0,
         });
+        let (stalled, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             target: Mutex::new(target),
             link,
+            stalled,
             forwarded: AtomicU64::new(0),
             refused: AtomicU64::new(0),
         });
@@ -68,6 +75,17 @@ impl FaultProxy {
     /// Accepts and forwards connections again.
     pub fn restore(&self) {
         self.shared.link.send_modify(|l| l.up = true);
+    }
+
+    /// Stops reading from the target on every connection (what it sends waits in the
+    /// kernel's buffers, and then in the target) until [`FaultProxy::resume`].
+    pub fn stall(&self) {
+        self.shared.stalled.send_replace(true);
+    }
+
+    /// Reads from the target again.
+    pub fn resume(&self) {
+        self.shared.stalled.send_replace(false);
     }
 
     /// Forwards new connections to `target` from now on (open ones are not moved).
@@ -115,23 +133,38 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let shared = shared.clone();
         tokio::spawn(async move {
             let mut watch = shared.link.subscribe();
-            let Ok(server) = TcpStream::connect(target).await else {
+            let stalled = shared.stalled.subscribe();
+            let Ok(server) = connect_small(target).await else {
                 shared.refused.fetch_add(1, Ordering::SeqCst);
                 return;
             };
             shared.forwarded.fetch_add(1, Ordering::SeqCst);
             let _ = client.set_nodelay(true);
             let _ = server.set_nodelay(true);
-            forward(client, server, &mut watch, link.generation).await;
+            forward(client, server, &mut watch, stalled, link.generation).await;
         });
     }
 }
 
-/// Copies both ways until either side closes or the link is cut.
+/// Connects to `target` with a small receive buffer, so that a stall shows at the target
+/// after a few kilobytes rather than megabytes.
+async fn connect_small(target: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = if target.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_recv_buffer_size(16 * 1024)?;
+    socket.connect(target).await
+}
+
+/// Copies both ways until either side closes or the link is cut; while stalled, nothing is
+/// read from the server.
 async fn forward(
-    mut client: TcpStream,
-    mut server: TcpStream,
+    client: TcpStream,
+    server: TcpStream,
     watch: &mut watch::Receiver<Link>,
+    mut stalled: watch::Receiver<bool>,
     generation: u64,
 ) {
     let cut = async {
@@ -144,8 +177,38 @@ async fn forward(
             }
         }
     };
+    let (mut client_r, mut client_w) = client.into_split();
+    let (mut server_r, mut server_w) = server.into_split();
+    let up = async {
+        let _ = tokio::io::copy(&mut client_r, &mut server_w).await;
+    };
+    let down = async {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            // Checked before reading (stop draining the socket) and after (a read that
+            // was waiting when the stall began holds its bytes until resumed).
+            while *stalled.borrow_and_update() {
+                if stalled.changed().await.is_err() {
+                    return;
+                }
+            }
+            let n = match server_r.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            while *stalled.borrow_and_update() {
+                if stalled.changed().await.is_err() {
+                    return;
+                }
+            }
+            if client_w.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    };
     tokio::select! {
-        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+        () = up => {}
+        () = down => {}
         () = cut => {}
     }
     // Dropping both streams closes them: the client sees its connection end.
@@ -175,6 +238,23 @@ mod tests {
         let mut buf = vec![0u8; msg.len()];
         s.read_exact(&mut buf).await?;
         Ok(buf)
+    }
+
+    #[tokio::test]
+    async fn stalls_and_resumes_what_the_target_sends() {
+        let proxy = FaultProxy::start(echo_server().await).await.expect("proxy");
+        let mut a = TcpStream::connect(proxy.addr()).await.expect("connect");
+        assert_eq!(roundtrip(&mut a, b"one").await.expect("echo"), b"one");
+        proxy.stall();
+        a.write_all(b"two").await.expect("write");
+        let mut buf = [0u8; 3];
+        let waited =
+            tokio::time::timeout(std::time::Duration::from_millis(300), a.read_exact(&mut buf))
+                .await;
+        assert!(waited.is_err(), "nothing comes back while stalled");
+        proxy.resume();
+        a.read_exact(&mut buf).await.expect("the echo after resuming");
+        assert_eq!(&buf, b"two");
     }
 
     #[tokio::test]
