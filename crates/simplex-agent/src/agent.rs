@@ -39,6 +39,10 @@ use smp_proto::{ErrorType, MsgFlags, QueueMode, RcvMessage, RcvMsgBody, Response
 use smp_proto::{SmpServer, Version};
 use tokio::sync::{mpsc, Notify};
 
+mod routing;
+
+use routing::{SendFail, SndCommand};
+
 use crate::error::{AgentError, StoreError};
 use crate::store::*;
 use crate::types::*;
@@ -72,6 +76,7 @@ struct Inner {
     clients: tokio::sync::Mutex<HashMap<SessKey, SmpClient>>,
     lock: tokio::sync::Mutex<()>,
     state: Mutex<State>,
+    routing: Mutex<routing::Routing>,
 }
 
 /// A running agent. Cheap to clone; [`Agent::stop`] ends it.
@@ -158,6 +163,7 @@ impl Agent {
             clients: tokio::sync::Mutex::new(HashMap::new()),
             lock: tokio::sync::Mutex::new(()),
             state: Mutex::new(State::default()),
+            routing: Mutex::new(routing::Routing::default()),
         });
         let loaded = inner
             .db(|s| {
@@ -450,6 +456,30 @@ impl Agent {
     pub async fn connection_ids(&self) -> Result<Vec<ConnId>, AgentError> {
         let conns = self.inner.db(|s| s.conns()).await?;
         Ok(conns.into_iter().map(|c| c.conn_id).collect())
+    }
+
+    /// The servers this agent holds an open connection to (directly: subscriptions, its own
+    /// commands, and as proxies), each once, sorted by address.
+    pub async fn connected_servers(&self) -> Vec<SmpServer> {
+        let mut out: Vec<SmpServer> = Vec::new();
+        for (key, c) in self.inner.clients.lock().await.iter() {
+            if c.is_closed() {
+                continue;
+            }
+            if let Ok(s) = SmpServer::parse_str(key.0.as_bytes()) {
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+        }
+        out.sort_by_key(|s| s.to_string());
+        out
+    }
+
+    /// The proxied sessions the agent holds over its open connections: (proxy, relay)
+    /// pairs, each once, sorted.
+    pub async fn proxied_relays(&self) -> Vec<(SmpServer, SmpServer)> {
+        self.inner.proxied_relays().await
     }
 }
 
@@ -760,11 +790,13 @@ impl Inner {
             client_version,
         };
         if can_secure {
-            let client = self.client(server, conn_id).await?;
-            client
-                .secure_sender_queue(&sq.snd_key, &sq.snd_id)
+            let cmd = SndCommand::SKey {
+                key: &sq.snd_key,
+                snd_id: &sq.snd_id,
+            };
+            self.send_or_proxy(server, conn_id, cmd)
                 .await
-                .map_err(|e| smp_err(server, e))?;
+                .map_err(SendFail::into_agent_error)?;
             sq.status = QueueStatus::Secured;
         }
         Ok(sq)
@@ -920,13 +952,13 @@ impl Inner {
         // a temporary failure leaves it to the delivery task.
         match self.send_pending(&sq, &rec).await {
             Ok(()) => self.on_sent(rec, &sq).await?,
-            Err(e) if e.is_temporary() || matches!(e, ClientError::Server(ErrorType::Quota)) => {
+            Err(e) if e.is_temporary() || e.is_host() || e.is_quota() => {
                 self.start_worker(&conn_id)
             }
             Err(e) => {
                 let _g = self.lock.lock().await;
                 let _ = self.delete_conn(&conn_id).await;
-                return Err(smp_err(&quri.server, e));
+                return Err(e.into_agent_error());
             }
         }
         Ok(conn_id)
@@ -1104,17 +1136,12 @@ impl Inner {
         }
     }
 
-    /// Sends a pending message once.
+    /// Sends a pending message once, through a proxy when the configuration says so.
     async fn send_pending(
         self: &Arc<Self>,
         sq: &SndQueueRecord,
         m: &SndMsgRecord,
-    ) -> Result<(), ClientError> {
-        let client = match self.client(&sq.server, &sq.conn_id).await {
-            Ok(c) => c,
-            Err(AgentError::Smp { error, .. }) => return Err(error),
-            Err(_) => return Err(ClientError::Closed),
-        };
+    ) -> Result<(), SendFail> {
         let key = match m.kind {
             SndMsgKind::Confirmation if !sq.sender_can_secure => None,
             SndMsgKind::Invitation => None,
@@ -1123,7 +1150,14 @@ impl Inner {
         let flags = MsgFlags {
             notification: !matches!(m.kind, SndMsgKind::Receipt),
         };
-        client.send_message(key, &sq.snd_id, flags, &m.body).await
+        let cmd = SndCommand::Send {
+            key,
+            snd_id: &sq.snd_id,
+            flags,
+            body: &m.body,
+        };
+        self.send_or_proxy(&sq.server, &sq.conn_id, cmd).await?;
+        Ok(())
     }
 
     /// After the server accepted a message.
@@ -1206,7 +1240,7 @@ impl Inner {
     async fn on_send_failed(
         self: &Arc<Self>,
         m: SndMsgRecord,
-        e: ClientError,
+        e: SendFail,
     ) -> Result<(), AgentError> {
         let _g = self.lock.lock().await;
         let conn_id = m.conn_id.clone();
@@ -1836,6 +1870,7 @@ async fn session_loop(
         inner.on_server_event(&key, &server, ev).await;
     }
     let Some(inner) = inner.upgrade() else { return };
+    inner.proxy_closed(&key);
     {
         let mut clients = inner.clients.lock().await;
         if clients
@@ -1959,12 +1994,17 @@ async fn delivery_loop(inner: Weak<Inner>, conn_id: ConnId, notify: Arc<Notify>)
                     agent.emit(conn_id.clone(), Event::Err(e.to_string()));
                 }
             }
-            Err(ClientError::Server(ErrorType::Quota)) => {
+            Err(e) if e.is_quota() => {
                 // Wait for A_QCONT from the recipient (or try again after a while).
                 drop(agent);
                 let _ = tokio::time::timeout(Duration::from_secs(60), notify.notified()).await;
             }
-            Err(e) if e.is_temporary() => {
+            // The reference retries host errors too (the proxy or relay cannot serve the
+            // command: it may once the configuration or the servers change).
+            Err(e) if e.is_temporary() || e.is_host() => {
+                if e.is_host() {
+                    tracing::warn!("sending: {e}");
+                }
                 let d = match delay {
                     None => agent.config.retry_initial,
                     Some(d) => (d * 2).min(agent.config.retry_max),

@@ -44,6 +44,17 @@ pub enum AgentError {
         /// What failed.
         error: ClientError,
     },
+    /// The proxy relay refused a command it was to forward to `relay` (the reference's
+    /// `PROXY` error: the proxy's own `ERR` to `PFWD`).
+    #[error("proxy {proxy} for {relay}: {error:?}")]
+    Proxy {
+        /// The proxy's address.
+        proxy: String,
+        /// The address of the relay the command was for.
+        relay: String,
+        /// The proxy's error.
+        error: smp_proto::ErrorType,
+    },
     /// No such connection.
     #[error("no such connection")]
     NoConnection,

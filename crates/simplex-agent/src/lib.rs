@@ -5,8 +5,12 @@
 //! queues with a double ratchet over them, message delivery with retries and integrity
 //! checks, receipts, subscriptions and reconnection, contact addresses ([`agent`]).
 //!
-//! Leaves out: queue rotation, ratchet re-synchronisation, notifications, short links,
-//! private message routing and files (XFTP). The wire formats are `agent-proto`'s, the
+//! Private message routing: with [`SmpProxyMode`] the sender's `SEND` and `SKEY` go through
+//! one of the agent's own servers as a proxy (`PRXY`/`PFWD`), with [`SmpProxyFallback`]
+//! deciding when they may go directly instead.
+//!
+//! Leaves out: queue rotation, ratchet re-synchronisation, notifications, short links and
+//! files (XFTP). The wire formats are `agent-proto`'s, the
 //! ratchet `simplex-ratchet`'s, the SMP connections `smp-client`'s.
 //!
 //! Sits above `smp-client`, `agent-proto` and `simplex-ratchet`; below a chat client.
@@ -25,5 +29,5 @@ pub mod types;
 pub use agent::Agent;
 pub use types::{
     AgentConfig, AgentEvent, Event, MsgIntegrity, MsgMeta, MsgReceipt, MsgReceiptStatus,
-    TransportIsolation,
+    SmpProxyFallback, SmpProxyMode, TransportIsolation,
 };

@@ -17,6 +17,99 @@ pub enum TransportIsolation {
     Connection,
 }
 
+/// When messages go through a proxy relay (private message routing, `SMPProxyMode`).
+///
+/// A proxy is one of the agent's own servers; the relay that holds the queue then sees the
+/// proxy's address rather than this client's. Only the sender's commands `SEND` and `SKEY`
+/// go through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmpProxyMode {
+    /// Always, whichever relay holds the queue (`always`).
+    Always,
+    /// For relays that are not among the agent's own servers, compared by host as the
+    /// reference does (`unknown`).
+    Unknown,
+    /// For unknown relays when the IP address is not protected by a SOCKS proxy or an onion
+    /// host (`unprotected`). This agent connects directly only, so it is as
+    /// [`SmpProxyMode::Unknown`].
+    Unprotected,
+    /// Never: always to the queue's relay directly (`never`, the reference agent's default).
+    Never,
+}
+
+impl SmpProxyMode {
+    /// The reference's name of the mode (`always`, `unknown`, `unprotected`, `never`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmpProxyMode::Always => "always",
+            SmpProxyMode::Unknown => "unknown",
+            SmpProxyMode::Unprotected => "unprotected",
+            SmpProxyMode::Never => "never",
+        }
+    }
+
+    /// Parses [`SmpProxyMode::as_str`]'s names.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "always" => Some(SmpProxyMode::Always),
+            "unknown" => Some(SmpProxyMode::Unknown),
+            "unprotected" => Some(SmpProxyMode::Unprotected),
+            "never" => Some(SmpProxyMode::Never),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SmpProxyMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a command that was to go through a proxy may go directly instead
+/// (`SMPProxyFallback`). As in the reference, this applies only when the proxy or the relay
+/// cannot serve the proxied command at all (`BROKER HOST`, or an SMP version without private
+/// routing: `TRANSPORT VERSION`); when the proxy is unreachable or times out, the command
+/// waits and is retried through it whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmpProxyFallback {
+    /// Go directly (`yes`, the reference agent's default).
+    Allow,
+    /// Go directly only when the IP address is protected (SOCKS proxy or onion host,
+    /// `protected`). This agent connects directly only, so it is as
+    /// [`SmpProxyFallback::Prohibit`].
+    AllowProtected,
+    /// Never go directly (`no`).
+    Prohibit,
+}
+
+impl SmpProxyFallback {
+    /// The reference's name of the setting (`yes`, `protected`, `no`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmpProxyFallback::Allow => "yes",
+            SmpProxyFallback::AllowProtected => "protected",
+            SmpProxyFallback::Prohibit => "no",
+        }
+    }
+
+    /// Parses [`SmpProxyFallback::as_str`]'s names.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "yes" => Some(SmpProxyFallback::Allow),
+            "protected" => Some(SmpProxyFallback::AllowProtected),
+            "no" => Some(SmpProxyFallback::Prohibit),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SmpProxyFallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The agent's settings.
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -35,6 +128,12 @@ pub struct AgentConfig {
     pub retry_initial: Duration,
     /// Longest delay between resends and reconnection attempts.
     pub retry_max: Duration,
+    /// When `SEND` and `SKEY` go through a proxy relay (default [`SmpProxyMode::Never`], as
+    /// the reference agent's `defaultNetworkConfig`).
+    pub smp_proxy_mode: SmpProxyMode,
+    /// Whether they may go directly when the proxy cannot serve them (default
+    /// [`SmpProxyFallback::Allow`], as the reference agent's).
+    pub smp_proxy_fallback: SmpProxyFallback,
 }
 
 impl AgentConfig {
@@ -48,6 +147,8 @@ impl AgentConfig {
             client: ClientConfig::default(),
             retry_initial: Duration::from_millis(500),
             retry_max: Duration::from_secs(30),
+            smp_proxy_mode: SmpProxyMode::Never,
+            smp_proxy_fallback: SmpProxyFallback::Allow,
         }
     }
 }

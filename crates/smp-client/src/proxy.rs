@@ -111,7 +111,7 @@ impl SmpClient {
     }
 
     /// Any sender command to the relay through this proxy (`proxySMPCommand`): the relay's
-    /// response, its `ERR` as [`ClientError::Server`].
+    /// response, its `ERR` (and the proxy's own) as [`ClientError::Server`].
     pub async fn proxy_command(
         &self,
         relay: &ProxiedRelay,
@@ -119,6 +119,26 @@ impl SmpClient {
         entity_id: &[u8],
         command: Command,
     ) -> Result<Response, ClientError> {
+        match self
+            .proxy_command_split(relay, key, entity_id, command)
+            .await?
+        {
+            Ok(r) => Ok(r),
+            Err(e) => Err(ClientError::Server(e)),
+        }
+    }
+
+    /// [`SmpClient::proxy_command`] with the two servers' errors apart, as the reference's
+    /// `proxySMPCommand` keeps them: the relay's `ERR` (sealed in `PRES`) and failures of this
+    /// connection are the outer [`ClientError`]; the proxy's own `ERR` to `PFWD` (say,
+    /// `PROXY NO_SESSION` or `PROXY BROKER NETWORK`) is the inner `Err`.
+    pub async fn proxy_command_split(
+        &self,
+        relay: &ProxiedRelay,
+        key: Option<&PrivateAuthKey>,
+        entity_id: &[u8],
+        command: Command,
+    ) -> Result<Result<Response, ErrorType>, ClientError> {
         let mut rng = rand::rngs::OsRng;
         let cmd_key = PrivateKeyX25519::generate(&mut rng);
         let secret = dh_x25519(&relay.server_key, &cmd_key);
@@ -155,10 +175,15 @@ impl SmpClient {
             dh_key: cmd_key.public_key(),
             enc_transmission,
         };
-        match self
+        let response = match self
             .send_with_corr_id(corr_id, &relay.session_id, pfwd)
-            .await?
+            .await
         {
+            Ok(r) => r,
+            Err(ClientError::Server(e)) => return Ok(Err(e)),
+            Err(e) => return Err(e),
+        };
+        match response {
             Response::Pres(er) => {
                 let plain = cb_decrypt(&secret, &nonce.reversed(), &er)
                     .map_err(|_| ClientError::Decrypt)?;
@@ -166,7 +191,7 @@ impl SmpClient {
                 let ct = decode_client_transmission(v, &relay.session_id, t);
                 match ct.response {
                     Ok(Response::Err(e)) | Err(e) => Err(ClientError::Server(e)),
-                    Ok(r) => Ok(r),
+                    Ok(r) => Ok(Ok(r)),
                 }
             }
             r => Err(ClientError::Unexpected(r.tag())),
