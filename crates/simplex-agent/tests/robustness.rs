@@ -83,10 +83,10 @@ fn tamper(sq: &SndQueueRecord, body: &[u8]) -> Vec<u8> {
 /// the sender reports `QCONT` and delivers the rest, all in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_queue_waits_for_qcont_and_delivers_in_order() {
-    let srv = TestServer::start(4).await;
+    let srv = TestServer::start(4).await.expect("test server");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
-    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
     let (ab, ba) = connect(&mut a, &mut b).await;
     const N: usize = 10;
     let mut ids = Vec::new();
@@ -135,7 +135,7 @@ async fn full_queue_waits_for_qcont_and_delivers_in_order() {
     println!("{N} messages through a queue of 4: QCONT {qcont} time(s)");
     a.agent.stop().await;
     b.agent.stop().await;
-    srv.stop().await;
+    srv.stop().await.expect("server stopped");
 }
 
 /// Another client subscribes Bob's queue: Bob's agent reports `END` and stops receiving;
@@ -143,17 +143,17 @@ async fn full_queue_waits_for_qcont_and_delivers_in_order() {
 /// that came meanwhile, unacknowledged by the other client, arrives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn takeover_reports_end_and_resubscribing_takes_it_back() {
-    let srv = TestServer::start(128).await;
+    let srv = TestServer::start(128).await.expect("test server");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
-    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
     let (ab, ba) = connect(&mut a, &mut b).await;
     exchange(&mut a, &ab, &mut b, &ba, b"before").await;
     let store = SqliteStore::open(&dir.path().join("bob.db"), "passphrase").expect("open");
     let rq = store.rcv_queue(&ba).expect("read").expect("queue");
     drop(store);
     let (other, mut other_events) =
-        smp_client::SmpClient::connect(&srv.address, Default::default())
+        smp_client::SmpClient::connect(srv.address(), Default::default())
             .await
             .expect("connect");
     other
@@ -188,7 +188,7 @@ async fn takeover_reports_end_and_resubscribing_takes_it_back() {
     other.close().await;
     a.agent.stop().await;
     b.agent.stop().await;
-    srv.stop().await;
+    srv.stop().await.expect("server stopped");
 }
 
 /// Messages stored while the server is away stay pending through a restart of the
@@ -196,12 +196,14 @@ async fn takeover_reports_end_and_resubscribing_takes_it_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_messages_are_delivered_after_a_restart() {
     let sdir = tempfile::tempdir().expect("tempdir");
-    let mut srv = PersistentServer::start(sdir.path()).await;
+    let mut srv = PersistentServer::start(sdir.path(), 128)
+        .await
+        .expect("persistent server");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
-    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
     let (ab, ba) = connect(&mut a, &mut b).await;
-    srv.down().await;
+    srv.down().await.expect("server down");
     let mut ids = Vec::new();
     for i in 0..3 {
         ids.push(
@@ -221,8 +223,8 @@ async fn pending_messages_are_delivered_after_a_restart() {
         ids,
         "stored as pending"
     );
-    srv.up().await;
-    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
+    srv.up().await.expect("server up");
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
     for i in 0..3 {
         receive(&mut b, &ba, format!("pending {i}").as_bytes()).await;
     }
@@ -236,7 +238,7 @@ async fn pending_messages_are_delivered_after_a_restart() {
     exchange(&mut b, &ba, &mut a, &ab, b"reply").await;
     a.agent.stop().await;
     b.agent.stop().await;
-    srv.down().await;
+    srv.down().await.expect("server down");
 }
 
 /// Someone with Alice's sender key sends a message Bob already received again: twice after
@@ -247,10 +249,10 @@ async fn pending_messages_are_delivered_after_a_restart() {
 /// follows with integrity OK.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replayed_messages_are_reported_and_not_delivered() {
-    let srv = TestServer::start(128).await;
+    let srv = TestServer::start(128).await.expect("test server");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
-    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
     let (ab, ba) = connect(&mut a, &mut b).await;
     exchange(&mut a, &ab, &mut b, &ba, b"first").await;
     // Take a copy of the next message's SMP body on its way: Bob is stopped, a client with
@@ -270,7 +272,7 @@ async fn replayed_messages_are_reported_and_not_delivered() {
             break;
         }
     }
-    let (spy, _ev) = smp_client::SmpClient::connect(&srv.address, Default::default())
+    let (spy, _ev) = smp_client::SmpClient::connect(srv.address(), Default::default())
         .await
         .expect("connect");
     let m = spy
@@ -285,10 +287,10 @@ async fn replayed_messages_are_reported_and_not_delivered() {
     };
     spy.close().await;
     // Bob receives and acknowledges the original.
-    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
     let original = receive(&mut b, &ba, b"original").await;
     // Two replays, each with its own server message ID, and an altered copy.
-    let (replayer, _ev) = smp_client::SmpClient::connect(&srv.address, Default::default())
+    let (replayer, _ev) = smp_client::SmpClient::connect(srv.address(), Default::default())
         .await
         .expect("connect");
     for _ in 0..2 {
@@ -323,7 +325,7 @@ async fn replayed_messages_are_reported_and_not_delivered() {
         panic!("expected MSG, got {e:?}");
     };
     let (taker, mut taker_events) =
-        smp_client::SmpClient::connect(&srv.address, Default::default())
+        smp_client::SmpClient::connect(srv.address(), Default::default())
             .await
             .expect("connect");
     taker
@@ -370,7 +372,7 @@ async fn replayed_messages_are_reported_and_not_delivered() {
     taker.close().await;
     a.agent.stop().await;
     b.agent.stop().await;
-    srv.stop().await;
+    srv.stop().await.expect("server stopped");
 }
 
 /// Bob joins Alice's contact address while its server is away: the invitation is stored,
@@ -379,15 +381,17 @@ async fn replayed_messages_are_reported_and_not_delivered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contact_invitation_is_retried_across_a_restart() {
     let sdir = tempfile::tempdir().expect("tempdir");
-    let mut srv_a = PersistentServer::start(sdir.path()).await;
-    let srv_b = TestServer::start(128).await;
+    let mut srv_a = PersistentServer::start(sdir.path(), 128)
+        .await
+        .expect("persistent server");
+    let srv_b = TestServer::start(128).await.expect("test server");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv_a.address.clone()])).await;
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv_a.address().clone()])).await;
     let (addr_id, link) = a.agent.create_contact_address().await.expect("address");
-    srv_a.down().await;
+    srv_a.down().await.expect("server down");
     let e = a.next().await;
     assert!(matches!(e.event, Event::Down(..)), "{e:?}");
-    let b = TestAgent::start(dir.path(), "bob", config(vec![srv_b.address.clone()])).await;
+    let b = TestAgent::start(dir.path(), "bob", config(vec![srv_b.address().clone()])).await;
     let ba = b
         .agent
         .join_connection(&link, b"bob's profile")
@@ -395,8 +399,8 @@ async fn contact_invitation_is_retried_across_a_restart() {
         .expect("join while the address's server is away");
     b.agent.stop().await;
     drop(b);
-    srv_a.up().await;
-    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv_b.address.clone()])).await;
+    srv_a.up().await.expect("server up");
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv_b.address().clone()])).await;
     let req = a.next_skip(|e| matches!(e, Event::Up(..))).await;
     assert_eq!(req.conn_id, addr_id);
     let Event::Req { inv_id, conn_info } = req.event else {
@@ -432,8 +436,8 @@ async fn contact_invitation_is_retried_across_a_restart() {
     exchange(&mut b, &ba, &mut a, &ab, b"hello back").await;
     a.agent.stop().await;
     b.agent.stop().await;
-    srv_a.down().await;
-    srv_b.stop().await;
+    srv_a.down().await.expect("server down");
+    srv_b.stop().await.expect("server stopped");
 }
 
 /// Receipts come with their own message ID and are acknowledged like messages: a receipt on
@@ -442,10 +446,10 @@ async fn contact_invitation_is_retried_across_a_restart() {
 /// receipt was OK is acknowledged without a report.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipts_are_acknowledged_by_the_application() {
-    let srv = TestServer::start(128).await;
+    let srv = TestServer::start(128).await.expect("test server");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
-    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
     let (ab, ba) = connect(&mut a, &mut b).await;
     let id = a.agent.send_message(&ab, b"hello").await.expect("send");
     let e = b.next().await;
@@ -477,7 +481,7 @@ async fn receipts_are_acknowledged_by_the_application() {
     // again, the same.
     a.agent.stop().await;
     drop(a);
-    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
     let e = a.next_skip(skip).await;
     assert_eq!(
         e.event,
@@ -506,7 +510,7 @@ async fn receipts_are_acknowledged_by_the_application() {
             .expect("update");
         assert_eq!(n, 1);
     }
-    let b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    let b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
     b.agent
         .ack_message(&ba, got.msg_id, Some(b"again"))
         .await
@@ -519,5 +523,5 @@ async fn receipts_are_acknowledged_by_the_application() {
     assert_eq!(body, b"after");
     a.agent.stop().await;
     b.agent.stop().await;
-    srv.stop().await;
+    srv.stop().await.expect("server stopped");
 }

@@ -9,10 +9,10 @@ use simplex_agent::{Event, MsgIntegrity, MsgReceiptStatus, SqliteStore};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contact_address_request_accept_and_delete() {
-    let srv = TestServer::start(128).await;
+    let srv = TestServer::start(128).await.expect("test server");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
-    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
     let (addr_id, link) = a.agent.create_contact_address().await.expect("address");
     assert!(link.starts_with("simplex:/contact#/?"), "{link}");
     // Bob asks; Alice gets REQ on the address and accepts; Bob confirms like an invitation.
@@ -80,12 +80,12 @@ async fn contact_address_request_accept_and_delete() {
     exchange(&mut a, &ab, &mut b, &ba, b"still here").await;
     exchange(&mut b, &ba, &mut a, &ab, b"yes").await;
     // A third party cannot use the deleted address.
-    let c = TestAgent::start(dir.path(), "carol", config(vec![srv.address.clone()])).await;
+    let c = TestAgent::start(dir.path(), "carol", config(vec![srv.address().clone()])).await;
     assert!(c.agent.join_connection(&link, b"carol").await.is_err());
     for t in [&a, &b, &c] {
         t.agent.stop().await;
     }
-    srv.stop().await;
+    srv.stop().await.expect("server stopped");
 }
 
 /// `n` messages from `s` to `r`, all received in order and acknowledged with receipts.
@@ -136,16 +136,16 @@ async fn one_way(s: &mut TestAgent, s_conn: &[u8], r: &mut TestAgent, r_conn: &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_messages_each_way_in_order_with_receipts() {
-    let srv = TestServer::start(2000).await;
+    let srv = TestServer::start(2000).await.expect("test server");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
-    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
     let (ab, ba) = connect(&mut a, &mut b).await;
     one_way(&mut a, &ab, &mut b, &ba, 1000).await;
     one_way(&mut b, &ba, &mut a, &ab, 1000).await;
     a.agent.stop().await;
     b.agent.stop().await;
-    srv.stop().await;
+    srv.stop().await.expect("server stopped");
 }
 
 /// Alice sends while Bob's agent is stopped and restarted twice on the same database, once
@@ -153,10 +153,10 @@ async fn thousand_messages_each_way_in_order_with_receipts() {
 /// shown but not acknowledged comes again with the same ID (not as a new message).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_restart_mid_stream_loses_nothing() {
-    let srv = TestServer::start(256).await;
+    let srv = TestServer::start(256).await.expect("test server");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
-    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
     let (ab, ba) = connect(&mut a, &mut b).await;
     const N: usize = 60;
     let mut next = 0usize;
@@ -175,7 +175,7 @@ async fn agent_restart_mid_stream_loses_nothing() {
             assert_eq!(body, format!("m{next}").as_bytes());
             b.agent.stop().await;
             drop(b);
-            b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+            b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
             let e = b.next().await;
             let Event::Msg { meta: again, body } = e.event else {
                 panic!("{e:?}")
@@ -211,11 +211,11 @@ async fn agent_restart_mid_stream_loses_nothing() {
         // While Alice is down, queue a message in her store by running a short-lived agent
         // with no servers reachable: not possible without a server, so start normally.
     }
-    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
     exchange(&mut a, &ab, &mut b, &ba, b"after restart").await;
     a.agent.stop().await;
     b.agent.stop().await;
-    srv.stop().await;
+    srv.stop().await.expect("server stopped");
 }
 
 /// The server goes away and comes back on the same port with its queues: DOWN, UP, and
@@ -223,19 +223,21 @@ async fn agent_restart_mid_stream_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_restart_down_up_and_retry() {
     let sdir = tempfile::tempdir().expect("tempdir");
-    let mut srv = PersistentServer::start(sdir.path()).await;
+    let mut srv = PersistentServer::start(sdir.path(), 128)
+        .await
+        .expect("persistent server");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
-    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
     let (ab, ba) = connect(&mut a, &mut b).await;
     exchange(&mut a, &ab, &mut b, &ba, b"before").await;
-    srv.down().await;
+    srv.down().await.expect("server down");
     for t in [&mut a, &mut b] {
         let e = t.next().await;
         let Event::Down(server, conns) = e.event else {
             panic!("expected DOWN, got {e:?}")
         };
-        assert_eq!(server, srv.address);
+        assert_eq!(&server, srv.address());
         assert_eq!(conns.len(), 1);
     }
     let id = a
@@ -243,7 +245,7 @@ async fn server_restart_down_up_and_retry() {
         .send_message(&ab, b"while down")
         .await
         .expect("send");
-    srv.up().await;
+    srv.up().await.expect("server up");
     let mut got_up = false;
     let mut got_sent = false;
     while !(got_up && got_sent) {
@@ -272,17 +274,17 @@ async fn server_restart_down_up_and_retry() {
     exchange(&mut b, &ba, &mut a, &ab, b"after").await;
     a.agent.stop().await;
     b.agent.stop().await;
-    srv.down().await;
+    srv.down().await.expect("server down");
 }
 
 /// A message taken off the queue by someone else is reported as skipped; a tampered one
 /// as an error; the conversation goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_and_tampered_messages_are_reported() {
-    let srv = TestServer::start(128).await;
+    let srv = TestServer::start(128).await.expect("test server");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
-    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
     let (ab, ba) = connect(&mut a, &mut b).await;
     exchange(&mut a, &ab, &mut b, &ba, b"first").await;
     b.agent.stop().await;
@@ -298,7 +300,7 @@ async fn dropped_and_tampered_messages_are_reported() {
             break;
         }
     }
-    let (thief, _ev) = smp_client::SmpClient::connect(&srv.address, Default::default())
+    let (thief, _ev) = smp_client::SmpClient::connect(srv.address(), Default::default())
         .await
         .expect("connect");
     let m = thief
@@ -327,7 +329,7 @@ async fn dropped_and_tampered_messages_are_reported() {
         .await
         .expect("send tampered");
     thief.close().await;
-    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
     let e = b.next().await;
     assert_eq!(e.conn_id, ba);
     assert!(matches!(e.event, Event::Err(_)), "tampered: {e:?}");
@@ -353,15 +355,15 @@ async fn dropped_and_tampered_messages_are_reported() {
         .expect("ack");
     a.agent.stop().await;
     b.agent.stop().await;
-    srv.stop().await;
+    srv.stop().await.expect("server stopped");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suspend_and_delete_connections() {
-    let srv = TestServer::start(128).await;
+    let srv = TestServer::start(128).await.expect("test server");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address.clone()])).await;
-    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address.clone()])).await;
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
     let (ab, ba) = connect(&mut a, &mut b).await;
     b.agent.suspend_connection(&ba).await.expect("suspend");
     // Alice's message to Bob's suspended queue fails permanently.
@@ -378,5 +380,5 @@ async fn suspend_and_delete_connections() {
     assert!(a.agent.send_message(&ab, b"x").await.is_err());
     a.agent.stop().await;
     b.agent.stop().await;
-    srv.stop().await;
+    srv.stop().await.expect("server stopped");
 }

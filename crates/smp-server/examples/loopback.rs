@@ -7,45 +7,22 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::OsRng;
 use simplex_crypto::{dh_x25519, PrivateAuthKey, PrivateKeyEd25519, PrivateKeyX25519};
-use simplex_transport::credentials::{GeneratedCredentials, SignAlgorithm};
 use smp_client::{ClientConfig, SmpClient};
 use smp_proto::command::{MsgFlags, SubscriptionMode};
 use smp_proto::response::Response;
-use smp_proto::SmpServer;
-use smp_server::core::{Core, CoreConfig};
+use smp_server::core::CoreConfig;
 use smp_server::msg_store::MsgStore;
-use smp_server::server::{NetConfig, Server};
-use smp_server::store::QueueStore;
+use smp_server::testing::TestServer;
 
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
     let clients: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(500);
     let messages: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
-    let creds = GeneratedCredentials::generate(SignAlgorithm::Ed25519, "127.0.0.1")
-        .and_then(|c| c.server_credentials())
-        .expect("credentials");
-    let key_hash = creds.identity().expect("identity");
-    let net = NetConfig {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        max_connections: 16_384,
-        inactive: None,
-        messages_path: None,
-        ntfs_path: None,
-    };
-    let core = Core::new(
-        CoreConfig::default(),
-        QueueStore::new(),
-        MsgStore::default(),
-    );
-    let server = Server::bind(net, &creds, core).await.expect("bind");
-    let port = server.local_addr().expect("address").port();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async move {
-        let _ = stopped.await;
-    }));
-    let address = SmpServer::parse_str(format!("smp://{key_hash}@127.0.0.1:{port}").as_bytes())
-        .expect("address");
+    let server = TestServer::start_with(CoreConfig::default(), MsgStore::default(), 16_384)
+        .await
+        .expect("server");
+    let address = server.address().clone();
     let config = ClientConfig {
         ping_interval: Duration::ZERO,
         ..ClientConfig::default()
@@ -118,6 +95,5 @@ async fn main() {
         "{messages} SEND -> MSG -> ACK round trips (1000-byte bodies, signed) in {t:?} ({:.0}/s)",
         messages as f64 / t.as_secs_f64()
     );
-    let _ = stop.send(());
-    let _ = task.await;
+    server.stop().await.expect("server stopped");
 }

@@ -5,7 +5,8 @@
 //! [`store_log`] (the reference's persistence formats). It sits on `smp-proto` (wire
 //! formats), `simplex-crypto` and `simplex-transport` (TLS), and on `smp-client` for its
 //! connections to destination relays as a proxy ([`proxy`]; the destination's side is
-//! [`forward`]); it leaves out short links, services, the control port, and statistics.
+//! [`forward`]); it leaves out short links, services, the control port, and statistics. With the
+//! cargo feature `testing`, the `testing` module runs a relay in process for tests.
 
 pub mod cli;
 pub mod core;
@@ -16,4 +17,6 @@ pub mod proxy;
 pub mod server;
 pub mod store;
 pub mod store_log;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod wire;

@@ -9,7 +9,7 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 
-use common::{connect, new_queue, next_msg, TestServer};
+use common::{connect, new_queue, next_msg};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use simplex_crypto::{
@@ -26,6 +26,7 @@ use smp_proto::response::Response;
 use smp_proto::transmission::{RawTransmission, TransmissionForAuth};
 use smp_proto::version::{max_message_length, Version};
 use smp_proto::SmpServer;
+use smp_server::testing::TestServer;
 
 const QUOTA: usize = 128;
 const QUIET: MsgFlags = MsgFlags {
@@ -243,10 +244,10 @@ fn all_commands(v: Version, q: &EdQueue) -> Vec<(Command, Vec<u8>, bool)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command_cut_at_every_byte_gets_its_error() {
     count_panics();
-    let server = TestServer::start(QUOTA).await;
-    let (c, _events) = connect(&server.address).await;
+    let server = TestServer::start(QUOTA).await.expect("test server");
+    let (c, _events) = connect(server.address()).await;
     let q = ed_queue(&c).await;
-    let mut raw = Raw::open(&server.address).await;
+    let mut raw = Raw::open(server.address()).await;
     let v = raw.v;
     let mut sent_ok = 0i64;
     for (cmd, entity, signed) in all_commands(v, &q) {
@@ -285,17 +286,17 @@ async fn every_command_cut_at_every_byte_gets_its_error() {
     );
     raw.ping_ok().await;
     c.ping().await.expect("other client served");
-    server.stop().await;
+    server.stop().await.expect("server stopped");
     assert_no_panics();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transmission_cut_at_every_byte_gets_block_or_command_errors() {
     count_panics();
-    let server = TestServer::start(QUOTA).await;
-    let (c, mut events) = connect(&server.address).await;
+    let server = TestServer::start(QUOTA).await.expect("test server");
+    let (c, mut events) = connect(server.address()).await;
     let q = ed_queue(&c).await;
-    let mut raw = Raw::open(&server.address).await;
+    let mut raw = Raw::open(server.address()).await;
     let corr = raw.corr();
     let cmd = Command::Que.to_bytes(raw.v);
     let whole = raw.tx(&corr, Some(&q.key), &q.q.rcv_id, &cmd);
@@ -328,17 +329,17 @@ async fn a_transmission_cut_at_every_byte_gets_block_or_command_errors() {
     c.subscribe(&q.q.rcv_key, &q.q.rcv_id).await.ok();
     let (_, body) = next_msg(&mut events, &q.q).await;
     assert!(matches!(body, RcvMsgBody::Data { ref body, .. } if body == b"still here"));
-    server.stop().await;
+    server.stop().await.expect("server stopped");
     assert_no_panics();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_tags_are_unknown_and_trailing_bytes_are_syntax() {
     count_panics();
-    let server = TestServer::start(QUOTA).await;
-    let (c, _events) = connect(&server.address).await;
+    let server = TestServer::start(QUOTA).await.expect("test server");
+    let (c, _events) = connect(server.address()).await;
     let q = ed_queue(&c).await;
-    let mut raw = Raw::open(&server.address).await;
+    let mut raw = Raw::open(server.address()).await;
     // The tag ends at the first space only, so "QUE\0" and "DEL\n" are unknown tags.
     let unknown: [&[u8]; 14] = [
         b"",
@@ -385,17 +386,17 @@ async fn wrong_tags_are_unknown_and_trailing_bytes_are_syntax() {
     let t = raw.tx(&corr, None, &q.q.snd_id, b"SEND Tbody");
     assert_eq!(raw.one(t, &corr).await, err(CommandError::Syntax));
     raw.ping_ok().await;
-    server.stop().await;
+    server.stop().await.expect("server stopped");
     assert_no_panics();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_entity_ids_and_credentials() {
     count_panics();
-    let server = TestServer::start(QUOTA).await;
-    let (c, _events) = connect(&server.address).await;
+    let server = TestServer::start(QUOTA).await.expect("test server");
+    let (c, _events) = connect(server.address()).await;
     let q = ed_queue(&c).await;
-    let mut raw = Raw::open(&server.address).await;
+    let mut raw = Raw::open(server.address()).await;
     let v = raw.v;
     let mut unknown_id = vec![0u8; 24];
     OsRng.fill_bytes(&mut unknown_id);
@@ -501,7 +502,7 @@ async fn wrong_entity_ids_and_credentials() {
     let info = c.queue_info(&q.q.rcv_key, &q.q.rcv_id).await.expect("QUE");
     assert_eq!(info.size, 0);
     raw.ping_ok().await;
-    server.stop().await;
+    server.stop().await.expect("server stopped");
     assert_no_panics();
 }
 
@@ -536,10 +537,10 @@ fn new_with_keys(v: Version, auth_der: &[u8], dh_der: &[u8]) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_key_types() {
     count_panics();
-    let server = TestServer::start(QUOTA).await;
-    let (c, _events) = connect(&server.address).await;
+    let server = TestServer::start(QUOTA).await.expect("test server");
+    let (c, _events) = connect(server.address()).await;
     let q = ed_queue(&c).await;
-    let mut raw = Raw::open(&server.address).await;
+    let mut raw = Raw::open(server.address()).await;
     let v = raw.v;
     let ed = PrivateKeyEd25519::generate(&mut OsRng);
     let ed_der = ed.public_key().to_der();
@@ -617,17 +618,17 @@ async fn wrong_key_types() {
         .await
         .expect("the right key works");
     raw.ping_ok().await;
-    server.stop().await;
+    server.stop().await.expect("server stopped");
     assert_no_panics();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversize_bodies_are_refused_and_the_largest_accepted() {
     count_panics();
-    let server = TestServer::start(QUOTA).await;
-    let (c, _events) = connect(&server.address).await;
+    let server = TestServer::start(QUOTA).await.expect("test server");
+    let (c, _events) = connect(server.address()).await;
     let q = ed_queue(&c).await;
-    let mut raw = Raw::open(&server.address).await;
+    let mut raw = Raw::open(server.address()).await;
     let v = raw.v;
     let max = max_message_length(v);
     for (len, expected) in [
@@ -651,17 +652,17 @@ async fn oversize_bodies_are_refused_and_the_largest_accepted() {
     let info = c.queue_info(&q.q.rcv_key, &q.q.rcv_id).await.expect("QUE");
     assert_eq!(info.size, 1, "only the largest allowed body was accepted");
     raw.ping_ok().await;
-    server.stop().await;
+    server.stop().await.expect("server stopped");
     assert_no_panics();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_mixing_good_and_bad_transmissions() {
     count_panics();
-    let server = TestServer::start(QUOTA).await;
-    let (c, mut events) = connect(&server.address).await;
+    let server = TestServer::start(QUOTA).await.expect("test server");
+    let (c, mut events) = connect(server.address()).await;
     let q = ed_queue(&c).await;
-    let mut raw = Raw::open(&server.address).await;
+    let mut raw = Raw::open(server.address()).await;
     let v = raw.v;
     let send = |body: &[u8]| {
         Command::Send {
@@ -724,9 +725,9 @@ async fn a_batch_mixing_good_and_bad_transmissions() {
         c.ack(&q.q.rcv_key, &q.q.rcv_id, &id).await.ok();
     }
     // Another client, new since the bad batch, is served too.
-    let (c2, _e2) = connect(&server.address).await;
+    let (c2, _e2) = connect(server.address()).await;
     c2.ping().await.expect("new client");
     raw.ping_ok().await;
-    server.stop().await;
+    server.stop().await.expect("server stopped");
     assert_no_panics();
 }

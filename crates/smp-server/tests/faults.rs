@@ -10,9 +10,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{start_binary, Running, TestServer};
+use common::{start_binary, Running};
 use simplex_agent::{Agent, AgentConfig, AgentEvent, Event, MsgIntegrity, SqliteStore};
 use smp_proto::{KeyHash, SmpServer};
+use smp_server::testing::{local_address, TestServer};
 use test_support::proxy::FaultProxy;
 use tokio::sync::mpsc;
 
@@ -135,7 +136,7 @@ async fn send_range(s: &TestAgent, conn: &[u8], range: std::ops::Range<usize>) -
 }
 
 fn proxied(key_hash: &KeyHash, proxy: &FaultProxy) -> SmpServer {
-    common::address(key_hash, proxy.addr().port())
+    local_address(key_hash, proxy.addr().port())
 }
 
 fn local(port: u16) -> SocketAddr {
@@ -144,11 +145,11 @@ fn local(port: u16) -> SocketAddr {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_cut_and_restored_three_times_loses_nothing() {
-    let server = TestServer::start(128).await;
-    let proxy = FaultProxy::start(local(server.address.port_or_default()))
+    let server = TestServer::start(128).await.expect("test server");
+    let proxy = FaultProxy::start(local(server.port()))
         .await
         .expect("proxy");
-    let address = proxied(&server.address.key_hash, &proxy);
+    let address = proxied(server.key_hash(), &proxy);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut a = TestAgent::start(dir.path(), "alice", &address).await;
     let mut b = TestAgent::start(dir.path(), "bob", &address).await;
@@ -187,7 +188,7 @@ async fn network_cut_and_restored_three_times_loses_nothing() {
     assert!(proxy.forwarded() >= 6, "reconnected after each cut");
     a.agent.stop().await;
     b.agent.stop().await;
-    server.stop().await;
+    server.stop().await.expect("server stopped");
 }
 
 /// Starts the binary on `dir`, with `store_messages` set in `[STORE_LOG]` when given.

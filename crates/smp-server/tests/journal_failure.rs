@@ -4,17 +4,15 @@
 
 mod common;
 
-use common::{address, connect, new_queue};
-use simplex_transport::credentials::{GeneratedCredentials, SignAlgorithm};
+use common::{connect, new_queue};
 use smp_client::ClientError;
 use smp_proto::command::{MsgFlags, SubscriptionMode};
 use smp_proto::error::ErrorType;
 use smp_proto::message::RcvMsgBody;
-use smp_server::core::{Core, CoreConfig};
+use smp_server::core::CoreConfig;
 use smp_server::msg_journal::{queue_dir, MsgJournal};
 use smp_server::msg_store::MsgStore;
-use smp_server::server::{NetConfig, Server};
-use smp_server::store::QueueStore;
+use smp_server::testing::TestServer;
 
 #[tokio::test]
 async fn send_is_refused_with_internal_when_the_journal_cannot_be_written() {
@@ -25,26 +23,10 @@ async fn send_is_refused_with_internal_when_the_journal_cannot_be_written() {
     let mut msgs = MsgStore::new(128);
     msgs.set_journal(journal);
 
-    let creds = GeneratedCredentials::generate(SignAlgorithm::Ed25519, "127.0.0.1")
-        .expect("credentials")
-        .server_credentials()
-        .expect("server credentials");
-    let key_hash = creds.identity().expect("identity");
-    let net = NetConfig {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        max_connections: 64,
-        inactive: None,
-        messages_path: None,
-        ntfs_path: None,
-    };
-    let core = Core::new(CoreConfig::default(), QueueStore::new(), msgs);
-    let server = Server::bind(net, &creds, core).await.expect("bind");
-    let port = server.local_addr().expect("local address").port();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async move {
-        let _ = stopped.await;
-    }));
-    let srv = address(&key_hash, port);
+    let server = TestServer::start_with(CoreConfig::default(), msgs, 64)
+        .await
+        .expect("test server");
+    let srv = server.address().clone();
 
     let (alice, _alice_events) = connect(&srv).await;
     let (bob, _bob_events) = connect(&srv).await;
@@ -81,8 +63,7 @@ async fn send_is_refused_with_internal_when_the_journal_cannot_be_written() {
 
     alice.close().await;
     bob.close().await;
-    let _ = stop.send(());
-    task.await.expect("server task").expect("server run");
+    server.stop().await.expect("server stopped");
 
     // Only the accepted message is in the journal (delivered, not acknowledged).
     let (_, restored) = MsgJournal::open(&root, [q.rcv_id.clone()]).expect("reopen");

@@ -11,11 +11,12 @@ use std::thread::JoinHandle;
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
-use common::{address, connect, ed_key, new_queue, next_msg, x_key};
+use common::{connect, ed_key, new_queue, next_msg, x_key};
 use rand::rngs::OsRng;
 use simplex_crypto::PrivateKeyX25519;
 use smp_proto::command::{MsgFlags, SubscriptionMode};
 use smp_proto::KeyHash;
+use smp_server::testing::local_address;
 
 /// The server with both output streams captured to the end.
 struct Captured {
@@ -154,7 +155,7 @@ async fn trace_output_has_no_addresses_ids_or_content() {
     let mut s = start(dir.path());
     let startup_len = s.out.lock().expect("capture lock").len();
     let kh: KeyHash = s.fingerprint.parse().expect("fingerprint");
-    let server = address(&kh, s.port);
+    let server = local_address(&kh, s.port);
     let (rcv, mut rcv_events) = connect(&server).await;
     let (snd, _snd_events) = connect(&server).await;
     let (ntf, mut ntf_events) = connect(&server).await;

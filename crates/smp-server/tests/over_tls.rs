@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{connect, ed_key, new_queue, next_event, next_msg, x_key, TestServer};
+use common::{connect, ed_key, new_queue, next_event, next_msg, x_key};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use simplex_crypto::{dh_x25519, PrivateKeyX25519};
@@ -18,6 +18,7 @@ use smp_proto::message::RcvMsgBody;
 use smp_proto::response::Response;
 use smp_proto::transmission::{encode_transmission, RawTransmission};
 use smp_server::msg_store::DEFAULT_QUOTA;
+use smp_server::testing::TestServer;
 
 fn data(body: &RcvMsgBody) -> &[u8] {
     match body {
@@ -40,9 +41,9 @@ fn server_err(r: Result<impl std::fmt::Debug, ClientError>) -> ErrorType {
 
 #[tokio::test]
 async fn queue_life_cycle_with_key() {
-    let server = TestServer::start(DEFAULT_QUOTA).await;
-    let (rcv, mut rcv_events) = connect(&server.address).await;
-    let (snd, _snd_events) = connect(&server.address).await;
+    let server = TestServer::start(DEFAULT_QUOTA).await.expect("test server");
+    let (rcv, mut rcv_events) = connect(server.address()).await;
+    let (snd, _snd_events) = connect(server.address()).await;
     let q = new_queue(&rcv, ed_key(), SubscriptionMode::Subscribe).await;
     assert_eq!(q.rcv_id.len(), 24);
     assert_eq!(q.snd_id.len(), 24);
@@ -122,7 +123,7 @@ async fn queue_life_cycle_with_key() {
         server_err(rcv.get_message(&q.rcv_key, &q.rcv_id).await),
         ErrorType::Cmd(CommandError::Prohibited)
     );
-    let (getter, _getter_events) = connect(&server.address).await;
+    let (getter, _getter_events) = connect(server.address()).await;
     assert!(getter
         .get_message(&q.rcv_key, &q.rcv_id)
         .await
@@ -151,14 +152,14 @@ async fn queue_life_cycle_with_key() {
         ),
         ErrorType::Auth
     );
-    server.stop().await;
+    server.stop().await.expect("server stopped");
 }
 
 #[tokio::test]
 async fn get_ack_and_sender_secured_queue() {
-    let server = TestServer::start(DEFAULT_QUOTA).await;
-    let (rcv, _rcv_events) = connect(&server.address).await;
-    let (snd, _snd_events) = connect(&server.address).await;
+    let server = TestServer::start(DEFAULT_QUOTA).await.expect("test server");
+    let (rcv, _rcv_events) = connect(server.address()).await;
+    let (snd, _snd_events) = connect(server.address()).await;
     let q = new_queue(&rcv, ed_key(), SubscriptionMode::OnlyCreate).await;
     // SKEY (v9): the sender secures the queue itself, then a second key is refused.
     let snd_key = ed_key();
@@ -211,14 +212,14 @@ async fn get_ack_and_sender_secured_queue() {
         .await
         .expect("GET")
         .is_none());
-    server.stop().await;
+    server.stop().await.expect("server stopped");
 }
 
 #[tokio::test]
 async fn x25519_keys_authorize_with_authenticators() {
-    let server = TestServer::start(DEFAULT_QUOTA).await;
-    let (rcv, mut rcv_events) = connect(&server.address).await;
-    let (snd, _snd_events) = connect(&server.address).await;
+    let server = TestServer::start(DEFAULT_QUOTA).await.expect("test server");
+    let (rcv, mut rcv_events) = connect(server.address()).await;
+    let (snd, _snd_events) = connect(server.address()).await;
     assert!(rcv.version().0 >= 7, "authenticators need v7");
     let q = new_queue(&rcv, x_key(), SubscriptionMode::Subscribe).await;
     let snd_key = x_key();
@@ -247,13 +248,13 @@ async fn x25519_keys_authorize_with_authenticators() {
         server_err(rcv.queue_info(&x_key(), &q.rcv_id).await),
         ErrorType::Auth
     );
-    server.stop().await;
+    server.stop().await.expect("server stopped");
 }
 
 #[tokio::test]
 async fn auth_errors_for_missing_queues_and_wrong_keys() {
-    let server = TestServer::start(DEFAULT_QUOTA).await;
-    let (c, _events) = connect(&server.address).await;
+    let server = TestServer::start(DEFAULT_QUOTA).await.expect("test server");
+    let (c, _events) = connect(server.address()).await;
     let mut missing = vec![0u8; 24];
     OsRng.fill_bytes(&mut missing);
     for key in [ed_key(), x_key()] {
@@ -290,15 +291,15 @@ async fn auth_errors_for_missing_queues_and_wrong_keys() {
         ErrorType::Auth
     );
     c.subscribe(&q.rcv_key, &q.rcv_id).await.expect("SUB");
-    server.stop().await;
+    server.stop().await.expect("server stopped");
 }
 
 #[tokio::test]
 async fn second_subscriber_takes_over_and_first_gets_end() {
-    let server = TestServer::start(DEFAULT_QUOTA).await;
-    let (first, mut first_events) = connect(&server.address).await;
-    let (second, mut second_events) = connect(&server.address).await;
-    let (snd, _snd_events) = connect(&server.address).await;
+    let server = TestServer::start(DEFAULT_QUOTA).await.expect("test server");
+    let (first, mut first_events) = connect(server.address()).await;
+    let (second, mut second_events) = connect(server.address()).await;
+    let (snd, _snd_events) = connect(server.address()).await;
     let q = new_queue(&first, ed_key(), SubscriptionMode::Subscribe).await;
     second
         .subscribe(&q.rcv_key, &q.rcv_id)
@@ -319,15 +320,15 @@ async fn second_subscriber_takes_over_and_first_gets_end() {
     assert_eq!(ev.response, Response::End);
     let (_, body) = next_msg(&mut first_events, &q).await;
     assert_eq!(data(&body), b"to the new one");
-    server.stop().await;
+    server.stop().await.expect("server stopped");
 }
 
 #[tokio::test]
 async fn quota_refuses_then_marker_follows_the_last_message() {
     const QUOTA: usize = 4;
-    let server = TestServer::start(QUOTA).await;
-    let (rcv, mut rcv_events) = connect(&server.address).await;
-    let (snd, _snd_events) = connect(&server.address).await;
+    let server = TestServer::start(QUOTA).await.expect("test server");
+    let (rcv, mut rcv_events) = connect(server.address()).await;
+    let (snd, _snd_events) = connect(server.address()).await;
     let q = new_queue(&rcv, ed_key(), SubscriptionMode::Subscribe).await;
     for i in 0..QUOTA {
         snd.send_message(None, &q.snd_id, QUIET, format!("m{i}").as_bytes())
@@ -360,14 +361,14 @@ async fn quota_refuses_then_marker_follows_the_last_message() {
         .expect("SEND after the queue drained");
     let (_, body) = next_msg(&mut rcv_events, &q).await;
     assert_eq!(data(&body), b"again");
-    server.stop().await;
+    server.stop().await.expect("server stopped");
 }
 
 #[tokio::test]
 async fn notifier_gets_nmsg_for_notified_messages() {
-    let server = TestServer::start(DEFAULT_QUOTA).await;
-    let (rcv, _rcv_events) = connect(&server.address).await;
-    let (ntf, mut ntf_events) = connect(&server.address).await;
+    let server = TestServer::start(DEFAULT_QUOTA).await.expect("test server");
+    let (rcv, _rcv_events) = connect(server.address()).await;
+    let (ntf, mut ntf_events) = connect(server.address()).await;
     let q = new_queue(&rcv, ed_key(), SubscriptionMode::OnlyCreate).await;
     let ntf_key = ed_key();
     let rcv_ntf_dh = PrivateKeyX25519::generate(&mut OsRng);
@@ -418,13 +419,13 @@ async fn notifier_gets_nmsg_for_notified_messages() {
     assert_eq!(meta.first(), Some(&24));
     assert_eq!(meta.get(1..25), Some(loud.msg_id.as_slice()));
     assert_eq!(meta.len(), 33);
-    server.stop().await;
+    server.stop().await.expect("server stopped");
 }
 
 #[tokio::test]
 async fn many_commands_in_one_batch() {
-    let server = TestServer::start(DEFAULT_QUOTA).await;
-    let (c, mut events) = connect(&server.address).await;
+    let server = TestServer::start(DEFAULT_QUOTA).await.expect("test server");
+    let (c, mut events) = connect(server.address()).await;
     let queues = [
         new_queue(&c, ed_key(), SubscriptionMode::OnlyCreate).await,
         new_queue(&c, x_key(), SubscriptionMode::OnlyCreate).await,
@@ -496,7 +497,7 @@ async fn many_commands_in_one_batch() {
         let info = c.queue_info(&q.rcv_key, &q.rcv_id).await.expect("QUE");
         assert_eq!(info.size, 50);
     }
-    server.stop().await;
+    server.stop().await.expect("server stopped");
 }
 
 /// One transmission's response from a raw block: (corrId, response).
@@ -516,12 +517,12 @@ fn responses(v: smp_proto::version::Version, block: &[u8]) -> Vec<(Vec<u8>, Resp
 
 #[tokio::test]
 async fn bad_blocks_get_errors_while_others_keep_working() {
-    let server = TestServer::start(DEFAULT_QUOTA).await;
-    let (good, mut good_events) = connect(&server.address).await;
+    let server = TestServer::start(DEFAULT_QUOTA).await.expect("test server");
+    let (good, mut good_events) = connect(server.address()).await;
     let q = new_queue(&good, ed_key(), SubscriptionMode::Subscribe).await;
     let mut bad = raw_connect(
-        ("127.0.0.1", server.address.port_or_default()),
-        &server.address.key_hash,
+        ("127.0.0.1", server.port()),
+        server.key_hash(),
         &ClientTransportConfig::default(),
         None,
     )
@@ -597,24 +598,24 @@ async fn bad_blocks_get_errors_while_others_keep_working() {
         .expect("write");
     let r = responses(v, bad.reader.read_raw().await.expect("read"));
     assert_eq!(r, vec![(vec![1; 24], Response::Pong)]);
-    server.stop().await;
+    server.stop().await.expect("server stopped");
 }
 
 #[tokio::test]
 async fn wrong_fingerprint_is_refused() {
-    let server = TestServer::start(DEFAULT_QUOTA).await;
+    let server = TestServer::start(DEFAULT_QUOTA).await.expect("test server");
     let other: smp_proto::KeyHash = "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI="
         .parse()
         .expect("key hash");
-    let wrong = common::address(&other, server.address.port_or_default());
+    let wrong = smp_server::testing::local_address(&other, server.port());
     let r = smp_client::SmpClient::connect(&wrong, smp_client::ClientConfig::default()).await;
     assert!(
         matches!(r, Err(ClientError::Transport(_))),
         "a client pinned to another identity is refused"
     );
-    let (c, _events) = connect(&server.address).await;
+    let (c, _events) = connect(server.address()).await;
     c.ping().await.expect("the right pin works");
-    server.stop().await;
+    server.stop().await.expect("server stopped");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -627,10 +628,10 @@ async fn a_thousand_concurrent_clients() {
         limit >= 2 * CLIENTS as u64 + 64,
         "RLIMIT_NOFILE {limit} is too low"
     );
-    let server = TestServer::start(DEFAULT_QUOTA).await;
+    let server = TestServer::start(DEFAULT_QUOTA).await.expect("test server");
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..CLIENTS {
-        let address = server.address.clone();
+        let address = server.address().clone();
         tasks.spawn(async move {
             let (c, _events) = connect(&address).await;
             if i % 2 == 0 {
@@ -657,13 +658,13 @@ async fn a_thousand_concurrent_clients() {
     while let Some(r) = pings.join_next().await {
         r.expect("ping task").expect("PING");
     }
-    server.stop().await;
+    server.stop().await.expect("server stopped");
 }
 
 #[tokio::test]
 async fn largest_message_is_delivered_and_one_more_byte_is_refused() {
-    let server = TestServer::start(DEFAULT_QUOTA).await;
-    let (c, mut events) = connect(&server.address).await;
+    let server = TestServer::start(DEFAULT_QUOTA).await.expect("test server");
+    let (c, mut events) = connect(server.address()).await;
     let q = new_queue(&c, ed_key(), SubscriptionMode::Subscribe).await;
     let max = smp_proto::version::max_message_length(c.version());
     let big: Vec<u8> = (0..max)
@@ -680,13 +681,13 @@ async fn largest_message_is_delivered_and_one_more_byte_is_refused() {
         server_err(c.send_message(None, &q.snd_id, QUIET, &too_big).await),
         ErrorType::LargeMsg
     );
-    server.stop().await;
+    server.stop().await.expect("server stopped");
 }
 
 #[tokio::test]
 async fn notifier_subscribing_later_gets_the_kept_nmsg() {
-    let server = TestServer::start(DEFAULT_QUOTA).await;
-    let (rcv, _rcv_events) = connect(&server.address).await;
+    let server = TestServer::start(DEFAULT_QUOTA).await.expect("test server");
+    let (rcv, _rcv_events) = connect(server.address()).await;
     let q = new_queue(&rcv, ed_key(), SubscriptionMode::OnlyCreate).await;
     let ntf_key = x_key();
     let rcv_ntf_dh = PrivateKeyX25519::generate(&mut OsRng);
@@ -704,7 +705,7 @@ async fn notifier_subscribing_later_gets_the_kept_nmsg() {
             .await
             .expect("SEND");
     }
-    let (ntf, mut ntf_events) = connect(&server.address).await;
+    let (ntf, mut ntf_events) = connect(server.address()).await;
     ntf.subscribe_notifications(&ntf_key, &nid)
         .await
         .expect("NSUB with an X25519 notifier key");
@@ -740,5 +741,5 @@ async fn notifier_subscribing_later_gets_the_kept_nmsg() {
         .expect("GET")
         .expect("second");
     assert_eq!(seen[1], m.msg_id.as_slice());
-    server.stop().await;
+    server.stop().await.expect("server stopped");
 }

@@ -1,5 +1,5 @@
-//! Helpers: an in-process SMP server on 127.0.0.1 port 0, agents on SQLite files in a
-//! temporary directory, and bounded waits for events.
+//! Helpers: agents on SQLite files in a temporary directory, bounded waits for events, and
+//! the in-process SMP servers of `smp_server::testing` (re-exported).
 
 #![allow(dead_code)]
 
@@ -9,152 +9,14 @@ use std::time::Duration;
 use simplex_agent::{
     Agent, AgentConfig, AgentEvent, Event, MsgReceipt, MsgReceiptStatus, SqliteStore,
 };
-use simplex_transport::credentials::{GeneratedCredentials, SignAlgorithm};
 use smp_proto::SmpServer;
-use smp_server::core::{Core, CoreConfig};
-use smp_server::msg_store::MsgStore;
-use smp_server::server::{NetConfig, Server};
-use smp_server::store::QueueStore;
-use tokio::sync::{mpsc, oneshot};
+// Not every test file uses both.
+#[allow(unused_imports)]
+pub use smp_server::testing::{PersistentServer, TestServer};
+use tokio::sync::mpsc;
 
 /// Bounds every wait for an event, so that a missing event fails instead of hanging.
 pub const WAIT: Duration = Duration::from_secs(30);
-
-/// A server running in this process.
-pub struct TestServer {
-    /// Its address, identity pinned.
-    pub address: SmpServer,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-}
-
-impl TestServer {
-    /// Starts a server with a per-queue message quota.
-    pub async fn start(quota: usize) -> TestServer {
-        let creds = GeneratedCredentials::generate(SignAlgorithm::Ed25519, "127.0.0.1")
-            .expect("credentials");
-        let creds = creds.server_credentials().expect("server credentials");
-        let key_hash = creds.identity().expect("identity");
-        let net = NetConfig {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            max_connections: 4096,
-            inactive: None,
-            messages_path: None,
-            ntfs_path: None,
-        };
-        let core = Core::new(
-            CoreConfig::default(),
-            QueueStore::new(),
-            MsgStore::new(quota),
-        );
-        let server = Server::bind(net, &creds, core).await.expect("bind");
-        let port = server.local_addr().expect("local address").port();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async move {
-            let _ = stopped.await;
-        }));
-        TestServer {
-            address: SmpServer::parse_str(format!("smp://{key_hash}@127.0.0.1:{port}").as_bytes())
-                .expect("server address"),
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    /// Stops the server and waits for it.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await.expect("server task");
-        }
-    }
-}
-
-/// A server whose queues and messages survive a restart on the same port.
-pub struct PersistentServer {
-    /// Its address.
-    pub address: SmpServer,
-    creds: simplex_transport::credentials::ServerCredentials,
-    dir: std::path::PathBuf,
-    port: u16,
-    running: Option<TestServer>,
-}
-
-impl PersistentServer {
-    /// Starts it with its store log and messages in `dir`.
-    pub async fn start(dir: &Path) -> PersistentServer {
-        let creds = GeneratedCredentials::generate(SignAlgorithm::Ed25519, "127.0.0.1")
-            .expect("credentials");
-        let creds = creds.server_credentials().expect("server credentials");
-        let key_hash = creds.identity().expect("identity");
-        let mut s = PersistentServer {
-            address: SmpServer::parse_str(
-                b"smp://AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=@127.0.0.1:1",
-            )
-            .expect("placeholder"),
-            creds,
-            dir: dir.to_path_buf(),
-            port: 0,
-            running: None,
-        };
-        s.up().await;
-        s.address =
-            SmpServer::parse_str(format!("smp://{key_hash}@127.0.0.1:{}", s.port).as_bytes())
-                .expect("server address");
-        s
-    }
-
-    /// Starts it again (after [`PersistentServer::down`]).
-    pub async fn up(&mut self) {
-        let mut queues = QueueStore::new();
-        let log = self.dir.join("smp-server-store.log");
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_nanos();
-        let (writer, _) = smp_server::store_log::open_and_compact(
-            &log,
-            &mut queues,
-            i128::try_from(now).expect("time"),
-        )
-        .expect("store log");
-        queues.set_log(writer);
-        let mut msgs = MsgStore::new(128);
-        let msgs_path = self.dir.join("smp-server-messages.log");
-        if msgs_path.exists() {
-            smp_server::store_log::restore_messages(&msgs_path, &queues, &mut msgs, None)
-                .expect("restore messages");
-        }
-        let net = NetConfig {
-            listen: format!("127.0.0.1:{}", self.port).parse().expect("address"),
-            max_connections: 4096,
-            inactive: None,
-            messages_path: Some(msgs_path),
-            ntfs_path: None,
-        };
-        let core = Core::new(CoreConfig::default(), queues, msgs);
-        let server = Server::bind(net, &self.creds, core).await.expect("bind");
-        self.port = server.local_addr().expect("local address").port();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async move {
-            let _ = stopped.await;
-        }));
-        self.running = Some(TestServer {
-            address: self.address.clone(),
-            stop: Some(stop),
-            task: Some(task),
-        });
-    }
-
-    /// Stops it, saving its messages.
-    pub async fn down(&mut self) {
-        if let Some(s) = self.running.take() {
-            s.stop().await;
-        }
-    }
-}
 
 /// An agent with its event stream.
 pub struct TestAgent {

@@ -1,5 +1,6 @@
-//! Helpers shared by the integration tests: an in-process server on 127.0.0.1 port 0, the
-//! binary with a temporary configuration directory, and clients with fresh keys.
+//! Helpers shared by the integration tests: the binary with a temporary configuration
+//! directory, and clients with fresh keys. The in-process server is
+//! `smp_server::testing::TestServer`.
 
 #![allow(dead_code)]
 
@@ -12,76 +13,15 @@ use rand::rngs::OsRng;
 use simplex_crypto::{
     dh_x25519, DhSecretX25519, PrivateAuthKey, PrivateKeyEd25519, PrivateKeyX25519,
 };
-use simplex_transport::credentials::{GeneratedCredentials, SignAlgorithm};
 use smp_client::{ClientConfig, ServerEvent, SmpClient};
 use smp_proto::command::SubscriptionMode;
 use smp_proto::response::Response;
 use smp_proto::{KeyHash, SmpServer};
-use smp_server::core::{Core, CoreConfig};
-use smp_server::msg_store::MsgStore;
-use smp_server::server::{NetConfig, Server};
-use smp_server::store::QueueStore;
-use tokio::sync::{mpsc, oneshot};
+use smp_server::testing::local_address;
+use tokio::sync::mpsc;
 
 /// Bounds every wait for a pushed event, so that a missing push fails instead of hanging.
 pub const EVENT_WAIT: Duration = Duration::from_secs(20);
-
-/// A server running in this process.
-pub struct TestServer {
-    /// Its address, identity pinned.
-    pub address: SmpServer,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-}
-
-impl TestServer {
-    /// Starts a server with a per-queue message quota.
-    pub async fn start(quota: usize) -> TestServer {
-        let creds = GeneratedCredentials::generate(SignAlgorithm::Ed25519, "127.0.0.1")
-            .expect("credentials");
-        let creds = creds.server_credentials().expect("server credentials");
-        let key_hash = creds.identity().expect("identity");
-        let net = NetConfig {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            max_connections: 4096,
-            inactive: None,
-            messages_path: None,
-            ntfs_path: None,
-        };
-        let core = Core::new(
-            CoreConfig::default(),
-            QueueStore::new(),
-            MsgStore::new(quota),
-        );
-        let server = Server::bind(net, &creds, core).await.expect("bind");
-        let port = server.local_addr().expect("local address").port();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async move {
-            let _ = stopped.await;
-        }));
-        TestServer {
-            address: address(&key_hash, port),
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    /// Stops the server and waits for it.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.expect("server task").expect("server run");
-        }
-    }
-}
-
-/// `smp://identity@127.0.0.1:port`.
-pub fn address(key_hash: &KeyHash, port: u16) -> SmpServer {
-    SmpServer::parse_str(format!("smp://{key_hash}@127.0.0.1:{port}").as_bytes())
-        .expect("server address")
-}
 
 /// A client with keep-alive pings off.
 pub async fn connect(server: &SmpServer) -> (SmpClient, mpsc::Receiver<ServerEvent>) {
@@ -178,7 +118,7 @@ impl Running {
     /// The server's address.
     pub fn address(&self) -> SmpServer {
         let kh: KeyHash = self.fingerprint.parse().expect("fingerprint");
-        address(&kh, self.port)
+        local_address(&kh, self.port)
     }
 
     /// Sends SIGTERM (through `kill`, no `unsafe`) and waits for the exit; returns what the
