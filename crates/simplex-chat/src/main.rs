@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
-use simplex_agent::{Agent, AgentConfig, SqliteStore};
+use simplex_agent::{Agent, AgentConfig, SmpProxyFallback, SmpProxyMode, SqliteStore};
 use simplex_chat::chat::{no_servers_hint, Chat, Flow, Output, Stdout};
 use simplex_chat::protocol::Profile;
 use simplex_chat::store::{ChatStore, StoreError};
@@ -36,6 +36,31 @@ struct Opts {
     /// Database passphrase: both databases are encrypted with it (SQLCipher).
     #[arg(long = "key", env = "SIMPLEX_KEY", hide_env_values = true)]
     key: Option<String>,
+    /// Use private message routing: always, unknown (default), unprotected, never.
+    #[arg(
+        long = "smp-proxy",
+        value_name = "SMP_PROXY_MODE",
+        value_parser = parse_proxy_mode,
+        default_value = "unknown"
+    )]
+    smp_proxy: SmpProxyMode,
+    /// Allow downgrade and connect directly: no, [when IP address is] protected (default),
+    /// yes.
+    #[arg(
+        long = "smp-proxy-fallback",
+        value_name = "SMP_PROXY_FALLBACK_MODE",
+        value_parser = parse_proxy_fallback,
+        default_value = "protected"
+    )]
+    smp_proxy_fallback: SmpProxyFallback,
+}
+
+fn parse_proxy_mode(s: &str) -> Result<SmpProxyMode, String> {
+    SmpProxyMode::parse(s).ok_or_else(|| "Invalid SMP proxy mode".to_string())
+}
+
+fn parse_proxy_fallback(s: &str) -> Result<SmpProxyFallback, String> {
+    SmpProxyFallback::parse(s).ok_or_else(|| "Invalid SMP proxy fallback mode".to_string())
 }
 
 fn db_prefix(s: &str) -> PathBuf {
@@ -169,11 +194,13 @@ async fn main() {
         }
         Err(e) => fail(&e.to_string()),
     };
-    let (agent, mut events) =
-        match Agent::start(AgentConfig::new(servers), Box::new(agent_store)).await {
-            Ok(a) => a,
-            Err(e) => fail(&format!("agent did not start: {e}")),
-        };
+    let mut config = AgentConfig::new(servers);
+    config.smp_proxy_mode = opts.smp_proxy;
+    config.smp_proxy_fallback = opts.smp_proxy_fallback;
+    let (agent, mut events) = match Agent::start(config, Box::new(agent_store)).await {
+        Ok(a) => a,
+        Err(e) => fail(&format!("agent did not start: {e}")),
+    };
     println!(
         "Current user: {}",
         simplex_chat::view::full_name(&user.display_name, &user)
@@ -241,5 +268,42 @@ mod tests {
         assert!(valid_name("alice"));
         assert!(!valid_name("@alice"));
         assert!(!valid_name(""));
+    }
+
+    #[test]
+    fn proxy_options_as_the_reference() {
+        let o = Opts::parse_from(["simplex-chat"]);
+        assert_eq!(o.smp_proxy, SmpProxyMode::Unknown);
+        assert_eq!(o.smp_proxy_fallback, SmpProxyFallback::AllowProtected);
+        let o = Opts::parse_from([
+            "simplex-chat",
+            "--smp-proxy",
+            "always",
+            "--smp-proxy-fallback",
+            "no",
+        ]);
+        assert_eq!(o.smp_proxy, SmpProxyMode::Always);
+        assert_eq!(o.smp_proxy_fallback, SmpProxyFallback::Prohibit);
+        let o = Opts::parse_from([
+            "simplex-chat",
+            "--smp-proxy=never",
+            "--smp-proxy-fallback=yes",
+        ]);
+        assert_eq!(o.smp_proxy, SmpProxyMode::Never);
+        assert_eq!(o.smp_proxy_fallback, SmpProxyFallback::Allow);
+        for (mode, name) in [
+            (SmpProxyMode::Always, "always"),
+            (SmpProxyMode::Unknown, "unknown"),
+            (SmpProxyMode::Unprotected, "unprotected"),
+            (SmpProxyMode::Never, "never"),
+        ] {
+            assert_eq!(parse_proxy_mode(name), Ok(mode));
+        }
+        assert_eq!(
+            parse_proxy_fallback("protected"),
+            Ok(SmpProxyFallback::AllowProtected)
+        );
+        assert!(Opts::try_parse_from(["simplex-chat", "--smp-proxy", "sometimes"]).is_err());
+        assert!(Opts::try_parse_from(["simplex-chat", "--smp-proxy-fallback", "maybe"]).is_err());
     }
 }

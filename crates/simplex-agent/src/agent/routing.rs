@@ -162,7 +162,8 @@ impl SendFail {
 impl std::fmt::Display for SendFail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SendFail::Smp { server, error } => write!(f, "server {server}: {error}"),
+            // As before private routing: the chat shows it in MERR, and matches on AUTH's.
+            SendFail::Smp { error, .. } => write!(f, "{error}"),
             SendFail::Proxy {
                 proxy,
                 relay,
