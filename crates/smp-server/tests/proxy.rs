@@ -1,85 +1,34 @@
 //! Private message routing over real TLS: two relays in this process on 127.0.0.1, one the
 //! proxy (A), one the destination (B); a recipient on B, senders through A.
 
-use std::net::{Ipv4Addr, SocketAddr};
-
 use rand::rngs::OsRng;
 use rand::RngCore;
 use simplex_crypto::{dh_x25519, PrivateAuthKey, PrivateKeyEd25519, PrivateKeyX25519};
-use simplex_transport::credentials::{GeneratedCredentials, SignAlgorithm};
 use smp_client::proxy::relay_from_pkey;
 use smp_client::{
     decrypt_message, ClientConfig, ClientError, ProxiedRelay, ServerEvent, SmpClient,
 };
-use smp_proto::address::TransportHost;
 use smp_proto::command::{Command, MsgFlags, SubscriptionMode};
 use smp_proto::error::{
     BrokerErrorType, CommandError, ErrorType, HandshakeError, ProxyError, TransportError,
 };
 use smp_proto::message::RcvMsgBody;
 use smp_proto::response::Response;
-use smp_proto::{BasicAuth, KeyHash, SmpServer};
-use smp_server::core::{Core, CoreConfig};
+use smp_proto::{BasicAuth, SmpServer};
+use smp_server::core::CoreConfig;
 use smp_server::msg_store::{MsgStore, DEFAULT_QUOTA};
-use smp_server::server::{NetConfig, Server};
-use smp_server::store::QueueStore;
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use smp_server::testing::TestServer;
+use tokio::sync::mpsc;
 
-/// A relay in this process (this file's own starter).
-struct Relay {
-    address: SmpServer,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
-}
-
-impl Relay {
-    async fn start(password: Option<&str>) -> Relay {
-        let creds = GeneratedCredentials::generate(SignAlgorithm::Ed25519, "127.0.0.1")
-            .and_then(|c| c.server_credentials())
-            .expect("credentials");
-        let key_hash = creds.identity().expect("identity");
-        let net = NetConfig {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            max_connections: 64,
-            inactive: None,
-            messages_path: None,
-            ntfs_path: None,
-        };
-        let config = CoreConfig {
-            create_password: password.map(|p| p.as_bytes().to_vec()),
-            ..CoreConfig::default()
-        };
-        let core = Core::new(config, QueueStore::new(), MsgStore::new(DEFAULT_QUOTA));
-        let server = Server::bind(net, &creds, core).await.expect("bind");
-        let port = server.local_addr().expect("address").port();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async move {
-            let _ = stopped.await;
-        }));
-        Relay {
-            address: address(key_hash, port),
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.expect("relay task").expect("relay run");
-        }
-    }
-}
-
-fn address(key_hash: KeyHash, port: u16) -> SmpServer {
-    SmpServer {
-        hosts: vec![TransportHost::Ipv4(Ipv4Addr::LOCALHOST.octets())],
-        port: Some(port),
-        key_hash,
-    }
+/// A relay in this process, with `[AUTH] create_password` when given.
+async fn relay(password: Option<&str>) -> TestServer {
+    let config = CoreConfig {
+        create_password: password.map(|p| p.as_bytes().to_vec()),
+        ..CoreConfig::default()
+    };
+    TestServer::start_with(config, MsgStore::new(DEFAULT_QUOTA), 64)
+        .await
+        .expect("relay")
 }
 
 async fn connect(server: &SmpServer) -> (SmpClient, mpsc::Receiver<ServerEvent>) {
@@ -159,14 +108,14 @@ fn proxy_err(p: ProxyError) -> ErrorType {
 
 #[tokio::test]
 async fn skey_and_send_through_a_proxy_arrive_and_one_session_serves_two_senders() {
-    let a = Relay::start(None).await;
-    let b = Relay::start(None).await;
-    let (rcv, mut events) = connect(&b.address).await;
-    let (s1, _e1) = connect(&a.address).await;
-    let (s2, _e2) = connect(&a.address).await;
+    let a = relay(None).await;
+    let b = relay(None).await;
+    let (rcv, mut events) = connect(b.address()).await;
+    let (s1, _e1) = connect(a.address()).await;
+    let (s2, _e2) = connect(a.address()).await;
 
     let relay1 = s1
-        .proxy_session(&b.address, None)
+        .proxy_session(b.address(), None)
         .await
         .expect("PRXY -> PKEY");
     assert_eq!(
@@ -174,7 +123,7 @@ async fn skey_and_send_through_a_proxy_arrive_and_one_session_serves_two_senders
         "our relays agree on v9 through the proxy"
     );
     let relay2 = s2
-        .proxy_session(&b.address, None)
+        .proxy_session(b.address(), None)
         .await
         .expect("PRXY again");
     assert_eq!(
@@ -224,23 +173,23 @@ async fn skey_and_send_through_a_proxy_arrive_and_one_session_serves_two_senders
             ErrorType::Cmd(CommandError::Prohibited)
         );
     }
-    a.stop().await;
-    b.stop().await;
+    a.stop().await.expect("relay stopped");
+    b.stop().await.expect("relay stopped");
 }
 
 #[tokio::test]
 async fn a_pkey_for_another_relay_is_refused_and_a_wrong_fingerprint_cannot_connect() {
-    let a = Relay::start(None).await;
-    let b = Relay::start(None).await;
-    let c = Relay::start(None).await;
-    let (s, _e) = connect(&a.address).await;
+    let a = relay(None).await;
+    let b = relay(None).await;
+    let c = relay(None).await;
+    let (s, _e) = connect(a.address()).await;
     // A proxy answering PRXY for B with C's session: the client refuses the PKEY.
     let pkey = s
         .send_command(
             None,
             &[],
             Command::Prxy {
-                server: c.address.clone(),
+                server: c.address().clone(),
                 basic_auth: None,
             },
         )
@@ -251,48 +200,48 @@ async fn a_pkey_for_another_relay_is_refused_and_a_wrong_fingerprint_cannot_conn
         TransportError::Handshake(HandshakeError::Identity),
     )));
     assert_eq!(
-        server_err(relay_from_pkey(&b.address, None, pkey.clone())),
+        server_err(relay_from_pkey(b.address(), None, pkey.clone())),
         identity
     );
-    relay_from_pkey(&c.address, None, pkey).expect("valid for C");
+    relay_from_pkey(c.address(), None, pkey).expect("valid for C");
     // B's host and port with C's fingerprint: the proxy cannot connect (TLS pin).
     let wrong = SmpServer {
-        key_hash: c.address.key_hash,
-        ..b.address.clone()
+        key_hash: *c.key_hash(),
+        ..b.address().clone()
     };
     let e = server_err(s.proxy_session(&wrong, None).await);
     assert!(
         matches!(&e, ErrorType::Proxy(p) if matches!(**p, ProxyError::Broker(BrokerErrorType::Network(_)))),
         "{e:?}"
     );
-    a.stop().await;
-    b.stop().await;
-    c.stop().await;
+    a.stop().await.expect("relay stopped");
+    b.stop().await.expect("relay stopped");
+    c.stop().await.expect("relay stopped");
 }
 
 #[tokio::test]
 async fn destination_down_is_a_proxy_error_and_basic_auth_is_checked() {
-    let a = Relay::start(Some("secret")).await;
-    let b = Relay::start(None).await;
-    let (s, _e) = connect(&a.address).await;
+    let a = relay(Some("secret")).await;
+    let b = relay(None).await;
+    let (s, _e) = connect(a.address()).await;
     let auth = |p: &str| Some(BasicAuth::new(p.as_bytes()).expect("password"));
     assert_eq!(
-        server_err(s.proxy_session(&b.address, None).await),
+        server_err(s.proxy_session(b.address(), None).await),
         proxy_err(ProxyError::BasicAuth)
     );
     assert_eq!(
-        server_err(s.proxy_session(&b.address, auth("wrong")).await),
+        server_err(s.proxy_session(b.address(), auth("wrong")).await),
         proxy_err(ProxyError::BasicAuth)
     );
     let relay = s
-        .proxy_session(&b.address, auth("secret"))
+        .proxy_session(b.address(), auth("secret"))
         .await
         .expect("the right password");
-    let (rcv, _events) = connect(&b.address).await;
+    let (rcv, _events) = connect(b.address()).await;
     let q = new_queue(&rcv).await;
     drop(rcv);
-    let b_address = b.address.clone();
-    b.stop().await;
+    let b_address = b.address().clone();
+    b.stop().await.expect("relay stopped");
     // The destination is gone: forwarding fails with a proxy error, and so does a new PRXY.
     let e = server_err(s.proxy_send(&relay, None, &q.snd_id, QUIET, b"x").await);
     assert!(matches!(e, ErrorType::Proxy(_)), "{e:?}");
@@ -302,16 +251,16 @@ async fn destination_down_is_a_proxy_error_and_basic_auth_is_checked() {
         "{e:?}"
     );
     s.ping().await.expect("the proxy keeps serving");
-    a.stop().await;
+    a.stop().await.expect("relay stopped");
 }
 
 #[tokio::test]
 async fn tampered_forwarding_is_refused_and_both_relays_keep_serving() {
-    let a = Relay::start(None).await;
-    let b = Relay::start(None).await;
-    let (rcv, mut events) = connect(&b.address).await;
-    let (s, _e) = connect(&a.address).await;
-    let relay = s.proxy_session(&b.address, None).await.expect("PKEY");
+    let a = relay(None).await;
+    let b = relay(None).await;
+    let (rcv, mut events) = connect(b.address()).await;
+    let (s, _e) = connect(a.address()).await;
+    let relay = s.proxy_session(b.address(), None).await.expect("PKEY");
     let q = new_queue(&rcv).await;
 
     // PFWD whose client layer was tampered with: the destination cannot open it.
@@ -345,7 +294,7 @@ async fn tampered_forwarding_is_refused_and_both_relays_keep_serving() {
         proxy_err(ProxyError::Protocol(ErrorType::Crypto))
     );
     // RFWD from a client that is not a proxy (no DH key in its hello).
-    let (direct, _d) = connect(&b.address).await;
+    let (direct, _d) = connect(b.address()).await;
     assert_eq!(
         server_err(
             direct
@@ -363,6 +312,6 @@ async fn tampered_forwarding_is_refused_and_both_relays_keep_serving() {
     assert_eq!(receive(&rcv, &mut events, &q).await, b"still here");
     direct.ping().await.expect("destination serves");
     s.ping().await.expect("proxy serves");
-    a.stop().await;
-    b.stop().await;
+    a.stop().await.expect("relay stopped");
+    b.stop().await.expect("relay stopped");
 }

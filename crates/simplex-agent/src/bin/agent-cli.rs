@@ -4,7 +4,11 @@
 //!
 //! ```text
 //! agent-cli --db PATH --server smp://<fingerprint>@<host>[:port] [--server …] [--passphrase P]
+//!           [--smp-proxy always|unknown|unprotected|never] [--smp-proxy-fallback yes|protected|no]
 //! ```
+//!
+//! The private routing options take the reference's values; their defaults are the agent's
+//! (`never`, `yes`).
 //!
 //! Connection, confirmation and invitation IDs are base64url. Commands (the last argument
 //! takes the rest of the line):
@@ -21,6 +25,8 @@
 //! ackr <conn> <msg id> <rcpt info>  (the same, with a delivery receipt)
 //! sub <conn> | suspend <conn> | delete <conn>  → OK <command>
 //! ids                        → IDS <conn>…
+//! servers                    → SERVERS <server>…  (open connections)
+//! proxied                    → PROXIED <proxy>><relay>…  (proxied sessions)
 //! quit                       (stops the agent and exits; so does the end of stdin)
 //! ```
 //!
@@ -34,7 +40,10 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use simplex_agent::{Agent, AgentConfig, AgentEvent, Event, MsgReceiptStatus, SqliteStore};
+use simplex_agent::{
+    Agent, AgentConfig, AgentEvent, Event, MsgReceiptStatus, SmpProxyFallback, SmpProxyMode,
+    SqliteStore,
+};
 use simplex_encoding::string::{base64url_decode, base64url_encode};
 use smp_proto::SmpServer;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -109,12 +118,16 @@ struct Args {
     db: PathBuf,
     servers: Vec<SmpServer>,
     passphrase: String,
+    smp_proxy: SmpProxyMode,
+    smp_proxy_fallback: SmpProxyFallback,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut db = None;
     let mut servers = Vec::new();
     let mut passphrase = "agent-cli".to_owned();
+    let mut smp_proxy = SmpProxyMode::Never;
+    let mut smp_proxy_fallback = SmpProxyFallback::Allow;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
@@ -128,6 +141,15 @@ fn parse_args() -> Result<Args, String> {
                 );
             }
             "--passphrase" => passphrase = value()?,
+            "--smp-proxy" => {
+                let v = value()?;
+                smp_proxy = SmpProxyMode::parse(&v).ok_or(format!("bad SMP proxy mode {v}"))?;
+            }
+            "--smp-proxy-fallback" => {
+                let v = value()?;
+                smp_proxy_fallback = SmpProxyFallback::parse(&v)
+                    .ok_or(format!("bad SMP proxy fallback mode {v}"))?;
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -135,6 +157,8 @@ fn parse_args() -> Result<Args, String> {
         db: db.ok_or("--db is required")?,
         servers,
         passphrase,
+        smp_proxy,
+        smp_proxy_fallback,
     })
 }
 
@@ -229,6 +253,24 @@ async fn command(agent: &Agent, line: &str) -> Result<Option<String>, String> {
                 .collect();
             format!("IDS {}", ids.join(" ")).trim_end().to_owned()
         }
+        "servers" => {
+            let s: Vec<String> = agent
+                .connected_servers()
+                .await
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            format!("SERVERS {}", s.join(" ")).trim_end().to_owned()
+        }
+        "proxied" => {
+            let s: Vec<String> = agent
+                .proxied_relays()
+                .await
+                .iter()
+                .map(|(p, r)| format!("{p}>{r}"))
+                .collect();
+            format!("PROXIED {}", s.join(" ")).trim_end().to_owned()
+        }
         "quit" => return Ok(None),
         other => return Err(format!("unknown command {other}")),
     };
@@ -237,7 +279,10 @@ async fn command(agent: &Agent, line: &str) -> Result<Option<String>, String> {
 
 async fn run(args: Args) -> Result<(), String> {
     let store = SqliteStore::open(&args.db, &args.passphrase).map_err(|e| e.to_string())?;
-    let (agent, mut events) = Agent::start(AgentConfig::new(args.servers), Box::new(store))
+    let mut config = AgentConfig::new(args.servers);
+    config.smp_proxy_mode = args.smp_proxy;
+    config.smp_proxy_fallback = args.smp_proxy_fallback;
+    let (agent, mut events) = Agent::start(config, Box::new(store))
         .await
         .map_err(|e| e.to_string())?;
     let printer = tokio::spawn(async move {
