@@ -37,6 +37,17 @@
 //! - **Which queues**: only queues of the store log are opened (their directories looked up
 //!   by ID, as the reference's `unsafeWithAllMsgQueues` over the loaded queues does); a
 //!   directory of an unknown queue is left alone. A deleted queue's directory is removed.
+//! - **Emptied queues** keep their directory, state and journal, as the reference's: the
+//!   state line says `size=0` and the next message is appended to the same journal (a message
+//!   to a queue that is empty now and then costs an append, not a directory tree). Their
+//!   journals go as the reference's do: a journal read past is deleted once writing has moved
+//!   to a new one; a queue with no message written or read for [`IDLE_INTERVAL`] is closed
+//!   at the next expiry run ([`MsgJournal::close_idle`], the reference's `withIdleMsgQueue`
+//!   and `rfcs/2024-11-25-journal-expiration.md`), an empty one then losing its journals and
+//!   having its state file renamed to a timed backup — what the reference does when it
+//!   opens an empty queue to read it, which its expiration does; start-up does the same to
+//!   empty queues. Its next message starts a state file and journal in the directory, which
+//!   stays until the queue is deleted.
 //!
 //! Durability: each line is appended with one `write` before the command is answered; there
 //! is no `fsync`, as in the reference (its handles are line-buffered) — a process crash loses
@@ -48,12 +59,10 @@
 //!
 //! # What still differs, and why
 //!
-//! - **An emptied queue's directory is removed** at once (when its last message is
-//!   acknowledged or expired, and at start-up). The reference keeps an empty queue's files
-//!   until it next opens the queue, then deletes its journals and renames its state file to a
-//!   backup. An absent directory is what the reference reads as an empty queue, so the result
-//!   is the same to it, while our state files stay short, backups do not pile up, and file
-//!   descriptors are held only for queues with messages.
+//! - **Idle empty queues** lose their journals when the expiry run finds them idle; the
+//!   reference only closes them then and deletes the journals when it opens them next (its
+//!   next expiration run, a subscription or a message) — the same files, a little earlier.
+//!   Empty queues stay in memory (without open files once others are opened) until then.
 //! - **Journals that do not parse are rewritten**: a journal line that does not parse, or a
 //!   journal shorter than its state says, makes the reference fail on that queue (it cannot
 //!   read past the line); we keep the lines that parse, in order, and rewrite the queue's
@@ -101,6 +110,9 @@ const JOURNAL_PREFIX: &str = "messages";
 
 /// Queues whose journal files are kept open by default (2 descriptors each).
 pub const MAX_OPEN_QUEUES: usize = 256;
+/// Seconds without a message written or read after which an empty queue's journal is removed
+/// and its state backed up, at the next expiry run (`defaultIdleQueueInterval`, 4 hours).
+pub const IDLE_INTERVAL: i64 = 4 * 3600;
 
 /// The journal's limits (the reference's `JournalStoreConfig`); tests make them small.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +130,8 @@ pub struct JournalConfig {
     /// Queues whose files are kept open (two descriptors each); the least recently opened
     /// ones are closed beyond this and opened again when used.
     pub max_open_queues: usize,
+    /// See [`IDLE_INTERVAL`].
+    pub idle_interval: i64,
 }
 
 impl Default for JournalConfig {
@@ -129,6 +143,7 @@ impl Default for JournalConfig {
             keep_min_backups: KEEP_MIN_BACKUPS,
             expire_backups_after: EXPIRE_BACKUPS_AFTER,
             max_open_queues: MAX_OPEN_QUEUES,
+            idle_interval: IDLE_INTERVAL,
         }
     }
 }
@@ -396,6 +411,10 @@ fn lines(s: &[u8]) -> Vec<&[u8]> {
     v
 }
 
+fn now_secs() -> i64 {
+    i64::try_from(now_nanos() / 1_000_000_000).unwrap_or(i64::MAX)
+}
+
 fn now_nanos() -> i128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -512,6 +531,41 @@ fn remove_queue_dir(dir: &Path, rid: &[u8]) -> io::Result<()> {
     }
 }
 
+/// Removes a journal file if it is there (errors are logged: a left-over journal is only
+/// wasted space, the state no longer names it).
+fn remove_journal(dir: &Path, journal_id: &str) {
+    let path = journal_path(dir, journal_id);
+    match fs::remove_file(&path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            tracing::error!(path = %path.display(), error = %e, "message journal: remove journal");
+        }
+        _ => {}
+    }
+}
+
+/// What the reference does with an empty queue's files when it opens the queue for reading
+/// (at start-up, or when an idle queue is expired): the journals of `st` are deleted and the
+/// state file is renamed to a timed backup. The directory stays; without a state file the
+/// queue is empty, and its next message starts a new state file and journal in it.
+fn reset_queue_files(
+    dir: &Path,
+    spath: &Path,
+    st: Option<&QueueState>,
+    backup: bool,
+    cfg: &JournalConfig,
+) -> io::Result<()> {
+    if let Some(st) = st {
+        remove_journal(dir, &st.read.id);
+        if st.write.id != st.read.id {
+            remove_journal(dir, &st.write.id);
+        }
+    }
+    if (st.is_some() || backup) && spath.exists() {
+        backup_queue_state(dir, spath, spath, cfg)?;
+    }
+    Ok(())
+}
+
 /// What checking a journal's length against its recorded end found.
 enum FileSize {
     Ok,
@@ -625,34 +679,71 @@ struct QueueJournal {
     opened: u64,
     /// Line lengths (newline included) of the pending messages, oldest first.
     lens: VecDeque<u64>,
+    /// When a message was last written or read (Unix seconds).
+    active_at: i64,
 }
 
 impl QueueJournal {
-    /// A new journal for a queue without messages. A directory left there (the queue had no
-    /// pending messages, or it would have been opened at start-up) is replaced.
-    fn create(dir: PathBuf, rid: &[u8]) -> io::Result<QueueJournal> {
-        match fs::create_dir(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir_all(&dir)?,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {
-                remove_queue_dir(&dir, rid)?;
-                fs::create_dir(&dir)?;
-            }
-            Err(e) => return Err(e),
+    /// Opens a queue that is not in memory for writing, as the reference's `getMsgQueue` for
+    /// a write: a missing directory is created; in an existing one a new journal is started
+    /// (after [`MsgJournal::close_idle`] or start-up there is no state file; when there is
+    /// one, a state line naming the new journal is appended, after a backup when the state
+    /// file asks for it, and the old journals are deleted). No directory is made or removed
+    /// for a queue that had messages before.
+    fn open_for_write(dir: PathBuf, rid: &[u8], cfg: &JournalConfig) -> io::Result<QueueJournal> {
+        let spath = state_path(&dir, rid);
+        let (old, backup) = if dir.is_dir() {
+            read_queue_state(&spath, cfg).unwrap_or_else(|e| {
+                // Memory holds no message of this queue: nothing of it can be lost.
+                tracing::warn!(error = %e, "message journal: unreadable state of an empty queue, backed up");
+                (None, true)
+            })
+        } else {
+            fs::create_dir_all(&dir)?;
+            (None, false)
+        };
+        if let Some(st) = old.as_ref().filter(|st| st.size > 0) {
+            tracing::warn!(dir = %dir.display(), size = st.size, "message journal: messages of a queue not loaded at start-up, discarded");
+        }
+        if backup && spath.exists() {
+            backup_queue_state(&dir, &spath, &spath, cfg)?;
         }
         let (id, write) = create_journal(&dir)?;
-        let state_path = state_path(&dir, rid);
-        let state = append().open(&state_path)?;
-        let state_len = state.metadata()?.len();
-        Ok(QueueJournal {
-            dir,
-            state_path,
+        let mut q = QueueJournal {
+            state_path: spath,
             st: QueueState::new(id),
-            state_len,
-            handles: Some(Handles { state, write }),
+            state_len: 0,
+            handles: None,
             opened: 0,
             lens: VecDeque::new(),
-        })
+            active_at: now_secs(),
+            dir,
+        };
+        let result = (|| {
+            let mut state = append().open(&q.state_path)?;
+            q.state_len = state.metadata()?.len();
+            if old.is_some() {
+                append_state(&mut state, &mut q.state_len, &q.st)?;
+            }
+            Ok(state)
+        })();
+        let state = match result {
+            Ok(state) => state,
+            Err(e) => {
+                drop(write);
+                remove_journal(&q.dir, &q.st.write.id);
+                return Err(e);
+            }
+        };
+        if let Some(st) = &old {
+            for id in [&st.read.id, &st.write.id] {
+                if *id != q.st.write.id {
+                    remove_journal(&q.dir, id);
+                }
+            }
+        }
+        q.handles = Some(Handles { state, write });
+        Ok(q)
     }
 
     /// The queue's files, opened again if they were closed.
@@ -668,9 +759,14 @@ impl QueueJournal {
     }
 
     /// A fresh journal holding `msgs` (used to repair a journal that does not parse).
-    fn rewrite(dir: PathBuf, rid: &[u8], msgs: &[Message]) -> io::Result<QueueJournal> {
+    fn rewrite(
+        dir: PathBuf,
+        rid: &[u8],
+        msgs: &[Message],
+        cfg: &JournalConfig,
+    ) -> io::Result<QueueJournal> {
         remove_queue_dir(&dir, rid)?;
-        let mut q = QueueJournal::create(dir, rid)?;
+        let mut q = QueueJournal::open_for_write(dir, rid, cfg)?;
         let mut text = String::new();
         for m in msgs {
             let start = text.len();
@@ -700,7 +796,8 @@ impl QueueJournal {
     }
 
     /// Opens the journal of a queue whose directory exists, returning it and its pending
-    /// messages; `None` when the queue has none (its directory is then removed).
+    /// messages; `None` when the queue has none (its journals are then deleted and its state
+    /// backed up, as the reference does when it opens an empty queue at start-up).
     fn load(
         dir: PathBuf,
         rid: &[u8],
@@ -708,9 +805,12 @@ impl QueueJournal {
     ) -> io::Result<Option<(QueueJournal, Vec<Message>)>> {
         let spath = state_path(&dir, rid);
         let (st, backup) = read_queue_state(&spath, cfg)?;
-        let Some(mut st) = st.filter(|st| st.size > 0) else {
-            remove_queue_dir(&dir, rid)?;
-            return Ok(None);
+        let mut st = match st {
+            Some(st) if st.size > 0 => st,
+            st => {
+                reset_queue_files(&dir, &spath, st.as_ref(), backup, cfg)?;
+                return Ok(None);
+            }
         };
         let loaded = st.clone();
         let rpath = journal_path(&dir, &st.read.id);
@@ -721,7 +821,7 @@ impl QueueJournal {
         if !rpath.exists() {
             if same || !wpath.exists() {
                 tracing::error!(dir = %dir.display(), "message journal: no journal file, queue emptied");
-                remove_queue_dir(&dir, rid)?;
+                reset_queue_files(&dir, &spath, Some(&st), true, cfg)?;
                 return Ok(None);
             }
             tracing::error!(dir = %dir.display(), "message journal: no read journal, reading the write journal");
@@ -782,10 +882,10 @@ impl QueueJournal {
                 "message journal: journal does not match its state, rewritten with the messages that parse"
             );
             if msgs.is_empty() {
-                remove_queue_dir(&dir, rid)?;
+                reset_queue_files(&dir, &spath, Some(&st), true, cfg)?;
                 return Ok(None);
             }
-            let q = QueueJournal::rewrite(dir, rid, &msgs)?;
+            let q = QueueJournal::rewrite(dir, rid, &msgs, cfg)?;
             return Ok(Some((q, msgs)));
         }
         let (state, state_len) = if backup {
@@ -814,6 +914,7 @@ impl QueueJournal {
                 handles: Some(Handles { state, write }),
                 opened: 0,
                 lens,
+                active_at: now_secs(),
             },
             msgs,
         )))
@@ -824,6 +925,7 @@ impl QueueJournal {
     /// that the refused message is not restored later and the next line starts clean.
     fn append_line(&mut self, line: &[u8], quota: bool, cfg: &JournalConfig) -> io::Result<()> {
         self.handles()?;
+        self.active_at = now_secs();
         let before = self.st.clone();
         let len = line.len() as u64;
         // A full journal that is also the read journal: start a new write journal.
@@ -880,6 +982,7 @@ impl QueueJournal {
     /// deleted (after the state saying so is written) and reading goes on in the write one.
     fn consume(&mut self, n: usize) -> io::Result<()> {
         self.handles()?;
+        self.active_at = now_secs();
         let mut done = Vec::new();
         for _ in 0..n {
             let Some(len) = self.lens.pop_front() else {
@@ -1064,18 +1167,18 @@ impl MsgJournal {
             self.note_opened(rid, was_open);
             return r;
         }
-        let mut q = QueueJournal::create(queue_dir(&self.root, rid), rid)?;
-        if let Err(e) = q.append_line(line.as_bytes(), quota, &self.cfg) {
-            let _ = remove_queue_dir(&q.dir, rid);
-            return Err(e);
-        }
+        let mut q = QueueJournal::open_for_write(queue_dir(&self.root, rid), rid, &self.cfg)?;
+        // On an error the queue is left empty, its files consistent: it is kept as such.
+        let r = q.append_line(line.as_bytes(), quota, &self.cfg);
         self.queues.insert(rid.to_vec(), q);
         self.note_opened(rid, false);
-        Ok(())
+        r
     }
 
     /// Registers that a queue's files were opened (unless they `were_open` already), closing
-    /// the least recently opened queues' files beyond the limit.
+    /// the least recently opened queues' files beyond the limit (an empty queue stays in
+    /// memory until [`MsgJournal::close_idle`], so that its next message only opens its
+    /// files again and its journal is deleted once it stays idle).
     fn note_opened(&mut self, rid: &[u8], was_open: bool) {
         let Some(q) = self.queues.get_mut(rid) else {
             return;
@@ -1118,18 +1221,56 @@ impl MsgJournal {
     }
 
     /// Records that the first `n` pending messages of a queue were removed (acknowledged or
-    /// expired). A queue left without messages has its directory removed.
+    /// expired). A queue left without messages keeps its files, as the reference's: the
+    /// next message is appended to the same journal ([`MsgJournal::close_idle`] and
+    /// start-up remove them once it stays empty).
     pub fn consumed(&mut self, rid: &[u8], n: usize) -> io::Result<()> {
         let Some(q) = self.queues.get_mut(rid) else {
             return Ok(());
         };
-        if q.lens.len() <= n {
-            return self.delete_queue(rid);
-        }
         let was_open = q.handles.is_some();
         let r = q.consume(n);
         self.note_opened(rid, was_open);
         r
+    }
+
+    /// Closes the queues without a message written or read for
+    /// [`JournalConfig::idle_interval`], as the reference's message expiration does
+    /// (`withIdleMsgQueue`, and `rfcs/2024-11-25-journal-expiration.md`): an empty one has its
+    /// journals deleted and its state file backed up (what the reference does when it opens
+    /// it next) and is dropped from memory; others only have their files closed. Returns the
+    /// number of empty queues closed.
+    pub fn close_idle(&mut self) -> usize {
+        let before = now_secs().saturating_sub(self.cfg.idle_interval);
+        let idle: Vec<EntityId> = self
+            .queues
+            .iter()
+            .filter(|(_, q)| q.active_at <= before)
+            .map(|(rid, _)| rid.clone())
+            .collect();
+        let mut emptied = 0;
+        for rid in idle {
+            let Some(q) = self.queues.get_mut(&rid) else {
+                continue;
+            };
+            if q.st.size > 0 {
+                if q.handles.take().is_some() {
+                    self.open_count -= 1;
+                }
+                continue;
+            }
+            let Some(q) = self.forget(&rid) else {
+                continue;
+            };
+            drop(q.handles);
+            match reset_queue_files(&q.dir, &q.state_path, Some(&q.st), true, &self.cfg) {
+                Ok(()) => emptied += 1,
+                Err(e) => {
+                    tracing::error!(dir = %q.dir.display(), error = %e, "message journal: closing an idle queue");
+                }
+            }
+        }
+        emptied
     }
 
     /// Removes a queue's journal directory (whether or not it has pending messages).
@@ -1329,9 +1470,11 @@ mod tests {
         j.append(&b, &msg(9)).expect("append");
         j.consumed(&a, 1).expect("ack");
         j.consumed(&b, 1).expect("ack");
-        assert_eq!(j.len(), 1, "an emptied queue's journal is removed");
+        assert_eq!(j.len(), 2, "an emptied queue's journal is kept");
         let bdir = queue_dir(dir.path(), &b);
-        assert!(!bdir.exists());
+        let bid = j.state(&b).expect("state").write.id.clone();
+        assert_eq!(files(&bdir).len(), 2, "its journal and state");
+        assert!(last_state_line(&bdir, &b).ends_with(" size=0"));
         let adir = queue_dir(dir.path(), &a);
         let id = j.state(&a).expect("state").write.id.clone();
         drop(j);
@@ -1365,6 +1508,12 @@ mod tests {
 
         let (j, restored) = MsgJournal::open(dir.path(), [a.clone(), b.clone()]).expect("reopen");
         assert_eq!(restored, vec![(a.clone(), vec![msg(1), msg(2)])]);
+        // The empty queue at start-up: its journal deleted, its state backed up.
+        assert!(!j.contains(&b));
+        let bfiles = files(&bdir);
+        assert_eq!(bfiles.len(), 1, "{bfiles:?}");
+        assert!(!journal_path(&bdir, &bid).exists());
+        assert!(bfiles.iter().all(|f| f.ends_with("Z.bak")), "{bfiles:?}");
         assert_eq!(
             j.state(&a).map(QueueState::to_line),
             lines.last().map(|l| (*l).to_owned())

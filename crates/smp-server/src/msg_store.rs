@@ -247,10 +247,19 @@ impl MsgStore {
         n
     }
 
-    /// Expires every queue; returns the number of messages deleted.
+    /// Expires every queue; returns the number of messages deleted. With a journal, the
+    /// queues idle since the journal's idle interval are closed then, as the reference's
+    /// expiration does (an empty one's journal deleted, its state backed up).
     pub fn expire_all(&mut self, before: i64) -> usize {
         let ids: Vec<EntityId> = self.queues.keys().cloned().collect();
-        ids.iter().map(|rid| self.expire(rid, before)).sum()
+        let n = ids.iter().map(|rid| self.expire(rid, before)).sum();
+        if let Some(j) = self.journal.as_mut() {
+            let closed = j.close_idle();
+            if closed > 0 {
+                tracing::info!(queues = closed, "message journal: idle empty queues closed");
+            }
+        }
+        n
     }
 
     /// Every queue with messages, and its messages in order.

@@ -309,7 +309,15 @@ async fn a_messages_tree_written_as_the_reference_does_is_served_in_order() {
         get_all(&alice, &qs[1], usize::MAX).await,
         expected(&[&q2[3], &q2[4]])
     );
-    assert!(!d2.exists(), "an emptied queue's directory is removed");
+    // Emptied: its directory, journal and state stay (the next message is appended).
+    let state = std::fs::read_to_string(state_file(&d2, &qs[1].rcv_id)).expect("state");
+    assert_eq!(
+        state.lines().last(),
+        Some(
+            format!("write={jw},2,2,{bw},{bw} read={jw},2,2,{bw},{bw} canWrite=T size=0").as_str()
+        )
+    );
+    assert!(journal_file(&d2, &jw).exists());
 
     // Queue 3: the torn line is gone; a new message follows the last whole one.
     let flags = MsgFlags {
@@ -438,9 +446,26 @@ async fn the_files_our_server_writes_are_the_references_lines() {
         "the reference's state lines, one per change"
     );
     assert!(state.ends_with('\n'));
+    // Emptied after the restart: the files stay, the state says so.
+    let state = std::fs::read_to_string(qdir.join(&state_name)).expect("state");
+    assert_eq!(
+        state.lines().last(),
+        Some(format!("write={j},3,3,{l3},{l3} read={j},3,3,{l3},{l3} canWrite=T size=0").as_str())
+    );
+    // At the next start the empty queue's journal is deleted and its state backed up, as the
+    // reference does when it opens an empty queue at start-up; the directory stays.
+    let s3 = start_binary(dir);
+    drop(s3);
+    let names: Vec<String> = std::fs::read_dir(&qdir)
+        .expect("the directory stays")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
     assert!(
-        !qdir.exists(),
-        "emptied after the restart: directory removed"
+        names
+            .iter()
+            .all(|n| n.starts_with(&format!("{state_name}.")) && n.ends_with("Z.bak")),
+        "{names:?}"
     );
 }
 
