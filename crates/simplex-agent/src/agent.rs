@@ -2003,7 +2003,7 @@ async fn delivery_loop(inner: Weak<Inner>, conn_id: ConnId, notify: Arc<Notify>)
             // command: it may once the configuration or the servers change).
             Err(e) if e.is_temporary() || e.is_host() => {
                 if e.is_host() {
-                    tracing::warn!("sending: {e}");
+                    agent.emit(conn_id.clone(), Event::Mwarn(m.internal_id, e.to_string()));
                 }
                 let d = match delay {
                     None => agent.config.retry_initial,

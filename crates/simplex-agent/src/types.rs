@@ -310,6 +310,11 @@ pub enum Event {
     },
     /// The message with this ID could not be sent and will not be retried.
     Merr(i64, String),
+    /// The message with this ID (or a handshake message) could not be sent yet because the
+    /// proxy or the relay cannot serve it (`MWARN`: `BROKER HOST` or `TRANSPORT VERSION`,
+    /// say a proxy below SMP v8 while the fallback prohibits sending directly); it is
+    /// retried.
+    Mwarn(i64, String),
     /// The peer's queue has room again.
     QCont,
     /// Another client subscribed to the connection's queue: this agent no longer receives.

@@ -327,3 +327,75 @@ async fn proxy_without_routing_allow_goes_directly() {
     alice.agent.stop().await;
     bob.agent.stop().await;
 }
+
+/// As above with fallback `no`: Alice's confirmation waits (`MWARN`, no connection to B);
+/// after a restart with fallback `yes` it goes directly and the connection completes.
+#[tokio::test]
+async fn proxy_without_routing_prohibit_waits_with_mwarn() {
+    let a = TestServer::start(128).await.expect("relay A");
+    let b = TestServer::start(128).await.expect("relay B");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alice_config = |fallback| {
+        let mut c = proxied(vec![a.address().clone()], SmpProxyMode::Always, fallback);
+        c.client.transport.versions = VersionRange {
+            min: Version(6),
+            max: Version(7),
+        };
+        c.sender_can_secure = false;
+        c
+    };
+    let mut bc = proxied(
+        vec![b.address().clone()],
+        SmpProxyMode::Always,
+        SmpProxyFallback::Prohibit,
+    );
+    bc.sender_can_secure = false;
+    let mut alice = TestAgent::start(
+        dir.path(),
+        "alice",
+        alice_config(SmpProxyFallback::Prohibit),
+    )
+    .await;
+    let mut bob = TestAgent::start(dir.path(), "bob", bc).await;
+    let (a_id, link) = alice.agent.create_connection().await.expect("create");
+    let b_id = bob
+        .agent
+        .join_connection(&link, b"bob's info")
+        .await
+        .expect("join");
+    let conf = alice.next().await;
+    let Event::Conf { conf_id, .. } = conf.event else {
+        panic!("expected CONF, got {conf:?}");
+    };
+    alice
+        .agent
+        .allow_connection(&conf_id, b"alice's info")
+        .await
+        .expect("allow");
+    let warn = alice.next().await;
+    assert_eq!(warn.conn_id, a_id);
+    assert!(matches!(warn.event, Event::Mwarn(..)), "{warn:?}");
+    assert_eq!(
+        alice.agent.connected_servers().await,
+        vec![a.address().clone()]
+    );
+    assert!(alice.agent.proxied_relays().await.is_empty());
+    alice.agent.stop().await;
+    drop(alice);
+
+    let mut alice =
+        TestAgent::start(dir.path(), "alice", alice_config(SmpProxyFallback::Allow)).await;
+    let info = bob.next().await;
+    assert_eq!(
+        (info.conn_id, info.event),
+        (b_id.clone(), Event::Info(b"alice's info".to_vec()))
+    );
+    let con = bob.next().await;
+    assert_eq!((con.conn_id, con.event), (b_id.clone(), Event::Con));
+    let con = alice.next().await;
+    assert_eq!((con.conn_id, con.event), (a_id.clone(), Event::Con));
+    exchange(&mut alice, &a_id, &mut bob, &b_id, b"directly after all").await;
+    assert!(alice.agent.connected_servers().await.contains(b.address()));
+    alice.agent.stop().await;
+    bob.agent.stop().await;
+}

@@ -34,7 +34,7 @@
 //! `EV <conn or -> <event> …`: `CONF <conf> <info>`, `INFO <info>`, `CON`, `SENT <id>`,
 //! `MSG <msg id> <sender's id> <integrity, spaces as ':'> <body>`,
 //! `RCVD <receipt's msg id> <id> OK|BAD [<id> OK|BAD]…` (acknowledge it with `ack`),
-//! `MERR <id> <error>`, `QCONT`, `END`, `DOWN <server> <conn>…`, `UP <server> <conn>…`,
+//! `MERR <id> <error>`, `MWARN <id> <error>`, `QCONT`, `END`, `DOWN <server> <conn>…`, `UP <server> <conn>…`,
 //! `REQ <inv> <info>`, `ERR <error>` (`ERR A_DUPLICATE` for a message received again).
 
 use std::io::Write;
@@ -95,6 +95,7 @@ fn show(e: &AgentEvent) -> String {
             line
         }
         Event::Merr(m, err) => format!("MERR {m} {err}"),
+        Event::Mwarn(m, err) => format!("MWARN {m} {err}"),
         Event::QCont => "QCONT".into(),
         Event::End => "END".into(),
         Event::Down(s, conns) | Event::Up(s, conns) => {
