@@ -399,3 +399,59 @@ async fn proxy_without_routing_prohibit_waits_with_mwarn() {
     alice.agent.stop().await;
     bob.agent.stop().await;
 }
+
+/// Bob's relay B (the destination of Alice's messages) restarts: Alice's proxy A lost its
+/// connection to B, so her proxied session is gone there (`ERR PROXY NO_SESSION`, or a
+/// network error while B is down); her messages still go through A once B is back.
+#[tokio::test]
+async fn destination_restart_proxied_session_made_again() {
+    let sdir = tempfile::tempdir().expect("tempdir");
+    let a = TestServer::start(128).await.expect("relay A");
+    let mut b = PersistentServer::start(sdir.path(), 128)
+        .await
+        .expect("relay B");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (always, no) = (SmpProxyMode::Always, SmpProxyFallback::Prohibit);
+    let mut alice = TestAgent::start(
+        dir.path(),
+        "alice",
+        proxied(vec![a.address().clone()], always, no),
+    )
+    .await;
+    let mut bob = TestAgent::start(
+        dir.path(),
+        "bob",
+        proxied(vec![b.address().clone()], always, no),
+    )
+    .await;
+    let (a_id, b_id) = connect(&mut alice, &mut bob).await;
+    exchange(&mut alice, &a_id, &mut bob, &b_id, b"before").await;
+    b.down().await.expect("relay B down");
+    let down = bob.next().await;
+    assert!(matches!(down.event, Event::Down(..)), "{down:?}");
+    b.up().await.expect("relay B up");
+    let up = bob.next().await;
+    assert!(matches!(up.event, Event::Up(..)), "{up:?}");
+    for i in 0..2 {
+        exchange_skipping(
+            &mut alice,
+            &a_id,
+            &mut bob,
+            &b_id,
+            format!("after {i}").as_bytes(),
+        )
+        .await;
+        exchange_skipping(
+            &mut bob,
+            &b_id,
+            &mut alice,
+            &a_id,
+            format!("back {i}").as_bytes(),
+        )
+        .await;
+    }
+    assert_sessions(&alice, a.address(), &[(a.address(), b.address())]).await;
+    alice.agent.stop().await;
+    bob.agent.stop().await;
+    b.down().await.expect("relay B down");
+}
