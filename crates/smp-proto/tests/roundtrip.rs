@@ -874,6 +874,36 @@ fn fuzz_seeds_decode() {
         seeds.push(("handshake", hello.to_bytes()));
     }
 
+    // Forwarded records: a FwdTransmission, a FwdResponse, and (version byte first) a
+    // single-transmission batch of a SEND.
+    let fwd = smp_proto::proxy::FwdTransmission {
+        corr_id: sb(&[4; 24]),
+        version: Version(9),
+        key: x25519(6),
+        enc_transmission: vec![0x77; 40],
+    };
+    seeds.push(("forwarded", fwd.to_bytes()));
+    let fwd_resp = smp_proto::proxy::FwdResponse {
+        corr_id: sb(&[4; 24]),
+        enc_response: vec![0x66; 40],
+    };
+    seeds.push(("forwarded", fwd_resp.to_bytes()));
+    for (vi, v) in VERSIONS.iter().enumerate() {
+        let vbyte = u8::try_from(vi).expect("4 versions");
+        let mut send = Vec::new();
+        Command::Send {
+            flags: MsgFlags { notification: false },
+            body: b"via proxy".to_vec(),
+        }
+        .encode(*v, &mut send);
+        let t = TransmissionForAuth::new(*v, &session, &[2; 24], &[3; 24], &send)
+            .expect("fits")
+            .encode(None)
+            .expect("fits");
+        let batch = smp_proto::proxy::encode_single_batch(&t).expect("fits");
+        seeds.push(("forwarded", [&[vbyte][..], &batch].concat()));
+    }
+
     if std::env::var_os("WRITE_FUZZ_SEEDS").is_some() {
         for (i, (target, bytes)) in seeds.iter().enumerate() {
             let dir = corpus.join(target);
@@ -883,7 +913,7 @@ fn fuzz_seeds_decode() {
     }
 
     let mut checked = 0;
-    for target in ["command", "transmission", "block", "handshake"] {
+    for target in ["command", "transmission", "block", "handshake", "forwarded"] {
         let Ok(entries) = std::fs::read_dir(corpus.join(target)) else {
             panic!("fuzz/corpus/{target} is missing: run with WRITE_FUZZ_SEEDS=1");
         };
@@ -909,6 +939,17 @@ fn fuzz_seeds_decode() {
                 "block" => {
                     let block = pad(&data[1..], 16384).expect("fits");
                     assert!(decode_block(&block).is_ok(), "{name}");
+                }
+                "forwarded" => {
+                    use simplex_encoding::decode_all;
+                    use smp_proto::proxy::{decode_single_batch, FwdResponse, FwdTransmission};
+                    let batch = data.get(1..).map(decode_single_batch);
+                    assert!(
+                        decode_all::<FwdTransmission>(&data).is_ok()
+                            || decode_all::<FwdResponse>(&data).is_ok()
+                            || batch.is_some_and(|b| b.is_ok()),
+                        "{name}"
+                    );
                 }
                 _ => assert!(
                     ServerHello::decode(&data).is_ok() || ClientHello::decode(&data).is_ok(),
