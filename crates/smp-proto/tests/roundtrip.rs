@@ -892,7 +892,9 @@ fn fuzz_seeds_decode() {
         let vbyte = u8::try_from(vi).expect("4 versions");
         let mut send = Vec::new();
         Command::Send {
-            flags: MsgFlags { notification: false },
+            flags: MsgFlags {
+                notification: false,
+            },
             body: b"via proxy".to_vec(),
         }
         .encode(*v, &mut send);

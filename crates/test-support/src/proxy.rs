@@ -248,12 +248,16 @@ mod tests {
         proxy.stall();
         a.write_all(b"two").await.expect("write");
         let mut buf = [0u8; 3];
-        let waited =
-            tokio::time::timeout(std::time::Duration::from_millis(300), a.read_exact(&mut buf))
-                .await;
+        let waited = tokio::time::timeout(
+            std::time::Duration::from_millis(300),
+            a.read_exact(&mut buf),
+        )
+        .await;
         assert!(waited.is_err(), "nothing comes back while stalled");
         proxy.resume();
-        a.read_exact(&mut buf).await.expect("the echo after resuming");
+        a.read_exact(&mut buf)
+            .await
+            .expect("the echo after resuming");
         assert_eq!(&buf, b"two");
     }
 
