@@ -389,6 +389,48 @@ fn now_nanos() -> i128 {
         .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(0))
 }
 
+/// Refuses to start when messages on disk would not be served, as the reference's
+/// `checkMsgStoreMode`: in memory mode a journal directory (`messages/`) would be invisible; in
+/// journal mode a messages log (`smp-server-messages.log`, saved by a run in memory mode)
+/// would be. The operator moves them with `smp-server journal import|export` first.
+///
+/// Journal mode refuses the messages log rather than importing it at start (as this server
+/// did before): an import at start is not safer — the log is renamed before its messages are
+/// all in the journal, so a crash part way leaves them only in the `.bak`; with
+/// `restore_messages = off` the log would be silently ignored; and the operator would not see
+/// the queues that no longer exist. `smp-server journal import` checks the whole log first.
+///
+/// The reference's messages advise `journal import` for memory mode and `journal export`
+/// for journal mode; each of those refuses in that situation (the directory, or the file,
+/// exists), so ours name the command that moves the messages into the configured store.
+fn check_msg_store_mode(paths: &Paths, journal_mode: bool) -> std::io::Result<()> {
+    let dir = paths.log.join(crate::msg_journal::JOURNAL_DIR);
+    let file = paths.log.join(MESSAGES_FILE);
+    let (dir_exists, file_exists) = (dir.is_dir(), file.exists());
+    let (d, f) = (dir.display(), file.display());
+    if dir_exists && file_exists {
+        return Err(fail(format!(
+            "Error: both {f} file and {d} directory are present.\nConfigure memory storage."
+        )));
+    }
+    if journal_mode && file_exists {
+        return Err(fail(format!(
+            "Error: store_messages is `journal` with {f} file present.\n\
+             Set store_messages to `memory` or use `smp-server journal import` to migrate."
+        )));
+    }
+    if journal_mode && !dir_exists {
+        println!("store_messages is `journal`, {d} directory will be created.");
+    }
+    if !journal_mode && dir_exists {
+        return Err(fail(format!(
+            "Error: store_messages is `memory` with {d} directory present.\n\
+             Set store_messages to `journal` or use `smp-server journal export` to migrate."
+        )));
+    }
+    Ok(())
+}
+
 /// `smp-server start`: runs until SIGINT/SIGTERM.
 pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
     let ini_path = paths.cfg.join(INI_FILE);
@@ -421,6 +463,7 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
             )))
         }
     };
+    check_msg_store_mode(paths, journal_mode)?;
     let ttl_days: Option<i64> = ini
         .get("STORE_LOG", "expire_messages_days")
         .and_then(|d| d.parse().ok());
@@ -476,8 +519,7 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
     }
     let mut msgs = MsgStore::default();
     let msgs_path = paths.log.join(MESSAGES_FILE);
-    // In journal mode the journal's messages come first; the messages file's (saved by a run
-    // in memory mode) follow them, in memory and in the journal alike.
+    // In journal mode the messages file is not there (`check_msg_store_mode`).
     let mut journal = None;
     let mut journaled = 0;
     if journal_mode {
@@ -493,38 +535,22 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
         }
         journal = Some(j);
     }
-    if restore && msgs_path.exists() {
+    if restore && !journal_mode && msgs_path.exists() {
         let now = i64::try_from(now_nanos() / 1_000_000_000).unwrap_or(0);
-        let mut from_file = MsgStore::default();
         let stats = store_log::restore_messages(
             &msgs_path,
             &queues,
-            if journal.is_some() {
-                &mut from_file
-            } else {
-                &mut msgs
-            },
+            &mut msgs,
             core_config.message_ttl.map(|t| now - t),
         )?;
         println!(
             "messages restored: {}, expired: {}",
             stats.stored, stats.expired
         );
-        if let Some(j) = journal.as_mut() {
-            for (rid, list) in from_file.all() {
-                for m in list {
-                    j.append(rid, m)?;
-                    msgs.restore_journaled(rid, m.clone());
-                }
-            }
-        }
     }
     if let Some(j) = journal {
         msgs.set_journal(j);
-        println!(
-            "store_messages set to `journal`: {journaled} messages restored, {} imported",
-            msgs.total() - journaled
-        );
+        println!("store_messages set to `journal`: {journaled} messages restored");
     }
     let mut ntfs = NtfStore::default();
     let ntfs_path = paths.log.join(NTFS_FILE);
@@ -662,6 +688,46 @@ fn confirm(yes: bool, warning: &str, refused: &str) -> std::io::Result<()> {
     }
 }
 
+/// Checks every line of the messages log before `journal import` writes anything: a line that
+/// does not parse, or a message of a queue the store log does not have, refuses the import,
+/// as the reference's `importMessages` exits on them (without `--skip-warnings`, which its
+/// `journal import` does not take). The reference exits part way, with the journal directory
+/// half written and the log left in place, so that a second import refuses because the
+/// directory exists; checking first leaves nothing to clean up.
+fn check_messages_log(file: &Path, queues: &QueueStore) -> std::io::Result<()> {
+    use base64::Engine as _;
+    use std::io::BufRead as _;
+    let reader = std::io::BufReader::new(fs::File::open(file)?);
+    for (n, line) in reader.split(b'\n').enumerate() {
+        let line = line?;
+        if line.is_empty() {
+            continue;
+        }
+        let parsed = std::str::from_utf8(&line)
+            .map_err(|e| e.to_string())
+            .and_then(|l| store_log::parse_message_line(l).map_err(|e| e.to_string()));
+        let refuse = |what: String| {
+            fail(format!(
+                "error restoring messages: {} line {}: {what}\nMessages not imported.",
+                file.display(),
+                n + 1
+            ))
+        };
+        match parsed {
+            Err(e) => {
+                let start = String::from_utf8_lossy(line.get(..100).unwrap_or(&line)).into_owned();
+                return Err(refuse(format!("parsing error ({e}): {start}")));
+            }
+            Ok((rid, _)) if queues.find(crate::store::Party::Recipient, &rid).is_none() => {
+                let id = base64::engine::general_purpose::STANDARD.encode(&rid);
+                return Err(refuse(format!("queue {id} does not exist")));
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// `smp-server journal import|export|delete`, as the reference's: `import` moves the messages
 /// log (`smp-server-messages.log`, renamed to `.bak`) into a new journal directory, `export`
 /// writes the journal's pending messages to the messages log (the journal stays), `delete`
@@ -718,6 +784,7 @@ pub fn journal(paths: &Paths, command: JournalCommand, yes: bool) -> std::io::Re
                 "Messages not imported",
             )?;
             let queues = load_queues()?;
+            check_messages_log(&file, &queues)?;
             let mut msgs = MsgStore::default();
             let stats = store_log::restore_messages(&file, &queues, &mut msgs, None)?;
             let (mut journal, _) = MsgJournal::open(&dir, [])?;

@@ -1,6 +1,7 @@
 //! `smp-server journal import|export|delete`: the messages a memory-mode server saved move into
 //! the journal, are served from it, are exported back to the messages log and served in memory
-//! mode again; each command's refusals and confirmations.
+//! mode again; each command's refusals and confirmations; `start` refusing messages on disk that
+//! the configured store would not serve.
 
 mod common;
 
@@ -228,19 +229,91 @@ async fn import_serve_export_delete_and_back_to_memory() {
     drop(s);
 }
 
+/// Runs `smp-server start` in `dir`, expecting it to refuse: it must exit (not serve) within
+/// 20 seconds.
+fn start_refused(dir: &Path) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smp-server"))
+        .args(["start", "--port", "0", "--listen", "127.0.0.1"])
+        .env("SMP_SERVER_CFG_PATH", dir.join("cfg"))
+        .env("SMP_SERVER_LOG_PATH", dir.join("log"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn smp-server start");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().expect("try_wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("wait");
+            panic!(
+                "the server started instead of refusing: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("wait");
+    Run {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Every file under `dir` with its contents.
+fn tree(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                let bytes = std::fs::read(&p).expect("file");
+                out.push((p, bytes));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn at_start_the_messages_log_follows_the_journals_messages() {
+async fn start_refuses_messages_the_configured_store_would_not_serve() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
+    let log = dir.join("log");
+    let (file, jdir) = (log.join("smp-server-messages.log"), log.join("messages"));
     let flags = MsgFlags {
         notification: false,
     };
     let mut s = start_binary(dir);
     set_store_messages(dir, "journal");
     s.terminate();
+    // A memory-mode run saves its messages log even with no message: journal mode refuses it
+    // until it is imported (or removed).
+    assert!(file.exists());
+    let r = start_refused(dir);
+    assert!(
+        !r.ok && r.stderr.contains("file present."),
+        "{} {}",
+        r.stdout,
+        r.stderr
+    );
+    std::fs::remove_file(&file).expect("remove the empty messages log");
 
-    // The journal holds j1; a run in memory mode then saves f1 to the messages log.
+    // The journal holds j1 for a queue.
     let mut s = start_binary(dir);
+    assert!(
+        s.printed
+            .iter()
+            .any(|l| l.contains("store_messages is `journal`, ")
+                && l.ends_with(" directory will be created.")),
+        "{:?}",
+        s.printed
+    );
     let (alice, _a) = connect(&s.address()).await;
     let (bob, _b) = connect(&s.address()).await;
     let q = new_queue(&alice, common::ed_key(), SubscriptionMode::OnlyCreate).await;
@@ -250,33 +323,147 @@ async fn at_start_the_messages_log_follows_the_journals_messages() {
     alice.close().await;
     bob.close().await;
     s.terminate();
-    set_store_messages(dir, "memory");
-    let mut s = start_binary(dir);
-    let (bob, _b) = connect(&s.address()).await;
-    bob.send_message(None, &q.snd_id, flags, b"f1")
-        .await
-        .expect("SEND");
-    bob.close().await;
-    s.terminate();
+    let files = tree(&jdir);
+    assert!(!files.is_empty());
 
-    set_store_messages(dir, "journal");
-    let mut s = start_binary(dir);
-    let printed = s.printed.join("\n");
+    // Memory mode with the journal directory: refused, the journal untouched.
+    set_store_messages(dir, "memory");
+    let r = start_refused(dir);
+    assert!(!r.ok);
     assert!(
-        printed.contains("1 messages restored, 1 imported"),
-        "{printed}"
+        r.stderr.contains("Error: store_messages is `memory` with ")
+            && r.stderr.contains("messages directory present.")
+            && r.stderr
+                .contains("use `smp-server journal export` to migrate"),
+        "{} {}",
+        r.stdout,
+        r.stderr
     );
+    assert!(!r.stdout.contains("Serving"), "{}", r.stdout);
+    assert_eq!(tree(&jdir), files);
+    assert!(!file.exists());
+
+    // Both present (after an export): refused in either mode.
+    let r = journal(dir, &["export", "-y"], "");
+    assert!(r.ok, "{} {}", r.stdout, r.stderr);
+    let exported = std::fs::read(&file).expect("messages log");
+    for mode in ["memory", "journal"] {
+        set_store_messages(dir, mode);
+        let r = start_refused(dir);
+        assert!(
+            !r.ok
+                && r.stderr.contains("Error: both ")
+                && r.stderr.contains("Configure memory storage."),
+            "{mode}: {} {}",
+            r.stdout,
+            r.stderr
+        );
+    }
+
+    // Journal mode with the messages log only: refused, the log untouched.
+    let r = journal(dir, &["delete", "-y"], "");
+    assert!(r.ok, "{} {}", r.stdout, r.stderr);
+    let r = start_refused(dir);
+    assert!(
+        !r.ok
+            && r.stderr
+                .contains("Error: store_messages is `journal` with ")
+            && r.stderr.contains("smp-server-messages.log file present.")
+            && r.stderr
+                .contains("use `smp-server journal import` to migrate"),
+        "{} {}",
+        r.stdout,
+        r.stderr
+    );
+    assert_eq!(std::fs::read(&file).expect("messages log"), exported);
+    assert!(!jdir.exists());
+
+    // As advised: imported, then served from the journal.
+    let r = journal(dir, &["import", "-y"], "");
+    assert!(r.ok, "{} {}", r.stdout, r.stderr);
+    let s = start_binary(dir);
     let (alice, _a) = connect(&s.address()).await;
     assert_eq!(
         get_bodies(&alice, &q, usize::MAX).await,
-        vec![b"j1".to_vec(), b"f1".to_vec()]
+        vec![b"j1".to_vec()]
     );
     alice.close().await;
+    drop(s);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_refuses_a_log_with_an_unknown_queue_or_a_bad_line_and_changes_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let log = dir.join("log");
+    let (file, jdir) = (log.join("smp-server-messages.log"), log.join("messages"));
+    let mut s = start_binary(dir);
+    let (alice, _a) = connect(&s.address()).await;
+    let (bob, _b) = connect(&s.address()).await;
+    let q = new_queue(&alice, common::ed_key(), SubscriptionMode::OnlyCreate).await;
+    let flags = MsgFlags {
+        notification: false,
+    };
+    for body in ["m1", "m2"] {
+        bob.send_message(None, &q.snd_id, flags, body.as_bytes())
+            .await
+            .expect("SEND");
+    }
+    alice.close().await;
+    bob.close().await;
     s.terminate();
-    // Both acknowledged: nothing comes back.
+    let good = std::fs::read_to_string(&file).expect("messages log");
+    let first = good.lines().next().expect("a line");
+
+    // A message of a queue the store log does not have, between the two good ones.
+    let unknown = [0xEEu8; 24];
+    let id = base64url_encode(&q.rcv_id);
+    let other = first.replacen(&id, &base64url_encode(&unknown), 1);
+    assert_ne!(other, first);
+    let mut lines: Vec<&str> = good.lines().collect();
+    lines.insert(1, &other);
+    let bad = lines.join("\n") + "\n";
+    std::fs::write(&file, &bad).expect("write");
+    let r = journal(dir, &["import", "-y"], "");
+    assert!(!r.ok, "{} {}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("line 2: queue 7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u does not exist"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("Messages not imported."), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("log"),
+        bad,
+        "unchanged"
+    );
+    assert!(!jdir.exists(), "no journal written");
+    assert!(!log.join("smp-server-messages.log.bak").exists());
+
+    // A line that does not parse.
+    std::fs::write(&file, format!("{good}v3 garbage\n")).expect("write");
+    let r = journal(dir, &["import", "-y"], "");
+    assert!(!r.ok, "{} {}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("line 3: parsing error") && r.stderr.contains("v3 garbage"),
+        "{}",
+        r.stderr
+    );
+    assert!(!jdir.exists());
+
+    // The good log is imported.
+    std::fs::write(&file, &good).expect("write");
+    let r = journal(dir, &["import", "-y"], "");
+    assert!(r.ok, "{} {}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("Messages stored: 2"), "{}", r.stdout);
+    set_store_messages(dir, "journal");
     let s = start_binary(dir);
     let (alice, _a) = connect(&s.address()).await;
-    assert!(get_bodies(&alice, &q, usize::MAX).await.is_empty());
+    assert_eq!(
+        get_bodies(&alice, &q, usize::MAX).await,
+        vec![b"m1".to_vec(), b"m2".to_vec()]
+    );
     alice.close().await;
     drop(s);
 }
