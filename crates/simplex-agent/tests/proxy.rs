@@ -455,3 +455,73 @@ async fn destination_restart_proxied_session_made_again() {
     bob.agent.stop().await;
     b.down().await.expect("relay B down");
 }
+
+/// One relay for both, mode `always`: the only server to proxy through is the destination
+/// itself (the reference picks it too when no other is configured); it proxies to itself.
+#[tokio::test]
+async fn always_with_one_relay_proxies_through_itself() {
+    let s = TestServer::start(128).await.expect("relay");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (always, no) = (SmpProxyMode::Always, SmpProxyFallback::Prohibit);
+    let mut alice = TestAgent::start(
+        dir.path(),
+        "alice",
+        proxied(vec![s.address().clone()], always, no),
+    )
+    .await;
+    let mut bob = TestAgent::start(
+        dir.path(),
+        "bob",
+        proxied(vec![s.address().clone()], always, no),
+    )
+    .await;
+    let (a_id, b_id) = connect(&mut alice, &mut bob).await;
+    exchange(&mut alice, &a_id, &mut bob, &b_id, b"to bob").await;
+    exchange(&mut bob, &b_id, &mut alice, &a_id, b"to alice").await;
+    assert_sessions(&alice, s.address(), &[(s.address(), s.address())]).await;
+    alice.agent.stop().await;
+    bob.agent.stop().await;
+}
+
+/// The proxy is chosen among the sender's servers on hosts the destination does not use
+/// (the reference's `getNextServer`): of A (127.0.0.1) and A2 (localhost), A2 for Bob's B
+/// on 127.0.0.1, every time.
+#[tokio::test]
+async fn proxy_chosen_on_another_host() {
+    let a = TestServer::start(128).await.expect("relay A");
+    let a2 = TestServer::start(128).await.expect("relay A2");
+    let b = TestServer::start(128).await.expect("relay B");
+    let a2_local = as_localhost(a2.address());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (always, no) = (SmpProxyMode::Always, SmpProxyFallback::Prohibit);
+    let mut alice = TestAgent::start(
+        dir.path(),
+        "alice",
+        proxied(vec![a.address().clone(), a2_local.clone()], always, no),
+    )
+    .await;
+    let mut bob = TestAgent::start(
+        dir.path(),
+        "bob",
+        proxied(vec![b.address().clone()], always, no),
+    )
+    .await;
+    for i in 0..3 {
+        let (a_id, b_id) = connect(&mut alice, &mut bob).await;
+        exchange(
+            &mut alice,
+            &a_id,
+            &mut bob,
+            &b_id,
+            format!("to bob {i}").as_bytes(),
+        )
+        .await;
+    }
+    assert_eq!(
+        alice.agent.proxied_relays().await,
+        vec![(a2_local.clone(), b.address().clone())]
+    );
+    assert!(!alice.agent.connected_servers().await.contains(b.address()));
+    alice.agent.stop().await;
+    bob.agent.stop().await;
+}
