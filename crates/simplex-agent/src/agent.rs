@@ -5,7 +5,7 @@
 //! session has a task reading its pushed events until the stream ends with the connection
 //! (then `DOWN` and reconnection); each connection with a send queue has a delivery task
 //! that sends its stored pending messages in order, with back-off (after `ERR QUOTA` it
-//! waits for the peer's `A_QCONT`), directly or through a proxy relay ([`routing`]).
+//! waits for the peer's `A_QCONT`), directly or through a proxy relay (module `routing`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
