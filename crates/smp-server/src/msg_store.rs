@@ -203,6 +203,11 @@ impl MsgStore {
         let q = self.queues.get_mut(rid)?;
         if q.messages.front().is_some_and(|m| m.id == msg_id) {
             let m = q.messages.pop_front();
+            // An emptied queue takes no memory: its entry (and the deque's capacity, up to
+            // the quota) goes, and an empty queue accepts the next message as a new one.
+            if q.messages.is_empty() {
+                self.queues.remove(rid);
+            }
             self.journal_consumed(rid, 1);
             m
         } else {
@@ -240,6 +245,9 @@ impl MsgStore {
         {
             q.messages.pop_front();
             n += 1;
+        }
+        if q.messages.is_empty() {
+            self.queues.remove(rid);
         }
         if n > 0 {
             self.journal_consumed(rid, n);
@@ -373,6 +381,16 @@ mod tests {
         );
         assert!(s.delete_first(&rid, &[1; 24]).is_some());
         assert_eq!(s.peek(&rid).map(|m| m.id[0]), Some(2));
+        // Drained, the queue holds no entry; expired to empty, neither.
+        assert!(s.delete_first(&rid, &[2; 24]).is_some());
+        assert_eq!(s.queues.len(), 0);
+        s.write(&rid, msg(3, 5));
+        assert_eq!(s.expire(&rid, 10), 1);
+        assert_eq!(s.queues.len(), 0);
+        assert_eq!(
+            s.write(&rid, msg(4, 20)),
+            WriteOutcome::Stored { was_empty: true }
+        );
     }
 
     #[test]
