@@ -34,6 +34,7 @@ fn relay_child() {
     let opts = smp_server::cli::StartOptions {
         port: Some(0),
         listen: Some([127, 0, 0, 1].into()),
+        skip_warnings: false,
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(smp_server::cli::start(&paths, &opts))

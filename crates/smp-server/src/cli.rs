@@ -126,6 +126,10 @@ pub struct StartOptions {
     /// Listen on this address (default: all interfaces).
     #[arg(long)]
     pub listen: Option<IpAddr>,
+    /// Start even when the saved messages name queues that no longer exist, or end in a
+    /// line cut short (those are skipped), as the reference's `--skip-warnings`.
+    #[arg(long)]
+    pub skip_warnings: bool,
 }
 
 /// The configuration and log directories.
@@ -536,6 +540,13 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
         journal = Some(j);
     }
     if restore && !journal_mode && msgs_path.exists() {
+        check_messages_log(
+            &msgs_path,
+            &queues,
+            LogCheck::Start {
+                skip_warnings: opts.skip_warnings,
+            },
+        )?;
         let now = i64::try_from(now_nanos() / 1_000_000_000).unwrap_or(0);
         let stats = store_log::restore_messages(
             &msgs_path,
@@ -688,41 +699,89 @@ fn confirm(yes: bool, warning: &str, refused: &str) -> std::io::Result<()> {
     }
 }
 
-/// Checks every line of the messages log before `journal import` writes anything: a line that
-/// does not parse, or a message of a queue the store log does not have, refuses the import,
-/// as the reference's `importMessages` exits on them (without `--skip-warnings`, which its
-/// `journal import` does not take). The reference exits part way, with the journal directory
-/// half written and the log left in place, so that a second import refuses because the
-/// directory exists; checking first leaves nothing to clean up.
-fn check_messages_log(file: &Path, queues: &QueueStore) -> std::io::Result<()> {
+/// Who checks the messages log ([`check_messages_log`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LogCheck {
+    /// `journal import`: every problem refuses.
+    Import,
+    /// `start` in memory mode: a line cut short at the end of the file or a message of a
+    /// queue that no longer exists refuses unless `--skip-warnings` (then it is said and
+    /// the line skipped); a bad line before the end always refuses. No queue IDs are printed
+    /// (start output goes to the service's log): the line number says where.
+    Start { skip_warnings: bool },
+}
+
+/// Checks every line of the messages log before it is loaded: as the reference's
+/// `importMessages`, which exits on a line that does not parse and, without
+/// `--skip-warnings`, on a message of a queue the store log does not have or a bad last line.
+/// The reference exits part way (for `journal import`, with the journal directory half
+/// written, so that a second import refuses because the directory exists); checking first
+/// leaves nothing to clean up, and the log is untouched.
+fn check_messages_log(file: &Path, queues: &QueueStore, check: LogCheck) -> std::io::Result<()> {
     use base64::Engine as _;
     use std::io::BufRead as _;
     let reader = std::io::BufReader::new(fs::File::open(file)?);
-    for (n, line) in reader.split(b'\n').enumerate() {
+    let mut lines = reader.split(b'\n').enumerate().peekable();
+    while let Some((n, line)) = lines.next() {
         let line = line?;
         if line.is_empty() {
             continue;
         }
+        let last = lines.peek().is_none();
         let parsed = std::str::from_utf8(&line)
             .map_err(|e| e.to_string())
             .and_then(|l| store_log::parse_message_line(l).map_err(|e| e.to_string()));
-        let refuse = |what: String| {
-            fail(format!(
-                "error restoring messages: {} line {}: {what}\nMessages not imported.",
+        let what = match parsed {
+            Ok((rid, _)) if queues.find(crate::store::Party::Recipient, &rid).is_none() => {
+                match check {
+                    LogCheck::Import => {
+                        let id = base64::engine::general_purpose::STANDARD.encode(&rid);
+                        format!("queue {id} does not exist")
+                    }
+                    LogCheck::Start { .. } => "the queue does not exist".to_owned(),
+                }
+            }
+            Ok(_) => continue,
+            Err(e) => match check {
+                LogCheck::Import => {
+                    let start =
+                        String::from_utf8_lossy(line.get(..100).unwrap_or(&line)).into_owned();
+                    format!("parsing error ({e}): {start}")
+                }
+                LogCheck::Start { .. } if !last => {
+                    return Err(fail(format!(
+                        "error restoring messages: {} line {}: parsing error ({e})",
+                        file.display(),
+                        n + 1
+                    )));
+                }
+                LogCheck::Start { .. } => format!("parsing error ({e})"),
+            },
+        };
+        match check {
+            LogCheck::Import => {
+                return Err(fail(format!(
+                    "error restoring messages: {} line {}: {what}\nMessages not imported.",
+                    file.display(),
+                    n + 1
+                )))
+            }
+            LogCheck::Start {
+                skip_warnings: true,
+            } => eprintln!(
+                "warning restoring messages: {} line {}: {what} (skipped: --skip-warnings)",
                 file.display(),
                 n + 1
-            ))
-        };
-        match parsed {
-            Err(e) => {
-                let start = String::from_utf8_lossy(line.get(..100).unwrap_or(&line)).into_owned();
-                return Err(refuse(format!("parsing error ({e}): {start}")));
+            ),
+            LogCheck::Start {
+                skip_warnings: false,
+            } => {
+                return Err(fail(format!(
+                    "warning restoring messages: {} line {}: {what}, start with --skip-warnings option to ignore this error",
+                    file.display(),
+                    n + 1
+                )))
             }
-            Ok((rid, _)) if queues.find(crate::store::Party::Recipient, &rid).is_none() => {
-                let id = base64::engine::general_purpose::STANDARD.encode(&rid);
-                return Err(refuse(format!("queue {id} does not exist")));
-            }
-            Ok(_) => {}
         }
     }
     Ok(())
@@ -784,7 +843,7 @@ pub fn journal(paths: &Paths, command: JournalCommand, yes: bool) -> std::io::Re
                 "Messages not imported",
             )?;
             let queues = load_queues()?;
-            check_messages_log(&file, &queues)?;
+            check_messages_log(&file, &queues, LogCheck::Import)?;
             let mut msgs = MsgStore::default();
             let stats = store_log::restore_messages(&file, &queues, &mut msgs, None)?;
             let (mut journal, _) = MsgJournal::open(&dir, [])?;

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{connect, new_queue, start_binary, Queue};
+use common::{connect, new_queue, start_binary, start_binary_with, Queue};
 use simplex_encoding::string::{base64url_decode, base64url_encode};
 use smp_client::SmpClient;
 use smp_proto::command::{MsgFlags, SubscriptionMode};
@@ -459,6 +459,103 @@ async fn import_refuses_a_log_with_an_unknown_queue_or_a_bad_line_and_changes_no
     assert!(r.stdout.contains("Messages stored: 2"), "{}", r.stdout);
     set_store_messages(dir, "journal");
     let s = start_binary(dir);
+    let (alice, _a) = connect(&s.address()).await;
+    assert_eq!(
+        get_bodies(&alice, &q, usize::MAX).await,
+        vec![b"m1".to_vec(), b"m2".to_vec()]
+    );
+    alice.close().await;
+    drop(s);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_start_refuses_saved_messages_of_unknown_queues_unless_told_to_skip() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let file = dir.join("log").join("smp-server-messages.log");
+    let mut s = start_binary(dir);
+    let (alice, _a) = connect(&s.address()).await;
+    let (bob, _b) = connect(&s.address()).await;
+    let q = new_queue(&alice, common::ed_key(), SubscriptionMode::OnlyCreate).await;
+    let flags = MsgFlags {
+        notification: false,
+    };
+    for body in ["m1", "m2"] {
+        bob.send_message(None, &q.snd_id, flags, body.as_bytes())
+            .await
+            .expect("SEND");
+    }
+    alice.close().await;
+    bob.close().await;
+    s.terminate();
+    let good = std::fs::read_to_string(&file).expect("messages log");
+    let first = good.lines().next().expect("a line").to_owned();
+
+    // A message of a queue the store log does not have, between the two good ones.
+    let unknown = [0xEEu8; 24];
+    let id = base64url_encode(&q.rcv_id);
+    let other = first.replacen(&id, &base64url_encode(&unknown), 1);
+    let mut lines: Vec<&str> = good.lines().collect();
+    lines.insert(1, &other);
+    let with_unknown = lines.join("\n") + "\n";
+    std::fs::write(&file, &with_unknown).expect("write");
+    let r = start_refused(dir);
+    assert!(!r.ok, "{} {}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("line 2: the queue does not exist, start with --skip-warnings"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains(&base64url_encode(&unknown)) && !r.stderr.contains("7u7u7u7u"),
+        "no queue ID in the output: {}",
+        r.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("log"),
+        with_unknown,
+        "unchanged"
+    );
+
+    // A line that does not parse before the end refuses even with --skip-warnings.
+    let mut broken: Vec<&str> = good.lines().collect();
+    broken.insert(1, "v3 not a message");
+    std::fs::write(&file, broken.join("\n") + "\n").expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smp-server"))
+        .args([
+            "start",
+            "--port",
+            "0",
+            "--listen",
+            "127.0.0.1",
+            "--skip-warnings",
+        ])
+        .env("SMP_SERVER_CFG_PATH", dir.join("cfg"))
+        .env("SMP_SERVER_LOG_PATH", dir.join("log"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().expect("try_wait").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "started despite a bad line before the end"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 2: parsing error"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Told to skip: the unknown queue's message is dropped, the others are served.
+    std::fs::write(&file, &with_unknown).expect("write");
+    let s = start_binary_with(dir, &["--skip-warnings"]);
     let (alice, _a) = connect(&s.address()).await;
     assert_eq!(
         get_bodies(&alice, &q, usize::MAX).await,

@@ -158,8 +158,14 @@ impl RestOutput for Child {
 
 /// Starts `smp-server start --port 0` with configuration in `dir/cfg` and logs in `dir/log`.
 pub fn start_binary(dir: &Path) -> Running {
+    start_binary_with(dir, &[])
+}
+
+/// [`start_binary`] with more arguments for `start`.
+pub fn start_binary_with(dir: &Path, args: &[&str]) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_smp-server"))
         .args(["start", "--port", "0", "--listen", "127.0.0.1"])
+        .args(args)
         .env("SMP_SERVER_CFG_PATH", dir.join("cfg"))
         .env("SMP_SERVER_LOG_PATH", dir.join("log"))
         .stdout(Stdio::piped())
