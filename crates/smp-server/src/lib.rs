@@ -5,7 +5,7 @@
 //! [`store_log`] (the reference's persistence formats). It sits on `smp-proto` (wire
 //! formats), `simplex-crypto` and `simplex-transport` (TLS), and on `smp-client` for its
 //! connections to destination relays as a proxy ([`proxy`]; the destination's side is
-//! [`forward`]); it leaves out short links, services, the control port, and statistics. With the
+//! [`forward`]); it leaves out short links, services, and the control port; [`stats`] keeps the operators' statistics. With the
 //! cargo feature `testing`, the `testing` module runs a relay in process for tests.
 
 pub mod cli;
@@ -15,6 +15,7 @@ pub mod msg_journal;
 pub mod msg_store;
 pub mod proxy;
 pub mod server;
+pub mod stats;
 pub mod store;
 pub mod store_log;
 #[cfg(feature = "testing")]
