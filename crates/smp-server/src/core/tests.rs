@@ -904,7 +904,10 @@ fn notifications_a_backed_up_notifier_cannot_take_are_kept_in_order() {
     let Reply::Nid { notifier_id, .. } = h.reply(&s, r.req(&rid, cmd)) else {
         panic!("NID expected")
     };
-    assert_eq!(h.run(&ns, n.req(&notifier_id, Cmd::NSub))[0].reply, Reply::Ok);
+    assert_eq!(
+        h.run(&ns, n.req(&notifier_id, Cmd::NSub))[0].reply,
+        Reply::Ok
+    );
     let notified = |body: &[u8]| Cmd::Send {
         notification: true,
         body: body.to_vec(),
@@ -924,7 +927,10 @@ fn notifications_a_backed_up_notifier_cannot_take_are_kept_in_order() {
         enc_meta,
         msg_id,
         ts,
-    }) = first.iter().find(|o| o.client == 2).map(|o| o.reply.clone())
+    }) = first
+        .iter()
+        .find(|o| o.client == 2)
+        .map(|o| o.reply.clone())
     else {
         panic!("NMSG pushed to the subscribed notifier")
     };
@@ -953,7 +959,10 @@ fn notifications_a_backed_up_notifier_cannot_take_are_kept_in_order() {
         .all()
         .flat_map(|(_, q)| q.map(|m| m.id.clone()))
         .collect();
-    assert_eq!(ntfs.iter().map(|n| n.msg_id.clone()).collect::<Vec<_>>(), ids);
+    assert_eq!(
+        ntfs.iter().map(|n| n.msg_id.clone()).collect::<Vec<_>>(),
+        ids
+    );
     assert_eq!(ids.first(), Some(&msg_id));
     // Handed on: the next one is pushed again.
     assert!(!h.core.ntf_is_kept(&notifier_id));
