@@ -238,6 +238,38 @@ fn on_off(b: bool) -> &'static str {
     }
 }
 
+/// `[STORE_LOG] log_stats` and `prometheus_interval`: the statistics files, in the log
+/// directory, at the reference's times.
+fn stats_config(ini: &Ini, log_dir: &Path) -> std::io::Result<crate::stats::StatsConfig> {
+    use crate::stats::{DailyLogConfig, PrometheusConfig, StatsConfig};
+    let daily = ini
+        .on("STORE_LOG", "log_stats", false)
+        .then(|| DailyLogConfig {
+            path: log_dir.join(crate::stats::DAILY_LOG_FILE),
+            backup: log_dir.join(crate::stats::BACKUP_FILE),
+            interval: crate::stats::DAILY_INTERVAL,
+            start_at: Some(0),
+        });
+    let prometheus = match ini.get("STORE_LOG", "prometheus_interval").map(str::trim) {
+        None => None,
+        // As the reference, a value that is not a number turns the metrics off.
+        Some(v) => match v.parse::<u64>().ok().filter(|n| *n > 0) {
+            Some(secs) => Some(PrometheusConfig {
+                path: log_dir.join(crate::stats::METRICS_FILE),
+                interval: std::time::Duration::from_secs(secs),
+            }),
+            None => {
+                println!("[STORE_LOG] prometheus_interval = {v}: not a number, no metrics");
+                None
+            }
+        },
+    };
+    if daily.is_some() || prometheus.is_some() {
+        fs::create_dir_all(log_dir)?;
+    }
+    Ok(StatsConfig { daily, prometheus })
+}
+
 /// The INI text `init` writes (the reference's sections and keys).
 pub fn ini_content(host: &str, password: Option<&str>, store_log: bool) -> String {
     let pw = match password {
@@ -260,7 +292,13 @@ expire_messages_days = 21\n\
 expire_messages_on_start = on\n\
 expire_messages_on_send = off\n\
 expire_ntfs_hours = 24\n\n\
+# Counts only (never who or which queue): `log_stats = on` appends one line a day, at\n\
+# 00:00 UTC, to smp-server-stats.daily.log in the log directory, and keeps the running\n\
+# counters in smp-server-stats.log across restarts.\n\
 log_stats = off\n\n\
+# Every N seconds, rewrite smp-server-metrics.txt in the log directory with the same\n\
+# counters in Prometheus text format.\n\
+# prometheus_interval = 60\n\n\
 [AUTH]\n\
 # `new_queues = off` refuses every NEW command.\n\
 new_queues = on\n\n\
@@ -598,6 +636,7 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
             None
         },
         ntfs_path: if restore { Some(ntfs_path) } else { None },
+        stats: stats_config(&ini, &paths.log)?,
     };
     let message_ttl = core_config.message_ttl;
     let mut core = Core::new(core_config, queues, msgs);

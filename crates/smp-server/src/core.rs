@@ -9,6 +9,7 @@
 //! queue has at most one unacknowledged `MSG` in flight, and one `END` ends a subscription.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use rand_core::{CryptoRng, RngCore};
 use simplex_crypto::nacl::{
@@ -26,6 +27,7 @@ use crate::msg_store::{
     Message, MessageKind, MsgNtf, MsgStore, NtfStore, WriteOutcome, DEFAULT_MESSAGE_TTL,
     DEFAULT_NTF_TTL,
 };
+use crate::stats::{add, inc, Stats};
 use crate::store::{
     EntityId, NtfCreds, Party, QueueMode, QueueRecord, QueueStatus, QueueStore, StoreError,
 };
@@ -381,6 +383,8 @@ pub struct Core {
     /// backed up: new ones join those (in order) until [`Core::take_kept_ntfs`] hands them on.
     ntf_kept: HashSet<EntityId>,
     clients: HashMap<ClientId, ClientState>,
+    /// Operators' counters (no clock, no I/O here: the network layer writes them out).
+    stats: Arc<Stats>,
 }
 
 /// A valid Ed25519 public key to verify against when the queue or key is missing, so the
@@ -551,7 +555,13 @@ impl Core {
             ntf_subscribers: HashMap::new(),
             ntf_kept: HashSet::new(),
             clients: HashMap::new(),
+            stats: Arc::default(),
         }
+    }
+
+    /// The operators' counters this core increments (see [`crate::stats`]).
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
     }
 
     /// Keeps a notification that its notifier's connection could not take (too many
@@ -564,6 +574,7 @@ impl Core {
             return;
         }
         self.ntfs.store(nid, ntf);
+        inc(&self.stats.ntf_count);
         if self.ntf_subscribers.contains_key(nid) {
             self.ntf_kept.insert(nid.to_vec());
         }
@@ -583,6 +594,7 @@ impl Core {
             if let Some(&client) = self.ntf_subscribers.get(&nid) {
                 let ntfs = self.ntfs.take(&nid);
                 if !ntfs.is_empty() {
+                    self.count_ntfs_delivered(ntfs.len());
                     out.push((client, nid, ntfs));
                 }
             }
@@ -625,15 +637,44 @@ impl Core {
 
     /// Expires notifications kept longer than the notification TTL.
     pub fn expire_ntfs(&mut self, now: i64) -> usize {
-        self.ntfs.expire(now - self.config.ntf_ttl)
+        let n = self.ntfs.expire(now - self.config.ntf_ttl);
+        let n64 = i64::try_from(n).unwrap_or(i64::MAX);
+        add(&self.stats.msg_ntf_expired, n64);
+        add(&self.stats.ntf_count, -n64);
+        n
+    }
+
+    /// Kept notifications handed to their notifier's connection.
+    fn count_ntfs_delivered(&self, n: usize) {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        add(&self.stats.msg_ntfs, n);
+        inc(&self.stats.msg_ntfs_b);
+        add(&self.stats.ntf_count, -n);
+    }
+
+    /// Messages expired or deleted from the store.
+    fn count_msgs_gone(&self, n: usize, expired: bool) {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        if expired {
+            add(&self.stats.msg_expired, n);
+        }
+        add(&self.stats.msg_count, -n);
+    }
+
+    /// An `END` (or `DELD`) pushed to a subscriber.
+    fn count_end(&self) {
+        inc(&self.stats.q_sub_end);
+        inc(&self.stats.q_sub_end_b);
     }
 
     /// Expires old messages in every queue.
     pub fn expire_messages(&mut self, now: i64) -> usize {
-        match self.config.message_ttl {
+        let n = match self.config.message_ttl {
             Some(ttl) => self.msgs.expire_all(now - ttl),
             None => 0,
-        }
+        };
+        self.count_msgs_gone(n, true);
+        n
     }
 
     /// What the request's authorization must be checked against: a cheap look-up, to be done
@@ -695,6 +736,13 @@ impl Core {
         let reply = if verified {
             self.process(rng, now, session, &mut req, &mut out)
         } else {
+            match req.cmd {
+                Cmd::Send { .. } => inc(&self.stats.msg_sent_auth),
+                Cmd::Sub => inc(&self.stats.q_sub_auth),
+                Cmd::NSub => inc(&self.stats.ntf_sub_auth),
+                Cmd::Get => inc(&self.stats.msg_get_auth),
+                _ => {}
+            }
             Reply::Err(ErrorKind::Auth)
         };
         out.insert(
@@ -820,6 +868,8 @@ impl Core {
             };
             match self.queues.add(record) {
                 Ok(()) => {
+                    inc(&self.stats.q_created);
+                    inc(&self.stats.q_count);
                     if subscribe {
                         self.subscribe(session.client, &rcv_id, out);
                     }
@@ -845,6 +895,7 @@ impl Core {
                 if let Some(c) = self.clients.get_mut(&prev) {
                     c.subs.remove(rid);
                 }
+                self.count_end();
                 out.push(Outgoing {
                     client: prev,
                     corr_id: Vec::new(),
@@ -902,8 +953,12 @@ impl Core {
                     .and_then(|c| c.subs.get(rid))
                     .map(|s| s.get);
                 match existing {
-                    Some(true) => return Err(ErrorKind::Prohibited),
+                    Some(true) => {
+                        inc(&self.stats.q_sub_prohibited);
+                        return Err(ErrorKind::Prohibited);
+                    }
                     Some(false) => {
+                        inc(&self.stats.q_sub_duplicate);
                         if let Some(s) = self
                             .clients
                             .get_mut(&client)
@@ -915,15 +970,22 @@ impl Core {
                     None => self.subscribe(client, rid, out),
                 }
                 if let Some(msg) = self.deliver_first(client, rid)? {
+                    if existing.is_none() {
+                        inc(&self.stats.q_sub);
+                    }
                     out.push(push(msg));
                 }
                 Ok(Reply::Ok)
             }
             Cmd::Get => {
                 let state = self.clients.entry(client).or_default();
+                let mut again = false;
                 match state.subs.get_mut(rid) {
-                    Some(s) if !s.get => return Err(ErrorKind::Prohibited),
-                    Some(s) => s.delivered = None,
+                    Some(s) if !s.get => {
+                        inc(&self.stats.msg_get_prohibited);
+                        return Err(ErrorKind::Prohibited);
+                    }
+                    Some(s) => again = s.delivered.take().is_some(),
                     None => {
                         state.subs.insert(
                             rid.clone(),
@@ -934,7 +996,20 @@ impl Core {
                         );
                     }
                 }
-                Ok(self.deliver_first(client, rid)?.unwrap_or(Reply::Ok))
+                match self.deliver_first(client, rid)? {
+                    Some(msg) => {
+                        inc(if again {
+                            &self.stats.msg_get_duplicate
+                        } else {
+                            &self.stats.msg_get
+                        });
+                        Ok(msg)
+                    }
+                    None => {
+                        inc(&self.stats.msg_get_no_msg);
+                        Ok(Reply::Ok)
+                    }
+                }
             }
             Cmd::Ack(msg_id) => {
                 let Some(sub) = self
@@ -953,14 +1028,30 @@ impl Core {
                 }
                 sub.delivered = None;
                 let get = sub.get;
-                self.msgs.delete_first(rid, msg_id);
+                if let Some(Message {
+                    kind: MessageKind::Message { notification, .. },
+                    ..
+                }) = self.msgs.delete_first(rid, msg_id)
+                {
+                    inc(&self.stats.msg_recv);
+                    if get {
+                        inc(&self.stats.msg_recv_get);
+                    }
+                    if notification {
+                        inc(&self.stats.msg_recv_ntf);
+                    }
+                    add(&self.stats.msg_count, -1);
+                }
                 if get {
                     return Ok(Reply::Ok);
                 }
                 Ok(self.deliver_first(client, rid)?.unwrap_or(Reply::Ok))
             }
             Cmd::Key(k) => match self.queues.secure(rid, k.clone()) {
-                Ok(()) => Ok(Reply::Ok),
+                Ok(()) => {
+                    inc(&self.stats.q_secured);
+                    Ok(Reply::Ok)
+                }
                 Err(StoreError::AlreadySecured) => Err(ErrorKind::Auth),
                 Err(_) => Err(ErrorKind::Internal),
             },
@@ -973,7 +1064,10 @@ impl Core {
                     return Err(ErrorKind::Auth);
                 }
                 match self.queues.secure(rid, k.clone()) {
-                    Ok(()) => Ok(Reply::Ok),
+                    Ok(()) => {
+                        inc(&self.stats.q_secured);
+                        Ok(Reply::Ok)
+                    }
                     Err(StoreError::AlreadySecured) => Err(ErrorKind::Auth),
                     Err(_) => Err(ErrorKind::Internal),
                 }
@@ -989,7 +1083,15 @@ impl Core {
             }
             Cmd::Del => {
                 let q = self.queues.delete(rid).map_err(|_| ErrorKind::Internal)?;
-                self.msgs.delete_queue(rid);
+                inc(&self.stats.q_deleted_all);
+                inc(if q.sender_key.is_none() {
+                    &self.stats.q_deleted_new
+                } else {
+                    &self.stats.q_deleted_secured
+                });
+                add(&self.stats.q_count, -1);
+                let gone = self.msgs.delete_queue(rid);
+                self.count_msgs_gone(gone, false);
                 if let Some(c) = self.clients.get_mut(&client) {
                     c.subs.remove(rid);
                 }
@@ -1000,6 +1102,7 @@ impl Core {
                     // The reference sends DELD to a subscriber on another connection,
                     // which is END before v10.
                     if sub != client {
+                        self.count_end();
                         out.push(Outgoing {
                             client: sub,
                             corr_id: Vec::new(),
@@ -1051,6 +1154,7 @@ impl Core {
                     };
                     match self.queues.add_notifier(rid, creds) {
                         Ok(old) => {
+                            inc(&self.stats.ntf_created);
                             if let Some(old) = old {
                                 self.drop_notifier(&old, client, out);
                             }
@@ -1071,14 +1175,22 @@ impl Core {
                     .delete_notifier(rid)
                     .map_err(|_| ErrorKind::Internal)?
                 {
+                    inc(&self.stats.ntf_deleted);
                     self.drop_notifier(&old, client, out);
                 }
                 Ok(Reply::Ok)
             }
             Cmd::NSub => {
                 let nid = req.entity_id.clone();
-                if let Some(prev) = self.ntf_subscribers.insert(nid.clone(), client) {
+                let prev = self.ntf_subscribers.insert(nid.clone(), client);
+                inc(if prev == Some(client) {
+                    &self.stats.ntf_sub_duplicate
+                } else {
+                    &self.stats.ntf_sub
+                });
+                if let Some(prev) = prev {
                     if prev != client {
+                        self.count_end();
                         if let Some(c) = self.clients.get_mut(&prev) {
                             c.ntf_subs.remove(&nid);
                         }
@@ -1092,7 +1204,11 @@ impl Core {
                 }
                 // Notifications kept while no notifier was subscribed, oldest first.
                 self.ntf_kept.remove(&nid);
-                for ntf in self.ntfs.take(&nid) {
+                let kept = self.ntfs.take(&nid);
+                if !kept.is_empty() {
+                    self.count_ntfs_delivered(kept.len());
+                }
+                for ntf in kept {
                     out.push(Outgoing {
                         client,
                         corr_id: Vec::new(),
@@ -1116,13 +1232,18 @@ impl Core {
     /// notifier subscribed on another connection gets `END` (the reference's `DELD`, sent as
     /// `END` before v10).
     fn drop_notifier(&mut self, nid: &[u8], by: ClientId, out: &mut Vec<Outgoing>) {
-        self.ntfs.delete(nid);
+        let dropped = self.ntfs.delete(nid);
+        add(
+            &self.stats.ntf_count,
+            -i64::try_from(dropped).unwrap_or(i64::MAX),
+        );
         self.ntf_kept.remove(nid);
         if let Some(c) = self.ntf_subscribers.remove(nid) {
             if let Some(state) = self.clients.get_mut(&c) {
                 state.ntf_subs.remove(nid);
             }
             if c != by {
+                self.count_end();
                 out.push(Outgoing {
                     client: c,
                     corr_id: Vec::new(),
@@ -1145,21 +1266,31 @@ impl Core {
         out: &mut Vec<Outgoing>,
     ) -> Result<Reply, ErrorKind> {
         if body.len() > smp_proto::max_message_length(smp_proto::Version(session.version)) {
+            inc(&self.stats.msg_sent_large);
             return Err(ErrorKind::LargeMsg);
         }
         let q = self
             .queues
             .find(Party::Recipient, rid)
             .ok_or(ErrorKind::Auth)?;
-        if q.status != QueueStatus::Active {
-            return Err(ErrorKind::Auth);
+        match q.status {
+            QueueStatus::Active => {}
+            QueueStatus::Blocked(_) => {
+                inc(&self.stats.msg_sent_block);
+                return Err(ErrorKind::Auth);
+            }
+            _ => {
+                inc(&self.stats.msg_sent_auth);
+                return Err(ErrorKind::Auth);
+            }
         }
         let notifier = q
             .notifier
             .as_ref()
             .map(|n| (n.notifier_id.clone(), n.rcv_ntf_dh_secret.clone()));
         if let (Some(ttl), true) = (self.config.message_ttl, self.config.expire_on_send) {
-            self.msgs.expire(rid, now - ttl);
+            let n = self.msgs.expire(rid, now - ttl);
+            self.count_msgs_gone(n, true);
         }
         let msg_id = self.random_id(rng);
         let msg = Message {
@@ -1168,9 +1299,17 @@ impl Core {
             kind: MessageKind::Message { notification, body },
         };
         match self.msgs.write(rid, msg) {
-            WriteOutcome::Quota => Err(ErrorKind::Quota),
+            WriteOutcome::Quota => {
+                inc(&self.stats.msg_sent_quota);
+                Err(ErrorKind::Quota)
+            }
             WriteOutcome::Failed => Err(ErrorKind::Internal),
             WriteOutcome::Stored { was_empty } => {
+                inc(&self.stats.msg_sent);
+                inc(&self.stats.msg_count);
+                if notification {
+                    inc(&self.stats.msg_sent_ntf);
+                }
                 if was_empty {
                     if let Some(&sub) = self.subscribers.get(rid) {
                         let idle = self
@@ -1212,6 +1351,8 @@ impl Core {
                                 // notifiers every 1.5 seconds).
                                 match self.ntf_subscribers.get(&nid) {
                                     Some(&ntf_client) if !self.ntf_kept.contains(&nid) => {
+                                        inc(&self.stats.msg_ntfs);
+                                        inc(&self.stats.msg_ntfs_b);
                                         out.push(Outgoing {
                                             client: ntf_client,
                                             corr_id: Vec::new(),
@@ -1224,7 +1365,10 @@ impl Core {
                                             },
                                         })
                                     }
-                                    _ => self.ntfs.store(&nid, ntf),
+                                    _ => {
+                                        inc(&self.stats.ntf_count);
+                                        self.ntfs.store(&nid, ntf);
+                                    }
                                 }
                             }
                         }

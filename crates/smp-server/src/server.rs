@@ -46,6 +46,7 @@ use crate::core::{AuthCheck, AuthKeyCache, ClientId, Core, Outgoing, Reply, Requ
 use crate::forward::{self, Opened};
 use crate::msg_store::MsgNtf;
 use crate::proxy::{ProxyAgent, ProxyConfig};
+use crate::stats::{self, inc, EntityCounts, Stats, StatsConfig, StatsData};
 use crate::store_log;
 use crate::wire;
 
@@ -71,6 +72,8 @@ pub struct NetConfig {
     pub messages_path: Option<PathBuf>,
     /// Where to save kept notifications on shutdown (`None`: not saved).
     pub ntfs_path: Option<PathBuf>,
+    /// The operators' statistics files (none by default).
+    pub stats: StatsConfig,
 }
 
 fn now() -> i64 {
@@ -133,6 +136,8 @@ fn route_push(pushes: &HashMap<ClientId, PushTx>, core: &mut Core, o: Outgoing) 
 
 struct Shared {
     core: Mutex<Core>,
+    /// The core's counters, for the proxy's events (no core lock needed).
+    stats: Arc<Stats>,
     pushes: Pushes,
     next_client: AtomicU64,
     proxy: ProxyAgent,
@@ -168,6 +173,7 @@ impl Server {
             ..ProxyConfig::default()
         });
         let shared = Arc::new(Shared {
+            stats: core.stats().clone(),
             core: Mutex::new(core),
             pushes: Arc::new(Mutex::new(HashMap::new())),
             next_client: AtomicU64::new(1),
@@ -233,6 +239,8 @@ impl Server {
         let limit = Arc::new(Semaphore::new(config.max_connections));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut clients = JoinSet::new();
+        let stats = start_stats(&shared, &config.stats)?;
+        let stats_tasks = spawn_stats(&shared, &config.stats, stop_rx.clone());
         let expiry = spawn_expiry(shared.clone(), stop_rx.clone());
         let ntf_flush = spawn_ntf_flush(shared.clone(), stop_rx.clone());
         tokio::pin!(shutdown);
@@ -268,6 +276,9 @@ impl Server {
         while clients.join_next().await.is_some() {}
         expiry.abort();
         ntf_flush.abort();
+        for t in stats_tasks {
+            t.abort();
+        }
         shared.proxy.close().await;
         let mut core = lock(&shared.core);
         if let Some(path) = &config.messages_path {
@@ -285,8 +296,123 @@ impl Server {
         if let Some(log) = core.queues.take_log() {
             log.close()?;
         }
+        if let Some(daily) = &config.stats.daily {
+            match std::fs::write(&daily.backup, stats.snapshot().encode_backup()) {
+                Ok(()) => println!("server stats saved to {}", daily.backup.display()),
+                Err(e) => tracing::error!(error = %e, "saving server stats failed"),
+            }
+        }
         Ok(())
     }
+}
+
+/// The store's counts for the statistics.
+fn entity_counts(core: &Core) -> EntityCounts {
+    EntityCounts {
+        queues: i64::try_from(core.queues.len()).unwrap_or(i64::MAX),
+        notifiers: i64::try_from(core.queues.notifier_count()).unwrap_or(i64::MAX),
+    }
+}
+
+/// At start: the counters of the backup file, when there is one (it is then renamed to
+/// `.bak`, as the reference does; a file that cannot be read refuses the start), and the
+/// stored queue, message and notification counts.
+fn start_stats(shared: &Shared, config: &StatsConfig) -> std::io::Result<Arc<Stats>> {
+    let core = lock(&shared.core);
+    let stats = core.stats().clone();
+    if let Some(daily) = &config.daily {
+        if daily.backup.exists() {
+            let text = std::fs::read_to_string(&daily.backup)?;
+            let d = StatsData::decode_backup(&text).map_err(std::io::Error::other)?;
+            stats.set(&d);
+            let mut bak = daily.backup.clone().into_os_string();
+            bak.push(".bak");
+            std::fs::rename(&daily.backup, bak)?;
+            println!("server stats restored from {}", daily.backup.display());
+        }
+    }
+    stats.start(chrono::Utc::now());
+    let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let counts = entity_counts(&core);
+    stats.q_count.store(counts.queues, Ordering::Relaxed);
+    stats
+        .msg_count
+        .store(as_i64(core.msgs.total()), Ordering::Relaxed);
+    stats
+        .ntf_count
+        .store(as_i64(core.ntfs.total()), Ordering::Relaxed);
+    Ok(stats)
+}
+
+/// The daily log and the Prometheus file writers, as configured.
+fn spawn_stats(
+    shared: &Arc<Shared>,
+    config: &StatsConfig,
+    stop: watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if let Some(daily) = config.daily.clone() {
+        println!("server stats log enabled: {}", daily.path.display());
+        let shared = shared.clone();
+        let mut stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut delay = match daily.start_at {
+                Some(at) => stats::first_delay(chrono::Utc::now(), at),
+                None => daily.interval,
+            };
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    _ = stop.changed() => return,
+                }
+                delay = daily.interval;
+                let now = chrono::Utc::now();
+                let (d, counts) = {
+                    let core = lock(&shared.core);
+                    (core.stats().take(now), entity_counts(&core))
+                };
+                let line = stats::daily_line(&d, now, counts);
+                let written = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&daily.path)
+                    .and_then(|mut f| {
+                        use std::io::Write;
+                        writeln!(f, "{line}")
+                    });
+                if let Err(e) = written {
+                    tracing::error!(error = %e, "writing the stats log failed");
+                }
+            }
+        }));
+    }
+    if let Some(prom) = config.prometheus.clone() {
+        println!(
+            "Prometheus metrics saved every {} seconds to {}",
+            prom.interval.as_secs(),
+            prom.path.display()
+        );
+        let shared = shared.clone();
+        let mut stop = stop;
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(prom.interval) => {}
+                    _ = stop.changed() => return,
+                }
+                let now = chrono::Utc::now();
+                let (d, counts) = {
+                    let core = lock(&shared.core);
+                    (core.stats().snapshot(), entity_counts(&core))
+                };
+                let text = stats::prometheus_text(&d, counts, now);
+                if let Err(e) = std::fs::write(&prom.path, text) {
+                    tracing::error!(error = %e, "writing the metrics file failed");
+                }
+            }
+        }));
+    }
+    tasks
 }
 
 fn spawn_expiry(
@@ -451,10 +577,13 @@ async fn receive(
                         }
                     };
                     match st.command {
-                        Command::Rfwd(enc) => batch.push(Item::Fwd {
-                            corr_id: st.raw.corr_id.to_vec(),
-                            enc,
-                        }),
+                        Command::Rfwd(enc) => {
+                            inc(&shared.stats.p_msg_fwds_recv);
+                            batch.push(Item::Fwd {
+                                corr_id: st.raw.corr_id.to_vec(),
+                                enc,
+                            })
+                        }
                         cmd @ (Command::Prxy { .. } | Command::Pfwd { .. }) => {
                             let Ok(permit) = limit.clone().acquire_owned().await else {
                                 return;
@@ -465,8 +594,14 @@ async fn receive(
                             let push_tx = push_tx.clone();
                             proxied.spawn(async move {
                                 let _permit = permit;
-                                let resp =
-                                    proxy_command(&shared.proxy, &corr_id, &entity_id, cmd).await;
+                                let resp = proxy_command(
+                                    &shared.proxy,
+                                    &shared.stats,
+                                    &corr_id,
+                                    &entity_id,
+                                    cmd,
+                                )
+                                .await;
                                 let _ = push_tx.send(Wire {
                                     corr_id,
                                     entity_id,
@@ -495,27 +630,72 @@ async fn receive(
 /// `PRXY` or `PFWD`, answered by the proxy agent.
 async fn proxy_command(
     proxy: &ProxyAgent,
+    stats: &Stats,
     corr_id: &[u8],
     entity_id: &[u8],
     cmd: Command,
 ) -> Response {
+    use smp_proto::error::{BrokerErrorType, ProxyError, TransportError};
+    // As the reference: a version mismatch is a compatibility error, a failed connection
+    // (or, for `PFWD`, no session) a connection error, an `ERR` of the destination relay a
+    // success. Whether the destination is this relay itself (the `own` counters) is not
+    // known here: those stay 0.
+    let compat = |e: &ErrorType| {
+        matches!(e, ErrorType::Proxy(p) if matches!(**p,
+            ProxyError::Broker(BrokerErrorType::Transport(TransportError::Version))))
+    };
     match cmd {
         Command::Prxy { server, basic_auth } => {
-            proxy
+            let r = proxy
                 .prxy(
                     &server,
                     basic_auth.as_ref().map(smp_proto::BasicAuth::as_bytes),
                 )
-                .await
+                .await;
+            let basic_auth_failed = matches!(&r, Response::Err(ErrorType::Proxy(p))
+                if matches!(**p, ProxyError::BasicAuth));
+            if !basic_auth_failed {
+                inc(&stats.p_relays_requests);
+                inc(match &r {
+                    Response::Err(e) if compat(e) => &stats.p_relays_errors_compat,
+                    Response::Err(ErrorType::Proxy(p))
+                        if matches!(
+                            **p,
+                            ProxyError::Broker(
+                                BrokerErrorType::Network(_)
+                                    | BrokerErrorType::Timeout
+                                    | BrokerErrorType::Host
+                            )
+                        ) =>
+                    {
+                        &stats.p_relays_errors_connect
+                    }
+                    Response::Err(_) => &stats.p_relays_errors_other,
+                    _ => &stats.p_relays_successes,
+                });
+            }
+            r
         }
         Command::Pfwd {
             version,
             dh_key,
             enc_transmission,
         } => {
-            proxy
+            let r = proxy
                 .pfwd(entity_id, corr_id, version, dh_key, enc_transmission)
-                .await
+                .await;
+            inc(&stats.p_msg_fwds_requests);
+            inc(match &r {
+                Response::Err(e) if compat(e) => &stats.p_msg_fwds_errors_compat,
+                Response::Err(ErrorType::Proxy(p)) => match **p {
+                    ProxyError::NoSession => &stats.p_msg_fwds_errors_connect,
+                    ProxyError::Protocol(_) => &stats.p_msg_fwds_successes,
+                    _ => &stats.p_msg_fwds_errors_other,
+                },
+                Response::Err(_) => &stats.p_msg_fwds_errors_other,
+                _ => &stats.p_msg_fwds_successes,
+            });
+            r
         }
         _ => Response::Err(ErrorType::Internal),
     }

@@ -315,6 +315,11 @@ impl QueueStore {
         self.count
     }
 
+    /// The number of queues with notifier credentials.
+    pub fn notifier_count(&self) -> usize {
+        self.notifiers.len()
+    }
+
     /// True when there are no queues.
     pub fn is_empty(&self) -> bool {
         self.count == 0

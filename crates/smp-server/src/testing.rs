@@ -235,6 +235,7 @@ fn net_config(port: u16, messages_path: Option<PathBuf>) -> NetConfig {
         inactive: None,
         messages_path,
         ntfs_path: None,
+        stats: crate::stats::StatsConfig::default(),
     }
 }
 
