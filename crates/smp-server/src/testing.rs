@@ -87,6 +87,25 @@ impl TestServer {
         TestServer::spawn(net, &creds, &key_hash, core).await
     }
 
+    /// Starts a relay in memory with a per-queue message quota that writes the operators'
+    /// statistics files of `stats` (say, with intervals of a second).
+    pub async fn start_with_stats(
+        quota: usize,
+        stats: crate::stats::StatsConfig,
+    ) -> io::Result<TestServer> {
+        let (creds, key_hash) = generate_credentials()?;
+        let net = NetConfig {
+            stats,
+            ..net_config(0, None)
+        };
+        let core = Core::new(
+            CoreConfig::default(),
+            QueueStore::new(),
+            MsgStore::new(quota),
+        );
+        TestServer::spawn(net, &creds, &key_hash, core).await
+    }
+
     /// Binds `net.listen` and runs the relay in a task.
     async fn spawn(
         net: NetConfig,
