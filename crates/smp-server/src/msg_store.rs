@@ -220,14 +220,20 @@ impl MsgStore {
         self.queues.get(rid).map_or(0, |q| q.messages.len())
     }
 
-    /// Drops a queue's messages; returns how many there were.
+    /// Drops a queue's messages; returns how many there were (the quota marker is not a
+    /// message).
     pub fn delete_queue(&mut self, rid: &[u8]) -> usize {
         if let Some(j) = self.journal.as_mut() {
             if let Err(e) = j.delete_queue(rid) {
                 tracing::error!(error = %e, "message journal: delete failed");
             }
         }
-        self.queues.remove(rid).map_or(0, |q| q.messages.len())
+        self.queues.remove(rid).map_or(0, |q| {
+            q.messages
+                .iter()
+                .filter(|m| m.kind != MessageKind::Quota)
+                .count()
+        })
     }
 
     /// Deletes messages received before `before` (Unix seconds) from the head of one queue.

@@ -983,3 +983,49 @@ fn notifications_a_backed_up_notifier_cannot_take_are_kept_in_order() {
     assert_eq!(h.core.ntfs.total(), 0);
     assert!(h.core.take_kept_ntfs().is_empty());
 }
+
+#[test]
+fn stats_count_events_where_they_happen() {
+    let mut h = Harness::with(CoreConfig::default(), 1);
+    let (r, snd) = (Party_::new(), Party_::new());
+    let s = session(1);
+    // A queue deleted before it is secured, and one deleted after.
+    let (new_rid, _, _) = h.new_queue(&s, &r, false, None);
+    let (rid, sid, _) = h.new_queue(&s, &r, true, None);
+    assert_eq!(
+        h.reply(&s, r.req(&rid, Cmd::Key(snd.auth_key()))),
+        Reply::Ok
+    );
+    // A send without the key, one stored, one over the quota (1).
+    assert_eq!(
+        h.reply(&s, unsigned(&sid, send(b"x"))),
+        Reply::Err(ErrorKind::Auth)
+    );
+    assert_eq!(h.reply(&s, snd.req(&sid, send(b"x"))), Reply::Ok);
+    assert_eq!(
+        h.reply(&s, snd.req(&sid, send(b"y"))),
+        Reply::Err(ErrorKind::Quota)
+    );
+    // A second connection takes the subscription over: the first gets END.
+    let _ = h.run(&session(2), r.req(&rid, Cmd::Sub));
+    let stats = h.core.stats().snapshot();
+    assert_eq!((stats.q_created, stats.q_secured, stats.q_count), (2, 1, 2));
+    assert_eq!(
+        (stats.msg_sent, stats.msg_sent_auth, stats.msg_sent_quota),
+        (1, 1, 1)
+    );
+    assert_eq!((stats.msg_count, stats.q_sub, stats.q_sub_end), (1, 1, 1));
+    assert_eq!(h.reply(&s, r.req(&new_rid, Cmd::Del)), Reply::Ok);
+    assert_eq!(h.reply(&s, r.req(&rid, Cmd::Del)), Reply::Ok);
+    let stats = h.core.stats().snapshot();
+    assert_eq!(
+        (
+            stats.q_deleted_all,
+            stats.q_deleted_new,
+            stats.q_deleted_secured,
+            stats.q_count,
+            stats.msg_count
+        ),
+        (2, 1, 1, 0, 0)
+    );
+}
