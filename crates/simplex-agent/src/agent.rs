@@ -673,7 +673,7 @@ impl Inner {
             .create_queue(
                 &rcv_key,
                 &dh.public_key(),
-                None,
+                self.config.server_auth.get(server).cloned(),
                 SubscriptionMode::Subscribe,
                 sender_can_secure,
             )

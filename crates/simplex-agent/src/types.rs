@@ -1,9 +1,11 @@
 //! The agent's configuration and the events it reports.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
 use smp_client::ClientConfig;
+use smp_proto::address::{BasicAuth, SmpServerWithAuth};
 use smp_proto::SmpServer;
 
 use crate::store::ConnId;
@@ -134,6 +136,10 @@ pub struct AgentConfig {
     /// Whether they may go directly when the proxy cannot serve them (default
     /// [`SmpProxyFallback::Allow`], as the reference agent's).
     pub smp_proxy_fallback: SmpProxyFallback,
+    /// Passwords of the agent's own servers that require one (`smp://key:password@host`,
+    /// the reference's `ProtoServerWithAuth`): sent with `NEW` and with `PRXY` when the server
+    /// is the proxy.
+    pub server_auth: HashMap<SmpServer, BasicAuth>,
 }
 
 impl AgentConfig {
@@ -149,7 +155,18 @@ impl AgentConfig {
             retry_max: Duration::from_secs(30),
             smp_proxy_mode: SmpProxyMode::Never,
             smp_proxy_fallback: SmpProxyFallback::Allow,
+            server_auth: HashMap::new(),
         }
+    }
+
+    /// Defaults with these servers, each with its password if it has one.
+    pub fn with_auth(servers: Vec<SmpServerWithAuth>) -> Self {
+        let mut config = AgentConfig::new(servers.iter().map(|s| s.server.clone()).collect());
+        config.server_auth = servers
+            .into_iter()
+            .filter_map(|s| Some((s.server, s.auth?)))
+            .collect();
+        config
     }
 }
 

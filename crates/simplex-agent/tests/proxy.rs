@@ -525,3 +525,53 @@ async fn proxy_chosen_on_another_host() {
     alice.agent.stop().await;
     bob.agent.stop().await;
 }
+
+#[tokio::test]
+async fn a_password_protected_relay_needs_its_password_for_queues_and_as_proxy() {
+    use smp_proto::address::{BasicAuth, SmpServerWithAuth};
+    use smp_server::core::CoreConfig;
+    use smp_server::msg_store::MsgStore;
+    let a = TestServer::start_with(
+        CoreConfig {
+            create_password: Some(b"open-sesame".to_vec()),
+            ..CoreConfig::default()
+        },
+        MsgStore::new(128),
+        smp_server::testing::DEFAULT_MAX_CONNECTIONS,
+    )
+    .await
+    .expect("relay A with a password");
+    let b = TestServer::start(128).await.expect("relay B");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (always, no) = (SmpProxyMode::Always, SmpProxyFallback::Prohibit);
+    let with_password = SmpServerWithAuth {
+        server: a.address().clone(),
+        auth: Some(BasicAuth::new(b"open-sesame").expect("password")),
+    };
+    // Without the password Alice cannot make a queue on A.
+    let nopass = TestAgent::start(
+        dir.path(),
+        "carol",
+        proxied(vec![a.address().clone()], always, no),
+    )
+    .await;
+    assert!(
+        nopass.agent.create_connection().await.is_err(),
+        "NEW without the password is refused"
+    );
+    // With it: her queues are on A, and A proxies her messages to Bob's relay B.
+    let mut cfg = AgentConfig::with_auth(vec![with_password]);
+    cfg.smp_proxy_mode = always;
+    cfg.smp_proxy_fallback = no;
+    let mut alice = TestAgent::start(dir.path(), "alice", cfg).await;
+    let mut bob = TestAgent::start(
+        dir.path(),
+        "bob",
+        proxied(vec![b.address().clone()], SmpProxyMode::Never, no),
+    )
+    .await;
+    let (a_id, b_id) = connect(&mut alice, &mut bob).await;
+    exchange(&mut alice, &a_id, &mut bob, &b_id, b"through A").await;
+    exchange(&mut bob, &b_id, &mut alice, &a_id, b"to A").await;
+    assert_sessions(&alice, a.address(), &[(a.address(), b.address())]).await;
+}

@@ -8,7 +8,7 @@ use simplex_agent::{Agent, AgentConfig, SmpProxyFallback, SmpProxyMode, SqliteSt
 use simplex_chat::chat::{no_servers_hint, Chat, Flow, Output, Stdout};
 use simplex_chat::protocol::Profile;
 use simplex_chat::store::{ChatStore, StoreError};
-use smp_proto::SmpServer;
+use smp_proto::address::SmpServerWithAuth;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines, Stdin};
 use zeroize::Zeroizing;
 
@@ -84,11 +84,17 @@ fn fail(msg: &str) -> ! {
     std::process::exit(1);
 }
 
-fn parse_servers(s: &str) -> Result<Vec<SmpServer>, String> {
+/// Server addresses as the reference takes them: `smp://key[:password]@hosts[:port]`, the
+/// password (for creating queues there and using it as a proxy) optional.
+fn parse_servers(s: &str) -> Result<Vec<SmpServerWithAuth>, String> {
     s.split(|c: char| c.is_whitespace() || c == ';')
         .filter(|p| !p.is_empty())
         .map(|p| {
-            SmpServer::parse_str(p.as_bytes()).map_err(|e| format!("bad server address {p}: {e}"))
+            SmpServerWithAuth::parse_str(p.as_bytes()).map_err(|e| {
+                // The address may hold a password: name the server without it.
+                let shown = p.split_once('@').map_or(p, |(_, host)| host);
+                format!("bad server address (…@{shown}): {e}")
+            })
         })
         .collect()
 }
@@ -194,7 +200,7 @@ async fn main() {
         }
         Err(e) => fail(&e.to_string()),
     };
-    let mut config = AgentConfig::new(servers);
+    let mut config = AgentConfig::with_auth(servers);
     config.smp_proxy_mode = opts.smp_proxy;
     config.smp_proxy_fallback = opts.smp_proxy_fallback;
     let (agent, mut events) = match Agent::start(config, Box::new(agent_store)).await {
@@ -265,6 +271,24 @@ mod tests {
         );
         assert!(parse_servers("").expect("empty").is_empty());
         assert!(parse_servers("nonsense").is_err());
+        let fp = "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI";
+        let two = parse_servers(&format!(
+            "smp://{fp}:secret@a.example smp://{fp}@b.example:5224"
+        ))
+        .expect("two servers");
+        assert_eq!(two.len(), 2);
+        let config = AgentConfig::with_auth(two);
+        assert_eq!(config.servers.len(), 2);
+        assert_eq!(config.server_auth.len(), 1, "only the first has a password");
+        assert_eq!(
+            config
+                .server_auth
+                .get(&config.servers[0])
+                .map(|a| a.as_bytes().to_vec()),
+            Some(b"secret".to_vec())
+        );
+        let bad = parse_servers(&format!("smp://{fp}:secret@")).expect_err("no host");
+        assert!(!bad.contains("secret"), "{bad}");
         assert!(valid_name("alice"));
         assert!(!valid_name("@alice"));
         assert!(!valid_name(""));

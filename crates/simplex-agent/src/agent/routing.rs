@@ -423,7 +423,10 @@ impl Inner {
             }
             None => {}
         }
-        match client.proxy_session(dest, None).await {
+        match client
+            .proxy_session(dest, self.config.server_auth.get(proxy).cloned())
+            .await
+        {
             Ok(r) => {
                 slot.state = Some(Ok(r.clone()));
                 Ok(r)

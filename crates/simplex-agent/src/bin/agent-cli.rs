@@ -45,7 +45,7 @@ use simplex_agent::{
     SqliteStore,
 };
 use simplex_encoding::string::{base64url_decode, base64url_encode};
-use smp_proto::SmpServer;
+use smp_proto::address::SmpServerWithAuth;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Prints one line and flushes it, so that a reader sees it at once.
@@ -117,7 +117,7 @@ fn show(e: &AgentEvent) -> String {
 
 struct Args {
     db: PathBuf,
-    servers: Vec<SmpServer>,
+    servers: Vec<SmpServerWithAuth>,
     passphrase: String,
     smp_proxy: SmpProxyMode,
     smp_proxy_fallback: SmpProxyFallback,
@@ -136,9 +136,11 @@ fn parse_args() -> Result<Args, String> {
             "--db" => db = Some(PathBuf::from(value()?)),
             "--server" => {
                 let v = value()?;
+                // `smp://key[:password]@host`: the password is not repeated in errors.
+                let shown = v.split_once('@').map_or(v.as_str(), |(_, h)| h).to_owned();
                 servers.push(
-                    SmpServer::parse_str(v.as_bytes())
-                        .map_err(|e| format!("bad server address {v}: {e}"))?,
+                    SmpServerWithAuth::parse_str(v.as_bytes())
+                        .map_err(|e| format!("bad server address (…@{shown}): {e}"))?,
                 );
             }
             "--passphrase" => passphrase = value()?,
@@ -280,7 +282,7 @@ async fn command(agent: &Agent, line: &str) -> Result<Option<String>, String> {
 
 async fn run(args: Args) -> Result<(), String> {
     let store = SqliteStore::open(&args.db, &args.passphrase).map_err(|e| e.to_string())?;
-    let mut config = AgentConfig::new(args.servers);
+    let mut config = AgentConfig::with_auth(args.servers);
     config.smp_proxy_mode = args.smp_proxy;
     config.smp_proxy_fallback = args.smp_proxy_fallback;
     let (agent, mut events) = Agent::start(config, Box::new(store))
