@@ -387,6 +387,18 @@ pub struct Core {
     stats: Arc<Stats>,
 }
 
+impl From<MsgNtf> for Reply {
+    /// The `NMSG` of a notification.
+    fn from(ntf: MsgNtf) -> Reply {
+        Reply::NMsg {
+            nonce: ntf.nonce,
+            enc_meta: ntf.enc_meta,
+            msg_id: ntf.msg_id,
+            ts: ntf.ts,
+        }
+    }
+}
+
 /// A valid Ed25519 public key to verify against when the queue or key is missing, so the
 /// failure takes the same time (the base point's encoding).
 const DUMMY_ED25519: [u8; 32] = [
@@ -1213,12 +1225,7 @@ impl Core {
                         client,
                         corr_id: Vec::new(),
                         entity_id: nid.clone(),
-                        reply: Reply::NMsg {
-                            nonce: ntf.nonce,
-                            enc_meta: ntf.enc_meta,
-                            msg_id: ntf.msg_id,
-                            ts: ntf.ts,
-                        },
+                        reply: Reply::from(ntf),
                     });
                 }
                 self.clients.entry(client).or_default().ntf_subs.insert(nid);
@@ -1357,12 +1364,7 @@ impl Core {
                                             client: ntf_client,
                                             corr_id: Vec::new(),
                                             entity_id: nid,
-                                            reply: Reply::NMsg {
-                                                nonce: ntf.nonce,
-                                                enc_meta: ntf.enc_meta,
-                                                msg_id: ntf.msg_id,
-                                                ts: ntf.ts,
-                                            },
+                                            reply: Reply::from(ntf),
                                         })
                                     }
                                     _ => {

@@ -460,12 +460,7 @@ fn spawn_ntf_flush(
                         client,
                         corr_id: Vec::new(),
                         entity_id: nid.clone(),
-                        reply: Reply::NMsg {
-                            nonce: ntf.nonce,
-                            enc_meta: ntf.enc_meta,
-                            msg_id: ntf.msg_id,
-                            ts: ntf.ts,
-                        },
+                        reply: Reply::from(ntf),
                     };
                     route_push(&pushes, &mut core, o);
                 }
