@@ -587,6 +587,9 @@ impl Core {
         }
         self.ntfs.store(nid, ntf);
         inc(&self.stats.ntf_count);
+        // It was counted as delivered when it was handed on (pushed at `SEND`, or taken by
+        // `take_kept_ntfs`); it will be again when it goes out.
+        add(&self.stats.msg_ntfs, -1);
         if self.ntf_subscribers.contains_key(nid) {
             self.ntf_kept.insert(nid.to_vec());
         }

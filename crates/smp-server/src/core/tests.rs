@@ -964,6 +964,8 @@ fn notifications_a_backed_up_notifier_cannot_take_are_kept_in_order() {
         ids
     );
     assert_eq!(ids.first(), Some(&msg_id));
+    // Counted as delivered once each, though the first went out, back and out again.
+    assert_eq!(h.core.stats().snapshot().msg_ntfs, 2);
     // Handed on: the next one is pushed again.
     assert!(!h.core.ntf_is_kept(&notifier_id));
     assert_eq!(h.core.ntfs.total(), 0);
