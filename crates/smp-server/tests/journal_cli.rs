@@ -232,8 +232,14 @@ async fn import_serve_export_delete_and_back_to_memory() {
 /// Runs `smp-server start` in `dir`, expecting it to refuse: it must exit (not serve) within
 /// 20 seconds.
 fn start_refused(dir: &Path) -> Run {
+    start_refused_with(dir, &[])
+}
+
+/// [`start_refused`] with more arguments for `start`.
+fn start_refused_with(dir: &Path, args: &[&str]) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_smp-server"))
         .args(["start", "--port", "0", "--listen", "127.0.0.1"])
+        .args(args)
         .env("SMP_SERVER_CFG_PATH", dir.join("cfg"))
         .env("SMP_SERVER_LOG_PATH", dir.join("log"))
         .stdin(Stdio::null())
@@ -522,36 +528,9 @@ async fn memory_start_refuses_saved_messages_of_unknown_queues_unless_told_to_sk
     let mut broken: Vec<&str> = good.lines().collect();
     broken.insert(1, "v3 not a message");
     std::fs::write(&file, broken.join("\n") + "\n").expect("write");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_smp-server"))
-        .args([
-            "start",
-            "--port",
-            "0",
-            "--listen",
-            "127.0.0.1",
-            "--skip-warnings",
-        ])
-        .env("SMP_SERVER_CFG_PATH", dir.join("cfg"))
-        .env("SMP_SERVER_LOG_PATH", dir.join("log"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while child.try_wait().expect("try_wait").is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "started despite a bad line before the end"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().expect("wait");
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("line 2: parsing error"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let r = start_refused_with(dir, &["--skip-warnings"]);
+    assert!(!r.ok);
+    assert!(r.stderr.contains("line 2: parsing error"), "{}", r.stderr);
 
     // Told to skip: the unknown queue's message is dropped, the others are served.
     std::fs::write(&file, &with_unknown).expect("write");

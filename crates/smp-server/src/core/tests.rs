@@ -302,6 +302,22 @@ fn auth_errors_for_missing_queue_and_wrong_key() {
     assert_eq!(h.reply(&s, r.req(b"", cmd)), Reply::Err(ErrorKind::Auth));
 }
 
+/// A request with a crypto_box authenticator made with the box key of `key` (a DH secret
+/// with the session key), under a correlation ID of 24 bytes `corr`.
+fn authenticated(corr: u8, entity: &[u8], cmd: Cmd, key: &[u8; 32]) -> Request {
+    let corr_id = vec![corr; 24];
+    let authorized = [entity, b"|cmd"].concat();
+    let nonce = CbNonce::from_slice(&corr_id).expect("24");
+    let a = cb_authenticate_with_key(&CbKey::from_secret(key), &nonce, &authorized);
+    Request {
+        corr_id,
+        entity_id: entity.to_vec(),
+        auth: Authorization::Authenticator(a),
+        authorized,
+        cmd,
+    }
+}
+
 #[test]
 fn authenticator_scheme_with_x25519_recipient_key() {
     let mut h = Harness::new();
@@ -310,19 +326,7 @@ fn authenticator_scheme_with_x25519_recipient_key() {
     let auth_key = PrivateKeyX25519::generate(&mut OsRng);
     let dh = PrivateKeyX25519::generate(&mut OsRng);
     let secret = *dh_x25519(&srv_pub, &auth_key).as_bytes();
-    let req = |entity: &[u8], cmd: Cmd, key: &[u8; 32]| {
-        let corr_id = vec![5u8; 24];
-        let authorized = [entity, b"|cmd"].concat();
-        let nonce = CbNonce::from_slice(&corr_id).expect("24");
-        let a = cb_authenticate_with_key(&CbKey::from_secret(key), &nonce, &authorized);
-        Request {
-            corr_id,
-            entity_id: entity.to_vec(),
-            auth: Authorization::Authenticator(a),
-            authorized,
-            cmd,
-        }
-    };
+    let req = |entity: &[u8], cmd: Cmd, key: &[u8; 32]| authenticated(5, entity, cmd, key);
     let cmd = Cmd::New {
         rcv_auth_key: PublicAuthKey::X25519(auth_key.public_key()),
         rcv_dh_key: dh.public_key(),
@@ -845,19 +849,7 @@ fn auth_key_cache_keeps_only_keys_that_verified_and_answers_as_without() {
     let auth_key = PrivateKeyX25519::generate(&mut OsRng);
     let dh = PrivateKeyX25519::generate(&mut OsRng);
     let secret = *dh_x25519(&srv_pub, &auth_key).as_bytes();
-    let req = |entity: &[u8], cmd: Cmd, key: &[u8; 32]| {
-        let corr_id = vec![7u8; 24];
-        let authorized = [entity, b"|cmd"].concat();
-        let nonce = CbNonce::from_slice(&corr_id).expect("24");
-        let a = cb_authenticate_with_key(&CbKey::from_secret(key), &nonce, &authorized);
-        Request {
-            corr_id,
-            entity_id: entity.to_vec(),
-            auth: Authorization::Authenticator(a),
-            authorized,
-            cmd,
-        }
-    };
+    let req = |entity: &[u8], cmd: Cmd, key: &[u8; 32]| authenticated(7, entity, cmd, key);
     let new = Cmd::New {
         rcv_auth_key: PublicAuthKey::X25519(auth_key.public_key()),
         rcv_dh_key: dh.public_key(),
