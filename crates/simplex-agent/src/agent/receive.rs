@@ -1,0 +1,511 @@
+//! Receiving: a queue's `MSG` is decrypted (the server's layer, the per-queue layer,
+//! then the ratchet), checked against the previous message (number and hash), stored with
+//! the ratchet's new state in one batch, reported, and acknowledged to the server (`ACK`)
+//! at once or, for messages and receipts, when the application acknowledges them. A
+//! message seen before is recognised by its stored hash.
+
+use std::sync::Arc;
+
+use agent_proto::version::DELIVERY_RCPTS_AGENT_VERSION;
+use agent_proto::{
+    AMessage, AMessageReceipt, AgentMessage, AgentMsgEnvelope, ClientMessage, ClientMsgEnvelope,
+    PrivHeader, SndQAddr,
+};
+use rand::rngs::OsRng;
+use simplex_crypto::{cb_decrypt, dh_x25519, sha256, DhSecretX25519, PublicKeyX25519};
+use simplex_encoding::decode_all;
+use simplex_ratchet::RatchetError;
+use smp_client::{decrypt_message, ClientError};
+use smp_proto::{ErrorType, RcvMessage, RcvMsgBody};
+
+use super::{crypto_err, smp_err, Agent, Inner};
+use crate::error::AgentError;
+use crate::store::*;
+use crate::types::*;
+
+/// What to do with the server's message after processing.
+pub(super) enum AckMode {
+    Now,
+    Later,
+}
+
+impl Agent {
+    /// Acknowledges a received message (`MSG`) or receipt message (`RCVD`): the server may
+    /// deliver the next one. With `receipt`, a delivery receipt carrying that info is sent
+    /// to the peer (agent v4+); asking for one on anything but a message is refused
+    /// (`Prohibited`) before anything is acknowledged.
+    pub async fn ack_message(
+        &self,
+        conn_id: &[u8],
+        msg_id: i64,
+        receipt: Option<&[u8]>,
+    ) -> Result<(), AgentError> {
+        let inner = &self.inner;
+        let read = |conn_id: &[u8]| {
+            let id = conn_id.to_vec();
+            inner.db(move |s| Ok((s.conn(&id)?, s.rcv_queue(&id)?, s.rcv_msg(&id, msg_id)?)))
+        };
+        // The server's ACK goes without the lock (a repeated ACK is harmless); the state
+        // changes are made under it, once.
+        let (_, rq, msg) = read(conn_id).await?;
+        let rq = rq.ok_or(AgentError::NoConnection)?;
+        let msg = msg.ok_or(AgentError::Prohibited("no such message"))?;
+        if receipt.is_some() && msg.kind != RcvMsgKind::Message {
+            return Err(AgentError::Prohibited("receipt not allowed"));
+        }
+        if msg.acked {
+            return Ok(());
+        }
+        inner.ack_server(&rq, &msg.srv_msg_id).await?;
+        let _g = inner.lock.lock().await;
+        let (conn, _, msg) = read(conn_id).await?;
+        let conn = conn.ok_or(AgentError::NoConnection)?;
+        let msg = msg.ok_or(AgentError::Prohibited("no such message"))?;
+        if msg.acked {
+            return Ok(());
+        }
+        let id = conn_id.to_vec();
+        inner
+            .db(move |s| s.apply(vec![Write::AckRcvMsg(id, msg_id)]))
+            .await?;
+        if let Some(info) = receipt {
+            if conn.agent_version >= DELIVERY_RCPTS_AGENT_VERSION.0 {
+                let r = AMessageReceipt {
+                    agent_msg_id: msg.ext_snd_id,
+                    msg_hash: msg.hash.clone(),
+                    rcpt_info: info.to_vec(),
+                };
+                inner
+                    .enqueue(conn_id, AMessage::ARcvd(vec![r]), SndMsgKind::Receipt)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Inner {
+    pub(super) async fn ack_server(
+        self: &Arc<Self>,
+        rq: &RcvQueueRecord,
+        srv_msg_id: &[u8],
+    ) -> Result<(), AgentError> {
+        let client = self.client(&rq.server, &rq.conn_id).await?;
+        match client.ack(&rq.rcv_key, &rq.rcv_id, srv_msg_id).await {
+            Ok(()) | Err(ClientError::Server(ErrorType::NoMsg)) => Ok(()),
+            Err(e) => Err(smp_err(&rq.server, e)),
+        }
+    }
+
+    /// A message from a receive queue (`processSMPTransmission`, `MSG`).
+    pub(super) async fn on_msg(
+        self: &Arc<Self>,
+        conn_id: &[u8],
+        m: RcvMessage,
+    ) -> Result<(), AgentError> {
+        let g = self.lock.lock().await;
+        let id = conn_id.to_vec();
+        let (conn, rq, sq) = self
+            .db(move |s| Ok((s.conn(&id)?, s.rcv_queue(&id)?, s.snd_queue(&id)?)))
+            .await?;
+        let (Some(conn), Some(rq)) = (conn, rq) else {
+            return Ok(());
+        };
+        let srv_msg_id = m.msg_id.as_slice().to_vec();
+        let body = match decrypt_message(&rq.rcv_dh_secret, &m) {
+            Ok(b) => b,
+            Err(e) => {
+                drop(g);
+                self.ack_server(&rq, &srv_msg_id).await?;
+                return Err(smp_err(&rq.server, e));
+            }
+        };
+        let result = match body {
+            RcvMsgBody::Quota { .. } => {
+                if sq.is_some() {
+                    let addr = SndQAddr {
+                        server: rq.server.clone(),
+                        sender_id: rq.snd_id.clone(),
+                    };
+                    let _ = self
+                        .enqueue(conn_id, AMessage::AQCont(addr), SndMsgKind::QCont)
+                        .await;
+                }
+                Ok(AckMode::Now)
+            }
+            RcvMsgBody::Data { body, .. } => {
+                self.on_data(conn, rq.clone(), sq, &srv_msg_id, &body).await
+            }
+        };
+        drop(g);
+        let acked = match &result {
+            Ok(AckMode::Later) => Ok(()),
+            _ => self.ack_server(&rq, &srv_msg_id).await,
+        };
+        // An ACK lost with the connection is harmless: the message comes again after
+        // resubscribing and is recognised by its stored hash.
+        match acked {
+            Err(AgentError::Smp { error, .. }) if error.is_temporary() => {}
+            Err(e) => return Err(e),
+            Ok(()) => {}
+        }
+        result.map(|_| ())
+    }
+
+    /// A message's data: the per-queue layer tells what it is. A confirmation (to a
+    /// connection) or an invitation (to an address) carries the sender's e2e key in its
+    /// clear header, the queue having no shared secret yet; every later message is boxed
+    /// with the secret agreed then and carries a ratchet-encrypted agent message.
+    pub(super) async fn on_data(
+        self: &Arc<Self>,
+        conn: ConnRecord,
+        rq: RcvQueueRecord,
+        sq: Option<SndQueueRecord>,
+        srv_msg_id: &[u8],
+        body: &[u8],
+    ) -> Result<AckMode, AgentError> {
+        let env: ClientMsgEnvelope =
+            decode_all(body).map_err(|_| AgentError::Message("client envelope"))?;
+        match (env.header.e2e_pub_dh_key, rq.e2e_dh_secret.clone()) {
+            (Some(_), Some(_)) => Ok(AckMode::Now), // a repeated confirmation
+            (None, None) => Err(AgentError::Message("no keys")),
+            (Some(pub_key), None) => self.on_first_envelope(conn, rq, sq, pub_key, env).await,
+            (None, Some(secret)) => {
+                let enc_agent_message = open_message_envelope(&secret, &env)?;
+                self.on_ratchet_message(conn, rq, sq, srv_msg_id, enc_agent_message)
+                    .await
+            }
+        }
+    }
+
+    /// A confirmation or an invitation: opened with the sender's e2e key from the clear
+    /// header, then handed to the handshake (module `connect`).
+    async fn on_first_envelope(
+        self: &Arc<Self>,
+        conn: ConnRecord,
+        rq: RcvQueueRecord,
+        sq: Option<SndQueueRecord>,
+        pub_key: PublicKeyX25519,
+        env: ClientMsgEnvelope,
+    ) -> Result<AckMode, AgentError> {
+        let secret = dh_x25519(&pub_key, &rq.e2e_priv_key);
+        let plain = cb_decrypt(&secret, &env.nonce, &env.enc_body).map_err(crypto_err)?;
+        let cm: ClientMessage =
+            decode_all(&plain).map_err(|_| AgentError::Message("client message"))?;
+        let ae: AgentMsgEnvelope =
+            decode_all(&cm.body).map_err(|_| AgentError::Message("agent envelope"))?;
+        let sender_key = match cm.header {
+            PrivHeader::Confirmation(k) => Some(k),
+            PrivHeader::Empty => None,
+        };
+        match (conn.kind, ae) {
+            (
+                ConnKind::Contact,
+                AgentMsgEnvelope::Invitation {
+                    conn_req,
+                    conn_info,
+                    ..
+                },
+            ) => self.on_invitation(conn.conn_id, conn_req, conn_info).await,
+            (
+                ConnKind::Duplex,
+                AgentMsgEnvelope::Confirmation {
+                    agent_version,
+                    e2e_encryption,
+                    enc_conn_info,
+                },
+            ) => {
+                if conn.status != ConnStatus::New {
+                    return Err(AgentError::Message("confirmation in active connection"));
+                }
+                self.on_confirmation(
+                    conn,
+                    rq,
+                    sq,
+                    pub_key,
+                    sender_key,
+                    env.header.version,
+                    agent_version,
+                    e2e_encryption,
+                    &enc_conn_info,
+                )
+                .await
+            }
+            _ => Err(AgentError::Message("unexpected envelope")),
+        }
+    }
+
+    /// A ratchet-encrypted agent message: decrypted, checked against the previous one
+    /// (number and hash), stored with the ratchet's new state in one batch, then reported.
+    async fn on_ratchet_message(
+        self: &Arc<Self>,
+        mut conn: ConnRecord,
+        mut rq: RcvQueueRecord,
+        sq: Option<SndQueueRecord>,
+        srv_msg_id: &[u8],
+        enc_agent_message: Vec<u8>,
+    ) -> Result<AckMode, AgentError> {
+        let conn_id = conn.conn_id.clone();
+        let enc_hash = sha256(&enc_agent_message).to_vec();
+        let id = conn_id.clone();
+        let (ratchet, skipped) = self
+            .db(move |s| Ok((s.ratchet(&id)?, s.skipped(&id)?)))
+            .await?;
+        let ratchet = ratchet.ok_or(AgentError::Message("no ratchet"))?;
+        let d = match ratchet.decrypt(&skipped, &enc_agent_message, &mut OsRng) {
+            Ok(d) => d,
+            Err(e) => return self.on_seen_before(&conn, srv_msg_id, enc_hash, e).await,
+        };
+        let AgentMessage::Message { header, message } =
+            decode_all(&d.plaintext).map_err(|_| AgentError::Message("agent message"))?
+        else {
+            return Err(AgentError::Message("not an agent message"));
+        };
+        let hash = sha256(&d.plaintext).to_vec();
+        let integrity = MsgIntegrity::check(
+            conn.last_rcv_ext_id,
+            &conn.last_rcv_hash,
+            header.snd_msg_id,
+            &header.prev_msg_hash,
+        );
+        conn.last_internal_id += 1;
+        conn.last_rcv_ext_id = header.snd_msg_id;
+        conn.last_rcv_hash = hash.clone();
+        let internal_id = conn.last_internal_id;
+        rq.status = QueueStatus::Active;
+        let mut writes = vec![
+            Write::PutRatchet(conn_id.clone(), d.ratchet),
+            Write::Skipped(conn_id.clone(), d.diff),
+        ];
+        let mut events = Vec::new();
+        let mut reply_hello = false;
+        let mut ack = AckMode::Now;
+        let mut record = RcvMsgRecord {
+            conn_id: conn_id.clone(),
+            internal_id,
+            ext_snd_id: header.snd_msg_id,
+            hash: hash.clone(),
+            enc_hash: enc_hash.clone(),
+            srv_msg_id: srv_msg_id.to_vec(),
+            body: Vec::new(),
+            integrity: integrity.to_string(),
+            acked: true,
+            kind: RcvMsgKind::Other,
+        };
+        let meta = MsgMeta {
+            msg_id: internal_id,
+            snd_msg_id: header.snd_msg_id,
+            integrity,
+        };
+        match message {
+            AMessage::Hello => {
+                record.kind = RcvMsgKind::Hello;
+                if conn.initiator {
+                    reply_hello = true;
+                } else if conn.status == ConnStatus::New {
+                    conn.status = ConnStatus::Active;
+                    events.push(Event::Con);
+                }
+            }
+            AMessage::AMsg(body) => {
+                record.kind = RcvMsgKind::Message;
+                record.body = body.clone();
+                record.acked = false;
+                events.push(Event::Msg { meta, body });
+                ack = AckMode::Later;
+            }
+            AMessage::ARcvd(rcpts) => {
+                record.kind = RcvMsgKind::Receipt;
+                let receipts = self
+                    .on_receipts(&conn_id, internal_id, rcpts, &mut writes, &mut events)
+                    .await?;
+                if !receipts.is_empty() {
+                    record.acked = false;
+                    events.push(Event::Rcvd { meta, receipts });
+                    ack = AckMode::Later;
+                }
+            }
+            AMessage::AQCont(_) => {
+                record.kind = RcvMsgKind::QCont;
+                self.wake_worker(&conn_id);
+                events.push(Event::QCont);
+            }
+            _ => {}
+        }
+        writes.push(Write::PutRcvMsg(record));
+        writes.push(Write::PutConn(conn));
+        writes.push(Write::PutRcvQueue(rq));
+        self.db(move |s| s.apply(writes)).await?;
+        for e in events {
+            self.emit(conn_id.clone(), e);
+        }
+        if reply_hello && sq.is_some() {
+            self.enqueue(&conn_id, AMessage::Hello, SndMsgKind::Hello)
+                .await?;
+        }
+        Ok(ack)
+    }
+
+    /// A message the ratchet cannot decrypt because its key is gone: a message seen before.
+    /// The server's redelivery of the connection's last message that the application has
+    /// not acknowledged yet (its ACK was never sent, say before a restart) is reported
+    /// again from the stored copy; its redelivery under the same server ID otherwise (the
+    /// application acknowledged it, or it is not the last one) is acknowledged silently
+    /// (`getLastMsg`). A copy under another server ID is a replay (or a resend by the
+    /// sender): it is acknowledged and reported as `A_DUPLICATE`, where the reference drops
+    /// it silently (`checkRcvMsgHashExists`). A message the ratchet calls a duplicate whose
+    /// hash is unknown is reported as `A_DUPLICATE` too, as the reference does
+    /// (`checkDuplicateHash`). Any other decryption error is the caller's.
+    async fn on_seen_before(
+        self: &Arc<Self>,
+        conn: &ConnRecord,
+        srv_msg_id: &[u8],
+        enc_hash: Vec<u8>,
+        e: RatchetError,
+    ) -> Result<AckMode, AgentError> {
+        let conn_id = conn.conn_id.clone();
+        let id = conn_id.clone();
+        let stored = self
+            .db(move |s| s.rcv_msg_by_enc_hash(&id, &enc_hash))
+            .await?;
+        match stored {
+            Some(r) if r.srv_msg_id == srv_msg_id => {
+                if !r.acked && r.internal_id == conn.last_internal_id {
+                    self.redeliver(conn_id, r).await
+                } else {
+                    Ok(AckMode::Now)
+                }
+            }
+            Some(r) => {
+                self.emit(
+                    conn_id,
+                    Event::Duplicate {
+                        msg_id: Some(r.internal_id),
+                    },
+                );
+                Ok(AckMode::Now)
+            }
+            None if matches!(e, RatchetError::DuplicateMessage) => {
+                self.emit(conn_id, Event::Duplicate { msg_id: None });
+                Ok(AckMode::Now)
+            }
+            None => Err(crypto_err(e)),
+        }
+    }
+
+    /// Delivery receipts (`A_RCVD`) for messages this side sent: each is matched to its
+    /// message by the sender's ID and its hash compared; a receipt already reported `OK`
+    /// is not reported again. Returns the receipts to report; the updated sent messages go
+    /// into `writes`, receipts for unknown or non-message IDs into `events` as errors.
+    async fn on_receipts(
+        self: &Arc<Self>,
+        conn_id: &[u8],
+        internal_id: i64,
+        rcpts: Vec<AMessageReceipt>,
+        writes: &mut Vec<Write>,
+        events: &mut Vec<Event>,
+    ) -> Result<Vec<MsgReceipt>, AgentError> {
+        let mut receipts = Vec::new();
+        for r in rcpts {
+            let id = conn_id.to_vec();
+            let sent = self
+                .db(move |s| s.snd_msg_by_snd_id(&id, r.agent_msg_id))
+                .await?;
+            match sent {
+                None => events.push(Event::Err(format!(
+                    "receipt for an unknown message {}",
+                    r.agent_msg_id
+                ))),
+                Some(sent) if sent.kind != SndMsgKind::Message => {
+                    events.push(Event::Err("receipt: not a message".into()))
+                }
+                // Reported already.
+                Some(SndMsgRecord {
+                    receipt:
+                        Some(SndMsgReceipt {
+                            status: MsgReceiptStatus::Ok,
+                            ..
+                        }),
+                    ..
+                }) => {}
+                Some(mut sent) => {
+                    let status = if sent.hash == r.msg_hash {
+                        MsgReceiptStatus::Ok
+                    } else {
+                        MsgReceiptStatus::BadMsgHash
+                    };
+                    sent.receipt = Some(SndMsgReceipt {
+                        rcv_msg_id: internal_id,
+                        status,
+                    });
+                    receipts.push(MsgReceipt {
+                        msg_id: sent.internal_id,
+                        status,
+                    });
+                    writes.push(Write::PutSndMsg(sent));
+                }
+            }
+        }
+        Ok(receipts)
+    }
+
+    /// Reports again the connection's last received message, which the server delivered
+    /// again under the same ID before the application acknowledged it: a message from its
+    /// stored copy, receipts from what they recorded.
+    pub(super) async fn redeliver(
+        self: &Arc<Self>,
+        conn_id: ConnId,
+        r: RcvMsgRecord,
+    ) -> Result<AckMode, AgentError> {
+        let meta = MsgMeta {
+            msg_id: r.internal_id,
+            snd_msg_id: r.ext_snd_id,
+            integrity: MsgIntegrity::parse(&r.integrity).unwrap_or(MsgIntegrity::Ok),
+        };
+        match r.kind {
+            RcvMsgKind::Message => {
+                self.emit(conn_id, Event::Msg { meta, body: r.body });
+                Ok(AckMode::Later)
+            }
+            RcvMsgKind::Receipt => {
+                let id = conn_id.clone();
+                let sent = self
+                    .db(move |s| s.snd_msgs_by_receipt(&id, r.internal_id))
+                    .await?;
+                let receipts: Vec<MsgReceipt> = sent
+                    .iter()
+                    .filter_map(|m| {
+                        m.receipt.map(|rc| MsgReceipt {
+                            msg_id: m.internal_id,
+                            status: rc.status,
+                        })
+                    })
+                    .collect();
+                if receipts.is_empty() {
+                    return Ok(AckMode::Now);
+                }
+                self.emit(conn_id, Event::Rcvd { meta, receipts });
+                Ok(AckMode::Later)
+            }
+            _ => Ok(AckMode::Now),
+        }
+    }
+}
+
+/// The per-queue layer of a message after the confirmation: the ratchet-encrypted agent
+/// message inside.
+fn open_message_envelope(
+    secret: &DhSecretX25519,
+    env: &ClientMsgEnvelope,
+) -> Result<Vec<u8>, AgentError> {
+    let plain = cb_decrypt(secret, &env.nonce, &env.enc_body).map_err(crypto_err)?;
+    let cm: ClientMessage =
+        decode_all(&plain).map_err(|_| AgentError::Message("client message"))?;
+    let AgentMsgEnvelope::Message {
+        enc_agent_message, ..
+    } = decode_all(&cm.body).map_err(|_| AgentError::Message("agent envelope"))?
+    else {
+        return Err(AgentError::Message("not a message envelope"));
+    };
+    Ok(enc_agent_message)
+}

@@ -1,0 +1,366 @@
+//! Sending: agent messages are ratchet-encrypted and stored as pending (`enqueue`), and
+//! each connection's delivery task sends them in order (`SEND`, directly or through a
+//! proxy: module `routing`), retrying temporary failures with back-off and waiting for the
+//! peer's `A_QCONT` after `ERR QUOTA`; `SENT`, `MERR`, `MWARN` report the outcome.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use agent_proto::version::e2e_enc_agent_msg_length;
+use agent_proto::{
+    AMessage, APrivHeader, AgentMessage, AgentMsgEnvelope, ClientMessage, ClientMsgEnvelope,
+    PrivHeader, PubHeader,
+};
+use rand::rngs::OsRng;
+use simplex_crypto::{cb_encrypt, sha256, CbNonce};
+use simplex_encoding::Encode;
+use simplex_ratchet::{PqSupport, RatchetError, CURRENT_E2E_VERSION};
+use smp_proto::MsgFlags;
+use smp_proto::Version;
+use tokio::sync::Notify;
+
+use super::routing::{SendFail, SndCommand};
+use super::{crypto_err, Agent, Inner};
+use crate::error::AgentError;
+use crate::store::*;
+use crate::types::*;
+
+/// `e2eEncConfirmationLength`: the padded per-queue plaintext of confirmations and invitations.
+pub(super) const E2E_ENC_CONFIRMATION_LENGTH: usize = 15904;
+/// `e2eEncMessageLength`: the padded per-queue plaintext of messages.
+pub(super) const E2E_ENC_MESSAGE_LENGTH: usize = 16000;
+
+/// The per-queue e2e layer: a boxed [`ClientMessage`] in a [`ClientMsgEnvelope`].
+pub(super) fn seal(
+    secret: &simplex_crypto::DhSecretX25519,
+    version: u16,
+    e2e_pub: Option<simplex_crypto::PublicKeyX25519>,
+    header: PrivHeader,
+    envelope: &AgentMsgEnvelope,
+) -> Result<Vec<u8>, AgentError> {
+    let msg = ClientMessage {
+        header,
+        body: envelope.to_bytes(),
+    };
+    let padded = if e2e_pub.is_some() {
+        E2E_ENC_CONFIRMATION_LENGTH
+    } else {
+        E2E_ENC_MESSAGE_LENGTH
+    };
+    let nonce = CbNonce::random(&mut OsRng);
+    let enc_body = cb_encrypt(secret, &nonce, &msg.to_bytes(), padded).map_err(crypto_err)?;
+    Ok(ClientMsgEnvelope {
+        header: PubHeader {
+            version: Version(version),
+            e2e_pub_dh_key: e2e_pub,
+        },
+        nonce,
+        enc_body,
+    }
+    .to_bytes())
+}
+
+impl Agent {
+    /// Sends a message; returns its ID, reported again in `SENT` (or `MERR`) and `RCVD`.
+    pub async fn send_message(&self, conn_id: &[u8], body: &[u8]) -> Result<i64, AgentError> {
+        let inner = &self.inner;
+        let _g = inner.lock.lock().await;
+        inner
+            .enqueue(conn_id, AMessage::AMsg(body.to_vec()), SndMsgKind::Message)
+            .await
+    }
+}
+
+impl Inner {
+    /// Stores an agent message for delivery (the caller holds the lock).
+    pub(super) async fn enqueue(
+        self: &Arc<Self>,
+        conn_id: &[u8],
+        msg: AMessage,
+        kind: SndMsgKind,
+    ) -> Result<i64, AgentError> {
+        let id = conn_id.to_vec();
+        let (conn, sq, ratchet) = self
+            .db(move |s| Ok((s.conn(&id)?, s.snd_queue(&id)?, s.ratchet(&id)?)))
+            .await?;
+        let mut conn = conn.ok_or(AgentError::NoConnection)?;
+        let (Some(sq), Some(ratchet)) = (sq, ratchet) else {
+            return Err(AgentError::Prohibited("connection cannot send yet"));
+        };
+        if !ratchet.can_send() {
+            return Err(AgentError::Prohibited("connection cannot send yet"));
+        }
+        conn.last_internal_id += 1;
+        conn.last_snd_id += 1;
+        let header = APrivHeader {
+            snd_msg_id: conn.last_snd_id,
+            prev_msg_hash: conn.last_snd_hash.clone(),
+        };
+        let plain = AgentMessage::Message {
+            header,
+            message: msg,
+        }
+        .to_bytes();
+        let hash = sha256(&plain).to_vec();
+        let pq = PqSupport(conn.pq_support);
+        let padded = e2e_enc_agent_msg_length(Version(conn.agent_version), pq);
+        let (enc, ratchet) = ratchet
+            .encrypt(None, CURRENT_E2E_VERSION, padded, &plain)
+            .map_err(|e| match e {
+                RatchetError::MessageTooLarge => AgentError::Large,
+                e => crypto_err(e),
+            })?;
+        let env = AgentMsgEnvelope::Message {
+            agent_version: Version(conn.agent_version),
+            enc_agent_message: enc,
+        };
+        let body = seal(
+            &sq.e2e_dh_secret,
+            sq.client_version,
+            None,
+            PrivHeader::Empty,
+            &env,
+        )?;
+        conn.last_snd_hash = hash.clone();
+        let internal_id = conn.last_internal_id;
+        let rec = SndMsgRecord {
+            conn_id: conn_id.to_vec(),
+            internal_id,
+            snd_id: conn.last_snd_id,
+            kind,
+            hash,
+            body,
+            pending: true,
+            receipt: None,
+        };
+        let id = conn_id.to_vec();
+        self.db(move |s| {
+            s.apply(vec![
+                Write::PutConn(conn),
+                Write::PutRatchet(id, ratchet),
+                Write::PutSndMsg(rec),
+            ])
+        })
+        .await?;
+        self.start_worker(conn_id);
+        Ok(internal_id)
+    }
+
+    /// Starts (or wakes) the delivery task of a connection.
+    pub(super) fn start_worker(self: &Arc<Self>, conn_id: &[u8]) {
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        if st.stopped {
+            return;
+        }
+        if let Some(n) = st.workers.get(conn_id) {
+            n.notify_one();
+            return;
+        }
+        let n = Arc::new(Notify::new());
+        st.workers.insert(conn_id.to_vec(), n.clone());
+        tokio::spawn(delivery_loop(Arc::downgrade(self), conn_id.to_vec(), n));
+    }
+
+    pub(super) fn wake_worker(&self, conn_id: &[u8]) {
+        if let Ok(st) = self.state.lock() {
+            if let Some(n) = st.workers.get(conn_id) {
+                n.notify_one();
+            }
+        }
+    }
+
+    /// Sends a pending message once, through a proxy when the configuration says so.
+    pub(super) async fn send_pending(
+        self: &Arc<Self>,
+        sq: &SndQueueRecord,
+        m: &SndMsgRecord,
+    ) -> Result<(), SendFail> {
+        let key = match m.kind {
+            SndMsgKind::Confirmation if !sq.sender_can_secure => None,
+            SndMsgKind::Invitation => None,
+            _ => Some(&sq.snd_key),
+        };
+        let flags = MsgFlags {
+            notification: !matches!(m.kind, SndMsgKind::Receipt),
+        };
+        let cmd = SndCommand::Send {
+            key,
+            snd_id: &sq.snd_id,
+            flags,
+            body: &m.body,
+        };
+        self.send_or_proxy(&sq.server, &sq.conn_id, cmd).await?;
+        Ok(())
+    }
+
+    /// After the server accepted a message.
+    pub(super) async fn on_sent(
+        self: &Arc<Self>,
+        m: SndMsgRecord,
+        sent_to: &SndQueueRecord,
+    ) -> Result<(), AgentError> {
+        let _g = self.lock.lock().await;
+        let id = m.conn_id.clone();
+        let snd_id = m.snd_id;
+        let (conn, rq, sq, stored) = self
+            .db(move |s| {
+                Ok((
+                    s.conn(&id)?,
+                    s.rcv_queue(&id)?,
+                    s.snd_queue(&id)?,
+                    s.snd_msg_by_snd_id(&id, snd_id)?,
+                ))
+            })
+            .await?;
+        let (Some(mut conn), Some(mut sq)) = (conn, sq) else {
+            return Ok(());
+        };
+        let mut writes = Vec::new();
+        let conn_id = m.conn_id.clone();
+        let mut events = Vec::new();
+        match m.kind {
+            SndMsgKind::Message => {
+                let mut sent = m.clone();
+                sent.pending = false;
+                sent.body = Vec::new();
+                // A receipt may have been processed between the send and now.
+                sent.receipt = stored
+                    .filter(|r| r.internal_id == m.internal_id)
+                    .and_then(|r| r.receipt);
+                writes.push(Write::PutSndMsg(sent));
+                events.push(Event::Sent(m.internal_id));
+            }
+            _ => writes.push(Write::DeleteSndMsg(m.conn_id.clone(), m.internal_id)),
+        }
+        match m.kind {
+            SndMsgKind::Confirmation => {
+                if conn.initiator && sq.sender_can_secure {
+                    sq.status = QueueStatus::Active;
+                    conn.status = ConnStatus::Active;
+                    events.push(Event::Con);
+                } else {
+                    sq.status = QueueStatus::Confirmed;
+                }
+                writes.push(Write::PutSndQueue(sq));
+                writes.push(Write::PutConn(conn));
+            }
+            SndMsgKind::Hello => {
+                sq.status = QueueStatus::Active;
+                if conn.initiator && rq.map(|q| q.status) == Some(QueueStatus::Active) {
+                    conn.status = ConnStatus::Active;
+                    events.push(Event::Con);
+                }
+                writes.push(Write::PutSndQueue(sq));
+                writes.push(Write::PutConn(conn));
+            }
+            // The address's queue served only for the invitation (unless the peer's queue
+            // has replaced it meanwhile).
+            SndMsgKind::Invitation
+                if sq.server == sent_to.server && sq.snd_id == sent_to.snd_id =>
+            {
+                writes.push(Write::DeleteSndQueue(m.conn_id.clone()));
+            }
+            _ => {}
+        }
+        self.db(move |s| s.apply(writes)).await?;
+        for e in events {
+            self.emit(conn_id.clone(), e);
+        }
+        Ok(())
+    }
+
+    /// After a permanent failure to send.
+    pub(super) async fn on_send_failed(
+        self: &Arc<Self>,
+        m: SndMsgRecord,
+        e: SendFail,
+    ) -> Result<(), AgentError> {
+        let _g = self.lock.lock().await;
+        let conn_id = m.conn_id.clone();
+        let mut failed = m.clone();
+        failed.pending = false;
+        failed.body = Vec::new();
+        self.db(move |s| s.apply(vec![Write::PutSndMsg(failed)]))
+            .await?;
+        match m.kind {
+            SndMsgKind::Message => self.emit(conn_id, Event::Merr(m.internal_id, e.to_string())),
+            _ => self.emit(conn_id, Event::Err(format!("sending: {e}"))),
+        }
+        Ok(())
+    }
+}
+
+/// Sends a connection's pending messages in order, retrying temporary failures.
+pub(super) async fn delivery_loop(inner: Weak<Inner>, conn_id: ConnId, notify: Arc<Notify>) {
+    let mut delay: Option<Duration> = None;
+    loop {
+        let Some(agent) = inner.upgrade() else { return };
+        if agent.stopped() {
+            return;
+        }
+        if agent
+            .state
+            .lock()
+            .map(|st| !st.workers.contains_key(&conn_id))
+            .unwrap_or(true)
+        {
+            return;
+        }
+        let id = conn_id.clone();
+        let next = agent
+            .db(move |s| {
+                Ok((
+                    s.pending_snd_msgs(&id)?.into_iter().next(),
+                    s.snd_queue(&id)?,
+                ))
+            })
+            .await;
+        let (m, sq) = match next {
+            Ok((Some(m), Some(sq))) => (m, sq),
+            Ok(_) => {
+                drop(agent);
+                let _ = tokio::time::timeout(Duration::from_secs(5), notify.notified()).await;
+                continue;
+            }
+            Err(_) => {
+                drop(agent);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        match agent.send_pending(&sq, &m).await {
+            Ok(()) => {
+                delay = None;
+                if let Err(e) = agent.on_sent(m, &sq).await {
+                    agent.emit(conn_id.clone(), Event::Err(e.to_string()));
+                }
+            }
+            Err(e) if e.is_quota() => {
+                // Wait for A_QCONT from the recipient (or try again after a while).
+                drop(agent);
+                let _ = tokio::time::timeout(Duration::from_secs(60), notify.notified()).await;
+            }
+            // The reference retries host errors too (the proxy or relay cannot serve the
+            // command: it may once the configuration or the servers change).
+            Err(e) if e.is_temporary() || e.is_host() => {
+                if e.is_host() {
+                    agent.emit(conn_id.clone(), Event::Mwarn(m.internal_id, e.to_string()));
+                }
+                let d = match delay {
+                    None => agent.config.retry_initial,
+                    Some(d) => (d * 2).min(agent.config.retry_max),
+                };
+                delay = Some(d);
+                drop(agent);
+                let _ = tokio::time::timeout(d, notify.notified()).await;
+            }
+            Err(e) => {
+                if let Err(e) = agent.on_send_failed(m, e).await {
+                    agent.emit(conn_id.clone(), Event::Err(e.to_string()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Sessions and subscriptions: one SMP client per session (per server, or per server and
+//! connection with connection isolation), a task per session reading its pushed events
+//! (`MSG`, `END`), `DOWN` when the connection closes, and reconnection with back-off that
+//! subscribes the session's queues again (`UP`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+use simplex_crypto::PrivateAuthKey;
+use smp_client::{ServerEvent, SmpClient};
+use smp_proto::Response;
+use smp_proto::SmpServer;
+use tokio::sync::mpsc;
+
+use super::{smp_err, Agent, BoxFuture, Inner, SessKey};
+use crate::error::AgentError;
+use crate::store::*;
+use crate::types::*;
+
+impl Agent {
+    /// Subscribes the connections' receive queues again (after `END`, or to retry).
+    pub async fn subscribe_connections(&self, conn_ids: &[ConnId]) -> Result<(), AgentError> {
+        let inner = &self.inner;
+        let ids = conn_ids.to_vec();
+        let rqs = inner
+            .db(move |s| {
+                let mut out = Vec::new();
+                for id in &ids {
+                    if let Some(q) = s.rcv_queue(id)? {
+                        out.push(q);
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        let mut groups: HashMap<SessKey, (SmpServer, Vec<RcvQueueRecord>)> = HashMap::new();
+        for rq in rqs {
+            groups
+                .entry(inner.sess_key(&rq.server, &rq.conn_id))
+                .or_insert_with(|| (rq.server.clone(), Vec::new()))
+                .1
+                .push(rq);
+        }
+        for (key, (server, rqs)) in groups {
+            inner.subscribe_queues(&key, &server, &rqs).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Inner {
+    pub(super) fn index_queue(&self, rq: &RcvQueueRecord) {
+        if let Ok(mut st) = self.state.lock() {
+            st.queues.insert(
+                (rq.server.to_string(), rq.rcv_id.clone()),
+                rq.conn_id.clone(),
+            );
+        }
+    }
+
+    pub(super) fn subscribed(&self, key: &SessKey, conn_id: &[u8]) {
+        if let Ok(mut st) = self.state.lock() {
+            st.subs
+                .entry(key.clone())
+                .or_default()
+                .insert(conn_id.to_vec());
+        }
+    }
+
+    pub(super) fn unsubscribed(&self, rq: &RcvQueueRecord) {
+        let key = self.sess_key(&rq.server, &rq.conn_id);
+        if let Ok(mut st) = self.state.lock() {
+            if let Some(s) = st.subs.get_mut(&key) {
+                s.remove(&rq.conn_id);
+            }
+        }
+    }
+
+    /// The session's client, connecting (and starting its event task) when there is none.
+    pub(super) async fn client(
+        self: &Arc<Self>,
+        server: &SmpServer,
+        conn_id: &[u8],
+    ) -> Result<SmpClient, AgentError> {
+        let key = self.sess_key(server, conn_id);
+        self.client_for(&key, server).await
+    }
+
+    /// Boxed with an explicit `Send` bound: the session task it spawns calls back into it.
+    pub(super) fn client_for<'a>(
+        self: &'a Arc<Self>,
+        key: &'a SessKey,
+        server: &'a SmpServer,
+    ) -> BoxFuture<'a, Result<SmpClient, AgentError>> {
+        Box::pin(async move {
+            if self.stopped() {
+                return Err(AgentError::Stopped);
+            }
+            let mut clients = self.clients.lock().await;
+            if let Some(c) = clients.get(key) {
+                if !c.is_closed() {
+                    return Ok(c.clone());
+                }
+            }
+            let (client, events) = SmpClient::connect(server, self.config.client.clone())
+                .await
+                .map_err(|e| smp_err(server, e))?;
+            clients.insert(key.clone(), client.clone());
+            tokio::spawn(session_loop(
+                Arc::downgrade(self),
+                key.clone(),
+                server.clone(),
+                client.clone(),
+                events,
+            ));
+            Ok(client)
+        })
+    }
+
+    pub(super) async fn subscribe_queues(
+        self: &Arc<Self>,
+        key: &SessKey,
+        server: &SmpServer,
+        rqs: &[RcvQueueRecord],
+    ) -> Result<(), AgentError> {
+        let client = self.client_for(key, server).await?;
+        let qs: Vec<(&[u8], &PrivateAuthKey)> = rqs
+            .iter()
+            .map(|q| (q.rcv_id.as_slice(), &q.rcv_key))
+            .collect();
+        let results = client.subscribe_many(&qs).await;
+        for (rq, r) in rqs.iter().zip(results) {
+            match r {
+                Ok(()) => self.subscribed(key, &rq.conn_id),
+                Err(e) if e.is_temporary() => return Err(smp_err(server, e)),
+                Err(e) => self.emit(rq.conn_id.clone(), Event::Err(format!("SUB: {e}"))),
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn spawn_reconnect(
+        self: &Arc<Self>,
+        key: SessKey,
+        server: SmpServer,
+        conns: Vec<ConnId>,
+    ) {
+        if let Ok(mut st) = self.state.lock() {
+            if !st.reconnecting.insert(key.clone()) {
+                return;
+            }
+        }
+        tokio::spawn(reconnect_loop(Arc::downgrade(self), key, server, conns));
+    }
+
+    pub(super) async fn on_server_event(
+        self: &Arc<Self>,
+        key: &SessKey,
+        server: &SmpServer,
+        ev: ServerEvent,
+    ) {
+        let conn_id = self.state.lock().ok().and_then(|st| {
+            st.queues
+                .get(&(server.to_string(), ev.entity_id.clone()))
+                .cloned()
+        });
+        let Some(conn_id) = conn_id else {
+            return;
+        };
+        match ev.response {
+            Response::Msg(m) => {
+                if let Err(e) = self.on_msg(&conn_id, m).await {
+                    self.emit(conn_id, Event::Err(e.to_string()));
+                }
+            }
+            Response::End => {
+                let removed = self
+                    .state
+                    .lock()
+                    .ok()
+                    .and_then(|mut st| st.subs.get_mut(key).map(|s| s.remove(&conn_id)))
+                    .unwrap_or(false);
+                if removed {
+                    self.emit(conn_id, Event::End);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Reads one session's pushed events until the connection closes, then reports `DOWN`
+/// and reconnects.
+pub(super) async fn session_loop(
+    inner: Weak<Inner>,
+    key: SessKey,
+    server: SmpServer,
+    client: SmpClient,
+    mut events: mpsc::Receiver<ServerEvent>,
+) {
+    // The stream ends when the connection closes.
+    while let Some(ev) = events.recv().await {
+        let Some(inner) = inner.upgrade() else { return };
+        inner.on_server_event(&key, &server, ev).await;
+    }
+    let Some(inner) = inner.upgrade() else { return };
+    inner.proxy_closed(&key);
+    {
+        let mut clients = inner.clients.lock().await;
+        if clients
+            .get(&key)
+            .is_some_and(|c| c.session_id() == client.session_id())
+        {
+            clients.remove(&key);
+        }
+    }
+    if inner.stopped() {
+        return;
+    }
+    let conns: Vec<ConnId> = inner
+        .state
+        .lock()
+        .ok()
+        .and_then(|mut st| st.subs.remove(&key))
+        .map(|s| {
+            let mut v: Vec<ConnId> = s.into_iter().collect();
+            v.sort();
+            v
+        })
+        .unwrap_or_default();
+    if conns.is_empty() {
+        return;
+    }
+    inner.emit(Vec::new(), Event::Down(server.clone(), conns.clone()));
+    inner.spawn_reconnect(key, server, conns);
+}
+
+/// Reconnects a session with back-off and subscribes its connections again; `UP` when done.
+pub(super) async fn reconnect_loop(
+    inner: Weak<Inner>,
+    key: SessKey,
+    server: SmpServer,
+    conns: Vec<ConnId>,
+) {
+    let mut delay = match inner.upgrade() {
+        Some(i) => i.config.retry_initial,
+        None => return,
+    };
+    loop {
+        tokio::time::sleep(delay).await;
+        let Some(inner) = inner.upgrade() else { return };
+        if inner.stopped() {
+            return;
+        }
+        let ids = conns.clone();
+        let rqs = match inner
+            .db(move |s| {
+                let mut out = Vec::new();
+                for id in &ids {
+                    if let (Some(c), Some(q)) = (s.conn(id)?, s.rcv_queue(id)?) {
+                        if c.status != ConnStatus::Suspended && q.status != QueueStatus::Disabled {
+                            out.push(q);
+                        }
+                    }
+                }
+                Ok(out)
+            })
+            .await
+        {
+            Ok(r) => r,
+            Err(_) => continue,
+        };
+        match inner.subscribe_queues(&key, &server, &rqs).await {
+            Ok(()) => {
+                if let Ok(mut st) = inner.state.lock() {
+                    st.reconnecting.remove(&key);
+                }
+                let up: Vec<ConnId> = rqs.iter().map(|q| q.conn_id.clone()).collect();
+                inner.emit(Vec::new(), Event::Up(server.clone(), up));
+                // Deliveries waiting on this server may go now.
+                for c in &conns {
+                    inner.wake_worker(c);
+                }
+                return;
+            }
+            Err(_) => delay = (delay * 2).min(inner.config.retry_max),
+        }
+    }
+}
