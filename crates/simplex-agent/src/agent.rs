@@ -9,6 +9,7 @@
 //!
 //! This module holds the agent's handle and shared state, its start and stop, and
 //! suspending and deleting connections. The rest, by concern:
+//! - `state`: the connection state machine (its statuses and what moves them);
 //! - `connect`: invitations, joining, confirmations, contact addresses;
 //! - `send`: storing messages for delivery and the delivery tasks;
 //! - `receive`: decryption, integrity, acknowledgement, receipts;
@@ -29,6 +30,7 @@ mod connect;
 mod receive;
 mod routing;
 mod send;
+mod state;
 mod subscribe;
 
 use crate::error::{AgentError, StoreError};
@@ -182,9 +184,8 @@ impl Agent {
                 .suspend(&rq.rcv_key, &rq.rcv_id)
                 .await
                 .map_err(|e| smp_err(&rq.server, e))?;
-            rq.status = QueueStatus::Disabled;
             inner.unsubscribed(&rq);
-            conn.status = ConnStatus::Suspended;
+            state::suspended(&mut conn, &mut rq);
             inner
                 .db(move |s| s.apply(vec![Write::PutConn(conn), Write::PutRcvQueue(rq)]))
                 .await?;

@@ -17,6 +17,7 @@ use agent_proto::{
 use rand::rngs::OsRng;
 use simplex_crypto::{
     dh_x25519, sha256, PrivateAuthKey, PrivateKeyEd25519, PrivateKeyX25519, PrivateKeyX448,
+    PublicAuthKey, PublicKeyX25519,
 };
 use simplex_encoding::{decode_all, Encode};
 use simplex_ratchet::{
@@ -31,6 +32,7 @@ use smp_proto::{SmpServer, Version};
 use super::receive::AckMode;
 use super::routing::{SendFail, SndCommand};
 use super::send::seal;
+use super::state;
 use super::{crypto_err, random_id, smp_err, Agent, Inner};
 use crate::error::{AgentError, StoreError};
 use crate::store::*;
@@ -287,7 +289,7 @@ impl Inner {
             self.send_or_proxy(server, conn_id, cmd)
                 .await
                 .map_err(SendFail::into_agent_error)?;
-            sq.status = QueueStatus::Secured;
+            state::snd_secured(&mut sq);
         }
         Ok(sq)
     }
@@ -482,7 +484,7 @@ impl Inner {
                 .secure_queue(&rq.rcv_key, &rq.rcv_id, k)
                 .await
                 .map_err(|e| smp_err(&rq.server, e))?;
-            rq.status = QueueStatus::Secured;
+            state::rcv_secured(&mut rq);
         }
         let client_v = reply.client_version.min(CURRENT_SMP_CLIENT_VERSION);
         let sq = self
@@ -536,155 +538,186 @@ impl Inner {
         Ok(AckMode::Now)
     }
 
-    /// A confirmation to a new connection: the joiner's reply queues and conn info to the
-    /// initiator (`CONF`, kept until `allow_connection`), the initiator's conn info to the
-    /// joiner (`INFO`, then `HELLO` or `CON`); `smpConfirmation` in the reference.
-    #[allow(clippy::too_many_arguments)]
+    /// A confirmation to a new connection (`smpConfirmation`): from the joiner, its reply
+    /// queues and conn info to the initiator; from the initiator, its conn info to the
+    /// joiner.
     pub(super) async fn on_confirmation(
+        self: &Arc<Self>,
+        conn: ConnRecord,
+        rq: RcvQueueRecord,
+        sq: Option<SndQueueRecord>,
+        conf: Confirmation,
+        e2e: Option<E2EParams>,
+    ) -> Result<AckMode, AgentError> {
+        match (conn.initiator, e2e) {
+            (true, Some(params)) => self.on_conn_info_reply(conn, rq, conf, params).await,
+            (false, None) => self.on_conn_info(conn, rq, sq, conf).await,
+            _ => Err(AgentError::Message("confirmation in the wrong state")),
+        }
+    }
+
+    /// The initiator gets the joiner's confirmation: the ratchet is made from the X3DH
+    /// keys kept since the invitation and the joiner's parameters, the conn info decrypted
+    /// with it, and the confirmation kept until `allow_connection` (`CONF`).
+    async fn on_conn_info_reply(
+        self: &Arc<Self>,
+        mut conn: ConnRecord,
+        mut rq: RcvQueueRecord,
+        c: Confirmation,
+        params: E2EParams,
+    ) -> Result<AckMode, AgentError> {
+        let conn_id = conn.conn_id.clone();
+        let secret = dh_x25519(&c.e2e_pub_key, &rq.e2e_priv_key);
+        if !SUPPORTED_E2E_VERSIONS.contains(params.version) {
+            return Err(AgentError::Version);
+        }
+        let id = conn_id.clone();
+        let keys = self
+            .db(move |s| s.x3dh(&id))
+            .await?
+            .ok_or(AgentError::Message("confirmation already processed"))?;
+        let x = X3dhPrivateKeys::<X448> {
+            key1: keys.key1,
+            key2: keys.key2,
+        };
+        let (init, kp) = pq_x3dh_rcv(&x, keys.kem.as_ref(), &params).map_err(crypto_err)?;
+        let pq = PqSupport(
+            conn.pq_support
+                && c.agent_version >= PQDR_AGENT_VERSION
+                && params.version >= PQ_RATCHET_E2E_VERSION,
+        );
+        let versions = RatchetVersions {
+            current: params.version,
+            max_supported: CURRENT_E2E_VERSION,
+        };
+        let ratchet = Ratchet::<X448>::init_rcv(versions, x.key2, init, kp, pq);
+        let d = ratchet
+            .decrypt(&Default::default(), &c.enc_conn_info, &mut OsRng)
+            .map_err(crypto_err)?;
+        let AgentMessage::ConnInfoReply {
+            smp_queues,
+            conn_info,
+        } = decode_all(&d.plaintext).map_err(|_| AgentError::Message("conn info"))?
+        else {
+            return Err(AgentError::Message("not a conn info reply"));
+        };
+        conn.agent_version = c.agent_version.0.min(SUPPORTED_AGENT_VERSIONS.max.0);
+        conn.pq_support = pq.0;
+        conn.last_rcv_ext_id = 1;
+        conn.last_rcv_hash = sha256(&d.plaintext).to_vec();
+        rq.e2e_dh_secret = Some(secret);
+        state::confirmation_received(&mut rq);
+        rq.client_version = rq.client_version.min(c.smp_client_version.0);
+        let conf = ConfirmationRecord {
+            conf_id: random_id(),
+            conn_id: conn_id.clone(),
+            sender_key: c.sender_key,
+            e2e_pub_key: c.e2e_pub_key,
+            reply_queues: smp_queues.clone(),
+            smp_client_version: c.smp_client_version.0,
+        };
+        let conf_id = conf.conf_id.clone();
+        let conn_id_ev = conn_id.clone();
+        self.db(move |s| {
+            s.apply(vec![
+                Write::PutConn(conn),
+                Write::PutRcvQueue(rq),
+                Write::PutRatchet(conn_id.clone(), d.ratchet),
+                Write::Skipped(conn_id, d.diff),
+                Write::PutConfirmation(conf),
+            ])
+        })
+        .await?;
+        let servers = smp_queues.iter().map(|q| q.server.clone()).collect();
+        self.emit(
+            conn_id_ev,
+            Event::Conf {
+                conf_id,
+                servers,
+                conn_info,
+            },
+        );
+        Ok(AckMode::Now)
+    }
+
+    /// The joiner gets the initiator's conn info (`INFO`), decrypted with the ratchet made
+    /// when joining. A queue the initiator could not secure is secured now and `HELLO`
+    /// sent; otherwise the connection is made.
+    async fn on_conn_info(
         self: &Arc<Self>,
         mut conn: ConnRecord,
         mut rq: RcvQueueRecord,
         sq: Option<SndQueueRecord>,
-        pub_key: simplex_crypto::PublicKeyX25519,
-        sender_key: Option<simplex_crypto::PublicAuthKey>,
-        smp_client_version: Version,
-        agent_version: Version,
-        e2e: Option<E2EParams>,
-        enc_conn_info: &[u8],
+        c: Confirmation,
     ) -> Result<AckMode, AgentError> {
         let conn_id = conn.conn_id.clone();
-        let secret = dh_x25519(&pub_key, &rq.e2e_priv_key);
-        match (conn.initiator, e2e) {
-            (true, Some(params)) => {
-                if !SUPPORTED_E2E_VERSIONS.contains(params.version) {
-                    return Err(AgentError::Version);
-                }
-                let id = conn_id.clone();
-                let keys = self
-                    .db(move |s| s.x3dh(&id))
-                    .await?
-                    .ok_or(AgentError::Message("confirmation already processed"))?;
-                let x = X3dhPrivateKeys::<X448> {
-                    key1: keys.key1,
-                    key2: keys.key2,
-                };
-                let (init, kp) = pq_x3dh_rcv(&x, keys.kem.as_ref(), &params).map_err(crypto_err)?;
-                let pq = PqSupport(
-                    conn.pq_support
-                        && agent_version >= PQDR_AGENT_VERSION
-                        && params.version >= PQ_RATCHET_E2E_VERSION,
-                );
-                let versions = RatchetVersions {
-                    current: params.version,
-                    max_supported: CURRENT_E2E_VERSION,
-                };
-                let ratchet = Ratchet::<X448>::init_rcv(versions, x.key2, init, kp, pq);
-                let d = ratchet
-                    .decrypt(&Default::default(), enc_conn_info, &mut OsRng)
-                    .map_err(crypto_err)?;
-                let AgentMessage::ConnInfoReply {
-                    smp_queues,
-                    conn_info,
-                } = decode_all(&d.plaintext).map_err(|_| AgentError::Message("conn info"))?
-                else {
-                    return Err(AgentError::Message("not a conn info reply"));
-                };
-                conn.agent_version = agent_version.0.min(SUPPORTED_AGENT_VERSIONS.max.0);
-                conn.pq_support = pq.0;
-                conn.last_rcv_ext_id = 1;
-                conn.last_rcv_hash = sha256(&d.plaintext).to_vec();
-                rq.e2e_dh_secret = Some(secret);
-                rq.status = QueueStatus::Confirmed;
-                rq.client_version = rq.client_version.min(smp_client_version.0);
-                let conf = ConfirmationRecord {
-                    conf_id: random_id(),
-                    conn_id: conn_id.clone(),
-                    sender_key,
-                    e2e_pub_key: pub_key,
-                    reply_queues: smp_queues.clone(),
-                    smp_client_version: smp_client_version.0,
-                };
-                let conf_id = conf.conf_id.clone();
-                let conn_id_ev = conn_id.clone();
-                self.db(move |s| {
-                    s.apply(vec![
-                        Write::PutConn(conn),
-                        Write::PutRcvQueue(rq),
-                        Write::PutRatchet(conn_id.clone(), d.ratchet),
-                        Write::Skipped(conn_id, d.diff),
-                        Write::PutConfirmation(conf),
-                    ])
-                })
-                .await?;
-                let servers = smp_queues.iter().map(|q| q.server.clone()).collect();
-                self.emit(
-                    conn_id_ev,
-                    Event::Conf {
-                        conf_id,
-                        servers,
-                        conn_info,
-                    },
-                );
-                Ok(AckMode::Now)
+        let secret = dh_x25519(&c.e2e_pub_key, &rq.e2e_priv_key);
+        let id = conn_id.clone();
+        let (ratchet, skipped) = self
+            .db(move |s| Ok((s.ratchet(&id)?, s.skipped(&id)?)))
+            .await?;
+        let ratchet = ratchet.ok_or(AgentError::Message("no ratchet"))?;
+        let d = ratchet
+            .decrypt(&skipped, &c.enc_conn_info, &mut OsRng)
+            .map_err(crypto_err)?;
+        let AgentMessage::ConnInfo(conn_info) =
+            decode_all(&d.plaintext).map_err(|_| AgentError::Message("conn info"))?
+        else {
+            return Err(AgentError::Message("not conn info"));
+        };
+        conn.last_rcv_ext_id = 1;
+        conn.last_rcv_hash = sha256(&d.plaintext).to_vec();
+        rq.e2e_dh_secret = Some(secret);
+        rq.client_version = rq.client_version.min(c.smp_client_version.0);
+        let mut events = vec![Event::Info(conn_info)];
+        let send_hello = match &c.sender_key {
+            Some(k) => {
+                let client = self.client(&rq.server, &rq.conn_id).await?;
+                client
+                    .secure_queue(&rq.rcv_key, &rq.rcv_id, k)
+                    .await
+                    .map_err(|e| smp_err(&rq.server, e))?;
+                state::rcv_secured(&mut rq);
+                true
             }
-            (false, None) => {
-                let id = conn_id.clone();
-                let (ratchet, skipped) = self
-                    .db(move |s| Ok((s.ratchet(&id)?, s.skipped(&id)?)))
-                    .await?;
-                let ratchet = ratchet.ok_or(AgentError::Message("no ratchet"))?;
-                let d = ratchet
-                    .decrypt(&skipped, enc_conn_info, &mut OsRng)
-                    .map_err(crypto_err)?;
-                let AgentMessage::ConnInfo(conn_info) =
-                    decode_all(&d.plaintext).map_err(|_| AgentError::Message("conn info"))?
-                else {
-                    return Err(AgentError::Message("not conn info"));
-                };
-                conn.last_rcv_ext_id = 1;
-                conn.last_rcv_hash = sha256(&d.plaintext).to_vec();
-                rq.e2e_dh_secret = Some(secret);
-                rq.client_version = rq.client_version.min(smp_client_version.0);
-                let mut events = vec![Event::Info(conn_info)];
-                let send_hello = match &sender_key {
-                    Some(k) => {
-                        let client = self.client(&rq.server, &rq.conn_id).await?;
-                        client
-                            .secure_queue(&rq.rcv_key, &rq.rcv_id, k)
-                            .await
-                            .map_err(|e| smp_err(&rq.server, e))?;
-                        rq.status = QueueStatus::Secured;
-                        true
-                    }
-                    None => {
-                        rq.status = QueueStatus::Active;
-                        conn.status = ConnStatus::Active;
-                        events.push(Event::Con);
-                        false
-                    }
-                };
-                let id = conn_id.clone();
-                self.db(move |s| {
-                    s.apply(vec![
-                        Write::PutConn(conn),
-                        Write::PutRcvQueue(rq),
-                        Write::PutRatchet(id.clone(), d.ratchet),
-                        Write::Skipped(id, d.diff),
-                    ])
-                })
-                .await?;
-                for e in events {
-                    self.emit(conn_id.clone(), e);
-                }
-                if send_hello && sq.is_some() {
-                    self.enqueue(&conn_id, AMessage::Hello, SndMsgKind::Hello)
-                        .await?;
-                }
-                Ok(AckMode::Now)
+            None => {
+                events.push(state::conn_info_received(&mut conn, &mut rq));
+                false
             }
-            _ => Err(AgentError::Message("confirmation in the wrong state")),
+        };
+        let id = conn_id.clone();
+        self.db(move |s| {
+            s.apply(vec![
+                Write::PutConn(conn),
+                Write::PutRcvQueue(rq),
+                Write::PutRatchet(id.clone(), d.ratchet),
+                Write::Skipped(id, d.diff),
+            ])
+        })
+        .await?;
+        for e in events {
+            self.emit(conn_id.clone(), e);
         }
+        if send_hello && sq.is_some() {
+            self.enqueue(&conn_id, AMessage::Hello, SndMsgKind::Hello)
+                .await?;
+        }
+        Ok(AckMode::Now)
     }
+}
+
+/// A confirmation's parts outside the ratchet.
+pub(super) struct Confirmation {
+    /// The sender's e2e key for the queue, from the clear header.
+    pub(super) e2e_pub_key: PublicKeyX25519,
+    /// The key to secure the queue with, when the sender could not secure it itself.
+    pub(super) sender_key: Option<PublicAuthKey>,
+    /// The sender's SMP client version, from the clear header.
+    pub(super) smp_client_version: Version,
+    /// The sender's agent version.
+    pub(super) agent_version: Version,
+    /// The ratchet-encrypted conn info.
+    pub(super) enc_conn_info: Vec<u8>,
 }
 
 /// A confirmation (conn info) as a pending message: ratchet-encrypted, in the `C` envelope,

@@ -18,6 +18,8 @@ use simplex_ratchet::RatchetError;
 use smp_client::{decrypt_message, ClientError};
 use smp_proto::{ErrorType, RcvMessage, RcvMsgBody};
 
+use super::connect::Confirmation;
+use super::state::{self, HelloReceived};
 use super::{crypto_err, smp_err, Agent, Inner};
 use crate::error::AgentError;
 use crate::store::*;
@@ -218,18 +220,15 @@ impl Inner {
                 if conn.status != ConnStatus::New {
                     return Err(AgentError::Message("confirmation in active connection"));
                 }
-                self.on_confirmation(
-                    conn,
-                    rq,
-                    sq,
-                    pub_key,
+                let conf = Confirmation {
+                    e2e_pub_key: pub_key,
                     sender_key,
-                    env.header.version,
+                    smp_client_version: env.header.version,
                     agent_version,
-                    e2e_encryption,
-                    &enc_conn_info,
-                )
-                .await
+                    enc_conn_info,
+                };
+                self.on_confirmation(conn, rq, sq, conf, e2e_encryption)
+                    .await
             }
             _ => Err(AgentError::Message("unexpected envelope")),
         }
@@ -272,66 +271,42 @@ impl Inner {
         conn.last_rcv_ext_id = header.snd_msg_id;
         conn.last_rcv_hash = hash.clone();
         let internal_id = conn.last_internal_id;
-        rq.status = QueueStatus::Active;
-        let mut writes = vec![
-            Write::PutRatchet(conn_id.clone(), d.ratchet),
-            Write::Skipped(conn_id.clone(), d.diff),
-        ];
-        let mut events = Vec::new();
-        let mut reply_hello = false;
-        let mut ack = AckMode::Now;
-        let mut record = RcvMsgRecord {
-            conn_id: conn_id.clone(),
-            internal_id,
-            ext_snd_id: header.snd_msg_id,
-            hash: hash.clone(),
-            enc_hash: enc_hash.clone(),
-            srv_msg_id: srv_msg_id.to_vec(),
-            body: Vec::new(),
-            integrity: integrity.to_string(),
-            acked: true,
-            kind: RcvMsgKind::Other,
+        state::message_received(&mut rq);
+        let mut r = Received {
+            writes: vec![
+                Write::PutRatchet(conn_id.clone(), d.ratchet),
+                Write::Skipped(conn_id.clone(), d.diff),
+            ],
+            events: Vec::new(),
+            reply_hello: false,
+            ack: AckMode::Now,
+            record: RcvMsgRecord {
+                conn_id: conn_id.clone(),
+                internal_id,
+                ext_snd_id: header.snd_msg_id,
+                hash: hash.clone(),
+                enc_hash: enc_hash.clone(),
+                srv_msg_id: srv_msg_id.to_vec(),
+                body: Vec::new(),
+                integrity: integrity.to_string(),
+                acked: true,
+                kind: RcvMsgKind::Other,
+            },
         };
         let meta = MsgMeta {
             msg_id: internal_id,
             snd_msg_id: header.snd_msg_id,
             integrity,
         };
-        match message {
-            AMessage::Hello => {
-                record.kind = RcvMsgKind::Hello;
-                if conn.initiator {
-                    reply_hello = true;
-                } else if conn.status == ConnStatus::New {
-                    conn.status = ConnStatus::Active;
-                    events.push(Event::Con);
-                }
-            }
-            AMessage::AMsg(body) => {
-                record.kind = RcvMsgKind::Message;
-                record.body = body.clone();
-                record.acked = false;
-                events.push(Event::Msg { meta, body });
-                ack = AckMode::Later;
-            }
-            AMessage::ARcvd(rcpts) => {
-                record.kind = RcvMsgKind::Receipt;
-                let receipts = self
-                    .on_receipts(&conn_id, internal_id, rcpts, &mut writes, &mut events)
-                    .await?;
-                if !receipts.is_empty() {
-                    record.acked = false;
-                    events.push(Event::Rcvd { meta, receipts });
-                    ack = AckMode::Later;
-                }
-            }
-            AMessage::AQCont(_) => {
-                record.kind = RcvMsgKind::QCont;
-                self.wake_worker(&conn_id);
-                events.push(Event::QCont);
-            }
-            _ => {}
-        }
+        self.on_agent_message(&mut conn, message, meta, &mut r)
+            .await?;
+        let Received {
+            mut writes,
+            events,
+            reply_hello,
+            ack,
+            record,
+        } = r;
         writes.push(Write::PutRcvMsg(record));
         writes.push(Write::PutConn(conn));
         writes.push(Write::PutRcvQueue(rq));
@@ -344,6 +319,59 @@ impl Inner {
                 .await?;
         }
         Ok(ack)
+    }
+
+    /// What an agent message means: `HELLO` moves the handshake on (module `state`),
+    /// `A_MSG` and `A_RCVD` are reported and acknowledged by the application, `A_QCONT`
+    /// wakes the delivery task.
+    async fn on_agent_message(
+        self: &Arc<Self>,
+        conn: &mut ConnRecord,
+        message: AMessage,
+        meta: MsgMeta,
+        r: &mut Received,
+    ) -> Result<(), AgentError> {
+        match message {
+            AMessage::Hello => {
+                r.record.kind = RcvMsgKind::Hello;
+                match state::hello_received(conn) {
+                    HelloReceived::Reply => r.reply_hello = true,
+                    HelloReceived::Connected(e) => r.events.push(e),
+                    HelloReceived::Nothing => {}
+                }
+            }
+            AMessage::AMsg(body) => {
+                r.record.kind = RcvMsgKind::Message;
+                r.record.body = body.clone();
+                r.record.acked = false;
+                r.events.push(Event::Msg { meta, body });
+                r.ack = AckMode::Later;
+            }
+            AMessage::ARcvd(rcpts) => {
+                r.record.kind = RcvMsgKind::Receipt;
+                let receipts = self
+                    .on_receipts(
+                        &conn.conn_id,
+                        meta.msg_id,
+                        rcpts,
+                        &mut r.writes,
+                        &mut r.events,
+                    )
+                    .await?;
+                if !receipts.is_empty() {
+                    r.record.acked = false;
+                    r.events.push(Event::Rcvd { meta, receipts });
+                    r.ack = AckMode::Later;
+                }
+            }
+            AMessage::AQCont(_) => {
+                r.record.kind = RcvMsgKind::QCont;
+                self.wake_worker(&conn.conn_id);
+                r.events.push(Event::QCont);
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// A message the ratchet cannot decrypt because its key is gone: a message seen before.
@@ -490,6 +518,21 @@ impl Inner {
             _ => Ok(AckMode::Now),
         }
     }
+}
+
+/// What one received agent message leads to: written in one batch with the ratchet's new
+/// state, then reported.
+struct Received {
+    /// The ratchet's step, and sent messages updated by receipts.
+    writes: Vec<Write>,
+    /// To report once written.
+    events: Vec<Event>,
+    /// The message as stored.
+    record: RcvMsgRecord,
+    /// When the server's copy is acknowledged.
+    ack: AckMode,
+    /// Whether this side answers with `HELLO`.
+    reply_hello: bool,
 }
 
 /// The per-queue layer of a message after the confirmation: the ratchet-encrypted agent

@@ -20,6 +20,7 @@ use smp_proto::Version;
 use tokio::sync::Notify;
 
 use super::routing::{SendFail, SndCommand};
+use super::state;
 use super::{crypto_err, Agent, Inner};
 use crate::error::AgentError;
 use crate::store::*;
@@ -236,22 +237,12 @@ impl Inner {
         }
         match m.kind {
             SndMsgKind::Confirmation => {
-                if conn.initiator && sq.sender_can_secure {
-                    sq.status = QueueStatus::Active;
-                    conn.status = ConnStatus::Active;
-                    events.push(Event::Con);
-                } else {
-                    sq.status = QueueStatus::Confirmed;
-                }
+                events.extend(state::confirmation_sent(&mut conn, &mut sq));
                 writes.push(Write::PutSndQueue(sq));
                 writes.push(Write::PutConn(conn));
             }
             SndMsgKind::Hello => {
-                sq.status = QueueStatus::Active;
-                if conn.initiator && rq.map(|q| q.status) == Some(QueueStatus::Active) {
-                    conn.status = ConnStatus::Active;
-                    events.push(Event::Con);
-                }
+                events.extend(state::hello_sent(&mut conn, &mut sq, rq.as_ref()));
                 writes.push(Write::PutSndQueue(sq));
                 writes.push(Write::PutConn(conn));
             }

@@ -1,0 +1,145 @@
+//! The connection state machine: the states a connection and its two queues go through,
+//! and the event that moves each. Every status change the agent makes is one of the
+//! functions below; the modules that do the I/O (`connect`, `send`, `receive`) call them.
+//!
+//! A duplex connection, as made by an invitation (the reference's `Agent.hs`: `newConn`,
+//! `joinConn`, `smpConfirmation`, `allowConnection`, `helloMsg`, and the delivery of
+//! `AM_CONN_INFO`/`AM_HELLO_`). A (the initiator) receives on queue `a`, B (the joiner)
+//! on queue `b`; each sends on the other's. `conn` is the connection's status, `rq`/`sq`
+//! its receive and send queue's.
+//!
+//! ```text
+//!  A (initiator)                                   B (joiner)
+//!  create_connection: conn New, rq(a) New
+//!        ── invitation link ──────────────────────▶
+//!                                                  join_connection: conn New, rq(b) New,
+//!                                                   sq(a) New, or Secured by SKEY
+//!                                                   [snd_secured]; confirmation queued
+//!                                                  confirmation sent: sq(a) Confirmed
+//!        ◀── confirmation (B's queue b, info) ────  [confirmation_sent]
+//!  CONF: rq(a) Confirmed [confirmation_received]
+//!  allow_connection: KEY on a when B could not
+//!   secure it → rq(a) Secured [rcv_secured];
+//!   sq(b) New, or Secured by SKEY [snd_secured]
+//!  confirmation sent [confirmation_sent]:
+//!   A secured b by SKEY → sq(b) Active, conn
+//!   Active, CON (no HELLO on this path); else
+//!   sq(b) Confirmed
+//!        ── confirmation (A's info) ──────────────▶ INFO [conn_info_received]:
+//!                                                   A secured b → rq(b) Active,
+//!                                                   conn Active, CON; else KEY on b,
+//!                                                   rq(b) Secured [rcv_secured], HELLO
+//!                                                   queued
+//!                                                  HELLO sent: sq(a) Active [hello_sent]
+//!        ◀── HELLO ───────────────────────────────
+//!  HELLO received: rq(a) Active; HELLO queued
+//!   [hello_received]
+//!  HELLO sent: sq(b) Active; rq(a) Active →
+//!   conn Active, CON [hello_sent]
+//!        ── HELLO ───────────────────────────────▶ HELLO received: conn Active, CON
+//!                                                   [hello_received]
+//! ```
+//!
+//! Every message received after a confirmation makes its queue `Active`
+//! ([`message_received`]). `suspend_connection` turns the receive queue off on its server:
+//! rq `Disabled`, conn `Suspended` ([`suspended`]); nothing resumes it yet.
+//!
+//! A contact address is a connection of kind `Contact` with a receive queue only: an
+//! invitation to it is reported as `REQ` and changes nothing. The requester joins the
+//! address with a new invitation connection of its own (it is that connection's initiator)
+//! whose send queue is, until the invitation is sent, the address's queue; the address's
+//! owner accepts by joining that invitation (the joiner above).
+//!
+//! Queue rotation (`switch`) and ratchet re-synchronisation (`sync`) are not built yet; they
+//! will add their states here.
+
+use crate::store::{ConnRecord, ConnStatus, QueueStatus, RcvQueueRecord, SndQueueRecord};
+use crate::types::Event;
+
+/// The sender secured the queue with `SKEY` before its first message.
+pub(super) fn snd_secured(sq: &mut SndQueueRecord) {
+    sq.status = QueueStatus::Secured;
+}
+
+/// The recipient secured its queue with `KEY` and the sender's key from a confirmation.
+pub(super) fn rcv_secured(rq: &mut RcvQueueRecord) {
+    rq.status = QueueStatus::Secured;
+}
+
+/// The initiator got the joiner's confirmation (`CONF`), kept until the application
+/// allows it.
+pub(super) fn confirmation_received(rq: &mut RcvQueueRecord) {
+    rq.status = QueueStatus::Confirmed;
+}
+
+/// The joiner got the initiator's conn info (`INFO`) on a queue the initiator secured
+/// itself (no sender key in the confirmation): the connection is made, without `HELLO`.
+/// (With a sender key the joiner secures the queue and sends `HELLO` instead.)
+pub(super) fn conn_info_received(conn: &mut ConnRecord, rq: &mut RcvQueueRecord) -> Event {
+    rq.status = QueueStatus::Active;
+    conn.status = ConnStatus::Active;
+    Event::Con
+}
+
+/// The server accepted this side's confirmation. The initiator's, on a queue it secured
+/// with `SKEY`, completes the connection; otherwise the queue waits for `HELLO`.
+pub(super) fn confirmation_sent(conn: &mut ConnRecord, sq: &mut SndQueueRecord) -> Option<Event> {
+    if conn.initiator && sq.sender_can_secure {
+        sq.status = QueueStatus::Active;
+        conn.status = ConnStatus::Active;
+        Some(Event::Con)
+    } else {
+        sq.status = QueueStatus::Confirmed;
+        None
+    }
+}
+
+/// The server accepted this side's `HELLO`. The initiator's answers the joiner's, which
+/// made its receive queue active: the connection is made.
+pub(super) fn hello_sent(
+    conn: &mut ConnRecord,
+    sq: &mut SndQueueRecord,
+    rq: Option<&RcvQueueRecord>,
+) -> Option<Event> {
+    sq.status = QueueStatus::Active;
+    if conn.initiator && rq.map(|q| q.status) == Some(QueueStatus::Active) {
+        conn.status = ConnStatus::Active;
+        Some(Event::Con)
+    } else {
+        None
+    }
+}
+
+/// What a received `HELLO` leads to.
+pub(super) enum HelloReceived {
+    /// The initiator answers with its own `HELLO`.
+    Reply,
+    /// The joiner got the initiator's answer: `CON`.
+    Connected(Event),
+    /// A `HELLO` on a connection made already.
+    Nothing,
+}
+
+/// A `HELLO` from the peer (`helloMsg`): the joiner's goes first and is answered by the
+/// initiator's, which completes the joiner's side.
+pub(super) fn hello_received(conn: &mut ConnRecord) -> HelloReceived {
+    if conn.initiator {
+        HelloReceived::Reply
+    } else if conn.status == ConnStatus::New {
+        conn.status = ConnStatus::Active;
+        HelloReceived::Connected(Event::Con)
+    } else {
+        HelloReceived::Nothing
+    }
+}
+
+/// A message after the confirmation went through the queue.
+pub(super) fn message_received(rq: &mut RcvQueueRecord) {
+    rq.status = QueueStatus::Active;
+}
+
+/// The receive queue was turned off on its server (`OFF`).
+pub(super) fn suspended(conn: &mut ConnRecord, rq: &mut RcvQueueRecord) {
+    rq.status = QueueStatus::Disabled;
+    conn.status = ConnStatus::Suspended;
+}
