@@ -150,6 +150,46 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The relay's listening sockets, bound before anything else is done (`smp-server start`
+/// binds every port before it reads or changes its stores, so that a port in use refuses the
+/// start with nothing changed).
+pub struct Listeners {
+    first: SmpListener,
+    /// Further ports (`[TRANSPORT] port = 5223,443`), served the same way.
+    extra: Vec<SmpListener>,
+}
+
+impl Listeners {
+    /// Binds every address of `addrs` (at least one) with the server's credentials; the
+    /// error names the port that could not be bound.
+    pub async fn bind(
+        addrs: &[SocketAddr],
+        creds: &ServerCredentials,
+    ) -> std::io::Result<Listeners> {
+        let transport = Arc::new(ServerTransport::new(creds).map_err(std::io::Error::other)?);
+        let mut bound = Vec::with_capacity(addrs.len());
+        for addr in addrs {
+            let l = SmpListener::bind(*addr, transport.clone())
+                .await
+                .map_err(|e| {
+                    std::io::Error::other(format!(
+                        "Error: cannot listen on port {}: {e}",
+                        addr.port()
+                    ))
+                })?;
+            bound.push(l);
+        }
+        let mut bound = bound.into_iter();
+        let first = bound
+            .next()
+            .ok_or_else(|| std::io::Error::other("no address to listen on"))?;
+        Ok(Listeners {
+            first,
+            extra: bound.collect(),
+        })
+    }
+}
+
 /// A bound server, ready to run.
 pub struct Server {
     listener: SmpListener,
@@ -160,16 +200,19 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the listener.
+    /// Binds the listener (`config.listen`).
     pub async fn bind(
         config: NetConfig,
         creds: &ServerCredentials,
         core: Core,
     ) -> std::io::Result<Server> {
-        let transport = ServerTransport::new(creds).map_err(std::io::Error::other)?;
-        let listener = SmpListener::bind(config.listen, Arc::new(transport))
-            .await
-            .map_err(std::io::Error::other)?;
+        let listeners = Listeners::bind(&[config.listen], creds).await?;
+        Ok(Server::with_listeners(listeners, config, core))
+    }
+
+    /// A server on listeners bound beforehand ([`Listeners::bind`]); `config.listen` is not
+    /// used.
+    pub fn with_listeners(listeners: Listeners, config: NetConfig, core: Core) -> Server {
         let proxy = ProxyAgent::new(ProxyConfig {
             basic_auth: core.create_password().map(<[u8]>::to_vec),
             ..ProxyConfig::default()
@@ -181,23 +224,12 @@ impl Server {
             next_client: AtomicU64::new(1),
             proxy,
         });
-        Ok(Server {
-            listener,
-            extra_listeners: Vec::new(),
+        Server {
+            listener: listeners.first,
+            extra_listeners: listeners.extra,
             shared,
             config,
-        })
-    }
-
-    /// Also listens on `addr` (a further port of `[TRANSPORT] port`), with the same
-    /// credentials; returns the bound address.
-    pub async fn also_listen(&mut self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
-        let listener = SmpListener::bind(addr, self.listener.transport().clone())
-            .await
-            .map_err(std::io::Error::other)?;
-        let bound = listener.local_addr().map_err(std::io::Error::other)?;
-        self.extra_listeners.push(listener);
-        Ok(bound)
+        }
     }
 
     /// Sets how this relay serves as a proxy (by default as the reference: allowed, with
@@ -211,6 +243,14 @@ impl Server {
     /// The bound address.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr().map_err(std::io::Error::other)
+    }
+
+    /// Every bound address, the first one first.
+    pub fn local_addrs(&self) -> std::io::Result<Vec<SocketAddr>> {
+        std::iter::once(&self.listener)
+            .chain(&self.extra_listeners)
+            .map(|l| l.local_addr().map_err(std::io::Error::other))
+            .collect()
     }
 
     /// Serves until `shutdown` resolves; then drains clients, saves messages and closes the

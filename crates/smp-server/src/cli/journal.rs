@@ -4,7 +4,10 @@
 use std::fs;
 use std::path::Path;
 
-use super::{confirm, fail, Ini, JournalCommand, Paths, INI_FILE, MESSAGES_FILE, STORE_LOG_FILE};
+use super::lock::ConfigLock;
+use super::prompt::confirm;
+use super::settings::Settings;
+use super::{fail, Ini, JournalCommand, Paths, INI_FILE, MESSAGES_FILE, STORE_LOG_FILE};
 use crate::msg_store::MsgStore;
 use crate::store::QueueStore;
 use crate::store_log;
@@ -114,12 +117,19 @@ pub fn journal(paths: &Paths, command: JournalCommand, yes: bool) -> std::io::Re
             ini_path.display()
         )));
     }
-    let ini = Ini::parse(&fs::read_to_string(&ini_path)?);
+    let settings = Settings::from_ini(&Ini::read(&ini_path)?)?;
+    let name = match command {
+        JournalCommand::Import => "import",
+        JournalCommand::Export => "export",
+        JournalCommand::Delete => "delete",
+    };
+    // Held until the command ends: no relay runs on these files meanwhile.
+    let _lock = ConfigLock::take(&paths.log, &format!("smp-server journal {name}"))?;
     let dir = paths.log.join(JOURNAL_DIR);
     let file = paths.log.join(MESSAGES_FILE);
     let (dir_exists, file_exists) = (dir.is_dir(), file.exists());
     let (d, f) = (dir.display(), file.display());
-    if !ini.on("STORE_LOG", "enable", false) {
+    if !settings.store_log {
         return Err(fail("Store log disabled, see `[STORE_LOG] enable`"));
     }
     let store_log = paths.log.join(STORE_LOG_FILE);
@@ -134,7 +144,7 @@ pub fn journal(paths: &Paths, command: JournalCommand, yes: bool) -> std::io::Re
             "Error: both {f} file and {d} directory are present.\nConfigure memory storage."
         ))
     };
-    let journal_mode = ini.get("STORE_LOG", "store_messages").map(str::trim) == Some("journal");
+    let journal_mode = settings.journal_mode;
     let load_queues = || -> std::io::Result<QueueStore> {
         let mut queues = QueueStore::new();
         store_log::replay(&store_log, &mut queues)?;

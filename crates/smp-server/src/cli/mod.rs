@@ -1,14 +1,15 @@
 //! The operator's command line and files, as the reference's `smp-server` (`Server/Main.hs`,
-//! `Server/Main/Init.hs`, `Server/CLI.hs`): `init`, `start`, `delete`; `smp-server.ini`;
-//! `ca.crt`/`ca.key`, `server.crt`/`server.key`, `fingerprint`; the store log and messages
-//! file in the log directory.
-
+//! `Server/Main/Init.hs`, `Server/CLI.hs`): `init`, `start`, `delete`, `journal`;
+//! `smp-server.ini`; `ca.crt`/`ca.key`, `server.crt`/`server.key`, `fingerprint`; the store
+//! log and messages file in the log directory.
 //!
-//! By concern: [`ini`] (reading `smp-server.ini` and the text `init` writes), [`init`],
-//! [`start`], [`journal`] (and the messages-log check `start` shares), [`delete`].
+//! By concern: [`ini`] (reading `smp-server.ini` strictly, and the text `init` writes),
+//! `settings` (what `start` takes from it), [`init`] (options, questions), [`start`],
+//! [`journal`] (and the messages-log check `start` shares), [`delete`], `lock` (one command
+//! per configuration at a time), `prompt` (the operator's answers).
 
 use std::fs;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
@@ -17,12 +18,16 @@ mod delete;
 mod ini;
 mod init;
 mod journal;
+mod lock;
+mod prompt;
+mod settings;
 mod start;
 
 pub use delete::delete;
 pub use ini::{ini_content, Ini};
 pub use init::init;
 pub use journal::journal;
+pub use lock::LOCK_FILE;
 pub use start::start;
 
 /// `smp-server.ini`.
@@ -36,13 +41,26 @@ pub const NTFS_FILE: &str = "smp-server-ntfs.log";
 /// The default SMP port.
 pub const DEFAULT_PORT: u16 = 5223;
 
+/// `SMP server v<version>`, as `-v` and the start banner print it.
+pub fn server_version() -> String {
+    format!("SMP server v{} (simplex-rs)", env!("CARGO_PKG_VERSION"))
+}
+
 /// The command line.
 #[derive(Debug, Parser)]
-#[command(name = "smp-server", version, about = "SMP server (simplex-rs)")]
+#[command(
+    name = "smp-server",
+    about = "SMP server (simplex-rs)",
+    disable_version_flag = true,
+    arg_required_else_help = true
+)]
 pub struct Cli {
+    /// Show version.
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
     /// The command.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Commands.
@@ -50,7 +68,7 @@ pub struct Cli {
 pub enum Command {
     /// Initialize the server: configuration, certificates, fingerprint.
     Init(InitOptions),
-    /// Start the server.
+    /// Start the server (initializing it with `init -y`'s defaults when not initialized).
     Start(StartOptions),
     /// Delete the configuration and log files.
     Delete {
@@ -87,20 +105,25 @@ pub enum JournalCommand {
 /// `init` options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct InitOptions {
-    /// Non-interactive: accept the defaults.
+    /// Non-interactive: use the options without asking (in a terminal, `init` asks).
     #[arg(short = 'y', long = "yes")]
     pub yes: bool,
     /// The server's IP address (used for the certificate CN and the printed address).
-    #[arg(long, default_value = "127.0.0.1")]
-    pub ip: String,
+    #[arg(long, default_value = "127.0.0.1", value_parser = init::parse_ip)]
+    pub ip: IpAddr,
     /// The server's FQDN (preferred over the IP in the certificate and address).
-    #[arg(short = 'n', long)]
+    #[arg(short = 'n', long, value_parser = init::parse_host)]
     pub fqdn: Option<String>,
     /// Certificate signature algorithm: ED25519 or ED448.
-    #[arg(short = 'a', long = "sign-algorithm", default_value = "ED25519")]
+    #[arg(
+        short = 'a',
+        long = "sign-algorithm",
+        default_value = "ED25519",
+        value_parser = init::parse_sign_algorithm
+    )]
     pub sign_algorithm: String,
-    /// Password to create new queues.
-    #[arg(long, conflicts_with = "no_password")]
+    /// Password to create new queues (printable ASCII without whitespace, '@', ':' and '/').
+    #[arg(long, conflicts_with = "no_password", value_parser = init::parse_password)]
     pub password: Option<String>,
     /// No password to create new queues.
     #[arg(long)]
@@ -108,18 +131,22 @@ pub struct InitOptions {
     /// Disable the store log.
     #[arg(long)]
     pub disable_store_log: bool,
+    /// Log daily server statistics.
+    #[arg(short = 's', long = "daily-stats")]
+    pub daily_stats: bool,
 }
 
 impl Default for InitOptions {
     fn default() -> Self {
         InitOptions {
             yes: true,
-            ip: "127.0.0.1".into(),
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             fqdn: None,
             sign_algorithm: "ED25519".into(),
             password: None,
             no_password: true,
             disable_store_log: false,
+            daily_stats: false,
         }
     }
 }
@@ -228,36 +255,20 @@ pub(super) fn fail(msg: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(msg.to_string())
 }
 
-/// Asks the operator to type `Y` (unless `yes`); anything else refuses with `refused`.
-pub(super) fn confirm(yes: bool, warning: &str, refused: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    if yes {
-        println!("{warning}");
-        return Ok(());
-    }
-    print!("{warning}\nContinue (Y/n): ");
-    std::io::stdout().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
-    if answer.trim_end_matches(['\r', '\n']) == "Y" {
-        Ok(())
-    } else {
-        Err(fail(refused))
-    }
-}
-
 /// Runs the command line.
 pub async fn main(cli: Cli) -> std::io::Result<()> {
+    let command = match cli.command {
+        Some(c) if !cli.version => c,
+        _ => {
+            println!("{}", server_version());
+            return Ok(());
+        }
+    };
     let paths = Paths::from_env();
-    match cli.command {
+    match command {
         Command::Init(opts) => init(&paths, &opts),
         Command::Start(opts) => start(&paths, &opts).await,
-        Command::Delete { yes } => {
-            if !yes {
-                println!("Deleting configuration and log files (use -y to skip this notice)");
-            }
-            delete(&paths)
-        }
+        Command::Delete { yes } => delete(&paths, yes),
         Command::Journal(args) => journal(&paths, args.command, args.yes),
     }
 }
@@ -267,20 +278,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ini_round_trip_and_address() {
+    fn ttl_and_address() {
         assert_eq!(show_ttl(21 * 86_400), "21 days");
         assert_eq!(show_ttl(90_000), "25 hours");
         assert_eq!(show_ttl(120), "2 minutes");
         assert_eq!(show_ttl(61), "61 seconds");
-        let text = ini_content("smp.example.com", Some("pw"), true);
-        let ini = Ini::parse(&text);
-        assert!(ini.on("STORE_LOG", "enable", false));
-        assert_eq!(ini.get("AUTH", "create_password"), Some("pw"));
-        assert_eq!(ini.get("TRANSPORT", "host"), Some("smp.example.com"));
-        assert_eq!(ini.get("INACTIVE_CLIENTS", "ttl"), Some("21600"));
-        let no_pw = Ini::parse(&ini_content("h", None, false));
-        assert_eq!(no_pw.get("AUTH", "create_password"), None);
-        assert!(!no_pw.on("STORE_LOG", "enable", true));
         assert_eq!(
             server_address("FP=", Some("pw"), "h", 5223),
             "smp://FP=:pw@h"

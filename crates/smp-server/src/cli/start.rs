@@ -2,53 +2,23 @@
 
 use std::fs;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::path::Path;
 
 use simplex_transport::credentials::load_file_fingerprint;
 use simplex_transport::ServerCredentials;
 
+use super::init::{initialize, InitPlan};
 use super::journal::{check_messages_log, LogCheck};
+use super::lock::ConfigLock;
+use super::settings::Settings;
 use super::{
-    fail, init, server_address, show_ttl, Ini, InitOptions, Paths, StartOptions, DEFAULT_PORT,
+    fail, server_address, server_version, show_ttl, Ini, InitOptions, Paths, StartOptions,
     INI_FILE, MESSAGES_FILE, NTFS_FILE, STORE_LOG_FILE,
 };
-use crate::core::{Core, CoreConfig};
-use crate::msg_store::{MsgStore, NtfStore, DEFAULT_NTF_TTL};
-use crate::server::{InactiveClients, NetConfig, Server};
+use crate::core::Core;
+use crate::msg_store::{MsgStore, NtfStore};
+use crate::server::{Listeners, NetConfig, Server};
 use crate::store::QueueStore;
 use crate::store_log;
-
-/// `[STORE_LOG] log_stats` and `prometheus_interval`: the statistics files, in the log
-/// directory, at the reference's times.
-fn stats_config(ini: &Ini, log_dir: &Path) -> std::io::Result<crate::stats::StatsConfig> {
-    use crate::stats::{DailyLogConfig, PrometheusConfig, StatsConfig};
-    let daily = ini
-        .on("STORE_LOG", "log_stats", false)
-        .then(|| DailyLogConfig {
-            path: log_dir.join(crate::stats::DAILY_LOG_FILE),
-            backup: log_dir.join(crate::stats::BACKUP_FILE),
-            interval: crate::stats::DAILY_INTERVAL,
-            start_at: Some(0),
-        });
-    let prometheus = match ini.get("STORE_LOG", "prometheus_interval").map(str::trim) {
-        None => None,
-        // As the reference, a value that is not a number turns the metrics off.
-        Some(v) => match v.parse::<u64>().ok().filter(|n| *n > 0) {
-            Some(secs) => Some(PrometheusConfig {
-                path: log_dir.join(crate::stats::METRICS_FILE),
-                interval: std::time::Duration::from_secs(secs),
-            }),
-            None => {
-                println!("[STORE_LOG] prometheus_interval = {v}: not a number, no metrics");
-                None
-            }
-        },
-    };
-    if daily.is_some() || prometheus.is_some() {
-        fs::create_dir_all(log_dir)?;
-    }
-    Ok(StatsConfig { daily, prometheus })
-}
 
 fn now_nanos() -> i128 {
     std::time::SystemTime::now()
@@ -99,16 +69,23 @@ fn check_msg_store_mode(paths: &Paths, journal_mode: bool) -> std::io::Result<()
 }
 
 /// `smp-server start`: runs until SIGINT/SIGTERM.
+///
+/// In this order, so that a refused start changes nothing: the configuration's lock (another
+/// command on it refuses), the INI read and checked whole, every port bound; only then are
+/// the stores read, the store log compacted and the saved messages renamed.
 pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
+    // Held until the server stops.
+    let _lock = ConfigLock::take(&paths.log, "smp-server start")?;
     let ini_path = paths.cfg.join(INI_FILE);
     if !ini_path.exists() {
+        initialize(paths, &InitPlan::from_options(&InitOptions::default()))?;
         println!(
-            "No configuration at {}: running `smp-server init -y` with defaults first.",
-            ini_path.display()
+            "No configuration found: initialized {} as `smp-server init -y` (CA private key: {}).",
+            paths.cfg.display(),
+            paths.cfg.join("ca.key").display()
         );
-        init(paths, &InitOptions::default())?;
     }
-    let ini = Ini::parse(&fs::read_to_string(&ini_path)?);
+    let settings = Settings::from_ini(&Ini::read(&ini_path)?)?;
     let creds = ServerCredentials::load_dir(&paths.cfg).map_err(fail)?;
     let fp_bytes = load_file_fingerprint(&paths.cfg.join("ca.crt")).map_err(fail)?;
     let fp = simplex_encoding::string::base64url_encode(&fp_bytes.0);
@@ -117,64 +94,93 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
             return Err(fail("Stored fingerprint is invalid."));
         }
     }
-    let store_log_on = ini.on("STORE_LOG", "enable", false);
-    let restore = ini.on("STORE_LOG", "restore_messages", store_log_on);
-    // `store_messages = journal`: messages on disk as they arrive (see `msg_journal`);
-    // `memory` (the default): in memory, saved on shutdown when `restore_messages` is on.
-    let journal_mode = match ini.get("STORE_LOG", "store_messages").map(str::trim) {
-        None | Some("memory") => false,
-        Some("journal") => true,
-        Some(other) => {
-            return Err(fail(format!(
-                "store_messages = {other}: expected `memory` or `journal`"
-            )))
-        }
+    // The reference's INI lists several ports (`port = 5223,443`): serve each of them, unless
+    // the command line chose one port.
+    let listen_ip = opts.listen.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+    let ports = match opts.port {
+        Some(p) => vec![p],
+        None => settings.ports.clone(),
     };
-    check_msg_store_mode(paths, journal_mode)?;
-    let ttl_days: Option<i64> = ini
-        .get("STORE_LOG", "expire_messages_days")
-        .and_then(|d| d.parse().ok());
-    let password = ini.get("AUTH", "create_password").map(str::to_owned);
-    let core_config = CoreConfig {
-        allow_new_queues: ini.on("AUTH", "new_queues", true),
-        create_password: password.as_ref().map(|p| p.as_bytes().to_vec()),
-        message_ttl: Some(ttl_days.unwrap_or(21) * 86_400),
-        expire_on_send: ini.on("STORE_LOG", "expire_messages_on_send", true),
-        ntf_ttl: ini
-            .get("STORE_LOG", "expire_ntfs_hours")
-            .and_then(|h| h.parse::<i64>().ok())
-            .map_or(DEFAULT_NTF_TTL, |h| h * 3600),
-        id_len: 24,
-    };
-    let host = ini
-        .get("TRANSPORT", "host")
-        .unwrap_or("<hostnames>")
-        .to_owned();
-    let ini_ports: Vec<u16> = ini
-        .get("TRANSPORT", "port")
-        .map(|p| p.split(',').filter_map(|p| p.trim().parse().ok()).collect())
-        .unwrap_or_default();
-    let ini_port = ini_ports.first().copied().unwrap_or(DEFAULT_PORT);
-    let port = opts.port.unwrap_or(ini_port);
-    let inactive = if ini.on("INACTIVE_CLIENTS", "disconnect", false) {
-        Some(InactiveClients {
-            ttl: ini
-                .get("INACTIVE_CLIENTS", "ttl")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(21_600),
-            check_interval: ini
-                .get("INACTIVE_CLIENTS", "check_interval")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(3600),
-        })
-    } else {
-        None
-    };
+    let addrs: Vec<SocketAddr> = ports
+        .iter()
+        .map(|p| SocketAddr::new(listen_ip, *p))
+        .collect();
+    let listeners = Listeners::bind(&addrs, &creds).await?;
 
+    check_msg_store_mode(paths, settings.journal_mode)?;
+    let (queues, msgs, ntfs) = restore_stores(paths, &settings, opts)?;
+    let ini_port = settings
+        .ports
+        .first()
+        .copied()
+        .unwrap_or(super::DEFAULT_PORT);
+    println!("{}", server_version());
+    println!("Fingerprint: {fp}");
+    println!(
+        "Server address: {}",
+        server_address(&fp, settings.password.as_deref(), &settings.host, ini_port)
+    );
+    if settings.store_log {
+        println!("Store log: {}", paths.log.join(STORE_LOG_FILE).display());
+    } else {
+        println!("Store log disabled.");
+    }
+    let net = NetConfig {
+        listen: addrs
+            .first()
+            .copied()
+            .unwrap_or(SocketAddr::new(listen_ip, 0)),
+        max_connections: 16_384,
+        inactive: settings.inactive,
+        messages_path: (settings.restore && !settings.journal_mode)
+            .then(|| paths.log.join(MESSAGES_FILE)),
+        ntfs_path: settings.restore.then(|| paths.log.join(NTFS_FILE)),
+        stats: settings.stats(&paths.log),
+    };
+    let mut core = Core::new(settings.core.clone(), queues, msgs);
+    core.ntfs = ntfs;
+    let shutdown = shutdown_signal();
+    let mut server = Server::with_listeners(listeners, net, core);
+    server.set_proxy(crate::proxy::ProxyConfig {
+        basic_auth: settings.password.as_ref().map(|p| p.as_bytes().to_vec()),
+        client_concurrency: settings.client_concurrency,
+        ..crate::proxy::ProxyConfig::default()
+    });
+    for addr in server.local_addrs()? {
+        println!("Serving SMP protocol on port {} (TLS)...", addr.port());
+    }
+    match settings.core.message_ttl {
+        Some(ttl) => println!("expiring messages after {}", show_ttl(ttl)),
+        None => println!("not expiring messages"),
+    }
+    match settings.inactive {
+        Some(c) => println!(
+            "expiring clients inactive for {} seconds every {} seconds",
+            c.ttl, c.check_interval
+        ),
+        None => println!("not expiring inactive clients"),
+    }
+    println!(
+        "creating new queues {}",
+        match (settings.core.allow_new_queues, &settings.password) {
+            (false, _) => "NOT allowed",
+            (true, Some(_)) => "requires password",
+            (true, None) => "allowed",
+        }
+    );
+    server.run(shutdown).await
+}
+
+/// Reads the stores: the store log (compacted), then the messages (journal, or the saved
+/// messages log, checked first) and the kept notifications.
+fn restore_stores(
+    paths: &Paths,
+    settings: &Settings,
+    opts: &StartOptions,
+) -> std::io::Result<(QueueStore, MsgStore, NtfStore)> {
     let mut queues = QueueStore::new();
-    let log_path = paths.log.join(STORE_LOG_FILE);
-    if store_log_on {
-        fs::create_dir_all(&paths.log)?;
+    if settings.store_log {
+        let log_path = paths.log.join(STORE_LOG_FILE);
         let (writer, stats) = store_log::open_and_compact(&log_path, &mut queues, now_nanos())?;
         queues.set_log(writer);
         if stats.errors > 0 {
@@ -184,25 +190,25 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
             );
         }
     }
+    let now = i64::try_from(now_nanos() / 1_000_000_000).unwrap_or(0);
     let mut msgs = MsgStore::default();
     let msgs_path = paths.log.join(MESSAGES_FILE);
     // In journal mode the messages file is not there (`check_msg_store_mode`).
-    let mut journal = None;
-    let mut journaled = 0;
-    if journal_mode {
-        let (j, restored) = crate::msg_journal::MsgJournal::open(
+    if settings.journal_mode {
+        let (journal, restored) = crate::msg_journal::MsgJournal::open(
             &paths.log.join(crate::msg_journal::JOURNAL_DIR),
             queues.queues().map(|q| q.recipient_id),
         )?;
+        let mut journaled = 0;
         for (rid, list) in restored {
             for m in list {
                 msgs.restore_journaled(&rid, m);
                 journaled += 1;
             }
         }
-        journal = Some(j);
-    }
-    if restore && !journal_mode && msgs_path.exists() {
+        msgs.set_journal(journal);
+        println!("store_messages set to `journal`: {journaled} messages restored");
+    } else if settings.restore && msgs_path.exists() {
         check_messages_log(
             &msgs_path,
             &queues,
@@ -210,102 +216,27 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
                 skip_warnings: opts.skip_warnings,
             },
         )?;
-        let now = i64::try_from(now_nanos() / 1_000_000_000).unwrap_or(0);
-        let stats = store_log::restore_messages(
-            &msgs_path,
-            &queues,
-            &mut msgs,
-            core_config.message_ttl.map(|t| now - t),
-        )?;
+        let expire_before = settings
+            .core
+            .message_ttl
+            .filter(|_| settings.expire_on_start)
+            .map(|t| now - t);
+        let stats = store_log::restore_messages(&msgs_path, &queues, &mut msgs, expire_before)?;
         println!(
             "messages restored: {}, expired: {}",
             stats.stored, stats.expired
         );
     }
-    if let Some(j) = journal {
-        msgs.set_journal(j);
-        println!("store_messages set to `journal`: {journaled} messages restored");
-    }
     let mut ntfs = NtfStore::default();
     let ntfs_path = paths.log.join(NTFS_FILE);
-    if restore && ntfs_path.exists() {
-        let now = i64::try_from(now_nanos() / 1_000_000_000).unwrap_or(0);
-        let stats = store_log::restore_ntfs(&ntfs_path, &mut ntfs, now - core_config.ntf_ttl)?;
+    if settings.restore && ntfs_path.exists() {
+        let stats = store_log::restore_ntfs(&ntfs_path, &mut ntfs, now - settings.core.ntf_ttl)?;
         println!(
             "notifications restored: {}, expired: {}",
             stats.stored, stats.expired
         );
     }
-    println!("SMP server v{} (simplex-rs)", env!("CARGO_PKG_VERSION"));
-    println!("Fingerprint: {fp}");
-    println!(
-        "Server address: {}",
-        server_address(&fp, password.as_deref(), &host, ini_port)
-    );
-    if store_log_on {
-        println!("Store log: {}", log_path.display());
-    } else {
-        println!("Store log disabled.");
-    }
-    let listen = SocketAddr::new(
-        opts.listen.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
-        port,
-    );
-    let net = NetConfig {
-        listen,
-        max_connections: 16_384,
-        inactive,
-        messages_path: if restore && !journal_mode {
-            Some(msgs_path)
-        } else {
-            None
-        },
-        ntfs_path: if restore { Some(ntfs_path) } else { None },
-        stats: stats_config(&ini, &paths.log)?,
-    };
-    let message_ttl = core_config.message_ttl;
-    let mut core = Core::new(core_config, queues, msgs);
-    core.ntfs = ntfs;
-    let shutdown = shutdown_signal();
-    let mut server = Server::bind(net, &creds, core).await?;
-    let client_concurrency = match ini.get("PROXY", "client_concurrency") {
-        None => crate::proxy::DEFAULT_CLIENT_CONCURRENCY,
-        Some(v) => v
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| fail(format!("[PROXY] client_concurrency: bad number {v}")))?,
-    };
-    server.set_proxy(crate::proxy::ProxyConfig {
-        basic_auth: password.as_ref().map(|p| p.as_bytes().to_vec()),
-        client_concurrency,
-        ..crate::proxy::ProxyConfig::default()
-    });
-    let bound = server.local_addr()?.port();
-    println!("Serving SMP protocol on port {bound} (TLS)...");
-    // The reference's INI lists several ports (`port = 5223,443`): serve each of them, unless
-    // the command line chose one port.
-    if opts.port.is_none() {
-        for extra in ini_ports.iter().skip(1) {
-            let bound = server
-                .also_listen(SocketAddr::new(listen.ip(), *extra))
-                .await?;
-            println!("Serving SMP protocol on port {} (TLS)...", bound.port());
-        }
-    }
-    match message_ttl {
-        Some(ttl) => println!("expiring messages after {}", show_ttl(ttl)),
-        None => println!("not expiring messages"),
-    }
-    match inactive {
-        Some(c) => println!(
-            "expiring clients inactive for {} seconds every {} seconds",
-            c.ttl, c.check_interval
-        ),
-        None => println!("not expiring inactive clients"),
-    }
-    server.run(shutdown).await
+    Ok((queues, msgs, ntfs))
 }
 
 /// Registers the SIGINT and SIGTERM handlers at once — before the port is printed, so that a
