@@ -8,7 +8,7 @@
 //! included), so a lock file left behind never blocks the next start. The file itself stays;
 //! it holds the last holder's process ID and command, only for the message.
 
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
 use std::path::Path;
 
@@ -36,9 +36,9 @@ impl ConfigLock {
             .create(true)
             .truncate(false)
             .open(&path)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
+        match try_lock(&file) {
+            Ok(true) => {}
+            Ok(false) => {
                 let holder = fs::read_to_string(&path).unwrap_or_default();
                 let holder = holder.lines().next().unwrap_or("").trim();
                 let who = match holder.split_once(' ') {
@@ -53,7 +53,7 @@ impl ConfigLock {
                     path.display()
                 )));
             }
-            Err(TryLockError::Error(e)) => {
+            Err(e) => {
                 return Err(fail(format!("Error: cannot lock {}: {e}", path.display())));
             }
         }
@@ -61,6 +61,24 @@ impl ConfigLock {
         writeln!(file, "{} {command}", std::process::id())?;
         Ok(ConfigLock { _file: file })
     }
+}
+
+/// `flock(LOCK_EX | LOCK_NB)`: `Ok(false)` when another open file holds it. (std's
+/// `File::try_lock` needs Rust 1.89, above this workspace's `rust-version`.)
+#[cfg(unix)]
+fn try_lock(file: &File) -> std::io::Result<bool> {
+    use rustix::fs::{flock, FlockOperation};
+    match flock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Without `flock`, no lock: the ports bound first still refuse a second relay on them.
+#[cfg(not(unix))]
+fn try_lock(_file: &File) -> std::io::Result<bool> {
+    Ok(true)
 }
 
 #[cfg(test)]
