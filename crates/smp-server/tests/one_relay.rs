@@ -30,10 +30,13 @@ fn assert_refused_by_the_lock(r: &common::Run, dir: &Path, command: &str) {
     assert!(!r.ok, "{command} refused");
     let lock = log.join(LOCK);
     assert!(
-        r.stderr
-            .contains(&format!("the server in {} is in use", log.display()))
-            && r.stderr.contains("(`smp-server start`) holds the lock")
-            && r.stderr.contains(&lock.display().to_string()),
+        r.stderr.starts_with(&format!(
+            "Error: log directory {} is in use by process ",
+            log.display()
+        )) && r.stderr.contains(&format!(
+            " (`smp-server start`), which holds the lock {}.",
+            lock.display()
+        )),
         "{command}: {}",
         r.stderr
     );

@@ -47,8 +47,8 @@ impl ConfigLock {
                     None => "another process".to_owned(),
                 };
                 return Err(fail(format!(
-                    "Error: the server in {} is in use: {who} holds the lock {}.\n\
-                     Only one smp-server command runs on a configuration at a time; stop it first.",
+                    "Error: log directory {} is in use by {who}, which holds the lock {}.\n\
+                     Stop it first: only one smp-server command runs on a configuration at a time.",
                     log_dir.display(),
                     path.display()
                 )));
@@ -94,10 +94,12 @@ mod tests {
             .to_string();
         let pid = std::process::id();
         assert!(
-            e.contains(&format!(
-                "process {pid} (`smp-server start`) holds the lock"
-            )) && e.contains(&dir.path().join(LOCK_FILE).display().to_string())
-                && e.contains(&format!("the server in {} is in use", dir.path().display())),
+            e.starts_with(&format!(
+                "Error: log directory {} is in use by process {pid} (`smp-server start`), \
+                 which holds the lock {}.",
+                dir.path().display(),
+                dir.path().join(LOCK_FILE).display()
+            )),
             "{e}"
         );
         drop(first);
