@@ -29,9 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use simplex_crypto::{dh_x25519, DhSecretX25519};
-use simplex_transport::handshake::{
-    ServerConnection, ServerTransport, SmpListener, SmpReader, SmpWriter,
-};
+use simplex_transport::handshake::{ServerConnection, SmpListener, SmpReader, SmpWriter};
 use simplex_transport::ServerCredentials;
 use smp_proto::block::{batch_transmissions, decode_block};
 use smp_proto::command::Command;
@@ -49,6 +47,8 @@ use crate::proxy::{ProxyAgent, ProxyConfig};
 use crate::stats::{self, inc, EntityCounts, Stats, StatsConfig, StatsData};
 use crate::store_log;
 use crate::wire;
+
+pub use crate::listeners::Listeners;
 
 /// Disconnecting clients that have no subscriptions and were idle.
 #[derive(Debug, Clone, Copy)]
@@ -148,46 +148,6 @@ struct Shared {
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves the state as it was at the panic; keep serving.
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The relay's listening sockets, bound before anything else is done (`smp-server start`
-/// binds every port before it reads or changes its stores, so that a port in use refuses the
-/// start with nothing changed).
-pub struct Listeners {
-    first: SmpListener,
-    /// Further ports (`[TRANSPORT] port = 5223,443`), served the same way.
-    extra: Vec<SmpListener>,
-}
-
-impl Listeners {
-    /// Binds every address of `addrs` (at least one) with the server's credentials; the
-    /// error names the port that could not be bound.
-    pub async fn bind(
-        addrs: &[SocketAddr],
-        creds: &ServerCredentials,
-    ) -> std::io::Result<Listeners> {
-        let transport = Arc::new(ServerTransport::new(creds).map_err(std::io::Error::other)?);
-        let mut bound = Vec::with_capacity(addrs.len());
-        for addr in addrs {
-            let l = SmpListener::bind(*addr, transport.clone())
-                .await
-                .map_err(|e| {
-                    std::io::Error::other(format!(
-                        "Error: cannot listen on port {}: {e}",
-                        addr.port()
-                    ))
-                })?;
-            bound.push(l);
-        }
-        let mut bound = bound.into_iter();
-        let first = bound
-            .next()
-            .ok_or_else(|| std::io::Error::other("no address to listen on"))?;
-        Ok(Listeners {
-            first,
-            extra: bound.collect(),
-        })
-    }
 }
 
 /// A bound server, ready to run.

@@ -144,6 +144,12 @@ async fn a_bad_ini_value_refuses_the_start_with_its_line_and_changes_nothing() {
         ),
         ("AUTH", "new_queues", "yes", "expected `on` or `off`"),
         (
+            "TRANSPORT",
+            "websockets",
+            "on",
+            "`on`: websockets are not supported by this server",
+        ),
+        (
             "AUTH",
             "create_password",
             "pa:ss",

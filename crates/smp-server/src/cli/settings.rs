@@ -61,20 +61,7 @@ impl Settings {
             &["memory", "journal"],
             &[("database", NOT_SUPPORTED)],
         )? == Some("journal");
-        let days = ini.number(SL, "expire_messages_days", 0, "days")?;
-        let message_ttl = days.map_or(Some(21 * 86_400), |d| {
-            i64::try_from(d).ok().and_then(|d| d.checked_mul(86_400))
-        });
-        let Some(message_ttl) = message_ttl else {
-            return Err(ini.bad(SL, "expire_messages_days", "too large"));
-        };
-        let ntf_ttl = match ini.number(SL, "expire_ntfs_hours", 0, "hours")? {
-            None => DEFAULT_NTF_TTL,
-            Some(h) => i64::try_from(h)
-                .ok()
-                .and_then(|h| h.checked_mul(3600))
-                .ok_or_else(|| ini.bad(SL, "expire_ntfs_hours", "too large"))?,
-        };
+        let (message_ttl, ntf_ttl) = expiry(ini)?;
         let expire_on_start = ini.flag(SL, "expire_messages_on_start", true)?;
         let expire_on_send = ini.flag(SL, "expire_messages_on_send", true)?;
         let log_stats = ini.flag(SL, "log_stats", false)?;
@@ -90,49 +77,18 @@ impl Settings {
             .get("TRANSPORT", "host")
             .unwrap_or("<hostnames>")
             .to_owned();
-        let ports = match ini.get("TRANSPORT", "port") {
-            None => vec![DEFAULT_PORT],
-            Some(list) => list
-                .split(',')
-                .map(|p| {
-                    let p = p.trim();
-                    Some(p)
-                        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-                        .and_then(|p| p.parse::<u16>().ok())
-                        .ok_or_else(|| {
-                            ini.bad(
-                                "TRANSPORT",
-                                "port",
-                                &format!(
-                                    "invalid port `{p}`, expected port numbers (0 to 65535) separated by commas"
-                                ),
-                            )
-                        })
-                })
-                .collect::<std::io::Result<Vec<u16>>>()?,
-        };
+        let ports = ports(ini)?;
         // Read for their spelling; this server has no TLS error log or websockets to turn on.
         ini.flag("TRANSPORT", "log_tls_errors", false)?;
-        ini.one_of(
-            "TRANSPORT",
-            "websockets",
-            &["off"],
-            &[(
-                "on",
-                "websockets are not supported by this server, use `off`",
-            )],
-        )?;
+        if let Some(ws) = ini.get("TRANSPORT", "websockets").filter(|v| *v != "off") {
+            return Err(ini.bad(
+                "TRANSPORT",
+                "websockets",
+                &format!("`{ws}`: websockets are not supported by this server, use `off`"),
+            ));
+        }
 
-        const IC: &str = "INACTIVE_CLIENTS";
-        let disconnect = ini.flag(IC, "disconnect", false)?;
-        let ttl = ini.number(IC, "ttl", 1, "seconds")?.unwrap_or(21_600);
-        let check_interval = ini
-            .number(IC, "check_interval", 1, "seconds")?
-            .unwrap_or(3600);
-        let inactive = disconnect.then(|| InactiveClients {
-            ttl: i64::try_from(ttl).unwrap_or(i64::MAX),
-            check_interval,
-        });
+        let inactive = inactive_clients(ini)?;
 
         let client_concurrency = ini
             .number("PROXY", "client_concurrency", 1, "requests")?
@@ -177,4 +133,60 @@ impl Settings {
         });
         StatsConfig { daily, prometheus }
     }
+}
+
+/// `[STORE_LOG] expire_messages_days` and `expire_ntfs_hours`, in seconds.
+fn expiry(ini: &Ini) -> std::io::Result<(i64, i64)> {
+    const SL: &str = "STORE_LOG";
+    let seconds = |key: &str, unit: &str, per: i64, default: i64| -> std::io::Result<i64> {
+        match ini.number(SL, key, 0, unit)? {
+            None => Ok(default),
+            Some(n) => i64::try_from(n)
+                .ok()
+                .and_then(|n| n.checked_mul(per))
+                .ok_or_else(|| ini.bad(SL, key, "too large")),
+        }
+    };
+    Ok((
+        seconds("expire_messages_days", "days", 86_400, 21 * 86_400)?,
+        seconds("expire_ntfs_hours", "hours", 3600, DEFAULT_NTF_TTL)?,
+    ))
+}
+
+/// `[TRANSPORT] port`: one or more ports, separated by commas.
+fn ports(ini: &Ini) -> std::io::Result<Vec<u16>> {
+    let Some(list) = ini.get("TRANSPORT", "port") else {
+        return Ok(vec![DEFAULT_PORT]);
+    };
+    list.split(',')
+        .map(|p| {
+            let p = p.trim();
+            Some(p)
+                .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|p| p.parse::<u16>().ok())
+                .ok_or_else(|| {
+                    ini.bad(
+                        "TRANSPORT",
+                        "port",
+                        &format!(
+                            "invalid port `{p}`, expected port numbers (0 to 65535) separated by commas"
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// `[INACTIVE_CLIENTS]`: `ttl` and `check_interval` are checked even when `disconnect` is off.
+fn inactive_clients(ini: &Ini) -> std::io::Result<Option<InactiveClients>> {
+    const IC: &str = "INACTIVE_CLIENTS";
+    let disconnect = ini.flag(IC, "disconnect", false)?;
+    let ttl = ini.number(IC, "ttl", 1, "seconds")?.unwrap_or(21_600);
+    let check_interval = ini
+        .number(IC, "check_interval", 1, "seconds")?
+        .unwrap_or(3600);
+    Ok(disconnect.then(|| InactiveClients {
+        ttl: i64::try_from(ttl).unwrap_or(i64::MAX),
+        check_interval,
+    }))
 }
