@@ -3,7 +3,7 @@
 //! `smp-server.ini`; `ca.crt`/`ca.key`, `server.crt`/`server.key`, `fingerprint`; the store
 //! log and messages file in the log directory.
 //!
-//! By concern: [`ini`] (reading `smp-server.ini` strictly, and the text `init` writes),
+//! By concern: `ini` (reading `smp-server.ini` strictly, and the text `init` writes),
 //! `settings` (what `start` takes from it), [`init`] (options, questions), [`start`],
 //! [`journal`] (and the messages-log check `start` shares), [`delete`], `lock` (one command
 //! per configuration at a time), `prompt` (the operator's answers).
