@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod core;
 pub mod forward;
+pub mod listeners;
 pub mod msg_journal;
 pub mod msg_store;
 pub mod proxy;

@@ -29,9 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use simplex_crypto::{dh_x25519, DhSecretX25519};
-use simplex_transport::handshake::{
-    ServerConnection, ServerTransport, SmpListener, SmpReader, SmpWriter,
-};
+use simplex_transport::handshake::{ServerConnection, SmpListener, SmpReader, SmpWriter};
 use simplex_transport::ServerCredentials;
 use smp_proto::block::{batch_transmissions, decode_block};
 use smp_proto::command::Command;
@@ -49,6 +47,8 @@ use crate::proxy::{ProxyAgent, ProxyConfig};
 use crate::stats::{self, inc, EntityCounts, Stats, StatsConfig, StatsData};
 use crate::store_log;
 use crate::wire;
+
+pub use crate::listeners::Listeners;
 
 /// Disconnecting clients that have no subscriptions and were idle.
 #[derive(Debug, Clone, Copy)]
@@ -160,16 +160,19 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the listener.
+    /// Binds the listener (`config.listen`).
     pub async fn bind(
         config: NetConfig,
         creds: &ServerCredentials,
         core: Core,
     ) -> std::io::Result<Server> {
-        let transport = ServerTransport::new(creds).map_err(std::io::Error::other)?;
-        let listener = SmpListener::bind(config.listen, Arc::new(transport))
-            .await
-            .map_err(std::io::Error::other)?;
+        let listeners = Listeners::bind(&[config.listen], creds).await?;
+        Ok(Server::with_listeners(listeners, config, core))
+    }
+
+    /// A server on listeners bound beforehand ([`Listeners::bind`]); `config.listen` is not
+    /// used.
+    pub fn with_listeners(listeners: Listeners, config: NetConfig, core: Core) -> Server {
         let proxy = ProxyAgent::new(ProxyConfig {
             basic_auth: core.create_password().map(<[u8]>::to_vec),
             ..ProxyConfig::default()
@@ -181,23 +184,12 @@ impl Server {
             next_client: AtomicU64::new(1),
             proxy,
         });
-        Ok(Server {
-            listener,
-            extra_listeners: Vec::new(),
+        Server {
+            listener: listeners.first,
+            extra_listeners: listeners.extra,
             shared,
             config,
-        })
-    }
-
-    /// Also listens on `addr` (a further port of `[TRANSPORT] port`), with the same
-    /// credentials; returns the bound address.
-    pub async fn also_listen(&mut self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
-        let listener = SmpListener::bind(addr, self.listener.transport().clone())
-            .await
-            .map_err(std::io::Error::other)?;
-        let bound = listener.local_addr().map_err(std::io::Error::other)?;
-        self.extra_listeners.push(listener);
-        Ok(bound)
+        }
     }
 
     /// Sets how this relay serves as a proxy (by default as the reference: allowed, with
@@ -211,6 +203,14 @@ impl Server {
     /// The bound address.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr().map_err(std::io::Error::other)
+    }
+
+    /// Every bound address, the first one first.
+    pub fn local_addrs(&self) -> std::io::Result<Vec<SocketAddr>> {
+        std::iter::once(&self.listener)
+            .chain(&self.extra_listeners)
+            .map(|l| l.local_addr().map_err(std::io::Error::other))
+            .collect()
     }
 
     /// Serves until `shutdown` resolves; then drains clients, saves messages and closes the

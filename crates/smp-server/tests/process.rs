@@ -211,7 +211,7 @@ async fn serves_the_reference_fixture_certificates() {
     }
     std::fs::write(
         cfg.join(smp_server::cli::INI_FILE),
-        smp_server::cli::ini_content("127.0.0.1", None, true),
+        smp_server::cli::ini_content("127.0.0.1", None, true, false),
     )
     .expect("ini");
     let s = start_binary(dir.path());

@@ -105,6 +105,8 @@ pub struct Running {
     pub fingerprint: String,
     /// Everything printed before the port line.
     pub printed: Vec<String>,
+    /// What was read past the port line before `stdout` was handed back to `child`.
+    buffered: String,
 }
 
 impl Drop for Running {
@@ -129,7 +131,7 @@ impl Running {
             .status()
             .expect("kill -TERM");
         assert!(status.success());
-        self.child.wait_with_output_rest()
+        std::mem::take(&mut self.buffered) + &self.child.wait_with_output_rest()
     }
 
     /// `kill -9`.
@@ -193,13 +195,16 @@ pub fn start_binary_with(dir: &Path, args: &[&str]) -> Running {
                 .next()
                 .and_then(|p| p.parse().ok())
                 .expect("port");
-            // Hand the rest of stdout back to the child handle for `terminate`.
+            // Hand the rest of stdout back to the child handle for `terminate`, keeping what
+            // the reader has already buffered.
+            let buffered = String::from_utf8_lossy(reader.buffer()).into_owned();
             child.stdout = Some(reader.into_inner());
             return Running {
                 child,
                 port,
                 fingerprint,
                 printed,
+                buffered,
             };
         }
         printed.push(l);
@@ -207,4 +212,74 @@ pub fn start_binary_with(dir: &Path, args: &[&str]) -> Running {
     let _ = child.kill();
     let _ = child.wait();
     panic!("server did not print its port; printed: {printed:?}");
+}
+
+/// What a finished `smp-server` command printed and how it exited.
+pub struct Run {
+    /// Exit status 0.
+    pub ok: bool,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Runs `smp-server <args>` with `dir/cfg` and `dir/log`, typing `input` (then end of input);
+/// it must exit within 20 seconds (a `start` that serves instead of refusing fails here).
+pub fn run_binary(dir: &Path, args: &[&str], input: &str) -> Run {
+    use std::io::{Read, Write};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smp-server"))
+        .args(args)
+        .env("SMP_SERVER_CFG_PATH", dir.join("cfg"))
+        .env("SMP_SERVER_LOG_PATH", dir.join("log"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn smp-server");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // The command may exit before reading its input.
+    let _ = stdin.write_all(input.as_bytes());
+    drop(stdin);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().expect("try_wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let mut out = String::new();
+            if let Some(mut o) = child.stdout.take() {
+                let _ = o.read_to_string(&mut out);
+            }
+            let _ = child.wait();
+            panic!("smp-server {args:?} did not exit; printed: {out}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("wait");
+    Run {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Every file under `dir` (recursively) with its contents, sorted; `skip` names files left out.
+pub fn tree_except(dir: &Path, skip: &[&str]) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if !p.file_name().is_some_and(|n| skip.iter().any(|s| n == *s)) {
+                let bytes = std::fs::read(&p).expect("file");
+                out.push((p, bytes));
+            }
+        }
+    }
+    out.sort();
+    out
 }

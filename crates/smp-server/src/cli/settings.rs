@@ -1,0 +1,192 @@
+//! The settings `start` (and `journal`) take from `smp-server.ini`, all read and checked at
+//! once, before anything on disk is touched: a bad value refuses the command and changes
+//! nothing.
+
+use std::path::Path;
+
+use super::ini::{password_problem, Ini};
+use super::DEFAULT_PORT;
+use crate::core::CoreConfig;
+use crate::msg_store::DEFAULT_NTF_TTL;
+use crate::server::InactiveClients;
+use crate::stats::{DailyLogConfig, PrometheusConfig, StatsConfig};
+
+/// What `smp-server.ini` configures.
+#[derive(Debug, Clone)]
+pub(super) struct Settings {
+    /// `[STORE_LOG] enable`.
+    pub store_log: bool,
+    /// `[STORE_LOG] restore_messages` (the store log's setting when absent).
+    pub restore: bool,
+    /// `[STORE_LOG] store_messages = journal`.
+    pub journal_mode: bool,
+    /// `[STORE_LOG] expire_messages_on_start`: messages past their time are dropped as they
+    /// are restored.
+    pub expire_on_start: bool,
+    /// `[STORE_LOG] log_stats`.
+    pub log_stats: bool,
+    /// `[STORE_LOG] prometheus_interval`, seconds.
+    pub prometheus_interval: Option<u64>,
+    /// `[AUTH] create_password`.
+    pub password: Option<String>,
+    /// The core's part: `[AUTH] new_queues`, the expiry times.
+    pub core: CoreConfig,
+    /// `[TRANSPORT] host` (only printed).
+    pub host: String,
+    /// `[TRANSPORT] port`: one or more.
+    pub ports: Vec<u16>,
+    /// `[INACTIVE_CLIENTS]`, when `disconnect = on`.
+    pub inactive: Option<InactiveClients>,
+    /// `[PROXY] client_concurrency`.
+    pub client_concurrency: usize,
+}
+
+const NOT_SUPPORTED: &str = "PostgreSQL storage is not supported by this server, use `memory`";
+
+impl Settings {
+    /// Reads every key the server uses; the first bad value refuses.
+    pub fn from_ini(ini: &Ini) -> std::io::Result<Settings> {
+        const SL: &str = "STORE_LOG";
+        let store_log = ini.flag(SL, "enable", false)?;
+        let restore = ini.flag(SL, "restore_messages", store_log)?;
+        ini.one_of(
+            SL,
+            "store_queues",
+            &["memory"],
+            &[("database", NOT_SUPPORTED)],
+        )?;
+        let journal_mode = ini.one_of(
+            SL,
+            "store_messages",
+            &["memory", "journal"],
+            &[("database", NOT_SUPPORTED)],
+        )? == Some("journal");
+        let (message_ttl, ntf_ttl) = expiry(ini)?;
+        let expire_on_start = ini.flag(SL, "expire_messages_on_start", true)?;
+        let expire_on_send = ini.flag(SL, "expire_messages_on_send", true)?;
+        let log_stats = ini.flag(SL, "log_stats", false)?;
+        let prometheus_interval = ini.number(SL, "prometheus_interval", 1, "seconds")?;
+
+        let allow_new_queues = ini.flag("AUTH", "new_queues", true)?;
+        let password = ini.get("AUTH", "create_password").map(str::to_owned);
+        if let Some(why) = password.as_deref().and_then(password_problem) {
+            return Err(ini.bad("AUTH", "create_password", why));
+        }
+
+        let host = ini
+            .get("TRANSPORT", "host")
+            .unwrap_or("<hostnames>")
+            .to_owned();
+        let ports = ports(ini)?;
+        // Read for their spelling; this server has no TLS error log or websockets to turn on.
+        ini.flag("TRANSPORT", "log_tls_errors", false)?;
+        if let Some(ws) = ini.get("TRANSPORT", "websockets").filter(|v| *v != "off") {
+            return Err(ini.bad(
+                "TRANSPORT",
+                "websockets",
+                &format!("`{ws}`: websockets are not supported by this server, use `off`"),
+            ));
+        }
+
+        let inactive = inactive_clients(ini)?;
+
+        let client_concurrency = ini
+            .number("PROXY", "client_concurrency", 1, "requests")?
+            .map_or(crate::proxy::DEFAULT_CLIENT_CONCURRENCY, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            });
+
+        Ok(Settings {
+            store_log,
+            restore,
+            journal_mode,
+            expire_on_start,
+            log_stats,
+            prometheus_interval,
+            core: CoreConfig {
+                allow_new_queues,
+                create_password: password.as_ref().map(|p| p.as_bytes().to_vec()),
+                message_ttl: Some(message_ttl),
+                expire_on_send,
+                ntf_ttl,
+                id_len: 24,
+            },
+            password,
+            host,
+            ports,
+            inactive,
+            client_concurrency,
+        })
+    }
+
+    /// The statistics files, in the log directory, at the reference's times.
+    pub fn stats(&self, log_dir: &Path) -> StatsConfig {
+        let daily = self.log_stats.then(|| DailyLogConfig {
+            path: log_dir.join(crate::stats::DAILY_LOG_FILE),
+            backup: log_dir.join(crate::stats::BACKUP_FILE),
+            interval: crate::stats::DAILY_INTERVAL,
+            start_at: Some(0),
+        });
+        let prometheus = self.prometheus_interval.map(|secs| PrometheusConfig {
+            path: log_dir.join(crate::stats::METRICS_FILE),
+            interval: std::time::Duration::from_secs(secs),
+        });
+        StatsConfig { daily, prometheus }
+    }
+}
+
+/// `[STORE_LOG] expire_messages_days` and `expire_ntfs_hours`, in seconds.
+fn expiry(ini: &Ini) -> std::io::Result<(i64, i64)> {
+    const SL: &str = "STORE_LOG";
+    let seconds = |key: &str, unit: &str, per: i64, default: i64| -> std::io::Result<i64> {
+        match ini.number(SL, key, 0, unit)? {
+            None => Ok(default),
+            Some(n) => i64::try_from(n)
+                .ok()
+                .and_then(|n| n.checked_mul(per))
+                .ok_or_else(|| ini.bad(SL, key, "too large")),
+        }
+    };
+    Ok((
+        seconds("expire_messages_days", "days", 86_400, 21 * 86_400)?,
+        seconds("expire_ntfs_hours", "hours", 3600, DEFAULT_NTF_TTL)?,
+    ))
+}
+
+/// `[TRANSPORT] port`: one or more ports, separated by commas.
+fn ports(ini: &Ini) -> std::io::Result<Vec<u16>> {
+    let Some(list) = ini.get("TRANSPORT", "port") else {
+        return Ok(vec![DEFAULT_PORT]);
+    };
+    list.split(',')
+        .map(|p| {
+            let p = p.trim();
+            Some(p)
+                .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|p| p.parse::<u16>().ok())
+                .ok_or_else(|| {
+                    ini.bad(
+                        "TRANSPORT",
+                        "port",
+                        &format!(
+                            "invalid port `{p}`, expected port numbers (0 to 65535) separated by commas"
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// `[INACTIVE_CLIENTS]`: `ttl` and `check_interval` are checked even when `disconnect` is off.
+fn inactive_clients(ini: &Ini) -> std::io::Result<Option<InactiveClients>> {
+    const IC: &str = "INACTIVE_CLIENTS";
+    let disconnect = ini.flag(IC, "disconnect", false)?;
+    let ttl = ini.number(IC, "ttl", 1, "seconds")?.unwrap_or(21_600);
+    let check_interval = ini
+        .number(IC, "check_interval", 1, "seconds")?
+        .unwrap_or(3600);
+    Ok(disconnect.then(|| InactiveClients {
+        ttl: i64::try_from(ttl).unwrap_or(i64::MAX),
+        check_interval,
+    }))
+}
