@@ -11,7 +11,7 @@ use std::path::Path;
 use common::*;
 use simplex_agent::store::Store;
 use simplex_agent::{AgentCryptoError, AgentError, Event, RatchetSyncState, SqliteStore};
-use smp_proto::RcvMsgBody;
+use smp_proto::{RcvMsgBody, SmpServer};
 
 const FILES: [&str; 3] = ["db", "db-wal", "db-shm"];
 
@@ -74,16 +74,27 @@ async fn rsync(a: &mut TestAgent, conn: &[u8], state: RatchetSyncState) {
     assert_eq!(e.event, Event::Rsync { state, error: None }, "{e:?}");
 }
 
-/// Alice and Bob connected; Alice's database restored to a copy taken before four messages
-/// (two ratchet steps each way); Bob's next message fails at Alice. Returns the agents and
-/// connection IDs, Alice with `RSYNC required` seen.
-async fn diverged(srv: &TestServer, dir: &Path) -> (TestAgent, Vec<u8>, TestAgent, Vec<u8>) {
-    let cfg = || config(vec![srv.address().clone()]);
+/// Alice and Bob connected (with post-quantum ratchets when `pq`); Alice's database
+/// restored to a copy taken before four messages (two ratchet steps each way); Bob's next
+/// message fails at Alice. Returns the agents and connection IDs, Alice with `RSYNC
+/// required` seen.
+async fn diverged(
+    srv: &SmpServer,
+    dir: &Path,
+    pq: bool,
+) -> (TestAgent, Vec<u8>, TestAgent, Vec<u8>) {
+    let cfg = || {
+        let mut c = config(vec![srv.clone()]);
+        c.pq_support = pq;
+        c
+    };
     let mut a = TestAgent::start(dir, "alice", cfg()).await;
     let mut b = TestAgent::start(dir, "bob", cfg()).await;
     let (ab, ba) = connect(&mut a, &mut b).await;
-    exchange(&mut a, &ab, &mut b, &ba, b"hello").await;
-    exchange(&mut b, &ba, &mut a, &ab, b"hi").await;
+    exchange(&mut b, &ba, &mut a, &ab, b"hello").await;
+    // Alice's last step before the copy is her own message, reported SENT: nothing of hers
+    // is left to send (her receipt for Bob's message went before his RCVD came back).
+    exchange(&mut a, &ab, &mut b, &ba, b"hi").await;
     a.agent.stop().await;
     drop(a);
     backup(dir, "alice", "backup");
@@ -131,7 +142,7 @@ async fn diverged(srv: &TestServer, dir: &Path) -> (TestAgent, Vec<u8>, TestAgen
 async fn restored_database_is_resynchronised() {
     let srv = TestServer::start(128).await.expect("test server");
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut a, ab, b, ba) = diverged(&srv, dir.path()).await;
+    let (mut a, ab, b, ba) = diverged(srv.address(), dir.path(), false).await;
     // Bob stopped, a client with his key takes a copy of Alice's ratchet-key message
     // without acknowledging it.
     b.agent.stop().await;
@@ -204,12 +215,16 @@ async fn restored_database_is_resynchronised() {
 
 /// Both sides start re-synchronising before either gets the other's keys: each uses its
 /// own keys with the peer's (no third key message), one sends `EREADY`, and both end in
-/// step. Bob, whose ratchet decrypted everything, may start only with `force`.
+/// step. Bob, whose ratchet decrypted everything, may start only with `force`. Both offer
+/// post-quantum keys (both propose a KEM, as in the reference's renegotiation).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_sides_start_at_once() {
-    let srv = TestServer::start(128).await.expect("test server");
+    let sdir = tempfile::tempdir().expect("tempdir");
+    let mut srv = PersistentServer::start(sdir.path(), 128)
+        .await
+        .expect("persistent server");
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut a, ab, mut b, ba) = diverged(&srv, dir.path()).await;
+    let (mut a, ab, mut b, ba) = diverged(srv.address(), dir.path(), true).await;
     assert!(
         matches!(
             b.agent.synchronize_ratchet(&ba, false).await,
@@ -217,12 +232,17 @@ async fn both_sides_start_at_once() {
         ),
         "not allowed without a decryption error"
     );
-    let (ra, rb) = tokio::join!(
-        a.agent.synchronize_ratchet(&ab, false),
-        b.agent.synchronize_ratchet(&ba, true)
+    // The relay is down while both start: neither gets the other's keys before starting.
+    srv.down().await.expect("server down");
+    assert_eq!(
+        a.agent.synchronize_ratchet(&ab, false).await.expect("sync"),
+        RatchetSyncState::Started
     );
-    assert_eq!(ra.expect("Alice's sync"), RatchetSyncState::Started);
-    assert_eq!(rb.expect("Bob's sync"), RatchetSyncState::Started);
+    assert_eq!(
+        b.agent.synchronize_ratchet(&ba, true).await.expect("sync"),
+        RatchetSyncState::Started
+    );
+    srv.up().await.expect("server up");
     rsync(&mut a, &ab, RatchetSyncState::Agreed).await;
     rsync(&mut b, &ba, RatchetSyncState::Agreed).await;
     rsync(&mut a, &ab, RatchetSyncState::Ok).await;
@@ -232,5 +252,5 @@ async fn both_sides_start_at_once() {
     deliver(&mut a, &ab, &mut b, &ba, b"and again").await;
     a.agent.stop().await;
     b.agent.stop().await;
-    srv.stop().await.expect("server stopped");
+    srv.down().await.expect("server down");
 }
