@@ -259,7 +259,7 @@ pub enum RcvMsgKind {
     Receipt,
     /// `A_QCONT`.
     QCont,
-    /// Anything else (queue rotation, ratchet re-synchronisation: not acted on).
+    /// Anything else (`EREADY`; queue rotation messages, not acted on).
     Other,
 }
 
