@@ -1,6 +1,6 @@
 //! The `simplex-chat` binary: the terminal chat client's command line.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -117,10 +117,16 @@ impl Output for Out {
     }
 }
 
+/// A held lock on the databases, released when the process ends.
+#[cfg(unix)]
+type DbLock = nix::fcntl::Flock<File>;
+#[cfg(not(unix))]
+type DbLock = File;
+
 /// Takes the databases for this process: a second client on the same databases would
 /// receive half of the messages and confuse the agent's state, so it is refused. The lock
-/// (on `PREFIX_chat.db.lock`) is held until the process ends.
-fn lock_databases(prefix: &Path) -> Result<File, String> {
+/// (`flock` on `PREFIX_chat.db.lock`) is held until the process ends.
+fn lock_databases(prefix: &Path) -> Result<DbLock, String> {
     let path = with_suffix(prefix, "_chat.db.lock");
     let file = OpenOptions::new()
         .create(true)
@@ -128,14 +134,20 @@ fn lock_databases(prefix: &Path) -> Result<File, String> {
         .write(true)
         .open(&path)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(format!(
-            "database is in use by another simplex-chat process ({})",
-            with_suffix(prefix, "_chat.db").display()
-        )),
-        Err(TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+    #[cfg(unix)]
+    {
+        use nix::fcntl::{Flock, FlockArg};
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => Ok(lock),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(format!(
+                "database is in use by another simplex-chat process ({})",
+                with_suffix(prefix, "_chat.db").display()
+            )),
+            Err((_, e)) => Err(format!("cannot lock {}: {e}", path.display())),
+        }
     }
+    #[cfg(not(unix))]
+    Ok(file)
 }
 
 fn valid_name(s: &str) -> bool {

@@ -75,7 +75,7 @@ impl LineEditor {
     /// standard input or output is not a terminal.
     pub fn start(history: &[String]) -> Result<(LineEditor, TermOutput), String> {
         let config = Config::builder()
-            .max_history_size(crate::store::HISTORY_LIMIT as usize)
+            .max_history_size(usize::try_from(crate::store::HISTORY_LIMIT).unwrap_or(usize::MAX))
             .map_err(|e| e.to_string())?
             .auto_add_history(false)
             .bracketed_paste(true)

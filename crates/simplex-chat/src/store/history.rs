@@ -4,7 +4,7 @@
 use super::{ChatStore, StoreError};
 
 /// How many lines are kept.
-pub const HISTORY_LIMIT: i64 = 500;
+pub const HISTORY_LIMIT: u32 = 500;
 
 pub(super) const SCHEMA: &str =
     "CREATE TABLE IF NOT EXISTS input_history (id INTEGER PRIMARY KEY, line TEXT NOT NULL);";
