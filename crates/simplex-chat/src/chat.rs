@@ -180,10 +180,21 @@ impl<O: Output> Chat<O> {
             Ok(Command::Continue(text)) => {
                 let r = match to {
                     Some(name) => self.send(name, &text).await,
-                    None => {
-                        self.say("no active chat: use @<name> <message>");
-                        Ok(())
-                    }
+                    // The prompt showed no chat; one began since (a contact connected, a
+                    // message came): the line is not sent to it unseen.
+                    None => match self.last_chat.clone() {
+                        Some(now) => {
+                            self.say(format!(
+                                "not sent: no chat was open when you typed it; lines now go to @{} (Up, Enter to send it)",
+                                view::view_name(&now)
+                            ));
+                            Ok(())
+                        }
+                        None => {
+                            self.say("no active chat: use @<name> <message>");
+                            Ok(())
+                        }
+                    },
                 };
                 if let Err(e) = r {
                     self.say(e.to_string());

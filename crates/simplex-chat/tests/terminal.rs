@@ -4,7 +4,8 @@
 //! arriving while Alice types is printed above her line, which is redrawn whole; a pasted
 //! line longer than the terminal's line limit is sent whole and one longer than the protocol
 //! allows is refused; Ctrl-C and Ctrl-D quit at once and the next start gets what arrived
-//! meanwhile.
+//! meanwhile; a plain line typed while the prompt showed no chat is not sent to a chat that
+//! began meanwhile.
 //!
 //! The relay is this test executable started again (see `e2e.rs`).
 
@@ -61,6 +62,15 @@ fn next_from_alice(bob: &mut ChatProc, text: &str) {
         "Bob got {:?}",
         l.chars().take(200).collect::<String>()
     );
+}
+
+/// Waits for Alice's own item `@bob <start>…` and the prompt drawn after it: the editor is
+/// reading again (raw mode). Input typed earlier would meet the terminal's cooked mode,
+/// whose line buffer holds 4,095 bytes.
+fn sent_and_prompt(p: &mut PtySession, start: &str) {
+    p.exp_regex(&format!(r"\d\d:\d\d @bob {start}"))
+        .expect("Alice's item");
+    p.exp_string("@bob> ").expect("the next prompt");
 }
 
 /// Pastes `text` as a terminal does (bracketed paste) and presses Enter.
@@ -122,6 +132,7 @@ fn the_line_editor_in_a_terminal() {
         .expect("the prompt and the half-typed line are redrawn");
     alice.send_line("typed").expect("finish the line");
     next_from_alice(&mut bob, "half typed");
+    sent_and_prompt(&mut alice, "half typed");
 
     // A pasted line past the terminal's 4,095-byte line limit is sent whole; one past the
     // protocol's limit is refused and nothing is sent.
@@ -130,6 +141,7 @@ fn the_line_editor_in_a_terminal() {
         .collect();
     paste_line(&mut alice, &long);
     next_from_alice(&mut bob, &long);
+    sent_and_prompt(&mut alice, "abcdefghij");
     paste_line(&mut alice, &"y".repeat(20_000));
     alice
         .exp_string("message too large (20000 characters): nothing was sent")
@@ -147,7 +159,14 @@ fn the_line_editor_in_a_terminal() {
     alice
         .exp_string("bob> sent while you were away")
         .expect("the message that waited");
-    alice.send("\x1b[A").expect("up");
+    // The prompt was "> " (no chat) when Bob's message came: a plain line is not sent to
+    // him unseen.
+    alice.send_line("typed before looking").expect("send");
+    alice
+        .exp_string("not sent: no chat was open when you typed it; lines now go to @bob")
+        .expect("not sent");
+    // History from the earlier run: two lines up.
+    alice.send("\x1b[A\x1b[A").expect("up, up");
     alice.send("\r").expect("enter");
     alice.flush().expect("flush");
     next_from_alice(&mut bob, "last before quitting");
