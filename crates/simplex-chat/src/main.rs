@@ -337,10 +337,31 @@ async fn main() {
 
 type Events = tokio::sync::mpsc::UnboundedReceiver<simplex_agent::AgentEvent>;
 
+/// Resolves at Ctrl-C (`SIGINT`). The listener is registered when this is called, for the
+/// whole loop: a fresh `tokio::signal::ctrl_c()` per loop turn would miss a signal that
+/// came while a command or an event was being handled.
+fn ctrl_c() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    async move {
+        #[cfg(unix)]
+        match sigint.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 /// Reads plain lines (pipes, tests) until `/q`; without input the chat still receives, and
 /// Ctrl-C ends it.
 async fn run_plain(chat: &mut Chat<Out>, mut lines: Lines<BufReader<Stdin>>, events: &mut Events) {
     let mut stdin_open = true;
+    let ctrl_c = ctrl_c();
+    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
             l = lines.next_line(), if stdin_open => match l {
@@ -355,7 +376,7 @@ async fn run_plain(chat: &mut Chat<Out>, mut lines: Lines<BufReader<Stdin>>, eve
                 Some(e) => chat.event(e).await,
                 None => break,
             },
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut ctrl_c => break,
         }
     }
 }
@@ -366,6 +387,9 @@ async fn run_plain(chat: &mut Chat<Out>, mut lines: Lines<BufReader<Stdin>>, eve
 async fn run_editor(chat: &mut Chat<Out>, mut ed: LineEditor, events: &mut Events) {
     // The chat shown by the prompt being edited, once a line was asked for.
     let mut asked: Option<Option<String>> = None;
+    // Ctrl-C while the editor is not reading (a command running) is a signal.
+    let ctrl_c = ctrl_c();
+    tokio::pin!(ctrl_c);
     loop {
         if asked.is_none() {
             let to = chat.last_chat().map(str::to_owned);
@@ -391,7 +415,7 @@ async fn run_editor(chat: &mut Chat<Out>, mut ed: LineEditor, events: &mut Event
                 Some(e) => chat.event(e).await,
                 None => break,
             },
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut ctrl_c => break,
         }
     }
 }

@@ -133,3 +133,15 @@ impl LineEditor {
         self.lines.recv().await.unwrap_or(Input::Quit)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prompt_names_the_chat() {
+        assert_eq!(prompt(None), "> ");
+        assert_eq!(prompt(Some("bob")), "@bob> ");
+        assert_eq!(prompt(Some("bob smith")), "@'bob smith'> ");
+    }
+}

@@ -148,6 +148,7 @@ fn the_line_editor_in_a_terminal() {
         .expect("refused");
     alice.send_line("@bob last before quitting").expect("send");
     next_from_alice(&mut bob, "last before quitting");
+    sent_and_prompt(&mut alice, "last before quitting");
 
     // Ctrl-C quits at once; what Bob sends meanwhile arrives at the next start, and the
     // history (in the chat database) is still there.
@@ -170,6 +171,7 @@ fn the_line_editor_in_a_terminal() {
     alice.send("\r").expect("enter");
     alice.flush().expect("flush");
     next_from_alice(&mut bob, "last before quitting");
+    sent_and_prompt(&mut alice, "last before quitting");
 
     // Ctrl-D on an empty line quits too.
     alice.send_control('d').expect("ctrl-d");
