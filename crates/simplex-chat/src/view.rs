@@ -410,6 +410,24 @@ mod tests {
     }
 
     #[test]
+    fn agent_errors_in_words() {
+        let down = AgentError::Smp {
+            server: "smp://LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI=@127.0.0.1:5223".into(),
+            error: ClientError::Timeout,
+        };
+        assert_eq!(
+            agent_error(&down),
+            "cannot reach 127.0.0.1:5223: the server is not running or not reachable"
+        );
+        assert_eq!(
+            agent_error(&AgentError::NoConnection),
+            "smp agent error: no such connection"
+        );
+        assert_eq!(version().len(), 1);
+        assert!(help().iter().any(|l| l.starts_with("/version")));
+    }
+
+    #[test]
     fn links_names_and_qr() {
         assert_eq!(
             app_link("simplex:/invitation#/?v=2-7&smp=x"),
