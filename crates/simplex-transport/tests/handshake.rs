@@ -123,7 +123,7 @@ async fn client_without_alpn_gets_the_v6_handshake() {
     let identity = *transport.identity();
     let (addr, accepted) = listen(transport).await;
     let config = ClientTransportConfig {
-        offer_alpn: false,
+        alpn: Vec::new(),
         ..ClientTransportConfig::default()
     };
     let client = connect(addr, &identity, &config, None)
@@ -177,6 +177,8 @@ async fn server_refuses_a_client_hello_for_another_identity() {
         version: Version(9),
         key_hash: KeyHash([7; 32]),
         dh_key: None,
+        proxy_server: false,
+        client_service: None,
     };
     writer
         .write_raw(&hello.encode_block().expect("encode"))

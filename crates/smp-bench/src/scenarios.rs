@@ -13,7 +13,9 @@ use simplex_crypto::{
 use smp_client::{
     decrypt_message, ClientCommand, ClientConfig, ClientError, ServerEvent, SmpClient,
 };
-use smp_proto::command::{Command, MsgFlags, NewQueueReq, QueueMode, SubscriptionMode};
+use smp_proto::command::{
+    Command, MsgFlags, NewQueueReq, QueueMode, QueueReqData, SubscriptionMode,
+};
 use smp_proto::message::RcvMsgBody;
 use smp_proto::response::Response;
 use smp_proto::{max_message_length, SmpServer};
@@ -457,7 +459,8 @@ pub async fn create_queues(
                             rcv_dh_key: dh.public_key(),
                             basic_auth: None,
                             sub_mode: SubscriptionMode::OnlyCreate,
-                            queue_mode: Some(QueueMode::from_sender_can_secure(true)),
+                            queue_req_data: Some(QueueReqData::of_mode(QueueMode::Messaging)),
+                            ntf_creds: None,
                         }),
                     })
                     .collect();

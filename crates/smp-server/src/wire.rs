@@ -38,7 +38,7 @@ pub fn request(t: ServerTransmission<'_>, session_id: &[u8]) -> Result<Request, 
             rcv_dh_key: n.rcv_dh_key,
             basic_auth: n.basic_auth.as_ref().map(|a| a.as_bytes().to_vec()),
             subscribe: n.sub_mode == SubscriptionMode::Subscribe,
-            queue_mode: n.queue_mode.map(mode_in),
+            queue_mode: n.queue_req_data.as_ref().map(|d| mode_in(d.mode())),
         },
         Command::Sub => Cmd::Sub,
         Command::Key(k) => Cmd::Key(k),
@@ -62,6 +62,15 @@ pub fn request(t: ServerTransmission<'_>, session_id: &[u8]) -> Result<Request, 
         },
         Command::Ping => Cmd::Ping,
         Command::NSub => Cmd::NSub,
+        // Commands of v10+ that this relay (at most v9) does not serve yet: answered as the
+        // unknown commands they were before smp-proto parsed them.
+        Command::Subs
+        | Command::NSubs
+        | Command::RKey(_)
+        | Command::LSet { .. }
+        | Command::LDel
+        | Command::LKey(_)
+        | Command::LGet => return Err((corr_id, entity_id, ErrorType::Cmd(CommandError::Unknown))),
         _ => return Err((corr_id, entity_id, ErrorType::Cmd(CommandError::Prohibited))),
     };
     let auth = match &t.authorization {
@@ -132,6 +141,9 @@ pub fn response(r: Reply) -> Response {
                 QueueMode::Messaging => WireMode::Messaging,
                 QueueMode::Contact => WireMode::Contact,
             }),
+            link_id: None,
+            service_id: None,
+            server_ntf_creds: None,
         }),
         Reply::Ok => Response::Ok,
         Reply::Msg { msg_id, enc_body } => Response::Msg(RcvMessage {

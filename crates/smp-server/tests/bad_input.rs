@@ -197,11 +197,12 @@ fn all_commands(v: Version, q: &EdQueue) -> Vec<(Command, Vec<u8>, bool)> {
         rcv_dh_key: PrivateKeyX25519::generate(&mut OsRng).public_key(),
         basic_auth: None,
         sub_mode: SubscriptionMode::Subscribe,
-        queue_mode: if v >= smp_proto::version::SND_AUTH_KEY_SMP_VERSION {
-            Some(smp_proto::command::QueueMode::Messaging)
+        queue_req_data: if v >= smp_proto::version::SND_AUTH_KEY_SMP_VERSION {
+            Some(smp_proto::command::QueueReqData::Messaging(None))
         } else {
             None
         },
+        ntf_creds: None,
     });
     let rcv = q.q.rcv_id.clone();
     let snd = q.q.snd_id.clone();
@@ -513,11 +514,12 @@ fn new_with_keys(v: Version, auth_der: &[u8], dh_der: &[u8]) -> Vec<u8> {
         rcv_dh_key: PrivateKeyX25519::generate(&mut OsRng).public_key(),
         basic_auth: None,
         sub_mode: SubscriptionMode::OnlyCreate,
-        queue_mode: if v >= smp_proto::version::SND_AUTH_KEY_SMP_VERSION {
-            Some(smp_proto::command::QueueMode::Messaging)
+        queue_req_data: if v >= smp_proto::version::SND_AUTH_KEY_SMP_VERSION {
+            Some(smp_proto::command::QueueReqData::Messaging(None))
         } else {
             None
         },
+        ntf_creds: None,
     })
     .to_bytes(v);
     // "NEW " ‖ len ‖ auth DER ‖ len ‖ DH DER ‖ rest
