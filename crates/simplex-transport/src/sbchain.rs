@@ -58,7 +58,7 @@ impl SbChainKey {
 
     /// One step (`sbcHkdf`): replaces this key with the next one and returns the secret-box
     /// key and nonce for the current block.
-    pub fn next(&mut self) -> (SbKey, CbNonce) {
+    pub fn step(&mut self) -> (SbKey, CbNonce) {
         let mut out = zeroize::Zeroizing::new([0u8; 88]);
         // 88 bytes: within HKDF-SHA512's limit, the call cannot fail.
         let _ = hkdf_sha512_into(b"", &self.0, STEP_INFO, &mut out[..]);
@@ -74,7 +74,7 @@ impl SbChainKey {
 /// Seals a padded plaintext block in place: `buf` holds 16 bytes of room for the tag and then
 /// exactly [`ENCRYPTED_PADDED_SIZE`] bytes; afterwards it is the 16,384-byte encrypted block.
 pub(crate) fn seal_block(chain: &mut SbChainKey, buf: &mut [u8]) {
-    let (key, nonce) = chain.next();
+    let (key, nonce) = chain.step();
     let (tag, body) = buf.split_at_mut(TAG_SIZE);
     let t = CbKey::from_sb_key(&key).seal_in_place(&nonce, body);
     tag.copy_from_slice(&t);
@@ -84,7 +84,7 @@ pub(crate) fn seal_block(chain: &mut SbChainKey, buf: &mut [u8]) {
 /// plaintext. A block that does not authenticate is an error (the chain still advances, as
 /// the reference's does).
 pub(crate) fn open_block(chain: &mut SbChainKey, buf: &mut [u8]) -> Result<(), ()> {
-    let (key, nonce) = chain.next();
+    let (key, nonce) = chain.step();
     let (tag, body) = buf.split_first_chunk_mut::<TAG_SIZE>().ok_or(())?;
     CbKey::from_sb_key(&key)
         .open_in_place(&nonce, body, tag)

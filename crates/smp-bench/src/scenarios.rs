@@ -454,14 +454,14 @@ pub async fn create_queues(
                     .map(|_| ClientCommand {
                         key: Some(&key),
                         entity_id: &[],
-                        command: Command::New(NewQueueReq {
+                        command: Command::New(Box::new(NewQueueReq {
                             rcv_auth_key: key.public_key(),
                             rcv_dh_key: dh.public_key(),
                             basic_auth: None,
                             sub_mode: SubscriptionMode::OnlyCreate,
                             queue_req_data: Some(QueueReqData::of_mode(QueueMode::Messaging)),
                             ntf_creds: None,
-                        }),
+                        })),
                     })
                     .collect();
                 for r in client.send_batch(cmds).await {

@@ -72,7 +72,7 @@ impl SmpClient {
         let cmd = ClientCommand {
             key: Some(rcv_key),
             entity_id: &[],
-            command: Command::New(req),
+            command: Command::New(Box::new(req)),
         };
         let r = self.send_batch_with(vec![cmd], corr_id).await.pop();
         match r.unwrap_or(Err(ClientError::Closed))? {

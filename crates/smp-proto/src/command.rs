@@ -45,8 +45,8 @@ impl Decode for MsgFlags {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Command {
-    /// `NEW`: create a queue (recipient, no entity ID).
-    New(NewQueueReq),
+    /// `NEW`: create a queue (recipient, no entity ID). Boxed: it is by far the largest.
+    New(Box<NewQueueReq>),
     /// `SUB`: subscribe to the queue (recipient).
     Sub,
     /// `SUBS` (v16): subscribe every queue associated with the service; the entity is the
@@ -301,9 +301,9 @@ impl Command {
         let (tag, params) = bytes.split_at(split);
         let mut r = Reader::new(params);
         let cmd = match tag {
-            b"NEW" => Some(Command::New(
+            b"NEW" => Some(Command::New(Box::new(
                 new_queue_req(v, &mut r).map_err(ProtoError::Syntax)?,
-            )),
+            ))),
             b"SUB" => Some(Command::Sub),
             b"SUBS" => Some(Command::Subs),
             b"KEY" => Some(Command::Key(spaced(&mut r)?)),

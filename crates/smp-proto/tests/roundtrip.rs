@@ -97,7 +97,7 @@ fn new_differs_at_v9() {
         queue_req_data: Some(QueueReqData::Messaging(None)),
         ntf_creds: None,
     };
-    let cmd = Command::New(req.clone());
+    let cmd = Command::New(Box::new(req.clone()));
     let v8 = cmd.to_bytes(Version(8));
     let v9 = cmd.to_bytes(Version(9));
     let keys_len = 4 + 45 + 45; // "NEW " + two X25519 keys (1 + 44 bytes each)

@@ -52,14 +52,14 @@ fn tail(cmd: &Command, v: u16) -> Vec<u8> {
 
 #[test]
 fn new_carries_queue_data_from_v15_and_ntf_creds_from_v17() {
-    let contact = Command::New(new_req(
+    let contact = Command::New(Box::new(new_req(
         Some(QueueReqData::Contact(Some(ContactLinkReq {
             link_id: sb(b"L"),
             snd_id: sb(b"S"),
             data: small_link(),
         }))),
         true,
-    ));
+    )));
     // v9–14: the password as Maybe, the mode, "sender can secure" (contact: F).
     assert_eq!(tail(&contact, 14), b"0SF");
     // v15–16: Maybe QueueReqData: '1', 'C', Maybe link: '1', linkId, sndId, Large, Large.
@@ -69,19 +69,22 @@ fn new_carries_queue_data_from_v15_and_ntf_creds_from_v17() {
     // v17+: the notifier credentials follow, as Maybe.
     let creds = [&[b'1'][..], &x25519(3).to_bytes(), &x25519(4).to_bytes()].concat();
     assert_eq!(tail(&contact, 17), [&b"0S"[..], link, &creds].concat());
-    let plain = Command::New(new_req(Some(QueueReqData::Messaging(None)), false));
+    let plain = Command::New(Box::new(new_req(
+        Some(QueueReqData::Messaging(None)),
+        false,
+    )));
     assert_eq!(tail(&plain, 9), b"0ST");
     assert_eq!(tail(&plain, 15), b"0S1M0");
     assert_eq!(tail(&plain, 17), b"0S1M00");
-    let none = Command::New(new_req(None, false));
+    let none = Command::New(Box::new(new_req(None, false)));
     assert_eq!(tail(&none, 15), b"0S0");
-    let messaging = Command::New(new_req(
+    let messaging = Command::New(Box::new(new_req(
         Some(QueueReqData::Messaging(Some(MessagingLinkReq {
             snd_id: sb(b"S"),
             data: small_link(),
         }))),
         false,
-    ));
+    )));
     assert_eq!(tail(&messaging, 16), b"0S1M1\x01S\x00\x02fx\x00\x01u");
     // Decoding gives back what each version carries.
     for v in [15, 16, 17, 18] {

@@ -123,14 +123,14 @@ pub fn all_commands() -> Vec<Command> {
                             rcv_ntf_dh_key: x25519(6),
                         }),
                     ] {
-                        cmds.push(Command::New(NewQueueReq {
+                        cmds.push(Command::New(Box::new(NewQueueReq {
                             rcv_auth_key: k.clone(),
                             rcv_dh_key: x25519(1),
                             basic_auth: basic_auth.clone(),
                             sub_mode,
                             queue_req_data: queue_req_data.clone(),
                             ntf_creds,
-                        }));
+                        })));
                     }
                 }
             }
