@@ -217,6 +217,8 @@ pub enum Reply {
     },
     /// `END`: the subscription moved to another client.
     End,
+    /// `DELD`: the queue (or its notifier) was deleted by another client (`END` before v10).
+    Deld,
     /// `NID`: notifier ID and the server's DH public key for notifications.
     Nid {
         /// Notifier ID.
@@ -1114,15 +1116,14 @@ impl Core {
                     if let Some(c) = self.clients.get_mut(&sub) {
                         c.subs.remove(rid);
                     }
-                    // The reference sends DELD to a subscriber on another connection,
-                    // which is END before v10.
+                    // DELD to a subscriber on another connection (END before v10).
                     if sub != client {
                         self.count_end();
                         out.push(Outgoing {
                             client: sub,
                             corr_id: Vec::new(),
                             entity_id: rid.clone(),
-                            reply: Reply::End,
+                            reply: Reply::Deld,
                         });
                     }
                 }
@@ -1239,8 +1240,7 @@ impl Core {
     }
 
     /// The notifier is removed (by `by`): its subscription and kept notifications go, and a
-    /// notifier subscribed on another connection gets `END` (the reference's `DELD`, sent as
-    /// `END` before v10).
+    /// notifier subscribed on another connection gets `DELD` (sent as `END` before v10).
     fn drop_notifier(&mut self, nid: &[u8], by: ClientId, out: &mut Vec<Outgoing>) {
         let dropped = self.ntfs.delete(nid);
         add(
@@ -1258,7 +1258,7 @@ impl Core {
                     client: c,
                     corr_id: Vec::new(),
                     entity_id: nid.to_vec(),
-                    reply: Reply::End,
+                    reply: Reply::Deld,
                 });
             }
         }

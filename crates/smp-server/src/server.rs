@@ -160,13 +160,26 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the listener.
+    /// Binds the listener, offering [`smp_proto::SERVER_VERSIONS`].
     pub async fn bind(
         config: NetConfig,
         creds: &ServerCredentials,
         core: Core,
     ) -> std::io::Result<Server> {
-        let transport = ServerTransport::new(creds).map_err(std::io::Error::other)?;
+        Server::bind_with_versions(config, creds, core, smp_proto::SERVER_VERSIONS).await
+    }
+
+    /// Binds the listener offering `versions` to clients that negotiate ALPN (tests of later
+    /// versions, before the default range is raised).
+    pub async fn bind_with_versions(
+        config: NetConfig,
+        creds: &ServerCredentials,
+        core: Core,
+        versions: smp_proto::VersionRange,
+    ) -> std::io::Result<Server> {
+        let transport = ServerTransport::new(creds)
+            .map_err(std::io::Error::other)?
+            .with_versions(versions);
         let listener = SmpListener::bind(config.listen, Arc::new(transport))
             .await
             .map_err(std::io::Error::other)?;

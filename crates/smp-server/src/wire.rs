@@ -151,6 +151,7 @@ pub fn response(r: Reply) -> Response {
             enc_body,
         }),
         Reply::End => Response::End,
+        Reply::Deld => Response::Deld,
         Reply::Nid {
             notifier_id,
             srv_ntf_dh_key,

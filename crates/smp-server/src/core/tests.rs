@@ -811,11 +811,12 @@ fn deletion_ends_other_connections_subscriptions() {
     else {
         panic!("NID expected")
     };
+    // The reference's DELD (CSDeleted), sent as END before v10.
     let end = |client, entity: &[u8]| Outgoing {
         client,
         corr_id: vec![],
         entity_id: entity.to_vec(),
-        reply: Reply::End,
+        reply: Reply::Deld,
     };
     assert_eq!(out.get(1), Some(&end(3, &notifier_id)));
     assert_eq!(h.reply(&s3, n.req(&nid2, Cmd::NSub)), Reply::Ok);
