@@ -208,6 +208,8 @@ pub enum Reply {
     },
     /// `OK`
     Ok,
+    /// `SOK` without a service: `SUB`/`NSUB` succeeded (sent as `OK` before v16).
+    Sok,
     /// `MSG`: message ID and the encrypted, padded body.
     Msg {
         /// Message ID.
@@ -992,7 +994,7 @@ impl Core {
                     }
                     out.push(push(msg));
                 }
-                Ok(Reply::Ok)
+                Ok(Reply::Sok)
             }
             Cmd::Get => {
                 let state = self.clients.entry(client).or_default();
@@ -1233,7 +1235,7 @@ impl Core {
                     });
                 }
                 self.clients.entry(client).or_default().ntf_subs.insert(nid);
-                Ok(Reply::Ok)
+                Ok(Reply::Sok)
             }
             Cmd::New { .. } | Cmd::Ping => Err(ErrorKind::Internal),
         }

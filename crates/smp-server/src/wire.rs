@@ -146,6 +146,7 @@ pub fn response(r: Reply) -> Response {
             server_ntf_creds: None,
         }),
         Reply::Ok => Response::Ok,
+        Reply::Sok => Response::Sok(None),
         Reply::Msg { msg_id, enc_body } => Response::Msg(RcvMessage {
             msg_id: short(&msg_id),
             enc_body,

@@ -13,7 +13,7 @@ use common::{ed_key, new_queue, next_event, next_msg};
 use rand::rngs::OsRng;
 use simplex_crypto::{PrivateAuthKey, PrivateKeyEd25519, PrivateKeyX25519};
 use smp_client::{ClientConfig, ClientError, ServerEvent, SmpClient};
-use smp_proto::command::{MsgFlags, SubscriptionMode};
+use smp_proto::command::{Command, MsgFlags, SubscriptionMode};
 use smp_proto::error::ErrorType;
 use smp_proto::message::RcvMsgBody;
 use smp_proto::response::Response;
@@ -152,4 +152,36 @@ async fn private_routing_between_v14_relays() {
     assert_eq!(body(&b2), b"via the proxy");
     a.stop().await.expect("stopped");
     b.stop().await.expect("stopped");
+}
+
+#[tokio::test]
+async fn sub_and_nsub_answer_sok_from_v16_and_ok_before() {
+    // A relay offering v16 only for this check: its other v15–v16 duties are not served.
+    let range = VersionRange::new(Version(6), Version(16)).expect("range");
+    let server = TestServer::start_with_versions(DEFAULT_QUOTA, range)
+        .await
+        .expect("relay");
+    for (client_max, expected) in [(16, Response::Sok(None)), (14, Response::Ok)] {
+        let versions = VersionRange::new(Version(6), Version(client_max)).expect("range");
+        let (c, _events) = connect_with(server.address(), versions).await;
+        assert_eq!(c.version(), Version(client_max));
+        let q = new_queue(&c, ed_key(), SubscriptionMode::OnlyCreate).await;
+        let r = c
+            .send_command(Some(&q.rcv_key), &q.rcv_id, Command::Sub)
+            .await
+            .expect("SUB");
+        assert_eq!(r, expected, "SUB at v{client_max}");
+        let ntf_key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng));
+        let ntf_dh = PrivateKeyX25519::generate(&mut OsRng).public_key();
+        let (nid, _) = c
+            .enable_notifications(&q.rcv_key, &q.rcv_id, &ntf_key.public_key(), &ntf_dh)
+            .await
+            .expect("NID");
+        let r = c
+            .send_command(Some(&ntf_key), &nid, Command::NSub)
+            .await
+            .expect("NSUB");
+        assert_eq!(r, expected, "NSUB at v{client_max}");
+    }
+    server.stop().await.expect("stopped");
 }
