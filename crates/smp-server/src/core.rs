@@ -132,10 +132,13 @@ pub struct Request {
 }
 
 /// Wire error kinds the core produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorKind {
     /// `AUTH`
     Auth,
+    /// `BLOCKED`: the queue is blocked; its blocking info as stored (`reason=spam`...).
+    /// Sent as `AUTH` before v12.
+    Blocked(String),
     /// `QUOTA`
     Quota,
     /// `NO_MSG`
@@ -836,12 +839,15 @@ impl Core {
                 // BLOCKED, which is ERR AUTH before v12.
                 let direct = matches!(cmd, Cmd::Off | Cmd::Del | Cmd::NSub);
                 let checks_status = !direct && !matches!(cmd, Cmd::Send { .. });
-                let blocked = self
-                    .queues
-                    .find(Party::Recipient, &rid)
-                    .is_some_and(|q| matches!(q.status, QueueStatus::Blocked(_)));
-                if blocked && checks_status {
-                    return Reply::Err(ErrorKind::Auth);
+                let blocked =
+                    self.queues
+                        .find(Party::Recipient, &rid)
+                        .and_then(|q| match &q.status {
+                            QueueStatus::Blocked(info) => Some(info.clone()),
+                            _ => None,
+                        });
+                if let Some(info) = blocked.filter(|_| checks_status) {
+                    return Reply::Err(ErrorKind::Blocked(info));
                 }
                 let day = now - now.rem_euclid(86_400);
                 if !direct && self.queues.touch(&rid, day).is_err() {
@@ -1287,9 +1293,9 @@ impl Core {
             .ok_or(ErrorKind::Auth)?;
         match q.status {
             QueueStatus::Active => {}
-            QueueStatus::Blocked(_) => {
+            QueueStatus::Blocked(info) => {
                 inc(&self.stats.msg_sent_block);
-                return Err(ErrorKind::Auth);
+                return Err(ErrorKind::Blocked(info.clone()));
             }
             _ => {
                 inc(&self.stats.msg_sent_auth);

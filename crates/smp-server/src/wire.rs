@@ -5,7 +5,7 @@ use base64::Engine;
 use simplex_crypto::nacl::CbAuthenticator;
 use simplex_encoding::ShortBytes;
 use smp_proto::command::{Command, QueueMode as WireMode, SubscriptionMode};
-use smp_proto::error::{CommandError, ErrorType};
+use smp_proto::error::{BlockingInfo, CommandError, ErrorType};
 use smp_proto::message::RcvMessage;
 use smp_proto::response::{
     MsgInfo, QueueIdsKeys, QueueInfo as WireInfo, QueueSub, Response, SubThread,
@@ -96,6 +96,10 @@ fn short(b: &[u8]) -> ShortBytes {
 pub fn error(e: ErrorKind) -> ErrorType {
     match e {
         ErrorKind::Auth => ErrorType::Auth,
+        // The stored info is the reference's `reason=…[,notice=…]`; anything else is AUTH,
+        // which is also what clients below v12 get.
+        ErrorKind::Blocked(info) => simplex_encoding::decode_all::<BlockingInfo>(info.as_bytes())
+            .map_or(ErrorType::Auth, ErrorType::Blocked),
         ErrorKind::Quota => ErrorType::Quota,
         ErrorKind::NoMsg => ErrorType::NoMsg,
         ErrorKind::LargeMsg => ErrorType::LargeMsg,
@@ -169,5 +173,35 @@ pub fn response(r: Reply) -> Response {
         Reply::Info(i) => Response::Info(info(i)),
         Reply::Pong => Response::Pong,
         Reply::Err(e) => Response::Err(error(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smp_proto::error::{BlockingReason, ClientNotice};
+    use smp_proto::Version;
+
+    #[test]
+    fn a_blocked_queue_answers_blocked_from_v12_and_auth_before() {
+        let e = error(ErrorKind::Blocked(
+            "reason=content,notice={\"ttl\":60}".into(),
+        ));
+        assert_eq!(
+            e,
+            ErrorType::Blocked(BlockingInfo {
+                reason: BlockingReason::Content,
+                notice: Some(ClientNotice { ttl: Some(60) }),
+            })
+        );
+        let r = Response::Err(e);
+        assert_eq!(r.to_bytes(Version(11)), b"ERR AUTH");
+        assert_eq!(r.to_bytes(Version(12)), b"ERR BLOCKED reason=content");
+        assert_eq!(
+            r.to_bytes(Version(18)),
+            b"ERR BLOCKED reason=content,notice={\"ttl\":60}"
+        );
+        // Stored info that does not parse is AUTH, as for older clients.
+        assert_eq!(error(ErrorKind::Blocked("junk".into())), ErrorType::Auth);
     }
 }

@@ -771,7 +771,7 @@ fn blocked_queue_allows_off_del_nsub_and_checks_send_size_first() {
         .expect("blocked");
     assert_eq!(
         h.reply(&s, r.req(&rid, Cmd::Sub)),
-        Reply::Err(ErrorKind::Auth)
+        Reply::Err(ErrorKind::Blocked("reason=spam".into()))
     );
     assert_eq!(
         h.reply(&s, unsigned(&sid, send(&[0; 16_065]))),
@@ -779,7 +779,7 @@ fn blocked_queue_allows_off_del_nsub_and_checks_send_size_first() {
     );
     assert_eq!(
         h.reply(&s, unsigned(&sid, send(b"x"))),
-        Reply::Err(ErrorKind::Auth)
+        Reply::Err(ErrorKind::Blocked("reason=spam".into()))
     );
     assert_eq!(h.reply(&s, n.req(&notifier_id, Cmd::NSub)), Reply::Sok);
     assert_eq!(h.reply(&s, r.req(&rid, Cmd::Off)), Reply::Ok);
