@@ -218,22 +218,25 @@ mod tests {
     use super::*;
     use simplex_encoding::decode_all;
 
+    /// The v6–v9 range (the relay's until v10+ is served).
+    const V6_9: VersionRange = VersionRange {
+        min: Version(6),
+        max: Version(9),
+    };
+
     #[test]
     fn binary_encoding_is_two_words() {
-        assert_eq!(SERVER_VERSIONS.to_bytes(), [0, 6, 0, 9]);
-        assert_eq!(
-            decode_all::<VersionRange>(&[0, 6, 0, 9]),
-            Ok(SERVER_VERSIONS)
-        );
+        assert_eq!(V6_9.to_bytes(), [0, 6, 0, 9]);
+        assert_eq!(decode_all::<VersionRange>(&[0, 6, 0, 9]), Ok(V6_9));
         assert!(decode_all::<VersionRange>(&[0, 9, 0, 6]).is_err());
         assert!(decode_all::<VersionRange>(&[0, 9, 0]).is_err());
     }
 
     #[test]
     fn string_encoding() {
-        assert_eq!(SERVER_VERSIONS.to_string(), "6-9");
+        assert_eq!(V6_9.to_string(), "6-9");
         assert_eq!(VersionRange::single(Version(4)).to_string(), "4");
-        assert_eq!(VersionRange::parse_str(b"6-9"), Ok(SERVER_VERSIONS));
+        assert_eq!(VersionRange::parse_str(b"6-9"), Ok(V6_9));
         assert_eq!(
             VersionRange::parse_str(b"4"),
             Ok(VersionRange::single(Version(4)))
@@ -251,6 +254,7 @@ mod tests {
             SERVER_VERSIONS.compatible_version(&CLIENT_VERSIONS),
             Some(MAX_SERVER_SMP_VERSION)
         );
+        assert_eq!(V6_9.compatible_version(&CLIENT_VERSIONS), Some(Version(9)));
         assert_eq!(
             CLIENT_VERSIONS.compatible_version(&CLIENT_VERSIONS),
             Some(Version(18))
@@ -260,26 +264,20 @@ mod tests {
     #[test]
     fn negotiation_picks_highest_common() {
         let client = VersionRange::new(Version(6), Version(18)).expect("valid");
-        assert_eq!(
-            SERVER_VERSIONS.compatible_version(&client),
-            Some(Version(9))
-        );
+        assert_eq!(V6_9.compatible_version(&client), Some(Version(9)));
         let old = VersionRange::new(Version(1), Version(5)).expect("valid");
-        assert_eq!(SERVER_VERSIONS.compatible_version(&old), None);
+        assert_eq!(V6_9.compatible_version(&old), None);
         let seven = VersionRange::new(Version(4), Version(7)).expect("valid");
-        assert_eq!(SERVER_VERSIONS.compatible_version(&seven), Some(Version(7)));
+        assert_eq!(V6_9.compatible_version(&seven), Some(Version(7)));
         assert_eq!(
-            SERVER_VERSIONS.intersect(&seven),
+            V6_9.intersect(&seven),
             Some(VersionRange {
                 min: Version(6),
                 max: Version(7)
             })
         );
-        assert_eq!(
-            SERVER_VERSIONS.capped_at(Version(8)).map(|r| r.max),
-            Some(Version(8))
-        );
-        assert_eq!(SERVER_VERSIONS.capped_at(Version(10)), None);
+        assert_eq!(V6_9.capped_at(Version(8)).map(|r| r.max), Some(Version(8)));
+        assert_eq!(V6_9.capped_at(Version(10)), None);
     }
 
     #[test]
