@@ -257,10 +257,11 @@ pub struct ServerHello {
 }
 
 impl ServerHello {
-    /// The hello a server sends: the full range and the key when the client negotiated ALPN
-    /// `smp/1`, otherwise the legacy v6 hello.
-    pub fn for_alpn(alpn_smp1: bool, session_id: ShortBytes, cert_key: CertChainPubKey) -> Self {
-        if alpn_smp1 {
+    /// The hello our relay sends: its range ([`SERVER_VERSIONS`]) and the key when the client
+    /// negotiated an ALPN protocol (`smp/1`, `h2` or `http/1.1`), otherwise the legacy v6
+    /// hello.
+    pub fn for_alpn(alpn: bool, session_id: ShortBytes, cert_key: CertChainPubKey) -> Self {
+        if alpn {
             ServerHello {
                 versions: SERVER_VERSIONS,
                 session_id,
