@@ -188,3 +188,49 @@ async fn sub_and_nsub_answer_sok_from_v16_and_ok_before() {
     }
     server.stop().await.expect("stopped");
 }
+
+#[tokio::test]
+async fn a_queue_blocked_in_the_store_log_answers_blocked_from_v12() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = smp_server::testing::PersistentServer::start(dir.path(), DEFAULT_QUOTA)
+        .await
+        .expect("relay");
+    let (c, _e) = connect(server.address()).await;
+    let q = new_queue(&c, ed_key(), SubscriptionMode::OnlyCreate).await;
+    c.close().await;
+    server.down().await.expect("down");
+    // The operator blocks the queue (the reference's store-log record).
+    let log = dir.path().join(smp_server::testing::STORE_LOG_FILE);
+    let mut text = std::fs::read_to_string(&log).expect("store log");
+    text.push_str(&format!(
+        "BLOCK {} reason=content\n",
+        simplex_encoding::string::base64url_encode(&q.rcv_id)
+    ));
+    std::fs::write(&log, text).expect("append");
+    server.up().await.expect("up");
+    let blocked = ErrorType::Blocked(smp_proto::error::BlockingInfo {
+        reason: smp_proto::error::BlockingReason::Content,
+        notice: None,
+    });
+    for (max, expected) in [(14, blocked), (11, ErrorType::Auth)] {
+        let versions = VersionRange::new(Version(6), Version(max)).expect("range");
+        let (c, _e) = connect_with(server.address(), versions).await;
+        let err = c
+            .subscribe(&q.rcv_key, &q.rcv_id)
+            .await
+            .expect_err("blocked");
+        assert!(
+            matches!(&err, ClientError::Server(e) if *e == expected),
+            "SUB at v{max}: {err:?}"
+        );
+        let err = c
+            .send_message(None, &q.snd_id, QUIET, b"x")
+            .await
+            .expect_err("blocked");
+        assert!(
+            matches!(&err, ClientError::Server(e) if *e == expected),
+            "SEND at v{max}: {err:?}"
+        );
+    }
+    server.down().await.expect("down");
+}
