@@ -2,6 +2,9 @@
 //! reference's `createSMPQueue`, `addSMPQueueLink`, `deleteSMPQueueLink`,
 //! `secureGetSMPQueueLink` and `getSMPQueueLink` in `Client.hs`).
 //!
+//! The two reads of a link also go through a proxy ([`SmpClient::proxy_secure_get_link`],
+//! [`SmpClient::proxy_get_link`]), as apps do when they route privately.
+//!
 //! A queue created with link data carries a sender ID chosen by the client, which the relay
 //! accepts only when it is the first 24 bytes of SHA3-384 of the `NEW` correlation ID (so that
 //! creating a queue cannot probe whether an ID exists): [`link_corr_id`] makes such a pair,
@@ -20,6 +23,7 @@ use smp_proto::version::{NEW_NTF_CREDS_SMP_VERSION, SHORT_LINKS_SMP_VERSION};
 
 use crate::client::{ClientCommand, SmpClient};
 use crate::error::ClientError;
+use crate::proxy::ProxiedRelay;
 
 /// The sender ID a relay expects for a queue created with link data under `corr_id`: the
 /// first 24 bytes of SHA3-384 of the correlation ID.
@@ -132,12 +136,49 @@ impl SmpClient {
         link_response(r)
     }
 
+    /// [`SmpClient::secure_get_link`] through this proxy to `relay`
+    /// (`proxySecureGetSMPQueueLink`).
+    pub async fn proxy_secure_get_link(
+        &self,
+        relay: &ProxiedRelay,
+        snd_key: &PrivateAuthKey,
+        link_id: &[u8],
+    ) -> Result<(Vec<u8>, QueueLinkData), ClientError> {
+        require_relay_short_links(relay)?;
+        let cmd = Command::LKey(snd_key.public_key());
+        link_response(
+            self.proxy_command(relay, Some(snd_key), link_id, cmd)
+                .await?,
+        )
+    }
+
+    /// [`SmpClient::get_link`] through this proxy to `relay` (`proxyGetSMPQueueLink`).
+    pub async fn proxy_get_link(
+        &self,
+        relay: &ProxiedRelay,
+        link_id: &[u8],
+    ) -> Result<(Vec<u8>, QueueLinkData), ClientError> {
+        require_relay_short_links(relay)?;
+        link_response(
+            self.proxy_command(relay, None, link_id, Command::LGet)
+                .await?,
+        )
+    }
+
     fn require_short_links(&self) -> Result<(), ClientError> {
         if self.version() < SHORT_LINKS_SMP_VERSION {
             Err(ClientError::Unsupported("short links need SMP v15"))
         } else {
             Ok(())
         }
+    }
+}
+
+fn require_relay_short_links(relay: &ProxiedRelay) -> Result<(), ClientError> {
+    if relay.version < SHORT_LINKS_SMP_VERSION {
+        Err(ClientError::Unsupported("short links need SMP v15"))
+    } else {
+        Ok(())
     }
 }
 

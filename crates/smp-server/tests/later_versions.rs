@@ -153,6 +153,11 @@ async fn private_routing_between_v14_relays() {
         .expect("SEND via proxy");
     let (_, b2) = next_msg(&mut events, &q).await;
     assert_eq!(body(&b2), b"via the proxy");
+    // Reading a short link through the proxy needs a v15 relay: refused before sending.
+    assert!(matches!(
+        s.proxy_get_link(&relay, &[1; 24]).await,
+        Err(ClientError::Unsupported(_))
+    ));
     a.stop().await.expect("stopped");
     b.stop().await.expect("stopped");
 }
