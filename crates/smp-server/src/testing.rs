@@ -106,6 +106,21 @@ impl TestServer {
         TestServer::spawn(net, &creds, &key_hash, core).await
     }
 
+    /// Starts a relay in memory with a per-queue message quota, offering `versions` (say,
+    /// v6–v14 before the default range is raised).
+    pub async fn start_with_versions(
+        quota: usize,
+        versions: smp_proto::VersionRange,
+    ) -> io::Result<TestServer> {
+        let (creds, key_hash) = generate_credentials()?;
+        let core = Core::new(
+            CoreConfig::default(),
+            QueueStore::new(),
+            MsgStore::new(quota),
+        );
+        TestServer::spawn_with(net_config(0, None), &creds, &key_hash, core, versions).await
+    }
+
     /// Binds `net.listen` and runs the relay in a task.
     async fn spawn(
         net: NetConfig,
@@ -113,7 +128,18 @@ impl TestServer {
         key_hash: &KeyHash,
         core: Core,
     ) -> io::Result<TestServer> {
-        let server = Server::bind(net, creds, core).await?;
+        TestServer::spawn_with(net, creds, key_hash, core, smp_proto::SERVER_VERSIONS).await
+    }
+
+    /// [`TestServer::spawn`] offering `versions`.
+    async fn spawn_with(
+        net: NetConfig,
+        creds: &ServerCredentials,
+        key_hash: &KeyHash,
+        core: Core,
+        versions: smp_proto::VersionRange,
+    ) -> io::Result<TestServer> {
+        let server = Server::bind_with_versions(net, creds, core, versions).await?;
         let port = server.local_addr()?.port();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {
