@@ -36,7 +36,7 @@ fn server(n: u8) -> SmpServer {
             TransportHost::Ipv4([10, 0, 0, n]),
         ],
         port: (n % 2 == 0).then_some(5223 + u16::from(n)),
-        key_hash: KeyHash([n; 32]),
+        key_hash: KeyHash::from([n; 32]),
     }
 }
 

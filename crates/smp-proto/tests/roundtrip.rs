@@ -55,7 +55,7 @@ fn server() -> SmpServer {
             TransportHost::Onion("abcdefgh.onion".into()),
         ],
         port: Some(5223),
-        key_hash: KeyHash([0x2d; 32]),
+        key_hash: KeyHash::from([0x2d; 32]),
     }
 }
 
@@ -558,7 +558,7 @@ fn handshake_records_round_trip() {
         for dh_key in [None, Some(x25519(3))] {
             let hello = ClientHello {
                 version: v,
-                key_hash: KeyHash([1; 32]),
+                key_hash: KeyHash::from([1; 32]),
                 dh_key,
             };
             let bytes = hello.to_bytes();
@@ -689,7 +689,7 @@ fn queue_uri_round_trips_and_known_answer() {
                 TransportHost::Domain("b.com".into()),
             ],
             port: None,
-            key_hash: KeyHash([0; 32]),
+            key_hash: KeyHash::from([0; 32]),
         },
         sender_id: vec![1, 2, 3],
         dh_public_key: x25519(9),
@@ -868,7 +868,7 @@ fn fuzz_seeds_decode() {
     for v in VERSIONS {
         let hello = ClientHello {
             version: v,
-            key_hash: KeyHash([1; 32]),
+            key_hash: KeyHash::from([1; 32]),
             dh_key: Some(x25519(3)),
         };
         seeds.push(("handshake", hello.to_bytes()));
