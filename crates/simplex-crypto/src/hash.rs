@@ -1,5 +1,5 @@
-//! Digests, HKDF and certificate fingerprints (`sha256Hash`, `sha512Hash`, `hkdf`,
-//! `KeyHash` in the reference's `Crypto.hs`).
+//! Digests, HKDF and certificate fingerprints (`sha256Hash`, `sha512Hash`, `sha3_256`,
+//! `sha3_384`, `hkdf`, `KeyHash` in the reference's `Crypto.hs`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,6 +19,19 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 /// SHA-512 of `bytes` (OpenSSL; the digest inside every crypto_box authenticator).
 pub fn sha512(bytes: &[u8]) -> [u8; 64] {
     openssl::sha::sha512(bytes)
+}
+
+/// SHA3-256 of `bytes` (the short-link key is the SHA3-256 of the encoded fixed link data).
+pub fn sha3_256(bytes: &[u8]) -> [u8; 32] {
+    use sha3::Digest as _;
+    sha3::Sha3_256::digest(bytes).into()
+}
+
+/// SHA3-384 of `bytes` (the first 24 bytes of the SHA3-384 of a `NEW` command's correlation
+/// ID are the sender ID of a queue created with its link data).
+pub fn sha3_384(bytes: &[u8]) -> [u8; 48] {
+    use sha3::Digest as _;
+    sha3::Sha3_384::digest(bytes).into()
 }
 
 /// HKDF with SHA-512 (the reference's `hkdf` uses SHA-512 for both extract and expand):
@@ -188,6 +201,16 @@ mod tests {
         assert_eq!(
             hex::encode(sha256(b"abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        // FIPS 202 examples (also Python's hashlib.sha3_256 / sha3_384).
+        assert_eq!(
+            hex::encode(sha3_256(b"abc")),
+            "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532"
+        );
+        assert_eq!(
+            hex::encode(sha3_384(b"abc")),
+            "ec01498288516fc926459f58e2c6ad8df9b473cb0fc08c2596da7cf0e49be4b2\
+             98d88cea927ac7f539f1edf228376d25"
         );
     }
 
