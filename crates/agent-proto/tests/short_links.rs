@@ -234,7 +234,10 @@ fn shorten_and_restore_as_the_reference() {
     assert_eq!(c(short_srv()).restore(&presets), c(srv()));
     // A link with the key hash of the preset's public host is left as it is.
     assert_eq!(c(srv1.clone()).restore(&presets), c(srv1));
-    assert_eq!(c(short_srv()).restore(&[srv2.clone()]), c(short_srv()));
+    assert_eq!(
+        c(short_srv()).restore(std::slice::from_ref(&srv2)),
+        c(short_srv())
+    );
     assert_eq!(c(srv2.clone()).restore(&presets), c(srv2));
 
     let preset =
@@ -258,5 +261,97 @@ fn shorten_and_restore_as_the_reference() {
         assert_eq!(short_link.restore(std::slice::from_ref(&preset)), long_link);
         assert_eq!(short_link.server().key_hash, KeyHash::empty());
         assert_eq!(long_link.server(), &preset);
+    }
+}
+
+mod generated {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn host() -> impl Strategy<Value = TransportHost> {
+        prop_oneof![
+            any::<[u8; 4]>().prop_map(TransportHost::Ipv4),
+            any::<u128>().prop_map(|a| TransportHost::Ipv6(a.into())),
+            "[a-z2-7]{16}".prop_map(|h| TransportHost::Onion(format!("{h}.onion"))),
+            // No `.onion` ending: such a name reads as an onion host.
+            "[a-z][a-z0-9-]{0,10}(\\.[a-z]{2,4}){1,2}".prop_map(TransportHost::Domain),
+        ]
+    }
+
+    fn server() -> impl Strategy<Value = SmpServer> {
+        (
+            proptest::collection::vec(host(), 1..4),
+            proptest::option::of(any::<u16>()),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        )
+            .prop_map(|(hosts, port, kh)| SmpServer {
+                hosts,
+                port,
+                key_hash: KeyHash::from_slice(&kh).expect("short"),
+            })
+    }
+
+    fn link() -> impl Strategy<Value = ShortLink> {
+        let scheme = prop_oneof![
+            Just(ShortLinkScheme::Simplex),
+            Just(ShortLinkScheme::Server)
+        ];
+        let ct = prop_oneof![
+            Just(ContactType::Contact),
+            Just(ContactType::Channel),
+            Just(ContactType::Group),
+            Just(ContactType::Relay),
+        ];
+        let id = proptest::collection::vec(any::<u8>(), 1..40);
+        (
+            scheme,
+            proptest::option::of(ct),
+            server(),
+            id,
+            any::<[u8; 32]>(),
+        )
+            .prop_map(|(scheme, ct, server, link_id, k)| match ct {
+                Some(contact_type) => ShortLink::Contact(ContactShortLink {
+                    scheme,
+                    contact_type,
+                    server,
+                    link_key: LinkKey(k),
+                }),
+                None => ShortLink::Invitation(InvitationShortLink {
+                    scheme,
+                    server,
+                    link_id,
+                    link_key: LinkKey(k),
+                }),
+            })
+    }
+
+    proptest! {
+        /// Any link prints to a string that parses back to it and prints identically, and
+        /// survives its binary form.
+        #[test]
+        fn print_parse_round_trip(l in link()) {
+            let s = l.to_string();
+            prop_assert_eq!(ShortLink::parse(s.as_bytes()), Ok(l.clone()));
+            let back: ShortLink = decode_all(&l.to_bytes()).expect("binary");
+            prop_assert_eq!(back.to_simplex_scheme(), l.to_simplex_scheme());
+        }
+
+        /// A link with bytes changed never panics the parser, and what parses is canonical
+        /// after one printing.
+        #[test]
+        fn altered_links_never_panic(l in link(), edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4)) {
+            let mut s = l.to_string().into_bytes();
+            for (i, b) in edits {
+                let i = i % s.len();
+                s[i] = b;
+            }
+            if let Ok(p) = ConnectionLink::parse(&s) {
+                let printed = p.to_string();
+                let again = ConnectionLink::parse(printed.as_bytes()).expect("printed parses");
+                prop_assert_eq!(&again, &p);
+                prop_assert_eq!(again.to_string(), printed);
+            }
+        }
     }
 }
