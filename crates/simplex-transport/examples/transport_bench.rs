@@ -16,7 +16,7 @@ async fn main() {
             .server_credentials()
             .expect("credentials");
         let transport = Arc::new(ServerTransport::new(&creds).expect("transport"));
-        let identity = *transport.identity();
+        let identity = transport.identity().clone();
         let listener = SmpListener::bind("127.0.0.1:0", transport)
             .await
             .expect("bind");

@@ -451,7 +451,7 @@ async fn client_handshake(
     let version = common.max;
     let reply = ClientHello {
         version,
-        key_hash: *key_hash,
+        key_hash: key_hash.clone(),
         dh_key: client_key.map(PrivateKeyX25519::public_key),
         proxy_server: config.proxy_server,
         client_service: None,
@@ -601,7 +601,7 @@ mod tests {
         let identity = |r: Result<PublicKeyX25519, TransportError>| {
             matches!(r, Err(TransportError::Handshake(HandshakeError::Identity)))
         };
-        assert!(identity(verify_relay_key(&ck, &KeyHash([1; 32]))));
+        assert!(identity(verify_relay_key(&ck, &KeyHash::from([1; 32]))));
         let (_, other, _) = setup();
         let (forged, _) = signed_by(&creds, &other, SignatureAlgorithm::Ed25519);
         assert!(identity(verify_relay_key(&forged, &id)));
@@ -642,7 +642,7 @@ mod tests {
     fn hello_chain_of_another_identity_is_bad_auth() {
         let (creds, key, leaf) = setup();
         let (ck, _) = signed_by(&creds, &key, SignatureAlgorithm::Ed25519);
-        let err = check_cert_key(&ck, &KeyHash([1; 32]), &leaf).expect_err("wrong identity");
+        let err = check_cert_key(&ck, &KeyHash::from([1; 32]), &leaf).expect_err("wrong identity");
         assert!(matches!(
             err,
             TransportError::Handshake(HandshakeError::BadAuth)

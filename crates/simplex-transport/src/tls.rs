@@ -255,13 +255,15 @@ fn handshake_error(e: openssl::ssl::Error, outcome: Option<&PinOutcome>) -> Tran
     TransportError::Tls(e.to_string())
 }
 
-/// The client's side of the TLS handshake, pinning the server identity `key_hash`.
+/// The client's side of the TLS handshake, pinning the server identity `key_hash`. A key hash
+/// that is not 32 bytes long can be no certificate's fingerprint: it is refused as a mismatch
+/// before any byte is sent.
 pub async fn connect(
     ctx: &SslContext,
     tcp: TcpStream,
     key_hash: &KeyHash,
 ) -> Result<(TlsStream, TlsInfo), TransportError> {
-    let key_hash = key_hash.0;
+    let key_hash = key_hash.fingerprint().ok_or(ChainError::Fingerprint)?;
     let _ = tcp.set_nodelay(true);
     let mut ssl = Ssl::new(ctx)?;
     let outcome: PinOutcome = Arc::default();

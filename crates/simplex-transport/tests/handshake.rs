@@ -32,7 +32,7 @@ async fn listen(transport: ServerTransport) -> (std::net::SocketAddr, Accepted) 
 
 async fn full_handshake(creds: ServerCredentials) {
     let transport = ServerTransport::new(&creds).expect("transport");
-    let identity = *transport.identity();
+    let identity = transport.identity().clone();
     assert_eq!(identity, creds.identity().expect("identity"));
     let (addr, accepted) = listen(transport).await;
     let mut client = connect(addr, &identity, &ClientTransportConfig::default(), None)
@@ -104,8 +104,9 @@ async fn fixture_chain_handshake() {
 #[tokio::test]
 async fn wrong_identity_is_refused_by_the_client() {
     let transport = ServerTransport::new(&generated(SignAlgorithm::Ed25519)).expect("transport");
-    let mut wrong = *transport.identity();
-    wrong.0[31] ^= 0x80;
+    let mut wrong = transport.identity().fingerprint().expect("32 bytes");
+    wrong[31] ^= 0x80;
+    let wrong = KeyHash::from(wrong);
     let (addr, accepted) = listen(transport).await;
     let err = connect(addr, &wrong, &ClientTransportConfig::default(), None)
         .await
@@ -120,7 +121,7 @@ async fn wrong_identity_is_refused_by_the_client() {
 #[tokio::test]
 async fn client_without_alpn_gets_the_v6_handshake() {
     let transport = ServerTransport::new(&generated(SignAlgorithm::Ed448)).expect("transport");
-    let identity = *transport.identity();
+    let identity = transport.identity().clone();
     let (addr, accepted) = listen(transport).await;
     let config = ClientTransportConfig {
         alpn: Vec::new(),
@@ -145,7 +146,7 @@ async fn no_common_version_fails_on_the_client() {
     let transport = ServerTransport::new(&generated(SignAlgorithm::Ed25519))
         .expect("transport")
         .with_versions(VersionRange::new(Version(6), Version(9)).expect("range"));
-    let identity = *transport.identity();
+    let identity = transport.identity().clone();
     let (addr, accepted) = listen(transport).await;
     let config = ClientTransportConfig {
         versions: VersionRange::new(Version(10), Version(12)).expect("range"),
@@ -165,7 +166,7 @@ async fn no_common_version_fails_on_the_client() {
 #[tokio::test]
 async fn server_refuses_a_client_hello_for_another_identity() {
     let transport = ServerTransport::new(&generated(SignAlgorithm::Ed25519)).expect("transport");
-    let identity = *transport.identity();
+    let identity = transport.identity().clone();
     let (addr, accepted) = listen(transport).await;
     // A hand-made client: correct TLS pin, but its hello names another server.
     let ctx = tls::client_context(true).expect("ctx");
@@ -177,7 +178,7 @@ async fn server_refuses_a_client_hello_for_another_identity() {
     reader.read_raw().await.expect("server hello");
     let hello = ClientHello {
         version: Version(9),
-        key_hash: KeyHash([7; 32]),
+        key_hash: KeyHash::from([7; 32]),
         dh_key: None,
         proxy_server: false,
         client_service: None,

@@ -122,7 +122,7 @@ async fn start(
     let server = SmpServer {
         hosts: vec![TransportHost::Ipv4([127, 0, 0, 1])],
         port: Some(port),
-        key_hash: *transport.identity(),
+        key_hash: transport.identity().clone(),
     };
     SmpClient::connect(&server, config).await.expect("connect")
 }
@@ -266,7 +266,7 @@ async fn wrong_identity_fails_to_connect() {
     let server = SmpServer {
         hosts: vec![TransportHost::Ipv4([127, 0, 0, 1])],
         port: Some(port),
-        key_hash: simplex_crypto::KeyHash([3; 32]),
+        key_hash: simplex_crypto::KeyHash::from([3; 32]),
     };
     let err = SmpClient::connect(&server, ClientConfig::default())
         .await

@@ -98,7 +98,7 @@ fn fuzz_seeds_decode() {
     for v in SEED_VERSIONS {
         let hello = ClientHello {
             version: v,
-            key_hash: KeyHash([1; 32]),
+            key_hash: KeyHash::from([1; 32]),
             dh_key: Some(x25519(3)),
             proxy_server: false,
             client_service: None,
@@ -107,7 +107,7 @@ fn fuzz_seeds_decode() {
     }
     let service = ClientHello {
         version: Version(16),
-        key_hash: KeyHash([1; 32]),
+        key_hash: KeyHash::from([1; 32]),
         dh_key: None,
         proxy_server: true,
         client_service: Some(smp_proto::ClientHelloService {

@@ -394,7 +394,7 @@ fn handshake_records_round_trip() {
                 for client_service in services.clone() {
                     let hello = ClientHello {
                         version: v,
-                        key_hash: KeyHash([1; 32]),
+                        key_hash: KeyHash::from([1; 32]),
                         dh_key,
                         proxy_server,
                         client_service,
@@ -540,7 +540,7 @@ fn queue_uri_round_trips_and_known_answer() {
                 TransportHost::Domain("b.com".into()),
             ],
             port: None,
-            key_hash: KeyHash([0; 32]),
+            key_hash: KeyHash::from([0; 32]),
         },
         sender_id: vec![1, 2, 3],
         dh_public_key: x25519(9),

@@ -295,7 +295,7 @@ fn client_hello_proxy_flag_and_service_known_answers() {
     let head = [&[0u8, 14, 32][..], &[1u8; 32]].concat();
     let hello = ClientHello {
         version: Version(14),
-        key_hash: KeyHash([1; 32]),
+        key_hash: KeyHash::from([1; 32]),
         dh_key: Some(x25519(3)),
         proxy_server: true,
         client_service: None,

@@ -41,7 +41,7 @@ pub fn local_address(key_hash: &KeyHash, port: u16) -> SmpServer {
     SmpServer {
         hosts: vec![TransportHost::Ipv4(Ipv4Addr::LOCALHOST.octets())],
         port: Some(port),
-        key_hash: *key_hash,
+        key_hash: key_hash.clone(),
     }
 }
 

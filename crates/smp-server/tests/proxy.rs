@@ -207,7 +207,7 @@ async fn a_pkey_for_another_relay_is_refused_and_a_wrong_fingerprint_cannot_conn
     relay_from_pkey(c.address(), None, pkey).expect("valid for C");
     // B's host and port with C's fingerprint: the proxy cannot connect (TLS pin).
     let wrong = SmpServer {
-        key_hash: *c.key_hash(),
+        key_hash: c.key_hash().clone(),
         ..b.address().clone()
     };
     let e = server_err(s.proxy_session(&wrong, None).await);

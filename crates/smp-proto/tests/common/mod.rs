@@ -91,7 +91,7 @@ pub fn server() -> SmpServer {
             TransportHost::Onion("abcdefgh.onion".into()),
         ],
         port: Some(5223),
-        key_hash: KeyHash([0x2d; 32]),
+        key_hash: KeyHash::from([0x2d; 32]),
     }
 }
 

@@ -88,7 +88,7 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
     let settings = Settings::from_ini(&Ini::read(&ini_path)?)?;
     let creds = ServerCredentials::load_dir(&paths.cfg).map_err(fail)?;
     let fp_bytes = load_file_fingerprint(&paths.cfg.join("ca.crt")).map_err(fail)?;
-    let fp = simplex_encoding::string::base64url_encode(&fp_bytes.0);
+    let fp = simplex_encoding::string::base64url_encode(fp_bytes.as_bytes());
     if let Ok(saved) = fs::read_to_string(paths.cfg.join("fingerprint")) {
         if saved.trim() != fp {
             return Err(fail("Stored fingerprint is invalid."));
