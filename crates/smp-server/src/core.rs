@@ -1385,5 +1385,8 @@ impl Core {
     }
 }
 
+mod operator;
+pub use operator::SubscriberCounts;
+
 #[cfg(test)]
 mod tests;
