@@ -422,3 +422,101 @@ fn init_without_control_port_leaves_it_off() {
     );
     assert_ne!(pw[0], pw[1]);
 }
+
+/// At the most verbose log level, the relay's output after a control session names the roles
+/// and commands, never a password (right or wrong) or a queue ID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_has_no_password_or_queue_id() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let (admin, user) = init_with_control(dir);
+    let log_file = dir.join("stderr.txt");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smp-server"))
+        .args(["start", "--port", "0", "--listen", "127.0.0.1"])
+        .env("SMP_SERVER_CFG_PATH", dir.join("cfg"))
+        .env("SMP_SERVER_LOG_PATH", dir.join("log"))
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_file).expect("stderr file"))
+        .spawn()
+        .expect("spawn smp-server");
+    let mut printed = Vec::new();
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    while !printed
+        .iter()
+        .any(|l: &String| l.starts_with("Serving SMP protocol"))
+    {
+        line.clear();
+        if reader.read_line(&mut line).expect("stdout") == 0 {
+            break;
+        }
+        printed.push(line.trim_end().to_owned());
+    }
+    let port: u16 = printed
+        .iter()
+        .find_map(|l| l.strip_prefix("Serving SMP protocol on port "))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .expect("SMP port");
+    let fingerprint = printed
+        .iter()
+        .find_map(|l| l.strip_prefix("Fingerprint: "))
+        .expect("fingerprint");
+    let kh: smp_proto::KeyHash = fingerprint.parse().expect("fingerprint");
+    let (c, _events) = connect(&smp_server::testing::local_address(&kh, port)).await;
+    let q = new_queue(&c, ed_key(), SubscriptionMode::OnlyCreate).await;
+    let sid = base64url_encode(&q.snd_id);
+    let wrong = "Wr0ng-Passw0rd-7";
+
+    let mut cp = Cp::open(control_addr(&printed)).await;
+    assert_eq!(
+        cp.one(&format!("auth {wrong}")).await,
+        "Current role is CPRNone"
+    );
+    assert_eq!(
+        cp.one(&format!("auth {admin}")).await,
+        "Current role is CPRAdmin"
+    );
+    assert!(cp
+        .one(&format!("status {sid}"))
+        .await
+        .starts_with("status: "));
+    assert_eq!(
+        cp.one(&format!("delete {sid}")).await,
+        "ok, 0 messages deleted"
+    );
+    let mut cp2 = Cp::open(control_addr(&printed)).await;
+    assert_eq!(
+        cp2.one(&format!("auth {user}")).await,
+        "Current role is CPRUser"
+    );
+    c.close().await;
+    drop((cp, cp2));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    assert!(child.wait().expect("wait").success());
+
+    let log = std::fs::read_to_string(&log_file).expect("log");
+    for expected in [
+        "control port: authentication failed",
+        "control port: admin authenticated",
+        "control port: user authenticated",
+        "command=\"delete\"",
+    ] {
+        assert!(log.contains(expected), "{expected} in the log:\n{log}");
+    }
+    let unpadded = sid.trim_end_matches('=');
+    for secret in [admin.as_str(), user.as_str(), wrong, unpadded] {
+        assert!(
+            !log.contains(secret),
+            "the log shows a secret or a queue ID:\n{log}"
+        );
+    }
+}
