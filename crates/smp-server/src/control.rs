@@ -7,8 +7,8 @@
 //! user; compared in constant time) and prints `Current role is CPRAdmin|CPRUser|CPRNone`.
 //! A command above the session's role prints `AUTH`; a line that does not parse prints
 //! `error: …`; neither ends the session. Commands read the relay through a [`RelayView`]
-//! (counters, clients, sockets, subscriptions, queues by sender ID); `delete` and `save` are
-//! the two that change anything. The log says only that a role was taken or refused and
+//! (counters, clients, sockets, subscriptions, queues by sender ID); `delete`, `block`,
+//! `unblock` (within the daily quota) and `save` are the ones that change anything. The log says only that a role was taken or refused and
 //! which command ran, never a password or a queue ID.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::server::RelayView;
-use crate::store::StoreError;
+use crate::store::{QueueStatus, StoreError};
 
 mod format;
 mod parse;
@@ -106,7 +106,6 @@ impl BlockQuota {
     }
 
     /// One more queue blocked today.
-    #[allow(dead_code)] // Until `block` is served.
     fn blocked(&mut self) {
         self.count += 1;
     }
@@ -339,19 +338,37 @@ impl Session {
         vec![format!("Current role is {}", self.role.name())]
     }
 
-    /// `block`: within the daily quota; not served until queues can be blocked.
-    fn block(&mut self, _sid: &[u8], _info: &BlockInfo) -> String {
+    /// `block`: within the daily quota (counted when an active queue is blocked).
+    fn block(&mut self, sid: &[u8], info: &BlockInfo) -> String {
         let day = now_secs().div_euclid(86_400);
         let mut quota = self.quota.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(e) = quota.check(day, self.cfg.daily_block_quota) {
             return format!("error: {e}");
         }
-        "error: block is not supported yet".into()
+        let now_blocked = format!("EntityBlocked ({})", info.show());
+        match self.view.block_queue(sid, &info.encode()) {
+            Ok(QueueStatus::Active) => {
+                quota.blocked();
+                crate::stats::inc(&self.view.counters().q_blocked);
+                format!("ok, queue blocked: {now_blocked}")
+            }
+            Ok(_) => format!("ok, already inactive: {now_blocked}"),
+            Err(e) => format!("error: {}", store_error(e)),
+        }
     }
 
-    /// `unblock`: not served until queues can be blocked.
-    fn unblock(&mut self, _sid: &[u8]) -> String {
-        "error: unblock is not supported yet".into()
+    /// `unblock`.
+    fn unblock(&mut self, sid: &[u8]) -> String {
+        match self.view.unblock_queue(sid) {
+            Ok(QueueStatus::Blocked(info)) => {
+                let shown =
+                    BlockInfo::parse(&info).map_or_else(|_| format!("{info:?}"), |i| i.show());
+                format!("ok, queue unblocked, reason to block was: {shown}")
+            }
+            Ok(QueueStatus::Active) => "ok, queue was active".into(),
+            Ok(QueueStatus::Off) => "error, queue is inactive".into(),
+            Err(e) => format!("error: {}", store_error(e)),
+        }
     }
 }
 

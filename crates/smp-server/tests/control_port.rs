@@ -7,11 +7,14 @@ mod common;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
-use common::{connect, ed_key, new_queue, next_msg, run_binary, start_binary, EVENT_WAIT};
+use common::{
+    connect, ed_key, new_queue, next_event, next_msg, run_binary, start_binary, EVENT_WAIT,
+};
 use simplex_encoding::string::base64url_encode;
 use smp_client::ClientError;
 use smp_proto::command::{MsgFlags, SubscriptionMode};
 use smp_proto::error::ErrorType;
+use smp_proto::response::Response;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -519,4 +522,139 @@ async fn the_log_has_no_password_or_queue_id() {
             "the log shows a secret or a queue ID:\n{log}"
         );
     }
+}
+
+/// `block` and `unblock` as the reference's: the subscriber is told, the sender refused
+/// (`ERR BLOCKED`, which a client below v12 gets as `ERR AUTH`), the block survives a
+/// restart (store log), `unblock` lets delivery resume, and the daily quota refuses the
+/// next block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_and_unblock_with_the_daily_quota() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let (admin, user) = init_with_control(dir);
+    let ini = dir.join("cfg/smp-server.ini");
+    let text = std::fs::read_to_string(&ini).expect("ini");
+    std::fs::write(
+        &ini,
+        text.replace(
+            "# daily_block_queue_quota = 20",
+            "daily_block_queue_quota = 2",
+        ),
+    )
+    .expect("ini");
+    let mut s = start_binary(dir);
+    let addr = control_addr(&s.printed);
+    let (c, mut events) = connect(&s.address()).await;
+    let q = new_queue(&c, ed_key(), SubscriptionMode::Subscribe).await;
+    let other = new_queue(&c, ed_key(), SubscriptionMode::OnlyCreate).await;
+    let (sender, _sender_events) = connect(&s.address()).await;
+    let sid = base64url_encode(&q.snd_id);
+    let blocked = "EntityBlocked (BlockingInfo {reason = BRSpam, notice = Nothing})";
+
+    let mut cp = Cp::open(addr).await;
+    assert_eq!(cp.one(&format!("block {sid} reason=spam")).await, "AUTH");
+    assert_eq!(
+        cp.one(&format!("auth {user}")).await,
+        "Current role is CPRUser"
+    );
+    assert_eq!(
+        cp.one(&format!("block {sid} reason=spam")).await,
+        format!("ok, queue blocked: {blocked}")
+    );
+    let ev = next_event(&mut events).await;
+    assert_eq!(ev.entity_id, q.rcv_id, "pushed for the blocked queue");
+    assert_eq!(
+        ev.response,
+        Response::Err(ErrorType::Auth),
+        "BLOCKED below v12"
+    );
+    let sent = sender.send_message(None, &q.snd_id, QUIET, b"spam").await;
+    assert!(
+        matches!(sent, Err(ClientError::Server(ErrorType::Auth))),
+        "{sent:?}"
+    );
+    assert_eq!(
+        cp.one(&format!("status {sid}"))
+            .await
+            .split(", updatedAt")
+            .next(),
+        Some(format!("status: {blocked}").as_str())
+    );
+    assert_eq!(
+        cp.one(&format!("block {sid} reason=spam")).await,
+        format!("ok, already inactive: {blocked}")
+    );
+    // The second queue takes the quota (2 a day); then no queue can be blocked today.
+    let other_sid = base64url_encode(&other.snd_id);
+    assert_eq!(
+        cp.one(&format!(
+            "block {other_sid} reason=content,notice={{\"ttl\":86400}}"
+        ))
+        .await,
+        "ok, queue blocked: EntityBlocked (BlockingInfo {reason = BRContent, \
+         notice = Just (ClientNotice {ttl = Just 86400})})"
+    );
+    assert_eq!(
+        cp.one("block AAAA reason=spam").await,
+        "error: reached limit of 2 queues blocked daily"
+    );
+    assert!(cp
+        .one(&format!("block {sid} reason=junk"))
+        .await
+        .starts_with("error: "));
+    assert_eq!(cp.one("unblock AAAA").await, "error: AUTH");
+    let stats = cp.cmd("stats").await;
+    assert!(
+        stats.iter().any(|l| l.starts_with("qCreated: 2")),
+        "{stats:?}"
+    );
+
+    // Blocked across a restart (the store log has BLOCK).
+    c.close().await;
+    sender.close().await;
+    s.terminate();
+    let log = std::fs::read_to_string(dir.join("log/smp-server-store.log")).expect("store log");
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("BLOCK ") && l.ends_with(" reason=spam")),
+        "{log}"
+    );
+    let s = start_binary(dir);
+    let addr = control_addr(&s.printed);
+    let (c, mut events) = connect(&s.address()).await;
+    let (sender, _sender_events) = connect(&s.address()).await;
+    let sub = c.subscribe(&q.rcv_key, &q.rcv_id).await;
+    assert!(
+        matches!(sub, Err(ClientError::Server(ErrorType::Auth))),
+        "SUB to a blocked queue: {sub:?}"
+    );
+    let mut cp = Cp::open(addr).await;
+    assert_eq!(
+        cp.one(&format!("auth {admin}")).await,
+        "Current role is CPRAdmin"
+    );
+    assert_eq!(
+        cp.one(&format!("unblock {sid}")).await,
+        "ok, queue unblocked, reason to block was: BlockingInfo {reason = BRSpam, notice = Nothing}"
+    );
+    assert_eq!(
+        cp.one(&format!("unblock {sid}")).await,
+        "ok, queue was active"
+    );
+    // Delivery resumes.
+    c.subscribe(&q.rcv_key, &q.rcv_id).await.expect("SUB");
+    sender
+        .send_message(None, &q.snd_id, QUIET, b"welcome back")
+        .await
+        .expect("SEND after unblock");
+    let (_, m) = next_msg(&mut events, &q).await;
+    match m {
+        smp_proto::message::RcvMsgBody::Data { body, .. } => assert_eq!(body, b"welcome back"),
+        other => panic!("expected the message, got {other:?}"),
+    }
+    let log = std::fs::read_to_string(dir.join("log/smp-server-store.log")).expect("store log");
+    assert!(log.lines().any(|l| l.starts_with("UNBLOCK ")), "{log}");
+    c.close().await;
+    sender.close().await;
 }

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use super::{ClientId, Core};
+use super::{ClientId, Core, ErrorKind, Outgoing, Reply};
 use crate::stats::{add, inc};
-use crate::store::{Party, StoreError};
+use crate::store::{Party, QueueStatus, StoreError};
 
 /// Subscriptions and the clients holding them, for `server-info`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -99,4 +99,51 @@ impl Core {
         }
         Ok(gone)
     }
+
+    /// Blocks the queue whose sender ID is `sid` with the reference's blocking info text
+    /// (the store log records it), unless it is blocked with this info already; returns its
+    /// status before, and the `ERR` to push to its subscriber (the reference's control port
+    /// pushes `ERR BLOCKED`). Its commands are then refused by the core's status check.
+    pub fn block_by_operator(
+        &mut self,
+        sid: &[u8],
+        info: &str,
+    ) -> Result<(QueueStatus, Vec<Outgoing>), StoreError> {
+        let q = self
+            .queues
+            .find(Party::Sender, sid)
+            .ok_or(StoreError::NotFound)?;
+        let rid = q.recipient_id;
+        let mut out = Vec::new();
+        if !matches!(&q.status, QueueStatus::Blocked(i) if i == info) {
+            self.queues.block(&rid, info)?;
+            if let Some(&client) = self.subscribers.get(&rid) {
+                out.push(Outgoing {
+                    client,
+                    corr_id: Vec::new(),
+                    entity_id: rid,
+                    reply: Reply::Err(blocked_error(info)),
+                });
+            }
+        }
+        Ok((q.status, out))
+    }
+
+    /// Makes the queue whose sender ID is `sid` active again when it is blocked (the store
+    /// log records it); returns its status before.
+    pub fn unblock_by_operator(&mut self, sid: &[u8]) -> Result<QueueStatus, StoreError> {
+        let q = self
+            .queues
+            .find(Party::Sender, sid)
+            .ok_or(StoreError::NotFound)?;
+        if matches!(q.status, QueueStatus::Blocked(_)) {
+            self.queues.unblock(&q.recipient_id)?;
+        }
+        Ok(q.status)
+    }
+}
+
+/// The error a blocked queue's subscriber is told.
+fn blocked_error(_info: &str) -> ErrorKind {
+    ErrorKind::Auth
 }

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{entity_counts, lock, now, Listeners, NetConfig, Shared};
+use super::{entity_counts, lock, now, route_push, Listeners, NetConfig, Shared};
 use crate::core::{ClientId, SubscriberCounts};
 use crate::stats::{EntityCounts, StatsData};
-use crate::store::{Party, QueueRecord, StoreError};
+use crate::store::{Party, QueueRecord, QueueStatus, StoreError};
 use crate::store_log;
 
 /// A connected client, as `clients` lists it.
@@ -242,6 +242,25 @@ impl RelayView {
     /// Deletes the queue whose sender ID is `sid`; returns how many messages it had.
     pub fn delete_queue(&self, sid: &[u8]) -> Result<usize, StoreError> {
         lock(&self.shared.core).delete_by_operator(sid)
+    }
+
+    /// Blocks the queue whose sender ID is `sid` (see [`crate::core::Core::block_by_operator`])
+    /// and tells its subscriber; returns its status before.
+    pub fn block_queue(&self, sid: &[u8], info: &str) -> Result<QueueStatus, StoreError> {
+        let mut core = lock(&self.shared.core);
+        let (before, out) = core.block_by_operator(sid, info)?;
+        if !out.is_empty() {
+            let pushes = lock(&self.shared.pushes);
+            for o in out {
+                route_push(&pushes, &mut core, o);
+            }
+        }
+        Ok(before)
+    }
+
+    /// Unblocks the queue whose sender ID is `sid`; returns its status before.
+    pub fn unblock_queue(&self, sid: &[u8]) -> Result<QueueStatus, StoreError> {
+        lock(&self.shared.core).unblock_by_operator(sid)
     }
 
     /// Saves what a shutdown saves, while serving: the messages (in memory mode, with
