@@ -154,6 +154,14 @@ async fn an_operator_session_roles_commands_and_bad_lines() {
     assert!(cp.one("stats please").await.starts_with("error: "));
     assert!(cp.one("delete !!!").await.starts_with("error: "));
     assert!(cp.cmd("").await.is_empty(), "an empty line answers nothing");
+    let long = "x".repeat(10_000);
+    assert_eq!(
+        cp.one(&long).await,
+        "error: line longer than 4096 bytes",
+        "skipped to its end"
+    );
+    cp.writer.write_all(b"st\xffats\n").await.expect("write");
+    assert_eq!(cp.line().await.as_deref(), Some("error: not UTF-8 text"));
 
     // The user role: user commands, not admin ones.
     assert_eq!(
