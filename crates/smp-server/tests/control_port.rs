@@ -122,6 +122,9 @@ fn has(out: &[String], line: &str) -> bool {
     out.iter().any(|l| l == line)
 }
 
+/// An operator's sessions in order, as one story over one relay (long on purpose: each step
+/// reads the state the previous ones left: unauthenticated, user, admin, delete, save,
+/// restart).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_session_roles_commands_and_bad_lines() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -535,7 +538,7 @@ async fn the_log_has_no_password_or_queue_id() {
 /// `block` and `unblock` as the reference's: the subscriber is told, the sender refused
 /// (`ERR BLOCKED`, which a client below v12 gets as `ERR AUTH`), the block survives a
 /// restart (store log), `unblock` lets delivery resume, and the daily quota refuses the
-/// next block.
+/// next block. Long on purpose: one queue's story across a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn block_and_unblock_with_the_daily_quota() {
     let tmp = tempfile::tempdir().expect("tempdir");
