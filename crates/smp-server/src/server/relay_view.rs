@@ -265,7 +265,8 @@ impl RelayView {
 
     /// Saves what a shutdown saves, while serving: the messages (in memory mode, with
     /// `restore_messages`), the kept notifications and the statistics backup (with
-    /// `log_stats`). The store log is written through on every change already.
+    /// `log_stats`). The store log is written through on every change already. The files are
+    /// written under the core lock, as at shutdown: the relay waits while they are written.
     pub fn save(&self) -> std::io::Result<Saved> {
         let core = lock(&self.shared.core);
         let mut saved = Saved::default();
