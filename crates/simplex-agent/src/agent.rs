@@ -14,6 +14,7 @@
 //! - `send`: storing messages for delivery and the delivery tasks;
 //! - `receive`: decryption, integrity, acknowledgement, receipts;
 //! - `subscribe`: sessions, subscriptions, `DOWN`/`UP` and reconnection;
+//! - `sync`: ratchet re-synchronisation (new keys both ways, `EREADY`);
 //! - `routing`: the sender's commands, directly or through a proxy relay.
 
 use std::collections::{HashMap, HashSet};
@@ -32,6 +33,7 @@ mod routing;
 mod send;
 mod state;
 mod subscribe;
+mod sync;
 
 use crate::error::{AgentError, StoreError};
 use crate::store::*;

@@ -9,7 +9,10 @@
 //! one of the agent's own servers as a proxy (`PRXY`/`PFWD`), with [`SmpProxyFallback`]
 //! deciding when they may go directly instead.
 //!
-//! Leaves out: queue rotation, ratchet re-synchronisation, notifications, short links and
+//! Ratchet re-synchronisation: a decryption error the reference classifies as a
+//! de-synchronisation raises `RSYNC`; [`Agent::synchronize_ratchet`] agrees new ratchet keys.
+//!
+//! Leaves out: queue rotation, notifications, short links and
 //! files (XFTP). The wire formats are `agent-proto`'s, the
 //! ratchet `simplex-ratchet`'s, the SMP connections `smp-client`'s.
 //!
@@ -28,6 +31,6 @@ pub mod types;
 
 pub use agent::Agent;
 pub use types::{
-    AgentConfig, AgentEvent, Event, MsgIntegrity, MsgMeta, MsgReceipt, MsgReceiptStatus,
-    SmpProxyFallback, SmpProxyMode, TransportIsolation,
+    AgentConfig, AgentCryptoError, AgentEvent, Event, MsgIntegrity, MsgMeta, MsgReceipt,
+    MsgReceiptStatus, RatchetSyncState, SmpProxyFallback, SmpProxyMode, TransportIsolation,
 };

@@ -19,12 +19,13 @@ use zeroize::Zeroizing;
 
 use crate::error::StoreError;
 use crate::store::*;
-use crate::types::MsgReceiptStatus;
+use crate::types::{MsgReceiptStatus, RatchetSyncState};
 
 /// The numbered migrations, applied in order; each is recorded in `migrations`.
 pub const MIGRATIONS: &[(&str, &str)] = &[
     ("m20250101_initial", INITIAL),
     ("m20250102_receipt_status", RECEIPT_STATUS),
+    ("m20250103_ratchet_sync", RATCHET_SYNC),
 ];
 
 const INITIAL: &str = "
@@ -131,6 +132,24 @@ CREATE INDEX idx_snd_messages_rcpt ON snd_messages (conn_id, rcpt_internal_id);
 ALTER TABLE rcv_messages ADD COLUMN msg_type TEXT NOT NULL DEFAULT 'A_MSG';
 ";
 
+/// Ratchet re-synchronisation: each connection's state in it, the X3DH keys this side sent
+/// (kept apart from the ratchet, which goes on changing meanwhile), and the hashes of the
+/// peer's keys processed (`processed_ratchet_key_hashes`).
+const RATCHET_SYNC: &str = "
+ALTER TABLE connections ADD COLUMN ratchet_sync_state TEXT NOT NULL DEFAULT 'ok';
+CREATE TABLE ratchet_sync_keys (
+  conn_id BLOB PRIMARY KEY REFERENCES connections ON DELETE CASCADE,
+  x3dh_priv_key_1 BLOB NOT NULL,
+  x3dh_priv_key_2 BLOB NOT NULL,
+  pq_priv_kem BLOB
+) WITHOUT ROWID;
+CREATE TABLE processed_ratchet_key_hashes (
+  conn_id BLOB NOT NULL REFERENCES connections ON DELETE CASCADE,
+  hash BLOB NOT NULL,
+  PRIMARY KEY (conn_id, hash)
+) WITHOUT ROWID;
+";
+
 /// The store in an SQLCipher database file.
 pub struct SqliteStore {
     db: Connection,
@@ -207,6 +226,8 @@ fn msg_kind_text(k: SndMsgKind) -> &'static str {
         SndMsgKind::Receipt => "A_RCVD",
         SndMsgKind::QCont => "A_QCONT",
         SndMsgKind::Invitation => "INV",
+        SndMsgKind::RatchetKey => "RATCHET_KEY",
+        SndMsgKind::EReady => "EREADY",
     }
 }
 
@@ -239,7 +260,24 @@ fn msg_kind_parse(s: &str) -> Result<SndMsgKind, StoreError> {
         "A_RCVD" => SndMsgKind::Receipt,
         "A_QCONT" => SndMsgKind::QCont,
         "INV" => SndMsgKind::Invitation,
+        "RATCHET_KEY" => SndMsgKind::RatchetKey,
+        "EREADY" => SndMsgKind::EReady,
         _ => return Err(corrupt("message type")),
+    })
+}
+
+/// Private X3DH keys (two DER keys and an optional KEM key pair).
+fn x3dh_row(row: &Row<'_>) -> Result<X3dhKeys, StoreError> {
+    let k1: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 0)?);
+    let k2: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 1)?);
+    let kem: Option<Vec<u8>> = col(row, 2)?;
+    Ok(X3dhKeys {
+        key1: PrivateKeyX448::from_der(&k1).map_err(|_| corrupt("x3dh key"))?,
+        key2: PrivateKeyX448::from_der(&k2).map_err(|_| corrupt("x3dh key"))?,
+        kem: match kem {
+            Some(k) => Some(dec::<KemKeyPair>(&Zeroizing::new(k), "KEM key")?),
+            None => None,
+        },
     })
 }
 
@@ -346,16 +384,17 @@ impl SqliteStore {
         Ok(out)
     }
 
+    // One arm per kind of write, each a single statement (or loop): long but flat.
     fn write(tx: &rusqlite::Transaction<'_>, w: Write) -> Result<(), StoreError> {
         match w {
             Write::PutConn(c) => {
                 tx.execute(
-                    "INSERT INTO connections (conn_id, kind, status, initiator, agent_version, pq_support, last_internal_id, last_snd_id, last_snd_hash, last_rcv_ext_id, last_rcv_hash)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                    "INSERT INTO connections (conn_id, kind, status, initiator, agent_version, pq_support, last_internal_id, last_snd_id, last_snd_hash, last_rcv_ext_id, last_rcv_hash, ratchet_sync_state)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                      ON CONFLICT (conn_id) DO UPDATE SET kind = excluded.kind, status = excluded.status, initiator = excluded.initiator,
                        agent_version = excluded.agent_version, pq_support = excluded.pq_support, last_internal_id = excluded.last_internal_id,
                        last_snd_id = excluded.last_snd_id, last_snd_hash = excluded.last_snd_hash, last_rcv_ext_id = excluded.last_rcv_ext_id,
-                       last_rcv_hash = excluded.last_rcv_hash",
+                       last_rcv_hash = excluded.last_rcv_hash, ratchet_sync_state = excluded.ratchet_sync_state",
                     params![
                         c.conn_id,
                         kind_text(c.kind),
@@ -367,7 +406,8 @@ impl SqliteStore {
                         c.last_snd_id,
                         c.last_snd_hash,
                         c.last_rcv_ext_id,
-                        c.last_rcv_hash
+                        c.last_rcv_hash,
+                        c.ratchet_sync.as_str()
                     ],
                 )?;
             }
@@ -540,6 +580,27 @@ impl SqliteStore {
                     params![id, n],
                 )?;
             }
+            Write::PutSyncKeys(id, k) => {
+                let k1 = k.key1.to_der();
+                let k2 = k.key2.to_der();
+                let kem = k.kem.as_ref().map(|kp| Zeroizing::new(kp.to_bytes()));
+                tx.execute(
+                    "INSERT OR REPLACE INTO ratchet_sync_keys (conn_id, x3dh_priv_key_1, x3dh_priv_key_2, pq_priv_kem) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, &k1[..], &k2[..], kem.as_ref().map(|k| &k[..])],
+                )?;
+            }
+            Write::DeleteSyncKeys(id) => {
+                tx.execute(
+                    "DELETE FROM ratchet_sync_keys WHERE conn_id = ?1",
+                    params![id],
+                )?;
+            }
+            Write::AddRatchetKeyHash(id, h) => {
+                tx.execute(
+                    "INSERT OR IGNORE INTO processed_ratchet_key_hashes (conn_id, hash) VALUES (?1, ?2)",
+                    params![id, h],
+                )?;
+            }
         }
         Ok(())
     }
@@ -568,6 +629,8 @@ impl SqliteStore {
             last_snd_hash: col(row, 8)?,
             last_rcv_ext_id: col(row, 9)?,
             last_rcv_hash: col(row, 10)?,
+            ratchet_sync: RatchetSyncState::parse(&col::<String>(row, 11)?)
+                .ok_or(corrupt("ratchet sync state"))?,
         })
     }
 
@@ -635,7 +698,7 @@ impl SqliteStore {
     }
 }
 
-const CONN_COLS: &str = "conn_id, kind, status, initiator, agent_version, pq_support, last_internal_id, last_snd_id, last_snd_hash, last_rcv_ext_id, last_rcv_hash";
+const CONN_COLS: &str = "conn_id, kind, status, initiator, agent_version, pq_support, last_internal_id, last_snd_id, last_snd_hash, last_rcv_ext_id, last_rcv_hash, ratchet_sync_state";
 const SND_MSG_COLS: &str = "conn_id, internal_id, internal_snd_id, msg_type, internal_hash, msg_body, pending, rcpt_internal_id, rcpt_status";
 const RCV_MSG_COLS: &str = "conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack, msg_type";
 
@@ -718,24 +781,28 @@ impl Store for SqliteStore {
     }
 
     fn x3dh(&self, conn_id: &[u8]) -> Result<Option<X3dhKeys>, StoreError> {
-        let r = self.query_one(
+        self.query_one(
             "SELECT x3dh_priv_key_1, x3dh_priv_key_2, pq_priv_kem FROM ratchets WHERE conn_id = ?1 AND x3dh_priv_key_1 IS NOT NULL",
             params![conn_id],
-            |row| {
-                let k1: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 0)?);
-                let k2: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 1)?);
-                let kem: Option<Vec<u8>> = col(row, 2)?;
-                Ok(X3dhKeys {
-                    key1: PrivateKeyX448::from_der(&k1).map_err(|_| corrupt("x3dh key"))?,
-                    key2: PrivateKeyX448::from_der(&k2).map_err(|_| corrupt("x3dh key"))?,
-                    kem: match kem {
-                        Some(k) => Some(dec::<KemKeyPair>(&Zeroizing::new(k), "KEM key")?),
-                        None => None,
-                    },
-                })
-            },
+            x3dh_row,
+        )
+    }
+
+    fn sync_keys(&self, conn_id: &[u8]) -> Result<Option<X3dhKeys>, StoreError> {
+        self.query_one(
+            "SELECT x3dh_priv_key_1, x3dh_priv_key_2, pq_priv_kem FROM ratchet_sync_keys WHERE conn_id = ?1",
+            params![conn_id],
+            x3dh_row,
+        )
+    }
+
+    fn ratchet_key_hash_exists(&self, conn_id: &[u8], hash: &[u8]) -> Result<bool, StoreError> {
+        let found = self.query_one(
+            "SELECT 1 FROM processed_ratchet_key_hashes WHERE conn_id = ?1 AND hash = ?2",
+            params![conn_id, hash],
+            |row| col::<i64>(row, 0),
         )?;
-        Ok(r)
+        Ok(found.is_some())
     }
 
     fn ratchet(&self, conn_id: &[u8]) -> Result<Option<Ratchet<X448>>, StoreError> {

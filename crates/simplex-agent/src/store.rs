@@ -16,7 +16,7 @@ use simplex_ratchet::{KemKeyPair, Ratchet, SkippedDiff, SkippedKeys, X448};
 use smp_proto::SmpServer;
 
 use crate::error::StoreError;
-use crate::types::MsgReceiptStatus;
+use crate::types::{MsgReceiptStatus, RatchetSyncState};
 
 /// A connection ID (random, 12 bytes as the reference makes them).
 pub type ConnId = Vec<u8>;
@@ -82,6 +82,8 @@ pub struct ConnRecord {
     pub last_rcv_ext_id: i64,
     /// Hash of the last received agent message.
     pub last_rcv_hash: Vec<u8>,
+    /// Where the ratchet is in re-synchronisation.
+    pub ratchet_sync: RatchetSyncState,
 }
 
 impl ConnRecord {
@@ -99,6 +101,7 @@ impl ConnRecord {
             last_snd_hash: Vec::new(),
             last_rcv_ext_id: 0,
             last_rcv_hash: Vec::new(),
+            ratchet_sync: RatchetSyncState::Ok,
         }
     }
 }
@@ -209,6 +212,10 @@ pub enum SndMsgKind {
     QCont,
     /// An invitation to a contact address.
     Invitation,
+    /// New ratchet keys (`AgentRatchetKey`), encrypted per queue only.
+    RatchetKey,
+    /// `EREADY`: the new ratchet is in use.
+    EReady,
 }
 
 /// A sent message: pending (with the body to send) or sent (kept for receipts).
@@ -252,7 +259,7 @@ pub enum RcvMsgKind {
     Receipt,
     /// `A_QCONT`.
     QCont,
-    /// Anything else (queue rotation, ratchet re-synchronisation: not acted on).
+    /// Anything else (`EREADY`; queue rotation messages, not acted on).
     Other,
 }
 
@@ -317,6 +324,12 @@ pub enum Write {
     PutRcvMsg(RcvMsgRecord),
     /// Mark a received message acknowledged by the application.
     AckRcvMsg(ConnId, i64),
+    /// Store the X3DH keys this side sent to re-synchronise the ratchet.
+    PutSyncKeys(ConnId, X3dhKeys),
+    /// Drop them (the new ratchet is made).
+    DeleteSyncKeys(ConnId),
+    /// Record the hash of the peer's ratchet keys, processed.
+    AddRatchetKeyHash(ConnId, Vec<u8>),
 }
 
 /// The agent's storage. Implementations are used from one blocking thread at a time.
@@ -333,6 +346,10 @@ pub trait Store: Send {
     fn snd_queue(&self, conn_id: &[u8]) -> Result<Option<SndQueueRecord>, StoreError>;
     /// The X3DH keys of a created invitation.
     fn x3dh(&self, conn_id: &[u8]) -> Result<Option<X3dhKeys>, StoreError>;
+    /// The X3DH keys this side sent to re-synchronise the ratchet.
+    fn sync_keys(&self, conn_id: &[u8]) -> Result<Option<X3dhKeys>, StoreError>;
+    /// Whether the peer's ratchet keys with this hash were processed already.
+    fn ratchet_key_hash_exists(&self, conn_id: &[u8], hash: &[u8]) -> Result<bool, StoreError>;
     /// The ratchet state.
     fn ratchet(&self, conn_id: &[u8]) -> Result<Option<Ratchet<X448>>, StoreError>;
     /// The skipped message keys.
@@ -374,6 +391,8 @@ pub struct MemoryStore {
     rcv_queues: HashMap<ConnId, RcvQueueRecord>,
     snd_queues: HashMap<ConnId, SndQueueRecord>,
     x3dh: HashMap<ConnId, X3dhKeys>,
+    sync_keys: HashMap<ConnId, X3dhKeys>,
+    ratchet_key_hashes: HashMap<ConnId, Vec<Vec<u8>>>,
     ratchets: HashMap<ConnId, Ratchet<X448>>,
     skipped: HashMap<ConnId, SkippedKeys>,
     confirmations: HashMap<Vec<u8>, ConfirmationRecord>,
@@ -401,6 +420,8 @@ impl Store for MemoryStore {
                     self.rcv_queues.remove(&id);
                     self.snd_queues.remove(&id);
                     self.x3dh.remove(&id);
+                    self.sync_keys.remove(&id);
+                    self.ratchet_key_hashes.remove(&id);
                     self.ratchets.remove(&id);
                     self.skipped.remove(&id);
                     self.confirmations.retain(|_, c| c.conn_id != id);
@@ -463,6 +484,17 @@ impl Store for MemoryStore {
                         m.acked = true;
                     }
                 }
+                Write::PutSyncKeys(id, k) => {
+                    self.require_conn(&id)?;
+                    self.sync_keys.insert(id, k);
+                }
+                Write::DeleteSyncKeys(id) => {
+                    self.sync_keys.remove(&id);
+                }
+                Write::AddRatchetKeyHash(id, h) => {
+                    self.require_conn(&id)?;
+                    self.ratchet_key_hashes.entry(id).or_default().push(h);
+                }
             }
         }
         Ok(())
@@ -486,6 +518,17 @@ impl Store for MemoryStore {
 
     fn x3dh(&self, conn_id: &[u8]) -> Result<Option<X3dhKeys>, StoreError> {
         Ok(self.x3dh.get(conn_id).cloned())
+    }
+
+    fn sync_keys(&self, conn_id: &[u8]) -> Result<Option<X3dhKeys>, StoreError> {
+        Ok(self.sync_keys.get(conn_id).cloned())
+    }
+
+    fn ratchet_key_hash_exists(&self, conn_id: &[u8], hash: &[u8]) -> Result<bool, StoreError> {
+        Ok(self
+            .ratchet_key_hashes
+            .get(conn_id)
+            .is_some_and(|hs| hs.iter().any(|h| h == hash)))
     }
 
     fn ratchet(&self, conn_id: &[u8]) -> Result<Option<Ratchet<X448>>, StoreError> {

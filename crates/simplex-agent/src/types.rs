@@ -289,6 +289,99 @@ pub struct MsgReceipt {
     pub status: MsgReceiptStatus,
 }
 
+/// Where a connection's double ratchet is in re-synchronisation (`RatchetSyncState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RatchetSyncState {
+    /// In step (or healed).
+    #[default]
+    Ok,
+    /// A decryption error that may be healed by re-synchronising: it may be started.
+    Allowed,
+    /// A decryption error that needs re-synchronising: sending is refused until it is done.
+    Required,
+    /// This side sent new ratchet keys and waits for the peer's.
+    Started,
+    /// Both sides' keys are known and a new ratchet made; done when a message decrypts.
+    Agreed,
+}
+
+impl RatchetSyncState {
+    /// Whether sending messages is refused in this state (`ratchetSyncSendProhibited`).
+    pub fn send_prohibited(self) -> bool {
+        matches!(
+            self,
+            RatchetSyncState::Required | RatchetSyncState::Started | RatchetSyncState::Agreed
+        )
+    }
+
+    /// The reference's name (`ok`, `allowed`, `required`, `started`, `agreed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RatchetSyncState::Ok => "ok",
+            RatchetSyncState::Allowed => "allowed",
+            RatchetSyncState::Required => "required",
+            RatchetSyncState::Started => "started",
+            RatchetSyncState::Agreed => "agreed",
+        }
+    }
+
+    /// Parses [`RatchetSyncState::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "ok" => RatchetSyncState::Ok,
+            "allowed" => RatchetSyncState::Allowed,
+            "required" => RatchetSyncState::Required,
+            "started" => RatchetSyncState::Started,
+            "agreed" => RatchetSyncState::Agreed,
+            _ => return None,
+        })
+    }
+}
+
+/// A decryption error that tells the ratchets apart (`AgentCryptoError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentCryptoError {
+    /// The message body failed authentication (`DECRYPT_AES`).
+    DecryptAes,
+    /// The per-queue box failed (`DECRYPT_CB`).
+    DecryptCb,
+    /// No header key opened the header (`RATCHET_HEADER`).
+    RatchetHeader,
+    /// A message number lower than expected, with no skipped key (`RATCHET_EARLIER`).
+    RatchetEarlier(u32),
+    /// Too many messages skipped (`RATCHET_SKIPPED`).
+    RatchetSkipped(u32),
+    /// The peer's new ratchet keys came after both were agreed (`RATCHET_SYNC`).
+    RatchetSync,
+}
+
+impl AgentCryptoError {
+    /// The re-synchronisation state this error calls for (`cryptoErrToSyncState`).
+    pub fn sync_state(self) -> RatchetSyncState {
+        match self {
+            AgentCryptoError::DecryptAes
+            | AgentCryptoError::DecryptCb
+            | AgentCryptoError::RatchetEarlier(_) => RatchetSyncState::Allowed,
+            AgentCryptoError::RatchetHeader
+            | AgentCryptoError::RatchetSkipped(_)
+            | AgentCryptoError::RatchetSync => RatchetSyncState::Required,
+        }
+    }
+}
+
+impl std::fmt::Display for AgentCryptoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AgentCryptoError::DecryptAes => f.write_str("DECRYPT_AES"),
+            AgentCryptoError::DecryptCb => f.write_str("DECRYPT_CB"),
+            AgentCryptoError::RatchetHeader => f.write_str("RATCHET_HEADER"),
+            AgentCryptoError::RatchetEarlier(n) => write!(f, "RATCHET_EARLIER {n}"),
+            AgentCryptoError::RatchetSkipped(n) => write!(f, "RATCHET_SKIPPED {n}"),
+            AgentCryptoError::RatchetSync => f.write_str("RATCHET_SYNC"),
+        }
+    }
+}
+
 /// An event for the application (`AEvent`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -356,6 +449,15 @@ pub enum Event {
     Duplicate {
         /// The agent's ID of the earlier copy, when its hash is known.
         msg_id: Option<i64>,
+    },
+    /// The ratchet's re-synchronisation state changed (`RSYNC`): to `Allowed` or `Required`
+    /// by a decryption error (given), to `Agreed` when both sides' new keys are known, to
+    /// `Ok` when a message decrypted again. Starting it is `synchronize_ratchet`.
+    Rsync {
+        /// The new state.
+        state: RatchetSyncState,
+        /// The decryption error that caused it.
+        error: Option<AgentCryptoError>,
     },
     /// Something failed in the background.
     Err(String),

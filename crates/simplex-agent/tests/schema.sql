@@ -24,8 +24,19 @@ CREATE TABLE connections (
   last_snd_hash BLOB NOT NULL,
   last_rcv_ext_id INTEGER NOT NULL,
   last_rcv_hash BLOB NOT NULL
-) WITHOUT ROWID;
+, ratchet_sync_state TEXT NOT NULL DEFAULT 'ok') WITHOUT ROWID;
 CREATE TABLE migrations (name TEXT PRIMARY KEY, ts INTEGER NOT NULL);
+CREATE TABLE processed_ratchet_key_hashes (
+  conn_id BLOB NOT NULL REFERENCES connections ON DELETE CASCADE,
+  hash BLOB NOT NULL,
+  PRIMARY KEY (conn_id, hash)
+) WITHOUT ROWID;
+CREATE TABLE ratchet_sync_keys (
+  conn_id BLOB PRIMARY KEY REFERENCES connections ON DELETE CASCADE,
+  x3dh_priv_key_1 BLOB NOT NULL,
+  x3dh_priv_key_2 BLOB NOT NULL,
+  pq_priv_kem BLOB
+) WITHOUT ROWID;
 CREATE TABLE ratchets (
   conn_id BLOB PRIMARY KEY REFERENCES connections ON DELETE CASCADE,
   x3dh_priv_key_1 BLOB,

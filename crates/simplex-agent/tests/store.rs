@@ -3,7 +3,7 @@
 
 use rand::rngs::OsRng;
 use simplex_agent::store::*;
-use simplex_agent::{MemoryStore, MsgReceiptStatus, SqliteStore, StoreError};
+use simplex_agent::{MemoryStore, MsgReceiptStatus, RatchetSyncState, SqliteStore, StoreError};
 use simplex_crypto::{
     dh_x25519, PrivateAuthKey, PrivateKeyEd25519, PrivateKeyX25519, PrivateKeyX448,
 };
@@ -329,4 +329,54 @@ fn receipt_migration_upgrades_an_older_database() {
     let rcvd = store.rcv_msg(&[1], 2).expect("read").expect("received");
     assert_eq!(rcvd.kind, RcvMsgKind::Message);
     assert_eq!(rcvd.body, b"h");
+}
+
+/// A database made before the ratchet re-synchronisation migration opens: its connections
+/// read as in step, with no keys of a re-synchronisation and no processed key hashes; the
+/// state, the keys and the hashes written then read back.
+#[test]
+fn ratchet_sync_migration_upgrades_an_older_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.db");
+    {
+        let db = rusqlite::Connection::open(&path).expect("open");
+        db.pragma_update(None, "key", "pw").expect("key");
+        db.execute_batch("CREATE TABLE migrations (name TEXT PRIMARY KEY, ts INTEGER NOT NULL)")
+            .expect("migrations table");
+        for (name, sql) in &simplex_agent::sqlite::MIGRATIONS[..2] {
+            db.execute_batch(sql).expect("older schema");
+            db.execute("INSERT INTO migrations VALUES (?1, 0)", [name])
+                .expect("record");
+        }
+        db.execute_batch(
+            "INSERT INTO connections VALUES (x'01', 'duplex', 'active', 1, 7, 0, 2, 1, x'', 1, x'');",
+        )
+        .expect("rows");
+    }
+    let mut store = SqliteStore::open(&path, "pw").expect("migrated");
+    let mut conn = store.conn(&[1]).expect("read").expect("conn");
+    assert_eq!(conn.ratchet_sync, RatchetSyncState::Ok);
+    assert!(store.sync_keys(&[1]).expect("read").is_none());
+    assert!(!store.ratchet_key_hash_exists(&[1], &[9; 32]).expect("read"));
+    conn.ratchet_sync = RatchetSyncState::Started;
+    let keys = X3dhKeys {
+        key1: PrivateKeyX448::generate(&mut OsRng),
+        key2: PrivateKeyX448::generate(&mut OsRng),
+        kem: None,
+    };
+    store
+        .apply(vec![
+            Write::PutConn(conn),
+            Write::PutSyncKeys(vec![1], keys.clone()),
+            Write::AddRatchetKeyHash(vec![1], vec![9; 32]),
+        ])
+        .expect("write");
+    let conn = store.conn(&[1]).expect("read").expect("conn");
+    assert_eq!(conn.ratchet_sync, RatchetSyncState::Started);
+    assert_eq!(store.sync_keys(&[1]).expect("read"), Some(keys));
+    assert!(store.ratchet_key_hash_exists(&[1], &[9; 32]).expect("read"));
+    store
+        .apply(vec![Write::DeleteSyncKeys(vec![1])])
+        .expect("write");
+    assert!(store.sync_keys(&[1]).expect("read").is_none());
 }

@@ -36,8 +36,8 @@ pub enum ChatError {
     /// The chat database failed.
     #[error("{0}")]
     Store(#[from] StoreError),
-    /// The agent failed.
-    #[error("smp agent error: {0}")]
+    /// The agent failed (printed in words a user understands: [`view::agent_error`]).
+    #[error("{}", view::agent_error(.0))]
     Agent(#[from] AgentError),
 }
 
@@ -143,6 +143,17 @@ impl<O: Output> Chat<O> {
         &self.agent
     }
 
+    /// The chat a line without a command continues now (the last one written to or heard
+    /// from).
+    pub fn last_chat(&self) -> Option<&str> {
+        self.last_chat.as_deref()
+    }
+
+    /// The chat database.
+    pub fn store(&self) -> &ChatStore {
+        &self.store
+    }
+
     fn print(&mut self, lines: Vec<String>) {
         self.out.lines(&lines);
     }
@@ -151,13 +162,45 @@ impl<O: Output> Chat<O> {
         self.print(vec![line.into()]);
     }
 
-    /// Runs one input line; errors are printed.
+    /// Runs one input line; errors are printed. A line without a command continues the
+    /// last chat.
     pub async fn input(&mut self, line: &str) -> Flow {
+        let to = self.last_chat.clone();
+        self.input_to(line, to.as_deref()).await
+    }
+
+    /// Runs one input line; a line without a command goes to `to` (the chat the prompt
+    /// showed when it was typed, even if a message from another contact came meanwhile).
+    pub async fn input_to(&mut self, line: &str, to: Option<&str>) -> Flow {
         if line.trim().is_empty() {
             return Flow::Continue;
         }
         match parse(line) {
             Ok(Command::Quit) => Flow::Quit,
+            Ok(Command::Continue(text)) => {
+                let r = match to {
+                    Some(name) => self.send(name, &text).await,
+                    // The prompt showed no chat; one began since (a contact connected, a
+                    // message came): the line is not sent to it unseen.
+                    None => match self.last_chat.clone() {
+                        Some(now) => {
+                            self.say(format!(
+                                "not sent: no chat was open when you typed it; lines now go to @{} (Up, Enter to send it)",
+                                view::view_name(&now)
+                            ));
+                            Ok(())
+                        }
+                        None => {
+                            self.say("no active chat: use @<name> <message>");
+                            Ok(())
+                        }
+                    },
+                };
+                if let Err(e) = r {
+                    self.say(e.to_string());
+                }
+                Flow::Continue
+            }
             Ok(cmd) => {
                 match self.command(cmd).await {
                     Ok(()) => {}
@@ -182,40 +225,18 @@ impl<O: Output> Chat<O> {
             Command::AddContact => {
                 let (conn_id, link) = self.agent.create_connection().await?;
                 self.store.add_pending(&conn_id, PendingKind::Invitation)?;
+                self.store
+                    .set_pending_link(&conn_id, &view::app_link(&link), None)?;
                 self.print(view::invitation(&link));
             }
-            Command::Connect(link) => {
-                if link.contains("/contact") {
-                    let info = ChatMessage::new(ChatEvent::Contact {
-                        profile: self.user.clone(),
-                        contact_req_id: Some(crate::protocol::new_msg_id()),
-                    })
-                    .to_bytes();
-                    let conn_id = self.agent.join_connection(&link, &info).await?;
-                    self.store.add_pending(&conn_id, PendingKind::Request)?;
-                    self.say("connection request sent!");
-                } else {
-                    let info = self.info();
-                    let conn_id = match self.agent.join_connection(&link, &info).await {
-                        Err(AgentError::BadLink(_)) => {
-                            self.print(vec![
-                                String::new(),
-                                "Connection link is invalid, possibly it was created in a previous version.".into(),
-                                "Please ask your contact to check /version and update if needed.".into(),
-                            ]);
-                            return Ok(());
-                        }
-                        r => r?,
-                    };
-                    self.store.add_pending(&conn_id, PendingKind::Joined)?;
-                    self.say("confirmation sent!");
-                }
-            }
+            Command::Connect(link) => self.connect(&link).await?,
             Command::Send { name, text } => self.send(&name, &text).await?,
             Command::Continue(text) => match self.last_chat.clone() {
                 Some(name) => self.send(&name, &text).await?,
                 None => self.say("no active chat: use @<name> <message>"),
             },
+            Command::Version => self.print(view::version()),
+            Command::Unsupported(what) => self.say(format!("{what}: not supported yet")),
             Command::CreateAddress => {
                 if self.store.address()?.is_some() {
                     self.say("you already have chat address, to show: /sa");
@@ -262,7 +283,7 @@ impl<O: Output> Chat<O> {
                     return Ok(());
                 };
                 if let Err(e) = self.agent.reject_contact(&req.inv_id).await {
-                    self.say(format!("smp agent error: {e}"));
+                    self.say(view::agent_error(&e));
                 }
                 self.store.delete_request(req.id)?;
                 self.say(format!(
@@ -326,6 +347,79 @@ impl<O: Output> Chat<O> {
         Ok(())
     }
 
+    /// `/c LINK`: joins an invitation, or asks through an address. Refuses our own links and
+    /// an address of a contact we have (`contact already exists`); asking again through an
+    /// address whose request is not accepted yet repeats the same request ID, so that the
+    /// owner sees one request.
+    async fn connect(&mut self, link: &str) -> Result<(), ChatError> {
+        let link = view::app_link(link.trim());
+        let own_address = self
+            .store
+            .address()?
+            .is_some_and(|(_, a)| view::app_link(&a) == link);
+        if own_address || self.store.is_own_invitation(&link)? {
+            self.say(view::CONNECT_TO_YOURSELF);
+            return Ok(());
+        }
+        if link.contains("/contact") {
+            if let Some(c) = self.store.contact_via_link(&link)? {
+                self.say(format!(
+                    "{}: contact already exists",
+                    view::full_name(&c.name, &c.profile)
+                ));
+                return Ok(());
+            }
+            let req_id = match self.store.pending_request_id(&link)? {
+                Some(id) => id,
+                None => crate::protocol::new_msg_id(),
+            };
+            let info = ChatMessage::new(ChatEvent::Contact {
+                profile: self.user.clone(),
+                contact_req_id: Some(req_id.clone()),
+            })
+            .to_bytes();
+            let Some(conn_id) = self.join(&link, &info).await? else {
+                return Ok(());
+            };
+            self.store.add_pending(&conn_id, PendingKind::Request)?;
+            self.store
+                .set_pending_link(&conn_id, &link, Some(&req_id))?;
+            self.say("connection request sent!");
+        } else {
+            let info = self.info();
+            let Some(conn_id) = self.join(&link, &info).await? else {
+                return Ok(());
+            };
+            self.store.add_pending(&conn_id, PendingKind::Joined)?;
+            self.say("confirmation sent!");
+        }
+        Ok(())
+    }
+
+    /// Joins a link; a link that is invalid or used up is explained (`None`).
+    async fn join(&mut self, link: &str, info: &[u8]) -> Result<Option<Vec<u8>>, ChatError> {
+        match self.agent.join_connection(link, info).await {
+            Ok(conn_id) => Ok(Some(conn_id)),
+            Err(AgentError::BadLink(_)) => {
+                self.print(vec![
+                    String::new(),
+                    "Connection link is invalid, possibly it was created in a previous version."
+                        .into(),
+                    "Please ask your contact to check /version and update if needed.".into(),
+                ]);
+                Ok(None)
+            }
+            Err(AgentError::Smp {
+                error: smp_client::ClientError::Server(smp_proto::ErrorType::Auth),
+                ..
+            }) => {
+                self.say(view::LINK_USED);
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The contact, or prints `no contact NAME`.
     fn contact(&mut self, name: &str) -> Result<Option<Contact>, ChatError> {
         let c = self.store.contact_by_name(name)?;
@@ -349,7 +443,7 @@ impl<O: Output> Chat<O> {
                 Some(msg_id) => self.store.add_pending_deletion(&c.conn_id, msg_id)?,
                 None => {
                     if let Err(e) = self.agent.delete_connection(&c.conn_id).await {
-                        self.say(format!("smp agent error: {e}"));
+                        self.say(view::agent_error(&e));
                     }
                 }
             }
@@ -372,7 +466,13 @@ impl<O: Output> Chat<O> {
             text: text.to_owned(),
         })
         .to_bytes();
-        let msg_id = self.agent.send_message(&c.conn_id, &body).await?;
+        let msg_id = match self.agent.send_message(&c.conn_id, &body).await {
+            Err(AgentError::Large) => {
+                self.say(view::message_too_large(text.chars().count()));
+                return Ok(());
+            }
+            r => r?,
+        };
         let it = self.store.add_item(c.id, true, text, now_ms(), msg_id)?;
         if self.down.contains(&c.conn_id) {
             self.held.insert(it.id);
@@ -564,11 +664,11 @@ impl<O: Output> Chat<O> {
                 if addr != conn {
                     return Ok(());
                 }
-                let Some(profile) = profile_of(&conn_info) else {
+                let Some((profile, req_id)) = request_of(&conn_info) else {
                     return Ok(());
                 };
-                let req = self.store.add_request(&inv_id, &profile)?;
-                self.print(view::contact_request(&req.name, &req.profile));
+                self.contact_request(&inv_id, &profile, req_id.as_deref())
+                    .await?;
             }
             Event::Merr(msg_id, err) => {
                 if let Some(d) = self.store.pending_deletion(&conn)? {
@@ -622,6 +722,39 @@ impl<O: Output> Chat<O> {
             Event::Err(err) => self.say(format!("smp agent error: {err}")),
             _ => {}
         }
+        Ok(())
+    }
+
+    /// A request through the address: from a contact we have (the same request ID), it is
+    /// recognised as that contact and dropped; asked again before it was accepted, it
+    /// replaces the earlier one; else it is a new request.
+    async fn contact_request(
+        &mut self,
+        inv_id: &[u8],
+        profile: &Profile,
+        req_id: Option<&str>,
+    ) -> Result<(), ChatError> {
+        if let Some(id) = req_id {
+            if let Some(c) = self.store.contact_by_xcontact(id)? {
+                self.say(format!(
+                    "{}: sent you a duplicate contact request, but you are already connected, no action needed",
+                    view::full_name(&c.name, &c.profile)
+                ));
+                // The requester's invitation is of no use: forget it.
+                let _ = self.agent.reject_contact(inv_id).await;
+                return Ok(());
+            }
+            if let Some(req) = self.store.request_by_xcontact(id)? {
+                let req = self.store.update_request(&req, inv_id, profile)?;
+                self.print(view::contact_request(&req.name, &req.profile));
+                return Ok(());
+            }
+        }
+        let req = self.store.add_request(inv_id, profile)?;
+        if let Some(id) = req_id {
+            self.store.set_request_xcontact(req.id, id)?;
+        }
+        self.print(view::contact_request(&req.name, &req.profile));
         Ok(())
     }
 
@@ -693,6 +826,19 @@ fn profile_of(conn_info: &[u8]) -> Option<Profile> {
     match ChatMessage::decode_one(conn_info).ok()?.event {
         ChatEvent::Info(p) => Some(p),
         ChatEvent::Contact { profile, .. } => Some(profile),
+        _ => None,
+    }
+}
+
+/// The profile and request ID of a request through the address (`x.contact`; `x.info`
+/// from older clients has no ID).
+fn request_of(conn_info: &[u8]) -> Option<(Profile, Option<String>)> {
+    match ChatMessage::decode_one(conn_info).ok()?.event {
+        ChatEvent::Info(p) => Some((p, None)),
+        ChatEvent::Contact {
+            profile,
+            contact_req_id,
+        } => Some((profile, contact_req_id)),
         _ => None,
     }
 }

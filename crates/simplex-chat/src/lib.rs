@@ -5,7 +5,8 @@
 //! Owns: the chat protocol subset for direct chats ([`protocol`]), the chat database
 //! ([`store`]: profile, contacts, requests, address, chat items; SQLCipher with a passphrase),
 //! the command parser ([`command`]), the printed lines ([`view`]) and the controller that
-//! joins them to the agent ([`chat`]). The `simplex-chat` binary adds the command line.
+//! joins them to the agent ([`chat`]) and the line editor of a terminal ([`term`]). The
+//! `simplex-chat` binary adds the command line.
 //!
 //! Leaves out: groups, files, calls, message editing and deletion, reactions, incognito
 //! profiles, several users, the JSON/WebSocket bot API, the compressed message format.
@@ -18,4 +19,5 @@ pub mod chat;
 pub mod command;
 pub mod protocol;
 pub mod store;
+pub mod term;
 pub mod view;

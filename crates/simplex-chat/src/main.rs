@@ -1,5 +1,7 @@
 //! The `simplex-chat` binary: the terminal chat client's command line.
 
+use std::fs::{File, OpenOptions};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -8,6 +10,7 @@ use simplex_agent::{Agent, AgentConfig, SmpProxyFallback, SmpProxyMode, SqliteSt
 use simplex_chat::chat::{no_servers_hint, Chat, Flow, Output, Stdout};
 use simplex_chat::protocol::Profile;
 use simplex_chat::store::{ChatStore, StoreError};
+use simplex_chat::term::{self, Input, LineEditor, TermOutput};
 use smp_proto::address::SmpServerWithAuth;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines, Stdin};
 use zeroize::Zeroizing;
@@ -99,11 +102,90 @@ fn parse_servers(s: &str) -> Result<Vec<SmpServerWithAuth>, String> {
         .collect()
 }
 
+/// Where output goes: standard output, or above the line editor's input line.
+enum Out {
+    Plain(Stdout),
+    Term(TermOutput),
+}
+
+impl Output for Out {
+    fn lines(&mut self, lines: &[String]) {
+        match self {
+            Out::Plain(o) => o.lines(lines),
+            Out::Term(o) => o.lines(lines),
+        }
+    }
+}
+
+/// A held lock on the databases, released when the process ends.
+#[cfg(unix)]
+type DbLock = nix::fcntl::Flock<File>;
+#[cfg(not(unix))]
+type DbLock = File;
+
+/// Takes the databases for this process: a second client on the same databases would
+/// receive half of the messages and confuse the agent's state, so it is refused. The lock
+/// (`flock` on `PREFIX_chat.db.lock`) is held until the process ends.
+fn lock_databases(prefix: &Path) -> Result<DbLock, String> {
+    let path = with_suffix(prefix, "_chat.db.lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use nix::fcntl::{Flock, FlockArg};
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => Ok(lock),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(format!(
+                "database is in use by another simplex-chat process ({})",
+                with_suffix(prefix, "_chat.db").display()
+            )),
+            Err((_, e)) => Err(format!("cannot lock {}: {e}", path.display())),
+        }
+    }
+    #[cfg(not(unix))]
+    Ok(file)
+}
+
 fn valid_name(s: &str) -> bool {
     !s.is_empty() && !s.starts_with(['@', '#', '\'']) && !s.contains('\'')
 }
 
-async fn ask_display_name(lines: &mut Lines<BufReader<Stdin>>) -> Profile {
+/// Where input lines come from: the line editor of a terminal, or plain lines (pipes,
+/// tests).
+enum In {
+    Plain(Lines<BufReader<Stdin>>),
+    Term(LineEditor),
+}
+
+impl In {
+    /// One line after this prompt; `None` at the end of input (or Ctrl-C / Ctrl-D).
+    async fn line(&mut self, prompt: &str) -> Option<String> {
+        match self {
+            In::Plain(lines) => {
+                {
+                    use std::io::Write;
+                    let mut out = std::io::stdout().lock();
+                    let _ = write!(out, "{prompt}");
+                    let _ = out.flush();
+                }
+                lines.next_line().await.ok().flatten()
+            }
+            In::Term(ed) => {
+                ed.ask(prompt);
+                match ed.next().await {
+                    Input::Line(l) => Some(l),
+                    Input::Quit => None,
+                }
+            }
+        }
+    }
+}
+
+async fn ask_display_name(input: &mut In) -> Profile {
     Stdout.lines(&[
         "No user profiles found, it will be created now.".into(),
         "Please choose your display name.".into(),
@@ -111,14 +193,8 @@ async fn ask_display_name(lines: &mut Lines<BufReader<Stdin>>) -> Profile {
         "It is only stored on your device and you can change it later.".into(),
     ]);
     loop {
-        {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            let _ = write!(out, "display name: ");
-            let _ = out.flush();
-        }
-        match lines.next_line().await {
-            Ok(Some(l)) => {
+        match input.line("display name: ").await {
+            Some(l) => {
                 let name = l.trim();
                 if valid_name(name) {
                     return Profile::new(name);
@@ -127,7 +203,7 @@ async fn ask_display_name(lines: &mut Lines<BufReader<Stdin>>) -> Profile {
                     "invalid display name: it cannot be empty, start with @ or # or contain '"
                 );
             }
-            _ => fail("no display name given"),
+            None => fail("no display name given"),
         }
     }
 }
@@ -143,6 +219,7 @@ async fn main() {
             fail(&format!("cannot create {}: {e}", dir.display()));
         }
     }
+    let _lock = lock_databases(&prefix).unwrap_or_else(|e| fail(&e));
     let chat_path = with_suffix(&prefix, "_chat.db");
     let agent_path = with_suffix(&prefix, "_agent.db");
     let wrong_key = |path: &Path| -> ! {
@@ -188,11 +265,25 @@ async fn main() {
     if servers.is_empty() {
         Stdout.lines(&no_servers_hint());
     }
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    // A terminal gets the line editor; pipes (and -e) read plain lines.
+    let interactive =
+        opts.execute.is_none() && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let editor = if interactive {
+        LineEditor::start(&store.history().unwrap_or_default()).ok()
+    } else {
+        None
+    };
+    let (mut input, out) = match editor {
+        Some((ed, out)) => (In::Term(ed), Out::Term(out)),
+        None => (
+            In::Plain(BufReader::new(tokio::io::stdin()).lines()),
+            Out::Plain(Stdout),
+        ),
+    };
     let user = match store.user() {
         Ok(Some(u)) => u,
         Ok(None) => {
-            let p = ask_display_name(&mut lines).await;
+            let p = ask_display_name(&mut input).await;
             if let Err(e) = store.set_user(&p) {
                 fail(&e.to_string());
             }
@@ -211,7 +302,7 @@ async fn main() {
         "Current user: {}",
         simplex_chat::view::full_name(&user.display_name, &user)
     );
-    let mut chat = Chat::new(agent.clone(), store, user, Stdout);
+    let mut chat = Chat::new(agent.clone(), store, user, out);
     chat.resume().await;
     if let Some(cmd) = &opts.execute {
         if chat.input(cmd).await == Flow::Continue {
@@ -232,7 +323,45 @@ async fn main() {
         agent.stop().await;
         return;
     }
+    match input {
+        In::Term(ed) => run_editor(&mut chat, ed, &mut events).await,
+        In::Plain(lines) => run_plain(&mut chat, lines, &mut events).await,
+    }
+    // Events already reported are handled before stopping: the agent will not report them
+    // again (a SENT that completes a contact's deletion, a receipt).
+    while let Ok(e) = events.try_recv() {
+        chat.event(e).await;
+    }
+    agent.stop().await;
+}
+
+type Events = tokio::sync::mpsc::UnboundedReceiver<simplex_agent::AgentEvent>;
+
+/// Resolves at Ctrl-C (`SIGINT`). The listener is registered when this is called, for the
+/// whole loop: a fresh `tokio::signal::ctrl_c()` per loop turn would miss a signal that
+/// came while a command or an event was being handled.
+fn ctrl_c() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    async move {
+        #[cfg(unix)]
+        match sigint.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Reads plain lines (pipes, tests) until `/q`; without input the chat still receives, and
+/// Ctrl-C ends it.
+async fn run_plain(chat: &mut Chat<Out>, mut lines: Lines<BufReader<Stdin>>, events: &mut Events) {
     let mut stdin_open = true;
+    let ctrl_c = ctrl_c();
+    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
             l = lines.next_line(), if stdin_open => match l {
@@ -241,22 +370,54 @@ async fn main() {
                         break;
                     }
                 }
-                // Without input the chat still receives; Ctrl-C ends it.
                 _ => stdin_open = false,
             },
             e = events.recv() => match e {
                 Some(e) => chat.event(e).await,
                 None => break,
             },
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut ctrl_c => break,
         }
     }
-    // Events already reported are handled before stopping: the agent will not report them
-    // again (a SENT that completes a contact's deletion, a receipt).
-    while let Ok(e) = events.try_recv() {
-        chat.event(e).await;
+}
+
+/// Reads lines with the editor until `/q`, Ctrl-C or Ctrl-D. The prompt shows the chat a
+/// line without a command goes to, and such a line goes there even when a message from
+/// someone else arrived while it was typed. Lines are kept in the history.
+async fn run_editor(chat: &mut Chat<Out>, mut ed: LineEditor, events: &mut Events) {
+    // The chat shown by the prompt being edited, once a line was asked for.
+    let mut asked: Option<Option<String>> = None;
+    // Ctrl-C while the editor is not reading (a command running) is a signal.
+    let ctrl_c = ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        if asked.is_none() {
+            let to = chat.last_chat().map(str::to_owned);
+            ed.ask(&term::prompt(to.as_deref()));
+            asked = Some(to);
+        }
+        tokio::select! {
+            i = ed.next() => {
+                let to = asked.take().flatten();
+                match i {
+                    Input::Line(l) => {
+                        if !l.trim().is_empty() {
+                            let _ = chat.store().add_history(&l);
+                        }
+                        if chat.input_to(&l, to.as_deref()).await == Flow::Quit {
+                            break;
+                        }
+                    }
+                    Input::Quit => break,
+                }
+            }
+            e = events.recv() => match e {
+                Some(e) => chat.event(e).await,
+                None => break,
+            },
+            _ = &mut ctrl_c => break,
+        }
     }
-    agent.stop().await;
 }
 
 #[cfg(test)]

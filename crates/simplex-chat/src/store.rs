@@ -9,6 +9,11 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::protocol::Profile;
 
+mod history;
+mod links;
+
+pub use history::HISTORY_LIMIT;
+
 /// A chat database failure.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -212,6 +217,8 @@ impl ChatStore {
         if !has_deleted {
             db.execute_batch("ALTER TABLE contacts ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0")?;
         }
+        links::migrate(&db)?;
+        db.execute_batch(history::SCHEMA)?;
         Ok(ChatStore { db })
     }
 
@@ -316,16 +323,18 @@ impl ChatStore {
     pub fn add_contact(&self, conn_id: &[u8], profile: &Profile) -> Result<Contact, StoreError> {
         let name = self.unique_name(&profile.display_name)?;
         self.db.execute(
-            "DELETE FROM pending_conns WHERE conn_id = ?1",
-            params![conn_id],
-        )?;
-        self.db.execute(
             "INSERT INTO contacts (local_name, display_name, full_name, conn_id, ready, created_at)
              VALUES (?1, ?2, ?3, ?4, 0, strftime('%s','now'))",
             params![name, profile.display_name, profile.full_name, conn_id],
         )?;
+        let id = self.db.last_insert_rowid();
+        self.keep_link(conn_id, id)?;
+        self.db.execute(
+            "DELETE FROM pending_conns WHERE conn_id = ?1",
+            params![conn_id],
+        )?;
         Ok(Contact {
-            id: self.db.last_insert_rowid(),
+            id,
             name,
             profile: profile.clone(),
             conn_id: conn_id.to_vec(),
@@ -507,24 +516,31 @@ impl ChatStore {
 
     /// The request with this local name.
     pub fn request_by_name(&self, name: &str) -> Result<Option<ContactRequest>, StoreError> {
+        self.request_where("local_name = ?1", [name])
+    }
+
+    fn request_where(
+        &self,
+        cond: &str,
+        p: impl rusqlite::Params,
+    ) -> Result<Option<ContactRequest>, StoreError> {
+        let sql = format!(
+            "SELECT id, local_name, display_name, full_name, inv_id FROM contact_requests
+             WHERE {cond}"
+        );
         Ok(self
             .db
-            .query_row(
-                "SELECT id, local_name, display_name, full_name, inv_id FROM contact_requests
-                 WHERE local_name = ?1",
-                [name],
-                |r| {
-                    Ok(ContactRequest {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        profile: Profile {
-                            display_name: r.get(2)?,
-                            full_name: r.get(3)?,
-                        },
-                        inv_id: r.get(4)?,
-                    })
-                },
-            )
+            .query_row(&sql, p, |r| {
+                Ok(ContactRequest {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    profile: Profile {
+                        display_name: r.get(2)?,
+                        full_name: r.get(3)?,
+                    },
+                    inv_id: r.get(4)?,
+                })
+            })
             .optional()?)
     }
 
@@ -542,15 +558,22 @@ impl ChatStore {
         conn_id: &[u8],
     ) -> Result<Contact, StoreError> {
         let tx = self.db.unchecked_transaction()?;
+        let xcontact_id: Option<String> = tx.query_row(
+            "SELECT xcontact_id FROM contact_requests WHERE id = ?1",
+            [req.id],
+            |r| r.get(0),
+        )?;
         tx.execute("DELETE FROM contact_requests WHERE id = ?1", [req.id])?;
         tx.execute(
-            "INSERT INTO contacts (local_name, display_name, full_name, conn_id, ready, created_at)
-             VALUES (?1, ?2, ?3, ?4, 0, strftime('%s','now'))",
+            "INSERT INTO contacts (local_name, display_name, full_name, conn_id, ready, created_at,
+               xcontact_id)
+             VALUES (?1, ?2, ?3, ?4, 0, strftime('%s','now'), ?5)",
             params![
                 req.name,
                 req.profile.display_name,
                 req.profile.full_name,
-                conn_id
+                conn_id,
+                xcontact_id
             ],
         )?;
         let id = tx.last_insert_rowid();

@@ -18,8 +18,9 @@
 //!   use one server. A message held up only by the contact's relay shows `✓` in `/tail`.)
 
 use chrono::{DateTime, Duration, Local, NaiveTime, TimeZone};
-use qrcode::render::unicode::Dense1x2;
 use qrcode::{EcLevel, QrCode};
+use simplex_agent::AgentError;
+use smp_client::ClientError;
 
 use crate::protocol::Profile;
 use crate::store::{ChatItem, ItemStatus};
@@ -51,50 +52,85 @@ pub fn app_link(link: &str) -> String {
     }
 }
 
-/// The lines of a QR code of `text`, drawn with half blocks (two modules a character), with
-/// the lowest error correction: the smallest code, as a screen is not a worn label.
+/// The widest QR code drawn, in columns: an 80-column terminal shows it unwrapped.
+pub const QR_MAX_WIDTH: usize = 80;
+
+/// The lines of a QR code of `text`, drawn with half blocks (two modules, one above the
+/// other, a character), with the lowest error correction: the smallest code, as a screen is
+/// not a worn label. The quiet zone is the standard 4 modules when that fits in
+/// [`QR_MAX_WIDTH`] columns, else as wide as fits (at least 1): an invitation link's code
+/// (77 modules) then fits an 80-column terminal. Light modules are drawn as blocks, for
+/// terminals with a dark background.
 pub fn qr_lines(text: &str) -> Vec<String> {
-    match QrCode::with_error_correction_level(text.as_bytes(), EcLevel::L) {
-        Ok(code) => code
-            .render::<Dense1x2>()
-            .dark_color(Dense1x2::Light)
-            .light_color(Dense1x2::Dark)
-            .quiet_zone(true)
-            .build()
-            .lines()
-            .map(str::to_owned)
-            .collect(),
-        Err(e) => vec![format!("(no QR code: {e})")],
-    }
+    let code = match QrCode::with_error_correction_level(text.as_bytes(), EcLevel::L) {
+        Ok(code) => code,
+        Err(e) => return vec![format!("(no QR code: {e})")],
+    };
+    let n = code.width();
+    let quiet = (QR_MAX_WIDTH.saturating_sub(n) / 2).clamp(1, 4);
+    let colors = code.to_colors();
+    let size = n + 2 * quiet;
+    // Dark module at (x, y) of the code with its quiet zone.
+    let dark = |x: usize, y: usize| -> bool {
+        x >= quiet
+            && y >= quiet
+            && x < quiet + n
+            && y < quiet + n
+            && colors
+                .get((y - quiet) * n + (x - quiet))
+                .is_some_and(|c| *c == qrcode::Color::Dark)
+    };
+    (0..size)
+        .step_by(2)
+        .map(|y| {
+            (0..size)
+                .map(|x| {
+                    // A row past the bottom is the terminal's (dark) background.
+                    let top = !dark(x, y);
+                    let bottom = y + 1 < size && !dark(x, y + 1);
+                    match (top, bottom) {
+                        (true, true) => '█',
+                        (true, false) => '▀',
+                        (false, true) => '▄',
+                        (false, false) => ' ',
+                    }
+                })
+                .collect()
+        })
+        .collect()
 }
 
-/// `/c`: the invitation (`viewConnReqInvitation`), then its QR code.
+/// `/c`: the invitation (`viewConnReqInvitation`) with its QR code before the link, so that
+/// the link stays on the screen.
 pub fn invitation(link: &str) -> Vec<String> {
     let link = app_link(link);
     let mut out = vec![
         "pass this invitation link to your contact (via another channel): ".to_owned(),
         String::new(),
+    ];
+    out.extend(qr_lines(&link));
+    out.extend([
+        String::new(),
         link.clone(),
         String::new(),
         "and ask them to connect: /c <invitation_link_above>".to_owned(),
-    ];
-    out.extend(qr_lines(&link));
+    ]);
     out
 }
 
-/// `/ad` and `/sa`: the address (`connReqContact_`), then its QR code.
+/// `/ad` and `/sa`: the address (`connReqContact_`), its QR code before the link.
 pub fn address(intro: &str, link: &str) -> Vec<String> {
     let link = app_link(link);
-    let mut out = vec![
-        intro.to_owned(),
+    let mut out = vec![intro.to_owned(), String::new()];
+    out.extend(qr_lines(&link));
+    out.extend([
         String::new(),
         link.clone(),
         String::new(),
         "Anybody can send you contact requests with: /c <contact_link_above>".to_owned(),
         "to show it again: /sa".to_owned(),
         "to delete it: /da (accepted contacts will remain connected)".to_owned(),
-    ];
-    out.extend(qr_lines(&link));
+    ]);
     out
 }
 
@@ -188,6 +224,55 @@ pub fn delivery_error(contact: &str, err: &str) -> String {
     format!("{}: message not delivered: {err}{hint}", view_name(contact))
 }
 
+/// The host (and port) of a server address `smp://key@host[:port]`.
+fn server_host(server: &str) -> &str {
+    server.rsplit_once('@').map_or(server, |(_, h)| h)
+}
+
+/// An agent error in words a user understands: a relay that cannot be reached is named;
+/// anything else is the agent's error.
+pub fn agent_error(e: &AgentError) -> String {
+    match e {
+        AgentError::Smp {
+            server,
+            error: ClientError::Transport(_) | ClientError::Timeout | ClientError::Closed,
+        } => format!(
+            "cannot reach {}: the server is not running or not reachable",
+            server_host(server)
+        ),
+        AgentError::Proxy { proxy, .. } => {
+            format!(
+                "the server {} could not forward the message",
+                server_host(proxy)
+            )
+        }
+        e => format!("smp agent error: {e}"),
+    }
+}
+
+/// Joining a one-time link whose queue the relay refuses (`AUTH`): it was used or deleted.
+pub const LINK_USED: &str = "this link was already used or deleted";
+
+/// `/c` of our own invitation or address.
+pub const CONNECT_TO_YOURSELF: &str = "you cannot connect to yourself";
+
+/// A message longer than a connection can carry: refused, nothing sent. (The agent pads
+/// messages to 13,618 bytes on post-quantum connections and 15,840 on others; the chat
+/// envelope and the agent's headers take a little of that.)
+pub fn message_too_large(chars: usize) -> String {
+    format!(
+        "message too large ({chars} characters): nothing was sent; send it as several messages of up to about 13,000 bytes"
+    )
+}
+
+/// `/v` (`viewVersionInfo`).
+pub fn version() -> Vec<String> {
+    vec![format!(
+        "SimpleX Chat v{} (simplex-rs)",
+        env!("CARGO_PKG_VERSION")
+    )]
+}
+
 /// The contact sent `x.direct.del` (`CRContactDeletedByContact`).
 pub fn contact_deleted_by_contact(name: &str, p: &Profile) -> String {
     format!("{} deleted contact with you", full_name(name, p))
@@ -227,6 +312,7 @@ pub fn help() -> Vec<String> {
         "                    yours are marked … sending, ✓ sent, ⩗ received, ✗ not delivered",
         "/d <name>         - delete a contact and its messages (the contact is told)",
         "/p [<name>]       - show or change your display name (sent to your contacts)",
+        "/version          - this client's version",
         "/help             - this help",
         "/q                - quit",
     ]
@@ -324,6 +410,24 @@ mod tests {
     }
 
     #[test]
+    fn agent_errors_in_words() {
+        let down = AgentError::Smp {
+            server: "smp://LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI=@127.0.0.1:5223".into(),
+            error: ClientError::Timeout,
+        };
+        assert_eq!(
+            agent_error(&down),
+            "cannot reach 127.0.0.1:5223: the server is not running or not reachable"
+        );
+        assert_eq!(
+            agent_error(&AgentError::NoConnection),
+            "smp agent error: no such connection"
+        );
+        assert_eq!(version().len(), 1);
+        assert!(help().iter().any(|l| l.starts_with("/version")));
+    }
+
+    #[test]
     fn links_names_and_qr() {
         assert_eq!(
             app_link("simplex:/invitation#/?v=2-7&smp=x"),
@@ -352,17 +456,30 @@ mod tests {
             inv[0],
             "pass this invitation link to your contact (via another channel): "
         );
-        assert_eq!(inv[2], "https://simplex.chat/invitation#/?v=2-7");
+        let n = inv.len();
+        assert_eq!(inv[n - 3], "https://simplex.chat/invitation#/?v=2-7");
         assert_eq!(
-            inv[4],
+            inv[n - 1],
             "and ask them to connect: /c <invitation_link_above>"
         );
-        let qr = &inv[5..];
-        assert!(qr.len() > 10, "a QR code is drawn");
+        let qr = &inv[2..n - 4];
+        assert!(qr.len() > 10, "a QR code is drawn before the link");
         let width = qr[0].chars().count();
         assert!(
             qr.iter().all(|l| l.chars().count() == width),
             "square block"
         );
+        // A link as long as an invitation's (version 15, 77 modules) fits 80 columns.
+        let long = "x".repeat(500);
+        let qr = qr_lines(&long);
+        assert!(
+            qr[0].chars().count() <= QR_MAX_WIDTH,
+            "{}",
+            qr[0].chars().count()
+        );
+        assert_eq!(qr.len(), qr[0].chars().count().div_ceil(2));
+        // A short one keeps the standard quiet zone.
+        let short = qr_lines("hi");
+        assert_eq!(short[0].chars().count(), 21 + 8);
     }
 }

@@ -27,7 +27,7 @@ async fn main() {
                 let mut conn = listener.accept().await.expect("accept");
                 tokio::spawn(async move {
                     while let Ok(block) = conn.reader.read_raw().await {
-                        let block = *block;
+                        let block = block.to_vec();
                         if conn.writer.write_raw(&block).await.is_err() {
                             return;
                         }

@@ -14,6 +14,8 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
+use simplex_encoding::Encode as _;
+use smp_proto::error::BlockingInfo;
 use subtle::ConstantTimeEq;
 use tokio::io::{
     AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt,
@@ -29,7 +31,7 @@ mod format;
 mod parse;
 
 pub use format::show_utc;
-pub use parse::{BlockInfo, BlockReason, ControlCommand, Role};
+pub use parse::{ControlCommand, Role};
 
 /// The reference's default control port (`init --control-port` without a port).
 pub const DEFAULT_CONTROL_PORT: u16 = 5224;
@@ -339,14 +341,16 @@ impl Session {
     }
 
     /// `block`: within the daily quota (counted when an active queue is blocked).
-    fn block(&mut self, sid: &[u8], info: &BlockInfo) -> String {
+    fn block(&mut self, sid: &[u8], info: &BlockingInfo) -> String {
         let day = now_secs().div_euclid(86_400);
         let mut quota = self.quota.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(e) = quota.check(day, self.cfg.daily_block_quota) {
             return format!("error: {e}");
         }
-        let now_blocked = format!("EntityBlocked ({})", info.show());
-        match self.view.block_queue(sid, &info.encode()) {
+        let now_blocked = format!("EntityBlocked ({})", format::show_blocking(info));
+        // The reference's text form (ASCII).
+        let text = String::from_utf8_lossy(&info.to_bytes()).into_owned();
+        match self.view.block_queue(sid, &text) {
             Ok(QueueStatus::Active) => {
                 quota.blocked();
                 crate::stats::inc(&self.view.counters().q_blocked);
@@ -360,11 +364,10 @@ impl Session {
     /// `unblock`.
     fn unblock(&mut self, sid: &[u8]) -> String {
         match self.view.unblock_queue(sid) {
-            Ok(QueueStatus::Blocked(info)) => {
-                let shown =
-                    BlockInfo::parse(&info).map_or_else(|_| format!("{info:?}"), |i| i.show());
-                format!("ok, queue unblocked, reason to block was: {shown}")
-            }
+            Ok(QueueStatus::Blocked(info)) => format!(
+                "ok, queue unblocked, reason to block was: {}",
+                format::show_stored_blocking(&info)
+            ),
             Ok(QueueStatus::Active) => "ok, queue was active".into(),
             Ok(QueueStatus::Off) => "error, queue is inactive".into(),
             Err(e) => format!("error: {}", store_error(e)),

@@ -167,13 +167,24 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the listener (`config.listen`).
+    /// Binds the listener (`config.listen`), offering [`smp_proto::SERVER_VERSIONS`].
     pub async fn bind(
         config: NetConfig,
         creds: &ServerCredentials,
         core: Core,
     ) -> std::io::Result<Server> {
-        let listeners = Listeners::bind(&[config.listen], creds).await?;
+        Server::bind_with_versions(config, creds, core, smp_proto::SERVER_VERSIONS).await
+    }
+
+    /// Binds the listener offering `versions` to clients that negotiate ALPN (tests of later
+    /// versions, before the default range is raised).
+    pub async fn bind_with_versions(
+        config: NetConfig,
+        creds: &ServerCredentials,
+        core: Core,
+        versions: smp_proto::VersionRange,
+    ) -> std::io::Result<Server> {
+        let listeners = Listeners::bind_with_versions(&[config.listen], creds, versions).await?;
         Ok(Server::with_listeners(listeners, config, core))
     }
 

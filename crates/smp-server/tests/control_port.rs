@@ -535,8 +535,8 @@ async fn the_log_has_no_password_or_queue_id() {
     }
 }
 
-/// `block` and `unblock` as the reference's: the subscriber is told, the sender refused
-/// (`ERR BLOCKED`, which a client below v12 gets as `ERR AUTH`), the block survives a
+/// `block` and `unblock` as the reference's: the subscriber is told `ERR BLOCKED`, the sender
+/// refused with it (this relay and its clients speak v14), the block survives a
 /// restart (store log), `unblock` lets delivery resume, and the daily quota refuses the
 /// next block. Long on purpose: one queue's story across a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -562,6 +562,11 @@ async fn block_and_unblock_with_the_daily_quota() {
     let (sender, _sender_events) = connect(&s.address()).await;
     let sid = base64url_encode(&q.snd_id);
     let blocked = "EntityBlocked (BlockingInfo {reason = BRSpam, notice = Nothing})";
+    // What the clients (v14 with this relay) are told.
+    let err = ErrorType::Blocked(smp_proto::error::BlockingInfo {
+        reason: smp_proto::error::BlockingReason::Spam,
+        notice: None,
+    });
 
     let mut cp = Cp::open(addr).await;
     assert_eq!(cp.one(&format!("block {sid} reason=spam")).await, "AUTH");
@@ -577,12 +582,12 @@ async fn block_and_unblock_with_the_daily_quota() {
     assert_eq!(ev.entity_id, q.rcv_id, "pushed for the blocked queue");
     assert_eq!(
         ev.response,
-        Response::Err(ErrorType::Auth),
-        "BLOCKED below v12"
+        Response::Err(err.clone()),
+        "pushed ERR BLOCKED"
     );
     let sent = sender.send_message(None, &q.snd_id, QUIET, b"spam").await;
     assert!(
-        matches!(sent, Err(ClientError::Server(ErrorType::Auth))),
+        matches!(&sent, Err(ClientError::Server(e)) if *e == err),
         "{sent:?}"
     );
     assert_eq!(
@@ -637,7 +642,7 @@ async fn block_and_unblock_with_the_daily_quota() {
     let (sender, _sender_events) = connect(&s.address()).await;
     let sub = c.subscribe(&q.rcv_key, &q.rcv_id).await;
     assert!(
-        matches!(sub, Err(ClientError::Server(ErrorType::Auth))),
+        matches!(&sub, Err(ClientError::Server(e)) if *e == err),
         "SUB to a blocked queue: {sub:?}"
     );
     let mut cp = Cp::open(addr).await;
@@ -668,4 +673,91 @@ async fn block_and_unblock_with_the_daily_quota() {
     assert!(log.lines().any(|l| l.starts_with("UNBLOCK ")), "{log}");
     c.close().await;
     sender.close().await;
+}
+
+/// In process (`TestServer::start_with_control`, the relay offering v6–v14): a v11
+/// subscriber is pushed the block as `ERR AUTH` (no `BLOCKED` below v12), a v14 sender is
+/// refused with `ERR BLOCKED` without the notice (below v18); after `unblock` the same
+/// subscription receives again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_is_told_by_client_version_and_unblock_resumes_delivery() {
+    use smp_proto::error::{BlockingInfo, BlockingReason};
+    use smp_proto::version::{Version, VersionRange};
+
+    let v6_to_14 = VersionRange::new(Version(6), Version(14)).expect("range");
+    let control = smp_server::control::ControlConfig {
+        admin_password: Some("adm1n-pw".into()),
+        user_password: Some("us3r-pw".into()),
+        daily_block_quota: 20,
+    };
+    let (server, cp_addr) = smp_server::testing::TestServer::start_with_control(
+        smp_server::msg_store::DEFAULT_QUOTA,
+        v6_to_14,
+        control,
+    )
+    .await
+    .expect("relay");
+    let address = server.address().clone();
+    let connect_with = |versions: VersionRange| {
+        let address = address.clone();
+        async move {
+            let mut config = smp_client::ClientConfig {
+                ping_interval: std::time::Duration::ZERO,
+                ..smp_client::ClientConfig::default()
+            };
+            config.transport.versions = versions;
+            smp_client::SmpClient::connect(&address, config)
+                .await
+                .expect("connect")
+        }
+    };
+    let v6_to_11 = VersionRange::new(Version(6), Version(11)).expect("range");
+    let (c, mut events) = connect_with(v6_to_11).await;
+    let (sender, _sender_events) = connect_with(v6_to_14).await;
+    let q = new_queue(&c, ed_key(), SubscriptionMode::Subscribe).await;
+    let sid = base64url_encode(&q.snd_id);
+
+    let mut cp = Cp::open(cp_addr).await;
+    assert_eq!(cp.one("auth us3r-pw").await, "Current role is CPRUser");
+    assert_eq!(
+        cp.one(&format!(
+            "block {sid} reason=content,notice={{\"ttl\":3600}}"
+        ))
+        .await,
+        "ok, queue blocked: EntityBlocked (BlockingInfo {reason = BRContent, \
+         notice = Just (ClientNotice {ttl = Just 3600})})"
+    );
+    let blocked = ErrorType::Blocked(BlockingInfo {
+        reason: BlockingReason::Content,
+        notice: None,
+    });
+    let ev = next_event(&mut events).await;
+    assert_eq!(ev.entity_id, q.rcv_id);
+    assert_eq!(
+        ev.response,
+        Response::Err(ErrorType::Auth),
+        "v11 subscriber"
+    );
+    let sent = sender.send_message(None, &q.snd_id, QUIET, b"spam").await;
+    assert!(
+        matches!(&sent, Err(ClientError::Server(e)) if *e == blocked),
+        "{sent:?}"
+    );
+    assert_eq!(
+        cp.one(&format!("unblock {sid}")).await,
+        "ok, queue unblocked, reason to block was: BlockingInfo {reason = BRContent, \
+         notice = Just (ClientNotice {ttl = Just 3600})}"
+    );
+    sender
+        .send_message(None, &q.snd_id, QUIET, b"back")
+        .await
+        .expect("SEND after unblock");
+    let (_, m) = next_msg(&mut events, &q).await;
+    match m {
+        smp_proto::message::RcvMsgBody::Data { body, .. } => assert_eq!(body, b"back"),
+        other => panic!("expected the message, got {other:?}"),
+    }
+    c.close().await;
+    sender.close().await;
+    server.stop().await.expect("stop");
 }

@@ -20,6 +20,7 @@ use smp_proto::{ErrorType, RcvMessage, RcvMsgBody};
 
 use super::connect::Confirmation;
 use super::state::{self, HelloReceived};
+use super::sync::sync_error_of;
 use super::{crypto_err, smp_err, Agent, Inner};
 use crate::error::AgentError;
 use crate::store::*;
@@ -172,11 +173,18 @@ impl Inner {
             (Some(_), Some(_)) => Ok(AckMode::Now), // a repeated confirmation
             (None, None) => Err(AgentError::Message("no keys")),
             (Some(pub_key), None) => self.on_first_envelope(conn, rq, sq, pub_key, env).await,
-            (None, Some(secret)) => {
-                let enc_agent_message = open_message_envelope(&secret, &env)?;
-                self.on_ratchet_message(conn, rq, sq, srv_msg_id, enc_agent_message)
-                    .await
-            }
+            (None, Some(secret)) => match open_message_envelope(&secret, &env)? {
+                AgentMsgEnvelope::Message {
+                    enc_agent_message, ..
+                } => {
+                    self.on_ratchet_message(conn, rq, sq, srv_msg_id, enc_agent_message)
+                        .await
+                }
+                AgentMsgEnvelope::RatchetKey { e2e_encryption, .. } => {
+                    self.on_ratchet_key(conn, sq, e2e_encryption).await
+                }
+                _ => Err(AgentError::Message("not a message envelope")),
+            },
         }
     }
 
@@ -251,9 +259,11 @@ impl Inner {
             .db(move |s| Ok((s.ratchet(&id)?, s.skipped(&id)?)))
             .await?;
         let ratchet = ratchet.ok_or(AgentError::Message("no ratchet"))?;
+        // Before this message: a receiving ratchet made by re-synchronisation answers EREADY.
+        let could_send = ratchet.can_send();
         let d = match ratchet.decrypt(&skipped, &enc_agent_message, &mut OsRng) {
             Ok(d) => d,
-            Err(e) => return self.on_seen_before(&conn, srv_msg_id, enc_hash, e).await,
+            Err(e) => return self.on_seen_before(conn, srv_msg_id, enc_hash, e).await,
         };
         let AgentMessage::Message { header, message } =
             decode_all(&d.plaintext).map_err(|_| AgentError::Message("agent message"))?
@@ -267,6 +277,7 @@ impl Inner {
             header.snd_msg_id,
             &header.prev_msg_hash,
         );
+        let prev_rcv_ext_id = conn.last_rcv_ext_id;
         conn.last_internal_id += 1;
         conn.last_rcv_ext_id = header.snd_msg_id;
         conn.last_rcv_hash = hash.clone();
@@ -277,8 +288,10 @@ impl Inner {
                 Write::PutRatchet(conn_id.clone(), d.ratchet),
                 Write::Skipped(conn_id.clone(), d.diff),
             ],
-            events: Vec::new(),
+            events: state::sync_healed(&mut conn).into_iter().collect(),
             reply_hello: false,
+            reply_ready: false,
+            could_send,
             ack: AckMode::Now,
             record: RcvMsgRecord {
                 conn_id: conn_id.clone(),
@@ -304,8 +317,10 @@ impl Inner {
             mut writes,
             events,
             reply_hello,
+            reply_ready,
             ack,
             record,
+            ..
         } = r;
         writes.push(Write::PutRcvMsg(record));
         writes.push(Write::PutConn(conn));
@@ -317,6 +332,10 @@ impl Inner {
         if reply_hello && sq.is_some() {
             self.enqueue(&conn_id, AMessage::Hello, SndMsgKind::Hello)
                 .await?;
+        }
+        if reply_ready && sq.is_some() {
+            let ready = AMessage::EReady(prev_rcv_ext_id);
+            self.enqueue(&conn_id, ready, SndMsgKind::EReady).await?;
         }
         Ok(ack)
     }
@@ -369,6 +388,8 @@ impl Inner {
                 self.wake_worker(&conn.conn_id);
                 r.events.push(Event::QCont);
             }
+            // The peer's new sending ratchet is in use; a receiving one made here answers.
+            AMessage::EReady(_) => r.reply_ready = !r.could_send,
             _ => {}
         }
         Ok(())
@@ -383,10 +404,11 @@ impl Inner {
     /// sender): it is acknowledged and reported as `A_DUPLICATE`, where the reference drops
     /// it silently (`checkRcvMsgHashExists`). A message the ratchet calls a duplicate whose
     /// hash is unknown is reported as `A_DUPLICATE` too, as the reference does
-    /// (`checkDuplicateHash`). Any other decryption error is the caller's.
+    /// (`checkDuplicateHash`). An unknown message that the ratchets being out of step
+    /// explains raises `RSYNC` (module `sync`); any other decryption error is the caller's.
     async fn on_seen_before(
         self: &Arc<Self>,
-        conn: &ConnRecord,
+        conn: ConnRecord,
         srv_msg_id: &[u8],
         enc_hash: Vec<u8>,
         e: RatchetError,
@@ -417,7 +439,13 @@ impl Inner {
                 self.emit(conn_id, Event::Duplicate { msg_id: None });
                 Ok(AckMode::Now)
             }
-            None => Err(crypto_err(e)),
+            None => match sync_error_of(&e) {
+                Some(ce) => {
+                    self.on_sync_error(conn, ce).await?;
+                    Ok(AckMode::Now)
+                }
+                None => Err(crypto_err(e)),
+            },
         }
     }
 
@@ -533,22 +561,20 @@ struct Received {
     ack: AckMode,
     /// Whether this side answers with `HELLO`.
     reply_hello: bool,
+    /// Whether this side answers with `EREADY`.
+    reply_ready: bool,
+    /// Whether the ratchet could send before this message.
+    could_send: bool,
 }
 
-/// The per-queue layer of a message after the confirmation: the ratchet-encrypted agent
-/// message inside.
+/// The per-queue layer of a message after the confirmation: the agent envelope inside (a
+/// ratchet-encrypted message, or new ratchet keys).
 fn open_message_envelope(
     secret: &DhSecretX25519,
     env: &ClientMsgEnvelope,
-) -> Result<Vec<u8>, AgentError> {
+) -> Result<AgentMsgEnvelope, AgentError> {
     let plain = cb_decrypt(secret, &env.nonce, &env.enc_body).map_err(crypto_err)?;
     let cm: ClientMessage =
         decode_all(&plain).map_err(|_| AgentError::Message("client message"))?;
-    let AgentMsgEnvelope::Message {
-        enc_agent_message, ..
-    } = decode_all(&cm.body).map_err(|_| AgentError::Message("agent envelope"))?
-    else {
-        return Err(AgentError::Message("not a message envelope"));
-    };
-    Ok(enc_agent_message)
+    decode_all(&cm.body).map_err(|_| AgentError::Message("agent envelope"))
 }

@@ -91,6 +91,10 @@ impl Inner {
         if !ratchet.can_send() {
             return Err(AgentError::Prohibited("connection cannot send yet"));
         }
+        // Only what re-synchronises the ratchet goes while it is out of step.
+        if conn.ratchet_sync.send_prohibited() && kind != SndMsgKind::EReady {
+            return Err(AgentError::Prohibited("ratchet is not synchronized"));
+        }
         conn.last_internal_id += 1;
         conn.last_snd_id += 1;
         let header = APrivHeader {

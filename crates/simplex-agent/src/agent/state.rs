@@ -50,11 +50,29 @@
 //! whose send queue is, until the invitation is sent, the address's queue; the address's
 //! owner accepts by joining that invitation (the joiner above).
 //!
-//! Queue rotation (`switch`) and ratchet re-synchronisation (`sync`) are not built yet; they
-//! will add their states here.
+//! The ratchet's re-synchronisation (module `sync`; `RatchetSyncState` in the reference's
+//! `Agent/Protocol.hs`, rfcs/done/2023-06-08-resync-ratchets.md) is a second state of a
+//! connection, reported in `RSYNC`; sending messages is refused in `required`, `started` and
+//! `agreed`:
+//!
+//! ```text
+//!  ok / allowed / required ── decryption error ─▶ allowed | required   [sync_error]
+//!  allowed / required (or any, forced) ── synchronize_ratchet ─▶ started, keys sent
+//!                                                                 [sync_started]
+//!  ok / allowed / required ── peer's keys ─▶ agreed, own keys sent     [sync_agreed]
+//!  started ── peer's keys ─▶ agreed                                    [sync_agreed]
+//!  agreed ── peer's new keys ─▶ required (RATCHET_SYNC)                [sync_conflict]
+//!  allowed / required / agreed ── a message decrypts ─▶ ok             [sync_healed]
+//! ```
+//!
+//! In `agreed` the side whose keys hash higher made a sending ratchet and sent `EREADY`; the
+//! other answers the first `EREADY` it decrypts with its own. Queue rotation (`switch`) is not
+//! built yet; it will add its states here.
+
+use agent_proto::version::RATCHET_SYNC_AGENT_VERSION;
 
 use crate::store::{ConnRecord, ConnStatus, QueueStatus, RcvQueueRecord, SndQueueRecord};
-use crate::types::Event;
+use crate::types::{AgentCryptoError, Event, RatchetSyncState};
 
 /// The sender secured the queue with `SKEY` before its first message.
 pub(super) fn snd_secured(sq: &mut SndQueueRecord) {
@@ -142,4 +160,67 @@ pub(super) fn message_received(rq: &mut RcvQueueRecord) {
 pub(super) fn suspended(conn: &mut ConnRecord, rq: &mut RcvQueueRecord) {
     rq.status = QueueStatus::Disabled;
     conn.status = ConnStatus::Suspended;
+}
+
+/// Whether `synchronize_ratchet` may start without `force` (`ratchetSyncAllowed`): the
+/// peer's agent supports it and a decryption error called for it.
+pub(super) fn sync_allowed(conn: &ConnRecord) -> bool {
+    conn.agent_version >= RATCHET_SYNC_AGENT_VERSION.0
+        && matches!(
+            conn.ratchet_sync,
+            RatchetSyncState::Allowed | RatchetSyncState::Required
+        )
+}
+
+/// A decryption error the reference classifies as the ratchets being out of step; while
+/// re-synchronising (`started`, `agreed`) it changes nothing.
+pub(super) fn sync_error(conn: &mut ConnRecord, e: AgentCryptoError) -> Option<Event> {
+    match conn.ratchet_sync {
+        RatchetSyncState::Ok | RatchetSyncState::Allowed | RatchetSyncState::Required => {
+            conn.ratchet_sync = e.sync_state();
+            Some(Event::Rsync {
+                state: conn.ratchet_sync,
+                error: Some(e),
+            })
+        }
+        RatchetSyncState::Started | RatchetSyncState::Agreed => None,
+    }
+}
+
+/// This side sent new ratchet keys.
+pub(super) fn sync_started(conn: &mut ConnRecord) {
+    conn.ratchet_sync = RatchetSyncState::Started;
+}
+
+/// Both sides' keys are known and the new ratchet made.
+pub(super) fn sync_agreed(conn: &mut ConnRecord) -> Event {
+    conn.ratchet_sync = RatchetSyncState::Agreed;
+    Event::Rsync {
+        state: RatchetSyncState::Agreed,
+        error: None,
+    }
+}
+
+/// New keys from the peer after both were agreed: it must start again.
+pub(super) fn sync_conflict(conn: &mut ConnRecord) -> Event {
+    conn.ratchet_sync = RatchetSyncState::Required;
+    Event::Rsync {
+        state: RatchetSyncState::Required,
+        error: Some(AgentCryptoError::RatchetSync),
+    }
+}
+
+/// A message decrypted: the ratchets are in step again (`resetRatchetSync`). In `started`
+/// it may be one sent before the peer got this side's keys: the state stays.
+pub(super) fn sync_healed(conn: &mut ConnRecord) -> Option<Event> {
+    match conn.ratchet_sync {
+        RatchetSyncState::Ok | RatchetSyncState::Started => None,
+        RatchetSyncState::Allowed | RatchetSyncState::Required | RatchetSyncState::Agreed => {
+            conn.ratchet_sync = RatchetSyncState::Ok;
+            Some(Event::Rsync {
+                state: RatchetSyncState::Ok,
+                error: None,
+            })
+        }
+    }
 }

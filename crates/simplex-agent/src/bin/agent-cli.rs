@@ -123,7 +123,44 @@ struct Args {
     smp_proxy_fallback: SmpProxyFallback,
 }
 
-fn parse_args() -> Result<Args, String> {
+/// What `--help` prints: the options and the commands read from standard input.
+const HELP: &str = "\
+agent-cli: one SimpleX agent on one database, driven by commands on standard input;
+command results and events are printed on standard output, one per line.
+
+usage: agent-cli --db PATH --server smp://<fingerprint>[:<password>]@<host>[:<port>] [--server ...]
+                 [--passphrase P] [--smp-proxy always|unknown|unprotected|never]
+                 [--smp-proxy-fallback yes|protected|no]
+       agent-cli --help
+
+options:
+  --db PATH                the agent's database (created when absent)
+  --server ADDRESS         an SMP server for new queues (repeat for more)
+  --passphrase P           the database passphrase (default: agent-cli)
+  --smp-proxy MODE         private message routing: always, unknown, unprotected, never (default)
+  --smp-proxy-fallback M   when a proxy fails: yes (default), protected, no
+  -h, --help               print this help and exit
+
+commands (IDs are base64url; the last argument takes the rest of the line):
+  create                   create an invitation       -> CREATED <conn> <link>
+  join <link> <info>       join an invitation or address -> JOINED <conn>
+  allow <conf> <info>      allow a confirmation       -> OK allow
+  address                  create a contact address   -> ADDRESS <conn> <link>
+  accept <inv> <info>      accept a request           -> ACCEPTED <conn>
+  reject <inv>             reject a request           -> OK reject
+  send <conn> <body>       send a message             -> MSGID <conn> <msg id>
+  ack <conn> <msg id>      acknowledge a message      -> OK ack <conn> <msg id>
+  ackr <conn> <msg id> <receipt info>  the same, with a delivery receipt
+  sub <conn> | suspend <conn> | delete <conn>         -> OK <command>
+  ids                      connection IDs             -> IDS <conn>...
+  servers                  open server connections    -> SERVERS <server>...
+  proxied                  proxied sessions           -> PROXIED <proxy>><relay>...
+  quit                     stop the agent and exit (so does the end of standard input)
+
+A failed command prints CMDERR <command> <error>; events print as EV <conn or -> <event> ...
+";
+
+fn parse_args() -> Result<Option<Args>, String> {
     let mut db = None;
     let mut servers = Vec::new();
     let mut passphrase = "agent-cli".to_owned();
@@ -153,16 +190,17 @@ fn parse_args() -> Result<Args, String> {
                 smp_proxy_fallback = SmpProxyFallback::parse(&v)
                     .ok_or(format!("bad SMP proxy fallback mode {v}"))?;
             }
+            "-h" | "--help" => return Ok(None),
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    Ok(Args {
+    Ok(Some(Args {
         db: db.ok_or("--db is required")?,
         servers,
         passphrase,
         smp_proxy,
         smp_proxy_fallback,
-    })
+    }))
 }
 
 fn decode_id(s: &str) -> Result<Vec<u8>, String> {
@@ -315,11 +353,15 @@ async fn run(args: Args) -> Result<(), String> {
 #[tokio::main]
 async fn main() {
     let args = match parse_args() {
-        Ok(a) => a,
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            print!("{HELP}");
+            return;
+        }
         Err(e) => {
             eprintln!("agent-cli: {e}");
             eprintln!(
-                "usage: agent-cli --db PATH --server smp://<fingerprint>@<host>[:port] [--passphrase P]"
+                "usage: agent-cli --db PATH --server smp://<fingerprint>@<host>[:port] [--passphrase P] (agent-cli --help for more)"
             );
             std::process::exit(2);
         }

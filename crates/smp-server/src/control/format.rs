@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Timelike, Utc};
 
-use super::parse::BlockInfo;
+use simplex_encoding::decode_all;
+use smp_proto::error::{BlockingInfo, BlockingReason};
+
 use crate::core::SubscriberCounts;
 use crate::server::{ClientRow, SocketRow, StatsView};
 use crate::store::{QueueMode, QueueRecord, QueueStatus};
@@ -214,16 +216,38 @@ pub fn server_info(tasks: usize, clients: usize, s: &SubscriberCounts, admin: bo
     out
 }
 
+/// Blocking info as the reference's `show` prints it, e.g.
+/// `BlockingInfo {reason = BRSpam, notice = Nothing}`.
+pub fn show_blocking(i: &BlockingInfo) -> String {
+    let reason = match i.reason {
+        BlockingReason::Spam => "BRSpam",
+        BlockingReason::Content => "BRContent",
+    };
+    let notice = match i.notice.as_ref().map(|n| n.ttl) {
+        None => "Nothing".to_string(),
+        Some(None) => "Just (ClientNotice {ttl = Nothing})".to_string(),
+        Some(Some(t)) if t < 0 => format!("Just (ClientNotice {{ttl = Just ({t})}})"),
+        Some(Some(t)) => format!("Just (ClientNotice {{ttl = Just {t}}})"),
+    };
+    format!("BlockingInfo {{reason = {reason}, notice = {notice}}}")
+}
+
+/// Stored blocking info text as the reference's `show` prints it (the text itself, quoted,
+/// when it does not parse).
+pub fn show_stored_blocking(info: &str) -> String {
+    match decode_all::<BlockingInfo>(info.as_bytes()) {
+        Ok(i) => show_blocking(&i),
+        Err(_) => format!("{info:?}"),
+    }
+}
+
 /// A queue's status as the reference's `show` prints it: `EntityActive`, `EntityOff`,
 /// `EntityBlocked (BlockingInfo {…})`.
 pub fn show_status(s: &QueueStatus) -> String {
     match s {
         QueueStatus::Active => "EntityActive".into(),
         QueueStatus::Off => "EntityOff".into(),
-        QueueStatus::Blocked(info) => match BlockInfo::parse(info) {
-            Ok(i) => format!("EntityBlocked ({})", i.show()),
-            Err(_) => format!("EntityBlocked {info:?}"),
-        },
+        QueueStatus::Blocked(info) => format!("EntityBlocked ({})", show_stored_blocking(info)),
     }
 }
 
@@ -248,6 +272,23 @@ pub fn status(q: &QueueRecord) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocking_info_as_the_reference_shows_it() {
+        assert_eq!(
+            show_stored_blocking("reason=content,notice={\"ttl\":86400}"),
+            "BlockingInfo {reason = BRContent, notice = Just (ClientNotice {ttl = Just 86400})}"
+        );
+        assert_eq!(
+            show_stored_blocking("reason=spam"),
+            "BlockingInfo {reason = BRSpam, notice = Nothing}"
+        );
+        assert_eq!(
+            show_stored_blocking("reason=spam,notice={}"),
+            "BlockingInfo {reason = BRSpam, notice = Just (ClientNotice {ttl = Nothing})}"
+        );
+        assert_eq!(show_stored_blocking("junk"), "\"junk\"");
+    }
 
     #[test]
     fn times_and_sets_as_haskell_shows_them() {

@@ -1,7 +1,9 @@
 //! Control-port lines: the reference's `ControlProtocol` commands (`Server/Control.hs`),
 //! parsed strictly (a command without arguments takes none; queue IDs are base64url).
 
+use simplex_encoding::decode_all;
 use simplex_encoding::string::base64url_decode;
+use smp_proto::error::BlockingInfo;
 
 /// Who the session has authenticated as (the reference's `CPClientRole`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -23,97 +25,6 @@ impl Role {
             Role::Admin => "CPRAdmin",
         }
     }
-}
-
-/// Why a queue is blocked (the reference's `BlockingReason`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BlockReason {
-    /// `spam`.
-    Spam,
-    /// `content`.
-    Content,
-}
-
-/// `reason=spam|content[,notice={"ttl":N}]` (the reference's `BlockingInfo`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlockInfo {
-    /// The reason.
-    pub reason: BlockReason,
-    /// The client notice: `None` without one; `Some(None)` for `{}` or `{"ttl":null}`
-    /// (indefinite); `Some(Some(seconds))`.
-    pub notice: Option<Option<i64>>,
-}
-
-impl BlockInfo {
-    /// Parses the reference's text form.
-    pub fn parse(s: &str) -> Result<BlockInfo, String> {
-        let rest = s
-            .strip_prefix("reason=")
-            .ok_or("expected reason=spam or reason=content")?;
-        let (reason, notice) = match rest.split_once(",notice=") {
-            Some((r, n)) => (r, Some(n)),
-            None => (rest, None),
-        };
-        let reason = match reason {
-            "spam" => BlockReason::Spam,
-            "content" => BlockReason::Content,
-            _ => return Err("expected reason=spam or reason=content".into()),
-        };
-        let notice = notice.map(parse_notice).transpose()?;
-        Ok(BlockInfo { reason, notice })
-    }
-
-    /// The reference's text form (`reason=spam,notice={"ttl":86400}`), as stored and sent.
-    pub fn encode(&self) -> String {
-        let reason = match self.reason {
-            BlockReason::Spam => "spam",
-            BlockReason::Content => "content",
-        };
-        match self.notice {
-            None => format!("reason={reason}"),
-            Some(None) => format!("reason={reason},notice={{}}"),
-            Some(Some(ttl)) => format!("reason={reason},notice={{\"ttl\":{ttl}}}"),
-        }
-    }
-
-    /// As the reference's `show` prints it, e.g.
-    /// `BlockingInfo {reason = BRSpam, notice = Nothing}`.
-    pub fn show(&self) -> String {
-        let reason = match self.reason {
-            BlockReason::Spam => "BRSpam",
-            BlockReason::Content => "BRContent",
-        };
-        let notice = match self.notice {
-            None => "Nothing".to_string(),
-            Some(None) => "Just (ClientNotice {ttl = Nothing})".to_string(),
-            Some(Some(t)) if t < 0 => format!("Just (ClientNotice {{ttl = Just ({t})}})"),
-            Some(Some(t)) => format!("Just (ClientNotice {{ttl = Just {t}}})"),
-        };
-        format!("BlockingInfo {{reason = {reason}, notice = {notice}}}")
-    }
-}
-
-/// The client notice's JSON, `{"ttl":N}`, `{"ttl":null}` or `{}` (spaces allowed).
-fn parse_notice(json: &str) -> Result<Option<i64>, String> {
-    const BAD: &str = "expected notice={\"ttl\":<seconds>} or notice={}";
-    let inner = json
-        .trim()
-        .strip_prefix('{')
-        .and_then(|s| s.strip_suffix('}'))
-        .ok_or(BAD)?
-        .trim();
-    if inner.is_empty() {
-        return Ok(None);
-    }
-    let value = inner
-        .strip_prefix("\"ttl\"")
-        .and_then(|s| s.trim_start().strip_prefix(':'))
-        .ok_or(BAD)?
-        .trim();
-    if value == "null" {
-        return Ok(None);
-    }
-    value.parse::<i64>().map(Some).map_err(|_| BAD.to_string())
 }
 
 /// A control-port command.
@@ -143,8 +54,8 @@ pub enum ControlCommand {
     Delete(Vec<u8>),
     /// `status <sender ID>`.
     Status(Vec<u8>),
-    /// `block <sender ID> <info>`.
-    Block(Vec<u8>, BlockInfo),
+    /// `block <sender ID> reason=spam|content[,notice={"ttl":N}]`.
+    Block(Vec<u8>, BlockingInfo),
     /// `unblock <sender ID>`.
     Unblock(Vec<u8>),
     /// `save`.
@@ -220,7 +131,8 @@ impl ControlCommand {
                     .and_then(|a| a.split_once(' '))
                     .ok_or_else(|| usage.to_string())?;
                 let id = queue_id(id)?;
-                let info = BlockInfo::parse(info.trim())?;
+                let info = decode_all::<BlockingInfo>(info.trim().as_bytes())
+                    .map_err(|_| usage.to_string())?;
                 Ok(ControlCommand::Block(id, info))
             }
             "save" => no_args(ControlCommand::Save),
@@ -270,32 +182,13 @@ mod tests {
             C::parse("block AQID reason=spam"),
             Ok(C::Block(
                 vec![1, 2, 3],
-                BlockInfo {
-                    reason: BlockReason::Spam,
+                BlockingInfo {
+                    reason: smp_proto::error::BlockingReason::Spam,
                     notice: None
                 }
             ))
         );
         assert!(C::parse("block AQID").is_err());
         assert!(C::parse("block AQID reason=other").is_err());
-    }
-
-    #[test]
-    fn blocking_info_as_the_reference_writes_and_shows_it() {
-        let i = BlockInfo::parse("reason=content,notice={\"ttl\": 86400}").expect("parses");
-        assert_eq!(i.notice, Some(Some(86400)));
-        assert_eq!(i.encode(), "reason=content,notice={\"ttl\":86400}");
-        assert_eq!(
-            i.show(),
-            "BlockingInfo {reason = BRContent, notice = Just (ClientNotice {ttl = Just 86400})}"
-        );
-        let s = BlockInfo::parse("reason=spam").expect("parses");
-        assert_eq!(s.show(), "BlockingInfo {reason = BRSpam, notice = Nothing}");
-        assert_eq!(
-            BlockInfo::parse("reason=spam,notice={}").map(|i| i.notice),
-            Ok(Some(None))
-        );
-        assert!(BlockInfo::parse("reason=spam,notice={\"ttl\":\"x\"}").is_err());
-        assert!(BlockInfo::parse("spam").is_err());
     }
 }

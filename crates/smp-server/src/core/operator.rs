@@ -102,8 +102,8 @@ impl Core {
 
     /// Blocks the queue whose sender ID is `sid` with the reference's blocking info text
     /// (the store log records it), unless it is blocked with this info already; returns its
-    /// status before, and the `ERR` to push to its subscriber (the reference's control port
-    /// pushes `ERR BLOCKED`). Its commands are then refused by the core's status check.
+    /// status before, and the `ERR BLOCKED` to push to its subscriber, as the reference's
+    /// control port does. Its commands are then refused by the core's status check.
     pub fn block_by_operator(
         &mut self,
         sid: &[u8],
@@ -143,7 +143,8 @@ impl Core {
     }
 }
 
-/// The error a blocked queue's subscriber is told.
-fn blocked_error(_info: &str) -> ErrorKind {
-    ErrorKind::Auth
+/// The error a blocked queue's subscriber is told: `ERR BLOCKED <info>` (`ERR AUTH` below
+/// v12).
+fn blocked_error(info: &str) -> ErrorKind {
+    ErrorKind::Blocked(info.to_owned())
 }
