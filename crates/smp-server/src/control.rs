@@ -148,7 +148,11 @@ impl ControlPort {
                 _ = stop.changed() => break,
             };
             while sessions.try_join_next().is_some() {}
-            let Ok((tcp, _addr)) = accepted else { continue };
+            let Ok((tcp, _addr)) = accepted else {
+                // Out of descriptors, say: wait rather than spin.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            };
             let (cfg, view, quota) = (self.config.clone(), view.clone(), quota.clone());
             sessions.spawn(async move {
                 let (r, w) = tcp.into_split();
