@@ -1393,5 +1393,8 @@ impl Core {
     }
 }
 
+mod operator;
+pub use operator::SubscriberCounts;
+
 #[cfg(test)]
 mod tests;

@@ -121,6 +121,28 @@ impl TestServer {
         TestServer::spawn_with(net_config(0, None), &creds, &key_hash, core, versions).await
     }
 
+    /// Starts a relay in memory with a per-queue message quota, offering `versions`, and a
+    /// control port on 127.0.0.1 (any free port) with `control`'s passwords; returns the
+    /// control port's address too.
+    pub async fn start_with_control(
+        quota: usize,
+        versions: smp_proto::VersionRange,
+        control: crate::control::ControlConfig,
+    ) -> io::Result<(TestServer, SocketAddr)> {
+        let (creds, key_hash) = generate_credentials()?;
+        let core = Core::new(
+            CoreConfig::default(),
+            QueueStore::new(),
+            MsgStore::new(quota),
+        );
+        let mut server =
+            Server::bind_with_versions(net_config(0, None), &creds, core, versions).await?;
+        let cp = crate::control::ControlPort::bind(0, control).await?;
+        let cp_addr = cp.local_addr()?;
+        server.set_control(cp);
+        Ok((TestServer::run(server, &key_hash)?, cp_addr))
+    }
+
     /// Binds `net.listen` and runs the relay in a task.
     async fn spawn(
         net: NetConfig,
@@ -140,6 +162,11 @@ impl TestServer {
         versions: smp_proto::VersionRange,
     ) -> io::Result<TestServer> {
         let server = Server::bind_with_versions(net, creds, core, versions).await?;
+        TestServer::run(server, key_hash)
+    }
+
+    /// Runs a bound relay in a task.
+    fn run(server: Server, key_hash: &KeyHash) -> io::Result<TestServer> {
         let port = server.local_addr()?.port();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {
