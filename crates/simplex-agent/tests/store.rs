@@ -49,6 +49,7 @@ fn exercise(store: &mut dyn Store) {
         body: b"body".to_vec(),
         pending: true,
         receipt: None,
+        queue: None,
     };
     assert!(store.apply(vec![Write::PutSndMsg(orphan.clone())]).is_err());
     assert_eq!(store.conn(&id).expect("read"), None);
@@ -70,6 +71,9 @@ fn exercise(store: &mut dyn Store) {
         sender_can_secure: true,
         status: QueueStatus::New,
         client_version: 4,
+        primary: true,
+        replaces: None,
+        switch_status: None,
     };
     let sq = SndQueueRecord {
         conn_id: id.clone(),
@@ -81,6 +85,9 @@ fn exercise(store: &mut dyn Store) {
         sender_can_secure: false,
         status: QueueStatus::Confirmed,
         client_version: 3,
+        primary: true,
+        replaces: None,
+        switch_status: None,
     };
     let x3dh = X3dhKeys {
         key1: PrivateKeyX448::generate(rng),

@@ -184,6 +184,9 @@ impl Inner {
             sender_can_secure: can_secure,
             status: QueueStatus::New,
             client_version: CURRENT_SMP_CLIENT_VERSION.0,
+            primary: true,
+            replaces: None,
+            switch_status: None,
         };
         self.index_queue(&rq);
         self.subscribed(&self.sess_key(server, conn_id), conn_id);
@@ -280,6 +283,9 @@ impl Inner {
             sender_can_secure: can_secure,
             status: QueueStatus::New,
             client_version,
+            primary: true,
+            replaces: None,
+            switch_status: None,
         };
         if can_secure {
             let cmd = SndCommand::SKey {
@@ -414,6 +420,9 @@ impl Inner {
             sender_can_secure: false,
             status: QueueStatus::New,
             client_version: client_v.0,
+            primary: true,
+            replaces: None,
+            switch_status: None,
         };
         let id = conn_id.clone();
         let hash = sha256(&body).to_vec();
@@ -431,6 +440,7 @@ impl Inner {
                     body,
                     pending: true,
                     receipt: None,
+                    queue: None,
                 };
                 s.apply(vec![
                     Write::PutConn(conn),
@@ -774,6 +784,7 @@ pub(super) fn confirmation_msg(
             body,
             pending: true,
             receipt: None,
+            queue: None,
         },
         ratchet,
     ))

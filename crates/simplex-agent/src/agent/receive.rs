@@ -46,12 +46,14 @@ impl Agent {
         let inner = &self.inner;
         let read = |conn_id: &[u8]| {
             let id = conn_id.to_vec();
-            inner.db(move |s| Ok((s.conn(&id)?, s.rcv_queue(&id)?, s.rcv_msg(&id, msg_id)?)))
+            inner.db(move |s| Ok((s.conn(&id)?, s.rcv_queues(&id)?, s.rcv_msg(&id, msg_id)?)))
         };
         // The server's ACK goes without the lock (a repeated ACK is harmless); the state
         // changes are made under it, once.
-        let (_, rq, msg) = read(conn_id).await?;
-        let rq = rq.ok_or(AgentError::NoConnection)?;
+        let (_, rqs, msg) = read(conn_id).await?;
+        if rqs.is_empty() {
+            return Err(AgentError::NoConnection);
+        }
         let msg = msg.ok_or(AgentError::Prohibited("no such message"))?;
         if receipt.is_some() && msg.kind != RcvMsgKind::Message {
             return Err(AgentError::Prohibited("receipt not allowed"));
@@ -59,7 +61,7 @@ impl Agent {
         if msg.acked {
             return Ok(());
         }
-        inner.ack_server(&rq, &msg.srv_msg_id).await?;
+        inner.ack_any(&rqs, &msg.srv_msg_id).await?;
         let _g = inner.lock.lock().await;
         let (conn, _, msg) = read(conn_id).await?;
         let conn = conn.ok_or(AgentError::NoConnection)?;
@@ -100,17 +102,41 @@ impl Inner {
         }
     }
 
+    /// `ACK` of a message that came on one of these queues (two during a switch): the
+    /// server of the queue that delivered it answers `OK`, another `NO_MSG`.
+    async fn ack_any(
+        self: &Arc<Self>,
+        rqs: &[RcvQueueRecord],
+        srv_msg_id: &[u8],
+    ) -> Result<(), AgentError> {
+        if let [rq] = rqs {
+            return self.ack_server(rq, srv_msg_id).await;
+        }
+        let mut result = Ok(());
+        for rq in rqs {
+            let client = self.client(&rq.server, &rq.conn_id).await?;
+            match client.ack(&rq.rcv_key, &rq.rcv_id, srv_msg_id).await {
+                Ok(()) => return Ok(()),
+                Err(ClientError::Server(ErrorType::NoMsg)) => {}
+                Err(e) => result = Err(smp_err(&rq.server, e)),
+            }
+        }
+        result
+    }
+
     /// A message from a receive queue (`processSMPTransmission`, `MSG`).
     pub(super) async fn on_msg(
         self: &Arc<Self>,
         conn_id: &[u8],
+        rcv_id: &[u8],
         m: RcvMessage,
     ) -> Result<(), AgentError> {
         let g = self.lock.lock().await;
         let id = conn_id.to_vec();
-        let (conn, rq, sq) = self
-            .db(move |s| Ok((s.conn(&id)?, s.rcv_queue(&id)?, s.snd_queue(&id)?)))
+        let (conn, rqs, sq) = self
+            .db(move |s| Ok((s.conn(&id)?, s.rcv_queues(&id)?, s.snd_queue(&id)?)))
             .await?;
+        let rq = rqs.into_iter().find(|q| q.rcv_id == rcv_id);
         let (Some(conn), Some(rq)) = (conn, rq) else {
             return Ok(());
         };
@@ -143,6 +169,9 @@ impl Inner {
         drop(g);
         let acked = match &result {
             Ok(AckMode::Later) => Ok(()),
+            // Nothing was stored: the message is processed again when it comes again.
+            Err(AgentError::Stopped) => Ok(()),
+            Err(AgentError::Smp { error, .. }) if error.is_temporary() => Ok(()),
             _ => self.ack_server(&rq, &srv_msg_id).await,
         };
         // An ACK lost with the connection is harmless: the message comes again after
@@ -292,6 +321,7 @@ impl Inner {
             reply_hello: false,
             reply_ready: false,
             could_send,
+            switch: None,
             ack: AckMode::Now,
             record: RcvMsgRecord {
                 conn_id: conn_id.clone(),
@@ -320,12 +350,22 @@ impl Inner {
             reply_ready,
             ack,
             record,
+            switch,
             ..
         } = r;
+        // `KEY` for a new queue goes before anything is stored (module `switch`).
+        let qkey = match &switch {
+            Some(AMessage::QKey(keys)) => Some(self.secure_new_queue(&conn_id, keys).await?),
+            _ => None,
+        };
+        let replaced = self.on_new_queue_msg(&mut rq, &mut writes).await?;
         writes.push(Write::PutRcvMsg(record));
         writes.push(Write::PutConn(conn));
         writes.push(Write::PutRcvQueue(rq));
         self.db(move |s| s.apply(writes)).await?;
+        if let Some(old) = replaced {
+            self.spawn_delete_replaced(conn_id.clone(), old);
+        }
         for e in events {
             self.emit(conn_id.clone(), e);
         }
@@ -336,6 +376,14 @@ impl Inner {
         if reply_ready && sq.is_some() {
             let ready = AMessage::EReady(prev_rcv_ext_id);
             self.enqueue(&conn_id, ready, SndMsgKind::EReady).await?;
+        }
+        match switch {
+            Some(AMessage::QAdd(qs)) => self.on_qadd(&conn_id, qs).await?,
+            Some(AMessage::QUse(qs)) => self.on_quse(&conn_id, qs).await?,
+            _ => {}
+        }
+        if let Some(done) = qkey {
+            self.on_qkey(&conn_id, done).await?;
         }
         Ok(ack)
     }
@@ -390,7 +438,15 @@ impl Inner {
             }
             // The peer's new sending ratchet is in use; a receiving one made here answers.
             AMessage::EReady(_) => r.reply_ready = !r.could_send,
-            _ => {}
+            // Queue rotation, acted on once this message is stored (module `switch`);
+            // `QTEST` only tests the new queue.
+            m @ (AMessage::QAdd(_) | AMessage::QKey(_) | AMessage::QUse(_)) => {
+                if conn.kind != ConnKind::Duplex {
+                    return Err(AgentError::Queue("not duplex"));
+                }
+                r.switch = Some(m);
+            }
+            AMessage::QTest(_) => {}
         }
         Ok(())
     }
@@ -565,6 +621,8 @@ struct Received {
     reply_ready: bool,
     /// Whether the ratchet could send before this message.
     could_send: bool,
+    /// A queue rotation message to act on once this one is stored.
+    switch: Option<AMessage>,
 }
 
 /// The per-queue layer of a message after the confirmation: the agent envelope inside (a

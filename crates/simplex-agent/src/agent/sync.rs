@@ -260,6 +260,7 @@ fn ratchet_key_msg(
         body,
         pending: true,
         receipt: None,
+        queue: None,
     })
 }
 
