@@ -86,6 +86,14 @@ fn random_id() -> Vec<u8> {
     id
 }
 
+/// The time now in Unix seconds (0 if the clock is before 1970).
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 fn smp_err(server: &SmpServer, error: ClientError) -> AgentError {
     AgentError::Smp {
         server: server.to_string(),
@@ -142,6 +150,9 @@ impl Agent {
             if sq.is_some() {
                 inner.start_worker(&c.conn_id);
             }
+        }
+        if let Some(every) = inner.config.rotate_after {
+            tokio::spawn(switch::rotation_loop(Arc::downgrade(&inner), every));
         }
         for (key, (server, rqs)) in to_sub {
             let conns: Vec<ConnId> = rqs.iter().map(|q| q.conn_id.clone()).collect();

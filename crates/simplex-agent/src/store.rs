@@ -138,6 +138,8 @@ pub struct RcvQueueRecord {
     pub replaces: Option<Vec<u8>>,
     /// The switch replacing this queue, if one is under way (`switch_status`).
     pub switch_status: Option<RcvSwitchStatus>,
+    /// When it was made (Unix seconds; for `AgentConfig::rotate_after`).
+    pub created_at: i64,
 }
 
 /// A queue this agent sends to.

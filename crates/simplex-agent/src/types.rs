@@ -140,6 +140,9 @@ pub struct AgentConfig {
     /// the reference's `ProtoServerWithAuth`): sent with `NEW` and with `PRXY` when the server
     /// is the proxy.
     pub server_auth: HashMap<SmpServer, BasicAuth>,
+    /// Switch a connection's receive queue by itself once it is this old (automatic queue
+    /// rotation; `None`, the default, never: the reference rotates only when asked).
+    pub rotate_after: Option<Duration>,
 }
 
 impl AgentConfig {
@@ -156,6 +159,7 @@ impl AgentConfig {
             smp_proxy_mode: SmpProxyMode::Never,
             smp_proxy_fallback: SmpProxyFallback::Allow,
             server_auth: HashMap::new(),
+            rotate_after: None,
         }
     }
 

@@ -71,6 +71,7 @@ CREATE TABLE "rcv_queues" (
   rcv_primary INTEGER NOT NULL,
   replace_rcv_queue_id BLOB,
   switch_status TEXT,
+  created_at INTEGER NOT NULL,
   PRIMARY KEY (conn_id, rcv_id),
   UNIQUE (server, rcv_id)
 ) WITHOUT ROWID;

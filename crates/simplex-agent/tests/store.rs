@@ -77,6 +77,7 @@ fn exercise(store: &mut dyn Store) {
         primary: true,
         replaces: None,
         switch_status: None,
+        created_at: 1_700_000_000,
     };
     let sq = SndQueueRecord {
         conn_id: id.clone(),
@@ -504,6 +505,7 @@ fn switch_migration_upgrades_an_older_database() {
     assert_eq!(rq.rcv_id, vec![2, 2]);
     assert!(rq.primary);
     assert_eq!((rq.replaces.clone(), rq.switch_status), (None, None));
+    assert!(rq.created_at > 1_700_000_000, "counted from the upgrade");
     let sq = store.snd_queue(&[1]).expect("read").expect("snd queue");
     assert_eq!(sq.snd_id, vec![4, 4]);
     assert!(sq.primary);

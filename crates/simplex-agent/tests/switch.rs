@@ -400,3 +400,30 @@ async fn new_relay_down_at_switch_start_fails_cleanly_then_switch_after_abort() 
     exchange(&mut bob, &b, &mut alice, &a, b"via relay 2").await;
     exchange(&mut alice, &a, &mut bob, &b, b"back").await;
 }
+
+/// With `rotate_after` the agent switches a receive queue by itself once it is that old;
+/// off by default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_after_switches_by_itself() {
+    assert_eq!(simplex_agent::AgentConfig::new(Vec::new()).rotate_after, None);
+    let (_s1, _s2, servers) = two_relays().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rotating = config(servers.clone());
+    rotating.rotate_after = Some(std::time::Duration::from_secs(1));
+    let mut alice = TestAgent::start(dir.path(), "alice", rotating).await;
+    let mut bob = TestAgent::start(dir.path(), "bob", config(servers)).await;
+    let (a, b) = connect(&mut alice, &mut bob).await;
+    let old = stored_rcv_queue(dir.path(), "alice", &a);
+    let (la, lb) = pump(&mut alice, &a, &mut bob, &b, |la, lb| {
+        la.completed(QueueDirection::Rcv) && lb.completed(QueueDirection::Snd)
+    })
+    .await;
+    assert_eq!(la.switch, phases(QueueDirection::Rcv));
+    assert_eq!(lb.switch, phases(QueueDirection::Snd));
+    let stats = la.stats.expect("stats");
+    assert_ne!(stats.rcv_queues[0].server, old.server);
+    // Bob's queue, not rotating, is where it was.
+    let bob_stats = bob.agent.connection_stats(&b).await.expect("stats");
+    assert_eq!(bob_stats.rcv_queues.len(), 1);
+    assert_eq!(lb.stats.expect("stats").rcv_queues, bob_stats.rcv_queues);
+}

@@ -187,6 +187,7 @@ impl Inner {
             primary: true,
             replaces: None,
             switch_status: None,
+            created_at: super::unix_now(),
         };
         self.index_queue(&rq);
         self.subscribed(&self.sess_key(server, conn_id), conn_id);

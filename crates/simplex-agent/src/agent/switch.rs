@@ -601,3 +601,50 @@ pub(super) fn delivery_target(sqs: &[SndQueueRecord], m: &SndMsgRecord) -> Optio
         None => sqs.first().cloned(),
     }
 }
+
+/// Automatic rotation (`AgentConfig::rotate_after`): now and then, every connection whose
+/// receive queue is older than `every` (and not switching, the ratchet in step) is switched
+/// as by `switch_connection`. A switch that cannot start (the new relay down) is aborted
+/// at once, to be tried again later.
+pub(super) async fn rotation_loop(inner: std::sync::Weak<Inner>, every: Duration) {
+    let period = (every / 2).clamp(Duration::from_millis(100), Duration::from_secs(600));
+    let every = i64::try_from(every.as_secs()).unwrap_or(i64::MAX);
+    loop {
+        tokio::time::sleep(period).await;
+        let Some(inner) = inner.upgrade() else { return };
+        if inner.stopped() {
+            return;
+        }
+        let due = inner
+            .db(move |s| {
+                let now = super::unix_now();
+                let mut due = Vec::new();
+                for c in s.conns()? {
+                    if c.kind != ConnKind::Duplex
+                        || c.status != ConnStatus::Active
+                        || c.ratchet_sync != RatchetSyncState::Ok
+                    {
+                        continue;
+                    }
+                    let rqs = s.rcv_queues(&c.conn_id)?;
+                    if let [rq] = rqs.as_slice() {
+                        if rq.switch_status.is_none()
+                            && rq.created_at.saturating_add(every) <= now
+                            && s.snd_queue(&c.conn_id)?.is_some()
+                        {
+                            due.push(c.conn_id);
+                        }
+                    }
+                }
+                Ok(due)
+            })
+            .await
+            .unwrap_or_default();
+        let agent = Agent { inner };
+        for conn_id in due {
+            if agent.switch_connection(&conn_id).await.is_err() {
+                let _ = agent.abort_switch(&conn_id).await;
+            }
+        }
+    }
+}

@@ -19,7 +19,8 @@ use crate::types::{RcvSwitchStatus, SndSwitchStatus};
 
 /// Queue rotation: the queue tables keyed by connection and queue ID (two of each kind
 /// during a switch), each queue with whether it is primary, the queue it replaces and the
-/// switch replacing it; sent messages with the send queue they are encrypted for when it
+/// switch replacing it, and each receive queue with when it was made (a queue of an older
+/// database counts from the upgrade); sent messages with the send queue they are encrypted for when it
 /// is not the current one.
 pub(super) const SWITCH: &str = "
 CREATE TABLE rcv_queues_v2 (
@@ -37,11 +38,13 @@ CREATE TABLE rcv_queues_v2 (
   rcv_primary INTEGER NOT NULL,
   replace_rcv_queue_id BLOB,
   switch_status TEXT,
+  created_at INTEGER NOT NULL,
   PRIMARY KEY (conn_id, rcv_id),
   UNIQUE (server, rcv_id)
 ) WITHOUT ROWID;
 INSERT INTO rcv_queues_v2 SELECT conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret,
-  e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version, 1, NULL, NULL
+  e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version, 1, NULL, NULL,
+  CAST(strftime('%s','now') AS INTEGER)
   FROM rcv_queues;
 DROP TABLE rcv_queues;
 ALTER TABLE rcv_queues_v2 RENAME TO rcv_queues;
@@ -72,8 +75,8 @@ pub(super) fn put_rcv_queue(tx: &Transaction<'_>, q: RcvQueueRecord) -> Result<(
     let key = q.rcv_key.to_der();
     let e2e = q.e2e_priv_key.to_der();
     tx.execute(
-        "INSERT OR REPLACE INTO rcv_queues (conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret, e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version, rcv_primary, replace_rcv_queue_id, switch_status)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        "INSERT OR REPLACE INTO rcv_queues (conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret, e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version, rcv_primary, replace_rcv_queue_id, switch_status, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
             q.conn_id,
             server_text(&q.server),
@@ -88,7 +91,8 @@ pub(super) fn put_rcv_queue(tx: &Transaction<'_>, q: RcvQueueRecord) -> Result<(
             q.client_version,
             q.primary,
             q.replaces,
-            q.switch_status.map(RcvSwitchStatus::as_str)
+            q.switch_status.map(RcvSwitchStatus::as_str),
+            q.created_at
         ],
     )?;
     Ok(())
@@ -150,6 +154,7 @@ fn rcv_queue_row(row: &Row<'_>) -> Result<RcvQueueRecord, StoreError> {
             Some(s) => Some(RcvSwitchStatus::parse(&s).ok_or(corrupt("rcv switch status"))?),
             None => None,
         },
+        created_at: col(row, 14)?,
     })
 }
 
@@ -178,7 +183,7 @@ fn snd_queue_row(row: &Row<'_>) -> Result<SndQueueRecord, StoreError> {
 impl SqliteStore {
     pub(super) fn read_rcv_queues(&self, conn_id: &[u8]) -> Result<Vec<RcvQueueRecord>, StoreError> {
         self.query_all(
-            "SELECT conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret, e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version, rcv_primary, replace_rcv_queue_id, switch_status
+            "SELECT conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret, e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version, rcv_primary, replace_rcv_queue_id, switch_status, created_at
              FROM rcv_queues WHERE conn_id = ?1 ORDER BY replace_rcv_queue_id IS NOT NULL, rcv_id",
             params![conn_id],
             rcv_queue_row,
