@@ -38,7 +38,6 @@ pub mod types;
 pub use agent::Agent;
 pub use types::{
     AgentConfig, AgentCryptoError, AgentEvent, ConnectionStats, Event, MsgIntegrity, MsgMeta,
-    MsgReceipt, MsgReceiptStatus, QueueDirection, RatchetSyncState, RcvQueueInfo,
-    RcvSwitchStatus, SmpProxyFallback, SmpProxyMode, SndQueueInfo, SndSwitchStatus,
-    SwitchPhase, TransportIsolation,
+    MsgReceipt, MsgReceiptStatus, QueueDirection, RatchetSyncState, RcvQueueInfo, RcvSwitchStatus,
+    SmpProxyFallback, SmpProxyMode, SndQueueInfo, SndSwitchStatus, SwitchPhase, TransportIsolation,
 };

@@ -138,7 +138,10 @@ async fn rotate(
     );
     assert!(stats.rcv_queues[0].can_abort_switch);
     let new_server = stats.rcv_queues[1].server.clone();
-    assert_ne!(new_server, old.server, "the new queue is on the other relay");
+    assert_ne!(
+        new_server, old.server,
+        "the new queue is on the other relay"
+    );
     // A second switch while this one runs is refused.
     assert!(matches!(
         s.agent.switch_connection(s_conn).await,
@@ -163,7 +166,10 @@ async fn rotate(
     assert_eq!(lp.switch, phases(QueueDirection::Snd), "{lp:?}");
     assert_eq!(ls.bodies, vec![b"during, from the peer".to_vec()]);
     assert_eq!(lp.bodies, vec![b"during, from the switching side".to_vec()]);
-    assert!(ls.errors.is_empty() && lp.errors.is_empty(), "{ls:?} {lp:?}");
+    assert!(
+        ls.errors.is_empty() && lp.errors.is_empty(),
+        "{ls:?} {lp:?}"
+    );
     // One queue each way again, the new one.
     let ss = s.agent.connection_stats(s_conn).await.expect("stats");
     assert_eq!(ss.rcv_queues.len(), 1, "{ss:?}");
@@ -405,7 +411,10 @@ async fn new_relay_down_at_switch_start_fails_cleanly_then_switch_after_abort() 
 /// off by default.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotate_after_switches_by_itself() {
-    assert_eq!(simplex_agent::AgentConfig::new(Vec::new()).rotate_after, None);
+    assert_eq!(
+        simplex_agent::AgentConfig::new(Vec::new()).rotate_after,
+        None
+    );
     let (_s1, _s2, servers) = two_relays().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut rotating = config(servers.clone());

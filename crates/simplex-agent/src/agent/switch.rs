@@ -195,7 +195,11 @@ impl Inner {
 
     /// The relay for a new receive queue (`getNextSMPServer`): one no queue of the
     /// connection uses, else one other than the current queue's, else any.
-    fn switch_server(&self, used: &[SmpServer], current: &SmpServer) -> Result<SmpServer, AgentError> {
+    fn switch_server(
+        &self,
+        used: &[SmpServer],
+        current: &SmpServer,
+    ) -> Result<SmpServer, AgentError> {
         let all = &self.config.servers;
         let fresh: Vec<&SmpServer> = all.iter().filter(|s| !used.contains(s)).collect();
         let other: Vec<&SmpServer> = all.iter().filter(|s| *s != current).collect();
@@ -492,7 +496,11 @@ impl Inner {
         });
     }
 
-    async fn delete_replaced(self: &Arc<Self>, conn_id: &[u8], rcv_id: &[u8]) -> Result<(), AgentError> {
+    async fn delete_replaced(
+        self: &Arc<Self>,
+        conn_id: &[u8],
+        rcv_id: &[u8],
+    ) -> Result<(), AgentError> {
         let _g = self.lock.lock().await;
         let id = conn_id.to_vec();
         let rqs = self.db(move |s| s.rcv_queues(&id)).await?;
@@ -515,7 +523,10 @@ impl Inner {
             Ok(()) | Err(ClientError::Server(ErrorType::Auth)) => {}
             Err(e) if e.is_temporary() => return Err(smp_err(&rq.server, e)),
             // The reference completes the switch after a permanent error too.
-            Err(e) => self.emit(conn_id.to_vec(), Event::Err(smp_err(&rq.server, e).to_string())),
+            Err(e) => self.emit(
+                conn_id.to_vec(),
+                Event::Err(smp_err(&rq.server, e).to_string()),
+            ),
         }
         self.forget_queue(&rq, &new);
         let step = state::rcv_switch_completed(&mut new);
@@ -539,7 +550,9 @@ impl Inner {
         let id = conn_id.to_vec();
         let sqs = self.db(move |s| s.snd_queues(&id)).await?;
         let Some(mut new) = sqs.iter().find(|q| q.snd_id == sent_to.snd_id).cloned() else {
-            return Err(AgentError::Queue("sent QTEST: queue not found in connection"));
+            return Err(AgentError::Queue(
+                "sent QTEST: queue not found in connection",
+            ));
         };
         let Some(old) = new
             .replaces

@@ -181,7 +181,10 @@ fn snd_queue_row(row: &Row<'_>) -> Result<SndQueueRecord, StoreError> {
 }
 
 impl SqliteStore {
-    pub(super) fn read_rcv_queues(&self, conn_id: &[u8]) -> Result<Vec<RcvQueueRecord>, StoreError> {
+    pub(super) fn read_rcv_queues(
+        &self,
+        conn_id: &[u8],
+    ) -> Result<Vec<RcvQueueRecord>, StoreError> {
         self.query_all(
             "SELECT conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret, e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version, rcv_primary, replace_rcv_queue_id, switch_status, created_at
              FROM rcv_queues WHERE conn_id = ?1 ORDER BY replace_rcv_queue_id IS NOT NULL, rcv_id",
@@ -190,7 +193,10 @@ impl SqliteStore {
         )
     }
 
-    pub(super) fn read_snd_queues(&self, conn_id: &[u8]) -> Result<Vec<SndQueueRecord>, StoreError> {
+    pub(super) fn read_snd_queues(
+        &self,
+        conn_id: &[u8],
+    ) -> Result<Vec<SndQueueRecord>, StoreError> {
         self.query_all(
             "SELECT conn_id, server, snd_id, snd_private_key, e2e_pub_key, e2e_dh_secret, sender_can_secure, status, smp_client_version, snd_primary, replace_snd_queue_id, switch_status
              FROM snd_queues WHERE conn_id = ?1 ORDER BY replace_snd_queue_id IS NOT NULL, snd_id",
