@@ -534,7 +534,7 @@ impl SqliteStore {
             }
             Write::PutRcvMsg(m) => {
                 let r = tx.execute(
-                    "INSERT INTO rcv_messages (conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack, msg_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    "INSERT INTO rcv_messages (conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack, msg_type, rcv_queue_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                     params![
                         m.conn_id,
                         m.internal_id,
@@ -545,7 +545,8 @@ impl SqliteStore {
                         m.body,
                         m.integrity,
                         m.acked,
-                        rcv_kind_text(m.kind)
+                        rcv_kind_text(m.kind),
+                        m.rcv_id
                     ],
                 );
                 match r {
@@ -650,6 +651,7 @@ impl SqliteStore {
             integrity: col(row, 7)?,
             acked: col(row, 8)?,
             kind: rcv_kind_parse(&col::<String>(row, 9)?)?,
+            rcv_id: col(row, 10)?,
         })
     }
 
@@ -685,7 +687,7 @@ impl SqliteStore {
 
 const CONN_COLS: &str = "conn_id, kind, status, initiator, agent_version, pq_support, last_internal_id, last_snd_id, last_snd_hash, last_rcv_ext_id, last_rcv_hash, ratchet_sync_state";
 const SND_MSG_COLS: &str = "conn_id, internal_id, internal_snd_id, msg_type, internal_hash, msg_body, pending, rcpt_internal_id, rcpt_status, snd_queue_id";
-const RCV_MSG_COLS: &str = "conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack, msg_type";
+const RCV_MSG_COLS: &str = "conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack, msg_type, rcv_queue_id";
 
 impl Store for SqliteStore {
     fn apply(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {

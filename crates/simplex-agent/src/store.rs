@@ -305,6 +305,9 @@ pub struct RcvMsgRecord {
     pub enc_hash: Vec<u8>,
     /// The server's message ID (to `ACK`).
     pub srv_msg_id: Vec<u8>,
+    /// The recipient ID of the queue it came on (to `ACK` there; `None` in databases from
+    /// before queue rotation: the connection's current queue).
+    pub rcv_id: Option<Vec<u8>>,
     /// The application body.
     pub body: Vec<u8>,
     /// The integrity verdict, as text.

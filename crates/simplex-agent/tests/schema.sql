@@ -53,7 +53,7 @@ CREATE TABLE rcv_messages (
   broker_id BLOB NOT NULL,
   msg_body BLOB NOT NULL,
   integrity TEXT NOT NULL,
-  user_ack INTEGER NOT NULL, msg_type TEXT NOT NULL DEFAULT 'A_MSG',
+  user_ack INTEGER NOT NULL, msg_type TEXT NOT NULL DEFAULT 'A_MSG', rcv_queue_id BLOB,
   PRIMARY KEY (conn_id, internal_id)
 ) WITHOUT ROWID;
 CREATE TABLE "rcv_queues" (

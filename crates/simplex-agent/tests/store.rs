@@ -161,6 +161,7 @@ fn exercise(store: &mut dyn Store) {
         hash: vec![5; 32],
         enc_hash: vec![6; 32],
         srv_msg_id: vec![7; 24],
+        rcv_id: Some(vec![1; 24]),
         body: b"hello".to_vec(),
         integrity: "OK".into(),
         acked: false,

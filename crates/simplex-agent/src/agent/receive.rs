@@ -61,7 +61,14 @@ impl Agent {
         if msg.acked {
             return Ok(());
         }
-        inner.ack_any(&rqs, &msg.srv_msg_id).await?;
+        // The queue it came on; a queue a switch has deleted since needs no ACK.
+        let rq = match &msg.rcv_id {
+            Some(q) => rqs.iter().find(|r| &r.rcv_id == q),
+            None => rqs.first(),
+        };
+        if let Some(rq) = rq {
+            inner.ack_server(rq, &msg.srv_msg_id).await?;
+        }
         let _g = inner.lock.lock().await;
         let (conn, _, msg) = read(conn_id).await?;
         let conn = conn.ok_or(AgentError::NoConnection)?;
@@ -100,28 +107,6 @@ impl Inner {
             Ok(()) | Err(ClientError::Server(ErrorType::NoMsg)) => Ok(()),
             Err(e) => Err(smp_err(&rq.server, e)),
         }
-    }
-
-    /// `ACK` of a message that came on one of these queues (two during a switch): the
-    /// server of the queue that delivered it answers `OK`, another `NO_MSG`.
-    async fn ack_any(
-        self: &Arc<Self>,
-        rqs: &[RcvQueueRecord],
-        srv_msg_id: &[u8],
-    ) -> Result<(), AgentError> {
-        if let [rq] = rqs {
-            return self.ack_server(rq, srv_msg_id).await;
-        }
-        let mut result = Ok(());
-        for rq in rqs {
-            let client = self.client(&rq.server, &rq.conn_id).await?;
-            match client.ack(&rq.rcv_key, &rq.rcv_id, srv_msg_id).await {
-                Ok(()) => return Ok(()),
-                Err(ClientError::Server(ErrorType::NoMsg)) => {}
-                Err(e) => result = Err(smp_err(&rq.server, e)),
-            }
-        }
-        result
     }
 
     /// A message from a receive queue (`processSMPTransmission`, `MSG`).
@@ -292,7 +277,11 @@ impl Inner {
         let could_send = ratchet.can_send();
         let d = match ratchet.decrypt(&skipped, &enc_agent_message, &mut OsRng) {
             Ok(d) => d,
-            Err(e) => return self.on_seen_before(conn, srv_msg_id, enc_hash, e).await,
+            Err(e) => {
+                return self
+                    .on_seen_before(conn, &rq.rcv_id, srv_msg_id, enc_hash, e)
+                    .await
+            }
         };
         let AgentMessage::Message { header, message } =
             decode_all(&d.plaintext).map_err(|_| AgentError::Message("agent message"))?
@@ -330,6 +319,7 @@ impl Inner {
                 hash: hash.clone(),
                 enc_hash: enc_hash.clone(),
                 srv_msg_id: srv_msg_id.to_vec(),
+                rcv_id: Some(rq.rcv_id.clone()),
                 body: Vec::new(),
                 integrity: integrity.to_string(),
                 acked: true,
@@ -465,6 +455,7 @@ impl Inner {
     async fn on_seen_before(
         self: &Arc<Self>,
         conn: ConnRecord,
+        rcv_id: &[u8],
         srv_msg_id: &[u8],
         enc_hash: Vec<u8>,
         e: RatchetError,
@@ -482,6 +473,9 @@ impl Inner {
                     Ok(AckMode::Now)
                 }
             }
+            // The same message on the other queue of a switch: the reference sends every
+            // message to both queues once the new one is secured.
+            Some(r) if r.rcv_id.as_deref().is_some_and(|q| q != rcv_id) => Ok(AckMode::Now),
             Some(r) => {
                 self.emit(
                     conn_id,

@@ -21,7 +21,7 @@ use crate::types::{RcvSwitchStatus, SndSwitchStatus};
 /// during a switch), each queue with whether it is primary, the queue it replaces and the
 /// switch replacing it, and each receive queue with when it was made (a queue of an older
 /// database counts from the upgrade); sent messages with the send queue they are encrypted for when it
-/// is not the current one.
+/// is not the current one; received messages with the queue they came on.
 pub(super) const SWITCH: &str = "
 CREATE TABLE rcv_queues_v2 (
   conn_id BLOB NOT NULL REFERENCES connections ON DELETE CASCADE,
@@ -69,6 +69,7 @@ INSERT INTO snd_queues_v2 SELECT conn_id, server, snd_id, snd_private_key, e2e_p
 DROP TABLE snd_queues;
 ALTER TABLE snd_queues_v2 RENAME TO snd_queues;
 ALTER TABLE snd_messages ADD COLUMN snd_queue_id BLOB;
+ALTER TABLE rcv_messages ADD COLUMN rcv_queue_id BLOB;
 ";
 
 pub(super) fn put_rcv_queue(tx: &Transaction<'_>, q: RcvQueueRecord) -> Result<(), StoreError> {
