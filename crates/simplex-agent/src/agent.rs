@@ -55,6 +55,9 @@ struct State {
     workers: HashMap<ConnId, Arc<Notify>>,
     /// Sessions being reconnected.
     reconnecting: HashSet<SessKey>,
+    /// Messages left unacknowledged on the new queue of a switch until the old queue has
+    /// delivered the ones before them (module `switch`).
+    deferred: HashMap<ConnId, switch::Deferred>,
     stopped: bool,
 }
 

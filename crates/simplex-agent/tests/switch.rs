@@ -22,8 +22,10 @@ use smp_proto::{ErrorType, SmpServer};
 #[derive(Default, Debug)]
 struct Log {
     switch: Vec<(QueueDirection, SwitchPhase)>,
+    first: Option<ConnectionStats>,
     stats: Option<ConnectionStats>,
     bodies: Vec<Vec<u8>>,
+    sent: usize,
     errors: Vec<String>,
 }
 
@@ -56,9 +58,13 @@ async fn handle(t: &mut TestAgent, conn: &[u8], e: simplex_agent::AgentEvent, lo
         } => {
             assert_eq!(e.conn_id, conn);
             log.switch.push((direction, phase));
+            if log.first.is_none() {
+                log.first = Some(stats.clone());
+            }
             log.stats = Some(stats);
         }
         Event::Err(s) => log.errors.push(s),
+        Event::Sent(_) => log.sent += 1,
         _ => {}
     }
 }
@@ -108,6 +114,17 @@ fn stored_rcv_queue(dir: &Path, name: &str, conn: &[u8]) -> RcvQueueRecord {
     store.rcv_queue(conn).expect("read").expect("rcv queue")
 }
 
+/// Waits until an agent's database has no pending message on `conn` (its `QADD` sent).
+async fn wait_sent(dir: &Path, name: &str, conn: &[u8]) {
+    let store =
+        SqliteStore::open(&dir.join(format!("{name}.db")), "passphrase").expect("open store");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !store.pending_snd_msgs(conn).expect("read").is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "not sent in time");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// `SUB` on a queue directly: `ERR AUTH` once it is deleted on its relay.
 async fn sub_directly(q: &RcvQueueRecord) -> Result<(), ClientError> {
     let (client, _events) = SmpClient::connect(&q.server, ClientConfig::default())
@@ -147,25 +164,29 @@ async fn rotate(
         s.agent.switch_connection(s_conn).await,
         Err(AgentError::Prohibited(_))
     ));
-    s.agent
-        .send_message(s_conn, b"during, from the switching side")
-        .await
-        .expect("send");
-    p.agent
-        .send_message(p_conn, b"during, from the peer")
-        .await
-        .expect("send");
+    let (mut from_s, mut from_p) = (Vec::new(), Vec::new());
+    for i in 0..3 {
+        let m = format!("during {i}, from the switching side").into_bytes();
+        s.agent.send_message(s_conn, &m).await.expect("send");
+        from_s.push(m);
+        let m = format!("during {i}, from the peer").into_bytes();
+        p.agent.send_message(p_conn, &m).await.expect("send");
+        from_p.push(m);
+    }
     let (ls, lp) = pump(s, s_conn, p, p_conn, |ls, lp| {
         ls.completed(QueueDirection::Rcv)
             && lp.completed(QueueDirection::Snd)
-            && ls.bodies.len() == 1
-            && lp.bodies.len() == 1
+            && ls.bodies.len() == 3
+            && lp.bodies.len() == 3
+            && ls.sent == 3
+            && lp.sent == 3
     })
     .await;
     assert_eq!(ls.switch, phases(QueueDirection::Rcv), "{ls:?}");
     assert_eq!(lp.switch, phases(QueueDirection::Snd), "{lp:?}");
-    assert_eq!(ls.bodies, vec![b"during, from the peer".to_vec()]);
-    assert_eq!(lp.bodies, vec![b"during, from the switching side".to_vec()]);
+    // All of them, in order, each with integrity OK (checked as they came).
+    assert_eq!(ls.bodies, from_p);
+    assert_eq!(lp.bodies, from_s);
     assert!(
         ls.errors.is_empty() && lp.errors.is_empty(),
         "{ls:?} {lp:?}"
@@ -228,9 +249,9 @@ async fn switch_started_by_the_joiner_moves_its_queue_to_the_other_relay() {
 }
 
 /// Abort right after the start is allowed (`sending_qadd`): the new queue is gone and the
-/// peer's `QKEY` for it is refused; messages flow, and a new switch completes. Once the
-/// queue is secured (`sending_quse`) abort is refused; with the peer stopped there, the
-/// switch completes after it restarts.
+/// peer's `QKEY` for it is refused; messages flow. In a new switch, with each side stopped
+/// and restarted in turn (so that the steps are deterministic), abort is refused once the
+/// queue is secured (`sending_quse`), and the switch completes when the peer restarts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_where_allowed_refused_after_secured_and_peer_restarted_mid_switch() {
     let (_s1, _s2, servers) = two_relays().await;
@@ -243,12 +264,16 @@ async fn abort_where_allowed_refused_after_secured_and_peer_restarted_mid_switch
         Err(AgentError::Prohibited(_))
     ));
 
+    // Bob is stopped, so that the switch stays in sending_qadd until the abort.
+    bob.agent.stop().await;
+    drop(bob);
     let started = alice.agent.switch_connection(&a).await.expect("switch");
     let new_queue = started.rcv_queues[1].server.clone();
     let stats = alice.agent.abort_switch(&a).await.expect("abort");
     assert_eq!(stats.rcv_queues.len(), 1, "{stats:?}");
     assert_ne!(stats.rcv_queues[0].server, new_queue);
     assert_eq!(stats.rcv_queues[0].switch_status, None);
+    let mut bob = TestAgent::start(dir.path(), "bob", config(servers.clone())).await;
     // Bob got QADD and answers QKEY, which Alice refuses (no such queue any more).
     let (la, lb) = pump(&mut alice, &a, &mut bob, &b, |la, lb| {
         !la.errors.is_empty() && lb.has(QueueDirection::Snd, SwitchPhase::Confirmed)
@@ -263,27 +288,38 @@ async fn abort_where_allowed_refused_after_secured_and_peer_restarted_mid_switch
     exchange(&mut alice, &a, &mut bob, &b, b"after the abort").await;
     exchange(&mut bob, &b, &mut alice, &a, b"after the abort, back").await;
 
-    // A new switch; Bob stops once his QKEY is sent, so Alice stays in sending_quse.
-    alice.agent.switch_connection(&a).await.expect("switch");
-    let (la, _) = pump(&mut alice, &a, &mut bob, &b, |_, lb| {
-        lb.has(QueueDirection::Snd, SwitchPhase::Confirmed)
-    })
-    .await;
+    // A new switch, one side running at a time, so that Alice stops in sending_quse: Alice
+    // sends QADD (Bob stopped); Bob answers QKEY (Alice stopped); Alice secures the new
+    // queue and sends QUSE (Bob stopped).
     bob.agent.stop().await;
     drop(bob);
-    let secured = if la.has(QueueDirection::Rcv, SwitchPhase::Secured) {
-        la.stats.expect("stats")
-    } else {
-        loop {
-            let e = alice.next().await;
-            if let Event::Switch {
-                phase: SwitchPhase::Secured,
-                stats,
-                ..
-            } = e.event
-            {
-                break stats;
-            }
+    alice.agent.switch_connection(&a).await.expect("switch");
+    wait_sent(dir.path(), "alice", &a).await;
+    alice.agent.stop().await;
+    drop(alice);
+    let mut bob = TestAgent::start(dir.path(), "bob", config(servers.clone())).await;
+    loop {
+        let e = bob.next().await;
+        if let Event::Switch {
+            phase: SwitchPhase::Confirmed,
+            ..
+        } = e.event
+        {
+            break;
+        }
+    }
+    bob.agent.stop().await;
+    drop(bob);
+    let mut alice = TestAgent::start(dir.path(), "alice", config(servers.clone())).await;
+    let secured = loop {
+        let e = alice.next().await;
+        if let Event::Switch {
+            phase: SwitchPhase::Secured,
+            stats,
+            ..
+        } = e.event
+        {
+            break stats;
         }
     };
     assert_eq!(
@@ -422,15 +458,18 @@ async fn rotate_after_switches_by_itself() {
     let mut alice = TestAgent::start(dir.path(), "alice", rotating).await;
     let mut bob = TestAgent::start(dir.path(), "bob", config(servers)).await;
     let (a, b) = connect(&mut alice, &mut bob).await;
-    let old = stored_rcv_queue(dir.path(), "alice", &a);
     let (la, lb) = pump(&mut alice, &a, &mut bob, &b, |la, lb| {
         la.completed(QueueDirection::Rcv) && lb.completed(QueueDirection::Snd)
     })
     .await;
     assert_eq!(la.switch, phases(QueueDirection::Rcv));
     assert_eq!(lb.switch, phases(QueueDirection::Snd));
+    let started = la.first.expect("stats");
+    let (old, new) = (&started.rcv_queues[0].server, &started.rcv_queues[1].server);
+    assert_ne!(old, new);
     let stats = la.stats.expect("stats");
-    assert_ne!(stats.rcv_queues[0].server, old.server);
+    assert_eq!(stats.rcv_queues.len(), 1);
+    assert_eq!(&stats.rcv_queues[0].server, new);
     // Bob's queue, not rotating, is where it was.
     let bob_stats = bob.agent.connection_stats(&b).await.expect("stats");
     assert_eq!(bob_stats.rcv_queues.len(), 1);

@@ -67,7 +67,14 @@ impl Agent {
             None => rqs.first(),
         };
         if let Some(rq) = rq {
-            inner.ack_server(rq, &msg.srv_msg_id).await?;
+            match inner.ack_server(rq, &msg.srv_msg_id).await {
+                // Deleted by the switch meanwhile.
+                Err(AgentError::Smp {
+                    error: ClientError::Server(ErrorType::Auth),
+                    ..
+                }) if rq.switch_status.is_some() => {}
+                r => r?,
+            }
         }
         let _g = inner.lock.lock().await;
         let (conn, _, msg) = read(conn_id).await?;
@@ -288,6 +295,9 @@ impl Inner {
         else {
             return Err(AgentError::Message("not an agent message"));
         };
+        if self.defer_on_new_queue(&conn, &rq, header.snd_msg_id) {
+            return Ok(AckMode::Later);
+        }
         let hash = sha256(&d.plaintext).to_vec();
         let integrity = MsgIntegrity::check(
             conn.last_rcv_ext_id,
@@ -349,12 +359,16 @@ impl Inner {
             _ => None,
         };
         let replaced = self.on_new_queue_msg(&mut rq, &mut writes).await?;
+        let rq_is_old = rq.replaces.is_none();
         writes.push(Write::PutRcvMsg(record));
         writes.push(Write::PutConn(conn));
         writes.push(Write::PutRcvQueue(rq));
         self.db(move |s| s.apply(writes)).await?;
         if let Some(old) = replaced {
             self.spawn_delete_replaced(conn_id.clone(), old);
+        }
+        if rq_is_old {
+            self.after_old_queue_msg(&conn_id);
         }
         for e in events {
             self.emit(conn_id.clone(), e);

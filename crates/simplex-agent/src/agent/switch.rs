@@ -8,7 +8,7 @@
 //! every message is the reference's, in its order, so either side may be the reference.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use agent_proto::version::SUPPORTED_SMP_CLIENT_VERSIONS;
 use agent_proto::{AMessage, QueueAdd, QueueKey, SmpQueueInfo, SndQAddr};
@@ -581,6 +581,92 @@ impl Inner {
             if q.switch_status == Some(RcvSwitchStatus::ReceivedMessage) {
                 self.spawn_delete_replaced(q.conn_id.clone(), q.rcv_id.clone());
             }
+        }
+    }
+}
+
+/// How long a message on the new queue of a switch waits for the old queue to deliver the
+/// messages sent before it; then it is processed anyway (those are lost, or late).
+const DEFER_LIMIT: Duration = Duration::from_secs(10);
+
+/// A message on the new receive queue of a switch that came before earlier messages on the
+/// old queue (two relays deliver in no common order): it is left unacknowledged, nothing
+/// stored, and fetched again (`SUB` once more) after each message from the old queue.
+pub(super) struct Deferred {
+    since: Instant,
+    rq: RcvQueueRecord,
+}
+
+impl Inner {
+    /// Whether a message with sender ID `snd_msg_id`, decrypted from `rq`, waits: it is on
+    /// the new queue of a switch and messages before it have not come yet (on the old queue).
+    pub(super) fn defer_on_new_queue(
+        self: &Arc<Self>,
+        conn: &ConnRecord,
+        rq: &RcvQueueRecord,
+        snd_msg_id: i64,
+    ) -> bool {
+        let Ok(mut st) = self.state.lock() else {
+            return false;
+        };
+        if rq.replaces.is_none() {
+            return false;
+        }
+        if snd_msg_id <= conn.last_rcv_ext_id.saturating_add(1) {
+            st.deferred.remove(&conn.conn_id);
+            return false;
+        }
+        match st.deferred.get(&conn.conn_id) {
+            Some(d) if d.since.elapsed() >= DEFER_LIMIT => {
+                st.deferred.remove(&conn.conn_id);
+                false
+            }
+            Some(_) => true,
+            None => {
+                st.deferred.insert(
+                    conn.conn_id.clone(),
+                    Deferred {
+                        since: Instant::now(),
+                        rq: rq.clone(),
+                    },
+                );
+                let inner = Arc::downgrade(self);
+                let conn_id = conn.conn_id.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(DEFER_LIMIT).await;
+                    if let Some(inner) = inner.upgrade() {
+                        inner.fetch_deferred(&conn_id).await;
+                    }
+                });
+                true
+            }
+        }
+    }
+
+    /// `SUB` again on the new queue with a deferred message, which the relay then delivers
+    /// again (after a message from the old queue, or when the wait is over).
+    pub(super) async fn fetch_deferred(self: &Arc<Self>, conn_id: &[u8]) {
+        let rq = match self.state.lock() {
+            Ok(st) => st.deferred.get(conn_id).map(|d| d.rq.clone()),
+            Err(_) => None,
+        };
+        let Some(rq) = rq else { return };
+        if let Ok(client) = self.client(&rq.server, conn_id).await {
+            let _ = client.subscribe(&rq.rcv_key, &rq.rcv_id).await;
+        }
+    }
+
+    /// After a message from a connection's old queue: a deferred one may go now.
+    pub(super) fn after_old_queue_msg(self: &Arc<Self>, conn_id: &[u8]) {
+        let waiting = self
+            .state
+            .lock()
+            .map(|st| st.deferred.contains_key(conn_id))
+            .unwrap_or(false);
+        if waiting {
+            let inner = self.clone();
+            let conn_id = conn_id.to_vec();
+            tokio::spawn(async move { inner.fetch_deferred(&conn_id).await });
         }
     }
 }
