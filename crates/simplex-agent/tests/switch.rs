@@ -475,3 +475,64 @@ async fn rotate_after_switches_by_itself() {
     assert_eq!(bob_stats.rcv_queues.len(), 1);
     assert_eq!(lb.stats.expect("stats").rcv_queues, bob_stats.rcv_queues);
 }
+
+/// The new queue's relay goes down after the switch started, before the peer's `QKEY`
+/// comes: `KEY` on the new queue fails, the message carrying `QKEY` is left unacknowledged
+/// and fetched again after a while, and once the relay is back the switch completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_relay_down_when_qkey_comes_then_switch_completes() {
+    let s1 = TestServer::start(128).await.expect("relay 1");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s2dir = dir.path().join("relay2");
+    std::fs::create_dir(&s2dir).expect("relay dir");
+    let mut s2 = PersistentServer::start(&s2dir, 128).await.expect("relay 2");
+    let only_s1 = vec![s1.address().clone()];
+    let both = vec![s1.address().clone(), s2.address().clone()];
+    let mut alice = TestAgent::start(dir.path(), "alice", config(only_s1.clone())).await;
+    let mut bob = TestAgent::start(dir.path(), "bob", config(only_s1.clone())).await;
+    let (a, b) = connect(&mut alice, &mut bob).await;
+    alice.agent.stop().await;
+    drop(alice);
+    bob.agent.stop().await;
+    drop(bob);
+    let mut alice = TestAgent::start(dir.path(), "alice", config(both)).await;
+    let stats = alice.agent.switch_connection(&a).await.expect("switch");
+    assert_eq!(&stats.rcv_queues[1].server, s2.address());
+    wait_sent(dir.path(), "alice", &a).await;
+    s2.down().await.expect("relay 2 down");
+    let mut bob = TestAgent::start(dir.path(), "bob", config(only_s1)).await;
+    // Alice gets QKEY and fails to secure the new queue.
+    let (la, _) = pump(&mut alice, &a, &mut bob, &b, |la, lb| {
+        lb.has(QueueDirection::Snd, SwitchPhase::Confirmed)
+            && la.has(QueueDirection::Rcv, SwitchPhase::Started)
+    })
+    .await;
+    // Time for Alice to get QKEY and try KEY (it cannot succeed while relay 2 is down).
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let mut la = la;
+    while let Ok(e) = alice.events.try_recv() {
+        handle(&mut alice, &a, e, &mut la).await;
+    }
+    assert!(!la.has(QueueDirection::Rcv, SwitchPhase::Secured), "{la:?}");
+    let stats = alice.agent.connection_stats(&a).await.expect("stats");
+    assert_eq!(
+        stats.rcv_queues[0].switch_status,
+        Some(RcvSwitchStatus::SendingQadd)
+    );
+    s2.up().await.expect("relay 2 up");
+    let (la, lb) = pump(&mut alice, &a, &mut bob, &b, |la, lb| {
+        la.completed(QueueDirection::Rcv) && lb.completed(QueueDirection::Snd)
+    })
+    .await;
+    assert!(phases(QueueDirection::Rcv).ends_with(&la.switch), "{la:?}");
+    assert!(la.has(QueueDirection::Rcv, SwitchPhase::Secured), "{la:?}");
+    assert_eq!(
+        lb.switch,
+        vec![
+            (QueueDirection::Snd, SwitchPhase::Secured),
+            (QueueDirection::Snd, SwitchPhase::Completed)
+        ]
+    );
+    exchange(&mut bob, &b, &mut alice, &a, b"via relay 2").await;
+    exchange(&mut alice, &a, &mut bob, &b, b"back").await;
+}

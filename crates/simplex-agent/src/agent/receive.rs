@@ -116,6 +116,25 @@ impl Inner {
         }
     }
 
+    /// `SUB` again on a queue after `retry_max`: the relay delivers again the message left
+    /// unacknowledged after a temporary failure (say `KEY` on a switch's new queue whose
+    /// relay is down).
+    fn fetch_again_later(self: &Arc<Self>, rq: &RcvQueueRecord) {
+        let inner = Arc::downgrade(self);
+        let rq = rq.clone();
+        let delay = self.config.retry_max;
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let Some(inner) = inner.upgrade() else { return };
+            if inner.stopped() {
+                return;
+            }
+            if let Ok(client) = inner.client(&rq.server, &rq.conn_id).await {
+                let _ = client.subscribe(&rq.rcv_key, &rq.rcv_id).await;
+            }
+        });
+    }
+
     /// A message from a receive queue (`processSMPTransmission`, `MSG`).
     pub(super) async fn on_msg(
         self: &Arc<Self>,
@@ -161,9 +180,13 @@ impl Inner {
         drop(g);
         let acked = match &result {
             Ok(AckMode::Later) => Ok(()),
-            // Nothing was stored: the message is processed again when it comes again.
+            // Nothing was stored: the message is processed again when it comes again (after
+            // a restart, or fetched again after a while).
             Err(AgentError::Stopped) => Ok(()),
-            Err(AgentError::Smp { error, .. }) if error.is_temporary() => Ok(()),
+            Err(AgentError::Smp { error, .. }) if error.is_temporary() => {
+                self.fetch_again_later(&rq);
+                Ok(())
+            }
             _ => self.ack_server(&rq, &srv_msg_id).await,
         };
         // An ACK lost with the connection is harmless: the message comes again after
