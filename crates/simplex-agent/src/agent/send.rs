@@ -330,6 +330,9 @@ pub(super) async fn delivery_loop(inner: Weak<Inner>, conn_id: ConnId, notify: A
                     let _ = agent
                         .db(move |s| s.apply(vec![Write::DeleteSndMsg(id, n)]))
                         .await;
+                    if m.kind == SndMsgKind::Message {
+                        agent.emit(conn_id.clone(), Event::Merr(n, "queue removed".into()));
+                    }
                     continue;
                 }
             },
