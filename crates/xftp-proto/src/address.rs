@@ -61,6 +61,28 @@ impl XftpServer {
         })
     }
 
+    /// Parses an address the way the web client does (`parseXFTPServer`): a 32-byte key
+    /// hash, then only the first of several hosts, with the port that follows it.
+    pub fn parse_web(s: &str) -> Result<Self, DecodeError> {
+        let bad = DecodeError::Invalid("xftp server address");
+        let rest = s.strip_prefix("xftp://").ok_or(bad.clone())?;
+        let (key, hosts) = rest.split_once('@').ok_or(bad.clone())?;
+        let key_hash = simplex_encoding::string::base64url_decode(key.as_bytes())?;
+        if key_hash.len() != 32 || hosts.is_empty() {
+            return Err(bad);
+        }
+        let first = hosts.split(',').next().unwrap_or_default();
+        let (host, port) = match first.rfind(':') {
+            Some(i) if i > 0 => (&first[..i], Some(first[i + 1..].to_owned())),
+            _ => (first, None),
+        };
+        Ok(XftpServer {
+            hosts: vec![TransportHost::parse_str(host.as_bytes())?],
+            port,
+            key_hash,
+        })
+    }
+
     /// The port to connect to.
     pub fn port_or_default(&self) -> &str {
         self.port.as_deref().unwrap_or(DEFAULT_XFTP_PORT)
@@ -74,7 +96,11 @@ impl XftpServer {
     /// The form the web client prints (`formatXFTPServer`): the first host only, and the
     /// port always, 443 when absent.
     pub fn to_web_string(&self) -> String {
-        let host = self.hosts.first().map(|h| h.to_string()).unwrap_or_default();
+        let host = self
+            .hosts
+            .first()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
         format!(
             "xftp://{}@{}:{}",
             base64url_encode(&self.key_hash),

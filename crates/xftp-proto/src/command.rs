@@ -207,9 +207,7 @@ impl FileCommand {
             FileCommand::New { .. } => Ok(()),
             FileCommand::Ping if !has_auth && entity_id.is_empty() => Ok(()),
             FileCommand::Ping => Err(XftpErrorType::Cmd(CommandError::HasAuth)),
-            _ if !has_auth || entity_id.is_empty() => {
-                Err(XftpErrorType::Cmd(CommandError::NoAuth))
-            }
+            _ if !has_auth || entity_id.is_empty() => Err(XftpErrorType::Cmd(CommandError::NoAuth)),
             _ => Ok(()),
         }
     }
@@ -217,7 +215,10 @@ impl FileCommand {
 
 fn encode_keys(keys: &[PublicAuthKey], out: &mut Vec<u8>) -> Result<(), XftpError> {
     if keys.is_empty() {
-        return Err(XftpError::Length(simplex_encoding::LengthError { len: 0, max: 255 }));
+        return Err(XftpError::Length(simplex_encoding::LengthError {
+            len: 0,
+            max: 255,
+        }));
     }
     Ok(encode_list(keys, out)?)
 }

@@ -256,8 +256,8 @@ impl FileDescription {
         let party = FileParty::parse(field("party")?).ok_or(XftpError::Description("party"))?;
         let size = parse_file_size(field("size")?)?;
         let digest = b64(field("digest")?)?;
-        let key = SbKey::from_slice(&b64(field("key")?)?)
-            .map_err(|_| XftpError::Description("key"))?;
+        let key =
+            SbKey::from_slice(&b64(field("key")?)?).map_err(|_| XftpError::Description("key"))?;
         let nonce = CbNonce::from_slice(&b64(field("nonce")?)?)
             .map_err(|_| XftpError::Description("nonce"))?;
         let chunk_size = u32::try_from(parse_file_size(field("chunkSize")?)?)
@@ -309,10 +309,7 @@ impl FileDescription {
 
 fn parse_redirect(node: &Node) -> Result<RedirectFileInfo, XftpError> {
     let bad = XftpError::Description("redirect");
-    let size = node
-        .get("size")
-        .and_then(Node::as_str)
-        .ok_or(bad.clone())?;
+    let size = node.get("size").and_then(Node::as_str).ok_or(bad.clone())?;
     if size.is_empty() || !size.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad);
     }
@@ -323,7 +320,10 @@ fn parse_redirect(node: &Node) -> Result<RedirectFileInfo, XftpError> {
 
 /// The reference's `foldReplicasToChunks`: a chunk's digest and size come from whichever of
 /// its replicas carries them (they must agree), and every chunk needs a digest.
-fn fold_replicas(default_size: u32, replicas: Vec<ParsedReplica>) -> Result<Vec<FileChunk>, XftpError> {
+fn fold_replicas(
+    default_size: u32,
+    replicas: Vec<ParsedReplica>,
+) -> Result<Vec<FileChunk>, XftpError> {
     let conflict = XftpError::Description("different size or digest in chunk replicas");
     let mut sizes: BTreeMap<u32, u32> = BTreeMap::new();
     let mut digests: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
@@ -381,5 +381,8 @@ pub fn split_descriptions(text: &str) -> Result<Vec<FileDescription>, XftpError>
             p.push_str(line);
         }
     }
-    parts.iter().map(|p| FileDescription::from_yaml(p)).collect()
+    parts
+        .iter()
+        .map(|p| FileDescription::from_yaml(p))
+        .collect()
 }

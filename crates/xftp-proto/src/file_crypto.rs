@@ -287,7 +287,9 @@ impl FileDecryptor {
                     }
                 }
                 Phase::Content { left } => {
-                    let k = usize::try_from(*left).unwrap_or(usize::MAX).min(plain.len());
+                    let k = usize::try_from(*left)
+                        .unwrap_or(usize::MAX)
+                        .min(plain.len());
                     out.extend_from_slice(&plain[..k]);
                     *left -= k as u64;
                     // The rest is padding, which is not checked (as in the reference).
@@ -304,7 +306,11 @@ impl FileDecryptor {
         if self.pos != self.body_len {
             return Err(XftpError::Size("encrypted file ended early"));
         }
-        let tag: [u8; TAG_LEN] = self.tag.as_slice().try_into().map_err(|_| XftpError::BadTag)?;
+        let tag: [u8; TAG_LEN] = self
+            .tag
+            .as_slice()
+            .try_into()
+            .map_err(|_| XftpError::BadTag)?;
         if !self.stream.verify_tag(&tag) {
             return Err(XftpError::BadTag);
         }
@@ -384,7 +390,9 @@ impl ChunkDecryptor {
     /// Decrypts the next received bytes, appending the chunk's bytes to `out`. More than
     /// the chunk and its tag is `SIZE`.
     pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), XftpError> {
-        let k = usize::try_from(self.left).unwrap_or(usize::MAX).min(data.len());
+        let k = usize::try_from(self.left)
+            .unwrap_or(usize::MAX)
+            .min(data.len());
         let (body, tail) = data.split_at(k);
         if self.tag.len() + tail.len() > TAG_LEN {
             return Err(XftpError::Size("more data than the chunk and its tag"));
@@ -404,7 +412,11 @@ impl ChunkDecryptor {
         if self.left != 0 {
             return Err(XftpError::Size("chunk ended early"));
         }
-        let tag: [u8; TAG_LEN] = self.tag.as_slice().try_into().map_err(|_| XftpError::BadTag)?;
+        let tag: [u8; TAG_LEN] = self
+            .tag
+            .as_slice()
+            .try_into()
+            .map_err(|_| XftpError::BadTag)?;
         if self.stream.verify_tag(&tag) {
             Ok(())
         } else {

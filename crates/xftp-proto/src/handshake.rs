@@ -177,7 +177,9 @@ impl XftpClientHandshake {
     /// Decodes a padded block; the server also requires the body to be a whole block.
     pub fn decode_block(block: &[u8]) -> Result<Self, XftpError> {
         if block.len() != XFTP_BLOCK_SIZE {
-            return Err(XftpError::Decode(DecodeError::Invalid("handshake block size")));
+            return Err(XftpError::Decode(DecodeError::Invalid(
+                "handshake block size",
+            )));
         }
         Self::decode(unpad(block)?)
     }

@@ -47,9 +47,7 @@ pub use description::{
     FileChunk, FileChunkReplica, FileDescription, RedirectFileInfo, FD_SEPARATOR,
 };
 pub use error::{XftpError, XftpErrorType};
-pub use file_crypto::{
-    ChunkDecryptor, ChunkEncryptor, FileDecryptor, FileEncryptor, FileHeader,
-};
+pub use file_crypto::{ChunkDecryptor, ChunkEncryptor, FileDecryptor, FileEncryptor, FileHeader};
 pub use handshake::{XftpClientHandshake, XftpClientHello, XftpServerHandshake};
 pub use response::FileResponse;
 pub use transmission::{ClientTransmission, ServerTransmission, TransmissionError};

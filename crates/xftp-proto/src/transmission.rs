@@ -135,8 +135,8 @@ pub fn decode_server_block<'a>(
     }
     let authorization =
         Authorization::decode(raw.authorization).map_err(|_| fail(XftpErrorType::Block, false))?;
-    let command = FileCommand::decode(v, raw.command)
-        .map_err(|e| fail(XftpErrorType::from(&e), true))?;
+    let command =
+        FileCommand::decode(v, raw.command).map_err(|e| fail(XftpErrorType::from(&e), true))?;
     command
         .check_credentials(authorization.is_some(), raw.entity_id)
         .map_err(|e| fail(e, true))?;

@@ -65,7 +65,9 @@ impl FileDescriptionUri {
         let (scheme, rest) = if let Some(rest) = s.strip_prefix("simplex:") {
             (LinkScheme::Simplex, rest)
         } else if let Some(rest) = s.strip_prefix("https://") {
-            let end = rest.find([':', '#', ',', ';', '/', ' ']).unwrap_or(rest.len());
+            let end = rest
+                .find([':', '#', ',', ';', '/', ' '])
+                .unwrap_or(rest.len());
             let mut host_end = end;
             if rest[end..].starts_with(':') {
                 let digits = rest[end + 1..]
@@ -79,7 +81,10 @@ impl FileDescriptionUri {
             if end == 0 {
                 return Err(bad);
             }
-            (LinkScheme::Https(rest[..host_end].to_owned()), &rest[host_end..])
+            (
+                LinkScheme::Https(rest[..host_end].to_owned()),
+                &rest[host_end..],
+            )
         } else {
             return Err(bad);
         };

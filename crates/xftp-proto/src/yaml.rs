@@ -53,9 +53,8 @@ const BAD: XftpError = XftpError::Description("YAML");
 /// True when libyaml (through `Data.Yaml`) would print `s` in single quotes.
 fn needs_quotes(s: &str) -> bool {
     const SPECIAL: &[&str] = &[
-        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
-        "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL",
-        "~", "*",
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", "*",
     ];
     let plain_char = |c: char| c.is_ascii_alphanumeric() || "-_=.:/@,+".contains(c);
     s.is_empty()
