@@ -390,7 +390,8 @@ fn chunk_sizing() {
         }
     );
     for (n, s) in [
-        (0, "0"),
+        // Zero prints as `0gb`: the reference divides down to the largest unit.
+        (0, "0gb"),
         (1536, "1536"),
         (3 << 30, "3gb"),
         (1025 << 20, "1025mb"),
