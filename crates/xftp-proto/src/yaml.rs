@@ -136,7 +136,7 @@ pub fn parse(text: &str) -> Result<Node, XftpError> {
     let mut pos = 0;
     let node = match lines.first() {
         None => return Err(BAD),
-        Some(l) => block(&lines, &mut pos, l.indent)?,
+        Some(l) => block(&lines, &mut pos, l.indent, 0)?,
     };
     if pos != lines.len() {
         return Err(BAD);
@@ -146,20 +146,34 @@ pub fn parse(text: &str) -> Result<Node, XftpError> {
 
 /// Splits `- item` lines so that every sequence item with content starts its own line:
 /// `- key: v` becomes `-` and `key: v` two columns in.
-fn expand<'a>(indent: usize, text: &'a str, out: &mut Vec<Line<'a>>) {
-    if let Some(rest) = text.strip_prefix("- ") {
+fn expand<'a>(mut indent: usize, mut text: &'a str, out: &mut Vec<Line<'a>>) {
+    while let Some(rest) = text.strip_prefix("- ") {
         let rest_trim = rest.trim_start_matches(' ');
         out.push(Line { indent, text: "-" });
-        if !rest_trim.is_empty() {
-            expand(indent + 2 + (rest.len() - rest_trim.len()), rest_trim, out);
+        if rest_trim.is_empty() {
+            return;
         }
-    } else {
-        out.push(Line { indent, text });
+        indent += 2 + (rest.len() - rest_trim.len());
+        text = rest_trim;
     }
+    out.push(Line { indent, text });
 }
 
-/// Parses the block starting at `lines[*pos]`, whose indentation is `indent`.
-fn block(lines: &[Line<'_>], pos: &mut usize, indent: usize) -> Result<Node, XftpError> {
+/// How deeply blocks may nest (descriptions need 4); deeper input is refused rather than
+/// recursed into.
+const MAX_DEPTH: usize = 16;
+
+/// Parses the block starting at `lines[*pos]`, whose indentation is `indent`, `depth` blocks
+/// deep.
+fn block(
+    lines: &[Line<'_>],
+    pos: &mut usize,
+    indent: usize,
+    depth: usize,
+) -> Result<Node, XftpError> {
+    if depth > MAX_DEPTH {
+        return Err(BAD);
+    }
     let first = lines.get(*pos).ok_or(BAD)?;
     if first.indent != indent {
         return Err(BAD);
@@ -172,7 +186,9 @@ fn block(lines: &[Line<'_>], pos: &mut usize, indent: usize) -> Result<Node, Xft
             }
             *pos += 1;
             match lines.get(*pos) {
-                Some(next) if next.indent > indent => items.push(block(lines, pos, next.indent)?),
+                Some(next) if next.indent > indent => {
+                    items.push(block(lines, pos, next.indent, depth + 1)?)
+                }
                 _ => items.push(Node::Scalar(String::new())),
             }
         }
@@ -192,9 +208,11 @@ fn block(lines: &[Line<'_>], pos: &mut usize, indent: usize) -> Result<Node, Xft
                 inline_value(value)?
             } else {
                 match lines.get(*pos) {
-                    Some(next) if next.indent > indent => block(lines, pos, next.indent)?,
+                    Some(next) if next.indent > indent => {
+                        block(lines, pos, next.indent, depth + 1)?
+                    }
                     Some(next) if next.indent == indent && next.text == "-" => {
-                        block(lines, pos, indent)?
+                        block(lines, pos, indent, depth + 1)?
                     }
                     _ => Node::Scalar(String::new()),
                 }

@@ -404,3 +404,13 @@ fn chunk_sizing() {
         assert!(parse_file_size(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn deeply_nested_yaml_is_refused_without_recursing() {
+    let deep: String = (0..2_000)
+        .map(|i| format!("{}a:\n", " ".repeat(i)))
+        .collect();
+    assert!(FileDescription::from_yaml(&deep).is_err());
+    let dashes = "- ".repeat(200_000) + "x\n";
+    assert!(FileDescription::from_yaml(&dashes).is_err());
+}
