@@ -15,7 +15,7 @@ use simplex_crypto::{verify, KeyHash, PublicSignKey, Signature};
 use simplex_encoding::{pad, unpad, Decode, DecodeError, Encode, Reader, ShortBytes};
 use smp_proto::CertChainPubKey;
 
-use crate::error::XftpError;
+use crate::error::{XftpError, XftpErrorType};
 use crate::version::{Version, VersionRange, XFTP_BLOCK_SIZE};
 
 /// The request header that marks a web client's hello.
@@ -58,6 +58,21 @@ impl XftpClientHello {
     /// Decodes a padded block.
     pub fn decode_block(block: &[u8]) -> Result<Self, XftpError> {
         Self::decode(unpad(block)?)
+    }
+
+    /// The hello in the body of a connection's first request, as the server reads it: an
+    /// empty body is a native client's (no challenge); otherwise a padded record, accepted
+    /// only from web clients (`sni_used`), else `HANDSHAKE`.
+    pub fn from_request_body(body: &[u8], sni_used: bool) -> Result<Self, XftpErrorType> {
+        if body.is_empty() {
+            return Ok(XftpClientHello {
+                web_challenge: None,
+            });
+        }
+        if !sni_used {
+            return Err(XftpErrorType::Handshake);
+        }
+        Self::decode_block(body).map_err(|_| XftpErrorType::Handshake)
     }
 }
 

@@ -407,6 +407,26 @@ fn handshake_records_round_trip_and_truncations_fail() {
             assert!(XftpClientHello::decode(&bytes[..n]).is_err());
         }
     }
+    // The first request's body: empty from native clients, a padded hello from web ones.
+    let web = XftpClientHello {
+        web_challenge: Some([3; 32]),
+    };
+    let block = web.encode_block().expect("block");
+    assert_eq!(XftpClientHello::from_request_body(&block, true), Ok(web));
+    assert_eq!(
+        XftpClientHello::from_request_body(&block, false),
+        Err(XftpErrorType::Handshake)
+    );
+    assert_eq!(
+        XftpClientHello::from_request_body(b"", false),
+        Ok(XftpClientHello {
+            web_challenge: None
+        })
+    );
+    assert_eq!(
+        XftpClientHello::from_request_body(b"junk", true),
+        Err(XftpErrorType::Handshake)
+    );
     // A challenge of another length is refused.
     assert!(XftpClientHello::decode(b"1\x03abc").is_err());
 }
