@@ -29,7 +29,8 @@ use crate::msg_store::{
 };
 use crate::stats::{add, inc, Stats};
 use crate::store::{
-    EntityId, NtfCreds, Party, QueueMode, QueueRecord, QueueStatus, QueueStore, StoreError,
+    EntityId, NtfCreds, Party, QueueLink, QueueMode, QueueRecord, QueueStatus, QueueStore,
+    StoreError,
 };
 
 /// A connected client, as the network layer numbers them.
@@ -55,7 +56,17 @@ pub enum Cmd {
         subscribe: bool,
         /// v9 `sndSecure`: the queue mode asked for (`None` before v9).
         queue_mode: Option<QueueMode>,
+        /// v15: the short link asked for with the queue.
+        link: Option<Box<NewLink>>,
     },
+    /// `LSET` (v15): set the queue's link (recipient).
+    LSet(Box<QueueLink>),
+    /// `LDEL` (v15): delete the queue's link (recipient).
+    LDel,
+    /// `LKEY` (v15): secure a messaging queue found by its link ID, and read its link.
+    LKey(PublicAuthKey),
+    /// `LGET` (v15): read a contact queue's link (unsigned).
+    LGet,
     /// `SUB`
     Sub,
     /// `KEY`: the recipient secures the queue.
@@ -94,10 +105,24 @@ pub enum Cmd {
     Ping,
 }
 
+/// The short link `NEW` asks for (v15).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLink {
+    /// The sender ID the client chose (the first 24 bytes of SHA3-384 of the correlation ID).
+    pub snd_id: EntityId,
+    /// The link ID of a contact queue (the server makes one for a messaging queue).
+    pub link_id: Option<EntityId>,
+    /// The encrypted fixed data.
+    pub fixed: Vec<u8>,
+    /// The encrypted user data.
+    pub user: Vec<u8>,
+}
+
 impl Cmd {
     fn party(&self) -> Option<Party> {
         match self {
             Cmd::New { .. } | Cmd::Ping => None,
+            Cmd::LKey(_) | Cmd::LGet => Some(Party::Link),
             Cmd::SKey(_) | Cmd::Send { .. } => Some(Party::Sender),
             Cmd::NSub => Some(Party::Notifier),
             _ => Some(Party::Recipient),
@@ -208,6 +233,17 @@ pub enum Reply {
         srv_dh_key: PublicKeyX25519,
         /// The queue mode (v9 `sndSecure`).
         queue_mode: Option<QueueMode>,
+        /// The link ID (v15), when the queue was made with a link.
+        link_id: Option<EntityId>,
+    },
+    /// `LNK` (v15): the sender ID and the link data.
+    Lnk {
+        /// Sender ID.
+        snd_id: EntityId,
+        /// The encrypted fixed data.
+        fixed: Vec<u8>,
+        /// The encrypted user data.
+        user: Vec<u8>,
     },
     /// `OK`
     Ok,
@@ -311,6 +347,7 @@ struct NewQueue {
     rcv_dh_key: PublicKeyX25519,
     subscribe: bool,
     queue_mode: Option<QueueMode>,
+    link: Option<NewLink>,
 }
 
 #[derive(Debug, Default)]
@@ -324,6 +361,26 @@ struct Sub {
 struct ClientState {
     subs: HashMap<EntityId, Sub>,
     ntf_subs: HashSet<EntityId>,
+}
+
+/// True when `snd_id` is the first 24 bytes of SHA3-384 of the correlation ID.
+fn sender_id_matches(corr_id: &[u8], snd_id: &[u8]) -> bool {
+    let Ok(corr) = <[u8; 24]>::try_from(corr_id) else {
+        return false;
+    };
+    smp_client::link_sender_id(&corr).is_ok_and(|id| id.as_slice() == snd_id)
+}
+
+/// `LNK` with the queue's sender ID and link data (`AUTH` when it has none).
+fn link_reply(q: QueueRecord) -> Reply {
+    match q.link {
+        Some(l) => Reply::Lnk {
+            snd_id: q.sender_id,
+            fixed: l.fixed,
+            user: l.user,
+        },
+        None => Reply::Err(ErrorKind::Auth),
+    }
 }
 
 /// A stored message as `MSG`: the received-message body (`ts`, flags, body), padded, boxed
@@ -715,11 +772,13 @@ impl Core {
                 None => AuthCheck::Unsigned,
                 Some(k) => AuthCheck::Keys(vec![k.clone()]),
             },
-            (Cmd::SKey(k), Some(q)) => {
+            (Cmd::SKey(k) | Cmd::LKey(k), Some(q)) => {
                 let allowed =
                     q.sender_can_secure() && q.sender_key.as_ref().is_none_or(|sk| sk == k);
                 AuthCheck::Keys(if allowed { vec![k.clone()] } else { Vec::new() })
             }
+            (Cmd::LGet, Some(q)) if q.is_contact() => AuthCheck::Unsigned,
+            (Cmd::LGet, Some(_)) => AuthCheck::Keys(Vec::new()),
             (Cmd::NSub, Some(q)) => AuthCheck::Keys(
                 q.notifier
                     .as_ref()
@@ -804,6 +863,7 @@ impl Core {
                 basic_auth,
                 subscribe,
                 queue_mode,
+                link,
                 ..
             } => {
                 let allowed = self.config.allow_new_queues
@@ -821,8 +881,9 @@ impl Core {
                         rcv_dh_key: *rcv_dh_key,
                         subscribe: *subscribe,
                         queue_mode: *queue_mode,
+                        link: link.as_deref().cloned(),
                     };
-                    self.create_queue(rng, now, session, new, out)
+                    self.create_queue(rng, now, session, &req.corr_id, new, out)
                 } else {
                     Err(ErrorKind::Auth)
                 }
@@ -864,6 +925,7 @@ impl Core {
         rng: &mut R,
         now: i64,
         session: &Session,
+        corr_id: &[u8],
         new: NewQueue,
         out: &mut Vec<Outgoing>,
     ) -> Result<Reply, ErrorKind> {
@@ -872,12 +934,36 @@ impl Core {
             rcv_dh_key,
             subscribe,
             queue_mode,
+            link,
         } = new;
+        // IDs chosen by the client: the sender ID must be derived from the correlation ID, so
+        // that creating a queue cannot tell whether some other queue's ID exists.
+        if let Some(l) = &link {
+            if !sender_id_matches(corr_id, &l.snd_id) {
+                return Err(ErrorKind::Prohibited);
+            }
+        }
+        let client_ids = link.is_some();
         let ours = PrivateKeyX25519::generate(rng);
         let rcv_dh_secret = dh_x25519(&rcv_dh_key, &ours);
         for _ in 0..3 {
             let rcv_id = self.random_id(rng);
-            let snd_id = self.random_id(rng);
+            let (snd_id, link) = match &link {
+                Some(l) => {
+                    let link_id = match &l.link_id {
+                        Some(id) => id.clone(),
+                        None => self.random_id(rng),
+                    };
+                    let ql = QueueLink {
+                        link_id,
+                        fixed: l.fixed.clone(),
+                        user: l.user.clone(),
+                    };
+                    (l.snd_id.clone(), Some(ql))
+                }
+                None => (self.random_id(rng), None),
+            };
+            let link_id = link.as_ref().map(|l| l.link_id.clone());
             let record = QueueRecord {
                 recipient_id: rcv_id.clone(),
                 recipient_keys: vec![rcv_auth_key.clone()],
@@ -885,7 +971,7 @@ impl Core {
                 sender_id: snd_id.clone(),
                 sender_key: None,
                 queue_mode,
-                link: None,
+                link,
                 notifier: None,
                 status: QueueStatus::Active,
                 updated_at: Some(now - now.rem_euclid(86_400)),
@@ -904,13 +990,52 @@ impl Core {
                         snd_id,
                         srv_dh_key,
                         queue_mode,
+                        link_id,
                     });
+                }
+                // No retry with IDs the client chose.
+                Err(StoreError::Duplicate | StoreError::IdLength) if client_ids => {
+                    return Err(ErrorKind::Auth)
                 }
                 Err(StoreError::Duplicate) => continue,
                 Err(_) => return Err(ErrorKind::Internal),
             }
         }
         Err(ErrorKind::Internal)
+    }
+
+    /// `LKEY`: secures a messaging queue with the sender's key (as `SKEY`) and answers
+    /// with its link.
+    fn secure_by_link(&mut self, rid: &[u8], k: &PublicAuthKey) -> Result<Reply, ErrorKind> {
+        let q = self
+            .queues
+            .find(Party::Recipient, rid)
+            .ok_or(ErrorKind::Auth)?;
+        if !q.sender_can_secure() {
+            return Err(ErrorKind::Auth);
+        }
+        match self.queues.secure(rid, k.clone()) {
+            Ok(()) => inc(&self.stats.q_secured),
+            Err(StoreError::AlreadySecured) => return Err(ErrorKind::Auth),
+            Err(_) => return Err(ErrorKind::Internal),
+        }
+        Ok(link_reply(q))
+    }
+
+    /// `LSET`: refused for a secured messaging queue, another link ID or other fixed data.
+    fn set_link(&mut self, rid: &[u8], link: &QueueLink) -> Result<Reply, ErrorKind> {
+        let q = self
+            .queues
+            .find(Party::Recipient, rid)
+            .ok_or(ErrorKind::Auth)?;
+        if q.is_secured_messaging() {
+            return Err(ErrorKind::Auth);
+        }
+        match self.queues.set_link(rid, link.clone()) {
+            Ok(()) => Ok(Reply::Ok),
+            Err(StoreError::LinkChange | StoreError::Duplicate) => Err(ErrorKind::Auth),
+            Err(_) => Err(ErrorKind::Internal),
+        }
     }
 
     /// Makes this client the queue's subscriber; the previous one gets `END`.
@@ -1096,6 +1221,30 @@ impl Core {
                     Err(StoreError::AlreadySecured) => Err(ErrorKind::Auth),
                     Err(_) => Err(ErrorKind::Internal),
                 }
+            }
+            Cmd::LKey(k) => {
+                let k = k.clone();
+                self.secure_by_link(rid, &k)
+            }
+            Cmd::LGet => {
+                let q = self
+                    .queues
+                    .find(Party::Recipient, rid)
+                    .ok_or(ErrorKind::Auth)?;
+                if !q.is_contact() {
+                    return Err(ErrorKind::Auth);
+                }
+                Ok(link_reply(q))
+            }
+            Cmd::LSet(link) => {
+                let link = (**link).clone();
+                self.set_link(rid, &link)
+            }
+            Cmd::LDel => {
+                self.queues
+                    .delete_link(rid)
+                    .map_err(|_| ErrorKind::Internal)?;
+                Ok(Reply::Ok)
             }
             Cmd::Send { notification, body } => {
                 let notification = *notification;
@@ -1301,6 +1450,13 @@ impl Core {
                 inc(&self.stats.msg_sent_auth);
                 return Err(ErrorKind::Auth);
             }
+        }
+        // The first message to a secured messaging queue ends its link: the invitation
+        // has been accepted.
+        if q.link.is_some() && q.is_secured_messaging() {
+            self.queues
+                .delete_link(rid)
+                .map_err(|_| ErrorKind::Internal)?;
         }
         let notifier = q
             .notifier

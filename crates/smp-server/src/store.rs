@@ -37,6 +37,19 @@ pub enum QueueStatus {
     Blocked(String),
 }
 
+/// A queue's short link (v15): its link ID and the encrypted link data, stored without being
+/// read (`queueData` of the reference).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueLink {
+    /// The link ID (chosen by the client for contact queues, by the server for messaging
+    /// queues); `LKEY` and `LGET` address the queue by it.
+    pub link_id: EntityId,
+    /// The encrypted fixed part (set once: `LSET` may not change it).
+    pub fixed: Vec<u8>,
+    /// The encrypted user part (replaced by `LSET`).
+    pub user: Vec<u8>,
+}
+
 /// Notification credentials of a queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NtfCreds {
@@ -65,8 +78,8 @@ pub struct QueueRecord {
     pub sender_key: Option<PublicAuthKey>,
     /// The queue mode (`None` for queues made before modes existed).
     pub queue_mode: Option<QueueMode>,
-    /// Short-link data (`link_id=… queue_data=…`), kept as stored text.
-    pub link: Option<String>,
+    /// The short link (v15), if any.
+    pub link: Option<QueueLink>,
     /// Notification credentials.
     pub notifier: Option<NtfCreds>,
     /// Status.
@@ -82,6 +95,22 @@ impl QueueRecord {
     /// same key).
     pub fn sender_can_secure(&self) -> bool {
         self.queue_mode == Some(QueueMode::Messaging)
+    }
+
+    /// A contact queue for `LGET` (the reference's `isContactQueue`): contact mode, or no
+    /// mode (queues made before `SKEY`) while unsecured.
+    pub fn is_contact(&self) -> bool {
+        match self.queue_mode {
+            Some(QueueMode::Messaging) => false,
+            Some(QueueMode::Contact) => true,
+            None => self.sender_key.is_none(),
+        }
+    }
+
+    /// A messaging queue (or one without a mode) that a sender key secures (the reference's
+    /// `isSecuredMsgQueue`): its link data may no longer be set.
+    pub fn is_secured_messaging(&self) -> bool {
+        self.queue_mode != Some(QueueMode::Contact) && self.sender_key.is_some()
     }
 }
 
@@ -110,6 +139,9 @@ pub enum StoreError {
     /// More queues than slots (2^32).
     #[error("store full")]
     Full,
+    /// `LSET` with another link ID or other fixed data than the queue's link has.
+    #[error("link ID or fixed link data would change")]
+    LinkChange,
 }
 
 /// Which party an ID is looked up as.
@@ -121,6 +153,8 @@ pub enum Party {
     Sender,
     /// By notifier ID.
     Notifier,
+    /// By link ID (`LKEY`, `LGET`; v15).
+    Link,
 }
 
 /// The length of queue IDs kept by the store (the reference's and this server's IDs).
@@ -137,7 +171,7 @@ fn id_of(id: &[u8]) -> Option<Id> {
 struct Extra {
     /// Recipient keys after the first (`RKEY`).
     more_keys: Vec<PublicAuthKey>,
-    link: Option<String>,
+    link: Option<QueueLink>,
     notifier: Option<NtfCreds>,
     blocked: Option<String>,
     rcv_service: Option<String>,
@@ -216,6 +250,10 @@ impl Packed {
         self.extra.as_ref().and_then(|e| e.notifier.as_ref())
     }
 
+    fn link(&self) -> Option<&QueueLink> {
+        self.extra.as_ref().and_then(|e| e.link.as_ref())
+    }
+
     fn unpack(&self) -> QueueRecord {
         let extra = self.extra.as_deref();
         let mut recipient_keys = Vec::with_capacity(1);
@@ -272,7 +310,8 @@ fn entry_hash(records: &[Option<Packed>], hasher: &RandomState, entry: u32) -> u
 /// and by sender ID: each queue has two entries, its slot number with a bit telling which of
 /// its IDs the entry stands for, hashed by that ID as kept in the record. An idle queue costs
 /// its packed record and two 4-byte table entries, and whether an ID is in use as either is
-/// one probe. Notifier IDs (few) have a map.
+/// one probe. Notifier IDs and link IDs (only some queues have them) have maps, so that a
+/// queue without either pays nothing for them.
 #[derive(Default)]
 pub struct QueueStore {
     records: Vec<Option<Packed>>,
@@ -282,6 +321,8 @@ pub struct QueueStore {
     count: usize,
     hasher: RandomState,
     notifiers: HashMap<EntityId, EntityId>,
+    /// Link ID → recipient ID.
+    links: HashMap<EntityId, EntityId>,
     log: Option<StoreLogWriter>,
 }
 
@@ -365,6 +406,10 @@ impl QueueStore {
                 let rid = self.notifiers.get(id)?;
                 self.slot(Party::Recipient, rid)
             }
+            Party::Link => {
+                let rid = self.links.get(id)?;
+                self.slot(Party::Recipient, rid)
+            }
         }
     }
 
@@ -413,7 +458,11 @@ impl QueueStore {
                 self.id_in_use(&n.notifier_id)
                     || n.notifier_id == record.recipient_id
                     || n.notifier_id == record.sender_id
-            });
+            })
+            || record
+                .link
+                .as_ref()
+                .is_some_and(|l| self.links.contains_key(&l.link_id));
         if ids_clash {
             return Err(StoreError::Duplicate);
         }
@@ -421,6 +470,9 @@ impl QueueStore {
         if let Some(n) = packed.notifier() {
             self.notifiers
                 .insert(n.notifier_id.clone(), packed.rid.to_vec());
+        }
+        if let Some(l) = packed.link() {
+            self.links.insert(l.link_id.clone(), packed.rid.to_vec());
         }
         let h_rid = self.hasher.hash_one(packed.rid.as_slice());
         let h_sid = self.hasher.hash_one(packed.sid.as_slice());
@@ -463,6 +515,9 @@ impl QueueStore {
         self.count -= 1;
         if let Some(n) = q.notifier() {
             self.notifiers.remove(&n.notifier_id);
+        }
+        if let Some(l) = q.link() {
+            self.links.remove(&l.link_id);
         }
         Some(q)
     }
@@ -521,6 +576,45 @@ impl QueueStore {
         self.notifiers.remove(&old);
         self.write(&StoreLogRecord::DeleteNotifier(rid.to_vec()))?;
         Ok(Some(old))
+    }
+
+    /// Sets the queue's link (`LSET`; logged as `LINK`). Fails with
+    /// [`StoreError::LinkChange`] when the queue has a link with another ID or other fixed
+    /// data, and with [`StoreError::Duplicate`] when another queue has this link ID.
+    pub fn set_link(&mut self, rid: &[u8], link: QueueLink) -> Result<(), StoreError> {
+        if self
+            .links
+            .get(&link.link_id)
+            .is_some_and(|owner| owner != rid)
+        {
+            return Err(StoreError::Duplicate);
+        }
+        let q = self.get_mut(rid)?;
+        if let Some(old) = q.link() {
+            if old.link_id != link.link_id || old.fixed != link.fixed {
+                return Err(StoreError::LinkChange);
+            }
+        }
+        q.edit_extra(|e| e.link = Some(link.clone()));
+        self.links.insert(link.link_id.clone(), rid.to_vec());
+        self.write(&StoreLogRecord::CreateLink(rid.to_vec(), link))
+    }
+
+    /// Deletes the queue's link (`LDEL`, or the first message to a secured messaging queue;
+    /// logged as `LDELETE`). Nothing is logged when there was none.
+    pub fn delete_link(&mut self, rid: &[u8]) -> Result<(), StoreError> {
+        let q = self.get_mut(rid)?;
+        let Some(old) = q.edit_extra(|e| e.link.take()) else {
+            return Ok(());
+        };
+        self.links.remove(&old.link_id);
+        self.write(&StoreLogRecord::DeleteLink(rid.to_vec()))
+    }
+
+    /// True when the queue has link data (without copying it).
+    pub fn has_link(&self, rid: &[u8]) -> bool {
+        self.packed(Party::Recipient, rid)
+            .is_some_and(|p| p.link().is_some())
     }
 
     /// Suspends the queue (`OFF`; logged as `SUSPEND`).
@@ -600,11 +694,18 @@ impl QueueStore {
                 Ok(())
             }
             StoreLogRecord::CreateLink(rid, link) => {
-                self.get_mut(&rid)?.edit_extra(|e| e.link = Some(link));
+                let lid = link.link_id.clone();
+                let q = self.get_mut(&rid)?;
+                if let Some(old) = q.edit_extra(|e| e.link.replace(link)) {
+                    self.links.remove(&old.link_id);
+                }
+                self.links.insert(lid, rid);
                 Ok(())
             }
             StoreLogRecord::DeleteLink(rid) => {
-                self.get_mut(&rid)?.edit_extra(|e| e.link = None);
+                if let Some(old) = self.get_mut(&rid)?.edit_extra(|e| e.link.take()) {
+                    self.links.remove(&old.link_id);
+                }
                 Ok(())
             }
         }
@@ -685,6 +786,22 @@ mod packed_tests {
     use super::*;
 
     #[test]
+    fn a_queue_without_extras_pays_nothing_for_links() {
+        // The link lives in the boxed extras: the packed record stays as it was before links
+        // (the relay's per-queue memory is a benchmarked figure).
+        assert!(
+            std::mem::size_of::<Packed>() <= 224,
+            "{}",
+            std::mem::size_of::<Packed>()
+        );
+        let mut s = QueueStore::new();
+        s.add(record(1)).expect("add");
+        assert!(s.links.is_empty());
+        let p = s.packed(Party::Recipient, &[1; 24]).expect("queue");
+        assert!(p.extra.is_none());
+    }
+
+    #[test]
     fn one_index_for_both_ids_with_slots_reused_after_delete() {
         let mut s = QueueStore::new();
         s.reserve(10);
@@ -708,14 +825,52 @@ mod packed_tests {
         let mut q5 = record(5);
         q5.recipient_keys = vec![ed(5), ed(6)];
         q5.status = QueueStatus::Blocked("spam".into());
-        q5.link = Some("link_id=a queue_data=b c".into());
+        q5.link = Some(QueueLink {
+            link_id: vec![7; 24],
+            fixed: b"fixed".to_vec(),
+            user: b"user".to_vec(),
+        });
         s.add(q5.clone()).expect("add 5 into the freed slot");
         assert_eq!(s.len(), 2);
         assert_eq!(s.find(Party::Sender, &q5.sender_id), Some(q5.clone()));
-        assert_eq!(s.find(Party::Sender, &q2.sender_id), Some(q2));
+        assert_eq!(s.find(Party::Sender, &q2.sender_id), Some(q2.clone()));
         let mut all: Vec<QueueRecord> = s.queues().collect();
         all.sort_by(|a, b| a.recipient_id.cmp(&b.recipient_id));
         assert_eq!(all.len(), 2);
         assert_eq!(all.get(1), Some(&q5), "the boxed parts round-trip");
+        assert_eq!(
+            s.find(Party::Link, &[7; 24]).map(|q| q.recipient_id),
+            Some(q5.recipient_id.clone())
+        );
+        // A link may keep its fixed data and change the user data only.
+        let mut link = q5.link.clone().expect("link");
+        link.user = b"user 2".to_vec();
+        s.set_link(&q5.recipient_id, link.clone())
+            .expect("user data");
+        let mut other = link.clone();
+        other.fixed = b"fixed 2".to_vec();
+        assert_eq!(
+            s.set_link(&q5.recipient_id, other),
+            Err(StoreError::LinkChange)
+        );
+        other = link.clone();
+        other.link_id = vec![8; 24];
+        assert_eq!(
+            s.set_link(&q5.recipient_id, other),
+            Err(StoreError::LinkChange)
+        );
+        // Another queue may not take the link ID.
+        assert_eq!(
+            s.set_link(&q2.recipient_id, link.clone()),
+            Err(StoreError::Duplicate)
+        );
+        s.delete_link(&q5.recipient_id).expect("delete link");
+        assert!(s.find(Party::Link, &[7; 24]).is_none());
+        s.set_link(&q2.recipient_id, link).expect("free again");
+        s.delete(&q2.recipient_id).expect("delete 2");
+        assert!(
+            s.find(Party::Link, &[7; 24]).is_none(),
+            "gone with the queue"
+        );
     }
 }

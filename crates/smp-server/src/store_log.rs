@@ -17,7 +17,9 @@ use base64::Engine;
 use simplex_encoding::string::{base64url_decode, base64url_encode};
 
 use crate::msg_store::{Message, MessageKind, MsgNtf, MsgStore, NtfStore};
-use crate::store::{EntityId, NtfCreds, QueueMode, QueueRecord, QueueStatus, QueueStore};
+use crate::store::{
+    EntityId, NtfCreds, QueueLink, QueueMode, QueueRecord, QueueStatus, QueueStore,
+};
 use simplex_crypto::{DhSecretX25519, PublicAuthKey};
 
 /// One line of the store log.
@@ -25,8 +27,8 @@ use simplex_crypto::{DhSecretX25519, PublicAuthKey};
 pub enum StoreLogRecord {
     /// `CREATE rid=… rk=… rdh=… sid=… sk=…[ queue_mode=…]…`
     CreateQueue(Box<QueueRecord>),
-    /// `LINK <rid> <link data>` (kept as text).
-    CreateLink(EntityId, String),
+    /// `LINK <rid> <link ID> <fixed data> <user data>`
+    CreateLink(EntityId, QueueLink),
     /// `LDELETE <rid>`
     DeleteLink(EntityId),
     /// `SECURE <rid> <sender key>`
@@ -87,6 +89,11 @@ fn status_str(s: &QueueStatus) -> Option<String> {
     }
 }
 
+/// The link data as the reference's pair `(fixed, user)`: two base64url strings.
+fn link_data_str(l: &QueueLink) -> String {
+    format!("{} {}", b64(&l.fixed), b64(&l.user))
+}
+
 /// The `QueueRec` text of the reference (everything after `rid=…`).
 fn queue_str(q: &QueueRecord) -> String {
     let mut s = format!(
@@ -105,9 +112,11 @@ fn queue_str(q: &QueueRecord) -> String {
             QueueMode::Contact => " queue_mode=C",
         });
     }
-    if let Some(link) = &q.link {
-        s.push(' ');
-        s.push_str(link);
+    if let Some(l) = &q.link {
+        s.push_str(" link_id=");
+        s.push_str(&b64(&l.link_id));
+        s.push_str(" queue_data=");
+        s.push_str(&link_data_str(l));
     }
     if let Some(n) = &q.notifier {
         s.push_str(" notifier=");
@@ -134,7 +143,9 @@ impl StoreLogRecord {
             StoreLogRecord::CreateQueue(q) => {
                 format!("CREATE rid={} {}", b64(&q.recipient_id), queue_str(q))
             }
-            StoreLogRecord::CreateLink(rid, d) => format!("LINK {} {d}", b64(rid)),
+            StoreLogRecord::CreateLink(rid, l) => {
+                format!("LINK {} {} {}", b64(rid), b64(&l.link_id), link_data_str(l))
+            }
             StoreLogRecord::DeleteLink(rid) => format!("LDELETE {}", b64(rid)),
             StoreLogRecord::SecureQueue(rid, k) => {
                 format!("SECURE {} {}", b64(rid), b64(&k.to_der()))
@@ -163,7 +174,11 @@ impl StoreLogRecord {
         let rid = id(rid)?;
         let arg = || arg.ok_or(ParseError("missing argument"));
         Ok(match tag {
-            "LINK" => StoreLogRecord::CreateLink(rid, arg()?.to_owned()),
+            "LINK" => {
+                let mut c = Cursor(arg()?);
+                let link_id = id(c.token())?;
+                StoreLogRecord::CreateLink(rid, parse_link_data(&mut c, link_id)?)
+            }
             "LDELETE" => StoreLogRecord::DeleteLink(rid),
             "SECURE" => StoreLogRecord::SecureQueue(rid, key(arg()?)?),
             "KEYS" => StoreLogRecord::UpdateKeys(rid, key_list(arg()?)?),
@@ -271,6 +286,26 @@ fn parse_ntf(c: &mut Cursor<'_>) -> Result<NtfCreds, ParseError> {
     })
 }
 
+/// `<fixed> <user>` (base64url each) after a link ID.
+fn parse_link_data(c: &mut Cursor<'_>, link_id: EntityId) -> Result<QueueLink, ParseError> {
+    let data = |s: &str| {
+        if s.is_empty() {
+            return Ok(Vec::new());
+        }
+        base64url_decode(s.as_bytes())
+            .ok()
+            .filter(|d| d.len() <= usize::from(u16::MAX))
+            .ok_or(ParseError("link data"))
+    };
+    let fixed = data(c.token())?;
+    let user = data(c.token())?;
+    Ok(QueueLink {
+        link_id,
+        fixed,
+        user,
+    })
+}
+
 fn parse_create(s: &str) -> Result<QueueRecord, ParseError> {
     let mut c = Cursor(s);
     let recipient_id = id(c.field("rid=")?)?;
@@ -294,10 +329,12 @@ fn parse_create(s: &str) -> Result<QueueRecord, ParseError> {
     } else {
         None
     };
-    let link = if c.0.starts_with("link_id=") {
-        // `link_id=<id> queue_data=<fixed> <user>`: three tokens, kept as text.
-        let parts = [c.token(), c.token(), c.token()];
-        Some(parts.join(" "))
+    let link = if c.eat("link_id=") {
+        let link_id = id(c.token())?;
+        if !c.eat("queue_data=") {
+            return Err(ParseError("queue_data"));
+        }
+        Some(parse_link_data(&mut c, link_id)?)
     } else {
         None
     };

@@ -89,6 +89,7 @@ impl Harness {
             basic_auth: None,
             subscribe,
             queue_mode: mode,
+            link: None,
         };
         match self.reply(s, r.req(b"", cmd)) {
             Reply::Ids {
@@ -298,6 +299,7 @@ fn auth_errors_for_missing_queue_and_wrong_key() {
         basic_auth: None,
         subscribe: false,
         queue_mode: None,
+        link: None,
     };
     assert_eq!(h.reply(&s, r.req(b"", cmd)), Reply::Err(ErrorKind::Auth));
 }
@@ -333,6 +335,7 @@ fn authenticator_scheme_with_x25519_recipient_key() {
         basic_auth: None,
         subscribe: false,
         queue_mode: None,
+        link: None,
     };
     let Reply::Ids { rcv_id, .. } = h.reply(&s, req(b"", cmd, &secret)) else {
         panic!("IDS expected")
@@ -499,6 +502,7 @@ fn create_password_and_new_queues_off() {
         basic_auth: pw.map(<[u8]>::to_vec),
         subscribe: false,
         queue_mode: None,
+        link: None,
     };
     assert_eq!(
         h.reply(&s, r.req(b"", new(None))),
@@ -857,6 +861,7 @@ fn auth_key_cache_keeps_only_keys_that_verified_and_answers_as_without() {
         basic_auth: None,
         subscribe: false,
         queue_mode: None,
+        link: None,
     };
     let Reply::Ids { rcv_id, .. } = h.reply(&s, req(b"", new, &secret)) else {
         panic!("IDS expected")
