@@ -58,6 +58,9 @@ pub enum Cmd {
         queue_mode: Option<QueueMode>,
         /// v15: the short link asked for with the queue.
         link: Option<Box<NewLink>>,
+        /// v17: notifier credentials made with the queue: the notifier's key and the
+        /// recipient's DH key for notification metadata.
+        ntf: Option<Box<(PublicAuthKey, PublicKeyX25519)>>,
     },
     /// `LSET` (v15): set the queue's link (recipient).
     LSet(Box<QueueLink>),
@@ -67,6 +70,12 @@ pub enum Cmd {
     LKey(PublicAuthKey),
     /// `LGET` (v15): read a contact queue's link (unsigned).
     LGet,
+    /// `RKEY`: replace a contact queue's recipient keys.
+    RKey(Vec<PublicAuthKey>),
+    /// `SUBS` (v16): subscribe a service's queues (this relay serves no services).
+    Subs,
+    /// `NSUBS` (v16): subscribe a notification service's queues.
+    NSubs,
     /// `SUB`
     Sub,
     /// `KEY`: the recipient secures the queue.
@@ -121,7 +130,7 @@ pub struct NewLink {
 impl Cmd {
     fn party(&self) -> Option<Party> {
         match self {
-            Cmd::New { .. } | Cmd::Ping => None,
+            Cmd::New { .. } | Cmd::Ping | Cmd::Subs | Cmd::NSubs => None,
             Cmd::LKey(_) | Cmd::LGet => Some(Party::Link),
             Cmd::SKey(_) | Cmd::Send { .. } => Some(Party::Sender),
             Cmd::NSub => Some(Party::Notifier),
@@ -152,6 +161,9 @@ pub struct Request {
     pub auth: Authorization,
     /// The bytes the authorization covers.
     pub authorized: Vec<u8>,
+    /// v16: the transmission carries a service signature (this relay has no service
+    /// sessions, so it is refused with `ERR SERVICE`).
+    pub service_sig: bool,
     /// The command.
     pub cmd: Cmd,
 }
@@ -174,6 +186,8 @@ pub enum ErrorKind {
     Internal,
     /// `CMD PROHIBITED`
     Prohibited,
+    /// `SERVICE` (v16): a service command or signature without a service session.
+    Service,
 }
 
 /// `INFO` contents (`QUE`).
@@ -235,6 +249,9 @@ pub enum Reply {
         queue_mode: Option<QueueMode>,
         /// The link ID (v15), when the queue was made with a link.
         link_id: Option<EntityId>,
+        /// v17: the notifier ID and the server's DH key for notifications, when `NEW` asked
+        /// for notifier credentials.
+        ntf: Option<(EntityId, PublicKeyX25519)>,
     },
     /// `LNK` (v15): the sender ID and the link data.
     Lnk {
@@ -348,6 +365,7 @@ struct NewQueue {
     subscribe: bool,
     queue_mode: Option<QueueMode>,
     link: Option<NewLink>,
+    ntf: Option<(PublicAuthKey, PublicKeyX25519)>,
 }
 
 #[derive(Debug, Default)]
@@ -814,7 +832,9 @@ impl Core {
     ) -> Vec<Outgoing> {
         let mut out = Vec::new();
         let mut req = req;
-        let reply = if verified {
+        let reply = if self.refuses_service(&req) {
+            Reply::Err(ErrorKind::Service)
+        } else if verified {
             self.process(rng, now, session, &mut req, &mut out)
         } else {
             match req.cmd {
@@ -836,6 +856,18 @@ impl Core {
             },
         );
         out
+    }
+
+    /// This relay has no service sessions: `SUBS`/`NSUBS` and any transmission with a
+    /// service signature are `ERR SERVICE`, as the reference answers a client without a
+    /// service; for a queue command the queue is looked up first (an unknown one is `AUTH`).
+    fn refuses_service(&self, req: &Request) -> bool {
+        match (&req.cmd, req.cmd.party()) {
+            (Cmd::Subs | Cmd::NSubs, _) => true,
+            _ if !req.service_sig => false,
+            (_, None) => true,
+            (_, Some(party)) => self.queues.recipient_id(party, &req.entity_id).is_some(),
+        }
     }
 
     fn random_id<R: RngCore>(&self, rng: &mut R) -> EntityId {
@@ -864,6 +896,7 @@ impl Core {
                 subscribe,
                 queue_mode,
                 link,
+                ntf,
                 ..
             } => {
                 let allowed = self.config.allow_new_queues
@@ -882,6 +915,7 @@ impl Core {
                         subscribe: *subscribe,
                         queue_mode: *queue_mode,
                         link: link.as_deref().cloned(),
+                        ntf: ntf.as_deref().cloned(),
                     };
                     self.create_queue(rng, now, session, &req.corr_id, new, out)
                 } else {
@@ -935,6 +969,7 @@ impl Core {
             subscribe,
             queue_mode,
             link,
+            ntf,
         } = new;
         // IDs chosen by the client: the sender ID must be derived from the correlation ID, so
         // that creating a queue cannot tell whether some other queue's ID exists.
@@ -946,6 +981,15 @@ impl Core {
         let client_ids = link.is_some();
         let ours = PrivateKeyX25519::generate(rng);
         let rcv_dh_secret = dh_x25519(&rcv_dh_key, &ours);
+        // v17: the notifier with the queue, with its own server DH key.
+        let ntf_keys = ntf.map(|(notifier_key, rcv_ntf_dh_key)| {
+            let srv = PrivateKeyX25519::generate(rng);
+            (
+                notifier_key,
+                dh_x25519(&rcv_ntf_dh_key, &srv),
+                srv.public_key(),
+            )
+        });
         for _ in 0..3 {
             let rcv_id = self.random_id(rng);
             let (snd_id, link) = match &link {
@@ -964,6 +1008,16 @@ impl Core {
                 None => (self.random_id(rng), None),
             };
             let link_id = link.as_ref().map(|l| l.link_id.clone());
+            let notifier = ntf_keys.as_ref().map(|(key, secret, _)| NtfCreds {
+                notifier_id: self.random_id(rng),
+                notifier_key: key.clone(),
+                rcv_ntf_dh_secret: secret.clone(),
+                ntf_service: None,
+            });
+            let ntf_reply = notifier
+                .as_ref()
+                .zip(ntf_keys.as_ref())
+                .map(|(n, (_, _, srv_pub))| (n.notifier_id.clone(), *srv_pub));
             let record = QueueRecord {
                 recipient_id: rcv_id.clone(),
                 recipient_keys: vec![rcv_auth_key.clone()],
@@ -972,7 +1026,7 @@ impl Core {
                 sender_key: None,
                 queue_mode,
                 link,
-                notifier: None,
+                notifier,
                 status: QueueStatus::Active,
                 updated_at: Some(now - now.rem_euclid(86_400)),
                 rcv_service: None,
@@ -981,6 +1035,9 @@ impl Core {
                 Ok(()) => {
                     inc(&self.stats.q_created);
                     inc(&self.stats.q_count);
+                    if ntf_reply.is_some() {
+                        inc(&self.stats.ntf_new_created);
+                    }
                     if subscribe {
                         self.subscribe(session.client, &rcv_id, out);
                     }
@@ -991,6 +1048,7 @@ impl Core {
                         srv_dh_key,
                         queue_mode,
                         link_id,
+                        ntf: ntf_reply,
                     });
                 }
                 // No retry with IDs the client chose.
@@ -1289,6 +1347,20 @@ impl Core {
                 }
                 Ok(Reply::Ok)
             }
+            Cmd::RKey(keys) => {
+                let q = self
+                    .queues
+                    .find(Party::Recipient, rid)
+                    .ok_or(ErrorKind::Auth)?;
+                if q.queue_mode != Some(QueueMode::Contact) {
+                    return Err(ErrorKind::Auth);
+                }
+                let keys = keys.clone();
+                self.queues
+                    .update_keys(rid, keys)
+                    .map_err(|_| ErrorKind::Internal)?;
+                Ok(Reply::Ok)
+            }
             Cmd::Que => {
                 let q = self
                     .queues
@@ -1392,7 +1464,7 @@ impl Core {
                 self.clients.entry(client).or_default().ntf_subs.insert(nid);
                 Ok(Reply::Sok)
             }
-            Cmd::New { .. } | Cmd::Ping => Err(ErrorKind::Internal),
+            Cmd::New { .. } | Cmd::Ping | Cmd::Subs | Cmd::NSubs => Err(ErrorKind::Internal),
         }
     }
 

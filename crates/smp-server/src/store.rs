@@ -11,7 +11,7 @@ use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 
-use crate::store_log::{StoreLogRecord, StoreLogWriter};
+use crate::store_log::{ServiceParty, ServiceRecord, StoreLogRecord, StoreLogWriter};
 use simplex_crypto::{DhSecretX25519, PublicAuthKey};
 
 /// A queue, sender or notifier ID (24 random bytes when the server makes them).
@@ -323,6 +323,8 @@ pub struct QueueStore {
     notifiers: HashMap<EntityId, EntityId>,
     /// Link ID → recipient ID.
     links: HashMap<EntityId, EntityId>,
+    /// Service records of a reference store log, kept to be written back.
+    services: Vec<ServiceRecord>,
     log: Option<StoreLogWriter>,
 }
 
@@ -373,6 +375,11 @@ impl QueueStore {
         self.ids.reserve(additional.saturating_mul(2), |e| {
             entry_hash(records, hasher, *e)
         });
+    }
+
+    /// The service records (from a reference store log; this relay makes none).
+    pub fn services(&self) -> &[ServiceRecord] {
+        &self.services
     }
 
     /// All queues, in no particular order.
@@ -617,6 +624,16 @@ impl QueueStore {
             .is_some_and(|p| p.link().is_some())
     }
 
+    /// Replaces the recipient keys (`RKEY`; logged as `KEYS`).
+    pub fn update_keys(&mut self, rid: &[u8], keys: Vec<PublicAuthKey>) -> Result<(), StoreError> {
+        let mut it = keys.iter().cloned();
+        let first = it.next().ok_or(StoreError::NoKey)?;
+        let q = self.get_mut(rid)?;
+        q.first_key = first;
+        q.edit_extra(|e| e.more_keys = it.collect());
+        self.write(&StoreLogRecord::UpdateKeys(rid.to_vec(), keys))
+    }
+
     /// Suspends the queue (`OFF`; logged as `SUSPEND`).
     pub fn suspend(&mut self, rid: &[u8]) -> Result<(), StoreError> {
         self.get_mut(rid)?.set_status(QueueStatus::Off);
@@ -691,6 +708,28 @@ impl QueueStore {
                 .ok_or(StoreError::NotFound),
             StoreLogRecord::UpdateTime(rid, day) => {
                 self.get_mut(&rid)?.updated_at = day;
+                Ok(())
+            }
+            StoreLogRecord::NewService(sr) => {
+                if self.services.iter().any(|s| s.service_id == sr.service_id) {
+                    return Err(StoreError::Duplicate);
+                }
+                self.services.push(sr);
+                Ok(())
+            }
+            StoreLogRecord::QueueService(rid, party, sid) => {
+                let sid = sid.map(|s| simplex_encoding::string::base64url_encode(&s));
+                let q = self.get_mut(&rid)?;
+                match party {
+                    ServiceParty::Recipient => q.edit_extra(|e| e.rcv_service = sid),
+                    ServiceParty::Notifier => q.edit_extra(|e| match &mut e.notifier {
+                        Some(n) => {
+                            n.ntf_service = sid;
+                            Ok(())
+                        }
+                        None => Err(StoreError::NotFound),
+                    })?,
+                }
                 Ok(())
             }
             StoreLogRecord::CreateLink(rid, link) => {

@@ -49,6 +49,30 @@ pub enum StoreLogRecord {
     DeleteNotifier(EntityId),
     /// `TIME <rid> <day as Unix seconds>`
     UpdateTime(EntityId, i64),
+    /// `NEW_SERVICE service_id=… role=… cert=… cert_hash=… created_at=…` (v16; this relay
+    /// serves no services but keeps the records of a reference store log, as text).
+    NewService(ServiceRecord),
+    /// `QUEUE_SERVICE <rid> <R|N> [<service ID>]`: the queue's recipient (`R`) or notifier
+    /// (`N`) service association, or none.
+    QueueService(EntityId, ServiceParty, Option<EntityId>),
+}
+
+/// A service record of the store log, kept as its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRecord {
+    /// The service ID.
+    pub service_id: EntityId,
+    /// The whole record after `NEW_SERVICE `.
+    pub text: String,
+}
+
+/// Whose service a `QUEUE_SERVICE` record sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceParty {
+    /// `R`: the recipient's (`rsrv=`).
+    Recipient,
+    /// `N`: the notifier's (`nsrv=`).
+    Notifier,
 }
 
 /// A store log or messages file line that does not parse.
@@ -158,6 +182,16 @@ impl StoreLogRecord {
             StoreLogRecord::DeleteQueue(rid) => format!("DELETE {}", b64(rid)),
             StoreLogRecord::DeleteNotifier(rid) => format!("NDELETE {}", b64(rid)),
             StoreLogRecord::UpdateTime(rid, t) => format!("TIME {} {t}", b64(rid)),
+            StoreLogRecord::NewService(sr) => format!("NEW_SERVICE {}", sr.text),
+            StoreLogRecord::QueueService(rid, party, sid) => format!(
+                "QUEUE_SERVICE {} {} {}",
+                b64(rid),
+                match party {
+                    ServiceParty::Recipient => "R",
+                    ServiceParty::Notifier => "N",
+                },
+                sid.as_deref().map(b64).unwrap_or_default()
+            ),
         }
     }
 
@@ -166,6 +200,13 @@ impl StoreLogRecord {
         let (tag, rest) = line.split_once(' ').ok_or(ParseError("no record tag"))?;
         if tag == "CREATE" {
             return parse_create(rest).map(|q| StoreLogRecord::CreateQueue(Box::new(q)));
+        }
+        if tag == "NEW_SERVICE" {
+            let sid = Cursor(rest).field("service_id=")?;
+            return Ok(StoreLogRecord::NewService(ServiceRecord {
+                service_id: id(sid)?,
+                text: rest.to_owned(),
+            }));
         }
         let (rid, arg) = match rest.split_once(' ') {
             Some((rid, arg)) => (rid, Some(arg)),
@@ -188,6 +229,19 @@ impl StoreLogRecord {
             "UNBLOCK" => StoreLogRecord::UnblockQueue(rid),
             "DELETE" => StoreLogRecord::DeleteQueue(rid),
             "NDELETE" => StoreLogRecord::DeleteNotifier(rid),
+            "QUEUE_SERVICE" => {
+                let mut c = Cursor(arg()?);
+                let party = match c.token() {
+                    "R" => ServiceParty::Recipient,
+                    "N" => ServiceParty::Notifier,
+                    _ => return Err(ParseError("service party")),
+                };
+                let sid = match c.token() {
+                    "" => None,
+                    s => Some(id(s)?),
+                };
+                StoreLogRecord::QueueService(rid, party, sid)
+            }
             "TIME" => {
                 StoreLogRecord::UpdateTime(rid, arg()?.parse().map_err(|_| ParseError("time"))?)
             }
@@ -483,6 +537,11 @@ fn write_state(path: &Path, store: &QueueStore) -> io::Result<StoreLogWriter> {
             .truncate(true)
             .open(path)?,
     );
+    // Services first, as the reference writes them: queue records refer to them.
+    for sr in store.services() {
+        w.write_all(StoreLogRecord::NewService(sr.clone()).to_line().as_bytes())?;
+        w.write_all(b"\n")?;
+    }
     for q in store.queues() {
         w.write_all(
             StoreLogRecord::CreateQueue(Box::new(q))
@@ -968,6 +1027,54 @@ mod tests {
                 "{e}\nnot in\n{compacted}"
             );
         }
+    }
+
+    /// The reference's service records (v16): `NEW_SERVICE` kept as text and written first
+    /// on compaction, `QUEUE_SERVICE` setting `rsrv=`/`nsrv=` of the queue record.
+    #[test]
+    fn service_records_of_a_reference_log_are_kept() {
+        const RID: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB";
+        const SID: &str = "AgICAgICAgICAgICAgICAgICAgICAgIC";
+        const NID: &str = "BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUF";
+        const SRV: &str = "DQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0N";
+        const ED11: &str = "MCowBQYDK2VwAyEAERERERERERERERERERERERERERERERERERERERERERE=";
+        const X12: &str = "MCowBQYDK2VuAyEAEhISEhISEhISEhISEhISEhISEhISEhISEhISEhISEhI=";
+        const RDH: &str = "ISEhISEhISEhISEhISEhISEhISEhISEhISEhISEhISE=";
+        const NDH: &str = "IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=";
+        let service = format!(
+            "service_id={SRV} role=N cert=Y2VydA== cert_hash=aGFzaA== created_at=2025-01-01"
+        );
+        let log = [
+            format!("NEW_SERVICE {service}"),
+            format!("CREATE rid={RID} rk={ED11} rdh={RDH} sid={SID} sk= queue_mode=C notifier={NID} {X12} {NDH}"),
+            format!("QUEUE_SERVICE {RID} N {SRV}"),
+            format!("QUEUE_SERVICE {RID} R {SRV}"),
+            format!("QUEUE_SERVICE {RID} R "),
+            format!("QUEUE_SERVICE {RID} R {SRV}"),
+        ]
+        .join("\n")
+            + "\n";
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("smp-server-store.log");
+        fs::write(&path, log).expect("write");
+        let mut s = QueueStore::new();
+        let (_w, stats) = open_and_compact(&path, &mut s, 0).expect("replay");
+        assert_eq!(stats.errors, 0);
+        let q = s
+            .find(crate::store::Party::Recipient, &[1; 24])
+            .expect("queue");
+        assert_eq!(q.rcv_service.as_deref(), Some(SRV));
+        let n = q.notifier.expect("notifier");
+        assert_eq!(n.ntf_service.as_deref(), Some(SRV));
+        let compacted = fs::read_to_string(&path).expect("read");
+        let lines: Vec<&str> = compacted.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                format!("NEW_SERVICE {service}"),
+                format!("CREATE rid={RID} rk={ED11} rdh={RDH} sid={SID} sk= queue_mode=C notifier={NID} {X12} {NDH} nsrv={SRV} rsrv={SRV}"),
+            ]
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use simplex_encoding::{Large, ShortBytes};
 use smp_proto::command::{Command, QueueMode as WireMode, SubscriptionMode};
 use smp_proto::error::{BlockingInfo, CommandError, ErrorType};
 use smp_proto::message::RcvMessage;
-use smp_proto::queue::{QueueLinkData, QueueReqData};
+use smp_proto::queue::{QueueLinkData, QueueReqData, ServerNtfCreds};
 use smp_proto::response::{
     MsgInfo, QueueIdsKeys, QueueInfo as WireInfo, QueueSub, Response, SubThread,
 };
@@ -56,6 +56,9 @@ pub fn request(t: ServerTransmission<'_>, session_id: &[u8]) -> Result<Request, 
             subscribe: n.sub_mode == SubscriptionMode::Subscribe,
             queue_mode: n.queue_req_data.as_ref().map(|d| mode_in(d.mode())),
             link: n.queue_req_data.as_ref().and_then(new_link).map(Box::new),
+            ntf: n
+                .ntf_creds
+                .map(|c| Box::new((c.notifier_key, c.rcv_ntf_dh_key))),
         },
         Command::LSet { link_id, data } => Cmd::LSet(Box::new(QueueLink {
             link_id: link_id.as_slice().to_vec(),
@@ -87,11 +90,9 @@ pub fn request(t: ServerTransmission<'_>, session_id: &[u8]) -> Result<Request, 
         },
         Command::Ping => Cmd::Ping,
         Command::NSub => Cmd::NSub,
-        // Commands that this relay does not serve yet: answered as the unknown commands they
-        // were before smp-proto parsed them.
-        Command::Subs | Command::NSubs | Command::RKey(_) => {
-            return Err((corr_id, entity_id, ErrorType::Cmd(CommandError::Unknown)))
-        }
+        Command::RKey(keys) => Cmd::RKey(keys),
+        Command::Subs => Cmd::Subs,
+        Command::NSubs => Cmd::NSubs,
         _ => return Err((corr_id, entity_id, ErrorType::Cmd(CommandError::Prohibited))),
     };
     let auth = match &t.authorization {
@@ -104,6 +105,7 @@ pub fn request(t: ServerTransmission<'_>, session_id: &[u8]) -> Result<Request, 
         entity_id,
         auth,
         authorized: t.raw.authorized(session_id).into_owned(),
+        service_sig: t.raw.service_sig.is_some(),
         cmd,
     })
 }
@@ -126,6 +128,7 @@ pub fn error(e: ErrorKind) -> ErrorType {
         ErrorKind::LargeMsg => ErrorType::LargeMsg,
         ErrorKind::Internal => ErrorType::Internal,
         ErrorKind::Prohibited => ErrorType::Cmd(CommandError::Prohibited),
+        ErrorKind::Service => ErrorType::Service,
     }
 }
 
@@ -159,6 +162,7 @@ pub fn response(r: Reply) -> Response {
             srv_dh_key,
             queue_mode,
             link_id,
+            ntf,
         } => Response::Ids(QueueIdsKeys {
             rcv_id: short(&rcv_id),
             snd_id: short(&snd_id),
@@ -169,7 +173,10 @@ pub fn response(r: Reply) -> Response {
             }),
             link_id: link_id.as_deref().map(short),
             service_id: None,
-            server_ntf_creds: None,
+            server_ntf_creds: ntf.map(|(id, key)| ServerNtfCreds {
+                notifier_id: short(&id),
+                srv_ntf_dh_key: key,
+            }),
         }),
         Reply::Lnk {
             snd_id,
