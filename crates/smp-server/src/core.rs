@@ -381,26 +381,6 @@ struct ClientState {
     ntf_subs: HashSet<EntityId>,
 }
 
-/// True when `snd_id` is the first 24 bytes of SHA3-384 of the correlation ID.
-fn sender_id_matches(corr_id: &[u8], snd_id: &[u8]) -> bool {
-    let Ok(corr) = <[u8; 24]>::try_from(corr_id) else {
-        return false;
-    };
-    smp_client::link_sender_id(&corr).is_ok_and(|id| id.as_slice() == snd_id)
-}
-
-/// `LNK` with the queue's sender ID and link data (`AUTH` when it has none).
-fn link_reply(q: QueueRecord) -> Reply {
-    match q.link {
-        Some(l) => Reply::Lnk {
-            snd_id: q.sender_id,
-            fixed: l.fixed,
-            user: l.user,
-        },
-        None => Reply::Err(ErrorKind::Auth),
-    }
-}
-
 /// A stored message as `MSG`: the received-message body (`ts`, flags, body), padded, boxed
 /// with the queue's DH secret under the message ID. The body is copied once, into the box
 /// buffer, and encrypted there in place.
@@ -858,18 +838,6 @@ impl Core {
         out
     }
 
-    /// This relay has no service sessions: `SUBS`/`NSUBS` and any transmission with a
-    /// service signature are `ERR SERVICE`, as the reference answers a client without a
-    /// service; for a queue command the queue is looked up first (an unknown one is `AUTH`).
-    fn refuses_service(&self, req: &Request) -> bool {
-        match (&req.cmd, req.cmd.party()) {
-            (Cmd::Subs | Cmd::NSubs, _) => true,
-            _ if !req.service_sig => false,
-            (_, None) => true,
-            (_, Some(party)) => self.queues.recipient_id(party, &req.entity_id).is_some(),
-        }
-    }
-
     fn random_id<R: RngCore>(&self, rng: &mut R) -> EntityId {
         let mut id = vec![0u8; self.config.id_len];
         rng.fill_bytes(&mut id);
@@ -1060,40 +1028,6 @@ impl Core {
             }
         }
         Err(ErrorKind::Internal)
-    }
-
-    /// `LKEY`: secures a messaging queue with the sender's key (as `SKEY`) and answers
-    /// with its link.
-    fn secure_by_link(&mut self, rid: &[u8], k: &PublicAuthKey) -> Result<Reply, ErrorKind> {
-        let q = self
-            .queues
-            .find(Party::Recipient, rid)
-            .ok_or(ErrorKind::Auth)?;
-        if !q.sender_can_secure() {
-            return Err(ErrorKind::Auth);
-        }
-        match self.queues.secure(rid, k.clone()) {
-            Ok(()) => inc(&self.stats.q_secured),
-            Err(StoreError::AlreadySecured) => return Err(ErrorKind::Auth),
-            Err(_) => return Err(ErrorKind::Internal),
-        }
-        Ok(link_reply(q))
-    }
-
-    /// `LSET`: refused for a secured messaging queue, another link ID or other fixed data.
-    fn set_link(&mut self, rid: &[u8], link: &QueueLink) -> Result<Reply, ErrorKind> {
-        let q = self
-            .queues
-            .find(Party::Recipient, rid)
-            .ok_or(ErrorKind::Auth)?;
-        if q.is_secured_messaging() {
-            return Err(ErrorKind::Auth);
-        }
-        match self.queues.set_link(rid, link.clone()) {
-            Ok(()) => Ok(Reply::Ok),
-            Err(StoreError::LinkChange | StoreError::Duplicate) => Err(ErrorKind::Auth),
-            Err(_) => Err(ErrorKind::Internal),
-        }
     }
 
     /// Makes this client the queue's subscriber; the previous one gets `END`.
@@ -1620,6 +1554,9 @@ impl Core {
         }
     }
 }
+
+mod links;
+use links::{link_reply, sender_id_matches};
 
 #[cfg(test)]
 mod tests;

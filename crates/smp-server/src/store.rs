@@ -171,7 +171,8 @@ fn id_of(id: &[u8]) -> Option<Id> {
 struct Extra {
     /// Recipient keys after the first (`RKEY`).
     more_keys: Vec<PublicAuthKey>,
-    link: Option<QueueLink>,
+    /// Boxed again: most queues with extras have a notifier and no link.
+    link: Option<Box<QueueLink>>,
     notifier: Option<NtfCreds>,
     blocked: Option<String>,
     rcv_service: Option<String>,
@@ -209,7 +210,7 @@ impl Packed {
         };
         let extra = Extra {
             more_keys,
-            link: q.link,
+            link: q.link.map(Box::new),
             notifier: q.notifier,
             blocked,
             rcv_service: q.rcv_service,
@@ -251,7 +252,7 @@ impl Packed {
     }
 
     fn link(&self) -> Option<&QueueLink> {
-        self.extra.as_ref().and_then(|e| e.link.as_ref())
+        self.extra.as_ref().and_then(|e| e.link.as_deref())
     }
 
     fn unpack(&self) -> QueueRecord {
@@ -274,7 +275,7 @@ impl Packed {
             sender_id: self.sid.to_vec(),
             sender_key: self.sender_key.clone(),
             queue_mode: self.queue_mode,
-            link: extra.and_then(|e| e.link.clone()),
+            link: extra.and_then(|e| e.link.as_deref().cloned()),
             notifier: extra.and_then(|e| e.notifier.clone()),
             status,
             updated_at: (self.updated_at != i64::MIN).then_some(self.updated_at),
@@ -602,7 +603,7 @@ impl QueueStore {
                 return Err(StoreError::LinkChange);
             }
         }
-        q.edit_extra(|e| e.link = Some(link.clone()));
+        q.edit_extra(|e| e.link = Some(Box::new(link.clone())));
         self.links.insert(link.link_id.clone(), rid.to_vec());
         self.write(&StoreLogRecord::CreateLink(rid.to_vec(), link))
     }
@@ -735,7 +736,7 @@ impl QueueStore {
             StoreLogRecord::CreateLink(rid, link) => {
                 let lid = link.link_id.clone();
                 let q = self.get_mut(&rid)?;
-                if let Some(old) = q.edit_extra(|e| e.link.replace(link)) {
+                if let Some(old) = q.edit_extra(|e| e.link.replace(Box::new(link))) {
                     self.links.remove(&old.link_id);
                 }
                 self.links.insert(lid, rid);
