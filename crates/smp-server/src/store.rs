@@ -619,12 +619,6 @@ impl QueueStore {
         self.write(&StoreLogRecord::DeleteLink(rid.to_vec()))
     }
 
-    /// True when the queue has link data (without copying it).
-    pub fn has_link(&self, rid: &[u8]) -> bool {
-        self.packed(Party::Recipient, rid)
-            .is_some_and(|p| p.link().is_some())
-    }
-
     /// Replaces the recipient keys (`RKEY`; logged as `KEYS`).
     pub fn update_keys(&mut self, rid: &[u8], keys: Vec<PublicAuthKey>) -> Result<(), StoreError> {
         let mut it = keys.iter().cloned();
