@@ -764,7 +764,10 @@ impl Core {
                 _ => AuthCheck::Nothing,
             };
         };
-        match (&req.cmd, self.queues.find(party, &req.entity_id)) {
+        match (
+            &req.cmd,
+            self.queues.find_meta(party, &req.entity_id).map(|(q, _)| q),
+        ) {
             (_, None) => AuthCheck::Keys(Vec::new()),
             (Cmd::Send { .. }, Some(q)) => match &q.sender_key {
                 None => AuthCheck::Unsigned,
@@ -902,13 +905,13 @@ impl Core {
                 // BLOCKED, which is ERR AUTH before v12.
                 let direct = matches!(cmd, Cmd::Off | Cmd::Del | Cmd::NSub);
                 let checks_status = !direct && !matches!(cmd, Cmd::Send { .. });
-                let blocked =
-                    self.queues
-                        .find(Party::Recipient, &rid)
-                        .and_then(|q| match &q.status {
-                            QueueStatus::Blocked(info) => Some(info.clone()),
-                            _ => None,
-                        });
+                let blocked = self
+                    .queues
+                    .find_meta(Party::Recipient, &rid)
+                    .and_then(|(q, _)| match &q.status {
+                        QueueStatus::Blocked(info) => Some(info.clone()),
+                        _ => None,
+                    });
                 if let Some(info) = blocked.filter(|_| checks_status) {
                     return Reply::Err(ErrorKind::Blocked(info));
                 }
@@ -1442,9 +1445,9 @@ impl Core {
             inc(&self.stats.msg_sent_large);
             return Err(ErrorKind::LargeMsg);
         }
-        let q = self
+        let (q, has_link) = self
             .queues
-            .find(Party::Recipient, rid)
+            .find_meta(Party::Recipient, rid)
             .ok_or(ErrorKind::Auth)?;
         match q.status {
             QueueStatus::Active => {}
@@ -1459,7 +1462,7 @@ impl Core {
         }
         // The first message to a secured messaging queue ends its link: the invitation
         // has been accepted.
-        if q.link.is_some() && q.is_secured_messaging() {
+        if has_link && q.is_secured_messaging() {
             self.queues
                 .delete_link(rid)
                 .map_err(|_| ErrorKind::Internal)?;

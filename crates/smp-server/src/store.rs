@@ -256,6 +256,11 @@ impl Packed {
     }
 
     fn unpack(&self) -> QueueRecord {
+        self.unpack_with(true)
+    }
+
+    /// The record, with its link data only when `with_link`.
+    fn unpack_with(&self, with_link: bool) -> QueueRecord {
         let extra = self.extra.as_deref();
         let mut recipient_keys = Vec::with_capacity(1);
         recipient_keys.push(self.first_key.clone());
@@ -275,7 +280,9 @@ impl Packed {
             sender_id: self.sid.to_vec(),
             sender_key: self.sender_key.clone(),
             queue_mode: self.queue_mode,
-            link: extra.and_then(|e| e.link.as_deref().cloned()),
+            link: extra
+                .and_then(|e| e.link.as_deref().cloned())
+                .filter(|_| with_link),
             notifier: extra.and_then(|e| e.notifier.clone()),
             status,
             updated_at: (self.updated_at != i64::MIN).then_some(self.updated_at),
@@ -429,6 +436,13 @@ impl QueueStore {
     /// Finds a queue by the ID of a party (a copy of its record).
     pub fn find(&self, party: Party, id: &[u8]) -> Option<QueueRecord> {
         self.packed(party, id).map(Packed::unpack)
+    }
+
+    /// A queue's record without its link data (up to kilobytes, which most commands do not
+    /// read), and whether it has a link.
+    pub fn find_meta(&self, party: Party, id: &[u8]) -> Option<(QueueRecord, bool)> {
+        self.packed(party, id)
+            .map(|p| (p.unpack_with(false), p.link().is_some()))
     }
 
     /// The DH secret for the bodies delivered from a queue (without copying the record).
