@@ -158,7 +158,7 @@ async fn pair(
     let transport = ServerTransport::new(&creds)
         .expect("transport")
         .with_versions(server_versions);
-    let identity = *transport.identity();
+    let identity = transport.identity().clone();
     let listener = SmpListener::bind("127.0.0.1:0", Arc::new(transport))
         .await
         .expect("bind");

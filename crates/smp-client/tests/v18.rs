@@ -170,7 +170,7 @@ async fn start() -> (
     let server = SmpServer {
         hosts: vec![TransportHost::Ipv4([127, 0, 0, 1])],
         port: Some(port),
-        key_hash: *transport.identity(),
+        key_hash: transport.identity().clone(),
     };
     let (client, events) = SmpClient::connect(&server, ClientConfig::default())
         .await

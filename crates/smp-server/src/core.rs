@@ -29,7 +29,8 @@ use crate::msg_store::{
 };
 use crate::stats::{add, inc, Stats};
 use crate::store::{
-    EntityId, NtfCreds, Party, QueueMode, QueueRecord, QueueStatus, QueueStore, StoreError,
+    EntityId, NtfCreds, Party, QueueLink, QueueMode, QueueRecord, QueueStatus, QueueStore,
+    StoreError,
 };
 
 /// A connected client, as the network layer numbers them.
@@ -55,7 +56,26 @@ pub enum Cmd {
         subscribe: bool,
         /// v9 `sndSecure`: the queue mode asked for (`None` before v9).
         queue_mode: Option<QueueMode>,
+        /// v15: the short link asked for with the queue.
+        link: Option<Box<NewLink>>,
+        /// v17: notifier credentials made with the queue: the notifier's key and the
+        /// recipient's DH key for notification metadata.
+        ntf: Option<Box<(PublicAuthKey, PublicKeyX25519)>>,
     },
+    /// `LSET` (v15): set the queue's link (recipient).
+    LSet(Box<QueueLink>),
+    /// `LDEL` (v15): delete the queue's link (recipient).
+    LDel,
+    /// `LKEY` (v15): secure a messaging queue found by its link ID, and read its link.
+    LKey(PublicAuthKey),
+    /// `LGET` (v15): read a contact queue's link (unsigned).
+    LGet,
+    /// `RKEY`: replace a contact queue's recipient keys.
+    RKey(Vec<PublicAuthKey>),
+    /// `SUBS` (v16): subscribe a service's queues (this relay serves no services).
+    Subs,
+    /// `NSUBS` (v16): subscribe a notification service's queues.
+    NSubs,
     /// `SUB`
     Sub,
     /// `KEY`: the recipient secures the queue.
@@ -94,10 +114,24 @@ pub enum Cmd {
     Ping,
 }
 
+/// The short link `NEW` asks for (v15).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLink {
+    /// The sender ID the client chose (the first 24 bytes of SHA3-384 of the correlation ID).
+    pub snd_id: EntityId,
+    /// The link ID of a contact queue (the server makes one for a messaging queue).
+    pub link_id: Option<EntityId>,
+    /// The encrypted fixed data.
+    pub fixed: Vec<u8>,
+    /// The encrypted user data.
+    pub user: Vec<u8>,
+}
+
 impl Cmd {
     fn party(&self) -> Option<Party> {
         match self {
-            Cmd::New { .. } | Cmd::Ping => None,
+            Cmd::New { .. } | Cmd::Ping | Cmd::Subs | Cmd::NSubs => None,
+            Cmd::LKey(_) | Cmd::LGet => Some(Party::Link),
             Cmd::SKey(_) | Cmd::Send { .. } => Some(Party::Sender),
             Cmd::NSub => Some(Party::Notifier),
             _ => Some(Party::Recipient),
@@ -127,6 +161,9 @@ pub struct Request {
     pub auth: Authorization,
     /// The bytes the authorization covers.
     pub authorized: Vec<u8>,
+    /// v16: the transmission carries a service signature (this relay has no service
+    /// sessions, so it is refused with `ERR SERVICE`).
+    pub service_sig: bool,
     /// The command.
     pub cmd: Cmd,
 }
@@ -149,6 +186,8 @@ pub enum ErrorKind {
     Internal,
     /// `CMD PROHIBITED`
     Prohibited,
+    /// `SERVICE` (v16): a service command or signature without a service session.
+    Service,
 }
 
 /// `INFO` contents (`QUE`).
@@ -208,6 +247,20 @@ pub enum Reply {
         srv_dh_key: PublicKeyX25519,
         /// The queue mode (v9 `sndSecure`).
         queue_mode: Option<QueueMode>,
+        /// The link ID (v15), when the queue was made with a link.
+        link_id: Option<EntityId>,
+        /// v17: the notifier ID and the server's DH key for notifications, when `NEW` asked
+        /// for notifier credentials.
+        ntf: Option<(EntityId, PublicKeyX25519)>,
+    },
+    /// `LNK` (v15): the sender ID and the link data.
+    Lnk {
+        /// Sender ID.
+        snd_id: EntityId,
+        /// The encrypted fixed data.
+        fixed: Vec<u8>,
+        /// The encrypted user data.
+        user: Vec<u8>,
     },
     /// `OK`
     Ok,
@@ -311,6 +364,8 @@ struct NewQueue {
     rcv_dh_key: PublicKeyX25519,
     subscribe: bool,
     queue_mode: Option<QueueMode>,
+    link: Option<NewLink>,
+    ntf: Option<(PublicAuthKey, PublicKeyX25519)>,
 }
 
 #[derive(Debug, Default)]
@@ -709,17 +764,22 @@ impl Core {
                 _ => AuthCheck::Nothing,
             };
         };
-        match (&req.cmd, self.queues.find(party, &req.entity_id)) {
+        match (
+            &req.cmd,
+            self.queues.find_meta(party, &req.entity_id).map(|(q, _)| q),
+        ) {
             (_, None) => AuthCheck::Keys(Vec::new()),
             (Cmd::Send { .. }, Some(q)) => match &q.sender_key {
                 None => AuthCheck::Unsigned,
                 Some(k) => AuthCheck::Keys(vec![k.clone()]),
             },
-            (Cmd::SKey(k), Some(q)) => {
+            (Cmd::SKey(k) | Cmd::LKey(k), Some(q)) => {
                 let allowed =
                     q.sender_can_secure() && q.sender_key.as_ref().is_none_or(|sk| sk == k);
                 AuthCheck::Keys(if allowed { vec![k.clone()] } else { Vec::new() })
             }
+            (Cmd::LGet, Some(q)) if q.is_contact() => AuthCheck::Unsigned,
+            (Cmd::LGet, Some(_)) => AuthCheck::Keys(Vec::new()),
             (Cmd::NSub, Some(q)) => AuthCheck::Keys(
                 q.notifier
                     .as_ref()
@@ -755,7 +815,9 @@ impl Core {
     ) -> Vec<Outgoing> {
         let mut out = Vec::new();
         let mut req = req;
-        let reply = if verified {
+        let reply = if self.refuses_service(&req) {
+            Reply::Err(ErrorKind::Service)
+        } else if verified {
             self.process(rng, now, session, &mut req, &mut out)
         } else {
             match req.cmd {
@@ -804,6 +866,8 @@ impl Core {
                 basic_auth,
                 subscribe,
                 queue_mode,
+                link,
+                ntf,
                 ..
             } => {
                 let allowed = self.config.allow_new_queues
@@ -821,8 +885,10 @@ impl Core {
                         rcv_dh_key: *rcv_dh_key,
                         subscribe: *subscribe,
                         queue_mode: *queue_mode,
+                        link: link.as_deref().cloned(),
+                        ntf: ntf.as_deref().cloned(),
                     };
-                    self.create_queue(rng, now, session, new, out)
+                    self.create_queue(rng, now, session, &req.corr_id, new, out)
                 } else {
                     Err(ErrorKind::Auth)
                 }
@@ -839,13 +905,13 @@ impl Core {
                 // BLOCKED, which is ERR AUTH before v12.
                 let direct = matches!(cmd, Cmd::Off | Cmd::Del | Cmd::NSub);
                 let checks_status = !direct && !matches!(cmd, Cmd::Send { .. });
-                let blocked =
-                    self.queues
-                        .find(Party::Recipient, &rid)
-                        .and_then(|q| match &q.status {
-                            QueueStatus::Blocked(info) => Some(info.clone()),
-                            _ => None,
-                        });
+                let blocked = self
+                    .queues
+                    .find_meta(Party::Recipient, &rid)
+                    .and_then(|(q, _)| match &q.status {
+                        QueueStatus::Blocked(info) => Some(info.clone()),
+                        _ => None,
+                    });
                 if let Some(info) = blocked.filter(|_| checks_status) {
                     return Reply::Err(ErrorKind::Blocked(info));
                 }
@@ -864,6 +930,7 @@ impl Core {
         rng: &mut R,
         now: i64,
         session: &Session,
+        corr_id: &[u8],
         new: NewQueue,
         out: &mut Vec<Outgoing>,
     ) -> Result<Reply, ErrorKind> {
@@ -872,12 +939,56 @@ impl Core {
             rcv_dh_key,
             subscribe,
             queue_mode,
+            link,
+            ntf,
         } = new;
+        // IDs chosen by the client: the sender ID must be derived from the correlation ID, so
+        // that creating a queue cannot tell whether some other queue's ID exists.
+        if let Some(l) = &link {
+            if !sender_id_matches(corr_id, &l.snd_id) {
+                return Err(ErrorKind::Prohibited);
+            }
+        }
+        let client_ids = link.is_some();
         let ours = PrivateKeyX25519::generate(rng);
         let rcv_dh_secret = dh_x25519(&rcv_dh_key, &ours);
+        // v17: the notifier with the queue, with its own server DH key.
+        let ntf_keys = ntf.map(|(notifier_key, rcv_ntf_dh_key)| {
+            let srv = PrivateKeyX25519::generate(rng);
+            (
+                notifier_key,
+                dh_x25519(&rcv_ntf_dh_key, &srv),
+                srv.public_key(),
+            )
+        });
         for _ in 0..3 {
             let rcv_id = self.random_id(rng);
-            let snd_id = self.random_id(rng);
+            let (snd_id, link) = match &link {
+                Some(l) => {
+                    let link_id = match &l.link_id {
+                        Some(id) => id.clone(),
+                        None => self.random_id(rng),
+                    };
+                    let ql = QueueLink {
+                        link_id,
+                        fixed: l.fixed.clone(),
+                        user: l.user.clone(),
+                    };
+                    (l.snd_id.clone(), Some(ql))
+                }
+                None => (self.random_id(rng), None),
+            };
+            let link_id = link.as_ref().map(|l| l.link_id.clone());
+            let notifier = ntf_keys.as_ref().map(|(key, secret, _)| NtfCreds {
+                notifier_id: self.random_id(rng),
+                notifier_key: key.clone(),
+                rcv_ntf_dh_secret: secret.clone(),
+                ntf_service: None,
+            });
+            let ntf_reply = notifier
+                .as_ref()
+                .zip(ntf_keys.as_ref())
+                .map(|(n, (_, _, srv_pub))| (n.notifier_id.clone(), *srv_pub));
             let record = QueueRecord {
                 recipient_id: rcv_id.clone(),
                 recipient_keys: vec![rcv_auth_key.clone()],
@@ -885,8 +996,8 @@ impl Core {
                 sender_id: snd_id.clone(),
                 sender_key: None,
                 queue_mode,
-                link: None,
-                notifier: None,
+                link,
+                notifier,
                 status: QueueStatus::Active,
                 updated_at: Some(now - now.rem_euclid(86_400)),
                 rcv_service: None,
@@ -895,6 +1006,9 @@ impl Core {
                 Ok(()) => {
                     inc(&self.stats.q_created);
                     inc(&self.stats.q_count);
+                    if ntf_reply.is_some() {
+                        inc(&self.stats.ntf_new_created);
+                    }
                     if subscribe {
                         self.subscribe(session.client, &rcv_id, out);
                     }
@@ -904,7 +1018,13 @@ impl Core {
                         snd_id,
                         srv_dh_key,
                         queue_mode,
+                        link_id,
+                        ntf: ntf_reply,
                     });
+                }
+                // No retry with IDs the client chose.
+                Err(StoreError::Duplicate | StoreError::IdLength) if client_ids => {
+                    return Err(ErrorKind::Auth)
                 }
                 Err(StoreError::Duplicate) => continue,
                 Err(_) => return Err(ErrorKind::Internal),
@@ -1097,6 +1217,30 @@ impl Core {
                     Err(_) => Err(ErrorKind::Internal),
                 }
             }
+            Cmd::LKey(k) => {
+                let k = k.clone();
+                self.secure_by_link(rid, &k)
+            }
+            Cmd::LGet => {
+                let q = self
+                    .queues
+                    .find(Party::Recipient, rid)
+                    .ok_or(ErrorKind::Auth)?;
+                if !q.is_contact() {
+                    return Err(ErrorKind::Auth);
+                }
+                Ok(link_reply(q))
+            }
+            Cmd::LSet(link) => {
+                let link = (**link).clone();
+                self.set_link(rid, &link)
+            }
+            Cmd::LDel => {
+                self.queues
+                    .delete_link(rid)
+                    .map_err(|_| ErrorKind::Internal)?;
+                Ok(Reply::Ok)
+            }
             Cmd::Send { notification, body } => {
                 let notification = *notification;
                 let body = std::mem::take(body);
@@ -1138,6 +1282,20 @@ impl Core {
                 if let Some(n) = q.notifier {
                     self.drop_notifier(&n.notifier_id, client, out);
                 }
+                Ok(Reply::Ok)
+            }
+            Cmd::RKey(keys) => {
+                let q = self
+                    .queues
+                    .find(Party::Recipient, rid)
+                    .ok_or(ErrorKind::Auth)?;
+                if q.queue_mode != Some(QueueMode::Contact) {
+                    return Err(ErrorKind::Auth);
+                }
+                let keys = keys.clone();
+                self.queues
+                    .update_keys(rid, keys)
+                    .map_err(|_| ErrorKind::Internal)?;
                 Ok(Reply::Ok)
             }
             Cmd::Que => {
@@ -1243,7 +1401,7 @@ impl Core {
                 self.clients.entry(client).or_default().ntf_subs.insert(nid);
                 Ok(Reply::Sok)
             }
-            Cmd::New { .. } | Cmd::Ping => Err(ErrorKind::Internal),
+            Cmd::New { .. } | Cmd::Ping | Cmd::Subs | Cmd::NSubs => Err(ErrorKind::Internal),
         }
     }
 
@@ -1287,9 +1445,9 @@ impl Core {
             inc(&self.stats.msg_sent_large);
             return Err(ErrorKind::LargeMsg);
         }
-        let q = self
+        let (q, has_link) = self
             .queues
-            .find(Party::Recipient, rid)
+            .find_meta(Party::Recipient, rid)
             .ok_or(ErrorKind::Auth)?;
         match q.status {
             QueueStatus::Active => {}
@@ -1301,6 +1459,13 @@ impl Core {
                 inc(&self.stats.msg_sent_auth);
                 return Err(ErrorKind::Auth);
             }
+        }
+        // The first message to a secured messaging queue ends its link: the invitation
+        // has been accepted.
+        if has_link && q.is_secured_messaging() {
+            self.queues
+                .delete_link(rid)
+                .map_err(|_| ErrorKind::Internal)?;
         }
         let notifier = q
             .notifier
@@ -1393,6 +1558,8 @@ impl Core {
     }
 }
 
+mod links;
+use links::{link_reply, sender_id_matches};
 mod operator;
 pub use operator::SubscriberCounts;
 

@@ -782,12 +782,19 @@ fn open_forwarded(
     let fwd = |opened| Forwarded { corr_id, opened };
     let inner = match decode_server_transmission(opened.version, session_id, t) {
         Err(te) => Err((te.corr_id, te.entity_id, te.error)),
-        // Only the sender's commands may be forwarded.
-        Ok(st) if !matches!(st.command, Command::Send { .. } | Command::SKey(_)) => Err((
-            st.raw.corr_id.to_vec(),
-            st.raw.entity_id.to_vec(),
-            ErrorType::Cmd(CommandError::Prohibited),
-        )),
+        // Only the sender's commands may be forwarded (and the link client's, v15).
+        Ok(st)
+            if !matches!(
+                st.command,
+                Command::Send { .. } | Command::SKey(_) | Command::LKey(_) | Command::LGet
+            ) =>
+        {
+            Err((
+                st.raw.corr_id.to_vec(),
+                st.raw.entity_id.to_vec(),
+                ErrorType::Cmd(CommandError::Prohibited),
+            ))
+        }
         Ok(st) => wire::request(st, session_id),
     };
     match inner {

@@ -11,7 +11,7 @@ use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 
-use crate::store_log::{StoreLogRecord, StoreLogWriter};
+use crate::store_log::{ServiceParty, ServiceRecord, StoreLogRecord, StoreLogWriter};
 use simplex_crypto::{DhSecretX25519, PublicAuthKey};
 
 /// A queue, sender or notifier ID (24 random bytes when the server makes them).
@@ -35,6 +35,19 @@ pub enum QueueStatus {
     Off,
     /// `blocked,<info>`: blocked by the operator; the info text is kept as stored.
     Blocked(String),
+}
+
+/// A queue's short link (v15): its link ID and the encrypted link data, stored without being
+/// read (`queueData` of the reference).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueLink {
+    /// The link ID (chosen by the client for contact queues, by the server for messaging
+    /// queues); `LKEY` and `LGET` address the queue by it.
+    pub link_id: EntityId,
+    /// The encrypted fixed part (set once: `LSET` may not change it).
+    pub fixed: Vec<u8>,
+    /// The encrypted user part (replaced by `LSET`).
+    pub user: Vec<u8>,
 }
 
 /// Notification credentials of a queue.
@@ -65,8 +78,8 @@ pub struct QueueRecord {
     pub sender_key: Option<PublicAuthKey>,
     /// The queue mode (`None` for queues made before modes existed).
     pub queue_mode: Option<QueueMode>,
-    /// Short-link data (`link_id=… queue_data=…`), kept as stored text.
-    pub link: Option<String>,
+    /// The short link (v15), if any.
+    pub link: Option<QueueLink>,
     /// Notification credentials.
     pub notifier: Option<NtfCreds>,
     /// Status.
@@ -82,6 +95,22 @@ impl QueueRecord {
     /// same key).
     pub fn sender_can_secure(&self) -> bool {
         self.queue_mode == Some(QueueMode::Messaging)
+    }
+
+    /// A contact queue for `LGET` (the reference's `isContactQueue`): contact mode, or no
+    /// mode (queues made before `SKEY`) while unsecured.
+    pub fn is_contact(&self) -> bool {
+        match self.queue_mode {
+            Some(QueueMode::Messaging) => false,
+            Some(QueueMode::Contact) => true,
+            None => self.sender_key.is_none(),
+        }
+    }
+
+    /// A messaging queue (or one without a mode) that a sender key secures (the reference's
+    /// `isSecuredMsgQueue`): its link data may no longer be set.
+    pub fn is_secured_messaging(&self) -> bool {
+        self.queue_mode != Some(QueueMode::Contact) && self.sender_key.is_some()
     }
 }
 
@@ -110,6 +139,9 @@ pub enum StoreError {
     /// More queues than slots (2^32).
     #[error("store full")]
     Full,
+    /// `LSET` with another link ID or other fixed data than the queue's link has.
+    #[error("link ID or fixed link data would change")]
+    LinkChange,
 }
 
 /// Which party an ID is looked up as.
@@ -121,6 +153,8 @@ pub enum Party {
     Sender,
     /// By notifier ID.
     Notifier,
+    /// By link ID (`LKEY`, `LGET`; v15).
+    Link,
 }
 
 /// The length of queue IDs kept by the store (the reference's and this server's IDs).
@@ -137,7 +171,8 @@ fn id_of(id: &[u8]) -> Option<Id> {
 struct Extra {
     /// Recipient keys after the first (`RKEY`).
     more_keys: Vec<PublicAuthKey>,
-    link: Option<String>,
+    /// Boxed again: most queues with extras have a notifier and no link.
+    link: Option<Box<QueueLink>>,
     notifier: Option<NtfCreds>,
     blocked: Option<String>,
     rcv_service: Option<String>,
@@ -175,7 +210,7 @@ impl Packed {
         };
         let extra = Extra {
             more_keys,
-            link: q.link,
+            link: q.link.map(Box::new),
             notifier: q.notifier,
             blocked,
             rcv_service: q.rcv_service,
@@ -216,7 +251,16 @@ impl Packed {
         self.extra.as_ref().and_then(|e| e.notifier.as_ref())
     }
 
+    fn link(&self) -> Option<&QueueLink> {
+        self.extra.as_ref().and_then(|e| e.link.as_deref())
+    }
+
     fn unpack(&self) -> QueueRecord {
+        self.unpack_with(true)
+    }
+
+    /// The record, with its link data only when `with_link`.
+    fn unpack_with(&self, with_link: bool) -> QueueRecord {
         let extra = self.extra.as_deref();
         let mut recipient_keys = Vec::with_capacity(1);
         recipient_keys.push(self.first_key.clone());
@@ -236,7 +280,9 @@ impl Packed {
             sender_id: self.sid.to_vec(),
             sender_key: self.sender_key.clone(),
             queue_mode: self.queue_mode,
-            link: extra.and_then(|e| e.link.clone()),
+            link: extra
+                .and_then(|e| e.link.as_deref().cloned())
+                .filter(|_| with_link),
             notifier: extra.and_then(|e| e.notifier.clone()),
             status,
             updated_at: (self.updated_at != i64::MIN).then_some(self.updated_at),
@@ -272,7 +318,8 @@ fn entry_hash(records: &[Option<Packed>], hasher: &RandomState, entry: u32) -> u
 /// and by sender ID: each queue has two entries, its slot number with a bit telling which of
 /// its IDs the entry stands for, hashed by that ID as kept in the record. An idle queue costs
 /// its packed record and two 4-byte table entries, and whether an ID is in use as either is
-/// one probe. Notifier IDs (few) have a map.
+/// one probe. Notifier IDs and link IDs (only some queues have them) have maps, so that a
+/// queue without either pays nothing for them.
 #[derive(Default)]
 pub struct QueueStore {
     records: Vec<Option<Packed>>,
@@ -282,6 +329,10 @@ pub struct QueueStore {
     count: usize,
     hasher: RandomState,
     notifiers: HashMap<EntityId, EntityId>,
+    /// Link ID → recipient ID.
+    links: HashMap<EntityId, EntityId>,
+    /// Service records of a reference store log, kept to be written back.
+    services: Vec<ServiceRecord>,
     log: Option<StoreLogWriter>,
 }
 
@@ -334,6 +385,11 @@ impl QueueStore {
         });
     }
 
+    /// The service records (from a reference store log; this relay makes none).
+    pub fn services(&self) -> &[ServiceRecord] {
+        &self.services
+    }
+
     /// All queues, in no particular order.
     pub fn queues(&self) -> impl Iterator<Item = QueueRecord> + '_ {
         self.records.iter().flatten().map(Packed::unpack)
@@ -365,6 +421,10 @@ impl QueueStore {
                 let rid = self.notifiers.get(id)?;
                 self.slot(Party::Recipient, rid)
             }
+            Party::Link => {
+                let rid = self.links.get(id)?;
+                self.slot(Party::Recipient, rid)
+            }
         }
     }
 
@@ -376,6 +436,13 @@ impl QueueStore {
     /// Finds a queue by the ID of a party (a copy of its record).
     pub fn find(&self, party: Party, id: &[u8]) -> Option<QueueRecord> {
         self.packed(party, id).map(Packed::unpack)
+    }
+
+    /// A queue's record without its link data (up to kilobytes, which most commands do not
+    /// read), and whether it has a link.
+    pub fn find_meta(&self, party: Party, id: &[u8]) -> Option<(QueueRecord, bool)> {
+        self.packed(party, id)
+            .map(|p| (p.unpack_with(false), p.link().is_some()))
     }
 
     /// The DH secret for the bodies delivered from a queue (without copying the record).
@@ -413,7 +480,11 @@ impl QueueStore {
                 self.id_in_use(&n.notifier_id)
                     || n.notifier_id == record.recipient_id
                     || n.notifier_id == record.sender_id
-            });
+            })
+            || record
+                .link
+                .as_ref()
+                .is_some_and(|l| self.links.contains_key(&l.link_id));
         if ids_clash {
             return Err(StoreError::Duplicate);
         }
@@ -421,6 +492,9 @@ impl QueueStore {
         if let Some(n) = packed.notifier() {
             self.notifiers
                 .insert(n.notifier_id.clone(), packed.rid.to_vec());
+        }
+        if let Some(l) = packed.link() {
+            self.links.insert(l.link_id.clone(), packed.rid.to_vec());
         }
         let h_rid = self.hasher.hash_one(packed.rid.as_slice());
         let h_sid = self.hasher.hash_one(packed.sid.as_slice());
@@ -463,6 +537,9 @@ impl QueueStore {
         self.count -= 1;
         if let Some(n) = q.notifier() {
             self.notifiers.remove(&n.notifier_id);
+        }
+        if let Some(l) = q.link() {
+            self.links.remove(&l.link_id);
         }
         Some(q)
     }
@@ -521,6 +598,49 @@ impl QueueStore {
         self.notifiers.remove(&old);
         self.write(&StoreLogRecord::DeleteNotifier(rid.to_vec()))?;
         Ok(Some(old))
+    }
+
+    /// Sets the queue's link (`LSET`; logged as `LINK`). Fails with
+    /// [`StoreError::LinkChange`] when the queue has a link with another ID or other fixed
+    /// data, and with [`StoreError::Duplicate`] when another queue has this link ID.
+    pub fn set_link(&mut self, rid: &[u8], link: QueueLink) -> Result<(), StoreError> {
+        if self
+            .links
+            .get(&link.link_id)
+            .is_some_and(|owner| owner != rid)
+        {
+            return Err(StoreError::Duplicate);
+        }
+        let q = self.get_mut(rid)?;
+        if let Some(old) = q.link() {
+            if old.link_id != link.link_id || old.fixed != link.fixed {
+                return Err(StoreError::LinkChange);
+            }
+        }
+        q.edit_extra(|e| e.link = Some(Box::new(link.clone())));
+        self.links.insert(link.link_id.clone(), rid.to_vec());
+        self.write(&StoreLogRecord::CreateLink(rid.to_vec(), link))
+    }
+
+    /// Deletes the queue's link (`LDEL`, or the first message to a secured messaging queue;
+    /// logged as `LDELETE`). Nothing is logged when there was none.
+    pub fn delete_link(&mut self, rid: &[u8]) -> Result<(), StoreError> {
+        let q = self.get_mut(rid)?;
+        let Some(old) = q.edit_extra(|e| e.link.take()) else {
+            return Ok(());
+        };
+        self.links.remove(&old.link_id);
+        self.write(&StoreLogRecord::DeleteLink(rid.to_vec()))
+    }
+
+    /// Replaces the recipient keys (`RKEY`; logged as `KEYS`).
+    pub fn update_keys(&mut self, rid: &[u8], keys: Vec<PublicAuthKey>) -> Result<(), StoreError> {
+        let mut it = keys.iter().cloned();
+        let first = it.next().ok_or(StoreError::NoKey)?;
+        let q = self.get_mut(rid)?;
+        q.first_key = first;
+        q.edit_extra(|e| e.more_keys = it.collect());
+        self.write(&StoreLogRecord::UpdateKeys(rid.to_vec(), keys))
     }
 
     /// Suspends the queue (`OFF`; logged as `SUSPEND`).
@@ -614,12 +734,41 @@ impl QueueStore {
                 self.get_mut(&rid)?.updated_at = day;
                 Ok(())
             }
+            StoreLogRecord::NewService(sr) => {
+                if self.services.iter().any(|s| s.service_id == sr.service_id) {
+                    return Err(StoreError::Duplicate);
+                }
+                self.services.push(sr);
+                Ok(())
+            }
+            StoreLogRecord::QueueService(rid, party, sid) => {
+                let sid = sid.map(|s| simplex_encoding::string::base64url_encode(&s));
+                let q = self.get_mut(&rid)?;
+                match party {
+                    ServiceParty::Recipient => q.edit_extra(|e| e.rcv_service = sid),
+                    ServiceParty::Notifier => q.edit_extra(|e| match &mut e.notifier {
+                        Some(n) => {
+                            n.ntf_service = sid;
+                            Ok(())
+                        }
+                        None => Err(StoreError::NotFound),
+                    })?,
+                }
+                Ok(())
+            }
             StoreLogRecord::CreateLink(rid, link) => {
-                self.get_mut(&rid)?.edit_extra(|e| e.link = Some(link));
+                let lid = link.link_id.clone();
+                let q = self.get_mut(&rid)?;
+                if let Some(old) = q.edit_extra(|e| e.link.replace(Box::new(link))) {
+                    self.links.remove(&old.link_id);
+                }
+                self.links.insert(lid, rid);
                 Ok(())
             }
             StoreLogRecord::DeleteLink(rid) => {
-                self.get_mut(&rid)?.edit_extra(|e| e.link = None);
+                if let Some(old) = self.get_mut(&rid)?.edit_extra(|e| e.link.take()) {
+                    self.links.remove(&old.link_id);
+                }
                 Ok(())
             }
         }
@@ -700,6 +849,22 @@ mod packed_tests {
     use super::*;
 
     #[test]
+    fn a_queue_without_extras_pays_nothing_for_links() {
+        // The link lives in the boxed extras: the packed record stays as it was before links
+        // (the relay's per-queue memory is a benchmarked figure).
+        assert!(
+            std::mem::size_of::<Packed>() <= 224,
+            "{}",
+            std::mem::size_of::<Packed>()
+        );
+        let mut s = QueueStore::new();
+        s.add(record(1)).expect("add");
+        assert!(s.links.is_empty());
+        let p = s.packed(Party::Recipient, &[1; 24]).expect("queue");
+        assert!(p.extra.is_none());
+    }
+
+    #[test]
     fn one_index_for_both_ids_with_slots_reused_after_delete() {
         let mut s = QueueStore::new();
         s.reserve(10);
@@ -723,14 +888,52 @@ mod packed_tests {
         let mut q5 = record(5);
         q5.recipient_keys = vec![ed(5), ed(6)];
         q5.status = QueueStatus::Blocked("spam".into());
-        q5.link = Some("link_id=a queue_data=b c".into());
+        q5.link = Some(QueueLink {
+            link_id: vec![7; 24],
+            fixed: b"fixed".to_vec(),
+            user: b"user".to_vec(),
+        });
         s.add(q5.clone()).expect("add 5 into the freed slot");
         assert_eq!(s.len(), 2);
         assert_eq!(s.find(Party::Sender, &q5.sender_id), Some(q5.clone()));
-        assert_eq!(s.find(Party::Sender, &q2.sender_id), Some(q2));
+        assert_eq!(s.find(Party::Sender, &q2.sender_id), Some(q2.clone()));
         let mut all: Vec<QueueRecord> = s.queues().collect();
         all.sort_by(|a, b| a.recipient_id.cmp(&b.recipient_id));
         assert_eq!(all.len(), 2);
         assert_eq!(all.get(1), Some(&q5), "the boxed parts round-trip");
+        assert_eq!(
+            s.find(Party::Link, &[7; 24]).map(|q| q.recipient_id),
+            Some(q5.recipient_id.clone())
+        );
+        // A link may keep its fixed data and change the user data only.
+        let mut link = q5.link.clone().expect("link");
+        link.user = b"user 2".to_vec();
+        s.set_link(&q5.recipient_id, link.clone())
+            .expect("user data");
+        let mut other = link.clone();
+        other.fixed = b"fixed 2".to_vec();
+        assert_eq!(
+            s.set_link(&q5.recipient_id, other),
+            Err(StoreError::LinkChange)
+        );
+        other = link.clone();
+        other.link_id = vec![8; 24];
+        assert_eq!(
+            s.set_link(&q5.recipient_id, other),
+            Err(StoreError::LinkChange)
+        );
+        // Another queue may not take the link ID.
+        assert_eq!(
+            s.set_link(&q2.recipient_id, link.clone()),
+            Err(StoreError::Duplicate)
+        );
+        s.delete_link(&q5.recipient_id).expect("delete link");
+        assert!(s.find(Party::Link, &[7; 24]).is_none());
+        s.set_link(&q2.recipient_id, link).expect("free again");
+        s.delete(&q2.recipient_id).expect("delete 2");
+        assert!(
+            s.find(Party::Link, &[7; 24]).is_none(),
+            "gone with the queue"
+        );
     }
 }

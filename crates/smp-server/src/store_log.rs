@@ -17,7 +17,9 @@ use base64::Engine;
 use simplex_encoding::string::{base64url_decode, base64url_encode};
 
 use crate::msg_store::{Message, MessageKind, MsgNtf, MsgStore, NtfStore};
-use crate::store::{EntityId, NtfCreds, QueueMode, QueueRecord, QueueStatus, QueueStore};
+use crate::store::{
+    EntityId, NtfCreds, QueueLink, QueueMode, QueueRecord, QueueStatus, QueueStore,
+};
 use simplex_crypto::{DhSecretX25519, PublicAuthKey};
 
 /// One line of the store log.
@@ -25,8 +27,8 @@ use simplex_crypto::{DhSecretX25519, PublicAuthKey};
 pub enum StoreLogRecord {
     /// `CREATE rid=… rk=… rdh=… sid=… sk=…[ queue_mode=…]…`
     CreateQueue(Box<QueueRecord>),
-    /// `LINK <rid> <link data>` (kept as text).
-    CreateLink(EntityId, String),
+    /// `LINK <rid> <link ID> <fixed data> <user data>`
+    CreateLink(EntityId, QueueLink),
     /// `LDELETE <rid>`
     DeleteLink(EntityId),
     /// `SECURE <rid> <sender key>`
@@ -47,6 +49,30 @@ pub enum StoreLogRecord {
     DeleteNotifier(EntityId),
     /// `TIME <rid> <day as Unix seconds>`
     UpdateTime(EntityId, i64),
+    /// `NEW_SERVICE service_id=… role=… cert=… cert_hash=… created_at=…` (v16; this relay
+    /// serves no services but keeps the records of a reference store log, as text).
+    NewService(ServiceRecord),
+    /// `QUEUE_SERVICE <rid> <R|N> [<service ID>]`: the queue's recipient (`R`) or notifier
+    /// (`N`) service association, or none.
+    QueueService(EntityId, ServiceParty, Option<EntityId>),
+}
+
+/// A service record of the store log, kept as its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRecord {
+    /// The service ID.
+    pub service_id: EntityId,
+    /// The whole record after `NEW_SERVICE `.
+    pub text: String,
+}
+
+/// Whose service a `QUEUE_SERVICE` record sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceParty {
+    /// `R`: the recipient's (`rsrv=`).
+    Recipient,
+    /// `N`: the notifier's (`nsrv=`).
+    Notifier,
 }
 
 /// A store log or messages file line that does not parse.
@@ -87,6 +113,11 @@ fn status_str(s: &QueueStatus) -> Option<String> {
     }
 }
 
+/// The link data as the reference's pair `(fixed, user)`: two base64url strings.
+fn link_data_str(l: &QueueLink) -> String {
+    format!("{} {}", b64(&l.fixed), b64(&l.user))
+}
+
 /// The `QueueRec` text of the reference (everything after `rid=…`).
 fn queue_str(q: &QueueRecord) -> String {
     let mut s = format!(
@@ -105,9 +136,11 @@ fn queue_str(q: &QueueRecord) -> String {
             QueueMode::Contact => " queue_mode=C",
         });
     }
-    if let Some(link) = &q.link {
-        s.push(' ');
-        s.push_str(link);
+    if let Some(l) = &q.link {
+        s.push_str(" link_id=");
+        s.push_str(&b64(&l.link_id));
+        s.push_str(" queue_data=");
+        s.push_str(&link_data_str(l));
     }
     if let Some(n) = &q.notifier {
         s.push_str(" notifier=");
@@ -134,7 +167,9 @@ impl StoreLogRecord {
             StoreLogRecord::CreateQueue(q) => {
                 format!("CREATE rid={} {}", b64(&q.recipient_id), queue_str(q))
             }
-            StoreLogRecord::CreateLink(rid, d) => format!("LINK {} {d}", b64(rid)),
+            StoreLogRecord::CreateLink(rid, l) => {
+                format!("LINK {} {} {}", b64(rid), b64(&l.link_id), link_data_str(l))
+            }
             StoreLogRecord::DeleteLink(rid) => format!("LDELETE {}", b64(rid)),
             StoreLogRecord::SecureQueue(rid, k) => {
                 format!("SECURE {} {}", b64(rid), b64(&k.to_der()))
@@ -147,6 +182,16 @@ impl StoreLogRecord {
             StoreLogRecord::DeleteQueue(rid) => format!("DELETE {}", b64(rid)),
             StoreLogRecord::DeleteNotifier(rid) => format!("NDELETE {}", b64(rid)),
             StoreLogRecord::UpdateTime(rid, t) => format!("TIME {} {t}", b64(rid)),
+            StoreLogRecord::NewService(sr) => format!("NEW_SERVICE {}", sr.text),
+            StoreLogRecord::QueueService(rid, party, sid) => format!(
+                "QUEUE_SERVICE {} {} {}",
+                b64(rid),
+                match party {
+                    ServiceParty::Recipient => "R",
+                    ServiceParty::Notifier => "N",
+                },
+                sid.as_deref().map(b64).unwrap_or_default()
+            ),
         }
     }
 
@@ -156,6 +201,13 @@ impl StoreLogRecord {
         if tag == "CREATE" {
             return parse_create(rest).map(|q| StoreLogRecord::CreateQueue(Box::new(q)));
         }
+        if tag == "NEW_SERVICE" {
+            let sid = Cursor(rest).field("service_id=")?;
+            return Ok(StoreLogRecord::NewService(ServiceRecord {
+                service_id: id(sid)?,
+                text: rest.to_owned(),
+            }));
+        }
         let (rid, arg) = match rest.split_once(' ') {
             Some((rid, arg)) => (rid, Some(arg)),
             None => (rest, None),
@@ -163,7 +215,11 @@ impl StoreLogRecord {
         let rid = id(rid)?;
         let arg = || arg.ok_or(ParseError("missing argument"));
         Ok(match tag {
-            "LINK" => StoreLogRecord::CreateLink(rid, arg()?.to_owned()),
+            "LINK" => {
+                let mut c = Cursor(arg()?);
+                let link_id = id(c.token())?;
+                StoreLogRecord::CreateLink(rid, parse_link_data(&mut c, link_id)?)
+            }
             "LDELETE" => StoreLogRecord::DeleteLink(rid),
             "SECURE" => StoreLogRecord::SecureQueue(rid, key(arg()?)?),
             "KEYS" => StoreLogRecord::UpdateKeys(rid, key_list(arg()?)?),
@@ -173,6 +229,19 @@ impl StoreLogRecord {
             "UNBLOCK" => StoreLogRecord::UnblockQueue(rid),
             "DELETE" => StoreLogRecord::DeleteQueue(rid),
             "NDELETE" => StoreLogRecord::DeleteNotifier(rid),
+            "QUEUE_SERVICE" => {
+                let mut c = Cursor(arg()?);
+                let party = match c.token() {
+                    "R" => ServiceParty::Recipient,
+                    "N" => ServiceParty::Notifier,
+                    _ => return Err(ParseError("service party")),
+                };
+                let sid = match c.token() {
+                    "" => None,
+                    s => Some(id(s)?),
+                };
+                StoreLogRecord::QueueService(rid, party, sid)
+            }
             "TIME" => {
                 StoreLogRecord::UpdateTime(rid, arg()?.parse().map_err(|_| ParseError("time"))?)
             }
@@ -271,6 +340,26 @@ fn parse_ntf(c: &mut Cursor<'_>) -> Result<NtfCreds, ParseError> {
     })
 }
 
+/// `<fixed> <user>` (base64url each) after a link ID.
+fn parse_link_data(c: &mut Cursor<'_>, link_id: EntityId) -> Result<QueueLink, ParseError> {
+    let data = |s: &str| {
+        if s.is_empty() {
+            return Ok(Vec::new());
+        }
+        base64url_decode(s.as_bytes())
+            .ok()
+            .filter(|d| d.len() <= usize::from(u16::MAX))
+            .ok_or(ParseError("link data"))
+    };
+    let fixed = data(c.token())?;
+    let user = data(c.token())?;
+    Ok(QueueLink {
+        link_id,
+        fixed,
+        user,
+    })
+}
+
 fn parse_create(s: &str) -> Result<QueueRecord, ParseError> {
     let mut c = Cursor(s);
     let recipient_id = id(c.field("rid=")?)?;
@@ -294,10 +383,12 @@ fn parse_create(s: &str) -> Result<QueueRecord, ParseError> {
     } else {
         None
     };
-    let link = if c.0.starts_with("link_id=") {
-        // `link_id=<id> queue_data=<fixed> <user>`: three tokens, kept as text.
-        let parts = [c.token(), c.token(), c.token()];
-        Some(parts.join(" "))
+    let link = if c.eat("link_id=") {
+        let link_id = id(c.token())?;
+        if !c.eat("queue_data=") {
+            return Err(ParseError("queue_data"));
+        }
+        Some(parse_link_data(&mut c, link_id)?)
     } else {
         None
     };
@@ -446,6 +537,11 @@ fn write_state(path: &Path, store: &QueueStore) -> io::Result<StoreLogWriter> {
             .truncate(true)
             .open(path)?,
     );
+    // Services first, as the reference writes them: queue records refer to them.
+    for sr in store.services() {
+        w.write_all(StoreLogRecord::NewService(sr.clone()).to_line().as_bytes())?;
+        w.write_all(b"\n")?;
+    }
     for q in store.queues() {
         w.write_all(
             StoreLogRecord::CreateQueue(Box::new(q))
@@ -931,6 +1027,54 @@ mod tests {
                 "{e}\nnot in\n{compacted}"
             );
         }
+    }
+
+    /// The reference's service records (v16): `NEW_SERVICE` kept as text and written first
+    /// on compaction, `QUEUE_SERVICE` setting `rsrv=`/`nsrv=` of the queue record.
+    #[test]
+    fn service_records_of_a_reference_log_are_kept() {
+        const RID: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB";
+        const SID: &str = "AgICAgICAgICAgICAgICAgICAgICAgIC";
+        const NID: &str = "BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUF";
+        const SRV: &str = "DQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0N";
+        const ED11: &str = "MCowBQYDK2VwAyEAERERERERERERERERERERERERERERERERERERERERERE=";
+        const X12: &str = "MCowBQYDK2VuAyEAEhISEhISEhISEhISEhISEhISEhISEhISEhISEhISEhI=";
+        const RDH: &str = "ISEhISEhISEhISEhISEhISEhISEhISEhISEhISEhISE=";
+        const NDH: &str = "IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=";
+        let service = format!(
+            "service_id={SRV} role=N cert=Y2VydA== cert_hash=aGFzaA== created_at=2025-01-01"
+        );
+        let log = [
+            format!("NEW_SERVICE {service}"),
+            format!("CREATE rid={RID} rk={ED11} rdh={RDH} sid={SID} sk= queue_mode=C notifier={NID} {X12} {NDH}"),
+            format!("QUEUE_SERVICE {RID} N {SRV}"),
+            format!("QUEUE_SERVICE {RID} R {SRV}"),
+            format!("QUEUE_SERVICE {RID} R "),
+            format!("QUEUE_SERVICE {RID} R {SRV}"),
+        ]
+        .join("\n")
+            + "\n";
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("smp-server-store.log");
+        fs::write(&path, log).expect("write");
+        let mut s = QueueStore::new();
+        let (_w, stats) = open_and_compact(&path, &mut s, 0).expect("replay");
+        assert_eq!(stats.errors, 0);
+        let q = s
+            .find(crate::store::Party::Recipient, &[1; 24])
+            .expect("queue");
+        assert_eq!(q.rcv_service.as_deref(), Some(SRV));
+        let n = q.notifier.expect("notifier");
+        assert_eq!(n.ntf_service.as_deref(), Some(SRV));
+        let compacted = fs::read_to_string(&path).expect("read");
+        let lines: Vec<&str> = compacted.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                format!("NEW_SERVICE {service}"),
+                format!("CREATE rid={RID} rk={ED11} rdh={RDH} sid={SID} sk= queue_mode=C notifier={NID} {X12} {NDH} nsrv={SRV} rsrv={SRV}"),
+            ]
+        );
     }
 
     #[test]

@@ -3,23 +3,39 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use simplex_crypto::nacl::CbAuthenticator;
-use simplex_encoding::ShortBytes;
+use simplex_encoding::{Large, ShortBytes};
 use smp_proto::command::{Command, QueueMode as WireMode, SubscriptionMode};
 use smp_proto::error::{BlockingInfo, CommandError, ErrorType};
 use smp_proto::message::RcvMessage;
+use smp_proto::queue::{QueueLinkData, QueueReqData, ServerNtfCreds};
 use smp_proto::response::{
     MsgInfo, QueueIdsKeys, QueueInfo as WireInfo, QueueSub, Response, SubThread,
 };
 use smp_proto::transmission::{Authorization as WireAuth, ServerTransmission};
 
-use crate::core::{Authorization, Cmd, ErrorKind, QueueInfo, Reply, Request};
-use crate::store::QueueMode;
+use crate::core::{Authorization, Cmd, ErrorKind, NewLink, QueueInfo, Reply, Request};
+use crate::store::{QueueLink, QueueMode};
 
 fn mode_in(m: WireMode) -> QueueMode {
     match m {
         WireMode::Messaging => QueueMode::Messaging,
         WireMode::Contact => QueueMode::Contact,
     }
+}
+
+/// The link `NEW` asks for, if any.
+fn new_link(d: &QueueReqData) -> Option<NewLink> {
+    let (link_id, snd_id, data) = match d {
+        QueueReqData::Messaging(Some(l)) => (None, &l.snd_id, &l.data),
+        QueueReqData::Contact(Some(l)) => (Some(l.link_id.as_slice().to_vec()), &l.snd_id, &l.data),
+        _ => return None,
+    };
+    Some(NewLink {
+        snd_id: snd_id.as_slice().to_vec(),
+        link_id,
+        fixed: data.fixed.as_slice().to_vec(),
+        user: data.user.as_slice().to_vec(),
+    })
 }
 
 /// A transmission refused before the core sees it: the correlation ID and entity ID to answer
@@ -39,7 +55,19 @@ pub fn request(t: ServerTransmission<'_>, session_id: &[u8]) -> Result<Request, 
             basic_auth: n.basic_auth.as_ref().map(|a| a.as_bytes().to_vec()),
             subscribe: n.sub_mode == SubscriptionMode::Subscribe,
             queue_mode: n.queue_req_data.as_ref().map(|d| mode_in(d.mode())),
+            link: n.queue_req_data.as_ref().and_then(new_link).map(Box::new),
+            ntf: n
+                .ntf_creds
+                .map(|c| Box::new((c.notifier_key, c.rcv_ntf_dh_key))),
         },
+        Command::LSet { link_id, data } => Cmd::LSet(Box::new(QueueLink {
+            link_id: link_id.as_slice().to_vec(),
+            fixed: data.fixed.as_slice().to_vec(),
+            user: data.user.as_slice().to_vec(),
+        })),
+        Command::LDel => Cmd::LDel,
+        Command::LKey(k) => Cmd::LKey(k),
+        Command::LGet => Cmd::LGet,
         Command::Sub => Cmd::Sub,
         Command::Key(k) => Cmd::Key(k),
         Command::SKey(k) => Cmd::SKey(k),
@@ -62,15 +90,9 @@ pub fn request(t: ServerTransmission<'_>, session_id: &[u8]) -> Result<Request, 
         },
         Command::Ping => Cmd::Ping,
         Command::NSub => Cmd::NSub,
-        // Commands of v10+ that this relay (at most v9) does not serve yet: answered as the
-        // unknown commands they were before smp-proto parsed them.
-        Command::Subs
-        | Command::NSubs
-        | Command::RKey(_)
-        | Command::LSet { .. }
-        | Command::LDel
-        | Command::LKey(_)
-        | Command::LGet => return Err((corr_id, entity_id, ErrorType::Cmd(CommandError::Unknown))),
+        Command::RKey(keys) => Cmd::RKey(keys),
+        Command::Subs => Cmd::Subs,
+        Command::NSubs => Cmd::NSubs,
         _ => return Err((corr_id, entity_id, ErrorType::Cmd(CommandError::Prohibited))),
     };
     let auth = match &t.authorization {
@@ -83,6 +105,7 @@ pub fn request(t: ServerTransmission<'_>, session_id: &[u8]) -> Result<Request, 
         entity_id,
         auth,
         authorized: t.raw.authorized(session_id).into_owned(),
+        service_sig: t.raw.service_sig.is_some(),
         cmd,
     })
 }
@@ -105,6 +128,7 @@ pub fn error(e: ErrorKind) -> ErrorType {
         ErrorKind::LargeMsg => ErrorType::LargeMsg,
         ErrorKind::Internal => ErrorType::Internal,
         ErrorKind::Prohibited => ErrorType::Cmd(CommandError::Prohibited),
+        ErrorKind::Service => ErrorType::Service,
     }
 }
 
@@ -137,6 +161,8 @@ pub fn response(r: Reply) -> Response {
             snd_id,
             srv_dh_key,
             queue_mode,
+            link_id,
+            ntf,
         } => Response::Ids(QueueIdsKeys {
             rcv_id: short(&rcv_id),
             snd_id: short(&snd_id),
@@ -145,10 +171,26 @@ pub fn response(r: Reply) -> Response {
                 QueueMode::Messaging => WireMode::Messaging,
                 QueueMode::Contact => WireMode::Contact,
             }),
-            link_id: None,
+            link_id: link_id.as_deref().map(short),
             service_id: None,
-            server_ntf_creds: None,
+            server_ntf_creds: ntf.map(|(id, key)| ServerNtfCreds {
+                notifier_id: short(&id),
+                srv_ntf_dh_key: key,
+            }),
         }),
+        Reply::Lnk {
+            snd_id,
+            fixed,
+            user,
+        } => Response::Lnk {
+            snd_id: short(&snd_id),
+            data: QueueLinkData {
+                // Invariant: link data came from a `Large` or a store log line whose parser
+                // refuses longer data.
+                fixed: Large::new(fixed).unwrap_or_default(),
+                user: Large::new(user).unwrap_or_default(),
+            },
+        },
         Reply::Ok => Response::Ok,
         Reply::Sok => Response::Sok(None),
         Reply::Msg { msg_id, enc_body } => Response::Msg(RcvMessage {

@@ -1,5 +1,5 @@
-//! The relay offering v6–v14 (`TestServer::start_with_versions`; its default range stays
-//! v6–v9 until the later versions' server duties are all in place): encrypted blocks (v11)
+//! The relay offering v6–v14 (`TestServer::start_with_versions`; the default range is
+//! v6–v15, short links are in `short_links.rs`): encrypted blocks (v11)
 //! carry the whole queue life cycle and the v11 message size, `DELD` (v10) reaches the
 //! subscriber and the notifier on other connections (`END` for a v9 client), and private
 //! routing works between two such relays (the proxy says so in its hello, v14, and does not

@@ -65,7 +65,7 @@ fn protocol_seeds() -> Vec<Vec<u8>> {
     let records = [
         XftpClientHandshake {
             version: v,
-            key_hash: KeyHash([5; 32]),
+            key_hash: KeyHash::from([5; 32]),
         }
         .to_bytes(),
         XftpClientHello {

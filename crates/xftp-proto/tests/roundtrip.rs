@@ -379,7 +379,7 @@ fn every_truncated_transmission_is_a_block_error() {
 fn handshake_records_round_trip_and_truncations_fail() {
     let ch = XftpClientHandshake {
         version: Version(2),
-        key_hash: KeyHash([5; 32]),
+        key_hash: KeyHash::from([5; 32]),
     };
     let bytes = ch.to_bytes();
     assert_eq!(XftpClientHandshake::decode(&bytes).expect("decodes"), ch);

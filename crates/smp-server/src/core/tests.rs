@@ -31,6 +31,7 @@ impl Party_ {
             entity_id: entity.to_vec(),
             auth,
             authorized,
+            service_sig: false,
             cmd,
         }
     }
@@ -42,6 +43,7 @@ fn unsigned(entity: &[u8], cmd: Cmd) -> Request {
         entity_id: entity.to_vec(),
         auth: Authorization::None,
         authorized: vec![],
+        service_sig: false,
         cmd,
     }
 }
@@ -89,6 +91,8 @@ impl Harness {
             basic_auth: None,
             subscribe,
             queue_mode: mode,
+            link: None,
+            ntf: None,
         };
         match self.reply(s, r.req(b"", cmd)) {
             Reply::Ids {
@@ -298,6 +302,8 @@ fn auth_errors_for_missing_queue_and_wrong_key() {
         basic_auth: None,
         subscribe: false,
         queue_mode: None,
+        link: None,
+        ntf: None,
     };
     assert_eq!(h.reply(&s, r.req(b"", cmd)), Reply::Err(ErrorKind::Auth));
 }
@@ -314,6 +320,7 @@ fn authenticated(corr: u8, entity: &[u8], cmd: Cmd, key: &[u8; 32]) -> Request {
         entity_id: entity.to_vec(),
         auth: Authorization::Authenticator(a),
         authorized,
+        service_sig: false,
         cmd,
     }
 }
@@ -333,6 +340,8 @@ fn authenticator_scheme_with_x25519_recipient_key() {
         basic_auth: None,
         subscribe: false,
         queue_mode: None,
+        link: None,
+        ntf: None,
     };
     let Reply::Ids { rcv_id, .. } = h.reply(&s, req(b"", cmd, &secret)) else {
         panic!("IDS expected")
@@ -499,6 +508,8 @@ fn create_password_and_new_queues_off() {
         basic_auth: pw.map(<[u8]>::to_vec),
         subscribe: false,
         queue_mode: None,
+        link: None,
+        ntf: None,
     };
     assert_eq!(
         h.reply(&s, r.req(b"", new(None))),
@@ -857,6 +868,8 @@ fn auth_key_cache_keeps_only_keys_that_verified_and_answers_as_without() {
         basic_auth: None,
         subscribe: false,
         queue_mode: None,
+        link: None,
+        ntf: None,
     };
     let Reply::Ids { rcv_id, .. } = h.reply(&s, req(b"", new, &secret)) else {
         panic!("IDS expected")
@@ -1023,4 +1036,72 @@ fn stats_count_events_where_they_happen() {
         ),
         (2, 1, 1, 0, 0)
     );
+}
+
+#[test]
+fn rkey_replaces_the_keys_of_contact_queues_only() {
+    let mut h = Harness::new();
+    let s = session(1);
+    let (r, r2) = (Party_::new(), Party_::new());
+    let (rid, _, _) = h.new_queue(&s, &r, false, Some(QueueMode::Contact));
+    let rkey = Cmd::RKey(vec![r2.auth_key()]);
+    assert_eq!(
+        h.reply(&s, r2.req(&rid, rkey.clone())),
+        Reply::Err(ErrorKind::Auth)
+    );
+    assert_eq!(h.reply(&s, r.req(&rid, rkey)), Reply::Ok);
+    // The new key is the recipient's now; the old one is not.
+    assert_eq!(
+        h.reply(&s, r.req(&rid, Cmd::Off)),
+        Reply::Err(ErrorKind::Auth)
+    );
+    assert_eq!(h.reply(&s, r2.req(&rid, Cmd::Off)), Reply::Ok);
+    let (mid, _, _) = h.new_queue(&s, &r, false, Some(QueueMode::Messaging));
+    assert_eq!(
+        h.reply(&s, r.req(&mid, Cmd::RKey(vec![r2.auth_key()]))),
+        Reply::Err(ErrorKind::Auth)
+    );
+}
+
+#[test]
+fn service_commands_and_signatures_are_refused_without_a_service() {
+    let mut h = Harness::new();
+    let s = session(1);
+    let r = Party_::new();
+    let (rid, _, _) = h.new_queue(&s, &r, false, Some(QueueMode::Messaging));
+    for cmd in [Cmd::Subs, Cmd::NSubs] {
+        assert_eq!(
+            h.reply(&s, r.req(b"service", cmd)),
+            Reply::Err(ErrorKind::Service)
+        );
+    }
+    let with_sig = |mut req: Request| {
+        req.service_sig = true;
+        req
+    };
+    // A queue command with a service signature: SERVICE for a known queue, AUTH otherwise.
+    assert_eq!(
+        h.reply(&s, with_sig(r.req(&rid, Cmd::Sub))),
+        Reply::Err(ErrorKind::Service)
+    );
+    assert_eq!(
+        h.reply(&s, with_sig(r.req(&[9; 24], Cmd::Sub))),
+        Reply::Err(ErrorKind::Auth)
+    );
+    let new = Cmd::New {
+        rcv_auth_key: r.auth_key(),
+        rcv_dh_key: r.dh_pub(),
+        basic_auth: None,
+        subscribe: false,
+        queue_mode: None,
+        link: None,
+        ntf: None,
+    };
+    assert_eq!(
+        h.reply(&s, with_sig(r.req(b"", new))),
+        Reply::Err(ErrorKind::Service)
+    );
+    assert_eq!(h.core.queues.len(), 1, "no queue made");
+    // Without the signature the same SUB is served.
+    assert_eq!(h.reply(&s, r.req(&rid, Cmd::Sub)), Reply::Sok);
 }
