@@ -807,7 +807,14 @@ impl SmpClient {
         ntf_key: &PrivateAuthKey,
         ntf_id: &[u8],
     ) -> Result<(), ClientError> {
-        self.expect_ok(Some(ntf_key), ntf_id, Command::NSub).await
+        // From v16 the relay answers `NSUB` with `SOK` (no service), as `SUB`.
+        match self
+            .send_command(Some(ntf_key), ntf_id, Command::NSub)
+            .await?
+        {
+            Response::Ok | Response::Sok(_) => Ok(()),
+            r => Err(ClientError::Unexpected(r.tag())),
+        }
     }
 }
 

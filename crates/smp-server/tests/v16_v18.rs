@@ -75,12 +75,16 @@ async fn new_makes_the_notifier_at_v17_and_v18() {
         assert_eq!(ids.service_id, None);
         let creds = ids.server_ntf_creds.clone().expect("IDS with the notifier");
         assert_eq!(creds.notifier_id.len(), 24);
-        // NSUB is answered SOK from v16 (smp-client's subscribe_notifications expects OK).
+        // NSUB is answered SOK from v16.
         let r = ntf
             .send_command(Some(&ntf_key), creds.notifier_id.as_slice(), Command::NSub)
             .await
             .expect("NSUB");
         assert_eq!(r, Response::Sok(None));
+        // ...which the client's call takes as success (a repeated NSUB is answered the same).
+        ntf.subscribe_notifications(&ntf_key, creds.notifier_id.as_slice())
+            .await
+            .expect("subscribe_notifications accepts SOK");
         rcv.send_message(None, ids.snd_id.as_slice(), NOTIFY, b"loud")
             .await
             .expect("SEND");
