@@ -29,6 +29,8 @@ use crate::protocol::{ChatEvent, ChatMessage, Profile};
 use crate::store::{ChatStore, Contact, ItemStatus, PendingKind, StoreError};
 use crate::view;
 
+mod ratchet;
+
 /// A failure of a command or event, printed and survived.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -236,6 +238,7 @@ impl<O: Output> Chat<O> {
                 None => self.say("no active chat: use @<name> <message>"),
             },
             Command::Version => self.print(view::version()),
+            Command::Sync { name, force } => self.sync_ratchet(&name, force).await?,
             Command::Unsupported(what) => self.say(format!("{what}: not supported yet")),
             Command::CreateAddress => {
                 if self.store.address()?.is_some() {
@@ -719,6 +722,7 @@ impl<O: Output> Chat<O> {
                     }
                 }
             }
+            Event::Rsync { state, error } => self.ratchet_sync_event(&conn, state, error)?,
             Event::Err(err) => self.say(format!("smp agent error: {err}")),
             _ => {}
         }

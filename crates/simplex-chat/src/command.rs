@@ -54,6 +54,14 @@ pub enum Command {
     Quit,
     /// `/v` or `/version`.
     Version,
+    /// `/sync NAME [force=on]`: re-synchronise the contact's ratchet (the reference's
+    /// `SyncContactRatchet`; without `force` only after a decryption error allows it).
+    Sync {
+        /// The contact's local name.
+        name: String,
+        /// `force=on`: in any state.
+        force: bool,
+    },
     /// A form of the reference's syntax this client does not implement yet: nothing is
     /// sent; `<what>: not supported yet` is printed.
     Unsupported(String),
@@ -354,6 +362,7 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
         "/q",
         "/quit",
         "/exit",
+        "/sync",
     ];
     if !ours.contains(&word) {
         return Ok(Command::Unsupported(word.to_owned()));
@@ -432,6 +441,14 @@ fn parse_implemented(line: &str) -> Result<Command, ParseError> {
             return Ok(Command::ShowProfile);
         }
         return name_arg(a).map(Command::UpdateProfile).ok_or_else(bad);
+    }
+    if let Some(a) = arg(line, &["/sync"]) {
+        let (a, force) = match a.strip_suffix(" force=on") {
+            Some(n) => (n.trim_end(), true),
+            None => (a, false),
+        };
+        let name = name_arg(a).ok_or_else(bad)?;
+        return Ok(Command::Sync { name, force });
     }
     if let Some(a) = arg(line, &["/tail", "/t"]) {
         let mut rest = a;
@@ -512,6 +529,20 @@ mod tests {
         );
         assert_eq!(parse("/help"), Ok(Command::Help));
         assert_eq!(parse("/q"), Ok(Command::Quit));
+        let sync = |n: &str, force| {
+            Ok(Command::Sync {
+                name: n.into(),
+                force,
+            })
+        };
+        assert_eq!(parse("/sync bob"), sync("bob", false));
+        assert_eq!(parse("/sync @bob"), sync("bob", false));
+        assert_eq!(parse("/sync 'bob b' force=on"), sync("bob b", true));
+        assert_eq!(
+            parse("/sync #team bob"),
+            Ok(Command::Unsupported("/sync #team".into()))
+        );
+        assert!(parse("/sync").is_err());
         assert_eq!(
             parse("just text"),
             Ok(Command::Continue("just text".into()))

@@ -19,7 +19,7 @@
 
 use chrono::{DateTime, Duration, Local, NaiveTime, TimeZone};
 use qrcode::{EcLevel, QrCode};
-use simplex_agent::AgentError;
+use simplex_agent::{AgentCryptoError, AgentError, RatchetSyncState};
 use smp_client::ClientError;
 
 use crate::protocol::Profile;
@@ -246,7 +246,66 @@ pub fn agent_error(e: &AgentError) -> String {
                 server_host(proxy)
             )
         }
+        // Sending while the ratchet needs re-synchronising, `/sync` when it is not
+        // allowed (the reference's `CMD PROHIBITED`).
+        AgentError::Prohibited(_) => "error: command is prohibited".to_owned(),
         e => format!("smp agent error: {e}"),
+    }
+}
+
+/// A ratchet re-synchronisation state in the reference's words (`ratchetSyncStatusToText`).
+pub fn ratchet_sync_text(state: RatchetSyncState) -> &'static str {
+    match state {
+        RatchetSyncState::Ok => "connection synchronized",
+        RatchetSyncState::Allowed => {
+            "decryption error (connection may be out of sync), synchronization allowed"
+        }
+        RatchetSyncState::Required => {
+            "decryption error (connection out of sync), synchronization required"
+        }
+        RatchetSyncState::Started => "connection synchronization started",
+        RatchetSyncState::Agreed => "connection synchronization agreed",
+    }
+}
+
+/// `RSYNC` for a contact (`viewContactRatchetSync`): the state, and how to re-synchronise
+/// when it may or must be.
+pub fn ratchet_sync(contact: &str, state: RatchetSyncState) -> Vec<String> {
+    let name = view_name(contact);
+    let mut out = vec![format!("{name}: {}", ratchet_sync_text(state))];
+    if matches!(
+        state,
+        RatchetSyncState::Allowed | RatchetSyncState::Required
+    ) {
+        out.push(format!("use /sync {name} to synchronize"));
+    }
+    out
+}
+
+/// The item kept for a decryption error (`msgDecryptErrorText` of the reference's
+/// `agentMsgDecryptError`). The reference counts further failed messages into the same
+/// item; our agent reports only the error that changed the state, so the count is that
+/// of the error itself.
+pub fn decryption_error_text(e: AgentCryptoError) -> String {
+    let count = |n: u32| {
+        if n == 1 {
+            String::new()
+        } else {
+            format!(", {n} messages")
+        }
+    };
+    let what = match e {
+        AgentCryptoError::RatchetHeader => Some("header".to_owned()),
+        AgentCryptoError::RatchetSkipped(n) => {
+            Some(format!("too many skipped messages{}", count(n)))
+        }
+        AgentCryptoError::RatchetEarlier(_) => Some("earlier message".to_owned()),
+        AgentCryptoError::RatchetSync => Some("synchronization error".to_owned()),
+        AgentCryptoError::DecryptAes | AgentCryptoError::DecryptCb => None,
+    };
+    match what {
+        Some(w) => format!("decryption error, possibly due to the device change ({w})"),
+        None => "decryption error, possibly due to the device change".to_owned(),
     }
 }
 
@@ -324,6 +383,35 @@ pub fn help() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ratchet_sync_lines_are_the_references() {
+        assert_eq!(
+            ratchet_sync("bob", RatchetSyncState::Allowed),
+            [
+                "bob: decryption error (connection may be out of sync), synchronization allowed",
+                "use /sync bob to synchronize"
+            ]
+        );
+        assert_eq!(
+            ratchet_sync("bob b", RatchetSyncState::Agreed),
+            ["'bob b': connection synchronization agreed"]
+        );
+        assert_eq!(
+            ratchet_sync("bob", RatchetSyncState::Ok),
+            ["bob: connection synchronized"]
+        );
+        let d = "decryption error, possibly due to the device change";
+        assert_eq!(decryption_error_text(AgentCryptoError::DecryptAes), d);
+        assert_eq!(
+            decryption_error_text(AgentCryptoError::RatchetSkipped(3)),
+            format!("{d} (too many skipped messages, 3 messages)")
+        );
+        assert_eq!(
+            decryption_error_text(AgentCryptoError::RatchetEarlier(2)),
+            format!("{d} (earlier message)")
+        );
+    }
 
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Local> {
         Local
