@@ -29,6 +29,7 @@ use crate::protocol::{ChatEvent, ChatMessage, Profile};
 use crate::store::{ChatStore, Contact, ItemStatus, PendingKind, StoreError};
 use crate::view;
 
+mod info;
 mod ratchet;
 
 /// A failure of a command or event, printed and survived.
@@ -86,6 +87,8 @@ pub struct Chat<O: Output> {
     held: HashSet<i64>,
     /// Items up to this row ID were made by an earlier run: their `SENT` is shown.
     earlier_items: i64,
+    /// A reading handle on the agent's database (module `info`).
+    agent_view: Option<Box<dyn simplex_agent::Store>>,
 }
 
 impl<O: Output> std::fmt::Debug for Chat<O> {
@@ -111,6 +114,7 @@ impl<O: Output> Chat<O> {
             down: HashSet::new(),
             held: HashSet::new(),
             earlier_items,
+            agent_view: None,
         }
     }
 
@@ -238,6 +242,7 @@ impl<O: Output> Chat<O> {
                 None => self.say("no active chat: use @<name> <message>"),
             },
             Command::Version => self.print(view::version()),
+            Command::Info(name) => self.contact_info(&name)?,
             Command::Sync { name, force } => self.sync_ratchet(&name, force).await?,
             Command::Unsupported(what) => self.say(format!("{what}: not supported yet")),
             Command::CreateAddress => {
@@ -818,11 +823,7 @@ impl<O: Output> Chat<O> {
 }
 
 fn hosts(s: &smp_proto::SmpServer) -> String {
-    s.hosts
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    view::server_hosts(s)
 }
 
 /// A profile from connection info: `x.info` or `x.contact`.

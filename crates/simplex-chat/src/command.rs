@@ -54,6 +54,8 @@ pub enum Command {
     Quit,
     /// `/v` or `/version`.
     Version,
+    /// `/i NAME` or `/info NAME`: the contact's connection (`ContactInfo`).
+    Info(String),
     /// `/sync NAME [force=on]`: re-synchronise the contact's ratchet (the reference's
     /// `SyncContactRatchet`; without `force` only after a decryption error allows it).
     Sync {
@@ -363,6 +365,8 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
         "/quit",
         "/exit",
         "/sync",
+        "/i",
+        "/info",
     ];
     if !ours.contains(&word) {
         return Ok(Command::Unsupported(word.to_owned()));
@@ -441,6 +445,9 @@ fn parse_implemented(line: &str) -> Result<Command, ParseError> {
             return Ok(Command::ShowProfile);
         }
         return name_arg(a).map(Command::UpdateProfile).ok_or_else(bad);
+    }
+    if let Some(a) = arg(line, &["/info", "/i"]) {
+        return name_arg(a).map(Command::Info).ok_or_else(bad);
     }
     if let Some(a) = arg(line, &["/sync"]) {
         let (a, force) = match a.strip_suffix(" force=on") {
@@ -543,6 +550,12 @@ mod tests {
             Ok(Command::Unsupported("/sync #team".into()))
         );
         assert!(parse("/sync").is_err());
+        assert_eq!(parse("/i bob"), Ok(Command::Info("bob".into())));
+        assert_eq!(parse("/info @bob"), Ok(Command::Info("bob".into())));
+        assert_eq!(
+            parse("/i #team"),
+            Ok(Command::Unsupported("/i #team".into()))
+        );
         assert_eq!(
             parse("just text"),
             Ok(Command::Continue("just text".into()))

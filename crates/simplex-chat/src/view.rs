@@ -55,18 +55,27 @@ pub fn app_link(link: &str) -> String {
 /// The widest QR code drawn, in columns: an 80-column terminal shows it unwrapped.
 pub const QR_MAX_WIDTH: usize = 80;
 
+/// In place of a QR code that would not fit [`QR_MAX_WIDTH`] columns.
+pub const QR_TOO_WIDE: &str =
+    "(no QR code: this link is too long for a code that fits 80 columns, pass the link)";
+
 /// The lines of a QR code of `text`, drawn with half blocks (two modules, one above the
 /// other, a character), with the lowest error correction: the smallest code, as a screen is
 /// not a worn label. The quiet zone is the standard 4 modules when that fits in
 /// [`QR_MAX_WIDTH`] columns, else as wide as fits (at least 1): an invitation link's code
 /// (77 modules) then fits an 80-column terminal. Light modules are drawn as blocks, for
-/// terminals with a dark background.
+/// terminals with a dark background. A code wider than that (a post-quantum invitation
+/// carries a KEM key: about 150 modules) would wrap and could not be scanned: it is left
+/// out with [`QR_TOO_WIDE`] in its place (the reference's terminal client draws none).
 pub fn qr_lines(text: &str) -> Vec<String> {
     let code = match QrCode::with_error_correction_level(text.as_bytes(), EcLevel::L) {
         Ok(code) => code,
         Err(e) => return vec![format!("(no QR code: {e})")],
     };
     let n = code.width();
+    if n + 2 > QR_MAX_WIDTH {
+        return vec![QR_TOO_WIDE.to_owned()];
+    }
     let quiet = (QR_MAX_WIDTH.saturating_sub(n) / 2).clamp(1, 4);
     let colors = code.to_colors();
     let size = n + 2 * quiet;
@@ -251,6 +260,47 @@ pub fn agent_error(e: &AgentError) -> String {
         AgentError::Prohibited(_) => "error: command is prohibited".to_owned(),
         e => format!("smp agent error: {e}"),
     }
+}
+
+/// What `/i NAME` shows.
+#[derive(Debug, Default)]
+pub struct ContactInfo {
+    /// The contact's ID in the chat database.
+    pub contact_id: i64,
+    /// The servers of the queues messages come from.
+    pub rcv_servers: Vec<smp_proto::SmpServer>,
+    /// The servers of the queues messages go to.
+    pub snd_servers: Vec<smp_proto::SmpServer>,
+    /// Whether the connection's double ratchet is post-quantum.
+    pub pq: bool,
+}
+
+/// The hosts of a server as the reference shows them (`showSMPServer`).
+pub fn server_hosts(s: &smp_proto::SmpServer) -> String {
+    s.hosts
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `/i NAME` (`viewContactInfo`). Lines of the reference's we leave out: the security
+/// code (`/code` is not built) and the peer's chat version range (not kept).
+pub fn contact_info(i: &ContactInfo) -> Vec<String> {
+    let via = |what: &str, servers: &[smp_proto::SmpServer]| {
+        (!servers.is_empty()).then(|| {
+            let hosts: Vec<String> = servers.iter().map(server_hosts).collect();
+            format!("{what} messages via: {}", hosts.join(", "))
+        })
+    };
+    let mut out = vec![format!("contact ID: {}", i.contact_id)];
+    out.extend(via("receiving", &i.rcv_servers));
+    out.extend(via("sending", &i.snd_servers));
+    out.push("you've shared main profile with this contact".to_owned());
+    if i.pq {
+        out.push("quantum resistant end-to-end encryption".to_owned());
+    }
+    out
 }
 
 /// A ratchet re-synchronisation state in the reference's words (`ratchetSyncStatusToText`).
@@ -566,6 +616,8 @@ mod tests {
             qr[0].chars().count()
         );
         assert_eq!(qr.len(), qr[0].chars().count().div_ceil(2));
+        // A post-quantum invitation's (about 2,300 characters) does not: it is left out.
+        assert_eq!(qr_lines(&"x".repeat(2300)), [QR_TOO_WIDE]);
         // A short one keeps the standard quiet zone.
         let short = qr_lines("hi");
         assert_eq!(short[0].chars().count(), 21 + 8);
