@@ -56,8 +56,7 @@ pub fn app_link(link: &str) -> String {
 pub const QR_MAX_WIDTH: usize = 80;
 
 /// In place of a QR code that would not fit [`QR_MAX_WIDTH`] columns.
-pub const QR_TOO_WIDE: &str =
-    "(no QR code: this link is too long for a code that fits 80 columns, pass the link)";
+pub const QR_TOO_WIDE: &str = "(no QR code: this link is too long for a code that fits 80 columns)";
 
 /// The lines of a QR code of `text`, drawn with half blocks (two modules, one above the
 /// other, a character), with the lowest error correction: the smallest code, as a screen is
@@ -407,7 +406,8 @@ pub fn help() -> Vec<String> {
         "Using SimpleX Chat",
         "Follow these steps to set up a connection:",
         "",
-        "Step 1: /c - Alice adds a contact: an invitation link and its QR code are shown.",
+        "Step 1: /c - Alice adds a contact: an invitation link is shown (with its QR code",
+        "        when that fits the terminal).",
         "        Alice sends the link to Bob over any channel (it is one-time).",
         "Step 2: /c <link> - Bob connects with it.",
         "        Both see \"<name>: contact is connected\" when the connection is ready.",
@@ -420,6 +420,8 @@ pub fn help() -> Vec<String> {
         "/tail [@<name>] [<count>] - show the last messages (10 by default);",
         "                    yours are marked … sending, ✓ sent, ⩗ received, ✗ not delivered",
         "/d <name>         - delete a contact and its messages (the contact is told)",
+        "/i <name>         - the contact's servers and encryption",
+        "/sync <name> [force=on] - repair a connection after a decryption error",
         "/p [<name>]       - show or change your display name (sent to your contacts)",
         "/version          - this client's version",
         "/help             - this help",

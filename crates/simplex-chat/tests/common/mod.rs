@@ -313,8 +313,7 @@ pub fn prefix(dir: &Path, name: &str) -> PathBuf {
 }
 
 /// The line in place of a QR code too wide for 80 columns (a post-quantum invitation's).
-pub const QR_TOO_WIDE: &str =
-    "(no QR code: this link is too long for a code that fits 80 columns, pass the link)";
+pub const QR_TOO_WIDE: &str = "(no QR code: this link is too long for a code that fits 80 columns)";
 
 /// Reads the link block: the QR code (no wider than 80 columns) or, for a link too long
 /// for one, [`QR_TOO_WIDE`], then the link, then the reference's hints up to `last_hint`.
