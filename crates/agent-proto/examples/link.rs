@@ -1,25 +1,11 @@
-//! Reads connection links (`simplex:/…`, `https://host/…`) and `smp://` queue URIs from
-//! standard input, one per line, and prints each in the reference's canonical form, or
-//! `error: …` for a line it rejects.
+//! Reads connection links — full (`simplex:/invitation#/?…`, `simplex:/contact#/?…`, and their
+//! `https://host/…` forms), short (`https://host/{i,a,g,c}#…`, `simplex:/a#…?h=…`) — and
+//! `smp://` queue URIs from standard input, one per line, and prints each in the reference's
+//! canonical form, or `error: …` for a line it rejects.
 //!
 //! `cargo run --release --example link < links.txt`
 
 use std::io::{self, BufRead, Write};
-
-use agent_proto::ConnectionRequest;
-use smp_proto::SmpQueueUri;
-
-fn canonical(line: &str) -> Result<String, String> {
-    if line.starts_with("smp://") {
-        SmpQueueUri::parse_str(line.as_bytes())
-            .map(|q| q.to_string())
-            .map_err(|e| e.to_string())
-    } else {
-        ConnectionRequest::parse(line.as_bytes())
-            .map(|c| c.to_string())
-            .map_err(|e| e.to_string())
-    }
-}
 
 fn main() -> io::Result<()> {
     let stdin = io::stdin();
@@ -31,7 +17,7 @@ fn main() -> io::Result<()> {
         if line.is_empty() {
             continue;
         }
-        match canonical(line) {
+        match agent_proto::reencode_link(line) {
             Ok(s) => writeln!(out, "{s}")?,
             Err(e) => writeln!(out, "error: {e}")?,
         }

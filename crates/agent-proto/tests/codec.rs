@@ -36,7 +36,7 @@ fn server(n: u8) -> SmpServer {
             TransportHost::Ipv4([10, 0, 0, n]),
         ],
         port: (n % 2 == 0).then_some(5223 + u16::from(n)),
-        key_hash: KeyHash([n; 32]),
+        key_hash: KeyHash::from([n; 32]),
     }
 }
 
@@ -717,6 +717,14 @@ fn fuzz_seeds_decode() {
     for q in queue_infos() {
         seeds.push(("agent_message", tagged(5, q.to_bytes())));
     }
+    // Short links (after the rest, so that earlier seeds keep their numbers).
+    for short in [
+        "https://smp.simplex.im/a#MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY",
+        "https://smp.simplex.im/i#MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3/MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY?h=jjbyvoemxysm7qxap7m5d5m35jzv5qq6gnlv7s4rsn7tdwwmuqciwpid.onion&p=5223&c=1234-w",
+        "simplex:/g#MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY?h=smp.simplex.im%2C127.0.0.1&p=7001&c=LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI",
+    ] {
+        seeds.push(("link", short.as_bytes().to_vec()));
+    }
 
     if std::env::var_os("WRITE_FUZZ_SEEDS").is_some() {
         for (i, (target, bytes)) in seeds.iter().enumerate() {
@@ -740,7 +748,7 @@ fn fuzz_seeds_decode() {
             }
             let data = std::fs::read(&path).expect("read seed");
             let ok = if target == "link" {
-                ConnectionRequest::parse(&data).is_ok()
+                agent_proto::ConnectionLink::parse(&data).is_ok()
             } else {
                 let (tag, body) = data.split_first().expect("a tag byte");
                 match tag % 6 {

@@ -1,10 +1,6 @@
 //! Known-answer tests of connection links and queue URIs, with the strings of the reference's
-//! `tests/AgentTests/ConnectionRequestTests.hs` (test data: facts about the format).
-//!
-//! One substitution: the reference's test server identity is the 4-byte `1234-w==`; a server
-//! identity here is always a 32-byte SHA-256 (`KeyHash`), so the tests use a real 32-byte
-//! identity in its place, in the inputs and the expected outputs alike. Every other byte of
-//! the strings is the reference's. [`reference_key_hash_is_refused`] documents the difference.
+//! `tests/AgentTests/ConnectionRequestTests.hs` (test data: facts about the format), verbatim,
+//! including its 4-byte test server identity `1234-w==` (a key hash is any byte string).
 
 use agent_proto::{
     AgentProtoError, ConnReqUriData, ConnectionRequest, ContactRequest, InvitationRequest,
@@ -17,7 +13,7 @@ use smp_proto::address::{SmpServer, TransportHost};
 use smp_proto::keys::parse_key_hash;
 use smp_proto::{QueueMode, SmpQueueUri, Version, VersionRange};
 
-const KH: &str = "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI=";
+const KH: &str = "1234-w==";
 const ONION: &str = "jjbyvoemxysm7qxap7m5d5m35jzv5qq6gnlv7s4rsn7tdwwmuqciwpid.onion";
 /// `strEncode testDhKey`.
 const DH: &str = "MCowBQYDK2VuAyEAjiswwI3O_NlS8Fk3HJUW870EY2bAwmttMBsvRB9eV3o=";
@@ -460,15 +456,24 @@ fn lenient_reading_canonical_printing() {
 }
 
 #[test]
-fn reference_key_hash_is_refused() {
+fn a_32_byte_key_hash_works_as_well() {
+    let kh = "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI=";
     let s = format!(
-        "smp://1234-w==@smp.simplex.im:5223/3456-w==#/?v=1-4&dh={}&q=m&k=s",
+        "smp://{kh}@smp.simplex.im:5223/3456-w==#/?v=1-4&dh={}&q=m&k=s",
         url(DH)
     );
-    assert!(SmpQueueUri::parse_str(s.as_bytes()).is_err());
+    let q = SmpQueueUri::parse_str(s.as_bytes()).expect("queue URI");
+    assert_eq!(q.server.key_hash.as_bytes().len(), 32);
+    assert_eq!(q.to_string(), s);
     let link = format!("simplex:/contact#/?v=2-7&smp={}", url(&s));
+    let parsed = ConnectionRequest::parse(link.as_bytes()).expect("link");
+    assert_eq!(parsed.to_string(), link);
+    // An empty key hash is not base64url, in a queue URI as in the reference.
+    let empty = s.replace(kh, "");
     assert!(matches!(
-        ConnectionRequest::parse(link.as_bytes()),
+        ConnectionRequest::parse(
+            format!("simplex:/contact#/?v=2-7&smp={}", url(&empty)).as_bytes()
+        ),
         Err(AgentProtoError::Decode(_))
     ));
 }

@@ -15,6 +15,7 @@
 //! - `receive`: decryption, integrity, acknowledgement, receipts;
 //! - `subscribe`: sessions, subscriptions, `DOWN`/`UP` and reconnection;
 //! - `sync`: ratchet re-synchronisation (new keys both ways, `EREADY`);
+//! - `switch`: queue rotation (`QADD`, `QKEY`, `QUSE`, `QTEST`, `SWITCH`);
 //! - `routing`: the sender's commands, directly or through a proxy relay.
 
 use std::collections::{HashMap, HashSet};
@@ -33,6 +34,7 @@ mod routing;
 mod send;
 mod state;
 mod subscribe;
+mod switch;
 mod sync;
 
 use crate::error::{AgentError, StoreError};
@@ -53,6 +55,9 @@ struct State {
     workers: HashMap<ConnId, Arc<Notify>>,
     /// Sessions being reconnected.
     reconnecting: HashSet<SessKey>,
+    /// Messages left unacknowledged on the new queue of a switch until the old queue has
+    /// delivered the ones before them (module `switch`).
+    deferred: HashMap<ConnId, switch::Deferred>,
     stopped: bool,
 }
 
@@ -82,6 +87,14 @@ fn random_id() -> Vec<u8> {
     let mut id = vec![0u8; 12];
     OsRng.fill_bytes(&mut id);
     id
+}
+
+/// The time now in Unix seconds (0 if the clock is before 1970).
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 fn smp_err(server: &SmpServer, error: ClientError) -> AgentError {
@@ -116,16 +129,17 @@ impl Agent {
             .db(|s| {
                 let mut out = Vec::new();
                 for c in s.conns()? {
-                    let rq = s.rcv_queue(&c.conn_id)?;
+                    let rqs = s.rcv_queues(&c.conn_id)?;
                     let sq = s.snd_queue(&c.conn_id)?;
-                    out.push((c, rq, sq));
+                    out.push((c, rqs, sq));
                 }
                 Ok(out)
             })
             .await?;
         let mut to_sub: HashMap<SessKey, (SmpServer, Vec<RcvQueueRecord>)> = HashMap::new();
-        for (c, rq, sq) in &loaded {
-            if let Some(rq) = rq {
+        for (c, rqs, sq) in &loaded {
+            inner.resume_switch(rqs);
+            for rq in rqs {
                 inner.index_queue(rq);
                 if c.status != ConnStatus::Suspended && rq.status != QueueStatus::Disabled {
                     let key = inner.sess_key(&rq.server, &c.conn_id);
@@ -139,6 +153,9 @@ impl Agent {
             if sq.is_some() {
                 inner.start_worker(&c.conn_id);
             }
+        }
+        if let Some(every) = inner.config.rotate_after {
+            tokio::spawn(switch::rotation_loop(Arc::downgrade(&inner), every));
         }
         for (key, (server, rqs)) in to_sub {
             let conns: Vec<ConnId> = rqs.iter().map(|q| q.conn_id.clone()).collect();
@@ -239,11 +256,11 @@ impl Inner {
     async fn delete_conn(self: &Arc<Self>, conn_id: &[u8]) -> Result<(), AgentError> {
         let inner = self;
         let id = conn_id.to_vec();
-        let (conn, rq) = inner
-            .db(move |s| Ok((s.conn(&id)?, s.rcv_queue(&id)?)))
+        let (conn, rqs) = inner
+            .db(move |s| Ok((s.conn(&id)?, s.rcv_queues(&id)?)))
             .await?;
         conn.ok_or(AgentError::NoConnection)?;
-        if let Some(rq) = rq {
+        for rq in rqs {
             let client = inner.client(&rq.server, &rq.conn_id).await?;
             match client.delete(&rq.rcv_key, &rq.rcv_id).await {
                 Ok(()) | Err(ClientError::Server(ErrorType::Auth)) => {}

@@ -64,6 +64,9 @@ pub enum AgentError {
     /// The command is not allowed in the connection's state.
     #[error("prohibited: {0}")]
     Prohibited(&'static str),
+    /// A queue rotation message does not fit the connection's queues (`A_QUEUE`).
+    #[error("queue: {0}")]
+    Queue(&'static str),
     /// A link did not parse or is of the wrong kind.
     #[error("bad link: {0}")]
     BadLink(String),

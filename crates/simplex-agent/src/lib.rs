@@ -12,7 +12,13 @@
 //! Ratchet re-synchronisation: a decryption error the reference classifies as a
 //! de-synchronisation raises `RSYNC`; [`Agent::synchronize_ratchet`] agrees new ratchet keys.
 //!
-//! Leaves out: queue rotation, notifications, short links and
+//! Queue rotation: [`Agent::switch_connection`] moves a connection's receive queue to a new
+//! one (on another of the agent's relays when it has one) in the reference's five-step
+//! exchange (`QADD`, `QKEY`, `QUSE`, `QTEST`), reported in `SWITCH` events;
+//! [`Agent::abort_switch`] stops it while the reference allows; [`Agent::connection_stats`]
+//! shows the queues.
+//!
+//! Leaves out: redundant queues, notifications, short links and
 //! files (XFTP). The wire formats are `agent-proto`'s, the
 //! ratchet `simplex-ratchet`'s, the SMP connections `smp-client`'s.
 //!
@@ -31,6 +37,7 @@ pub mod types;
 
 pub use agent::Agent;
 pub use types::{
-    AgentConfig, AgentCryptoError, AgentEvent, Event, MsgIntegrity, MsgMeta, MsgReceipt,
-    MsgReceiptStatus, RatchetSyncState, SmpProxyFallback, SmpProxyMode, TransportIsolation,
+    AgentConfig, AgentCryptoError, AgentEvent, ConnectionStats, Event, MsgIntegrity, MsgMeta,
+    MsgReceipt, MsgReceiptStatus, QueueDirection, RatchetSyncState, RcvQueueInfo, RcvSwitchStatus,
+    SmpProxyFallback, SmpProxyMode, SndQueueInfo, SndSwitchStatus, SwitchPhase, TransportIsolation,
 };

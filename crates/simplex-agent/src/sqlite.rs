@@ -8,10 +8,7 @@ use std::path::Path;
 
 use agent_proto::SmpQueueInfo;
 use rusqlite::{params, Connection, Row};
-use simplex_crypto::{
-    DhSecretX25519, PrivateAuthKey, PrivateKeyX25519, PrivateKeyX448, PublicAuthKey,
-    PublicKeyX25519,
-};
+use simplex_crypto::{DhSecretX25519, PrivateKeyX448, PublicAuthKey, PublicKeyX25519};
 use simplex_encoding::{decode_all, decode_list, encode_list, Decode, Encode, Reader};
 use simplex_ratchet::{HeaderKey, KemKeyPair, MessageKey, Ratchet, SkippedDiff, SkippedKeys, X448};
 use smp_proto::SmpServer;
@@ -26,7 +23,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("m20250101_initial", INITIAL),
     ("m20250102_receipt_status", RECEIPT_STATUS),
     ("m20250103_ratchet_sync", RATCHET_SYNC),
+    ("m20250104_switch_status", queues::SWITCH),
 ];
+
+mod queues;
 
 const INITIAL: &str = "
 CREATE TABLE connections (
@@ -228,6 +228,10 @@ fn msg_kind_text(k: SndMsgKind) -> &'static str {
         SndMsgKind::Invitation => "INV",
         SndMsgKind::RatchetKey => "RATCHET_KEY",
         SndMsgKind::EReady => "EREADY",
+        SndMsgKind::QAdd => "QADD",
+        SndMsgKind::QKey => "QKEY",
+        SndMsgKind::QUse => "QUSE",
+        SndMsgKind::QTest => "QTEST",
     }
 }
 
@@ -262,6 +266,10 @@ fn msg_kind_parse(s: &str) -> Result<SndMsgKind, StoreError> {
         "INV" => SndMsgKind::Invitation,
         "RATCHET_KEY" => SndMsgKind::RatchetKey,
         "EREADY" => SndMsgKind::EReady,
+        "QADD" => SndMsgKind::QAdd,
+        "QKEY" => SndMsgKind::QKey,
+        "QUSE" => SndMsgKind::QUse,
+        "QTEST" => SndMsgKind::QTest,
         _ => return Err(corrupt("message type")),
     })
 }
@@ -414,43 +422,18 @@ impl SqliteStore {
             Write::DeleteConn(id) => {
                 tx.execute("DELETE FROM connections WHERE conn_id = ?1", params![id])?;
             }
-            Write::PutRcvQueue(q) => {
-                let key = q.rcv_key.to_der();
-                let e2e = q.e2e_priv_key.to_der();
+            Write::PutRcvQueue(q) => queues::put_rcv_queue(tx, q)?,
+            Write::DeleteRcvQueue(id, rcv_id) => {
                 tx.execute(
-                    "INSERT OR REPLACE INTO rcv_queues (conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret, e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                    params![
-                        q.conn_id,
-                        server_text(&q.server),
-                        q.rcv_id,
-                        &key[..],
-                        &q.rcv_dh_secret.as_bytes()[..],
-                        &e2e[..],
-                        q.e2e_dh_secret.as_ref().map(|s| s.as_bytes().to_vec()),
-                        q.snd_id,
-                        q.sender_can_secure,
-                        queue_status_text(q.status),
-                        q.client_version
-                    ],
+                    "DELETE FROM rcv_queues WHERE conn_id = ?1 AND rcv_id = ?2",
+                    params![id, rcv_id],
                 )?;
             }
-            Write::PutSndQueue(q) => {
-                let key = q.snd_key.to_der();
+            Write::PutSndQueue(q) => queues::put_snd_queue(tx, q)?,
+            Write::DeleteSndQueueId(id, snd_id) => {
                 tx.execute(
-                    "INSERT OR REPLACE INTO snd_queues (conn_id, server, snd_id, snd_private_key, e2e_pub_key, e2e_dh_secret, sender_can_secure, status, smp_client_version)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    params![
-                        q.conn_id,
-                        server_text(&q.server),
-                        q.snd_id,
-                        &key[..],
-                        q.e2e_pub_key.to_bytes(),
-                        &q.e2e_dh_secret.as_bytes()[..],
-                        q.sender_can_secure,
-                        queue_status_text(q.status),
-                        q.client_version
-                    ],
+                    "DELETE FROM snd_queues WHERE conn_id = ?1 AND snd_id = ?2",
+                    params![id, snd_id],
                 )?;
             }
             Write::PutX3dh(id, k) => {
@@ -525,7 +508,7 @@ impl SqliteStore {
             }
             Write::PutSndMsg(m) => {
                 tx.execute(
-                    "INSERT OR REPLACE INTO snd_messages (conn_id, internal_id, internal_snd_id, msg_type, internal_hash, msg_body, pending, rcpt_internal_id, rcpt_status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    "INSERT OR REPLACE INTO snd_messages (conn_id, internal_id, internal_snd_id, msg_type, internal_hash, msg_body, pending, rcpt_internal_id, rcpt_status, snd_queue_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     params![
                         m.conn_id,
                         m.internal_id,
@@ -535,7 +518,8 @@ impl SqliteStore {
                         m.body,
                         m.pending,
                         m.receipt.map(|r| r.rcv_msg_id),
-                        m.receipt.map(|r| r.status.as_str())
+                        m.receipt.map(|r| r.status.as_str()),
+                        m.queue
                     ],
                 )?;
             }
@@ -550,7 +534,7 @@ impl SqliteStore {
             }
             Write::PutRcvMsg(m) => {
                 let r = tx.execute(
-                    "INSERT INTO rcv_messages (conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack, msg_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    "INSERT INTO rcv_messages (conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack, msg_type, rcv_queue_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                     params![
                         m.conn_id,
                         m.internal_id,
@@ -561,7 +545,8 @@ impl SqliteStore {
                         m.body,
                         m.integrity,
                         m.acked,
-                        rcv_kind_text(m.kind)
+                        rcv_kind_text(m.kind),
+                        m.rcv_id
                     ],
                 );
                 match r {
@@ -650,6 +635,7 @@ impl SqliteStore {
                 }),
                 _ => None,
             },
+            queue: col(row, 9)?,
         })
     }
 
@@ -665,6 +651,7 @@ impl SqliteStore {
             integrity: col(row, 7)?,
             acked: col(row, 8)?,
             kind: rcv_kind_parse(&col::<String>(row, 9)?)?,
+            rcv_id: col(row, 10)?,
         })
     }
 
@@ -699,8 +686,8 @@ impl SqliteStore {
 }
 
 const CONN_COLS: &str = "conn_id, kind, status, initiator, agent_version, pq_support, last_internal_id, last_snd_id, last_snd_hash, last_rcv_ext_id, last_rcv_hash, ratchet_sync_state";
-const SND_MSG_COLS: &str = "conn_id, internal_id, internal_snd_id, msg_type, internal_hash, msg_body, pending, rcpt_internal_id, rcpt_status";
-const RCV_MSG_COLS: &str = "conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack, msg_type";
+const SND_MSG_COLS: &str = "conn_id, internal_id, internal_snd_id, msg_type, internal_hash, msg_body, pending, rcpt_internal_id, rcpt_status, snd_queue_id";
+const RCV_MSG_COLS: &str = "conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack, msg_type, rcv_queue_id";
 
 impl Store for SqliteStore {
     fn apply(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {
@@ -728,56 +715,12 @@ impl Store for SqliteStore {
         )
     }
 
-    fn rcv_queue(&self, conn_id: &[u8]) -> Result<Option<RcvQueueRecord>, StoreError> {
-        self.query_one(
-            "SELECT conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret, e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version FROM rcv_queues WHERE conn_id = ?1",
-            params![conn_id],
-            |row| {
-                let key: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 3)?);
-                let secret: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 4)?);
-                let e2e: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 5)?);
-                let e2e_secret: Option<Vec<u8>> = col(row, 6)?;
-                Ok(RcvQueueRecord {
-                    conn_id: col(row, 0)?,
-                    server: server_parse(&col::<String>(row, 1)?)?,
-                    rcv_id: col(row, 2)?,
-                    rcv_key: PrivateAuthKey::from_der(&key).map_err(|_| corrupt("rcv key"))?,
-                    rcv_dh_secret: secret_parse(&secret)?,
-                    e2e_priv_key: PrivateKeyX25519::from_der(&e2e)
-                        .map_err(|_| corrupt("e2e key"))?,
-                    e2e_dh_secret: match e2e_secret {
-                        Some(s) => Some(secret_parse(&Zeroizing::new(s))?),
-                        None => None,
-                    },
-                    snd_id: col(row, 7)?,
-                    sender_can_secure: col(row, 8)?,
-                    status: queue_status_parse(&col::<String>(row, 9)?)?,
-                    client_version: col(row, 10)?,
-                })
-            },
-        )
+    fn rcv_queues(&self, conn_id: &[u8]) -> Result<Vec<RcvQueueRecord>, StoreError> {
+        self.read_rcv_queues(conn_id)
     }
 
-    fn snd_queue(&self, conn_id: &[u8]) -> Result<Option<SndQueueRecord>, StoreError> {
-        self.query_one(
-            "SELECT conn_id, server, snd_id, snd_private_key, e2e_pub_key, e2e_dh_secret, sender_can_secure, status, smp_client_version FROM snd_queues WHERE conn_id = ?1",
-            params![conn_id],
-            |row| {
-                let key: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 3)?);
-                let secret: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 5)?);
-                Ok(SndQueueRecord {
-                    conn_id: col(row, 0)?,
-                    server: server_parse(&col::<String>(row, 1)?)?,
-                    snd_id: col(row, 2)?,
-                    snd_key: PrivateAuthKey::from_der(&key).map_err(|_| corrupt("snd key"))?,
-                    e2e_pub_key: dec::<PublicKeyX25519>(&col::<Vec<u8>>(row, 4)?, "e2e key")?,
-                    e2e_dh_secret: secret_parse(&secret)?,
-                    sender_can_secure: col(row, 6)?,
-                    status: queue_status_parse(&col::<String>(row, 7)?)?,
-                    client_version: col(row, 8)?,
-                })
-            },
-        )
+    fn snd_queues(&self, conn_id: &[u8]) -> Result<Vec<SndQueueRecord>, StoreError> {
+        self.read_snd_queues(conn_id)
     }
 
     fn x3dh(&self, conn_id: &[u8]) -> Result<Option<X3dhKeys>, StoreError> {

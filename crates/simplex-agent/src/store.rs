@@ -16,7 +16,7 @@ use simplex_ratchet::{KemKeyPair, Ratchet, SkippedDiff, SkippedKeys, X448};
 use smp_proto::SmpServer;
 
 use crate::error::StoreError;
-use crate::types::{MsgReceiptStatus, RatchetSyncState};
+use crate::types::{MsgReceiptStatus, RatchetSyncState, RcvSwitchStatus, SndSwitchStatus};
 
 /// A connection ID (random, 12 bytes as the reference makes them).
 pub type ConnId = Vec<u8>;
@@ -131,6 +131,15 @@ pub struct RcvQueueRecord {
     pub status: QueueStatus,
     /// The SMP client version agreed for the queue.
     pub client_version: u16,
+    /// Whether it is the connection's main receive queue (`rcv_primary`).
+    pub primary: bool,
+    /// The recipient ID of the queue this one replaces, while a switch is under way
+    /// (`replace_rcv_queue_id`); `None` for the connection's current queue.
+    pub replaces: Option<Vec<u8>>,
+    /// The switch replacing this queue, if one is under way (`switch_status`).
+    pub switch_status: Option<RcvSwitchStatus>,
+    /// When it was made (Unix seconds; for `AgentConfig::rotate_after`).
+    pub created_at: i64,
 }
 
 /// A queue this agent sends to.
@@ -154,6 +163,13 @@ pub struct SndQueueRecord {
     pub status: QueueStatus,
     /// The SMP client version agreed for the queue.
     pub client_version: u16,
+    /// Whether messages go to it (`snd_primary`).
+    pub primary: bool,
+    /// The sender ID of the queue this one replaces, while a switch is under way
+    /// (`replace_snd_queue_id`); `None` for the connection's current queue.
+    pub replaces: Option<Vec<u8>>,
+    /// The switch replacing this queue, if one is under way (`switch_status`).
+    pub switch_status: Option<SndSwitchStatus>,
 }
 
 /// The creating side's X3DH keys, kept until the confirmation arrives.
@@ -216,6 +232,14 @@ pub enum SndMsgKind {
     RatchetKey,
     /// `EREADY`: the new ratchet is in use.
     EReady,
+    /// `QADD`: a new receive queue offered to the peer (queue rotation).
+    QAdd,
+    /// `QKEY`: this side's key for the peer's new queue.
+    QKey,
+    /// `QUSE`: the new queue is secured.
+    QUse,
+    /// `QTEST`: the first message on the new send queue, completing the switch.
+    QTest,
 }
 
 /// A sent message: pending (with the body to send) or sent (kept for receipts).
@@ -237,6 +261,9 @@ pub struct SndMsgRecord {
     pub pending: bool,
     /// The peer's delivery receipt for it, once one came (application messages only).
     pub receipt: Option<SndMsgReceipt>,
+    /// The sender ID of the send queue it is encrypted for, when that is not the
+    /// connection's current one (the new queue of a switch, from `QTEST` on).
+    pub queue: Option<Vec<u8>>,
 }
 
 /// The receipt recorded for a sent message.
@@ -259,7 +286,7 @@ pub enum RcvMsgKind {
     Receipt,
     /// `A_QCONT`.
     QCont,
-    /// Anything else (`EREADY`; queue rotation messages, not acted on).
+    /// Anything else (`EREADY`, queue rotation messages).
     Other,
 }
 
@@ -278,6 +305,9 @@ pub struct RcvMsgRecord {
     pub enc_hash: Vec<u8>,
     /// The server's message ID (to `ACK`).
     pub srv_msg_id: Vec<u8>,
+    /// The recipient ID of the queue it came on (to `ACK` there; `None` in databases from
+    /// before queue rotation: the connection's current queue).
+    pub rcv_id: Option<Vec<u8>>,
     /// The application body.
     pub body: Vec<u8>,
     /// The integrity verdict, as text.
@@ -296,12 +326,17 @@ pub enum Write {
     PutConn(ConnRecord),
     /// Delete a connection with all its queues, keys and messages.
     DeleteConn(ConnId),
-    /// Insert or replace the receive queue of a connection.
+    /// Insert or replace a receive queue of a connection (by its recipient ID).
     PutRcvQueue(RcvQueueRecord),
-    /// Insert or replace the send queue of a connection.
+    /// Delete a receive queue of a connection by its recipient ID.
+    DeleteRcvQueue(ConnId, Vec<u8>),
+    /// Insert or replace a send queue of a connection by its sender ID; a queue that
+    /// replaces none (`replaces == None`) takes the place of the connection's current one.
     PutSndQueue(SndQueueRecord),
-    /// Delete the send queue of a connection.
+    /// Delete the send queues of a connection.
     DeleteSndQueue(ConnId),
+    /// Delete a send queue of a connection by its sender ID.
+    DeleteSndQueueId(ConnId, Vec<u8>),
     /// Store the X3DH keys of a created invitation.
     PutX3dh(ConnId, X3dhKeys),
     /// Store the ratchet state (and drop the X3DH keys).
@@ -340,10 +375,19 @@ pub trait Store: Send {
     fn conn(&self, conn_id: &[u8]) -> Result<Option<ConnRecord>, StoreError>;
     /// Every connection.
     fn conns(&self) -> Result<Vec<ConnRecord>, StoreError>;
-    /// The receive queue of a connection.
-    fn rcv_queue(&self, conn_id: &[u8]) -> Result<Option<RcvQueueRecord>, StoreError>;
-    /// The send queue of a connection.
-    fn snd_queue(&self, conn_id: &[u8]) -> Result<Option<SndQueueRecord>, StoreError>;
+    /// The receive queues of a connection, the current one first (a second one, replacing
+    /// it, during a switch).
+    fn rcv_queues(&self, conn_id: &[u8]) -> Result<Vec<RcvQueueRecord>, StoreError>;
+    /// The send queues of a connection, the current one first.
+    fn snd_queues(&self, conn_id: &[u8]) -> Result<Vec<SndQueueRecord>, StoreError>;
+    /// The current receive queue of a connection.
+    fn rcv_queue(&self, conn_id: &[u8]) -> Result<Option<RcvQueueRecord>, StoreError> {
+        Ok(self.rcv_queues(conn_id)?.into_iter().next())
+    }
+    /// The current send queue of a connection.
+    fn snd_queue(&self, conn_id: &[u8]) -> Result<Option<SndQueueRecord>, StoreError> {
+        Ok(self.snd_queues(conn_id)?.into_iter().next())
+    }
     /// The X3DH keys of a created invitation.
     fn x3dh(&self, conn_id: &[u8]) -> Result<Option<X3dhKeys>, StoreError>;
     /// The X3DH keys this side sent to re-synchronise the ratchet.
@@ -388,8 +432,8 @@ pub trait Store: Send {
 #[derive(Default)]
 pub struct MemoryStore {
     conns: BTreeMap<ConnId, ConnRecord>,
-    rcv_queues: HashMap<ConnId, RcvQueueRecord>,
-    snd_queues: HashMap<ConnId, SndQueueRecord>,
+    rcv_queues: HashMap<ConnId, Vec<RcvQueueRecord>>,
+    snd_queues: HashMap<ConnId, Vec<SndQueueRecord>>,
     x3dh: HashMap<ConnId, X3dhKeys>,
     sync_keys: HashMap<ConnId, X3dhKeys>,
     ratchet_key_hashes: HashMap<ConnId, Vec<Vec<u8>>>,
@@ -431,11 +475,28 @@ impl Store for MemoryStore {
                 }
                 Write::PutRcvQueue(q) => {
                     self.require_conn(&q.conn_id)?;
-                    self.rcv_queues.insert(q.conn_id.clone(), q);
+                    let qs = self.rcv_queues.entry(q.conn_id.clone()).or_default();
+                    qs.retain(|x| x.rcv_id != q.rcv_id);
+                    qs.push(q);
+                    qs.sort_by_key(|x| x.replaces.is_some());
+                }
+                Write::DeleteRcvQueue(id, rcv_id) => {
+                    if let Some(qs) = self.rcv_queues.get_mut(&id) {
+                        qs.retain(|x| x.rcv_id != rcv_id);
+                    }
                 }
                 Write::PutSndQueue(q) => {
                     self.require_conn(&q.conn_id)?;
-                    self.snd_queues.insert(q.conn_id.clone(), q);
+                    let qs = self.snd_queues.entry(q.conn_id.clone()).or_default();
+                    let current = q.replaces.is_none();
+                    qs.retain(|x| x.snd_id != q.snd_id && !(current && x.replaces.is_none()));
+                    qs.push(q);
+                    qs.sort_by_key(|x| x.replaces.is_some());
+                }
+                Write::DeleteSndQueueId(id, snd_id) => {
+                    if let Some(qs) = self.snd_queues.get_mut(&id) {
+                        qs.retain(|x| x.snd_id != snd_id);
+                    }
                 }
                 Write::PutX3dh(id, k) => {
                     self.require_conn(&id)?;
@@ -508,12 +569,12 @@ impl Store for MemoryStore {
         Ok(self.conns.values().cloned().collect())
     }
 
-    fn rcv_queue(&self, conn_id: &[u8]) -> Result<Option<RcvQueueRecord>, StoreError> {
-        Ok(self.rcv_queues.get(conn_id).cloned())
+    fn rcv_queues(&self, conn_id: &[u8]) -> Result<Vec<RcvQueueRecord>, StoreError> {
+        Ok(self.rcv_queues.get(conn_id).cloned().unwrap_or_default())
     }
 
-    fn snd_queue(&self, conn_id: &[u8]) -> Result<Option<SndQueueRecord>, StoreError> {
-        Ok(self.snd_queues.get(conn_id).cloned())
+    fn snd_queues(&self, conn_id: &[u8]) -> Result<Vec<SndQueueRecord>, StoreError> {
+        Ok(self.snd_queues.get(conn_id).cloned().unwrap_or_default())
     }
 
     fn x3dh(&self, conn_id: &[u8]) -> Result<Option<X3dhKeys>, StoreError> {

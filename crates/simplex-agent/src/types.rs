@@ -140,6 +140,9 @@ pub struct AgentConfig {
     /// the reference's `ProtoServerWithAuth`): sent with `NEW` and with `PRXY` when the server
     /// is the proxy.
     pub server_auth: HashMap<SmpServer, BasicAuth>,
+    /// Switch a connection's receive queue by itself once it is this old (automatic queue
+    /// rotation; `None`, the default, never: the reference rotates only when asked).
+    pub rotate_after: Option<Duration>,
 }
 
 impl AgentConfig {
@@ -156,6 +159,7 @@ impl AgentConfig {
             smp_proxy_mode: SmpProxyMode::Never,
             smp_proxy_fallback: SmpProxyFallback::Allow,
             server_auth: HashMap::new(),
+            rotate_after: None,
         }
     }
 
@@ -382,6 +386,142 @@ impl std::fmt::Display for AgentCryptoError {
     }
 }
 
+/// Which of a connection's queues a switch replaces (`QueueDirection`): this side's receive
+/// queue (`Rcv`, the side that started it) or its send queue (`Snd`, the peer's switch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueDirection {
+    /// This side's receive queue (`QDRcv`).
+    Rcv,
+    /// This side's send queue (`QDSnd`).
+    Snd,
+}
+
+/// How far a queue switch went (`SwitchPhase`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SwitchPhase {
+    /// The new queue is made (receive side) or known (send side).
+    Started,
+    /// The sender's key for the new queue is known (`QKEY`).
+    Confirmed,
+    /// The new queue is secured (`KEY`, then `QUSE`).
+    Secured,
+    /// The old queue is gone: the new one is the connection's.
+    Completed,
+}
+
+/// Where the switch of a receive queue is, kept with the queue being replaced
+/// (`RcvSwitchStatus`, stored as the reference's strings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RcvSwitchStatus {
+    /// `switch_connection` was called; the new queue may not exist yet.
+    SwitchStarted,
+    /// The new queue exists and `QADD` is sent (or pending).
+    SendingQadd,
+    /// The new queue is secured and `QUSE` is sent (or pending).
+    SendingQuse,
+    /// A message came on the new queue: this one is being deleted.
+    ReceivedMessage,
+}
+
+impl RcvSwitchStatus {
+    /// The reference's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RcvSwitchStatus::SwitchStarted => "switch_started",
+            RcvSwitchStatus::SendingQadd => "sending_qadd",
+            RcvSwitchStatus::SendingQuse => "sending_quse",
+            RcvSwitchStatus::ReceivedMessage => "received_message",
+        }
+    }
+
+    /// Parses [`RcvSwitchStatus::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "switch_started" => RcvSwitchStatus::SwitchStarted,
+            "sending_qadd" => RcvSwitchStatus::SendingQadd,
+            "sending_quse" => RcvSwitchStatus::SendingQuse,
+            "received_message" => RcvSwitchStatus::ReceivedMessage,
+            _ => return None,
+        })
+    }
+
+    /// Whether `abort_switch` may stop the switch (`canAbortRcvSwitch`): only before the
+    /// peer can have used the new queue.
+    pub fn can_abort(self) -> bool {
+        matches!(
+            self,
+            RcvSwitchStatus::SwitchStarted | RcvSwitchStatus::SendingQadd
+        )
+    }
+}
+
+/// Where the switch of a send queue is, kept with the queue being replaced
+/// (`SndSwitchStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SndSwitchStatus {
+    /// The new queue is known and `QKEY` is sent (or pending).
+    SendingQkey,
+    /// The peer secured the new queue and `QTEST` is sent on it (or pending).
+    SendingQtest,
+}
+
+impl SndSwitchStatus {
+    /// The reference's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SndSwitchStatus::SendingQkey => "sending_qkey",
+            SndSwitchStatus::SendingQtest => "sending_qtest",
+        }
+    }
+
+    /// Parses [`SndSwitchStatus::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "sending_qkey" => SndSwitchStatus::SendingQkey,
+            "sending_qtest" => SndSwitchStatus::SendingQtest,
+            _ => return None,
+        })
+    }
+}
+
+/// A receive queue of a connection, as [`ConnectionStats`] shows it (`RcvQueueInfo`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RcvQueueInfo {
+    /// Its relay.
+    pub server: SmpServer,
+    /// Whether it is the connection's main queue (a new queue becomes it when the first
+    /// message arrives on it).
+    pub primary: bool,
+    /// The switch replacing it, if one is under way.
+    pub switch_status: Option<RcvSwitchStatus>,
+    /// Whether `abort_switch` would be allowed now.
+    pub can_abort_switch: bool,
+}
+
+/// A send queue of a connection, as [`ConnectionStats`] shows it (`SndQueueInfo`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SndQueueInfo {
+    /// Its relay.
+    pub server: SmpServer,
+    /// Whether messages go to it (a new queue becomes it once `QTEST` went through).
+    pub primary: bool,
+    /// The switch replacing it, if one is under way.
+    pub switch_status: Option<SndSwitchStatus>,
+}
+
+/// A connection's queues and ratchet state (`ConnectionStats`): what `/i NAME` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionStats {
+    /// The agreed agent version.
+    pub agent_version: u16,
+    /// Its receive queues, the current one first (two during a switch).
+    pub rcv_queues: Vec<RcvQueueInfo>,
+    /// Its send queues, the current one first (two during a switch).
+    pub snd_queues: Vec<SndQueueInfo>,
+    /// Where the ratchet is in re-synchronisation.
+    pub ratchet_sync: RatchetSyncState,
+}
+
 /// An event for the application (`AEvent`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -458,6 +598,19 @@ pub enum Event {
         state: RatchetSyncState,
         /// The decryption error that caused it.
         error: Option<AgentCryptoError>,
+    },
+    /// A queue switch moved on (`SWITCH`): `Rcv` on the side that called
+    /// `switch_connection` (`Started` when it returns, `Confirmed` and `Secured` when the
+    /// peer's key came and the new queue is secured, `Completed` when the old queue is
+    /// deleted), `Snd` on the peer (`Started` on `QADD`, `Confirmed` when `QKEY` is sent,
+    /// `Secured` on `QUSE`, `Completed` when `QTEST` went through the new queue).
+    Switch {
+        /// Which queue is replaced.
+        direction: QueueDirection,
+        /// How far it went.
+        phase: SwitchPhase,
+        /// The connection's queues after this step.
+        stats: ConnectionStats,
     },
     /// Something failed in the background.
     Err(String),

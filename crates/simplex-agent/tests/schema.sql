@@ -53,11 +53,11 @@ CREATE TABLE rcv_messages (
   broker_id BLOB NOT NULL,
   msg_body BLOB NOT NULL,
   integrity TEXT NOT NULL,
-  user_ack INTEGER NOT NULL, msg_type TEXT NOT NULL DEFAULT 'A_MSG',
+  user_ack INTEGER NOT NULL, msg_type TEXT NOT NULL DEFAULT 'A_MSG', rcv_queue_id BLOB,
   PRIMARY KEY (conn_id, internal_id)
 ) WITHOUT ROWID;
-CREATE TABLE rcv_queues (
-  conn_id BLOB PRIMARY KEY REFERENCES connections ON DELETE CASCADE,
+CREATE TABLE "rcv_queues" (
+  conn_id BLOB NOT NULL REFERENCES connections ON DELETE CASCADE,
   server TEXT NOT NULL,
   rcv_id BLOB NOT NULL,
   rcv_private_key BLOB NOT NULL,
@@ -68,6 +68,11 @@ CREATE TABLE rcv_queues (
   sender_can_secure INTEGER NOT NULL,
   status TEXT NOT NULL,
   smp_client_version INTEGER NOT NULL,
+  rcv_primary INTEGER NOT NULL,
+  replace_rcv_queue_id BLOB,
+  switch_status TEXT,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (conn_id, rcv_id),
   UNIQUE (server, rcv_id)
 ) WITHOUT ROWID;
 CREATE TABLE skipped_messages (
@@ -85,11 +90,11 @@ CREATE TABLE snd_messages (
   msg_type TEXT NOT NULL,
   internal_hash BLOB NOT NULL,
   msg_body BLOB NOT NULL,
-  pending INTEGER NOT NULL, rcpt_internal_id INTEGER, rcpt_status TEXT,
+  pending INTEGER NOT NULL, rcpt_internal_id INTEGER, rcpt_status TEXT, snd_queue_id BLOB,
   PRIMARY KEY (conn_id, internal_id)
 ) WITHOUT ROWID;
-CREATE TABLE snd_queues (
-  conn_id BLOB PRIMARY KEY REFERENCES connections ON DELETE CASCADE,
+CREATE TABLE "snd_queues" (
+  conn_id BLOB NOT NULL REFERENCES connections ON DELETE CASCADE,
   server TEXT NOT NULL,
   snd_id BLOB NOT NULL,
   snd_private_key BLOB NOT NULL,
@@ -97,7 +102,11 @@ CREATE TABLE snd_queues (
   e2e_dh_secret BLOB NOT NULL,
   sender_can_secure INTEGER NOT NULL,
   status TEXT NOT NULL,
-  smp_client_version INTEGER NOT NULL
+  smp_client_version INTEGER NOT NULL,
+  snd_primary INTEGER NOT NULL,
+  replace_snd_queue_id BLOB,
+  switch_status TEXT,
+  PRIMARY KEY (conn_id, snd_id)
 ) WITHOUT ROWID;
 CREATE INDEX idx_rcv_messages_enc_hash ON rcv_messages (conn_id, encrypted_msg_hash);
 CREATE INDEX idx_snd_messages_pending ON snd_messages (conn_id, pending, internal_id);

@@ -3,7 +3,10 @@
 
 use rand::rngs::OsRng;
 use simplex_agent::store::*;
-use simplex_agent::{MemoryStore, MsgReceiptStatus, RatchetSyncState, SqliteStore, StoreError};
+use simplex_agent::{
+    MemoryStore, MsgReceiptStatus, RatchetSyncState, RcvSwitchStatus, SndSwitchStatus, SqliteStore,
+    StoreError,
+};
 use simplex_crypto::{
     dh_x25519, PrivateAuthKey, PrivateKeyEd25519, PrivateKeyX25519, PrivateKeyX448,
 };
@@ -49,6 +52,7 @@ fn exercise(store: &mut dyn Store) {
         body: b"body".to_vec(),
         pending: true,
         receipt: None,
+        queue: None,
     };
     assert!(store.apply(vec![Write::PutSndMsg(orphan.clone())]).is_err());
     assert_eq!(store.conn(&id).expect("read"), None);
@@ -70,6 +74,10 @@ fn exercise(store: &mut dyn Store) {
         sender_can_secure: true,
         status: QueueStatus::New,
         client_version: 4,
+        primary: true,
+        replaces: None,
+        switch_status: None,
+        created_at: 1_700_000_000,
     };
     let sq = SndQueueRecord {
         conn_id: id.clone(),
@@ -81,6 +89,9 @@ fn exercise(store: &mut dyn Store) {
         sender_can_secure: false,
         status: QueueStatus::Confirmed,
         client_version: 3,
+        primary: true,
+        replaces: None,
+        switch_status: None,
     };
     let x3dh = X3dhKeys {
         key1: PrivateKeyX448::generate(rng),
@@ -99,7 +110,8 @@ fn exercise(store: &mut dyn Store) {
     assert_eq!(store.conn(&id).expect("read"), Some(conn.clone()));
     assert_eq!(store.conns().expect("read"), vec![conn.clone()]);
     assert_eq!(store.rcv_queue(&id).expect("read"), Some(rq.clone()));
-    assert_eq!(store.snd_queue(&id).expect("read"), Some(sq));
+    assert_eq!(store.snd_queue(&id).expect("read"), Some(sq.clone()));
+    switch_queues(store, &rq, &sq);
     assert_eq!(store.x3dh(&id).expect("read"), Some(x3dh));
     assert_eq!(store.ratchet(&id).expect("read"), None);
     assert_eq!(
@@ -149,6 +161,7 @@ fn exercise(store: &mut dyn Store) {
         hash: vec![5; 32],
         enc_hash: vec![6; 32],
         srv_msg_id: vec![7; 24],
+        rcv_id: Some(vec![1; 24]),
         body: b"hello".to_vec(),
         integrity: "OK".into(),
         acked: false,
@@ -241,6 +254,65 @@ fn exercise(store: &mut dyn Store) {
     assert_eq!(store.confirmation(b"conf").expect("read"), None);
     assert_eq!(store.invitation(b"inv").expect("read"), None);
     assert_eq!(store.rcv_msg(&id, 2).expect("read"), None);
+}
+
+/// A switch: a second queue of each kind, replacing the current one, is read after it, with
+/// the statuses kept; at the end the old ones are deleted by ID and the new ones current. A
+/// send queue replacing none takes the current one's place (the contact address's flow).
+fn switch_queues(store: &mut dyn Store, rq: &RcvQueueRecord, sq: &SndQueueRecord) {
+    let id = rq.conn_id.clone();
+    let mut rq1 = rq.clone();
+    rq1.switch_status = Some(RcvSwitchStatus::SendingQuse);
+    let mut rq2 = rq.clone();
+    rq2.rcv_id = vec![9; 24];
+    rq2.primary = false;
+    rq2.replaces = Some(rq.rcv_id.clone());
+    let mut sq1 = sq.clone();
+    sq1.switch_status = Some(SndSwitchStatus::SendingQtest);
+    let mut sq2 = sq.clone();
+    sq2.snd_id = vec![8; 24];
+    sq2.primary = false;
+    sq2.replaces = Some(sq.snd_id.clone());
+    store
+        .apply(vec![
+            Write::PutRcvQueue(rq2.clone()),
+            Write::PutRcvQueue(rq1.clone()),
+            Write::PutSndQueue(sq2.clone()),
+            Write::PutSndQueue(sq1.clone()),
+        ])
+        .expect("apply");
+    assert_eq!(
+        store.rcv_queues(&id).expect("read"),
+        vec![rq1.clone(), rq2.clone()]
+    );
+    assert_eq!(store.rcv_queue(&id).expect("read"), Some(rq1.clone()));
+    assert_eq!(
+        store.snd_queues(&id).expect("read"),
+        vec![sq1.clone(), sq2.clone()]
+    );
+    rq2.replaces = None;
+    rq2.primary = true;
+    sq2.replaces = None;
+    sq2.primary = true;
+    store
+        .apply(vec![
+            Write::DeleteRcvQueue(id.clone(), rq1.rcv_id.clone()),
+            Write::PutRcvQueue(rq2.clone()),
+            Write::DeleteSndQueueId(id.clone(), sq1.snd_id.clone()),
+            Write::PutSndQueue(sq2.clone()),
+        ])
+        .expect("apply");
+    assert_eq!(store.rcv_queues(&id).expect("read"), vec![rq2.clone()]);
+    assert_eq!(store.snd_queues(&id).expect("read"), vec![sq2]);
+    store
+        .apply(vec![
+            Write::PutSndQueue(sq.clone()),
+            Write::DeleteRcvQueue(id.clone(), rq2.rcv_id),
+            Write::PutRcvQueue(rq.clone()),
+        ])
+        .expect("apply");
+    assert_eq!(store.snd_queues(&id).expect("read"), vec![sq.clone()]);
+    assert_eq!(store.rcv_queues(&id).expect("read"), vec![rq.clone()]);
 }
 
 #[test]
@@ -379,4 +451,91 @@ fn ratchet_sync_migration_upgrades_an_older_database() {
         .apply(vec![Write::DeleteSyncKeys(vec![1])])
         .expect("write");
     assert!(store.sync_keys(&[1]).expect("read").is_none());
+}
+
+/// A database made before the switch migration opens: its queues read as primary, replacing
+/// none and not switching, its pending messages as for the current queue; a second queue of
+/// each kind with a switch status can then be written.
+#[test]
+fn switch_migration_upgrades_an_older_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.db");
+    let rng = &mut OsRng;
+    let rcv_key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(rng));
+    let snd_key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(rng));
+    let e2e = PrivateKeyX25519::generate(rng);
+    let secret = dh_x25519(&e2e.public_key(), &e2e);
+    {
+        let db = rusqlite::Connection::open(&path).expect("open");
+        db.pragma_update(None, "key", "pw").expect("key");
+        db.execute_batch("CREATE TABLE migrations (name TEXT PRIMARY KEY, ts INTEGER NOT NULL)")
+            .expect("migrations table");
+        for (name, sql) in &simplex_agent::sqlite::MIGRATIONS[..3] {
+            db.execute_batch(sql).expect("older schema");
+            db.execute("INSERT INTO migrations VALUES (?1, 0)", [name])
+                .expect("record");
+        }
+        db.execute_batch(
+            "INSERT INTO connections VALUES (x'01', 'duplex', 'active', 1, 7, 0, 2, 1, x'', 1, x'', 'ok');
+             INSERT INTO snd_messages VALUES (x'01', 1, 1, 'A_MSG', x'05', x'06', 1, NULL, NULL);",
+        )
+        .expect("rows");
+        db.execute(
+            "INSERT INTO rcv_queues VALUES (x'01', ?1, x'0202', ?2, ?3, ?4, NULL, x'0303', 1, 'active', 4)",
+            rusqlite::params![
+                server().to_string(),
+                &rcv_key.to_der()[..],
+                &secret.as_bytes()[..],
+                &e2e.to_der()[..]
+            ],
+        )
+        .expect("rcv queue");
+        db.execute(
+            "INSERT INTO snd_queues VALUES (x'01', ?1, x'0404', ?2, ?3, ?4, 1, 'active', 4)",
+            rusqlite::params![
+                server().to_string(),
+                &snd_key.to_der()[..],
+                simplex_encoding::Encode::to_bytes(&e2e.public_key()),
+                &secret.as_bytes()[..]
+            ],
+        )
+        .expect("snd queue");
+    }
+    let mut store = SqliteStore::open(&path, "pw").expect("migrated");
+    let rq = store.rcv_queue(&[1]).expect("read").expect("rcv queue");
+    assert_eq!(rq.rcv_id, vec![2, 2]);
+    assert!(rq.primary);
+    assert_eq!((rq.replaces.clone(), rq.switch_status), (None, None));
+    assert!(rq.created_at > 1_700_000_000, "counted from the upgrade");
+    let sq = store.snd_queue(&[1]).expect("read").expect("snd queue");
+    assert_eq!(sq.snd_id, vec![4, 4]);
+    assert!(sq.primary);
+    assert_eq!((sq.replaces.clone(), sq.switch_status), (None, None));
+    let pending = store.pending_snd_msgs(&[1]).expect("read");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].queue, None);
+    let mut rq2 = rq.clone();
+    rq2.rcv_id = vec![5, 5];
+    rq2.replaces = Some(rq.rcv_id.clone());
+    let mut rq1 = rq;
+    rq1.switch_status = Some(RcvSwitchStatus::SwitchStarted);
+    let mut sq2 = sq.clone();
+    sq2.snd_id = vec![6, 6];
+    sq2.replaces = Some(sq.snd_id.clone());
+    let mut sq1 = sq;
+    sq1.switch_status = Some(SndSwitchStatus::SendingQkey);
+    let mut msg = pending[0].clone();
+    msg.queue = Some(sq2.snd_id.clone());
+    store
+        .apply(vec![
+            Write::PutRcvQueue(rq1.clone()),
+            Write::PutRcvQueue(rq2.clone()),
+            Write::PutSndQueue(sq1.clone()),
+            Write::PutSndQueue(sq2.clone()),
+            Write::PutSndMsg(msg.clone()),
+        ])
+        .expect("write");
+    assert_eq!(store.rcv_queues(&[1]).expect("read"), vec![rq1, rq2]);
+    assert_eq!(store.snd_queues(&[1]).expect("read"), vec![sq1, sq2]);
+    assert_eq!(store.pending_snd_msgs(&[1]).expect("read"), vec![msg]);
 }

@@ -1,5 +1,5 @@
-//! Digests, HKDF and certificate fingerprints (`sha256Hash`, `sha512Hash`, `hkdf`,
-//! `KeyHash` in the reference's `Crypto.hs`).
+//! Digests, HKDF and certificate fingerprints (`sha256Hash`, `sha512Hash`, `sha3_256`,
+//! `sha3_384`, `hkdf`, `KeyHash` in the reference's `Crypto.hs`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,6 +19,19 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 /// SHA-512 of `bytes` (OpenSSL; the digest inside every crypto_box authenticator).
 pub fn sha512(bytes: &[u8]) -> [u8; 64] {
     openssl::sha::sha512(bytes)
+}
+
+/// SHA3-256 of `bytes` (the short-link key is the SHA3-256 of the encoded fixed link data).
+pub fn sha3_256(bytes: &[u8]) -> [u8; 32] {
+    use sha3::Digest as _;
+    sha3::Sha3_256::digest(bytes).into()
+}
+
+/// SHA3-384 of `bytes` (the first 24 bytes of the SHA3-384 of a `NEW` command's correlation
+/// ID are the sender ID of a queue created with its link data).
+pub fn sha3_384(bytes: &[u8]) -> [u8; 48] {
+    use sha3::Digest as _;
+    sha3::Sha3_384::digest(bytes).into()
 }
 
 /// HKDF with SHA-512 (the reference's `hkdf` uses SHA-512 for both extract and expand):
@@ -46,34 +59,66 @@ pub fn hkdf_sha512_into(
         .map_err(|_| CryptoError::HkdfLength(out.len()))
 }
 
-/// A certificate fingerprint (`KeyHash`): SHA-256 of the DER of the server's offline CA
-/// certificate, the server identity in `smp://<fingerprint>@host` addresses.
+/// A server identity (`KeyHash`): in a real address the SHA-256 of the DER of the server's
+/// offline CA certificate, the `<fingerprint>` of `smp://<fingerprint>@host`.
+///
+/// As in the reference it is any byte string: the identity of a preset relay is left out of
+/// short links (empty), and test addresses carry short ones. Only the TLS identity check
+/// requires it to be the 32-byte fingerprint of the server's certificate; any other value
+/// never matches. At most 255 bytes (its binary form has a one-byte length).
 ///
 /// Displayed and parsed as base64url (printed with `=` padding, parsed with or without);
 /// binary-encoded as a one-byte-length string.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyHash(pub [u8; 32]);
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyHash(Vec<u8>);
 
 impl KeyHash {
+    /// The longest key hash: its binary form has a one-byte length.
+    pub const MAX_LEN: usize = 255;
+
     /// The fingerprint of a certificate given as DER.
     pub fn of_certificate_der(der: &[u8]) -> Self {
-        KeyHash(sha256(der))
+        KeyHash(sha256(der).to_vec())
     }
 
-    /// From exactly 32 bytes.
+    /// Any byte string of at most [`KeyHash::MAX_LEN`] bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
-        <[u8; 32]>::try_from(bytes)
-            .map(KeyHash)
-            .map_err(|_| CryptoError::InvalidKeyLength {
+        if bytes.len() > Self::MAX_LEN {
+            return Err(CryptoError::InvalidKeyLength {
                 what: "key hash",
-                expected: 32,
+                expected: Self::MAX_LEN,
                 got: bytes.len(),
-            })
+            });
+        }
+        Ok(KeyHash(bytes.to_vec()))
     }
 
-    /// The 32 bytes.
-    pub fn as_bytes(&self) -> &[u8; 32] {
+    /// The empty key hash, as short links to preset relays carry.
+    pub fn empty() -> Self {
+        KeyHash(Vec::new())
+    }
+
+    /// True for the empty key hash.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
         &self.0
+    }
+
+    /// The 32 bytes of a certificate fingerprint, or `None` when this key hash is of another
+    /// length (and so can name no certificate).
+    pub fn fingerprint(&self) -> Option<[u8; 32]> {
+        <[u8; 32]>::try_from(self.0.as_slice()).ok()
+    }
+}
+
+/// A certificate fingerprint.
+impl From<[u8; 32]> for KeyHash {
+    fn from(bytes: [u8; 32]) -> Self {
+        KeyHash(bytes.to_vec())
     }
 }
 
@@ -89,6 +134,7 @@ impl fmt::Debug for KeyHash {
     }
 }
 
+/// base64url, which is never empty (the reference's `base64urlP`).
 impl FromStr for KeyHash {
     type Err = CryptoError;
 
@@ -98,18 +144,18 @@ impl FromStr for KeyHash {
     }
 }
 
-/// A one-byte-length string of the 32 bytes.
+/// A one-byte-length string.
 impl Encode for KeyHash {
     fn encode(&self, out: &mut Vec<u8>) {
-        out.push(32);
-        out.extend_from_slice(&self.0);
+        // Invariant: every constructor keeps the length within MAX_LEN (255).
+        out.push(u8::try_from(self.0.len()).unwrap_or(u8::MAX));
+        out.extend_from_slice(self.0.get(..Self::MAX_LEN).unwrap_or(&self.0));
     }
 }
 
 impl Decode for KeyHash {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let bytes = r.short_bytes()?;
-        KeyHash::from_slice(bytes).map_err(|_| DecodeError::Invalid("key hash length"))
+        Ok(KeyHash(r.short_bytes()?.to_vec()))
     }
 }
 
@@ -156,6 +202,16 @@ mod tests {
             hex::encode(sha256(b"abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+        // FIPS 202 examples (also Python's hashlib.sha3_256 / sha3_384).
+        assert_eq!(
+            hex::encode(sha3_256(b"abc")),
+            "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532"
+        );
+        assert_eq!(
+            hex::encode(sha3_384(b"abc")),
+            "ec01498288516fc926459f58e2c6ad8df9b473cb0fc08c2596da7cf0e49be4b2\
+             98d88cea927ac7f539f1edf228376d25"
+        );
     }
 
     #[test]
@@ -170,13 +226,28 @@ mod tests {
                 .expect("unpadded"),
             h
         );
-        assert!("AAAA".parse::<KeyHash>().is_err());
+        // Any length is a key hash (the reference's test relays use `1234-w==`, 4 bytes);
+        // only the empty string is not base64url.
+        assert_eq!(
+            "1234-w==".parse::<KeyHash>().map(|k| k.as_bytes().len()),
+            Ok(4)
+        );
+        assert_eq!(
+            "1234-w".parse::<KeyHash>().map(|k| k.to_string()),
+            Ok("1234-w==".into())
+        );
         assert!("".parse::<KeyHash>().is_err());
         assert!("!!!".parse::<KeyHash>().is_err());
         let enc = h.to_bytes();
         assert_eq!(enc.len(), 33);
         assert_eq!(decode_all::<KeyHash>(&enc).expect("round trip"), h);
         assert!(decode_all::<KeyHash>(&enc[..32]).is_err());
-        assert!(decode_all::<KeyHash>(&[3, 1, 2, 3]).is_err());
+        assert_eq!(decode_all::<KeyHash>(&[0]), Ok(KeyHash::empty()));
+        assert_eq!(
+            decode_all::<KeyHash>(&[3, 1, 2, 3]).map(|k| k.fingerprint()),
+            Ok(None)
+        );
+        assert_eq!(h.fingerprint().map(KeyHash::from), Some(h.clone()));
+        assert!(KeyHash::from_slice(&[0; 256]).is_err());
     }
 }

@@ -14,6 +14,7 @@
 //! randomness of its own: every function that needs randomness takes a caller's RNG.
 
 pub mod aead;
+pub mod digest_stream;
 pub mod error;
 pub mod hash;
 pub mod keys;
@@ -22,8 +23,9 @@ pub mod nacl;
 pub use aead::{
     decrypt_aead, decrypt_aead_no_pad, encrypt_aead, encrypt_aead_no_pad, AesKey, AUTH_TAG_LEN,
 };
+pub use digest_stream::{Sha256Stream, Sha512Stream};
 pub use error::CryptoError;
-pub use hash::{hkdf_sha512, hkdf_sha512_into, sha256, sha512, KeyHash};
+pub use hash::{hkdf_sha512, hkdf_sha512_into, sha256, sha3_256, sha3_384, sha512, KeyHash};
 pub use keys::*;
 pub use nacl::{
     cb_authenticate, cb_authenticate_with_key, cb_decrypt, cb_decrypt_no_pad, cb_encrypt,

@@ -16,7 +16,7 @@ async fn main() {
             .server_credentials()
             .expect("credentials");
         let transport = Arc::new(ServerTransport::new(&creds).expect("transport"));
-        let identity = *transport.identity();
+        let identity = transport.identity().clone();
         let listener = SmpListener::bind("127.0.0.1:0", transport)
             .await
             .expect("bind");
@@ -27,7 +27,7 @@ async fn main() {
                 let mut conn = listener.accept().await.expect("accept");
                 tokio::spawn(async move {
                     while let Ok(block) = conn.reader.read_raw().await {
-                        let block = *block;
+                        let block = block.to_vec();
                         if conn.writer.write_raw(&block).await.is_err() {
                             return;
                         }

@@ -2,12 +2,16 @@
 //! reference's `Transport.hs`; spec § "SMP Transmission and transport block structure").
 //!
 //! Every block on the wire is exactly [`BLOCK_SIZE`] bytes: a two-byte length, the content,
-//! and `#` padding. The reader and the writer each own one block buffer, reused for every
-//! block.
+//! and `#` padding. From SMP v11 a session may encrypt its blocks ([`crate::sbchain`]): the
+//! content is then padded to 16,368 bytes and secret-boxed with the next key of the
+//! direction's chain, so a block carries at most 16,366 bytes of content. The reader and the
+//! writer each hold their direction's chain, and hand out or take the padded plaintext, so
+//! callers see the same padded blocks either way.
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::{read_error, TransportError};
+use crate::sbchain::{open_block, seal_block, SbChainKey, ENCRYPTED_PADDED_SIZE, TAG_SIZE};
 
 /// The size of every SMP transport block.
 pub const BLOCK_SIZE: usize = 16_384;
@@ -15,11 +19,16 @@ pub const BLOCK_SIZE: usize = 16_384;
 /// The largest content of one block (the block minus its two-byte length).
 pub const MAX_BLOCK_CONTENT: usize = BLOCK_SIZE - 2;
 
+/// The largest content of one encrypted block (its padded plaintext minus the length).
+pub const MAX_ENCRYPTED_BLOCK_CONTENT: usize = ENCRYPTED_PADDED_SIZE - 2;
+
 /// Reads whole blocks from a stream. The block buffer is allocated when a block starts to
 /// arrive and freed when the next read starts, so an idle connection holds none.
 pub struct BlockReader<R> {
     inner: R,
     buf: Option<Vec<u8>>,
+    /// The receiving chain of an encrypted session.
+    chain: Option<SbChainKey>,
 }
 
 impl<R> std::fmt::Debug for BlockReader<R> {
@@ -31,14 +40,30 @@ impl<R> std::fmt::Debug for BlockReader<R> {
 impl<R: AsyncRead + Unpin> BlockReader<R> {
     /// A reader over `inner`.
     pub fn new(inner: R) -> Self {
-        BlockReader { inner, buf: None }
+        BlockReader {
+            inner,
+            buf: None,
+            chain: None,
+        }
     }
 
-    /// Reads one block and returns it whole, padding included (valid until the next read).
+    /// Decrypts every block from now on with this receiving chain (v11 block encryption).
+    pub fn set_encryption(&mut self, chain: SbChainKey) {
+        self.chain = Some(chain);
+    }
+
+    /// True when blocks are decrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.chain.is_some()
+    }
+
+    /// Reads one block and returns its padded content (valid until the next read): the whole
+    /// 16,384-byte block, or for an encrypted session the 16,368-byte padded plaintext.
     ///
     /// An end of stream before the first byte or within the block is
-    /// [`TransportError::Closed`].
-    pub async fn read_raw(&mut self) -> Result<&[u8; BLOCK_SIZE], TransportError> {
+    /// [`TransportError::Closed`]; an encrypted block that does not authenticate is
+    /// [`TransportError::BlockDecrypt`], after which the connection must be closed.
+    pub async fn read_raw(&mut self) -> Result<&[u8], TransportError> {
         // Wait for the first byte without a buffer, then read the rest into a fresh one
         // (read into its spare capacity: nothing is zeroed first).
         self.buf = None;
@@ -62,10 +87,13 @@ impl<R: AsyncRead + Unpin> BlockReader<R> {
             }
         }
         let block = self.buf.insert(buf);
-        block
-            .as_slice()
-            .try_into()
-            .map_err(|_| TransportError::BadBlock)
+        match &mut self.chain {
+            None => Ok(block.as_slice()),
+            Some(chain) => {
+                open_block(chain, block).map_err(|()| TransportError::BlockDecrypt)?;
+                Ok(block.get(TAG_SIZE..).unwrap_or_default())
+            }
+        }
     }
 
     /// Reads one block and returns its content, without the length and the padding.
@@ -90,6 +118,8 @@ impl<R: AsyncRead + Unpin> BlockReader<R> {
 pub struct BlockWriter<W> {
     inner: W,
     buf: Vec<u8>,
+    /// The sending chain of an encrypted session.
+    chain: Option<SbChainKey>,
 }
 
 impl<W> std::fmt::Debug for BlockWriter<W> {
@@ -104,51 +134,101 @@ impl<W: AsyncWrite + Unpin> BlockWriter<W> {
         BlockWriter {
             inner,
             buf: Vec::new(),
+            chain: None,
         }
     }
 
-    /// Pads `content` to a block and writes it. Content longer than [`MAX_BLOCK_CONTENT`]
-    /// is [`TransportError::LargeMsg`] and nothing is written.
-    pub async fn write_block(&mut self, content: &[u8]) -> Result<(), TransportError> {
-        self.buf.clear();
-        simplex_encoding::pad_into(content, BLOCK_SIZE, &mut self.buf)
-            .map_err(|_| TransportError::LargeMsg)?;
-        self.write_buf().await
+    /// Encrypts every block from now on with this sending chain (v11 block encryption).
+    pub fn set_encryption(&mut self, chain: SbChainKey) {
+        self.chain = Some(chain);
     }
 
-    /// Writes a block that is already padded to [`BLOCK_SIZE`] bytes.
+    /// True when blocks are encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.chain.is_some()
+    }
+
+    /// The largest content one block carries on this connection.
+    pub fn max_content(&self) -> usize {
+        if self.chain.is_some() {
+            MAX_ENCRYPTED_BLOCK_CONTENT
+        } else {
+            MAX_BLOCK_CONTENT
+        }
+    }
+
+    /// The offset of the padded plaintext in the buffer: room for the tag when encrypting.
+    fn head(&self) -> usize {
+        if self.chain.is_some() {
+            TAG_SIZE
+        } else {
+            0
+        }
+    }
+
+    /// Pads `content` to a block and writes it. Content longer than
+    /// [`BlockWriter::max_content`] is [`TransportError::LargeMsg`] and nothing is written.
+    pub async fn write_block(&mut self, content: &[u8]) -> Result<(), TransportError> {
+        self.write_with(|buf| buf.extend_from_slice(content)).await
+    }
+
+    /// Writes a block that is already padded to [`BLOCK_SIZE`] bytes (as `smp-proto` builds
+    /// batches). An encrypted session sends its content padded to 16,368 bytes instead: the
+    /// block's first 16,368 bytes, when its content fits in them.
     pub async fn write_raw(&mut self, block: &[u8]) -> Result<(), TransportError> {
         if block.len() != BLOCK_SIZE {
             return Err(TransportError::LargeMsg);
         }
-        self.inner.write_all(block).await?;
-        self.inner.flush().await?;
-        Ok(())
+        if self.chain.is_none() {
+            self.inner.write_all(block).await?;
+            self.inner.flush().await?;
+            return Ok(());
+        }
+        let len = simplex_encoding::unpad(block)
+            .map_err(|_| TransportError::LargeMsg)?
+            .len();
+        if len > MAX_ENCRYPTED_BLOCK_CONTENT {
+            return Err(TransportError::LargeMsg);
+        }
+        self.buf.clear();
+        self.buf.reserve(BLOCK_SIZE);
+        self.buf.extend_from_slice(&[0; TAG_SIZE]);
+        self.buf
+            .extend_from_slice(block.get(..ENCRYPTED_PADDED_SIZE).unwrap_or_default());
+        self.write_buf().await
     }
 
     /// Builds a block in place: `fill` appends the content to the (cleared) buffer, which is
-    /// then padded and written. Avoids a copy when the content is encoded on the fly.
+    /// then padded (and encrypted, in an encrypted session) and written. Avoids a copy when
+    /// the content is encoded on the fly.
     pub async fn write_with<F>(&mut self, fill: F) -> Result<(), TransportError>
     where
         F: FnOnce(&mut Vec<u8>),
     {
+        let head = self.head();
+        let max = self.max_content();
         self.buf.clear();
         self.buf.reserve(BLOCK_SIZE);
-        self.buf.extend_from_slice(&[0, 0]);
+        self.buf.resize(head + 2, 0);
         fill(&mut self.buf);
-        let len = self.buf.len() - 2;
-        if len > MAX_BLOCK_CONTENT {
+        let len = self.buf.len() - head - 2;
+        if len > max {
+            self.buf = Vec::new();
             return Err(TransportError::LargeMsg);
         }
         let len16 = u16::try_from(len).map_err(|_| TransportError::LargeMsg)?;
-        self.buf[..2].copy_from_slice(&len16.to_be_bytes());
+        self.buf[head..head + 2].copy_from_slice(&len16.to_be_bytes());
         self.buf.resize(BLOCK_SIZE, simplex_encoding::pad::PAD_BYTE);
         self.write_buf().await
     }
 
-    /// Writes and flushes the built block, then frees the buffer.
+    /// Encrypts (in an encrypted session) the built block, writes and flushes it, then frees
+    /// the buffer.
     async fn write_buf(&mut self) -> Result<(), TransportError> {
-        let buf = std::mem::take(&mut self.buf);
+        let mut buf = std::mem::take(&mut self.buf);
+        if let Some(chain) = &mut self.chain {
+            seal_block(chain, &mut buf);
+        }
         self.inner.write_all(&buf).await?;
         self.inner.flush().await?;
         Ok(())

@@ -203,7 +203,7 @@ impl ServerCredentials {
             .chain
             .get(1)
             .ok_or_else(|| cred_err("certificate chain", "no identity certificate"))?;
-        Ok(KeyHash(cert_fingerprint(id_cert)?))
+        Ok(KeyHash::from(cert_fingerprint(id_cert)?))
     }
 }
 
@@ -321,7 +321,7 @@ impl GeneratedCredentials {
             ca_key_pem: ca_key.private_key_to_pem_pkcs8()?,
             server_cert_pem: server.to_pem()?,
             server_key_pem: server_key.private_key_to_pem_pkcs8()?,
-            fingerprint: KeyHash(cert_fingerprint(&ca)?),
+            fingerprint: KeyHash::from(cert_fingerprint(&ca)?),
         })
     }
 
@@ -371,7 +371,7 @@ pub fn load_file_fingerprint(ca_crt: &Path) -> Result<KeyHash, TransportError> {
     let ca = certs
         .first()
         .ok_or_else(|| cred_err("ca.crt", "no certificate"))?;
-    Ok(KeyHash(cert_fingerprint(ca)?))
+    Ok(KeyHash::from(cert_fingerprint(ca)?))
 }
 
 #[cfg(test)]

@@ -34,6 +34,9 @@ pub enum HandshakeError {
     /// The signed session key did not verify with the server certificate's key (`BAD_AUTH`).
     #[error("signed server key did not verify")]
     BadAuth,
+    /// The service record of the client's hello could not be used (`BAD_SERVICE`, v16).
+    #[error("service record refused")]
+    BadService,
 }
 
 /// Everything that can go wrong below the SMP command layer.
@@ -56,6 +59,10 @@ pub enum TransportError {
     /// A block was not 16,384 bytes or its padding was wrong (`BLOCK`).
     #[error("bad transport block")]
     BadBlock,
+    /// An encrypted block did not authenticate (v11 block encryption): the connection is
+    /// closed.
+    #[error("encrypted block did not authenticate")]
+    BlockDecrypt,
     /// The peer closed the connection.
     #[error("connection closed by peer")]
     Closed,

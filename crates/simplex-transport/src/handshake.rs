@@ -5,8 +5,14 @@
 //! chain with a fresh X25519 key signed by the online certificate's key); the client checks
 //! the session ID against `tls-unique`, the chain against its pinned identity and the
 //! signature against the TLS leaf certificate's key, picks the highest common version and
-//! answers with its hello (version, the identity it expects, optionally its own DH key).
-//! A client without ALPN `smp/1` is offered only v6 and gets no server key.
+//! answers with its hello (version, the identity it expects, optionally its own DH key, from
+//! v14 whether it is a proxy). A client that negotiated no ALPN is offered only v6 and gets
+//! no server key; `smp/1`, `h2` and `http/1.1` all select the full range.
+//!
+//! From v11, when the client sent its DH key and is not a proxy, both ends encrypt every
+//! further block with the secret-box chains of [`crate::sbchain`] (the server sends with the
+//! first chain key, the client with the second); the reader and writer of the connection
+//! are set up for it here.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,19 +21,27 @@ use std::time::Duration;
 use openssl::ssl::SslContext;
 use openssl::x509::X509;
 use simplex_crypto::{
-    sign, verify, KeyHash, PrivateKeyX25519, PrivateSignKey, PublicKeyX25519, PublicSignKey,
+    dh_x25519, sign, verify, KeyHash, PrivateKeyX25519, PrivateSignKey, PublicKeyX25519,
+    PublicSignKey,
 };
 use simplex_encoding::ShortBytes;
+use smp_proto::error::{HandshakeError as WireHandshakeError, TransportError as WireError};
 use smp_proto::handshake::{
-    CertChainPubKey, ClientHello, ServerHello, SignatureAlgorithm, SignedKey,
+    CertChainPubKey, ClientHello, ServerHandshakeResponse, ServerHello, SignatureAlgorithm,
+    SignedKey,
 };
-use smp_proto::version::{Version, VersionRange, LEGACY_SERVER_VERSIONS, SERVER_VERSIONS};
+use smp_proto::version::{
+    Version, VersionRange, CLIENT_VERSIONS, DELETED_EVENT_SMP_VERSION, ENCRYPTED_BLOCK_SMP_VERSION,
+    LEGACY_SERVER_VERSIONS, PROXY_SERVER_HANDSHAKE_SMP_VERSION, SERVER_VERSIONS,
+    SERVICE_CERTS_SMP_VERSION,
+};
 use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 
 use crate::block::{BlockReader, BlockWriter};
 use crate::credentials::{cert_fingerprint, ServerCredentials};
 use crate::error::{ChainError, HandshakeError, TransportError};
+use crate::sbchain::SbChainKey;
 use crate::tls::{self, TlsInfo, TlsStream};
 
 /// The default time allowed for TCP connect, TLS and the SMP handshake together.
@@ -47,6 +61,9 @@ pub struct SessionParams {
     pub version: Version,
     /// The server's range capped at the negotiated version.
     pub server_versions: VersionRange,
+    /// Whether blocks are encrypted inside TLS (v11+, the client sent its key and is not a
+    /// proxy).
+    pub block_encryption: bool,
 }
 
 impl std::fmt::Debug for SessionParams {
@@ -54,6 +71,7 @@ impl std::fmt::Debug for SessionParams {
         f.debug_struct("SessionParams")
             .field("version", &self.version)
             .field("server_versions", &self.server_versions)
+            .field("block_encryption", &self.block_encryption)
             .finish_non_exhaustive()
     }
 }
@@ -65,9 +83,12 @@ pub struct ServerSession {
     /// This session's X25519 key, whose public half was signed into the hello: combined
     /// with queues' X25519 auth keys to verify crypto_box authenticators (from v7).
     pub dh_private: PrivateKeyX25519,
-    /// The client's DH key from its hello (sent by proxies from v7), if any.
+    /// The client's DH key from its hello (from v7; proxies need it for `RFWD`, and from v11
+    /// it keys block encryption), if any.
     pub client_dh_key: Option<PublicKeyX25519>,
-    /// Whether the client negotiated ALPN `smp/1` (else this is a legacy v6 session).
+    /// Whether the client said it is a proxy (v14+).
+    pub client_is_proxy: bool,
+    /// Whether the client negotiated an ALPN protocol (else this is a legacy v6 session).
     pub alpn: bool,
 }
 
@@ -76,6 +97,7 @@ impl std::fmt::Debug for ServerSession {
         f.debug_struct("ServerSession")
             .field("params", &self.params)
             .field("alpn", &self.alpn)
+            .field("client_is_proxy", &self.client_is_proxy)
             .finish_non_exhaustive()
     }
 }
@@ -209,7 +231,7 @@ impl ServerTransport {
         reader: &mut SmpReader,
         writer: &mut SmpWriter,
     ) -> Result<ServerSession, TransportError> {
-        let alpn = info.has_smp_alpn();
+        let alpn = info.has_alpn();
         let versions = if alpn {
             self.versions
         } else {
@@ -242,14 +264,38 @@ impl ServerTransport {
         }
         let server_versions =
             VersionRange::new(versions.min, client.version).map_err(|_| TransportError::Version)?;
+        if client.client_service.is_some() && client.version >= SERVICE_CERTS_SMP_VERSION {
+            // Service clients are not served yet: refuse as the reference does when it cannot
+            // use the service record.
+            let refusal = ServerHandshakeResponse::Error(WireError::Handshake(
+                WireHandshakeError::BadService,
+            ));
+            let block = refusal
+                .encode_block()
+                .map_err(|_| TransportError::LargeMsg)?;
+            writer.write_raw(&block).await?;
+            return Err(HandshakeError::BadService.into());
+        }
+        let secret = client.dh_key.as_ref().map(|k| dh_x25519(k, &dh_private));
+        let block_encryption = match &secret {
+            Some(secret) if uses_block_encryption(client.version, client.proxy_server) => {
+                let (snd, rcv) = SbChainKey::init(&info.session_id, secret);
+                writer.set_encryption(snd);
+                reader.set_encryption(rcv);
+                true
+            }
+            _ => false,
+        };
         Ok(ServerSession {
             params: SessionParams {
                 session_id: info.session_id.clone(),
                 version: client.version,
                 server_versions,
+                block_encryption,
             },
             dh_private,
             client_dh_key: client.dh_key,
+            client_is_proxy: client.proxy_server,
             alpn,
         })
     }
@@ -298,13 +344,24 @@ impl SmpListener {
     }
 }
 
+/// Whether a session of version `v` encrypts its blocks, given that the client sent its DH
+/// key (`blockEncryption`): from v11, unless the client is a proxy.
+pub fn uses_block_encryption(v: Version, client_is_proxy: bool) -> bool {
+    v >= ENCRYPTED_BLOCK_SMP_VERSION && !client_is_proxy
+}
+
 /// How a client connects.
 #[derive(Debug, Clone)]
 pub struct ClientTransportConfig {
     /// The versions the client supports.
     pub versions: VersionRange,
-    /// Offer ALPN `smp/1` (only legacy clients would not).
-    pub offer_alpn: bool,
+    /// The ALPN names to offer: `smp/1` normally, `http/1.1` for a relay's web port; none
+    /// makes a legacy client (the server then answers with the v6 handshake).
+    pub alpn: Vec<Vec<u8>>,
+    /// The client is a proxy connecting to a destination relay (`proxyServer`): said in the
+    /// hello from v14, it turns block encryption off; a relay below v14 is then used at
+    /// most at v10.
+    pub proxy_server: bool,
     /// Time allowed for TCP connect, TLS and the SMP handshake together.
     pub handshake_timeout: Duration,
 }
@@ -312,22 +369,25 @@ pub struct ClientTransportConfig {
 impl Default for ClientTransportConfig {
     fn default() -> Self {
         ClientTransportConfig {
-            versions: SERVER_VERSIONS,
-            offer_alpn: true,
+            versions: CLIENT_VERSIONS,
+            alpn: vec![tls::ALPN_SMP.to_vec()],
+            proxy_server: false,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 }
 
 /// Connects to an SMP server at `addr`, pins its identity `key_hash`, and handshakes.
-/// `client_dh_key` is sent in the hello from v7 (proxies do; end-user clients pass `None`).
+/// The public half of `client_key` is sent in the hello from v7 (`agreeSecret`): from v11 it
+/// keys block encryption (unless the config says the client is a proxy), and a proxy uses its
+/// secret with the server's key for `RFWD`. `None` sends no key.
 pub async fn connect(
     addr: impl ToSocketAddrs,
     key_hash: &KeyHash,
     config: &ClientTransportConfig,
-    client_dh_key: Option<PublicKeyX25519>,
+    client_key: Option<&PrivateKeyX25519>,
 ) -> Result<ClientConnection, TransportError> {
-    let ctx = tls::client_context(config.offer_alpn)?;
+    let ctx = tls::client_context_with_alpn(&config.alpn)?;
     let work = async {
         let tcp = TcpStream::connect(addr).await?;
         let (stream, info) = tls::connect(&ctx, tcp, key_hash).await?;
@@ -335,8 +395,8 @@ pub async fn connect(
         let session = client_handshake(
             &info,
             key_hash,
-            config.versions,
-            client_dh_key,
+            config,
+            client_key,
             &mut reader,
             &mut writer,
         )
@@ -352,11 +412,24 @@ pub async fn connect(
         .map_err(|_| TransportError::Timeout)?
 }
 
+/// The client's range for a server offering `server`: a proxy caps itself at v10 with a
+/// relay below v14, which cannot hear that it is a proxy and would encrypt its blocks.
+fn client_range(config: &ClientTransportConfig, server: &VersionRange) -> VersionRange {
+    let mut versions = config.versions;
+    if config.proxy_server && server.max < PROXY_SERVER_HANDSHAKE_SMP_VERSION {
+        versions.max = versions
+            .min
+            .max(DELETED_EVENT_SMP_VERSION)
+            .min(versions.max);
+    }
+    versions
+}
+
 async fn client_handshake(
     info: &TlsInfo,
     key_hash: &KeyHash,
-    versions: VersionRange,
-    client_dh_key: Option<PublicKeyX25519>,
+    config: &ClientTransportConfig,
+    client_key: Option<&PrivateKeyX25519>,
     reader: &mut SmpReader,
     writer: &mut SmpWriter,
 ) -> Result<ClientSession, TransportError> {
@@ -367,7 +440,7 @@ async fn client_handshake(
     }
     let common = hello
         .versions
-        .intersect(&versions)
+        .intersect(&client_range(config, &hello.versions))
         .ok_or(TransportError::Version)?;
     let leaf = info.peer_chain.first().ok_or(ChainError::Missing)?;
     let server_cert_key = leaf_sign_key(leaf)?;
@@ -378,16 +451,37 @@ async fn client_handshake(
     let version = common.max;
     let reply = ClientHello {
         version,
-        key_hash: *key_hash,
-        dh_key: client_dh_key,
+        key_hash: key_hash.clone(),
+        dh_key: client_key.map(PrivateKeyX25519::public_key),
+        proxy_server: config.proxy_server,
+        client_service: None,
     };
     let block = reply.encode_block().map_err(|_| TransportError::LargeMsg)?;
     writer.write_raw(&block).await?;
+    // The server keys its chains from the key it signed into the hello; without that key
+    // (below v7) there is nothing to agree on, and no version below v7 encrypts blocks.
+    let secret = match (client_key, &server_dh_key) {
+        (Some(own), Some(server)) if reply.dh_key.is_some() && version >= Version(7) => {
+            Some(dh_x25519(server, own))
+        }
+        _ => None,
+    };
+    let block_encryption = match &secret {
+        Some(secret) if uses_block_encryption(version, config.proxy_server) => {
+            // The server sends with the first chain key and receives with the second.
+            let (server_snd, server_rcv) = SbChainKey::init(&info.session_id, secret);
+            reader.set_encryption(server_snd);
+            writer.set_encryption(server_rcv);
+            true
+        }
+        _ => false,
+    };
     Ok(ClientSession {
         params: SessionParams {
             session_id: info.session_id.clone(),
             version,
             server_versions: common,
+            block_encryption,
         },
         server_dh_key,
         server_cert_key,
@@ -507,7 +601,7 @@ mod tests {
         let identity = |r: Result<PublicKeyX25519, TransportError>| {
             matches!(r, Err(TransportError::Handshake(HandshakeError::Identity)))
         };
-        assert!(identity(verify_relay_key(&ck, &KeyHash([1; 32]))));
+        assert!(identity(verify_relay_key(&ck, &KeyHash::from([1; 32]))));
         let (_, other, _) = setup();
         let (forged, _) = signed_by(&creds, &other, SignatureAlgorithm::Ed25519);
         assert!(identity(verify_relay_key(&forged, &id)));
@@ -548,7 +642,7 @@ mod tests {
     fn hello_chain_of_another_identity_is_bad_auth() {
         let (creds, key, leaf) = setup();
         let (ck, _) = signed_by(&creds, &key, SignatureAlgorithm::Ed25519);
-        let err = check_cert_key(&ck, &KeyHash([1; 32]), &leaf).expect_err("wrong identity");
+        let err = check_cert_key(&ck, &KeyHash::from([1; 32]), &leaf).expect_err("wrong identity");
         assert!(matches!(
             err,
             TransportError::Handshake(HandshakeError::BadAuth)

@@ -4,7 +4,7 @@
 //! Owns everything between a TCP socket and a stream of SMP blocks: the TLS policy
 //! ([`tls`]), loading and generating the server's certificates ([`credentials`]), pinning
 //! the server identity on the client, `tls-unique` as the session ID, fixed-size blocks
-//! ([`block`]). It does not parse commands or transmissions (that is `smp-proto`) and holds no
+//! ([`block`]) and their encryption from SMP v11 ([`sbchain`]). It does not parse commands or transmissions (that is `smp-proto`) and holds no
 //! queue state (that is `smp-server` and `smp-client`). It sits above `smp-proto` and
 //! `simplex-crypto` and below the server and the client, and is the only crate that knows
 //! about TLS.
@@ -15,9 +15,12 @@ pub mod block;
 pub mod credentials;
 pub mod error;
 pub mod handshake;
+pub mod sbchain;
 pub mod tls;
 
-pub use block::{BlockReader, BlockWriter, BLOCK_SIZE, MAX_BLOCK_CONTENT};
+pub use block::{
+    BlockReader, BlockWriter, BLOCK_SIZE, MAX_BLOCK_CONTENT, MAX_ENCRYPTED_BLOCK_CONTENT,
+};
 pub use credentials::{GeneratedCredentials, ServerCredentials, SignAlgorithm};
 pub use error::{ChainError, HandshakeError, TransportError};
 pub use handshake::verify_relay_key;
@@ -25,4 +28,5 @@ pub use handshake::{
     connect, ClientConnection, ClientSession, ClientTransportConfig, ServerConnection,
     ServerSession, ServerTransport, SessionParams, SmpConnection, SmpListener,
 };
-pub use tls::{TlsInfo, TlsStream, ALPN_SMP};
+pub use sbchain::SbChainKey;
+pub use tls::{TlsInfo, TlsStream, ALPN_HTTP1, ALPN_SMP};

@@ -3,7 +3,10 @@
 //! Spec: `protocol/simplex-messaging.md` § "TLS transport encryption" and "ALPN to agree
 //! handshake version"; the reference's parameters are `defaultSupportedParams` in
 //! `Transport.hs`. TLS 1.3 only, `TLS_CHACHA20_POLY1305_SHA256` only, groups X25519/X448,
-//! Ed25519/Ed448 signatures, ALPN `smp/1`, no session tickets and no resumption.
+//! Ed25519/Ed448 signatures, no session tickets and no resumption. ALPN: the server accepts
+//! `smp/1`, `h2` and `http/1.1` (the reference's `alpnSupportedSMPHandshakes <> httpALPN`:
+//! apps reach preset relays on port 443 offering `http/1.1`), and any of them selects the
+//! current handshake.
 //!
 //! Clients trust no CA: they pin the server's identity certificate (the second one of a chain
 //! of 2 to 4) by its SHA-256, and let OpenSSL check the signatures and validity dates of the
@@ -26,6 +29,28 @@ use crate::error::{ChainError, TransportError};
 
 /// The ALPN protocol name of the current SMP handshake.
 pub const ALPN_SMP: &[u8] = b"smp/1";
+
+/// The ALPN name apps offer to relays on the web port (`httpALPN11`).
+pub const ALPN_HTTP1: &[u8] = b"http/1.1";
+
+/// The server's ALPN list in wire form, in its order of preference: `smp/1`, `h2`,
+/// `http/1.1`.
+const SERVER_ALPN_WIRE: &[u8] = b"\x05smp/1\x02h2\x08http/1.1";
+
+/// Protocol names in ALPN wire form (each with a one-byte length); names that are empty or
+/// longer than 255 bytes are left out.
+fn alpn_wire(names: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for name in names {
+        if let Ok(len) = u8::try_from(name.len()) {
+            if len > 0 {
+                out.push(len);
+                out.extend_from_slice(name);
+            }
+        }
+    }
+    out
+}
 
 /// The only TLS 1.3 cipher suite SMP allows.
 pub const CIPHER_SUITE: &str = "TLS_CHACHA20_POLY1305_SHA256";
@@ -60,8 +85,9 @@ fn common_policy(b: &mut SslContextBuilder) -> Result<(), TransportError> {
 
 /// A server TLS context with the SMP policy and the given chain and key.
 ///
-/// ALPN: the server selects `smp/1` when the client offers it; a client that offers other
-/// names or none gets no ALPN, and the server then uses the legacy v6 handshake.
+/// ALPN: the server selects the first of `smp/1`, `h2`, `http/1.1` that the client offers;
+/// a client that offers none of them, or no ALPN at all, gets no ALPN, and the server then
+/// uses the legacy v6 handshake.
 pub fn server_context(creds: &ServerCredentials) -> Result<SslContext, TransportError> {
     let mut b = SslContext::builder(SslMethod::tls_server())?;
     common_policy(&mut b)?;
@@ -81,7 +107,7 @@ pub fn server_context(creds: &ServerCredentials) -> Result<SslContext, Transport
     // Read whatever the socket has, not a record header and then its body: half the reads.
     b.set_read_ahead(true);
     b.set_alpn_select_callback(|_ssl, offered| {
-        openssl::ssl::select_next_proto(b"\x05smp/1", offered).ok_or(AlpnError::NOACK)
+        openssl::ssl::select_next_proto(SERVER_ALPN_WIRE, offered).ok_or(AlpnError::NOACK)
     });
     Ok(b.build())
 }
@@ -91,10 +117,21 @@ pub fn server_context(creds: &ServerCredentials) -> Result<SslContext, Transport
 ///
 /// Certificate pinning is per connection (see [`connect`]).
 pub fn client_context(offer_alpn: bool) -> Result<SslContext, TransportError> {
+    let alpn = if offer_alpn {
+        vec![ALPN_SMP.to_vec()]
+    } else {
+        Vec::new()
+    };
+    client_context_with_alpn(&alpn)
+}
+
+/// A client TLS context offering these ALPN names (none when empty).
+pub fn client_context_with_alpn(alpn: &[Vec<u8>]) -> Result<SslContext, TransportError> {
     let mut b = SslContext::builder(SslMethod::tls_client())?;
     common_policy(&mut b)?;
-    if offer_alpn {
-        b.set_alpn_protos(b"\x05smp/1")?;
+    let wire = alpn_wire(alpn);
+    if !wire.is_empty() {
+        b.set_alpn_protos(&wire)?;
     }
     Ok(b.build())
 }
@@ -126,6 +163,12 @@ impl TlsInfo {
     /// True when the client confirmed `smp/1`.
     pub fn has_smp_alpn(&self) -> bool {
         self.alpn.as_deref() == Some(ALPN_SMP)
+    }
+
+    /// True when any ALPN protocol was negotiated (`smp/1`, `h2` or `http/1.1`): the server
+    /// then offers its full version range.
+    pub fn has_alpn(&self) -> bool {
+        self.alpn.is_some()
     }
 }
 
@@ -212,13 +255,15 @@ fn handshake_error(e: openssl::ssl::Error, outcome: Option<&PinOutcome>) -> Tran
     TransportError::Tls(e.to_string())
 }
 
-/// The client's side of the TLS handshake, pinning the server identity `key_hash`.
+/// The client's side of the TLS handshake, pinning the server identity `key_hash`. A key hash
+/// that is not 32 bytes long can be no certificate's fingerprint: it is refused as a mismatch
+/// before any byte is sent.
 pub async fn connect(
     ctx: &SslContext,
     tcp: TcpStream,
     key_hash: &KeyHash,
 ) -> Result<(TlsStream, TlsInfo), TransportError> {
-    let key_hash = key_hash.0;
+    let key_hash = key_hash.fingerprint().ok_or(ChainError::Fingerprint)?;
     let _ = tcp.set_nodelay(true);
     let mut ssl = Ssl::new(ctx)?;
     let outcome: PinOutcome = Arc::default();

@@ -32,7 +32,7 @@ async fn listen(transport: ServerTransport) -> (std::net::SocketAddr, Accepted) 
 
 async fn full_handshake(creds: ServerCredentials) {
     let transport = ServerTransport::new(&creds).expect("transport");
-    let identity = *transport.identity();
+    let identity = transport.identity().clone();
     assert_eq!(identity, creds.identity().expect("identity"));
     let (addr, accepted) = listen(transport).await;
     let mut client = connect(addr, &identity, &ClientTransportConfig::default(), None)
@@ -43,8 +43,8 @@ async fn full_handshake(creds: ServerCredentials) {
     let (c, s) = (&client.session, &server.session);
     assert_eq!(c.params.session_id.len(), 32);
     assert_eq!(c.params.session_id, s.params.session_id);
-    assert_eq!(c.params.version, Version(9));
-    assert_eq!(s.params.version, Version(9));
+    assert_eq!(c.params.version, smp_proto::SERVER_VERSIONS.max);
+    assert_eq!(s.params.version, smp_proto::SERVER_VERSIONS.max);
     assert!(s.alpn);
     assert_eq!(s.client_dh_key, None);
     // The client got the key the server signed, checked against the TLS certificate.
@@ -75,12 +75,12 @@ async fn full_handshake(creds: ServerCredentials) {
 }
 
 #[tokio::test]
-async fn ed25519_handshake_negotiates_v9_with_signed_key() {
+async fn ed25519_handshake_negotiates_the_relay_max_with_signed_key() {
     full_handshake(generated(SignAlgorithm::Ed25519)).await;
 }
 
 #[tokio::test]
-async fn ed448_handshake_negotiates_v9_with_signed_key() {
+async fn ed448_handshake_negotiates_the_relay_max_with_signed_key() {
     full_handshake(generated(SignAlgorithm::Ed448)).await;
 }
 
@@ -104,8 +104,9 @@ async fn fixture_chain_handshake() {
 #[tokio::test]
 async fn wrong_identity_is_refused_by_the_client() {
     let transport = ServerTransport::new(&generated(SignAlgorithm::Ed25519)).expect("transport");
-    let mut wrong = *transport.identity();
-    wrong.0[31] ^= 0x80;
+    let mut wrong = transport.identity().fingerprint().expect("32 bytes");
+    wrong[31] ^= 0x80;
+    let wrong = KeyHash::from(wrong);
     let (addr, accepted) = listen(transport).await;
     let err = connect(addr, &wrong, &ClientTransportConfig::default(), None)
         .await
@@ -120,10 +121,10 @@ async fn wrong_identity_is_refused_by_the_client() {
 #[tokio::test]
 async fn client_without_alpn_gets_the_v6_handshake() {
     let transport = ServerTransport::new(&generated(SignAlgorithm::Ed448)).expect("transport");
-    let identity = *transport.identity();
+    let identity = transport.identity().clone();
     let (addr, accepted) = listen(transport).await;
     let config = ClientTransportConfig {
-        offer_alpn: false,
+        alpn: Vec::new(),
         ..ClientTransportConfig::default()
     };
     let client = connect(addr, &identity, &config, None)
@@ -142,8 +143,10 @@ async fn client_without_alpn_gets_the_v6_handshake() {
 
 #[tokio::test]
 async fn no_common_version_fails_on_the_client() {
-    let transport = ServerTransport::new(&generated(SignAlgorithm::Ed25519)).expect("transport");
-    let identity = *transport.identity();
+    let transport = ServerTransport::new(&generated(SignAlgorithm::Ed25519))
+        .expect("transport")
+        .with_versions(VersionRange::new(Version(6), Version(9)).expect("range"));
+    let identity = transport.identity().clone();
     let (addr, accepted) = listen(transport).await;
     let config = ClientTransportConfig {
         versions: VersionRange::new(Version(10), Version(12)).expect("range"),
@@ -163,7 +166,7 @@ async fn no_common_version_fails_on_the_client() {
 #[tokio::test]
 async fn server_refuses_a_client_hello_for_another_identity() {
     let transport = ServerTransport::new(&generated(SignAlgorithm::Ed25519)).expect("transport");
-    let identity = *transport.identity();
+    let identity = transport.identity().clone();
     let (addr, accepted) = listen(transport).await;
     // A hand-made client: correct TLS pin, but its hello names another server.
     let ctx = tls::client_context(true).expect("ctx");
@@ -175,8 +178,10 @@ async fn server_refuses_a_client_hello_for_another_identity() {
     reader.read_raw().await.expect("server hello");
     let hello = ClientHello {
         version: Version(9),
-        key_hash: KeyHash([7; 32]),
+        key_hash: KeyHash::from([7; 32]),
         dh_key: None,
+        proxy_server: false,
+        client_service: None,
     };
     writer
         .write_raw(&hello.encode_block().expect("encode"))

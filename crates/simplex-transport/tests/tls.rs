@@ -108,15 +108,37 @@ async fn handshake_with_fixture_chain_has_fixture_identity() {
 #[tokio::test]
 async fn wrong_fingerprint_is_refused() {
     let creds = generated(SignAlgorithm::Ed25519);
-    let mut pin = creds.identity().expect("identity");
-    pin.0[0] ^= 1;
+    let mut fp = creds
+        .identity()
+        .expect("identity")
+        .fingerprint()
+        .expect("32 bytes");
+    fp[0] ^= 1;
     let (addr, server) = serve_one(&creds).await;
-    let err = connect(addr, true, pin).await.expect_err("wrong pin");
+    let err = connect(addr, true, fp.into()).await.expect_err("wrong pin");
     assert!(
         matches!(err, TransportError::Chain(ChainError::Fingerprint)),
         "{err:?}"
     );
     assert!(server.await.expect("join").is_err());
+}
+
+#[tokio::test]
+async fn key_hash_of_another_length_is_refused() {
+    // A key hash is any byte string (the reference's test relays use 4 bytes, short links to
+    // preset relays none); only a 32-byte one can match a certificate.
+    let creds = generated(SignAlgorithm::Ed25519);
+    let id = creds.identity().expect("identity");
+    for short in [&id.as_bytes()[..4], &[][..]] {
+        let pin = simplex_crypto::KeyHash::from_slice(short).expect("key hash");
+        let (addr, server) = serve_one(&creds).await;
+        let err = connect(addr, true, pin).await.expect_err("short pin");
+        assert!(
+            matches!(err, TransportError::Chain(ChainError::Fingerprint)),
+            "{err:?}"
+        );
+        assert!(server.await.expect("join").is_err());
+    }
 }
 
 #[tokio::test]

@@ -13,7 +13,9 @@ use simplex_crypto::{
 use smp_client::{
     decrypt_message, ClientCommand, ClientConfig, ClientError, ServerEvent, SmpClient,
 };
-use smp_proto::command::{Command, MsgFlags, NewQueueReq, QueueMode, SubscriptionMode};
+use smp_proto::command::{
+    Command, MsgFlags, NewQueueReq, QueueMode, QueueReqData, SubscriptionMode,
+};
 use smp_proto::message::RcvMsgBody;
 use smp_proto::response::Response;
 use smp_proto::{max_message_length, SmpServer};
@@ -452,13 +454,14 @@ pub async fn create_queues(
                     .map(|_| ClientCommand {
                         key: Some(&key),
                         entity_id: &[],
-                        command: Command::New(NewQueueReq {
+                        command: Command::New(Box::new(NewQueueReq {
                             rcv_auth_key: key.public_key(),
                             rcv_dh_key: dh.public_key(),
                             basic_auth: None,
                             sub_mode: SubscriptionMode::OnlyCreate,
-                            queue_mode: Some(QueueMode::from_sender_can_secure(true)),
-                        }),
+                            queue_req_data: Some(QueueReqData::of_mode(QueueMode::Messaging)),
+                            ntf_creds: None,
+                        })),
                     })
                     .collect();
                 for r in client.send_batch(cmds).await {

@@ -25,7 +25,9 @@ use simplex_transport::TransportError;
 use smp_proto::address::SmpServer;
 use smp_proto::block::decode_block;
 use smp_proto::block::{plan_batches, BatchItem, MAX_TRANSMISSION_SIZE};
-use smp_proto::command::{Command, MsgFlags, NewQueueReq, QueueMode, SubscriptionMode};
+use smp_proto::command::{
+    Command, MsgFlags, NewQueueReq, QueueMode, QueueReqData, SubscriptionMode,
+};
 use smp_proto::error::ProtoError;
 use smp_proto::handshake::CertChainPubKey;
 use smp_proto::message::{RcvMessage, RcvMsgBody};
@@ -42,7 +44,8 @@ use crate::error::ClientError;
 /// How a client connects and how long it waits.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// TLS and handshake settings (versions, ALPN, handshake timeout).
+    /// TLS and handshake settings (versions, ALPN, handshake timeout). The default offers
+    /// v6–v18 with ALPN `smp/1`; [`SmpClient::connect_as_proxy`] sets the proxy flag itself.
     pub transport: ClientTransportConfig,
     /// How long a command waits for its response.
     pub command_timeout: Duration,
@@ -242,21 +245,27 @@ impl SmpClient {
     /// handshake, and starts the receive and ping tasks. Returns the client and the stream
     /// of events the server pushes; the stream ends when the connection closes (even while
     /// clones of the client remain).
+    ///
+    /// The hello carries a fresh X25519 key (the reference's `agreeSecret`), so that from
+    /// v11 the relay encrypts the blocks of this session.
     pub async fn connect(
         server: &SmpServer,
         config: ClientConfig,
     ) -> Result<(SmpClient, mpsc::Receiver<ServerEvent>), ClientError> {
-        Self::connect_with_key(server, config, None).await
+        let key = PrivateKeyX25519::generate(&mut rand::rngs::OsRng);
+        Self::connect_with_key(server, config, Some(&key)).await
     }
 
     /// [`SmpClient::connect`] as a proxy connects to a destination relay: the hello carries a
     /// fresh X25519 key, and its secret with the relay's session key encrypts `RFWD`/`RRES`
-    /// ([`SmpClient::forward`]). Fails with [`ClientError::NoServerAuth`] when the relay sent
-    /// no session key (before v7).
+    /// ([`SmpClient::forward`]); from v14 the hello says the client is a proxy, which turns
+    /// block encryption off (a relay below v14 is used at most at v10). Fails with
+    /// [`ClientError::NoServerAuth`] when the relay sent no session key (before v7).
     pub async fn connect_as_proxy(
         server: &SmpServer,
-        config: ClientConfig,
+        mut config: ClientConfig,
     ) -> Result<(SmpClient, mpsc::Receiver<ServerEvent>), ClientError> {
+        config.transport.proxy_server = true;
         let key = PrivateKeyX25519::generate(&mut rand::rngs::OsRng);
         let (client, events) = Self::connect_with_key(server, config, Some(&key)).await?;
         if client.handle.shared.session_secret.is_none() {
@@ -280,9 +289,13 @@ impl SmpClient {
             } else {
                 format!("{host}:{port}")
             };
-            let public = hello_key.map(PrivateKeyX25519::public_key);
-            match handshake::connect(addr.as_str(), &server.key_hash, &config.transport, public)
-                .await
+            match handshake::connect(
+                addr.as_str(),
+                &server.key_hash,
+                &config.transport,
+                hello_key,
+            )
+            .await
             {
                 Ok(conn) => return Ok(Self::start_with_key(conn, config, hello_key)),
                 Err(e) => last = ClientError::Transport(e),
@@ -351,6 +364,11 @@ impl SmpClient {
     /// The server's session key for crypto_box authenticators (v7+).
     pub fn server_dh_key(&self) -> Option<&PublicKeyX25519> {
         self.handle.shared.server_dh_key.as_ref()
+    }
+
+    /// Whether the blocks of this session are encrypted inside TLS (v11+).
+    pub fn block_encryption(&self) -> bool {
+        self.handle.shared.params.block_encryption
     }
 
     /// The server's version range, capped at the negotiated version.
@@ -429,7 +447,7 @@ impl SmpClient {
         results.pop().unwrap_or(Err(ClientError::Closed))
     }
 
-    async fn send_batch_with(
+    pub(crate) async fn send_batch_with(
         &self,
         commands: Vec<ClientCommand<'_>>,
         corr_id: Option<[u8; CORR_ID_SIZE]>,
@@ -557,7 +575,7 @@ impl SmpClient {
         Ok(())
     }
 
-    async fn expect_ok(
+    pub(crate) async fn expect_ok(
         &self,
         key: Option<&PrivateAuthKey>,
         entity_id: &[u8],
@@ -569,10 +587,11 @@ impl SmpClient {
         }
     }
 
-    /// `MSG` answering `SUB` or `ACK` goes to the event stream, as a pushed one would.
+    /// `MSG` answering `SUB` or `ACK` goes to the event stream, as a pushed one would. `SOK`
+    /// (v16's answer to `SUB`) is success.
     async fn ok_or_message(&self, entity_id: &[u8], r: Response) -> Result<(), ClientError> {
         match r {
-            Response::Ok => Ok(()),
+            Response::Ok | Response::Sok(_) => Ok(()),
             Response::Msg(m) => {
                 let event = ServerEvent {
                     entity_id: entity_id.to_vec(),
@@ -595,7 +614,8 @@ impl SmpClient {
 
     /// `NEW` → `IDS`: creates a queue authorized by `rcv_key`, with `rcv_dh_key` for the
     /// server-to-recipient encryption. `sender_can_secure` (v9) lets the sender secure it
-    /// with `SKEY`.
+    /// with `SKEY`. For a queue with a short link or notifier credentials, see
+    /// [`SmpClient::create_queue_with`].
     pub async fn create_queue(
         &self,
         rcv_key: &PrivateAuthKey,
@@ -609,15 +629,12 @@ impl SmpClient {
             rcv_dh_key: *rcv_dh_key,
             basic_auth,
             sub_mode,
-            queue_mode: Some(QueueMode::from_sender_can_secure(sender_can_secure)),
+            queue_req_data: Some(QueueReqData::of_mode(QueueMode::from_sender_can_secure(
+                sender_can_secure,
+            ))),
+            ntf_creds: None,
         };
-        match self
-            .send_command(Some(rcv_key), &[], Command::New(req))
-            .await?
-        {
-            Response::Ids(ids) => Ok(ids),
-            r => Err(ClientError::Unexpected(r.tag())),
-        }
+        self.create_queue_with(rcv_key, req, None).await
     }
 
     /// `KEY`: the recipient secures the queue with the sender's key.

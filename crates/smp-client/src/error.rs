@@ -38,6 +38,10 @@ pub enum ClientError {
     /// A received message could not be decrypted.
     #[error("message could not be decrypted")]
     Decrypt,
+    /// The negotiated version cannot carry what was asked for (short links below v15,
+    /// notifier credentials in `NEW` below v17).
+    #[error("not supported at the negotiated version: {0}")]
+    Unsupported(&'static str),
     /// The server address has no host.
     #[error("server address has no host")]
     NoHost,

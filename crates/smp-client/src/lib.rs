@@ -4,9 +4,11 @@
 //! handshake (through `simplex-transport`), authorizing commands (Ed25519/Ed448 signatures,
 //! or from v7 crypto_box authenticators with the server's session key), correlating
 //! responses by 24-byte random correlation IDs, batching, routing pushed `MSG`/`END`/`NMSG`
-//! to an event stream, keep-alive pings, time-outs, and decrypting delivered messages; and
+//! to an event stream, keep-alive pings, time-outs, and decrypting delivered messages;
 //! private message routing ([`proxy`]): a sender's `PRXY`/`PFWD` through a proxy, a proxy's
-//! `RFWD` to a relay.
+//! `RFWD` to a relay; and queue creation with short links and the link commands of v15
+//! ([`links`]). It speaks SMP v6–v18 and takes the highest version the relay offers; from v11
+//! its hello key makes the relay encrypt the session's blocks.
 //! It leaves out everything above one server: reconnection policy, many servers, queue
 //! rotation and end-to-end encryption belong to the agent. It sits above `smp-proto` and
 //! `simplex-transport`.
@@ -16,8 +18,10 @@
 
 pub mod client;
 pub mod error;
+pub mod links;
 pub mod proxy;
 
 pub use client::{decrypt_message, ClientCommand, ClientConfig, ServerEvent, SmpClient};
 pub use error::ClientError;
+pub use links::{link_corr_id, link_sender_id};
 pub use proxy::ProxiedRelay;

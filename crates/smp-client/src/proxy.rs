@@ -27,7 +27,7 @@ use smp_proto::proxy::{
 };
 use smp_proto::response::Response;
 use smp_proto::transmission::{decode_client_transmission, TransmissionForAuth, CORR_ID_SIZE};
-use smp_proto::version::{Version, VersionRange, SENDING_PROXY_SMP_VERSION, SERVER_VERSIONS};
+use smp_proto::version::{Version, VersionRange, CLIENT_VERSIONS, SENDING_PROXY_SMP_VERSION};
 use smp_proto::BasicAuth;
 
 use crate::client::SmpClient;
@@ -275,7 +275,7 @@ pub fn relay_from_pkey(
 
 /// The versions this client uses with relays it reaches through a proxy.
 fn client_relay_versions() -> VersionRange {
-    SERVER_VERSIONS
+    CLIENT_VERSIONS
 }
 
 fn expect_ok(r: Response) -> Result<(), ClientError> {

@@ -122,7 +122,7 @@ async fn start(
     let server = SmpServer {
         hosts: vec![TransportHost::Ipv4([127, 0, 0, 1])],
         port: Some(port),
-        key_hash: *transport.identity(),
+        key_hash: transport.identity().clone(),
     };
     SmpClient::connect(&server, config).await.expect("connect")
 }
@@ -134,7 +134,7 @@ fn ed25519() -> PrivateAuthKey {
 #[tokio::test]
 async fn ping_pong_and_session() {
     let (client, _events) = start(Mode::Normal, Keys { sign: None }, ClientConfig::default()).await;
-    assert_eq!(client.version(), smp_proto::Version(9));
+    assert_eq!(client.version(), smp_proto::SERVER_VERSIONS.max);
     assert_eq!(client.session_id().len(), 32);
     assert!(client.server_dh_key().is_some());
     client.ping().await.expect("pong");
@@ -266,7 +266,7 @@ async fn wrong_identity_fails_to_connect() {
     let server = SmpServer {
         hosts: vec![TransportHost::Ipv4([127, 0, 0, 1])],
         port: Some(port),
-        key_hash: simplex_crypto::KeyHash([3; 32]),
+        key_hash: simplex_crypto::KeyHash::from([3; 32]),
     };
     let err = SmpClient::connect(&server, ClientConfig::default())
         .await

@@ -197,7 +197,8 @@ pub struct SmpServer {
     pub hosts: Vec<TransportHost>,
     /// Its port; `None` means the default ([`DEFAULT_SMP_PORT`]).
     pub port: Option<u16>,
-    /// Its identity: the fingerprint of its CA certificate.
+    /// Its identity: the fingerprint of its CA certificate (empty in a short link to a preset
+    /// relay, whose identity the app knows).
     pub key_hash: KeyHash,
 }
 
@@ -441,7 +442,7 @@ impl fmt::Display for SmpQueueUri {
             let first = SmpServer {
                 hosts: self.server.hosts.iter().take(1).cloned().collect(),
                 port: self.server.port,
-                key_hash: self.server.key_hash,
+                key_hash: self.server.key_hash.clone(),
             };
             first.write_str(None, &mut s);
         } else {
@@ -599,6 +600,16 @@ mod tests {
             SmpServer::parse_str(s.as_bytes()).is_err(),
             "auth refused in plain server"
         );
+    }
+
+    #[test]
+    fn key_hash_of_any_length_as_the_reference_has_it() {
+        let s = b"smp://1234-w==@smp.simplex.im:5223";
+        let srv = SmpServer::parse_str(s).expect("a 4-byte key hash parses");
+        assert_eq!(srv.key_hash.as_bytes(), &[0xd7, 0x6d, 0xf8, 0xfb][..]);
+        assert_eq!(srv.to_string().as_bytes(), s);
+        assert_eq!(decode_all::<SmpServer>(&srv.to_bytes()), Ok(srv));
+        assert!(SmpServer::parse_str(b"smp://@smp.simplex.im").is_err());
     }
 
     #[test]

@@ -2,88 +2,22 @@
 //! `encodeProtocol` and `protocolP` in the reference's `Protocol.hs`).
 //!
 //! A command is its tag, then (for commands with parameters) a space and the parameters in
-//! the binary encoding. Encoding and parsing take the negotiated version: `NEW` changed at v9.
+//! the binary encoding. Encoding and parsing take the negotiated version: `NEW` changed at
+//! v9, v15 and v17 (see [`crate::queue`]). Tags are not gated by version, as in the
+//! reference: a command of a later version parses at any version, and the server decides.
 
-use simplex_encoding::{Decode, DecodeError, Encode, Reader, ShortBytes};
+use simplex_encoding::{decode_non_empty, Decode, DecodeError, Encode, Reader, ShortBytes};
 
 use crate::address::{BasicAuth, SmpServer};
 use crate::error::{CommandError, ErrorType, ProtoError};
 use crate::keys::{PublicAuthKey, PublicKeyX25519};
-use crate::version::{Version, SND_AUTH_KEY_SMP_VERSION};
-
-/// `QueueMode`: a messaging queue (the sender may secure it with `SKEY`) or a contact queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum QueueMode {
-    /// `M`: one sender, who secures the queue.
-    Messaging,
-    /// `C`: a contact address queue, secured by the recipient.
-    Contact,
-}
-
-impl QueueMode {
-    /// `senderCanSecure`: only messaging queues.
-    pub fn sender_can_secure(mode: Option<QueueMode>) -> bool {
-        mode == Some(QueueMode::Messaging)
-    }
-
-    /// The mode a v9 `sender can secure` flag stands for.
-    pub fn from_sender_can_secure(can: bool) -> QueueMode {
-        if can {
-            QueueMode::Messaging
-        } else {
-            QueueMode::Contact
-        }
-    }
-}
-
-impl Encode for QueueMode {
-    fn encode(&self, out: &mut Vec<u8>) {
-        out.push(match self {
-            QueueMode::Messaging => b'M',
-            QueueMode::Contact => b'C',
-        })
-    }
-}
-
-impl Decode for QueueMode {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        match r.u8()? {
-            b'M' => Ok(QueueMode::Messaging),
-            b'C' => Ok(QueueMode::Contact),
-            _ => Err(DecodeError::InvalidTag { what: "QueueMode" }),
-        }
-    }
-}
-
-/// `SubscriptionMode`: whether `NEW` also subscribes the creating connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SubscriptionMode {
-    /// `S`: create and subscribe.
-    Subscribe,
-    /// `C`: only create.
-    OnlyCreate,
-}
-
-impl Encode for SubscriptionMode {
-    fn encode(&self, out: &mut Vec<u8>) {
-        out.push(match self {
-            SubscriptionMode::Subscribe => b'S',
-            SubscriptionMode::OnlyCreate => b'C',
-        })
-    }
-}
-
-impl Decode for SubscriptionMode {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        match r.u8()? {
-            b'S' => Ok(SubscriptionMode::Subscribe),
-            b'C' => Ok(SubscriptionMode::OnlyCreate),
-            _ => Err(DecodeError::InvalidTag {
-                what: "SubscriptionMode",
-            }),
-        }
-    }
-}
+pub use crate::queue::{
+    ContactLinkReq, MessagingLinkReq, NewNtfCreds, NewQueueReq, QueueLinkData, QueueMode,
+    QueueReqData, SubscriptionMode,
+};
+use crate::version::{
+    Version, NEW_NTF_CREDS_SMP_VERSION, SHORT_LINKS_SMP_VERSION, SND_AUTH_KEY_SMP_VERSION,
+};
 
 /// `MsgFlags`: per-message flags; only `notification` exists. One byte (`T`/`F`) on the
 /// wire; a reader skips any further flag bytes up to the next space, for future flags.
@@ -107,32 +41,30 @@ impl Decode for MsgFlags {
     }
 }
 
-/// The parameters of `NEW` (`NewQueueReq`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewQueueReq {
-    /// The recipient's key that authorizes its commands (Ed25519, Ed448 or X25519 from v7).
-    pub rcv_auth_key: PublicAuthKey,
-    /// The recipient's key for the server-to-recipient message encryption.
-    pub rcv_dh_key: PublicKeyX25519,
-    /// The server's password for creating queues, if it has one.
-    pub basic_auth: Option<BasicAuth>,
-    /// Whether to subscribe at once.
-    pub sub_mode: SubscriptionMode,
-    /// From v9: whether the sender may secure the queue, as a mode. Not sent before v9 and
-    /// decoded as `None` there; at v9 `None` is sent as "sender cannot secure".
-    pub queue_mode: Option<QueueMode>,
-}
-
 /// A command from a client (`Command p` for every party).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Command {
-    /// `NEW`: create a queue (recipient, no entity ID).
-    New(NewQueueReq),
+    /// `NEW`: create a queue (recipient, no entity ID). Boxed: it is by far the largest.
+    New(Box<NewQueueReq>),
     /// `SUB`: subscribe to the queue (recipient).
     Sub,
+    /// `SUBS` (v16): subscribe every queue associated with the service; the entity is the
+    /// service ID, signed by the service's session key (recipient service).
+    Subs,
     /// `KEY`: the recipient secures the queue with the sender's key.
     Key(PublicAuthKey),
+    /// `RKEY`: replace the recipient keys of a contact queue (one or more; recipient).
+    RKey(Vec<PublicAuthKey>),
+    /// `LSET` (v15): set the queue's link ID and data (recipient).
+    LSet {
+        /// The link ID (must equal the stored one, if any).
+        link_id: ShortBytes,
+        /// The encrypted link data.
+        data: QueueLinkData,
+    },
+    /// `LDEL` (v15): delete the queue's link data (recipient).
+    LDel,
     /// `NKEY`: enable notifications: the notifier's key and the recipient's DH key.
     NKey {
         /// The notifier's authorization key.
@@ -154,6 +86,12 @@ pub enum Command {
     Que,
     /// `SKEY`: the sender secures the queue with its own key (v9).
     SKey(PublicAuthKey),
+    /// `LKEY` (v15): secure a messaging queue found by its link ID with the sender's key,
+    /// answered by `LNK` (link client; entity = link ID).
+    LKey(PublicAuthKey),
+    /// `LGET` (v15): read a contact queue's link data, answered by `LNK` (unsigned; entity =
+    /// link ID).
+    LGet,
     /// `SEND`: send a message (sender).
     Send {
         /// The message flags.
@@ -165,6 +103,9 @@ pub enum Command {
     Ping,
     /// `NSUB`: subscribe to notifications (notifier).
     NSub,
+    /// `NSUBS` (v16): subscribe to the notifications of every queue associated with the
+    /// service (notifier service; entity = service ID).
+    NSubs,
     /// `PRXY`: ask a proxy for a session with a relay (v8).
     Prxy {
         /// The relay.
@@ -192,12 +133,18 @@ pub enum Party {
     Creator,
     /// The queue's recipient.
     Recipient,
+    /// A recipient service subscribing all its queues (`SUBS`).
+    RecipientService,
     /// The queue's sender.
     Sender,
+    /// A client of a short link (`LKEY`, `LGET`).
+    LinkClient,
     /// Anyone (`PING`).
     IdleClient,
     /// The notification server.
     Notifier,
+    /// A notifier service subscribing all its queues (`NSUBS`).
+    NotifierService,
     /// A client of a proxy (`PRXY`, `PFWD`).
     ProxiedClient,
     /// A proxy talking to a relay (`RFWD`).
@@ -210,7 +157,13 @@ impl Command {
         match self {
             Command::New(_) => "NEW",
             Command::Sub => "SUB",
+            Command::Subs => "SUBS",
             Command::Key(_) => "KEY",
+            Command::RKey(_) => "RKEY",
+            Command::LSet { .. } => "LSET",
+            Command::LDel => "LDEL",
+            Command::LKey(_) => "LKEY",
+            Command::LGet => "LGET",
             Command::NKey { .. } => "NKEY",
             Command::NDel => "NDEL",
             Command::Get => "GET",
@@ -222,6 +175,7 @@ impl Command {
             Command::Send { .. } => "SEND",
             Command::Ping => "PING",
             Command::NSub => "NSUB",
+            Command::NSubs => "NSUBS",
             Command::Prxy { .. } => "PRXY",
             Command::Pfwd { .. } => "PFWD",
             Command::Rfwd(_) => "RFWD",
@@ -234,6 +188,9 @@ impl Command {
             Command::New(_) => Party::Creator,
             Command::Sub
             | Command::Key(_)
+            | Command::RKey(_)
+            | Command::LSet { .. }
+            | Command::LDel
             | Command::NKey { .. }
             | Command::NDel
             | Command::Get
@@ -244,6 +201,9 @@ impl Command {
             Command::SKey(_) | Command::Send { .. } => Party::Sender,
             Command::Ping => Party::IdleClient,
             Command::NSub => Party::Notifier,
+            Command::Subs => Party::RecipientService,
+            Command::NSubs => Party::NotifierService,
+            Command::LKey(_) | Command::LGet => Party::LinkClient,
             Command::Prxy { .. } | Command::Pfwd { .. } => Party::ProxiedClient,
             Command::Rfwd(_) => Party::ProxyService,
         }
@@ -255,23 +215,24 @@ impl Command {
         match self {
             Command::New(req) => {
                 out.push(b' ');
-                req.rcv_auth_key.encode(out);
-                req.rcv_dh_key.encode(out);
-                if v >= SND_AUTH_KEY_SMP_VERSION {
-                    req.basic_auth.encode(out);
-                    req.sub_mode.encode(out);
-                    QueueMode::sender_can_secure(req.queue_mode).encode(out);
-                } else {
-                    if let Some(auth) = &req.basic_auth {
-                        out.push(b'A');
-                        auth.encode(out);
-                    }
-                    req.sub_mode.encode(out);
-                }
+                encode_new(v, req, out);
             }
-            Command::Key(k) | Command::SKey(k) => {
+            Command::Key(k) | Command::SKey(k) | Command::LKey(k) => {
                 out.push(b' ');
                 k.encode(out);
+            }
+            Command::RKey(keys) => {
+                out.push(b' ');
+                // A list of at most 255 keys; `Command::decode` never yields more.
+                out.push(u8::try_from(keys.len()).unwrap_or(u8::MAX));
+                for k in keys.iter().take(255) {
+                    k.encode(out);
+                }
+            }
+            Command::LSet { link_id, data } => {
+                out.push(b' ');
+                link_id.encode(out);
+                data.encode(out);
             }
             Command::NKey {
                 notifier_key,
@@ -311,13 +272,17 @@ impl Command {
                 out.extend_from_slice(t);
             }
             Command::Sub
+            | Command::Subs
+            | Command::LDel
+            | Command::LGet
             | Command::NDel
             | Command::Get
             | Command::Off
             | Command::Del
             | Command::Que
             | Command::Ping
-            | Command::NSub => {}
+            | Command::NSub
+            | Command::NSubs => {}
         }
     }
 
@@ -336,11 +301,24 @@ impl Command {
         let (tag, params) = bytes.split_at(split);
         let mut r = Reader::new(params);
         let cmd = match tag {
-            b"NEW" => Some(Command::New(
+            b"NEW" => Some(Command::New(Box::new(
                 new_queue_req(v, &mut r).map_err(ProtoError::Syntax)?,
-            )),
+            ))),
             b"SUB" => Some(Command::Sub),
+            b"SUBS" => Some(Command::Subs),
             b"KEY" => Some(Command::Key(spaced(&mut r)?)),
+            b"RKEY" => {
+                syntax(r.space())?;
+                Some(Command::RKey(syntax(decode_non_empty(&mut r))?))
+            }
+            b"LSET" => {
+                let link_id = spaced(&mut r)?;
+                let data = syntax(QueueLinkData::decode(&mut r))?;
+                Some(Command::LSet { link_id, data })
+            }
+            b"LDEL" => Some(Command::LDel),
+            b"LKEY" => Some(Command::LKey(spaced(&mut r)?)),
+            b"LGET" => Some(Command::LGet),
             b"NKEY" => {
                 let notifier_key = spaced(&mut r)?;
                 let rcv_ntf_dh_key = PublicKeyX25519::decode(&mut r).map_err(ProtoError::Syntax)?;
@@ -366,6 +344,7 @@ impl Command {
             }
             b"PING" => Some(Command::Ping),
             b"NSUB" => Some(Command::NSub),
+            b"NSUBS" => Some(Command::NSubs),
             b"PRXY" => {
                 let server = spaced(&mut r)?;
                 let basic_auth = Option::<BasicAuth>::decode(&mut r).map_err(ProtoError::Syntax)?;
@@ -409,7 +388,9 @@ impl Command {
                     err(CommandError::HasAuth)
                 }
             }
-            Command::Pfwd { .. } if no_entity => err(CommandError::NoEntity),
+            Command::Pfwd { .. } | Command::LGet if no_entity => err(CommandError::NoEntity),
+            Command::LGet if has_auth => err(CommandError::HasAuth),
+            Command::LGet => Ok(()),
             Command::Pfwd { .. } if has_auth => err(CommandError::HasAuth),
             Command::Pfwd { .. } => Ok(()),
             _ if !has_auth || no_entity => err(CommandError::NoAuth),
@@ -418,40 +399,71 @@ impl Command {
     }
 }
 
+fn syntax<T>(r: Result<T, DecodeError>) -> Result<T, ProtoError> {
+    r.map_err(ProtoError::Syntax)
+}
+
 /// `_smpP` for a command parameter, with a syntax error on failure.
 fn spaced<T: Decode>(r: &mut Reader<'_>) -> Result<T, ProtoError> {
     r.space().map_err(ProtoError::Syntax)?;
     T::decode(r).map_err(ProtoError::Syntax)
 }
 
+/// `NEW`'s parameters at version `v` (after the space).
+fn encode_new(v: Version, req: &NewQueueReq, out: &mut Vec<u8>) {
+    req.rcv_auth_key.encode(out);
+    req.rcv_dh_key.encode(out);
+    if v >= SHORT_LINKS_SMP_VERSION {
+        req.basic_auth.encode(out);
+        req.sub_mode.encode(out);
+        req.queue_req_data.encode(out);
+        if v >= NEW_NTF_CREDS_SMP_VERSION {
+            req.ntf_creds.encode(out);
+        }
+    } else if v >= SND_AUTH_KEY_SMP_VERSION {
+        req.basic_auth.encode(out);
+        req.sub_mode.encode(out);
+        QueueMode::sender_can_secure(req.queue_mode()).encode(out);
+    } else {
+        if let Some(auth) = &req.basic_auth {
+            out.push(b'A');
+            auth.encode(out);
+        }
+        req.sub_mode.encode(out);
+    }
+}
+
 fn new_queue_req(v: Version, r: &mut Reader<'_>) -> Result<NewQueueReq, DecodeError> {
     r.space()?;
     let rcv_auth_key = PublicAuthKey::decode(r)?;
     let rcv_dh_key = PublicKeyX25519::decode(r)?;
-    if v >= SND_AUTH_KEY_SMP_VERSION {
-        let basic_auth = Option::<BasicAuth>::decode(r)?;
-        let sub_mode = SubscriptionMode::decode(r)?;
-        let queue_mode = Some(QueueMode::from_sender_can_secure(bool::decode(r)?));
-        Ok(NewQueueReq {
-            rcv_auth_key,
-            rcv_dh_key,
-            basic_auth,
-            sub_mode,
-            queue_mode,
-        })
+    let basic_auth = if v >= SND_AUTH_KEY_SMP_VERSION {
+        Option::<BasicAuth>::decode(r)?
+    } else if r.eat(b"A") {
+        Some(BasicAuth::decode(r)?)
     } else {
-        let basic_auth = if r.eat(b"A") {
-            Some(BasicAuth::decode(r)?)
-        } else {
-            None
-        };
-        let sub_mode = SubscriptionMode::decode(r)?;
-        Ok(NewQueueReq {
-            rcv_auth_key,
-            rcv_dh_key,
-            basic_auth,
-            sub_mode,
-            queue_mode: None,
-        })
-    }
+        None
+    };
+    let sub_mode = SubscriptionMode::decode(r)?;
+    let queue_req_data = if v >= SHORT_LINKS_SMP_VERSION {
+        Option::<QueueReqData>::decode(r)?
+    } else if v >= SND_AUTH_KEY_SMP_VERSION {
+        let mode = QueueMode::from_sender_can_secure(bool::decode(r)?);
+        Some(QueueReqData::of_mode(mode))
+    } else {
+        None
+    };
+    let ntf_creds = if v >= NEW_NTF_CREDS_SMP_VERSION {
+        Option::<NewNtfCreds>::decode(r)?
+    } else {
+        None
+    };
+    Ok(NewQueueReq {
+        rcv_auth_key,
+        rcv_dh_key,
+        basic_auth,
+        sub_mode,
+        queue_req_data,
+        ntf_creds,
+    })
 }

@@ -9,6 +9,10 @@
 //! no ALPN gets the range 6–6 and therefore no key (the legacy v6 handshake). Bytes after the
 //! known fields are ignored, so that later versions can add fields.
 //!
+//! Later fields of the client hello: from v14 whether the client is a proxy (`T`/`F`), from
+//! v16 an optional service record (role and a chain with a signed key); a client that sent a
+//! service record receives a third block from the server, [`ServerHandshakeResponse`].
+//!
 //! Verifying the signature and the chain is not done here: [`SignedKey`] exposes the exact
 //! signed bytes, the algorithm and the signature.
 
@@ -17,10 +21,11 @@ use simplex_encoding::{
 };
 
 use crate::block::BLOCK_SIZE;
-use crate::error::ProtoError;
+use crate::error::{ProtoError, TransportError};
 use crate::keys::{KeyHash, PublicKeyX25519, Signature};
 use crate::version::{
-    Version, VersionRange, AUTH_CMDS_SMP_VERSION, LEGACY_SERVER_VERSIONS, SERVER_VERSIONS,
+    Version, VersionRange, AUTH_CMDS_SMP_VERSION, LEGACY_SERVER_VERSIONS,
+    PROXY_SERVER_HANDSHAKE_SMP_VERSION, SERVER_VERSIONS, SERVICE_CERTS_SMP_VERSION,
 };
 
 const OID_ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
@@ -252,10 +257,11 @@ pub struct ServerHello {
 }
 
 impl ServerHello {
-    /// The hello a server sends: the full range and the key when the client negotiated ALPN
-    /// `smp/1`, otherwise the legacy v6 hello.
-    pub fn for_alpn(alpn_smp1: bool, session_id: ShortBytes, cert_key: CertChainPubKey) -> Self {
-        if alpn_smp1 {
+    /// The hello our relay sends: its range ([`SERVER_VERSIONS`]) and the key when the client
+    /// negotiated an ALPN protocol (`smp/1`, `h2` or `http/1.1`), otherwise the legacy v6
+    /// hello.
+    pub fn for_alpn(alpn: bool, session_id: ShortBytes, cert_key: CertChainPubKey) -> Self {
+        if alpn {
             ServerHello {
                 versions: SERVER_VERSIONS,
                 session_id,
@@ -310,15 +316,80 @@ impl Encode for ServerHello {
     }
 }
 
-/// The client's handshake block (`SMPClientHandshake`, the fields of v6–v9).
+/// The role of a service client (`SMPServiceRole`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServiceRole {
+    /// `M`: a messaging service (chat relay, high-volume bot).
+    Messaging,
+    /// `N`: a notification server.
+    Notifier,
+    /// `P`: a proxy.
+    Proxy,
+}
+
+impl Encode for ServiceRole {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(match self {
+            ServiceRole::Messaging => b'M',
+            ServiceRole::Notifier => b'N',
+            ServiceRole::Proxy => b'P',
+        })
+    }
+}
+
+impl Decode for ServiceRole {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match r.u8()? {
+            b'M' => Ok(ServiceRole::Messaging),
+            b'N' => Ok(ServiceRole::Notifier),
+            b'P' => Ok(ServiceRole::Proxy),
+            _ => Err(DecodeError::InvalidTag {
+                what: "SMPServiceRole",
+            }),
+        }
+    }
+}
+
+/// A service's record in the client hello (`SMPClientHandshakeService`, v16): its role and
+/// its TLS client chain with a session Ed25519 key signed by the chain's leaf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientHelloService {
+    /// The service's role.
+    pub role: ServiceRole,
+    /// The chain and the signed session key.
+    pub cert_key: CertChainPubKey,
+}
+
+impl Encode for ClientHelloService {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.role.encode(out);
+        self.cert_key.encode(out);
+    }
+}
+
+impl Decode for ClientHelloService {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(ClientHelloService {
+            role: ServiceRole::decode(r)?,
+            cert_key: CertChainPubKey::decode(r)?,
+        })
+    }
+}
+
+/// The client's handshake block (`SMPClientHandshake`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientHello {
     /// The chosen version: the highest in both ranges.
     pub version: Version,
     /// The server identity the client expects (CA fingerprint).
     pub key_hash: KeyHash,
-    /// From v7, a DH key for a session secret (sent by proxies, not by end-user clients).
+    /// From v7, a DH key for a session secret: with it the server encrypts blocks from v11
+    /// (unless `proxy_server`), and a proxy's `RFWD` uses the secret.
     pub dh_key: Option<PublicKeyX25519>,
+    /// From v14: the client is a proxy (no block encryption). Decoded as `false` before v14.
+    pub proxy_server: bool,
+    /// From v16: the service record of a service client, if any.
+    pub client_service: Option<ClientHelloService>,
 }
 
 impl ClientHello {
@@ -327,8 +398,27 @@ impl ClientHello {
         let mut r = Reader::new(bytes);
         let version = Version::decode(&mut r)?;
         let key_hash = KeyHash::decode(&mut r)?;
-        let dh_key = if version >= AUTH_CMDS_SMP_VERSION && !r.is_empty() {
-            Some(PublicKeyX25519::decode(&mut r)?)
+        // `optional smpP`: a key that does not parse is not consumed (from v14 the proxy
+        // flag follows, with or without a key).
+        let dh_key = if version >= AUTH_CMDS_SMP_VERSION {
+            let mut attempt = r.clone();
+            match PublicKeyX25519::decode(&mut attempt) {
+                Ok(k) => {
+                    r = attempt;
+                    Some(k)
+                }
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
+        let proxy_server = if version >= PROXY_SERVER_HANDSHAKE_SMP_VERSION {
+            bool::decode(&mut r)?
+        } else {
+            false
+        };
+        let client_service = if version >= SERVICE_CERTS_SMP_VERSION {
+            Option::<ClientHelloService>::decode(&mut r)?
         } else {
             None
         };
@@ -336,6 +426,8 @@ impl ClientHello {
             version,
             key_hash,
             dh_key,
+            proxy_server,
+            client_service,
         })
     }
 
@@ -359,5 +451,61 @@ impl Encode for ClientHello {
                 k.encode(out);
             }
         }
+        if self.version >= PROXY_SERVER_HANDSHAKE_SMP_VERSION {
+            self.proxy_server.encode(out);
+        }
+        if self.version >= SERVICE_CERTS_SMP_VERSION {
+            self.client_service.encode(out);
+        }
+    }
+}
+
+/// The server's third handshake block, sent only to a client whose hello carried a service
+/// record (`SMPServerHandshakeResponse`, v16): the service ID, or why the service was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerHandshakeResponse {
+    /// `R`: the service's ID on this server.
+    ServiceId(ShortBytes),
+    /// `E`: the handshake error.
+    Error(TransportError),
+}
+
+impl Encode for ServerHandshakeResponse {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            ServerHandshakeResponse::ServiceId(id) => {
+                out.push(b'R');
+                id.encode(out);
+            }
+            ServerHandshakeResponse::Error(e) => {
+                out.push(b'E');
+                e.encode(out);
+            }
+        }
+    }
+}
+
+impl Decode for ServerHandshakeResponse {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match r.u8()? {
+            b'R' => Ok(ServerHandshakeResponse::ServiceId(ShortBytes::decode(r)?)),
+            b'E' => Ok(ServerHandshakeResponse::Error(TransportError::decode(r)?)),
+            _ => Err(DecodeError::InvalidTag {
+                what: "SMPServerHandshakeResponse",
+            }),
+        }
+    }
+}
+
+impl ServerHandshakeResponse {
+    /// The padded 16,384-byte block.
+    pub fn encode_block(&self) -> Result<Vec<u8>, ProtoError> {
+        Ok(pad(&self.to_bytes(), BLOCK_SIZE)?)
+    }
+
+    /// Decodes a padded block, ignoring bytes after the record.
+    pub fn decode_block(block: &[u8]) -> Result<Self, ProtoError> {
+        let mut r = Reader::new(unpad(block)?);
+        Ok(ServerHandshakeResponse::decode(&mut r)?)
     }
 }

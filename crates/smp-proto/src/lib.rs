@@ -1,14 +1,17 @@
-//! The SimpleX Messaging Protocol (SMP) v6–v9 as bytes: the sans-I/O core shared by the
+//! The SimpleX Messaging Protocol (SMP) v6–v18 as bytes: the sans-I/O core shared by the
 //! relay and the client, byte-exact with the reference implementation (simplexmq).
 //!
 //! Owns:
 //! - [`version`]: versions, ranges, negotiation and the per-version constants;
-//! - [`command`] and [`response`]: every command and response of v6–v9, encoded and parsed
-//!   for a negotiated version; [`error`]: the `ERR` error types and this crate's local error;
+//! - [`command`] and [`response`]: every command and response of v6–v18, encoded and parsed
+//!   for a negotiated version; [`queue`]: `NEW`'s parameters and the queue parts of `IDS`
+//!   and `LNK` (modes, short-link data, notifier credentials); [`queue_info`]: `INFO`'s JSON;
+//!   [`error`]: the `ERR` error types and this crate's local error;
 //! - [`message`]: stored messages and the recipient's plaintext framing used to build `MSG`;
 //! - [`transmission`]: the transmission layout and the exact bytes an authorization covers;
 //! - [`block`]: 16 KiB blocks, batching and splitting;
-//! - [`handshake`]: the server and client hello records;
+//! - [`handshake`]: the server and client hello records, and the server's third block for
+//!   service clients (v16);
 //! - [`address`]: `smp://` server addresses and queue URIs;
 //! - [`proxy`]: the records inside `PFWD`/`RFWD` and `RRES`/`PRES` (private message routing).
 //!
@@ -27,6 +30,8 @@ pub mod handshake;
 pub mod keys;
 pub mod message;
 pub mod proxy;
+pub mod queue;
+pub mod queue_info;
 pub mod response;
 pub mod transmission;
 pub mod version;
@@ -37,16 +42,23 @@ pub use address::{
 pub use block::{
     batch_transmissions, decode_block, decode_block_transmissions, encode_block, BLOCK_SIZE,
 };
-pub use command::{Command, MsgFlags, NewQueueReq, Party, QueueMode, SubscriptionMode};
+pub use command::{Command, MsgFlags, Party};
 pub use error::{
     BlockingInfo, BrokerErrorType, CommandError, ErrorType, ProtoError, ProxyError, TransportError,
 };
-pub use handshake::{CertChainPubKey, ClientHello, ServerHello, SignedKey};
+pub use handshake::{
+    CertChainPubKey, ClientHello, ClientHelloService, ServerHandshakeResponse, ServerHello,
+    ServiceRole, SignedKey,
+};
 pub use keys::KeyHash;
 pub use message::{Message, RcvMessage, RcvMsgBody};
+pub use queue::{
+    ContactLinkReq, MessagingLinkReq, NewNtfCreds, NewQueueReq, QueueLinkData, QueueMode,
+    QueueReqData, ServerNtfCreds, SubscriptionMode,
+};
 pub use response::{QueueIdsKeys, QueueInfo, Response};
 pub use transmission::{
     decode_client_transmission, decode_server_transmission, Authorization, ClientTransmission,
     RawTransmission, TransmissionForAuth,
 };
-pub use version::{max_message_length, Version, VersionRange, SERVER_VERSIONS};
+pub use version::{max_message_length, Version, VersionRange, CLIENT_VERSIONS, SERVER_VERSIONS};

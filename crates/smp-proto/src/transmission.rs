@@ -8,7 +8,10 @@
 //! `len(sessionId) ‖ sessionId ‖ corrId ‖ entityId ‖ command`.
 //!
 //! The authorization is empty, an 80-byte crypto_box authenticator, or a 64- or 114-byte
-//! signature. Checking it is the server's job; this module hands over the bytes it covers.
+//! signature. From v16 a non-empty authorization is followed by an optional Ed25519 service
+//! signature (`Maybe`: `'0'`, or `'1'` and the signature), which is not covered by the
+//! authorization; an empty authorization has nothing after it. Checking either is the
+//! server's job; this module hands over the bytes they cover.
 
 use std::borrow::Cow;
 
@@ -18,7 +21,7 @@ use crate::command::Command;
 use crate::error::{ErrorType, ProtoError};
 use crate::keys::Signature;
 use crate::response::Response;
-use crate::version::{Version, AUTH_CMDS_SMP_VERSION};
+use crate::version::{Version, AUTH_CMDS_SMP_VERSION, SERVICE_CERTS_SMP_VERSION};
 
 /// Size of a crypto_box authenticator: a box of a SHA-512 hash (64 + 16 bytes).
 pub const CB_AUTHENTICATOR_SIZE: usize = 80;
@@ -28,6 +31,28 @@ pub const CORR_ID_SIZE: usize = 24;
 /// True when the session ID is signed but not sent (v7 and later).
 pub fn implies_session_id(v: Version) -> bool {
     v >= AUTH_CMDS_SMP_VERSION
+}
+
+/// True when a non-empty authorization is followed by the optional service signature (v16+).
+pub fn has_service_auth(v: Version) -> bool {
+    v >= SERVICE_CERTS_SMP_VERSION
+}
+
+/// An Ed25519 service signature (64 bytes).
+pub type ServiceSignature = [u8; 64];
+
+/// Reads `Maybe ServiceSignature`.
+fn service_sig(r: &mut Reader<'_>) -> Result<Option<ServiceSignature>, DecodeError> {
+    match r.u8()? {
+        b'0' => Ok(None),
+        b'1' => {
+            let sig = r.short_bytes()?;
+            ServiceSignature::try_from(sig)
+                .map(Some)
+                .map_err(|_| DecodeError::Invalid("service signature length"))
+        }
+        _ => Err(DecodeError::InvalidTag { what: "Maybe" }),
+    }
 }
 
 /// A correlation ID as a crypto_box nonce (`cbNonce`): cut or zero-padded to 24 bytes.
@@ -75,6 +100,8 @@ impl Authorization {
 pub struct RawTransmission<'a> {
     /// The authorization bytes (possibly empty).
     pub authorization: &'a [u8],
+    /// v16+: the service signature after a non-empty authorization, if any.
+    pub service_sig: Option<ServiceSignature>,
     /// The session ID, sent only before v7.
     pub session_id: Option<&'a [u8]>,
     /// The correlation ID (24 bytes from clients, empty in server notifications).
@@ -92,6 +119,11 @@ impl<'a> RawTransmission<'a> {
     pub fn decode(v: Version, bytes: &'a [u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes);
         let authorization = r.short_bytes()?;
+        let service_sig = if has_service_auth(v) && !authorization.is_empty() {
+            service_sig(&mut r)?
+        } else {
+            None
+        };
         let signed = r.peek_rest();
         let session_id = if implies_session_id(v) {
             None
@@ -103,6 +135,7 @@ impl<'a> RawTransmission<'a> {
         let command = r.rest();
         Ok(RawTransmission {
             authorization,
+            service_sig,
             session_id,
             corr_id,
             entity_id,
@@ -239,6 +272,7 @@ pub fn decode_client_transmission(
 pub struct TransmissionForAuth {
     bytes: Vec<u8>,
     send_from: usize,
+    service_auth: bool,
 }
 
 impl TransmissionForAuth {
@@ -263,7 +297,11 @@ impl TransmissionForAuth {
         ShortBytes::encode_slice(corr_id, &mut bytes)?;
         ShortBytes::encode_slice(entity_id, &mut bytes)?;
         bytes.extend_from_slice(command);
-        Ok(TransmissionForAuth { bytes, send_from })
+        Ok(TransmissionForAuth {
+            bytes,
+            send_from,
+            service_auth: has_service_auth(v),
+        })
     }
 
     /// The bytes the authorization must cover (always including the session ID).
@@ -277,11 +315,30 @@ impl TransmissionForAuth {
     }
 
     /// The whole transmission: the authorization (empty for none) and the bytes to send
-    /// (`tEncode`).
+    /// (`tEncode`); from v16 a non-empty authorization is followed by "no service signature".
     pub fn encode(&self, authorization: Option<&[u8]>) -> Result<Vec<u8>, ProtoError> {
+        self.encode_with_service(authorization, None)
+    }
+
+    /// [`TransmissionForAuth::encode`] with a service signature after the authorization
+    /// (sent only from v16 and only with a non-empty authorization; otherwise dropped).
+    pub fn encode_with_service(
+        &self,
+        authorization: Option<&[u8]>,
+        service_sig: Option<&ServiceSignature>,
+    ) -> Result<Vec<u8>, ProtoError> {
         let auth = authorization.unwrap_or_default();
-        let mut out = Vec::with_capacity(1 + auth.len() + self.to_send().len());
+        let mut out = Vec::with_capacity(67 + auth.len() + self.to_send().len());
         ShortBytes::encode_slice(auth, &mut out)?;
+        if self.service_auth && !auth.is_empty() {
+            match service_sig {
+                None => out.push(b'0'),
+                Some(sig) => {
+                    out.push(b'1');
+                    ShortBytes::encode_slice(sig, &mut out)?;
+                }
+            }
+        }
         out.extend_from_slice(self.to_send());
         Ok(out)
     }

@@ -40,19 +40,45 @@ pub const AUTH_CMDS_SMP_VERSION: Version = Version(7);
 pub const SENDING_PROXY_SMP_VERSION: Version = Version(8);
 /// SMP v9: the sender can secure the queue (`SKEY`), announced in `NEW` and `IDS`.
 pub const SND_AUTH_KEY_SMP_VERSION: Version = Version(9);
-/// SMP v10: `DELD` event (not offered by this crate).
+/// SMP v10: `DELD`, sent to a subscriber when its queue is deleted on another connection
+/// (`END` before v10).
 pub const DELETED_EVENT_SMP_VERSION: Version = Version(10);
-/// SMP v11: an extra encryption layer for transport blocks (not offered by this crate).
+/// SMP v11: every block is also secret-box encrypted inside TLS, with a key chain per
+/// direction, when the client sent its DH key and is not a proxy.
 pub const ENCRYPTED_BLOCK_SMP_VERSION: Version = Version(11);
 /// SMP v12: `ERR BLOCKED` (earlier versions receive `ERR AUTH` instead).
 pub const BLOCKED_ENTITY_SMP_VERSION: Version = Version(12);
+/// SMP v14: the client hello says whether the client is a proxy (which turns block
+/// encryption off). There is no v13.
+pub const PROXY_SERVER_HANDSHAKE_SMP_VERSION: Version = Version(14);
+/// SMP v15: short links: `NEW` with queue data, `IDS` with mode and link ID, `LSET`, `LDEL`,
+/// `LKEY`, `LGET`, `LNK`.
+pub const SHORT_LINKS_SMP_VERSION: Version = Version(15);
+/// SMP v16: service certificates: the optional service signature after a non-empty
+/// authorization, `SOK`/`SOKS`/`ENDS`, `SUBS`/`NSUBS`, the hello's service field and the
+/// server's third handshake block.
+pub const SERVICE_CERTS_SMP_VERSION: Version = Version(16);
+/// SMP v17: `NEW` may create the notifier credentials, and `IDS` returns them.
+pub const NEW_NTF_CREDS_SMP_VERSION: Version = Version(17);
+/// SMP v18: `ERR BLOCKED` may carry a client notice (left out before v18).
+pub const CLIENT_NOTICES_SMP_VERSION: Version = Version(18);
 
 /// The lowest SMP version this implementation speaks.
 pub const MIN_SMP_VERSION: Version = Version(6);
-/// The highest SMP version this implementation speaks.
-pub const MAX_SMP_VERSION: Version = Version(9);
-/// The range the server offers when the client negotiated ALPN `smp/1`.
+/// The highest SMP version this implementation encodes and parses (`currentClientSMPRelayVersion`).
+pub const MAX_SMP_VERSION: Version = Version(18);
+/// The highest version our relay offers: every duty of v10–v14 is served (`DELD`, block
+/// encryption and its message size, `BLOCKED`, the proxy flag); short links (v15), services
+/// (v16) and notifier credentials in `NEW` (v17) are not yet, so it stays at v14 until they
+/// are (the protocol types here speak up to [`MAX_SMP_VERSION`]).
+pub const MAX_SERVER_SMP_VERSION: Version = Version(14);
+/// The range the relay offers when the client negotiated an ALPN protocol.
 pub const SERVER_VERSIONS: VersionRange = VersionRange {
+    min: MIN_SMP_VERSION,
+    max: MAX_SERVER_SMP_VERSION,
+};
+/// The range a client offers (`supportedClientSMPRelayVRange`): 6–18.
+pub const CLIENT_VERSIONS: VersionRange = VersionRange {
     min: MIN_SMP_VERSION,
     max: MAX_SMP_VERSION,
 };
@@ -63,6 +89,9 @@ pub const LEGACY_SERVER_VERSIONS: VersionRange = VersionRange {
 };
 /// The ALPN protocol name that selects the current handshake.
 pub const SMP_ALPN: &[u8] = b"smp/1";
+/// The ALPN names a relay accepts, in its order of preference; any of them selects the full
+/// version range (apps reach preset relays on port 443 offering `http/1.1`).
+pub const SERVER_ALPNS: [&[u8]; 3] = [SMP_ALPN, b"h2", b"http/1.1"];
 
 /// An inclusive range of versions; `min <= max` always holds for a value built through
 /// [`VersionRange::new`] or decoded from the wire.
@@ -190,22 +219,25 @@ mod tests {
     use super::*;
     use simplex_encoding::decode_all;
 
+    /// The v6–v9 range (the relay's until v10+ is served).
+    const V6_9: VersionRange = VersionRange {
+        min: Version(6),
+        max: Version(9),
+    };
+
     #[test]
     fn binary_encoding_is_two_words() {
-        assert_eq!(SERVER_VERSIONS.to_bytes(), [0, 6, 0, 9]);
-        assert_eq!(
-            decode_all::<VersionRange>(&[0, 6, 0, 9]),
-            Ok(SERVER_VERSIONS)
-        );
+        assert_eq!(V6_9.to_bytes(), [0, 6, 0, 9]);
+        assert_eq!(decode_all::<VersionRange>(&[0, 6, 0, 9]), Ok(V6_9));
         assert!(decode_all::<VersionRange>(&[0, 9, 0, 6]).is_err());
         assert!(decode_all::<VersionRange>(&[0, 9, 0]).is_err());
     }
 
     #[test]
     fn string_encoding() {
-        assert_eq!(SERVER_VERSIONS.to_string(), "6-9");
+        assert_eq!(V6_9.to_string(), "6-9");
         assert_eq!(VersionRange::single(Version(4)).to_string(), "4");
-        assert_eq!(VersionRange::parse_str(b"6-9"), Ok(SERVER_VERSIONS));
+        assert_eq!(VersionRange::parse_str(b"6-9"), Ok(V6_9));
         assert_eq!(
             VersionRange::parse_str(b"4"),
             Ok(VersionRange::single(Version(4)))
@@ -217,28 +249,36 @@ mod tests {
     }
 
     #[test]
+    fn client_range_is_6_to_18_and_negotiates_down_to_the_relay() {
+        assert_eq!(CLIENT_VERSIONS.to_string(), "6-18");
+        assert_eq!(
+            SERVER_VERSIONS.compatible_version(&CLIENT_VERSIONS),
+            Some(MAX_SERVER_SMP_VERSION)
+        );
+        assert_eq!(V6_9.compatible_version(&CLIENT_VERSIONS), Some(Version(9)));
+        assert_eq!(
+            CLIENT_VERSIONS.compatible_version(&CLIENT_VERSIONS),
+            Some(Version(18))
+        );
+    }
+
+    #[test]
     fn negotiation_picks_highest_common() {
         let client = VersionRange::new(Version(6), Version(18)).expect("valid");
-        assert_eq!(
-            SERVER_VERSIONS.compatible_version(&client),
-            Some(Version(9))
-        );
+        assert_eq!(V6_9.compatible_version(&client), Some(Version(9)));
         let old = VersionRange::new(Version(1), Version(5)).expect("valid");
-        assert_eq!(SERVER_VERSIONS.compatible_version(&old), None);
+        assert_eq!(V6_9.compatible_version(&old), None);
         let seven = VersionRange::new(Version(4), Version(7)).expect("valid");
-        assert_eq!(SERVER_VERSIONS.compatible_version(&seven), Some(Version(7)));
+        assert_eq!(V6_9.compatible_version(&seven), Some(Version(7)));
         assert_eq!(
-            SERVER_VERSIONS.intersect(&seven),
+            V6_9.intersect(&seven),
             Some(VersionRange {
                 min: Version(6),
                 max: Version(7)
             })
         );
-        assert_eq!(
-            SERVER_VERSIONS.capped_at(Version(8)).map(|r| r.max),
-            Some(Version(8))
-        );
-        assert_eq!(SERVER_VERSIONS.capped_at(Version(10)), None);
+        assert_eq!(V6_9.capped_at(Version(8)).map(|r| r.max), Some(Version(8)));
+        assert_eq!(V6_9.capped_at(Version(10)), None);
     }
 
     #[test]
@@ -247,6 +287,8 @@ mod tests {
         assert_eq!(max_message_length(Version(7)), 16088);
         assert_eq!(max_message_length(Version(8)), 16064);
         assert_eq!(max_message_length(Version(9)), 16064);
+        assert_eq!(max_message_length(Version(10)), 16064);
         assert_eq!(max_message_length(Version(11)), 16048);
+        assert_eq!(max_message_length(Version(18)), 16048);
     }
 }

@@ -2,212 +2,27 @@
 //! version where the encoding differs, truncation, known answers, and random input.
 
 use proptest::prelude::*;
-use simplex_crypto::{
-    KeyHash, PrivateKeyEd25519, PrivateKeyEd448, PublicAuthKey, PublicKeyX25519, Signature,
-};
-use simplex_encoding::{pad, Encode, ShortBytes};
+use simplex_crypto::{KeyHash, PrivateKeyEd448, PublicAuthKey, Signature};
+use simplex_encoding::{pad, Encode};
 use smp_proto::address::{BasicAuth, SmpServer, TransportHost};
 use smp_proto::block::{plan_batches, BatchItem, BATCH_BODY_SIZE, MAX_TRANSMISSION_SIZE};
-use smp_proto::command::{Command, MsgFlags, NewQueueReq, QueueMode, SubscriptionMode};
+use smp_proto::command::{
+    Command, MsgFlags, NewQueueReq, QueueMode, QueueReqData, SubscriptionMode,
+};
 use smp_proto::error::{CommandError, ErrorType, ProtoError};
 use smp_proto::handshake::{
     CertChainPubKey, ClientHello, ServerHello, SignatureAlgorithm, SignedKey,
 };
-use smp_proto::message::RcvMessage;
-use smp_proto::response::{MsgInfo, QueueIdsKeys, QueueInfo, QueueSub, Response, SubThread};
+use smp_proto::response::{QueueIdsKeys, Response};
 use smp_proto::transmission::{
     decode_server_transmission, encode_transmission, Authorization, RawTransmission,
     TransmissionForAuth,
 };
 use smp_proto::version::{Version, VersionRange};
+
+mod common;
+use common::*;
 use smp_proto::{batch_transmissions, decode_block, decode_block_transmissions, encode_block};
-
-const VERSIONS: [Version; 4] = [Version(6), Version(7), Version(8), Version(9)];
-
-fn sb(b: &[u8]) -> ShortBytes {
-    ShortBytes::from_slice(b).expect("short")
-}
-
-fn x25519(n: u8) -> PublicKeyX25519 {
-    PublicKeyX25519::from_raw(&[n; 32]).expect("any 32 bytes")
-}
-
-fn ed25519() -> PrivateKeyEd25519 {
-    PrivateKeyEd25519::from_raw(&[7; 32]).expect("seed")
-}
-
-fn auth_keys() -> Vec<PublicAuthKey> {
-    vec![
-        PublicAuthKey::Ed25519(ed25519().public_key()),
-        PublicAuthKey::Ed448(
-            PrivateKeyEd448::from_raw(&[3; 57])
-                .expect("raw")
-                .public_key(),
-        ),
-        PublicAuthKey::X25519(x25519(5)),
-    ]
-}
-
-fn server() -> SmpServer {
-    SmpServer {
-        hosts: vec![
-            TransportHost::Domain("smp.example.com".into()),
-            TransportHost::Onion("abcdefgh.onion".into()),
-        ],
-        port: Some(5223),
-        key_hash: KeyHash([0x2d; 32]),
-    }
-}
-
-fn signed_key() -> SignedKey {
-    let k = ed25519();
-    SignedKey::build(&x25519(9), SignatureAlgorithm::Ed25519, |m| {
-        Signature::Ed25519(k.sign(m))
-    })
-    .expect("builds")
-}
-
-fn cert_key() -> CertChainPubKey {
-    CertChainPubKey {
-        cert_chain: vec![vec![0x30; 300], vec![0x31; 20]],
-        signed_key: signed_key(),
-    }
-}
-
-fn all_commands() -> Vec<Command> {
-    let mut cmds = Vec::new();
-    for k in auth_keys() {
-        for basic_auth in [None, Some(BasicAuth::new(b"pass").expect("valid"))] {
-            for sub_mode in [SubscriptionMode::Subscribe, SubscriptionMode::OnlyCreate] {
-                for queue_mode in [None, Some(QueueMode::Messaging), Some(QueueMode::Contact)] {
-                    cmds.push(Command::New(NewQueueReq {
-                        rcv_auth_key: k.clone(),
-                        rcv_dh_key: x25519(1),
-                        basic_auth: basic_auth.clone(),
-                        sub_mode,
-                        queue_mode,
-                    }));
-                }
-            }
-        }
-        cmds.push(Command::Key(k.clone()));
-        cmds.push(Command::SKey(k.clone()));
-        cmds.push(Command::NKey {
-            notifier_key: k,
-            rcv_ntf_dh_key: x25519(2),
-        });
-    }
-    cmds.extend([
-        Command::Sub,
-        Command::NDel,
-        Command::Get,
-        Command::Ack(sb(&[4; 24])),
-        Command::Off,
-        Command::Del,
-        Command::Que,
-        Command::Send {
-            flags: MsgFlags { notification: true },
-            body: b"hello".to_vec(),
-        },
-        Command::Send {
-            flags: MsgFlags {
-                notification: false,
-            },
-            body: Vec::new(),
-        },
-        Command::Ping,
-        Command::NSub,
-        Command::Prxy {
-            server: server(),
-            basic_auth: None,
-        },
-        Command::Prxy {
-            server: server(),
-            basic_auth: Some(BasicAuth::new(b"x").expect("ok")),
-        },
-        Command::Pfwd {
-            version: Version(9),
-            dh_key: x25519(3),
-            enc_transmission: vec![1; 50],
-        },
-        Command::Rfwd(vec![2; 40]),
-    ]);
-    cmds
-}
-
-fn all_responses() -> Vec<Response> {
-    let mut rs = Vec::new();
-    for queue_mode in [None, Some(QueueMode::Messaging), Some(QueueMode::Contact)] {
-        rs.push(Response::Ids(QueueIdsKeys {
-            rcv_id: sb(&[1; 24]),
-            snd_id: sb(&[2; 24]),
-            rcv_public_dh_key: x25519(4),
-            queue_mode,
-        }));
-    }
-    rs.extend([
-        Response::Msg(RcvMessage {
-            msg_id: sb(&[5; 24]),
-            enc_body: vec![6; 100],
-        }),
-        Response::Nid {
-            notifier_id: sb(&[7; 24]),
-            rcv_ntf_dh_key: x25519(8),
-        },
-        Response::Nmsg {
-            nonce: [9; 24],
-            enc_meta: sb(&[10; 60]),
-        },
-        Response::Pkey {
-            session_id: sb(&[11; 32]),
-            versions: smp_proto::SERVER_VERSIONS,
-            cert_key: cert_key(),
-        },
-        Response::Rres(vec![12; 30]),
-        Response::Pres(vec![13; 30]),
-        Response::End,
-        Response::Info(QueueInfo {
-            has_sender: false,
-            has_notifier: true,
-            sub: None,
-            size: 0,
-            msg: None,
-        }),
-        Response::Info(QueueInfo {
-            has_sender: true,
-            has_notifier: false,
-            sub: Some(QueueSub {
-                thread: SubThread::SubPending,
-                delivered: None,
-            }),
-            size: 3,
-            msg: Some(MsgInfo {
-                msg_id: "AQ==".into(),
-                ts: 1_700_000_000,
-                quota: true,
-            }),
-        }),
-        Response::Ok,
-        Response::Pong,
-    ]);
-    for e in [
-        ErrorType::Block,
-        ErrorType::Session,
-        ErrorType::Auth,
-        ErrorType::Quota,
-        ErrorType::NoMsg,
-        ErrorType::LargeMsg,
-        ErrorType::Crypto,
-        ErrorType::Expired,
-        ErrorType::Internal,
-        ErrorType::Duplicate,
-        ErrorType::Cmd(CommandError::Syntax),
-        ErrorType::Cmd(CommandError::Prohibited),
-    ] {
-        rs.push(Response::Err(e));
-    }
-    rs
-}
 
 /// Encode → decode → encode is the identity, and each prefix either fails or is a shorter
 /// valid value that encodes to exactly itself (commands with a free-form tail).
@@ -256,8 +71,16 @@ fn only_commands_with_a_free_tail_have_valid_prefixes() {
                 Command::Send { .. } | Command::Pfwd { .. } | Command::Rfwd(_)
             );
             for n in 0..bytes.len() {
-                if Command::decode(v, &bytes[..n]).is_ok() {
-                    assert!(tail_command, "prefix {n} of {c:?} decoded at {v:?}");
+                if let Ok(p) = Command::decode(v, &bytes[..n]) {
+                    // `SUB` and `NSUB` are prefixes of the tags `SUBS` and `NSUBS`.
+                    let shorter_tag = matches!(
+                        (&c, &p),
+                        (Command::Subs, Command::Sub) | (Command::NSubs, Command::NSub)
+                    );
+                    assert!(
+                        tail_command || shorter_tag,
+                        "prefix {n} of {c:?} decoded at {v:?}"
+                    );
                 }
             }
         }
@@ -271,9 +94,10 @@ fn new_differs_at_v9() {
         rcv_dh_key: x25519(2),
         basic_auth: Some(BasicAuth::new(b"pw").expect("ok")),
         sub_mode: SubscriptionMode::Subscribe,
-        queue_mode: Some(QueueMode::Messaging),
+        queue_req_data: Some(QueueReqData::Messaging(None)),
+        ntf_creds: None,
     };
-    let cmd = Command::New(req.clone());
+    let cmd = Command::New(Box::new(req.clone()));
     let v8 = cmd.to_bytes(Version(8));
     let v9 = cmd.to_bytes(Version(9));
     let keys_len = 4 + 45 + 45; // "NEW " + two X25519 keys (1 + 44 bytes each)
@@ -283,7 +107,7 @@ fn new_differs_at_v9() {
     let Command::New(back) = Command::decode(Version(8), &v8).expect("decodes") else {
         panic!("not NEW")
     };
-    assert_eq!(back.queue_mode, None);
+    assert_eq!(back.queue_req_data, None);
     assert_eq!(Command::decode(Version(9), &v9), Ok(cmd));
     // A v9 NEW is not a v8 NEW.
     assert!(Command::decode(Version(8), &v9).is_err());
@@ -296,6 +120,9 @@ fn ids_differs_at_v9_and_blocked_is_auth() {
         snd_id: sb(&[2; 24]),
         rcv_public_dh_key: x25519(4),
         queue_mode: Some(QueueMode::Messaging),
+        link_id: None,
+        service_id: None,
+        server_ntf_creds: None,
     });
     let v8 = ids.to_bytes(Version(8));
     let v9 = ids.to_bytes(Version(9));
@@ -554,27 +381,50 @@ fn handshake_records_round_trip() {
         legacy.to_bytes(),
         [&[0u8, 6, 0, 6, 32][..], &[0x55; 32]].concat()
     );
+    let services = [
+        None,
+        Some(smp_proto::ClientHelloService {
+            role: smp_proto::ServiceRole::Messaging,
+            cert_key: cert_key(),
+        }),
+    ];
     for v in VERSIONS {
         for dh_key in [None, Some(x25519(3))] {
-            let hello = ClientHello {
-                version: v,
-                key_hash: KeyHash([1; 32]),
-                dh_key,
-            };
-            let bytes = hello.to_bytes();
-            let back = ClientHello::decode(&bytes).expect("decodes");
-            let expected_key = if v >= Version(7) { dh_key } else { None };
-            assert_eq!(
-                back,
-                ClientHello {
-                    dh_key: expected_key,
-                    ..hello.clone()
+            for proxy_server in [false, true] {
+                for client_service in services.clone() {
+                    let hello = ClientHello {
+                        version: v,
+                        key_hash: KeyHash::from([1; 32]),
+                        dh_key,
+                        proxy_server,
+                        client_service,
+                    };
+                    check_client_hello(&hello);
                 }
-            );
-            for n in 0..35 {
-                assert!(ClientHello::decode(&bytes[..n]).is_err());
             }
         }
+    }
+}
+
+/// A client hello decodes to the fields its version carries, and (from v14, where a field
+/// always follows the optional key) no proper prefix decodes.
+fn check_client_hello(hello: &ClientHello) {
+    let v = hello.version;
+    let bytes = hello.to_bytes();
+    let back = ClientHello::decode(&bytes).expect("decodes");
+    let expected = ClientHello {
+        dh_key: hello.dh_key.filter(|_| v >= Version(7)),
+        proxy_server: hello.proxy_server && v >= Version(14),
+        client_service: hello.client_service.clone().filter(|_| v >= Version(16)),
+        ..hello.clone()
+    };
+    assert_eq!(back, expected);
+    let checked = if v >= Version(14) { bytes.len() } else { 35 };
+    for n in 0..checked {
+        assert!(
+            ClientHello::decode(&bytes[..n]).is_err(),
+            "{v:?} prefix {n}"
+        );
     }
 }
 
@@ -631,7 +481,7 @@ fn version_range_known_answers() {
 }
 
 fn any_version() -> impl Strategy<Value = Version> {
-    (0u16..12).prop_map(Version)
+    (0u16..20).prop_map(Version)
 }
 
 proptest! {
@@ -655,7 +505,8 @@ proptest! {
     fn random_tag_prefixed_bytes_never_panic(
         v in any_version(),
         tag in prop::sample::select(vec!["NEW ", "KEY ", "NKEY ", "ACK ", "SKEY ", "SEND ", "PRXY ", "PFWD ",
-            "IDS ", "MSG ", "NID ", "NMSG ", "PKEY ", "INFO ", "ERR ", "ERR PROXY BROKER "]),
+            "RKEY ", "LSET ", "LKEY ", "IDS ", "MSG ", "NID ", "NMSG ", "PKEY ", "INFO ", "ERR ",
+            "ERR PROXY BROKER ", "LNK ", "SOK ", "SOKS ", "ENDS ", "ERR BLOCKED "]),
         rest in proptest::collection::vec(any::<u8>(), 0..200),
     ) {
         let bytes = [tag.as_bytes(), &rest].concat();
@@ -689,7 +540,7 @@ fn queue_uri_round_trips_and_known_answer() {
                 TransportHost::Domain("b.com".into()),
             ],
             port: None,
-            key_hash: KeyHash([0; 32]),
+            key_hash: KeyHash::from([0; 32]),
         },
         sender_id: vec![1, 2, 3],
         dh_public_key: x25519(9),
@@ -815,155 +666,5 @@ fn client_side_decoding() {
     assert_eq!(
         decode_client_transmission(Version(9), b"s", &[5]).response,
         Err(ErrorType::Block)
-    );
-}
-
-/// The fuzz targets' seed corpus (`fuzz/corpus/<target>/seed-*`) is made from the variant
-/// lists above: `WRITE_FUZZ_SEEDS=1 cargo test -p smp-proto --test roundtrip fuzz_seeds`
-/// (re)writes it. Every run checks that each committed seed still decodes as its target
-/// expects, so the corpus cannot silently rot when an encoding changes.
-#[test]
-fn fuzz_seeds_decode() {
-    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
-    let session = [7u8; 32];
-    let mut seeds: Vec<(&str, Vec<u8>)> = Vec::new();
-    for (vi, v) in VERSIONS.iter().enumerate() {
-        let vbyte = u8::try_from(vi).expect("4 versions");
-        for cmd in all_commands() {
-            let mut out = vec![vbyte];
-            cmd.encode(*v, &mut out);
-            seeds.push(("command", out));
-        }
-        for resp in all_responses() {
-            let mut out = vec![vbyte];
-            resp.encode(*v, &mut out);
-            seeds.push(("command", out));
-        }
-        let ping = encode_transmission(*v, &session, &[1; 24], b"", b"PING").expect("fits");
-        seeds.push(("transmission", [&[vbyte][..], &ping].concat()));
-        let mut send = Vec::new();
-        Command::Send {
-            flags: MsgFlags { notification: true },
-            body: b"hello".to_vec(),
-        }
-        .encode(*v, &mut send);
-        let t = TransmissionForAuth::new(*v, &session, &[2; 24], &[3; 24], &send)
-            .expect("fits")
-            .encode(Some(&[9; 64]))
-            .expect("fits");
-        seeds.push(("transmission", [&[vbyte][..], &t].concat()));
-        // Block seeds hold the unpadded batch: the target pads it into a block itself.
-        let block = encode_block(&[ping.clone(), t.clone()]).expect("fits");
-        let batch = simplex_encoding::unpad(&block).expect("own block unpads");
-        seeds.push(("block", [&[vbyte][..], batch].concat()));
-    }
-    seeds.push((
-        "handshake",
-        ServerHello::for_alpn(true, sb(&session), cert_key()).to_bytes(),
-    ));
-    seeds.push((
-        "handshake",
-        ServerHello::for_alpn(false, sb(&session), cert_key()).to_bytes(),
-    ));
-    for v in VERSIONS {
-        let hello = ClientHello {
-            version: v,
-            key_hash: KeyHash([1; 32]),
-            dh_key: Some(x25519(3)),
-        };
-        seeds.push(("handshake", hello.to_bytes()));
-    }
-
-    // Forwarded records: a FwdTransmission, a FwdResponse, and (version byte first) a
-    // single-transmission batch of a SEND.
-    let fwd = smp_proto::proxy::FwdTransmission {
-        corr_id: sb(&[4; 24]),
-        version: Version(9),
-        key: x25519(6),
-        enc_transmission: vec![0x77; 40],
-    };
-    seeds.push(("forwarded", fwd.to_bytes()));
-    let fwd_resp = smp_proto::proxy::FwdResponse {
-        corr_id: sb(&[4; 24]),
-        enc_response: vec![0x66; 40],
-    };
-    seeds.push(("forwarded", fwd_resp.to_bytes()));
-    for (vi, v) in VERSIONS.iter().enumerate() {
-        let vbyte = u8::try_from(vi).expect("4 versions");
-        let mut send = Vec::new();
-        Command::Send {
-            flags: MsgFlags {
-                notification: false,
-            },
-            body: b"via proxy".to_vec(),
-        }
-        .encode(*v, &mut send);
-        let t = TransmissionForAuth::new(*v, &session, &[2; 24], &[3; 24], &send)
-            .expect("fits")
-            .encode(None)
-            .expect("fits");
-        let batch = smp_proto::proxy::encode_single_batch(&t).expect("fits");
-        seeds.push(("forwarded", [&[vbyte][..], &batch].concat()));
-    }
-
-    if std::env::var_os("WRITE_FUZZ_SEEDS").is_some() {
-        for (i, (target, bytes)) in seeds.iter().enumerate() {
-            let dir = corpus.join(target);
-            std::fs::create_dir_all(&dir).expect("corpus dir");
-            std::fs::write(dir.join(format!("seed-{i:03}")), bytes).expect("write seed");
-        }
-    }
-
-    let mut checked = 0;
-    for target in ["command", "transmission", "block", "handshake", "forwarded"] {
-        let Ok(entries) = std::fs::read_dir(corpus.join(target)) else {
-            panic!("fuzz/corpus/{target} is missing: run with WRITE_FUZZ_SEEDS=1");
-        };
-        for entry in entries {
-            let entry = entry.expect("dir entry");
-            if !entry.file_name().to_string_lossy().starts_with("seed-") {
-                continue;
-            }
-            let data = std::fs::read(entry.path()).expect("read seed");
-            let name = entry.path().display().to_string();
-            match target {
-                "command" => {
-                    let (v, body) = (Version(6 + u16::from(data[0] % 4)), &data[1..]);
-                    assert!(
-                        Command::decode(v, body).is_ok() || Response::decode(v, body).is_ok(),
-                        "{name}"
-                    );
-                }
-                "transmission" => {
-                    let v = Version(6 + u16::from(data[0] % 4));
-                    assert!(RawTransmission::decode(v, &data[1..]).is_ok(), "{name}");
-                }
-                "block" => {
-                    let block = pad(&data[1..], 16384).expect("fits");
-                    assert!(decode_block(&block).is_ok(), "{name}");
-                }
-                "forwarded" => {
-                    use simplex_encoding::decode_all;
-                    use smp_proto::proxy::{decode_single_batch, FwdResponse, FwdTransmission};
-                    let batch = data.get(1..).map(decode_single_batch);
-                    assert!(
-                        decode_all::<FwdTransmission>(&data).is_ok()
-                            || decode_all::<FwdResponse>(&data).is_ok()
-                            || batch.is_some_and(|b| b.is_ok()),
-                        "{name}"
-                    );
-                }
-                _ => assert!(
-                    ServerHello::decode(&data).is_ok() || ClientHello::decode(&data).is_ok(),
-                    "{name}"
-                ),
-            }
-            checked += 1;
-        }
-    }
-    assert!(
-        checked >= seeds.len(),
-        "corpus has {checked} seeds, expected {}",
-        seeds.len()
     );
 }

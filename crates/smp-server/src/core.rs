@@ -132,10 +132,13 @@ pub struct Request {
 }
 
 /// Wire error kinds the core produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorKind {
     /// `AUTH`
     Auth,
+    /// `BLOCKED`: the queue is blocked; its blocking info as stored (`reason=spam`...).
+    /// Sent as `AUTH` before v12.
+    Blocked(String),
     /// `QUOTA`
     Quota,
     /// `NO_MSG`
@@ -208,6 +211,8 @@ pub enum Reply {
     },
     /// `OK`
     Ok,
+    /// `SOK` without a service: `SUB`/`NSUB` succeeded (sent as `OK` before v16).
+    Sok,
     /// `MSG`: message ID and the encrypted, padded body.
     Msg {
         /// Message ID.
@@ -217,6 +222,8 @@ pub enum Reply {
     },
     /// `END`: the subscription moved to another client.
     End,
+    /// `DELD`: the queue (or its notifier) was deleted by another client (`END` before v10).
+    Deld,
     /// `NID`: notifier ID and the server's DH public key for notifications.
     Nid {
         /// Notifier ID.
@@ -832,12 +839,15 @@ impl Core {
                 // BLOCKED, which is ERR AUTH before v12.
                 let direct = matches!(cmd, Cmd::Off | Cmd::Del | Cmd::NSub);
                 let checks_status = !direct && !matches!(cmd, Cmd::Send { .. });
-                let blocked = self
-                    .queues
-                    .find(Party::Recipient, &rid)
-                    .is_some_and(|q| matches!(q.status, QueueStatus::Blocked(_)));
-                if blocked && checks_status {
-                    return Reply::Err(ErrorKind::Auth);
+                let blocked =
+                    self.queues
+                        .find(Party::Recipient, &rid)
+                        .and_then(|q| match &q.status {
+                            QueueStatus::Blocked(info) => Some(info.clone()),
+                            _ => None,
+                        });
+                if let Some(info) = blocked.filter(|_| checks_status) {
+                    return Reply::Err(ErrorKind::Blocked(info));
                 }
                 let day = now - now.rem_euclid(86_400);
                 if !direct && self.queues.touch(&rid, day).is_err() {
@@ -990,7 +1000,7 @@ impl Core {
                     }
                     out.push(push(msg));
                 }
-                Ok(Reply::Ok)
+                Ok(Reply::Sok)
             }
             Cmd::Get => {
                 let state = self.clients.entry(client).or_default();
@@ -1114,15 +1124,14 @@ impl Core {
                     if let Some(c) = self.clients.get_mut(&sub) {
                         c.subs.remove(rid);
                     }
-                    // The reference sends DELD to a subscriber on another connection,
-                    // which is END before v10.
+                    // DELD to a subscriber on another connection (END before v10).
                     if sub != client {
                         self.count_end();
                         out.push(Outgoing {
                             client: sub,
                             corr_id: Vec::new(),
                             entity_id: rid.clone(),
-                            reply: Reply::End,
+                            reply: Reply::Deld,
                         });
                     }
                 }
@@ -1232,15 +1241,14 @@ impl Core {
                     });
                 }
                 self.clients.entry(client).or_default().ntf_subs.insert(nid);
-                Ok(Reply::Ok)
+                Ok(Reply::Sok)
             }
             Cmd::New { .. } | Cmd::Ping => Err(ErrorKind::Internal),
         }
     }
 
     /// The notifier is removed (by `by`): its subscription and kept notifications go, and a
-    /// notifier subscribed on another connection gets `END` (the reference's `DELD`, sent as
-    /// `END` before v10).
+    /// notifier subscribed on another connection gets `DELD` (sent as `END` before v10).
     fn drop_notifier(&mut self, nid: &[u8], by: ClientId, out: &mut Vec<Outgoing>) {
         let dropped = self.ntfs.delete(nid);
         add(
@@ -1258,7 +1266,7 @@ impl Core {
                     client: c,
                     corr_id: Vec::new(),
                     entity_id: nid.to_vec(),
-                    reply: Reply::End,
+                    reply: Reply::Deld,
                 });
             }
         }
@@ -1285,9 +1293,9 @@ impl Core {
             .ok_or(ErrorKind::Auth)?;
         match q.status {
             QueueStatus::Active => {}
-            QueueStatus::Blocked(_) => {
+            QueueStatus::Blocked(info) => {
                 inc(&self.stats.msg_sent_block);
-                return Err(ErrorKind::Auth);
+                return Err(ErrorKind::Blocked(info.clone()));
             }
             _ => {
                 inc(&self.stats.msg_sent_auth);
@@ -1384,6 +1392,9 @@ impl Core {
         }
     }
 }
+
+mod operator;
+pub use operator::SubscriberCounts;
 
 #[cfg(test)]
 mod tests;

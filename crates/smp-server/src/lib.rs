@@ -5,10 +5,11 @@
 //! [`store_log`] (the reference's persistence formats). It sits on `smp-proto` (wire
 //! formats), `simplex-crypto` and `simplex-transport` (TLS), and on `smp-client` for its
 //! connections to destination relays as a proxy ([`proxy`]; the destination's side is
-//! [`forward`]); it leaves out short links, services, and the control port; [`stats`] keeps the operators' statistics. With the
+//! [`forward`]); it leaves out short links and services; [`control`] is the operator's control port; [`stats`] keeps the operators' statistics. With the
 //! cargo feature `testing`, the `testing` module runs a relay in process for tests.
 
 pub mod cli;
+pub mod control;
 pub mod core;
 pub mod forward;
 pub mod listeners;

@@ -22,7 +22,21 @@ impl Listeners {
         addrs: &[SocketAddr],
         creds: &ServerCredentials,
     ) -> std::io::Result<Listeners> {
-        let transport = Arc::new(ServerTransport::new(creds).map_err(std::io::Error::other)?);
+        Listeners::bind_with_versions(addrs, creds, smp_proto::SERVER_VERSIONS).await
+    }
+
+    /// As [`Listeners::bind`], offering `versions` to clients that negotiate ALPN (tests of
+    /// other version ranges).
+    pub async fn bind_with_versions(
+        addrs: &[SocketAddr],
+        creds: &ServerCredentials,
+        versions: smp_proto::VersionRange,
+    ) -> std::io::Result<Listeners> {
+        let transport = Arc::new(
+            ServerTransport::new(creds)
+                .map_err(std::io::Error::other)?
+                .with_versions(versions),
+        );
         let mut bound = Vec::with_capacity(addrs.len());
         for addr in addrs {
             let l = SmpListener::bind(*addr, transport.clone())

@@ -50,6 +50,9 @@ use crate::wire;
 
 pub use crate::listeners::Listeners;
 
+mod relay_view;
+pub use relay_view::{ClientRow, RelayView, Saved, SocketRow, StatsView};
+
 /// Disconnecting clients that have no subscriptions and were idle.
 #[derive(Debug, Clone, Copy)]
 pub struct InactiveClients {
@@ -143,6 +146,8 @@ struct Shared {
     pushes: Pushes,
     next_client: AtomicU64,
     proxy: ProxyAgent,
+    /// Connected clients and socket counts, for the control port.
+    registry: relay_view::Registry,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -157,16 +162,29 @@ pub struct Server {
     extra_listeners: Vec<SmpListener>,
     shared: Arc<Shared>,
     config: NetConfig,
+    /// The control port, when configured ([`Server::set_control`]).
+    control: Option<crate::control::ControlPort>,
 }
 
 impl Server {
-    /// Binds the listener (`config.listen`).
+    /// Binds the listener (`config.listen`), offering [`smp_proto::SERVER_VERSIONS`].
     pub async fn bind(
         config: NetConfig,
         creds: &ServerCredentials,
         core: Core,
     ) -> std::io::Result<Server> {
-        let listeners = Listeners::bind(&[config.listen], creds).await?;
+        Server::bind_with_versions(config, creds, core, smp_proto::SERVER_VERSIONS).await
+    }
+
+    /// Binds the listener offering `versions` to clients that negotiate ALPN (tests of later
+    /// versions, before the default range is raised).
+    pub async fn bind_with_versions(
+        config: NetConfig,
+        creds: &ServerCredentials,
+        core: Core,
+        versions: smp_proto::VersionRange,
+    ) -> std::io::Result<Server> {
+        let listeners = Listeners::bind_with_versions(&[config.listen], creds, versions).await?;
         Ok(Server::with_listeners(listeners, config, core))
     }
 
@@ -178,6 +196,7 @@ impl Server {
             ..ProxyConfig::default()
         });
         let shared = Arc::new(Shared {
+            registry: relay_view::Registry::for_listeners(&listeners),
             stats: core.stats().clone(),
             core: Mutex::new(core),
             pushes: Arc::new(Mutex::new(HashMap::new())),
@@ -189,7 +208,14 @@ impl Server {
             extra_listeners: listeners.extra,
             shared,
             config,
+            control: None,
         }
+    }
+
+    /// Serves the control port (bound beforehand) while the relay runs. Call before
+    /// [`Server::run`].
+    pub fn set_control(&mut self, control: crate::control::ControlPort) {
+        self.control = Some(control);
     }
 
     /// Sets how this relay serves as a proxy (by default as the reference: allowed, with
@@ -221,6 +247,7 @@ impl Server {
             extra_listeners,
             shared,
             config,
+            control,
         } = self;
         // Further ports accept in their own tasks and hand connections to this loop, so every
         // connection goes through the same cap, handshake and shutdown.
@@ -245,6 +272,10 @@ impl Server {
         let stats_tasks = spawn_stats(&shared, &config.stats, stop_rx.clone());
         let expiry = spawn_expiry(shared.clone(), stop_rx.clone());
         let ntf_flush = spawn_ntf_flush(shared.clone(), stop_rx.clone());
+        let control = control.map(|c| {
+            let view = RelayView::new(shared.clone(), &config);
+            tokio::spawn(c.serve(view, stop_rx.clone()))
+        });
         tokio::pin!(shutdown);
         loop {
             let permit = tokio::select! {
@@ -262,8 +293,10 @@ impl Server {
             let shared = shared.clone();
             let stop = stop_rx.clone();
             let inactive = config.inactive;
+            let socket = relay_view::SocketGuard::accepted(&shared, &tcp);
             clients.spawn(async move {
                 let _permit = permit;
+                let _socket = socket;
                 let _ = tcp.set_nodelay(true);
                 match transport.handshake(tcp).await {
                     Ok(conn) => serve_client(conn, shared, stop, inactive).await,
@@ -278,6 +311,11 @@ impl Server {
         while clients.join_next().await.is_some() {}
         expiry.abort();
         ntf_flush.abort();
+        if let Some(c) = control {
+            // Its sessions end with it, before the final save.
+            c.abort();
+            let _ = c.await;
+        }
         for t in stats_tasks {
             t.abort();
         }
@@ -522,6 +560,9 @@ async fn serve_client(
         },
     );
     let active = Arc::new(AtomicI64::new(now()));
+    shared
+        .registry
+        .client_connected(client, &session_id, active.clone());
     tracing::debug!("client connected");
     tokio::select! {
         () = receive(reader, version, session_id.clone(), cmd_tx, active.clone(), shared.clone(), push_tx) => {}
@@ -533,6 +574,7 @@ async fn serve_client(
     // The one clean-up step.
     lock(&shared.pushes).remove(&client);
     lock(&shared.core).client_gone(client);
+    shared.registry.client_gone(client);
     tracing::debug!("client disconnected");
 }
 

@@ -529,6 +529,21 @@ impl QueueStore {
         self.write(&StoreLogRecord::SuspendQueue(rid.to_vec()))
     }
 
+    /// Blocks the queue (the control port's `block`; logged as `BLOCK`) with the
+    /// reference's blocking info text (`reason=spam[,notice={…}]`).
+    pub fn block(&mut self, rid: &[u8], info: &str) -> Result<(), StoreError> {
+        self.get_mut(rid)?
+            .set_status(QueueStatus::Blocked(info.to_owned()));
+        self.write(&StoreLogRecord::BlockQueue(rid.to_vec(), info.to_owned()))
+    }
+
+    /// Makes a blocked queue active again (the control port's `unblock`; logged as
+    /// `UNBLOCK`).
+    pub fn unblock(&mut self, rid: &[u8]) -> Result<(), StoreError> {
+        self.get_mut(rid)?.set_status(QueueStatus::Active);
+        self.write(&StoreLogRecord::UnblockQueue(rid.to_vec()))
+    }
+
     /// Records the day the queue was used (logged as `TIME`) when it changed.
     pub fn touch(&mut self, rid: &[u8], day: i64) -> Result<(), StoreError> {
         let q = self.get_mut(rid)?;

@@ -41,7 +41,7 @@ pub fn local_address(key_hash: &KeyHash, port: u16) -> SmpServer {
     SmpServer {
         hosts: vec![TransportHost::Ipv4(Ipv4Addr::LOCALHOST.octets())],
         port: Some(port),
-        key_hash: *key_hash,
+        key_hash: key_hash.clone(),
     }
 }
 
@@ -106,6 +106,43 @@ impl TestServer {
         TestServer::spawn(net, &creds, &key_hash, core).await
     }
 
+    /// Starts a relay in memory with a per-queue message quota, offering `versions` (say,
+    /// v6–v14 before the default range is raised).
+    pub async fn start_with_versions(
+        quota: usize,
+        versions: smp_proto::VersionRange,
+    ) -> io::Result<TestServer> {
+        let (creds, key_hash) = generate_credentials()?;
+        let core = Core::new(
+            CoreConfig::default(),
+            QueueStore::new(),
+            MsgStore::new(quota),
+        );
+        TestServer::spawn_with(net_config(0, None), &creds, &key_hash, core, versions).await
+    }
+
+    /// Starts a relay in memory with a per-queue message quota, offering `versions`, and a
+    /// control port on 127.0.0.1 (any free port) with `control`'s passwords; returns the
+    /// control port's address too.
+    pub async fn start_with_control(
+        quota: usize,
+        versions: smp_proto::VersionRange,
+        control: crate::control::ControlConfig,
+    ) -> io::Result<(TestServer, SocketAddr)> {
+        let (creds, key_hash) = generate_credentials()?;
+        let core = Core::new(
+            CoreConfig::default(),
+            QueueStore::new(),
+            MsgStore::new(quota),
+        );
+        let mut server =
+            Server::bind_with_versions(net_config(0, None), &creds, core, versions).await?;
+        let cp = crate::control::ControlPort::bind(0, control).await?;
+        let cp_addr = cp.local_addr()?;
+        server.set_control(cp);
+        Ok((TestServer::run(server, &key_hash)?, cp_addr))
+    }
+
     /// Binds `net.listen` and runs the relay in a task.
     async fn spawn(
         net: NetConfig,
@@ -113,7 +150,23 @@ impl TestServer {
         key_hash: &KeyHash,
         core: Core,
     ) -> io::Result<TestServer> {
-        let server = Server::bind(net, creds, core).await?;
+        TestServer::spawn_with(net, creds, key_hash, core, smp_proto::SERVER_VERSIONS).await
+    }
+
+    /// [`TestServer::spawn`] offering `versions`.
+    async fn spawn_with(
+        net: NetConfig,
+        creds: &ServerCredentials,
+        key_hash: &KeyHash,
+        core: Core,
+        versions: smp_proto::VersionRange,
+    ) -> io::Result<TestServer> {
+        let server = Server::bind_with_versions(net, creds, core, versions).await?;
+        TestServer::run(server, key_hash)
+    }
+
+    /// Runs a bound relay in a task.
+    fn run(server: Server, key_hash: &KeyHash) -> io::Result<TestServer> {
         let port = server.local_addr()?.port();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {

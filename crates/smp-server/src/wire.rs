@@ -5,7 +5,7 @@ use base64::Engine;
 use simplex_crypto::nacl::CbAuthenticator;
 use simplex_encoding::ShortBytes;
 use smp_proto::command::{Command, QueueMode as WireMode, SubscriptionMode};
-use smp_proto::error::{CommandError, ErrorType};
+use smp_proto::error::{BlockingInfo, CommandError, ErrorType};
 use smp_proto::message::RcvMessage;
 use smp_proto::response::{
     MsgInfo, QueueIdsKeys, QueueInfo as WireInfo, QueueSub, Response, SubThread,
@@ -38,7 +38,7 @@ pub fn request(t: ServerTransmission<'_>, session_id: &[u8]) -> Result<Request, 
             rcv_dh_key: n.rcv_dh_key,
             basic_auth: n.basic_auth.as_ref().map(|a| a.as_bytes().to_vec()),
             subscribe: n.sub_mode == SubscriptionMode::Subscribe,
-            queue_mode: n.queue_mode.map(mode_in),
+            queue_mode: n.queue_req_data.as_ref().map(|d| mode_in(d.mode())),
         },
         Command::Sub => Cmd::Sub,
         Command::Key(k) => Cmd::Key(k),
@@ -62,6 +62,15 @@ pub fn request(t: ServerTransmission<'_>, session_id: &[u8]) -> Result<Request, 
         },
         Command::Ping => Cmd::Ping,
         Command::NSub => Cmd::NSub,
+        // Commands of v10+ that this relay (at most v9) does not serve yet: answered as the
+        // unknown commands they were before smp-proto parsed them.
+        Command::Subs
+        | Command::NSubs
+        | Command::RKey(_)
+        | Command::LSet { .. }
+        | Command::LDel
+        | Command::LKey(_)
+        | Command::LGet => return Err((corr_id, entity_id, ErrorType::Cmd(CommandError::Unknown))),
         _ => return Err((corr_id, entity_id, ErrorType::Cmd(CommandError::Prohibited))),
     };
     let auth = match &t.authorization {
@@ -87,6 +96,10 @@ fn short(b: &[u8]) -> ShortBytes {
 pub fn error(e: ErrorKind) -> ErrorType {
     match e {
         ErrorKind::Auth => ErrorType::Auth,
+        // The stored info is the reference's `reason=…[,notice=…]`; anything else is AUTH,
+        // which is also what clients below v12 get.
+        ErrorKind::Blocked(info) => simplex_encoding::decode_all::<BlockingInfo>(info.as_bytes())
+            .map_or(ErrorType::Auth, ErrorType::Blocked),
         ErrorKind::Quota => ErrorType::Quota,
         ErrorKind::NoMsg => ErrorType::NoMsg,
         ErrorKind::LargeMsg => ErrorType::LargeMsg,
@@ -132,13 +145,18 @@ pub fn response(r: Reply) -> Response {
                 QueueMode::Messaging => WireMode::Messaging,
                 QueueMode::Contact => WireMode::Contact,
             }),
+            link_id: None,
+            service_id: None,
+            server_ntf_creds: None,
         }),
         Reply::Ok => Response::Ok,
+        Reply::Sok => Response::Sok(None),
         Reply::Msg { msg_id, enc_body } => Response::Msg(RcvMessage {
             msg_id: short(&msg_id),
             enc_body,
         }),
         Reply::End => Response::End,
+        Reply::Deld => Response::Deld,
         Reply::Nid {
             notifier_id,
             srv_ntf_dh_key,
@@ -155,5 +173,35 @@ pub fn response(r: Reply) -> Response {
         Reply::Info(i) => Response::Info(info(i)),
         Reply::Pong => Response::Pong,
         Reply::Err(e) => Response::Err(error(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smp_proto::error::{BlockingReason, ClientNotice};
+    use smp_proto::Version;
+
+    #[test]
+    fn a_blocked_queue_answers_blocked_from_v12_and_auth_before() {
+        let e = error(ErrorKind::Blocked(
+            "reason=content,notice={\"ttl\":60}".into(),
+        ));
+        assert_eq!(
+            e,
+            ErrorType::Blocked(BlockingInfo {
+                reason: BlockingReason::Content,
+                notice: Some(ClientNotice { ttl: Some(60) }),
+            })
+        );
+        let r = Response::Err(e);
+        assert_eq!(r.to_bytes(Version(11)), b"ERR AUTH");
+        assert_eq!(r.to_bytes(Version(12)), b"ERR BLOCKED reason=content");
+        assert_eq!(
+            r.to_bytes(Version(18)),
+            b"ERR BLOCKED reason=content,notice={\"ttl\":60}"
+        );
+        // Stored info that does not parse is AUTH, as for older clients.
+        assert_eq!(error(ErrorKind::Blocked("junk".into())), ErrorType::Auth);
     }
 }

@@ -192,17 +192,18 @@ fn ed_pub() -> simplex_crypto::PublicAuthKey {
 /// Every client command this relay serves, encoded at `v`, with the entity it is sent to
 /// and whether it is signed with the recipient's key.
 fn all_commands(v: Version, q: &EdQueue) -> Vec<(Command, Vec<u8>, bool)> {
-    let new = Command::New(NewQueueReq {
+    let new = Command::New(Box::new(NewQueueReq {
         rcv_auth_key: ed_pub(),
         rcv_dh_key: PrivateKeyX25519::generate(&mut OsRng).public_key(),
         basic_auth: None,
         sub_mode: SubscriptionMode::Subscribe,
-        queue_mode: if v >= smp_proto::version::SND_AUTH_KEY_SMP_VERSION {
-            Some(smp_proto::command::QueueMode::Messaging)
+        queue_req_data: if v >= smp_proto::version::SND_AUTH_KEY_SMP_VERSION {
+            Some(smp_proto::command::QueueReqData::Messaging(None))
         } else {
             None
         },
-    });
+        ntf_creds: None,
+    }));
     let rcv = q.q.rcv_id.clone();
     let snd = q.q.snd_id.clone();
     vec![
@@ -508,17 +509,18 @@ async fn wrong_entity_ids_and_credentials() {
 
 /// `NEW` at `v` with the DER of the authorization and DH keys replaced.
 fn new_with_keys(v: Version, auth_der: &[u8], dh_der: &[u8]) -> Vec<u8> {
-    let good = Command::New(NewQueueReq {
+    let good = Command::New(Box::new(NewQueueReq {
         rcv_auth_key: ed_pub(),
         rcv_dh_key: PrivateKeyX25519::generate(&mut OsRng).public_key(),
         basic_auth: None,
         sub_mode: SubscriptionMode::OnlyCreate,
-        queue_mode: if v >= smp_proto::version::SND_AUTH_KEY_SMP_VERSION {
-            Some(smp_proto::command::QueueMode::Messaging)
+        queue_req_data: if v >= smp_proto::version::SND_AUTH_KEY_SMP_VERSION {
+            Some(smp_proto::command::QueueReqData::Messaging(None))
         } else {
             None
         },
-    })
+        ntf_creds: None,
+    }))
     .to_bytes(v);
     // "NEW " ‖ len ‖ auth DER ‖ len ‖ DH DER ‖ rest
     let auth_len = usize::from(good[4]);

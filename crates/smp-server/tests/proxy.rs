@@ -119,8 +119,9 @@ async fn skey_and_send_through_a_proxy_arrive_and_one_session_serves_two_senders
         .await
         .expect("PRXY -> PKEY");
     assert_eq!(
-        relay1.version.0, 9,
-        "our relays agree on v9 through the proxy"
+        relay1.version,
+        smp_proto::SERVER_VERSIONS.max,
+        "our relays agree on their highest version through the proxy"
     );
     let relay2 = s2
         .proxy_session(b.address(), None)
@@ -206,7 +207,7 @@ async fn a_pkey_for_another_relay_is_refused_and_a_wrong_fingerprint_cannot_conn
     relay_from_pkey(c.address(), None, pkey).expect("valid for C");
     // B's host and port with C's fingerprint: the proxy cannot connect (TLS pin).
     let wrong = SmpServer {
-        key_hash: *c.key_hash(),
+        key_hash: c.key_hash().clone(),
         ..b.address().clone()
     };
     let e = server_err(s.proxy_session(&wrong, None).await);
@@ -293,8 +294,16 @@ async fn tampered_forwarding_is_refused_and_both_relays_keep_serving() {
         server_err(s.proxy_send(&forged, None, &q.snd_id, QUIET, b"x").await),
         proxy_err(ProxyError::Protocol(ErrorType::Crypto))
     );
-    // RFWD from a client that is not a proxy (no DH key in its hello).
-    let (direct, _d) = connect(b.address()).await;
+    // RFWD from a client whose hello carried no DH key: no session secret to open it with.
+    let conn = simplex_transport::handshake::connect(
+        ("127.0.0.1", b.address().port_or_default()),
+        &b.address().key_hash,
+        &ClientConfig::default().transport,
+        None,
+    )
+    .await
+    .expect("handshake without a key");
+    let (direct, _d) = SmpClient::start(conn, ClientConfig::default());
     assert_eq!(
         server_err(
             direct
@@ -304,6 +313,17 @@ async fn tampered_forwarding_is_refused_and_both_relays_keep_serving() {
         proxy_err(ProxyError::Broker(BrokerErrorType::Transport(
             TransportError::NoAuth
         )))
+    );
+    // RFWD from an ordinary client (its hello carries a key, as the reference's clients'
+    // do): the junk does not open with that session's secret, as in the reference.
+    let (keyed, _k) = connect(b.address()).await;
+    assert_eq!(
+        server_err(
+            keyed
+                .send_command(None, &[], Command::Rfwd(vec![1; 100]))
+                .await
+        ),
+        ErrorType::Crypto
     );
     // Both keep serving.
     s.proxy_send(&relay, None, &q.snd_id, QUIET, b"still here")

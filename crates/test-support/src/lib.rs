@@ -55,6 +55,18 @@ pub fn reference_vectors(what: &str) -> Option<serde_json::Value> {
     )
 }
 
+/// The path of a file directly in the vectors folder (e.g. `"reference-links.tsv"`), or `None`
+/// (with a notice) when the folder is absent.
+pub fn vector_file(name: &str, what: &str) -> Option<PathBuf> {
+    let Some(dir) = vectors_dir() else {
+        notice(what);
+        return None;
+    };
+    let path = dir.join(name);
+    assert!(path.is_file(), "{name} missing from {}", dir.display());
+    Some(path)
+}
+
 /// The path of a file under `fixtures/` (e.g. `"ca.crt"`, `"ed25519/server.key"`), or `None`
 /// (with a notice) when the vectors folder is absent.
 pub fn fixture(name: &str, what: &str) -> Option<PathBuf> {

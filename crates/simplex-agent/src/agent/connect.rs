@@ -184,6 +184,10 @@ impl Inner {
             sender_can_secure: can_secure,
             status: QueueStatus::New,
             client_version: CURRENT_SMP_CLIENT_VERSION.0,
+            primary: true,
+            replaces: None,
+            switch_status: None,
+            created_at: super::unix_now(),
         };
         self.index_queue(&rq);
         self.subscribed(&self.sess_key(server, conn_id), conn_id);
@@ -280,6 +284,9 @@ impl Inner {
             sender_can_secure: can_secure,
             status: QueueStatus::New,
             client_version,
+            primary: true,
+            replaces: None,
+            switch_status: None,
         };
         if can_secure {
             let cmd = SndCommand::SKey {
@@ -414,6 +421,9 @@ impl Inner {
             sender_can_secure: false,
             status: QueueStatus::New,
             client_version: client_v.0,
+            primary: true,
+            replaces: None,
+            switch_status: None,
         };
         let id = conn_id.clone();
         let hash = sha256(&body).to_vec();
@@ -431,6 +441,7 @@ impl Inner {
                     body,
                     pending: true,
                     receipt: None,
+                    queue: None,
                 };
                 s.apply(vec![
                     Write::PutConn(conn),
@@ -774,6 +785,7 @@ pub(super) fn confirmation_msg(
             body,
             pending: true,
             receipt: None,
+            queue: None,
         },
         ratchet,
     ))

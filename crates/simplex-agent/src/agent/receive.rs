@@ -46,12 +46,14 @@ impl Agent {
         let inner = &self.inner;
         let read = |conn_id: &[u8]| {
             let id = conn_id.to_vec();
-            inner.db(move |s| Ok((s.conn(&id)?, s.rcv_queue(&id)?, s.rcv_msg(&id, msg_id)?)))
+            inner.db(move |s| Ok((s.conn(&id)?, s.rcv_queues(&id)?, s.rcv_msg(&id, msg_id)?)))
         };
         // The server's ACK goes without the lock (a repeated ACK is harmless); the state
         // changes are made under it, once.
-        let (_, rq, msg) = read(conn_id).await?;
-        let rq = rq.ok_or(AgentError::NoConnection)?;
+        let (_, rqs, msg) = read(conn_id).await?;
+        if rqs.is_empty() {
+            return Err(AgentError::NoConnection);
+        }
         let msg = msg.ok_or(AgentError::Prohibited("no such message"))?;
         if receipt.is_some() && msg.kind != RcvMsgKind::Message {
             return Err(AgentError::Prohibited("receipt not allowed"));
@@ -59,7 +61,21 @@ impl Agent {
         if msg.acked {
             return Ok(());
         }
-        inner.ack_server(&rq, &msg.srv_msg_id).await?;
+        // The queue it came on; a queue a switch has deleted since needs no ACK.
+        let rq = match &msg.rcv_id {
+            Some(q) => rqs.iter().find(|r| &r.rcv_id == q),
+            None => rqs.first(),
+        };
+        if let Some(rq) = rq {
+            match inner.ack_server(rq, &msg.srv_msg_id).await {
+                // Deleted by the switch meanwhile.
+                Err(AgentError::Smp {
+                    error: ClientError::Server(ErrorType::Auth),
+                    ..
+                }) if rq.switch_status.is_some() => {}
+                r => r?,
+            }
+        }
         let _g = inner.lock.lock().await;
         let (conn, _, msg) = read(conn_id).await?;
         let conn = conn.ok_or(AgentError::NoConnection)?;
@@ -100,17 +116,38 @@ impl Inner {
         }
     }
 
+    /// `SUB` again on a queue after `retry_max`: the relay delivers again the message left
+    /// unacknowledged after a temporary failure (say `KEY` on a switch's new queue whose
+    /// relay is down).
+    fn fetch_again_later(self: &Arc<Self>, rq: &RcvQueueRecord) {
+        let inner = Arc::downgrade(self);
+        let rq = rq.clone();
+        let delay = self.config.retry_max;
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let Some(inner) = inner.upgrade() else { return };
+            if inner.stopped() {
+                return;
+            }
+            if let Ok(client) = inner.client(&rq.server, &rq.conn_id).await {
+                let _ = client.subscribe(&rq.rcv_key, &rq.rcv_id).await;
+            }
+        });
+    }
+
     /// A message from a receive queue (`processSMPTransmission`, `MSG`).
     pub(super) async fn on_msg(
         self: &Arc<Self>,
         conn_id: &[u8],
+        rcv_id: &[u8],
         m: RcvMessage,
     ) -> Result<(), AgentError> {
         let g = self.lock.lock().await;
         let id = conn_id.to_vec();
-        let (conn, rq, sq) = self
-            .db(move |s| Ok((s.conn(&id)?, s.rcv_queue(&id)?, s.snd_queue(&id)?)))
+        let (conn, rqs, sq) = self
+            .db(move |s| Ok((s.conn(&id)?, s.rcv_queues(&id)?, s.snd_queue(&id)?)))
             .await?;
+        let rq = rqs.into_iter().find(|q| q.rcv_id == rcv_id);
         let (Some(conn), Some(rq)) = (conn, rq) else {
             return Ok(());
         };
@@ -143,6 +180,13 @@ impl Inner {
         drop(g);
         let acked = match &result {
             Ok(AckMode::Later) => Ok(()),
+            // Nothing was stored: the message is processed again when it comes again (after
+            // a restart, or fetched again after a while).
+            Err(AgentError::Stopped) => Ok(()),
+            Err(AgentError::Smp { error, .. }) if error.is_temporary() => {
+                self.fetch_again_later(&rq);
+                Ok(())
+            }
             _ => self.ack_server(&rq, &srv_msg_id).await,
         };
         // An ACK lost with the connection is harmless: the message comes again after
@@ -263,13 +307,20 @@ impl Inner {
         let could_send = ratchet.can_send();
         let d = match ratchet.decrypt(&skipped, &enc_agent_message, &mut OsRng) {
             Ok(d) => d,
-            Err(e) => return self.on_seen_before(conn, srv_msg_id, enc_hash, e).await,
+            Err(e) => {
+                return self
+                    .on_seen_before(conn, &rq.rcv_id, srv_msg_id, enc_hash, e)
+                    .await
+            }
         };
         let AgentMessage::Message { header, message } =
             decode_all(&d.plaintext).map_err(|_| AgentError::Message("agent message"))?
         else {
             return Err(AgentError::Message("not an agent message"));
         };
+        if self.defer_on_new_queue(&conn, &rq, header.snd_msg_id) {
+            return Ok(AckMode::Later);
+        }
         let hash = sha256(&d.plaintext).to_vec();
         let integrity = MsgIntegrity::check(
             conn.last_rcv_ext_id,
@@ -292,6 +343,7 @@ impl Inner {
             reply_hello: false,
             reply_ready: false,
             could_send,
+            switch: None,
             ack: AckMode::Now,
             record: RcvMsgRecord {
                 conn_id: conn_id.clone(),
@@ -300,6 +352,7 @@ impl Inner {
                 hash: hash.clone(),
                 enc_hash: enc_hash.clone(),
                 srv_msg_id: srv_msg_id.to_vec(),
+                rcv_id: Some(rq.rcv_id.clone()),
                 body: Vec::new(),
                 integrity: integrity.to_string(),
                 acked: true,
@@ -320,12 +373,26 @@ impl Inner {
             reply_ready,
             ack,
             record,
+            switch,
             ..
         } = r;
+        // `KEY` for a new queue goes before anything is stored (module `switch`).
+        let qkey = match &switch {
+            Some(AMessage::QKey(keys)) => Some(self.secure_new_queue(&conn_id, keys).await?),
+            _ => None,
+        };
+        let replaced = self.on_new_queue_msg(&mut rq, &mut writes).await?;
+        let rq_is_old = rq.replaces.is_none();
         writes.push(Write::PutRcvMsg(record));
         writes.push(Write::PutConn(conn));
         writes.push(Write::PutRcvQueue(rq));
         self.db(move |s| s.apply(writes)).await?;
+        if let Some(old) = replaced {
+            self.spawn_delete_replaced(conn_id.clone(), old);
+        }
+        if rq_is_old {
+            self.after_old_queue_msg(&conn_id);
+        }
         for e in events {
             self.emit(conn_id.clone(), e);
         }
@@ -336,6 +403,14 @@ impl Inner {
         if reply_ready && sq.is_some() {
             let ready = AMessage::EReady(prev_rcv_ext_id);
             self.enqueue(&conn_id, ready, SndMsgKind::EReady).await?;
+        }
+        match switch {
+            Some(AMessage::QAdd(qs)) => self.on_qadd(&conn_id, qs).await?,
+            Some(AMessage::QUse(qs)) => self.on_quse(&conn_id, qs).await?,
+            _ => {}
+        }
+        if let Some(done) = qkey {
+            self.on_qkey(&conn_id, done).await?;
         }
         Ok(ack)
     }
@@ -390,7 +465,15 @@ impl Inner {
             }
             // The peer's new sending ratchet is in use; a receiving one made here answers.
             AMessage::EReady(_) => r.reply_ready = !r.could_send,
-            _ => {}
+            // Queue rotation, acted on once this message is stored (module `switch`);
+            // `QTEST` only tests the new queue.
+            m @ (AMessage::QAdd(_) | AMessage::QKey(_) | AMessage::QUse(_)) => {
+                if conn.kind != ConnKind::Duplex {
+                    return Err(AgentError::Queue("not duplex"));
+                }
+                r.switch = Some(m);
+            }
+            AMessage::QTest(_) => {}
         }
         Ok(())
     }
@@ -409,6 +492,7 @@ impl Inner {
     async fn on_seen_before(
         self: &Arc<Self>,
         conn: ConnRecord,
+        rcv_id: &[u8],
         srv_msg_id: &[u8],
         enc_hash: Vec<u8>,
         e: RatchetError,
@@ -426,6 +510,9 @@ impl Inner {
                     Ok(AckMode::Now)
                 }
             }
+            // The same message on the other queue of a switch: the reference sends every
+            // message to both queues once the new one is secured.
+            Some(r) if r.rcv_id.as_deref().is_some_and(|q| q != rcv_id) => Ok(AckMode::Now),
             Some(r) => {
                 self.emit(
                     conn_id,
@@ -565,6 +652,8 @@ struct Received {
     reply_ready: bool,
     /// Whether the ratchet could send before this message.
     could_send: bool,
+    /// A queue rotation message to act on once this one is stored.
+    switch: Option<AMessage>,
 }
 
 /// The per-queue layer of a message after the confirmation: the agent envelope inside (a

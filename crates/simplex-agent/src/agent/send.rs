@@ -21,6 +21,7 @@ use tokio::sync::Notify;
 
 use super::routing::{SendFail, SndCommand};
 use super::state;
+use super::switch::{delivery_target, send_target};
 use super::{crypto_err, Agent, Inner};
 use crate::error::AgentError;
 use crate::store::*;
@@ -81,11 +82,11 @@ impl Inner {
         kind: SndMsgKind,
     ) -> Result<i64, AgentError> {
         let id = conn_id.to_vec();
-        let (conn, sq, ratchet) = self
-            .db(move |s| Ok((s.conn(&id)?, s.snd_queue(&id)?, s.ratchet(&id)?)))
+        let (conn, sqs, ratchet) = self
+            .db(move |s| Ok((s.conn(&id)?, s.snd_queues(&id)?, s.ratchet(&id)?)))
             .await?;
         let mut conn = conn.ok_or(AgentError::NoConnection)?;
-        let (Some(sq), Some(ratchet)) = (sq, ratchet) else {
+        let (Some((sq, queue)), Some(ratchet)) = (send_target(sqs), ratchet) else {
             return Err(AgentError::Prohibited("connection cannot send yet"));
         };
         if !ratchet.can_send() {
@@ -137,6 +138,7 @@ impl Inner {
             body,
             pending: true,
             receipt: None,
+            queue,
         };
         let id = conn_id.to_vec();
         self.db(move |s| {
@@ -263,6 +265,13 @@ impl Inner {
         for e in events {
             self.emit(conn_id.clone(), e);
         }
+        match m.kind {
+            SndMsgKind::QKey => {
+                self.switch_event(&conn_id, state::qkey_sent()).await?;
+            }
+            SndMsgKind::QTest => self.on_qtest_sent(&conn_id, sent_to).await?,
+            _ => {}
+        }
         Ok(())
     }
 
@@ -308,12 +317,25 @@ pub(super) async fn delivery_loop(inner: Weak<Inner>, conn_id: ConnId, notify: A
             .db(move |s| {
                 Ok((
                     s.pending_snd_msgs(&id)?.into_iter().next(),
-                    s.snd_queue(&id)?,
+                    s.snd_queues(&id)?,
                 ))
             })
             .await;
         let (m, sq) = match next {
-            Ok((Some(m), Some(sq))) => (m, sq),
+            Ok((Some(m), sqs)) if !sqs.is_empty() => match delivery_target(&sqs, &m) {
+                Some(sq) => (m, sq),
+                None => {
+                    // For a send queue a switch dropped: it cannot be delivered.
+                    let (id, n) = (m.conn_id.clone(), m.internal_id);
+                    let _ = agent
+                        .db(move |s| s.apply(vec![Write::DeleteSndMsg(id, n)]))
+                        .await;
+                    if m.kind == SndMsgKind::Message {
+                        agent.emit(conn_id.clone(), Event::Merr(n, "queue removed".into()));
+                    }
+                    continue;
+                }
+            },
             Ok(_) => {
                 drop(agent);
                 let _ = tokio::time::timeout(Duration::from_secs(5), notify.notified()).await;

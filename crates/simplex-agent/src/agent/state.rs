@@ -66,13 +66,52 @@
 //! ```
 //!
 //! In `agreed` the side whose keys hash higher made a sending ratchet and sent `EREADY`; the
-//! other answers the first `EREADY` it decrypts with its own. Queue rotation (`switch`) is not
-//! built yet; it will add its states here.
+//! other answers the first `EREADY` it decrypts with its own.
+//!
+//! Queue rotation (module `switch`; rfcs/done/2022-08-14-queue-rotation.md, `Agent.hs`
+//! `switchConnection`, `qAddMsg`, `qKeyMsg`, `qUseMsg`, the delivery of `QTEST`). A replaces
+//! her receive queue R (B's send queue S) with R′ (S′). The switch status is kept with the
+//! replaced queue (R, S), the new one names the queue it replaces; `SWITCH` events carry the
+//! direction (`Rcv` at A, `Snd` at B) and phase.
+//!
+//! ```text
+//!  A (receiver, QDRcv)                             B (sender, QDSnd)
+//!  switch_connection: R switch_started
+//!   [rcv_switch_started]; NEW R′ (another relay
+//!   when there is one); QADD queued on S,
+//!   R sending_qadd, SWITCH Started [qadd_sent]
+//!        ── QADD (R′ address, replaces R) ────────▶ S′ made (new keys), QKEY queued on S,
+//!                                                   S sending_qkey, SWITCH Started
+//!                                                   [qadd_received]
+//!                                                  QKEY sent: SWITCH Confirmed [qkey_sent]
+//!        ◀── QKEY (R′ with B's e2e key, his key) ──
+//!  R′ Confirmed, e2e secret, SWITCH Confirmed
+//!   [qkey_received]; KEY on R′; QUSE queued,
+//!   R′ Secured, R sending_quse, SWITCH Secured
+//!   [rcv_new_secured]
+//!        ── QUSE (R′ address) ─────────────────────▶ S′ Secured, QTEST queued on S′ only,
+//!                                                   S sending_qtest, SWITCH Secured
+//!                                                   [quse_received]; later messages go
+//!                                                   to S′
+//!                                                  QTEST sent: S deleted here, S′ the send
+//!                                                   queue, SWITCH Completed [qtest_sent]
+//!        ◀── QTEST on R′ (and all that follows) ──
+//!  a message on R′: R received_message, R′
+//!   primary [rcv_new_used]; DEL R, R deleted,
+//!   SWITCH Completed [rcv_switch_completed]
+//! ```
+//!
+//! `abort_switch` is allowed only in `switch_started` and `sending_qadd` (before B can use
+//! R′): R′ is deleted and R's status cleared [rcv_switch_aborted].
 
 use agent_proto::version::RATCHET_SYNC_AGENT_VERSION;
 
 use crate::store::{ConnRecord, ConnStatus, QueueStatus, RcvQueueRecord, SndQueueRecord};
-use crate::types::{AgentCryptoError, Event, RatchetSyncState};
+use crate::types::{
+    AgentCryptoError, Event, QueueDirection, RatchetSyncState, RcvSwitchStatus, SndSwitchStatus,
+    SwitchPhase,
+};
+use simplex_crypto::DhSecretX25519;
 
 /// The sender secured the queue with `SKEY` before its first message.
 pub(super) fn snd_secured(sq: &mut SndQueueRecord) {
@@ -223,4 +262,86 @@ pub(super) fn sync_healed(conn: &mut ConnRecord) -> Option<Event> {
             })
         }
     }
+}
+
+/// A step of a queue switch that the application hears of (`SWITCH`).
+pub(super) type SwitchStep = (QueueDirection, SwitchPhase);
+
+/// `switch_connection` on the current receive queue (before the new queue exists).
+pub(super) fn rcv_switch_started(rq: &mut RcvQueueRecord) {
+    rq.switch_status = Some(RcvSwitchStatus::SwitchStarted);
+}
+
+/// The new receive queue exists and `QADD` is queued.
+pub(super) fn qadd_sent(rq: &mut RcvQueueRecord, new: &mut RcvQueueRecord) -> SwitchStep {
+    new.primary = false;
+    new.replaces = Some(rq.rcv_id.clone());
+    rq.switch_status = Some(RcvSwitchStatus::SendingQadd);
+    (QueueDirection::Rcv, SwitchPhase::Started)
+}
+
+/// The peer's `QKEY` for the new receive queue: its e2e secret is known.
+pub(super) fn qkey_received(
+    new: &mut RcvQueueRecord,
+    secret: DhSecretX25519,
+    client_version: u16,
+) -> SwitchStep {
+    new.e2e_dh_secret = Some(secret);
+    new.client_version = client_version;
+    new.status = QueueStatus::Confirmed;
+    (QueueDirection::Rcv, SwitchPhase::Confirmed)
+}
+
+/// The new receive queue is secured (`KEY`) and `QUSE` is queued.
+pub(super) fn rcv_new_secured(rq: &mut RcvQueueRecord, new: &mut RcvQueueRecord) -> SwitchStep {
+    new.status = QueueStatus::Secured;
+    rq.switch_status = Some(RcvSwitchStatus::SendingQuse);
+    (QueueDirection::Rcv, SwitchPhase::Secured)
+}
+
+/// The first message on the new receive queue: the old one is to be deleted.
+pub(super) fn rcv_new_used(rq: &mut RcvQueueRecord, new: &mut RcvQueueRecord) {
+    rq.switch_status = Some(RcvSwitchStatus::ReceivedMessage);
+    rq.primary = false;
+    new.primary = true;
+}
+
+/// The old receive queue is deleted: the new one is the connection's.
+pub(super) fn rcv_switch_completed(new: &mut RcvQueueRecord) -> SwitchStep {
+    new.replaces = None;
+    new.primary = true;
+    (QueueDirection::Rcv, SwitchPhase::Completed)
+}
+
+/// `abort_switch`: the new receive queue is dropped.
+pub(super) fn rcv_switch_aborted(rq: &mut RcvQueueRecord) {
+    rq.switch_status = None;
+}
+
+/// The peer's `QADD`: the new send queue is known and `QKEY` queued on the current one.
+pub(super) fn qadd_received(sq: &mut SndQueueRecord, new: &mut SndQueueRecord) -> SwitchStep {
+    new.primary = false;
+    new.replaces = Some(sq.snd_id.clone());
+    sq.switch_status = Some(SndSwitchStatus::SendingQkey);
+    (QueueDirection::Snd, SwitchPhase::Started)
+}
+
+/// `QKEY` went through.
+pub(super) fn qkey_sent() -> SwitchStep {
+    (QueueDirection::Snd, SwitchPhase::Confirmed)
+}
+
+/// The peer's `QUSE`: the new send queue is secured and `QTEST` queued on it.
+pub(super) fn quse_received(sq: &mut SndQueueRecord, new: &mut SndQueueRecord) -> SwitchStep {
+    new.status = QueueStatus::Secured;
+    sq.switch_status = Some(SndSwitchStatus::SendingQtest);
+    (QueueDirection::Snd, SwitchPhase::Secured)
+}
+
+/// `QTEST` went through the new send queue: it replaces the old one.
+pub(super) fn qtest_sent(new: &mut SndQueueRecord) -> SwitchStep {
+    new.status = QueueStatus::Active;
+    new.replaces = None;
+    new.primary = true;
+    (QueueDirection::Snd, SwitchPhase::Completed)
 }

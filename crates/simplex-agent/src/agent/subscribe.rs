@@ -26,9 +26,7 @@ impl Agent {
             .db(move |s| {
                 let mut out = Vec::new();
                 for id in &ids {
-                    if let Some(q) = s.rcv_queue(id)? {
-                        out.push(q);
-                    }
+                    out.extend(s.rcv_queues(id)?);
                 }
                 Ok(out)
             })
@@ -169,7 +167,7 @@ impl Inner {
         };
         match ev.response {
             Response::Msg(m) => {
-                if let Err(e) = self.on_msg(&conn_id, m).await {
+                if let Err(e) = self.on_msg(&conn_id, &ev.entity_id, m).await {
                     self.emit(conn_id, Event::Err(e.to_string()));
                 }
             }
@@ -253,12 +251,17 @@ pub(super) async fn reconnect_loop(
             return;
         }
         let ids = conns.clone();
+        let srv = server.clone();
         let rqs = match inner
             .db(move |s| {
                 let mut out = Vec::new();
                 for id in &ids {
-                    if let (Some(c), Some(q)) = (s.conn(id)?, s.rcv_queue(id)?) {
-                        if c.status != ConnStatus::Suspended && q.status != QueueStatus::Disabled {
+                    let Some(c) = s.conn(id)? else { continue };
+                    for q in s.rcv_queues(id)? {
+                        if c.status != ConnStatus::Suspended
+                            && q.status != QueueStatus::Disabled
+                            && q.server == srv
+                        {
                             out.push(q);
                         }
                     }
@@ -275,7 +278,8 @@ pub(super) async fn reconnect_loop(
                 if let Ok(mut st) = inner.state.lock() {
                     st.reconnecting.remove(&key);
                 }
-                let up: Vec<ConnId> = rqs.iter().map(|q| q.conn_id.clone()).collect();
+                let mut up: Vec<ConnId> = rqs.iter().map(|q| q.conn_id.clone()).collect();
+                up.dedup();
                 inner.emit(Vec::new(), Event::Up(server.clone(), up));
                 // Deliveries waiting on this server may go now.
                 for c in &conns {

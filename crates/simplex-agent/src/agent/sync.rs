@@ -23,6 +23,7 @@ use simplex_ratchet::{
 use super::receive::AckMode;
 use super::send::seal;
 use super::state;
+use super::switch::send_target;
 use super::{crypto_err, Agent, Inner};
 use crate::error::AgentError;
 use crate::store::*;
@@ -42,10 +43,10 @@ impl Agent {
         let _g = inner.lock.lock().await;
         let id = conn_id.to_vec();
         let (conn, rq, sq) = inner
-            .db(move |s| Ok((s.conn(&id)?, s.rcv_queue(&id)?, s.snd_queue(&id)?)))
+            .db(move |s| Ok((s.conn(&id)?, s.rcv_queue(&id)?, s.snd_queues(&id)?)))
             .await?;
         let mut conn = conn.ok_or(AgentError::NoConnection)?;
-        let (Some(_), Some(sq), ConnKind::Duplex) = (rq, sq, conn.kind) else {
+        let (Some(_), Some(sq), ConnKind::Duplex) = (rq, send_target(sq), conn.kind) else {
             return Err(AgentError::Prohibited("synchronizeRatchet: not duplex"));
         };
         if !(state::sync_allowed(&conn) || force) {
@@ -113,12 +114,15 @@ impl Inner {
         sq: Option<SndQueueRecord>,
         peer: E2EParams,
     ) -> Result<AckMode, AgentError> {
-        let (Some(sq), ConnKind::Duplex) = (sq, conn.kind) else {
+        let (Some(_), ConnKind::Duplex) = (sq, conn.kind) else {
             return Err(AgentError::Message(
                 "ratchet key to a connection without a send queue",
             ));
         };
         let conn_id = conn.conn_id.clone();
+        let id = conn_id.clone();
+        let sq = send_target(self.db(move |s| s.snd_queues(&id)).await?)
+            .ok_or(AgentError::Message("no send queue"))?;
         let peer_hash = key_hash(&peer.key1, &peer.key2);
         let (id, h) = (conn_id.clone(), peer_hash.clone());
         let seen = self
@@ -231,7 +235,7 @@ fn key_hash(key1: &<X448 as DhAlgorithm>::Public, key2: &<X448 as DhAlgorithm>::
 /// the empty ratchet info it carries.
 fn ratchet_key_msg(
     conn: &mut ConnRecord,
-    sq: &SndQueueRecord,
+    (sq, queue): &(SndQueueRecord, Option<Vec<u8>>),
     params: E2EParams,
 ) -> Result<SndMsgRecord, AgentError> {
     let info = AgentMessage::RatchetInfo(Vec::new()).to_bytes();
@@ -260,6 +264,7 @@ fn ratchet_key_msg(
         body,
         pending: true,
         receipt: None,
+        queue: queue.clone(),
     })
 }
 

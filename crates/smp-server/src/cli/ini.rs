@@ -172,8 +172,51 @@ fn on_off(b: bool) -> &'static str {
     }
 }
 
-/// The INI text `init` writes (the reference's sections and keys).
+/// The control port `init --control-port` enables, with its generated passwords.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ControlInit {
+    /// `[TRANSPORT] control_port`.
+    pub port: u16,
+    /// `[AUTH] control_port_admin_password`.
+    pub admin_password: String,
+    /// `[AUTH] control_port_user_password`.
+    pub user_password: String,
+}
+
+impl std::fmt::Debug for ControlInit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlInit")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The INI text `init` writes (the reference's sections and keys), without a control port.
 pub fn ini_content(host: &str, password: Option<&str>, store_log: bool, log_stats: bool) -> String {
+    ini_content_with(host, password, store_log, log_stats, None)
+}
+
+/// The INI text `init` writes; with `control`, the control port is enabled (otherwise its
+/// keys are written commented out, as the reference does).
+pub fn ini_content_with(
+    host: &str,
+    password: Option<&str>,
+    store_log: bool,
+    log_stats: bool,
+    control: Option<&ControlInit>,
+) -> String {
+    let (cp_admin, cp_user, cp_port) = match control {
+        Some(c) => (
+            format!("control_port_admin_password = {}", c.admin_password),
+            format!("control_port_user_password = {}", c.user_password),
+            format!("control_port = {}", c.port),
+        ),
+        None => (
+            "# control_port_admin_password =".into(),
+            "# control_port_user_password =".into(),
+            format!("# control_port = {}", crate::control::DEFAULT_CONTROL_PORT),
+        ),
+    };
     let pw = match password {
         Some(p) => format!("create_password = {p}"),
         None => "# create_password = <printable ASCII, no spaces, '@', ':' or '/'>".into(),
@@ -207,12 +250,21 @@ new_queues = on\n\n\
 # With a create_password, NEW needs that password, and so does PRXY (using this relay\n\
 # as a proxy); clients put it in the server address: smp://<fingerprint>:<password>@<hosts>\n\
 {pw}\n\n\
+# Passwords for the control port (`[TRANSPORT] control_port`, on 127.0.0.1 only):\n\
+# `auth <password>` there takes the admin or the user role.\n\
+{cp_admin}\n\
+{cp_user}\n\n\
+# The limit for queues that can be blocked via control port per day, resets at 0:00 UTC.\n\
+# Set to 0 to disable limit, to -1 to prohibit blocking. Default is 20.\n\
+# daily_block_queue_quota = 20\n\n\
 [TRANSPORT]\n\
 # `host` only appears in the address printed at start.\n\
 host = {host}\n\
 port = {DEFAULT_PORT}\n\
 log_tls_errors = off\n\
-websockets = off\n\n\
+websockets = off\n\
+# The control port, a plain-text line protocol on 127.0.0.1 (`nc 127.0.0.1 5224`).\n\
+{cp_port}\n\n\
 [PROXY]\n\
 # Senders may use this relay as their proxy to other relays (private message routing);\n\
 # the [AUTH] create_password, when set, is required for it too.\n\

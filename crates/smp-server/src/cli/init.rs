@@ -12,10 +12,11 @@ use std::path::PathBuf;
 use simplex_transport::{GeneratedCredentials, SignAlgorithm};
 use smp_proto::address::TransportHost;
 
-use super::ini::password_problem;
+use super::ini::{password_problem, ControlInit};
 use super::prompt::{ask, on_off_prompt};
 use super::{
-    fail, ini_content, server_address, server_version, InitOptions, Paths, DEFAULT_PORT, INI_FILE,
+    fail, ini_content_with, server_address, server_version, InitOptions, Paths, DEFAULT_PORT,
+    INI_FILE,
 };
 
 /// `--password`: as clients read it from the server address.
@@ -66,6 +67,8 @@ pub(super) struct InitPlan {
     pub log_stats: bool,
     /// `[AUTH] create_password`.
     pub password: Option<String>,
+    /// The control port and its generated passwords.
+    pub control: Option<ControlInit>,
 }
 
 impl InitPlan {
@@ -81,6 +84,11 @@ impl InitPlan {
             } else {
                 opts.password.clone()
             },
+            control: opts.control_port.map(|port| ControlInit {
+                port,
+                admin_password: random_base64url(18),
+                user_password: random_base64url(18),
+            }),
         }
     }
 }
@@ -89,8 +97,14 @@ const NOT_INITIALIZED: &str = "Server NOT initialized";
 
 /// 32 random bytes in base64url, as the reference's random password.
 fn random_password() -> String {
+    random_base64url(32)
+}
+
+/// `n` random bytes in base64url (the reference's `randomBase64`; 18 for the control
+/// port's passwords).
+fn random_base64url(n: usize) -> String {
     use rand::RngCore as _;
-    let mut bytes = [0u8; 32];
+    let mut bytes = vec![0u8; n];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     simplex_encoding::string::base64url_encode(&bytes)
 }
@@ -182,11 +196,12 @@ pub(super) fn initialize(paths: &Paths, plan: &InitPlan) -> std::io::Result<Init
     creds.write_to_dir(&paths.cfg).map_err(fail)?;
     fs::write(
         &ini_path,
-        ini_content(
+        ini_content_with(
             &plan.host,
             plan.password.as_deref(),
             plan.store_log,
             plan.log_stats,
+            plan.control.as_ref(),
         ),
     )?;
     let fingerprint = fs::read_to_string(paths.cfg.join("fingerprint"))?
@@ -223,6 +238,13 @@ pub fn init(paths: &Paths, opts: &InitOptions) -> std::io::Result<()> {
         "Server initialized, please provide additional server information in {}.",
         done.ini_path.display()
     );
+    if let Some(c) = &plan.control {
+        println!(
+            "Control port enabled on 127.0.0.1:{}, its passwords are in [AUTH] of {}.",
+            c.port,
+            done.ini_path.display()
+        );
+    }
     println!("Run `smp-server start` to start server.");
     println!("----------");
     println!(
@@ -294,6 +316,7 @@ mod tests {
                 store_log: false,
                 log_stats: true,
                 password: Some("s3cret".into()),
+                control: None,
             }
         );
         assert_eq!(out.matches("Invalid password.").count(), 2, "{out}");

@@ -24,7 +24,7 @@ mod settings;
 mod start;
 
 pub use delete::delete;
-pub use ini::{ini_content, Ini};
+pub use ini::{ini_content, ini_content_with, ControlInit, Ini};
 pub use init::init;
 pub use journal::journal;
 pub use lock::LOCK_FILE;
@@ -134,6 +134,15 @@ pub struct InitOptions {
     /// Log daily server statistics.
     #[arg(short = 's', long = "daily-stats")]
     pub daily_stats: bool,
+    /// Enable the control port on 127.0.0.1 (5224 without a port), with generated admin
+    /// and user passwords in the INI.
+    #[arg(
+        long = "control-port",
+        value_name = "PORT",
+        num_args = 0..=1,
+        default_missing_value = "5224"
+    )]
+    pub control_port: Option<u16>,
 }
 
 impl Default for InitOptions {
@@ -147,6 +156,7 @@ impl Default for InitOptions {
             no_password: true,
             disable_store_log: false,
             daily_stats: false,
+            control_port: None,
         }
     }
 }

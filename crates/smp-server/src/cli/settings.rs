@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::ini::{password_problem, Ini};
 use super::DEFAULT_PORT;
+use crate::control::{ControlConfig, DEFAULT_DAILY_BLOCK_QUOTA};
 use crate::core::CoreConfig;
 use crate::msg_store::DEFAULT_NTF_TTL;
 use crate::server::InactiveClients;
@@ -39,6 +40,11 @@ pub(super) struct Settings {
     pub inactive: Option<InactiveClients>,
     /// `[PROXY] client_concurrency`.
     pub client_concurrency: usize,
+    /// `[TRANSPORT] control_port`: the control port, on 127.0.0.1.
+    pub control_port: Option<u16>,
+    /// `[AUTH] control_port_admin_password`, `control_port_user_password`,
+    /// `daily_block_queue_quota`.
+    pub control: ControlConfig,
 }
 
 const NOT_SUPPORTED: &str = "PostgreSQL storage is not supported by this server, use `memory`";
@@ -89,6 +95,7 @@ impl Settings {
         }
 
         let inactive = inactive_clients(ini)?;
+        let (control_port, control) = control(ini)?;
 
         let client_concurrency = ini
             .number("PROXY", "client_concurrency", 1, "requests")?
@@ -116,6 +123,8 @@ impl Settings {
             ports,
             inactive,
             client_concurrency,
+            control_port,
+            control,
         })
     }
 
@@ -189,4 +198,55 @@ fn inactive_clients(ini: &Ini) -> std::io::Result<Option<InactiveClients>> {
         ttl: i64::try_from(ttl).unwrap_or(i64::MAX),
         check_interval,
     }))
+}
+
+/// `[TRANSPORT] control_port` and the control port's `[AUTH]` keys: the passwords as
+/// `create_password` (never repeated in an error), the daily block quota a whole number (0:
+/// no limit; -1: no blocking).
+fn control(ini: &Ini) -> std::io::Result<(Option<u16>, ControlConfig)> {
+    let port = match ini.get("TRANSPORT", "control_port") {
+        None => None,
+        Some(v) => Some(
+            Some(v)
+                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<u16>().ok())
+                .ok_or_else(|| {
+                    ini.bad(
+                        "TRANSPORT",
+                        "control_port",
+                        &format!("invalid port `{v}`, expected a port number (0 to 65535)"),
+                    )
+                })?,
+        ),
+    };
+    let password = |key: &str| -> std::io::Result<Option<String>> {
+        let p = ini.get("AUTH", key).map(str::to_owned);
+        if let Some(why) = p.as_deref().and_then(password_problem) {
+            return Err(ini.bad("AUTH", key, why));
+        }
+        Ok(p)
+    };
+    let admin_password = password("control_port_admin_password")?;
+    let user_password = password("control_port_user_password")?;
+    const QUOTA: &str = "daily_block_queue_quota";
+    let daily_block_quota = match ini.get("AUTH", QUOTA) {
+        None => DEFAULT_DAILY_BLOCK_QUOTA,
+        Some(v) => v.parse::<i64>().ok().filter(|n| *n >= -1).ok_or_else(|| {
+            ini.bad(
+                "AUTH",
+                QUOTA,
+                &format!(
+                    "invalid value `{v}`, expected a whole number of queues (0: no limit, -1: no blocking)"
+                ),
+            )
+        })?,
+    };
+    Ok((
+        port,
+        ControlConfig {
+            admin_password,
+            user_password,
+            daily_block_quota,
+        },
+    ))
 }

@@ -14,6 +14,7 @@ use super::{
     fail, server_address, server_version, show_ttl, Ini, InitOptions, Paths, StartOptions,
     INI_FILE, MESSAGES_FILE, NTFS_FILE, STORE_LOG_FILE,
 };
+use crate::control::ControlPort;
 use crate::core::Core;
 use crate::msg_store::{MsgStore, NtfStore};
 use crate::server::{Listeners, NetConfig, Server};
@@ -88,7 +89,7 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
     let settings = Settings::from_ini(&Ini::read(&ini_path)?)?;
     let creds = ServerCredentials::load_dir(&paths.cfg).map_err(fail)?;
     let fp_bytes = load_file_fingerprint(&paths.cfg.join("ca.crt")).map_err(fail)?;
-    let fp = simplex_encoding::string::base64url_encode(&fp_bytes.0);
+    let fp = simplex_encoding::string::base64url_encode(fp_bytes.as_bytes());
     if let Ok(saved) = fs::read_to_string(paths.cfg.join("fingerprint")) {
         if saved.trim() != fp {
             return Err(fail("Stored fingerprint is invalid."));
@@ -106,6 +107,10 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
         .map(|p| SocketAddr::new(listen_ip, *p))
         .collect();
     let listeners = Listeners::bind(&addrs, &creds).await?;
+    let control = match settings.control_port {
+        Some(port) => Some(ControlPort::bind(port, settings.control.clone()).await?),
+        None => None,
+    };
 
     check_msg_store_mode(paths, settings.journal_mode)?;
     let (queues, msgs, ntfs) = restore_stores(paths, &settings, opts)?;
@@ -146,6 +151,18 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
         client_concurrency: settings.client_concurrency,
         ..crate::proxy::ProxyConfig::default()
     });
+    if let Some(control) = control {
+        println!(
+            "Serving control port on {} (local connections only)...",
+            control.local_addr()?
+        );
+        if settings.control.admin_password.is_none() && settings.control.user_password.is_none() {
+            println!(
+                "Control port: no control_port_admin_password or control_port_user_password in [AUTH], commands other than `help` and `quit` answer AUTH"
+            );
+        }
+        server.set_control(control);
+    }
     for addr in server.local_addrs()? {
         println!("Serving SMP protocol on port {} (TLS)...", addr.port());
     }

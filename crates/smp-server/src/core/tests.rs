@@ -136,7 +136,7 @@ fn life_cycle_send_sub_msg_ack_next_only_after_ack() {
     assert_eq!(h.reply(&s2, unsigned(&sid, send(b"two"))), Reply::Ok);
     let out = h.run(&s1, r.req(&rid, Cmd::Sub));
     assert_eq!(out.len(), 2, "OK then the first MSG");
-    assert_eq!(out[0].reply, Reply::Ok);
+    assert_eq!(out[0].reply, Reply::Sok);
     let (id1, plain) = open_msg(&secret, &out[1].reply);
     assert_eq!(body_of(&plain), b"one");
     assert_eq!(&plain[8..10], b"F ");
@@ -169,7 +169,7 @@ fn takeover_sends_end_to_previous_subscriber() {
     let r = Party_::new();
     let (rid, sid, _) = h.new_queue(&session(1), &r, true, None);
     let out = h.run(&session(2), r.req(&rid, Cmd::Sub));
-    assert_eq!(out[0].reply, Reply::Ok);
+    assert_eq!(out[0].reply, Reply::Sok);
     assert_eq!(
         out[1],
         Outgoing {
@@ -337,7 +337,7 @@ fn authenticator_scheme_with_x25519_recipient_key() {
     let Reply::Ids { rcv_id, .. } = h.reply(&s, req(b"", cmd, &secret)) else {
         panic!("IDS expected")
     };
-    assert_eq!(h.reply(&s, req(&rcv_id, Cmd::Sub, &secret)), Reply::Ok);
+    assert_eq!(h.reply(&s, req(&rcv_id, Cmd::Sub, &secret)), Reply::Sok);
     assert_eq!(
         h.reply(&s, req(&rcv_id, Cmd::Que, &[1; 32])),
         Reply::Err(ErrorKind::Auth)
@@ -367,7 +367,7 @@ fn get_then_sub_prohibited_and_ack_after_get() {
     assert_eq!(h.reply(&s, r.req(&rid, Cmd::Ack(id))), Reply::Ok);
     assert_eq!(h.reply(&s, r.req(&rid, Cmd::Get)), Reply::Ok);
     let s2 = session(2);
-    assert_eq!(h.reply(&s2, r.req(&rid, Cmd::Sub)), Reply::Ok);
+    assert_eq!(h.reply(&s2, r.req(&rid, Cmd::Sub)), Reply::Sok);
     assert_eq!(
         h.reply(&s2, r.req(&rid, Cmd::Get)),
         Reply::Err(ErrorKind::Prohibited)
@@ -444,7 +444,7 @@ fn notifier_credentials_and_nmsg() {
         Reply::Err(ErrorKind::Auth),
         "wrong key"
     );
-    assert_eq!(h.reply(&ns, n.req(&notifier_id, Cmd::NSub)), Reply::Ok);
+    assert_eq!(h.reply(&ns, n.req(&notifier_id, Cmd::NSub)), Reply::Sok);
     let out = h.run(
         &s,
         unsigned(
@@ -598,7 +598,7 @@ fn notifications_wait_for_a_notifier_that_subscribes_later() {
     h.reply(&s, unsigned(&sid, send(b"quiet")));
     assert_eq!(h.core.ntfs.total(), 2);
     let out = h.run(&ns, n.req(&notifier_id, Cmd::NSub));
-    assert_eq!(out[0].reply, Reply::Ok);
+    assert_eq!(out[0].reply, Reply::Sok);
     assert_eq!(out.len(), 3, "OK, then the two kept notifications");
     // In the order sent: their metadata names the first two messages.
     let ids: Vec<Vec<u8>> = h
@@ -771,7 +771,7 @@ fn blocked_queue_allows_off_del_nsub_and_checks_send_size_first() {
         .expect("blocked");
     assert_eq!(
         h.reply(&s, r.req(&rid, Cmd::Sub)),
-        Reply::Err(ErrorKind::Auth)
+        Reply::Err(ErrorKind::Blocked("reason=spam".into()))
     );
     assert_eq!(
         h.reply(&s, unsigned(&sid, send(&[0; 16_065]))),
@@ -779,9 +779,9 @@ fn blocked_queue_allows_off_del_nsub_and_checks_send_size_first() {
     );
     assert_eq!(
         h.reply(&s, unsigned(&sid, send(b"x"))),
-        Reply::Err(ErrorKind::Auth)
+        Reply::Err(ErrorKind::Blocked("reason=spam".into()))
     );
-    assert_eq!(h.reply(&s, n.req(&notifier_id, Cmd::NSub)), Reply::Ok);
+    assert_eq!(h.reply(&s, n.req(&notifier_id, Cmd::NSub)), Reply::Sok);
     assert_eq!(h.reply(&s, r.req(&rid, Cmd::Off)), Reply::Ok);
     assert_eq!(h.reply(&s, r.req(&rid, Cmd::Del)), Reply::Ok);
 }
@@ -802,7 +802,7 @@ fn deletion_ends_other_connections_subscriptions() {
     let Reply::Nid { notifier_id, .. } = h.reply(&s2, r.req(&rid, nkey(&n))) else {
         panic!("NID expected")
     };
-    assert_eq!(h.reply(&s3, n.req(&notifier_id, Cmd::NSub)), Reply::Ok);
+    assert_eq!(h.reply(&s3, n.req(&notifier_id, Cmd::NSub)), Reply::Sok);
     // NKEY again (replacing the credentials) ends the notifier's subscription.
     let out = h.run(&s2, r.req(&rid, nkey(&n)));
     let Reply::Nid {
@@ -811,14 +811,15 @@ fn deletion_ends_other_connections_subscriptions() {
     else {
         panic!("NID expected")
     };
+    // The reference's DELD (CSDeleted), sent as END before v10.
     let end = |client, entity: &[u8]| Outgoing {
         client,
         corr_id: vec![],
         entity_id: entity.to_vec(),
-        reply: Reply::End,
+        reply: Reply::Deld,
     };
     assert_eq!(out.get(1), Some(&end(3, &notifier_id)));
-    assert_eq!(h.reply(&s3, n.req(&nid2, Cmd::NSub)), Reply::Ok);
+    assert_eq!(h.reply(&s3, n.req(&nid2, Cmd::NSub)), Reply::Sok);
     // DEL from another connection: END to the queue's subscriber and to the notifier.
     let out = h.run(&s2, r.req(&rid, Cmd::Del));
     assert_eq!(out[0].reply, Reply::Ok);
@@ -836,7 +837,7 @@ fn deletion_ends_other_connections_subscriptions() {
     else {
         panic!("NID expected")
     };
-    assert_eq!(h.reply(&s3, n.req(&nid3, Cmd::NSub)), Reply::Ok);
+    assert_eq!(h.reply(&s3, n.req(&nid3, Cmd::NSub)), Reply::Sok);
     let out = h.run(&s1, r.req(&rid3, Cmd::NDel));
     assert_eq!(out.get(1), Some(&end(3, &nid3)));
 }
@@ -898,7 +899,7 @@ fn notifications_a_backed_up_notifier_cannot_take_are_kept_in_order() {
     };
     assert_eq!(
         h.run(&ns, n.req(&notifier_id, Cmd::NSub))[0].reply,
-        Reply::Ok
+        Reply::Sok
     );
     let notified = |body: &[u8]| Cmd::Send {
         notification: true,

@@ -1,0 +1,208 @@
+//! The queues of a connection in SQLite: a connection has one receive and one send queue,
+//! and a second of each while a switch replaces it (queue rotation), so the tables are keyed
+//! by connection and queue ID, with the reference's `rcv_primary`/`snd_primary`,
+//! `replace_*_queue_id` (here the replaced queue's recipient or sender ID) and
+//! `switch_status` columns.
+
+use rusqlite::{params, Row, Transaction};
+use simplex_crypto::{PrivateAuthKey, PrivateKeyX25519, PublicKeyX25519};
+use simplex_encoding::Encode;
+use zeroize::Zeroizing;
+
+use super::{
+    col, corrupt, dec, queue_status_parse, queue_status_text, secret_parse, server_parse,
+    server_text, SqliteStore,
+};
+use crate::error::StoreError;
+use crate::store::{RcvQueueRecord, SndQueueRecord};
+use crate::types::{RcvSwitchStatus, SndSwitchStatus};
+
+/// Queue rotation: the queue tables keyed by connection and queue ID (two of each kind
+/// during a switch), each queue with whether it is primary, the queue it replaces and the
+/// switch replacing it, and each receive queue with when it was made (a queue of an older
+/// database counts from the upgrade); sent messages with the send queue they are encrypted for when it
+/// is not the current one; received messages with the queue they came on.
+pub(super) const SWITCH: &str = "
+CREATE TABLE rcv_queues_v2 (
+  conn_id BLOB NOT NULL REFERENCES connections ON DELETE CASCADE,
+  server TEXT NOT NULL,
+  rcv_id BLOB NOT NULL,
+  rcv_private_key BLOB NOT NULL,
+  rcv_dh_secret BLOB NOT NULL,
+  e2e_priv_key BLOB NOT NULL,
+  e2e_dh_secret BLOB,
+  snd_id BLOB NOT NULL,
+  sender_can_secure INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  smp_client_version INTEGER NOT NULL,
+  rcv_primary INTEGER NOT NULL,
+  replace_rcv_queue_id BLOB,
+  switch_status TEXT,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (conn_id, rcv_id),
+  UNIQUE (server, rcv_id)
+) WITHOUT ROWID;
+INSERT INTO rcv_queues_v2 SELECT conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret,
+  e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version, 1, NULL, NULL,
+  CAST(strftime('%s','now') AS INTEGER)
+  FROM rcv_queues;
+DROP TABLE rcv_queues;
+ALTER TABLE rcv_queues_v2 RENAME TO rcv_queues;
+CREATE TABLE snd_queues_v2 (
+  conn_id BLOB NOT NULL REFERENCES connections ON DELETE CASCADE,
+  server TEXT NOT NULL,
+  snd_id BLOB NOT NULL,
+  snd_private_key BLOB NOT NULL,
+  e2e_pub_key BLOB NOT NULL,
+  e2e_dh_secret BLOB NOT NULL,
+  sender_can_secure INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  smp_client_version INTEGER NOT NULL,
+  snd_primary INTEGER NOT NULL,
+  replace_snd_queue_id BLOB,
+  switch_status TEXT,
+  PRIMARY KEY (conn_id, snd_id)
+) WITHOUT ROWID;
+INSERT INTO snd_queues_v2 SELECT conn_id, server, snd_id, snd_private_key, e2e_pub_key,
+  e2e_dh_secret, sender_can_secure, status, smp_client_version, 1, NULL, NULL
+  FROM snd_queues;
+DROP TABLE snd_queues;
+ALTER TABLE snd_queues_v2 RENAME TO snd_queues;
+ALTER TABLE snd_messages ADD COLUMN snd_queue_id BLOB;
+ALTER TABLE rcv_messages ADD COLUMN rcv_queue_id BLOB;
+";
+
+pub(super) fn put_rcv_queue(tx: &Transaction<'_>, q: RcvQueueRecord) -> Result<(), StoreError> {
+    let key = q.rcv_key.to_der();
+    let e2e = q.e2e_priv_key.to_der();
+    tx.execute(
+        "INSERT OR REPLACE INTO rcv_queues (conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret, e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version, rcv_primary, replace_rcv_queue_id, switch_status, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        params![
+            q.conn_id,
+            server_text(&q.server),
+            q.rcv_id,
+            &key[..],
+            &q.rcv_dh_secret.as_bytes()[..],
+            &e2e[..],
+            q.e2e_dh_secret.as_ref().map(|s| s.as_bytes().to_vec()),
+            q.snd_id,
+            q.sender_can_secure,
+            queue_status_text(q.status),
+            q.client_version,
+            q.primary,
+            q.replaces,
+            q.switch_status.map(RcvSwitchStatus::as_str),
+            q.created_at
+        ],
+    )?;
+    Ok(())
+}
+
+/// A queue replacing none takes the place of the connection's current one.
+pub(super) fn put_snd_queue(tx: &Transaction<'_>, q: SndQueueRecord) -> Result<(), StoreError> {
+    if q.replaces.is_none() {
+        tx.execute(
+            "DELETE FROM snd_queues WHERE conn_id = ?1 AND replace_snd_queue_id IS NULL AND snd_id != ?2",
+            params![q.conn_id, q.snd_id],
+        )?;
+    }
+    let key = q.snd_key.to_der();
+    tx.execute(
+        "INSERT OR REPLACE INTO snd_queues (conn_id, server, snd_id, snd_private_key, e2e_pub_key, e2e_dh_secret, sender_can_secure, status, smp_client_version, snd_primary, replace_snd_queue_id, switch_status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            q.conn_id,
+            server_text(&q.server),
+            q.snd_id,
+            &key[..],
+            q.e2e_pub_key.to_bytes(),
+            &q.e2e_dh_secret.as_bytes()[..],
+            q.sender_can_secure,
+            queue_status_text(q.status),
+            q.client_version,
+            q.primary,
+            q.replaces,
+            q.switch_status.map(SndSwitchStatus::as_str)
+        ],
+    )?;
+    Ok(())
+}
+
+fn rcv_queue_row(row: &Row<'_>) -> Result<RcvQueueRecord, StoreError> {
+    let key: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 3)?);
+    let secret: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 4)?);
+    let e2e: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 5)?);
+    let e2e_secret: Option<Vec<u8>> = col(row, 6)?;
+    Ok(RcvQueueRecord {
+        conn_id: col(row, 0)?,
+        server: server_parse(&col::<String>(row, 1)?)?,
+        rcv_id: col(row, 2)?,
+        rcv_key: PrivateAuthKey::from_der(&key).map_err(|_| corrupt("rcv key"))?,
+        rcv_dh_secret: secret_parse(&secret)?,
+        e2e_priv_key: PrivateKeyX25519::from_der(&e2e).map_err(|_| corrupt("e2e key"))?,
+        e2e_dh_secret: match e2e_secret {
+            Some(s) => Some(secret_parse(&Zeroizing::new(s))?),
+            None => None,
+        },
+        snd_id: col(row, 7)?,
+        sender_can_secure: col(row, 8)?,
+        status: queue_status_parse(&col::<String>(row, 9)?)?,
+        client_version: col(row, 10)?,
+        primary: col(row, 11)?,
+        replaces: col(row, 12)?,
+        switch_status: match col::<Option<String>>(row, 13)? {
+            Some(s) => Some(RcvSwitchStatus::parse(&s).ok_or(corrupt("rcv switch status"))?),
+            None => None,
+        },
+        created_at: col(row, 14)?,
+    })
+}
+
+fn snd_queue_row(row: &Row<'_>) -> Result<SndQueueRecord, StoreError> {
+    let key: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 3)?);
+    let secret: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 5)?);
+    Ok(SndQueueRecord {
+        conn_id: col(row, 0)?,
+        server: server_parse(&col::<String>(row, 1)?)?,
+        snd_id: col(row, 2)?,
+        snd_key: PrivateAuthKey::from_der(&key).map_err(|_| corrupt("snd key"))?,
+        e2e_pub_key: dec::<PublicKeyX25519>(&col::<Vec<u8>>(row, 4)?, "e2e key")?,
+        e2e_dh_secret: secret_parse(&secret)?,
+        sender_can_secure: col(row, 6)?,
+        status: queue_status_parse(&col::<String>(row, 7)?)?,
+        client_version: col(row, 8)?,
+        primary: col(row, 9)?,
+        replaces: col(row, 10)?,
+        switch_status: match col::<Option<String>>(row, 11)? {
+            Some(s) => Some(SndSwitchStatus::parse(&s).ok_or(corrupt("snd switch status"))?),
+            None => None,
+        },
+    })
+}
+
+impl SqliteStore {
+    pub(super) fn read_rcv_queues(
+        &self,
+        conn_id: &[u8],
+    ) -> Result<Vec<RcvQueueRecord>, StoreError> {
+        self.query_all(
+            "SELECT conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret, e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version, rcv_primary, replace_rcv_queue_id, switch_status, created_at
+             FROM rcv_queues WHERE conn_id = ?1 ORDER BY replace_rcv_queue_id IS NOT NULL, rcv_id",
+            params![conn_id],
+            rcv_queue_row,
+        )
+    }
+
+    pub(super) fn read_snd_queues(
+        &self,
+        conn_id: &[u8],
+    ) -> Result<Vec<SndQueueRecord>, StoreError> {
+        self.query_all(
+            "SELECT conn_id, server, snd_id, snd_private_key, e2e_pub_key, e2e_dh_secret, sender_can_secure, status, smp_client_version, snd_primary, replace_snd_queue_id, switch_status
+             FROM snd_queues WHERE conn_id = ?1 ORDER BY replace_snd_queue_id IS NOT NULL, snd_id",
+            params![conn_id],
+            snd_queue_row,
+        )
+    }
+}
