@@ -31,6 +31,7 @@ use crate::view;
 
 mod info;
 mod ratchet;
+mod switch;
 
 /// A failure of a command or event, printed and survived.
 #[derive(Debug, thiserror::Error)]
@@ -242,7 +243,9 @@ impl<O: Output> Chat<O> {
                 None => self.say("no active chat: use @<name> <message>"),
             },
             Command::Version => self.print(view::version()),
-            Command::Info(name) => self.contact_info(&name)?,
+            Command::Info(name) => self.contact_info(&name).await?,
+            Command::Switch(name) => self.switch(&name, false).await?,
+            Command::AbortSwitch(name) => self.switch(&name, true).await?,
             Command::Sync { name, force } => self.sync_ratchet(&name, force).await?,
             Command::Unsupported(what) => self.say(format!("{what}: not supported yet")),
             Command::CreateAddress => {
@@ -728,6 +731,9 @@ impl<O: Output> Chat<O> {
                 }
             }
             Event::Rsync { state, error } => self.ratchet_sync_event(&conn, state, error)?,
+            Event::Switch {
+                direction, phase, ..
+            } => self.switch_event(&conn, direction, phase)?,
             Event::Err(err) => self.say(format!("smp agent error: {err}")),
             _ => {}
         }

@@ -56,6 +56,11 @@ pub enum Command {
     Version,
     /// `/i NAME` or `/info NAME`: the contact's connection (`ContactInfo`).
     Info(String),
+    /// `/switch NAME`: move the queue this side receives the contact's messages on to a
+    /// new one (`SwitchContact`).
+    Switch(String),
+    /// `/abort switch NAME` (`AbortSwitchContact`).
+    AbortSwitch(String),
     /// `/sync NAME [force=on]`: re-synchronise the contact's ratchet (the reference's
     /// `SyncContactRatchet`; without `force` only after a decryption error allows it).
     Sync {
@@ -269,6 +274,7 @@ fn unsupported_arg(word: &str, arg: &str) -> bool {
         "/c" | "/connect" => matches!(arg, "i" | "incognito" | "remote"),
         "/ac" | "/accept" => matches!(arg, "i" | "incognito" | "member"),
         "/delete" => matches!(arg, "user" | "welcome" | "profile" | "link" | "remote"),
+        "/switch" => arg == "remote",
         _ => false,
     }
 }
@@ -367,6 +373,8 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
         "/sync",
         "/i",
         "/info",
+        "/switch",
+        "/abort",
     ];
     if !ours.contains(&word) {
         return Ok(Command::Unsupported(word.to_owned()));
@@ -448,6 +456,12 @@ fn parse_implemented(line: &str) -> Result<Command, ParseError> {
     }
     if let Some(a) = arg(line, &["/info", "/i"]) {
         return name_arg(a).map(Command::Info).ok_or_else(bad);
+    }
+    if let Some(a) = arg(line, &["/switch"]) {
+        return name_arg(a).map(Command::Switch).ok_or_else(bad);
+    }
+    if let Some(a) = arg(line, &["/abort"]).and_then(|a| a.strip_prefix("switch ")) {
+        return name_arg(a).map(Command::AbortSwitch).ok_or_else(bad);
     }
     if let Some(a) = arg(line, &["/sync"]) {
         let (a, force) = match a.strip_suffix(" force=on") {
@@ -551,6 +565,20 @@ mod tests {
         );
         assert!(parse("/sync").is_err());
         assert_eq!(parse("/i bob"), Ok(Command::Info("bob".into())));
+        assert_eq!(parse("/switch @bob"), Ok(Command::Switch("bob".into())));
+        assert_eq!(
+            parse("/abort switch bob"),
+            Ok(Command::AbortSwitch("bob".into()))
+        );
+        assert_eq!(
+            parse("/switch #team bob"),
+            Ok(Command::Unsupported("/switch #team".into()))
+        );
+        assert_eq!(
+            parse("/switch remote host local"),
+            Ok(Command::Unsupported("/switch remote".into()))
+        );
+        assert!(parse("/abort bob").is_err());
         assert_eq!(parse("/info @bob"), Ok(Command::Info("bob".into())));
         assert_eq!(
             parse("/i #team"),

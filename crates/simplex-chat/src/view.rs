@@ -19,7 +19,10 @@
 
 use chrono::{DateTime, Duration, Local, NaiveTime, TimeZone};
 use qrcode::{EcLevel, QrCode};
-use simplex_agent::{AgentCryptoError, AgentError, RatchetSyncState};
+use simplex_agent::{
+    AgentCryptoError, AgentError, QueueDirection, RatchetSyncState, RcvQueueInfo, RcvSwitchStatus,
+    SndQueueInfo, SndSwitchStatus, SwitchPhase,
+};
 use smp_client::ClientError;
 
 use crate::protocol::Profile;
@@ -266,10 +269,10 @@ pub fn agent_error(e: &AgentError) -> String {
 pub struct ContactInfo {
     /// The contact's ID in the chat database.
     pub contact_id: i64,
-    /// The servers of the queues messages come from.
-    pub rcv_servers: Vec<smp_proto::SmpServer>,
-    /// The servers of the queues messages go to.
-    pub snd_servers: Vec<smp_proto::SmpServer>,
+    /// The queues messages come from ([`rcv_queue_info`]).
+    pub rcv_queues: Vec<String>,
+    /// The queues messages go to ([`snd_queue_info`]).
+    pub snd_queues: Vec<String>,
     /// Whether the connection's double ratchet is post-quantum.
     pub pq: bool,
 }
@@ -286,15 +289,12 @@ pub fn server_hosts(s: &smp_proto::SmpServer) -> String {
 /// `/i NAME` (`viewContactInfo`). Lines of the reference's we leave out: the security
 /// code (`/code` is not built) and the peer's chat version range (not kept).
 pub fn contact_info(i: &ContactInfo) -> Vec<String> {
-    let via = |what: &str, servers: &[smp_proto::SmpServer]| {
-        (!servers.is_empty()).then(|| {
-            let hosts: Vec<String> = servers.iter().map(server_hosts).collect();
-            format!("{what} messages via: {}", hosts.join(", "))
-        })
+    let via = |what: &str, queues: &[String]| {
+        (!queues.is_empty()).then(|| format!("{what} messages via: {}", queues.join(", ")))
     };
     let mut out = vec![format!("contact ID: {}", i.contact_id)];
-    out.extend(via("receiving", &i.rcv_servers));
-    out.extend(via("sending", &i.snd_servers));
+    out.extend(via("receiving", &i.rcv_queues));
+    out.extend(via("sending", &i.snd_queues));
     out.push("you've shared main profile with this contact".to_owned());
     if i.pq {
         out.push("quantum resistant end-to-end encryption".to_owned());
@@ -421,6 +421,7 @@ pub fn help() -> Vec<String> {
         "                    yours are marked … sending, ✓ sent, ⩗ received, ✗ not delivered",
         "/d <name>         - delete a contact and its messages (the contact is told)",
         "/i <name>         - the contact's servers and encryption",
+        "/switch <name>    - move to a new queue for the contact's messages (/abort switch <name>)",
         "/sync <name> [force=on] - repair a connection after a decryption error",
         "/p [<name>]       - show or change your display name (sent to your contacts)",
         "/version          - this client's version",
@@ -430,6 +431,62 @@ pub fn help() -> Vec<String> {
     .iter()
     .map(|s| (*s).to_owned())
     .collect()
+}
+
+/// A step of a queue switch (`viewContactSwitch`): the line printed and the text of the
+/// item kept (`sndConnEventToText` / `rcvConnEventToText`), for the start and the end only.
+pub fn switch_progress(
+    contact: &str,
+    direction: QueueDirection,
+    phase: SwitchPhase,
+) -> Option<(String, &'static str)> {
+    let name = view_name(contact);
+    let (what, ours, theirs) = match phase {
+        SwitchPhase::Started => (
+            "started changing address",
+            "started changing address...",
+            "started changing address for you...",
+        ),
+        SwitchPhase::Completed => (
+            "changed address",
+            "you changed address",
+            "changed address for you",
+        ),
+        SwitchPhase::Confirmed | SwitchPhase::Secured => return None,
+    };
+    Some(match direction {
+        QueueDirection::Rcv => (format!("{name}: you {what}"), ours),
+        QueueDirection::Snd => (format!("{name} {what} for you"), theirs),
+    })
+}
+
+/// A receive queue in `/i` (`viewRcvQueuesInfo`): its hosts, and the switch under way.
+pub fn rcv_queue_info(q: &RcvQueueInfo) -> String {
+    let host = server_hosts(&q.server);
+    let Some(s) = q.switch_status else {
+        return host;
+    };
+    let status = match s {
+        RcvSwitchStatus::SwitchStarted | RcvSwitchStatus::SendingQadd => "switch started",
+        RcvSwitchStatus::SendingQuse => "switch confirmed",
+        RcvSwitchStatus::ReceivedMessage => "switch secured",
+    };
+    let abort = if q.can_abort_switch {
+        ", can be aborted"
+    } else {
+        ""
+    };
+    format!("{host} ({status}{abort})")
+}
+
+/// A send queue in `/i` (`viewSndQueuesInfo`).
+pub fn snd_queue_info(q: &SndQueueInfo) -> String {
+    let host = server_hosts(&q.server);
+    match q.switch_status {
+        None => host,
+        Some(SndSwitchStatus::SendingQkey) => format!("{host} (switch started)"),
+        Some(SndSwitchStatus::SendingQtest) => format!("{host} (switch secured)"),
+    }
 }
 
 #[cfg(test)]
