@@ -29,6 +29,10 @@ use crate::protocol::{ChatEvent, ChatMessage, Profile};
 use crate::store::{ChatStore, Contact, ItemStatus, PendingKind, StoreError};
 use crate::view;
 
+mod info;
+mod ratchet;
+mod switch;
+
 /// A failure of a command or event, printed and survived.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -84,6 +88,8 @@ pub struct Chat<O: Output> {
     held: HashSet<i64>,
     /// Items up to this row ID were made by an earlier run: their `SENT` is shown.
     earlier_items: i64,
+    /// A reading handle on the agent's database (module `info`).
+    agent_view: Option<Box<dyn simplex_agent::Store>>,
 }
 
 impl<O: Output> std::fmt::Debug for Chat<O> {
@@ -109,6 +115,7 @@ impl<O: Output> Chat<O> {
             down: HashSet::new(),
             held: HashSet::new(),
             earlier_items,
+            agent_view: None,
         }
     }
 
@@ -236,6 +243,10 @@ impl<O: Output> Chat<O> {
                 None => self.say("no active chat: use @<name> <message>"),
             },
             Command::Version => self.print(view::version()),
+            Command::Info(name) => self.contact_info(&name).await?,
+            Command::Switch(name) => self.switch(&name, false).await?,
+            Command::AbortSwitch(name) => self.switch(&name, true).await?,
+            Command::Sync { name, force } => self.sync_ratchet(&name, force).await?,
             Command::Unsupported(what) => self.say(format!("{what}: not supported yet")),
             Command::CreateAddress => {
                 if self.store.address()?.is_some() {
@@ -719,6 +730,10 @@ impl<O: Output> Chat<O> {
                     }
                 }
             }
+            Event::Rsync { state, error } => self.ratchet_sync_event(&conn, state, error)?,
+            Event::Switch {
+                direction, phase, ..
+            } => self.switch_event(&conn, direction, phase)?,
             Event::Err(err) => self.say(format!("smp agent error: {err}")),
             _ => {}
         }
@@ -814,11 +829,7 @@ impl<O: Output> Chat<O> {
 }
 
 fn hosts(s: &smp_proto::SmpServer) -> String {
-    s.hosts
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    view::server_hosts(s)
 }
 
 /// A profile from connection info: `x.info` or `x.contact`.

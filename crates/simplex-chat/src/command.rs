@@ -54,6 +54,21 @@ pub enum Command {
     Quit,
     /// `/v` or `/version`.
     Version,
+    /// `/i NAME` or `/info NAME`: the contact's connection (`ContactInfo`).
+    Info(String),
+    /// `/switch NAME`: move the queue this side receives the contact's messages on to a
+    /// new one (`SwitchContact`).
+    Switch(String),
+    /// `/abort switch NAME` (`AbortSwitchContact`).
+    AbortSwitch(String),
+    /// `/sync NAME [force=on]`: re-synchronise the contact's ratchet (the reference's
+    /// `SyncContactRatchet`; without `force` only after a decryption error allows it).
+    Sync {
+        /// The contact's local name.
+        name: String,
+        /// `force=on`: in any state.
+        force: bool,
+    },
     /// A form of the reference's syntax this client does not implement yet: nothing is
     /// sent; `<what>: not supported yet` is printed.
     Unsupported(String),
@@ -259,6 +274,7 @@ fn unsupported_arg(word: &str, arg: &str) -> bool {
         "/c" | "/connect" => matches!(arg, "i" | "incognito" | "remote"),
         "/ac" | "/accept" => matches!(arg, "i" | "incognito" | "member"),
         "/delete" => matches!(arg, "user" | "welcome" | "profile" | "link" | "remote"),
+        "/switch" => arg == "remote",
         _ => false,
     }
 }
@@ -354,6 +370,11 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
         "/q",
         "/quit",
         "/exit",
+        "/sync",
+        "/i",
+        "/info",
+        "/switch",
+        "/abort",
     ];
     if !ours.contains(&word) {
         return Ok(Command::Unsupported(word.to_owned()));
@@ -432,6 +453,23 @@ fn parse_implemented(line: &str) -> Result<Command, ParseError> {
             return Ok(Command::ShowProfile);
         }
         return name_arg(a).map(Command::UpdateProfile).ok_or_else(bad);
+    }
+    if let Some(a) = arg(line, &["/info", "/i"]) {
+        return name_arg(a).map(Command::Info).ok_or_else(bad);
+    }
+    if let Some(a) = arg(line, &["/switch"]) {
+        return name_arg(a).map(Command::Switch).ok_or_else(bad);
+    }
+    if let Some(a) = arg(line, &["/abort"]).and_then(|a| a.strip_prefix("switch ")) {
+        return name_arg(a).map(Command::AbortSwitch).ok_or_else(bad);
+    }
+    if let Some(a) = arg(line, &["/sync"]) {
+        let (a, force) = match a.strip_suffix(" force=on") {
+            Some(n) => (n.trim_end(), true),
+            None => (a, false),
+        };
+        let name = name_arg(a).ok_or_else(bad)?;
+        return Ok(Command::Sync { name, force });
     }
     if let Some(a) = arg(line, &["/tail", "/t"]) {
         let mut rest = a;
@@ -512,6 +550,40 @@ mod tests {
         );
         assert_eq!(parse("/help"), Ok(Command::Help));
         assert_eq!(parse("/q"), Ok(Command::Quit));
+        let sync = |n: &str, force| {
+            Ok(Command::Sync {
+                name: n.into(),
+                force,
+            })
+        };
+        assert_eq!(parse("/sync bob"), sync("bob", false));
+        assert_eq!(parse("/sync @bob"), sync("bob", false));
+        assert_eq!(parse("/sync 'bob b' force=on"), sync("bob b", true));
+        assert_eq!(
+            parse("/sync #team bob"),
+            Ok(Command::Unsupported("/sync #team".into()))
+        );
+        assert!(parse("/sync").is_err());
+        assert_eq!(parse("/i bob"), Ok(Command::Info("bob".into())));
+        assert_eq!(parse("/switch @bob"), Ok(Command::Switch("bob".into())));
+        assert_eq!(
+            parse("/abort switch bob"),
+            Ok(Command::AbortSwitch("bob".into()))
+        );
+        assert_eq!(
+            parse("/switch #team bob"),
+            Ok(Command::Unsupported("/switch #team".into()))
+        );
+        assert_eq!(
+            parse("/switch remote host local"),
+            Ok(Command::Unsupported("/switch remote".into()))
+        );
+        assert!(parse("/abort bob").is_err());
+        assert_eq!(parse("/info @bob"), Ok(Command::Info("bob".into())));
+        assert_eq!(
+            parse("/i #team"),
+            Ok(Command::Unsupported("/i #team".into()))
+        );
         assert_eq!(
             parse("just text"),
             Ok(Command::Continue("just text".into()))

@@ -291,7 +291,16 @@ async fn main() {
         }
         Err(e) => fail(&e.to_string()),
     };
+    // `/i` reads the agent's queues and encryption through a second handle on its database
+    // (see `chat::info`); opened before the agent starts, as the first one migrated it.
+    let agent_view = match SqliteStore::open(&agent_path, &key) {
+        Ok(s) => s,
+        Err(e) => fail(&format!("error opening {}: {e}", agent_path.display())),
+    };
     let mut config = AgentConfig::with_auth(servers);
+    // Post-quantum encryption for new contacts, as the reference (`IKPQOn`, `PQSupportOn`):
+    // our invitations carry a KEM key, and we use the one in an invitation we join.
+    config.pq_support = true;
     config.smp_proxy_mode = opts.smp_proxy;
     config.smp_proxy_fallback = opts.smp_proxy_fallback;
     let (agent, mut events) = match Agent::start(config, Box::new(agent_store)).await {
@@ -303,6 +312,7 @@ async fn main() {
         simplex_chat::view::full_name(&user.display_name, &user)
     );
     let mut chat = Chat::new(agent.clone(), store, user, out);
+    chat.set_agent_view(Box::new(agent_view));
     chat.resume().await;
     if let Some(cmd) = &opts.execute {
         if chat.input(cmd).await == Flow::Continue {

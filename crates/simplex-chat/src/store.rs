@@ -641,6 +641,17 @@ impl ChatStore {
         self.insert_item(contact_id, false, text, ts_ms, 0, ItemStatus::Event)
     }
 
+    /// Adds an event of this side shown as a sent item (`connection synchronization
+    /// started`); returns it.
+    pub fn add_sent_event_item(
+        &self,
+        contact_id: i64,
+        text: &str,
+        ts_ms: i64,
+    ) -> Result<ChatItem, StoreError> {
+        self.insert_item(contact_id, true, text, ts_ms, 0, ItemStatus::Event)
+    }
+
     fn insert_item(
         &self,
         contact_id: i64,

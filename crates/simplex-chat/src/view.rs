@@ -19,7 +19,10 @@
 
 use chrono::{DateTime, Duration, Local, NaiveTime, TimeZone};
 use qrcode::{EcLevel, QrCode};
-use simplex_agent::AgentError;
+use simplex_agent::{
+    AgentCryptoError, AgentError, QueueDirection, RatchetSyncState, RcvQueueInfo, RcvSwitchStatus,
+    SndQueueInfo, SndSwitchStatus, SwitchPhase,
+};
 use smp_client::ClientError;
 
 use crate::protocol::Profile;
@@ -55,18 +58,26 @@ pub fn app_link(link: &str) -> String {
 /// The widest QR code drawn, in columns: an 80-column terminal shows it unwrapped.
 pub const QR_MAX_WIDTH: usize = 80;
 
+/// In place of a QR code that would not fit [`QR_MAX_WIDTH`] columns.
+pub const QR_TOO_WIDE: &str = "(no QR code: this link is too long for a code that fits 80 columns)";
+
 /// The lines of a QR code of `text`, drawn with half blocks (two modules, one above the
 /// other, a character), with the lowest error correction: the smallest code, as a screen is
 /// not a worn label. The quiet zone is the standard 4 modules when that fits in
 /// [`QR_MAX_WIDTH`] columns, else as wide as fits (at least 1): an invitation link's code
 /// (77 modules) then fits an 80-column terminal. Light modules are drawn as blocks, for
-/// terminals with a dark background.
+/// terminals with a dark background. A code wider than that (a post-quantum invitation
+/// carries a KEM key: about 150 modules) would wrap and could not be scanned: it is left
+/// out with [`QR_TOO_WIDE`] in its place (the reference's terminal client draws none).
 pub fn qr_lines(text: &str) -> Vec<String> {
     let code = match QrCode::with_error_correction_level(text.as_bytes(), EcLevel::L) {
         Ok(code) => code,
         Err(e) => return vec![format!("(no QR code: {e})")],
     };
     let n = code.width();
+    if n + 2 > QR_MAX_WIDTH {
+        return vec![QR_TOO_WIDE.to_owned()];
+    }
     let quiet = (QR_MAX_WIDTH.saturating_sub(n) / 2).clamp(1, 4);
     let colors = code.to_colors();
     let size = n + 2 * quiet;
@@ -246,7 +257,104 @@ pub fn agent_error(e: &AgentError) -> String {
                 server_host(proxy)
             )
         }
+        // Sending while the ratchet needs re-synchronising, `/sync` when it is not
+        // allowed (the reference's `CMD PROHIBITED`).
+        AgentError::Prohibited(_) => "error: command is prohibited".to_owned(),
         e => format!("smp agent error: {e}"),
+    }
+}
+
+/// What `/i NAME` shows.
+#[derive(Debug, Default)]
+pub struct ContactInfo {
+    /// The contact's ID in the chat database.
+    pub contact_id: i64,
+    /// The queues messages come from ([`rcv_queue_info`]).
+    pub rcv_queues: Vec<String>,
+    /// The queues messages go to ([`snd_queue_info`]).
+    pub snd_queues: Vec<String>,
+    /// Whether the connection's double ratchet is post-quantum.
+    pub pq: bool,
+}
+
+/// The hosts of a server as the reference shows them (`showSMPServer`).
+pub fn server_hosts(s: &smp_proto::SmpServer) -> String {
+    s.hosts
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `/i NAME` (`viewContactInfo`). Lines of the reference's we leave out: the security
+/// code (`/code` is not built) and the peer's chat version range (not kept).
+pub fn contact_info(i: &ContactInfo) -> Vec<String> {
+    let via = |what: &str, queues: &[String]| {
+        (!queues.is_empty()).then(|| format!("{what} messages via: {}", queues.join(", ")))
+    };
+    let mut out = vec![format!("contact ID: {}", i.contact_id)];
+    out.extend(via("receiving", &i.rcv_queues));
+    out.extend(via("sending", &i.snd_queues));
+    out.push("you've shared main profile with this contact".to_owned());
+    if i.pq {
+        out.push("quantum resistant end-to-end encryption".to_owned());
+    }
+    out
+}
+
+/// A ratchet re-synchronisation state in the reference's words (`ratchetSyncStatusToText`).
+pub fn ratchet_sync_text(state: RatchetSyncState) -> &'static str {
+    match state {
+        RatchetSyncState::Ok => "connection synchronized",
+        RatchetSyncState::Allowed => {
+            "decryption error (connection may be out of sync), synchronization allowed"
+        }
+        RatchetSyncState::Required => {
+            "decryption error (connection out of sync), synchronization required"
+        }
+        RatchetSyncState::Started => "connection synchronization started",
+        RatchetSyncState::Agreed => "connection synchronization agreed",
+    }
+}
+
+/// `RSYNC` for a contact (`viewContactRatchetSync`): the state, and how to re-synchronise
+/// when it may or must be.
+pub fn ratchet_sync(contact: &str, state: RatchetSyncState) -> Vec<String> {
+    let name = view_name(contact);
+    let mut out = vec![format!("{name}: {}", ratchet_sync_text(state))];
+    if matches!(
+        state,
+        RatchetSyncState::Allowed | RatchetSyncState::Required
+    ) {
+        out.push(format!("use /sync {name} to synchronize"));
+    }
+    out
+}
+
+/// The item kept for a decryption error (`msgDecryptErrorText` of the reference's
+/// `agentMsgDecryptError`). The reference counts further failed messages into the same
+/// item; our agent reports only the error that changed the state, so the count is that
+/// of the error itself.
+pub fn decryption_error_text(e: AgentCryptoError) -> String {
+    let count = |n: u32| {
+        if n == 1 {
+            String::new()
+        } else {
+            format!(", {n} messages")
+        }
+    };
+    let what = match e {
+        AgentCryptoError::RatchetHeader => Some("header".to_owned()),
+        AgentCryptoError::RatchetSkipped(n) => {
+            Some(format!("too many skipped messages{}", count(n)))
+        }
+        AgentCryptoError::RatchetEarlier(_) => Some("earlier message".to_owned()),
+        AgentCryptoError::RatchetSync => Some("synchronization error".to_owned()),
+        AgentCryptoError::DecryptAes | AgentCryptoError::DecryptCb => None,
+    };
+    match what {
+        Some(w) => format!("decryption error, possibly due to the device change ({w})"),
+        None => "decryption error, possibly due to the device change".to_owned(),
     }
 }
 
@@ -298,7 +406,8 @@ pub fn help() -> Vec<String> {
         "Using SimpleX Chat",
         "Follow these steps to set up a connection:",
         "",
-        "Step 1: /c - Alice adds a contact: an invitation link and its QR code are shown.",
+        "Step 1: /c - Alice adds a contact: an invitation link is shown (with its QR code",
+        "        when that fits the terminal).",
         "        Alice sends the link to Bob over any channel (it is one-time).",
         "Step 2: /c <link> - Bob connects with it.",
         "        Both see \"<name>: contact is connected\" when the connection is ready.",
@@ -311,6 +420,9 @@ pub fn help() -> Vec<String> {
         "/tail [@<name>] [<count>] - show the last messages (10 by default);",
         "                    yours are marked … sending, ✓ sent, ⩗ received, ✗ not delivered",
         "/d <name>         - delete a contact and its messages (the contact is told)",
+        "/i <name>         - the contact's servers and encryption",
+        "/switch <name>    - move to a new queue for the contact's messages (/abort switch <name>)",
+        "/sync <name> [force=on] - repair a connection after a decryption error",
         "/p [<name>]       - show or change your display name (sent to your contacts)",
         "/version          - this client's version",
         "/help             - this help",
@@ -321,9 +433,94 @@ pub fn help() -> Vec<String> {
     .collect()
 }
 
+/// A step of a queue switch (`viewContactSwitch`): the line printed and the text of the
+/// item kept (`sndConnEventToText` / `rcvConnEventToText`), for the start and the end only.
+pub fn switch_progress(
+    contact: &str,
+    direction: QueueDirection,
+    phase: SwitchPhase,
+) -> Option<(String, &'static str)> {
+    let name = view_name(contact);
+    let (what, ours, theirs) = match phase {
+        SwitchPhase::Started => (
+            "started changing address",
+            "started changing address...",
+            "started changing address for you...",
+        ),
+        SwitchPhase::Completed => (
+            "changed address",
+            "you changed address",
+            "changed address for you",
+        ),
+        SwitchPhase::Confirmed | SwitchPhase::Secured => return None,
+    };
+    Some(match direction {
+        QueueDirection::Rcv => (format!("{name}: you {what}"), ours),
+        QueueDirection::Snd => (format!("{name} {what} for you"), theirs),
+    })
+}
+
+/// A receive queue in `/i` (`viewRcvQueuesInfo`): its hosts, and the switch under way.
+pub fn rcv_queue_info(q: &RcvQueueInfo) -> String {
+    let host = server_hosts(&q.server);
+    let Some(s) = q.switch_status else {
+        return host;
+    };
+    let status = match s {
+        RcvSwitchStatus::SwitchStarted | RcvSwitchStatus::SendingQadd => "switch started",
+        RcvSwitchStatus::SendingQuse => "switch confirmed",
+        RcvSwitchStatus::ReceivedMessage => "switch secured",
+    };
+    let abort = if q.can_abort_switch {
+        ", can be aborted"
+    } else {
+        ""
+    };
+    format!("{host} ({status}{abort})")
+}
+
+/// A send queue in `/i` (`viewSndQueuesInfo`).
+pub fn snd_queue_info(q: &SndQueueInfo) -> String {
+    let host = server_hosts(&q.server);
+    match q.switch_status {
+        None => host,
+        Some(SndSwitchStatus::SendingQkey) => format!("{host} (switch started)"),
+        Some(SndSwitchStatus::SendingQtest) => format!("{host} (switch secured)"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ratchet_sync_lines_are_the_references() {
+        assert_eq!(
+            ratchet_sync("bob", RatchetSyncState::Allowed),
+            [
+                "bob: decryption error (connection may be out of sync), synchronization allowed",
+                "use /sync bob to synchronize"
+            ]
+        );
+        assert_eq!(
+            ratchet_sync("bob b", RatchetSyncState::Agreed),
+            ["'bob b': connection synchronization agreed"]
+        );
+        assert_eq!(
+            ratchet_sync("bob", RatchetSyncState::Ok),
+            ["bob: connection synchronized"]
+        );
+        let d = "decryption error, possibly due to the device change";
+        assert_eq!(decryption_error_text(AgentCryptoError::DecryptAes), d);
+        assert_eq!(
+            decryption_error_text(AgentCryptoError::RatchetSkipped(3)),
+            format!("{d} (too many skipped messages, 3 messages)")
+        );
+        assert_eq!(
+            decryption_error_text(AgentCryptoError::RatchetEarlier(2)),
+            format!("{d} (earlier message)")
+        );
+    }
 
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Local> {
         Local
@@ -478,6 +675,8 @@ mod tests {
             qr[0].chars().count()
         );
         assert_eq!(qr.len(), qr[0].chars().count().div_ceil(2));
+        // A post-quantum invitation's (about 2,300 characters) does not: it is left out.
+        assert_eq!(qr_lines(&"x".repeat(2300)), [QR_TOO_WIDE]);
         // A short one keeps the standard quiet zone.
         let short = qr_lines("hi");
         assert_eq!(short[0].chars().count(), 21 + 8);

@@ -60,6 +60,9 @@ fn connect_by_invitation_chat_both_ways_and_restart() {
     bob.expect("confirmation sent!");
     alice.expect("bob: contact is connected");
     bob.expect("alice: contact is connected");
+    // New contacts are post-quantum by default, on both sides.
+    expect_pq_info(&mut alice, "bob", 1);
+    expect_pq_info(&mut bob, "alice", 1);
 
     alice.send("@bob hello bob");
     alice.expect_item("@bob hello bob");
@@ -172,6 +175,8 @@ fn connect_through_an_address() {
     alice.expect("bob: accepting contact request...");
     alice.expect("bob: contact is connected");
     bob.expect("alice: contact is connected");
+    expect_pq_info(&mut alice, "bob", 1);
+    expect_pq_info(&mut bob, "alice", 1);
 
     bob.send("@alice hello through your address");
     alice.expect_item("bob> hello through your address");

@@ -312,10 +312,17 @@ pub fn prefix(dir: &Path, name: &str) -> PathBuf {
     dir.join(name).join("simplex_v1")
 }
 
-/// Reads the link block: the QR code (no wider than 80 columns), then the link, then the
-/// reference's hints up to `last_hint`.
+/// The line in place of a QR code too wide for 80 columns (a post-quantum invitation's).
+pub const QR_TOO_WIDE: &str = "(no QR code: this link is too long for a code that fits 80 columns)";
+
+/// Reads the link block: the QR code (no wider than 80 columns) or, for a link too long
+/// for one, [`QR_TOO_WIDE`], then the link, then the reference's hints up to `last_hint`.
 pub fn read_link(p: &mut ChatProc, scheme_path: &str, last_hint: &str) -> String {
     let first = p.wait_for("the QR code", |l| !l.is_empty());
+    if first == QR_TOO_WIDE {
+        p.expect("");
+        return read_link_rest(p, scheme_path, last_hint);
+    }
     assert!(is_qr(&first), "a QR code comes before the link: {first:?}");
     let mut rows = vec![first];
     loop {
@@ -330,6 +337,10 @@ pub fn read_link(p: &mut ChatProc, scheme_path: &str, last_hint: &str) -> String
         let w = r.chars().count();
         assert!(w <= 80, "a QR code line of {w} columns does not fit 80");
     }
+    read_link_rest(p, scheme_path, last_hint)
+}
+
+fn read_link_rest(p: &mut ChatProc, scheme_path: &str, last_hint: &str) -> String {
     let link = p.wait_for("a link", |l| !l.is_empty());
     assert!(
         link.starts_with(scheme_path),
@@ -338,4 +349,15 @@ pub fn read_link(p: &mut ChatProc, scheme_path: &str, last_hint: &str) -> String
     p.expect("");
     p.wait_for(&format!("{last_hint:?}"), |l| l == last_hint);
     link
+}
+
+/// `/i NAME` of a contact on the test relay (127.0.0.1) with a post-quantum connection: the
+/// reference's lines (`viewContactInfo`) that we show.
+pub fn expect_pq_info(p: &mut ChatProc, name: &str, contact_id: i64) {
+    p.send(&format!("/i {name}"));
+    p.expect(&format!("contact ID: {contact_id}"));
+    p.expect("receiving messages via: 127.0.0.1");
+    p.expect("sending messages via: 127.0.0.1");
+    p.expect("you've shared main profile with this contact");
+    p.expect("quantum resistant end-to-end encryption");
 }

@@ -1,21 +1,35 @@
 //! The chat protocol's JSON messages (`docs/protocol/simplex-chat.md`, `Protocol.hs`):
-//! `{"v":"1-7","msgId":"…","event":"x.msg.new","params":{…}}`.
+//! `{"v":"1-8","msgId":"…","event":"x.msg.new","params":{…}}`.
 //!
 //! Only the direct-chat subset is understood: `x.info` (profile), `x.contact` (request to an
 //! address), `x.msg.new` with text content, `x.ok` (handshake), `x.direct.del` (the sender
 //! deleted the contact). Any other event decodes to
-//! [`ChatEvent::Unknown`] and is ignored by the client. A body may be one JSON object or a
-//! JSON array of them (the reference's batches); a body starting with `X` (the compressed
-//! format, chat version 8+) is not decoded — we advertise versions 1-7 so peers do not send it.
+//! [`ChatEvent::Unknown`] and is ignored by the client. A body may be one JSON object, a
+//! JSON array of them (the reference's batches), or a compressed batch (`X…`, chat version
+//! 8: module [`compressed`]).
+
+mod compressed;
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use simplex_encoding::string::base64url_encode;
 
-/// The chat protocol versions this client speaks: up to 7, before compression (8) and
-/// batched direct messages (9).
-pub const CHAT_VERSION_RANGE: &str = "1-7";
+/// The chat protocol versions this client speaks, 1 to 8. What each version asks of a
+/// client (the named versions in the reference's `Protocol.hs`) and why we may claim it:
+/// - 1: the initial protocol.
+/// - 2 (`groupDirectInvVersion`), 3 (`groupFastLinkJoinVersion`), 4 (`groupForwardVersion`),
+///   5 (`batchSendVersion`, batches in groups), 6 (`groupHistoryIncludeWelcomeVersion`),
+///   7 (`memberProfileUpdateVersion`): duties in groups only. This client has no groups: a
+///   peer sends it group traffic only after it joined a group, which it cannot (a group
+///   invitation, `x.grp.inv`, is sent whatever the version and ignored here), so these
+///   versions change nothing on a direct connection.
+/// - 8 (`pqEncryptionCompressionVersion`): post-quantum encryption (the agent's, on by
+///   default) and compressed bodies, which the reference sends to peers of version 8 and
+///   up: decoded here. The reference turns post-quantum encryption on for a contact only
+///   at version 8, so a lower claim would leave our contacts with it without it.
+/// - 9 (`batchSend2Version`) and later (business chats, reports, …): not claimed.
+pub const CHAT_VERSION_RANGE: &str = "1-8";
 
 /// A user's or contact's profile (`Profile`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,9 +93,9 @@ pub enum ProtocolError {
     /// Not JSON, or not an object / array of objects.
     #[error("bad JSON: {0}")]
     Json(String),
-    /// The compressed format (`X…`), not supported.
-    #[error("compressed chat message")]
-    Compressed,
+    /// A compressed batch (`X…`) that does not decode.
+    #[error("bad compressed chat message: {0}")]
+    Compressed(String),
     /// A known event with missing or wrong parameters.
     #[error("bad parameters of {0}")]
     Params(&'static str),
@@ -141,11 +155,26 @@ impl ChatMessage {
         self.to_json().into_bytes()
     }
 
-    /// Decodes a body: one message or a batch (JSON array).
+    /// Decodes a body: one message, a batch (JSON array) or a compressed batch whose items
+    /// are either (not compressed again).
     pub fn decode_all(body: &[u8]) -> Result<Vec<ChatMessage>, ProtocolError> {
-        if body.first() == Some(&b'X') {
-            return Err(ProtocolError::Compressed);
+        match body.split_first() {
+            Some((b'X', rest)) => {
+                let mut out = Vec::new();
+                for item in compressed::decode(rest)? {
+                    if item.first() == Some(&b'X') {
+                        return Err(ProtocolError::Compressed("compressed twice".into()));
+                    }
+                    out.extend(Self::decode_json(&item)?);
+                }
+                Ok(out)
+            }
+            _ => Self::decode_json(body),
         }
+    }
+
+    /// One message or a JSON array of them.
+    fn decode_json(body: &[u8]) -> Result<Vec<ChatMessage>, ProtocolError> {
         let v: Value =
             serde_json::from_slice(body).map_err(|e| ProtocolError::Json(e.to_string()))?;
         match v {
@@ -258,7 +287,7 @@ mod tests {
         let v: Value = serde_json::from_str(&m.to_json()).expect("json");
         assert_eq!(
             v,
-            json!({"v":"1-7","msgId":"AQIDBAUGBwgJCgsM","event":"x.msg.new",
+            json!({"v":"1-8","msgId":"AQIDBAUGBwgJCgsM","event":"x.msg.new",
                    "params":{"content":{"type":"text","text":"hi"}}})
         );
         assert!(!m.to_json().contains(' '), "no whitespace");
@@ -269,7 +298,7 @@ mod tests {
         let v: Value = serde_json::from_str(&info.to_json()).expect("json");
         assert_eq!(
             v,
-            json!({"v":"1-7","event":"x.info","params":{"profile":{"displayName":"alice","fullName":""}}})
+            json!({"v":"1-8","event":"x.info","params":{"profile":{"displayName":"alice","fullName":""}}})
         );
         let del = ChatMessage {
             msg_id: Some("AQIDBAUGBwgJCgsM".into()),
@@ -278,7 +307,7 @@ mod tests {
         let v: Value = serde_json::from_str(&del.to_json()).expect("json");
         assert_eq!(
             v,
-            json!({"v":"1-7","msgId":"AQIDBAUGBwgJCgsM","event":"x.direct.del","params":{}})
+            json!({"v":"1-8","msgId":"AQIDBAUGBwgJCgsM","event":"x.direct.del","params":{}})
         );
     }
 
@@ -301,11 +330,35 @@ mod tests {
     }
 
     #[test]
+    fn compressed_batches_decode() {
+        // As the reference sends to version 8: `X`, one item, passthrough.
+        let json = br#"{"v":"1-16","msgId":"abcd","event":"x.msg.new","params":{"content":{"type":"text","text":"hi"}}}"#;
+        let mut body = vec![b'X', 1, b'0', u8::try_from(json.len()).expect("short")];
+        body.extend(json);
+        let m = ChatMessage::decode_all(&body).expect("compressed batch");
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].event, ChatEvent::MsgNew { text: "hi".into() });
+        // A zstd item (made by libzstd) holding a JSON array: 2,000 `q`s in `x.msg.new`,
+        // then `x.direct.del`.
+        let text = "q".repeat(2000);
+        let frame = compressed::tests::hex("28b52ffd643b07a5020092c40f169059079c2d2a21add86ec8b901d95ddb246aae7f5002c12e7154f49c0d0877d78613adeeeaf457a27eaa8ae3976ec930b38c46ae8ad052714eabfa713f2005001b801cc200e434f3b83fa860ed681519aaf34bac");
+        let body = [vec![b'X', 1], compressed::tests::item(b'1', &frame)].concat();
+        let m = ChatMessage::decode_all(&body).expect("zstd batch");
+        assert_eq!(m[0].event, ChatEvent::MsgNew { text });
+        assert_eq!(m[1].event, ChatEvent::DirectDel);
+    }
+
+    #[test]
     fn bad_bodies_are_errors() {
-        assert_eq!(
+        assert!(matches!(
             ChatMessage::decode_all(b"X\x00\x01"),
-            Err(ProtocolError::Compressed)
-        );
+            Err(ProtocolError::Compressed(_))
+        ));
+        // A compressed batch of one passthrough item holding a compressed batch.
+        assert!(matches!(
+            ChatMessage::decode_all(b"X\x010\x03X\x010"),
+            Err(ProtocolError::Compressed(_))
+        ));
         assert!(ChatMessage::decode_all(b"").is_err());
         assert!(ChatMessage::decode_all(b"{").is_err());
         assert!(ChatMessage::decode_all(b"42").is_err());
