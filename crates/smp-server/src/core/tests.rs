@@ -1,8 +1,9 @@
 use rand::rngs::OsRng;
 use simplex_crypto::keys::{dh_x25519, DhSecretX25519, PrivateKeyEd25519, PrivateKeyX25519};
-use simplex_crypto::nacl::{cb_authenticate_with_key, cb_decrypt_no_pad, CbKey};
+use simplex_crypto::nacl::{cb_authenticate_with_key, cb_decrypt_no_pad, CbKey, CbNonce};
 
 use super::*;
+use crate::msg_store::{MessageKind, MsgNtf};
 
 struct Party_ {
     sign: PrivateKeyEd25519,
