@@ -18,8 +18,8 @@
 //! Private message routing: the receive task hands `PRXY` and `PFWD` to the [`ProxyAgent`] in
 //! tasks of their own (at most `client_concurrency` per client; more wait, and so does
 //! reading), whose answers join the client's pushes; the process task opens `RFWD`
-//! ([`forward`](crate::forward)), runs the forwarded `SEND`/`SKEY` through the core as any other, and seals
-//! the answer in `RRES`.
+//! ([`forward`](crate::forward)), runs the forwarded `SEND`/`SKEY` through the core as any
+//! other, and seals the answer in `RRES`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
