@@ -29,6 +29,8 @@ use smp_proto::SmpServer;
 use tokio::sync::{mpsc, Notify};
 
 mod connect;
+mod links;
+pub use links::{AddressLinks, ShortLinkData};
 mod receive;
 mod routing;
 mod send;

@@ -70,6 +70,14 @@ pub enum AgentError {
     /// A link did not parse or is of the wrong kind.
     #[error("bad link: {0}")]
     BadLink(String),
+    /// A short link's data failed its checks (decryption, hash, signatures, owners) or
+    /// could not be made.
+    #[error("short link data: {0}")]
+    Link(#[from] agent_proto::LinkDataError),
+    /// A short link's data holds a link to another queue than the one the short link names
+    /// (the reference's `A_LINK "different address"`).
+    #[error("short link data: different address")]
+    LinkAddress,
     /// No compatible agent, SMP client or e2e version.
     #[error("incompatible version")]
     Version,

@@ -24,8 +24,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("m20250102_receipt_status", RECEIPT_STATUS),
     ("m20250103_ratchet_sync", RATCHET_SYNC),
     ("m20250104_switch_status", queues::SWITCH),
+    ("m20250105_short_links", links::SHORT_LINKS),
 ];
 
+mod links;
 mod queues;
 
 const INITIAL: &str = "
@@ -586,6 +588,10 @@ impl SqliteStore {
                     params![id, h],
                 )?;
             }
+            Write::PutShortLink(l) => links::put_short_link(tx, l)?,
+            Write::DeleteShortLink(id) => {
+                tx.execute("DELETE FROM short_links WHERE conn_id = ?1", params![id])?;
+            }
         }
         Ok(())
     }
@@ -736,6 +742,14 @@ impl Store for SqliteStore {
             "SELECT x3dh_priv_key_1, x3dh_priv_key_2, pq_priv_kem FROM ratchet_sync_keys WHERE conn_id = ?1",
             params![conn_id],
             x3dh_row,
+        )
+    }
+
+    fn short_link(&self, conn_id: &[u8]) -> Result<Option<ShortLinkRecord>, StoreError> {
+        self.query_one(
+            links::SELECT_SHORT_LINK,
+            params![conn_id],
+            links::short_link_row,
         )
     }
 

@@ -213,6 +213,22 @@ pub struct InvitationRecord {
     pub conn_info: Vec<u8>,
 }
 
+/// The short link of a contact address (SMP v15 link data on its queue): what the owner needs
+/// to change the link's user data or delete it.
+#[derive(Debug, Clone)]
+pub struct ShortLinkRecord {
+    /// The address's connection.
+    pub conn_id: ConnId,
+    /// The link ID on the relay (derived from the link key for an address).
+    pub link_id: Vec<u8>,
+    /// The link key (the SHA3-256 of the fixed data).
+    pub link_key: [u8; 32],
+    /// The root key that signed the link data.
+    pub root_key: PrivateAuthKey,
+    /// The short link as given to the application.
+    pub short_link: String,
+}
+
 /// What a sent message is, for what to do when the server accepted it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SndMsgKind {
@@ -365,6 +381,10 @@ pub enum Write {
     DeleteSyncKeys(ConnId),
     /// Record the hash of the peer's ratchet keys, processed.
     AddRatchetKeyHash(ConnId, Vec<u8>),
+    /// Insert or replace the short link of an address.
+    PutShortLink(ShortLinkRecord),
+    /// Forget the short link of an address.
+    DeleteShortLink(ConnId),
 }
 
 /// The agent's storage. Implementations are used from one blocking thread at a time.
@@ -392,6 +412,8 @@ pub trait Store: Send {
     fn x3dh(&self, conn_id: &[u8]) -> Result<Option<X3dhKeys>, StoreError>;
     /// The X3DH keys this side sent to re-synchronise the ratchet.
     fn sync_keys(&self, conn_id: &[u8]) -> Result<Option<X3dhKeys>, StoreError>;
+    /// The short link of an address, if it has one.
+    fn short_link(&self, conn_id: &[u8]) -> Result<Option<ShortLinkRecord>, StoreError>;
     /// Whether the peer's ratchet keys with this hash were processed already.
     fn ratchet_key_hash_exists(&self, conn_id: &[u8], hash: &[u8]) -> Result<bool, StoreError>;
     /// The ratchet state.
@@ -443,6 +465,7 @@ pub struct MemoryStore {
     invitations: HashMap<Vec<u8>, InvitationRecord>,
     snd_msgs: BTreeMap<(ConnId, i64), SndMsgRecord>,
     rcv_msgs: BTreeMap<(ConnId, i64), RcvMsgRecord>,
+    short_links: HashMap<ConnId, ShortLinkRecord>,
 }
 
 impl MemoryStore {
@@ -472,6 +495,7 @@ impl Store for MemoryStore {
                     self.invitations.retain(|_, i| i.contact_conn_id != id);
                     self.snd_msgs.retain(|(c, _), _| *c != id);
                     self.rcv_msgs.retain(|(c, _), _| *c != id);
+                    self.short_links.remove(&id);
                 }
                 Write::PutRcvQueue(q) => {
                     self.require_conn(&q.conn_id)?;
@@ -556,6 +580,13 @@ impl Store for MemoryStore {
                     self.require_conn(&id)?;
                     self.ratchet_key_hashes.entry(id).or_default().push(h);
                 }
+                Write::PutShortLink(l) => {
+                    self.require_conn(&l.conn_id)?;
+                    self.short_links.insert(l.conn_id.clone(), l);
+                }
+                Write::DeleteShortLink(id) => {
+                    self.short_links.remove(&id);
+                }
             }
         }
         Ok(())
@@ -583,6 +614,10 @@ impl Store for MemoryStore {
 
     fn sync_keys(&self, conn_id: &[u8]) -> Result<Option<X3dhKeys>, StoreError> {
         Ok(self.sync_keys.get(conn_id).cloned())
+    }
+
+    fn short_link(&self, conn_id: &[u8]) -> Result<Option<ShortLinkRecord>, StoreError> {
+        Ok(self.short_links.get(conn_id).cloned())
     }
 
     fn ratchet_key_hash_exists(&self, conn_id: &[u8], hash: &[u8]) -> Result<bool, StoreError> {

@@ -75,6 +75,13 @@ CREATE TABLE "rcv_queues" (
   PRIMARY KEY (conn_id, rcv_id),
   UNIQUE (server, rcv_id)
 ) WITHOUT ROWID;
+CREATE TABLE short_links (
+  conn_id BLOB NOT NULL PRIMARY KEY REFERENCES connections ON DELETE CASCADE,
+  link_id BLOB NOT NULL,
+  link_key BLOB NOT NULL,
+  root_private_key BLOB NOT NULL,
+  short_link TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE skipped_messages (
   skipped_message_id INTEGER PRIMARY KEY,
   conn_id BLOB NOT NULL REFERENCES connections ON DELETE CASCADE,

@@ -26,7 +26,8 @@ use simplex_ratchet::{
     X3dhPrivateKeys, CURRENT_E2E_VERSION, PQ_RATCHET_E2E_VERSION, SUPPORTED_E2E_VERSIONS, X448,
 };
 use smp_proto::command::SubscriptionMode;
-use smp_proto::{QueueMode, SmpQueueUri};
+use smp_proto::transmission::CORR_ID_SIZE;
+use smp_proto::{NewQueueReq, QueueMode, QueueReqData, SmpQueueUri};
 use smp_proto::{SmpServer, Version};
 
 use super::receive::AckMode;
@@ -42,6 +43,24 @@ pub(super) fn is_messaging(mode: Option<QueueMode>) -> bool {
     mode == Some(QueueMode::Messaging)
 }
 
+/// The keys of a new receive queue: the recipient's key, its DH key with the relay and the
+/// e2e key the sender's messages are encrypted to.
+pub(super) struct NewRcvKeys {
+    pub(super) rcv_key: PrivateAuthKey,
+    pub(super) dh: PrivateKeyX25519,
+    pub(super) e2e: PrivateKeyX25519,
+}
+
+impl NewRcvKeys {
+    pub(super) fn generate() -> Self {
+        NewRcvKeys {
+            rcv_key: PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng)),
+            dh: PrivateKeyX25519::generate(&mut OsRng),
+            e2e: PrivateKeyX25519::generate(&mut OsRng),
+        }
+    }
+}
+
 impl Agent {
     /// Creates a connection and returns its ID and the invitation link for the peer
     /// (`newConn` with an invitation).
@@ -54,18 +73,16 @@ impl Agent {
     /// with `conn_info` (the creator gets `CONF`); with a contact link, sends an invitation
     /// with `conn_info` (the address owner gets `REQ`) and waits for its `CONF`. The
     /// invitation is stored before it is sent: a refusal by the address's server fails the
-    /// call, a temporary failure leaves it to be retried (also after a restart).
+    /// call, a temporary failure leaves it to be retried (also after a restart). A short
+    /// contact link is read and checked first ([`Agent::join_connection_link`]).
     pub async fn join_connection(
         &self,
         link: &str,
         conn_info: &[u8],
     ) -> Result<ConnId, AgentError> {
-        let req = ConnectionRequest::parse(link.as_bytes())
-            .map_err(|e| AgentError::BadLink(e.to_string()))?;
-        match req {
-            ConnectionRequest::Invitation(inv) => self.inner.join_invitation(&inv, conn_info).await,
-            ConnectionRequest::Contact(c) => self.inner.join_contact(&c, conn_info).await,
-        }
+        self.join_connection_link(link, conn_info)
+            .await
+            .map(|(id, _)| id)
     }
 
     /// Accepts a confirmation reported by `CONF` with this side's `conn_info`
@@ -157,18 +174,44 @@ impl Inner {
         server: &SmpServer,
         sender_can_secure: bool,
     ) -> Result<(RcvQueueRecord, SmpQueueUri), AgentError> {
+        let keys = NewRcvKeys::generate();
+        let req = QueueReqData::of_mode(QueueMode::from_sender_can_secure(sender_can_secure));
+        let e2e = keys.e2e.public_key();
+        let rq = self
+            .create_rcv_queue_with(conn_id, server, keys, req, None)
+            .await?;
+        let uri = SmpQueueUri {
+            client_versions: SUPPORTED_SMP_CLIENT_VERSIONS,
+            server: server.clone(),
+            sender_id: rq.snd_id.clone(),
+            dh_public_key: e2e,
+            queue_mode: Some(QueueMode::from_sender_can_secure(rq.sender_can_secure)),
+        };
+        Ok((rq, uri))
+    }
+
+    /// `NEW` with `req` (and, for a queue with link data, the correlation ID its sender ID
+    /// comes from); returns the queue's record, indexed and subscribed.
+    pub(super) async fn create_rcv_queue_with(
+        self: &Arc<Self>,
+        conn_id: &[u8],
+        server: &SmpServer,
+        keys: NewRcvKeys,
+        req: QueueReqData,
+        corr_id: Option<[u8; CORR_ID_SIZE]>,
+    ) -> Result<RcvQueueRecord, AgentError> {
         let client = self.client(server, conn_id).await?;
-        let rcv_key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng));
-        let dh = PrivateKeyX25519::generate(&mut OsRng);
-        let e2e = PrivateKeyX25519::generate(&mut OsRng);
+        let sender_can_secure = req.mode() == QueueMode::Messaging;
+        let new_req = NewQueueReq {
+            rcv_auth_key: keys.rcv_key.public_key(),
+            rcv_dh_key: keys.dh.public_key(),
+            basic_auth: self.config.server_auth.get(server).cloned(),
+            sub_mode: SubscriptionMode::Subscribe,
+            queue_req_data: Some(req),
+            ntf_creds: None,
+        };
         let ids = client
-            .create_queue(
-                &rcv_key,
-                &dh.public_key(),
-                self.config.server_auth.get(server).cloned(),
-                SubscriptionMode::Subscribe,
-                sender_can_secure,
-            )
+            .create_queue_with(&keys.rcv_key, new_req, corr_id)
             .await
             .map_err(|e| smp_err(server, e))?;
         let can_secure = sender_can_secure && is_messaging(ids.queue_mode);
@@ -176,9 +219,9 @@ impl Inner {
             conn_id: conn_id.to_vec(),
             server: server.clone(),
             rcv_id: ids.rcv_id.as_slice().to_vec(),
-            rcv_key,
-            rcv_dh_secret: dh_x25519(&ids.rcv_public_dh_key, &dh),
-            e2e_priv_key: e2e.clone(),
+            rcv_key: keys.rcv_key,
+            rcv_dh_secret: dh_x25519(&ids.rcv_public_dh_key, &keys.dh),
+            e2e_priv_key: keys.e2e,
             e2e_dh_secret: None,
             snd_id: ids.snd_id.as_slice().to_vec(),
             sender_can_secure: can_secure,
@@ -191,14 +234,7 @@ impl Inner {
         };
         self.index_queue(&rq);
         self.subscribed(&self.sess_key(server, conn_id), conn_id);
-        let uri = SmpQueueUri {
-            client_versions: SUPPORTED_SMP_CLIENT_VERSIONS,
-            server: server.clone(),
-            sender_id: rq.snd_id.clone(),
-            dh_public_key: e2e.public_key(),
-            queue_mode: Some(QueueMode::from_sender_can_secure(can_secure)),
-        };
-        Ok((rq, uri))
+        Ok(rq)
     }
 
     /// A new connection with a receive queue and X3DH keys (`newConn`).

@@ -1,4 +1,4 @@
-//! The sender's commands (`SEND`, `SKEY`) to the relay that holds a queue, directly or
+//! The sender's commands (`SEND`, `SKEY`, and the link read `LGET`) to the relay that holds a queue, directly or
 //! through a proxy relay (private message routing; `sendOrProxySMPCommand`,
 //! `getSMPProxyClient` in the reference's `Agent/Client.hs`).
 //!
@@ -20,8 +20,9 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use simplex_crypto::PrivateAuthKey;
 use smp_client::{ClientError, ProxiedRelay, SmpClient};
-use smp_proto::command::Command;
+use smp_proto::command::{Command, QueueLinkData};
 use smp_proto::error::{BrokerErrorType, ProxyError, TransportError as WireTransportError};
+use smp_proto::version::SHORT_LINKS_SMP_VERSION;
 use smp_proto::{ErrorType, MsgFlags, Response, SmpServer};
 
 use super::{Inner, SessKey};
@@ -42,7 +43,12 @@ pub(super) enum SndCommand<'a> {
         key: &'a PrivateAuthKey,
         snd_id: &'a [u8],
     },
+    /// `LGET`: reads a contact address's link data.
+    LGet { link_id: &'a [u8] },
 }
+
+/// The answer to `LGET`: the queue's sender ID and its (encrypted) link data.
+pub(super) type LinkReply = (Vec<u8>, QueueLinkData);
 
 /// Why a sender's command failed.
 #[derive(Debug)]
@@ -197,15 +203,21 @@ pub(super) struct Routing {
 }
 
 impl SndCommand<'_> {
-    async fn direct(&self, client: &SmpClient) -> Result<(), ClientError> {
+    async fn direct(&self, client: &SmpClient) -> Result<Option<LinkReply>, ClientError> {
         match *self {
             SndCommand::Send {
                 key,
                 snd_id,
                 flags,
                 body,
-            } => client.send_message(key, snd_id, flags, body).await,
-            SndCommand::SKey { key, snd_id } => client.secure_sender_queue(key, snd_id).await,
+            } => client
+                .send_message(key, snd_id, flags, body)
+                .await
+                .map(|_| None),
+            SndCommand::SKey { key, snd_id } => {
+                client.secure_sender_queue(key, snd_id).await.map(|_| None)
+            }
+            SndCommand::LGet { link_id } => client.get_link(link_id).await.map(Some),
         }
     }
 
@@ -215,7 +227,7 @@ impl SndCommand<'_> {
         &self,
         client: &SmpClient,
         relay: &ProxiedRelay,
-    ) -> Result<Result<(), ErrorType>, ClientError> {
+    ) -> Result<Result<Option<LinkReply>, ErrorType>, ClientError> {
         let (key, snd_id, cmd) = match *self {
             SndCommand::Send {
                 key,
@@ -233,9 +245,14 @@ impl SndCommand<'_> {
             SndCommand::SKey { key, snd_id } => {
                 (Some(key), snd_id, Command::SKey(key.public_key()))
             }
+            SndCommand::LGet { link_id } => (None, link_id, Command::LGet),
         };
+        if matches!(cmd, Command::LGet) && relay.version < SHORT_LINKS_SMP_VERSION {
+            return Err(ClientError::Unsupported("short links need SMP v15"));
+        }
         match client.proxy_command_split(relay, key, snd_id, cmd).await? {
-            Ok(Response::Ok) => Ok(Ok(())),
+            Ok(Response::Ok) => Ok(Ok(None)),
+            Ok(Response::Lnk { snd_id, data }) => Ok(Ok(Some((snd_id.into_vec(), data)))),
             Ok(r) => Err(ClientError::Unexpected(r.tag())),
             Err(e) => Ok(Err(e)),
         }
@@ -276,9 +293,21 @@ impl Inner {
         conn_id: &[u8],
         cmd: SndCommand<'_>,
     ) -> Result<Option<SmpServer>, SendFail> {
+        self.command_or_proxy(dest, conn_id, cmd)
+            .await
+            .map(|(proxy, _)| proxy)
+    }
+
+    /// [`Inner::send_or_proxy`] with the relay's link data when the command reads it (`LGET`).
+    pub(super) async fn command_or_proxy(
+        self: &Arc<Self>,
+        dest: &SmpServer,
+        conn_id: &[u8],
+        cmd: SndCommand<'_>,
+    ) -> Result<(Option<SmpServer>, Option<LinkReply>), SendFail> {
         if self.should_proxy(dest) {
             match self.send_via_proxy(dest, conn_id, &cmd).await {
-                Ok(proxy) => return Ok(Some(proxy)),
+                Ok((proxy, reply)) => return Ok((Some(proxy), reply)),
                 Err(e) if e.is_host() && self.direct_allowed() => {
                     tracing::debug!("proxy cannot serve {dest}, sending directly: {e}");
                 }
@@ -289,11 +318,11 @@ impl Inner {
             .client(dest, conn_id)
             .await
             .map_err(|e| client_fail(dest, e))?;
-        cmd.direct(&client).await.map_err(|error| SendFail::Smp {
+        let reply = cmd.direct(&client).await.map_err(|error| SendFail::Smp {
             server: Box::new(dest.clone()),
             error,
         })?;
-        Ok(None)
+        Ok((None, reply))
     }
 
     async fn send_via_proxy(
@@ -301,7 +330,7 @@ impl Inner {
         dest: &SmpServer,
         conn_id: &[u8],
         cmd: &SndCommand<'_>,
-    ) -> Result<SmpServer, SendFail> {
+    ) -> Result<(SmpServer, Option<LinkReply>), SendFail> {
         let dest_key = self.sess_key(dest, conn_id);
         let mut again = false;
         loop {
@@ -315,7 +344,7 @@ impl Inner {
                 .proxied_relay(&proxy_key, &proxy, &client, &dest_key, dest)
                 .await?;
             match cmd.via(&client, &relay).await {
-                Ok(Ok(())) => return Ok(proxy),
+                Ok(Ok(reply)) => return Ok((proxy, reply)),
                 Ok(Err(ErrorType::Proxy(p))) if *p == ProxyError::NoSession && !again => {
                     // The proxy lost the session: a new one through the same proxy, once.
                     self.forget_relay(&proxy_key, dest, &relay.session_id).await;

@@ -1,0 +1,324 @@
+//! Short links of contact addresses over real in-process relays: an address made on a v15
+//! relay has both links and a contact made through the short one (read through a proxy)
+//! completes and carries messages; its user data changes (`LSET`) and the link goes
+//! (`LDEL`); an address on a v14 relay has only its full link; link data that is altered
+//! (hash, signature) or names another queue is refused before anything is sent.
+
+mod common;
+
+use agent_proto::version::{SUPPORTED_AGENT_VERSIONS, SUPPORTED_SMP_CLIENT_VERSIONS};
+use agent_proto::{
+    contact_short_link_kdf, encode_sign_link_data, encrypt_link_data, ConnReqUriData,
+    ConnectionRequest, ContactRequest, ContactShortLink, ContactType, LinkDataError, LinkKey,
+    ShortLink, ShortLinkScheme, UserConnLinkData, UserContactData, UserLinkData,
+};
+use common::*;
+use rand::rngs::OsRng;
+use rand::RngCore;
+use simplex_agent::{AgentError, Event, SmpProxyFallback, SmpProxyMode};
+use simplex_crypto::{PrivateAuthKey, PrivateKeyEd25519, PrivateKeyX25519};
+use simplex_encoding::{Large, ShortBytes};
+use smp_client::{link_corr_id, ClientConfig, SmpClient};
+use smp_proto::address::TransportHost;
+use smp_proto::version::{Version, VersionRange};
+use smp_proto::{
+    ContactLinkReq, NewQueueReq, QueueLinkData, QueueMode, QueueReqData, SmpQueueUri, SmpServer,
+    SubscriptionMode,
+};
+
+/// Bob joins Alice's address through `link`; both sides go through REQ, CONF, INFO and CON.
+async fn complete_address_contact(
+    a: &mut TestAgent,
+    addr_id: &[u8],
+    b: &mut TestAgent,
+    link: &str,
+) -> (Vec<u8>, Vec<u8>, Option<Vec<u8>>) {
+    let (ba, user_data) = b
+        .agent
+        .join_connection_link(link, b"bob's profile")
+        .await
+        .expect("join");
+    let req = a.next().await;
+    assert_eq!(req.conn_id, addr_id);
+    let Event::Req { inv_id, conn_info } = req.event else {
+        panic!("expected REQ, got {req:?}");
+    };
+    assert_eq!(conn_info, b"bob's profile");
+    let ab = a
+        .agent
+        .accept_contact(&inv_id, b"alice's profile")
+        .await
+        .expect("accept");
+    let conf = b.next().await;
+    assert_eq!(conf.conn_id, ba);
+    let Event::Conf { conf_id, .. } = conf.event else {
+        panic!("expected CONF, got {conf:?}");
+    };
+    b.agent
+        .allow_connection(&conf_id, b"bob again")
+        .await
+        .expect("allow");
+    assert_eq!(a.next().await.event, Event::Info(b"bob again".to_vec()));
+    assert_eq!(a.next().await.event, Event::Con);
+    assert_eq!(b.next().await.event, Event::Con);
+    (ab, ba, user_data)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn address_short_link_through_proxy_then_update_and_delete() {
+    let s1 = TestServer::start(128).await.expect("test server");
+    let s2 = TestServer::start(128).await.expect("test server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![s1.address().clone()])).await;
+    let mut cb = config(vec![s2.address().clone()]);
+    cb.smp_proxy_mode = SmpProxyMode::Always;
+    cb.smp_proxy_fallback = SmpProxyFallback::Prohibit;
+    let mut b = TestAgent::start(dir.path(), "bob", cb).await;
+
+    let (addr_id, links) = a
+        .agent
+        .create_contact_address_with_link(b"alice's card")
+        .await
+        .expect("address");
+    assert!(
+        links.full.starts_with("simplex:/contact#/?"),
+        "{}",
+        links.full
+    );
+    let short = links.short.expect("a short link on a v15 relay");
+    assert!(short.starts_with("https://"), "{short}");
+    assert!(short.contains("/a#"), "{short}");
+    assert_eq!(
+        a.agent.address_short_link(&addr_id).await.expect("link"),
+        Some(short.clone())
+    );
+
+    // The data reads back as the full link and the card, without joining.
+    let data = b
+        .agent
+        .get_short_link_data(&short)
+        .await
+        .expect("link data");
+    assert_eq!(data.full, links.full);
+    assert_eq!(data.user_data, b"alice's card");
+
+    let (ab, ba, user_data) = complete_address_contact(&mut a, &addr_id, &mut b, &short).await;
+    assert_eq!(user_data.as_deref(), Some(&b"alice's card"[..]));
+    // Bob reached Alice's relay only through his own.
+    let relays = b.agent.proxied_relays().await;
+    assert!(
+        relays.iter().any(|(_, r)| r == s1.address()),
+        "a proxied session to Alice's relay: {relays:?}"
+    );
+    exchange(&mut a, &ab, &mut b, &ba, b"hello bob").await;
+    exchange(&mut b, &ba, &mut a, &ab, b"hello alice").await;
+
+    // LSET: the card changes, the link stays.
+    a.agent
+        .set_address_link_data(&addr_id, b"alice's new card")
+        .await
+        .expect("set link data");
+    let data = b
+        .agent
+        .get_short_link_data(&short)
+        .await
+        .expect("link data");
+    assert_eq!(data.user_data, b"alice's new card");
+    assert_eq!(data.full, links.full);
+
+    // LDEL: the short link is gone, the address and its full link stay.
+    a.agent.delete_address_link(&addr_id).await.expect("LDEL");
+    assert_eq!(
+        a.agent.address_short_link(&addr_id).await.expect("link"),
+        None
+    );
+    assert!(b.agent.get_short_link_data(&short).await.is_err());
+    assert!(matches!(
+        a.agent.set_address_link_data(&addr_id, b"x").await,
+        Err(AgentError::Prohibited(_))
+    ));
+    let c = TestAgent::start(dir.path(), "carol", config(vec![s1.address().clone()])).await;
+    c.agent
+        .join_connection(&links.full, b"carol")
+        .await
+        .expect("the full link still works");
+    let req = a.next().await;
+    assert!(matches!(req.event, Event::Req { .. }), "{req:?}");
+
+    for t in [&a, &b, &c] {
+        t.agent.stop().await;
+    }
+    s1.stop().await.expect("server stopped");
+    s2.stop().await.expect("server stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn address_on_a_v14_relay_has_only_the_full_link() {
+    let v6_14 = VersionRange::new(Version(6), Version(14)).expect("range");
+    let srv = TestServer::start_with_versions(128, v6_14)
+        .await
+        .expect("test server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
+    let (addr_id, links) = a
+        .agent
+        .create_contact_address_with_link(b"alice's card")
+        .await
+        .expect("address");
+    assert_eq!(links.short, None);
+    assert!(
+        links.full.starts_with("simplex:/contact#/?"),
+        "{}",
+        links.full
+    );
+    assert_eq!(
+        a.agent.address_short_link(&addr_id).await.expect("link"),
+        None
+    );
+    let (ab, ba, user_data) = complete_address_contact(&mut a, &addr_id, &mut b, &links.full).await;
+    assert_eq!(user_data, None);
+    exchange(&mut a, &ab, &mut b, &ba, b"over v14").await;
+    a.agent.stop().await;
+    b.agent.stop().await;
+    srv.stop().await.expect("server stopped");
+}
+
+/// How the link data of a crafted address is spoiled.
+#[derive(Clone, Copy, Debug)]
+enum Tamper {
+    /// The short link's key is not the hash of the fixed data.
+    Hash,
+    /// The fixed data's signature is altered.
+    Signature,
+    /// The embedded full link names a queue on another relay (another host: the reference
+    /// compares hosts, so another port of the same host is the same relay).
+    OtherServer,
+    /// The embedded full link names another sender ID.
+    OtherSender,
+}
+
+/// A contact queue on `server` with link data made by hand and spoiled as `tamper` says;
+/// returns the short link, the queue's recipient key and ID.
+async fn crafted_address(
+    client: &SmpClient,
+    server: &SmpServer,
+    other: &SmpServer,
+    tamper: Tamper,
+) -> (String, PrivateAuthKey, Vec<u8>) {
+    let (corr_id, snd_id) = link_corr_id().expect("corr id");
+    let mut embedded_snd_id = snd_id.to_vec();
+    if let Tamper::OtherSender = tamper {
+        embedded_snd_id[0] ^= 1;
+    }
+    let uri = SmpQueueUri {
+        client_versions: SUPPORTED_SMP_CLIENT_VERSIONS,
+        server: match tamper {
+            Tamper::OtherServer => other.clone(),
+            _ => server.clone(),
+        },
+        sender_id: embedded_snd_id,
+        dh_public_key: PrivateKeyX25519::generate(&mut OsRng).public_key(),
+        queue_mode: Some(QueueMode::Contact),
+    };
+    let conn_req = ConnectionRequest::Contact(ContactRequest {
+        data: ConnReqUriData {
+            agent_versions: SUPPORTED_AGENT_VERSIONS,
+            smp_queues: vec![uri],
+            client_data: None,
+        },
+    });
+    let root = PrivateKeyEd25519::generate(&mut OsRng);
+    let user = UserConnLinkData::Contact(UserContactData {
+        direct: true,
+        owners: Vec::new(),
+        relays: Vec::new(),
+        user_data: UserLinkData(b"mallory".to_vec()),
+    });
+    let (mut link_key, mut signed) =
+        encode_sign_link_data(&root, SUPPORTED_AGENT_VERSIONS, &conn_req, None, &user);
+    match tamper {
+        Tamper::Hash => {
+            let mut k = [0u8; 32];
+            OsRng.fill_bytes(&mut k);
+            link_key = LinkKey(k);
+        }
+        // The signature follows its one-byte length.
+        Tamper::Signature => signed.fixed[1] ^= 1,
+        Tamper::OtherServer | Tamper::OtherSender => {}
+    }
+    let (link_id, sb_key) = contact_short_link_kdf(&link_key);
+    let enc = encrypt_link_data(&mut OsRng, &sb_key, &signed).expect("encrypt");
+    let rcv_key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng));
+    let req = NewQueueReq {
+        rcv_auth_key: rcv_key.public_key(),
+        rcv_dh_key: PrivateKeyX25519::generate(&mut OsRng).public_key(),
+        basic_auth: None,
+        sub_mode: SubscriptionMode::OnlyCreate,
+        queue_req_data: Some(QueueReqData::Contact(Some(ContactLinkReq {
+            link_id: ShortBytes::from_slice(&link_id).expect("id"),
+            snd_id: ShortBytes::from_slice(&snd_id).expect("id"),
+            data: QueueLinkData {
+                fixed: Large::new(enc.fixed).expect("fits"),
+                user: Large::new(enc.user).expect("fits"),
+            },
+        }))),
+        ntf_creds: None,
+    };
+    let ids = client
+        .create_queue_with(&rcv_key, req, Some(corr_id))
+        .await
+        .expect("NEW with link data");
+    let short = ShortLink::Contact(ContactShortLink {
+        scheme: ShortLinkScheme::Server,
+        contact_type: ContactType::Contact,
+        server: server.clone(),
+        link_key,
+    })
+    .to_string();
+    (short, rcv_key, ids.rcv_id.as_slice().to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_link_data_is_refused_before_anything_is_sent() {
+    let s1 = TestServer::start(128).await.expect("test server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let other = SmpServer {
+        hosts: vec![TransportHost::Domain("relay.example".into())],
+        ..s1.address().clone()
+    };
+    let b = TestAgent::start(dir.path(), "bob", config(vec![s1.address().clone()])).await;
+    let (mallory, _events) = SmpClient::connect(s1.address(), ClientConfig::default())
+        .await
+        .expect("connect");
+    for tamper in [
+        Tamper::Hash,
+        Tamper::Signature,
+        Tamper::OtherServer,
+        Tamper::OtherSender,
+    ] {
+        let (short, rcv_key, rcv_id) =
+            crafted_address(&mallory, s1.address(), &other, tamper).await;
+        let r = b.agent.join_connection_link(&short, b"bob's profile").await;
+        match (tamper, &r) {
+            (Tamper::Hash, Err(AgentError::Link(LinkDataError::Hash)))
+            | (Tamper::Signature, Err(AgentError::Link(LinkDataError::FixedSignature)))
+            | (Tamper::OtherServer, Err(AgentError::LinkAddress))
+            | (Tamper::OtherSender, Err(AgentError::LinkAddress)) => {}
+            _ => panic!("{tamper:?}: unexpected {r:?}"),
+        }
+        assert!(
+            b.agent.get_short_link_data(&short).await.is_err(),
+            "{tamper:?}"
+        );
+        // Nothing was made or sent: no connection on Bob's side, no message in the queue.
+        assert!(
+            b.agent.connection_ids().await.expect("ids").is_empty(),
+            "{tamper:?}"
+        );
+        let msg = mallory.get_message(&rcv_key, &rcv_id).await.expect("GET");
+        assert!(msg.is_none(), "{tamper:?}: the address got a message");
+    }
+    b.agent.stop().await;
+    s1.stop().await.expect("server stopped");
+}
