@@ -58,57 +58,86 @@ pub fn app_link(link: &str) -> String {
 /// The widest QR code drawn, in columns: an 80-column terminal shows it unwrapped.
 pub const QR_MAX_WIDTH: usize = 80;
 
-/// In place of a QR code that would not fit [`QR_MAX_WIDTH`] columns.
+/// In place of a QR code that would not fit [`QR_MAX_WIDTH`] columns even with quadrant
+/// blocks (a link of more than about 3,000 characters).
 pub const QR_TOO_WIDE: &str = "(no QR code: this link is too long for a code that fits 80 columns)";
 
-/// The lines of a QR code of `text`, drawn with half blocks (two modules, one above the
-/// other, a character), with the lowest error correction: the smallest code, as a screen is
-/// not a worn label. The quiet zone is the standard 4 modules when that fits in
-/// [`QR_MAX_WIDTH`] columns, else as wide as fits (at least 1): an invitation link's code
-/// (77 modules) then fits an 80-column terminal. Light modules are drawn as blocks, for
-/// terminals with a dark background. A code wider than that (a post-quantum invitation
-/// carries a KEM key: about 150 modules) would wrap and could not be scanned: it is left
-/// out with [`QR_TOO_WIDE`] in its place (the reference's terminal client draws none).
+/// The lines of a QR code of `text`, with the lowest error correction: the smallest code, as
+/// a screen is not a worn label. Light modules are drawn as blocks, for terminals with a dark
+/// background.
+///
+/// A code that fits [`QR_MAX_WIDTH`] columns with one module a column (up to 78 modules: a
+/// full invitation link without a post-quantum key) is drawn with half blocks, two modules
+/// one above the other a character, so each module is square. A wider one (a post-quantum
+/// invitation carries a KEM key: about 150 modules) is drawn with quadrant blocks, two by two
+/// modules a character: its modules are twice as tall as wide, which scanners correct as they
+/// correct any tilt (checked with zbar on a rendering of the characters), and it still fits
+/// 80 columns. The quiet zone is the standard 4 modules where that fits, else as wide as fits
+/// (at least 1). A code wider still is left out with [`QR_TOO_WIDE`] in its place (the
+/// reference's terminal client draws none).
 pub fn qr_lines(text: &str) -> Vec<String> {
     let code = match QrCode::with_error_correction_level(text.as_bytes(), EcLevel::L) {
         Ok(code) => code,
         Err(e) => return vec![format!("(no QR code: {e})")],
     };
     let n = code.width();
-    if n + 2 > QR_MAX_WIDTH {
+    let per_col = if n + 2 <= QR_MAX_WIDTH {
+        1
+    } else if n + 2 <= 2 * QR_MAX_WIDTH {
+        2
+    } else {
         return vec![QR_TOO_WIDE.to_owned()];
-    }
-    let quiet = (QR_MAX_WIDTH.saturating_sub(n) / 2).clamp(1, 4);
+    };
+    let quiet = ((per_col * QR_MAX_WIDTH).saturating_sub(n) / 2).clamp(1, 4);
     let colors = code.to_colors();
     let size = n + 2 * quiet;
-    // Dark module at (x, y) of the code with its quiet zone.
-    let dark = |x: usize, y: usize| -> bool {
-        x >= quiet
-            && y >= quiet
-            && x < quiet + n
-            && y < quiet + n
+    // A light ("ink") module at (x, y) of the code with its quiet zone; past the right or
+    // bottom edge is the terminal's (dark) background.
+    let ink = |x: usize, y: usize| -> bool {
+        if x >= size || y >= size {
+            return false;
+        }
+        let in_code = x >= quiet && y >= quiet && x < quiet + n && y < quiet + n;
+        !(in_code
             && colors
                 .get((y - quiet) * n + (x - quiet))
-                .is_some_and(|c| *c == qrcode::Color::Dark)
+                .is_some_and(|c| *c == qrcode::Color::Dark))
     };
     (0..size)
         .step_by(2)
         .map(|y| {
             (0..size)
+                .step_by(per_col)
                 .map(|x| {
-                    // A row past the bottom is the terminal's (dark) background.
-                    let top = !dark(x, y);
-                    let bottom = y + 1 < size && !dark(x, y + 1);
-                    match (top, bottom) {
-                        (true, true) => '█',
-                        (true, false) => '▀',
-                        (false, true) => '▄',
-                        (false, false) => ' ',
+                    if per_col == 1 {
+                        half_block(ink(x, y), ink(x, y + 1))
+                    } else {
+                        quadrant(ink(x, y), ink(x + 1, y), ink(x, y + 1), ink(x + 1, y + 1))
                     }
                 })
                 .collect()
         })
         .collect()
+}
+
+/// The character with ink in its top and/or bottom half.
+fn half_block(top: bool, bottom: bool) -> char {
+    match (top, bottom) {
+        (true, true) => '█',
+        (true, false) => '▀',
+        (false, true) => '▄',
+        (false, false) => ' ',
+    }
+}
+
+/// The character with ink in the given quarters (upper left, upper right, lower left, lower
+/// right): Unicode's block elements.
+fn quadrant(ul: bool, ur: bool, ll: bool, lr: bool) -> char {
+    const BY_BITS: [char; 16] = [
+        ' ', '▘', '▝', '▀', '▖', '▌', '▞', '▛', '▗', '▚', '▐', '▜', '▄', '▙', '▟', '█',
+    ];
+    let i = usize::from(ul) | usize::from(ur) << 1 | usize::from(ll) << 2 | usize::from(lr) << 3;
+    BY_BITS[i]
 }
 
 /// `/c`: the invitation (`viewConnReqInvitation`) with its QR code before the link, so that
@@ -675,8 +704,20 @@ mod tests {
             qr[0].chars().count()
         );
         assert_eq!(qr.len(), qr[0].chars().count().div_ceil(2));
-        // A post-quantum invitation's (about 2,300 characters) does not: it is left out.
-        assert_eq!(qr_lines(&"x".repeat(2300)), [QR_TOO_WIDE]);
+        // A post-quantum invitation's (about 2,300 characters) is drawn with quadrant blocks
+        // and fits too; only a much longer link gets no code.
+        let pq = qr_lines(&"x".repeat(2300));
+        assert!(
+            pq[0].chars().count() <= QR_MAX_WIDTH,
+            "{}",
+            pq[0].chars().count()
+        );
+        assert!(pq[0].chars().count() > 70, "two modules a column");
+        assert!(pq
+            .iter()
+            .flat_map(|l| l.chars())
+            .any(|c| c == '▚' || c == '▞'));
+        assert_eq!(qr_lines(&"x".repeat(2900)), [QR_TOO_WIDE]);
         // A short one keeps the standard quiet zone.
         let short = qr_lines("hi");
         assert_eq!(short[0].chars().count(), 21 + 8);

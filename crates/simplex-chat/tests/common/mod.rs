@@ -256,7 +256,7 @@ impl ChatProc {
 
 /// A line of a QR code drawn with half blocks.
 pub fn is_qr(l: &str) -> bool {
-    !l.is_empty() && l.chars().all(|c| " ▀▄█".contains(c))
+    !l.is_empty() && l.chars().all(|c| " ▀▄█▘▝▖▗▌▐▚▞▛▜▙▟".contains(c))
 }
 
 /// `HH:MM rest` or `MM-DD rest`.
