@@ -322,3 +322,72 @@ async fn tampered_link_data_is_refused_before_anything_is_sent() {
     b.agent.stop().await;
     s1.stop().await.expect("server stopped");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitation_over_a_short_link_through_proxy() {
+    let s1 = TestServer::start(128).await.expect("test server");
+    let s2 = TestServer::start(128).await.expect("test server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![s1.address().clone()])).await;
+    let mut cb = config(vec![s2.address().clone()]);
+    cb.smp_proxy_mode = SmpProxyMode::Always;
+    cb.smp_proxy_fallback = SmpProxyFallback::Prohibit;
+    let mut b = TestAgent::start(dir.path(), "bob", cb).await;
+
+    let (ab, links) = a
+        .agent
+        .create_connection_with_link(b"alice's card")
+        .await
+        .expect("invitation");
+    assert!(
+        links.full.starts_with("simplex:/invitation#/?"),
+        "{}",
+        links.full
+    );
+    let short = links.short.expect("a short link on a v15 relay");
+    assert!(short.contains("/i#"), "{short}");
+    // Its data is only read by joining (LKEY secures the queue).
+    assert!(b.agent.get_short_link_data(&short).await.is_err());
+
+    // LKEY secured the queue with Bob's key: the join goes on with it (a new key's SKEY
+    // would be refused by the relay).
+    let (ba, user_data) = b
+        .agent
+        .join_connection_link(&short, b"bob's info")
+        .await
+        .expect("join");
+    assert_eq!(user_data.as_deref(), Some(&b"alice's card"[..]));
+    let conf = a.next().await;
+    assert_eq!(conf.conn_id, ab);
+    let Event::Conf {
+        conf_id, conn_info, ..
+    } = conf.event
+    else {
+        panic!("expected CONF, got {conf:?}");
+    };
+    assert_eq!(conn_info, b"bob's info");
+    a.agent
+        .allow_connection(&conf_id, b"alice's info")
+        .await
+        .expect("allow");
+    assert_eq!(b.next().await.event, Event::Info(b"alice's info".to_vec()));
+    assert_eq!(b.next().await.event, Event::Con);
+    assert_eq!(a.next().await.event, Event::Con);
+    exchange(&mut a, &ab, &mut b, &ba, b"hello bob").await;
+    exchange(&mut b, &ba, &mut a, &ab, b"hello alice").await;
+
+    // A one-time link: someone else cannot open it any more.
+    let c = TestAgent::start(dir.path(), "carol", config(vec![s1.address().clone()])).await;
+    assert!(c
+        .agent
+        .join_connection_link(&short, b"carol")
+        .await
+        .is_err());
+    assert!(c.agent.connection_ids().await.expect("ids").is_empty());
+
+    for t in [&a, &b, &c] {
+        t.agent.stop().await;
+    }
+    s1.stop().await.expect("server stopped");
+    s2.stop().await.expect("server stopped");
+}
