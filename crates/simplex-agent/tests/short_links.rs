@@ -6,7 +6,8 @@
 //! One-time invitations: the short link (read with `LKEY` through a proxy, which secures
 //! the queue) gives a connection that carries messages both ways; a second join of it fails
 //! (`AUTH`) with nothing sent; spoiled invitation link data is refused before anything is
-//! sent; a v14 relay gives only the full link.
+//! sent, as is one whose queue its sender cannot secure (before the reply queue is made);
+//! a v14 relay gives only the full link.
 
 mod common;
 
@@ -34,6 +35,7 @@ use smp_proto::{
     ContactLinkReq, ErrorType, MessagingLinkReq, NewQueueReq, QueueLinkData, QueueMode,
     QueueReqData, SmpQueueUri, SmpServer, SubscriptionMode,
 };
+use smp_server::testing::local_address;
 
 /// Bob joins Alice's address through `link`; both sides go through REQ, CONF, INFO and CON.
 async fn complete_address_contact(
@@ -205,6 +207,8 @@ enum Tamper {
     OtherServer,
     /// The embedded full link names another sender ID.
     OtherSender,
+    /// The embedded invitation's queue is not one its sender secures (invitations only).
+    NotMessaging,
 }
 
 /// A contact queue on `server` with link data made by hand and spoiled as `tamper` says;
@@ -254,7 +258,7 @@ async fn crafted_address(
         }
         // The signature follows its one-byte length.
         Tamper::Signature => signed.fixed[1] ^= 1,
-        Tamper::OtherServer | Tamper::OtherSender => {}
+        Tamper::OtherServer | Tamper::OtherSender | Tamper::NotMessaging => {}
     }
     let (link_id, sb_key) = contact_short_link_kdf(&link_key);
     let enc = encrypt_link_data(&mut OsRng, &sb_key, &signed).expect("encrypt");
@@ -489,7 +493,10 @@ async fn crafted_invitation(
         },
         sender_id: embedded_snd_id,
         dh_public_key: PrivateKeyX25519::generate(&mut OsRng).public_key(),
-        queue_mode: Some(QueueMode::Messaging),
+        queue_mode: Some(match tamper {
+            Tamper::NotMessaging => QueueMode::Contact,
+            _ => QueueMode::Messaging,
+        }),
     };
     let (_, _, params) =
         generate_rcv_e2e_params::<X448>(&mut OsRng, CURRENT_E2E_VERSION, PqSupport(false));
@@ -517,7 +524,7 @@ async fn crafted_invitation(
             link_key = LinkKey(k);
         }
         Tamper::Signature => signed.fixed[1] ^= 1,
-        Tamper::OtherServer | Tamper::OtherSender => {}
+        Tamper::OtherServer | Tamper::OtherSender | Tamper::NotMessaging => {}
     }
     let enc =
         encrypt_link_data(&mut OsRng, &inv_short_link_kdf(&link_key), &signed).expect("encrypt");
@@ -587,6 +594,28 @@ async fn tampered_invitation_link_data_is_refused_before_anything_is_sent() {
         let msg = mallory.get_message(&rcv_key, &rcv_id).await.expect("GET");
         assert!(msg.is_none(), "{tamper:?}: the queue got a message");
     }
+    b.agent.stop().await;
+    s1.stop().await.expect("server stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitation_to_a_queue_its_sender_cannot_secure_is_refused_before_the_reply_queue() {
+    let s1 = TestServer::start(128).await.expect("test server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Bob's own relay is unreachable: had the join gone on to make its reply queue, it
+    // would fail there with a connection error instead.
+    let unreachable = local_address(s1.key_hash(), 1);
+    let b = TestAgent::start(dir.path(), "bob", config(vec![unreachable])).await;
+    let (mallory, _events) = SmpClient::connect(s1.address(), ClientConfig::default())
+        .await
+        .expect("connect");
+    let (short, rcv_key, rcv_id) =
+        crafted_invitation(&mallory, s1.address(), s1.address(), Tamper::NotMessaging).await;
+    let r = b.agent.join_connection_link(&short, b"bob's info").await;
+    assert!(matches!(r, Err(AgentError::BadLink(_))), "{r:?}");
+    assert!(b.agent.connection_ids().await.expect("ids").is_empty());
+    let msg = mallory.get_message(&rcv_key, &rcv_id).await.expect("GET");
+    assert!(msg.is_none(), "the queue got a message");
     b.agent.stop().await;
     s1.stop().await.expect("server stopped");
 }

@@ -43,6 +43,14 @@ pub(super) fn is_messaging(mode: Option<QueueMode>) -> bool {
     mode == Some(QueueMode::Messaging)
 }
 
+/// Whether the sender secures a queue of `mode` itself (`SKEY`, or `LKEY` for a short
+/// invitation) at these SMP client and agent versions.
+fn sender_secures(mode: Option<QueueMode>, client_version: u16, agent_version: u16) -> bool {
+    is_messaging(mode)
+        && client_version >= SND_AUTH_KEY_SMP_CLIENT_VERSION.0
+        && agent_version >= SND_AUTH_KEY_AGENT_VERSION.0
+}
+
 /// The keys of a new receive queue: the recipient's key, its DH key with the relay and the
 /// e2e key the sender's messages are encrypted to.
 pub(super) struct NewRcvKeys {
@@ -318,9 +326,7 @@ impl Inner {
         secured_with: Option<PrivateAuthKey>,
     ) -> Result<SndQueueRecord, AgentError> {
         let e2e = PrivateKeyX25519::generate(&mut OsRng);
-        let can_secure = is_messaging(queue_mode)
-            && client_version >= SND_AUTH_KEY_SMP_CLIENT_VERSION.0
-            && agent_version >= SND_AUTH_KEY_AGENT_VERSION.0;
+        let can_secure = sender_secures(queue_mode, client_version, agent_version);
         if secured_with.is_some() && !can_secure {
             return Err(AgentError::BadLink(
                 "a short invitation to a queue its sender cannot secure".into(),
@@ -370,6 +376,12 @@ impl Inner {
         snd_key: Option<PrivateAuthKey>,
     ) -> Result<ConnId, AgentError> {
         let (agent_v, quri, client_v) = negotiate_link(&inv.data)?;
+        if snd_key.is_some() && !sender_secures(quri.queue_mode, client_v.0, agent_v.0) {
+            // Refused before the reply queue is made (`new_snd_queue` refuses it too).
+            return Err(AgentError::BadLink(
+                "a short invitation to a queue its sender cannot secure".into(),
+            ));
+        }
         let e2e_v = inv
             .e2e
             .versions
