@@ -7,7 +7,7 @@
 //! the queue) gives a connection that carries messages both ways; a second join of it fails
 //! (`AUTH`) with nothing sent; spoiled invitation link data is refused before anything is
 //! sent, as is one whose queue its sender cannot secure (before the reply queue is made);
-//! a v14 relay gives only the full link.
+//! a v14 relay gives only the full link; with PQ on, the link data holds the KEM key.
 
 mod common;
 
@@ -616,6 +616,32 @@ async fn invitation_to_a_queue_its_sender_cannot_secure_is_refused_before_the_re
     assert!(b.agent.connection_ids().await.expect("ids").is_empty());
     let msg = mallory.get_message(&rcv_key, &rcv_id).await.expect("GET");
     assert!(msg.is_none(), "the queue got a message");
+    b.agent.stop().await;
+    s1.stop().await.expect("server stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pq_invitation_over_a_short_link() {
+    let s1 = TestServer::start(128).await.expect("test server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ca = config(vec![s1.address().clone()]);
+    ca.pq_support = true;
+    let cb = ca.clone();
+    let mut a = TestAgent::start(dir.path(), "alice", ca).await;
+    let mut b = TestAgent::start(dir.path(), "bob", cb).await;
+    // The link data holds the invitation with its KEM key (about 1.2 KB) and still fits.
+    let (ab, links) = a
+        .agent
+        .create_connection_with_link(b"alice's card")
+        .await
+        .expect("invitation");
+    assert!(links.full.contains("kem_key"), "{}", links.full);
+    let short = links.short.expect("a short link on a v15 relay");
+    let (ba, user_data) = complete_invitation(&mut a, &ab, &mut b, &short).await;
+    assert_eq!(user_data.as_deref(), Some(&b"alice's card"[..]));
+    exchange(&mut a, &ab, &mut b, &ba, b"pq hello").await;
+    exchange(&mut b, &ba, &mut a, &ab, b"pq hello back").await;
+    a.agent.stop().await;
     b.agent.stop().await;
     s1.stop().await.expect("server stopped");
 }
