@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, Notify};
 
 mod connect;
 mod links;
-pub use links::{AddressLinks, ShortLinkData};
+pub use links::{CreatedLinks, ShortLinkData};
 mod receive;
 mod routing;
 mod send;

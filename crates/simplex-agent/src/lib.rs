@@ -35,7 +35,7 @@ pub use store::{MemoryStore, Store};
 pub mod agent;
 pub mod types;
 
-pub use agent::{AddressLinks, Agent, ShortLinkData};
+pub use agent::{Agent, CreatedLinks, ShortLinkData};
 pub use types::{
     AgentConfig, AgentCryptoError, AgentEvent, ConnectionStats, Event, MsgIntegrity, MsgMeta,
     MsgReceipt, MsgReceiptStatus, QueueDirection, RatchetSyncState, RcvQueueInfo, RcvSwitchStatus,

@@ -1,16 +1,22 @@
-//! Short links of contact addresses over real in-process relays: an address made on a v15
+//! Short links over real in-process relays. Contact addresses: an address made on a v15
 //! relay has both links and a contact made through the short one (read through a proxy)
 //! completes and carries messages; its user data changes (`LSET`) and the link goes
 //! (`LDEL`); an address on a v14 relay has only its full link; link data that is altered
 //! (hash, signature) or names another queue is refused before anything is sent.
+//! One-time invitations: the short link (read with `LKEY` through a proxy, which secures
+//! the queue) gives a connection that carries messages both ways; a second join of it fails
+//! (`AUTH`) with nothing sent; spoiled invitation link data is refused before anything is
+//! sent, as is one whose queue its sender cannot secure (before the reply queue is made);
+//! a v14 relay gives only the full link; with PQ on, the link data holds the KEM key.
 
 mod common;
 
 use agent_proto::version::{SUPPORTED_AGENT_VERSIONS, SUPPORTED_SMP_CLIENT_VERSIONS};
 use agent_proto::{
-    contact_short_link_kdf, encode_sign_link_data, encrypt_link_data, ConnReqUriData,
-    ConnectionRequest, ContactRequest, ContactShortLink, ContactType, LinkDataError, LinkKey,
-    ShortLink, ShortLinkScheme, UserConnLinkData, UserContactData, UserLinkData,
+    contact_short_link_kdf, encode_sign_link_data, encrypt_link_data, inv_short_link_kdf,
+    ConnReqUriData, ConnectionRequest, ContactRequest, ContactShortLink, ContactType,
+    InvitationRequest, InvitationShortLink, LinkDataError, LinkKey, ShortLink, ShortLinkScheme,
+    UserConnLinkData, UserContactData, UserLinkData,
 };
 use common::*;
 use rand::rngs::OsRng;
@@ -18,13 +24,18 @@ use rand::RngCore;
 use simplex_agent::{AgentError, Event, SmpProxyFallback, SmpProxyMode};
 use simplex_crypto::{PrivateAuthKey, PrivateKeyEd25519, PrivateKeyX25519};
 use simplex_encoding::{Large, ShortBytes};
-use smp_client::{link_corr_id, ClientConfig, SmpClient};
+use simplex_ratchet::{
+    generate_rcv_e2e_params, E2ERatchetParamsUri, PqSupport, CURRENT_E2E_VERSION,
+    SUPPORTED_E2E_VERSIONS, X448,
+};
+use smp_client::{link_corr_id, ClientConfig, ClientError, SmpClient};
 use smp_proto::address::TransportHost;
 use smp_proto::version::{Version, VersionRange};
 use smp_proto::{
-    ContactLinkReq, NewQueueReq, QueueLinkData, QueueMode, QueueReqData, SmpQueueUri, SmpServer,
-    SubscriptionMode,
+    ContactLinkReq, ErrorType, MessagingLinkReq, NewQueueReq, QueueLinkData, QueueMode,
+    QueueReqData, SmpQueueUri, SmpServer, SubscriptionMode,
 };
+use smp_server::testing::local_address;
 
 /// Bob joins Alice's address through `link`; both sides go through REQ, CONF, INFO and CON.
 async fn complete_address_contact(
@@ -196,6 +207,8 @@ enum Tamper {
     OtherServer,
     /// The embedded full link names another sender ID.
     OtherSender,
+    /// The embedded invitation's queue is not one its sender secures (invitations only).
+    NotMessaging,
 }
 
 /// A contact queue on `server` with link data made by hand and spoiled as `tamper` says;
@@ -245,7 +258,7 @@ async fn crafted_address(
         }
         // The signature follows its one-byte length.
         Tamper::Signature => signed.fixed[1] ^= 1,
-        Tamper::OtherServer | Tamper::OtherSender => {}
+        Tamper::OtherServer | Tamper::OtherSender | Tamper::NotMessaging => {}
     }
     let (link_id, sb_key) = contact_short_link_kdf(&link_key);
     let enc = encrypt_link_data(&mut OsRng, &sb_key, &signed).expect("encrypt");
@@ -319,6 +332,316 @@ async fn tampered_link_data_is_refused_before_anything_is_sent() {
         let msg = mallory.get_message(&rcv_key, &rcv_id).await.expect("GET");
         assert!(msg.is_none(), "{tamper:?}: the address got a message");
     }
+    b.agent.stop().await;
+    s1.stop().await.expect("server stopped");
+}
+
+/// Whether `r` is the relay's `AUTH` (a one-time link already used: `LKEY` with another key).
+fn is_auth(r: &Result<(Vec<u8>, Option<Vec<u8>>), AgentError>) -> bool {
+    matches!(
+        r,
+        Err(AgentError::Smp {
+            error: ClientError::Server(ErrorType::Auth),
+            ..
+        })
+    )
+}
+
+/// Bob joins Alice's invitation `ab` through `link`; both sides go through CONF, INFO and
+/// CON. Returns Bob's connection ID and the user data the link gave him.
+async fn complete_invitation(
+    a: &mut TestAgent,
+    ab: &[u8],
+    b: &mut TestAgent,
+    link: &str,
+) -> (Vec<u8>, Option<Vec<u8>>) {
+    let (ba, user_data) = b
+        .agent
+        .join_connection_link(link, b"bob's info")
+        .await
+        .expect("join");
+    let conf = a.next().await;
+    assert_eq!(conf.conn_id, ab);
+    let Event::Conf {
+        conf_id, conn_info, ..
+    } = conf.event
+    else {
+        panic!("expected CONF, got {conf:?}");
+    };
+    assert_eq!(conn_info, b"bob's info");
+    a.agent
+        .allow_connection(&conf_id, b"alice's info")
+        .await
+        .expect("allow");
+    assert_eq!(b.next().await.event, Event::Info(b"alice's info".to_vec()));
+    assert_eq!(b.next().await.event, Event::Con);
+    assert_eq!(a.next().await.event, Event::Con);
+    (ba, user_data)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitation_over_a_short_link_through_proxy_is_one_time() {
+    let s1 = TestServer::start(128).await.expect("test server");
+    let s2 = TestServer::start(128).await.expect("test server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![s1.address().clone()])).await;
+    let mut cb = config(vec![s2.address().clone()]);
+    cb.smp_proxy_mode = SmpProxyMode::Always;
+    cb.smp_proxy_fallback = SmpProxyFallback::Prohibit;
+    let mut b = TestAgent::start(dir.path(), "bob", cb).await;
+
+    let (ab, links) = a
+        .agent
+        .create_connection_with_link(b"alice's card")
+        .await
+        .expect("invitation");
+    assert!(
+        links.full.starts_with("simplex:/invitation#/?"),
+        "{}",
+        links.full
+    );
+    let short = links.short.expect("a short link on a v15 relay");
+    assert!(short.starts_with("https://"), "{short}");
+    assert!(short.contains("/i#"), "{short}");
+    // Its data is only read by joining (LKEY secures the queue).
+    assert!(matches!(
+        b.agent.get_short_link_data(&short).await,
+        Err(AgentError::BadLink(_))
+    ));
+
+    // LKEY secured the queue with Bob's key: the join goes on with it (SKEY with a new key
+    // would be refused by the relay).
+    let (ba, user_data) = complete_invitation(&mut a, &ab, &mut b, &short).await;
+    assert_eq!(user_data.as_deref(), Some(&b"alice's card"[..]));
+    let relays = b.agent.proxied_relays().await;
+    assert!(
+        relays.iter().any(|(_, r)| r == s1.address()),
+        "a proxied session to Alice's relay: {relays:?}"
+    );
+    exchange(&mut a, &ab, &mut b, &ba, b"hello bob").await;
+    exchange(&mut b, &ba, &mut a, &ab, b"hello alice").await;
+
+    // A one-time link: neither Bob again nor Carol can join it (the queue is secured with
+    // Bob's first key), and neither makes a connection.
+    let again = b.agent.join_connection_link(&short, b"bob again").await;
+    assert!(is_auth(&again), "{again:?}");
+    assert_eq!(
+        b.agent.connection_ids().await.expect("ids"),
+        vec![ba.clone()]
+    );
+    let c = TestAgent::start(dir.path(), "carol", config(vec![s1.address().clone()])).await;
+    let carol = c.agent.join_connection_link(&short, b"carol").await;
+    assert!(is_auth(&carol), "{carol:?}");
+    assert!(c.agent.connection_ids().await.expect("ids").is_empty());
+    // Nothing reached Alice's queue in between: the next thing on it is Bob's message.
+    exchange(&mut b, &ba, &mut a, &ab, b"still only bob").await;
+
+    for t in [&a, &b, &c] {
+        t.agent.stop().await;
+    }
+    s1.stop().await.expect("server stopped");
+    s2.stop().await.expect("server stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitation_on_a_v14_relay_has_only_the_full_link() {
+    let v6_14 = VersionRange::new(Version(6), Version(14)).expect("range");
+    let srv = TestServer::start_with_versions(128, v6_14)
+        .await
+        .expect("test server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
+    let (ab, links) = a
+        .agent
+        .create_connection_with_link(b"alice's card")
+        .await
+        .expect("invitation");
+    assert_eq!(links.short, None);
+    assert!(
+        links.full.starts_with("simplex:/invitation#/?"),
+        "{}",
+        links.full
+    );
+    let (ba, user_data) = complete_invitation(&mut a, &ab, &mut b, &links.full).await;
+    assert_eq!(user_data, None);
+    exchange(&mut a, &ab, &mut b, &ba, b"over v14").await;
+    exchange(&mut b, &ba, &mut a, &ab, b"back over v14").await;
+    a.agent.stop().await;
+    b.agent.stop().await;
+    srv.stop().await.expect("server stopped");
+}
+
+/// A messaging queue on `server` with invitation link data made by hand and spoiled as
+/// `tamper` says; returns the short link, the queue's recipient key and ID.
+async fn crafted_invitation(
+    client: &SmpClient,
+    server: &SmpServer,
+    other: &SmpServer,
+    tamper: Tamper,
+) -> (String, PrivateAuthKey, Vec<u8>) {
+    let (corr_id, snd_id) = link_corr_id().expect("corr id");
+    let mut embedded_snd_id = snd_id.to_vec();
+    if let Tamper::OtherSender = tamper {
+        embedded_snd_id[0] ^= 1;
+    }
+    let uri = SmpQueueUri {
+        client_versions: SUPPORTED_SMP_CLIENT_VERSIONS,
+        server: match tamper {
+            Tamper::OtherServer => other.clone(),
+            _ => server.clone(),
+        },
+        sender_id: embedded_snd_id,
+        dh_public_key: PrivateKeyX25519::generate(&mut OsRng).public_key(),
+        queue_mode: Some(match tamper {
+            Tamper::NotMessaging => QueueMode::Contact,
+            _ => QueueMode::Messaging,
+        }),
+    };
+    let (_, _, params) =
+        generate_rcv_e2e_params::<X448>(&mut OsRng, CURRENT_E2E_VERSION, PqSupport(false));
+    let conn_req = ConnectionRequest::Invitation(InvitationRequest {
+        data: ConnReqUriData {
+            agent_versions: SUPPORTED_AGENT_VERSIONS,
+            smp_queues: vec![uri],
+            client_data: None,
+        },
+        e2e: E2ERatchetParamsUri {
+            versions: SUPPORTED_E2E_VERSIONS,
+            key1: params.key1,
+            key2: params.key2,
+            kem: params.kem,
+        },
+    });
+    let root = PrivateKeyEd25519::generate(&mut OsRng);
+    let user = UserConnLinkData::Invitation(UserLinkData(b"mallory".to_vec()));
+    let (mut link_key, mut signed) =
+        encode_sign_link_data(&root, SUPPORTED_AGENT_VERSIONS, &conn_req, None, &user);
+    match tamper {
+        Tamper::Hash => {
+            let mut k = [0u8; 32];
+            OsRng.fill_bytes(&mut k);
+            link_key = LinkKey(k);
+        }
+        Tamper::Signature => signed.fixed[1] ^= 1,
+        Tamper::OtherServer | Tamper::OtherSender | Tamper::NotMessaging => {}
+    }
+    let enc =
+        encrypt_link_data(&mut OsRng, &inv_short_link_kdf(&link_key), &signed).expect("encrypt");
+    let rcv_key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng));
+    let req = NewQueueReq {
+        rcv_auth_key: rcv_key.public_key(),
+        rcv_dh_key: PrivateKeyX25519::generate(&mut OsRng).public_key(),
+        basic_auth: None,
+        sub_mode: SubscriptionMode::OnlyCreate,
+        queue_req_data: Some(QueueReqData::Messaging(Some(MessagingLinkReq {
+            snd_id: ShortBytes::from_slice(&snd_id).expect("id"),
+            data: QueueLinkData {
+                fixed: Large::new(enc.fixed).expect("fits"),
+                user: Large::new(enc.user).expect("fits"),
+            },
+        }))),
+        ntf_creds: None,
+    };
+    let ids = client
+        .create_queue_with(&rcv_key, req, Some(corr_id))
+        .await
+        .expect("NEW with link data");
+    let link_id = ids.link_id.expect("the relay made a link ID");
+    let short = ShortLink::Invitation(InvitationShortLink {
+        scheme: ShortLinkScheme::Server,
+        server: server.clone(),
+        link_id: link_id.as_slice().to_vec(),
+        link_key,
+    })
+    .to_string();
+    (short, rcv_key, ids.rcv_id.as_slice().to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_invitation_link_data_is_refused_before_anything_is_sent() {
+    let s1 = TestServer::start(128).await.expect("test server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let other = SmpServer {
+        hosts: vec![TransportHost::Domain("relay.example".into())],
+        ..s1.address().clone()
+    };
+    let b = TestAgent::start(dir.path(), "bob", config(vec![s1.address().clone()])).await;
+    let (mallory, _events) = SmpClient::connect(s1.address(), ClientConfig::default())
+        .await
+        .expect("connect");
+    for tamper in [
+        Tamper::Hash,
+        Tamper::Signature,
+        Tamper::OtherServer,
+        Tamper::OtherSender,
+    ] {
+        let (short, rcv_key, rcv_id) =
+            crafted_invitation(&mallory, s1.address(), &other, tamper).await;
+        let r = b.agent.join_connection_link(&short, b"bob's info").await;
+        match (tamper, &r) {
+            (Tamper::Hash, Err(AgentError::Link(LinkDataError::Hash)))
+            | (Tamper::Signature, Err(AgentError::Link(LinkDataError::FixedSignature)))
+            | (Tamper::OtherServer, Err(AgentError::LinkAddress))
+            | (Tamper::OtherSender, Err(AgentError::LinkAddress)) => {}
+            _ => panic!("{tamper:?}: unexpected {r:?}"),
+        }
+        // Nothing was made or sent: no connection on Bob's side, no message in the queue.
+        assert!(
+            b.agent.connection_ids().await.expect("ids").is_empty(),
+            "{tamper:?}"
+        );
+        let msg = mallory.get_message(&rcv_key, &rcv_id).await.expect("GET");
+        assert!(msg.is_none(), "{tamper:?}: the queue got a message");
+    }
+    b.agent.stop().await;
+    s1.stop().await.expect("server stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitation_to_a_queue_its_sender_cannot_secure_is_refused_before_the_reply_queue() {
+    let s1 = TestServer::start(128).await.expect("test server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Bob's own relay is unreachable: had the join gone on to make its reply queue, it
+    // would fail there with a connection error instead.
+    let unreachable = local_address(s1.key_hash(), 1);
+    let b = TestAgent::start(dir.path(), "bob", config(vec![unreachable])).await;
+    let (mallory, _events) = SmpClient::connect(s1.address(), ClientConfig::default())
+        .await
+        .expect("connect");
+    let (short, rcv_key, rcv_id) =
+        crafted_invitation(&mallory, s1.address(), s1.address(), Tamper::NotMessaging).await;
+    let r = b.agent.join_connection_link(&short, b"bob's info").await;
+    assert!(matches!(r, Err(AgentError::BadLink(_))), "{r:?}");
+    assert!(b.agent.connection_ids().await.expect("ids").is_empty());
+    let msg = mallory.get_message(&rcv_key, &rcv_id).await.expect("GET");
+    assert!(msg.is_none(), "the queue got a message");
+    b.agent.stop().await;
+    s1.stop().await.expect("server stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pq_invitation_over_a_short_link() {
+    let s1 = TestServer::start(128).await.expect("test server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ca = config(vec![s1.address().clone()]);
+    ca.pq_support = true;
+    let cb = ca.clone();
+    let mut a = TestAgent::start(dir.path(), "alice", ca).await;
+    let mut b = TestAgent::start(dir.path(), "bob", cb).await;
+    // The link data holds the invitation with its KEM key (about 1.2 KB) and still fits.
+    let (ab, links) = a
+        .agent
+        .create_connection_with_link(b"alice's card")
+        .await
+        .expect("invitation");
+    assert!(links.full.contains("kem_key"), "{}", links.full);
+    let short = links.short.expect("a short link on a v15 relay");
+    let (ba, user_data) = complete_invitation(&mut a, &ab, &mut b, &short).await;
+    assert_eq!(user_data.as_deref(), Some(&b"alice's card"[..]));
+    exchange(&mut a, &ab, &mut b, &ba, b"pq hello").await;
+    exchange(&mut b, &ba, &mut a, &ab, b"pq hello back").await;
+    a.agent.stop().await;
     b.agent.stop().await;
     s1.stop().await.expect("server stopped");
 }

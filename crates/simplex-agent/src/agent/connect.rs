@@ -43,6 +43,14 @@ pub(super) fn is_messaging(mode: Option<QueueMode>) -> bool {
     mode == Some(QueueMode::Messaging)
 }
 
+/// Whether the sender secures a queue of `mode` itself (`SKEY`, or `LKEY` for a short
+/// invitation) at these SMP client and agent versions.
+fn sender_secures(mode: Option<QueueMode>, client_version: u16, agent_version: u16) -> bool {
+    is_messaging(mode)
+        && client_version >= SND_AUTH_KEY_SMP_CLIENT_VERSION.0
+        && agent_version >= SND_AUTH_KEY_AGENT_VERSION.0
+}
+
 /// The keys of a new receive queue: the recipient's key, its DH key with the relay and the
 /// e2e key the sender's messages are encrypted to.
 pub(super) struct NewRcvKeys {
@@ -138,7 +146,7 @@ impl Agent {
         let ConnectionRequest::Invitation(req) = req else {
             return Err(AgentError::BadLink("not an invitation".into()));
         };
-        let conn_id = self.inner.join_invitation(&req, conn_info).await?;
+        let conn_id = self.inner.join_invitation(&req, conn_info, None).await?;
         let id = inv_id.to_vec();
         self.inner
             .db(move |s| s.apply(vec![Write::DeleteInvitation(id)]))
@@ -177,7 +185,7 @@ impl Inner {
         let keys = NewRcvKeys::generate();
         let req = QueueReqData::of_mode(QueueMode::from_sender_can_secure(sender_can_secure));
         let e2e = keys.e2e.public_key();
-        let rq = self
+        let (rq, _) = self
             .create_rcv_queue_with(conn_id, server, keys, req, None)
             .await?;
         let uri = SmpQueueUri {
@@ -191,7 +199,8 @@ impl Inner {
     }
 
     /// `NEW` with `req` (and, for a queue with link data, the correlation ID its sender ID
-    /// comes from); returns the queue's record, indexed and subscribed.
+    /// comes from); returns the queue's record, indexed and subscribed, and the link ID the
+    /// relay made or accepted.
     pub(super) async fn create_rcv_queue_with(
         self: &Arc<Self>,
         conn_id: &[u8],
@@ -199,7 +208,7 @@ impl Inner {
         keys: NewRcvKeys,
         req: QueueReqData,
         corr_id: Option<[u8; CORR_ID_SIZE]>,
-    ) -> Result<RcvQueueRecord, AgentError> {
+    ) -> Result<(RcvQueueRecord, Option<Vec<u8>>), AgentError> {
         let client = self.client(server, conn_id).await?;
         let sender_can_secure = req.mode() == QueueMode::Messaging;
         let new_req = NewQueueReq {
@@ -234,7 +243,7 @@ impl Inner {
         };
         self.index_queue(&rq);
         self.subscribed(&self.sess_key(server, conn_id), conn_id);
-        Ok(rq)
+        Ok((rq, ids.link_id.map(|l| l.as_slice().to_vec())))
     }
 
     /// A new connection with a receive queue and X3DH keys (`newConn`).
@@ -242,6 +251,17 @@ impl Inner {
         self: &Arc<Self>,
         server: Option<SmpServer>,
     ) -> Result<(ConnId, InvitationRequest), AgentError> {
+        let (conn_id, link, _) = self.new_invitation_with(server, None).await?;
+        Ok((conn_id, link))
+    }
+
+    /// [`Inner::new_invitation`], with a short link carrying `user_data` when it is given
+    /// and the relay serves short links.
+    pub(super) async fn new_invitation_with(
+        self: &Arc<Self>,
+        server: Option<SmpServer>,
+        user_data: Option<&[u8]>,
+    ) -> Result<(ConnId, InvitationRequest, Option<String>), AgentError> {
         let server = match server {
             Some(s) => s,
             None => self.pick_server()?,
@@ -254,9 +274,6 @@ impl Inner {
             SUPPORTED_AGENT_VERSIONS.max.0,
         );
         conn.pq_support = self.config.pq_support;
-        let (rq, uri) = self
-            .create_rcv_queue(&conn_id, &server, self.config.sender_can_secure)
-            .await?;
         let (keys, kem, params) = generate_rcv_e2e_params::<X448>(
             &mut OsRng,
             CURRENT_E2E_VERSION,
@@ -267,6 +284,15 @@ impl Inner {
             key1: params.key1,
             key2: params.key2,
             kem: params.kem,
+        };
+        let (rq, uri, short) = match user_data {
+            Some(d) => self.inv_queue_with_link(&conn_id, &server, &e2e, d).await?,
+            None => {
+                let (rq, uri) = self
+                    .create_rcv_queue(&conn_id, &server, self.config.sender_can_secure)
+                    .await?;
+                (rq, uri, None)
+            }
         };
         let x3dh = X3dhKeys {
             key1: keys.key1,
@@ -282,15 +308,8 @@ impl Inner {
             ])
         })
         .await?;
-        let link = InvitationRequest {
-            data: ConnReqUriData {
-                agent_versions: SUPPORTED_AGENT_VERSIONS,
-                smp_queues: vec![uri],
-                client_data: None,
-            },
-            e2e,
-        };
-        Ok((conn_id, link))
+        let link = invitation_link(uri, e2e);
+        Ok((conn_id, link, short))
     }
 
     /// A send queue to `server`/`sender_id`, secured by this side with `SKEY` when it can.
@@ -304,12 +323,18 @@ impl Inner {
         client_version: u16,
         queue_mode: Option<QueueMode>,
         agent_version: u16,
+        secured_with: Option<PrivateAuthKey>,
     ) -> Result<SndQueueRecord, AgentError> {
         let e2e = PrivateKeyX25519::generate(&mut OsRng);
-        let can_secure = is_messaging(queue_mode)
-            && client_version >= SND_AUTH_KEY_SMP_CLIENT_VERSION.0
-            && agent_version >= SND_AUTH_KEY_AGENT_VERSION.0;
-        let snd_key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng));
+        let can_secure = sender_secures(queue_mode, client_version, agent_version);
+        if secured_with.is_some() && !can_secure {
+            return Err(AgentError::BadLink(
+                "a short invitation to a queue its sender cannot secure".into(),
+            ));
+        }
+        let pre_secured = secured_with.is_some();
+        let snd_key = secured_with
+            .unwrap_or_else(|| PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng)));
         let mut sq = SndQueueRecord {
             conn_id: conn_id.to_vec(),
             server: server.clone(),
@@ -324,7 +349,11 @@ impl Inner {
             replaces: None,
             switch_status: None,
         };
-        if can_secure {
+        if pre_secured {
+            // Secured already by LKEY when the short link was read (the reference's
+            // `newSndQueue` with a key): no SKEY.
+            state::snd_secured(&mut sq);
+        } else if can_secure {
             let cmd = SndCommand::SKey {
                 key: &sq.snd_key,
                 snd_id: &sq.snd_id,
@@ -339,12 +368,20 @@ impl Inner {
 
     /// Joins an invitation (`joinConn`): X3DH, the reply queue, the send queue secured when
     /// it can be, and the confirmation stored for delivery.
+    /// `snd_key` is the key a short link's `LKEY` secured the queue with already.
     pub(super) async fn join_invitation(
         self: &Arc<Self>,
         inv: &InvitationRequest,
         conn_info: &[u8],
+        snd_key: Option<PrivateAuthKey>,
     ) -> Result<ConnId, AgentError> {
         let (agent_v, quri, client_v) = negotiate_link(&inv.data)?;
+        if snd_key.is_some() && !sender_secures(quri.queue_mode, client_v.0, agent_v.0) {
+            // Refused before the reply queue is made (`new_snd_queue` refuses it too).
+            return Err(AgentError::BadLink(
+                "a short invitation to a queue its sender cannot secure".into(),
+            ));
+        }
         let e2e_v = inv
             .e2e
             .versions
@@ -393,6 +430,7 @@ impl Inner {
                 client_v.0,
                 quri.queue_mode,
                 agent_v.0,
+                snd_key,
             )
             .await?;
         let reply = SmpQueueInfo {
@@ -543,6 +581,7 @@ impl Inner {
                 client_v.0,
                 reply.queue_mode,
                 conn.agent_version,
+                None,
             )
             .await?;
         let msg = AgentMessage::ConnInfo(conn_info.to_vec());
@@ -750,6 +789,21 @@ impl Inner {
                 .await?;
         }
         Ok(AckMode::Now)
+    }
+}
+
+/// An invitation link with one queue.
+pub(super) fn invitation_link(
+    uri: SmpQueueUri,
+    e2e: E2ERatchetParamsUri<X448>,
+) -> InvitationRequest {
+    InvitationRequest {
+        data: ConnReqUriData {
+            agent_versions: SUPPORTED_AGENT_VERSIONS,
+            smp_queues: vec![uri],
+            client_data: None,
+        },
+        e2e,
     }
 }
 

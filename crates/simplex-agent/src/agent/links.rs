@@ -1,5 +1,6 @@
-//! Short links of contact addresses (SMP v15 link data; the reference's `newConn` with a
-//! link, `getConnShortLink`, `setConnShortLink`, `deleteConnShortLink`).
+//! Short links of contact addresses and one-time invitations (SMP v15 link data; the
+//! reference's `newConn` with a link, `getConnShortLink`, `setConnShortLink`,
+//! `deleteConnShortLink`).
 //!
 //! - Creating an address on a relay at v15 or later puts the link data on the contact queue
 //!   in `NEW`: the fixed part (agent versions, a fresh root Ed25519 key, the full address
@@ -11,35 +12,44 @@
 //!   agent routes privately), checks it (hash, signatures, then that the embedded link's
 //!   first queue is the queue the short link names: same server host, same sender ID) before
 //!   anything is sent, and joins the embedded full link.
+//! - An invitation's short link works alike, on a messaging queue whose link ID the relay
+//!   makes. Joining it reads the data with `LKEY`, which also secures the queue with the
+//!   joiner's new sender key, so the join that follows skips `SKEY` (the reference's
+//!   `newSndQueue` with a key).
 //! - The owner can replace the user part (`LSET`) or remove the link (`LDEL`); deleting the
 //!   address deletes its queue and with it the link.
 
 use std::sync::Arc;
 
-use agent_proto::version::SUPPORTED_AGENT_VERSIONS;
+use agent_proto::version::{SUPPORTED_AGENT_VERSIONS, SUPPORTED_SMP_CLIENT_VERSIONS};
 use agent_proto::{
     contact_short_link_kdf, decrypt_link_data, encode_sign_link_data, encode_sign_user_data,
-    encrypt_link_data, encrypt_user_data, ConnReqUriData, ConnectionLink, ConnectionMode,
-    ConnectionRequest, ContactRequest, ContactShortLink, ContactType, FixedLinkData, LinkKey,
-    ShortLink, ShortLinkScheme, UserConnLinkData, UserContactData, UserLinkData,
+    encrypt_link_data, encrypt_user_data, inv_short_link_kdf, ConnReqUriData, ConnectionLink,
+    ConnectionMode, ConnectionRequest, ContactRequest, ContactShortLink, ContactType,
+    FixedLinkData, InvitationShortLink, LinkKey, ShortLink, ShortLinkScheme, UserConnLinkData,
+    UserContactData, UserLinkData,
 };
 use rand::rngs::OsRng;
 use simplex_crypto::{PrivateAuthKey, PrivateKeyEd25519};
 use simplex_encoding::{Large, ShortBytes};
+use simplex_ratchet::{E2ERatchetParamsUri, X448};
 use smp_client::link_corr_id;
 use smp_proto::version::SHORT_LINKS_SMP_VERSION;
-use smp_proto::{ContactLinkReq, QueueLinkData, QueueMode, QueueReqData, SmpQueueUri};
+use smp_proto::{
+    ContactLinkReq, MessagingLinkReq, QueueLinkData, QueueMode, QueueReqData, SmpQueueUri,
+    SmpServer,
+};
 
-use super::connect::NewRcvKeys;
+use super::connect::{invitation_link, NewRcvKeys};
 use super::routing::{SendFail, SndCommand};
 use super::{random_id, smp_err, Agent, Inner};
 use crate::error::{AgentError, StoreError};
 use crate::store::*;
 
-/// The links of a new contact address.
+/// The links of a new contact address or invitation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AddressLinks {
-    /// The full `simplex:/contact` link (always).
+pub struct CreatedLinks {
+    /// The full `simplex:/contact` or `simplex:/invitation` link (always).
     pub full: String,
     /// The short link, when the address's relay serves short links (SMP v15+).
     pub short: Option<String>,
@@ -65,25 +75,41 @@ impl Agent {
     pub async fn create_contact_address_with_link(
         &self,
         user_data: &[u8],
-    ) -> Result<(ConnId, AddressLinks), AgentError> {
+    ) -> Result<(ConnId, CreatedLinks), AgentError> {
         self.inner.new_address_with_link(user_data).await
+    }
+
+    /// Creates a one-time invitation with a short link carrying `user_data` (`newConn` with
+    /// a link): both links when the relay serves short links (SMP v15+) and the agent makes
+    /// queues the sender secures, only the full link otherwise.
+    pub async fn create_connection_with_link(
+        &self,
+        user_data: &[u8],
+    ) -> Result<(ConnId, CreatedLinks), AgentError> {
+        let (conn_id, link, short) = self
+            .inner
+            .new_invitation_with(None, Some(user_data))
+            .await?;
+        let full = ConnectionRequest::Invitation(link).to_string();
+        Ok((conn_id, CreatedLinks { full, short }))
     }
 
     /// Reads and checks the data behind a short contact link (`getConnShortLink`): the full
     /// link it stands for and the application's bytes. Nothing is sent to the address.
     pub async fn get_short_link_data(&self, link: &str) -> Result<ShortLinkData, AgentError> {
-        let ConnectionLink::Short(short) = parse_link(link)? else {
-            return Err(AgentError::BadLink("not a short link".into()));
+        let ConnectionLink::Short(short @ ShortLink::Contact(_)) = parse_link(link)? else {
+            // An invitation's data is read by joining: LKEY secures its queue.
+            return Err(AgentError::BadLink("not a short contact link".into()));
         };
-        let (req, user_data) = self.inner.read_contact_link(&short).await?;
+        let (req, user_data, _) = self.inner.read_short_link(&short).await?;
         Ok(ShortLinkData {
-            full: ConnectionRequest::Contact(req).to_string(),
+            full: req.to_string(),
             user_data,
         })
     }
 
-    /// Joins a full or short link (`joinConn`); for a short contact link, returns the
-    /// application's bytes from its data too. The link data is checked before anything is
+    /// Joins a full or short link (`joinConn`); for a short link, returns the application's
+    /// bytes from its data too. The link data is checked before anything is
     /// sent.
     pub async fn join_connection_link(
         &self,
@@ -92,7 +118,7 @@ impl Agent {
     ) -> Result<(ConnId, Option<Vec<u8>>), AgentError> {
         match parse_link(link)? {
             ConnectionLink::Full(ConnectionRequest::Invitation(inv)) => {
-                let id = self.inner.join_invitation(&inv, conn_info).await?;
+                let id = self.inner.join_invitation(&inv, conn_info, None).await?;
                 Ok((id, None))
             }
             ConnectionLink::Full(ConnectionRequest::Contact(c)) => {
@@ -100,8 +126,13 @@ impl Agent {
                 Ok((id, None))
             }
             ConnectionLink::Short(short) => {
-                let (req, user_data) = self.inner.read_contact_link(&short).await?;
-                let id = self.inner.join_contact(&req, conn_info).await?;
+                let (req, user_data, snd_key) = self.inner.read_short_link(&short).await?;
+                let id = match req {
+                    ConnectionRequest::Contact(c) => self.inner.join_contact(&c, conn_info).await?,
+                    ConnectionRequest::Invitation(inv) => {
+                        self.inner.join_invitation(&inv, conn_info, snd_key).await?
+                    }
+                };
                 Ok((id, Some(user_data)))
             }
         }
@@ -177,7 +208,7 @@ impl Inner {
     async fn new_address_with_link(
         self: &Arc<Self>,
         user_data: &[u8],
-    ) -> Result<(ConnId, AddressLinks), AgentError> {
+    ) -> Result<(ConnId, CreatedLinks), AgentError> {
         let server = self.pick_server()?;
         let conn_id = random_id();
         let conn = ConnRecord::new(
@@ -193,12 +224,12 @@ impl Inner {
             self.db(move |s| s.apply(vec![Write::PutConn(conn), Write::PutRcvQueue(rq)]))
                 .await?;
             let full = contact_link(uri).to_string();
-            return Ok((conn_id, AddressLinks { full, short: None }));
+            return Ok((conn_id, CreatedLinks { full, short: None }));
         }
         let keys = NewRcvKeys::generate();
         let (corr_id, snd_id) = link_corr_id().map_err(|e| smp_err(&server, e))?;
         let uri = SmpQueueUri {
-            client_versions: agent_proto::version::SUPPORTED_SMP_CLIENT_VERSIONS,
+            client_versions: SUPPORTED_SMP_CLIENT_VERSIONS,
             server: server.clone(),
             sender_id: snd_id.to_vec(),
             dh_public_key: keys.e2e.public_key(),
@@ -223,7 +254,7 @@ impl Inner {
                 user: Large::new(enc.user).map_err(enc_err)?,
             },
         }));
-        let rq = self
+        let (rq, _) = self
             .create_rcv_queue_with(&conn_id, &server, keys, req, Some(corr_id))
             .await?;
         if rq.snd_id != snd_id {
@@ -252,43 +283,128 @@ impl Inner {
             ])
         })
         .await?;
-        let links = AddressLinks {
+        let links = CreatedLinks {
             full: conn_req.to_string(),
             short: Some(short),
         };
         Ok((conn_id, links))
     }
 
-    /// `LGET` for a short contact link (through a proxy when the agent routes so), then the
-    /// data's checks: the full link it holds and the application's bytes.
-    pub(super) async fn read_contact_link(
+    /// Reads a short link's data, through a proxy when the agent routes so: `LGET` for a
+    /// contact address, `LKEY` with a new sender key for an invitation (the key is
+    /// returned: the queue is secured with it). Then the data's checks; returns the full
+    /// link it holds and the application's bytes.
+    pub(super) async fn read_short_link(
         self: &Arc<Self>,
         short: &ShortLink,
-    ) -> Result<(ContactRequest, Vec<u8>), AgentError> {
-        let ShortLink::Contact(c) = short else {
-            return Err(AgentError::BadLink(
-                "short invitation links are not supported yet".into(),
-            ));
-        };
-        if c.contact_type != ContactType::Contact {
-            return Err(AgentError::BadLink("not a contact address".into()));
-        }
-        let (link_id, sb_key) = contact_short_link_kdf(&c.link_key);
+    ) -> Result<(ConnectionRequest, Vec<u8>, Option<PrivateAuthKey>), AgentError> {
         // Not tied to a connection: a session of its own (as a new connection's).
         let session = random_id();
-        let cmd = SndCommand::LGet { link_id: &link_id };
-        let (_, reply) = self
-            .command_or_proxy(&c.server, &session, cmd)
-            .await
-            .map_err(SendFail::into_agent_error)?;
+        let (mode, server, link_key, sb_key, snd_key, reply) = match short {
+            ShortLink::Contact(c) => {
+                if c.contact_type != ContactType::Contact {
+                    return Err(AgentError::BadLink("not a contact address".into()));
+                }
+                let (link_id, sb_key) = contact_short_link_kdf(&c.link_key);
+                let cmd = SndCommand::LGet { link_id: &link_id };
+                let (_, reply) = self
+                    .command_or_proxy(&c.server, &session, cmd)
+                    .await
+                    .map_err(SendFail::into_agent_error)?;
+                (
+                    ConnectionMode::Contact,
+                    &c.server,
+                    &c.link_key,
+                    sb_key,
+                    None,
+                    reply,
+                )
+            }
+            ShortLink::Invitation(l) => {
+                let key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng));
+                let cmd = SndCommand::LKey {
+                    key: &key,
+                    link_id: &l.link_id,
+                };
+                let (_, reply) = self
+                    .command_or_proxy(&l.server, &session, cmd)
+                    .await
+                    .map_err(SendFail::into_agent_error)?;
+                let sb_key = inv_short_link_kdf(&l.link_key);
+                (
+                    ConnectionMode::Invitation,
+                    &l.server,
+                    &l.link_key,
+                    sb_key,
+                    Some(key),
+                    reply,
+                )
+            }
+        };
         let (snd_id, data) = reply.ok_or(AgentError::Message("no link data"))?;
         let enc = agent_proto::EncryptedLinkData {
             fixed: data.fixed.into_vec(),
             user: data.user.into_vec(),
         };
-        let (fixed, user) = decrypt_link_data(ConnectionMode::Contact, &c.link_key, &sb_key, &enc)?;
-        let req = check_link_address(&c.server, &snd_id, fixed)?;
-        Ok((req, user.data.user_data().0.clone()))
+        let (fixed, user) = decrypt_link_data(mode, link_key, &sb_key, &enc)?;
+        let req = check_link_address(server, &snd_id, fixed)?;
+        Ok((req, user.data.user_data().0.clone(), snd_key))
+    }
+
+    /// A messaging queue for a new invitation with its link data in `NEW` (the relay makes
+    /// the link ID); a queue without a link when the relay or the configuration cannot.
+    pub(super) async fn inv_queue_with_link(
+        self: &Arc<Self>,
+        conn_id: &[u8],
+        server: &SmpServer,
+        e2e: &E2ERatchetParamsUri<X448>,
+        user_data: &[u8],
+    ) -> Result<(RcvQueueRecord, SmpQueueUri, Option<String>), AgentError> {
+        let client = self.client(server, conn_id).await?;
+        if client.version() < SHORT_LINKS_SMP_VERSION || !self.config.sender_can_secure {
+            let (rq, uri) = self
+                .create_rcv_queue(conn_id, server, self.config.sender_can_secure)
+                .await?;
+            return Ok((rq, uri, None));
+        }
+        let keys = NewRcvKeys::generate();
+        let (corr_id, snd_id) = link_corr_id().map_err(|e| smp_err(server, e))?;
+        let uri = SmpQueueUri {
+            client_versions: SUPPORTED_SMP_CLIENT_VERSIONS,
+            server: server.clone(),
+            sender_id: snd_id.to_vec(),
+            dh_public_key: keys.e2e.public_key(),
+            queue_mode: Some(QueueMode::Messaging),
+        };
+        let conn_req = ConnectionRequest::Invitation(invitation_link(uri.clone(), e2e.clone()));
+        let root = PrivateKeyEd25519::generate(&mut OsRng);
+        let data = UserConnLinkData::Invitation(UserLinkData(user_data.to_vec()));
+        let (link_key, signed) =
+            encode_sign_link_data(&root, SUPPORTED_AGENT_VERSIONS, &conn_req, None, &data);
+        let sb_key = inv_short_link_kdf(&link_key);
+        let enc = encrypt_link_data(&mut OsRng, &sb_key, &signed)?;
+        let req = QueueReqData::Messaging(Some(MessagingLinkReq {
+            snd_id: ShortBytes::from_slice(&snd_id).map_err(enc_err)?,
+            data: QueueLinkData {
+                fixed: Large::new(enc.fixed).map_err(enc_err)?,
+                user: Large::new(enc.user).map_err(enc_err)?,
+            },
+        }));
+        let (rq, link_id) = self
+            .create_rcv_queue_with(conn_id, server, keys, req, Some(corr_id))
+            .await?;
+        let link_id = link_id.ok_or(AgentError::Message("relay made no link ID"))?;
+        if rq.snd_id != snd_id || !rq.sender_can_secure {
+            return Err(AgentError::Message("relay changed the invitation's queue"));
+        }
+        let short = ShortLink::Invitation(InvitationShortLink {
+            scheme: ShortLinkScheme::Server,
+            server: server.clone(),
+            link_id,
+            link_key,
+        })
+        .to_string();
+        Ok((rq, uri, Some(short)))
     }
 
     async fn address_link(
@@ -334,18 +450,16 @@ fn contact_link(uri: SmpQueueUri) -> ConnectionRequest {
 /// link's server (its first host among the queue server's hosts) with the sender ID the
 /// relay answered; a queue on another form of the same server is given the short link's.
 fn check_link_address(
-    server: &smp_proto::SmpServer,
+    server: &SmpServer,
     snd_id: &[u8],
     fixed: FixedLinkData,
-) -> Result<ContactRequest, AgentError> {
-    let ConnectionRequest::Contact(mut req) = fixed.conn_req else {
-        return Err(AgentError::LinkAddress);
+) -> Result<ConnectionRequest, AgentError> {
+    let mut req = fixed.conn_req;
+    let data = match &mut req {
+        ConnectionRequest::Contact(c) => &mut c.data,
+        ConnectionRequest::Invitation(i) => &mut i.data,
     };
-    let q = req
-        .data
-        .smp_queues
-        .first_mut()
-        .ok_or(AgentError::LinkAddress)?;
+    let q = data.smp_queues.first_mut().ok_or(AgentError::LinkAddress)?;
     let same_host = server
         .hosts
         .first()

@@ -1,4 +1,4 @@
-//! The sender's commands (`SEND`, `SKEY`, and the link read `LGET`) to the relay that holds a queue, directly or
+//! The sender's commands (`SEND`, `SKEY`, and the link reads `LGET`, `LKEY`) to the relay that holds a queue, directly or
 //! through a proxy relay (private message routing; `sendOrProxySMPCommand`,
 //! `getSMPProxyClient` in the reference's `Agent/Client.hs`).
 //!
@@ -45,9 +45,14 @@ pub(super) enum SndCommand<'a> {
     },
     /// `LGET`: reads a contact address's link data.
     LGet { link_id: &'a [u8] },
+    /// `LKEY`: secures an invitation's queue with the sender's key and reads its link data.
+    LKey {
+        key: &'a PrivateAuthKey,
+        link_id: &'a [u8],
+    },
 }
 
-/// The answer to `LGET`: the queue's sender ID and its (encrypted) link data.
+/// The answer to `LGET`/`LKEY`: the queue's sender ID and its (encrypted) link data.
 pub(super) type LinkReply = (Vec<u8>, QueueLinkData);
 
 /// Why a sender's command failed.
@@ -218,6 +223,9 @@ impl SndCommand<'_> {
                 client.secure_sender_queue(key, snd_id).await.map(|_| None)
             }
             SndCommand::LGet { link_id } => client.get_link(link_id).await.map(Some),
+            SndCommand::LKey { key, link_id } => {
+                client.secure_get_link(key, link_id).await.map(Some)
+            }
         }
     }
 
@@ -246,8 +254,13 @@ impl SndCommand<'_> {
                 (Some(key), snd_id, Command::SKey(key.public_key()))
             }
             SndCommand::LGet { link_id } => (None, link_id, Command::LGet),
+            SndCommand::LKey { key, link_id } => {
+                (Some(key), link_id, Command::LKey(key.public_key()))
+            }
         };
-        if matches!(cmd, Command::LGet) && relay.version < SHORT_LINKS_SMP_VERSION {
+        if matches!(cmd, Command::LGet | Command::LKey(_))
+            && relay.version < SHORT_LINKS_SMP_VERSION
+        {
             return Err(ClientError::Unsupported("short links need SMP v15"));
         }
         match client.proxy_command_split(relay, key, snd_id, cmd).await? {
@@ -298,7 +311,8 @@ impl Inner {
             .map(|(proxy, _)| proxy)
     }
 
-    /// [`Inner::send_or_proxy`] with the relay's link data when the command reads it (`LGET`).
+    /// [`Inner::send_or_proxy`] with the relay's link data when the command reads it
+    /// (`LGET`, `LKEY`).
     pub(super) async fn command_or_proxy(
         self: &Arc<Self>,
         dest: &SmpServer,
