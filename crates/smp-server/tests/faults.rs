@@ -83,7 +83,20 @@ struct Received {
 async fn receive(r: &mut TestAgent, conn: &[u8], n: usize, got: &mut Received) {
     let target = got.bodies.len() + n;
     while got.bodies.len() < target {
-        let e = r.next().await;
+        // On a timeout, say how far it got (seen once under load: a 60-s wait after the
+        // restart in the journal mid-stream test, not reproduced since).
+        let e = match tokio::time::timeout(WAIT, r.events.recv()).await {
+            Ok(Some(e)) => e,
+            Ok(None) => panic!("event stream closed"),
+            Err(_) => panic!(
+                "no event within {WAIT:?}: {} of {target} distinct messages, {} repeats, {} \
+                 skipped, {} downs so far",
+                got.bodies.len(),
+                got.repeats,
+                got.skipped,
+                got.downs
+            ),
+        };
         match e.event {
             Event::Msg { meta, body } => {
                 assert_eq!(e.conn_id, conn);
