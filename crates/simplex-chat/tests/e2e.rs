@@ -51,11 +51,8 @@ fn connect_by_invitation_chat_both_ways_and_restart() {
     // (The reference's trailing space is trimmed by the line reader.)
     alice.expect("pass this invitation link to your contact (via another channel):");
     alice.expect("");
-    let link = read_link(
-        &mut alice,
-        "https://simplex.chat/invitation#/?",
-        "and ask them to connect: /c <invitation_link_above>",
-    );
+    let (link, _) = read_invitation(&mut alice);
+    assert!(link.len() < 200, "a short link: {link}");
     bob.send(&format!("/c {link}"));
     bob.expect("confirmation sent!");
     alice.expect("bob: contact is connected");
@@ -149,11 +146,7 @@ fn connect_through_an_address() {
     alice.send("/ad");
     alice.expect("Your new chat address is created!");
     alice.expect("");
-    let address = read_link(
-        &mut alice,
-        "https://simplex.chat/contact#/?",
-        "to delete it: /da (accepted contacts will remain connected)",
-    );
+    let (address, full_address) = read_address(&mut alice);
     bob.send(&format!("/c {address}"));
     bob.expect("connection request sent!");
     alice.expect("bob wants to connect to you!");
@@ -161,7 +154,8 @@ fn connect_through_an_address() {
     alice.expect("to reject: /rc bob (the sender will NOT be notified)");
     // A request to reject first.
     let mut carol = new_user("carol", &prefix(dir.path(), "carol"), Some(srv), None);
-    carol.send(&format!("/c {address}"));
+    // Carol uses the full link (as a client without short links would).
+    carol.send(&format!("/c {full_address}"));
     carol.expect("connection request sent!");
     alice.expect("carol wants to connect to you!");
     alice.expect("to accept: /ac carol");
@@ -187,12 +181,8 @@ fn connect_through_an_address() {
     alice.send("/sa");
     alice.expect("Your chat address:");
     alice.expect("");
-    let shown = read_link(
-        &mut alice,
-        "https://simplex.chat/contact#/?",
-        "to delete it: /da (accepted contacts will remain connected)",
-    );
-    assert_eq!(shown, address);
+    let shown = read_address(&mut alice);
+    assert_eq!(shown, (address, full_address));
     alice.send("/da");
     alice.expect("Your chat address is deleted - accepted contacts will remain connected.");
     alice.expect("To create a new chat address use /ad");
@@ -291,9 +281,7 @@ fn a_message_sent_while_the_relay_is_down_is_delivered_after_restarts() {
     let mut alice = new_user("alice", &alice_db, Some(&srv), None);
     let mut bob = new_user("bob", &prefix(dir.path(), "bob"), Some(&srv), None);
     alice.send("/c");
-    let link = alice.wait_for("the link", |l| {
-        l.starts_with("https://simplex.chat/invitation")
-    });
+    let link = alice.wait_for("the link", |l| l.starts_with(SHORT_INVITATION));
     bob.send(&format!("/c {link}"));
     alice.expect("bob: contact is connected");
     bob.expect("alice: contact is connected");
@@ -352,9 +340,7 @@ fn a_message_to_a_queue_the_relay_lost_is_marked_not_delivered() {
     let mut alice = new_user("alice", &prefix(dir.path(), "alice"), Some(&srv), None);
     let mut bob = new_user("bob", &prefix(dir.path(), "bob"), Some(&srv), None);
     alice.send("/c");
-    let link = alice.wait_for("the link", |l| {
-        l.starts_with("https://simplex.chat/invitation")
-    });
+    let link = alice.wait_for("the link", |l| l.starts_with(SHORT_INVITATION));
     bob.send(&format!("/c {link}"));
     alice.expect("bob: contact is connected");
     bob.expect("alice: contact is connected");

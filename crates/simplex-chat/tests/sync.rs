@@ -68,11 +68,7 @@ fn a_restored_database_is_out_of_sync_until_sync_then_messages_flow() {
     alice.send("/c");
     alice.expect("pass this invitation link to your contact (via another channel):");
     alice.expect("");
-    let link = read_link(
-        &mut alice,
-        "https://simplex.chat/invitation#/?",
-        "and ask them to connect: /c <invitation_link_above>",
-    );
+    let (link, _) = read_invitation(&mut alice);
     bob.send(&format!("/c {link}"));
     alice.expect("bob: contact is connected");
     bob.expect("alice: contact is connected");

@@ -361,3 +361,49 @@ pub fn expect_pq_info(p: &mut ChatProc, name: &str, contact_id: i64) {
     p.expect("you've shared main profile with this contact");
     p.expect("quantum resistant end-to-end encryption");
 }
+
+/// How a short invitation link on the test relay begins (the relay's host; its port and key
+/// hash follow in `?p=…&c=…`, as the reference writes a relay that is not a preset one).
+pub const SHORT_INVITATION: &str = "https://127.0.0.1/i#";
+/// How a short address link on the test relay begins.
+pub const SHORT_ADDRESS: &str = "https://127.0.0.1/a#";
+
+/// Reads `/c`'s block after its intro on a relay with short links: the short link (with its
+/// QR code), the hint, then the full link for old clients. Returns both, short first.
+pub fn read_invitation(p: &mut ChatProc) -> (String, String) {
+    let short = read_link(
+        p,
+        SHORT_INVITATION,
+        "and ask them to connect: /c <invitation_link_above>",
+    );
+    let full = read_old_clients_link(
+        p,
+        "The invitation link for old clients: ",
+        "https://simplex.chat/invitation#/?",
+    );
+    (short, full)
+}
+
+/// Reads `/ad`'s or `/sa`'s block after its intro, as [`read_invitation`].
+pub fn read_address(p: &mut ChatProc) -> (String, String) {
+    let short = read_link(
+        p,
+        SHORT_ADDRESS,
+        "to delete it: /da (accepted contacts will remain connected)",
+    );
+    let full = read_old_clients_link(
+        p,
+        "The contact link for old clients: ",
+        "https://simplex.chat/contact#/?",
+    );
+    (short, full)
+}
+
+fn read_old_clients_link(p: &mut ChatProc, intro: &str, full_prefix: &str) -> String {
+    let l = p.wait_for(&format!("{intro:?}"), |l| !l.is_empty());
+    let full = l
+        .strip_prefix(intro)
+        .unwrap_or_else(|| panic!("the full link for old clients: {l:?}"));
+    assert!(full.starts_with(full_prefix), "a full link: {full:?}");
+    full.to_owned()
+}
