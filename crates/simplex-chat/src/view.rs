@@ -155,8 +155,8 @@ fn quadrant(ul: bool, ur: bool, ll: bool, lr: bool) -> char {
 
 /// `/c`: the invitation (`viewConnReqInvitation`) with its QR code before the link, so that
 /// the link stays on the screen. With a short link (a relay at SMP v15+, as SimpleX apps
-/// 6.4+ make them), the short link and its small code are shown, and the full link after
-/// the hint, for clients without short links (the reference's "for old clients" line).
+/// 6.4+ make them), the short link and its small code are shown, and the full link for
+/// clients without short links (the reference's "for old clients" line) before them.
 pub fn invitation(short: Option<&str>, full: &str) -> Vec<String> {
     let intro = "pass this invitation link to your contact (via another channel): ";
     let hints = ["and ask them to connect: /c <invitation_link_above>"];
@@ -186,8 +186,10 @@ pub fn address(intro: &str, short: Option<&str>, full: &str) -> Vec<String> {
     )
 }
 
-/// The intro, the QR code of the link shown (the short one when there is one), the link,
-/// the hints, and the full link for old clients after a short one.
+/// The intro, the QR code of the link shown (the short one when there is one), the link and
+/// the hints; with a short link, the full link for old clients comes first. (The reference
+/// prints that line last; a post-quantum full link fills some 30 rows of an 80-column
+/// terminal, which would push the short link and its code off the screen.)
 fn link_block(
     intro: &str,
     short: Option<&str>,
@@ -196,14 +198,15 @@ fn link_block(
     old_clients: &str,
 ) -> Vec<String> {
     let full = app_link(full);
-    let shown = short.map_or_else(|| full.clone(), str::to_owned);
-    let mut out = vec![intro.to_owned(), String::new()];
-    out.extend(qr_lines(&shown));
-    out.extend([String::new(), shown, String::new()]);
-    out.extend(hints.iter().map(|h| (*h).to_owned()));
+    let mut out = Vec::new();
     if short.is_some() {
         out.push(format!("{old_clients}{full}"));
     }
+    let shown = short.map_or(full, str::to_owned);
+    out.extend([intro.to_owned(), String::new()]);
+    out.extend(qr_lines(&shown));
+    out.extend([String::new(), shown, String::new()]);
+    out.extend(hints.iter().map(|h| (*h).to_owned()));
     out
 }
 
@@ -738,16 +741,20 @@ mod tests {
         let short = "https://127.0.0.1/i#abc/def?p=5223&c=xyz";
         let inv = invitation(Some(short), "simplex:/invitation#/?v=2-7");
         let n = inv.len();
-        assert_eq!(inv[n - 4], short);
         assert_eq!(
-            inv[n - 2],
-            "and ask them to connect: /c <invitation_link_above>"
-        );
-        assert_eq!(
-            inv[n - 1],
+            inv[0],
             "The invitation link for old clients: https://simplex.chat/invitation#/?v=2-7"
         );
-        assert_eq!(inv[2..n - 5], qr_lines(short)[..]);
+        assert_eq!(
+            inv[1],
+            "pass this invitation link to your contact (via another channel): "
+        );
+        assert_eq!(inv[n - 3], short);
+        assert_eq!(
+            inv[n - 1],
+            "and ask them to connect: /c <invitation_link_above>"
+        );
+        assert_eq!(inv[3..n - 4], qr_lines(short)[..]);
         // A link as long as an invitation's (version 15, 77 modules) fits 80 columns.
         let long = "x".repeat(500);
         let qr = qr_lines(&long);

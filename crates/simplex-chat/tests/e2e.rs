@@ -48,9 +48,6 @@ fn connect_by_invitation_chat_both_ways_and_restart() {
     );
 
     alice.send("/c");
-    // (The reference's trailing space is trimmed by the line reader.)
-    alice.expect("pass this invitation link to your contact (via another channel):");
-    alice.expect("");
     let (link, _) = read_invitation(&mut alice);
     assert!(link.len() < 200, "a short link: {link}");
     bob.send(&format!("/c {link}"));
@@ -144,9 +141,7 @@ fn connect_through_an_address() {
     alice.send("/sa");
     alice.expect("no chat address, to create: /ad");
     alice.send("/ad");
-    alice.expect("Your new chat address is created!");
-    alice.expect("");
-    let (address, full_address) = read_address(&mut alice);
+    let (address, full_address) = read_address(&mut alice, "Your new chat address is created!");
     bob.send(&format!("/c {address}"));
     bob.expect("connection request sent!");
     alice.expect("bob wants to connect to you!");
@@ -179,9 +174,7 @@ fn connect_through_an_address() {
     bob.expect_item("alice> welcome");
 
     alice.send("/sa");
-    alice.expect("Your chat address:");
-    alice.expect("");
-    let shown = read_address(&mut alice);
+    let shown = read_address(&mut alice, "Your chat address:");
     assert_eq!(shown, (address, full_address));
     alice.send("/da");
     alice.expect("Your chat address is deleted - accepted contacts will remain connected.");

@@ -368,42 +368,46 @@ pub const SHORT_INVITATION: &str = "https://127.0.0.1/i#";
 /// How a short address link on the test relay begins.
 pub const SHORT_ADDRESS: &str = "https://127.0.0.1/a#";
 
-/// Reads `/c`'s block after its intro on a relay with short links: the short link (with its
-/// QR code), the hint, then the full link for old clients. Returns both, short first.
+/// Reads `/c`'s output on a relay with short links: the full link for old clients, the
+/// intro (the reference's trailing space is trimmed by the line reader), the short link
+/// (with its QR code) and the hint. Returns both links, short first.
 pub fn read_invitation(p: &mut ChatProc) -> (String, String) {
-    let short = read_link(
-        p,
-        SHORT_INVITATION,
-        "and ask them to connect: /c <invitation_link_above>",
-    );
     let full = read_old_clients_link(
         p,
         "The invitation link for old clients: ",
         "https://simplex.chat/invitation#/?",
     );
+    p.expect("pass this invitation link to your contact (via another channel):");
+    p.expect("");
+    let short = read_link(
+        p,
+        SHORT_INVITATION,
+        "and ask them to connect: /c <invitation_link_above>",
+    );
     (short, full)
 }
 
-/// Reads `/ad`'s or `/sa`'s block after its intro, as [`read_invitation`].
-pub fn read_address(p: &mut ChatProc) -> (String, String) {
-    let short = read_link(
-        p,
-        SHORT_ADDRESS,
-        "to delete it: /da (accepted contacts will remain connected)",
-    );
+/// Reads `/ad`'s or `/sa`'s output (whose first line of the block is `intro`), as
+/// [`read_invitation`].
+pub fn read_address(p: &mut ChatProc, intro: &str) -> (String, String) {
     let full = read_old_clients_link(
         p,
         "The contact link for old clients: ",
         "https://simplex.chat/contact#/?",
     );
+    p.expect(intro);
+    p.expect("");
+    let short = read_link(
+        p,
+        SHORT_ADDRESS,
+        "to delete it: /da (accepted contacts will remain connected)",
+    );
     (short, full)
 }
 
 fn read_old_clients_link(p: &mut ChatProc, intro: &str, full_prefix: &str) -> String {
-    let l = p.wait_for(&format!("{intro:?}"), |l| !l.is_empty());
-    let full = l
-        .strip_prefix(intro)
-        .unwrap_or_else(|| panic!("the full link for old clients: {l:?}"));
+    let l = p.wait_for(&format!("{intro:?}"), |l| l.starts_with(intro));
+    let full = l.strip_prefix(intro).unwrap_or_default();
     assert!(full.starts_with(full_prefix), "a full link: {full:?}");
     full.to_owned()
 }
