@@ -23,6 +23,46 @@ use simplex_agent::Store;
 async fn relay_process() {
     relay_main().await;
 }
+/// On a relay without short links (SMP v14) `/c` and `/ad` print the full links as before
+/// (no "old clients" line), and they work.
+#[test]
+fn a_relay_without_short_links_gets_full_links() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay_up_to(&dir.path().join("relay"), 14);
+    let srv = relay.address.as_str();
+    let mut alice = new_user("alice", &prefix(dir.path(), "alice"), Some(srv), None);
+    let mut bob = new_user("bob", &prefix(dir.path(), "bob"), Some(srv), None);
+    alice.send("/c");
+    alice.expect("pass this invitation link to your contact (via another channel):");
+    alice.expect("");
+    let link = read_link(
+        &mut alice,
+        "https://simplex.chat/invitation#/?",
+        "and ask them to connect: /c <invitation_link_above>",
+    );
+    bob.send(&format!("/c {link}"));
+    bob.expect("confirmation sent!");
+    alice.expect("bob: contact is connected");
+    bob.expect("alice: contact is connected");
+    alice.send("@bob over v14");
+    bob.expect_item("alice> over v14");
+    alice.send("/ad");
+    alice.expect("Your new chat address is created!");
+    alice.expect("");
+    read_link(
+        &mut alice,
+        "https://simplex.chat/contact#/?",
+        "to delete it: /da (accepted contacts will remain connected)",
+    );
+    alice.send("/contacts");
+    alice.expect("bob");
+    assert!(
+        !alice.seen.iter().any(|l| l.contains("for old clients")),
+        "no short link, no line for old clients: {:?}",
+        alice.text_seen()
+    );
+}
+
 #[test]
 fn connect_by_invitation_chat_both_ways_and_restart() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -14,6 +14,9 @@ use clap::Parser;
 pub const RELAY_ENV: &str = "SIMPLEX_CHAT_TEST_RELAY";
 /// The port the relay child listens on (0, the default: any free port).
 pub const RELAY_PORT_ENV: &str = "SIMPLEX_CHAT_TEST_RELAY_PORT";
+/// Set in the child's environment: the highest SMP version the relay offers (an in-memory
+/// relay from `smp_server::testing`; unset: the `smp-server start` command line).
+pub const RELAY_MAX_VERSION_ENV: &str = "SIMPLEX_CHAT_TEST_RELAY_MAX_VERSION";
 /// How long any one expected line may take before the test fails.
 pub const LINE_WAIT: Duration = Duration::from_secs(90);
 
@@ -22,6 +25,20 @@ pub const LINE_WAIT: Duration = Duration::from_secs(90);
 pub async fn relay_main() {
     if std::env::var_os(RELAY_ENV).is_none() {
         return;
+    }
+    if let Some(max) = std::env::var(RELAY_MAX_VERSION_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u16>().ok())
+    {
+        use smp_proto::version::{Version, VersionRange};
+        let range = VersionRange::new(Version(6), Version(max)).expect("version range");
+        let srv = smp_server::testing::TestServer::start_with_versions(128, range)
+            .await
+            .expect("relay");
+        println!("Relay address: {}", srv.address());
+        println!("Serving SMP protocol on port {}", srv.port());
+        // Serves until the parent kills this process.
+        std::future::pending::<()>().await;
     }
     let port = std::env::var(RELAY_PORT_ENV).unwrap_or_else(|_| "0".to_owned());
     let cli = smp_server::cli::Cli::parse_from([
@@ -56,7 +73,20 @@ pub fn start_relay(dir: &Path) -> Relay {
 
 /// Starts the relay on `port` (0: any free port) with its configuration and logs in `dir`.
 pub fn start_relay_on(dir: &Path, port: u16) -> Relay {
-    let child = Command::new(std::env::current_exe().expect("test executable"))
+    spawn_relay(dir, port, None)
+}
+
+/// Starts a relay (in memory, any free port) that offers SMP versions up to `max` only.
+pub fn start_relay_up_to(dir: &Path, max: u16) -> Relay {
+    spawn_relay(dir, 0, Some(max))
+}
+
+fn spawn_relay(dir: &Path, port: u16, max_version: Option<u16>) -> Relay {
+    let mut cmd = Command::new(std::env::current_exe().expect("test executable"));
+    if let Some(max) = max_version {
+        cmd.env(RELAY_MAX_VERSION_ENV, max.to_string());
+    }
+    let child = cmd
         .args([
             "relay_process",
             "--exact",
@@ -80,6 +110,7 @@ pub fn start_relay_on(dir: &Path, port: u16) -> Relay {
     };
     let mut reader = BufReader::new(relay.child.stdout.take().expect("relay stdout"));
     let mut fingerprint = None;
+    let mut address = None;
     let mut printed = Vec::new();
     loop {
         let mut line = String::new();
@@ -89,6 +120,10 @@ pub fn start_relay_on(dir: &Path, port: u16) -> Relay {
         let l = line.trim_end().to_owned();
         if let Some(fp) = l.strip_prefix("Fingerprint: ") {
             fingerprint = Some(fp.to_owned());
+        }
+        // (After libtest's `test relay_process ... ` on the same line.)
+        if let Some((_, a)) = l.split_once("Relay address: ") {
+            address = Some(a.to_owned());
         }
         if let Some(rest) = l.strip_prefix("Serving SMP protocol on port ") {
             let port: u16 = rest
@@ -101,8 +136,10 @@ pub fn start_relay_on(dir: &Path, port: u16) -> Relay {
                 let mut sink = Vec::new();
                 let _ = reader.read_to_end(&mut sink);
             });
-            let fp = fingerprint.expect("fingerprint printed before the port");
-            relay.address = format!("smp://{fp}@127.0.0.1:{port}");
+            relay.address = address.unwrap_or_else(|| {
+                let fp = fingerprint.expect("fingerprint printed before the port");
+                format!("smp://{fp}@127.0.0.1:{port}")
+            });
             relay.port = port;
             return relay;
         }
