@@ -521,6 +521,7 @@ impl<O: Output> Chat<O> {
         };
         self.store.set_user(&p)?;
         self.user = p;
+        self.update_address_link_data().await?;
         let body = self.info();
         let (mut ok, mut failed) = (0u32, 0u32);
         for c in self.store.contacts()?.into_iter().filter(|c| c.ready) {
@@ -539,6 +540,22 @@ impl<O: Output> Chat<O> {
             view::full_name(name, &self.user)
         );
         self.say(line);
+        Ok(())
+    }
+
+    /// After a profile change: the profile in the address's short link data is replaced
+    /// (`LSET`), as the reference does, so that those who open the link see the new one.
+    async fn update_address_link_data(&mut self) -> Result<(), ChatError> {
+        let Some((conn_id, _)) = self.store.address()? else {
+            return Ok(());
+        };
+        if self.agent.address_short_link(&conn_id).await?.is_none() {
+            return Ok(());
+        }
+        let data = ContactShortLinkData::of(&self.user).to_bytes();
+        if let Err(e) = self.agent.set_address_link_data(&conn_id, &data).await {
+            self.say(view::agent_error(&e));
+        }
         Ok(())
     }
 

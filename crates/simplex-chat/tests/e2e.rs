@@ -63,6 +63,44 @@ fn a_relay_without_short_links_gets_full_links() {
     );
 }
 
+/// The profile in the address's short link data, read as another client would (an agent in
+/// this process, `LGET` and the link data's checks).
+fn address_link_profile(relay: &str, short: &str) -> serde_json::Value {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let server = smp_proto::address::SmpServerWithAuth::parse_str(relay.as_bytes())
+            .expect("relay address");
+        let config = simplex_agent::AgentConfig::with_auth(vec![server]);
+        let (agent, _events) =
+            simplex_agent::Agent::start(config, Box::new(simplex_agent::MemoryStore::new()))
+                .await
+                .expect("agent");
+        let data = agent.get_short_link_data(short).await.expect("link data");
+        agent.stop().await;
+        let v: serde_json::Value = serde_json::from_slice(&data.user_data).expect("JSON");
+        v
+    })
+}
+
+/// The address's short link carries the owner's profile (`ContactShortLinkData`), and a
+/// profile change replaces it there (`LSET`).
+#[test]
+fn the_address_link_data_follows_the_profile() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&dir.path().join("relay"));
+    let srv = relay.address.as_str();
+    let mut alice = new_user("alice", &prefix(dir.path(), "alice"), Some(srv), None);
+    alice.send("/ad");
+    let (short, _) = read_address(&mut alice, "Your new chat address is created!");
+    let v = address_link_profile(srv, &short);
+    assert_eq!(v["profile"]["displayName"], "alice", "{v}");
+    assert_eq!(v["business"], false, "{v}");
+    alice.send("/p alicia");
+    alice.expect("user profile is changed to alicia (your 0 contacts are notified)");
+    let v = address_link_profile(srv, &short);
+    assert_eq!(v["profile"]["displayName"], "alicia", "{v}");
+}
+
 #[test]
 fn connect_by_invitation_chat_both_ways_and_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
