@@ -46,12 +46,16 @@ pub fn full_name(name: &str, p: &Profile) -> String {
     }
 }
 
-/// The link as the reference prints it: the `https://simplex.chat/` form of a
-/// `simplex:/…` link (`simplexChatInvitation`, `simplexChatContact`).
+/// The link as the reference prints it: the `https://simplex.chat/` form of a full
+/// `simplex:/invitation…` or `simplex:/contact…` link (`simplexChatInvitation`,
+/// `simplexChatContact`). A short link in the `simplex:` form (`simplex:/a#…?h=<hosts>`) is
+/// left as it is: in the `https` form its authority would be taken for its relay.
 pub fn app_link(link: &str) -> String {
     match link.strip_prefix("simplex:/") {
-        Some(rest) => format!("https://simplex.chat/{rest}"),
-        None => link.to_owned(),
+        Some(rest) if rest.starts_with("invitation") || rest.starts_with("contact") => {
+            format!("https://simplex.chat/{rest}")
+        }
+        _ => link.to_owned(),
     }
 }
 
@@ -712,6 +716,10 @@ mod tests {
                 "to accept: /ac bob",
                 "to reject: /rc bob (the sender will NOT be notified)"
             ]
+        );
+        assert_eq!(
+            app_link("simplex:/a#key?h=smp.example.com"),
+            "simplex:/a#key?h=smp.example.com"
         );
         assert!(is_address_link("https://simplex.chat/contact#/?v=2-7"));
         assert!(is_address_link("simplex:/contact#/?v=2-7"));
