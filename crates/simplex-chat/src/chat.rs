@@ -25,7 +25,7 @@ use chrono::Local;
 use simplex_agent::{Agent, AgentError, AgentEvent, Event, MsgIntegrity, MsgReceiptStatus};
 
 use crate::command::{parse, Command};
-use crate::protocol::{ChatEvent, ChatMessage, Profile};
+use crate::protocol::{ChatEvent, ChatMessage, ContactShortLinkData, Profile};
 use crate::store::{ChatStore, Contact, ItemStatus, PendingKind, StoreError};
 use crate::view;
 
@@ -230,11 +230,15 @@ impl<O: Output> Chat<O> {
     async fn command(&mut self, cmd: Command) -> Result<(), ChatError> {
         match cmd {
             Command::AddContact => {
-                let (conn_id, link) = self.agent.create_connection().await?;
+                let data = ContactShortLinkData::of(&self.user).to_bytes();
+                let (conn_id, links) = self.agent.create_connection_with_link(&data).await?;
                 self.store.add_pending(&conn_id, PendingKind::Invitation)?;
                 self.store
-                    .set_pending_link(&conn_id, &view::app_link(&link), None)?;
-                self.print(view::invitation(&link));
+                    .set_pending_link(&conn_id, &view::app_link(&links.full), None)?;
+                if let Some(short) = &links.short {
+                    self.store.set_pending_short_link(&conn_id, short)?;
+                }
+                self.print(view::invitation(links.short.as_deref(), &links.full));
             }
             Command::Connect(link) => self.connect(&link).await?,
             Command::Send { name, text } => self.send(&name, &text).await?,
@@ -253,12 +257,20 @@ impl<O: Output> Chat<O> {
                     self.say("you already have chat address, to show: /sa");
                     return Ok(());
                 }
-                let (conn_id, link) = self.agent.create_contact_address().await?;
-                self.store.set_address(&conn_id, &link)?;
-                self.print(view::address("Your new chat address is created!", &link));
+                let data = ContactShortLinkData::of(&self.user).to_bytes();
+                let (conn_id, links) = self.agent.create_contact_address_with_link(&data).await?;
+                self.store.set_address(&conn_id, &links.full)?;
+                self.print(view::address(
+                    "Your new chat address is created!",
+                    links.short.as_deref(),
+                    &links.full,
+                ));
             }
             Command::ShowAddress => match self.store.address()? {
-                Some((_, link)) => self.print(view::address("Your chat address:", &link)),
+                Some((conn_id, link)) => {
+                    let short = self.agent.address_short_link(&conn_id).await?;
+                    self.print(view::address("Your chat address:", short.as_deref(), &link));
+                }
                 None => self.say("no chat address, to create: /ad"),
             },
             Command::DeleteAddress => match self.store.address()? {
@@ -364,15 +376,19 @@ impl<O: Output> Chat<O> {
     /// owner sees one request.
     async fn connect(&mut self, link: &str) -> Result<(), ChatError> {
         let link = view::app_link(link.trim());
-        let own_address = self
-            .store
-            .address()?
-            .is_some_and(|(_, a)| view::app_link(&a) == link);
+        let own_address = match self.store.address()? {
+            Some((conn_id, a)) => {
+                view::app_link(&a) == link
+                    || self.agent.address_short_link(&conn_id).await?.as_deref()
+                        == Some(link.as_str())
+            }
+            None => false,
+        };
         if own_address || self.store.is_own_invitation(&link)? {
             self.say(view::CONNECT_TO_YOURSELF);
             return Ok(());
         }
-        if link.contains("/contact") {
+        if view::is_address_link(&link) {
             if let Some(c) = self.store.contact_via_link(&link)? {
                 self.say(format!(
                     "{}: contact already exists",
@@ -505,6 +521,7 @@ impl<O: Output> Chat<O> {
         };
         self.store.set_user(&p)?;
         self.user = p;
+        self.update_address_link_data().await?;
         let body = self.info();
         let (mut ok, mut failed) = (0u32, 0u32);
         for c in self.store.contacts()?.into_iter().filter(|c| c.ready) {
@@ -523,6 +540,22 @@ impl<O: Output> Chat<O> {
             view::full_name(name, &self.user)
         );
         self.say(line);
+        Ok(())
+    }
+
+    /// After a profile change: the profile in the address's short link data is replaced
+    /// (`LSET`), as the reference does, so that those who open the link see the new one.
+    async fn update_address_link_data(&mut self) -> Result<(), ChatError> {
+        let Some((conn_id, _)) = self.store.address()? else {
+            return Ok(());
+        };
+        if self.agent.address_short_link(&conn_id).await?.is_none() {
+            return Ok(());
+        }
+        let data = ContactShortLinkData::of(&self.user).to_bytes();
+        if let Err(e) = self.agent.set_address_link_data(&conn_id, &data).await {
+            self.say(view::agent_error(&e));
+        }
         Ok(())
     }
 

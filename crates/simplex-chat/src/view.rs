@@ -46,13 +46,30 @@ pub fn full_name(name: &str, p: &Profile) -> String {
     }
 }
 
-/// The link as the reference prints it: the `https://simplex.chat/` form of a
-/// `simplex:/…` link (`simplexChatInvitation`, `simplexChatContact`).
+/// The link as the reference prints it: the `https://simplex.chat/` form of a full
+/// `simplex:/invitation…` or `simplex:/contact…` link (`simplexChatInvitation`,
+/// `simplexChatContact`). A short link in the `simplex:` form (`simplex:/a#…?h=<hosts>`) is
+/// left as it is: in the `https` form its authority would be taken for its relay.
 pub fn app_link(link: &str) -> String {
     match link.strip_prefix("simplex:/") {
-        Some(rest) => format!("https://simplex.chat/{rest}"),
-        None => link.to_owned(),
+        Some(rest) if rest.starts_with("invitation") || rest.starts_with("contact") => {
+            format!("https://simplex.chat/{rest}")
+        }
+        _ => link.to_owned(),
     }
+}
+
+/// A contact address's link, full (`…/contact#/?…`) or short (`https://<relay>/a#…`), as
+/// opposed to a one-time invitation's (`…/invitation#…`, `…/i#…`).
+pub fn is_address_link(link: &str) -> bool {
+    let path = match link.strip_prefix("simplex:/") {
+        Some(path) => path,
+        None => link
+            .split_once("://")
+            .and_then(|(_, rest)| rest.split_once('/'))
+            .map_or("", |(_, path)| path),
+    };
+    path.starts_with("contact#") || path.starts_with("a#")
 }
 
 /// The widest QR code drawn, in columns: an 80-column terminal shows it unwrapped.
@@ -141,36 +158,59 @@ fn quadrant(ul: bool, ur: bool, ll: bool, lr: bool) -> char {
 }
 
 /// `/c`: the invitation (`viewConnReqInvitation`) with its QR code before the link, so that
-/// the link stays on the screen.
-pub fn invitation(link: &str) -> Vec<String> {
-    let link = app_link(link);
-    let mut out = vec![
-        "pass this invitation link to your contact (via another channel): ".to_owned(),
-        String::new(),
-    ];
-    out.extend(qr_lines(&link));
-    out.extend([
-        String::new(),
-        link.clone(),
-        String::new(),
-        "and ask them to connect: /c <invitation_link_above>".to_owned(),
-    ]);
-    out
+/// the link stays on the screen. With a short link (a relay at SMP v15+, as SimpleX apps
+/// 6.4+ make them), the short link and its small code are shown, and the full link for
+/// clients without short links (the reference's "for old clients" line) before them.
+pub fn invitation(short: Option<&str>, full: &str) -> Vec<String> {
+    let intro = "pass this invitation link to your contact (via another channel): ";
+    let hints = ["and ask them to connect: /c <invitation_link_above>"];
+    link_block(
+        intro,
+        short,
+        full,
+        &hints,
+        "The invitation link for old clients: ",
+    )
 }
 
-/// `/ad` and `/sa`: the address (`connReqContact_`), its QR code before the link.
-pub fn address(intro: &str, link: &str) -> Vec<String> {
-    let link = app_link(link);
-    let mut out = vec![intro.to_owned(), String::new()];
-    out.extend(qr_lines(&link));
-    out.extend([
-        String::new(),
-        link.clone(),
-        String::new(),
-        "Anybody can send you contact requests with: /c <contact_link_above>".to_owned(),
-        "to show it again: /sa".to_owned(),
-        "to delete it: /da (accepted contacts will remain connected)".to_owned(),
-    ]);
+/// `/ad` and `/sa`: the address (`connReqContact_`), its QR code before the link; with a
+/// short link, as [`invitation`].
+pub fn address(intro: &str, short: Option<&str>, full: &str) -> Vec<String> {
+    let hints = [
+        "Anybody can send you contact requests with: /c <contact_link_above>",
+        "to show it again: /sa",
+        "to delete it: /da (accepted contacts will remain connected)",
+    ];
+    link_block(
+        intro,
+        short,
+        full,
+        &hints,
+        "The contact link for old clients: ",
+    )
+}
+
+/// The intro, the QR code of the link shown (the short one when there is one), the link and
+/// the hints; with a short link, the full link for old clients comes first. (The reference
+/// prints that line last; a post-quantum full link fills some 30 rows of an 80-column
+/// terminal, which would push the short link and its code off the screen.)
+fn link_block(
+    intro: &str,
+    short: Option<&str>,
+    full: &str,
+    hints: &[&str],
+    old_clients: &str,
+) -> Vec<String> {
+    let full = app_link(full);
+    let mut out = Vec::new();
+    if short.is_some() {
+        out.push(format!("{old_clients}{full}"));
+    }
+    let shown = short.map_or(full, str::to_owned);
+    out.extend([intro.to_owned(), String::new()]);
+    out.extend(qr_lines(&shown));
+    out.extend([String::new(), shown, String::new()]);
+    out.extend(hints.iter().map(|h| (*h).to_owned()));
     out
 }
 
@@ -677,7 +717,16 @@ mod tests {
                 "to reject: /rc bob (the sender will NOT be notified)"
             ]
         );
-        let inv = invitation("simplex:/invitation#/?v=2-7");
+        assert_eq!(
+            app_link("simplex:/a#key?h=smp.example.com"),
+            "simplex:/a#key?h=smp.example.com"
+        );
+        assert!(is_address_link("https://simplex.chat/contact#/?v=2-7"));
+        assert!(is_address_link("simplex:/contact#/?v=2-7"));
+        assert!(is_address_link("https://127.0.0.1/a#key?p=5223"));
+        assert!(!is_address_link("https://127.0.0.1/i#id/key?p=5223"));
+        assert!(!is_address_link("https://simplex.chat/invitation#/?v=2-7"));
+        let inv = invitation(None, "simplex:/invitation#/?v=2-7");
         assert_eq!(
             inv[0],
             "pass this invitation link to your contact (via another channel): "
@@ -695,6 +744,25 @@ mod tests {
             qr.iter().all(|l| l.chars().count() == width),
             "square block"
         );
+        // With a short link: its (small) code and the link, the full one for old clients
+        // after the hint.
+        let short = "https://127.0.0.1/i#abc/def?p=5223&c=xyz";
+        let inv = invitation(Some(short), "simplex:/invitation#/?v=2-7");
+        let n = inv.len();
+        assert_eq!(
+            inv[0],
+            "The invitation link for old clients: https://simplex.chat/invitation#/?v=2-7"
+        );
+        assert_eq!(
+            inv[1],
+            "pass this invitation link to your contact (via another channel): "
+        );
+        assert_eq!(inv[n - 3], short);
+        assert_eq!(
+            inv[n - 1],
+            "and ask them to connect: /c <invitation_link_above>"
+        );
+        assert_eq!(inv[3..n - 4], qr_lines(short)[..]);
         // A link as long as an invitation's (version 15, 77 modules) fits 80 columns.
         let long = "x".repeat(500);
         let qr = qr_lines(&long);

@@ -23,6 +23,84 @@ use simplex_agent::Store;
 async fn relay_process() {
     relay_main().await;
 }
+/// On a relay without short links (SMP v14) `/c` and `/ad` print the full links as before
+/// (no "old clients" line), and they work.
+#[test]
+fn a_relay_without_short_links_gets_full_links() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay_up_to(&dir.path().join("relay"), 14);
+    let srv = relay.address.as_str();
+    let mut alice = new_user("alice", &prefix(dir.path(), "alice"), Some(srv), None);
+    let mut bob = new_user("bob", &prefix(dir.path(), "bob"), Some(srv), None);
+    alice.send("/c");
+    alice.expect("pass this invitation link to your contact (via another channel):");
+    alice.expect("");
+    let link = read_link(
+        &mut alice,
+        "https://simplex.chat/invitation#/?",
+        "and ask them to connect: /c <invitation_link_above>",
+    );
+    bob.send(&format!("/c {link}"));
+    bob.expect("confirmation sent!");
+    alice.expect("bob: contact is connected");
+    bob.expect("alice: contact is connected");
+    alice.send("@bob over v14");
+    bob.expect_item("alice> over v14");
+    alice.send("/ad");
+    alice.expect("Your new chat address is created!");
+    alice.expect("");
+    read_link(
+        &mut alice,
+        "https://simplex.chat/contact#/?",
+        "to delete it: /da (accepted contacts will remain connected)",
+    );
+    alice.send("/contacts");
+    alice.expect("bob");
+    assert!(
+        !alice.seen.iter().any(|l| l.contains("for old clients")),
+        "no short link, no line for old clients: {:?}",
+        alice.text_seen()
+    );
+}
+
+/// The profile in the address's short link data, read as another client would (an agent in
+/// this process, `LGET` and the link data's checks).
+fn address_link_profile(relay: &str, short: &str) -> serde_json::Value {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let server = smp_proto::address::SmpServerWithAuth::parse_str(relay.as_bytes())
+            .expect("relay address");
+        let config = simplex_agent::AgentConfig::with_auth(vec![server]);
+        let (agent, _events) =
+            simplex_agent::Agent::start(config, Box::new(simplex_agent::MemoryStore::new()))
+                .await
+                .expect("agent");
+        let data = agent.get_short_link_data(short).await.expect("link data");
+        agent.stop().await;
+        let v: serde_json::Value = serde_json::from_slice(&data.user_data).expect("JSON");
+        v
+    })
+}
+
+/// The address's short link carries the owner's profile (`ContactShortLinkData`), and a
+/// profile change replaces it there (`LSET`).
+#[test]
+fn the_address_link_data_follows_the_profile() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&dir.path().join("relay"));
+    let srv = relay.address.as_str();
+    let mut alice = new_user("alice", &prefix(dir.path(), "alice"), Some(srv), None);
+    alice.send("/ad");
+    let (short, _) = read_address(&mut alice, "Your new chat address is created!");
+    let v = address_link_profile(srv, &short);
+    assert_eq!(v["profile"]["displayName"], "alice", "{v}");
+    assert_eq!(v["business"], false, "{v}");
+    alice.send("/p alicia");
+    alice.expect("user profile is changed to alicia (your 0 contacts are notified)");
+    let v = address_link_profile(srv, &short);
+    assert_eq!(v["profile"]["displayName"], "alicia", "{v}");
+}
+
 #[test]
 fn connect_by_invitation_chat_both_ways_and_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -48,14 +126,8 @@ fn connect_by_invitation_chat_both_ways_and_restart() {
     );
 
     alice.send("/c");
-    // (The reference's trailing space is trimmed by the line reader.)
-    alice.expect("pass this invitation link to your contact (via another channel):");
-    alice.expect("");
-    let link = read_link(
-        &mut alice,
-        "https://simplex.chat/invitation#/?",
-        "and ask them to connect: /c <invitation_link_above>",
-    );
+    let (link, _) = read_invitation(&mut alice);
+    assert!(link.len() < 200, "a short link: {link}");
     bob.send(&format!("/c {link}"));
     bob.expect("confirmation sent!");
     alice.expect("bob: contact is connected");
@@ -147,13 +219,7 @@ fn connect_through_an_address() {
     alice.send("/sa");
     alice.expect("no chat address, to create: /ad");
     alice.send("/ad");
-    alice.expect("Your new chat address is created!");
-    alice.expect("");
-    let address = read_link(
-        &mut alice,
-        "https://simplex.chat/contact#/?",
-        "to delete it: /da (accepted contacts will remain connected)",
-    );
+    let (address, full_address) = read_address(&mut alice, "Your new chat address is created!");
     bob.send(&format!("/c {address}"));
     bob.expect("connection request sent!");
     alice.expect("bob wants to connect to you!");
@@ -161,7 +227,8 @@ fn connect_through_an_address() {
     alice.expect("to reject: /rc bob (the sender will NOT be notified)");
     // A request to reject first.
     let mut carol = new_user("carol", &prefix(dir.path(), "carol"), Some(srv), None);
-    carol.send(&format!("/c {address}"));
+    // Carol uses the full link (as a client without short links would).
+    carol.send(&format!("/c {full_address}"));
     carol.expect("connection request sent!");
     alice.expect("carol wants to connect to you!");
     alice.expect("to accept: /ac carol");
@@ -185,14 +252,8 @@ fn connect_through_an_address() {
     bob.expect_item("alice> welcome");
 
     alice.send("/sa");
-    alice.expect("Your chat address:");
-    alice.expect("");
-    let shown = read_link(
-        &mut alice,
-        "https://simplex.chat/contact#/?",
-        "to delete it: /da (accepted contacts will remain connected)",
-    );
-    assert_eq!(shown, address);
+    let shown = read_address(&mut alice, "Your chat address:");
+    assert_eq!(shown, (address, full_address));
     alice.send("/da");
     alice.expect("Your chat address is deleted - accepted contacts will remain connected.");
     alice.expect("To create a new chat address use /ad");
@@ -291,9 +352,7 @@ fn a_message_sent_while_the_relay_is_down_is_delivered_after_restarts() {
     let mut alice = new_user("alice", &alice_db, Some(&srv), None);
     let mut bob = new_user("bob", &prefix(dir.path(), "bob"), Some(&srv), None);
     alice.send("/c");
-    let link = alice.wait_for("the link", |l| {
-        l.starts_with("https://simplex.chat/invitation")
-    });
+    let link = alice.wait_for("the link", |l| l.starts_with(SHORT_INVITATION));
     bob.send(&format!("/c {link}"));
     alice.expect("bob: contact is connected");
     bob.expect("alice: contact is connected");
@@ -352,9 +411,7 @@ fn a_message_to_a_queue_the_relay_lost_is_marked_not_delivered() {
     let mut alice = new_user("alice", &prefix(dir.path(), "alice"), Some(&srv), None);
     let mut bob = new_user("bob", &prefix(dir.path(), "bob"), Some(&srv), None);
     alice.send("/c");
-    let link = alice.wait_for("the link", |l| {
-        l.starts_with("https://simplex.chat/invitation")
-    });
+    let link = alice.wait_for("the link", |l| l.starts_with(SHORT_INVITATION));
     bob.send(&format!("/c {link}"));
     alice.expect("bob: contact is connected");
     bob.expect("alice: contact is connected");

@@ -66,13 +66,11 @@ fn a_restored_database_is_out_of_sync_until_sync_then_messages_flow() {
     let mut alice = new_user("alice", &alice_db, Some(srv), None);
     let mut bob = new_user("bob", &bob_db, Some(srv), None);
     alice.send("/c");
-    alice.expect("pass this invitation link to your contact (via another channel):");
-    alice.expect("");
-    let link = read_link(
-        &mut alice,
-        "https://simplex.chat/invitation#/?",
-        "and ask them to connect: /c <invitation_link_above>",
-    );
+    let (link, _) = read_invitation(&mut alice);
+    // Bob pastes it in the `simplex:` form, which names the relay's host in `h=`.
+    let rest = link.strip_prefix(SHORT_INVITATION).expect("a short link");
+    let (fragment, query) = rest.split_once('?').expect("a query");
+    let link = format!("simplex:/i#{fragment}?h=127.0.0.1&{query}");
     bob.send(&format!("/c {link}"));
     alice.expect("bob: contact is connected");
     bob.expect("alice: contact is connected");

@@ -97,7 +97,7 @@ fn the_line_editor_in_a_terminal() {
     alice.exp_string("> ").expect("the prompt without a chat");
     alice.send_line("/c").expect("/c");
     let (_, link) = alice
-        .exp_regex(r"https://simplex\.chat/invitation#/\?[^\s\x1b]+")
+        .exp_regex(r"https://127\.0\.0\.1/i#[^\s\x1b]+")
         .expect("the invitation link");
     bob.send(&format!("/c {link}"));
     alice

@@ -52,6 +52,34 @@ impl Profile {
     }
 }
 
+/// What a short link's data carries for the app that opens it (`ContactShortLinkData`):
+/// the profile to show before connecting, an optional welcome message (left out: this
+/// client sends none) and whether it is a business address. Sent as its JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactShortLinkData {
+    /// The profile of the link's owner.
+    pub profile: Profile,
+    /// A business address (never, here).
+    #[serde(default)]
+    pub business: bool,
+}
+
+impl ContactShortLinkData {
+    /// The link data of a user's invitation or address.
+    pub fn of(profile: &Profile) -> Self {
+        ContactShortLinkData {
+            profile: profile.clone(),
+            business: false,
+        }
+    }
+
+    /// Its JSON, as the link's user data.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // A struct of strings and a bool: serialising cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
 /// One chat protocol event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChatEvent {
@@ -346,6 +374,15 @@ mod tests {
         let m = ChatMessage::decode_all(&body).expect("zstd batch");
         assert_eq!(m[0].event, ChatEvent::MsgNew { text });
         assert_eq!(m[1].event, ChatEvent::DirectDel);
+    }
+
+    #[test]
+    fn short_link_data_is_the_reference_json() {
+        let d = ContactShortLinkData::of(&Profile::new("alice"));
+        assert_eq!(
+            String::from_utf8(d.to_bytes()).expect("utf-8"),
+            r#"{"profile":{"displayName":"alice","fullName":""},"business":false}"#
+        );
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! `CRContactAlreadyExists` on the requester's side, `CRContactRequestAlreadyAccepted` on
 //! the owner's).
 //!
-//! Columns: `pending_conns.link` (our invitation's link, or the address we asked through)
+//! Columns: `pending_conns.link` (our invitation's link, or the address we asked through),
+//! `pending_conns.short_link` (our invitation's short link, when it has one)
 //! and `pending_conns.xcontact_id` (the ID sent with that request, reused when asking
 //! again); `contacts.via_link` and `contacts.xcontact_id` (kept from the pending request or
 //! from an accepted request); `contact_requests.xcontact_id`.
@@ -18,6 +19,7 @@ use crate::protocol::Profile;
 pub(super) fn migrate(db: &rusqlite::Connection) -> Result<(), StoreError> {
     for (table, column) in [
         ("pending_conns", "link"),
+        ("pending_conns", "short_link"),
         ("pending_conns", "xcontact_id"),
         ("contacts", "via_link"),
         ("contacts", "xcontact_id"),
@@ -51,10 +53,20 @@ impl ChatStore {
         Ok(())
     }
 
-    /// True when `link` is one of our invitations in progress.
+    /// Records the short link of our invitation in progress.
+    pub fn set_pending_short_link(&self, conn_id: &[u8], short: &str) -> Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE pending_conns SET short_link = ?2 WHERE conn_id = ?1",
+            params![conn_id, short],
+        )?;
+        Ok(())
+    }
+
+    /// True when `link` (full or short) is one of our invitations in progress.
     pub fn is_own_invitation(&self, link: &str) -> Result<bool, StoreError> {
         let n: i64 = self.db.query_row(
-            "SELECT count(*) FROM pending_conns WHERE kind = 'inv' AND link = ?1",
+            "SELECT count(*) FROM pending_conns
+             WHERE kind = 'inv' AND (link = ?1 OR short_link = ?1)",
             [link],
             |r| r.get(0),
         )?;

@@ -14,6 +14,9 @@ use clap::Parser;
 pub const RELAY_ENV: &str = "SIMPLEX_CHAT_TEST_RELAY";
 /// The port the relay child listens on (0, the default: any free port).
 pub const RELAY_PORT_ENV: &str = "SIMPLEX_CHAT_TEST_RELAY_PORT";
+/// Set in the child's environment: the highest SMP version the relay offers (an in-memory
+/// relay from `smp_server::testing`; unset: the `smp-server start` command line).
+pub const RELAY_MAX_VERSION_ENV: &str = "SIMPLEX_CHAT_TEST_RELAY_MAX_VERSION";
 /// How long any one expected line may take before the test fails.
 pub const LINE_WAIT: Duration = Duration::from_secs(90);
 
@@ -22,6 +25,20 @@ pub const LINE_WAIT: Duration = Duration::from_secs(90);
 pub async fn relay_main() {
     if std::env::var_os(RELAY_ENV).is_none() {
         return;
+    }
+    if let Some(max) = std::env::var(RELAY_MAX_VERSION_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u16>().ok())
+    {
+        use smp_proto::version::{Version, VersionRange};
+        let range = VersionRange::new(Version(6), Version(max)).expect("version range");
+        let srv = smp_server::testing::TestServer::start_with_versions(128, range)
+            .await
+            .expect("relay");
+        println!("Relay address: {}", srv.address());
+        println!("Serving SMP protocol on port {}", srv.port());
+        // Serves until the parent kills this process.
+        std::future::pending::<()>().await;
     }
     let port = std::env::var(RELAY_PORT_ENV).unwrap_or_else(|_| "0".to_owned());
     let cli = smp_server::cli::Cli::parse_from([
@@ -56,7 +73,20 @@ pub fn start_relay(dir: &Path) -> Relay {
 
 /// Starts the relay on `port` (0: any free port) with its configuration and logs in `dir`.
 pub fn start_relay_on(dir: &Path, port: u16) -> Relay {
-    let child = Command::new(std::env::current_exe().expect("test executable"))
+    spawn_relay(dir, port, None)
+}
+
+/// Starts a relay (in memory, any free port) that offers SMP versions up to `max` only.
+pub fn start_relay_up_to(dir: &Path, max: u16) -> Relay {
+    spawn_relay(dir, 0, Some(max))
+}
+
+fn spawn_relay(dir: &Path, port: u16, max_version: Option<u16>) -> Relay {
+    let mut cmd = Command::new(std::env::current_exe().expect("test executable"));
+    if let Some(max) = max_version {
+        cmd.env(RELAY_MAX_VERSION_ENV, max.to_string());
+    }
+    let child = cmd
         .args([
             "relay_process",
             "--exact",
@@ -80,6 +110,7 @@ pub fn start_relay_on(dir: &Path, port: u16) -> Relay {
     };
     let mut reader = BufReader::new(relay.child.stdout.take().expect("relay stdout"));
     let mut fingerprint = None;
+    let mut address = None;
     let mut printed = Vec::new();
     loop {
         let mut line = String::new();
@@ -89,6 +120,10 @@ pub fn start_relay_on(dir: &Path, port: u16) -> Relay {
         let l = line.trim_end().to_owned();
         if let Some(fp) = l.strip_prefix("Fingerprint: ") {
             fingerprint = Some(fp.to_owned());
+        }
+        // (After libtest's `test relay_process ... ` on the same line.)
+        if let Some((_, a)) = l.split_once("Relay address: ") {
+            address = Some(a.to_owned());
         }
         if let Some(rest) = l.strip_prefix("Serving SMP protocol on port ") {
             let port: u16 = rest
@@ -101,8 +136,10 @@ pub fn start_relay_on(dir: &Path, port: u16) -> Relay {
                 let mut sink = Vec::new();
                 let _ = reader.read_to_end(&mut sink);
             });
-            let fp = fingerprint.expect("fingerprint printed before the port");
-            relay.address = format!("smp://{fp}@127.0.0.1:{port}");
+            relay.address = address.unwrap_or_else(|| {
+                let fp = fingerprint.expect("fingerprint printed before the port");
+                format!("smp://{fp}@127.0.0.1:{port}")
+            });
             relay.port = port;
             return relay;
         }
@@ -360,4 +397,54 @@ pub fn expect_pq_info(p: &mut ChatProc, name: &str, contact_id: i64) {
     p.expect("sending messages via: 127.0.0.1");
     p.expect("you've shared main profile with this contact");
     p.expect("quantum resistant end-to-end encryption");
+}
+
+/// How a short invitation link on the test relay begins (the relay's host; its port and key
+/// hash follow in `?p=…&c=…`, as the reference writes a relay that is not a preset one).
+pub const SHORT_INVITATION: &str = "https://127.0.0.1/i#";
+/// How a short address link on the test relay begins.
+pub const SHORT_ADDRESS: &str = "https://127.0.0.1/a#";
+
+/// Reads `/c`'s output on a relay with short links: the full link for old clients, the
+/// intro (the reference's trailing space is trimmed by the line reader), the short link
+/// (with its QR code) and the hint. Returns both links, short first.
+pub fn read_invitation(p: &mut ChatProc) -> (String, String) {
+    let full = read_old_clients_link(
+        p,
+        "The invitation link for old clients: ",
+        "https://simplex.chat/invitation#/?",
+    );
+    p.expect("pass this invitation link to your contact (via another channel):");
+    p.expect("");
+    let short = read_link(
+        p,
+        SHORT_INVITATION,
+        "and ask them to connect: /c <invitation_link_above>",
+    );
+    (short, full)
+}
+
+/// Reads `/ad`'s or `/sa`'s output (whose first line of the block is `intro`), as
+/// [`read_invitation`].
+pub fn read_address(p: &mut ChatProc, intro: &str) -> (String, String) {
+    let full = read_old_clients_link(
+        p,
+        "The contact link for old clients: ",
+        "https://simplex.chat/contact#/?",
+    );
+    p.expect(intro);
+    p.expect("");
+    let short = read_link(
+        p,
+        SHORT_ADDRESS,
+        "to delete it: /da (accepted contacts will remain connected)",
+    );
+    (short, full)
+}
+
+fn read_old_clients_link(p: &mut ChatProc, intro: &str, full_prefix: &str) -> String {
+    let l = p.wait_for(&format!("{intro:?}"), |l| l.starts_with(intro));
+    let full = l.strip_prefix(intro).unwrap_or_default();
+    assert!(full.starts_with(full_prefix), "a full link: {full:?}");
+    full.to_owned()
 }
