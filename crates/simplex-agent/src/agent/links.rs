@@ -18,6 +18,9 @@
 //!   `newSndQueue` with a key).
 //! - The owner can replace the user part (`LSET`) or remove the link (`LDEL`); deleting the
 //!   address deletes its queue and with it the link.
+//! - A link to one of the agent's preset relays names the relay by host alone, as the
+//!   reference prints it (`shortenShortLink`); joining restores the rest from the presets
+//!   (`restoreShortLink`) and refuses a host-only link to a relay that is not preset.
 
 use std::sync::Arc;
 
@@ -267,6 +270,7 @@ impl Inner {
             server: server.clone(),
             link_key,
         })
+        .shorten(&self.config.preset_servers)
         .to_string();
         let link = ShortLinkRecord {
             conn_id: conn_id.clone(),
@@ -417,6 +421,7 @@ impl Inner {
             link_id,
             link_key,
         })
+        .shorten(&self.config.preset_servers)
         .to_string();
         Ok((rq, uri, Some(short)))
     }
