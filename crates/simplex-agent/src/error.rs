@@ -70,6 +70,10 @@ pub enum AgentError {
     /// A link did not parse or is of the wrong kind.
     #[error("bad link: {0}")]
     BadLink(String),
+    /// A short link names its relay by host alone (no key hash) and that host is not one of
+    /// the agent's preset relays: nothing is sent.
+    #[error("short link to a relay that is not preset: {0}")]
+    UnknownPresetRelay(String),
     /// A short link's data failed its checks (decryption, hash, signatures, owners) or
     /// could not be made.
     #[error("short link data: {0}")]

@@ -26,6 +26,7 @@
 //! Spec: `protocol/agent-protocol.md`; the reference's `Agent.hs`.
 
 pub mod error;
+pub mod presets;
 pub mod sqlite;
 pub mod store;
 

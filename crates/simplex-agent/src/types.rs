@@ -143,6 +143,10 @@ pub struct AgentConfig {
     /// Switch a connection's receive queue by itself once it is this old (automatic queue
     /// rotation; `None`, the default, never: the reference rotates only when asked).
     pub rotate_after: Option<Duration>,
+    /// The preset relays a short link may name by host alone (no port, no key hash): the
+    /// reference apps' list ([`crate::presets::preset_smp_servers`]) by default. A short link
+    /// naming a relay without its key hash whose host is not here is refused.
+    pub preset_servers: Vec<SmpServer>,
 }
 
 impl AgentConfig {
@@ -160,6 +164,7 @@ impl AgentConfig {
             smp_proxy_fallback: SmpProxyFallback::Allow,
             server_auth: HashMap::new(),
             rotate_after: None,
+            preset_servers: crate::presets::preset_smp_servers(),
         }
     }
 

@@ -8,6 +8,9 @@
 //! (`AUTH`) with nothing sent; spoiled invitation link data is refused before anything is
 //! sent, as is one whose queue its sender cannot secure (before the reply queue is made);
 //! a v14 relay gives only the full link; with PQ on, the link data holds the KEM key.
+//! Preset relays: links to a relay in the agent's preset list name it by host alone; such a
+//! link is joined by an agent that has the relay as a preset and refused, with nothing sent,
+//! by one that does not.
 
 mod common;
 
@@ -643,5 +646,121 @@ async fn pq_invitation_over_a_short_link() {
     exchange(&mut b, &ba, &mut a, &ab, b"pq hello back").await;
     a.agent.stop().await;
     b.agent.stop().await;
+    s1.stop().await.expect("server stopped");
+}
+
+/// `link` as the reference prints it when its relay is one of `presets`: the host alone,
+/// without the port (`p=`) and the key hash (`c=`).
+fn host_only(link: &str, presets: &[SmpServer]) -> String {
+    let short: ShortLink = link.parse().expect("short link");
+    let shortened = short.shorten(presets).to_string();
+    assert!(
+        !shortened.contains("c=") && !shortened.contains("p="),
+        "{shortened}"
+    );
+    shortened
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn address_link_naming_a_preset_relay_by_host_is_joined_only_when_it_is_preset() {
+    let s1 = TestServer::start(128).await.expect("test server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Alice and Bob know the local relay as a preset.
+    let mut ca = config(vec![s1.address().clone()]);
+    ca.preset_servers.push(s1.address().clone());
+    let mut a = TestAgent::start(dir.path(), "alice", ca).await;
+    let mut cb = config(vec![s1.address().clone()]);
+    cb.preset_servers.push(s1.address().clone());
+    let mut b = TestAgent::start(dir.path(), "bob", cb).await;
+    // Carol has only the reference's presets: the local relay is not one of them.
+    let c = TestAgent::start(dir.path(), "carol", config(vec![s1.address().clone()])).await;
+
+    let (addr_id, links) = a
+        .agent
+        .create_contact_address_with_link(b"alice's card")
+        .await
+        .expect("address");
+    // Alice's agent prints the link to a preset relay by host alone.
+    let short = links.short.expect("a short link on a v15 relay");
+    assert_eq!(short, host_only(&short, std::slice::from_ref(s1.address())));
+    assert!(short.starts_with("https://127.0.0.1/a#"), "{short}");
+    assert_eq!(
+        a.agent.address_short_link(&addr_id).await.expect("link"),
+        Some(short.clone())
+    );
+
+    let refused = c.agent.join_connection_link(&short, b"carol").await;
+    assert!(
+        matches!(&refused, Err(AgentError::UnknownPresetRelay(h)) if h == "127.0.0.1"),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        c.agent.get_short_link_data(&short).await,
+        Err(AgentError::UnknownPresetRelay(_))
+    ));
+    assert!(c.agent.connection_ids().await.expect("ids").is_empty());
+
+    // Bob knows the relay as a preset: its port and key hash are restored and he joins.
+    // Alice's first event is his REQ: Carol's attempt sent her nothing.
+    let data = b.agent.get_short_link_data(&short).await.expect("data");
+    assert_eq!(data.full, links.full);
+    let (ab, ba, user_data) = complete_address_contact(&mut a, &addr_id, &mut b, &short).await;
+    assert_eq!(user_data.as_deref(), Some(&b"alice's card"[..]));
+    exchange(&mut a, &ab, &mut b, &ba, b"hello bob").await;
+
+    for t in [&a, &b, &c] {
+        t.agent.stop().await;
+    }
+    s1.stop().await.expect("server stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitation_link_naming_a_preset_relay_by_host_is_joined_only_when_it_is_preset() {
+    let s1 = TestServer::start(128).await.expect("test server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![s1.address().clone()])).await;
+    let mut cb = config(vec![s1.address().clone()]);
+    cb.preset_servers = vec![s1.address().clone()];
+    let mut b = TestAgent::start(dir.path(), "bob", cb).await;
+    let c = TestAgent::start(dir.path(), "carol", config(vec![s1.address().clone()])).await;
+
+    let (ab, links) = a
+        .agent
+        .create_connection_with_link(b"alice's card")
+        .await
+        .expect("invitation");
+    // Alice's agent does not know the relay as a preset: her link has its key hash, and
+    // the host-only form is made here.
+    let full_short = links.short.expect("a short link on a v15 relay");
+    assert!(full_short.contains("c="), "{full_short}");
+    let short = host_only(&full_short, std::slice::from_ref(s1.address()));
+
+    let refused = c.agent.join_connection_link(&short, b"carol").await;
+    assert!(
+        matches!(&refused, Err(AgentError::UnknownPresetRelay(h)) if h == "127.0.0.1"),
+        "{refused:?}"
+    );
+    assert!(c.agent.connection_ids().await.expect("ids").is_empty());
+
+    // Had Carol's attempt sent LKEY, the one-time queue would be secured with her key and
+    // Bob's LKEY refused (AUTH).
+    let (ba, user_data) = complete_invitation(&mut a, &ab, &mut b, &short).await;
+    assert_eq!(user_data.as_deref(), Some(&b"alice's card"[..]));
+    exchange(&mut b, &ba, &mut a, &ab, b"hello alice").await;
+    // Bob knows the relay as a preset: his own invitation names it by host alone.
+    let (_, bob_links) = b
+        .agent
+        .create_connection_with_link(b"bob's card")
+        .await
+        .expect("invitation");
+    let bob_short = bob_links.short.expect("a short link on a v15 relay");
+    assert!(
+        bob_short.starts_with("https://127.0.0.1/i#") && !bob_short.contains('?'),
+        "{bob_short}"
+    );
+
+    for t in [&a, &b, &c] {
+        t.agent.stop().await;
+    }
     s1.stop().await.expect("server stopped");
 }

@@ -18,6 +18,9 @@
 //!   `newSndQueue` with a key).
 //! - The owner can replace the user part (`LSET`) or remove the link (`LDEL`); deleting the
 //!   address deletes its queue and with it the link.
+//! - A link to one of the agent's preset relays names the relay by host alone, as the
+//!   reference prints it (`shortenShortLink`); joining restores the rest from the presets
+//!   (`restoreShortLink`) and refuses a host-only link to a relay that is not preset.
 
 use std::sync::Arc;
 
@@ -267,6 +270,7 @@ impl Inner {
             server: server.clone(),
             link_key,
         })
+        .shorten(&self.config.preset_servers)
         .to_string();
         let link = ShortLinkRecord {
             conn_id: conn_id.clone(),
@@ -298,6 +302,7 @@ impl Inner {
         self: &Arc<Self>,
         short: &ShortLink,
     ) -> Result<(ConnectionRequest, Vec<u8>, Option<PrivateAuthKey>), AgentError> {
+        let short = &self.restore_preset(short)?;
         // Not tied to a connection: a session of its own (as a new connection's).
         let session = random_id();
         let (mode, server, link_key, sb_key, snd_key, reply) = match short {
@@ -349,6 +354,19 @@ impl Inner {
         let (fixed, user) = decrypt_link_data(mode, link_key, &sb_key, &enc)?;
         let req = check_link_address(server, &snd_id, fixed)?;
         Ok((req, user.data.user_data().0.clone(), snd_key))
+    }
+
+    /// The link with its relay's port and key hash filled in from the preset relays when it
+    /// names the relay by host alone (`restoreShortLink`); refused when it still has no key
+    /// hash (a host that is not preset, or one with a port), before anything is sent.
+    fn restore_preset(&self, short: &ShortLink) -> Result<ShortLink, AgentError> {
+        let restored = short.restore(&self.config.preset_servers);
+        let server = restored.server();
+        if server.key_hash.is_empty() {
+            let host = server.hosts.first().map(|h| h.to_string());
+            return Err(AgentError::UnknownPresetRelay(host.unwrap_or_default()));
+        }
+        Ok(restored)
     }
 
     /// A messaging queue for a new invitation with its link data in `NEW` (the relay makes
@@ -403,6 +421,7 @@ impl Inner {
             link_id,
             link_key,
         })
+        .shorten(&self.config.preset_servers)
         .to_string();
         Ok((rq, uri, Some(short)))
     }
