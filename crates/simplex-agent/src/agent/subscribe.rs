@@ -26,7 +26,7 @@ impl Agent {
             .db(move |s| {
                 let mut out = Vec::new();
                 for id in &ids {
-                    out.extend(s.rcv_queues(id)?);
+                    out.extend(s.all_rcv_queues(id)?);
                 }
                 Ok(out)
             })
@@ -257,7 +257,7 @@ pub(super) async fn reconnect_loop(
                 let mut out = Vec::new();
                 for id in &ids {
                     let Some(c) = s.conn(id)? else { continue };
-                    for q in s.rcv_queues(id)? {
+                    for q in s.all_rcv_queues(id)? {
                         if c.status != ConnStatus::Suspended
                             && q.status != QueueStatus::Disabled
                             && q.server == srv
