@@ -201,3 +201,44 @@ async fn copies_pending_at_a_restart_are_sent_after_it() {
     a.agent.stop().await;
     b.agent.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_link_invitation_carries_the_further_queues() {
+    let (mut servers, _proxies, addrs) = relays().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = TestAgent::start(dir.path(), "alice", redundant(addrs.clone(), 2)).await;
+    let mut b = TestAgent::start(dir.path(), "bob", redundant(addrs.clone(), 2)).await;
+    let (ab, links) = a
+        .agent
+        .create_connection_with_link(b"alice's card")
+        .await
+        .expect("invitation");
+    let short = links.short.expect("a short link");
+    let (ba, data) = b
+        .agent
+        .join_connection_link(&short, b"bob's info")
+        .await
+        .expect("join");
+    assert_eq!(data.as_deref(), Some(&b"alice's card"[..]));
+    let conf = a.next().await;
+    let Event::Conf { conf_id, .. } = conf.event else {
+        panic!("expected CONF, got {conf:?}");
+    };
+    a.agent
+        .allow_connection(&conf_id, b"alice's info")
+        .await
+        .expect("allow");
+    a.next_skip(|e| *e != Event::Con).await;
+    b.next_skip(|e| *e != Event::Con).await;
+    let (a_rcv, a_snd) = queue_servers(&a, &ab).await;
+    let (b_rcv, b_snd) = queue_servers(&b, &ba).await;
+    assert_eq!((a_rcv.len(), b_rcv.len()), (2, 2));
+    assert_eq!((a_snd, b_snd), (b_rcv.clone(), a_rcv.clone()));
+    // The relay of bob's first queue dies: alice's messages come over the other.
+    let victim = addrs.iter().position(|s| *s == b_rcv[0]).expect("known");
+    servers.remove(victim).stop().await.expect("stop");
+    send(&a, &ab, 0..5).await;
+    assert_eq!(receive(&mut b, &ba, 5).await, (0..5).collect::<Vec<_>>());
+    a.agent.stop().await;
+    b.agent.stop().await;
+}

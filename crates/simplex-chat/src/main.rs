@@ -56,6 +56,16 @@ struct Opts {
         default_value = "protected"
     )]
     smp_proxy_fallback: SmpProxyFallback,
+    /// Queues per direction for new contacts, on as many relays (not in the reference):
+    /// with 2 or more, a contact whose client uses them too gets every message over each,
+    /// so a relay that is down or loses a message loses nothing. Needs as many -s servers.
+    #[arg(
+        long = "redundancy",
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u8).range(1..=8)
+    )]
+    redundancy: u8,
 }
 
 fn parse_proxy_mode(s: &str) -> Result<SmpProxyMode, String> {
@@ -303,6 +313,16 @@ async fn main() {
     config.pq_support = true;
     config.smp_proxy_mode = opts.smp_proxy;
     config.smp_proxy_fallback = opts.smp_proxy_fallback;
+    config.redundancy = usize::from(opts.redundancy);
+    if config.redundancy > config.servers.len() {
+        eprintln!(
+            "warning: --redundancy {} with {} server(s): new contacts get at most {} queue(s) \
+             per direction, one per server",
+            config.redundancy,
+            config.servers.len(),
+            config.servers.len()
+        );
+    }
     let (agent, mut events) = match Agent::start(config, Box::new(agent_store)).await {
         Ok(a) => a,
         Err(e) => fail(&format!("agent did not start: {e}")),

@@ -287,19 +287,20 @@ impl Inner {
             key2: params.key2,
             kem: params.kem,
         };
+        // Further queues (module `redundant`), listed after the first.
+        let extra = self.extra_rcv_queues(&conn_id, &server).await;
+        let extra_uris: Vec<SmpQueueUri> = extra.iter().map(|(_, u)| u.clone()).collect();
         let (rq, uri, short) = match user_data {
-            Some(d) => self.inv_queue_with_link(&conn_id, &server, &e2e, d).await?,
+            Some(d) => {
+                self.inv_queue_with_link(&conn_id, &server, &e2e, d, &extra_uris)
+                    .await?
+            }
             None => {
                 let (rq, uri) = self
                     .create_rcv_queue(&conn_id, &server, self.config.sender_can_secure)
                     .await?;
                 (rq, uri, None)
             }
-        };
-        // Further queues (module `redundant`), listed after the first; not in short links.
-        let extra = match user_data {
-            None if rq.sender_can_secure => self.extra_rcv_queues(&conn_id, &server).await,
-            _ => Vec::new(),
         };
         let x3dh = X3dhKeys {
             key1: keys.key1,

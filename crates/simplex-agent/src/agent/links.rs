@@ -377,6 +377,7 @@ impl Inner {
         server: &SmpServer,
         e2e: &E2ERatchetParamsUri<X448>,
         user_data: &[u8],
+        extra: &[SmpQueueUri],
     ) -> Result<(RcvQueueRecord, SmpQueueUri, Option<String>), AgentError> {
         let client = self.client(server, conn_id).await?;
         if client.version() < SHORT_LINKS_SMP_VERSION || !self.config.sender_can_secure {
@@ -394,7 +395,9 @@ impl Inner {
             dh_public_key: keys.e2e.public_key(),
             queue_mode: Some(QueueMode::Messaging),
         };
-        let conn_req = ConnectionRequest::Invitation(invitation_link(uri.clone(), e2e.clone()));
+        let mut inv = invitation_link(uri.clone(), e2e.clone());
+        inv.data.smp_queues.extend(extra.iter().cloned());
+        let conn_req = ConnectionRequest::Invitation(inv);
         let root = PrivateKeyEd25519::generate(&mut OsRng);
         let data = UserConnLinkData::Invitation(UserLinkData(user_data.to_vec()));
         let (link_key, signed) =
