@@ -45,6 +45,21 @@ struct Args {
     /// Small sizes: the whole run in about a minute.
     #[arg(long)]
     quick: bool,
+    /// Connections timed one at a time (each kind).
+    #[arg(long)]
+    connects: Option<usize>,
+    /// Messages of the burst.
+    #[arg(long)]
+    burst: Option<usize>,
+    /// Round trips of each ping-pong.
+    #[arg(long)]
+    pingpong: Option<usize>,
+    /// Connections of the fan-out.
+    #[arg(long)]
+    fanout: Option<usize>,
+    /// Connections stored when the agent restarts.
+    #[arg(long)]
+    stored: Option<usize>,
 }
 
 /// The sizes of a run.
@@ -88,7 +103,14 @@ async fn run(args: &Args) -> Result<Map<String, Value>, BoxError> {
     eprintln!("relay: {}", bin.describe());
     let relay = ServerProc::init_and_start(bin)?;
     let server = relay.address()?;
-    let sizes = Sizes::of(args.quick);
+    let d = Sizes::of(args.quick);
+    let sizes = Sizes {
+        connects: args.connects.unwrap_or(d.connects).max(1),
+        burst: args.burst.unwrap_or(d.burst),
+        pingpong: args.pingpong.unwrap_or(d.pingpong).max(1),
+        fanout: args.fanout.unwrap_or(d.fanout),
+        stored: args.stored.unwrap_or(d.stored),
+    };
     let mut out = Map::new();
     out.insert("quick".into(), Value::Bool(args.quick));
     scenarios::all(server, &sizes, &mut out).await?;
