@@ -866,6 +866,15 @@ impl Store for SqliteStore {
         )
     }
 
+    fn next_pending_snd_msg(&self, conn_id: &[u8]) -> Result<Option<SndMsgRecord>, StoreError> {
+        let mut v = self.query_all(
+            &format!("SELECT {SND_MSG_COLS} FROM snd_messages WHERE conn_id = ?1 AND pending = 1 ORDER BY internal_id LIMIT 1"),
+            params![conn_id],
+            Self::snd_msg_row,
+        )?;
+        Ok(v.pop())
+    }
+
     fn snd_msg_by_snd_id(
         &self,
         conn_id: &[u8],

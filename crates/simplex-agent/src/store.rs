@@ -481,6 +481,11 @@ pub trait Store: Send {
     fn invitation(&self, inv_id: &[u8]) -> Result<Option<InvitationRecord>, StoreError>;
     /// The pending messages of a connection, oldest first.
     fn pending_snd_msgs(&self, conn_id: &[u8]) -> Result<Vec<SndMsgRecord>, StoreError>;
+    /// The oldest pending message of a connection (what its delivery task sends next):
+    /// without reading the others, which may be many while a relay is down.
+    fn next_pending_snd_msg(&self, conn_id: &[u8]) -> Result<Option<SndMsgRecord>, StoreError> {
+        Ok(self.pending_snd_msgs(conn_id)?.into_iter().next())
+    }
     /// A sent message by its sequential header ID.
     fn snd_msg_by_snd_id(
         &self,

@@ -331,12 +331,7 @@ pub(super) async fn delivery_loop(inner: Weak<Inner>, conn_id: ConnId, notify: A
         }
         let id = conn_id.clone();
         let next = agent
-            .db(move |s| {
-                Ok((
-                    s.pending_snd_msgs(&id)?.into_iter().next(),
-                    s.snd_queues(&id)?,
-                ))
-            })
+            .db(move |s| Ok((s.next_pending_snd_msg(&id)?, s.snd_queues(&id)?)))
             .await;
         let (m, sq) = match next {
             Ok((Some(m), sqs)) if !sqs.is_empty() => match delivery_target(&sqs, &m) {
