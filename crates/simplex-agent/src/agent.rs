@@ -74,6 +74,9 @@ struct Inner {
     lock: tokio::sync::Mutex<()>,
     state: Mutex<State>,
     routing: Mutex<routing::Routing>,
+    /// When this agent started (nanoseconds since the epoch): part of per-connection SOCKS
+    /// usernames, so a new run uses new Tor circuits.
+    started_at: u128,
 }
 
 /// A running agent. Cheap to clone; [`Agent::stop`] ends it.
@@ -129,6 +132,9 @@ impl Agent {
             lock: tokio::sync::Mutex::new(()),
             state: Mutex::new(State::default()),
             routing: Mutex::new(routing::Routing::default()),
+            started_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
         });
         let loaded = inner
             .db(|s| {

@@ -154,6 +154,12 @@ pub struct AgentConfig {
     /// copies after the first are dropped on arrival: a relay that dies loses nothing.
     /// Needs queues the sender secures (`sender_can_secure`).
     pub redundancy: usize,
+    /// Connect to every relay through this SOCKS5 proxy (Tor: `127.0.0.1:9050`), the
+    /// relay's host name sent to it unresolved. With the default credentials policy each
+    /// transport session gets its own username, so Tor keeps sessions on separate circuits
+    /// as the isolation mode separates them (one username for all in `Server` mode, as the
+    /// reference's `TSMUser`; one per connection in `Connection` mode, as `TSMEntity`).
+    pub socks_proxy: Option<simplex_transport::socks::SocksProxy>,
 }
 
 impl AgentConfig {
@@ -173,6 +179,7 @@ impl AgentConfig {
             rotate_after: None,
             preset_servers: crate::presets::preset_smp_servers(),
             redundancy: 1,
+            socks_proxy: None,
         }
     }
 

@@ -23,7 +23,7 @@ use simplex_agent::{
     AgentCryptoError, AgentError, QueueDirection, RatchetSyncState, RcvQueueInfo, RcvSwitchStatus,
     SndQueueInfo, SndSwitchStatus, SwitchPhase,
 };
-use smp_client::ClientError;
+use smp_client::{ClientError, TransportError};
 
 use crate::protocol::Profile;
 use crate::store::{ChatItem, ItemStatus};
@@ -313,6 +313,11 @@ fn server_host(server: &str) -> &str {
 /// anything else is the agent's error.
 pub fn agent_error(e: &AgentError) -> String {
     match e {
+        // The proxy itself is the problem (down, refusing): say so, not that the relay is.
+        AgentError::Smp {
+            server,
+            error: ClientError::Transport(TransportError::Socks(s)),
+        } => format!("cannot reach {}: {s}", server_host(server)),
         AgentError::Smp {
             server,
             error: ClientError::Transport(_) | ClientError::Timeout | ClientError::Closed,
@@ -684,6 +689,17 @@ mod tests {
         assert_eq!(
             agent_error(&down),
             "cannot reach 127.0.0.1:5223: the server is not running or not reachable"
+        );
+        let proxy: std::net::SocketAddr = "127.0.0.1:9050".parse().expect("addr");
+        let socks = AgentError::Smp {
+            server: "smp://LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI=@relay.example".into(),
+            error: ClientError::Transport(TransportError::Socks(
+                simplex_agent::SocksError::AuthRefused(proxy),
+            )),
+        };
+        assert_eq!(
+            agent_error(&socks),
+            "cannot reach relay.example: SOCKS proxy 127.0.0.1:9050 refused the credentials"
         );
         assert_eq!(
             agent_error(&AgentError::NoConnection),
