@@ -184,9 +184,9 @@ async fn download_chunk(
     Err(last)
 }
 
-/// A name for the received file in `dir`: the header's name without any directory, made
-/// unique with `_1`, `_2`, … before the extension when taken.
-fn destination(dir: &Path, name: &str) -> PathBuf {
+/// A path in `dir` for `name` (without any directory in it), made unique with `_1`, `_2`, …
+/// before its extensions when taken (the reference's `uniqueCombine`).
+pub fn unique_path(dir: &Path, name: &str) -> PathBuf {
     let base = Path::new(name)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -196,9 +196,10 @@ fn destination(dir: &Path, name: &str) -> PathBuf {
     if !candidate.exists() {
         return candidate;
     }
-    let (stem, ext) = match base.rsplit_once('.') {
-        Some((s, e)) if !s.is_empty() => (s.to_owned(), format!(".{e}")),
-        _ => (base.clone(), String::new()),
+    // All extensions, as `splitExtensions`: `a.tar.gz` becomes `a_1.tar.gz`.
+    let (stem, ext) = match base.get(1..).and_then(|rest| rest.find('.')) {
+        Some(i) => base.split_at(i + 1),
+        None => (base.as_str(), ""),
     };
     (1..)
         .map(|i| dir.join(format!("{stem}_{i}{ext}")))
@@ -252,7 +253,7 @@ async fn decrypt_chunks(
     out.flush().await?;
     out.get_ref().sync_all().await?;
     drop(out);
-    let dest = destination(dir, &header.file_name);
+    let dest = unique_path(dir, &header.file_name);
     std::fs::rename(&tmp, &dest)?;
     Ok(dest)
 }

@@ -259,10 +259,13 @@ pub async fn upload(
     std::fs::create_dir_all(&opts.work_dir)?;
     let (enc_path, state_path) = work_paths(file, &opts.work_dir);
     let file_size = std::fs::metadata(file)?.len();
+    let servers: Vec<String> = opts.servers.iter().map(|s| s.to_string()).collect();
+    // A saved state is used only for the same file, recipients and relays.
     let resumed = load_json::<UploadState>(&state_path).filter(|s| {
         s.file_name == name
             && s.file_size == file_size
             && s.recipients == opts.recipients
+            && s.chunks.iter().all(|c| servers.contains(&c.server))
             && std::fs::metadata(&enc_path).is_ok_and(|m| m.len() == s.enc_size)
     });
     let state = match resumed {
@@ -407,6 +410,9 @@ impl ChunkTask {
     }
 }
 
+/// Picks a chunk's replica ID and key (DER) for one party.
+type Pick<'a> = &'a dyn Fn(&ChunkState) -> Result<(Vec<u8>, Vec<u8>), ClientError>;
+
 fn descriptions(state: &UploadState) -> Result<Uploaded, ClientError> {
     let key_bytes: [u8; 32] = state
         .key
@@ -416,37 +422,35 @@ fn descriptions(state: &UploadState) -> Result<Uploaded, ClientError> {
     let nonce = CbNonce::from_slice(&state.nonce)
         .map_err(|_| ClientError::Invalid("state: nonce".into()))?;
     let chunk_size = state.chunks.first().map_or(0, |c| c.size);
-    let describe =
-        |party: FileParty,
-         pick: &dyn Fn(&ChunkState) -> Result<(Vec<u8>, Vec<u8>), ClientError>| {
-            let chunks = state
-                .chunks
-                .iter()
-                .map(|c| {
-                    let (id, key) = pick(c)?;
-                    Ok(FileChunk {
-                        chunk_no: c.no,
-                        chunk_size: c.size,
-                        digest: c.digest.clone(),
-                        replicas: vec![FileChunkReplica {
-                            server: server_of(&c.server)?,
-                            replica_id: id,
-                            replica_key: auth_key(&key)?,
-                        }],
-                    })
+    let describe = |party: FileParty, pick: Pick<'_>| {
+        let chunks = state
+            .chunks
+            .iter()
+            .map(|c| {
+                let (id, key) = pick(c)?;
+                Ok(FileChunk {
+                    chunk_no: c.no,
+                    chunk_size: c.size,
+                    digest: c.digest.clone(),
+                    replicas: vec![FileChunkReplica {
+                        server: server_of(&c.server)?,
+                        replica_id: id,
+                        replica_key: auth_key(&key)?,
+                    }],
                 })
-                .collect::<Result<Vec<_>, ClientError>>()?;
-            Ok::<FileDescription, ClientError>(FileDescription {
-                party,
-                size: state.enc_size,
-                digest: state.digest.clone(),
-                key: SbKey(key_bytes),
-                nonce: nonce.clone(),
-                chunk_size,
-                chunks,
-                redirect: None,
             })
-        };
+            .collect::<Result<Vec<_>, ClientError>>()?;
+        Ok::<FileDescription, ClientError>(FileDescription {
+            party,
+            size: state.enc_size,
+            digest: state.digest.clone(),
+            key: SbKey(key_bytes),
+            nonce,
+            chunk_size,
+            chunks,
+            redirect: None,
+        })
+    };
     let sender = describe(FileParty::Sender, &|c| {
         Ok((c.sender_id.clone(), c.sender_key.clone()))
     })?;

@@ -225,7 +225,7 @@ async fn stopped_uploads_and_downloads_resume_from_finished_chunks() {
     );
     let uploaded = server.relay.stats.snapshot().files_uploaded;
     assert_eq!(
-        uploaded as usize,
+        usize::try_from(uploaded).expect("count"),
         sent.sender.chunks.len(),
         "no chunk uploaded twice"
     );
@@ -261,7 +261,7 @@ async fn stopped_uploads_and_downloads_resume_from_finished_chunks() {
     );
     let downloads = server.relay.stats.snapshot().file_downloads - downloads_before;
     assert!(
-        (downloads as usize) < desc.chunks.len(),
+        usize::try_from(downloads).expect("count") < desc.chunks.len(),
         "{downloads} chunks downloaded again"
     );
     assert!(std::fs::read(got).expect("file") == data);

@@ -342,7 +342,7 @@ fn send_file(
     Stats::add(&relay.stats.file_downloads, 1);
     let resp = FileResponse::File {
         srv_dh_key: server_key.public_key(),
-        nonce: nonce.clone(),
+        nonce,
     };
     (
         resp,
