@@ -35,6 +35,10 @@ use crate::relay::Relay;
 pub const XFTP_SERVER_ALPN_WIRE: &[u8] = b"\x06xftp/1\x02h2\x08http/1.1";
 /// The time allowed for the TLS handshake.
 const TLS_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections served at once; more are closed at once (as the SMP relay's limit).
+const MAX_CONNECTIONS: usize = 16_384;
+/// Requests in flight on one connection (each may buffer up to the stream window).
+const MAX_STREAMS: u32 = 64;
 
 /// Where a connection's handshake is.
 enum Handshake {
@@ -58,6 +62,10 @@ pub async fn serve(relay: Arc<Relay>, ctx: SslContext, listener: TcpListener) {
         while conns.try_join_next().is_some() {}
         match listener.accept().await {
             Ok((tcp, _)) => {
+                if conns.len() >= MAX_CONNECTIONS {
+                    tracing::warn!("connection limit reached, a connection was refused");
+                    continue;
+                }
                 conns.spawn(connection(relay.clone(), ctx.clone(), tcp));
             }
             Err(e) => {
@@ -83,6 +91,7 @@ async fn connection(relay: Arc<Relay>, ctx: SslContext, tcp: TcpStream) {
         .initial_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
         .max_frame_size(MAX_FRAME)
+        .max_concurrent_streams(MAX_STREAMS)
         .handshake::<_, Bytes>(tls)
         .await;
     let mut conn = match built {
