@@ -144,9 +144,12 @@ pub async fn download(
             Err(e) => return Err(ClientError::Invalid(format!("download task failed: {e}"))),
         }
     }
-    let path = decrypt_chunks(desc, &work, dir).await?;
-    let _ = std::fs::remove_dir_all(&work);
-    Ok(path)
+    let decrypted = decrypt_chunks(desc, &work, dir).await;
+    if matches!(decrypted, Ok(_) | Err(ClientError::Integrity(_))) {
+        // Done, or chunks that do not make the file: either way a next run starts afresh.
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    decrypted
 }
 
 async fn download_chunk(

@@ -86,6 +86,7 @@ async fn send_info_recv_and_del_through_two_relays() {
         "{out}"
     );
     assert!(out.contains("Web link:\nhttps://127.0.0.1/#"), "{out}");
+    let sent_out = out.clone();
 
     let o = run(&["info", &s(&dir.join("rcv1.xftp"))]).await;
     let out = text(&o);
@@ -104,7 +105,18 @@ async fn send_info_recv_and_del_through_two_relays() {
 
     let keep = tmp.path().join("rcv2-copy.xftp");
     std::fs::copy(dir.join("rcv2.xftp"), &keep).expect("copy");
-    for i in [1, 2] {
+    // The first recipient uses the web link printed by `send` (its description's), the
+    // second the description file.
+    let link = sent_out
+        .lines()
+        .find(|l| l.starts_with("https://127.0.0.1/#"))
+        .expect("web link")
+        .to_owned();
+    let inbox = tmp.path().join("in1");
+    let o = run(&["recv", &link, &s(&inbox), "-y"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(std::fs::read(inbox.join("report.pdf")).expect("file") == data);
+    for i in [2] {
         let inbox = tmp.path().join(format!("in{i}"));
         let fd = dir.join(format!("rcv{i}.xftp"));
         let o = run(&["recv", &s(&fd), &s(&inbox), "-y"]).await;

@@ -259,24 +259,25 @@ pub fn open_and_compact(
     let mut stats = ReplayStats::default();
     if path.exists() {
         let reader = BufReader::new(File::open(path)?);
-        for line in reader.split(b'\n') {
+        for (n, line) in reader.split(b'\n').enumerate() {
             let line = line?;
             let text = String::from_utf8_lossy(&line);
             let text = text.trim_end_matches('\r');
             if text.is_empty() {
                 continue;
             }
-            let shown: String = text.chars().take(100).collect();
+            // The line number only: a line holds chunk and recipient IDs.
+            let shown = format!("{}:{}", path.display(), n + 1);
             match LogRecord::parse(text) {
                 Err(e) => {
                     stats.skipped += 1;
-                    eprintln!("Log parsing error ({e}): {shown}");
+                    eprintln!("Log parsing error ({e}) at {shown}");
                 }
                 Ok(rec) => match rec.apply(store) {
                     Ok(()) => stats.applied += 1,
                     Err(e) => {
                         stats.skipped += 1;
-                        eprintln!("Log processing error ({e:?}): {shown}");
+                        eprintln!("Log processing error ({e:?}) at {shown}");
                     }
                 },
             }

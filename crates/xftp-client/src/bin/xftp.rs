@@ -143,11 +143,11 @@ fn confirm_delete(yes: bool, fd: &Path) -> std::io::Result<()> {
     let shown = fd.display();
     if yes {
         std::fs::remove_file(fd)?;
-        println!("\nFile description {shown} is deleted.");
+        println!("File description {shown} is deleted.");
         return Ok(());
     }
     loop {
-        print!("\nFile description {shown} can't be used again. Delete it (Y/n): ");
+        print!("File description {shown} can't be used again. Delete it (Y/n): ");
         std::io::stdout().flush()?;
         let mut line = String::new();
         if std::io::stdin().read_line(&mut line)? == 0 {
@@ -200,7 +200,7 @@ async fn send(
     let snd = out.join("snd.xftp.private");
     std::fs::write(&snd, sent.sender.to_yaml()).map_err(|e| e.to_string())?;
     println!("File uploaded!");
-    println!("\nSender file description: {}", snd.display());
+    println!("Sender file description: {}", snd.display());
     println!("Pass file descriptions to the recipient(s):");
     for p in &rcv_paths {
         println!("{}", p.display());
@@ -224,7 +224,17 @@ async fn recv(
     retry: usize,
     yes: bool,
 ) -> Result<(), String> {
-    let desc = read_description(&description)?;
+    let arg = description.to_string_lossy().into_owned();
+    let web_link = arg.starts_with("http://") || arg.starts_with("https://");
+    let desc = if web_link {
+        let fragment = arg.split_once('#').map(|(_, f)| f).unwrap_or_default();
+        if fragment.is_empty() {
+            return Err("Invalid URL: no fragment".into());
+        }
+        xftp_proto::uri::decode_web_uri(fragment).map_err(|e| format!("Invalid web link: {e}"))?
+    } else {
+        read_description(&description)?
+    };
     if desc.party != FileParty::Recipient {
         return Err("file description is not for the recipient".into());
     }
@@ -249,6 +259,9 @@ async fn recv(
         .await
         .map_err(explain)?;
     println!("File downloaded: {}", path.display());
+    if web_link {
+        return Ok(());
+    }
     confirm_delete(yes, &description).map_err(|e| e.to_string())
 }
 
