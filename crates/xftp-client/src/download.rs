@@ -67,18 +67,50 @@ pub async fn download(
     opts: &DownloadOptions,
     progress: Option<Progress>,
 ) -> Result<PathBuf, ClientError> {
+    check(desc)?;
+    let Some(redirect) = &desc.redirect else {
+        return download_to(desc, dir, dir, opts, progress).await;
+    };
+    // A redirect: the described file is the real file's description (`direct.yaml`), which
+    // must match the size and digest the redirect announced, and may not redirect again.
+    let holder = work_dir(desc, dir).with_extension("redirect");
+    std::fs::create_dir_all(&holder)?;
+    let yaml_path = download_to(desc, dir, &holder, opts, progress.clone()).await?;
+    let yaml = std::fs::read_to_string(&yaml_path);
+    let _ = std::fs::remove_dir_all(&holder);
+    let inner = FileDescription::from_yaml(&yaml?)
+        .map_err(|e| ClientError::Invalid(format!("redirect: invalid file description: {e}")))?;
+    check(&inner)?;
+    if inner.redirect.is_some() {
+        return Err(ClientError::Invalid("redirect chain too long".into()));
+    }
+    if inner.size != redirect.size || inner.digest != redirect.digest {
+        return Err(ClientError::Integrity(
+            "the redirected description does not match the redirect",
+        ));
+    }
+    download_to(&inner, dir, dir, opts, progress).await
+}
+
+fn check(desc: &FileDescription) -> Result<(), ClientError> {
     if desc.party != FileParty::Recipient {
         return Err(ClientError::Invalid(
             "this is the sender's description, not a recipient's".into(),
         ));
     }
     desc.validate()
-        .map_err(|e| ClientError::Invalid(e.to_string()))?;
-    if desc.redirect.is_some() {
-        return Err(ClientError::Invalid(
-            "redirect descriptions are not supported yet".into(),
-        ));
-    }
+        .map_err(|e| ClientError::Invalid(e.to_string()))
+}
+
+/// Downloads `desc`'s chunks into its work directory in `dir` and decrypts the file into
+/// `out`.
+async fn download_to(
+    desc: &FileDescription,
+    dir: &Path,
+    out: &Path,
+    opts: &DownloadOptions,
+    progress: Option<Progress>,
+) -> Result<PathBuf, ClientError> {
     let work = work_dir(desc, dir);
     std::fs::create_dir_all(&work)?;
     let state_path = work.join("state.json");
@@ -144,7 +176,7 @@ pub async fn download(
             Err(e) => return Err(ClientError::Invalid(format!("download task failed: {e}"))),
         }
     }
-    let decrypted = decrypt_chunks(desc, &work, dir).await;
+    let decrypted = decrypt_chunks(desc, &work, out).await;
     if matches!(decrypted, Ok(_) | Err(ClientError::Integrity(_))) {
         // Done, or chunks that do not make the file: either way a next run starts afresh.
         let _ = std::fs::remove_dir_all(&work);

@@ -20,4 +20,4 @@ pub mod upload;
 pub use client::{ChunkBody, ClientConfig, XftpClient};
 pub use download::{ack, delete, download, DownloadOptions};
 pub use error::ClientError;
-pub use upload::{upload, Progress, UploadOptions, Uploaded};
+pub use upload::{upload, upload_redirect, Progress, UploadOptions, Uploaded};

@@ -467,3 +467,37 @@ fn descriptions(state: &UploadState) -> Result<Uploaded, ClientError> {
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Uploaded { sender, recipients })
 }
+
+/// Sends a description as a file of its own (`xftpSendDescription`), for descriptions too
+/// long to pass on: the results describe `direct.yaml` and carry `redirect` with the size and
+/// digest of the file `desc` describes, which [`crate::download`] follows.
+pub async fn upload_redirect(
+    desc: &FileDescription,
+    opts: &UploadOptions,
+    progress: Option<Progress>,
+) -> Result<Uploaded, ClientError> {
+    let dir = opts.work_dir.join(format!(
+        "redirect-{}",
+        desc.digest
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let direct = dir.join("direct.yaml");
+    std::fs::write(&direct, desc.to_yaml())?;
+    let mut sent = upload(&direct, opts, progress).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Ok(sent) = &mut sent {
+        let info = xftp_proto::RedirectFileInfo {
+            size: desc.size,
+            digest: desc.digest.clone(),
+        };
+        for d in sent.recipients.iter_mut() {
+            d.redirect = Some(info.clone());
+        }
+        sent.sender.redirect = Some(info);
+    }
+    sent
+}

@@ -267,3 +267,45 @@ async fn stopped_uploads_and_downloads_resume_from_finished_chunks() {
     assert!(std::fs::read(got).expect("file") == data);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_redirect_description_leads_to_the_real_file() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::new(tmp.path());
+    let server = relay.start(relay.config()).await;
+    let src = tmp.path().join("photo.jpg");
+    let data = random_file(&src, 2 << 20);
+    let opts = UploadOptions::new(vec![address(&server)], 1, tmp.path().join("work"));
+    let sent = upload(&src, &opts, None).await.expect("uploaded");
+    let direct = &sent.recipients[0];
+    let redirected = xftp_client::upload_redirect(direct, &opts, None)
+        .await
+        .expect("description uploaded");
+    let short = &redirected.recipients[0];
+    assert_eq!(short.redirect.as_ref().map(|r| r.size), Some(direct.size));
+    assert!(short.to_yaml().len() < direct.to_yaml().len());
+    let short = FileDescription::from_yaml(&short.to_yaml()).expect("yaml");
+    let dir = tmp.path().join("in");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let got = download(&short, &dir, &DownloadOptions::default(), None)
+        .await
+        .expect("followed");
+    assert_eq!(got, dir.join("photo.jpg"));
+    assert!(std::fs::read(&got).expect("file") == data);
+    assert_eq!(
+        std::fs::read_dir(&dir).expect("dir").count(),
+        1,
+        "nothing else left"
+    );
+
+    // A redirect whose announced digest differs is refused.
+    let mut wrong = redirected.recipients[0].clone();
+    if let Some(r) = wrong.redirect.as_mut() {
+        r.digest[0] ^= 1;
+    }
+    let dir = tmp.path().join("in2");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let e = download(&wrong, &dir, &DownloadOptions::default(), None).await;
+    assert!(matches!(e, Err(ClientError::Integrity(_))), "{e:?}");
+    server.stop().await;
+}
