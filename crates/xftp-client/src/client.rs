@@ -195,6 +195,11 @@ impl XftpClient {
         &self.server
     }
 
+    /// False once the connection is closed (by either side); sends nothing.
+    pub async fn is_open(&self) -> bool {
+        self.send.clone().ready().await.is_ok()
+    }
+
     /// The negotiated version.
     pub fn version(&self) -> Version {
         self.version

@@ -343,3 +343,31 @@ async fn without_alpn_commands_run_at_version_1_without_handshake() {
     assert_eq!(std::fs::read(&out).expect("chunk"), data.to_vec());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn idle_clients_are_disconnected_when_configured() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::new(tmp.path());
+    let mut cfg = relay.config();
+    cfg.inactive_clients = Some(xftp_server::InactiveClients {
+        ttl: std::time::Duration::from_secs(1),
+        check_interval: std::time::Duration::from_millis(100),
+    });
+    let server = relay.start(cfg).await;
+    let c = client(&server).await;
+    c.ping().await.expect("PONG");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while c.is_open().await {
+        assert!(std::time::Instant::now() < deadline, "never disconnected");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(c.ping().await.is_err(), "the connection is closed");
+    // Without the setting, an idle client stays.
+    server.stop().await;
+    let server = relay.start(relay.config()).await;
+    let c = client(&server).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(c.is_open().await);
+    c.ping().await.expect("PONG");
+    server.stop().await;
+}
