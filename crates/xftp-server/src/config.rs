@@ -64,8 +64,8 @@ pub struct ServerConfig {
     pub chunk_sizes: Vec<u32>,
     /// Offered XFTP versions.
     pub versions: VersionRange,
-    /// Statistics saved here on shutdown and restored at start (`log_stats`).
-    pub stats_file: Option<PathBuf>,
+    /// `log_stats = on`: the daily statistics line and the counters' backup.
+    pub stats: Option<crate::stats::StatsLogConfig>,
 }
 
 impl ServerConfig {
@@ -88,7 +88,7 @@ impl ServerConfig {
             inactive_clients: None,
             chunk_sizes: SERVER_CHUNK_SIZES.to_vec(),
             versions: XFTP_SERVER_VERSIONS,
-            stats_file: None,
+            stats: None,
         }
     }
 }

@@ -70,11 +70,58 @@ impl RunningServer {
 }
 
 fn save_stats(relay: &Relay) {
-    if let Some(f) = &relay.cfg.stats_file {
-        let line = format!("{},{}\n", relay::now_secs(), relay.stats.snapshot().csv());
-        if let Err(e) = std::fs::write(f, line) {
+    if let Some(cfg) = &relay.cfg.stats {
+        if let Err(e) = std::fs::write(&cfg.backup, relay.stats.encode_backup()) {
             tracing::error!("saving statistics failed: {e}");
         }
+    }
+}
+
+/// Restores the counters' backup, if any (renamed to `.bak` after), then sets the file
+/// counts from the store.
+fn restore_stats(relay: &Relay) -> std::io::Result<()> {
+    if let Some(cfg) = &relay.cfg.stats {
+        if cfg.backup.exists() {
+            let text = std::fs::read_to_string(&cfg.backup)?;
+            relay
+                .stats
+                .restore_backup(&text)
+                .map_err(std::io::Error::other)?;
+            let mut bak = cfg.backup.clone().into_os_string();
+            bak.push(".bak");
+            std::fs::rename(&cfg.backup, bak)?;
+        }
+    }
+    let store = relay.store();
+    let count = store.files().filter(|f| f.path.is_some()).count();
+    relay.stats.files_count.store(
+        i64::try_from(count).unwrap_or(i64::MAX),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    relay.stats.files_size.store(
+        i64::try_from(store.used()).unwrap_or(i64::MAX),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    Ok(())
+}
+
+/// Appends the daily statistics line at its time, every interval.
+async fn daily_stats(relay: Arc<Relay>) {
+    let Some(cfg) = relay.cfg.stats.clone() else {
+        return std::future::pending().await;
+    };
+    tokio::time::sleep(stats::first_delay(&cfg)).await;
+    loop {
+        let line = relay.stats.daily_line(chrono::Utc::now());
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&cfg.daily)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{line}\n").as_bytes()));
+        if let Err(e) = written {
+            tracing::error!("writing the daily statistics failed: {e}");
+        }
+        tokio::time::sleep(cfg.interval).await;
     }
 }
 
@@ -100,15 +147,7 @@ pub async fn start(cfg: ServerConfig, creds: &ServerCredentials) -> std::io::Res
         simplex_transport::tls::server_context_with_alpn(creds, transport::XFTP_SERVER_ALPN_WIRE)
             .map_err(err)?;
     let relay = Arc::new(Relay::new(cfg, identity, store, log));
-    {
-        let store = relay.store();
-        let count = store.files().filter(|f| f.path.is_some()).count();
-        stats::Stats::add(&relay.stats.files_count, count as i64);
-        stats::Stats::add(
-            &relay.stats.files_size,
-            i64::try_from(store.used()).unwrap_or(i64::MAX),
-        );
-    }
+    restore_stats(&relay)?;
     relay.expire();
     let listener = TcpListener::bind(relay.cfg.listen).await?;
     let addr = listener.local_addr()?;
@@ -128,8 +167,9 @@ pub async fn start(cfg: ServerConfig, creds: &ServerCredentials) -> std::io::Res
             }
         };
         tokio::select! {
-            _ = transport::serve(r, ctx, listener) => {}
+            _ = transport::serve(r.clone(), ctx, listener) => {}
             _ = expiry => {}
+            _ = daily_stats(r) => {}
         }
     });
     Ok(RunningServer {

@@ -8,6 +8,7 @@
 use std::fs;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use simplex_transport::credentials::load_file_fingerprint;
@@ -26,8 +27,6 @@ use ini::{ini_content, Settings};
 pub const INI_FILE: &str = "file-server.ini";
 /// The store log.
 pub const STORE_LOG_FILE: &str = "file-server-store.log";
-/// Statistics saved on shutdown.
-pub const STATS_FILE: &str = "file-server-stats.log";
 /// The configuration lock, in the log directory.
 pub const LOCK_FILE: &str = "xftp-server.lock";
 /// The default port.
@@ -229,7 +228,11 @@ pub fn delete(paths: &Paths, yes: bool) -> std::io::Result<()> {
     ] {
         let _ = fs::remove_file(paths.cfg.join(f));
     }
-    for f in [STORE_LOG_FILE, STATS_FILE] {
+    for f in [
+        STORE_LOG_FILE,
+        crate::stats::BACKUP_FILE,
+        crate::stats::DAILY_LOG_FILE,
+    ] {
         let _ = fs::remove_file(paths.log.join(f));
         let _ = fs::remove_file(paths.log.join(f).with_extension("log.bak"));
     }
@@ -260,7 +263,12 @@ pub fn server_config(
         check_interval: DEFAULT_EXPIRE_CHECK,
     });
     cfg.inactive_clients = s.inactive;
-    cfg.stats_file = s.log_stats.then(|| paths.log.join(STATS_FILE));
+    cfg.stats = s.log_stats.then(|| crate::stats::StatsLogConfig {
+        daily: paths.log.join(crate::stats::DAILY_LOG_FILE),
+        backup: paths.log.join(crate::stats::BACKUP_FILE),
+        interval: Duration::from_secs(86_400),
+        start_at: Some(0),
+    });
     Ok(cfg)
 }
 
