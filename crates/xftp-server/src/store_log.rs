@@ -251,51 +251,93 @@ pub struct ReplayStats {
     pub skipped: usize,
 }
 
-/// Replays `path` (if it exists) into `store`, compacts it, and opens it for appending.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn now_nanos() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(0))
+}
+
+fn replay(path: &Path, store: &mut FileStore) -> io::Result<ReplayStats> {
+    let mut stats = ReplayStats::default();
+    let reader = BufReader::new(File::open(path)?);
+    for (n, line) in reader.split(b'\n').enumerate() {
+        let line = line?;
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches('\r');
+        if text.is_empty() {
+            continue;
+        }
+        // The line number only: a line holds chunk and recipient IDs.
+        let shown = format!("{}:{}", path.display(), n + 1);
+        match LogRecord::parse(text) {
+            Err(e) => {
+                stats.skipped += 1;
+                eprintln!("Log parsing error ({e}) at {shown}");
+            }
+            Ok(rec) => match rec.apply(store) {
+                Ok(()) => stats.applied += 1,
+                Err(e) => {
+                    stats.skipped += 1;
+                    eprintln!("Log processing error ({e:?}) at {shown}");
+                }
+            },
+        }
+    }
+    store.recompute_used();
+    Ok(stats)
+}
+
+fn write_state(path: &Path, store: &FileStore) -> io::Result<StoreLogWriter> {
+    {
+        let mut w = BufWriter::new(File::create(path)?);
+        for rec in state_records(store) {
+            writeln!(w, "{}", rec.to_line())?;
+        }
+        w.flush()?;
+        w.get_ref().sync_all()?;
+    }
+    StoreLogWriter::open(path)
+}
+
+/// Replays `path` (if it exists) into `store`, compacts it and opens it for appending, as
+/// the reference's `readWriteStoreLog`: the old log is first renamed to `<file>.start`, the
+/// state written afresh, then the old log kept as `<file>.<ISO 8601 time>` (backups of the
+/// last day and 3 older ones are kept, older than 21 days removed). A `.start` file left by
+/// an interrupted compaction is used instead of the log (kept as `.bak`).
 pub fn open_and_compact(
     path: &Path,
     store: &mut FileStore,
 ) -> io::Result<(StoreLogWriter, ReplayStats)> {
-    let mut stats = ReplayStats::default();
-    if path.exists() {
-        let reader = BufReader::new(File::open(path)?);
-        for (n, line) in reader.split(b'\n').enumerate() {
-            let line = line?;
-            let text = String::from_utf8_lossy(&line);
-            let text = text.trim_end_matches('\r');
-            if text.is_empty() {
-                continue;
-            }
-            // The line number only: a line holds chunk and recipient IDs.
-            let shown = format!("{}:{}", path.display(), n + 1);
-            match LogRecord::parse(text) {
-                Err(e) => {
-                    stats.skipped += 1;
-                    eprintln!("Log parsing error ({e}) at {shown}");
-                }
-                Ok(rec) => match rec.apply(store) {
-                    Ok(()) => stats.applied += 1,
-                    Err(e) => {
-                        stats.skipped += 1;
-                        eprintln!("Log processing error ({e:?}) at {shown}");
-                    }
-                },
-            }
+    let start = with_suffix(path, ".start");
+    if start.exists() {
+        eprintln!(
+            "Server terminated abnormally on last start, restoring state from {}",
+            start.display()
+        );
+        if path.exists() {
+            fs::rename(path, with_suffix(path, ".bak"))?;
         }
-        store.recompute_used();
-        let tmp = path.with_extension("log.new");
-        {
-            let mut w = BufWriter::new(File::create(&tmp)?);
-            for rec in state_records(store) {
-                writeln!(w, "{}", rec.to_line())?;
-            }
-            w.flush()?;
-            w.get_ref().sync_all()?;
-        }
-        fs::rename(path, path.with_extension("log.bak"))?;
-        fs::rename(&tmp, path)?;
+        fs::rename(&start, path)?;
     }
-    Ok((StoreLogWriter::open(path)?, stats))
+    if !path.exists() {
+        return Ok((write_state(path, store)?, ReplayStats::default()));
+    }
+    let stats = replay(path, store)?;
+    fs::rename(path, &start)?;
+    let writer = write_state(path, store)?;
+    let now = now_nanos();
+    fs::rename(
+        &start,
+        with_suffix(path, &format!(".{}", smp_server::store_log::iso8601(now))),
+    )?;
+    smp_server::store_log::remove_old_backups(path, now);
+    Ok((writer, stats))
 }
 
 #[cfg(test)]
@@ -356,5 +398,55 @@ mod tests {
         assert!(LogRecord::parse("FDEL").is_err());
         assert!(LogRecord::parse("FDEL !!").is_err());
         assert!(LogRecord::parse("FXXX AQ==").is_err());
+    }
+
+    #[test]
+    fn compaction_keeps_the_state_and_a_timed_backup() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("file-server-store.log");
+        let add = |id: u8| LogRecord::AddFile {
+            sender_id: vec![id; 16],
+            info: FileInfo {
+                snd_key: key(),
+                size: 65536,
+                digest: ShortBytes::from_slice(&[id; 32]).expect("32 bytes"),
+            },
+            created_at: 1_700_000_000,
+            status: FileStatus::Active,
+        };
+        let lines = [
+            add(1).to_line(),
+            add(2).to_line(),
+            LogRecord::DeleteFile(vec![1; 16]).to_line(),
+            "FNEW garbage".to_owned(),
+        ];
+        fs::write(&path, lines.join("\n") + "\n").expect("write");
+        let mut store = FileStore::new();
+        let (_, stats) = open_and_compact(&path, &mut store).expect("compacts");
+        assert_eq!((stats.applied, stats.skipped), (3, 1));
+        assert_eq!(store.len(), 1);
+        let text = fs::read_to_string(&path).expect("log");
+        let recs: Vec<_> = text.lines().map(LogRecord::parse).collect();
+        assert_eq!(recs.len(), 1, "{text}");
+        assert!(
+            matches!(&recs[0], Ok(LogRecord::AddFile { sender_id, .. }) if sender_id == &vec![2u8; 16]),
+            "{text}"
+        );
+        let backups: Vec<String> = fs::read_dir(dir.path())
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("file-server-store.log.20"))
+            .collect();
+        assert_eq!(backups.len(), 1, "{backups:?}");
+
+        // A compaction cut short leaves `.start`: it is used, the incomplete log kept as .bak.
+        fs::write(with_suffix(&path, ".start"), add(3).to_line() + "\n").expect("write");
+        let mut store = FileStore::new();
+        open_and_compact(&path, &mut store).expect("recovers");
+        assert_eq!(store.len(), 1);
+        assert!(store.file(&[3; 16]).is_some());
+        assert!(with_suffix(&path, ".bak").exists());
+        assert!(!with_suffix(&path, ".start").exists());
     }
 }

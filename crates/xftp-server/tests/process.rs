@@ -193,7 +193,16 @@ async fn init_start_restart_and_delete_as_an_operator() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("Deleted configuration and log files"));
     assert!(!ini_path.exists() && !cfg.join("ca.crt").exists());
-    assert!(!log.join("file-server-store.log").exists());
+    let left: Vec<_> = std::fs::read_dir(&log)
+        .expect("log dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("file-server-store.log"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the store log and its backups are deleted: {left:?}"
+    );
 }
 
 #[tokio::test]

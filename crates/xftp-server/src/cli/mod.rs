@@ -228,13 +228,22 @@ pub fn delete(paths: &Paths, yes: bool) -> std::io::Result<()> {
     ] {
         let _ = fs::remove_file(paths.cfg.join(f));
     }
-    for f in [
+    // The store log with its backups (`.start`, `.bak`, `.<time>`) and the statistics.
+    let ours = [
         STORE_LOG_FILE,
         crate::stats::BACKUP_FILE,
         crate::stats::DAILY_LOG_FILE,
-    ] {
-        let _ = fs::remove_file(paths.log.join(f));
-        let _ = fs::remove_file(paths.log.join(f).with_extension("log.bak"));
+    ];
+    if let Ok(entries) = fs::read_dir(&paths.log) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if ours
+                .iter()
+                .any(|f| name == *f || name.starts_with(&format!("{f}.")))
+            {
+                let _ = fs::remove_file(e.path());
+            }
+        }
     }
     if lock.is_some() {
         let _ = fs::remove_file(paths.log.join(LOCK_FILE));
@@ -333,6 +342,9 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
             (true, false) => "allowed.",
         }
     );
+    if let Some(st) = &cfg.stats {
+        println!("server stats log enabled: {}", st.daily.display());
+    }
     let server = crate::start(cfg, &creds).await?;
     println!("Listening on port {}...", server.addr.port());
     tokio::select! {
