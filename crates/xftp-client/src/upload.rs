@@ -97,6 +97,8 @@ struct ChunkState {
 struct UploadState {
     file_name: String,
     file_size: u64,
+    #[serde(default)]
+    modified: u128,
     recipients: usize,
     #[serde(with = "b64")]
     key: Vec<u8>,
@@ -220,6 +222,7 @@ async fn encrypt(
     Ok(UploadState {
         file_name: name.to_owned(),
         file_size,
+        modified: 0,
         recipients: opts.recipients,
         key: key.0.to_vec(),
         nonce: nonce.as_bytes().to_vec(),
@@ -229,16 +232,31 @@ async fn encrypt(
     })
 }
 
-/// The work file and state file of sending `file`.
+/// The work file and state file of sending `file`: named by the file's name and a hash of
+/// its full path, so that files of the same name in different places do not meet.
 pub fn work_paths(file: &Path, work_dir: &Path) -> (PathBuf, PathBuf) {
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
+    let full = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    let tag: String = simplex_crypto::sha256(full.as_os_str().as_encoded_bytes())
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
     (
-        work_dir.join(format!("{name}.xftp-send.enc")),
-        work_dir.join(format!("{name}.xftp-send.json")),
+        work_dir.join(format!("{name}.{tag}.xftp-send.enc")),
+        work_dir.join(format!("{name}.{tag}.xftp-send.json")),
     )
+}
+
+/// The file's modification time in nanoseconds (0 when unknown).
+fn modified(meta: &std::fs::Metadata) -> u128 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos())
 }
 
 /// Sends `file`; `progress` is told the encrypted bytes uploaded.
@@ -258,12 +276,14 @@ pub async fn upload(
         .ok_or_else(|| ClientError::Invalid("not a file name".into()))?;
     std::fs::create_dir_all(&opts.work_dir)?;
     let (enc_path, state_path) = work_paths(file, &opts.work_dir);
-    let file_size = std::fs::metadata(file)?.len();
+    let meta = std::fs::metadata(file)?;
+    let (file_size, mtime) = (meta.len(), modified(&meta));
     let servers: Vec<String> = opts.servers.iter().map(|s| s.to_string()).collect();
     // A saved state is used only for the same file, recipients and relays.
     let resumed = load_json::<UploadState>(&state_path).filter(|s| {
         s.file_name == name
             && s.file_size == file_size
+            && s.modified == mtime
             && s.recipients == opts.recipients
             && s.chunks.iter().all(|c| servers.contains(&c.server))
             && std::fs::metadata(&enc_path).is_ok_and(|m| m.len() == s.enc_size)
@@ -271,7 +291,8 @@ pub async fn upload(
     let state = match resumed {
         Some(s) => s,
         None => {
-            let s = encrypt(file, &enc_path, &name, opts).await?;
+            let mut s = encrypt(file, &enc_path, &name, opts).await?;
+            s.modified = mtime;
             save_json(&state_path, &s)?;
             s
         }

@@ -232,7 +232,8 @@ async fn killed_send_and_recv_continue_from_finished_chunks() {
     ];
 
     let mut child = xftp().args(args).spawn().expect("spawns");
-    wait_for(&work.join("video.mp4.xftp-send.json"), "\"uploaded\": true").await;
+    let (_, state) = xftp_client::upload::work_paths(&src, &work);
+    wait_for(&state, "\"uploaded\": true").await;
     child.kill().await.expect("killed");
     let uploaded_before = server.relay.stats.snapshot().files_uploaded;
     let o = run(&args).await;

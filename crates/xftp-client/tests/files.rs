@@ -207,7 +207,9 @@ async fn stopped_uploads_and_downloads_resume_from_finished_chunks() {
     })
     .await;
     assert!(
-        tmp.path().join("work/movie.bin.xftp-send.json").exists(),
+        xftp_client::upload::work_paths(&src, &tmp.path().join("work"))
+            .1
+            .exists(),
         "state kept"
     );
     let first = Arc::new(AtomicU64::new(u64::MAX));
