@@ -197,28 +197,7 @@ async fn encrypt(
     out.write_all(&enc).await?;
     out.flush().await?;
     let digest = file_hash.finish().to_vec();
-    let n_servers = opts.servers.len().max(1);
-    let mut chunks = Vec::with_capacity(specs.len());
-    for (i, spec) in specs.iter().enumerate() {
-        let server = opts
-            .servers
-            .get(i % n_servers)
-            .ok_or_else(|| ClientError::Invalid("no relays given".into()))?;
-        chunks.push(ChunkState {
-            no: u32::try_from(i + 1).unwrap_or(u32::MAX),
-            offset: spec.offset,
-            size: spec.size,
-            digest: chunk_hashes.get(i).map(|h| h.to_vec()).unwrap_or_default(),
-            server: server.to_string(),
-            sender_key: new_key().to_der().to_vec(),
-            rcv_keys: (0..opts.recipients)
-                .map(|_| new_key().to_der().to_vec())
-                .collect(),
-            sender_id: Vec::new(),
-            recipient_ids: Vec::new(),
-            uploaded: false,
-        });
-    }
+    let chunks = chunk_states(&specs, &chunk_hashes, opts)?;
     Ok(UploadState {
         file_name: name.to_owned(),
         file_size,
@@ -230,6 +209,37 @@ async fn encrypt(
         digest,
         chunks,
     })
+}
+
+/// Each chunk's place, digest, relay (the relays in turn) and fresh keys.
+fn chunk_states(
+    specs: &[xftp_proto::ChunkSpec],
+    hashes: &[[u8; 32]],
+    opts: &UploadOptions,
+) -> Result<Vec<ChunkState>, ClientError> {
+    let n_servers = opts.servers.len().max(1);
+    let mut chunks = Vec::with_capacity(specs.len());
+    for (i, spec) in specs.iter().enumerate() {
+        let server = opts
+            .servers
+            .get(i % n_servers)
+            .ok_or_else(|| ClientError::Invalid("no relays given".into()))?;
+        chunks.push(ChunkState {
+            no: u32::try_from(i + 1).unwrap_or(u32::MAX),
+            offset: spec.offset,
+            size: spec.size,
+            digest: hashes.get(i).map(|h| h.to_vec()).unwrap_or_default(),
+            server: server.to_string(),
+            sender_key: new_key().to_der().to_vec(),
+            rcv_keys: (0..opts.recipients)
+                .map(|_| new_key().to_der().to_vec())
+                .collect(),
+            sender_id: Vec::new(),
+            recipient_ids: Vec::new(),
+            uploaded: false,
+        });
+    }
+    Ok(chunks)
 }
 
 /// The work file and state file of sending `file`: named by the file's name and a hash of

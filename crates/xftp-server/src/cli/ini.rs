@@ -149,27 +149,7 @@ impl Settings {
                 )
             })?),
         };
-        const IC: &str = "INACTIVE_CLIENTS";
-        let inactive = if ini.flag(IC, "disconnect", false)? {
-            let ttl = ini
-                .number(IC, "ttl", 1, "seconds")?
-                .ok_or_else(|| ini.bad(IC, "ttl", "missing (needed with disconnect = on)"))?;
-            let check = ini
-                .number(IC, "check_interval", 1, "seconds")?
-                .ok_or_else(|| {
-                    ini.bad(
-                        IC,
-                        "check_interval",
-                        "missing (needed with disconnect = on)",
-                    )
-                })?;
-            Some(InactiveClients {
-                ttl: Duration::from_secs(ttl),
-                check_interval: Duration::from_secs(check),
-            })
-        } else {
-            None
-        };
+        let inactive = inactive_clients(ini)?;
         let mut ignored = Vec::new();
         for (section, key) in [
             (SL, "prometheus_interval"),
@@ -198,6 +178,31 @@ impl Settings {
             ignored,
         })
     }
+}
+
+/// `[INACTIVE_CLIENTS]`: `ttl` and `check_interval` are needed with `disconnect = on`.
+fn inactive_clients(ini: &Ini) -> std::io::Result<Option<InactiveClients>> {
+    const IC: &str = "INACTIVE_CLIENTS";
+    Ok(if ini.flag(IC, "disconnect", false)? {
+        let ttl = ini
+            .number(IC, "ttl", 1, "seconds")?
+            .ok_or_else(|| ini.bad(IC, "ttl", "missing (needed with disconnect = on)"))?;
+        let check = ini
+            .number(IC, "check_interval", 1, "seconds")?
+            .ok_or_else(|| {
+                ini.bad(
+                    IC,
+                    "check_interval",
+                    "missing (needed with disconnect = on)",
+                )
+            })?;
+        Some(InactiveClients {
+            ttl: Duration::from_secs(ttl),
+            check_interval: Duration::from_secs(check),
+        })
+    } else {
+        None
+    })
 }
 
 fn on_off(b: bool) -> &'static str {
