@@ -231,9 +231,10 @@ pub fn unique_path(dir: &Path, name: &str) -> PathBuf {
     if !candidate.exists() {
         return candidate;
     }
-    // All extensions, as `splitExtensions`: `a.tar.gz` becomes `a_1.tar.gz`.
-    let (stem, ext) = match base.get(1..).and_then(|rest| rest.find('.')) {
-        Some(i) => base.split_at(i + 1),
+    // All extensions, as `splitExtensions`: `a.tar.gz` becomes `a_1.tar.gz`, `.hidden`
+    // becomes `_1.hidden`.
+    let (stem, ext) = match base.find('.') {
+        Some(i) => base.split_at(i),
         None => (base.as_str(), ""),
     };
     (1..)
@@ -324,4 +325,25 @@ pub async fn delete(desc: &FileDescription, config: &ClientConfig) -> Result<(),
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn received_names_stay_in_the_directory_and_do_not_overwrite() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        assert_eq!(unique_path(d, "../../etc/passwd"), d.join("passwd"));
+        assert_eq!(unique_path(d, "/abs/name.txt"), d.join("name.txt"));
+        assert_eq!(unique_path(d, ".."), d.join("file"));
+        assert_eq!(unique_path(d, ""), d.join("file"));
+        std::fs::write(d.join("a.tar.gz"), b"x").expect("write");
+        assert_eq!(unique_path(d, "a.tar.gz"), d.join("a_1.tar.gz"));
+        std::fs::write(d.join("a_1.tar.gz"), b"x").expect("write");
+        assert_eq!(unique_path(d, "a.tar.gz"), d.join("a_2.tar.gz"));
+        std::fs::write(d.join(".hidden"), b"x").expect("write");
+        assert_eq!(unique_path(d, ".hidden"), d.join("_1.hidden"));
+    }
 }

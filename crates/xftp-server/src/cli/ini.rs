@@ -155,6 +155,7 @@ impl Settings {
             (SL, "prometheus_interval"),
             ("AUTH", "control_port_admin_password"),
             ("AUTH", "control_port_user_password"),
+            ("WEB", "static_path"),
             ("WEB", "http"),
             ("WEB", "https"),
             ("WEB", "cert"),
