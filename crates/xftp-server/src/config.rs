@@ -66,6 +66,8 @@ pub struct ServerConfig {
     pub versions: VersionRange,
     /// `log_stats = on`: the daily statistics line and the counters' backup.
     pub stats: Option<crate::stats::StatsLogConfig>,
+    /// `prometheus_interval`: the metrics file and how often it is rewritten.
+    pub prometheus: Option<(PathBuf, Duration)>,
 }
 
 impl ServerConfig {
@@ -89,6 +91,7 @@ impl ServerConfig {
             chunk_sizes: SERVER_CHUNK_SIZES.to_vec(),
             versions: XFTP_SERVER_VERSIONS,
             stats: None,
+            prometheus: None,
         }
     }
 }

@@ -15,6 +15,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod metrics;
 pub mod relay;
 pub mod stats;
 pub mod store;
@@ -105,6 +106,20 @@ fn restore_stats(relay: &Relay) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Rewrites the metrics file every interval.
+async fn metrics(relay: Arc<Relay>) {
+    let Some((path, interval)) = relay.cfg.prometheus.clone() else {
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::time::sleep(interval).await;
+        let text = metrics::prometheus_text(&relay.stats, chrono::Utc::now());
+        if let Err(e) = std::fs::write(&path, text) {
+            tracing::error!("writing the metrics failed: {e}");
+        }
+    }
+}
+
 /// Appends the daily statistics line at its time, every interval.
 async fn daily_stats(relay: Arc<Relay>) {
     let Some(cfg) = relay.cfg.stats.clone() else {
@@ -169,7 +184,8 @@ pub async fn start(cfg: ServerConfig, creds: &ServerCredentials) -> std::io::Res
         tokio::select! {
             _ = transport::serve(r.clone(), ctx, listener) => {}
             _ = expiry => {}
-            _ = daily_stats(r) => {}
+            _ = daily_stats(r.clone()) => {}
+            _ = metrics(r) => {}
         }
     });
     Ok(RunningServer {

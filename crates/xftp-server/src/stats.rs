@@ -110,7 +110,8 @@ impl Stats {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
-    fn counting_since(&self) -> DateTime<Utc> {
+    /// When counting started (the last daily line, or the start).
+    pub fn counting_since(&self) -> DateTime<Utc> {
         let mut t = self.from_time.lock().unwrap_or_else(|e| e.into_inner());
         *t.get_or_insert_with(Utc::now)
     }

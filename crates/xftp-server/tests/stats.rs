@@ -11,7 +11,7 @@ use xftp_server::stats::StatsLogConfig;
 use xftp_server::ServerConfig;
 
 #[tokio::test]
-async fn daily_line_and_backup_across_a_restart() {
+async fn daily_line_metrics_and_backup_across_a_restart() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let gen = GeneratedCredentials::generate(SignAlgorithm::Ed25519, "127.0.0.1").expect("creds");
     let creds = gen.server_credentials().expect("creds");
@@ -26,6 +26,8 @@ async fn daily_line_and_backup_across_a_restart() {
         interval: Duration::from_millis(200),
         start_at: None,
     });
+    let metrics = tmp.path().join("xftp-server-metrics.txt");
+    cfg.prometheus = Some((metrics.clone(), Duration::from_millis(100)));
     let server = xftp_server::start(cfg.clone(), &creds)
         .await
         .expect("starts");
@@ -68,6 +70,13 @@ async fn daily_line_and_backup_across_a_restart() {
             break;
         }
         assert!(Instant::now() < deadline, "no daily line: {text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&metrics)
+        .is_ok_and(|t| t.contains("\nsimplex_xftp_files_count_total 1 "))
+    {
+        assert!(Instant::now() < deadline, "no metrics file");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     server.stop().await;

@@ -72,6 +72,8 @@ pub struct Settings {
     pub expire_hours: u64,
     /// `[STORE_LOG] log_stats`.
     pub log_stats: bool,
+    /// `[STORE_LOG] prometheus_interval`, seconds.
+    pub prometheus_interval: Option<u64>,
     /// `[AUTH] new_files`.
     pub new_files: bool,
     /// `[AUTH] create_password`.
@@ -109,6 +111,7 @@ impl Settings {
             .number(SL, "expire_files_hours", 1, "hours")?
             .unwrap_or(DEFAULT_EXPIRE_HOURS);
         let log_stats = ini.flag(SL, "log_stats", false)?;
+        let prometheus_interval = ini.number(SL, "prometheus_interval", 1, "seconds")?;
         let new_files = ini.flag("AUTH", "new_files", true)?;
         let password = match ini.get("AUTH", "create_password") {
             None => None,
@@ -152,7 +155,6 @@ impl Settings {
         let inactive = inactive_clients(ini)?;
         let mut ignored = Vec::new();
         for (section, key) in [
-            (SL, "prometheus_interval"),
             ("AUTH", "control_port_admin_password"),
             ("AUTH", "control_port_user_password"),
             ("WEB", "static_path"),
@@ -169,6 +171,7 @@ impl Settings {
             store_log,
             expire_hours,
             log_stats,
+            prometheus_interval,
             new_files,
             password,
             host,

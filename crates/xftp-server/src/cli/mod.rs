@@ -233,6 +233,7 @@ pub fn delete(paths: &Paths, yes: bool) -> std::io::Result<()> {
         STORE_LOG_FILE,
         crate::stats::BACKUP_FILE,
         crate::stats::DAILY_LOG_FILE,
+        crate::metrics::METRICS_FILE,
     ];
     if let Ok(entries) = fs::read_dir(&paths.log) {
         for e in entries.flatten() {
@@ -272,6 +273,12 @@ pub fn server_config(
         check_interval: DEFAULT_EXPIRE_CHECK,
     });
     cfg.inactive_clients = s.inactive;
+    cfg.prometheus = s.prometheus_interval.map(|secs| {
+        (
+            paths.log.join(crate::metrics::METRICS_FILE),
+            Duration::from_secs(secs),
+        )
+    });
     cfg.stats = s.log_stats.then(|| crate::stats::StatsLogConfig {
         daily: paths.log.join(crate::stats::DAILY_LOG_FILE),
         backup: paths.log.join(crate::stats::BACKUP_FILE),
@@ -344,6 +351,13 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
     );
     if let Some(st) = &cfg.stats {
         println!("server stats log enabled: {}", st.daily.display());
+    }
+    if let Some((path, every)) = &cfg.prometheus {
+        println!(
+            "Prometheus metrics saved every {} seconds to {}",
+            every.as_secs(),
+            path.display()
+        );
     }
     let server = crate::start(cfg, &creds).await?;
     println!("Listening on port {}...", server.addr.port());
