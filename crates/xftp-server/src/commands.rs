@@ -298,7 +298,8 @@ async fn file_command(
     }
 }
 
-fn delete_file(relay: &Relay, sid: &[u8]) -> FileResponse {
+/// Deletes a chunk and its body (`FDEL`, and the control port's `delete`).
+pub(crate) fn delete_file(relay: &Relay, sid: &[u8]) -> FileResponse {
     relay.log(&LogRecord::DeleteFile(sid.to_vec()));
     let path = relay.store().file(sid).and_then(|f| f.path.clone());
     if let Some(p) = &path {

@@ -66,6 +66,9 @@ pub struct ServerConfig {
     pub versions: VersionRange,
     /// `log_stats = on`: the daily statistics line and the counters' backup.
     pub stats: Option<crate::stats::StatsLogConfig>,
+    /// `[TRANSPORT] control_port` (on 127.0.0.1; 0: any free port) and the `[AUTH]`
+    /// control-port passwords.
+    pub control: Option<(u16, smp_server::control::ControlConfig)>,
     /// `prometheus_interval`: the metrics file and how often it is rewritten.
     pub prometheus: Option<(PathBuf, Duration)>,
 }
@@ -92,6 +95,7 @@ impl ServerConfig {
             versions: XFTP_SERVER_VERSIONS,
             stats: None,
             prometheus: None,
+            control: None,
         }
     }
 }

@@ -15,6 +15,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod control;
 pub mod metrics;
 pub mod relay;
 pub mod stats;
@@ -44,6 +45,8 @@ pub struct RunningServer {
     pub key_hash: KeyHash,
     /// The shared state (for tests and statistics).
     pub relay: Arc<Relay>,
+    /// The control port's address, when enabled.
+    pub control_addr: Option<SocketAddr>,
     task: JoinHandle<()>,
 }
 
@@ -166,6 +169,14 @@ pub async fn start(cfg: ServerConfig, creds: &ServerCredentials) -> std::io::Res
     relay.expire();
     let listener = TcpListener::bind(relay.cfg.listen).await?;
     let addr = listener.local_addr()?;
+    let control = match &relay.cfg.control {
+        Some((port, cfg)) => Some((control::bind(*port).await?, Arc::new(cfg.clone()))),
+        None => None,
+    };
+    let control_addr = match &control {
+        Some((l, _)) => Some(l.local_addr()?),
+        None => None,
+    };
     let r = relay.clone();
     let task = tokio::spawn(async move {
         let expiry = {
@@ -185,13 +196,20 @@ pub async fn start(cfg: ServerConfig, creds: &ServerCredentials) -> std::io::Res
             _ = transport::serve(r.clone(), ctx, listener) => {}
             _ = expiry => {}
             _ = daily_stats(r.clone()) => {}
-            _ = metrics(r) => {}
+            _ = metrics(r.clone()) => {}
+            _ = async move {
+                match control {
+                    Some((l, cfg)) => control::serve(r, l, cfg).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
         }
     });
     Ok(RunningServer {
         addr,
         key_hash,
         relay,
+        control_addr,
         task,
     })
 }

@@ -128,6 +128,26 @@ impl Relay {
         now_secs().div_euclid(p) * p
     }
 
+    /// Blocks a chunk (`blockServerFile`): logged, its body deleted; later commands on it
+    /// are answered `BLOCKED` (`AUTH` before v3).
+    pub fn block_file(&self, sid: &[u8], info: &str) -> Result<(), xftp_proto::XftpErrorType> {
+        self.log(&LogRecord::BlockFile(sid.to_vec(), info.to_owned()));
+        let body = self
+            .store()
+            .file(sid)
+            .and_then(|f| f.path.clone().map(|p| (p, f.info.size)));
+        if let Some((p, size)) = body {
+            if p.exists() {
+                std::fs::remove_file(&p).map_err(|_| xftp_proto::XftpErrorType::FileIo)?;
+                Stats::add(&self.stats.files_count, -1);
+                Stats::add(&self.stats.files_size, -i64::from(size));
+            }
+        }
+        self.store().block_file(sid, info.to_owned())?;
+        Stats::add(&self.stats.files_blocked, 1);
+        Ok(())
+    }
+
     /// Deletes the chunks past their expiry with their bodies; returns how many.
     pub fn expire(&self) -> usize {
         let Some(exp) = self.cfg.expiration else {

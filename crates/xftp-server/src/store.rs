@@ -116,10 +116,14 @@ impl FileStore {
         Ok(f)
     }
 
-    /// Marks a chunk blocked; `AUTH` when missing.
+    /// Marks a chunk blocked, forgetting its body (deleted by the caller); `AUTH` when
+    /// missing.
     pub fn block_file(&mut self, sender_id: &[u8], info: String) -> Result<(), XftpErrorType> {
         let f = self.files.get_mut(sender_id).ok_or(XftpErrorType::Auth)?;
         f.status = FileStatus::Blocked(info);
+        if f.path.take().is_some() {
+            self.used = self.used.saturating_sub(u64::from(f.info.size));
+        }
         Ok(())
     }
 

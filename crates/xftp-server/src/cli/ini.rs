@@ -86,6 +86,10 @@ pub struct Settings {
     pub files_path: PathBuf,
     /// `[FILES] storage_quota`, bytes.
     pub quota: Option<u64>,
+    /// `[TRANSPORT] control_port`.
+    pub control_port: Option<u16>,
+    /// `[AUTH] control_port_*_password`.
+    pub control: smp_server::control::ControlConfig,
     /// `[INACTIVE_CLIENTS]` when `disconnect = on`.
     pub inactive: Option<InactiveClients>,
     /// Keys set that this relay accepts but does not act on (warned at start).
@@ -121,13 +125,24 @@ impl Settings {
             },
         };
         ini.flag("TRANSPORT", "log_tls_errors", false)?;
-        if ini.get("TRANSPORT", "control_port").is_some() {
-            return Err(ini.bad(
-                "TRANSPORT",
-                "control_port",
-                "the control port is not supported by this server; remove the line",
-            ));
-        }
+        let control_port = ini.number("TRANSPORT", "control_port", 1, "port")?;
+        let control_port = control_port
+            .map(|p| {
+                u16::try_from(p).map_err(|_| ini.bad("TRANSPORT", "control_port", "not a TCP port"))
+            })
+            .transpose()?;
+        let control_password = |key: &str| match ini.get("AUTH", key) {
+            None => Ok(None),
+            Some(p) => match password_problem(p) {
+                None => Ok(Some(p.to_owned())),
+                Some(why) => Err(ini.bad("AUTH", key, why)),
+            },
+        };
+        let control = smp_server::control::ControlConfig {
+            admin_password: control_password("control_port_admin_password")?,
+            user_password: control_password("control_port_user_password")?,
+            daily_block_quota: 0,
+        };
         let host = ini
             .get("TRANSPORT", "host")
             .unwrap_or("<hostnames>")
@@ -155,8 +170,6 @@ impl Settings {
         let inactive = inactive_clients(ini)?;
         let mut ignored = Vec::new();
         for (section, key) in [
-            ("AUTH", "control_port_admin_password"),
-            ("AUTH", "control_port_user_password"),
             ("WEB", "static_path"),
             ("WEB", "http"),
             ("WEB", "https"),
@@ -179,6 +192,8 @@ impl Settings {
             files_path,
             quota,
             inactive,
+            control_port,
+            control,
             ignored,
         })
     }
@@ -268,11 +283,15 @@ new_files = on
 # with the users who you want to allow uploading files to your server.
 # create_password = password to upload files (any printable ASCII characters without whitespace, '@', ':' and '/')
 
+# control_port_admin_password =
+# control_port_user_password =
+
 [TRANSPORT]
 # host is only used to print server address on start
 host = {host}
 port = 443
 log_tls_errors = off
+# control_port = 5226
 
 [FILES]
 path = {files}

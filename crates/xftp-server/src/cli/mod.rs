@@ -273,6 +273,7 @@ pub fn server_config(
         check_interval: DEFAULT_EXPIRE_CHECK,
     });
     cfg.inactive_clients = s.inactive;
+    cfg.control = s.control_port.map(|p| (p, s.control.clone()));
     cfg.prometheus = s.prometheus_interval.map(|secs| {
         (
             paths.log.join(crate::metrics::METRICS_FILE),
@@ -360,6 +361,9 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
         );
     }
     let server = crate::start(cfg, &creds).await?;
+    if let Some(a) = server.control_addr {
+        println!("Control port: {a}");
+    }
     println!("Listening on port {}...", server.addr.port());
     tokio::select! {
         _ = shutdown_signal() => {
