@@ -288,16 +288,17 @@ fn info(description: PathBuf) -> Result<(), String> {
     );
     println!("File download size: {}", file_size_str(desc.size));
     println!("File server(s):");
-    let mut servers: Vec<(String, u64)> = Vec::new();
+    // Grouped by relay in the reference's order of servers (`groupReplicasByServer`).
+    let mut servers: Vec<(&XftpServer, u64)> = Vec::new();
     for c in &desc.chunks {
         for r in &c.replicas {
-            let s = r.server.to_string();
-            match servers.iter_mut().find(|(k, _)| *k == s) {
+            match servers.iter_mut().find(|(k, _)| **k == r.server) {
                 Some((_, n)) => *n += u64::from(c.chunk_size),
-                None => servers.push((s, u64::from(c.chunk_size))),
+                None => servers.push((&r.server, u64::from(c.chunk_size))),
             }
         }
     }
+    servers.sort_by(|a, b| a.0.ref_cmp(b.0));
     for (s, n) in servers {
         println!("{s}: {}", file_size_str(n));
     }
