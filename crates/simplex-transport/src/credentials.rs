@@ -190,7 +190,7 @@ impl ServerCredentials {
     }
 
     /// The leaf's private key as PKCS#8 DER.
-    pub(crate) fn private_key_der(&self) -> Result<Vec<u8>, TransportError> {
+    pub fn private_key_der(&self) -> Result<Vec<u8>, TransportError> {
         Ok(self.key.private_key_to_pkcs8()?)
     }
 

@@ -15,6 +15,7 @@ pub mod block;
 pub mod credentials;
 pub mod error;
 pub mod handshake;
+pub mod http2;
 pub mod sbchain;
 pub mod socks;
 pub mod tls;

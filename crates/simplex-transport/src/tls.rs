@@ -89,6 +89,16 @@ fn common_policy(b: &mut SslContextBuilder) -> Result<(), TransportError> {
 /// a client that offers none of them, or no ALPN at all, gets no ALPN, and the server then
 /// uses the legacy v6 handshake.
 pub fn server_context(creds: &ServerCredentials) -> Result<SslContext, TransportError> {
+    server_context_with_alpn(creds, SERVER_ALPN_WIRE)
+}
+
+/// A server TLS context with the SMP policy that selects the first of `alpn_wire` (ALPN wire
+/// form: each name with a one-byte length, in the server's order of preference) the client
+/// offers, or no ALPN. The XFTP relay offers `xftp/1`, `h2` and `http/1.1`.
+pub fn server_context_with_alpn(
+    creds: &ServerCredentials,
+    alpn_wire: &'static [u8],
+) -> Result<SslContext, TransportError> {
     let mut b = SslContext::builder(SslMethod::tls_server())?;
     common_policy(&mut b)?;
     let (leaf, rest) = creds
@@ -107,7 +117,7 @@ pub fn server_context(creds: &ServerCredentials) -> Result<SslContext, Transport
     // Read whatever the socket has, not a record header and then its body: half the reads.
     b.set_read_ahead(true);
     b.set_alpn_select_callback(|_ssl, offered| {
-        openssl::ssl::select_next_proto(SERVER_ALPN_WIRE, offered).ok_or(AlpnError::NOACK)
+        openssl::ssl::select_next_proto(alpn_wire, offered).ok_or(AlpnError::NOACK)
     });
     Ok(b.build())
 }

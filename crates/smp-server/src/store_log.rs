@@ -13,7 +13,9 @@ mod messages;
 mod record;
 
 pub(crate) use file::parse_iso8601;
-pub use file::{iso8601, open_and_compact, replay, ReplayStats, StoreLogWriter};
+pub use file::{
+    iso8601, open_and_compact, remove_old_backups, replay, ReplayStats, StoreLogWriter,
+};
 pub use messages::{
     message_line, ntf_line, parse_message_line, parse_ntf_line, restore_messages, restore_ntfs,
     save_messages, save_ntfs, RestoreStats,

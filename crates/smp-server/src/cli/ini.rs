@@ -61,6 +61,32 @@ impl Ini {
         self.sections.get(section)?.get(key)
     }
 
+    /// Refuses a section or key not in `known` (section, its keys), naming the first one by
+    /// its line: a typo is an error rather than a setting silently left at its default.
+    pub fn check_known(&self, known: &[(&str, &[&str])]) -> std::io::Result<()> {
+        let mut unknown: Vec<(usize, String)> = Vec::new();
+        for (section, keys) in &self.sections {
+            let allowed = known.iter().find(|(s, _)| s == section).map(|(_, k)| *k);
+            for (key, (line, _)) in keys {
+                match allowed {
+                    Some(k) if k.contains(&key.as_str()) => {}
+                    Some(_) => unknown.push((*line, format!("[{section}] {key}: unknown key"))),
+                    None if section.is_empty() => {
+                        unknown.push((*line, format!("{key}: key outside any section")))
+                    }
+                    None => unknown.push((*line, format!("[{section}]: unknown section"))),
+                }
+            }
+        }
+        match unknown.into_iter().min() {
+            Some((line, what)) => Err(fail(format!(
+                "Error: {}:{line}: {what}",
+                self.path.display()
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// A value, as written.
     pub fn get(&self, section: &str, key: &str) -> Option<&str> {
         self.entry(section, key).map(|(_, v)| v.as_str())

@@ -27,8 +27,19 @@ impl ConfigLock {
     /// Takes the lock of `log_dir` (created if missing) for `command` (as the operator typed
     /// it, e.g. `smp-server start`), or refuses when another process holds it.
     pub fn take(log_dir: &Path, command: &str) -> std::io::Result<ConfigLock> {
+        ConfigLock::take_named(log_dir, LOCK_FILE, command)
+    }
+
+    /// [`ConfigLock::take`] with another lock file name (the XFTP relay's own), the program
+    /// named in the refusal being the first word of `command`.
+    pub fn take_named(
+        log_dir: &Path,
+        lock_file: &str,
+        command: &str,
+    ) -> std::io::Result<ConfigLock> {
         fs::create_dir_all(log_dir)?;
-        let path = log_dir.join(LOCK_FILE);
+        let path = log_dir.join(lock_file);
+        let program = command.split(' ').next().unwrap_or(command);
         // Not truncated on open: the holder's line must survive a refused attempt.
         let mut file = OpenOptions::new()
             .read(true)
@@ -48,7 +59,7 @@ impl ConfigLock {
                 };
                 return Err(fail(format!(
                     "Error: log directory {} is in use by {who}, which holds the lock {}.\n\
-                     Stop it first: only one smp-server command runs on a configuration at a time.",
+                     Stop it first: only one {program} command runs on a configuration at a time.",
                     log_dir.display(),
                     path.display()
                 )));

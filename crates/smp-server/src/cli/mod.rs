@@ -24,10 +24,11 @@ mod settings;
 mod start;
 
 pub use delete::delete;
-pub use ini::{ini_content, ini_content_with, ControlInit, Ini};
-pub use init::init;
+pub use ini::{ini_content, ini_content_with, password_problem, ControlInit, Ini};
+pub use init::{init, parse_host, parse_ip, parse_password, parse_sign_algorithm};
 pub use journal::journal;
-pub use lock::LOCK_FILE;
+pub use lock::{ConfigLock, LOCK_FILE};
+pub use prompt::confirm;
 pub use start::start;
 
 /// `smp-server.ini`.

@@ -51,7 +51,7 @@ pub(super) fn confirm_with(
 }
 
 /// [`confirm_with`] on stdin and stdout.
-pub(super) fn confirm(yes: bool, warning: &str, refused: &str) -> std::io::Result<()> {
+pub fn confirm(yes: bool, warning: &str, refused: &str) -> std::io::Result<()> {
     confirm_with(
         &mut std::io::stdin().lock(),
         &mut std::io::stdout(),

@@ -163,7 +163,7 @@ pub(super) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Keeps backups of the last 24 hours and 3 older ones; deletes the rest older than 21 days.
-fn remove_old_backups(path: &Path, now_nanos: i128) {
+pub fn remove_old_backups(path: &Path, now_nanos: i128) {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
         return;
     };

@@ -1,0 +1,128 @@
+//! The web clients' handshake (SNI, ALPN `h2`, the `xftp-web-hello` and `xftp-handshake`
+//! headers): the server signs the client's challenge with its online key, and a client
+//! that skips the hello gets a padded `SESSION` error (the reference's `testWebHandshake`,
+//! `testWebReHandshake`, `testStaleWebSession`).
+
+use bytes::Bytes;
+use h2::client::SendRequest;
+use http::{Method, Request};
+use openssl::ssl::Ssl;
+use simplex_crypto::{PublicKeyEd25519, PublicSignKey};
+use simplex_encoding::{unpad, Decode, Reader};
+use simplex_transport::http2::{send_all, Body};
+use simplex_transport::{GeneratedCredentials, SignAlgorithm};
+use tokio::net::TcpStream;
+use tokio_openssl::SslStream;
+use xftp_proto::handshake::{WEB_HANDSHAKE_HEADER, WEB_HELLO_HEADER};
+use xftp_proto::transmission::{decode_client_block, encode_signed_command_block};
+use xftp_proto::{
+    FileCommand, FileResponse, Version, XftpClientHandshake, XftpClientHello, XftpErrorType,
+    XftpServerHandshake, XFTP_BLOCK_SIZE,
+};
+use xftp_server::ServerConfig;
+
+async fn post(send: &SendRequest<Bytes>, header: Option<&str>, body: Vec<u8>) -> Vec<u8> {
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri("https://localhost/");
+    if let Some(h) = header {
+        req = req.header(h, "1");
+    }
+    let req = req.body(()).expect("request");
+    let mut send = send.clone().ready().await.expect("ready");
+    let (resp, mut stream) = send.send_request(req, false).expect("sent");
+    send_all(&mut stream, Bytes::from(body), true)
+        .await
+        .expect("body");
+    let resp = resp.await.expect("response");
+    let mut body = Body::new(resp.into_body());
+    body.read_head(XFTP_BLOCK_SIZE).await.expect("head")
+}
+
+#[tokio::test]
+async fn web_clients_handshake_with_a_signed_challenge() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let gen = GeneratedCredentials::generate(SignAlgorithm::Ed25519, "localhost").expect("creds");
+    let creds = gen.server_credentials().expect("creds");
+    let cfg = ServerConfig::new(
+        "127.0.0.1:0".parse().expect("addr"),
+        tmp.path().join("files"),
+    );
+    let server = xftp_server::start(cfg, &creds).await.expect("starts");
+
+    let ctx = simplex_transport::tls::client_context_with_alpn(&[b"h2".to_vec()]).expect("ctx");
+    let mut ssl = Ssl::new(&ctx).expect("ssl");
+    ssl.set_hostname("localhost").expect("SNI");
+    let tcp = TcpStream::connect(server.addr).await.expect("tcp");
+    let mut tls = SslStream::new(ssl, tcp).expect("stream");
+    std::pin::Pin::new(&mut tls).connect().await.expect("TLS");
+    let mut finished = [0u8; 64];
+    let n = tls.ssl().finished(&mut finished);
+    let session_id = finished[..n].to_vec();
+    let (send, conn) = h2::client::handshake(tls).await.expect("h2");
+    tokio::spawn(conn);
+
+    // Without the hello header a web session is refused, with a padded error block.
+    let block = post(&send, None, Vec::new()).await;
+    assert_eq!(block.len(), XFTP_BLOCK_SIZE);
+    let err = XftpErrorType::decode(&mut Reader::new(unpad(&block).expect("padded")));
+    assert_eq!(err.expect("error"), XftpErrorType::Session);
+
+    let challenge = [7u8; 32];
+    for round in 0..2 {
+        // The second round re-handshakes on the same connection.
+        let hello = XftpClientHello {
+            web_challenge: Some(challenge),
+        };
+        let block = post(
+            &send,
+            Some(WEB_HELLO_HEADER),
+            hello.encode_block().expect("hello"),
+        )
+        .await;
+        let hs = XftpServerHandshake::decode_block(&block).expect("server handshake");
+        assert_eq!(
+            hs.session_id.as_slice(),
+            session_id.as_slice(),
+            "round {round}"
+        );
+        let leaf = openssl::x509::X509::from_der(&hs.auth_pub_key.cert_chain[0]).expect("leaf");
+        let raw = leaf
+            .public_key()
+            .expect("key")
+            .raw_public_key()
+            .expect("raw");
+        let leaf_key = PublicSignKey::Ed25519(PublicKeyEd25519::from_raw(&raw).expect("ed25519"));
+        assert!(
+            hs.verify_identity_proof(&challenge, &leaf_key),
+            "signed challenge"
+        );
+        assert!(!hs.verify_identity_proof(&[8u8; 32], &leaf_key));
+
+        let reply = XftpClientHandshake {
+            version: Version(3),
+            key_hash: server.key_hash.clone(),
+        };
+        let block = post(
+            &send,
+            Some(WEB_HANDSHAKE_HEADER),
+            reply.encode_block().expect("hs"),
+        )
+        .await;
+        assert!(block.is_empty(), "accepted");
+
+        let ping = encode_signed_command_block(
+            Version(3),
+            &session_id,
+            b"",
+            b"",
+            &FileCommand::Ping,
+            None,
+        )
+        .expect("ping");
+        let block = post(&send, None, ping).await;
+        let t = decode_client_block(Version(3), &session_id, &block).expect("response");
+        assert_eq!(t.response, Ok(FileResponse::Pong));
+    }
+    server.stop().await;
+}
