@@ -25,10 +25,12 @@ use chrono::Local;
 use simplex_agent::{Agent, AgentError, AgentEvent, Event, MsgIntegrity, MsgReceiptStatus};
 
 use crate::command::{parse, Command};
-use crate::protocol::{ChatEvent, ChatMessage, ContactShortLinkData, Profile};
+use crate::protocol::{ChatEvent, ChatMessage, ContactShortLinkData, GroupEvent, Profile};
 use crate::store::{ChatStore, Contact, ItemStatus, PendingKind, StoreError};
 use crate::view;
 
+mod group;
+mod group_events;
 mod info;
 mod ratchet;
 mod switch;
@@ -186,7 +188,10 @@ impl<O: Output> Chat<O> {
             Ok(Command::Quit) => Flow::Quit,
             Ok(Command::Continue(text)) => {
                 let r = match to {
-                    Some(name) => self.send(name, &text).await,
+                    Some(chat) => match chat.strip_prefix('#') {
+                        Some(g) => self.send_group(g, &text).await,
+                        None => self.send(chat, &text).await,
+                    },
                     // The prompt showed no chat; one began since (a contact connected, a
                     // message came): the line is not sent to it unseen.
                     None => match self.last_chat.clone() {
@@ -243,9 +248,31 @@ impl<O: Output> Chat<O> {
             Command::Connect(link) => self.connect(&link).await?,
             Command::Send { name, text } => self.send(&name, &text).await?,
             Command::Continue(text) => match self.last_chat.clone() {
-                Some(name) => self.send(&name, &text).await?,
+                Some(chat) => match chat.strip_prefix('#') {
+                    Some(g) => self.send_group(g, &text).await?,
+                    None => self.send(&chat, &text).await?,
+                },
                 None => self.say("no active chat: use @<name> <message>"),
             },
+            Command::NewGroup { name, full_name } => self.new_group(&name, &full_name)?,
+            Command::AddMember {
+                group,
+                contact,
+                role,
+            } => self.add_member(&group, &contact, role).await?,
+            Command::JoinGroup(g) => self.join_group(&g).await?,
+            Command::SendGroup { group, text } => self.send_group(&group, &text).await?,
+            Command::Members(g) => self.list_members(&g)?,
+            Command::Groups => self.list_groups()?,
+            Command::Leave(g) => self.leave_group(&g).await?,
+            Command::RemoveMember { group, member } => self.remove_member(&group, &member).await?,
+            Command::ChangeRole {
+                group,
+                member,
+                role,
+            } => self.change_role(&group, &member, role).await?,
+            Command::DeleteGroup(g) => self.delete_group(&g).await?,
+            Command::GroupTail { group, count } => self.group_tail(&group, count)?,
             Command::Version => self.print(view::version()),
             Command::Info(name) => self.contact_info(&name).await?,
             Command::Switch(name) => self.switch(&name, false).await?,
@@ -568,6 +595,19 @@ impl<O: Output> Chat<O> {
 
     async fn handle_event(&mut self, e: AgentEvent) -> Result<(), ChatError> {
         let conn = e.conn_id;
+        let member_event = matches!(
+            e.event,
+            Event::Conf { .. }
+                | Event::Info(_)
+                | Event::Con
+                | Event::Msg { .. }
+                | Event::Rcvd { .. }
+        );
+        if member_event {
+            if let Some(m) = self.store.member_by_conn(&conn)? {
+                return self.member_event(m, e.event).await;
+            }
+        }
         match e.event {
             Event::Conf {
                 conf_id, conn_info, ..
@@ -632,6 +672,10 @@ impl<O: Output> Chat<O> {
                                 self.print(lines);
                             }
                             ChatEvent::Info(p) => self.contact_profile(c, &p)?,
+                            ChatEvent::Group(GroupEvent::Inv { group_invitation }) => {
+                                receipt = true;
+                                self.group_invitation(c, group_invitation)?;
+                            }
                             ChatEvent::DirectDel if !deleted => {
                                 deleted = true;
                                 self.store.set_deleted_by_contact(c.id)?;

@@ -9,6 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::protocol::Profile;
 
+pub mod groups;
 mod history;
 mod links;
 
@@ -219,6 +220,7 @@ impl ChatStore {
         }
         links::migrate(&db)?;
         db.execute_batch(history::SCHEMA)?;
+        db.execute_batch(groups::SCHEMA)?;
         Ok(ChatStore { db })
     }
 
@@ -273,7 +275,9 @@ impl ChatStore {
     fn name_taken(&self, name: &str) -> Result<bool, StoreError> {
         let n: i64 = self.db.query_row(
             "SELECT (SELECT count(*) FROM contacts WHERE local_name = ?1)
-                  + (SELECT count(*) FROM contact_requests WHERE local_name = ?1)",
+                  + (SELECT count(*) FROM contact_requests WHERE local_name = ?1)
+                  + (SELECT count(*) FROM group_members WHERE local_name = ?1
+                       AND contact_id IS NULL AND category != 'user')",
             [name],
             |r| r.get(0),
         )?;

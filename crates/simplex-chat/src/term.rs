@@ -29,10 +29,14 @@ pub enum Input {
     Quit,
 }
 
-/// The prompt for a line that continues `chat`: `@bob> `, or `> ` without a chat.
+/// The prompt for a line that continues `chat`: `@bob> `, `#team> ` for a group (a chat
+/// `#team`), or `> ` without a chat.
 pub fn prompt(chat: Option<&str>) -> String {
     match chat {
-        Some(name) => format!("@{}> ", view::view_name(name)),
+        Some(chat) => match chat.strip_prefix('#') {
+            Some(group) => format!("#{}> ", view::view_name(group)),
+            None => format!("@{}> ", view::view_name(chat)),
+        },
         None => "> ".to_owned(),
     }
 }

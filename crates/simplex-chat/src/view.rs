@@ -28,6 +28,8 @@ use smp_client::ClientError;
 use crate::protocol::Profile;
 use crate::store::{ChatItem, ItemStatus};
 
+pub mod group;
+
 /// A name as the reference shows it: quoted in `'…'` when it contains whitespace.
 pub fn view_name(name: &str) -> String {
     if name.chars().any(char::is_whitespace) {

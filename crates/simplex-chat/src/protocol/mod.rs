@@ -9,6 +9,9 @@
 //! 8: module [`compressed`]).
 
 mod compressed;
+pub mod group;
+
+pub use group::{GroupEvent, MemberRole};
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -101,6 +104,8 @@ pub enum ChatEvent {
     Ok,
     /// `x.direct.del` (params `{}`): the sender deleted the contact and its connection.
     DirectDel,
+    /// A group event (`x.grp.…`, module [`group`]).
+    Group(GroupEvent),
     /// Any other event (or `x.msg.new` with non-text content): ignored.
     Unknown(String),
 }
@@ -166,6 +171,14 @@ impl ChatMessage {
             ),
             ChatEvent::Ok => ("x.ok", json!({})),
             ChatEvent::DirectDel => ("x.direct.del", json!({})),
+            ChatEvent::Group(g) => (
+                g.name(),
+                // Serialising these derived types cannot fail; the event tag is dropped.
+                serde_json::to_value(g)
+                    .ok()
+                    .and_then(|mut v| v.get_mut("params").map(Value::take))
+                    .unwrap_or_else(|| json!({})),
+            ),
             ChatEvent::Unknown(e) => (e.as_str(), json!({})),
         };
         let mut m = Map::new();
@@ -186,6 +199,15 @@ impl ChatMessage {
     /// Decodes a body: one message, a batch (JSON array) or a compressed batch whose items
     /// are either (not compressed again).
     pub fn decode_all(body: &[u8]) -> Result<Vec<ChatMessage>, ProtocolError> {
+        Ok(Self::decode_all_raw(body)?
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect())
+    }
+
+    /// As [`ChatMessage::decode_all`], each message with the JSON object it came as (what a
+    /// host forwards).
+    pub fn decode_all_raw(body: &[u8]) -> Result<Vec<(ChatMessage, Value)>, ProtocolError> {
         match body.split_first() {
             Some((b'X', rest)) => {
                 let mut out = Vec::new();
@@ -202,12 +224,13 @@ impl ChatMessage {
     }
 
     /// One message or a JSON array of them.
-    fn decode_json(body: &[u8]) -> Result<Vec<ChatMessage>, ProtocolError> {
+    fn decode_json(body: &[u8]) -> Result<Vec<(ChatMessage, Value)>, ProtocolError> {
         let v: Value =
             serde_json::from_slice(body).map_err(|e| ProtocolError::Json(e.to_string()))?;
+        let with_raw = |v: Value| Ok((Self::from_value(v.clone())?, v));
         match v {
-            Value::Array(items) => items.into_iter().map(Self::from_value).collect(),
-            other => Ok(vec![Self::from_value(other)?]),
+            Value::Array(items) => items.into_iter().map(with_raw).collect(),
+            other => Ok(vec![with_raw(other)?]),
         }
     }
 
@@ -220,7 +243,8 @@ impl ChatMessage {
         }
     }
 
-    fn from_value(v: Value) -> Result<ChatMessage, ProtocolError> {
+    /// A message from its JSON object (also a forwarded one, `x.grp.msg.forward`'s `msg`).
+    pub fn from_value(v: Value) -> Result<ChatMessage, ProtocolError> {
         let Value::Object(mut m) = v else {
             return Err(ProtocolError::Json("not an object".into()));
         };
@@ -259,6 +283,15 @@ impl ChatMessage {
             }
             "x.ok" => ChatEvent::Ok,
             "x.direct.del" => ChatEvent::DirectDel,
+            name if GroupEvent::NAMES.contains(&name) => {
+                let tagged = json!({ "event": name, "params": params });
+                // A group event with parameters we cannot read is ignored like an unknown
+                // one, not failing the other messages of its batch.
+                match serde_json::from_value(tagged) {
+                    Ok(g) => ChatEvent::Group(g),
+                    Err(_) => ChatEvent::Unknown(event),
+                }
+            }
             _ => ChatEvent::Unknown(event),
         };
         Ok(ChatMessage { msg_id, event })
