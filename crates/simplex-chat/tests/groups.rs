@@ -1,0 +1,251 @@
+//! Groups end to end: a relay process and `simplex-chat` processes, driven as a person
+//! would, printing what the reference prints on each side (`tests/ChatTests/Groups.hs`).
+
+mod common;
+
+use common::*;
+
+/// Not a test of its own: the relay child process (see `common`).
+#[tokio::test]
+async fn relay_process() {
+    relay_main().await;
+}
+
+/// `a` and `b` become contacts through an invitation (`connectUsers`).
+fn connect(a: &mut ChatProc, b: &mut ChatProc) {
+    a.send("/c");
+    let (link, _) = read_invitation(a);
+    b.send(&format!("/c {link}"));
+    b.expect("confirmation sent!");
+    let (an, bn) = (a.name.clone(), b.name.clone());
+    a.expect(&format!("{bn}: contact is connected"));
+    b.expect(&format!("{an}: contact is connected"));
+}
+
+/// `host` invites `who` (a contact) and `who` joins: the lines on both sides.
+fn add_and_join(host: &mut ChatProc, who: &mut ChatProc, role: &str) {
+    let (hn, wn) = (host.name.clone(), who.name.clone());
+    if role == "member" {
+        host.send(&format!("/a team {wn}"));
+    } else {
+        host.send(&format!("/a team {wn} {role}"));
+    }
+    host.expect(&format!("invitation to join the group #team sent to {wn}"));
+    who.expect(&format!(
+        "#team: {hn} invites you to join the group as {role}"
+    ));
+    who.expect("use /j team to accept");
+    who.send("/j team");
+    host.expect(&format!("#team: {wn} joined the group"));
+    who.expect("#team: you joined the group");
+}
+
+/// Three users, alice a contact of bob and cath, each in `dir`.
+fn three_users(dir: &std::path::Path, srv: &str) -> (ChatProc, ChatProc, ChatProc) {
+    let mut alice = new_user("alice", &prefix(dir, "alice"), Some(srv), None);
+    let mut bob = new_user("bob", &prefix(dir, "bob"), Some(srv), None);
+    let mut cath = new_user("cath", &prefix(dir, "cath"), Some(srv), None);
+    connect(&mut alice, &mut bob);
+    connect(&mut alice, &mut cath);
+    (alice, bob, cath)
+}
+
+/// alice creates `#team`.
+fn create_team(alice: &mut ChatProc) {
+    alice.send("/g team");
+    alice.expect("group #team is created");
+    alice.expect("to add members use /a team <name> or /create link #team");
+}
+
+/// `createGroup3`: alice's `#team` with bob (admin) and cath, bob and cath connected.
+fn group_of_three(alice: &mut ChatProc, bob: &mut ChatProc, cath: &mut ChatProc) {
+    create_team(alice);
+    add_and_join(alice, bob, "admin");
+    add_and_join(alice, cath, "member");
+    // The introduction, as each side prints it.
+    cath.expect("#team: member bob is connected");
+    bob.expect("#team: alice added cath to the group (connecting...)");
+    bob.expect("#team: new member cath is connected");
+}
+
+/// A group of three (the reference's `createGroup3`): alice creates it and invites bob,
+/// then cath; bob and cath are introduced and connect directly; every member's message
+/// reaches both others. Before bob and cath are connected, a message between them is
+/// forwarded by alice and printed once.
+#[test]
+fn a_group_of_three_every_message_reaches_everyone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&dir.path().join("relay"));
+    let srv = relay.address.as_str();
+    let (mut alice, mut bob, mut cath) = three_users(dir.path(), srv);
+    group_of_three(&mut alice, &mut bob, &mut cath);
+
+    alice.send("#team hello");
+    alice.expect_item("#team hello");
+    bob.expect_item("#team alice> hello");
+    cath.expect_item("#team alice> hello");
+    bob.send("#team hi there");
+    bob.expect_item("#team hi there");
+    alice.expect_item("#team bob> hi there");
+    cath.expect_item("#team bob> hi there");
+    cath.send("#team hey team");
+    cath.expect_item("#team hey team");
+    alice.expect_item("#team cath> hey team");
+    bob.expect_item("#team cath> hey team");
+    // A plain line goes to the group last written to.
+    cath.send("and more");
+    cath.expect_item("#team and more");
+    alice.expect_item("#team cath> and more");
+    bob.expect_item("#team cath> and more");
+
+    alice.send("/gs");
+    alice.expect("#team (3 members)");
+    alice.send("/ms team");
+    alice.expect_all(vec![
+        exact("alice: owner, you, created group"),
+        exact("bob: admin, invited, connected"),
+        exact("cath: member, invited, connected"),
+    ]);
+    bob.send("/ms team");
+    bob.expect_all(vec![
+        exact("bob: admin, you, connected"),
+        exact("alice: owner, host, connected"),
+        exact("cath: member, connected"),
+    ]);
+
+    // Nothing was printed twice: the forwarded copies (if any came) were dropped.
+    for p in [&alice, &bob, &cath] {
+        for text in ["hello", "hi there", "hey team", "and more"] {
+            let n = p
+                .seen
+                .iter()
+                .filter(|l| l.ends_with(&format!("> {text}")))
+                .count();
+            assert!(n <= 1, "{}: {text:?} printed {n} times", p.name);
+        }
+    }
+}
+
+/// bob is offline while cath joins: cath's message reaches bob through alice's forwarding
+/// when bob is back (restarted), and bob and cath then connect directly.
+#[test]
+fn an_offline_member_gets_forwarded_messages_after_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&dir.path().join("relay"));
+    let srv = relay.address.as_str();
+    let (mut alice, mut bob, mut cath) = three_users(dir.path(), srv);
+    create_team(&mut alice);
+    add_and_join(&mut alice, &mut bob, "member");
+    bob.quit();
+    add_and_join(&mut alice, &mut cath, "member");
+    cath.send("#team while bob is away");
+    cath.expect_item("#team while bob is away");
+    alice.expect_item("#team cath> while bob is away");
+
+    let mut bob = ChatProc::start("bob", &prefix(dir.path(), "bob"), Some(srv), None);
+    bob.expect_all(vec![
+        exact("#team: alice added cath to the group (connecting...)"),
+        item_line("", "#team cath> while bob is away"),
+        exact("#team: new member cath is connected"),
+    ]);
+    cath.expect("#team: member bob is connected");
+    bob.send("#team back");
+    bob.expect_item("#team back");
+    alice.expect_item("#team bob> back");
+    cath.expect_item("#team bob> back");
+    cath.send("#team welcome back");
+    bob.expect_item("#team cath> welcome back");
+    alice.expect_item("#team cath> welcome back");
+    let n = bob
+        .seen
+        .iter()
+        .filter(|l| l.ends_with("cath> while bob is away"))
+        .count();
+    assert_eq!(
+        n,
+        1,
+        "the forwarded message is printed once: {:?}",
+        bob.text_seen()
+    );
+}
+
+/// Roles as the reference: an observer cannot send, a member cannot remove an admin, an
+/// owner changes roles; leaving and removal are seen by everyone.
+#[test]
+fn roles_leaving_and_removal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&dir.path().join("relay"));
+    let srv = relay.address.as_str();
+    let (mut alice, mut bob, mut cath) = three_users(dir.path(), srv);
+    group_of_three(&mut alice, &mut bob, &mut cath);
+
+    alice.send("/mr team bob observer");
+    alice.expect("#team: you changed the role of bob to observer");
+    bob.expect("#team: alice changed your role from admin to observer");
+    cath.expect("#team: alice changed the role of bob from admin to observer");
+    bob.send("#team hello");
+    bob.expect("#team: you don't have permission to send messages");
+    bob.send("/rm team cath");
+    bob.expect(
+        "#team: you have insufficient permissions for this action, the required role is admin",
+    );
+    alice.send("/mr team bob admin");
+    alice.expect("#team: you changed the role of bob to admin");
+    bob.expect("#team: alice changed your role from observer to admin");
+    cath.expect("#team: alice changed the role of bob from observer to admin");
+    cath.send("/rm team bob");
+    cath.expect(
+        "#team: you have insufficient permissions for this action, the required role is admin",
+    );
+    cath.send("/mr team cath owner");
+    cath.expect("#team has no member cath");
+
+    cath.send("/l team");
+    cath.expect("#team: you left the group");
+    cath.expect("use /d #team to delete the group");
+    alice.expect("#team: cath left the group");
+    bob.expect("#team: cath left the group");
+    cath.send("/gs");
+    cath.expect("#team (you left, delete local copy: /d #team)");
+
+    alice.send("/rm team bob");
+    alice.expect("#team: you removed bob from the group");
+    bob.expect("#team: alice removed you from the group");
+    bob.expect("use /d #team to delete the group");
+    bob.send("#team anyone?");
+    bob.expect("#team: you are no longer a member of the group");
+    alice.send("/ms team");
+    alice.expect("alice: owner, you, created group");
+    alice.send("/gs");
+    alice.expect("#team (1 member)");
+    bob.send("/d #team");
+    bob.expect("#team: you deleted the group");
+    bob.send("/gs");
+    bob.expect("you have no groups!");
+}
+
+/// The owner deletes the group: the others are told and keep a local copy until `/d`.
+#[test]
+fn the_owner_deletes_the_group() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&dir.path().join("relay"));
+    let srv = relay.address.as_str();
+    let (mut alice, mut bob, mut cath) = three_users(dir.path(), srv);
+    group_of_three(&mut alice, &mut bob, &mut cath);
+    bob.send("/d #team");
+    bob.expect(
+        "#team: you have insufficient permissions for this action, the required role is owner",
+    );
+    alice.send("/d #team");
+    alice.expect("#team: you deleted the group");
+    for p in [&mut bob, &mut cath] {
+        p.expect("#team: alice deleted the group");
+        p.expect("use /d #team to delete the local copy of the group");
+        p.send("/gs");
+        p.expect("#team (group deleted, delete local copy: /d #team)");
+        p.send("/d #team");
+        p.expect("#team: you deleted the group");
+    }
+    alice.send("/gs");
+    alice.expect("you have no groups!");
+}
