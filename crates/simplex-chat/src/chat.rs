@@ -153,7 +153,8 @@ impl<O: Output> Chat<O> {
     }
 
     /// The chat a line without a command continues now (the last one written to or heard
-    /// from).
+    /// from): a contact's name, or `#name` for a group (names of contacts never begin with
+    /// `#`: the command syntax does not allow it).
     pub fn last_chat(&self) -> Option<&str> {
         self.last_chat.as_deref()
     }
@@ -197,8 +198,8 @@ impl<O: Output> Chat<O> {
                     None => match self.last_chat.clone() {
                         Some(now) => {
                             self.say(format!(
-                                "not sent: no chat was open when you typed it; lines now go to @{} (Up, Enter to send it)",
-                                view::view_name(&now)
+                                "not sent: no chat was open when you typed it; lines now go to {} (Up, Enter to send it)",
+                                view::chat_ref(&now)
                             ));
                             Ok(())
                         }
@@ -555,6 +556,17 @@ impl<O: Output> Chat<O> {
             match self.agent.send_message(&c.conn_id, &body).await {
                 Ok(_) => ok = ok.saturating_add(1),
                 Err(_) => failed = failed.saturating_add(1),
+            }
+        }
+        // Members of groups get the new profile too (chat version 7, `x.info` in groups).
+        self.store.set_user_in_groups(&self.user)?;
+        for g in self.store.groups()? {
+            let me = self.store.membership(g.id)?;
+            if matches!(
+                me.status,
+                crate::store::groups::Status::Connected | crate::store::groups::Status::Creator
+            ) {
+                self.broadcast(g.id, &body).await?;
             }
         }
         let failures = if failed > 0 {

@@ -284,9 +284,16 @@ impl ChatStore {
         Ok(n > 0)
     }
 
-    /// A local name for `display_name` not used by a contact or request: the name itself,
+    /// A local name for `display_name` not used by a contact, request or group member (not
+    /// a contact): the name itself,
     /// else `name_1`, `name_2`, … (as the reference does).
+    /// A name that begins with `#` or `@` loses them (such a name could not be typed in a
+    /// command, and `#` marks a group where a plain line goes).
     pub fn unique_name(&self, display_name: &str) -> Result<String, StoreError> {
+        let display_name = match display_name.trim_start_matches(['#', '@']) {
+            "" => "contact",
+            n => n,
+        };
         if !self.name_taken(display_name)? {
             return Ok(display_name.to_owned());
         }

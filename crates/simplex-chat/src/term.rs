@@ -33,10 +33,7 @@ pub enum Input {
 /// `#team`), or `> ` without a chat.
 pub fn prompt(chat: Option<&str>) -> String {
     match chat {
-        Some(chat) => match chat.strip_prefix('#') {
-            Some(group) => format!("#{}> ", view::view_name(group)),
-            None => format!("@{}> ", view::view_name(chat)),
-        },
+        Some(chat) => format!("{}> ", view::chat_ref(chat)),
         None => "> ".to_owned(),
     }
 }
@@ -147,5 +144,6 @@ mod tests {
         assert_eq!(prompt(None), "> ");
         assert_eq!(prompt(Some("bob")), "@bob> ");
         assert_eq!(prompt(Some("bob smith")), "@'bob smith'> ");
+        assert_eq!(prompt(Some("#team")), "#team> ");
     }
 }

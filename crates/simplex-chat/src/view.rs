@@ -39,6 +39,15 @@ pub fn view_name(name: &str) -> String {
     }
 }
 
+/// Where a plain line goes, as typed: `@bob`, or `#team` for a group (a chat held as
+/// `#team`, see [`crate::chat::Chat::last_chat`]).
+pub fn chat_ref(chat: &str) -> String {
+    match chat.strip_prefix('#') {
+        Some(group) => format!("#{}", view_name(group)),
+        None => format!("@{}", view_name(chat)),
+    }
+}
+
 /// `name` or `name (Full Name)` (`ttyFullName`).
 pub fn full_name(name: &str, p: &Profile) -> String {
     if p.full_name.is_empty() || p.full_name == name {

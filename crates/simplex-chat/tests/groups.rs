@@ -249,3 +249,86 @@ fn the_owner_deletes_the_group() {
     alice.send("/gs");
     alice.expect("you have no groups!");
 }
+
+/// Five members (all alice's contacts, joining one after another): each new member is
+/// introduced to all before it, and every member's message reaches the four others.
+#[test]
+fn a_group_of_five() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&dir.path().join("relay"));
+    let srv = relay.address.as_str();
+    let names = ["alice", "bob", "cath", "dan", "eve"];
+    let mut ps: Vec<ChatProc> = names
+        .iter()
+        .map(|n| new_user(n, &prefix(dir.path(), n), Some(srv), None))
+        .collect();
+    let (host, rest) = ps.split_first_mut().expect("five");
+    for p in rest.iter_mut() {
+        connect(host, p);
+    }
+    create_team(host);
+    for i in 0..rest.len() {
+        let (before, after) = rest.split_at_mut(i);
+        let new = &mut after[0];
+        add_and_join(host, new, "member");
+        let nn = new.name.clone();
+        new.expect_all(
+            before
+                .iter()
+                .map(|b| exact(&format!("#team: member {} is connected", b.name)))
+                .collect(),
+        );
+        for b in before.iter_mut() {
+            b.expect(&format!(
+                "#team: alice added {nn} to the group (connecting...)"
+            ));
+            b.expect(&format!("#team: new member {nn} is connected"));
+        }
+    }
+    for i in 0..ps.len() {
+        let text = format!("hello from {}", names[i]);
+        ps[i].send(&format!("#team {text}"));
+        ps[i].expect_item(&format!("#team {text}"));
+        for (j, p) in ps.iter_mut().enumerate() {
+            if j != i {
+                p.expect_item(&format!("#team {}> {text}", names[i]));
+            }
+        }
+    }
+    ps[0].send("/gs");
+    ps[0].expect("#team (5 members)");
+}
+
+/// The host stops right after the new member joined (its introductions queued, the new
+/// member's answers not yet read): after its restart the introduction completes, and a
+/// message the new member sent meanwhile reaches the other member.
+#[test]
+fn the_host_restarts_in_the_middle_of_an_introduction() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&dir.path().join("relay"));
+    let srv = relay.address.as_str();
+    let (mut alice, mut bob, mut cath) = three_users(dir.path(), srv);
+    create_team(&mut alice);
+    add_and_join(&mut alice, &mut bob, "member");
+    alice.send("/a team cath");
+    alice.expect("invitation to join the group #team sent to cath");
+    cath.expect("use /j team to accept");
+    cath.send("/j team");
+    alice.expect("#team: cath joined the group");
+    alice.quit();
+    cath.expect("#team: you joined the group");
+    cath.send("#team is anyone there?");
+    cath.expect_item("#team is anyone there?");
+    bob.expect("#team: alice added cath to the group (connecting...)");
+
+    let mut alice = ChatProc::start("alice", &prefix(dir.path(), "alice"), Some(srv), None);
+    alice.expect_item("#team cath> is anyone there?");
+    bob.expect_all(vec![
+        item_line("", "#team cath> is anyone there?"),
+        exact("#team: new member cath is connected"),
+    ]);
+    cath.expect("#team: member bob is connected");
+    bob.send("#team yes");
+    cath.expect_item("#team bob> yes");
+    alice.expect_item("#team bob> yes");
+}

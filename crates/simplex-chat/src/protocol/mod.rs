@@ -1,9 +1,9 @@
 //! The chat protocol's JSON messages (`docs/protocol/simplex-chat.md`, `Protocol.hs`):
 //! `{"v":"1-8","msgId":"…","event":"x.msg.new","params":{…}}`.
 //!
-//! Only the direct-chat subset is understood: `x.info` (profile), `x.contact` (request to an
-//! address), `x.msg.new` with text content, `x.ok` (handshake), `x.direct.del` (the sender
-//! deleted the contact). Any other event decodes to
+//! Understood: `x.info` (profile), `x.contact` (request to an address), `x.msg.new` with
+//! text content, `x.ok` (handshake), `x.direct.del` (the sender deleted the contact) and
+//! the group events of module [`group`]. Any other event decodes to
 //! [`ChatEvent::Unknown`] and is ignored by the client. A body may be one JSON object, a
 //! JSON array of them (the reference's batches), or a compressed batch (`X…`, chat version
 //! 8: module [`compressed`]).
@@ -19,14 +19,24 @@ use serde_json::{json, Map, Value};
 use simplex_encoding::string::base64url_encode;
 
 /// The chat protocol versions this client speaks, 1 to 8. What each version asks of a
-/// client (the named versions in the reference's `Protocol.hs`) and why we may claim it:
+/// client (the named versions in the reference's `Protocol.hs`) and how we meet it:
 /// - 1: the initial protocol.
-/// - 2 (`groupDirectInvVersion`), 3 (`groupFastLinkJoinVersion`), 4 (`groupForwardVersion`),
-///   5 (`batchSendVersion`, batches in groups), 6 (`groupHistoryIncludeWelcomeVersion`),
-///   7 (`memberProfileUpdateVersion`): duties in groups only. This client has no groups: a
-///   peer sends it group traffic only after it joined a group, which it cannot (a group
-///   invitation, `x.grp.inv`, is sent whatever the version and ignored here), so these
-///   versions change nothing on a direct connection.
+/// - 2 (`groupDirectInvVersion`): introduced members connect without a direct contact
+///   (`directConnReq` absent): we never send one and never need one.
+/// - 3 (`groupFastLinkJoinVersion`): joining a group link without a contact
+///   (`x.grp.link.inv`/`x.grp.link.mem`): the events are understood; group links are not
+///   offered by this client yet, so it is never asked to take part.
+/// - 4 (`groupForwardVersion`): a host forwards members' messages with
+///   `x.grp.msg.forward` until they are connected (`x.grp.mem.con`), and members unwrap
+///   them and drop copies by message ID: both done (`chat::group_events`).
+/// - 5 (`batchSendVersion`): JSON-array batches are decoded; this client sends one message
+///   per body, which any version reads. Group history for new members is sent by a host
+///   whose group enables it; received history is forwarded messages, handled as above.
+///   Our own groups carry no history (a host may send none).
+/// - 6 (`groupHistoryIncludeWelcomeVersion`): the welcome message's place in history:
+///   nothing to do for a client without welcome messages.
+/// - 7 (`memberProfileUpdateVersion`): `x.info` goes to groups on a profile change, and a
+///   member's `x.info` updates its profile: both done.
 /// - 8 (`pqEncryptionCompressionVersion`): post-quantum encryption (the agent's, on by
 ///   default) and compressed bodies, which the reference sends to peers of version 8 and
 ///   up: decoded here. The reference turns post-quantum encryption on for a contact only

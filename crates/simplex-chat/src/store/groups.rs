@@ -457,6 +457,16 @@ impl ChatStore {
         Ok(())
     }
 
+    /// This user's new profile in every group's membership row.
+    pub fn set_user_in_groups(&self, p: &Profile) -> Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE group_members SET local_name = ?1, display_name = ?1, full_name = ?2
+             WHERE category = 'user'",
+            params![p.display_name, p.full_name],
+        )?;
+        Ok(())
+    }
+
     /// Records that the host introduced `re_member` (already in the group) to `to_member`
     /// (new).
     pub fn add_intro(&self, re_member: i64, to_member: i64) -> Result<(), StoreError> {
