@@ -31,6 +31,7 @@ use crate::view;
 
 mod group;
 mod group_events;
+mod group_link;
 mod info;
 mod ratchet;
 mod switch;
@@ -274,6 +275,9 @@ impl<O: Output> Chat<O> {
             } => self.change_role(&group, &member, role).await?,
             Command::DeleteGroup(g) => self.delete_group(&g).await?,
             Command::GroupTail { group, count } => self.group_tail(&group, count)?,
+            Command::CreateGroupLink(g) => self.create_group_link(&g).await?,
+            Command::ShowGroupLink(g) => self.show_group_link(&g).await?,
+            Command::DeleteGroupLink(g) => self.delete_group_link(&g).await?,
             Command::Version => self.print(view::version()),
             Command::Info(name) => self.contact_info(&name).await?,
             Command::Switch(name) => self.switch(&name, false).await?,
@@ -627,6 +631,20 @@ impl<O: Output> Chat<O> {
                 let Some(kind) = self.store.pending(&conn)? else {
                     return Ok(());
                 };
+                if let Ok(ChatMessage {
+                    event:
+                        ChatEvent::Group(GroupEvent::LinkInv {
+                            group_link_invitation,
+                        }),
+                    ..
+                }) = ChatMessage::decode_one(&conn_info)
+                {
+                    if kind == PendingKind::Request {
+                        return self
+                            .group_link_invitation(&conn, &conf_id, group_link_invitation)
+                            .await;
+                    }
+                }
                 let Some(profile) = profile_of(&conn_info) else {
                     self.say("error: the contact's confirmation has no profile");
                     return Ok(());
@@ -758,6 +776,12 @@ impl<O: Output> Chat<O> {
                 self.agent.ack_message(&conn, meta.msg_id, None).await?;
             }
             Event::Req { inv_id, conn_info } => {
+                if let Some(l) = self.store.group_link_by_conn(&conn)? {
+                    if let Some((profile, _)) = request_of(&conn_info) {
+                        self.group_link_request(l, &inv_id, profile).await?;
+                    }
+                    return Ok(());
+                }
                 let Some((addr, _)) = self.store.address()? else {
                     return Ok(());
                 };

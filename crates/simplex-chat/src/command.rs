@@ -104,6 +104,12 @@ pub enum Command {
         /// How many items (10 by default).
         count: u32,
     },
+    /// `/create link #GROUP`.
+    CreateGroupLink(String),
+    /// `/show link #GROUP`.
+    ShowGroupLink(String),
+    /// `/delete link #GROUP`.
+    DeleteGroupLink(String),
     /// `/help` or `/h`.
     Help,
     /// `/q`, `/quit` or `/exit`.

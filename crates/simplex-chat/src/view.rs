@@ -70,7 +70,7 @@ pub fn app_link(link: &str) -> String {
     }
 }
 
-/// A contact address's link, full (`…/contact#/?…`) or short (`https://<relay>/a#…`), as
+/// A contact address's or group link's link, full (`…/contact#/?…`) or short (`…/a#…`, `…/g#…`), as
 /// opposed to a one-time invitation's (`…/invitation#…`, `…/i#…`).
 pub fn is_address_link(link: &str) -> bool {
     let path = match link.strip_prefix("simplex:/") {
@@ -80,7 +80,7 @@ pub fn is_address_link(link: &str) -> bool {
             .and_then(|(_, rest)| rest.split_once('/'))
             .map_or("", |(_, path)| path),
     };
-    path.starts_with("contact#") || path.starts_with("a#")
+    path.starts_with("contact#") || path.starts_with("a#") || path.starts_with("g#")
 }
 
 /// The widest QR code drawn, in columns: an 80-column terminal shows it unwrapped.
@@ -205,7 +205,7 @@ pub fn address(intro: &str, short: Option<&str>, full: &str) -> Vec<String> {
 /// the hints; with a short link, the full link for old clients comes first. (The reference
 /// prints that line last; a post-quantum full link fills some 30 rows of an 80-column
 /// terminal, which would push the short link and its code off the screen.)
-fn link_block(
+pub(crate) fn link_block(
     intro: &str,
     short: Option<&str>,
     full: &str,

@@ -332,3 +332,71 @@ fn the_host_restarts_in_the_middle_of_an_introduction() {
     cath.expect_item("#team bob> yes");
     alice.expect_item("#team bob> yes");
 }
+
+/// Joining through a group link (`/create link #team`, `/c LINK`): two users who are not
+/// alice's contacts join, are introduced to each other, and talk in the group.
+#[test]
+fn joining_through_a_group_link() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&dir.path().join("relay"));
+    let srv = relay.address.as_str();
+    let mut alice = new_user("alice", &prefix(dir.path(), "alice"), Some(srv), None);
+    let mut bob = new_user("bob", &prefix(dir.path(), "bob"), Some(srv), None);
+    let mut cath = new_user("cath", &prefix(dir.path(), "cath"), Some(srv), None);
+    create_team(&mut alice);
+    alice.send("/show link #team");
+    alice.expect("no group link, to create: /create link #team");
+    alice.send("/create link #team");
+    let old = "The group link for old clients: ";
+    let full = alice.wait_for("the full link", |l| l.starts_with(old));
+    assert!(full.contains("https://simplex.chat/contact#/?"), "{full}");
+    alice.expect("Group link is created!");
+    alice.expect("");
+    let link = read_link(
+        &mut alice,
+        "https://127.0.0.1/g#",
+        "to delete it: /delete link #team (joined members will remain connected to you)",
+    );
+    assert!(alice
+        .seen
+        .iter()
+        .any(|l| l
+            == "Anybody can connect to you and join group as member with: /c <group_link_above>"));
+
+    bob.send(&format!("/c {link}"));
+    bob.expect("connection request sent!");
+    alice.expect("bob: accepting request to join group #team...");
+    alice.expect("#team: bob joined the group");
+    bob.expect("#team: joining the group...");
+    bob.expect("#team: you joined the group");
+
+    cath.send(&format!("/c {link}"));
+    cath.expect("connection request sent!");
+    alice.expect("cath: accepting request to join group #team...");
+    alice.expect("#team: cath joined the group");
+    cath.expect("#team: joining the group...");
+    cath.expect("#team: you joined the group");
+    cath.expect("#team: member bob is connected");
+    bob.expect("#team: alice added cath to the group (connecting...)");
+    bob.expect("#team: new member cath is connected");
+
+    cath.send("#team hi all");
+    alice.expect_item("#team cath> hi all");
+    bob.expect_item("#team cath> hi all");
+    bob.send("#team hi cath");
+    alice.expect_item("#team bob> hi cath");
+    cath.expect_item("#team bob> hi cath");
+    cath.send("/ms team");
+    cath.expect_all(vec![
+        exact("cath: member, you, connected"),
+        exact("alice: owner, host, connected"),
+        exact("bob: member, connected"),
+    ]);
+
+    alice.send("/delete link #team");
+    alice.expect("Group link is deleted - joined members will remain connected.");
+    alice.expect("To create a new group link use /create link #team");
+    alice.send("#team still here");
+    bob.expect_item("#team alice> still here");
+    cath.expect_item("#team alice> still here");
+}

@@ -163,6 +163,13 @@ impl<O: Output> Chat<O> {
                     status: Status::Connected,
                     ..m
                 };
+                if m.contact_id.is_none() {
+                    // It came through the group link: our profile, as the reference sends it.
+                    let mem = GroupEvent::LinkMem {
+                        profile: self.user.clone(),
+                    };
+                    self.send_to_member(&m, mem).await?;
+                }
                 self.introduce_to_group(g, &m).await?;
             }
             Category::Pre | Category::Post => {
@@ -363,6 +370,9 @@ impl<O: Output> Chat<O> {
             } if by.role >= MemberRole::Admin => {
                 self.join_forwarded(g, by, member_info, &member_intro.group_conn_req)
                     .await?
+            }
+            GroupEvent::LinkMem { profile } if by.category == Category::Host => {
+                self.store.set_member_peer(by.id, None, Some(&profile))?;
             }
             GroupEvent::MemCon { member_id } => {
                 if let Some(other) = self.store.member_by_member_id(g.id, &member_id)? {

@@ -49,6 +49,22 @@ pub(super) fn parse(line: &str) -> Option<Result<Command, ParseError>> {
             text: text.to_owned(),
         }));
     }
+    for (word, cmd) in [
+        (
+            "/create link",
+            Command::CreateGroupLink as fn(String) -> Command,
+        ),
+        ("/show link", Command::ShowGroupLink),
+        ("/delete link", Command::DeleteGroupLink),
+    ] {
+        if let Some(a) = after(line, &[word]) {
+            return Some(
+                only_name(a, '#')
+                    .map(cmd)
+                    .ok_or(ParseError(line.to_owned())),
+            );
+        }
+    }
     if after(line, &["/groups", "/gs"]).is_some_and(str::is_empty) {
         return Some(Ok(Command::Groups));
     }
@@ -232,6 +248,18 @@ mod tests {
                 group: "team".into(),
                 count: 10
             }
+        );
+        assert_eq!(
+            ok("/create link #team"),
+            Command::CreateGroupLink("team".into())
+        );
+        assert_eq!(
+            ok("/show link #team"),
+            Command::ShowGroupLink("team".into())
+        );
+        assert_eq!(
+            ok("/delete link #team"),
+            Command::DeleteGroupLink("team".into())
         );
         // Contacts' forms are unchanged.
         assert_eq!(ok("/d bob"), Command::Delete("bob".into()));

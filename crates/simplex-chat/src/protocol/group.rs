@@ -138,6 +138,23 @@ pub struct GroupLinkInvitation {
     pub group_size: Option<i64>,
 }
 
+/// What a group link's short link data carries (`GroupShortLinkData`): the group's
+/// profile, shown before joining.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupShortLinkData {
+    /// The group's profile.
+    pub group_profile: GroupProfile,
+}
+
+impl GroupShortLinkData {
+    /// Its JSON, as the link's user data.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // A struct of strings: serialising cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
 /// A group event: `event` and `params` of a chat message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", content = "params")]

@@ -374,3 +374,17 @@ fn forwarded_events_are_the_references() {
     assert!(!is_forwarded("x.grp.msg.forward"));
     assert!(!is_forwarded("x.grp.mem.con"));
 }
+
+#[test]
+fn group_link_data_is_the_reference_json() {
+    let d = GroupShortLinkData {
+        group_profile: GroupProfile {
+            display_name: "team".into(),
+            full_name: String::new(),
+        },
+    };
+    assert_eq!(
+        serde_json::from_slice::<Value>(&d.to_bytes()).expect("JSON"),
+        json!({"groupProfile":{"displayName":"team","fullName":""}})
+    );
+}

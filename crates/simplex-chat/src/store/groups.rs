@@ -33,7 +33,23 @@ CREATE TABLE IF NOT EXISTS group_items (id INTEGER PRIMARY KEY,
   group_id INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
   member INTEGER, sent INTEGER NOT NULL, text TEXT NOT NULL, ts_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS idx_group_items_group ON group_items (group_id, id);
+CREATE TABLE IF NOT EXISTS group_links (
+  group_id INTEGER PRIMARY KEY REFERENCES groups (id) ON DELETE CASCADE,
+  conn_id BLOB NOT NULL UNIQUE, link TEXT NOT NULL, role TEXT NOT NULL);
 ";
+
+/// A group's link: an address whose requests join the group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupLink {
+    /// The group's row ID.
+    pub group_id: i64,
+    /// The address's agent connection.
+    pub conn_id: Vec<u8>,
+    /// The full link.
+    pub link: String,
+    /// The role members joining through it get.
+    pub role: MemberRole,
+}
 
 /// A group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -464,6 +480,59 @@ impl ChatStore {
              WHERE category = 'user'",
             params![p.display_name, p.full_name],
         )?;
+        Ok(())
+    }
+
+    /// Forgets a connection in progress (it became a group's member connection).
+    pub fn remove_pending(&self, conn_id: &[u8]) -> Result<(), StoreError> {
+        self.db
+            .execute("DELETE FROM pending_conns WHERE conn_id = ?1", [conn_id])?;
+        Ok(())
+    }
+
+    /// Records a group's link.
+    pub fn set_group_link(&self, l: &GroupLink) -> Result<(), StoreError> {
+        self.db.execute(
+            "INSERT OR REPLACE INTO group_links (group_id, conn_id, link, role) VALUES (?1, ?2, ?3, ?4)",
+            params![l.group_id, l.conn_id, l.link, l.role.as_str()],
+        )?;
+        Ok(())
+    }
+
+    fn group_link_where(
+        &self,
+        cond: &str,
+        p: impl rusqlite::Params,
+    ) -> Result<Option<GroupLink>, StoreError> {
+        let sql = format!("SELECT group_id, conn_id, link, role FROM group_links WHERE {cond}");
+        let row = self
+            .db
+            .query_row(&sql, p, |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?))
+            })
+            .optional()?;
+        Ok(row.map(|(group_id, conn_id, link, role)| GroupLink {
+            group_id,
+            conn_id,
+            link,
+            role: MemberRole::parse(&role).unwrap_or(MemberRole::Member),
+        }))
+    }
+
+    /// A group's link.
+    pub fn group_link(&self, group_id: i64) -> Result<Option<GroupLink>, StoreError> {
+        self.group_link_where("group_id = ?1", [group_id])
+    }
+
+    /// The group link on this agent connection.
+    pub fn group_link_by_conn(&self, conn_id: &[u8]) -> Result<Option<GroupLink>, StoreError> {
+        self.group_link_where("conn_id = ?1", [conn_id])
+    }
+
+    /// Forgets a group's link.
+    pub fn delete_group_link(&self, group_id: i64) -> Result<(), StoreError> {
+        self.db
+            .execute("DELETE FROM group_links WHERE group_id = ?1", [group_id])?;
         Ok(())
     }
 

@@ -213,3 +213,42 @@ pub fn deleted_by(g: &Group, by: &Member) -> Vec<String> {
         ),
     ]
 }
+
+/// `/create link #team` and `/show link #team` (`groupLink_`), laid out as the address
+/// (`view::address`): with a short link, the full one for old clients first.
+pub fn link(
+    intro: &str,
+    g: &Group,
+    role: MemberRole,
+    short: Option<&str>,
+    full: &str,
+) -> Vec<String> {
+    let n = view_name(&g.name);
+    let hints = [
+        format!(
+            "Anybody can connect to you and join group as {} with: /c <group_link_above>",
+            role.as_str()
+        ),
+        format!("to show it again: /show link #{n}"),
+        format!("to delete it: /delete link #{n} (joined members will remain connected to you)"),
+    ];
+    let hints: Vec<&str> = hints.iter().map(String::as_str).collect();
+    super::link_block(
+        intro,
+        short,
+        full,
+        &hints,
+        "The group link for old clients: ",
+    )
+}
+
+/// `/delete link #team` (`viewGroupLinkDeleted`).
+pub fn link_deleted(g: &Group) -> Vec<String> {
+    vec![
+        "Group link is deleted - joined members will remain connected.".to_owned(),
+        format!(
+            "To create a new group link use /create link #{}",
+            view_name(&g.name)
+        ),
+    ]
+}
