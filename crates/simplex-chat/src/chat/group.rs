@@ -22,12 +22,19 @@ pub(crate) fn group_chat(name: &str) -> String {
     format!("#{name}")
 }
 
-/// What a member tells others about itself or another (`memberInfo`).
+/// What a member tells others about itself or another (`memberInfo`). The version range
+/// is the one its connection info or messages named; without one (not expected: every
+/// member connection starts with connection info) ours is given, as the reference's
+/// members refuse an introduction without a range.
 pub(super) fn member_info(m: &Member) -> MemberInfo {
     MemberInfo {
         member_id: m.member_id.clone(),
         member_role: m.role,
-        v: m.peer_version.clone(),
+        v: Some(
+            m.peer_version
+                .clone()
+                .unwrap_or_else(|| crate::protocol::CHAT_VERSION_RANGE.to_owned()),
+        ),
         profile: m.profile.clone(),
     }
 }
@@ -507,6 +514,12 @@ impl<O: Output> Chat<O> {
                 .collect();
             self.close_member_connections(&members).await;
         }
+        if let Some(l) = self.store.group_link(g.id)? {
+            match self.agent.delete_connection(&l.conn_id).await {
+                Ok(()) | Err(AgentError::NoConnection) => {}
+                Err(e) => self.say(view::agent_error(&e)),
+            }
+        }
         self.store.delete_group(g.id)?;
         self.forget_chat(&g);
         self.say(gv::says(&g, "you deleted the group"));
@@ -540,5 +553,34 @@ impl<O: Output> Chat<O> {
         }
         self.print(lines);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Profile;
+
+    /// The reference's members make no connection for an introduced member without a
+    /// version range (`peerChatVRange` below `groupDirectInvVersion`): ours always has one.
+    #[test]
+    fn introductions_always_carry_a_version_range() {
+        let mut m = Member {
+            id: 1,
+            group_id: 1,
+            member_id: "AQIDBA==".into(),
+            role: MemberRole::Member,
+            category: Category::Invitee,
+            status: Status::Connected,
+            name: "bob".into(),
+            profile: Profile::new("bob"),
+            conn_id: None,
+            contact_id: None,
+            invited_by: None,
+            peer_version: None,
+        };
+        assert_eq!(member_info(&m).v.as_deref(), Some("1-8"));
+        m.peer_version = Some("1-16".into());
+        assert_eq!(member_info(&m).v.as_deref(), Some("1-16"));
     }
 }

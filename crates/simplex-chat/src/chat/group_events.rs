@@ -82,6 +82,7 @@ impl<O: Output> Chat<O> {
                 conf_id, conn_info, ..
             } => self.member_conf(&g, &m, &conf_id, &conn_info).await,
             Event::Info(conn_info) => {
+                self.record_version(&m, &conn_info)?;
                 if let Ok(msg) = ChatMessage::decode_one(&conn_info) {
                     if let ChatEvent::Group(GroupEvent::MemInfo { profile, .. }) = msg.event {
                         self.store.set_member_peer(m.id, None, Some(&profile))?;
@@ -113,6 +114,7 @@ impl<O: Output> Chat<O> {
         let Ok(msg) = ChatMessage::decode_one(conn_info) else {
             return Ok(());
         };
+        self.record_version(m, conn_info)?;
         let expected = match (&m.category, &msg.event) {
             (Category::Invitee, ChatEvent::Group(GroupEvent::Acpt { member_id })) => {
                 member_id == &m.member_id
@@ -137,6 +139,20 @@ impl<O: Output> Chat<O> {
         let reply = ChatMessage::new(ChatEvent::Group(info)).to_bytes();
         self.agent.allow_connection(conf_id, &reply).await?;
         self.store.set_member_status(m.id, Status::Accepted)?;
+        Ok(())
+    }
+
+    /// Records the chat version range a member's connection info names (`"v"`): the
+    /// reference's members refuse an introduction (`x.grp.mem.intro`, `x.grp.mem.fwd`)
+    /// whose member has none.
+    fn record_version(&mut self, m: &Member, conn_info: &[u8]) -> Result<(), ChatError> {
+        let v = ChatMessage::decode_all_raw(conn_info)
+            .ok()
+            .and_then(|all| all.into_iter().next())
+            .and_then(|(_, raw)| raw.get("v").and_then(Value::as_str).map(str::to_owned));
+        if let Some(v) = v {
+            self.store.set_member_peer(m.id, Some(&v), None)?;
+        }
         Ok(())
     }
 
