@@ -275,6 +275,9 @@ impl<O: Output> Chat<O> {
             } => self.change_role(&group, &member, role).await?,
             Command::DeleteGroup(g) => self.delete_group(&g).await?,
             Command::GroupTail { group, count } => self.group_tail(&group, count)?,
+            Command::GroupMemberInfo { group, member } => {
+                self.group_member_info(&group, &member).await?
+            }
             Command::CreateGroupLink(g) => self.create_group_link(&g).await?,
             Command::ShowGroupLink(g) => self.show_group_link(&g).await?,
             Command::DeleteGroupLink(g) => self.delete_group_link(&g).await?,

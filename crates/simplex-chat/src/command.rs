@@ -104,6 +104,13 @@ pub enum Command {
         /// How many items (10 by default).
         count: u32,
     },
+    /// `/i #GROUP MEMBER` or `/info …`: the member's connection.
+    GroupMemberInfo {
+        /// The group.
+        group: String,
+        /// The member.
+        member: String,
+    },
     /// `/create link #GROUP`.
     CreateGroupLink(String),
     /// `/show link #GROUP`.

@@ -98,21 +98,6 @@ fn a_group_of_three_every_message_reaches_everyone() {
     alice.expect_item("#team cath> and more");
     bob.expect_item("#team cath> and more");
 
-    alice.send("/gs");
-    alice.expect("#team (3 members)");
-    alice.send("/ms team");
-    alice.expect_all(vec![
-        exact("alice: owner, you, created group"),
-        exact("bob: admin, invited, connected"),
-        exact("cath: member, invited, connected"),
-    ]);
-    bob.send("/ms team");
-    bob.expect_all(vec![
-        exact("bob: admin, you, connected"),
-        exact("alice: owner, host, connected"),
-        exact("cath: member, connected"),
-    ]);
-
     // Nothing was printed twice: the forwarded copies (if any came) were dropped.
     for p in [&alice, &bob, &cath] {
         for text in ["hello", "hi there", "hey team", "and more"] {
@@ -124,6 +109,33 @@ fn a_group_of_three_every_message_reaches_everyone() {
             assert!(n <= 1, "{}: {text:?} printed {n} times", p.name);
         }
     }
+
+    alice.send("/gs");
+    alice.expect("#team (3 members)");
+    alice.send("/tail #team 3");
+    alice.expect_item("#team bob> hi there");
+    alice.expect_item("#team cath> hey team");
+    alice.expect_item("#team cath> and more");
+    bob.send("/tail #team 1");
+    bob.expect_item("#team cath> and more");
+    alice.send("/ms team");
+    alice.expect_all(vec![
+        exact("alice: owner, you, created group"),
+        exact("bob: admin, invited, connected"),
+        exact("cath: member, invited, connected"),
+    ]);
+    alice.send("/i #team bob");
+    alice.expect("group ID: 1");
+    alice.wait_for("the member's row", |l| l.starts_with("member ID: "));
+    alice.expect("receiving messages via: 127.0.0.1");
+    alice.expect("sending messages via: 127.0.0.1");
+    alice.expect("peer chat protocol version range: (1, 8)");
+    bob.send("/ms team");
+    bob.expect_all(vec![
+        exact("bob: admin, you, connected"),
+        exact("alice: owner, host, connected"),
+        exact("cath: member, connected"),
+    ]);
 }
 
 /// bob is offline while cath joins: cath's message reaches bob through alice's forwarding

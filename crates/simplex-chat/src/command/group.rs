@@ -65,6 +65,13 @@ pub(super) fn parse(line: &str) -> Option<Result<Command, ParseError>> {
             );
         }
     }
+    if let Some(a) = after(line, &["/info", "/i"]).filter(|a| a.starts_with('#')) {
+        // `/i #team` alone (the group's info) is not implemented: left to the caller.
+        if let Some((group, member, "")) = group_and_member(a) {
+            return Some(Ok(Command::GroupMemberInfo { group, member }));
+        }
+        return None;
+    }
     if after(line, &["/groups", "/gs"]).is_some_and(str::is_empty) {
         return Some(Ok(Command::Groups));
     }
