@@ -256,31 +256,21 @@ impl<O: Output> Chat<O> {
                 },
                 None => self.say("no active chat: use @<name> <message>"),
             },
-            Command::NewGroup { name, full_name } => self.new_group(&name, &full_name)?,
-            Command::AddMember {
-                group,
-                contact,
-                role,
-            } => self.add_member(&group, &contact, role).await?,
-            Command::JoinGroup(g) => self.join_group(&g).await?,
-            Command::SendGroup { group, text } => self.send_group(&group, &text).await?,
-            Command::Members(g) => self.list_members(&g)?,
-            Command::Groups => self.list_groups()?,
-            Command::Leave(g) => self.leave_group(&g).await?,
-            Command::RemoveMember { group, member } => self.remove_member(&group, &member).await?,
-            Command::ChangeRole {
-                group,
-                member,
-                role,
-            } => self.change_role(&group, &member, role).await?,
-            Command::DeleteGroup(g) => self.delete_group(&g).await?,
-            Command::GroupTail { group, count } => self.group_tail(&group, count)?,
-            Command::GroupMemberInfo { group, member } => {
-                self.group_member_info(&group, &member).await?
-            }
-            Command::CreateGroupLink(g) => self.create_group_link(&g).await?,
-            Command::ShowGroupLink(g) => self.show_group_link(&g).await?,
-            Command::DeleteGroupLink(g) => self.delete_group_link(&g).await?,
+            cmd @ (Command::NewGroup { .. }
+            | Command::AddMember { .. }
+            | Command::JoinGroup(_)
+            | Command::SendGroup { .. }
+            | Command::Members(_)
+            | Command::Groups
+            | Command::Leave(_)
+            | Command::RemoveMember { .. }
+            | Command::ChangeRole { .. }
+            | Command::DeleteGroup(_)
+            | Command::GroupTail { .. }
+            | Command::GroupMemberInfo { .. }
+            | Command::CreateGroupLink(_)
+            | Command::ShowGroupLink(_)
+            | Command::DeleteGroupLink(_)) => self.group_command(cmd).await?,
             Command::Version => self.print(view::version()),
             Command::Info(name) => self.contact_info(&name).await?,
             Command::Switch(name) => self.switch(&name, false).await?,

@@ -2,9 +2,9 @@
 //! `simplex-agent`, speaking the reference's chat protocol (JSON events in agent messages)
 //! and printing what the reference's terminal client prints.
 //!
-//! Owns: the chat protocol subset for direct chats and groups ([`protocol`]), the chat database
-//! ([`store`]: profile, contacts, requests, address, groups, chat items; SQLCipher with a
-//! passphrase), the command parser ([`command`]), the printed lines ([`view`]) and the controller that
+//! Owns: the chat protocol subset for direct chats and groups ([`protocol`]), the chat
+//! database ([`store`]: profile, contacts, requests, address, groups, chat items; SQLCipher
+//! with a passphrase), the command parser ([`command`]), the printed lines ([`view`]) and the controller that
 //! joins them to the agent ([`chat`]) and the line editor of a terminal ([`term`]). The
 //! `simplex-chat` binary adds the command line.
 //!

@@ -70,8 +70,8 @@ pub fn app_link(link: &str) -> String {
     }
 }
 
-/// A contact address's or group link's link, full (`…/contact#/?…`) or short (`…/a#…`, `…/g#…`), as
-/// opposed to a one-time invitation's (`…/invitation#…`, `…/i#…`).
+/// A contact address's or group link's link, full (`…/contact#/?…`) or short (`…/a#…`,
+/// `…/g#…`), as opposed to a one-time invitation's (`…/invitation#…`, `…/i#…`).
 pub fn is_address_link(link: &str) -> bool {
     let path = match link.strip_prefix("simplex:/") {
         Some(path) => path,

@@ -9,6 +9,7 @@ use chrono::Local;
 use simplex_agent::AgentError;
 
 use super::{now_ms, Chat, ChatError, Output};
+use crate::command::Command;
 use crate::protocol::group::{
     GroupEvent, GroupInvitation, GroupProfile, MemberIdRole, MemberInfo, MemberRole,
 };
@@ -40,6 +41,39 @@ pub(super) fn member_info(m: &Member) -> MemberInfo {
 }
 
 impl<O: Output> Chat<O> {
+    /// Runs a group command.
+    pub(super) async fn group_command(&mut self, cmd: Command) -> Result<(), ChatError> {
+        match cmd {
+            Command::NewGroup { name, full_name } => self.new_group(&name, &full_name)?,
+            Command::AddMember {
+                group,
+                contact,
+                role,
+            } => self.add_member(&group, &contact, role).await?,
+            Command::JoinGroup(g) => self.join_group(&g).await?,
+            Command::SendGroup { group, text } => self.send_group(&group, &text).await?,
+            Command::Members(g) => self.list_members(&g)?,
+            Command::Groups => self.list_groups()?,
+            Command::Leave(g) => self.leave_group(&g).await?,
+            Command::RemoveMember { group, member } => self.remove_member(&group, &member).await?,
+            Command::ChangeRole {
+                group,
+                member,
+                role,
+            } => self.change_role(&group, &member, role).await?,
+            Command::DeleteGroup(g) => self.delete_group(&g).await?,
+            Command::GroupTail { group, count } => self.group_tail(&group, count)?,
+            Command::GroupMemberInfo { group, member } => {
+                self.group_member_info(&group, &member).await?
+            }
+            Command::CreateGroupLink(g) => self.create_group_link(&g).await?,
+            Command::ShowGroupLink(g) => self.show_group_link(&g).await?,
+            Command::DeleteGroupLink(g) => self.delete_group_link(&g).await?,
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// The group, or prints `no group #NAME`.
     pub(super) fn group(&mut self, name: &str) -> Result<Option<Group>, ChatError> {
         let g = self.store.group_by_name(name)?;
