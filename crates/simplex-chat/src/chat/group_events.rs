@@ -387,6 +387,10 @@ impl<O: Output> Chat<O> {
                 self.join_forwarded(g, by, member_info, &member_intro.group_conn_req)
                     .await?
             }
+            GroupEvent::Info { group_profile } if by.role == MemberRole::Owner => {
+                // Kept (shown by `/gs` as the full name); the local name stays.
+                self.store.set_group_profile(g.id, &group_profile)?;
+            }
             GroupEvent::LinkMem { profile } if by.category == Category::Host => {
                 self.store.set_member_peer(by.id, None, Some(&profile))?;
             }

@@ -325,6 +325,15 @@ impl ChatStore {
         Ok(())
     }
 
+    /// Replaces a group's profile (its local name stays).
+    pub fn set_group_profile(&self, group_id: i64, p: &GroupProfile) -> Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE groups SET display_name = ?2, full_name = ?3 WHERE id = ?1",
+            params![group_id, p.display_name, p.full_name],
+        )?;
+        Ok(())
+    }
+
     /// Deletes a group with its members, introductions and items.
     pub fn delete_group(&self, group_id: i64) -> Result<(), StoreError> {
         self.db
