@@ -137,8 +137,8 @@ async fn group_delivery_timing() {
         let want = 1 + 2 * (i - 1);
         lines
             .wait(at, want, |l| {
-                (l.0 == name && l.1 == "#team: you joined the group")
-                    || (l.0 == name && l.1.starts_with("#team: member "))
+                (l.0 == name
+                    && (l.1 == "#team: you joined the group" || l.1.starts_with("#team: member ")))
                     || l.1 == format!("#team: new member {name} is connected")
             })
             .await;

@@ -11,6 +11,24 @@ async fn relay_process() {
     relay_main().await;
 }
 
+/// A group message from another member: come directly, or first through the host's
+/// forwarding (then marked ` [>>]`, as the reference prints it).
+fn expect_msg(p: &mut ChatProc, rest: &str) {
+    let fwd = format!("{rest} [>>]");
+    p.wait_for(&format!("HH:MM {rest:?}, maybe forwarded"), |l| {
+        is_item(l, rest) || is_item(l, &fwd)
+    });
+}
+
+/// [`expect_msg`] for [`ChatProc::expect_all`].
+fn msg_line(rest: &str) -> Wanted {
+    let (r, f) = (rest.to_owned(), format!("{rest} [>>]"));
+    (
+        format!("HH:MM {rest:?}, maybe forwarded"),
+        Box::new(move |l| is_item(l, &r) || is_item(l, &f)),
+    )
+}
+
 /// `a` and `b` become contacts through an invitation (`connectUsers`).
 fn connect(a: &mut ChatProc, b: &mut ChatProc) {
     a.send("/c");
@@ -87,16 +105,16 @@ fn a_group_of_three_every_message_reaches_everyone() {
     bob.send("#team hi there");
     bob.expect_item("#team hi there");
     alice.expect_item("#team bob> hi there");
-    cath.expect_item("#team bob> hi there");
+    expect_msg(&mut cath, "#team bob> hi there");
     cath.send("#team hey team");
     cath.expect_item("#team hey team");
     alice.expect_item("#team cath> hey team");
-    bob.expect_item("#team cath> hey team");
+    expect_msg(&mut bob, "#team cath> hey team");
     // A plain line goes to the group last written to.
     cath.send("and more");
     cath.expect_item("#team and more");
     alice.expect_item("#team cath> and more");
-    bob.expect_item("#team cath> and more");
+    expect_msg(&mut bob, "#team cath> and more");
 
     // Nothing was printed twice: the forwarded copies (if any came) were dropped.
     for p in [&alice, &bob, &cath] {
@@ -104,7 +122,7 @@ fn a_group_of_three_every_message_reaches_everyone() {
             let n = p
                 .seen
                 .iter()
-                .filter(|l| l.ends_with(&format!("> {text}")))
+                .filter(|l| l.contains(&format!("> {text}")))
                 .count();
             assert!(n <= 1, "{}: {text:?} printed {n} times", p.name);
         }
@@ -117,7 +135,7 @@ fn a_group_of_three_every_message_reaches_everyone() {
     alice.expect_item("#team cath> hey team");
     alice.expect_item("#team cath> and more");
     bob.send("/tail #team 1");
-    bob.expect_item("#team cath> and more");
+    expect_msg(&mut bob, "#team cath> and more");
     alice.send("/ms team");
     alice.expect_all(vec![
         exact("alice: owner, you, created group"),
@@ -157,21 +175,21 @@ fn an_offline_member_gets_forwarded_messages_after_restart() {
     let mut bob = ChatProc::start("bob", &prefix(dir.path(), "bob"), Some(srv), None);
     bob.expect_all(vec![
         exact("#team: alice added cath to the group (connecting...)"),
-        item_line("", "#team cath> while bob is away"),
+        item_line("", "#team cath> while bob is away [>>]"),
         exact("#team: new member cath is connected"),
     ]);
     cath.expect("#team: member bob is connected");
     bob.send("#team back");
     bob.expect_item("#team back");
     alice.expect_item("#team bob> back");
-    cath.expect_item("#team bob> back");
+    expect_msg(&mut cath, "#team bob> back");
     cath.send("#team welcome back");
-    bob.expect_item("#team cath> welcome back");
+    expect_msg(&mut bob, "#team cath> welcome back");
     alice.expect_item("#team cath> welcome back");
     let n = bob
         .seen
         .iter()
-        .filter(|l| l.ends_with("cath> while bob is away"))
+        .filter(|l| l.contains("cath> while bob is away"))
         .count();
     assert_eq!(
         n,
@@ -225,7 +243,7 @@ fn roles_leaving_and_removal() {
     bob.expect("#team: alice removed you from the group");
     bob.expect("use /d #team to delete the group");
     bob.send("#team anyone?");
-    bob.expect("#team: you are no longer a member of the group");
+    bob.expect("bad chat command: not current member");
     alice.send("/ms team");
     alice.expect("alice: owner, you, created group");
     alice.send("/gs");
@@ -303,7 +321,7 @@ fn a_group_of_five() {
         ps[i].expect_item(&format!("#team {text}"));
         for (j, p) in ps.iter_mut().enumerate() {
             if j != i {
-                p.expect_item(&format!("#team {}> {text}", names[i]));
+                expect_msg(p, &format!("#team {}> {text}", names[i]));
             }
         }
     }
@@ -331,17 +349,17 @@ fn the_host_restarts_in_the_middle_of_an_introduction() {
     cath.expect("#team: you joined the group");
     cath.send("#team is anyone there?");
     cath.expect_item("#team is anyone there?");
-    bob.expect("#team: alice added cath to the group (connecting...)");
 
     let mut alice = ChatProc::start("alice", &prefix(dir.path(), "alice"), Some(srv), None);
     alice.expect_item("#team cath> is anyone there?");
+    bob.expect("#team: alice added cath to the group (connecting...)");
     bob.expect_all(vec![
-        item_line("", "#team cath> is anyone there?"),
+        msg_line("#team cath> is anyone there?"),
         exact("#team: new member cath is connected"),
     ]);
     cath.expect("#team: member bob is connected");
     bob.send("#team yes");
-    cath.expect_item("#team bob> yes");
+    expect_msg(&mut cath, "#team bob> yes");
     alice.expect_item("#team bob> yes");
 }
 
@@ -394,10 +412,10 @@ fn joining_through_a_group_link() {
 
     cath.send("#team hi all");
     alice.expect_item("#team cath> hi all");
-    bob.expect_item("#team cath> hi all");
+    expect_msg(&mut bob, "#team cath> hi all");
     bob.send("#team hi cath");
     alice.expect_item("#team bob> hi cath");
-    cath.expect_item("#team bob> hi cath");
+    expect_msg(&mut cath, "#team bob> hi cath");
     cath.send("/ms team");
     cath.expect_all(vec![
         exact("cath: member, you, connected"),
@@ -411,4 +429,33 @@ fn joining_through_a_group_link() {
     alice.send("#team still here");
     bob.expect_item("#team alice> still here");
     cath.expect_item("#team alice> still here");
+}
+
+/// History (chat version 5): a member who joins gets the group's recent messages, each
+/// forwarded by the host with its author (` [>>]`), after the introductions.
+#[test]
+fn a_new_member_gets_the_history() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&dir.path().join("relay"));
+    let srv = relay.address.as_str();
+    let (mut alice, mut bob, mut cath) = three_users(dir.path(), srv);
+    create_team(&mut alice);
+    add_and_join(&mut alice, &mut bob, "member");
+    alice.send("#team hello");
+    bob.expect_item("#team alice> hello");
+    bob.send("#team hey!");
+    alice.expect_item("#team bob> hey!");
+    add_and_join(&mut alice, &mut cath, "admin");
+    cath.expect_all(vec![
+        item_line("", "#team alice> hello [>>]"),
+        item_line("", "#team bob> hey! [>>]"),
+        exact("#team: member bob is connected"),
+    ]);
+    bob.expect("#team: new member cath is connected");
+    cath.send("/tail #team");
+    cath.expect_item("#team alice> hello [>>]");
+    cath.expect_item("#team bob> hey! [>>]");
+    cath.send("#team 3");
+    alice.expect_item("#team cath> 3");
+    expect_msg(&mut bob, "#team cath> 3");
 }

@@ -14,7 +14,7 @@ use crate::protocol::group::{
     GroupEvent, GroupInvitation, GroupProfile, MemberIdRole, MemberInfo, MemberRole,
 };
 use crate::protocol::{new_msg_id, ChatEvent, ChatMessage};
-use crate::store::groups::{Category, Group, Member, NewMember, Status};
+use crate::store::groups::{Category, Group, Member, NewGroupItem, NewMember, Status};
 use crate::view;
 use crate::view::group as gv;
 
@@ -310,6 +310,14 @@ impl<O: Output> Chat<O> {
             return Ok(());
         };
         let me = self.store.membership(g.id)?;
+        if matches!(
+            me.status,
+            Status::Removed | Status::Left | Status::GroupDeleted
+        ) {
+            // The reference's answer (`CECommandError "not current member"`).
+            self.say("bad chat command: not current member");
+            return Ok(());
+        }
         if !self.active_member(&g, &me) {
             return Ok(());
         }
@@ -321,10 +329,10 @@ impl<O: Output> Chat<O> {
             self.say(gv::says(&g, "you don't have permission to send messages"));
             return Ok(());
         }
-        let body = ChatMessage::new(ChatEvent::MsgNew {
+        let msg = ChatMessage::new(ChatEvent::MsgNew {
             text: text.to_owned(),
-        })
-        .to_bytes();
+        });
+        let body = msg.to_bytes();
         match self.broadcast(g.id, &body).await {
             Err(ChatError::Agent(AgentError::Large)) => {
                 self.say(view::message_too_large(text.chars().count()));
@@ -332,7 +340,16 @@ impl<O: Output> Chat<O> {
             }
             r => r?,
         };
-        let it = self.store.add_group_item(g.id, None, text, now_ms())?;
+        let it = self.store.add_group_item(
+            g.id,
+            NewGroupItem {
+                member: None,
+                text,
+                ts_ms: now_ms(),
+                forwarded: false,
+                msg_id: msg.msg_id.as_deref(),
+            },
+        )?;
         self.last_chat = Some(group_chat(&g.name));
         self.print(gv::item(Local::now(), &g, None, &it));
         Ok(())

@@ -15,7 +15,7 @@
 //!    (`x.grp.msg.forward`); receivers drop a message whose ID they already saw from that
 //!    author.
 
-use chrono::{Local, SecondsFormat, Utc};
+use chrono::{Local, SecondsFormat, TimeZone, Utc};
 use serde_json::Value;
 use simplex_agent::{AgentError, Event, MsgMeta};
 
@@ -23,9 +23,23 @@ use super::group::{group_chat, member_info};
 use super::{now_ms, Chat, ChatError, Output};
 use crate::protocol::group::{is_forwarded, GroupEvent, GroupInvitation, MemberInfo, MemberRole};
 use crate::protocol::{ChatEvent, ChatMessage, Profile};
-use crate::store::groups::{Category, Group, Member, NewMember, Status};
+use crate::store::groups::{Category, Group, Member, NewGroupItem, NewMember, Status};
 use crate::store::Contact;
 use crate::view::group as gv;
+
+/// The chat version from which a new member gets the group's history (`batchSendVersion`).
+const HISTORY_VERSION: u32 = 5;
+
+/// How many recent messages a new member gets (the reference's 100).
+const HISTORY_ITEMS: u32 = 100;
+
+/// The highest version of a version range as sent (`"1-8"`, or one number); 1 when absent
+/// or unreadable (the reference's `chatInitialVRange`).
+fn max_version(v: Option<&str>) -> u32 {
+    v.and_then(|v| v.rsplit('-').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
 
 impl<O: Output> Chat<O> {
     /// `x.grp.inv` from a contact: a group this user is invited to (`/j` joins it).
@@ -243,6 +257,49 @@ impl<O: Output> Chat<O> {
             };
             self.send_to_member(new, intro).await?;
         }
+        if max_version(new.peer_version.as_deref()) >= HISTORY_VERSION {
+            self.send_history(g, new).await?;
+        }
+        Ok(())
+    }
+
+    /// Group history for a new member (chat version 5, the reference's `sendHistory`): the
+    /// last [`HISTORY_ITEMS`] messages, each forwarded with its author and time, after the
+    /// introductions (so that the authors are known).
+    async fn send_history(&mut self, g: &Group, new: &Member) -> Result<(), ChatError> {
+        let me = self.store.membership(g.id)?;
+        for it in self.store.last_group_items(g.id, HISTORY_ITEMS)? {
+            let author = match it.member {
+                None => Some(me.clone()),
+                Some(id) => self.store.member_by_id(id)?,
+            };
+            let Some(author) = author.filter(|a| a.id != new.id) else {
+                continue;
+            };
+            let inner = ChatMessage {
+                msg_id: Some(
+                    it.msg_id
+                        .clone()
+                        .unwrap_or_else(crate::protocol::new_msg_id),
+                ),
+                event: ChatEvent::MsgNew { text: it.text },
+            };
+            let Ok(msg) = serde_json::from_str::<Value>(&inner.to_json()) else {
+                continue;
+            };
+            let msg_ts = Utc
+                .timestamp_millis_opt(it.ts_ms)
+                .single()
+                .unwrap_or_else(Utc::now)
+                .to_rfc3339_opts(SecondsFormat::Micros, true);
+            let fwd = GroupEvent::MsgForward {
+                member_id: Some(author.member_id.clone()),
+                member_name: Some(author.profile.display_name.clone()),
+                msg_ts,
+                msg,
+            };
+            self.send_to_member(new, fwd).await?;
+        }
         Ok(())
     }
 
@@ -328,9 +385,16 @@ impl<O: Output> Chat<O> {
                 if author.role < MemberRole::Author {
                     return Ok(true);
                 }
-                let it = self
-                    .store
-                    .add_group_item(g.id, Some(author.id), &text, now_ms())?;
+                let it = self.store.add_group_item(
+                    g.id,
+                    NewGroupItem {
+                        member: Some(author.id),
+                        text: &text,
+                        ts_ms: now_ms(),
+                        forwarded,
+                        msg_id: msg.msg_id.as_deref(),
+                    },
+                )?;
                 self.last_chat = Some(group_chat(&g.name));
                 self.print(gv::item(Local::now(), g, Some(&author.name), &it));
             }
@@ -428,7 +492,14 @@ impl<O: Output> Chat<O> {
                     return Ok(());
                 };
                 if let Ok(inner) = ChatMessage::from_value(msg) {
-                    Box::pin(self.group_message(g, &author, inner, true)).await?;
+                    let fresh = Box::pin(self.group_message(g, &author, inner, true)).await?;
+                    if !fresh && author.status == Status::Connected {
+                        // It came directly too: the host may stop forwarding between us.
+                        let con = GroupEvent::MemCon {
+                            member_id: author.member_id.clone(),
+                        };
+                        self.send_to_member(by, con).await?;
+                    }
                 }
             }
             _ => {}
@@ -617,5 +688,19 @@ impl<O: Output> Chat<O> {
             }
             let _ = self.store.set_member_conn(m.id, None);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::max_version;
+
+    #[test]
+    fn version_ranges_as_sent() {
+        assert_eq!(max_version(Some("1-8")), 8);
+        assert_eq!(max_version(Some("1-16")), 16);
+        assert_eq!(max_version(Some("4")), 4);
+        assert_eq!(max_version(Some("x")), 1);
+        assert_eq!(max_version(None), 1);
     }
 }

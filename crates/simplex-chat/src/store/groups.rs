@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS group_msgs_seen (
   member_id TEXT NOT NULL, msg_id TEXT NOT NULL, PRIMARY KEY (group_id, member_id, msg_id));
 CREATE TABLE IF NOT EXISTS group_items (id INTEGER PRIMARY KEY,
   group_id INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
-  member INTEGER, sent INTEGER NOT NULL, text TEXT NOT NULL, ts_ms INTEGER NOT NULL);
+  member INTEGER, sent INTEGER NOT NULL, text TEXT NOT NULL, ts_ms INTEGER NOT NULL,
+  fwd INTEGER NOT NULL DEFAULT 0, msg_id TEXT);
 CREATE INDEX IF NOT EXISTS idx_group_items_group ON group_items (group_id, id);
 CREATE TABLE IF NOT EXISTS group_links (
   group_id INTEGER PRIMARY KEY REFERENCES groups (id) ON DELETE CASCADE,
@@ -199,6 +200,25 @@ pub struct GroupItem {
     pub text: String,
     /// When, Unix milliseconds.
     pub ts_ms: i64,
+    /// It came forwarded by the host (shown with ` [>>]`, as the reference).
+    pub forwarded: bool,
+    /// The message's shared ID (`msgId`), when it had one.
+    pub msg_id: Option<String>,
+}
+
+/// A message to add to a group's chat.
+#[derive(Debug, Clone, Copy)]
+pub struct NewGroupItem<'a> {
+    /// The author's member row (none for ours).
+    pub member: Option<i64>,
+    /// The text.
+    pub text: &'a str,
+    /// When, Unix milliseconds.
+    pub ts_ms: i64,
+    /// It came forwarded.
+    pub forwarded: bool,
+    /// Its shared ID.
+    pub msg_id: Option<&'a str>,
 }
 
 const MEMBER_COLUMNS: &str = "id, group_id, member_id, role, category, status, local_name,
@@ -599,28 +619,37 @@ impl ChatStore {
     pub fn add_group_item(
         &self,
         group_id: i64,
-        member: Option<i64>,
-        text: &str,
-        ts_ms: i64,
+        it: NewGroupItem<'_>,
     ) -> Result<GroupItem, StoreError> {
         self.db.execute(
-            "INSERT INTO group_items (group_id, member, sent, text, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![group_id, member, member.is_none(), text, ts_ms],
+            "INSERT INTO group_items (group_id, member, sent, text, ts_ms, fwd, msg_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                group_id,
+                it.member,
+                it.member.is_none(),
+                it.text,
+                it.ts_ms,
+                it.forwarded,
+                it.msg_id
+            ],
         )?;
         Ok(GroupItem {
             id: self.db.last_insert_rowid(),
-            member,
-            sent: member.is_none(),
-            text: text.to_owned(),
-            ts_ms,
+            member: it.member,
+            sent: it.member.is_none(),
+            text: it.text.to_owned(),
+            ts_ms: it.ts_ms,
+            forwarded: it.forwarded,
+            msg_id: it.msg_id.map(str::to_owned),
         })
     }
 
     /// The last `n` items of a group, oldest first.
     pub fn last_group_items(&self, group_id: i64, n: u32) -> Result<Vec<GroupItem>, StoreError> {
         let mut st = self.db.prepare(
-            "SELECT id, member, sent, text, ts_ms FROM (SELECT * FROM group_items WHERE group_id = ?1
-               ORDER BY id DESC LIMIT ?2) ORDER BY id",
+            "SELECT id, member, sent, text, ts_ms, fwd, msg_id FROM (SELECT * FROM group_items
+               WHERE group_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
         )?;
         let rows = st.query_map(params![group_id, n], |r| {
             Ok(GroupItem {
@@ -629,6 +658,8 @@ impl ChatStore {
                 sent: r.get(2)?,
                 text: r.get(3)?,
                 ts_ms: r.get(4)?,
+                forwarded: r.get(5)?,
+                msg_id: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -704,8 +735,17 @@ mod tests {
             s.set_member_status(c.id, Status::Connected)
                 .expect("status");
             s.add_intro(b.id, c.id).expect("intro");
-            s.add_group_item(g.id, None, "hello", 1).expect("item");
-            s.add_group_item(g.id, Some(b.id), "hi", 2).expect("item");
+            let item = |member, text, forwarded| NewGroupItem {
+                member,
+                text,
+                ts_ms: 1,
+                forwarded,
+                msg_id: Some("m"),
+            };
+            s.add_group_item(g.id, item(None, "hello", false))
+                .expect("item");
+            s.add_group_item(g.id, item(Some(b.id), "hi", true))
+                .expect("item");
             assert!(s.first_seen(g.id, "m1", "x").expect("seen"));
             (g.id, b.id, c.id)
         };

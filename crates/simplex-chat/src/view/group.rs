@@ -82,7 +82,8 @@ pub fn connected(g: &Group, m: &Member) -> String {
     says(g, &format!("{who} is connected"))
 }
 
-/// A message in a group: `HH:MM #team text` (ours) or `HH:MM #team bob> text`.
+/// A message in a group: `HH:MM #team text` (ours) or `HH:MM #team bob> text`; one that
+/// came forwarded by the host (or as history) ends with ` [>>]`, as the reference shows it.
 pub fn item(now: DateTime<Local>, g: &Group, author: Option<&str>, it: &GroupItem) -> Vec<String> {
     let who = match author {
         Some(a) => format!("{} {}> ", group_ref(&g.name), view_name(a)),
@@ -92,6 +93,11 @@ pub fn item(now: DateTime<Local>, g: &Group, author: Option<&str>, it: &GroupIte
     let first = lines.next().unwrap_or_default();
     let mut out = vec![format!("{} {who}{first}", msg_time(now, it.ts_ms))];
     out.extend(lines.map(str::to_owned));
+    if it.forwarded {
+        if let Some(last) = out.last_mut() {
+            last.push_str(" [>>]");
+        }
+    }
     out
 }
 
