@@ -10,7 +10,7 @@
 //!
 //! Leaves out: files, calls, message editing and deletion, reactions, incognito profiles,
 //! several users, the JSON/WebSocket bot API, sending compressed messages; in groups:
-//! history for new members, member approval, direct contacts between members.
+//! member approval, direct contacts between members.
 //!
 //! Sits at the top of the stack, above `simplex-agent`. Reference: `simplex-chat`'s
 //! `Library/Commands.hs` (commands), `View.hs` (output), `Protocol.hs` and

@@ -30,9 +30,10 @@ use simplex_encoding::string::base64url_encode;
 ///   `x.grp.msg.forward` until they are connected (`x.grp.mem.con`), and members unwrap
 ///   them and drop copies by message ID: both done (`chat::group_events`).
 /// - 5 (`batchSendVersion`): JSON-array batches are decoded; this client sends one message
-///   per body, which any version reads. Group history for new members is sent by a host
-///   whose group enables it; received history is forwarded messages, handled as above.
-///   Our own groups carry no history (a host may send none).
+///   per body, which any version reads. Group history: a host sends a new member of
+///   version 5+ the last 100 messages as forwarded messages after the introductions, and
+///   received history is forwarded messages, handled as above (authors we were not
+///   introduced to, members who left, are skipped).
 /// - 6 (`groupHistoryIncludeWelcomeVersion`): the welcome message's place in history:
 ///   nothing to do for a client without welcome messages.
 /// - 7 (`memberProfileUpdateVersion`): `x.info` goes to groups on a profile change, and a
