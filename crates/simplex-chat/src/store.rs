@@ -428,6 +428,12 @@ impl ChatStore {
             "UPDATE contacts SET local_name = ?1, display_name = ?2, full_name = ?3 WHERE id = ?4",
             params![name, p.display_name, p.full_name, c.id],
         )?;
+        // The contact's memberships in groups carry its name.
+        self.db.execute(
+            "UPDATE group_members SET local_name = ?1, display_name = ?2, full_name = ?3
+             WHERE contact_id = ?4",
+            params![name, p.display_name, p.full_name, c.id],
+        )?;
         Ok(Contact {
             name,
             profile: p.clone(),

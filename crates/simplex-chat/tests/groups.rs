@@ -230,11 +230,34 @@ fn roles_leaving_and_removal() {
     cath.send("/mr team cath owner");
     cath.expect("#team has no member cath");
 
+    // A new profile (chat version 7) reaches the members: bob, not cath's contact, lists
+    // her under her new name; so does alice, whose contact she is.
+    cath.send("/p catherine");
+    cath.wait_for("the profile change", |l| {
+        l.starts_with("user profile is changed to catherine")
+    });
+    alice.expect("contact cath changed to catherine");
+    alice.expect("use @catherine <message> to send messages");
+    cath.send("#team renamed");
+    expect_msg(&mut bob, "#team catherine> renamed");
+    bob.send("/ms team");
+    bob.expect_all(vec![
+        exact("bob: admin, you, connected"),
+        exact("alice: owner, host, connected"),
+        exact("catherine: member, connected"),
+    ]);
+    alice.send("/ms team");
+    alice.expect_all(vec![
+        exact("alice: owner, you, created group"),
+        exact("bob: admin, invited, connected"),
+        exact("catherine: member, invited, connected"),
+    ]);
+
     cath.send("/l team");
     cath.expect("#team: you left the group");
     cath.expect("use /d #team to delete the group");
-    alice.expect("#team: cath left the group");
-    bob.expect("#team: cath left the group");
+    alice.expect("#team: catherine left the group");
+    bob.expect("#team: catherine left the group");
     cath.send("/gs");
     cath.expect("#team (you left, delete local copy: /d #team)");
 

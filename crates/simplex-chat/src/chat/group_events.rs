@@ -407,8 +407,9 @@ impl<O: Output> Chat<O> {
 
     /// `x.info` in a group (chat version 7): the member's new profile.
     fn member_profile(&mut self, m: &Member, p: &Profile) -> Result<(), ChatError> {
-        if m.profile != *p {
-            self.store.set_member_peer(m.id, None, Some(p))?;
+        if m.profile != *p && m.contact_id.is_none() {
+            // A contact's new profile comes on its own connection too (module `chat`).
+            self.store.update_member_profile(m, p)?;
         }
         Ok(())
     }

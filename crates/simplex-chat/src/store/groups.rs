@@ -502,6 +502,22 @@ impl ChatStore {
         Ok(())
     }
 
+    /// A member's new profile (`x.info` in a group); a member that is not a contact takes a
+    /// new local name when its display name changed (a contact's follows the contact).
+    pub fn update_member_profile(&self, m: &Member, p: &Profile) -> Result<(), StoreError> {
+        let name = if m.contact_id.is_some() || p.display_name == m.profile.display_name {
+            m.name.clone()
+        } else {
+            self.unique_name(&p.display_name)?
+        };
+        self.db.execute(
+            "UPDATE group_members SET local_name = ?2, display_name = ?3, full_name = ?4
+             WHERE id = ?1",
+            params![m.id, name, p.display_name, p.full_name],
+        )?;
+        Ok(())
+    }
+
     /// This user's new profile in every group's membership row.
     pub fn set_user_in_groups(&self, p: &Profile) -> Result<(), StoreError> {
         self.db.execute(
