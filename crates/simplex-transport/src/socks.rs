@@ -71,8 +71,10 @@ impl SocksProxy {
             },
         };
         let (host, port) = split_host_port(rest)?;
+        // `localhost` too: the reference's relay INI suggests `localhost:9050` (which its own
+        // parser, taking IP addresses only, refuses).
         let ip = match host {
-            "" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            "" | "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
             h => h
                 .parse::<IpAddr>()
                 .map_err(|_| "SOCKS5 host should be IPv4 or IPv6 address".to_string())?,
