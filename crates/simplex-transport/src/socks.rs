@@ -284,9 +284,11 @@ mod tests {
             }
         );
         assert!(
-            SocksProxy::parse("localhost:9050").is_err(),
+            SocksProxy::parse("tor.example:9050").is_err(),
             "names refused"
         );
+        let p = SocksProxy::parse("localhost:9050").expect("localhost");
+        assert_eq!(p.addr, "127.0.0.1:9050".parse().expect("addr"));
         assert!(SocksProxy::parse("127.0.0.1:x").is_err());
         assert!(SocksProxy::parse("user@127.0.0.1").is_err());
         assert_eq!(
