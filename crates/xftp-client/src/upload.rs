@@ -288,6 +288,12 @@ pub async fn upload(
     let (enc_path, state_path) = work_paths(file, &opts.work_dir);
     let meta = std::fs::metadata(file)?;
     let (file_size, mtime) = (meta.len(), modified(&meta));
+    if file_size > xftp_proto::chunks::MAX_FILE_SIZE {
+        return Err(ClientError::Invalid(format!(
+            "Files bigger than {} are not supported",
+            xftp_proto::file_size_str(xftp_proto::chunks::MAX_FILE_SIZE)
+        )));
+    }
     let servers: Vec<String> = opts.servers.iter().map(|s| s.to_string()).collect();
     // A saved state is used only for the same file, recipients and relays.
     let resumed = load_json::<UploadState>(&state_path).filter(|s| {
