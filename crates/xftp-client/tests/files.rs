@@ -161,7 +161,7 @@ async fn chunks_expire() {
         "{e:?}"
     );
     // The record goes last (after the body and the counters).
-    while server.relay.store().len() > 0 {
+    while !server.relay.store().is_empty() {
         assert!(Instant::now() < deadline, "the record stays");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
