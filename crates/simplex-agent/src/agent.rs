@@ -32,6 +32,7 @@ mod connect;
 mod links;
 pub use links::{CreatedLinks, ShortLinkData};
 mod receive;
+mod redundant;
 mod routing;
 mod send;
 mod state;
@@ -55,6 +56,8 @@ struct State {
     subs: HashMap<SessKey, HashSet<ConnId>>,
     /// Wake-ups of the delivery tasks.
     workers: HashMap<ConnId, Arc<Notify>>,
+    /// Wake-ups of the delivery tasks of redundant send queues, by (connection, sender ID).
+    copy_workers: HashMap<(ConnId, Vec<u8>), Arc<Notify>>,
     /// Sessions being reconnected.
     reconnecting: HashSet<SessKey>,
     /// Messages left unacknowledged on the new queue of a switch until the old queue has
@@ -71,6 +74,9 @@ struct Inner {
     lock: tokio::sync::Mutex<()>,
     state: Mutex<State>,
     routing: Mutex<routing::Routing>,
+    /// When this agent started (nanoseconds since the epoch): part of per-connection SOCKS
+    /// usernames, so a new run uses new Tor circuits.
+    started_at: u128,
 }
 
 /// A running agent. Cheap to clone; [`Agent::stop`] ends it.
@@ -126,18 +132,25 @@ impl Agent {
             lock: tokio::sync::Mutex::new(()),
             state: Mutex::new(State::default()),
             routing: Mutex::new(routing::Routing::default()),
+            started_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
         });
         let loaded = inner
             .db(|s| {
                 let mut out = Vec::new();
                 for c in s.conns()? {
-                    let rqs = s.rcv_queues(&c.conn_id)?;
+                    let rqs = s.all_rcv_queues(&c.conn_id)?;
                     let sq = s.snd_queue(&c.conn_id)?;
                     out.push((c, rqs, sq));
                 }
-                Ok(out)
+                Ok((out, s.snd_copy_queues()?))
             })
             .await?;
+        let (loaded, copy_queues) = loaded;
+        for (conn_id, queue) in &copy_queues {
+            inner.start_copy_worker(conn_id, queue);
+        }
         let mut to_sub: HashMap<SessKey, (SmpServer, Vec<RcvQueueRecord>)> = HashMap::new();
         for (c, rqs, sq) in &loaded {
             inner.resume_switch(rqs);
@@ -173,7 +186,7 @@ impl Agent {
     pub async fn stop(&self) {
         if let Ok(mut st) = self.inner.state.lock() {
             st.stopped = true;
-            for n in st.workers.values() {
+            for n in st.workers.values().chain(st.copy_workers.values()) {
                 n.notify_one();
             }
         }
@@ -259,7 +272,7 @@ impl Inner {
         let inner = self;
         let id = conn_id.to_vec();
         let (conn, rqs) = inner
-            .db(move |s| Ok((s.conn(&id)?, s.rcv_queues(&id)?)))
+            .db(move |s| Ok((s.conn(&id)?, s.all_rcv_queues(&id)?)))
             .await?;
         conn.ok_or(AgentError::NoConnection)?;
         for rq in rqs {
@@ -278,6 +291,12 @@ impl Inner {
             if let Some(n) = st.workers.remove(conn_id) {
                 n.notify_one();
             }
+            st.copy_workers.retain(|(c, _), n| {
+                if c == conn_id {
+                    n.notify_one();
+                }
+                c != conn_id
+            });
         }
         let id = conn_id.to_vec();
         inner

@@ -37,6 +37,8 @@ pub mod agent;
 pub mod types;
 
 pub use agent::{Agent, CreatedLinks, ShortLinkData};
+/// The SOCKS5 proxy of [`AgentConfig::socks_proxy`].
+pub use simplex_transport::socks::{SocksAuth, SocksError, SocksProxy};
 pub use types::{
     AgentConfig, AgentCryptoError, AgentEvent, ConnectionStats, Event, MsgIntegrity, MsgMeta,
     MsgReceipt, MsgReceiptStatus, QueueDirection, RatchetSyncState, RcvQueueInfo, RcvSwitchStatus,

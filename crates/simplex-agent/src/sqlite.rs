@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("m20250103_ratchet_sync", RATCHET_SYNC),
     ("m20250104_switch_status", queues::SWITCH),
     ("m20250105_short_links", links::SHORT_LINKS),
+    ("m20250106_redundant_queues", queues::REDUNDANT),
 ];
 
 mod links;
@@ -531,6 +532,8 @@ impl SqliteStore {
                     params![id, n],
                 )?;
             }
+            Write::PutSndCopy(c) => queues::put_snd_copy(tx, c)?,
+            Write::DeleteSndCopy(id, queue, n) => queues::delete_snd_copy(tx, &id, &queue, n)?,
             Write::DeleteSndQueue(id) => {
                 tx.execute("DELETE FROM snd_queues WHERE conn_id = ?1", params![id])?;
             }
@@ -722,11 +725,32 @@ impl Store for SqliteStore {
     }
 
     fn rcv_queues(&self, conn_id: &[u8]) -> Result<Vec<RcvQueueRecord>, StoreError> {
-        self.read_rcv_queues(conn_id)
+        self.read_rcv_queues(conn_id, false)
     }
 
     fn snd_queues(&self, conn_id: &[u8]) -> Result<Vec<SndQueueRecord>, StoreError> {
-        self.read_snd_queues(conn_id)
+        self.read_snd_queues(conn_id, false)
+    }
+
+    fn extra_rcv_queues(&self, conn_id: &[u8]) -> Result<Vec<RcvQueueRecord>, StoreError> {
+        self.read_rcv_queues(conn_id, true)
+    }
+
+    fn extra_snd_queues(&self, conn_id: &[u8]) -> Result<Vec<SndQueueRecord>, StoreError> {
+        self.read_snd_queues(conn_id, true)
+    }
+
+    fn snd_copies(
+        &self,
+        conn_id: &[u8],
+        queue: &[u8],
+        limit: usize,
+    ) -> Result<Vec<SndCopyRecord>, StoreError> {
+        self.read_snd_copies(conn_id, queue, limit)
+    }
+
+    fn snd_copy_queues(&self) -> Result<Vec<ConnQueue>, StoreError> {
+        self.read_snd_copy_queues()
     }
 
     fn x3dh(&self, conn_id: &[u8]) -> Result<Option<X3dhKeys>, StoreError> {
@@ -840,6 +864,15 @@ impl Store for SqliteStore {
             params![conn_id],
             Self::snd_msg_row,
         )
+    }
+
+    fn next_pending_snd_msg(&self, conn_id: &[u8]) -> Result<Option<SndMsgRecord>, StoreError> {
+        let mut v = self.query_all(
+            &format!("SELECT {SND_MSG_COLS} FROM snd_messages WHERE conn_id = ?1 AND pending = 1 ORDER BY internal_id LIMIT 1"),
+            params![conn_id],
+            Self::snd_msg_row,
+        )?;
+        Ok(v.pop())
     }
 
     fn snd_msg_by_snd_id(

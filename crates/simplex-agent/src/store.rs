@@ -138,6 +138,9 @@ pub struct RcvQueueRecord {
     pub replaces: Option<Vec<u8>>,
     /// The switch replacing this queue, if one is under way (`switch_status`).
     pub switch_status: Option<RcvSwitchStatus>,
+    /// A redundant queue (`AgentConfig::redundancy`): one of the connection's further
+    /// receive queues, on another relay, beside its current one.
+    pub extra: bool,
     /// When it was made (Unix seconds; for `AgentConfig::rotate_after`).
     pub created_at: i64,
 }
@@ -170,6 +173,8 @@ pub struct SndQueueRecord {
     pub replaces: Option<Vec<u8>>,
     /// The switch replacing this queue, if one is under way (`switch_status`).
     pub switch_status: Option<SndSwitchStatus>,
+    /// A redundant queue: one of the peer's further queues, every message sent on it too.
+    pub extra: bool,
 }
 
 /// The creating side's X3DH keys, kept until the confirmation arrives.
@@ -282,6 +287,25 @@ pub struct SndMsgRecord {
     pub queue: Option<Vec<u8>>,
 }
 
+/// A connection's ID and a queue's ID (its sender ID for a send queue).
+pub type ConnQueue = (ConnId, Vec<u8>);
+
+/// A copy of a sent message for a redundant send queue, sealed for that queue, kept until
+/// its relay accepts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SndCopyRecord {
+    /// Its connection.
+    pub conn_id: ConnId,
+    /// The sender ID of the redundant queue.
+    pub queue: Vec<u8>,
+    /// The internal ID of the message it copies.
+    pub internal_id: i64,
+    /// What it is.
+    pub kind: SndMsgKind,
+    /// The whole SMP body to `SEND`.
+    pub body: Vec<u8>,
+}
+
 /// The receipt recorded for a sent message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SndMsgReceipt {
@@ -371,6 +395,10 @@ pub enum Write {
     PutSndMsg(SndMsgRecord),
     /// Delete a sent message.
     DeleteSndMsg(ConnId, i64),
+    /// Add a copy of a message for a redundant send queue.
+    PutSndCopy(SndCopyRecord),
+    /// Delete the copy of a message (connection, queue's sender ID, internal ID).
+    DeleteSndCopy(ConnId, Vec<u8>, i64),
     /// Insert a received message.
     PutRcvMsg(RcvMsgRecord),
     /// Mark a received message acknowledged by the application.
@@ -400,6 +428,33 @@ pub trait Store: Send {
     fn rcv_queues(&self, conn_id: &[u8]) -> Result<Vec<RcvQueueRecord>, StoreError>;
     /// The send queues of a connection, the current one first.
     fn snd_queues(&self, conn_id: &[u8]) -> Result<Vec<SndQueueRecord>, StoreError>;
+    /// The redundant receive queues of a connection.
+    fn extra_rcv_queues(&self, conn_id: &[u8]) -> Result<Vec<RcvQueueRecord>, StoreError>;
+    /// The redundant send queues of a connection.
+    fn extra_snd_queues(&self, conn_id: &[u8]) -> Result<Vec<SndQueueRecord>, StoreError>;
+    /// Every receive queue of a connection: the current (and switching) ones, then the
+    /// redundant ones.
+    fn all_rcv_queues(&self, conn_id: &[u8]) -> Result<Vec<RcvQueueRecord>, StoreError> {
+        let mut qs = self.rcv_queues(conn_id)?;
+        qs.extend(self.extra_rcv_queues(conn_id)?);
+        Ok(qs)
+    }
+    /// Every send queue of a connection: the current (and switching) ones, then the
+    /// redundant ones.
+    fn all_snd_queues(&self, conn_id: &[u8]) -> Result<Vec<SndQueueRecord>, StoreError> {
+        let mut qs = self.snd_queues(conn_id)?;
+        qs.extend(self.extra_snd_queues(conn_id)?);
+        Ok(qs)
+    }
+    /// The next copies waiting for a redundant send queue, oldest first.
+    fn snd_copies(
+        &self,
+        conn_id: &[u8],
+        queue: &[u8],
+        limit: usize,
+    ) -> Result<Vec<SndCopyRecord>, StoreError>;
+    /// The (connection, queue) pairs with copies waiting.
+    fn snd_copy_queues(&self) -> Result<Vec<ConnQueue>, StoreError>;
     /// The current receive queue of a connection.
     fn rcv_queue(&self, conn_id: &[u8]) -> Result<Option<RcvQueueRecord>, StoreError> {
         Ok(self.rcv_queues(conn_id)?.into_iter().next())
@@ -426,6 +481,11 @@ pub trait Store: Send {
     fn invitation(&self, inv_id: &[u8]) -> Result<Option<InvitationRecord>, StoreError>;
     /// The pending messages of a connection, oldest first.
     fn pending_snd_msgs(&self, conn_id: &[u8]) -> Result<Vec<SndMsgRecord>, StoreError>;
+    /// The oldest pending message of a connection (what its delivery task sends next):
+    /// without reading the others, which may be many while a relay is down.
+    fn next_pending_snd_msg(&self, conn_id: &[u8]) -> Result<Option<SndMsgRecord>, StoreError> {
+        Ok(self.pending_snd_msgs(conn_id)?.into_iter().next())
+    }
     /// A sent message by its sequential header ID.
     fn snd_msg_by_snd_id(
         &self,
@@ -465,6 +525,7 @@ pub struct MemoryStore {
     invitations: HashMap<Vec<u8>, InvitationRecord>,
     snd_msgs: BTreeMap<(ConnId, i64), SndMsgRecord>,
     rcv_msgs: BTreeMap<(ConnId, i64), RcvMsgRecord>,
+    snd_copies: BTreeMap<(ConnId, Vec<u8>, i64), SndCopyRecord>,
     short_links: HashMap<ConnId, ShortLinkRecord>,
 }
 
@@ -494,6 +555,7 @@ impl Store for MemoryStore {
                     self.confirmations.retain(|_, c| c.conn_id != id);
                     self.invitations.retain(|_, i| i.contact_conn_id != id);
                     self.snd_msgs.retain(|(c, _), _| *c != id);
+                    self.snd_copies.retain(|(c, _, _), _| *c != id);
                     self.rcv_msgs.retain(|(c, _), _| *c != id);
                     self.short_links.remove(&id);
                 }
@@ -502,7 +564,7 @@ impl Store for MemoryStore {
                     let qs = self.rcv_queues.entry(q.conn_id.clone()).or_default();
                     qs.retain(|x| x.rcv_id != q.rcv_id);
                     qs.push(q);
-                    qs.sort_by_key(|x| x.replaces.is_some());
+                    qs.sort_by_key(|x| (x.extra, x.replaces.is_some()));
                 }
                 Write::DeleteRcvQueue(id, rcv_id) => {
                     if let Some(qs) = self.rcv_queues.get_mut(&id) {
@@ -512,10 +574,12 @@ impl Store for MemoryStore {
                 Write::PutSndQueue(q) => {
                     self.require_conn(&q.conn_id)?;
                     let qs = self.snd_queues.entry(q.conn_id.clone()).or_default();
-                    let current = q.replaces.is_none();
-                    qs.retain(|x| x.snd_id != q.snd_id && !(current && x.replaces.is_none()));
+                    let current = q.replaces.is_none() && !q.extra;
+                    qs.retain(|x| {
+                        x.snd_id != q.snd_id && !(current && x.replaces.is_none() && !x.extra)
+                    });
                     qs.push(q);
-                    qs.sort_by_key(|x| x.replaces.is_some());
+                    qs.sort_by_key(|x| (x.extra, x.replaces.is_some()));
                 }
                 Write::DeleteSndQueueId(id, snd_id) => {
                     if let Some(qs) = self.snd_queues.get_mut(&id) {
@@ -552,6 +616,14 @@ impl Store for MemoryStore {
                 }
                 Write::DeleteSndMsg(id, n) => {
                     self.snd_msgs.remove(&(id, n));
+                }
+                Write::PutSndCopy(c) => {
+                    self.require_conn(&c.conn_id)?;
+                    let key = (c.conn_id.clone(), c.queue.clone(), c.internal_id);
+                    self.snd_copies.insert(key, c);
+                }
+                Write::DeleteSndCopy(id, queue, n) => {
+                    self.snd_copies.remove(&(id, queue, n));
                 }
                 Write::DeleteSndQueue(id) => {
                     self.snd_queues.remove(&id);
@@ -601,11 +673,49 @@ impl Store for MemoryStore {
     }
 
     fn rcv_queues(&self, conn_id: &[u8]) -> Result<Vec<RcvQueueRecord>, StoreError> {
-        Ok(self.rcv_queues.get(conn_id).cloned().unwrap_or_default())
+        let qs = self.rcv_queues.get(conn_id).into_iter().flatten();
+        Ok(qs.filter(|q| !q.extra).cloned().collect())
     }
 
     fn snd_queues(&self, conn_id: &[u8]) -> Result<Vec<SndQueueRecord>, StoreError> {
-        Ok(self.snd_queues.get(conn_id).cloned().unwrap_or_default())
+        let qs = self.snd_queues.get(conn_id).into_iter().flatten();
+        Ok(qs.filter(|q| !q.extra).cloned().collect())
+    }
+
+    fn extra_rcv_queues(&self, conn_id: &[u8]) -> Result<Vec<RcvQueueRecord>, StoreError> {
+        let qs = self.rcv_queues.get(conn_id).into_iter().flatten();
+        Ok(qs.filter(|q| q.extra).cloned().collect())
+    }
+
+    fn extra_snd_queues(&self, conn_id: &[u8]) -> Result<Vec<SndQueueRecord>, StoreError> {
+        let qs = self.snd_queues.get(conn_id).into_iter().flatten();
+        Ok(qs.filter(|q| q.extra).cloned().collect())
+    }
+
+    fn snd_copies(
+        &self,
+        conn_id: &[u8],
+        queue: &[u8],
+        limit: usize,
+    ) -> Result<Vec<SndCopyRecord>, StoreError> {
+        let from = (conn_id.to_vec(), queue.to_vec(), i64::MIN);
+        let to = (conn_id.to_vec(), queue.to_vec(), i64::MAX);
+        Ok(self
+            .snd_copies
+            .range(from..=to)
+            .take(limit)
+            .map(|(_, c)| c.clone())
+            .collect())
+    }
+
+    fn snd_copy_queues(&self) -> Result<Vec<ConnQueue>, StoreError> {
+        let mut out: Vec<ConnQueue> = Vec::new();
+        for (c, q, _) in self.snd_copies.keys() {
+            if out.last().is_none_or(|(lc, lq)| lc != c || lq != q) {
+                out.push((c.clone(), q.clone()));
+            }
+        }
+        Ok(out)
     }
 
     fn x3dh(&self, conn_id: &[u8]) -> Result<Option<X3dhKeys>, StoreError> {

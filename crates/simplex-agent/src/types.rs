@@ -147,6 +147,19 @@ pub struct AgentConfig {
     /// reference apps' list ([`crate::presets::preset_smp_servers`]) by default. A short link
     /// naming a relay without its key hash whose host is not here is refused.
     pub preset_servers: Vec<SmpServer>,
+    /// Queues per direction (default 1, as the reference). With N ≥ 2 a new connection gets
+    /// N receive queues on N different relays (as many as there are), the further ones
+    /// listed after the first in the invitation and the reply, where a reference peer reads
+    /// only the first. Every message is then sent on every queue the peer listed, and the
+    /// copies after the first are dropped on arrival: a relay that dies loses nothing.
+    /// Needs queues the sender secures (`sender_can_secure`).
+    pub redundancy: usize,
+    /// Connect to every relay through this SOCKS5 proxy (Tor: `127.0.0.1:9050`), the
+    /// relay's host name sent to it unresolved. With the default credentials policy each
+    /// transport session gets its own username, so Tor keeps sessions on separate circuits
+    /// as the isolation mode separates them (one username for all in `Server` mode, as the
+    /// reference's `TSMUser`; one per connection in `Connection` mode, as `TSMEntity`).
+    pub socks_proxy: Option<simplex_transport::socks::SocksProxy>,
 }
 
 impl AgentConfig {
@@ -165,6 +178,8 @@ impl AgentConfig {
             server_auth: HashMap::new(),
             rotate_after: None,
             preset_servers: crate::presets::preset_smp_servers(),
+            redundancy: 1,
+            socks_proxy: None,
         }
     }
 
@@ -519,9 +534,11 @@ pub struct SndQueueInfo {
 pub struct ConnectionStats {
     /// The agreed agent version.
     pub agent_version: u16,
-    /// Its receive queues, the current one first (two during a switch).
+    /// Its receive queues, the current one first (two during a switch), then its
+    /// redundant ones (`AgentConfig::redundancy`).
     pub rcv_queues: Vec<RcvQueueInfo>,
-    /// Its send queues, the current one first (two during a switch).
+    /// Its send queues, the current one first (two during a switch), then its redundant
+    /// ones.
     pub snd_queues: Vec<SndQueueInfo>,
     /// Where the ratchet is in re-synchronisation.
     pub ratchet_sync: RatchetSyncState,

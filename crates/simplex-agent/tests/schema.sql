@@ -71,7 +71,7 @@ CREATE TABLE "rcv_queues" (
   rcv_primary INTEGER NOT NULL,
   replace_rcv_queue_id BLOB,
   switch_status TEXT,
-  created_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL, extra INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (conn_id, rcv_id),
   UNIQUE (server, rcv_id)
 ) WITHOUT ROWID;
@@ -90,6 +90,14 @@ CREATE TABLE skipped_messages (
   msg_key BLOB NOT NULL,
   UNIQUE (conn_id, header_key, msg_n)
 );
+CREATE TABLE snd_message_copies (
+  conn_id BLOB NOT NULL REFERENCES connections ON DELETE CASCADE,
+  snd_queue_id BLOB NOT NULL,
+  internal_id INTEGER NOT NULL,
+  msg_type TEXT NOT NULL,
+  msg_body BLOB NOT NULL,
+  PRIMARY KEY (conn_id, snd_queue_id, internal_id)
+) WITHOUT ROWID;
 CREATE TABLE snd_messages (
   conn_id BLOB NOT NULL REFERENCES connections ON DELETE CASCADE,
   internal_id INTEGER NOT NULL,
@@ -112,7 +120,7 @@ CREATE TABLE "snd_queues" (
   smp_client_version INTEGER NOT NULL,
   snd_primary INTEGER NOT NULL,
   replace_snd_queue_id BLOB,
-  switch_status TEXT,
+  switch_status TEXT, extra INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (conn_id, snd_id)
 ) WITHOUT ROWID;
 CREATE INDEX idx_rcv_messages_enc_hash ON rcv_messages (conn_id, encrypted_msg_hash);

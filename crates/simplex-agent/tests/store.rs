@@ -78,6 +78,7 @@ fn exercise(store: &mut dyn Store) {
         replaces: None,
         switch_status: None,
         created_at: 1_700_000_000,
+        extra: false,
     };
     let sq = SndQueueRecord {
         conn_id: id.clone(),
@@ -92,6 +93,7 @@ fn exercise(store: &mut dyn Store) {
         primary: true,
         replaces: None,
         switch_status: None,
+        extra: false,
     };
     let x3dh = X3dhKeys {
         key1: PrivateKeyX448::generate(rng),

@@ -25,10 +25,13 @@ use chrono::Local;
 use simplex_agent::{Agent, AgentError, AgentEvent, Event, MsgIntegrity, MsgReceiptStatus};
 
 use crate::command::{parse, Command};
-use crate::protocol::{ChatEvent, ChatMessage, ContactShortLinkData, Profile};
+use crate::protocol::{ChatEvent, ChatMessage, ContactShortLinkData, GroupEvent, Profile};
 use crate::store::{ChatStore, Contact, ItemStatus, PendingKind, StoreError};
 use crate::view;
 
+mod group;
+mod group_events;
+mod group_link;
 mod info;
 mod ratchet;
 mod switch;
@@ -151,7 +154,8 @@ impl<O: Output> Chat<O> {
     }
 
     /// The chat a line without a command continues now (the last one written to or heard
-    /// from).
+    /// from): a contact's name, or `#name` for a group (names of contacts never begin with
+    /// `#`: the command syntax does not allow it).
     pub fn last_chat(&self) -> Option<&str> {
         self.last_chat.as_deref()
     }
@@ -186,14 +190,17 @@ impl<O: Output> Chat<O> {
             Ok(Command::Quit) => Flow::Quit,
             Ok(Command::Continue(text)) => {
                 let r = match to {
-                    Some(name) => self.send(name, &text).await,
+                    Some(chat) => match chat.strip_prefix('#') {
+                        Some(g) => self.send_group(g, &text).await,
+                        None => self.send(chat, &text).await,
+                    },
                     // The prompt showed no chat; one began since (a contact connected, a
                     // message came): the line is not sent to it unseen.
                     None => match self.last_chat.clone() {
                         Some(now) => {
                             self.say(format!(
-                                "not sent: no chat was open when you typed it; lines now go to @{} (Up, Enter to send it)",
-                                view::view_name(&now)
+                                "not sent: no chat was open when you typed it; lines now go to {} (Up, Enter to send it)",
+                                view::chat_ref(&now)
                             ));
                             Ok(())
                         }
@@ -243,9 +250,27 @@ impl<O: Output> Chat<O> {
             Command::Connect(link) => self.connect(&link).await?,
             Command::Send { name, text } => self.send(&name, &text).await?,
             Command::Continue(text) => match self.last_chat.clone() {
-                Some(name) => self.send(&name, &text).await?,
+                Some(chat) => match chat.strip_prefix('#') {
+                    Some(g) => self.send_group(g, &text).await?,
+                    None => self.send(&chat, &text).await?,
+                },
                 None => self.say("no active chat: use @<name> <message>"),
             },
+            cmd @ (Command::NewGroup { .. }
+            | Command::AddMember { .. }
+            | Command::JoinGroup(_)
+            | Command::SendGroup { .. }
+            | Command::Members(_)
+            | Command::Groups
+            | Command::Leave(_)
+            | Command::RemoveMember { .. }
+            | Command::ChangeRole { .. }
+            | Command::DeleteGroup(_)
+            | Command::GroupTail { .. }
+            | Command::GroupMemberInfo { .. }
+            | Command::CreateGroupLink(_)
+            | Command::ShowGroupLink(_)
+            | Command::DeleteGroupLink(_)) => self.group_command(cmd).await?,
             Command::Version => self.print(view::version()),
             Command::Info(name) => self.contact_info(&name).await?,
             Command::Switch(name) => self.switch(&name, false).await?,
@@ -530,6 +555,17 @@ impl<O: Output> Chat<O> {
                 Err(_) => failed = failed.saturating_add(1),
             }
         }
+        // Members of groups get the new profile too (chat version 7, `x.info` in groups).
+        self.store.set_user_in_groups(&self.user)?;
+        for g in self.store.groups()? {
+            let me = self.store.membership(g.id)?;
+            if matches!(
+                me.status,
+                crate::store::groups::Status::Connected | crate::store::groups::Status::Creator
+            ) {
+                self.broadcast(g.id, &body).await?;
+            }
+        }
         let failures = if failed > 0 {
             format!(", {failed} failures")
         } else {
@@ -568,6 +604,19 @@ impl<O: Output> Chat<O> {
 
     async fn handle_event(&mut self, e: AgentEvent) -> Result<(), ChatError> {
         let conn = e.conn_id;
+        let member_event = matches!(
+            e.event,
+            Event::Conf { .. }
+                | Event::Info(_)
+                | Event::Con
+                | Event::Msg { .. }
+                | Event::Rcvd { .. }
+        );
+        if member_event {
+            if let Some(m) = self.store.member_by_conn(&conn)? {
+                return self.member_event(m, e.event).await;
+            }
+        }
         match e.event {
             Event::Conf {
                 conf_id, conn_info, ..
@@ -575,6 +624,20 @@ impl<O: Output> Chat<O> {
                 let Some(kind) = self.store.pending(&conn)? else {
                     return Ok(());
                 };
+                if let Ok(ChatMessage {
+                    event:
+                        ChatEvent::Group(GroupEvent::LinkInv {
+                            group_link_invitation,
+                        }),
+                    ..
+                }) = ChatMessage::decode_one(&conn_info)
+                {
+                    if kind == PendingKind::Request {
+                        return self
+                            .group_link_invitation(&conn, &conf_id, group_link_invitation)
+                            .await;
+                    }
+                }
                 let Some(profile) = profile_of(&conn_info) else {
                     self.say("error: the contact's confirmation has no profile");
                     return Ok(());
@@ -632,6 +695,10 @@ impl<O: Output> Chat<O> {
                                 self.print(lines);
                             }
                             ChatEvent::Info(p) => self.contact_profile(c, &p)?,
+                            ChatEvent::Group(GroupEvent::Inv { group_invitation }) => {
+                                receipt = true;
+                                self.group_invitation(c, group_invitation)?;
+                            }
                             ChatEvent::DirectDel if !deleted => {
                                 deleted = true;
                                 self.store.set_deleted_by_contact(c.id)?;
@@ -702,6 +769,12 @@ impl<O: Output> Chat<O> {
                 self.agent.ack_message(&conn, meta.msg_id, None).await?;
             }
             Event::Req { inv_id, conn_info } => {
+                if let Some(l) = self.store.group_link_by_conn(&conn)? {
+                    if let Some((profile, _)) = request_of(&conn_info) {
+                        self.group_link_request(l, &inv_id, profile).await?;
+                    }
+                    return Ok(());
+                }
                 let Some((addr, _)) = self.store.address()? else {
                     return Ok(());
                 };

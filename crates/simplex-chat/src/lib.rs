@@ -1,15 +1,16 @@
-//! SimpleX Chat, the terminal client: profiles, contacts and direct messages over
+//! SimpleX Chat, the terminal client: profiles, contacts, direct messages and groups over
 //! `simplex-agent`, speaking the reference's chat protocol (JSON events in agent messages)
 //! and printing what the reference's terminal client prints.
 //!
-//! Owns: the chat protocol subset for direct chats ([`protocol`]), the chat database
-//! ([`store`]: profile, contacts, requests, address, chat items; SQLCipher with a passphrase),
-//! the command parser ([`command`]), the printed lines ([`view`]) and the controller that
+//! Owns: the chat protocol subset for direct chats and groups ([`protocol`]), the chat
+//! database ([`store`]: profile, contacts, requests, address, groups, chat items; SQLCipher
+//! with a passphrase), the command parser ([`command`]), the printed lines ([`view`]) and the controller that
 //! joins them to the agent ([`chat`]) and the line editor of a terminal ([`term`]). The
 //! `simplex-chat` binary adds the command line.
 //!
-//! Leaves out: groups, files, calls, message editing and deletion, reactions, incognito
-//! profiles, several users, the JSON/WebSocket bot API, the compressed message format.
+//! Leaves out: files, calls, message editing and deletion, reactions, incognito profiles,
+//! several users, the JSON/WebSocket bot API, sending compressed messages; in groups:
+//! member approval, direct contacts between members.
 //!
 //! Sits at the top of the stack, above `simplex-agent`. Reference: `simplex-chat`'s
 //! `Library/Commands.hs` (commands), `View.hs` (output), `Protocol.hs` and

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
-use simplex_agent::{Agent, AgentConfig, SmpProxyFallback, SmpProxyMode, SqliteStore};
+use simplex_agent::{Agent, AgentConfig, SmpProxyFallback, SmpProxyMode, SocksProxy, SqliteStore};
 use simplex_chat::chat::{no_servers_hint, Chat, Flow, Output, Stdout};
 use simplex_chat::protocol::Profile;
 use simplex_chat::store::{ChatStore, StoreError};
@@ -56,6 +56,28 @@ struct Opts {
         default_value = "protected"
     )]
     smp_proxy_fallback: SmpProxyFallback,
+    /// Queues per direction for new contacts, on as many relays (not in the reference):
+    /// with 2 or more, a contact whose client uses them too gets every message over each,
+    /// so a relay that is down or loses a message loses nothing. Needs as many -s servers.
+    #[arg(
+        long = "redundancy",
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u8).range(1..=8)
+    )]
+    redundancy: u8,
+    /// Use local SOCKS5 proxy at :9050
+    #[arg(short = 'x', conflicts_with = "socks_proxy")]
+    tor: bool,
+    /// Use SOCKS5 proxy at `ipv4:port` or `:port` (`user:password@…` sends these
+    /// credentials, `@…` none; by default each session gets its own username, so Tor keeps
+    /// them on separate circuits). Relay host names go to the proxy unresolved.
+    #[arg(long = "socks-proxy", value_name = "SOCKS5", value_parser = parse_socks_proxy)]
+    socks_proxy: Option<SocksProxy>,
+}
+
+fn parse_socks_proxy(s: &str) -> Result<SocksProxy, String> {
+    SocksProxy::parse(s)
 }
 
 fn parse_proxy_mode(s: &str) -> Result<SmpProxyMode, String> {
@@ -303,6 +325,20 @@ async fn main() {
     config.pq_support = true;
     config.smp_proxy_mode = opts.smp_proxy;
     config.smp_proxy_fallback = opts.smp_proxy_fallback;
+    config.redundancy = usize::from(opts.redundancy);
+    config.socks_proxy = match (opts.tor, &opts.socks_proxy) {
+        (true, _) => Some(SocksProxy::default()),
+        (false, p) => p.clone(),
+    };
+    if config.redundancy > config.servers.len() {
+        eprintln!(
+            "warning: --redundancy {} with {} server(s): new contacts get at most {} queue(s) \
+             per direction, one per server",
+            config.redundancy,
+            config.servers.len(),
+            config.servers.len()
+        );
+    }
     let (agent, mut events) = match Agent::start(config, Box::new(agent_store)).await {
         Ok(a) => a,
         Err(e) => fail(&format!("agent did not start: {e}")),

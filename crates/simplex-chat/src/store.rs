@@ -9,6 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::protocol::Profile;
 
+pub mod groups;
 mod history;
 mod links;
 
@@ -219,6 +220,7 @@ impl ChatStore {
         }
         links::migrate(&db)?;
         db.execute_batch(history::SCHEMA)?;
+        db.execute_batch(groups::SCHEMA)?;
         Ok(ChatStore { db })
     }
 
@@ -273,16 +275,25 @@ impl ChatStore {
     fn name_taken(&self, name: &str) -> Result<bool, StoreError> {
         let n: i64 = self.db.query_row(
             "SELECT (SELECT count(*) FROM contacts WHERE local_name = ?1)
-                  + (SELECT count(*) FROM contact_requests WHERE local_name = ?1)",
+                  + (SELECT count(*) FROM contact_requests WHERE local_name = ?1)
+                  + (SELECT count(*) FROM group_members WHERE local_name = ?1
+                       AND contact_id IS NULL AND category != 'user')",
             [name],
             |r| r.get(0),
         )?;
         Ok(n > 0)
     }
 
-    /// A local name for `display_name` not used by a contact or request: the name itself,
+    /// A local name for `display_name` not used by a contact, request or group member (not
+    /// a contact): the name itself,
     /// else `name_1`, `name_2`, … (as the reference does).
+    /// A name that begins with `#` or `@` loses them (such a name could not be typed in a
+    /// command, and `#` marks a group where a plain line goes).
     pub fn unique_name(&self, display_name: &str) -> Result<String, StoreError> {
+        let display_name = match display_name.trim_start_matches(['#', '@']) {
+            "" => "contact",
+            n => n,
+        };
         if !self.name_taken(display_name)? {
             return Ok(display_name.to_owned());
         }
@@ -415,6 +426,12 @@ impl ChatStore {
         };
         self.db.execute(
             "UPDATE contacts SET local_name = ?1, display_name = ?2, full_name = ?3 WHERE id = ?4",
+            params![name, p.display_name, p.full_name, c.id],
+        )?;
+        // The contact's memberships in groups carry its name.
+        self.db.execute(
+            "UPDATE group_members SET local_name = ?1, display_name = ?2, full_name = ?3
+             WHERE contact_id = ?4",
             params![name, p.display_name, p.full_name, c.id],
         )?;
         Ok(Contact {

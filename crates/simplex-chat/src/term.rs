@@ -29,10 +29,11 @@ pub enum Input {
     Quit,
 }
 
-/// The prompt for a line that continues `chat`: `@bob> `, or `> ` without a chat.
+/// The prompt for a line that continues `chat`: `@bob> `, `#team> ` for a group (a chat
+/// `#team`), or `> ` without a chat.
 pub fn prompt(chat: Option<&str>) -> String {
     match chat {
-        Some(name) => format!("@{}> ", view::view_name(name)),
+        Some(chat) => format!("{}> ", view::chat_ref(chat)),
         None => "> ".to_owned(),
     }
 }
@@ -143,5 +144,6 @@ mod tests {
         assert_eq!(prompt(None), "> ");
         assert_eq!(prompt(Some("bob")), "@bob> ");
         assert_eq!(prompt(Some("bob smith")), "@'bob smith'> ");
+        assert_eq!(prompt(Some("#team")), "#team> ");
     }
 }

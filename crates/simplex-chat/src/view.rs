@@ -23,10 +23,12 @@ use simplex_agent::{
     AgentCryptoError, AgentError, QueueDirection, RatchetSyncState, RcvQueueInfo, RcvSwitchStatus,
     SndQueueInfo, SndSwitchStatus, SwitchPhase,
 };
-use smp_client::ClientError;
+use smp_client::{ClientError, TransportError};
 
 use crate::protocol::Profile;
 use crate::store::{ChatItem, ItemStatus};
+
+pub mod group;
 
 /// A name as the reference shows it: quoted in `'…'` when it contains whitespace.
 pub fn view_name(name: &str) -> String {
@@ -34,6 +36,15 @@ pub fn view_name(name: &str) -> String {
         format!("'{name}'")
     } else {
         name.to_owned()
+    }
+}
+
+/// Where a plain line goes, as typed: `@bob`, or `#team` for a group (a chat held as
+/// `#team`, see [`crate::chat::Chat::last_chat`]).
+pub fn chat_ref(chat: &str) -> String {
+    match chat.strip_prefix('#') {
+        Some(group) => format!("#{}", view_name(group)),
+        None => format!("@{}", view_name(chat)),
     }
 }
 
@@ -59,8 +70,8 @@ pub fn app_link(link: &str) -> String {
     }
 }
 
-/// A contact address's link, full (`…/contact#/?…`) or short (`https://<relay>/a#…`), as
-/// opposed to a one-time invitation's (`…/invitation#…`, `…/i#…`).
+/// A contact address's or group link's link, full (`…/contact#/?…`) or short (`…/a#…`,
+/// `…/g#…`), as opposed to a one-time invitation's (`…/invitation#…`, `…/i#…`).
 pub fn is_address_link(link: &str) -> bool {
     let path = match link.strip_prefix("simplex:/") {
         Some(path) => path,
@@ -69,7 +80,7 @@ pub fn is_address_link(link: &str) -> bool {
             .and_then(|(_, rest)| rest.split_once('/'))
             .map_or("", |(_, path)| path),
     };
-    path.starts_with("contact#") || path.starts_with("a#")
+    path.starts_with("contact#") || path.starts_with("a#") || path.starts_with("g#")
 }
 
 /// The widest QR code drawn, in columns: an 80-column terminal shows it unwrapped.
@@ -194,7 +205,7 @@ pub fn address(intro: &str, short: Option<&str>, full: &str) -> Vec<String> {
 /// the hints; with a short link, the full link for old clients comes first. (The reference
 /// prints that line last; a post-quantum full link fills some 30 rows of an 80-column
 /// terminal, which would push the short link and its code off the screen.)
-fn link_block(
+pub(crate) fn link_block(
     intro: &str,
     short: Option<&str>,
     full: &str,
@@ -313,6 +324,11 @@ fn server_host(server: &str) -> &str {
 /// anything else is the agent's error.
 pub fn agent_error(e: &AgentError) -> String {
     match e {
+        // The proxy itself is the problem (down, refusing): say so, not that the relay is.
+        AgentError::Smp {
+            server,
+            error: ClientError::Transport(TransportError::Socks(s)),
+        } => format!("cannot reach {}: {s}", server_host(server)),
         AgentError::Smp {
             server,
             error: ClientError::Transport(_) | ClientError::Timeout | ClientError::Closed,
@@ -493,6 +509,12 @@ pub fn help() -> Vec<String> {
         "/switch <name>    - move to a new queue for the contact's messages (/abort switch <name>)",
         "/sync <name> [force=on] - repair a connection after a decryption error",
         "/p [<name>]       - show or change your display name (sent to your contacts)",
+        "",
+        "Groups: /g <group> - create; /a <group> <contact> [<role>] - invite; /j <group> - join;",
+        "    #<group> <message> - send; /ms <group> - members; /gs - groups; /l <group> - leave;",
+        "    /rm <group> <member>, /mr <group> <member> <role>, /d #<group>, /tail #<group>,",
+        "    /create link #<group> (/show link, /delete link) - a link anyone joins with /c",
+        "",
         "/version          - this client's version",
         "/help             - this help",
         "/q                - quit",
@@ -684,6 +706,17 @@ mod tests {
         assert_eq!(
             agent_error(&down),
             "cannot reach 127.0.0.1:5223: the server is not running or not reachable"
+        );
+        let proxy: std::net::SocketAddr = "127.0.0.1:9050".parse().expect("addr");
+        let socks = AgentError::Smp {
+            server: "smp://LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI=@relay.example".into(),
+            error: ClientError::Transport(TransportError::Socks(
+                simplex_agent::SocksError::AuthRefused(proxy),
+            )),
+        };
+        assert_eq!(
+            agent_error(&socks),
+            "cannot reach relay.example: SOCKS proxy 127.0.0.1:9050 refused the credentials"
         );
         assert_eq!(
             agent_error(&AgentError::NoConnection),

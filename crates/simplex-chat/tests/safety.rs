@@ -48,7 +48,7 @@ fn lines_in_syntax_we_lack_are_never_sent_and_long_messages_are_refused_whole() 
 
     // Bob is the last chat: none of these may reach him.
     for (line, answer) in [
-        ("#team hi", "group messages: not supported yet"),
+        ("#team hi", "no group #team"),
         ("> @bob (hi) reply", "replies: not supported yet"),
         ("! 1 edited", "message editing: not supported yet"),
         ("\\ 1", "message deletion: not supported yet"),

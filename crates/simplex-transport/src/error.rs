@@ -85,6 +85,9 @@ pub enum TransportError {
     /// A socket or file error.
     #[error("I/O: {0}")]
     Io(#[from] io::Error),
+    /// The SOCKS5 proxy could not be used or could not connect.
+    #[error("{0}")]
+    Socks(#[from] crate::socks::SocksError),
 }
 
 impl From<openssl::error::ErrorStack> for TransportError {

@@ -364,6 +364,18 @@ pub struct ClientTransportConfig {
     pub proxy_server: bool,
     /// Time allowed for TCP connect, TLS and the SMP handshake together.
     pub handshake_timeout: Duration,
+    /// Connect through this SOCKS5 proxy ([`connect_host`] only): the host goes to it as
+    /// given, a name unresolved.
+    pub socks: Option<SocksRoute>,
+}
+
+/// A SOCKS5 proxy to connect through and this connection's credentials for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocksRoute {
+    /// The proxy.
+    pub proxy: std::net::SocketAddr,
+    /// The credentials (a per-session username isolates Tor circuits), if any.
+    pub credentials: Option<crate::socks::SocksCredentials>,
 }
 
 impl Default for ClientTransportConfig {
@@ -373,6 +385,7 @@ impl Default for ClientTransportConfig {
             alpn: vec![tls::ALPN_SMP.to_vec()],
             proxy_server: false,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            socks: None,
         }
     }
 }
@@ -387,29 +400,61 @@ pub async fn connect(
     config: &ClientTransportConfig,
     client_key: Option<&PrivateKeyX25519>,
 ) -> Result<ClientConnection, TransportError> {
-    let ctx = tls::client_context_with_alpn(&config.alpn)?;
     let work = async {
         let tcp = TcpStream::connect(addr).await?;
-        let (stream, info) = tls::connect(&ctx, tcp, key_hash).await?;
-        let (mut reader, mut writer) = split(stream);
-        let session = client_handshake(
-            &info,
-            key_hash,
-            config,
-            client_key,
-            &mut reader,
-            &mut writer,
-        )
-        .await?;
-        Ok(SmpConnection {
-            reader,
-            writer,
-            session,
-        })
+        connect_over(tcp, key_hash, config, client_key).await
     };
     tokio::time::timeout(config.handshake_timeout, work)
         .await
         .map_err(|_| TransportError::Timeout)?
+}
+
+/// [`connect`] to `host` (a name or an IP address) and `port`, through the configured
+/// SOCKS5 proxy when there is one ([`ClientTransportConfig::socks`]: the host is then
+/// never resolved here).
+pub async fn connect_host(
+    host: &str,
+    port: u16,
+    key_hash: &KeyHash,
+    config: &ClientTransportConfig,
+    client_key: Option<&PrivateKeyX25519>,
+) -> Result<ClientConnection, TransportError> {
+    let work = async {
+        let tcp = match &config.socks {
+            Some(r) => crate::socks::connect(r.proxy, r.credentials.as_ref(), host, port).await?,
+            None => TcpStream::connect((host, port)).await?,
+        };
+        connect_over(tcp, key_hash, config, client_key).await
+    };
+    tokio::time::timeout(config.handshake_timeout, work)
+        .await
+        .map_err(|_| TransportError::Timeout)?
+}
+
+/// TLS and the SMP handshake on an open TCP connection.
+async fn connect_over(
+    tcp: TcpStream,
+    key_hash: &KeyHash,
+    config: &ClientTransportConfig,
+    client_key: Option<&PrivateKeyX25519>,
+) -> Result<ClientConnection, TransportError> {
+    let ctx = tls::client_context_with_alpn(&config.alpn)?;
+    let (stream, info) = tls::connect(&ctx, tcp, key_hash).await?;
+    let (mut reader, mut writer) = split(stream);
+    let session = client_handshake(
+        &info,
+        key_hash,
+        config,
+        client_key,
+        &mut reader,
+        &mut writer,
+    )
+    .await?;
+    Ok(SmpConnection {
+        reader,
+        writer,
+        session,
+    })
 }
 
 /// The client's range for a server offering `server`: a proxy caps itself at v10 with a

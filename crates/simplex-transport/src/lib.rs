@@ -17,6 +17,7 @@ pub mod error;
 pub mod handshake;
 pub mod http2;
 pub mod sbchain;
+pub mod socks;
 pub mod tls;
 
 pub use block::{
@@ -26,8 +27,9 @@ pub use credentials::{GeneratedCredentials, ServerCredentials, SignAlgorithm};
 pub use error::{ChainError, HandshakeError, TransportError};
 pub use handshake::verify_relay_key;
 pub use handshake::{
-    connect, ClientConnection, ClientSession, ClientTransportConfig, ServerConnection,
-    ServerSession, ServerTransport, SessionParams, SmpConnection, SmpListener,
+    connect, connect_host, ClientConnection, ClientSession, ClientTransportConfig,
+    ServerConnection, ServerSession, ServerTransport, SessionParams, SmpConnection, SmpListener,
+    SocksRoute,
 };
 pub use sbchain::SbChainKey;
 pub use tls::{TlsInfo, TlsStream, ALPN_HTTP1, ALPN_SMP};

@@ -15,7 +15,6 @@
 mod auth_timing;
 mod limit;
 mod scenarios;
-mod server;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -25,7 +24,7 @@ use serde_json::{json, Value};
 use smp_proto::SmpServer;
 
 use crate::scenarios::PhaseResult;
-use crate::server::{ServerBin, ServerProc, SERVE_ENV};
+use smp_bench::server::{serve_as_relay, ServerBin, ServerProc, SERVE_ENV};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -544,26 +543,6 @@ fn print_table(r: &Value) {
         if r.get(key).is_some() {
             println!("| {name:<38} | {value:>14} | {unit:<6} |");
         }
-    }
-}
-
-fn serve_as_relay() {
-    use clap::Parser as _;
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = smp_server::cli::Cli::parse();
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(1);
-        }
-    };
-    if let Err(e) = rt.block_on(smp_server::cli::main(cli)) {
-        eprintln!("{e}");
-        std::process::exit(1);
     }
 }
 

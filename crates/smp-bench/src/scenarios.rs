@@ -21,7 +21,7 @@ use smp_proto::response::Response;
 use smp_proto::{max_message_length, SmpServer};
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::server::{cpu_seconds, rss_bytes};
+use smp_bench::server::{cpu_seconds, rss_bytes};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

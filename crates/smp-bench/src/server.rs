@@ -227,6 +227,28 @@ impl ServerProc {
     }
 }
 
+/// Runs as `smp-server` (its command line from the arguments): what a benchmark binary
+/// does when started with [`SERVE_ENV`] set, as the relay linked into it.
+pub fn serve_as_relay() {
+    use clap::Parser as _;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = smp_server::cli::Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(smp_server::cli::main(cli)) {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+}
+
 fn clock_ticks_per_s() -> f64 {
     static TCK: OnceLock<f64> = OnceLock::new();
     *TCK.get_or_init(|| {

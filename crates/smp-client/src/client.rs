@@ -284,13 +284,9 @@ impl SmpClient {
         let mut last = ClientError::NoHost;
         for host in &server.hosts {
             let host = host.to_string();
-            let addr = if host.contains(':') {
-                format!("[{host}]:{port}")
-            } else {
-                format!("{host}:{port}")
-            };
-            match handshake::connect(
-                addr.as_str(),
+            match handshake::connect_host(
+                &host,
+                port,
                 &server.key_hash,
                 &config.transport,
                 hello_key,

@@ -25,3 +25,5 @@ pub use client::{decrypt_message, ClientCommand, ClientConfig, ServerEvent, SmpC
 pub use error::ClientError;
 pub use links::{link_corr_id, link_sender_id};
 pub use proxy::ProxiedRelay;
+/// The transport errors inside [`ClientError::Transport`].
+pub use simplex_transport::TransportError;

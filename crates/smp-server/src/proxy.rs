@@ -15,8 +15,10 @@ use std::time::Duration;
 
 use simplex_crypto::PublicKeyX25519;
 use simplex_encoding::ShortBytes;
+use simplex_transport::socks::SocksProxy;
+use simplex_transport::SocksRoute;
 use smp_client::{ClientConfig, ClientError, SmpClient};
-use smp_proto::address::SmpServer;
+use smp_proto::address::{SmpServer, TransportHost};
 use smp_proto::error::{BrokerErrorType, ErrorType, NetworkError, ProxyError, TransportError};
 use smp_proto::proxy::PROXIED_RELAY_VERSIONS;
 use smp_proto::response::Response;
@@ -38,6 +40,51 @@ pub struct ProxyConfig {
     pub client_concurrency: usize,
     /// How connections to destination relays are made.
     pub client: ClientConfig,
+    /// `[PROXY] socks_proxy`: the SOCKS5 proxy for connections to destination relays.
+    pub socks_proxy: Option<SocksProxy>,
+    /// `[PROXY] socks_mode`: through the SOCKS proxy to every destination, or only to
+    /// `.onion` hosts (the default).
+    pub socks_mode: SocksMode,
+    /// `[PROXY] host_mode`: which of a destination's hosts to try first.
+    pub host_mode: HostMode,
+    /// `[PROXY] required_host_mode`: try only hosts of that kind.
+    pub required_host_mode: bool,
+}
+
+/// When the SOCKS proxy is used (`SocksMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocksMode {
+    /// For `.onion` hosts only (`onion`, the default).
+    Onion,
+    /// For every host (`always`).
+    Always,
+}
+
+/// Which host of a relay with several (`hostMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostMode {
+    /// Public hosts first (`public`, the default).
+    Public,
+    /// Onion hosts first (`onion`).
+    Onion,
+}
+
+/// The hosts to try, each as a one-host address, in the order `mode` prefers; only those of
+/// its kind when `required` (`chooseTransportHost`).
+pub fn hosts_by_mode(server: &SmpServer, mode: HostMode, required: bool) -> Vec<SmpServer> {
+    let onion = |h: &TransportHost| matches!(h, TransportHost::Onion(_));
+    let wanted = |h: &TransportHost| onion(h) == (mode == HostMode::Onion);
+    let mut hosts: Vec<&TransportHost> = server.hosts.iter().filter(|h| wanted(h)).collect();
+    if !required {
+        hosts.extend(server.hosts.iter().filter(|h| !wanted(h)));
+    }
+    hosts
+        .into_iter()
+        .map(|h| SmpServer {
+            hosts: vec![h.clone()],
+            ..server.clone()
+        })
+        .collect()
 }
 
 impl Default for ProxyConfig {
@@ -49,6 +96,10 @@ impl Default for ProxyConfig {
             basic_auth: None,
             client_concurrency: DEFAULT_CLIENT_CONCURRENCY,
             client,
+            socks_proxy: None,
+            socks_mode: SocksMode::Onion,
+            host_mode: HostMode::Public,
+            required_host_mode: false,
         }
     }
 }
@@ -188,11 +239,36 @@ impl ProxyAgent {
         if let Some(old) = slot.take() {
             lock(&self.sessions).remove(old.session_id());
         }
-        // Pushed events are not expected on this connection; dropping the receiver drops them.
-        let (c, _events) = SmpClient::connect_as_proxy(server, self.config.client.clone()).await?;
+        let c = self.connect(server).await?;
         lock(&self.sessions).insert(c.session_id().to_vec(), c.clone());
         *slot = Some(c.clone());
         Ok(c)
+    }
+
+    /// A new connection to `server`: its hosts in the host mode's order, each through the
+    /// SOCKS proxy when the SOCKS mode says so (no credentials: the relay's connections are
+    /// not a user's to isolate).
+    async fn connect(&self, server: &SmpServer) -> Result<SmpClient, ClientError> {
+        let c = &self.config;
+        let mut last = ClientError::NoHost;
+        for one in hosts_by_mode(server, c.host_mode, c.required_host_mode) {
+            let mut config = c.client.clone();
+            let onion = matches!(one.hosts.first(), Some(TransportHost::Onion(_)));
+            config.transport.socks = match &c.socks_proxy {
+                Some(p) if onion || c.socks_mode == SocksMode::Always => Some(SocksRoute {
+                    proxy: p.addr,
+                    credentials: None,
+                }),
+                _ => None,
+            };
+            // Pushed events are not expected on this connection; dropping the receiver drops
+            // them.
+            match SmpClient::connect_as_proxy(&one, config).await {
+                Ok((client, _events)) => return Ok(client),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     /// Closes every connection to destination relays.

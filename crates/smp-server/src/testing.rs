@@ -71,6 +71,22 @@ impl TestServer {
         TestServer::start_with(CoreConfig::default(), msgs, DEFAULT_MAX_CONNECTIONS).await
     }
 
+    /// Starts a relay in memory whose proxy role reaches destination relays as `proxy`
+    /// says (say, through a SOCKS5 proxy).
+    pub async fn start_with_proxy(proxy: crate::proxy::ProxyConfig) -> io::Result<TestServer> {
+        let (creds, key_hash) = generate_credentials()?;
+        let core = Core::new(
+            CoreConfig::default(),
+            QueueStore::new(),
+            MsgStore::default(),
+        );
+        let net = net_config(0, None);
+        let mut server =
+            Server::bind_with_versions(net, &creds, core, smp_proto::SERVER_VERSIONS).await?;
+        server.set_proxy(proxy);
+        TestServer::run(server, &key_hash)
+    }
+
     /// Starts a relay with these settings (say, a `create_password`), over this message store
     /// (say, one with a journal) and connection cap, with an empty queue store.
     pub async fn start_with(

@@ -335,3 +335,45 @@ async fn tampered_forwarding_is_refused_and_both_relays_keep_serving() {
     a.stop().await.expect("relay stopped");
     b.stop().await.expect("relay stopped");
 }
+
+/// The relay's own address with the host name `localhost`.
+fn by_name(s: &TestServer) -> SmpServer {
+    let text = s.address().to_string().replace("127.0.0.1", "localhost");
+    SmpServer::parse_str(text.as_bytes()).expect("address")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_reaches_destinations_through_its_socks_proxy_as_configured() {
+    use smp_server::proxy::{ProxyConfig, SocksMode};
+    use test_support::socks::SocksServer;
+    let socks = SocksServer::start().await.expect("socks");
+    let b = relay(None).await;
+    let proxy_with = |mode| ProxyConfig {
+        socks_proxy: Some(simplex_transport::socks::SocksProxy {
+            addr: socks.addr(),
+            auth: simplex_transport::socks::SocksAuth::Null,
+        }),
+        socks_mode: mode,
+        ..ProxyConfig::default()
+    };
+    // `always`: a public destination goes through the SOCKS proxy, by name.
+    let a = TestServer::start_with_proxy(proxy_with(SocksMode::Always))
+        .await
+        .expect("proxy relay");
+    let (s, _) = connect(a.address()).await;
+    s.proxy_session(&by_name(&b), None).await.expect("PKEY");
+    let reqs = socks.requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    assert_eq!(
+        (reqs[0].host.as_str(), reqs[0].by_name),
+        ("localhost", true)
+    );
+    assert_eq!((reqs[0].port, reqs[0].username.clone()), (b.port(), None));
+    // `onion` (the default): only .onion hosts would; a public one is reached directly.
+    let a2 = TestServer::start_with_proxy(proxy_with(SocksMode::Onion))
+        .await
+        .expect("proxy relay");
+    let (s2, _) = connect(a2.address()).await;
+    s2.proxy_session(&by_name(&b), None).await.expect("PKEY");
+    assert_eq!(socks.requests().len(), 1, "no new SOCKS connection");
+}

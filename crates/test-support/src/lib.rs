@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 
 pub mod proxy;
+pub mod socks;
 
 /// The environment variable that overrides where the reference vectors are looked for.
 pub const VECTORS_ENV: &str = "SIMPLEX_VECTORS_DIR";

@@ -31,6 +31,7 @@ use smp_proto::{NewQueueReq, QueueMode, QueueReqData, SmpQueueUri};
 use smp_proto::{SmpServer, Version};
 
 use super::receive::AckMode;
+use super::redundant::{copy_queues, PeerQueue};
 use super::routing::{SendFail, SndCommand};
 use super::send::seal;
 use super::state;
@@ -240,6 +241,7 @@ impl Inner {
             replaces: None,
             switch_status: None,
             created_at: super::unix_now(),
+            extra: false,
         };
         self.index_queue(&rq);
         self.subscribed(&self.sess_key(server, conn_id), conn_id);
@@ -285,8 +287,14 @@ impl Inner {
             key2: params.key2,
             kem: params.kem,
         };
+        // Further queues (module `redundant`), listed after the first.
+        let extra = self.extra_rcv_queues(&conn_id, &server).await;
+        let extra_uris: Vec<SmpQueueUri> = extra.iter().map(|(_, u)| u.clone()).collect();
         let (rq, uri, short) = match user_data {
-            Some(d) => self.inv_queue_with_link(&conn_id, &server, &e2e, d).await?,
+            Some(d) => {
+                self.inv_queue_with_link(&conn_id, &server, &e2e, d, &extra_uris)
+                    .await?
+            }
             None => {
                 let (rq, uri) = self
                     .create_rcv_queue(&conn_id, &server, self.config.sender_can_secure)
@@ -300,15 +308,17 @@ impl Inner {
             kem,
         };
         let id = conn_id.clone();
-        self.db(move |s| {
-            s.apply(vec![
-                Write::PutConn(conn),
-                Write::PutRcvQueue(rq),
-                Write::PutX3dh(id, x3dh),
-            ])
-        })
-        .await?;
-        let link = invitation_link(uri, e2e);
+        let mut link = invitation_link(uri, e2e);
+        let mut writes = vec![
+            Write::PutConn(conn),
+            Write::PutRcvQueue(rq),
+            Write::PutX3dh(id, x3dh),
+        ];
+        for (q, uri) in extra {
+            writes.push(Write::PutRcvQueue(q));
+            link.data.smp_queues.push(uri);
+        }
+        self.db(move |s| s.apply(writes)).await?;
         Ok((conn_id, link, short))
     }
 
@@ -348,6 +358,7 @@ impl Inner {
             primary: true,
             replaces: None,
             switch_status: None,
+            extra: false,
         };
         if pre_secured {
             // Secured already by LKEY when the short link was read (the reference's
@@ -433,30 +444,52 @@ impl Inner {
                 snd_key,
             )
             .await?;
-        let reply = SmpQueueInfo {
+        let reply_info = |rq: &RcvQueueRecord| SmpQueueInfo {
             client_version: client_v,
             server: rq.server.clone(),
             sender_id: rq.snd_id.clone(),
             dh_public_key: rq.e2e_priv_key.public_key(),
             queue_mode: Some(QueueMode::from_sender_can_secure(rq.sender_can_secure)),
         };
+        let mut smp_queues = vec![reply_info(&rq)];
+        // The initiator's further queues, when both sides use them (module `redundant`):
+        // send queues to them, and further reply queues of this side.
+        let peer_extra: Vec<PeerQueue> = match self.redundant() && rq.sender_can_secure {
+            true => inv
+                .data
+                .smp_queues
+                .iter()
+                .skip(1)
+                .filter_map(PeerQueue::from_uri)
+                .collect(),
+            false => Vec::new(),
+        };
+        let mut extra_writes = Vec::new();
+        if !peer_extra.is_empty() {
+            extra_writes = self.extra_snd_queues(&conn_id, peer_extra, agent_v.0).await;
+            for (q, _) in self.extra_rcv_queues(&conn_id, &server).await {
+                smp_queues.push(reply_info(&q));
+                extra_writes.push(Write::PutRcvQueue(q));
+            }
+        }
         let msg = AgentMessage::ConnInfoReply {
-            smp_queues: vec![reply],
+            smp_queues,
             conn_info: conn_info.to_vec(),
         };
         let (rec, ratchet) = confirmation_msg(&mut conn, &ratchet, &sq, &msg, Some(snd_params))?;
         let id = conn_id.clone();
-        self.db(move |s| {
-            s.apply(vec![
-                Write::PutConn(conn),
-                Write::PutRcvQueue(rq),
-                Write::PutSndQueue(sq),
-                Write::PutRatchet(id, ratchet),
-                Write::PutSndMsg(rec),
-            ])
-        })
-        .await?;
+        let mut writes = vec![
+            Write::PutConn(conn),
+            Write::PutRcvQueue(rq),
+            Write::PutSndQueue(sq),
+            Write::PutRatchet(id, ratchet),
+            Write::PutSndMsg(rec),
+        ];
+        writes.extend(extra_writes);
+        let copy_queues = copy_queues(&writes);
+        self.db(move |s| s.apply(writes)).await?;
         self.start_worker(&conn_id);
+        self.start_copy_workers(&copy_queues);
         Ok(conn_id)
     }
 
@@ -498,6 +531,7 @@ impl Inner {
             primary: true,
             replaces: None,
             switch_status: None,
+            extra: false,
         };
         let id = conn_id.clone();
         let hash = sha256(&body).to_vec();
@@ -584,22 +618,32 @@ impl Inner {
                 None,
             )
             .await?;
+        // The joiner's further reply queues (module `redundant`).
+        let extra_writes = match self.redundant() && sq.sender_can_secure {
+            true => {
+                let peer = conf.reply_queues.iter().skip(1).map(PeerQueue::from_info);
+                let (id, v) = (conn.conn_id.clone(), conn.agent_version);
+                self.extra_snd_queues(&id, peer.collect(), v).await
+            }
+            false => Vec::new(),
+        };
         let msg = AgentMessage::ConnInfo(conn_info.to_vec());
         let (rec, ratchet) = confirmation_msg(&mut conn, &ratchet, &sq, &msg, None)?;
         let conn_id = conn.conn_id.clone();
         let id = conn_id.clone();
-        self.db(move |s| {
-            s.apply(vec![
-                Write::PutConn(conn),
-                Write::PutRcvQueue(rq),
-                Write::PutSndQueue(sq),
-                Write::PutRatchet(id, ratchet),
-                Write::PutSndMsg(rec),
-                Write::DeleteConfirmation(conf.conf_id),
-            ])
-        })
-        .await?;
+        let mut writes = vec![
+            Write::PutConn(conn),
+            Write::PutRcvQueue(rq),
+            Write::PutSndQueue(sq),
+            Write::PutRatchet(id, ratchet),
+            Write::PutSndMsg(rec),
+            Write::DeleteConfirmation(conf.conf_id),
+        ];
+        writes.extend(extra_writes);
+        let copy_queues = copy_queues(&writes);
+        self.db(move |s| s.apply(writes)).await?;
         self.start_worker(&conn_id);
+        self.start_copy_workers(&copy_queues);
         Ok(())
     }
 

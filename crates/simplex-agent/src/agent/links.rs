@@ -79,7 +79,20 @@ impl Agent {
         &self,
         user_data: &[u8],
     ) -> Result<(ConnId, CreatedLinks), AgentError> {
-        self.inner.new_address_with_link(user_data).await
+        self.inner
+            .new_address_with_link(user_data, ContactType::Contact)
+            .await
+    }
+
+    /// Creates a group link: an address as [`Agent::create_contact_address_with_link`]
+    /// whose short link is of the group type (`https://<relay>/g#…`).
+    pub async fn create_group_link(
+        &self,
+        user_data: &[u8],
+    ) -> Result<(ConnId, CreatedLinks), AgentError> {
+        self.inner
+            .new_address_with_link(user_data, ContactType::Group)
+            .await
     }
 
     /// Creates a one-time invitation with a short link carrying `user_data` (`newConn` with
@@ -211,6 +224,7 @@ impl Inner {
     async fn new_address_with_link(
         self: &Arc<Self>,
         user_data: &[u8],
+        contact_type: ContactType,
     ) -> Result<(ConnId, CreatedLinks), AgentError> {
         let server = self.pick_server()?;
         let conn_id = random_id();
@@ -266,7 +280,7 @@ impl Inner {
         }
         let short = ShortLink::Contact(ContactShortLink {
             scheme: ShortLinkScheme::Server,
-            contact_type: ContactType::Contact,
+            contact_type,
             server: server.clone(),
             link_key,
         })
@@ -307,7 +321,8 @@ impl Inner {
         let session = random_id();
         let (mode, server, link_key, sb_key, snd_key, reply) = match short {
             ShortLink::Contact(c) => {
-                if c.contact_type != ContactType::Contact {
+                // A group link is an address too (its requests join the group).
+                if !matches!(c.contact_type, ContactType::Contact | ContactType::Group) {
                     return Err(AgentError::BadLink("not a contact address".into()));
                 }
                 let (link_id, sb_key) = contact_short_link_kdf(&c.link_key);
@@ -377,6 +392,7 @@ impl Inner {
         server: &SmpServer,
         e2e: &E2ERatchetParamsUri<X448>,
         user_data: &[u8],
+        extra: &[SmpQueueUri],
     ) -> Result<(RcvQueueRecord, SmpQueueUri, Option<String>), AgentError> {
         let client = self.client(server, conn_id).await?;
         if client.version() < SHORT_LINKS_SMP_VERSION || !self.config.sender_can_secure {
@@ -394,7 +410,9 @@ impl Inner {
             dh_public_key: keys.e2e.public_key(),
             queue_mode: Some(QueueMode::Messaging),
         };
-        let conn_req = ConnectionRequest::Invitation(invitation_link(uri.clone(), e2e.clone()));
+        let mut inv = invitation_link(uri.clone(), e2e.clone());
+        inv.data.smp_queues.extend(extra.iter().cloned());
+        let conn_req = ConnectionRequest::Invitation(inv);
         let root = PrivateKeyEd25519::generate(&mut OsRng);
         let data = UserConnLinkData::Invitation(UserLinkData(user_data.to_vec()));
         let (link_key, signed) =

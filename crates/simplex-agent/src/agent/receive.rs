@@ -46,7 +46,13 @@ impl Agent {
         let inner = &self.inner;
         let read = |conn_id: &[u8]| {
             let id = conn_id.to_vec();
-            inner.db(move |s| Ok((s.conn(&id)?, s.rcv_queues(&id)?, s.rcv_msg(&id, msg_id)?)))
+            inner.db(move |s| {
+                Ok((
+                    s.conn(&id)?,
+                    s.all_rcv_queues(&id)?,
+                    s.rcv_msg(&id, msg_id)?,
+                ))
+            })
         };
         // The server's ACK goes without the lock (a repeated ACK is harmless); the state
         // changes are made under it, once.
@@ -145,7 +151,7 @@ impl Inner {
         let g = self.lock.lock().await;
         let id = conn_id.to_vec();
         let (conn, rqs, sq) = self
-            .db(move |s| Ok((s.conn(&id)?, s.rcv_queues(&id)?, s.snd_queue(&id)?)))
+            .db(move |s| Ok((s.conn(&id)?, s.all_rcv_queues(&id)?, s.snd_queue(&id)?)))
             .await?;
         let rq = rqs.into_iter().find(|q| q.rcv_id == rcv_id);
         let (Some(conn), Some(rq)) = (conn, rq) else {
@@ -213,6 +219,9 @@ impl Inner {
     ) -> Result<AckMode, AgentError> {
         let env: ClientMsgEnvelope =
             decode_all(body).map_err(|_| AgentError::Message("client envelope"))?;
+        if let (true, Some(k)) = (rq.extra, env.header.e2e_pub_dh_key) {
+            return self.on_extra_queue_key(rq, k, &env).await;
+        }
         match (env.header.e2e_pub_dh_key, rq.e2e_dh_secret.clone()) {
             (Some(_), Some(_)) => Ok(AckMode::Now), // a repeated confirmation
             (None, None) => Err(AgentError::Message("no keys")),

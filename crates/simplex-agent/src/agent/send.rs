@@ -19,6 +19,7 @@ use smp_proto::MsgFlags;
 use smp_proto::Version;
 use tokio::sync::Notify;
 
+use super::redundant::copy_queues;
 use super::routing::{SendFail, SndCommand};
 use super::state;
 use super::switch::{delivery_target, send_target};
@@ -82,8 +83,15 @@ impl Inner {
         kind: SndMsgKind,
     ) -> Result<i64, AgentError> {
         let id = conn_id.to_vec();
-        let (conn, sqs, ratchet) = self
-            .db(move |s| Ok((s.conn(&id)?, s.snd_queues(&id)?, s.ratchet(&id)?)))
+        let (conn, sqs, extra, ratchet) = self
+            .db(move |s| {
+                Ok((
+                    s.conn(&id)?,
+                    s.snd_queues(&id)?,
+                    s.extra_snd_queues(&id)?,
+                    s.ratchet(&id)?,
+                ))
+            })
             .await?;
         let mut conn = conn.ok_or(AgentError::NoConnection)?;
         let (Some((sq, queue)), Some(ratchet)) = (send_target(sqs), ratchet) else {
@@ -129,6 +137,7 @@ impl Inner {
         )?;
         conn.last_snd_hash = hash.clone();
         let internal_id = conn.last_internal_id;
+        let copies = Inner::copies(conn_id, internal_id, kind, &env, &extra)?;
         let rec = SndMsgRecord {
             conn_id: conn_id.to_vec(),
             internal_id,
@@ -141,15 +150,16 @@ impl Inner {
             queue,
         };
         let id = conn_id.to_vec();
-        self.db(move |s| {
-            s.apply(vec![
-                Write::PutConn(conn),
-                Write::PutRatchet(id, ratchet),
-                Write::PutSndMsg(rec),
-            ])
-        })
-        .await?;
+        let mut writes = vec![
+            Write::PutConn(conn),
+            Write::PutRatchet(id, ratchet),
+            Write::PutSndMsg(rec),
+        ];
+        writes.extend(copies);
+        let copy_queues = copy_queues(&writes);
+        self.db(move |s| s.apply(writes)).await?;
         self.start_worker(conn_id);
+        self.start_copy_workers(&copy_queues);
         Ok(internal_id)
     }
 
@@ -170,10 +180,17 @@ impl Inner {
         tokio::spawn(delivery_loop(Arc::downgrade(self), conn_id.to_vec(), n));
     }
 
+    /// Wakes the delivery tasks of a connection (its current queue's and its redundant
+    /// queues').
     pub(super) fn wake_worker(&self, conn_id: &[u8]) {
         if let Ok(st) = self.state.lock() {
             if let Some(n) = st.workers.get(conn_id) {
                 n.notify_one();
+            }
+            for ((c, _), n) in &st.copy_workers {
+                if c == conn_id {
+                    n.notify_one();
+                }
             }
         }
     }
@@ -314,12 +331,7 @@ pub(super) async fn delivery_loop(inner: Weak<Inner>, conn_id: ConnId, notify: A
         }
         let id = conn_id.clone();
         let next = agent
-            .db(move |s| {
-                Ok((
-                    s.pending_snd_msgs(&id)?.into_iter().next(),
-                    s.snd_queues(&id)?,
-                ))
-            })
+            .db(move |s| Ok((s.next_pending_snd_msg(&id)?, s.snd_queues(&id)?)))
             .await;
         let (m, sq) = match next {
             Ok((Some(m), sqs)) if !sqs.is_empty() => match delivery_target(&sqs, &m) {

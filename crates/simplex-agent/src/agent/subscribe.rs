@@ -6,7 +6,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
-use simplex_crypto::PrivateAuthKey;
+use simplex_crypto::{sha256, PrivateAuthKey};
+use simplex_encoding::string::base64url_encode;
+use simplex_transport::socks::{SocksAuth, SocksCredentials};
+use simplex_transport::SocksRoute;
 use smp_client::{ServerEvent, SmpClient};
 use smp_proto::Response;
 use smp_proto::SmpServer;
@@ -26,7 +29,7 @@ impl Agent {
             .db(move |s| {
                 let mut out = Vec::new();
                 for id in &ids {
-                    out.extend(s.rcv_queues(id)?);
+                    out.extend(s.all_rcv_queues(id)?);
                 }
                 Ok(out)
             })
@@ -84,6 +87,36 @@ impl Inner {
         self.client_for(&key, server).await
     }
 
+    /// The SOCKS5 proxy and credentials of a transport session (`clientSocksCredentials`):
+    /// isolating by username, a hash of what the session is per (the user alone, or the
+    /// agent's run, the relay and the connection), so Tor opens a circuit per session.
+    fn socks_route(&self, key: &SessKey) -> Option<SocksRoute> {
+        let p = self.config.socks_proxy.as_ref()?;
+        let credentials = match &p.auth {
+            SocksAuth::Null => None,
+            SocksAuth::Username { username, password } => Some(SocksCredentials {
+                username: username.as_bytes().to_vec(),
+                password: password.as_bytes().to_vec(),
+            }),
+            SocksAuth::IsolateByAuth => {
+                let what = match &key.1 {
+                    None => "1".to_string(),
+                    Some(conn) => {
+                        format!("1:{}@{}/{}", self.started_at, key.0, base64url_encode(conn))
+                    }
+                };
+                Some(SocksCredentials {
+                    username: base64url_encode(&sha256(what.as_bytes())).into_bytes(),
+                    password: Vec::new(),
+                })
+            }
+        };
+        Some(SocksRoute {
+            proxy: p.addr,
+            credentials,
+        })
+    }
+
     /// Boxed with an explicit `Send` bound: the session task it spawns calls back into it.
     pub(super) fn client_for<'a>(
         self: &'a Arc<Self>,
@@ -100,7 +133,9 @@ impl Inner {
                     return Ok(c.clone());
                 }
             }
-            let (client, events) = SmpClient::connect(server, self.config.client.clone())
+            let mut config = self.config.client.clone();
+            config.transport.socks = self.socks_route(key);
+            let (client, events) = SmpClient::connect(server, config)
                 .await
                 .map_err(|e| smp_err(server, e))?;
             clients.insert(key.clone(), client.clone());
@@ -257,7 +292,7 @@ pub(super) async fn reconnect_loop(
                 let mut out = Vec::new();
                 for id in &ids {
                     let Some(c) = s.conn(id)? else { continue };
-                    for q in s.rcv_queues(id)? {
+                    for q in s.all_rcv_queues(id)? {
                         if c.status != ConnStatus::Suspended
                             && q.status != QueueStatus::Disabled
                             && q.server == srv

@@ -149,7 +149,7 @@ impl Inner {
     pub(super) async fn stats(&self, conn_id: &[u8]) -> Result<ConnectionStats, AgentError> {
         let id = conn_id.to_vec();
         let (conn, rqs, sqs) = self
-            .db(move |s| Ok((s.conn(&id)?, s.rcv_queues(&id)?, s.snd_queues(&id)?)))
+            .db(move |s| Ok((s.conn(&id)?, s.all_rcv_queues(&id)?, s.all_snd_queues(&id)?)))
             .await?;
         let conn = conn.ok_or(AgentError::NoConnection)?;
         Ok(ConnectionStats {
@@ -289,6 +289,7 @@ impl Inner {
             primary: false,
             replaces: None,
             switch_status: None,
+            extra: false,
         };
         let step = state::qadd_received(&mut sq, &mut new);
         let qkey = AMessage::QKey(vec![QueueKey {

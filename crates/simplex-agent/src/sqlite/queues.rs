@@ -10,11 +10,11 @@ use simplex_encoding::Encode;
 use zeroize::Zeroizing;
 
 use super::{
-    col, corrupt, dec, queue_status_parse, queue_status_text, secret_parse, server_parse,
-    server_text, SqliteStore,
+    col, corrupt, dec, msg_kind_parse, msg_kind_text, queue_status_parse, queue_status_text,
+    secret_parse, server_parse, server_text, SqliteStore,
 };
 use crate::error::StoreError;
-use crate::store::{RcvQueueRecord, SndQueueRecord};
+use crate::store::{ConnQueue, RcvQueueRecord, SndCopyRecord, SndQueueRecord};
 use crate::types::{RcvSwitchStatus, SndSwitchStatus};
 
 /// Queue rotation: the queue tables keyed by connection and queue ID (two of each kind
@@ -72,12 +72,50 @@ ALTER TABLE snd_messages ADD COLUMN snd_queue_id BLOB;
 ALTER TABLE rcv_messages ADD COLUMN rcv_queue_id BLOB;
 ";
 
+/// Redundant queues (`AgentConfig::redundancy`): a connection's further queues on other
+/// relays are flagged `extra` in the queue tables (the current and switching queues keep
+/// `extra = 0`), and the copies of each sent message for them wait in `snd_message_copies`
+/// until their relay accepts them.
+pub(super) const REDUNDANT: &str = "
+ALTER TABLE rcv_queues ADD COLUMN extra INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE snd_queues ADD COLUMN extra INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE snd_message_copies (
+  conn_id BLOB NOT NULL REFERENCES connections ON DELETE CASCADE,
+  snd_queue_id BLOB NOT NULL,
+  internal_id INTEGER NOT NULL,
+  msg_type TEXT NOT NULL,
+  msg_body BLOB NOT NULL,
+  PRIMARY KEY (conn_id, snd_queue_id, internal_id)
+) WITHOUT ROWID;
+";
+
+pub(super) fn put_snd_copy(tx: &Transaction<'_>, c: SndCopyRecord) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT OR REPLACE INTO snd_message_copies (conn_id, snd_queue_id, internal_id, msg_type, msg_body) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![c.conn_id, c.queue, c.internal_id, msg_kind_text(c.kind), c.body],
+    )?;
+    Ok(())
+}
+
+pub(super) fn delete_snd_copy(
+    tx: &Transaction<'_>,
+    conn_id: &[u8],
+    queue: &[u8],
+    internal_id: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "DELETE FROM snd_message_copies WHERE conn_id = ?1 AND snd_queue_id = ?2 AND internal_id = ?3",
+        params![conn_id, queue, internal_id],
+    )?;
+    Ok(())
+}
+
 pub(super) fn put_rcv_queue(tx: &Transaction<'_>, q: RcvQueueRecord) -> Result<(), StoreError> {
     let key = q.rcv_key.to_der();
     let e2e = q.e2e_priv_key.to_der();
     tx.execute(
-        "INSERT OR REPLACE INTO rcv_queues (conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret, e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version, rcv_primary, replace_rcv_queue_id, switch_status, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        "INSERT OR REPLACE INTO rcv_queues (conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret, e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version, rcv_primary, replace_rcv_queue_id, switch_status, created_at, extra)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         params![
             q.conn_id,
             server_text(&q.server),
@@ -93,24 +131,26 @@ pub(super) fn put_rcv_queue(tx: &Transaction<'_>, q: RcvQueueRecord) -> Result<(
             q.primary,
             q.replaces,
             q.switch_status.map(RcvSwitchStatus::as_str),
-            q.created_at
+            q.created_at,
+            q.extra
         ],
     )?;
     Ok(())
 }
 
-/// A queue replacing none takes the place of the connection's current one.
+/// A queue replacing none (and not redundant) takes the place of the connection's current
+/// one.
 pub(super) fn put_snd_queue(tx: &Transaction<'_>, q: SndQueueRecord) -> Result<(), StoreError> {
-    if q.replaces.is_none() {
+    if q.replaces.is_none() && !q.extra {
         tx.execute(
-            "DELETE FROM snd_queues WHERE conn_id = ?1 AND replace_snd_queue_id IS NULL AND snd_id != ?2",
+            "DELETE FROM snd_queues WHERE conn_id = ?1 AND replace_snd_queue_id IS NULL AND extra = 0 AND snd_id != ?2",
             params![q.conn_id, q.snd_id],
         )?;
     }
     let key = q.snd_key.to_der();
     tx.execute(
-        "INSERT OR REPLACE INTO snd_queues (conn_id, server, snd_id, snd_private_key, e2e_pub_key, e2e_dh_secret, sender_can_secure, status, smp_client_version, snd_primary, replace_snd_queue_id, switch_status)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "INSERT OR REPLACE INTO snd_queues (conn_id, server, snd_id, snd_private_key, e2e_pub_key, e2e_dh_secret, sender_can_secure, status, smp_client_version, snd_primary, replace_snd_queue_id, switch_status, extra)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             q.conn_id,
             server_text(&q.server),
@@ -123,7 +163,8 @@ pub(super) fn put_snd_queue(tx: &Transaction<'_>, q: SndQueueRecord) -> Result<(
             q.client_version,
             q.primary,
             q.replaces,
-            q.switch_status.map(SndSwitchStatus::as_str)
+            q.switch_status.map(SndSwitchStatus::as_str),
+            q.extra
         ],
     )?;
     Ok(())
@@ -156,6 +197,7 @@ fn rcv_queue_row(row: &Row<'_>) -> Result<RcvQueueRecord, StoreError> {
             None => None,
         },
         created_at: col(row, 14)?,
+        extra: col(row, 15)?,
     })
 }
 
@@ -178,31 +220,67 @@ fn snd_queue_row(row: &Row<'_>) -> Result<SndQueueRecord, StoreError> {
             Some(s) => Some(SndSwitchStatus::parse(&s).ok_or(corrupt("snd switch status"))?),
             None => None,
         },
+        extra: col(row, 12)?,
     })
 }
 
 impl SqliteStore {
+    /// The connection's current (and switching) receive queues, or its redundant ones.
     pub(super) fn read_rcv_queues(
         &self,
         conn_id: &[u8],
+        extra: bool,
     ) -> Result<Vec<RcvQueueRecord>, StoreError> {
         self.query_all(
-            "SELECT conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret, e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version, rcv_primary, replace_rcv_queue_id, switch_status, created_at
-             FROM rcv_queues WHERE conn_id = ?1 ORDER BY replace_rcv_queue_id IS NOT NULL, rcv_id",
-            params![conn_id],
+            "SELECT conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret, e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version, rcv_primary, replace_rcv_queue_id, switch_status, created_at, extra
+             FROM rcv_queues WHERE conn_id = ?1 AND extra = ?2 ORDER BY replace_rcv_queue_id IS NOT NULL, rcv_id",
+            params![conn_id, extra],
             rcv_queue_row,
         )
     }
 
+    /// The connection's current (and switching) send queues, or its redundant ones.
     pub(super) fn read_snd_queues(
         &self,
         conn_id: &[u8],
+        extra: bool,
     ) -> Result<Vec<SndQueueRecord>, StoreError> {
         self.query_all(
-            "SELECT conn_id, server, snd_id, snd_private_key, e2e_pub_key, e2e_dh_secret, sender_can_secure, status, smp_client_version, snd_primary, replace_snd_queue_id, switch_status
-             FROM snd_queues WHERE conn_id = ?1 ORDER BY replace_snd_queue_id IS NOT NULL, snd_id",
-            params![conn_id],
+            "SELECT conn_id, server, snd_id, snd_private_key, e2e_pub_key, e2e_dh_secret, sender_can_secure, status, smp_client_version, snd_primary, replace_snd_queue_id, switch_status, extra
+             FROM snd_queues WHERE conn_id = ?1 AND extra = ?2 ORDER BY replace_snd_queue_id IS NOT NULL, snd_id",
+            params![conn_id, extra],
             snd_queue_row,
+        )
+    }
+
+    pub(super) fn read_snd_copies(
+        &self,
+        conn_id: &[u8],
+        queue: &[u8],
+        limit: usize,
+    ) -> Result<Vec<SndCopyRecord>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.query_all(
+            "SELECT conn_id, snd_queue_id, internal_id, msg_type, msg_body FROM snd_message_copies
+             WHERE conn_id = ?1 AND snd_queue_id = ?2 ORDER BY internal_id LIMIT ?3",
+            params![conn_id, queue, limit],
+            |row| {
+                Ok(SndCopyRecord {
+                    conn_id: col(row, 0)?,
+                    queue: col(row, 1)?,
+                    internal_id: col(row, 2)?,
+                    kind: msg_kind_parse(&col::<String>(row, 3)?)?,
+                    body: col(row, 4)?,
+                })
+            },
+        )
+    }
+
+    pub(super) fn read_snd_copy_queues(&self) -> Result<Vec<ConnQueue>, StoreError> {
+        self.query_all(
+            "SELECT DISTINCT conn_id, snd_queue_id FROM snd_message_copies ORDER BY conn_id, snd_queue_id",
+            params![],
+            |row| Ok((col(row, 0)?, col(row, 1)?)),
         )
     }
 }

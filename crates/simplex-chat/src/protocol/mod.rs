@@ -1,14 +1,17 @@
 //! The chat protocol's JSON messages (`docs/protocol/simplex-chat.md`, `Protocol.hs`):
 //! `{"v":"1-8","msgId":"…","event":"x.msg.new","params":{…}}`.
 //!
-//! Only the direct-chat subset is understood: `x.info` (profile), `x.contact` (request to an
-//! address), `x.msg.new` with text content, `x.ok` (handshake), `x.direct.del` (the sender
-//! deleted the contact). Any other event decodes to
+//! Understood: `x.info` (profile), `x.contact` (request to an address), `x.msg.new` with
+//! text content, `x.ok` (handshake), `x.direct.del` (the sender deleted the contact) and
+//! the group events of module [`group`]. Any other event decodes to
 //! [`ChatEvent::Unknown`] and is ignored by the client. A body may be one JSON object, a
 //! JSON array of them (the reference's batches), or a compressed batch (`X…`, chat version
 //! 8: module [`compressed`]).
 
 mod compressed;
+pub mod group;
+
+pub use group::{GroupEvent, MemberRole};
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -16,14 +19,25 @@ use serde_json::{json, Map, Value};
 use simplex_encoding::string::base64url_encode;
 
 /// The chat protocol versions this client speaks, 1 to 8. What each version asks of a
-/// client (the named versions in the reference's `Protocol.hs`) and why we may claim it:
+/// client (the named versions in the reference's `Protocol.hs`) and how we meet it:
 /// - 1: the initial protocol.
-/// - 2 (`groupDirectInvVersion`), 3 (`groupFastLinkJoinVersion`), 4 (`groupForwardVersion`),
-///   5 (`batchSendVersion`, batches in groups), 6 (`groupHistoryIncludeWelcomeVersion`),
-///   7 (`memberProfileUpdateVersion`): duties in groups only. This client has no groups: a
-///   peer sends it group traffic only after it joined a group, which it cannot (a group
-///   invitation, `x.grp.inv`, is sent whatever the version and ignored here), so these
-///   versions change nothing on a direct connection.
+/// - 2 (`groupDirectInvVersion`): introduced members connect without a direct contact
+///   (`directConnReq` absent): we never send one and never need one.
+/// - 3 (`groupFastLinkJoinVersion`): joining a group link without a contact
+///   (`x.grp.link.inv`/`x.grp.link.mem`): the events are understood; group links are not
+///   offered by this client yet, so it is never asked to take part.
+/// - 4 (`groupForwardVersion`): a host forwards members' messages with
+///   `x.grp.msg.forward` until they are connected (`x.grp.mem.con`), and members unwrap
+///   them and drop copies by message ID: both done (`chat::group_events`).
+/// - 5 (`batchSendVersion`): JSON-array batches are decoded; this client sends one message
+///   per body, which any version reads. Group history: a host sends a new member of
+///   version 5+ the last 100 messages as forwarded messages after the introductions, and
+///   received history is forwarded messages, handled as above (authors we were not
+///   introduced to, members who left, are skipped).
+/// - 6 (`groupHistoryIncludeWelcomeVersion`): the welcome message's place in history:
+///   nothing to do for a client without welcome messages.
+/// - 7 (`memberProfileUpdateVersion`): `x.info` goes to groups on a profile change, and a
+///   member's `x.info` updates its profile: both done.
 /// - 8 (`pqEncryptionCompressionVersion`): post-quantum encryption (the agent's, on by
 ///   default) and compressed bodies, which the reference sends to peers of version 8 and
 ///   up: decoded here. The reference turns post-quantum encryption on for a contact only
@@ -101,6 +115,8 @@ pub enum ChatEvent {
     Ok,
     /// `x.direct.del` (params `{}`): the sender deleted the contact and its connection.
     DirectDel,
+    /// A group event (`x.grp.…`, module [`group`]).
+    Group(GroupEvent),
     /// Any other event (or `x.msg.new` with non-text content): ignored.
     Unknown(String),
 }
@@ -166,6 +182,14 @@ impl ChatMessage {
             ),
             ChatEvent::Ok => ("x.ok", json!({})),
             ChatEvent::DirectDel => ("x.direct.del", json!({})),
+            ChatEvent::Group(g) => (
+                g.name(),
+                // Serialising these derived types cannot fail; the event tag is dropped.
+                serde_json::to_value(g)
+                    .ok()
+                    .and_then(|mut v| v.get_mut("params").map(Value::take))
+                    .unwrap_or_else(|| json!({})),
+            ),
             ChatEvent::Unknown(e) => (e.as_str(), json!({})),
         };
         let mut m = Map::new();
@@ -186,6 +210,15 @@ impl ChatMessage {
     /// Decodes a body: one message, a batch (JSON array) or a compressed batch whose items
     /// are either (not compressed again).
     pub fn decode_all(body: &[u8]) -> Result<Vec<ChatMessage>, ProtocolError> {
+        Ok(Self::decode_all_raw(body)?
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect())
+    }
+
+    /// As [`ChatMessage::decode_all`], each message with the JSON object it came as (what a
+    /// host forwards).
+    pub fn decode_all_raw(body: &[u8]) -> Result<Vec<(ChatMessage, Value)>, ProtocolError> {
         match body.split_first() {
             Some((b'X', rest)) => {
                 let mut out = Vec::new();
@@ -202,12 +235,13 @@ impl ChatMessage {
     }
 
     /// One message or a JSON array of them.
-    fn decode_json(body: &[u8]) -> Result<Vec<ChatMessage>, ProtocolError> {
+    fn decode_json(body: &[u8]) -> Result<Vec<(ChatMessage, Value)>, ProtocolError> {
         let v: Value =
             serde_json::from_slice(body).map_err(|e| ProtocolError::Json(e.to_string()))?;
+        let with_raw = |v: Value| Ok((Self::from_value(v.clone())?, v));
         match v {
-            Value::Array(items) => items.into_iter().map(Self::from_value).collect(),
-            other => Ok(vec![Self::from_value(other)?]),
+            Value::Array(items) => items.into_iter().map(with_raw).collect(),
+            other => Ok(vec![with_raw(other)?]),
         }
     }
 
@@ -220,7 +254,8 @@ impl ChatMessage {
         }
     }
 
-    fn from_value(v: Value) -> Result<ChatMessage, ProtocolError> {
+    /// A message from its JSON object (also a forwarded one, `x.grp.msg.forward`'s `msg`).
+    pub fn from_value(v: Value) -> Result<ChatMessage, ProtocolError> {
         let Value::Object(mut m) = v else {
             return Err(ProtocolError::Json("not an object".into()));
         };
@@ -259,6 +294,15 @@ impl ChatMessage {
             }
             "x.ok" => ChatEvent::Ok,
             "x.direct.del" => ChatEvent::DirectDel,
+            name if GroupEvent::NAMES.contains(&name) => {
+                let tagged = json!({ "event": name, "params": params });
+                // A group event with parameters we cannot read is ignored like an unknown
+                // one, not failing the other messages of its batch.
+                match serde_json::from_value(tagged) {
+                    Ok(g) => ChatEvent::Group(g),
+                    Err(_) => ChatEvent::Unknown(event),
+                }
+            }
             _ => ChatEvent::Unknown(event),
         };
         Ok(ChatMessage { msg_id, event })

@@ -181,7 +181,12 @@ pub fn chat_command(prefix: &Path, server: Option<&str>, key: Option<&str>) -> C
 
 impl ChatProc {
     pub fn start(name: &str, prefix: &Path, server: Option<&str>, key: Option<&str>) -> ChatProc {
-        let mut child = chat_command(prefix, server, key)
+        Self::spawn(name, chat_command(prefix, server, key))
+    }
+
+    /// Starts the chat as `cmd` says.
+    pub fn spawn(name: &str, mut cmd: Command) -> ChatProc {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -334,7 +339,17 @@ pub fn item_line(mark: &str, rest: &str) -> Wanted {
 
 /// Starts a new user: answers the display name prompt.
 pub fn new_user(name: &str, prefix: &Path, server: Option<&str>, key: Option<&str>) -> ChatProc {
-    let mut p = ChatProc::start(name, prefix, server, key);
+    named(ChatProc::start(name, prefix, server, key), name)
+}
+
+/// [`new_user`] with more command-line arguments.
+pub fn new_user_with(name: &str, prefix: &Path, server: Option<&str>, args: &[&str]) -> ChatProc {
+    let mut cmd = chat_command(prefix, server, None);
+    cmd.args(args);
+    named(ChatProc::spawn(name, cmd), name)
+}
+
+fn named(mut p: ChatProc, name: &str) -> ChatProc {
     p.wait_for("asking for the display name", |l| {
         l == "It is only stored on your device and you can change it later."
     });

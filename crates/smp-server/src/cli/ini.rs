@@ -296,7 +296,14 @@ websockets = off\n\
 # the [AUTH] create_password, when set, is required for it too.\n\
 # How many proxy commands one client may have in progress at once (more wait).\n\
 # client_concurrency = 32\n\
-# host_mode = public\n\n\
+# Which host of a destination relay with several to use first: `public` (default) or\n\
+# `onion`; with required_host_mode = on, only those.\n\
+# host_mode = public\n\
+# required_host_mode = off\n\
+# The SOCKS5 proxy for connections to destination relays (Tor: 127.0.0.1:9050), used for\n\
+# .onion hosts only (socks_mode = onion, the default) or for all (socks_mode = always).\n\
+# socks_proxy = 127.0.0.1:9050\n\
+# socks_mode = onion\n\n\
 [INACTIVE_CLIENTS]\n\
 # Clients silent for `ttl` seconds are disconnected; checked every `check_interval` seconds.\n\
 disconnect = on\n\

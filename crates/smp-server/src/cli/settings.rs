@@ -4,11 +4,14 @@
 
 use std::path::Path;
 
+use simplex_transport::socks::SocksProxy;
+
 use super::ini::{password_problem, Ini};
 use super::DEFAULT_PORT;
 use crate::control::{ControlConfig, DEFAULT_DAILY_BLOCK_QUOTA};
 use crate::core::CoreConfig;
 use crate::msg_store::DEFAULT_NTF_TTL;
+use crate::proxy::{HostMode, SocksMode};
 use crate::server::InactiveClients;
 use crate::stats::{DailyLogConfig, PrometheusConfig, StatsConfig};
 
@@ -40,6 +43,9 @@ pub(super) struct Settings {
     pub inactive: Option<InactiveClients>,
     /// `[PROXY] client_concurrency`.
     pub client_concurrency: usize,
+    /// `[PROXY] socks_proxy`, `socks_mode`, `host_mode`, `required_host_mode`: how the
+    /// proxy role reaches destination relays.
+    pub proxy_route: ProxyRoute,
     /// `[TRANSPORT] control_port`: the control port, on 127.0.0.1.
     pub control_port: Option<u16>,
     /// `[AUTH] control_port_admin_password`, `control_port_user_password`,
@@ -103,6 +109,8 @@ impl Settings {
                 usize::try_from(n).unwrap_or(usize::MAX)
             });
 
+        let proxy_route = proxy_route(ini)?;
+
         Ok(Settings {
             store_log,
             restore,
@@ -123,6 +131,7 @@ impl Settings {
             ports,
             inactive,
             client_concurrency,
+            proxy_route,
             control_port,
             control,
         })
@@ -249,4 +258,99 @@ fn control(ini: &Ini) -> std::io::Result<(Option<u16>, ControlConfig)> {
             daily_block_quota,
         },
     ))
+}
+
+/// How the relay, as a proxy, reaches destination relays (`[PROXY]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyRoute {
+    /// `socks_proxy`.
+    pub socks_proxy: Option<SocksProxy>,
+    /// `socks_mode`: `onion` (default) or `always`.
+    pub socks_mode: SocksMode,
+    /// `host_mode`: `public` (default) or `onion`.
+    pub host_mode: HostMode,
+    /// `required_host_mode`: `off` (default) or `on`.
+    pub required_host_mode: bool,
+}
+
+fn proxy_route(ini: &Ini) -> std::io::Result<ProxyRoute> {
+    const P: &str = "PROXY";
+    let socks_proxy = match ini.get(P, "socks_proxy") {
+        None => None,
+        Some(v) => Some(SocksProxy::parse(v).map_err(|e| ini.bad(P, "socks_proxy", &e))?),
+    };
+    let socks_mode = match ini.one_of(P, "socks_mode", &["onion", "always"], &[])? {
+        Some("always") => SocksMode::Always,
+        _ => SocksMode::Onion,
+    };
+    let host_mode = match ini.one_of(P, "host_mode", &["public", "onion"], &[])? {
+        Some("onion") => HostMode::Onion,
+        _ => HostMode::Public,
+    };
+    Ok(ProxyRoute {
+        socks_proxy,
+        socks_mode,
+        host_mode,
+        required_host_mode: ini.flag(P, "required_host_mode", false)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(proxy: &str) -> std::io::Result<ProxyRoute> {
+        let text = format!("[PROXY]\n{proxy}");
+        proxy_route(&Ini::parse(Path::new("/cfg/smp-server.ini"), &text)?)
+    }
+
+    #[test]
+    fn proxy_route_as_the_reference_reads_it() {
+        let none = route("").expect("defaults");
+        assert_eq!(none.socks_proxy, None);
+        assert_eq!(
+            (none.socks_mode, none.host_mode, none.required_host_mode),
+            (SocksMode::Onion, HostMode::Public, false)
+        );
+        let r = route(
+            "socks_proxy = localhost:9050\nsocks_mode = always\nhost_mode = onion\n\
+             required_host_mode = on\n",
+        )
+        .expect("all set");
+        let p = r.socks_proxy.expect("proxy");
+        assert_eq!(p.addr, "127.0.0.1:9050".parse().expect("addr"));
+        assert_eq!(
+            (r.socks_mode, r.host_mode, r.required_host_mode),
+            (SocksMode::Always, HostMode::Onion, true)
+        );
+        let e = route("socks_proxy = tor.example:9050\n").expect_err("a name");
+        assert!(
+            e.to_string()
+                .contains("smp-server.ini:2: [PROXY] socks_proxy: SOCKS5 host should be"),
+            "{e}"
+        );
+        assert!(route("socks_mode = sometimes\n").is_err());
+        assert!(route("host_mode = tor\n").is_err());
+    }
+
+    #[test]
+    fn hosts_in_the_host_mode_order() {
+        use crate::proxy::hosts_by_mode;
+        use smp_proto::SmpServer;
+        let s = SmpServer::parse_str(
+            b"smp://LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI=@relay.example,abcdefghij234567.onion",
+        )
+        .expect("server");
+        let first = |m, r| -> Vec<String> {
+            hosts_by_mode(&s, m, r)
+                .iter()
+                .map(|x| x.hosts[0].to_string())
+                .collect()
+        };
+        let (public, onion) = ("relay.example", "abcdefghij234567.onion");
+        assert_eq!(first(HostMode::Public, false), vec![public, onion]);
+        assert_eq!(first(HostMode::Onion, false), vec![onion, public]);
+        assert_eq!(first(HostMode::Onion, true), vec![onion]);
+        assert_eq!(first(HostMode::Public, true), vec![public]);
+    }
 }

@@ -149,6 +149,10 @@ pub async fn start(paths: &Paths, opts: &StartOptions) -> std::io::Result<()> {
     server.set_proxy(crate::proxy::ProxyConfig {
         basic_auth: settings.password.as_ref().map(|p| p.as_bytes().to_vec()),
         client_concurrency: settings.client_concurrency,
+        socks_proxy: settings.proxy_route.socks_proxy.clone(),
+        socks_mode: settings.proxy_route.socks_mode,
+        host_mode: settings.proxy_route.host_mode,
+        required_host_mode: settings.proxy_route.required_host_mode,
         ..crate::proxy::ProxyConfig::default()
     });
     if let Some(control) = control {

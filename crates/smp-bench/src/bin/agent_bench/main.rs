@@ -1,0 +1,193 @@
+//! `agent-bench`: what the agent costs, measured through a real relay process (started on a
+//! fresh configuration, as `smp-bench` does) and real SQLite files.
+//!
+//! ```text
+//! cargo build --release -p smp-server -p smp-bench
+//! target/release/agent-bench [--quick] [--json FILE]
+//! ```
+//!
+//! Figures (all in one process with both agents, so the machine's two cores are shared by
+//! the relay and both agents):
+//! - `connect_ms`, `connect_pq_ms`: median, invitation created → `CON` on both sides;
+//! - `burst_msgs_per_s`: one connection, 200-byte messages one way, each received, stored
+//!   and acknowledged;
+//! - `fanout_sent_ms`, `fanout_received_ms`: one message to each of N connections, until
+//!   every `SENT` and until every message arrived;
+//! - `pingpong_ms`, `pingpong_pq_ms`: per message, alternating direction (a ratchet step
+//!   every message);
+//! - `resubscribe_s`: an agent start with M stored connections until every queue is
+//!   subscribed; `rss_bytes_per_connection`: this process's resident memory growth over
+//!   that start, per connection.
+
+mod scenarios;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use serde_json::{Map, Value};
+use smp_bench::server::{serve_as_relay, ServerBin, ServerProc, SERVE_ENV};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "agent-bench",
+    about = "The agent's figures through a real relay"
+)]
+struct Args {
+    /// The relay binary to start (default: `smp-server` next to this executable, else the
+    /// relay linked into this one; `self` forces the latter).
+    #[arg(long)]
+    server_bin: Option<String>,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Small sizes: the whole run in about a minute.
+    #[arg(long)]
+    quick: bool,
+    /// Connections timed one at a time (each kind).
+    #[arg(long)]
+    connects: Option<usize>,
+    /// Messages of the burst.
+    #[arg(long)]
+    burst: Option<usize>,
+    /// Round trips of each ping-pong.
+    #[arg(long)]
+    pingpong: Option<usize>,
+    /// Connections of the fan-out.
+    #[arg(long)]
+    fanout: Option<usize>,
+    /// Connections stored when the agent restarts.
+    #[arg(long)]
+    stored: Option<usize>,
+}
+
+/// The sizes of a run.
+pub struct Sizes {
+    /// Connections timed one at a time.
+    pub connects: usize,
+    /// Messages of the burst.
+    pub burst: usize,
+    /// Round trips of each ping-pong.
+    pub pingpong: usize,
+    /// Connections of the fan-out.
+    pub fanout: usize,
+    /// Connections stored when the agent restarts.
+    pub stored: usize,
+}
+
+impl Sizes {
+    fn of(quick: bool) -> Sizes {
+        if quick {
+            Sizes {
+                connects: 10,
+                burst: 2_000,
+                pingpong: 50,
+                fanout: 200,
+                stored: 1_000,
+            }
+        } else {
+            Sizes {
+                connects: 20,
+                burst: 10_000,
+                pingpong: 200,
+                fanout: 1_000,
+                stored: 10_000,
+            }
+        }
+    }
+}
+
+async fn run(args: &Args) -> Result<Map<String, Value>, BoxError> {
+    let bin = ServerBin::resolve(args.server_bin.as_deref())?;
+    eprintln!("relay: {}", bin.describe());
+    let relay = ServerProc::init_and_start(bin)?;
+    let server = relay.address()?;
+    let d = Sizes::of(args.quick);
+    let sizes = Sizes {
+        connects: args.connects.unwrap_or(d.connects).max(1),
+        burst: args.burst.unwrap_or(d.burst),
+        pingpong: args.pingpong.unwrap_or(d.pingpong).max(1),
+        fanout: args.fanout.unwrap_or(d.fanout),
+        stored: args.stored.unwrap_or(d.stored),
+    };
+    let mut out = Map::new();
+    out.insert("quick".into(), Value::Bool(args.quick));
+    scenarios::all(server, &sizes, &mut out).await?;
+    drop(relay);
+    Ok(out)
+}
+
+fn print_table(r: &Map<String, Value>) {
+    let rows = [
+        ("connect_ms", "connect (median)", "ms"),
+        ("connect_pq_ms", "connect, post-quantum (median)", "ms"),
+        (
+            "burst_msgs_per_s",
+            "burst, one way, each acknowledged",
+            "msg/s",
+        ),
+        ("fanout_sent_ms", "fan-out: all SENT", "ms"),
+        ("fanout_received_ms", "fan-out: all received", "ms"),
+        ("pingpong_ms", "ping-pong, per message", "ms"),
+        (
+            "pingpong_pq_ms",
+            "ping-pong, post-quantum, per message",
+            "ms",
+        ),
+        ("resubscribe_s", "start with stored connections", "s"),
+        (
+            "rss_bytes_per_connection",
+            "memory per idle connection",
+            "B",
+        ),
+    ];
+    println!("| {:<38} | {:>12} | {:<6} |", "metric", "value", "unit");
+    println!("|{:-<40}|{:->14}|{:-<8}|", "", "", "");
+    for (key, name, unit) in rows {
+        if let Some(v) = r.get(key).and_then(Value::as_f64) {
+            let shown = if v >= 100.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.2}")
+            };
+            println!("| {name:<38} | {shown:>12} | {unit:<6} |");
+        }
+    }
+    for key in ["fanout_connections", "stored_connections", "burst_messages"] {
+        if let Some(v) = r.get(key) {
+            println!("{key}: {v}");
+        }
+    }
+}
+
+fn main() {
+    if std::env::var_os(SERVE_ENV).is_some() {
+        serve_as_relay();
+        return;
+    }
+    let args = Args::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("agent-bench: {e}");
+            std::process::exit(1);
+        }
+    };
+    match rt.block_on(run(&args)) {
+        Ok(result) => {
+            print_table(&result);
+            if let Some(path) = &args.json {
+                let text = serde_json::to_string_pretty(&result).unwrap_or_default();
+                if let Err(e) = std::fs::write(path, text + "\n") {
+                    eprintln!("agent-bench: writing {}: {e}", path.display());
+                    std::process::exit(1);
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("agent-bench: {e}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! The agent-bench scenarios: two agents in this process on SQLite files, one relay.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use simplex_agent::store::ConnId;
+use simplex_agent::{Agent, AgentConfig, AgentEvent, Event, SqliteStore};
+use smp_bench::server::rss_bytes;
+use smp_proto::SmpServer;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::{BoxError, Sizes};
+
+/// A wait for the next event longer than this fails the run.
+const STALL: Duration = Duration::from_secs(60);
+/// Connections made at once when many are needed.
+const BATCH: usize = 50;
+
+struct Side {
+    agent: Agent,
+    rx: UnboundedReceiver<AgentEvent>,
+}
+
+fn config(server: &SmpServer, pq: bool) -> AgentConfig {
+    let mut c = AgentConfig::new(vec![server.clone()]);
+    c.pq_support = pq;
+    c
+}
+
+async fn start(dir: &Path, name: &str, config: AgentConfig) -> Result<Side, BoxError> {
+    let store = SqliteStore::open(&dir.join(format!("{name}.db")), name)?;
+    let (agent, rx) = Agent::start(config, Box::new(store)).await?;
+    Ok(Side { agent, rx })
+}
+
+async fn next(s: &mut Side) -> Result<AgentEvent, BoxError> {
+    match tokio::time::timeout(STALL, s.rx.recv()).await {
+        Ok(Some(e)) => Ok(e),
+        Ok(None) => Err("agent stopped".into()),
+        Err(_) => Err("no event for 60 s".into()),
+    }
+}
+
+/// Makes `k` connections from `a` to `b` (created and joined, then allowed as the
+/// confirmations come); returns them once both sides reported `CON` for each.
+async fn connect(a: &mut Side, b: &mut Side, k: usize) -> Result<Vec<(ConnId, ConnId)>, BoxError> {
+    let mut pairs = Vec::with_capacity(k);
+    for _ in 0..k {
+        let (a_conn, link) = a.agent.create_connection().await?;
+        let b_conn = b.agent.join_connection(&link, b"b").await?;
+        pairs.push((a_conn, b_conn));
+    }
+    let (mut con_a, mut con_b) = (0, 0);
+    while con_a < k || con_b < k {
+        tokio::select! {
+            e = next(a) => match e?.event {
+                Event::Conf { conf_id, .. } => a.agent.allow_connection(&conf_id, b"a").await?,
+                Event::Con => con_a += 1,
+                _ => {}
+            },
+            e = next(b) => if e?.event == Event::Con { con_b += 1 },
+        }
+    }
+    Ok(pairs)
+}
+
+fn median_ms(mut v: Vec<Duration>) -> f64 {
+    v.sort();
+    v.get(v.len() / 2).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// Median time of `n` connections made one at a time.
+async fn connect_times(
+    dir: &Path,
+    server: &SmpServer,
+    pq: bool,
+    n: usize,
+) -> Result<f64, BoxError> {
+    let tag = if pq { "pq" } else { "plain" };
+    let mut a = start(dir, &format!("connect-a-{tag}"), config(server, pq)).await?;
+    let mut b = start(dir, &format!("connect-b-{tag}"), config(server, pq)).await?;
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        connect(&mut a, &mut b, 1).await?;
+        times.push(t.elapsed());
+    }
+    a.agent.stop().await;
+    b.agent.stop().await;
+    Ok(median_ms(times))
+}
+
+/// Receives messages on `r` until `n` arrived, acknowledging each (no receipt).
+async fn receive(r: &mut Side, n: usize) -> Result<(), BoxError> {
+    let mut got = 0;
+    while got < n {
+        let e = next(r).await?;
+        if let Event::Msg { meta, .. } = e.event {
+            r.agent.ack_message(&e.conn_id, meta.msg_id, None).await?;
+            got += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Messages per second, `n` of 200 bytes one way on one connection.
+async fn burst(a: &mut Side, b: &mut Side, conn: &[u8], n: usize) -> Result<f64, BoxError> {
+    let body = [b'x'; 200];
+    let sender = a.agent.clone();
+    let conn = conn.to_vec();
+    let t = Instant::now();
+    let sending = tokio::spawn(async move {
+        for _ in 0..n {
+            sender.send_message(&conn, &body).await?;
+        }
+        Ok::<(), simplex_agent::AgentError>(())
+    });
+    receive(b, n).await?;
+    sending.await??;
+    let secs = t.elapsed().as_secs_f64();
+    while a.rx.try_recv().is_ok() {}
+    Ok(n as f64 / secs)
+}
+
+/// Milliseconds per message, alternating direction.
+async fn pingpong(
+    a: &mut Side,
+    b: &mut Side,
+    (ab, ba): &(ConnId, ConnId),
+    rounds: usize,
+) -> Result<f64, BoxError> {
+    let body = [b'p'; 200];
+    let t = Instant::now();
+    for _ in 0..rounds {
+        a.agent.send_message(ab, &body).await?;
+        receive(b, 1).await?;
+        b.agent.send_message(ba, &body).await?;
+        receive(a, 1).await?;
+    }
+    Ok(t.elapsed().as_secs_f64() * 1000.0 / (2 * rounds) as f64)
+}
+
+/// One message to each connection: (ms until every SENT, ms until every message arrived).
+async fn fanout(
+    a: &mut Side,
+    b: &mut Side,
+    pairs: &[(ConnId, ConnId)],
+) -> Result<(f64, f64), BoxError> {
+    let t = Instant::now();
+    for (ab, _) in pairs {
+        a.agent.send_message(ab, b"fan-out").await?;
+    }
+    let n = pairs.len();
+    let (mut sent, mut got) = (0, 0);
+    let (mut sent_at, mut got_at) = (None, None);
+    while sent < n || got < n {
+        tokio::select! {
+            e = next(a), if sent < n => if let Event::Sent(_) = e?.event {
+                sent += 1;
+                if sent == n { sent_at = Some(t.elapsed()) }
+            },
+            e = next(b), if got < n => {
+                let e = e?;
+                if let Event::Msg { meta, .. } = e.event {
+                    b.agent.ack_message(&e.conn_id, meta.msg_id, None).await?;
+                    got += 1;
+                    if got == n { got_at = Some(t.elapsed()) }
+                }
+            },
+        }
+    }
+    let ms = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    Ok((ms(sent_at), ms(got_at)))
+}
+
+/// Runs every scenario, adding its figures to `out`.
+pub async fn all(
+    server: SmpServer,
+    sizes: &Sizes,
+    out: &mut Map<String, Value>,
+) -> Result<(), BoxError> {
+    let dir = tempfile::Builder::new().prefix("agent-bench-").tempdir()?;
+    let dir = dir.path();
+    let num = |v: f64| Value::from((v * 100.0).round() / 100.0);
+
+    eprintln!(
+        "connect: {} connections, then with post-quantum keys",
+        sizes.connects
+    );
+    out.insert(
+        "connect_ms".into(),
+        num(connect_times(dir, &server, false, sizes.connects).await?),
+    );
+    out.insert(
+        "connect_pq_ms".into(),
+        num(connect_times(dir, &server, true, sizes.connects).await?),
+    );
+
+    let mut a = start(dir, "a", config(&server, false)).await?;
+    let mut b = start(dir, "b", config(&server, false)).await?;
+    let first = connect(&mut a, &mut b, 1).await?.remove(0);
+    eprintln!("burst: {} messages", sizes.burst);
+    out.insert("burst_messages".into(), Value::from(sizes.burst));
+    out.insert(
+        "burst_msgs_per_s".into(),
+        num(burst(&mut a, &mut b, &first.0, sizes.burst).await?),
+    );
+    eprintln!(
+        "ping-pong: {} round trips, then with post-quantum keys",
+        sizes.pingpong
+    );
+    out.insert(
+        "pingpong_ms".into(),
+        num(pingpong(&mut a, &mut b, &first, sizes.pingpong).await?),
+    );
+    {
+        let mut pa = start(dir, "pq-a", config(&server, true)).await?;
+        let mut pb = start(dir, "pq-b", config(&server, true)).await?;
+        let pair = connect(&mut pa, &mut pb, 1).await?.remove(0);
+        let ms = pingpong(&mut pa, &mut pb, &pair, sizes.pingpong).await?;
+        out.insert("pingpong_pq_ms".into(), num(ms));
+        pa.agent.stop().await;
+        pb.agent.stop().await;
+    }
+
+    let total = sizes.stored.max(sizes.fanout);
+    eprintln!("making {total} connections");
+    let mut pairs = Vec::with_capacity(total);
+    while pairs.len() < total {
+        let k = BATCH.min(total - pairs.len());
+        pairs.extend(connect(&mut a, &mut b, k).await?);
+    }
+    eprintln!(
+        "fan-out: one message to each of {} connections",
+        sizes.fanout
+    );
+    let (sent, got) = fanout(&mut a, &mut b, &pairs[..sizes.fanout]).await?;
+    out.insert("fanout_connections".into(), Value::from(sizes.fanout));
+    out.insert("fanout_sent_ms".into(), num(sent));
+    out.insert("fanout_received_ms".into(), num(got));
+
+    // Bob's agent again, on his database of `stored` + 2 connections.
+    let stored = pairs.len() + 1;
+    b.agent.stop().await;
+    drop(b);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let me = std::process::id();
+    let rss0 = rss_bytes(me).unwrap_or(0);
+    let t = Instant::now();
+    let b = start(dir, "b", config(&server, false)).await?;
+    let secs = t.elapsed().as_secs_f64();
+    let rss1 = rss_bytes(me).unwrap_or(0);
+    eprintln!("restart with {stored} connections: {secs:.2} s");
+    out.insert("stored_connections".into(), Value::from(stored));
+    out.insert("resubscribe_s".into(), num(secs));
+    let per = rss1.saturating_sub(rss0) as f64 / stored as f64;
+    out.insert("rss_bytes_per_connection".into(), Value::from(per.round()));
+    a.agent.stop().await;
+    b.agent.stop().await;
+    Ok(())
+}
