@@ -42,8 +42,9 @@ pub struct UploadOptions {
     pub parallel: usize,
     /// Retries of a chunk after network errors.
     pub retries: usize,
-    /// The relays' password for new files, if they need one.
-    pub auth: Option<BasicAuth>,
+    /// Passwords for new files, by relay address (`xftp://<fp>:<password>@…` in the
+    /// reference's notation), for the relays that need one.
+    pub auth: std::collections::HashMap<String, BasicAuth>,
     /// Connection settings.
     pub config: ClientConfig,
     /// Where the encrypted work file and the state file are kept until the upload ends.
@@ -58,7 +59,7 @@ impl UploadOptions {
             recipients,
             parallel: 4,
             retries: 3,
-            auth: None,
+            auth: std::collections::HashMap::new(),
             config: ClientConfig::default(),
             work_dir,
         }
@@ -288,6 +289,12 @@ pub async fn upload(
     let (enc_path, state_path) = work_paths(file, &opts.work_dir);
     let meta = std::fs::metadata(file)?;
     let (file_size, mtime) = (meta.len(), modified(&meta));
+    if file_size > xftp_proto::chunks::MAX_FILE_SIZE {
+        return Err(ClientError::Invalid(format!(
+            "Files bigger than {} are not supported",
+            xftp_proto::file_size_str(xftp_proto::chunks::MAX_FILE_SIZE)
+        )));
+    }
     let servers: Vec<String> = opts.servers.iter().map(|s| s.to_string()).collect();
     // A saved state is used only for the same file, recipients and relays.
     let resumed = load_json::<UploadState>(&state_path).filter(|s| {
@@ -334,7 +341,7 @@ pub async fn upload(
             state: state.clone(),
             state_path: state_path.clone(),
             enc_path: enc_path.clone(),
-            auth: opts.auth.clone(),
+            auth: opts.auth.get(&chunk.server).cloned(),
             retries: opts.retries,
         };
         let sem = sem.clone();

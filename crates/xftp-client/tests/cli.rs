@@ -270,3 +270,51 @@ async fn killed_send_and_recv_continue_from_finished_chunks() {
     assert!(std::fs::read(inbox.join("video.mp4")).expect("file") == data);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_to_a_relay_that_needs_a_password() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::new(tmp.path());
+    let mut cfg = relay.config();
+    cfg.create_password = Some(smp_proto::BasicAuth::new(b"s3cret").expect("password"));
+    let server = relay.start(cfg).await;
+    let src = tmp.path().join("note.txt");
+    random_file(&src, 5000);
+    let work = s(&tmp.path().join("t"));
+    let plain = address(&server).to_string();
+    let o = run(&[
+        "send",
+        &s(&src),
+        &s(tmp.path()),
+        "-s",
+        &plain,
+        "--tmp",
+        &work,
+        "-r",
+        "1",
+    ])
+    .await;
+    assert!(!o.status.success());
+    assert!(text(&o).contains("AUTH"), "{}", text(&o));
+    let with_pw = plain.replacen('@', ":s3cret@", 1);
+    let o = run(&[
+        "send",
+        &s(&src),
+        &s(tmp.path()),
+        "-s",
+        &with_pw,
+        "--tmp",
+        &work,
+    ])
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let rcv = tmp.path().join("note.txt.xftp/rcv1.xftp");
+    let desc = std::fs::read_to_string(&rcv).expect("description");
+    assert!(
+        !desc.contains("s3cret"),
+        "the password is not passed to recipients: {desc}"
+    );
+    let o = run(&["recv", &s(&rcv), &s(&tmp.path().join("in")), "-y"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    server.stop().await;
+}

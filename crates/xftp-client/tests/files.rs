@@ -149,7 +149,8 @@ async fn chunks_expire() {
             )
             .await
         {
-            Ok(()) => {
+            // A body cut off because the chunk expired while it was sent: ask again.
+            Ok(()) | Err(ClientError::Http(_)) => {
                 assert!(Instant::now() < deadline, "never expired");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -160,7 +161,11 @@ async fn chunks_expire() {
         matches!(e, ClientError::Relay(XftpErrorType::Auth)),
         "{e:?}"
     );
-    assert_eq!(server.relay.store().len(), 0);
+    // The record goes last (after the body and the counters).
+    while !server.relay.store().is_empty() {
+        assert!(Instant::now() < deadline, "the record stays");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(server.relay.stats.snapshot().files_expired, 1);
     assert_eq!(
         std::fs::read_dir(tmp.path().join("files"))

@@ -160,19 +160,25 @@ impl Relay {
         };
         let mut n = 0;
         for sid in expired {
-            let removed = self.store().delete_file(&sid);
-            if let Ok(f) = removed {
-                if let Some(p) = &f.path {
-                    if p.exists() {
-                        if let Err(e) = std::fs::remove_file(p) {
-                            tracing::error!("failed to remove an expired chunk: {e}");
-                        }
-                        Stats::add(&self.stats.files_count, -1);
-                        Stats::add(&self.stats.files_size, -i64::from(f.info.size));
-                    }
+            // As the reference: the body and the counters first, then the record, so that a
+            // command refused for a missing record finds the expiry counted.
+            let body = self
+                .store()
+                .file(&sid)
+                .map(|f| (f.path.clone(), f.info.size));
+            let Some((path, size)) = body else {
+                continue;
+            };
+            if let Some(p) = path.filter(|p| p.exists()) {
+                if let Err(e) = std::fs::remove_file(&p) {
+                    tracing::error!("failed to remove an expired chunk: {e}");
                 }
-                self.log(&LogRecord::DeleteFile(sid));
-                Stats::add(&self.stats.files_expired, 1);
+                Stats::add(&self.stats.files_count, -1);
+                Stats::add(&self.stats.files_size, -i64::from(size));
+            }
+            Stats::add(&self.stats.files_expired, 1);
+            self.log(&LogRecord::DeleteFile(sid.clone()));
+            if self.store().delete_file(&sid).is_ok() {
                 n += 1;
             }
         }

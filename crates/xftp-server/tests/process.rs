@@ -223,3 +223,47 @@ async fn start_without_configuration_initializes_it() {
     s.child.kill().expect("kill");
     s.child.wait().expect("wait");
 }
+
+#[test]
+fn init_options_shape_the_configuration() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (cfg, log) = (tmp.path().join("etc"), tmp.path().join("var"));
+    let files = tmp.path().join("files").to_string_lossy().into_owned();
+    let o = run(
+        &cfg,
+        &log,
+        &[
+            "init",
+            "--disable-store-log",
+            "-a",
+            "ED25519",
+            "-n",
+            "files.example.com",
+            "-p",
+            &files,
+            "-q",
+            "500mb",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("@files.example.com\n"), "{out}");
+    let ini = std::fs::read_to_string(cfg.join("file-server.ini")).expect("ini");
+    assert!(ini.contains("\nenable = off\n"), "{ini}");
+    assert!(ini.contains("\nhost = files.example.com\n"), "{ini}");
+    assert!(ini.contains("\nstorage_quota = 500mb\n"), "{ini}");
+    let crt = std::fs::read(cfg.join("server.crt")).expect("crt");
+    let crt = openssl::x509::X509::from_pem(&crt).expect("pem");
+    assert_eq!(
+        crt.public_key().expect("key").id(),
+        openssl::pkey::Id::ED25519
+    );
+    for bad in [
+        vec!["init", "-p", &files],
+        vec!["init", "-p", &files, "-q", "lots"],
+        vec!["init", "-p", &files, "-q", "1gb", "-a", "RSA"],
+    ] {
+        let o = run(&tmp.path().join("etc2"), &log, &bad);
+        assert!(!o.status.success(), "{bad:?} refused");
+    }
+}

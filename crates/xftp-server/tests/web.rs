@@ -126,3 +126,59 @@ async fn web_clients_handshake_with_a_signed_challenge() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn malformed_requests_are_answered_with_errors_and_the_relay_goes_on() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let gen = GeneratedCredentials::generate(SignAlgorithm::Ed25519, "localhost").expect("creds");
+    let creds = gen.server_credentials().expect("creds");
+    let cfg = ServerConfig::new(
+        "127.0.0.1:0".parse().expect("addr"),
+        tmp.path().join("files"),
+    );
+    let server = xftp_server::start(cfg, &creds).await.expect("starts");
+    // No ALPN: version 1, no handshake.
+    let ctx = simplex_transport::tls::client_context_with_alpn(&[]).expect("ctx");
+    let tcp = TcpStream::connect(server.addr).await.expect("tcp");
+    let mut tls = SslStream::new(Ssl::new(&ctx).expect("ssl"), tcp).expect("stream");
+    std::pin::Pin::new(&mut tls).connect().await.expect("TLS");
+    let mut finished = [0u8; 64];
+    let n = tls.ssl().finished(&mut finished);
+    let session_id = finished[..n].to_vec();
+    let (send, conn) = h2::client::handshake(tls).await.expect("h2");
+    tokio::spawn(conn);
+    let v = Version(1);
+    let error_of = |block: &[u8]| {
+        assert_eq!(block.len(), XFTP_BLOCK_SIZE);
+        decode_client_block(v, &session_id, block)
+            .expect("response")
+            .response
+    };
+    let mut noise = vec![0u8; XFTP_BLOCK_SIZE];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut noise);
+    for body in [
+        noise,
+        vec![1u8; 100],
+        Vec::new(),
+        vec![0u8; XFTP_BLOCK_SIZE * 2],
+    ] {
+        let block = post(&send, None, body).await;
+        assert_eq!(
+            error_of(&block),
+            Ok(FileResponse::Err(XftpErrorType::Block))
+        );
+    }
+    // A block from another session.
+    let ping = encode_signed_command_block(v, b"other session", b"", b"", &FileCommand::Ping, None)
+        .expect("ping");
+    let block = post(&send, None, ping).await;
+    assert_eq!(
+        error_of(&block),
+        Ok(FileResponse::Err(XftpErrorType::Session))
+    );
+    let ping = encode_signed_command_block(v, &session_id, b"", b"", &FileCommand::Ping, None)
+        .expect("ping");
+    let block = post(&send, None, ping).await;
+    assert_eq!(error_of(&block), Ok(FileResponse::Pong));
+    server.stop().await;
+}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use smp_proto::BasicAuth;
 use xftp_client::download::unique_path;
 use xftp_client::{ClientConfig, ClientError, DownloadOptions, Progress, UploadOptions};
 use xftp_proto::description::split_descriptions;
@@ -85,13 +86,32 @@ enum Command {
     },
 }
 
-/// `-s`: relays separated by `;`.
+/// `-s`: relays separated by `;`, each possibly with its password for new files
+/// (`xftp://<fingerprint>:<password>@<hosts>`).
 #[derive(Debug, Clone)]
-struct Servers(Vec<XftpServer>);
+struct Servers(Vec<(XftpServer, Option<BasicAuth>)>);
+
+fn parse_server(a: &str) -> Result<(XftpServer, Option<BasicAuth>), String> {
+    let a = a.trim();
+    let bad = |e: &dyn std::fmt::Display| format!("{a}: {e}");
+    // The password sits between the fingerprint and `@`.
+    let (addr, auth) = match a.strip_prefix("xftp://").and_then(|r| r.split_once('@')) {
+        Some((cred, hosts)) => match cred.split_once(':') {
+            Some((fp, pw)) => {
+                let auth = BasicAuth::new(pw.as_bytes()).map_err(|e| bad(&e))?;
+                (format!("xftp://{fp}@{hosts}"), Some(auth))
+            }
+            None => (a.to_owned(), None),
+        },
+        None => (a.to_owned(), None),
+    };
+    let server = XftpServer::parse_str(addr.as_bytes()).map_err(|e| bad(&e))?;
+    Ok((server, auth))
+}
 
 fn parse_servers(s: &str) -> Result<Servers, String> {
     s.split(';')
-        .map(|a| XftpServer::parse_str(a.trim().as_bytes()).map_err(|e| format!("{a}: {e}")))
+        .map(parse_server)
         .collect::<Result<Vec<_>, _>>()
         .map(Servers)
 }
@@ -174,12 +194,18 @@ async fn send(
         Some(s) => s.0,
         None => parse_servers(&DEFAULT_SERVERS.join(";"))?.0,
     };
+    let auth = servers
+        .iter()
+        .filter_map(|(s, a)| a.clone().map(|a| (s.to_string(), a)))
+        .collect();
+    let servers = servers.into_iter().map(|(s, _)| s).collect();
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or("not a file name")?;
     let mut opts = UploadOptions::new(servers, recipients, tmp.unwrap_or_else(std::env::temp_dir));
     opts.retries = retry;
+    opts.auth = auth;
     println!("Encrypting file...");
     let (pb, progress) = bar("Uploaded");
     let sent = xftp_client::upload(&file, &opts, Some(progress))
