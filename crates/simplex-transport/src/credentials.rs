@@ -165,6 +165,27 @@ impl ServerCredentials {
         Self::new(chain, key)
     }
 
+    /// Loads a web certificate file (the leaf, then any intermediates, PEM) and its key
+    /// (PEM), such as the XFTP relay's `[WEB] cert` and `key`: a certificate browsers accept
+    /// (any key type, any chain length), for TLS only — not a relay identity, so the chain
+    /// and key rules of [`ServerCredentials::new`] do not apply.
+    pub fn load_web(cert: &Path, key: &Path) -> Result<Self, TransportError> {
+        let chain = read_pem_chain(cert)?;
+        let key_pem = fs::read(key).map_err(|e| cred_err(&key.display().to_string(), e))?;
+        let key = PKey::private_key_from_pem(&key_pem)
+            .map_err(|e| cred_err(&key.display().to_string(), e))?;
+        let leaf = chain
+            .first()
+            .ok_or_else(|| cred_err(&cert.display().to_string(), "no certificate"))?;
+        if !leaf.public_key()?.public_eq(&key) {
+            return Err(cred_err(
+                "the web key",
+                "does not match the web certificate",
+            ));
+        }
+        Ok(ServerCredentials { chain, key })
+    }
+
     /// Loads `ca.crt`, `server.crt` and `server.key` from a configuration directory.
     pub fn load_dir(dir: &Path) -> Result<Self, TransportError> {
         Self::load(

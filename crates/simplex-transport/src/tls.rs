@@ -99,6 +99,53 @@ pub fn server_context_with_alpn(
     creds: &ServerCredentials,
     alpn_wire: &'static [u8],
 ) -> Result<SslContext, TransportError> {
+    Ok(server_builder(creds, alpn_wire)?.build())
+}
+
+/// [`server_context_with_alpn`], with `sni` (another context, say with a web certificate a
+/// browser accepts) for the connections whose client names a host (SNI), as the
+/// reference's XFTP relay serves its `[WEB]` certificate to web clients.
+///
+/// Both contexts then take the reference's HTTPS parameters (`defaultSupportedParamsHTTPS`):
+/// AES-GCM besides ChaCha20-Poly1305, P-521 and FFDHE groups besides X25519/X448, and ECDSA
+/// and RSA signatures besides EdDSA — a browser's certificate is ECDSA or RSA.
+pub fn server_context_with_sni(
+    creds: &ServerCredentials,
+    alpn_wire: &'static [u8],
+    sni: &ServerCredentials,
+) -> Result<SslContext, TransportError> {
+    let mut web = server_builder(sni, alpn_wire)?;
+    https_policy(&mut web)?;
+    let web = web.build();
+    let mut b = server_builder(creds, alpn_wire)?;
+    https_policy(&mut b)?;
+    b.set_servername_callback(move |ssl, _alert| {
+        if ssl.servername(openssl::ssl::NameType::HOST_NAME).is_some() {
+            ssl.set_ssl_context(&web)
+                .map_err(|_| openssl::ssl::SniError::ALERT_FATAL)?;
+        }
+        Ok(())
+    });
+    Ok(b.build())
+}
+
+/// The reference's `defaultSupportedParamsHTTPS`, for a relay that also serves browsers.
+fn https_policy(b: &mut SslContextBuilder) -> Result<(), TransportError> {
+    b.set_ciphersuites(
+        "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256",
+    )?;
+    b.set_groups_list("X25519:X448:P-521:ffdhe4096:ffdhe6144:ffdhe8192")?;
+    b.set_sigalgs_list(
+        "ed448:ed25519:ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:rsa_pss_rsae_sha512:\
+         rsa_pss_rsae_sha384:rsa_pss_rsae_sha256:RSA+SHA512:RSA+SHA384:RSA+SHA256",
+    )?;
+    Ok(())
+}
+
+fn server_builder(
+    creds: &ServerCredentials,
+    alpn_wire: &'static [u8],
+) -> Result<openssl::ssl::SslContextBuilder, TransportError> {
     let mut b = SslContext::builder(SslMethod::tls_server())?;
     common_policy(&mut b)?;
     let (leaf, rest) = creds
@@ -119,7 +166,7 @@ pub fn server_context_with_alpn(
     b.set_alpn_select_callback(|_ssl, offered| {
         openssl::ssl::select_next_proto(alpn_wire, offered).ok_or(AlpnError::NOACK)
     });
-    Ok(b.build())
+    Ok(b)
 }
 
 /// A client TLS context with the SMP policy. `offer_alpn = false` makes a legacy client

@@ -71,6 +71,9 @@ pub struct ServerConfig {
     pub control: Option<(u16, smp_server::control::ControlConfig)>,
     /// `prometheus_interval`: the metrics file and how often it is rewritten.
     pub prometheus: Option<(PathBuf, Duration)>,
+    /// `[WEB] cert` and `key`: the certificate (a browser accepts) served to clients that
+    /// name a host (SNI), as web clients do; with it, their answers carry CORS headers.
+    pub web_tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl ServerConfig {
@@ -96,6 +99,7 @@ impl ServerConfig {
             stats: None,
             prometheus: None,
             control: None,
+            web_tls: None,
         }
     }
 }

@@ -161,9 +161,14 @@ pub async fn start(cfg: ServerConfig, creds: &ServerCredentials) -> std::io::Res
     };
     let identity = relay::Identity::new(creds).map_err(err)?;
     let key_hash = identity.key_hash.clone();
-    let ctx =
-        simplex_transport::tls::server_context_with_alpn(creds, transport::XFTP_SERVER_ALPN_WIRE)
-            .map_err(err)?;
+    let alpn = transport::XFTP_SERVER_ALPN_WIRE;
+    let ctx = match &cfg.web_tls {
+        None => simplex_transport::tls::server_context_with_alpn(creds, alpn).map_err(err)?,
+        Some((cert, key)) => {
+            let web = ServerCredentials::load_web(cert, key).map_err(err)?;
+            simplex_transport::tls::server_context_with_sni(creds, alpn, &web).map_err(err)?
+        }
+    };
     let relay = Arc::new(Relay::new(cfg, identity, store, log));
     restore_stats(&relay)?;
     relay.expire();

@@ -51,6 +51,9 @@ struct Session {
     id: Vec<u8>,
     alpn: Option<Vec<u8>>,
     sni: bool,
+    /// Answers carry CORS headers: a web client (SNI) of a relay with a web certificate
+    /// (the reference's `addCORSHeaders`).
+    cors: bool,
     state: Mutex<Handshake>,
 }
 
@@ -105,6 +108,7 @@ async fn connection(relay: Arc<Relay>, ctx: SslContext, tcp: TcpStream) {
         id: info.session_id.clone(),
         alpn: info.alpn.clone(),
         sni,
+        cors: sni && relay.cfg.web_tls.is_some(),
         state: Mutex::new(Handshake::None),
     });
     let inactive = relay.cfg.inactive_clients;
@@ -135,18 +139,48 @@ async fn connection(relay: Arc<Relay>, ctx: SslContext, tcp: TcpStream) {
     }
 }
 
-fn respond_empty(respond: &mut SendResponse<Bytes>) {
-    if let Ok(resp) = Response::builder().status(StatusCode::OK).body(()) {
+/// The CORS headers of every answer to a web client (`corsHeaders`).
+const CORS: [(&str, &str); 2] = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Expose-Headers", "*"),
+];
+/// The answer to a web client's preflight `OPTIONS` (`corsPreflightHeaders`).
+const CORS_PREFLIGHT: [(&str, &str); 4] = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "POST, OPTIONS"),
+    ("Access-Control-Allow-Headers", "*"),
+    ("Access-Control-Max-Age", "86400"),
+];
+
+fn ok(headers: &[(&str, &str)]) -> Option<Response<()>> {
+    let mut b = Response::builder().status(StatusCode::OK);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(()).ok()
+}
+
+fn cors_headers(cors: bool) -> &'static [(&'static str, &'static str)] {
+    if cors {
+        &CORS
+    } else {
+        &[]
+    }
+}
+
+fn respond_empty(respond: &mut SendResponse<Bytes>, cors: bool) {
+    if let Some(resp) = ok(cors_headers(cors)) {
         let _ = respond.send_response(resp, true);
     }
 }
 
 async fn respond_block(
     respond: &mut SendResponse<Bytes>,
+    cors: bool,
     block: Vec<u8>,
     file: Option<FileBody>,
 ) -> Result<(), h2::Error> {
-    let Ok(resp) = Response::builder().status(StatusCode::OK).body(()) else {
+    let Some(resp) = ok(cors_headers(cors)) else {
         return Ok(());
     };
     let mut stream = respond.send_response(resp, false)?;
@@ -188,9 +222,16 @@ async fn request(
     req: Request<h2::RecvStream>,
     mut respond: SendResponse<Bytes>,
 ) {
+    let cors = session.cors;
+    if req.method() == Method::OPTIONS && cors {
+        if let Some(resp) = ok(&CORS_PREFLIGHT) {
+            let _ = respond.send_response(resp, true);
+        }
+        return;
+    }
     if req.method() == Method::GET || req.method() == Method::OPTIONS {
-        // No static pages and no CORS (this relay has no web credentials).
-        respond_empty(&mut respond);
+        // No static pages.
+        respond_empty(&mut respond, cors);
         return;
     }
     let has = |h: &str| session.sni && req.headers().contains_key(h);
@@ -210,10 +251,10 @@ async fn request(
             match step {
                 Step::Respond(bytes) => {
                     let r = if bytes.is_empty() {
-                        respond_empty(&mut respond);
+                        respond_empty(&mut respond, cors);
                         Ok(())
                     } else {
-                        respond_block(&mut respond, bytes, None).await
+                        respond_block(&mut respond, cors, bytes, None).await
                     };
                     if let Err(e) = r {
                         tracing::debug!("response failed: {e}");
@@ -224,12 +265,12 @@ async fn request(
             }
         }
         Some(_) => {
-            respond_empty(&mut respond);
+            respond_empty(&mut respond, cors);
             return;
         }
     };
     let (block, file) = process(&relay, &params, &head, &mut body).await;
-    if let Err(e) = respond_block(&mut respond, block, file).await {
+    if let Err(e) = respond_block(&mut respond, cors, block, file).await {
         tracing::debug!("response failed: {e}");
     }
 }

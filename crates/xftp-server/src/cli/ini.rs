@@ -92,6 +92,8 @@ pub struct Settings {
     pub control: smp_server::control::ControlConfig,
     /// `[INACTIVE_CLIENTS]` when `disconnect = on`.
     pub inactive: Option<InactiveClients>,
+    /// `[WEB] cert` and `key`: the web certificate for clients that name a host (SNI).
+    pub web_tls: Option<(PathBuf, PathBuf)>,
     /// Keys set that this relay accepts but does not act on (warned at start).
     pub ignored: Vec<String>,
 }
@@ -168,14 +170,14 @@ impl Settings {
             })?),
         };
         let inactive = inactive_clients(ini)?;
+        let web_tls = match (ini.get("WEB", "cert"), ini.get("WEB", "key")) {
+            (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
+            (None, None) => None,
+            (Some(_), None) => return Err(ini.bad("WEB", "cert", "set `key` too")),
+            (None, Some(_)) => return Err(ini.bad("WEB", "key", "set `cert` too")),
+        };
         let mut ignored = Vec::new();
-        for (section, key) in [
-            ("WEB", "static_path"),
-            ("WEB", "http"),
-            ("WEB", "https"),
-            ("WEB", "cert"),
-            ("WEB", "key"),
-        ] {
+        for (section, key) in [("WEB", "static_path"), ("WEB", "http"), ("WEB", "https")] {
             if ini.get(section, key).is_some() {
                 ignored.push(format!("[{section}] {key}"));
             }
@@ -194,6 +196,7 @@ impl Settings {
             inactive,
             control_port,
             control,
+            web_tls,
             ignored,
         })
     }
@@ -233,7 +236,13 @@ fn on_off(b: bool) -> &'static str {
 }
 
 /// The INI `init` writes.
-pub fn ini_content(host: &str, store_log: bool, files_path: &Path, quota: u64) -> String {
+pub fn ini_content(
+    host: &str,
+    store_log: bool,
+    files_path: &Path,
+    quota: u64,
+    cfg_dir: &Path,
+) -> String {
     format!(
         "[INFORMATION]
 # AGPLv3 license requires that you make any source code modifications
@@ -297,6 +306,12 @@ log_tls_errors = off
 path = {files}
 storage_quota = {quota}
 
+[WEB]
+# TLS credentials for web clients (browsers) on the same port as XFTP: served to clients
+# that name a host (SNI), whose answers then carry CORS headers. Static pages are not served.
+# cert = {cfg}/web.crt
+# key = {cfg}/web.key
+
 [INACTIVE_CLIENTS]
 # TTL and interval to check inactive clients
 disconnect = off
@@ -305,6 +320,7 @@ disconnect = off
 ",
         store_log = on_off(store_log),
         files = files_path.display(),
+        cfg = cfg_dir.display(),
         quota = file_size_str(quota),
     )
 }
@@ -319,7 +335,13 @@ mod tests {
 
     #[test]
     fn the_written_ini_reads_back() {
-        let text = ini_content("files.example.com", true, Path::new("/srv/xftp"), 10 << 30);
+        let text = ini_content(
+            "files.example.com",
+            true,
+            Path::new("/srv/xftp"),
+            10 << 30,
+            Path::new("/etc/opt/simplex-xftp"),
+        );
         let s = parse(&text).expect("reads");
         assert!(s.store_log && s.new_files && !s.log_stats);
         assert_eq!(s.port, 443);
@@ -329,11 +351,28 @@ mod tests {
         assert_eq!(s.expire_hours, 48);
         assert!(s.inactive.is_none() && s.password.is_none());
         assert!(text.contains("storage_quota = 10gb\n"), "{text}");
+        assert!(s.web_tls.is_none());
+        assert!(text.contains("# cert = /etc/opt/simplex-xftp/web.crt\n"), "{text}");
+        let on = text
+            .replace("# cert = ", "cert = ")
+            .replace("# key = ", "key = ");
+        let s = parse(&on).expect("web");
+        assert_eq!(
+            s.web_tls,
+            Some((
+                PathBuf::from("/etc/opt/simplex-xftp/web.crt"),
+                PathBuf::from("/etc/opt/simplex-xftp/web.key")
+            ))
+        );
+        assert!(s.ignored.is_empty(), "{:?}", s.ignored);
+        let half = text.replace("# cert = ", "cert = ");
+        let e = parse(&half).expect_err("cert alone").to_string();
+        assert!(e.contains("[WEB] cert: set `key` too"), "{e}");
     }
 
     #[test]
     fn typos_and_bad_values_are_refused_by_line() {
-        let base = ini_content("h", true, Path::new("/srv/xftp"), 1 << 30);
+        let base = ini_content("h", true, Path::new("/srv/xftp"), 1 << 30, Path::new("/c"));
         let typo = base.replace("new_files = on", "new_file = on");
         let e = parse(&typo).expect_err("typo").to_string();
         assert!(e.contains("[AUTH] new_file: unknown key"), "{e}");

@@ -164,7 +164,13 @@ fn initialize(paths: &Paths, opts: &InitOptions) -> std::io::Result<(String, Str
     });
     fs::write(
         paths.cfg.join(INI_FILE),
-        ini_content(&host, !opts.disable_store_log, &opts.path, opts.quota),
+        ini_content(
+            &host,
+            !opts.disable_store_log,
+            &opts.path,
+            opts.quota,
+            &paths.cfg,
+        ),
     )?;
     let fp = fs::read_to_string(paths.cfg.join("fingerprint"))?
         .trim()
@@ -273,6 +279,7 @@ pub fn server_config(
         check_interval: DEFAULT_EXPIRE_CHECK,
     });
     cfg.inactive_clients = s.inactive;
+    cfg.web_tls = s.web_tls.clone();
     cfg.control = s.control_port.map(|p| (p, s.control.clone()));
     cfg.prometheus = s.prometheus_interval.map(|secs| {
         (
