@@ -380,6 +380,10 @@ impl<O: Output> Chat<O> {
                 return Ok(false);
             }
         }
+        // Nothing from a member who left or was removed counts (a late copy, a forward).
+        if !author.status.is_current() {
+            return Ok(true);
+        }
         match msg.event {
             ChatEvent::MsgNew { text } => {
                 if author.role < MemberRole::Author {
@@ -635,7 +639,8 @@ impl<O: Output> Chat<O> {
         let Some(m) = self.store.member_by_member_id(g.id, member_id)? else {
             return Ok(());
         };
-        if m.role == role {
+        // As the reference: an admin changes roles up to its own, of members up to its own.
+        if m.role == role || by.role < m.role || by.role < role {
             return Ok(());
         }
         self.store.set_member_role(m.id, role)?;
@@ -654,7 +659,8 @@ impl<O: Output> Chat<O> {
         let Some(m) = self.store.member_by_member_id(g.id, member_id)? else {
             return Ok(());
         };
-        if !m.status.is_current() {
+        // Only a member of at least the removed member's role removes it.
+        if !m.status.is_current() || by.role < m.role {
             return Ok(());
         }
         self.store.set_member_status(m.id, Status::Removed)?;
