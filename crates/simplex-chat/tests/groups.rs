@@ -523,3 +523,33 @@ fn an_admin_invites_its_own_contact() {
         exact("cath: member, connected"),
     ]);
 }
+
+/// History from a member who left: the new member makes an unknown member record for the
+/// author, as the reference (`testGroupHistoryUnknownMember`).
+#[test]
+fn history_from_a_member_who_left() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&dir.path().join("relay"));
+    let srv = relay.address.as_str();
+    let (mut alice, mut bob, mut cath) = three_users(dir.path(), srv);
+    create_team(&mut alice);
+    add_and_join(&mut alice, &mut bob, "member");
+    bob.send("#team hi from bob");
+    alice.expect_item("#team bob> hi from bob");
+    bob.send("/l team");
+    bob.expect("#team: you left the group");
+    alice.expect("#team: bob left the group");
+    add_and_join(&mut alice, &mut cath, "member");
+    cath.expect(
+        "#team: alice forwarded a message from an unknown member, creating unknown member record bob",
+    );
+    cath.expect_item("#team bob> hi from bob [>>]");
+    cath.send("/ms team");
+    cath.expect_all(vec![
+        exact("cath: member, you, connected"),
+        exact("alice: owner, host, connected"),
+        exact("bob: author, status unknown"),
+    ]);
+    cath.send("/gs");
+    cath.expect("#team (2 members)");
+}

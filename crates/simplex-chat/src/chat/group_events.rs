@@ -380,8 +380,9 @@ impl<O: Output> Chat<O> {
                 return Ok(false);
             }
         }
-        // Nothing from a member who left or was removed counts (a late copy, a forward).
-        if !author.status.is_current() {
+        // Nothing from a member who left or was removed counts (a late copy, a forward);
+        // an unknown member's forwarded messages do (history).
+        if !author.status.is_current() && author.status != Status::Unknown {
             return Ok(true);
         }
         match msg.event {
@@ -491,10 +492,15 @@ impl<O: Output> Chat<O> {
             GroupEvent::MsgForward {
                 member_id: Some(author_id),
                 msg,
+                member_name,
                 ..
             } if by.role >= MemberRole::Admin && !forwarded => {
-                let Some(author) = self.store.member_by_member_id(g.id, &author_id)? else {
-                    return Ok(());
+                let author = match self.store.member_by_member_id(g.id, &author_id)? {
+                    Some(a) => a,
+                    None => match member_name {
+                        Some(name) => self.unknown_member(g, by, &author_id, &name)?,
+                        None => return Ok(()),
+                    },
                 };
                 if let Ok(inner) = ChatMessage::from_value(msg) {
                     let fresh = Box::pin(self.group_message(g, &author, inner, true)).await?;
@@ -510,6 +516,38 @@ impl<O: Output> Chat<O> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// The author of a forwarded message we were never introduced to (history from a
+    /// member who left): a member record with the name the host gave, as the reference's.
+    fn unknown_member(
+        &mut self,
+        g: &Group,
+        by: &Member,
+        member_id: &str,
+        name: &str,
+    ) -> Result<Member, ChatError> {
+        self.say(gv::says(
+            g,
+            &format!(
+                "{} forwarded a message from an unknown member, creating unknown member record {}",
+                gv::member(by),
+                crate::view::view_name(name)
+            ),
+        ));
+        Ok(self.store.add_member(
+            g.id,
+            &NewMember {
+                member_id,
+                role: MemberRole::Author,
+                category: Category::Pre,
+                status: Status::Unknown,
+                profile: &Profile::new(name),
+                contact_id: None,
+                invited_by: Some(by.id),
+                peer_version: None,
+            },
+        )?)
     }
 
     /// `x.grp.mem.new`: a member who joined after us, announced by the host.

@@ -101,6 +101,9 @@ pub enum Status {
     Left,
     /// The group was deleted (for this user's membership).
     GroupDeleted,
+    /// Known only as the author of a forwarded message (history from a member who left,
+    /// the reference's "unknown member record").
+    Unknown,
 }
 
 macro_rules! text_enum {
@@ -128,12 +131,16 @@ text_enum!(Status {
     Removed = "removed",
     Left = "left",
     GroupDeleted = "deleted",
+    Unknown = "unknown",
 });
 
 impl Status {
     /// Still in the group (not removed, left or gone with the group).
     pub fn is_current(self) -> bool {
-        !matches!(self, Status::Removed | Status::Left | Status::GroupDeleted)
+        !matches!(
+            self,
+            Status::Removed | Status::Left | Status::GroupDeleted | Status::Unknown
+        )
     }
 }
 
