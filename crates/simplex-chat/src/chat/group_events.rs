@@ -328,7 +328,7 @@ impl<O: Output> Chat<O> {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
-            let fresh = self.group_message(g, &m, msg, false).await?;
+            let fresh = self.group_message(g, &m, msg, None).await?;
             if fresh && me.role >= MemberRole::Admin && is_forwarded(&name) {
                 self.forward(g, &m, raw).await?;
             }
@@ -366,15 +366,17 @@ impl<O: Output> Chat<O> {
         Ok(())
     }
 
-    /// One message from `author` (directly, or forwarded by the host); false when it was
-    /// a copy already seen (not processed, not forwarded again).
+    /// One message from `author`, directly or forwarded by the host (`forwarded_at`: the
+    /// time the host gave, which the item keeps); false when it was a copy already seen
+    /// (not processed, not forwarded again).
     async fn group_message(
         &mut self,
         g: &Group,
         author: &Member,
         msg: ChatMessage,
-        forwarded: bool,
+        forwarded_at: Option<i64>,
     ) -> Result<bool, ChatError> {
+        let forwarded = forwarded_at.is_some();
         if let Some(id) = &msg.msg_id {
             if !self.store.first_seen(g.id, &author.member_id, id)? {
                 return Ok(false);
@@ -395,7 +397,7 @@ impl<O: Output> Chat<O> {
                     NewGroupItem {
                         member: Some(author.id),
                         text: &text,
-                        ts_ms: now_ms(),
+                        ts_ms: forwarded_at.unwrap_or_else(now_ms),
                         forwarded,
                         msg_id: msg.msg_id.as_deref(),
                     },
@@ -493,7 +495,7 @@ impl<O: Output> Chat<O> {
                 member_id: Some(author_id),
                 msg,
                 member_name,
-                ..
+                msg_ts,
             } if by.role >= MemberRole::Admin && !forwarded => {
                 let author = match self.store.member_by_member_id(g.id, &author_id)? {
                     Some(a) => a,
@@ -503,7 +505,10 @@ impl<O: Output> Chat<O> {
                     },
                 };
                 if let Ok(inner) = ChatMessage::from_value(msg) {
-                    let fresh = Box::pin(self.group_message(g, &author, inner, true)).await?;
+                    // Shown at the time the host gives (history keeps its times).
+                    let ts = chrono::DateTime::parse_from_rfc3339(&msg_ts)
+                        .map_or_else(|_| now_ms(), |t| t.timestamp_millis());
+                    let fresh = Box::pin(self.group_message(g, &author, inner, Some(ts))).await?;
                     if !fresh && author.status == Status::Connected {
                         // It came directly too: the host may stop forwarding between us.
                         let con = GroupEvent::MemCon {

@@ -39,6 +39,23 @@ CREATE TABLE IF NOT EXISTS group_links (
   conn_id BLOB NOT NULL UNIQUE, link TEXT NOT NULL, role TEXT NOT NULL);
 ";
 
+/// Adds the columns a database made by an earlier build of this module lacks.
+pub(super) fn migrate(db: &rusqlite::Connection) -> Result<(), StoreError> {
+    for (column, decl) in [("fwd", "INTEGER NOT NULL DEFAULT 0"), ("msg_id", "TEXT")] {
+        let has: bool = db.query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info('group_items') WHERE name = ?1",
+            [column],
+            |r| r.get(0),
+        )?;
+        if !has {
+            db.execute_batch(&format!(
+                "ALTER TABLE group_items ADD COLUMN {column} {decl}"
+            ))?;
+        }
+    }
+    Ok(())
+}
+
 /// A group's link: an address whose requests join the group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupLink {
