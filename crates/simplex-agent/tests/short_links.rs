@@ -764,3 +764,38 @@ async fn invitation_link_naming_a_preset_relay_by_host_is_joined_only_when_it_is
     }
     s1.stop().await.expect("server stopped");
 }
+
+/// A group link (`create_group_link`) is an address whose short link is of the group type
+/// (`/g#`): its data reads back, and joining it is a request to the address, as for `/a#`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_link_is_a_group_type_short_link() {
+    let srv = TestServer::start(128).await.expect("test server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
+    let (addr_id, links) = a
+        .agent
+        .create_group_link(b"the group's card")
+        .await
+        .expect("group link");
+    assert!(
+        links.full.starts_with("simplex:/contact#/?"),
+        "{}",
+        links.full
+    );
+    let short = links.short.expect("a short link on a v15 relay");
+    assert!(short.contains("/g#"), "{short}");
+    let data = b
+        .agent
+        .get_short_link_data(&short)
+        .await
+        .expect("link data");
+    assert_eq!(data.full, links.full);
+    assert_eq!(data.user_data, b"the group's card");
+    let (ab, ba, user_data) = complete_address_contact(&mut a, &addr_id, &mut b, &short).await;
+    assert_eq!(user_data.as_deref(), Some(&b"the group's card"[..]));
+    exchange(&mut a, &ab, &mut b, &ba, b"welcome").await;
+    a.agent.stop().await;
+    b.agent.stop().await;
+    srv.stop().await.expect("server stopped");
+}

@@ -221,6 +221,7 @@ impl ChatStore {
         links::migrate(&db)?;
         db.execute_batch(history::SCHEMA)?;
         db.execute_batch(groups::SCHEMA)?;
+        groups::migrate(&db)?;
         Ok(ChatStore { db })
     }
 

@@ -482,3 +482,74 @@ fn a_new_member_gets_the_history() {
     alice.expect_item("#team cath> 3");
     expect_msg(&mut bob, "#team cath> 3");
 }
+
+/// An admin who is not the group's creator invites its own contact (`testGroup2`): the
+/// admin introduces the new member to everyone, and forwards for it until connected.
+#[test]
+fn an_admin_invites_its_own_contact() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&dir.path().join("relay"));
+    let srv = relay.address.as_str();
+    let (mut alice, mut bob, mut cath) = three_users(dir.path(), srv);
+    let mut dan = new_user("dan", &prefix(dir.path(), "dan"), Some(srv), None);
+    connect(&mut bob, &mut dan);
+    group_of_three(&mut alice, &mut bob, &mut cath);
+    bob.send("/a team dan");
+    bob.expect("invitation to join the group #team sent to dan");
+    dan.expect("#team: bob invites you to join the group as member");
+    dan.expect("use /j team to accept");
+    dan.send("/j team");
+    bob.expect("#team: dan joined the group");
+    dan.expect("#team: you joined the group");
+    dan.expect_all(vec![
+        exact("#team: member alice is connected"),
+        exact("#team: member cath is connected"),
+    ]);
+    for p in [&mut alice, &mut cath] {
+        p.expect("#team: bob added dan to the group (connecting...)");
+        p.expect("#team: new member dan is connected");
+    }
+    dan.send("#team hello all");
+    for p in [&mut alice, &mut bob, &mut cath] {
+        expect_msg(p, "#team dan> hello all");
+    }
+    alice.send("#team welcome dan");
+    expect_msg(&mut dan, "#team alice> welcome dan");
+    dan.send("/ms team");
+    dan.expect_all(vec![
+        exact("dan: member, you, connected"),
+        exact("bob: admin, host, connected"),
+        exact("alice: owner, connected"),
+        exact("cath: member, connected"),
+    ]);
+}
+
+/// History from a member who left: the new member makes an unknown member record for the
+/// author, as the reference (`testGroupHistoryUnknownMember`).
+#[test]
+fn history_from_a_member_who_left() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&dir.path().join("relay"));
+    let srv = relay.address.as_str();
+    let (mut alice, mut bob, mut cath) = three_users(dir.path(), srv);
+    create_team(&mut alice);
+    add_and_join(&mut alice, &mut bob, "member");
+    bob.send("#team hi from bob");
+    alice.expect_item("#team bob> hi from bob");
+    bob.send("/l team");
+    bob.expect("#team: you left the group");
+    alice.expect("#team: bob left the group");
+    add_and_join(&mut alice, &mut cath, "member");
+    cath.expect(
+        "#team: alice forwarded a message from an unknown member, creating unknown member record bob",
+    );
+    cath.expect_item("#team bob> hi from bob [>>]");
+    cath.send("/ms team");
+    cath.expect_all(vec![
+        exact("cath: member, you, connected"),
+        exact("alice: owner, host, connected"),
+        exact("bob: author, status unknown"),
+    ]);
+    cath.send("/gs");
+    cath.expect("#team (2 members)");
+}

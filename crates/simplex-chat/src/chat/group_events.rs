@@ -328,7 +328,7 @@ impl<O: Output> Chat<O> {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
-            let fresh = self.group_message(g, &m, msg, false).await?;
+            let fresh = self.group_message(g, &m, msg, None).await?;
             if fresh && me.role >= MemberRole::Admin && is_forwarded(&name) {
                 self.forward(g, &m, raw).await?;
             }
@@ -366,19 +366,26 @@ impl<O: Output> Chat<O> {
         Ok(())
     }
 
-    /// One message from `author` (directly, or forwarded by the host); false when it was
-    /// a copy already seen (not processed, not forwarded again).
+    /// One message from `author`, directly or forwarded by the host (`forwarded_at`: the
+    /// time the host gave, which the item keeps); false when it was a copy already seen
+    /// (not processed, not forwarded again).
     async fn group_message(
         &mut self,
         g: &Group,
         author: &Member,
         msg: ChatMessage,
-        forwarded: bool,
+        forwarded_at: Option<i64>,
     ) -> Result<bool, ChatError> {
+        let forwarded = forwarded_at.is_some();
         if let Some(id) = &msg.msg_id {
             if !self.store.first_seen(g.id, &author.member_id, id)? {
                 return Ok(false);
             }
+        }
+        // Nothing from a member who left or was removed counts (a late copy, a forward);
+        // an unknown member's forwarded messages do (history).
+        if !author.status.is_current() && author.status != Status::Unknown {
+            return Ok(true);
         }
         match msg.event {
             ChatEvent::MsgNew { text } => {
@@ -390,7 +397,7 @@ impl<O: Output> Chat<O> {
                     NewGroupItem {
                         member: Some(author.id),
                         text: &text,
-                        ts_ms: now_ms(),
+                        ts_ms: forwarded_at.unwrap_or_else(now_ms),
                         forwarded,
                         msg_id: msg.msg_id.as_deref(),
                     },
@@ -487,13 +494,21 @@ impl<O: Output> Chat<O> {
             GroupEvent::MsgForward {
                 member_id: Some(author_id),
                 msg,
-                ..
+                member_name,
+                msg_ts,
             } if by.role >= MemberRole::Admin && !forwarded => {
-                let Some(author) = self.store.member_by_member_id(g.id, &author_id)? else {
-                    return Ok(());
+                let author = match self.store.member_by_member_id(g.id, &author_id)? {
+                    Some(a) => a,
+                    None => match member_name {
+                        Some(name) => self.unknown_member(g, by, &author_id, &name)?,
+                        None => return Ok(()),
+                    },
                 };
                 if let Ok(inner) = ChatMessage::from_value(msg) {
-                    let fresh = Box::pin(self.group_message(g, &author, inner, true)).await?;
+                    // Shown at the time the host gives (history keeps its times).
+                    let ts = chrono::DateTime::parse_from_rfc3339(&msg_ts)
+                        .map_or_else(|_| now_ms(), |t| t.timestamp_millis());
+                    let fresh = Box::pin(self.group_message(g, &author, inner, Some(ts))).await?;
                     if !fresh && author.status == Status::Connected {
                         // It came directly too: the host may stop forwarding between us.
                         let con = GroupEvent::MemCon {
@@ -506,6 +521,38 @@ impl<O: Output> Chat<O> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// The author of a forwarded message we were never introduced to (history from a
+    /// member who left): a member record with the name the host gave, as the reference's.
+    fn unknown_member(
+        &mut self,
+        g: &Group,
+        by: &Member,
+        member_id: &str,
+        name: &str,
+    ) -> Result<Member, ChatError> {
+        self.say(gv::says(
+            g,
+            &format!(
+                "{} forwarded a message from an unknown member, creating unknown member record {}",
+                gv::member(by),
+                crate::view::view_name(name)
+            ),
+        ));
+        Ok(self.store.add_member(
+            g.id,
+            &NewMember {
+                member_id,
+                role: MemberRole::Author,
+                category: Category::Pre,
+                status: Status::Unknown,
+                profile: &Profile::new(name),
+                contact_id: None,
+                invited_by: Some(by.id),
+                peer_version: None,
+            },
+        )?)
     }
 
     /// `x.grp.mem.new`: a member who joined after us, announced by the host.
@@ -635,7 +682,8 @@ impl<O: Output> Chat<O> {
         let Some(m) = self.store.member_by_member_id(g.id, member_id)? else {
             return Ok(());
         };
-        if m.role == role {
+        // As the reference: an admin changes roles up to its own, of members up to its own.
+        if m.role == role || by.role < m.role || by.role < role {
             return Ok(());
         }
         self.store.set_member_role(m.id, role)?;
@@ -654,7 +702,8 @@ impl<O: Output> Chat<O> {
         let Some(m) = self.store.member_by_member_id(g.id, member_id)? else {
             return Ok(());
         };
-        if !m.status.is_current() {
+        // Only a member of at least the removed member's role removes it.
+        if !m.status.is_current() || by.role < m.role {
             return Ok(());
         }
         self.store.set_member_status(m.id, Status::Removed)?;

@@ -105,6 +105,12 @@ pub(super) fn parse(line: &str) -> Option<Result<Command, ParseError>> {
             role,
         }));
     }
+    members(line)
+}
+
+/// The commands about joining, members and the group's life.
+fn members(line: &str) -> Option<Result<Command, ParseError>> {
+    let bad = || Some(Err(ParseError(line.to_owned())));
     if let Some(a) = after(line, &["/join", "/j"]) {
         return Some(
             only_name(a, '#')

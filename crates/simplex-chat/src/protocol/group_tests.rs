@@ -165,6 +165,7 @@ fn reference_test_strings_decode() {
     );
 }
 
+/// One assertion per event (long by nature: each is the event and its JSON written out).
 #[test]
 fn our_encoding_is_the_documented_json() {
     assert_eq!(

@@ -32,8 +32,8 @@ use simplex_encoding::string::base64url_encode;
 /// - 5 (`batchSendVersion`): JSON-array batches are decoded; this client sends one message
 ///   per body, which any version reads. Group history: a host sends a new member of
 ///   version 5+ the last 100 messages as forwarded messages after the introductions, and
-///   received history is forwarded messages, handled as above (authors we were not
-///   introduced to, members who left, are skipped).
+///   received history is forwarded messages, handled as above (an author we were not
+///   introduced to, a member who left, gets an unknown member record).
 /// - 6 (`groupHistoryIncludeWelcomeVersion`): the welcome message's place in history:
 ///   nothing to do for a client without welcome messages.
 /// - 7 (`memberProfileUpdateVersion`): `x.info` goes to groups on a profile change, and a

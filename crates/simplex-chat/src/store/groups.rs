@@ -39,6 +39,23 @@ CREATE TABLE IF NOT EXISTS group_links (
   conn_id BLOB NOT NULL UNIQUE, link TEXT NOT NULL, role TEXT NOT NULL);
 ";
 
+/// Adds the columns a database made by an earlier build of this module lacks.
+pub(super) fn migrate(db: &rusqlite::Connection) -> Result<(), StoreError> {
+    for (column, decl) in [("fwd", "INTEGER NOT NULL DEFAULT 0"), ("msg_id", "TEXT")] {
+        let has: bool = db.query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info('group_items') WHERE name = ?1",
+            [column],
+            |r| r.get(0),
+        )?;
+        if !has {
+            db.execute_batch(&format!(
+                "ALTER TABLE group_items ADD COLUMN {column} {decl}"
+            ))?;
+        }
+    }
+    Ok(())
+}
+
 /// A group's link: an address whose requests join the group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupLink {
@@ -101,6 +118,9 @@ pub enum Status {
     Left,
     /// The group was deleted (for this user's membership).
     GroupDeleted,
+    /// Known only as the author of a forwarded message (history from a member who left,
+    /// the reference's "unknown member record").
+    Unknown,
 }
 
 macro_rules! text_enum {
@@ -128,12 +148,16 @@ text_enum!(Status {
     Removed = "removed",
     Left = "left",
     GroupDeleted = "deleted",
+    Unknown = "unknown",
 });
 
 impl Status {
     /// Still in the group (not removed, left or gone with the group).
     pub fn is_current(self) -> bool {
-        !matches!(self, Status::Removed | Status::Left | Status::GroupDeleted)
+        !matches!(
+            self,
+            Status::Removed | Status::Left | Status::GroupDeleted | Status::Unknown
+        )
     }
 }
 

@@ -105,7 +105,7 @@ pub fn item(now: DateTime<Local>, g: &Group, author: Option<&str>, it: &GroupIte
 pub fn members(me: &Member, others: &[Member]) -> Vec<String> {
     std::iter::once(me)
         .chain(others.iter())
-        .filter(|m| m.status.is_current())
+        .filter(|m| m.status.is_current() || m.status == Status::Unknown)
         .map(|m| {
             let mut parts = vec![m.role.as_str()];
             match m.category {
@@ -118,6 +118,7 @@ pub fn members(me: &Member, others: &[Member]) -> Vec<String> {
                 Status::Invited => parts.push("not yet joined"),
                 Status::Connected => parts.push("connected"),
                 Status::Creator => parts.push("created group"),
+                Status::Unknown => parts.push("status unknown"),
                 _ => {}
             }
             format!("{}: {}", full_member(m), parts.join(", "))
