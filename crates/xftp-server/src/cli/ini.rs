@@ -352,7 +352,10 @@ mod tests {
         assert!(s.inactive.is_none() && s.password.is_none());
         assert!(text.contains("storage_quota = 10gb\n"), "{text}");
         assert!(s.web_tls.is_none());
-        assert!(text.contains("# cert = /etc/opt/simplex-xftp/web.crt\n"), "{text}");
+        assert!(
+            text.contains("# cert = /etc/opt/simplex-xftp/web.crt\n"),
+            "{text}"
+        );
         let on = text
             .replace("# cert = ", "cert = ")
             .replace("# key = ", "key = ");
