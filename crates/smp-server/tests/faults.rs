@@ -76,6 +76,23 @@ struct Received {
     repeats: usize,
     skipped: i64,
     downs: usize,
+    /// The last events (kind and time since the first), printed if a wait times out.
+    trace: std::collections::VecDeque<String>,
+    began: Option<std::time::Instant>,
+}
+
+impl Received {
+    fn note(&mut self, what: String) {
+        let t = self
+            .began
+            .get_or_insert_with(std::time::Instant::now)
+            .elapsed();
+        if self.trace.len() == 30 {
+            self.trace.pop_front();
+        }
+        self.trace
+            .push_back(format!("{:.2}s {what}", t.as_secs_f64()));
+    }
 }
 
 /// Receives `n` distinct messages on `conn`, acknowledging each (a repeat of an ID already
@@ -90,13 +107,20 @@ async fn receive(r: &mut TestAgent, conn: &[u8], n: usize, got: &mut Received) {
             Ok(None) => panic!("event stream closed"),
             Err(_) => panic!(
                 "no event within {WAIT:?}: {} of {target} distinct messages, {} repeats, {} \
-                 skipped, {} downs so far",
+                 skipped, {} downs so far; last events: {:?}",
                 got.bodies.len(),
                 got.repeats,
                 got.skipped,
-                got.downs
+                got.downs,
+                got.trace
             ),
         };
+        got.note(match &e.event {
+            Event::Msg { meta, .. } => {
+                format!("MSG {} (sender's {})", meta.msg_id, meta.snd_msg_id)
+            }
+            other => format!("{other:?}").chars().take(60).collect(),
+        });
         match e.event {
             Event::Msg { meta, body } => {
                 assert_eq!(e.conn_id, conn);
