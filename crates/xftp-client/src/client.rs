@@ -18,6 +18,8 @@ use simplex_crypto::{
     Sha256Stream,
 };
 use simplex_transport::http2::{send_all, Body, CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW};
+use simplex_transport::socks::{self, SocksAuth, SocksCredentials, SocksProxy};
+use simplex_transport::TransportError;
 use smp_proto::BasicAuth;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -43,6 +45,10 @@ pub struct ClientConfig {
     pub versions: VersionRange,
     /// The ALPN names offered (none: a version 1 session without handshake).
     pub alpn: Vec<Vec<u8>>,
+    /// Connect through this SOCKS5 proxy (Tor), the relay's host sent to it unresolved;
+    /// isolating by username, each relay gets its own (a hash of its address), so Tor
+    /// keeps them on separate circuits.
+    pub socks_proxy: Option<SocksProxy>,
 }
 
 impl Default for ClientConfig {
@@ -53,6 +59,7 @@ impl Default for ClientConfig {
             per_mib: Duration::from_secs(10),
             versions: XFTP_SERVER_VERSIONS,
             alpn: vec![XFTP_ALPN.to_vec()],
+            socks_proxy: None,
         }
     }
 }
@@ -117,7 +124,29 @@ impl XftpClient {
             .port_or_default()
             .parse()
             .map_err(|_| ClientError::Invalid("the relay address has a bad port".into()))?;
-        let tcp = TcpStream::connect((host.to_string().as_str(), port)).await?;
+        let tcp = match &config.socks_proxy {
+            None => TcpStream::connect((host.to_string().as_str(), port)).await?,
+            Some(p) => {
+                let credentials = match &p.auth {
+                    SocksAuth::Null => None,
+                    SocksAuth::Username { username, password } => Some(SocksCredentials {
+                        username: username.as_bytes().to_vec(),
+                        password: password.as_bytes().to_vec(),
+                    }),
+                    SocksAuth::IsolateByAuth => Some(SocksCredentials {
+                        username: simplex_encoding::string::base64url_encode(
+                            &simplex_crypto::sha256(server.to_string().as_bytes()),
+                        )
+                        .into_bytes(),
+                        password: Vec::new(),
+                    }),
+                };
+                let host = host.to_string();
+                socks::connect(p.addr, credentials.as_ref(), &host, port)
+                    .await
+                    .map_err(|e| ClientError::Transport(TransportError::Socks(e)))?
+            }
+        };
         let key_hash =
             KeyHash::from_slice(&server.key_hash).map_err(|_| ClientError::WrongFingerprint)?;
         let ctx = simplex_transport::tls::client_context_with_alpn(&config.alpn)?;

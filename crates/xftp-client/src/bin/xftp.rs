@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use simplex_transport::socks::SocksProxy;
 use smp_proto::BasicAuth;
 use xftp_client::download::unique_path;
 use xftp_client::{ClientConfig, ClientError, DownloadOptions, Progress, UploadOptions};
@@ -29,6 +30,13 @@ const DEFAULT_SERVERS: &[&str] = &[
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Use local SOCKS5 proxy at :9050 (not in the reference's xftp)
+    #[arg(short = 'x', global = true, conflicts_with = "socks_proxy")]
+    tor: bool,
+    /// Use SOCKS5 proxy at `ipv4:port` or `:port` (`user:password@…` or `@…` as the chat's);
+    /// each relay gets its own username, relay names are sent to the proxy unresolved
+    #[arg(long = "socks-proxy", value_name = "SOCKS5", global = true, value_parser = SocksProxy::parse)]
+    socks_proxy: Option<SocksProxy>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,6 +197,7 @@ async fn send(
     servers: Option<Servers>,
     retry: usize,
     tmp: Option<PathBuf>,
+    config: ClientConfig,
 ) -> Result<(), String> {
     let servers = match servers {
         Some(s) => s.0,
@@ -206,6 +215,7 @@ async fn send(
     let mut opts = UploadOptions::new(servers, recipients, tmp.unwrap_or_else(std::env::temp_dir));
     opts.retries = retry;
     opts.auth = auth;
+    opts.config = config;
     println!("Encrypting file...");
     let (pb, progress) = bar("Uploaded");
     let sent = xftp_client::upload(&file, &opts, Some(progress))
@@ -249,6 +259,7 @@ async fn recv(
     dir: Option<PathBuf>,
     retry: usize,
     yes: bool,
+    config: ClientConfig,
 ) -> Result<(), String> {
     let arg = description.to_string_lossy().into_owned();
     let web_link = arg.starts_with("http://") || arg.starts_with("https://");
@@ -273,6 +284,7 @@ async fn recv(
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let opts = DownloadOptions {
         retries: retry,
+        config: config.clone(),
         ..DownloadOptions::default()
     };
     println!("Downloading file...");
@@ -281,9 +293,7 @@ async fn recv(
         .await
         .map_err(explain)?;
     pb.finish_and_clear();
-    xftp_client::ack(&desc, &ClientConfig::default())
-        .await
-        .map_err(explain)?;
+    xftp_client::ack(&desc, &config).await.map_err(explain)?;
     println!("File downloaded: {}", path.display());
     if web_link {
         return Ok(());
@@ -291,14 +301,12 @@ async fn recv(
     confirm_delete(yes, &description).map_err(|e| e.to_string())
 }
 
-async fn del(description: PathBuf, yes: bool) -> Result<(), String> {
+async fn del(description: PathBuf, yes: bool, config: ClientConfig) -> Result<(), String> {
     let desc = read_description(&description)?;
     if desc.party != FileParty::Sender {
         return Err("file description is not for the sender".into());
     }
-    xftp_client::delete(&desc, &ClientConfig::default())
-        .await
-        .map_err(explain)?;
+    xftp_client::delete(&desc, &config).await.map_err(explain)?;
     println!("File deleted!");
     confirm_delete(yes, &description).map_err(|e| e.to_string())
 }
@@ -341,6 +349,13 @@ async fn main() {
     if verbose {
         tracing_subscriber_init();
     }
+    let config = ClientConfig {
+        socks_proxy: match (cli.tor, cli.socks_proxy) {
+            (true, _) => Some(SocksProxy::default()),
+            (false, p) => p,
+        },
+        ..ClientConfig::default()
+    };
     let r = match cli.command {
         Command::Send {
             file,
@@ -350,15 +365,15 @@ async fn main() {
             retry,
             tmp,
             ..
-        } => send(file, dir, recipients, servers, retry, tmp).await,
+        } => send(file, dir, recipients, servers, retry, tmp, config).await,
         Command::Recv {
             description,
             dir,
             retry,
             yes,
             ..
-        } => recv(description, dir, retry, yes).await,
-        Command::Del { description, yes } => del(description, yes).await,
+        } => recv(description, dir, retry, yes, config).await,
+        Command::Del { description, yes } => del(description, yes, config).await,
         Command::Info { description } => info(description),
     };
     if let Err(e) = r {
