@@ -33,6 +33,7 @@ mod links;
 pub use links::{CreatedLinks, ShortLinkData};
 mod receive;
 mod redundant;
+mod replace;
 mod routing;
 mod send;
 mod state;
@@ -60,6 +61,8 @@ struct State {
     copy_workers: HashMap<(ConnId, Vec<u8>), Arc<Notify>>,
     /// Sessions being reconnected.
     reconnecting: HashSet<SessKey>,
+    /// When each session that is down went down (module `replace`).
+    down_since: HashMap<SessKey, std::time::Instant>,
     /// Messages left unacknowledged on the new queue of a switch until the old queue has
     /// delivered the ones before them (module `switch`).
     deferred: HashMap<ConnId, switch::Deferred>,
@@ -168,6 +171,9 @@ impl Agent {
             if sq.is_some() {
                 inner.start_worker(&c.conn_id);
             }
+        }
+        if let (true, Some(after)) = (inner.redundant(), inner.config.replace_dead_after) {
+            tokio::spawn(replace::replace_loop(Arc::downgrade(&inner), after));
         }
         if let Some(every) = inner.config.rotate_after {
             tokio::spawn(switch::rotation_loop(Arc::downgrade(&inner), every));

@@ -160,6 +160,9 @@ pub struct AgentConfig {
     /// as the isolation mode separates them (one username for all in `Server` mode, as the
     /// reference's `TSMUser`; one per connection in `Connection` mode, as `TSMEntity`).
     pub socks_proxy: Option<simplex_transport::socks::SocksProxy>,
+    /// With redundancy: a further receive queue whose relay has been unreachable this long
+    /// is replaced by a new one on another relay (default an hour; `None` never).
+    pub replace_dead_after: Option<Duration>,
 }
 
 impl AgentConfig {
@@ -180,6 +183,7 @@ impl AgentConfig {
             preset_servers: crate::presets::preset_smp_servers(),
             redundancy: 1,
             socks_proxy: None,
+            replace_dead_after: Some(Duration::from_secs(3600)),
         }
     }
 

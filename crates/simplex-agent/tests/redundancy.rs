@@ -242,3 +242,52 @@ async fn a_short_link_invitation_carries_the_further_queues() {
     a.agent.stop().await;
     b.agent.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_further_queue_whose_relay_stays_down_is_replaced_on_another_relay() {
+    // Four relays: the connection uses two or three, a spare is there for the new queue.
+    let mut servers = Vec::new();
+    let mut addrs = Vec::new();
+    for _ in 0..4 {
+        let s = TestServer::start(1000).await.expect("server");
+        addrs.push(s.address().clone());
+        servers.push(Some(s));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = || {
+        let mut c = redundant(addrs.clone(), 2);
+        c.replace_dead_after = Some(std::time::Duration::from_millis(500));
+        c
+    };
+    let mut a = TestAgent::start(dir.path(), "alice", cfg()).await;
+    let mut b = TestAgent::start(dir.path(), "bob", cfg()).await;
+    let (ab, ba) = connect(&mut a, &mut b).await;
+    send(&b, &ba, 0..3).await;
+    assert_eq!(receive(&mut a, &ab, 3).await, vec![0, 1, 2]);
+    let (a_rcv, _) = queue_servers(&a, &ab).await;
+    let dead = a_rcv[1].clone();
+    let i = addrs.iter().position(|s| *s == dead).expect("known");
+    servers[i].take().expect("up").stop().await.expect("stop");
+    // Alice replaces her further queue; Bob sends on the new one.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (rcv, _) = queue_servers(&a, &ab).await;
+        let (_, snd) = queue_servers(&b, &ba).await;
+        if rcv.len() == 2 && !rcv.contains(&dead) && snd == rcv {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not replaced: {rcv:?} / {snd:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Then the relay of her current queue dies too: the new queue carries everything.
+    let (rcv, _) = queue_servers(&a, &ab).await;
+    let j = addrs.iter().position(|s| *s == rcv[0]).expect("known");
+    servers[j].take().expect("up").stop().await.expect("stop");
+    send(&b, &ba, 3..10).await;
+    assert_eq!(receive(&mut a, &ab, 7).await, (3..10).collect::<Vec<_>>());
+    a.agent.stop().await;
+    b.agent.stop().await;
+}

@@ -82,6 +82,9 @@ async fn a_proxy_that_is_down_is_named_in_the_error() {
         .await
         .expect_err("no proxy")
         .to_string();
-    assert!(e.contains(&format!("SOCKS proxy {closed} cannot be reached")), "{e}");
+    assert!(
+        e.contains(&format!("SOCKS proxy {closed} cannot be reached")),
+        "{e}"
+    );
     a.stop().await;
 }

@@ -51,11 +51,16 @@ use crate::error::AgentError;
 use crate::store::*;
 
 /// The message kinds sent on every queue; the handshake's and a switch's go on their own
-/// queue only.
+/// queue only, but for `QADD`, which may replace a further queue (module `replace`) and must
+/// arrive when one relay is down.
 pub(super) fn is_copied(kind: SndMsgKind) -> bool {
     matches!(
         kind,
-        SndMsgKind::Message | SndMsgKind::Receipt | SndMsgKind::QCont | SndMsgKind::EReady
+        SndMsgKind::Message
+            | SndMsgKind::Receipt
+            | SndMsgKind::QCont
+            | SndMsgKind::EReady
+            | SndMsgKind::QAdd
     )
 }
 

@@ -178,6 +178,7 @@ impl Inner {
         server: SmpServer,
         conns: Vec<ConnId>,
     ) {
+        self.session_down(&key);
         if let Ok(mut st) = self.state.lock() {
             if !st.reconnecting.insert(key.clone()) {
                 return;
@@ -313,6 +314,7 @@ pub(super) async fn reconnect_loop(
                 if let Ok(mut st) = inner.state.lock() {
                     st.reconnecting.remove(&key);
                 }
+                inner.session_up(&key);
                 let mut up: Vec<ConnId> = rqs.iter().map(|q| q.conn_id.clone()).collect();
                 up.dedup();
                 inner.emit(Vec::new(), Event::Up(server.clone(), up));

@@ -265,6 +265,10 @@ impl Inner {
             .find(|q| q.server == replaced.server && q.snd_id == replaced.sender_id)
             .cloned()
         else {
+            // A further (redundant) queue being replaced (module `replace`).
+            if self.on_extra_qadd(&conn, &uri, &replaced).await? {
+                return Ok(());
+            }
             return Err(AgentError::Queue(
                 "QADD: replaced queue address is not found in connection",
             ));
