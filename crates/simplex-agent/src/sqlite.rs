@@ -875,6 +875,20 @@ impl Store for SqliteStore {
         Ok(v.pop())
     }
 
+    fn snd_msg(
+        &self,
+        conn_id: &[u8],
+        internal_id: i64,
+    ) -> Result<Option<SndMsgRecord>, StoreError> {
+        self.query_one(
+            &format!(
+                "SELECT {SND_MSG_COLS} FROM snd_messages WHERE conn_id = ?1 AND internal_id = ?2"
+            ),
+            params![conn_id, internal_id],
+            Self::snd_msg_row,
+        )
+    }
+
     fn snd_msg_by_snd_id(
         &self,
         conn_id: &[u8],

@@ -492,6 +492,9 @@ pub trait Store: Send {
         conn_id: &[u8],
         snd_id: i64,
     ) -> Result<Option<SndMsgRecord>, StoreError>;
+    /// A sent message by its internal ID.
+    fn snd_msg(&self, conn_id: &[u8], internal_id: i64)
+        -> Result<Option<SndMsgRecord>, StoreError>;
     /// A received message by internal ID.
     fn rcv_msg(&self, conn_id: &[u8], internal_id: i64)
         -> Result<Option<RcvMsgRecord>, StoreError>;
@@ -772,6 +775,14 @@ impl Store for MemoryStore {
             .values()
             .find(|m| m.conn_id == conn_id && m.snd_id == snd_id)
             .cloned())
+    }
+
+    fn snd_msg(
+        &self,
+        conn_id: &[u8],
+        internal_id: i64,
+    ) -> Result<Option<SndMsgRecord>, StoreError> {
+        Ok(self.snd_msgs.get(&(conn_id.to_vec(), internal_id)).cloned())
     }
 
     fn rcv_msg(

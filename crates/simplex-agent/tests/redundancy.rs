@@ -291,3 +291,85 @@ async fn a_further_queue_whose_relay_stays_down_is_replaced_on_another_relay() {
     a.agent.stop().await;
     b.agent.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_current_queue_whose_relay_stays_down_gives_way_to_a_further_one() {
+    let mut servers = Vec::new();
+    let mut addrs = Vec::new();
+    for _ in 0..4 {
+        let s = TestServer::start(1000).await.expect("server");
+        addrs.push(s.address().clone());
+        servers.push(Some(s));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = || {
+        let mut c = redundant(addrs.clone(), 2);
+        c.replace_dead_after = Some(std::time::Duration::from_millis(500));
+        c
+    };
+    let mut a = TestAgent::start(dir.path(), "alice", cfg()).await;
+    let mut b = TestAgent::start(dir.path(), "bob", cfg()).await;
+    let (ab, ba) = connect(&mut a, &mut b).await;
+    send(&b, &ba, 0..3).await;
+    assert_eq!(receive(&mut a, &ab, 3).await, vec![0, 1, 2]);
+    let (a_rcv, _) = queue_servers(&a, &ab).await;
+    let (dead, other) = (a_rcv[0].clone(), a_rcv[1].clone());
+    let i = addrs.iter().position(|s| *s == dead).expect("known");
+    servers[i].take().expect("up").stop().await.expect("stop");
+    // Messages sent while the current queue is dead wait for it in Bob's agent.
+    send(&b, &ba, 3..6).await;
+    assert_eq!(receive(&mut a, &ab, 3).await, vec![3, 4, 5]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (rcv, _) = queue_servers(&a, &ab).await;
+        let (_, snd) = queue_servers(&b, &ba).await;
+        if rcv.len() == 2 && !rcv.contains(&dead) && snd == rcv {
+            assert_eq!(rcv[0], other, "the further queue became current");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not replaced: {rcv:?} / {snd:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Messages go on, in order, without duplicates shown: then the promoted queue's relay
+    // dies too and the new further queue carries them.
+    send(&b, &ba, 6..10).await;
+    assert_eq!(receive(&mut a, &ab, 4).await, vec![6, 7, 8, 9]);
+    let j = addrs.iter().position(|s| *s == other).expect("known");
+    servers[j].take().expect("up").stop().await.expect("stop");
+    send(&b, &ba, 10..15).await;
+    assert_eq!(receive(&mut a, &ab, 5).await, (10..15).collect::<Vec<_>>());
+    // And Alice still sends to Bob.
+    send(&a, &ab, 0..3).await;
+    assert_eq!(receive(&mut b, &ba, 3).await, vec![0, 1, 2]);
+    a.agent.stop().await;
+    b.agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switch_of_a_redundant_connection_is_still_a_switch() {
+    use simplex_agent::{QueueDirection, SwitchPhase};
+    let (_servers, _proxies, addrs) = relays().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = TestAgent::start(dir.path(), "alice", redundant(addrs.clone(), 2)).await;
+    let mut b = TestAgent::start(dir.path(), "bob", redundant(addrs.clone(), 2)).await;
+    let (ab, ba) = connect(&mut a, &mut b).await;
+    a.agent.switch_connection(&ab).await.expect("switch");
+    let (mut a_done, mut b_done) = (false, false);
+    while !(a_done && b_done) {
+        tokio::select! {
+            e = a.next() => if let Event::Switch { direction, phase, .. } = e.event {
+                a_done |= (direction, phase) == (QueueDirection::Rcv, SwitchPhase::Completed);
+            },
+            e = b.next() => if let Event::Switch { direction, phase, .. } = e.event {
+                b_done |= (direction, phase) == (QueueDirection::Snd, SwitchPhase::Completed);
+            },
+        }
+    }
+    send(&b, &ba, 0..3).await;
+    assert_eq!(receive(&mut a, &ab, 3).await, vec![0, 1, 2]);
+    a.agent.stop().await;
+    b.agent.stop().await;
+}

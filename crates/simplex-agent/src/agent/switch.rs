@@ -239,6 +239,10 @@ impl Inner {
         if conn.ratchet_sync.send_prohibited() {
             return Err(AgentError::Queue("ratchet is not synchronized"));
         }
+        // A redundant connection's peer replacing its current queue lists the new queue
+        // twice, the second time replacing nothing (module `replace`): a switch lists one.
+        let replacing_current = matches!(adds.as_slice(),
+            [a, b] if b.replaces.is_none() && a.queue == b.queue);
         let Some(add) = adds.into_iter().next() else {
             return Err(AgentError::Queue("QADD: no queue"));
         };
@@ -260,11 +264,17 @@ impl Inner {
                 "QADD: queue address is already used in connection",
             ));
         }
-        let Some(mut sq) = sqs
+        let current = sqs
             .iter()
-            .find(|q| q.server == replaced.server && q.snd_id == replaced.sender_id)
-            .cloned()
-        else {
+            .find(|q| q.server == replaced.server && q.snd_id == replaced.sender_id);
+        // The current queue of a redundant connection, whose relay the peer gave up on
+        // (module `replace`).
+        if let Some(cur) = current.filter(|q| replacing_current && q.replaces.is_none()) {
+            if self.on_current_qadd(&conn, &uri, cur).await? {
+                return Ok(());
+            }
+        }
+        let Some(mut sq) = current.cloned() else {
             // A further (redundant) queue being replaced (module `replace`).
             if self.on_extra_qadd(&conn, &uri, &replaced).await? {
                 return Ok(());
