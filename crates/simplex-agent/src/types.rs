@@ -565,7 +565,8 @@ pub enum Event {
     Info(Vec<u8>),
     /// The connection is established.
     Con,
-    /// The server accepted the message with this ID.
+    /// The server accepted the message with this ID. With redundant queues: when the first
+    /// relay accepts a copy, and possibly again when the current queue's copy goes.
     Sent(i64),
     /// A message.
     Msg {

@@ -49,6 +49,7 @@ use super::send::seal;
 use super::{crypto_err, state, Inner};
 use crate::error::AgentError;
 use crate::store::*;
+use crate::types::Event;
 
 /// The message kinds sent on every queue; the handshake's and a switch's go on their own
 /// queue only, but for `QADD`, which may replace a further queue (module `replace`) and must
@@ -339,6 +340,15 @@ async fn copy_loop(inner: Weak<Inner>, conn_id: Vec<u8>, queue: Vec<u8>, notify:
             Ok(_) => {
                 delay = None;
                 drop_copy(&agent, &copy).await;
+                // The message is on a relay: say so now if its current queue's copy still
+                // waits (its relay may be down).
+                if copy.kind == SndMsgKind::Message {
+                    let (id, n) = (conn_id.clone(), copy.internal_id);
+                    let main = agent.db(move |s| s.snd_msg(&id, n)).await;
+                    if matches!(main, Ok(Some(m)) if m.pending) {
+                        agent.emit(conn_id.clone(), Event::Sent(copy.internal_id));
+                    }
+                }
             }
             Err(e) if e.is_quota() => {
                 drop(agent);
