@@ -6,7 +6,8 @@
 //!   `fileConnReq` (old SMP file connections) and `fileInline` (`offer`/`sent`) are optional
 //!   and omitted when absent, as the reference omits them.
 //! - `x.msg.file.descr {msgId, fileDescr}`: one part of the recipient's XFTP description,
-//!   at most [`DESCR_PART_CHARS`] characters, numbered from 0, the last one `complete`.
+//!   at most [`DESCR_PART_CHARS`] characters, numbered from 1 (the invitation's empty
+//!   part is 0), the last one `complete`.
 //! - `x.file.cancel {msgId}`: the sender cancelled the file of that message, or the
 //!   recipient cancelled receiving it.
 //!
@@ -106,8 +107,9 @@ impl FileDescr {
     }
 
     /// A whole description cut into parts of at most [`DESCR_PART_CHARS`] characters (never
-    /// inside a character), numbered from 0, the last one complete; one empty complete part
-    /// for an empty text.
+    /// inside a character), numbered from 1 after the invitation's part 0 (as the
+    /// reference's `splitFileDescr`), the last one complete; one empty complete part for an
+    /// empty text.
     pub fn parts(text: &str) -> Vec<FileDescr> {
         let mut chunks = Vec::new();
         let mut rest = text;
@@ -129,7 +131,7 @@ impl FileDescr {
             .enumerate()
             .map(|(i, t)| FileDescr {
                 file_descr_text: t.to_owned(),
-                file_descr_part_no: u32::try_from(i).unwrap_or(u32::MAX),
+                file_descr_part_no: u32::try_from(i + 1).unwrap_or(u32::MAX),
                 file_descr_complete: i == last,
             })
             .collect()

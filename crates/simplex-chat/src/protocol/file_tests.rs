@@ -146,12 +146,12 @@ fn descr_and_cancel_are_the_references() {
 }
 
 #[test]
-fn descriptions_split_into_parts_of_14000_characters() {
+fn descriptions_split_into_parts_of_14000_characters_from_1() {
     assert_eq!(
         FileDescr::parts(""),
         vec![FileDescr {
             file_descr_text: String::new(),
-            file_descr_part_no: 0,
+            file_descr_part_no: 1,
             file_descr_complete: true
         }]
     );
@@ -167,12 +167,12 @@ fn descriptions_split_into_parts_of_14000_characters() {
     assert_eq!(parts[0].file_descr_text.chars().count(), 14_000);
     assert_eq!(
         (parts[0].file_descr_part_no, parts[0].file_descr_complete),
-        (0, false)
+        (1, false)
     );
     assert_eq!(parts[1].file_descr_text, "xy");
     assert_eq!(
         (parts[1].file_descr_part_no, parts[1].file_descr_complete),
-        (1, true)
+        (2, true)
     );
     let joined: String = parts.iter().map(|p| p.file_descr_text.as_str()).collect();
     assert_eq!(joined, text);
