@@ -192,6 +192,24 @@ impl ChatStore {
         chat: FileChat,
         msg_id: &str,
     ) -> Result<Option<FileTransfer>, StoreError> {
+        self.file_by_msg(false, chat, msg_id)
+    }
+
+    /// The file we sent in a chat with the invitation of this shared message ID.
+    pub fn sent_file(
+        &self,
+        chat: FileChat,
+        msg_id: &str,
+    ) -> Result<Option<FileTransfer>, StoreError> {
+        self.file_by_msg(true, chat, msg_id)
+    }
+
+    fn file_by_msg(
+        &self,
+        sent: bool,
+        chat: FileChat,
+        msg_id: &str,
+    ) -> Result<Option<FileTransfer>, StoreError> {
         let (column, id) = match chat {
             FileChat::Contact(c) => ("contact_id", c),
             FileChat::Group(g) => ("group_id", g),
@@ -200,9 +218,9 @@ impl ChatStore {
             .db
             .query_row(
                 &format!(
-                    "SELECT {COLUMNS} FROM files WHERE sent = 0 AND {column} = ?1 AND msg_id = ?2"
+                    "SELECT {COLUMNS} FROM files WHERE sent = ?3 AND {column} = ?1 AND msg_id = ?2"
                 ),
-                params![id, msg_id],
+                params![id, msg_id, sent],
                 transfer,
             )
             .optional()?)
