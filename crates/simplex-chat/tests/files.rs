@@ -156,3 +156,60 @@ fn a_5_mib_file_to_a_contact_arrives_whole() {
     alice.quit();
     bob.quit();
 }
+
+#[test]
+fn sender_and_recipient_cancel() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&tmp.path().join("smp"));
+    let xftp = start_xftp_relay(tmp.path());
+    let xftp_arg = ["--xftp-servers", xftp.address.as_str()];
+    let mut alice = new_user_with(
+        "alice",
+        &prefix(tmp.path(), "alice"),
+        Some(&relay.address),
+        &xftp_arg,
+    );
+    let inbox = tmp.path().join("inbox");
+    std::fs::create_dir_all(&inbox).expect("inbox");
+    let inbox_arg = ["--files-folder", &*inbox.to_string_lossy()].map(str::to_owned);
+    let inbox_arg: Vec<&str> = inbox_arg.iter().map(String::as_str).collect();
+    let mut bob = new_user_with(
+        "bob",
+        &prefix(tmp.path(), "bob"),
+        Some(&relay.address),
+        &inbox_arg,
+    );
+    connect(&mut alice, &mut bob);
+    let src = tmp.path().join("a.txt");
+    std::fs::write(&src, b"hello file").expect("write");
+
+    // The sender cancels: the recipient is told and cannot receive it any more.
+    alice.send(&format!("/f @bob {}", src.display()));
+    alice.expect("use /fc 1 to cancel sending");
+    bob.expect_item("alice> sends file a.txt (10 bytes / 10 bytes)");
+    alice.send("/fc 1");
+    alice.expect("cancelled sending file 1 (a.txt) to bob");
+    bob.expect("alice cancelled sending file 1 (a.txt)");
+    bob.send("/fr 1");
+    bob.expect("file cancelled: a.txt");
+    bob.send("/fs 1");
+    bob.expect("receiving file 1 (a.txt) cancelled");
+    alice.send("/fs 1");
+    alice.expect("sending file 1 (a.txt) cancelled");
+
+    // The recipient cancels the second one: the sender is told.
+    alice.send(&format!("/f @bob {}", src.display()));
+    alice.expect("use /fc 2 to cancel sending");
+    bob.expect("use /fr 2 [<dir>/ | <path>] to receive it");
+    // After the upload: the sender still hears of it.
+    alice.expect("completed uploading file 2 (a.txt) for bob");
+    bob.send("/fc 2");
+    bob.expect("cancelled receiving file 2 (a.txt) from alice");
+    alice.expect("bob cancelled receiving file 2 (a.txt)");
+    assert!(
+        !inbox.join("a.txt").exists(),
+        "nothing is saved for a cancelled file"
+    );
+    alice.quit();
+    bob.quit();
+}

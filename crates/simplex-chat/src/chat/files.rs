@@ -347,9 +347,12 @@ impl<O: Output> Chat<O> {
                     Some(f) => Some(f),
                     None => self.store.sent_file(FileChat::Contact(c.id), &msg_id)?,
                 };
-                let Some(f) =
-                    f.filter(|f| !matches!(f.status, FileStatus::Cancelled | FileStatus::Complete))
-                else {
+                // A sent file may be cancelled by its recipient after the upload completed;
+                // a received file already saved stays so.
+                let Some(f) = f.filter(|f| {
+                    f.status != FileStatus::Cancelled
+                        && (f.sent || f.status != FileStatus::Complete)
+                }) else {
                     return Ok(());
                 };
                 stop(&mut self.files, f.id);
@@ -502,7 +505,8 @@ impl<O: Output> Chat<O> {
             self.say(format!("file {id} not found"));
             return Ok(());
         };
-        if matches!(f.status, FileStatus::Cancelled | FileStatus::Complete) {
+        // The sender may cancel after the upload (the recipient may not have it yet).
+        if f.status == FileStatus::Cancelled || (!f.sent && f.status == FileStatus::Complete) {
             self.say(format!(
                 "file {id} ({}) is already {}",
                 f.file_name,

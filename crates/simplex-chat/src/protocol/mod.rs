@@ -115,9 +115,9 @@ pub enum ChatEvent {
         /// The text.
         text: String,
     },
-    /// `x.msg.new` with a file invitation (module [`file`]).
+    /// `x.msg.new` with a file invitation (module [`mod@file`]).
     MsgNewFile(MsgNewFile),
-    /// `x.msg.file.descr` or `x.file.cancel` (module [`file`]).
+    /// `x.msg.file.descr` or `x.file.cancel` (module [`mod@file`]).
     File(FileEvent),
     /// `x.ok`: sent as the confirmation info when joining through an address.
     Ok,
