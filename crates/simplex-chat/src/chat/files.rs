@@ -107,7 +107,8 @@ fn stop(files: &mut Files, id: i64) {
 }
 
 impl<O: Output> Chat<O> {
-    /// Sets where files go (before the loop runs), and resumes unfinished transfers.
+    /// Sets where files go (before the loop runs; [`Chat::resume_files`] then restarts
+    /// unfinished transfers).
     pub fn set_files_config(&mut self, config: FilesConfig) {
         self.files.config = config;
     }
