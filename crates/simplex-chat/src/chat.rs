@@ -29,6 +29,7 @@ use crate::protocol::{ChatEvent, ChatMessage, ContactShortLinkData, GroupEvent, 
 use crate::store::{ChatStore, Contact, ItemStatus, PendingKind, StoreError};
 use crate::view;
 
+mod files;
 mod group;
 mod group_events;
 mod group_link;
@@ -93,7 +94,11 @@ pub struct Chat<O: Output> {
     earlier_items: i64,
     /// A reading handle on the agent's database (module `info`).
     agent_view: Option<Box<dyn simplex_agent::Store>>,
+    /// Files: configuration and transfers running (module `files`).
+    files: files::Files,
 }
+
+pub use files::{FileDone, FilesConfig};
 
 impl<O: Output> std::fmt::Debug for Chat<O> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -119,6 +124,7 @@ impl<O: Output> Chat<O> {
             held: HashSet::new(),
             earlier_items,
             agent_view: None,
+            files: files::Files::default(),
         }
     }
 
@@ -271,6 +277,10 @@ impl<O: Output> Chat<O> {
             | Command::CreateGroupLink(_)
             | Command::ShowGroupLink(_)
             | Command::DeleteGroupLink(_)) => self.group_command(cmd).await?,
+            cmd @ (Command::SendFile { .. }
+            | Command::ReceiveFile { .. }
+            | Command::CancelFile(_)
+            | Command::FileStatus(_)) => self.file_command(cmd).await?,
             Command::Version => self.print(view::version()),
             Command::Info(name) => self.contact_info(&name).await?,
             Command::Switch(name) => self.switch(&name, false).await?,
@@ -694,6 +704,11 @@ impl<O: Output> Chat<O> {
                                 let lines = view::item(Local::now(), &c.name, &it);
                                 self.print(lines);
                             }
+                            ChatEvent::MsgNewFile(f) => {
+                                receipt = true;
+                                self.file_invitation(c, m.msg_id.as_deref(), &f)?;
+                            }
+                            ChatEvent::File(f) => self.file_event(c, f).await?,
                             ChatEvent::Info(p) => self.contact_profile(c, &p)?,
                             ChatEvent::Group(GroupEvent::Inv { group_invitation }) => {
                                 receipt = true;

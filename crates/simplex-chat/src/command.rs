@@ -117,6 +117,25 @@ pub enum Command {
     ShowGroupLink(String),
     /// `/delete link #GROUP`.
     DeleteGroupLink(String),
+    /// `/f @NAME PATH`, `/f #GROUP PATH` or `/file …`: send a file (module `file`).
+    SendFile {
+        /// `@name` or `#group`, with its prefix.
+        to: String,
+        /// The file's path, as typed.
+        path: String,
+    },
+    /// `/fr N [PATH]` or `/freceive …`: receive file N into PATH (a folder when it ends
+    /// with `/` or is one), else into the files folder.
+    ReceiveFile {
+        /// The file's number.
+        id: i64,
+        /// Where to save it.
+        path: Option<String>,
+    },
+    /// `/fc N` or `/fcancel N`: cancel sending or receiving file N.
+    CancelFile(i64),
+    /// `/fs N` or `/fstatus N`: file N's status.
+    FileStatus(i64),
     /// `/help` or `/h`.
     Help,
     /// `/q`, `/quit` or `/exit`.
@@ -150,6 +169,7 @@ pub enum Command {
 #[error("bad chat command: {0}")]
 pub struct ParseError(pub String);
 
+mod file;
 mod group;
 
 /// Splits a display name off the front of `s` (quoted in `'…'`, or up to whitespace or a
@@ -393,6 +413,9 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
     let line = line.trim_end();
     if let Some(what) = unsupported_form(line) {
         return Ok(Command::Unsupported(what.to_owned()));
+    }
+    if let Some(r) = file::parse(line) {
+        return r;
     }
     if let Some(r) = group::parse(line) {
         return r;

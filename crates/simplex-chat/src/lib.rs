@@ -8,7 +8,9 @@
 //! joins them to the agent ([`chat`]) and the line editor of a terminal ([`term`]). The
 //! `simplex-chat` binary adds the command line.
 //!
-//! Leaves out: files, calls, message editing and deletion, reactions, incognito profiles,
+//! Files go through XFTP relays (`chat::files`, direct chats only so far).
+//!
+//! Leaves out: files in groups, calls, message editing and deletion, reactions, incognito profiles,
 //! several users, the JSON/WebSocket bot API, sending compressed messages; in groups:
 //! member approval, direct contacts between members.
 //!

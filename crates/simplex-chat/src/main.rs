@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use clap::Parser;
 use simplex_agent::{Agent, AgentConfig, SmpProxyFallback, SmpProxyMode, SocksProxy, SqliteStore};
-use simplex_chat::chat::{no_servers_hint, Chat, Flow, Output, Stdout};
+use simplex_chat::chat::{no_servers_hint, Chat, FileDone, FilesConfig, Flow, Output, Stdout};
 use simplex_chat::protocol::Profile;
 use simplex_chat::store::{ChatStore, StoreError};
 use simplex_chat::term::{self, Input, LineEditor, TermOutput};
 use smp_proto::address::SmpServerWithAuth;
+use smp_proto::BasicAuth;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines, Stdin};
+use xftp_proto::XftpServer;
 use zeroize::Zeroizing;
 
 /// Chat over SimpleX relays: no user identifiers, connections by one-time links or addresses.
@@ -30,6 +32,14 @@ struct Opts {
     /// (smp://<fingerprint>@<host>[:<port>]); saved for later starts.
     #[arg(short = 's', long = "server")]
     server: Option<String>,
+    /// XFTP relays for sending files, separated by ';'
+    /// (xftp://<fingerprint>[:<password>]@<host>[:<port>]); saved for later starts.
+    #[arg(long = "xftp-servers", value_name = "SERVERS")]
+    xftp_servers: Option<String>,
+    /// The folder received files are saved in when /fr names none (default: the current
+    /// directory).
+    #[arg(long = "files-folder", value_name = "FOLDER")]
+    files_folder: Option<PathBuf>,
     /// Run one chat command, wait --time seconds for what follows, and exit.
     #[arg(short = 'e', long = "execute")]
     execute: Option<String>,
@@ -107,6 +117,40 @@ fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
 fn fail(msg: &str) -> ! {
     eprintln!("{msg}");
     std::process::exit(1);
+}
+
+/// Where files go: the XFTP relays (with their passwords), the folder for received files
+/// and the work directory of transfers (`PREFIX_files_work`).
+fn files_config(xftp: &str, opts: &Opts, prefix: &Path) -> Result<FilesConfig, String> {
+    let mut config = FilesConfig {
+        folder: opts.files_folder.clone(),
+        work_dir: with_suffix(prefix, "_files_work"),
+        ..FilesConfig::default()
+    };
+    for a in xftp.split(|c: char| c.is_whitespace() || c == ';') {
+        if a.is_empty() {
+            continue;
+        }
+        // A password sits between the fingerprint and `@`; the error names the host only.
+        let shown = a.split_once('@').map_or(a, |(_, host)| host);
+        let bad = |e: &dyn std::fmt::Display| format!("bad XFTP server address (…@{shown}): {e}");
+        let (addr, auth) = match a.strip_prefix("xftp://").and_then(|r| r.split_once('@')) {
+            Some((cred, hosts)) => match cred.split_once(':') {
+                Some((fp, pw)) => (
+                    format!("xftp://{fp}@{hosts}"),
+                    Some(BasicAuth::new(pw.as_bytes()).map_err(|e| bad(&e))?),
+                ),
+                None => (a.to_owned(), None),
+            },
+            None => (a.to_owned(), None),
+        };
+        let server = XftpServer::parse_str(addr.as_bytes()).map_err(|e| bad(&e))?;
+        if let Some(auth) = auth {
+            config.auth.insert(server.to_string(), auth);
+        }
+        config.servers.push(server);
+    }
+    Ok(config)
 }
 
 /// Server addresses as the reference takes them: `smp://key[:password]@hosts[:port]`, the
@@ -287,6 +331,19 @@ async fn main() {
     if servers.is_empty() {
         Stdout.lines(&no_servers_hint());
     }
+    let xftp = match &opts.xftp_servers {
+        Some(s) => {
+            if let Err(e) = store.set_setting("xftp_servers", s) {
+                fail(&e.to_string());
+            }
+            s.clone()
+        }
+        None => match store.setting("xftp_servers") {
+            Ok(s) => s.unwrap_or_default(),
+            Err(e) => fail(&e.to_string()),
+        },
+    };
+    let files_config = files_config(&xftp, &opts, &prefix).unwrap_or_else(|e| fail(&e));
     // A terminal gets the line editor; pipes (and -e) read plain lines.
     let interactive =
         opts.execute.is_none() && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
@@ -349,7 +406,12 @@ async fn main() {
     );
     let mut chat = Chat::new(agent.clone(), store, user, out);
     chat.set_agent_view(Box::new(agent_view));
+    chat.set_files_config(files_config);
+    let mut file_reports = chat
+        .take_file_reports()
+        .unwrap_or_else(|| fail("file reports"));
     chat.resume().await;
+    chat.resume_files();
     if let Some(cmd) = &opts.execute {
         if chat.input(cmd).await == Flow::Continue {
             let until = tokio::time::Instant::now() + Duration::from_secs(opts.time);
@@ -360,6 +422,7 @@ async fn main() {
                         Some(e) => chat.event(e).await,
                         None => break,
                     },
+                    Some(d) = file_reports.recv() => chat.file_done(d).await,
                 }
             }
         }
@@ -370,8 +433,8 @@ async fn main() {
         return;
     }
     match input {
-        In::Term(ed) => run_editor(&mut chat, ed, &mut events).await,
-        In::Plain(lines) => run_plain(&mut chat, lines, &mut events).await,
+        In::Term(ed) => run_editor(&mut chat, ed, &mut events, &mut file_reports).await,
+        In::Plain(lines) => run_plain(&mut chat, lines, &mut events, &mut file_reports).await,
     }
     // Events already reported are handled before stopping: the agent will not report them
     // again (a SENT that completes a contact's deletion, a receipt).
@@ -382,6 +445,8 @@ async fn main() {
 }
 
 type Events = tokio::sync::mpsc::UnboundedReceiver<simplex_agent::AgentEvent>;
+/// What file transfers report (`Chat::file_done`).
+type Reports = tokio::sync::mpsc::UnboundedReceiver<FileDone>;
 
 /// Resolves at Ctrl-C (`SIGINT`). The listener is registered when this is called, for the
 /// whole loop: a fresh `tokio::signal::ctrl_c()` per loop turn would miss a signal that
@@ -404,7 +469,12 @@ fn ctrl_c() -> impl std::future::Future<Output = ()> {
 
 /// Reads plain lines (pipes, tests) until `/q`; without input the chat still receives, and
 /// Ctrl-C ends it.
-async fn run_plain(chat: &mut Chat<Out>, mut lines: Lines<BufReader<Stdin>>, events: &mut Events) {
+async fn run_plain(
+    chat: &mut Chat<Out>,
+    mut lines: Lines<BufReader<Stdin>>,
+    events: &mut Events,
+    reports: &mut Reports,
+) {
     let mut stdin_open = true;
     let ctrl_c = ctrl_c();
     tokio::pin!(ctrl_c);
@@ -422,6 +492,7 @@ async fn run_plain(chat: &mut Chat<Out>, mut lines: Lines<BufReader<Stdin>>, eve
                 Some(e) => chat.event(e).await,
                 None => break,
             },
+            Some(d) = reports.recv() => chat.file_done(d).await,
             _ = &mut ctrl_c => break,
         }
     }
@@ -430,7 +501,12 @@ async fn run_plain(chat: &mut Chat<Out>, mut lines: Lines<BufReader<Stdin>>, eve
 /// Reads lines with the editor until `/q`, Ctrl-C or Ctrl-D. The prompt shows the chat a
 /// line without a command goes to, and such a line goes there even when a message from
 /// someone else arrived while it was typed. Lines are kept in the history.
-async fn run_editor(chat: &mut Chat<Out>, mut ed: LineEditor, events: &mut Events) {
+async fn run_editor(
+    chat: &mut Chat<Out>,
+    mut ed: LineEditor,
+    events: &mut Events,
+    reports: &mut Reports,
+) {
     // The chat shown by the prompt being edited, once a line was asked for.
     let mut asked: Option<Option<String>> = None;
     // Ctrl-C while the editor is not reading (a command running) is a signal.
@@ -461,6 +537,7 @@ async fn run_editor(chat: &mut Chat<Out>, mut ed: LineEditor, events: &mut Event
                 Some(e) => chat.event(e).await,
                 None => break,
             },
+            Some(d) = reports.recv() => chat.file_done(d).await,
             _ = &mut ctrl_c => break,
         }
     }

@@ -9,6 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::protocol::Profile;
 
+pub mod files;
 pub mod groups;
 mod history;
 mod links;
@@ -222,6 +223,7 @@ impl ChatStore {
         db.execute_batch(history::SCHEMA)?;
         db.execute_batch(groups::SCHEMA)?;
         groups::migrate(&db)?;
+        db.execute_batch(files::SCHEMA)?;
         Ok(ChatStore { db })
     }
 

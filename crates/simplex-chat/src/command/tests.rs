@@ -422,7 +422,6 @@ fn forms_we_lack_are_named_and_text_stays_text() {
     assert_eq!(parse("+1"), un("reactions"));
     assert_eq!(parse("-1 @bob hi"), un("reactions"));
     assert_eq!(parse("/f …"), un("/f"));
-    assert_eq!(parse("/file @bob x"), un("/file"));
     assert_eq!(parse("@bob <- @alice hi"), un("forwarding"));
     assert_eq!(parse("@#team @bob hi"), un("messages to group members"));
     assert_eq!(parse("/c i"), un("/c i"));

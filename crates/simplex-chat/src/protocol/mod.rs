@@ -2,15 +2,19 @@
 //! `{"v":"1-8","msgId":"…","event":"x.msg.new","params":{…}}`.
 //!
 //! Understood: `x.info` (profile), `x.contact` (request to an address), `x.msg.new` with
-//! text content, `x.ok` (handshake), `x.direct.del` (the sender deleted the contact) and
-//! the group events of module [`group`]. Any other event decodes to
+//! text content, `x.ok` (handshake), `x.direct.del` (the sender deleted the contact), the
+//! file messages of module [`file`] and the group events of module [`group`]. Any other event decodes to
 //! [`ChatEvent::Unknown`] and is ignored by the client. A body may be one JSON object, a
 //! JSON array of them (the reference's batches), or a compressed batch (`X…`, chat version
 //! 8: module [`compressed`]).
 
 mod compressed;
+pub mod file;
+#[cfg(test)]
+mod file_tests;
 pub mod group;
 
+pub use file::{FileEvent, MsgNewFile};
 pub use group::{GroupEvent, MemberRole};
 
 use rand::RngCore;
@@ -111,6 +115,10 @@ pub enum ChatEvent {
         /// The text.
         text: String,
     },
+    /// `x.msg.new` with a file invitation (module [`mod@file`]).
+    MsgNewFile(MsgNewFile),
+    /// `x.msg.file.descr` or `x.file.cancel` (module [`mod@file`]).
+    File(FileEvent),
     /// `x.ok`: sent as the confirmation info when joining through an address.
     Ok,
     /// `x.direct.del` (params `{}`): the sender deleted the contact and its connection.
@@ -179,6 +187,15 @@ impl ChatMessage {
             ChatEvent::MsgNew { text } => (
                 "x.msg.new",
                 json!({ "content": { "type": "text", "text": text } }),
+            ),
+            // Serialising these derived types cannot fail.
+            ChatEvent::MsgNewFile(m) => ("x.msg.new", serde_json::to_value(m).unwrap_or_default()),
+            ChatEvent::File(f) => (
+                f.name(),
+                serde_json::to_value(f)
+                    .ok()
+                    .and_then(|mut v| v.get_mut("params").map(Value::take))
+                    .unwrap_or_else(|| json!({})),
             ),
             ChatEvent::Ok => ("x.ok", json!({})),
             ChatEvent::DirectDel => ("x.direct.del", json!({})),
@@ -279,6 +296,13 @@ impl ChatMessage {
                     .and_then(Value::as_str)
                     .map(str::to_owned),
             },
+            "x.msg.new" if params.get("file").is_some_and(|f| !f.is_null()) => {
+                // A file we cannot read is ignored like an unknown message.
+                match serde_json::from_value(params) {
+                    Ok(m) => ChatEvent::MsgNewFile(m),
+                    Err(_) => ChatEvent::Unknown(event),
+                }
+            }
             "x.msg.new" => {
                 let content = params
                     .get("content")
@@ -294,6 +318,14 @@ impl ChatMessage {
             }
             "x.ok" => ChatEvent::Ok,
             "x.direct.del" => ChatEvent::DirectDel,
+            name if FileEvent::NAMES.contains(&name) => {
+                let tagged = json!({ "event": name, "params": params });
+                // As group events: unreadable parameters make it an unknown event.
+                match serde_json::from_value(tagged) {
+                    Ok(f) => ChatEvent::File(f),
+                    Err(_) => ChatEvent::Unknown(event),
+                }
+            }
             name if GroupEvent::NAMES.contains(&name) => {
                 let tagged = json!({ "event": name, "params": params });
                 // A group event with parameters we cannot read is ignored like an unknown

@@ -1,0 +1,624 @@
+//! Files through XFTP relays, as the reference's chat sends them (`xftpSndFileTransfer`,
+//! `x.msg.file.descr`): `/f @bob PATH` sends the invitation (`x.msg.new` with `file`, an
+//! empty description part 0) and uploads in the background; when the upload ends each
+//! recipient gets its own description in parts of 14,000 characters. A received invitation
+//! is shown with its number; `/fr N [PATH]` accepts it and the download starts once the
+//! whole description has arrived. Uploads and downloads run as tasks that report to the
+//! chat loop through [`FileDone`]; their XFTP state is in `xftp-client`'s work directories
+//! under the configured one, so they resume when started again with the same file.
+//!
+//! Direct chats only in this slice; `/f #group` answers that it is not supported yet.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use chrono::Local;
+use smp_proto::BasicAuth;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use xftp_client::download::unique_path;
+use xftp_client::{DownloadOptions, UploadOptions};
+use xftp_proto::{FileDescription, XftpServer};
+
+use super::{now_ms, Chat, ChatError, Output};
+use crate::command::Command;
+use crate::protocol::file::{FileContent, FileDescr, FileInvitation};
+use crate::protocol::{ChatEvent, ChatMessage, FileEvent, MsgNewFile};
+use crate::store::files::{DescrPart, FileChat, FileStatus, FileTransfer};
+use crate::store::Contact;
+use crate::view;
+
+/// Where files go: the XFTP relays (`--xftp-servers`), the folder received files are saved
+/// in by default (`--files-folder`) and the directory of transfers' work files.
+#[derive(Debug, Clone, Default)]
+pub struct FilesConfig {
+    /// The relays uploads go to.
+    pub servers: Vec<XftpServer>,
+    /// Passwords for new files, by relay address.
+    pub auth: HashMap<String, BasicAuth>,
+    /// The default folder of received files (the current directory when none).
+    pub folder: Option<PathBuf>,
+    /// Work files of transfers in progress.
+    pub work_dir: PathBuf,
+}
+
+/// What a transfer task reports to the chat loop.
+#[derive(Debug)]
+pub enum FileDone {
+    /// An upload ended: one description (YAML) per recipient, or the error.
+    Uploaded {
+        /// The file's number.
+        file_id: i64,
+        /// The descriptions or the error.
+        result: Result<Vec<String>, String>,
+    },
+    /// A download ended: where the file was saved, or the error.
+    Downloaded {
+        /// The file's number.
+        file_id: i64,
+        /// The saved file or the error.
+        result: Result<PathBuf, String>,
+    },
+}
+
+/// The chat's file state: configuration, the channel tasks report on, running tasks.
+#[derive(Debug)]
+pub(super) struct Files {
+    config: FilesConfig,
+    tx: UnboundedSender<FileDone>,
+    rx: Option<UnboundedReceiver<FileDone>>,
+    tasks: HashMap<i64, tokio::task::JoinHandle<()>>,
+}
+
+impl Default for Files {
+    fn default() -> Self {
+        let (tx, rx) = unbounded_channel();
+        Files {
+            config: FilesConfig::default(),
+            tx,
+            rx: Some(rx),
+            tasks: HashMap::new(),
+        }
+    }
+}
+
+/// The reference's `humanReadableSize`: bytes below 1 KiB, else one decimal of KiB, MiB
+/// or GiB.
+pub fn human_size(size: u64) -> String {
+    const K: u64 = 1024;
+    let one = |unit: u64, name: &str| {
+        // Display only: the precision of f64 is ample for a size with one decimal.
+        #[allow(clippy::cast_precision_loss)]
+        let v = size as f64 / unit as f64;
+        format!("{v:.1} {name}")
+    };
+    match size {
+        s if s < K => format!("{s} bytes"),
+        s if s < K * K => one(K, "KiB"),
+        s if s < K * K * K => one(K * K, "MiB"),
+        _ => one(K * K * K, "GiB"),
+    }
+}
+
+/// Cancels a running task.
+fn stop(files: &mut Files, id: i64) {
+    if let Some(t) = files.tasks.remove(&id) {
+        t.abort();
+    }
+}
+
+impl<O: Output> Chat<O> {
+    /// Sets where files go (before the loop runs; [`Chat::resume_files`] then restarts
+    /// unfinished transfers).
+    pub fn set_files_config(&mut self, config: FilesConfig) {
+        self.files.config = config;
+    }
+
+    /// The receiver of transfer reports, to be polled by the loop with agent events and
+    /// handed to [`Chat::file_done`]; `None` after the first call.
+    pub fn take_file_reports(&mut self) -> Option<UnboundedReceiver<FileDone>> {
+        self.files.rx.take()
+    }
+
+    /// Restarts the uploads and the accepted downloads an earlier run left unfinished.
+    pub fn resume_files(&mut self) {
+        let Ok(files) = self.store.unfinished_files() else {
+            return;
+        };
+        for f in files {
+            match (f.sent, f.status) {
+                (true, FileStatus::New) => self.start_upload(&f),
+                (false, FileStatus::Accepted) if f.descr_complete => self.start_download(&f),
+                _ => {}
+            }
+        }
+    }
+
+    /// Runs a file command.
+    pub(super) async fn file_command(&mut self, cmd: Command) -> Result<(), ChatError> {
+        match cmd {
+            Command::SendFile { to, path } => self.send_file(&to, &path).await,
+            Command::ReceiveFile { id, path } => self.receive_file(id, path.as_deref()),
+            Command::CancelFile(id) => self.cancel_file(id).await,
+            Command::FileStatus(id) => self.file_status(id),
+            _ => Ok(()),
+        }
+    }
+
+    async fn send_file(&mut self, to: &str, path: &str) -> Result<(), ChatError> {
+        let Some(name) = to.strip_prefix('@') else {
+            self.say("/f #group: not supported yet");
+            return Ok(());
+        };
+        let Some(c) = self.contact(name)? else {
+            return Ok(());
+        };
+        if c.deleted || !c.ready {
+            self.say(view::not_ready(&c.name));
+            return Ok(());
+        }
+        if self.files.config.servers.is_empty() {
+            self.say(
+                "no XFTP servers: start with --xftp-servers xftp://<fingerprint>@<host>[:<port>]",
+            );
+            return Ok(());
+        }
+        let meta = match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => m,
+            _ => {
+                self.say(format!("file not found: {path}"));
+                return Ok(());
+            }
+        };
+        let file_name = Path::new(path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".into());
+        let msg = ChatMessage::new(ChatEvent::MsgNewFile(MsgNewFile {
+            content: FileContent::File {
+                text: String::new(),
+            },
+            file: FileInvitation::xftp(&file_name, meta.len()),
+        }));
+        let shared_id = msg.msg_id.clone().unwrap_or_default();
+        self.agent.send_message(&c.conn_id, &msg.to_bytes()).await?;
+        let abs = std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path));
+        let f = self.store.add_file(
+            true,
+            FileChat::Contact(c.id),
+            &shared_id,
+            &file_name,
+            meta.len(),
+            Some(&abs.to_string_lossy()),
+        )?;
+        self.store.add_file_recipient(f.id, Some(c.id), None)?;
+        self.last_chat = Some(c.name.clone());
+        self.print(vec![
+            format!(
+                "{} /f @{} {path}",
+                view::msg_time(Local::now(), now_ms()),
+                view::view_name(&c.name)
+            ),
+            format!("use /fc {} to cancel sending", f.id),
+        ]);
+        self.start_upload(&f);
+        Ok(())
+    }
+
+    fn start_upload(&mut self, f: &FileTransfer) {
+        let Some(path) = f.path.clone() else { return };
+        let recipients = self
+            .store
+            .file_recipients(f.id)
+            .map(|r| r.len())
+            .unwrap_or(1);
+        let mut opts = UploadOptions::new(
+            self.files.config.servers.clone(),
+            recipients.max(1),
+            self.files.config.work_dir.join(format!("snd-{}", f.id)),
+        );
+        opts.auth = self.files.config.auth.clone();
+        let (tx, file_id) = (self.files.tx.clone(), f.id);
+        let task = tokio::spawn(async move {
+            let result = xftp_client::upload(Path::new(&path), &opts, None)
+                .await
+                .map(|u| u.recipients.iter().map(FileDescription::to_yaml).collect())
+                .map_err(|e| e.to_string());
+            let _ = tx.send(FileDone::Uploaded { file_id, result });
+        });
+        self.files.tasks.insert(f.id, task);
+    }
+
+    /// A transfer task ended: sends the descriptions of an upload, reports a download.
+    pub async fn file_done(&mut self, done: FileDone) {
+        let r = match done {
+            FileDone::Uploaded { file_id, result } => self.uploaded(file_id, result).await,
+            FileDone::Downloaded { file_id, result } => self.downloaded(file_id, result),
+        };
+        if let Err(e) = r {
+            self.say(e.to_string());
+        }
+    }
+
+    async fn uploaded(
+        &mut self,
+        file_id: i64,
+        result: Result<Vec<String>, String>,
+    ) -> Result<(), ChatError> {
+        self.files.tasks.remove(&file_id);
+        let Some(f) = self.store.file(file_id)? else {
+            return Ok(());
+        };
+        if f.status != FileStatus::New {
+            return Ok(());
+        }
+        let descrs = match result {
+            Ok(d) => d,
+            Err(e) => {
+                self.store.set_file_status(file_id, FileStatus::Error)?;
+                self.say(format!(
+                    "error uploading file {file_id} ({}): {e}",
+                    f.file_name
+                ));
+                return Ok(());
+            }
+        };
+        self.store.set_recipient_descrs(file_id, &descrs)?;
+        for (contact, member, descr, sent) in self.store.file_recipients(file_id)? {
+            let (Some(cid), Some(descr), false) = (contact, descr, sent) else {
+                continue;
+            };
+            let Some(c) = self.store.contact_by_id(cid)? else {
+                continue;
+            };
+            for part in FileDescr::parts(&descr) {
+                let m = ChatMessage::new(ChatEvent::File(FileEvent::Descr {
+                    msg_id: f.msg_id.clone(),
+                    file_descr: part,
+                }));
+                self.agent.send_message(&c.conn_id, &m.to_bytes()).await?;
+            }
+            self.store.set_recipient_sent(file_id, contact, member)?;
+            self.say(format!(
+                "completed uploading file {file_id} ({}) for {}",
+                f.file_name,
+                view::view_name(&c.name)
+            ));
+        }
+        self.store.set_file_status(file_id, FileStatus::Complete)?;
+        Ok(())
+    }
+
+    /// `x.msg.new` with a file from a contact: recorded and shown with its number.
+    pub(super) fn file_invitation(
+        &mut self,
+        c: &Contact,
+        msg_id: Option<&str>,
+        m: &MsgNewFile,
+    ) -> Result<(), ChatError> {
+        let Some(msg_id) = msg_id else { return Ok(()) };
+        let inv = &m.file;
+        let f = self.store.add_file(
+            false,
+            FileChat::Contact(c.id),
+            msg_id,
+            &inv.file_name,
+            inv.file_size,
+            None,
+        )?;
+        if let Some(part) = &inv.file_descr {
+            self.store.add_descr_part(f.id, part)?;
+        }
+        self.last_chat = Some(c.name.clone());
+        let time = view::msg_time(Local::now(), now_ms());
+        let who = view::view_name(&c.name);
+        let mut lines = Vec::new();
+        if !m.content.text().is_empty() {
+            lines.push(format!("{time} {who}> {}", m.content.text()));
+        }
+        lines.push(format!(
+            "{time} {who}> sends file {} ({} / {} bytes)",
+            inv.file_name,
+            human_size(inv.file_size),
+            inv.file_size
+        ));
+        lines.push(format!("use /fr {} [<dir>/ | <path>] to receive it", f.id));
+        self.print(lines);
+        Ok(())
+    }
+
+    /// `x.msg.file.descr` or `x.file.cancel` from a contact.
+    pub(super) async fn file_event(&mut self, c: &Contact, ev: FileEvent) -> Result<(), ChatError> {
+        match ev {
+            FileEvent::Descr { msg_id, file_descr } => {
+                let Some(f) = self.store.received_file(FileChat::Contact(c.id), &msg_id)? else {
+                    return Ok(());
+                };
+                if self.store.add_descr_part(f.id, &file_descr)? == DescrPart::Completed
+                    && f.status == FileStatus::Accepted
+                {
+                    if let Some(f) = self.store.file(f.id)? {
+                        self.start_download(&f);
+                    }
+                }
+            }
+            FileEvent::Cancel { msg_id } => {
+                // Either the sender cancelled a file sent to us, or the recipient one we sent.
+                let received = self.store.received_file(FileChat::Contact(c.id), &msg_id)?;
+                let f = match received {
+                    Some(f) => Some(f),
+                    None => self.store.sent_file(FileChat::Contact(c.id), &msg_id)?,
+                };
+                // A sent file may be cancelled by its recipient after the upload completed;
+                // a received file already saved stays so.
+                let Some(f) = f.filter(|f| {
+                    f.status != FileStatus::Cancelled
+                        && (f.sent || f.status != FileStatus::Complete)
+                }) else {
+                    return Ok(());
+                };
+                stop(&mut self.files, f.id);
+                self.store.set_file_status(f.id, FileStatus::Cancelled)?;
+                let who = view::view_name(&c.name);
+                self.say(if f.sent {
+                    format!("{who} cancelled receiving file {} ({})", f.id, f.file_name)
+                } else {
+                    format!("{who} cancelled sending file {} ({})", f.id, f.file_name)
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn sender_name(&self, f: &FileTransfer) -> String {
+        match f.chat {
+            FileChat::Contact(id) => self
+                .store
+                .contact_by_id(id)
+                .ok()
+                .flatten()
+                .map(|c| view::view_name(&c.name))
+                .unwrap_or_default(),
+            FileChat::Group(_) => String::new(),
+        }
+    }
+
+    fn receive_file(&mut self, id: i64, path: Option<&str>) -> Result<(), ChatError> {
+        let Some(f) = self.store.file(id)?.filter(|f| !f.sent) else {
+            self.say(format!("file {id} not found"));
+            return Ok(());
+        };
+        match f.status {
+            FileStatus::New => {}
+            FileStatus::Cancelled => {
+                self.say(format!("file cancelled: {}", f.file_name));
+                return Ok(());
+            }
+            _ => {
+                self.say(format!("file is already being received: {}", f.file_name));
+                return Ok(());
+            }
+        }
+        let target = match path {
+            Some(p) if p.ends_with('/') || Path::new(p).is_dir() => {
+                unique_path(Path::new(p), &f.file_name)
+            }
+            Some(p) if Path::new(p).exists() => {
+                self.say(format!("file already exists: {p}"));
+                return Ok(());
+            }
+            Some(p) => PathBuf::from(p),
+            None => unique_path(
+                self.files
+                    .config
+                    .folder
+                    .as_deref()
+                    .unwrap_or(Path::new(".")),
+                &f.file_name,
+            ),
+        };
+        let target = target.to_string_lossy().into_owned();
+        self.store.accept_file(id, &target)?;
+        self.say(format!(
+            "saving file {id} from {} to {target}",
+            self.sender_name(&f)
+        ));
+        if f.descr_complete {
+            if let Some(f) = self.store.file(id)? {
+                self.start_download(&f);
+            }
+        }
+        Ok(())
+    }
+
+    fn start_download(&mut self, f: &FileTransfer) {
+        let (Some(target), tx, file_id) = (f.path.clone(), self.files.tx.clone(), f.id) else {
+            return;
+        };
+        let desc = match FileDescription::from_yaml_valid(&f.descr) {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = self.store.set_file_status(f.id, FileStatus::Error);
+                self.say(format!(
+                    "error receiving file {file_id} ({}): {e}",
+                    f.file_name
+                ));
+                return;
+            }
+        };
+        self.say(format!(
+            "started receiving file {file_id} ({}) from {}",
+            f.file_name,
+            self.sender_name(f)
+        ));
+        let work = self.files.config.work_dir.join(format!("rcv-{file_id}"));
+        let task = tokio::spawn(async move {
+            let result = async {
+                std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+                let got = xftp_client::download(&desc, &work, &DownloadOptions::default(), None)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                place(&got, Path::new(&target))
+            }
+            .await;
+            let _ = tx.send(FileDone::Downloaded { file_id, result });
+        });
+        self.files.tasks.insert(f.id, task);
+    }
+
+    fn downloaded(
+        &mut self,
+        file_id: i64,
+        result: Result<PathBuf, String>,
+    ) -> Result<(), ChatError> {
+        self.files.tasks.remove(&file_id);
+        let Some(f) = self.store.file(file_id)? else {
+            return Ok(());
+        };
+        if f.status != FileStatus::Accepted {
+            return Ok(());
+        }
+        match result {
+            Ok(p) => {
+                self.store.accept_file(file_id, &p.to_string_lossy())?;
+                self.store.set_file_status(file_id, FileStatus::Complete)?;
+                let _ = std::fs::remove_dir_all(
+                    self.files.config.work_dir.join(format!("rcv-{file_id}")),
+                );
+                self.say(format!(
+                    "completed receiving file {file_id} ({}) from {}",
+                    f.file_name,
+                    self.sender_name(&f)
+                ));
+            }
+            Err(e) => {
+                self.store.set_file_status(file_id, FileStatus::Error)?;
+                self.say(format!(
+                    "error receiving file {file_id} ({}): {e}",
+                    f.file_name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn cancel_file(&mut self, id: i64) -> Result<(), ChatError> {
+        let Some(f) = self.store.file(id)? else {
+            self.say(format!("file {id} not found"));
+            return Ok(());
+        };
+        // The sender may cancel after the upload (the recipient may not have it yet).
+        if f.status == FileStatus::Cancelled || (!f.sent && f.status == FileStatus::Complete) {
+            self.say(format!(
+                "file {id} ({}) is already {}",
+                f.file_name,
+                if f.status == FileStatus::Complete {
+                    "complete"
+                } else {
+                    "cancelled"
+                }
+            ));
+            return Ok(());
+        }
+        stop(&mut self.files, id);
+        self.store.set_file_status(id, FileStatus::Cancelled)?;
+        let FileChat::Contact(cid) = f.chat else {
+            return Ok(());
+        };
+        let Some(c) = self.store.contact_by_id(cid)? else {
+            return Ok(());
+        };
+        let m = ChatMessage::new(ChatEvent::File(FileEvent::Cancel {
+            msg_id: f.msg_id.clone(),
+        }));
+        self.agent.send_message(&c.conn_id, &m.to_bytes()).await?;
+        let who = view::view_name(&c.name);
+        self.say(if f.sent {
+            format!("cancelled sending file {id} ({}) to {who}", f.file_name)
+        } else {
+            format!("cancelled receiving file {id} ({}) from {who}", f.file_name)
+        });
+        Ok(())
+    }
+
+    fn file_status(&mut self, id: i64) -> Result<(), ChatError> {
+        let Some(f) = self.store.file(id)? else {
+            self.say(format!("file {id} not found"));
+            return Ok(());
+        };
+        let line = match (f.sent, f.status) {
+            (true, FileStatus::New) => format!("sending file {id} ({}) uploading", f.file_name),
+            (true, FileStatus::Complete) => format!("sending file {id} ({}) complete", f.file_name),
+            (true, FileStatus::Cancelled) => {
+                format!("sending file {id} ({}) cancelled", f.file_name)
+            }
+            (false, FileStatus::New) => format!(
+                "receiving file {id} ({}) not accepted yet, use /fr {id} to receive file",
+                f.file_name
+            ),
+            (false, FileStatus::Accepted) => {
+                format!("receiving file {id} ({}) in progress", f.file_name)
+            }
+            (false, FileStatus::Complete) => format!(
+                "receiving file {id} ({}) complete, path: {}",
+                f.file_name,
+                f.path.unwrap_or_default()
+            ),
+            (false, FileStatus::Cancelled) => {
+                format!("receiving file {id} ({}) cancelled", f.file_name)
+            }
+            (_, _) => format!("file {id} ({}): error", f.file_name),
+        };
+        self.say(line);
+        Ok(())
+    }
+}
+
+/// Moves a downloaded file to `target`, never over an existing file (a free name next to
+/// it is taken then); returns where it went.
+fn place(got: &Path, target: &Path) -> Result<PathBuf, String> {
+    let target = if target.exists() {
+        let dir = target.parent().unwrap_or(Path::new("."));
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        unique_path(dir, &name)
+    } else {
+        target.to_owned()
+    };
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    if std::fs::rename(got, &target).is_err() {
+        std::fs::copy(got, &target).map_err(|e| e.to_string())?;
+        let _ = std::fs::remove_file(got);
+    }
+    Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_the_references() {
+        assert_eq!(human_size(11), "11 bytes");
+        assert_eq!(human_size(272_376), "266.0 KiB");
+        assert_eq!(human_size(139_737), "136.5 KiB");
+        assert_eq!(human_size(1_042_157), "1017.7 KiB");
+        assert_eq!(human_size(5 * 1024 * 1024), "5.0 MiB");
+    }
+
+    #[test]
+    fn placing_never_overwrites() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let got = d.path().join("got");
+        std::fs::write(&got, b"new").expect("write");
+        let target = d.path().join("x.pdf");
+        std::fs::write(&target, b"old").expect("write");
+        let placed = place(&got, &target).expect("placed");
+        assert_eq!(placed, d.path().join("x_1.pdf"));
+        assert_eq!(std::fs::read(&target).expect("read"), b"old");
+        assert_eq!(std::fs::read(&placed).expect("read"), b"new");
+    }
+}
