@@ -83,16 +83,22 @@ impl Agent {
             }
         }
         let _g = inner.lock.lock().await;
-        let (conn, _, msg) = read(conn_id).await?;
+        // Read again and marked acknowledged in one transaction.
+        let id = conn_id.to_vec();
+        let (conn, msg) = inner
+            .db(move |s| {
+                let (conn, msg) = (s.conn(&id)?, s.rcv_msg(&id, msg_id)?);
+                if conn.is_some() && msg.as_ref().is_some_and(|m| !m.acked) {
+                    s.apply(vec![Write::AckRcvMsg(id, msg_id)])?;
+                }
+                Ok((conn, msg))
+            })
+            .await?;
         let conn = conn.ok_or(AgentError::NoConnection)?;
         let msg = msg.ok_or(AgentError::Prohibited("no such message"))?;
         if msg.acked {
             return Ok(());
         }
-        let id = conn_id.to_vec();
-        inner
-            .db(move |s| s.apply(vec![Write::AckRcvMsg(id, msg_id)]))
-            .await?;
         if let Some(info) = receipt {
             if conn.agent_version >= DELIVERY_RCPTS_AGENT_VERSION.0 {
                 let r = AMessageReceipt {

@@ -219,70 +219,22 @@ impl Inner {
         Ok(())
     }
 
-    /// After the server accepted a message.
+    /// After the server accepted a message: what it changes is read and written in one
+    /// store transaction.
     pub(super) async fn on_sent(
         self: &Arc<Self>,
         m: SndMsgRecord,
         sent_to: &SndQueueRecord,
     ) -> Result<(), AgentError> {
         let _g = self.lock.lock().await;
-        let id = m.conn_id.clone();
-        let snd_id = m.snd_id;
-        let (conn, rq, sq, stored) = self
-            .db(move |s| {
-                Ok((
-                    s.conn(&id)?,
-                    s.rcv_queue(&id)?,
-                    s.snd_queue(&id)?,
-                    s.snd_msg_by_snd_id(&id, snd_id)?,
-                ))
-            })
-            .await?;
-        let (Some(mut conn), Some(mut sq)) = (conn, sq) else {
-            return Ok(());
-        };
-        let mut writes = Vec::new();
         let conn_id = m.conn_id.clone();
-        let mut events = Vec::new();
-        match m.kind {
-            SndMsgKind::Message => {
-                let mut sent = m.clone();
-                sent.pending = false;
-                sent.body = Vec::new();
-                // A receipt may have been processed between the send and now.
-                sent.receipt = stored
-                    .filter(|r| r.internal_id == m.internal_id)
-                    .and_then(|r| r.receipt);
-                writes.push(Write::PutSndMsg(sent));
-                events.push(Event::Sent(m.internal_id));
-            }
-            _ => writes.push(Write::DeleteSndMsg(m.conn_id.clone(), m.internal_id)),
-        }
-        match m.kind {
-            SndMsgKind::Confirmation => {
-                events.extend(state::confirmation_sent(&mut conn, &mut sq));
-                writes.push(Write::PutSndQueue(sq));
-                writes.push(Write::PutConn(conn));
-            }
-            SndMsgKind::Hello => {
-                events.extend(state::hello_sent(&mut conn, &mut sq, rq.as_ref()));
-                writes.push(Write::PutSndQueue(sq));
-                writes.push(Write::PutConn(conn));
-            }
-            // The address's queue served only for the invitation (unless the peer's queue
-            // has replaced it meanwhile).
-            SndMsgKind::Invitation
-                if sq.server == sent_to.server && sq.snd_id == sent_to.snd_id =>
-            {
-                writes.push(Write::DeleteSndQueue(m.conn_id.clone()));
-            }
-            _ => {}
-        }
-        self.db(move |s| s.apply(writes)).await?;
+        let kind = m.kind;
+        let to = (sent_to.server.clone(), sent_to.snd_id.clone());
+        let events = self.db(move |s| store_sent(s, m, &to)).await?;
         for e in events {
             self.emit(conn_id.clone(), e);
         }
-        match m.kind {
+        match kind {
             SndMsgKind::QKey => {
                 self.switch_event(&conn_id, state::qkey_sent()).await?;
             }
@@ -311,6 +263,60 @@ impl Inner {
         }
         Ok(())
     }
+}
+
+/// Stores what a message accepted by the server changes (in the caller's transaction,
+/// holding the store): the message no longer pending (its body dropped) or deleted, and the
+/// handshake's step for a confirmation or `HELLO`. Returns the events to report.
+fn store_sent(
+    s: &mut dyn Store,
+    m: SndMsgRecord,
+    (to_server, to_snd_id): &(smp_proto::SmpServer, Vec<u8>),
+) -> Result<Vec<Event>, crate::error::StoreError> {
+    let id = m.conn_id.clone();
+    let (Some(mut conn), Some(mut sq)) = (s.conn(&id)?, s.snd_queue(&id)?) else {
+        return Ok(Vec::new());
+    };
+    let mut writes = Vec::new();
+    let mut events = Vec::new();
+    match m.kind {
+        SndMsgKind::Message => {
+            // A receipt may have been processed between the send and now.
+            let receipt = s
+                .snd_msg_by_snd_id(&id, m.snd_id)?
+                .filter(|r| r.internal_id == m.internal_id)
+                .and_then(|r| r.receipt);
+            events.push(Event::Sent(m.internal_id));
+            writes.push(Write::PutSndMsg(SndMsgRecord {
+                pending: false,
+                body: Vec::new(),
+                receipt,
+                ..m
+            }));
+        }
+        _ => writes.push(Write::DeleteSndMsg(id.clone(), m.internal_id)),
+    }
+    match m.kind {
+        SndMsgKind::Confirmation => {
+            events.extend(state::confirmation_sent(&mut conn, &mut sq));
+            writes.push(Write::PutSndQueue(sq));
+            writes.push(Write::PutConn(conn));
+        }
+        SndMsgKind::Hello => {
+            let rq = s.rcv_queue(&id)?;
+            events.extend(state::hello_sent(&mut conn, &mut sq, rq.as_ref()));
+            writes.push(Write::PutSndQueue(sq));
+            writes.push(Write::PutConn(conn));
+        }
+        // The address's queue served only for the invitation (unless the peer's queue has
+        // replaced it meanwhile).
+        SndMsgKind::Invitation if &sq.server == to_server && &sq.snd_id == to_snd_id => {
+            writes.push(Write::DeleteSndQueue(id));
+        }
+        _ => {}
+    }
+    s.apply(writes)?;
+    Ok(events)
 }
 
 /// Sends a connection's pending messages in order, retrying temporary failures.

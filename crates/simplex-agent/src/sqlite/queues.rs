@@ -90,8 +90,9 @@ CREATE TABLE snd_message_copies (
 ";
 
 pub(super) fn put_snd_copy(tx: &Transaction<'_>, c: SndCopyRecord) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT OR REPLACE INTO snd_message_copies (conn_id, snd_queue_id, internal_id, msg_type, msg_body) VALUES (?1, ?2, ?3, ?4, ?5)",
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO snd_message_copies (conn_id, snd_queue_id, internal_id, msg_type, msg_body) VALUES (?1, ?2, ?3, ?4, ?5)"
+        )?.execute(
         params![c.conn_id, c.queue, c.internal_id, msg_kind_text(c.kind), c.body],
     )?;
     Ok(())
@@ -103,8 +104,9 @@ pub(super) fn delete_snd_copy(
     queue: &[u8],
     internal_id: i64,
 ) -> Result<(), StoreError> {
-    tx.execute(
-        "DELETE FROM snd_message_copies WHERE conn_id = ?1 AND snd_queue_id = ?2 AND internal_id = ?3",
+    tx.prepare_cached(
+        "DELETE FROM snd_message_copies WHERE conn_id = ?1 AND snd_queue_id = ?2 AND internal_id = ?3"
+        )?.execute(
         params![conn_id, queue, internal_id],
     )?;
     Ok(())
@@ -113,9 +115,10 @@ pub(super) fn delete_snd_copy(
 pub(super) fn put_rcv_queue(tx: &Transaction<'_>, q: RcvQueueRecord) -> Result<(), StoreError> {
     let key = q.rcv_key.to_der();
     let e2e = q.e2e_priv_key.to_der();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO rcv_queues (conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret, e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version, rcv_primary, replace_rcv_queue_id, switch_status, created_at, extra)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+        )?.execute(
         params![
             q.conn_id,
             server_text(&q.server),
@@ -142,15 +145,17 @@ pub(super) fn put_rcv_queue(tx: &Transaction<'_>, q: RcvQueueRecord) -> Result<(
 /// one.
 pub(super) fn put_snd_queue(tx: &Transaction<'_>, q: SndQueueRecord) -> Result<(), StoreError> {
     if q.replaces.is_none() && !q.extra {
-        tx.execute(
-            "DELETE FROM snd_queues WHERE conn_id = ?1 AND replace_snd_queue_id IS NULL AND extra = 0 AND snd_id != ?2",
+        tx.prepare_cached(
+            "DELETE FROM snd_queues WHERE conn_id = ?1 AND replace_snd_queue_id IS NULL AND extra = 0 AND snd_id != ?2"
+            )?.execute(
             params![q.conn_id, q.snd_id],
         )?;
     }
     let key = q.snd_key.to_der();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO snd_queues (conn_id, server, snd_id, snd_private_key, e2e_pub_key, e2e_dh_secret, sender_can_secure, status, smp_client_version, snd_primary, replace_snd_queue_id, switch_status, extra)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+        )?.execute(
         params![
             q.conn_id,
             server_text(&q.server),
