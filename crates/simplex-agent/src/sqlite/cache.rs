@@ -1,3 +1,5 @@
+//! Decoded secrets the store would otherwise decode again on every read.
+//!
 //! The last committed ratchet state of recently used connections, kept decoded: decoding
 //! a stored state derives its X448 public keys (a scalar multiplication each), which was
 //! the largest single cost of loading a connection for a message.
@@ -8,8 +10,11 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use simplex_crypto::PrivateAuthKey;
 use simplex_ratchet::{Ratchet, X448};
+use zeroize::{Zeroize, Zeroizing};
 
+use crate::error::StoreError;
 use crate::store::{ConnId, Write};
 
 /// Entries kept at most; past this the cache starts again empty.
@@ -63,5 +68,44 @@ impl RatchetCache {
                 }
             }
         }
+    }
+}
+
+/// Decoded queue authorization keys by their stored bytes: decoding an Ed25519 key
+/// derives its public half (a base-point multiplication), paid on every queue read
+/// otherwise. A key depends only on its bytes, so entries never go stale.
+#[derive(Default)]
+pub(super) struct AuthKeyCache {
+    map: RefCell<HashMap<SecretBytes, PrivateAuthKey>>,
+}
+
+/// A key's stored bytes, wiped when dropped.
+#[derive(PartialEq, Eq, Hash)]
+struct SecretBytes(Vec<u8>);
+
+impl Drop for SecretBytes {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for SecretBytes {
+    fn borrow(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl AuthKeyCache {
+    pub(super) fn decode(&self, der: Zeroizing<Vec<u8>>) -> Result<PrivateAuthKey, StoreError> {
+        if let Some(k) = self.map.borrow().get(der.as_slice()) {
+            return Ok(k.clone());
+        }
+        let key = PrivateAuthKey::from_der(&der).map_err(|_| StoreError::Corrupt("auth key"))?;
+        let mut map = self.map.borrow_mut();
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(SecretBytes(der.to_vec()), key.clone());
+        Ok(key)
     }
 }
