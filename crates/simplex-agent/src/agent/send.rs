@@ -75,7 +75,8 @@ impl Agent {
 }
 
 impl Inner {
-    /// Stores an agent message for delivery (the caller holds the lock).
+    /// Stores an agent message for delivery (the caller holds the lock): read, encrypted
+    /// and written in one store hop.
     pub(super) async fn enqueue(
         self: &Arc<Self>,
         conn_id: &[u8],
@@ -83,81 +84,9 @@ impl Inner {
         kind: SndMsgKind,
     ) -> Result<i64, AgentError> {
         let id = conn_id.to_vec();
-        let (conn, sqs, extra, ratchet) = self
-            .db(move |s| {
-                Ok((
-                    s.conn(&id)?,
-                    s.snd_queues(&id)?,
-                    s.extra_snd_queues(&id)?,
-                    s.ratchet(&id)?,
-                ))
-            })
+        let (internal_id, copy_queues) = self
+            .db_with(move |s| encrypt_and_store(s, &id, msg, kind))
             .await?;
-        let mut conn = conn.ok_or(AgentError::NoConnection)?;
-        let (Some((sq, queue)), Some(ratchet)) = (send_target(sqs), ratchet) else {
-            return Err(AgentError::Prohibited("connection cannot send yet"));
-        };
-        if !ratchet.can_send() {
-            return Err(AgentError::Prohibited("connection cannot send yet"));
-        }
-        // Only what re-synchronises the ratchet goes while it is out of step.
-        if conn.ratchet_sync.send_prohibited() && kind != SndMsgKind::EReady {
-            return Err(AgentError::Prohibited("ratchet is not synchronized"));
-        }
-        conn.last_internal_id += 1;
-        conn.last_snd_id += 1;
-        let header = APrivHeader {
-            snd_msg_id: conn.last_snd_id,
-            prev_msg_hash: conn.last_snd_hash.clone(),
-        };
-        let plain = AgentMessage::Message {
-            header,
-            message: msg,
-        }
-        .to_bytes();
-        let hash = sha256(&plain).to_vec();
-        let pq = PqSupport(conn.pq_support);
-        let padded = e2e_enc_agent_msg_length(Version(conn.agent_version), pq);
-        let (enc, ratchet) = ratchet
-            .encrypt(None, CURRENT_E2E_VERSION, padded, &plain)
-            .map_err(|e| match e {
-                RatchetError::MessageTooLarge => AgentError::Large,
-                e => crypto_err(e),
-            })?;
-        let env = AgentMsgEnvelope::Message {
-            agent_version: Version(conn.agent_version),
-            enc_agent_message: enc,
-        };
-        let body = seal(
-            &sq.e2e_dh_secret,
-            sq.client_version,
-            None,
-            PrivHeader::Empty,
-            &env,
-        )?;
-        conn.last_snd_hash = hash.clone();
-        let internal_id = conn.last_internal_id;
-        let copies = Inner::copies(conn_id, internal_id, kind, &env, &extra)?;
-        let rec = SndMsgRecord {
-            conn_id: conn_id.to_vec(),
-            internal_id,
-            snd_id: conn.last_snd_id,
-            kind,
-            hash,
-            body,
-            pending: true,
-            receipt: None,
-            queue,
-        };
-        let id = conn_id.to_vec();
-        let mut writes = vec![
-            Write::PutConn(conn),
-            Write::PutRatchet(id, ratchet),
-            Write::PutSndMsg(rec),
-        ];
-        writes.extend(copies);
-        let copy_queues = copy_queues(&writes);
-        self.db(move |s| s.apply(writes)).await?;
         self.start_worker(conn_id);
         self.start_copy_workers(&copy_queues);
         Ok(internal_id)
@@ -263,6 +192,89 @@ impl Inner {
         }
         Ok(())
     }
+}
+
+/// Encrypts an agent message with the connection's ratchet and stores it as pending with
+/// the ratchet's new state (and copies for redundant queues), in the store's thread.
+/// Returns its internal ID and the redundant queues to wake.
+fn encrypt_and_store(
+    s: &mut dyn Store,
+    conn_id: &[u8],
+    msg: AMessage,
+    kind: SndMsgKind,
+) -> Result<(i64, Vec<ConnQueue>), AgentError> {
+    let (conn, sqs, extra, ratchet) = (
+        s.conn(conn_id)?,
+        s.snd_queues(conn_id)?,
+        s.extra_snd_queues(conn_id)?,
+        s.ratchet(conn_id)?,
+    );
+    let mut conn = conn.ok_or(AgentError::NoConnection)?;
+    let (Some((sq, queue)), Some(ratchet)) = (send_target(sqs), ratchet) else {
+        return Err(AgentError::Prohibited("connection cannot send yet"));
+    };
+    if !ratchet.can_send() {
+        return Err(AgentError::Prohibited("connection cannot send yet"));
+    }
+    // Only what re-synchronises the ratchet goes while it is out of step.
+    if conn.ratchet_sync.send_prohibited() && kind != SndMsgKind::EReady {
+        return Err(AgentError::Prohibited("ratchet is not synchronized"));
+    }
+    conn.last_internal_id += 1;
+    conn.last_snd_id += 1;
+    let header = APrivHeader {
+        snd_msg_id: conn.last_snd_id,
+        prev_msg_hash: conn.last_snd_hash.clone(),
+    };
+    let plain = AgentMessage::Message {
+        header,
+        message: msg,
+    }
+    .to_bytes();
+    let hash = sha256(&plain).to_vec();
+    let pq = PqSupport(conn.pq_support);
+    let padded = e2e_enc_agent_msg_length(Version(conn.agent_version), pq);
+    let (enc, ratchet) = ratchet
+        .encrypt(None, CURRENT_E2E_VERSION, padded, &plain)
+        .map_err(|e| match e {
+            RatchetError::MessageTooLarge => AgentError::Large,
+            e => crypto_err(e),
+        })?;
+    let env = AgentMsgEnvelope::Message {
+        agent_version: Version(conn.agent_version),
+        enc_agent_message: enc,
+    };
+    let body = seal(
+        &sq.e2e_dh_secret,
+        sq.client_version,
+        None,
+        PrivHeader::Empty,
+        &env,
+    )?;
+    conn.last_snd_hash = hash.clone();
+    let internal_id = conn.last_internal_id;
+    let copies = Inner::copies(conn_id, internal_id, kind, &env, &extra)?;
+    let rec = SndMsgRecord {
+        conn_id: conn_id.to_vec(),
+        internal_id,
+        snd_id: conn.last_snd_id,
+        kind,
+        hash,
+        body,
+        pending: true,
+        receipt: None,
+        queue,
+    };
+    let id = conn_id.to_vec();
+    let mut writes = vec![
+        Write::PutConn(conn),
+        Write::PutRatchet(id, ratchet),
+        Write::PutSndMsg(rec),
+    ];
+    writes.extend(copies);
+    let copy_queues = copy_queues(&writes);
+    s.apply(writes)?;
+    Ok((internal_id, copy_queues))
 }
 
 /// Stores what a message accepted by the server changes (in the caller's transaction,
