@@ -325,6 +325,21 @@ impl Inner {
         Ok(r?)
     }
 
+    /// As [`Inner::db`], for work in the store's thread that fails otherwise too (say
+    /// encryption between a read and a write).
+    async fn db_with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn Store) -> Result<T, AgentError> + Send + 'static,
+    ) -> Result<T, AgentError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut g = store.lock().map_err(|_| StoreError::Task)?;
+            f(&mut **g)
+        })
+        .await
+        .map_err(|_| StoreError::Task)?
+    }
+
     fn emit(&self, conn_id: ConnId, event: Event) {
         let _ = self.events.send(AgentEvent { conn_id, event });
     }

@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("m20250106_redundant_queues", queues::REDUNDANT),
 ];
 
+mod cache;
 mod links;
 mod queues;
 
@@ -156,6 +157,8 @@ CREATE TABLE processed_ratchet_key_hashes (
 /// The store in an SQLCipher database file.
 pub struct SqliteStore {
     db: Connection,
+    ratchets: cache::RatchetCache,
+    auth_keys: cache::AuthKeyCache,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -344,7 +347,17 @@ impl SqliteStore {
             OpenError::Sqlite(e) => e.into(),
         })?;
         db.pragma_update(None, "synchronous", "NORMAL")?;
-        let mut store = SqliteStore { db };
+        // Every statement of the store stays prepared (a few dozen): preparing one costs
+        // more than running it.
+        db.set_prepared_statement_cache_capacity(256);
+        // A larger page cache (16 MiB) than SQLite's default 2 MiB: with SQLCipher every
+        // page read from the file is decrypted and its HMAC checked again.
+        db.pragma_update(None, "cache_size", -16384)?;
+        let mut store = SqliteStore {
+            db,
+            ratchets: cache::RatchetCache::default(),
+            auth_keys: cache::AuthKeyCache::default(),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -371,10 +384,10 @@ impl SqliteStore {
             }
             let tx = self.db.transaction()?;
             tx.execute_batch(sql)?;
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO migrations (name, ts) VALUES (?1, strftime('%s','now'))",
-                params![name],
-            )?;
+            )?
+            .execute(params![name])?;
             tx.commit()?;
         }
         Ok(())
@@ -399,13 +412,14 @@ impl SqliteStore {
     fn write(tx: &rusqlite::Transaction<'_>, w: Write) -> Result<(), StoreError> {
         match w {
             Write::PutConn(c) => {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO connections (conn_id, kind, status, initiator, agent_version, pq_support, last_internal_id, last_snd_id, last_snd_hash, last_rcv_ext_id, last_rcv_hash, ratchet_sync_state)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                      ON CONFLICT (conn_id) DO UPDATE SET kind = excluded.kind, status = excluded.status, initiator = excluded.initiator,
                        agent_version = excluded.agent_version, pq_support = excluded.pq_support, last_internal_id = excluded.last_internal_id,
                        last_snd_id = excluded.last_snd_id, last_snd_hash = excluded.last_snd_hash, last_rcv_ext_id = excluded.last_rcv_ext_id,
-                       last_rcv_hash = excluded.last_rcv_hash, ratchet_sync_state = excluded.ratchet_sync_state",
+                       last_rcv_hash = excluded.last_rcv_hash, ratchet_sync_state = excluded.ratchet_sync_state"
+                    )?.execute(
                     params![
                         c.conn_id,
                         kind_text(c.kind),
@@ -423,48 +437,48 @@ impl SqliteStore {
                 )?;
             }
             Write::DeleteConn(id) => {
-                tx.execute("DELETE FROM connections WHERE conn_id = ?1", params![id])?;
+                tx.prepare_cached("DELETE FROM connections WHERE conn_id = ?1")?
+                    .execute(params![id])?;
             }
             Write::PutRcvQueue(q) => queues::put_rcv_queue(tx, q)?,
             Write::DeleteRcvQueue(id, rcv_id) => {
-                tx.execute(
-                    "DELETE FROM rcv_queues WHERE conn_id = ?1 AND rcv_id = ?2",
-                    params![id, rcv_id],
-                )?;
+                tx.prepare_cached("DELETE FROM rcv_queues WHERE conn_id = ?1 AND rcv_id = ?2")?
+                    .execute(params![id, rcv_id])?;
             }
             Write::PutSndQueue(q) => queues::put_snd_queue(tx, q)?,
             Write::DeleteSndQueueId(id, snd_id) => {
-                tx.execute(
-                    "DELETE FROM snd_queues WHERE conn_id = ?1 AND snd_id = ?2",
-                    params![id, snd_id],
-                )?;
+                tx.prepare_cached("DELETE FROM snd_queues WHERE conn_id = ?1 AND snd_id = ?2")?
+                    .execute(params![id, snd_id])?;
             }
             Write::PutX3dh(id, k) => {
                 let k1 = k.key1.to_der();
                 let k2 = k.key2.to_der();
                 let kem = k.kem.as_ref().map(|kp| Zeroizing::new(kp.to_bytes()));
-                tx.execute(
-                    "INSERT OR REPLACE INTO ratchets (conn_id, x3dh_priv_key_1, x3dh_priv_key_2, pq_priv_kem, ratchet_state) VALUES (?1, ?2, ?3, ?4, NULL)",
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO ratchets (conn_id, x3dh_priv_key_1, x3dh_priv_key_2, pq_priv_kem, ratchet_state) VALUES (?1, ?2, ?3, ?4, NULL)"
+                    )?.execute(
                     params![id, &k1[..], &k2[..], kem.as_ref().map(|k| &k[..])],
                 )?;
             }
             Write::PutRatchet(id, r) => {
                 let state = Zeroizing::new(r.to_bytes());
-                tx.execute(
-                    "INSERT OR REPLACE INTO ratchets (conn_id, x3dh_priv_key_1, x3dh_priv_key_2, pq_priv_kem, ratchet_state) VALUES (?1, NULL, NULL, NULL, ?2)",
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO ratchets (conn_id, x3dh_priv_key_1, x3dh_priv_key_2, pq_priv_kem, ratchet_state) VALUES (?1, NULL, NULL, NULL, ?2)"
+                    )?.execute(
                     params![id, &state[..]],
                 )?;
             }
             Write::Skipped(id, diff) => match diff {
                 SkippedDiff::NoChange => {}
                 SkippedDiff::Remove(hk, n) => {
-                    tx.execute(
-                        "DELETE FROM skipped_messages WHERE conn_id = ?1 AND header_key = ?2 AND msg_n = ?3",
+                    tx.prepare_cached(
+                        "DELETE FROM skipped_messages WHERE conn_id = ?1 AND header_key = ?2 AND msg_n = ?3"
+                        )?.execute(
                         params![id, hk.to_bytes(), n],
                     )?;
                 }
                 SkippedDiff::Add(keys) => {
-                    let mut st = tx.prepare(
+                    let mut st = tx.prepare_cached(
                         "INSERT OR IGNORE INTO skipped_messages (conn_id, header_key, msg_n, msg_key) VALUES (?1, ?2, ?3, ?4)",
                     )?;
                     for (hk, mks) in &keys {
@@ -479,8 +493,9 @@ impl SqliteStore {
             Write::PutConfirmation(c) => {
                 let mut queues = Vec::new();
                 encode_list(&c.reply_queues, &mut queues).map_err(|_| corrupt("reply queues"))?;
-                tx.execute(
-                    "INSERT OR REPLACE INTO conn_confirmations (confirmation_id, conn_id, sender_key, e2e_snd_pub_key, smp_reply_queues, smp_client_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO conn_confirmations (confirmation_id, conn_id, sender_key, e2e_snd_pub_key, smp_reply_queues, smp_client_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                    )?.execute(
                     params![
                         c.conf_id,
                         c.conn_id,
@@ -492,26 +507,24 @@ impl SqliteStore {
                 )?;
             }
             Write::DeleteConfirmation(id) => {
-                tx.execute(
-                    "DELETE FROM conn_confirmations WHERE confirmation_id = ?1",
-                    params![id],
-                )?;
+                tx.prepare_cached("DELETE FROM conn_confirmations WHERE confirmation_id = ?1")?
+                    .execute(params![id])?;
             }
             Write::PutInvitation(i) => {
-                tx.execute(
-                    "INSERT OR REPLACE INTO conn_invitations (invitation_id, contact_conn_id, cr_invitation, recipient_conn_info) VALUES (?1, ?2, ?3, ?4)",
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO conn_invitations (invitation_id, contact_conn_id, cr_invitation, recipient_conn_info) VALUES (?1, ?2, ?3, ?4)"
+                    )?.execute(
                     params![i.inv_id, i.contact_conn_id, i.conn_req, i.conn_info],
                 )?;
             }
             Write::DeleteInvitation(id) => {
-                tx.execute(
-                    "DELETE FROM conn_invitations WHERE invitation_id = ?1",
-                    params![id],
-                )?;
+                tx.prepare_cached("DELETE FROM conn_invitations WHERE invitation_id = ?1")?
+                    .execute(params![id])?;
             }
             Write::PutSndMsg(m) => {
-                tx.execute(
-                    "INSERT OR REPLACE INTO snd_messages (conn_id, internal_id, internal_snd_id, msg_type, internal_hash, msg_body, pending, rcpt_internal_id, rcpt_status, snd_queue_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO snd_messages (conn_id, internal_id, internal_snd_id, msg_type, internal_hash, msg_body, pending, rcpt_internal_id, rcpt_status, snd_queue_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                    )?.execute(
                     params![
                         m.conn_id,
                         m.internal_id,
@@ -527,19 +540,21 @@ impl SqliteStore {
                 )?;
             }
             Write::DeleteSndMsg(id, n) => {
-                tx.execute(
+                tx.prepare_cached(
                     "DELETE FROM snd_messages WHERE conn_id = ?1 AND internal_id = ?2",
-                    params![id, n],
-                )?;
+                )?
+                .execute(params![id, n])?;
             }
             Write::PutSndCopy(c) => queues::put_snd_copy(tx, c)?,
             Write::DeleteSndCopy(id, queue, n) => queues::delete_snd_copy(tx, &id, &queue, n)?,
             Write::DeleteSndQueue(id) => {
-                tx.execute("DELETE FROM snd_queues WHERE conn_id = ?1", params![id])?;
+                tx.prepare_cached("DELETE FROM snd_queues WHERE conn_id = ?1")?
+                    .execute(params![id])?;
             }
             Write::PutRcvMsg(m) => {
-                let r = tx.execute(
-                    "INSERT INTO rcv_messages (conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack, msg_type, rcv_queue_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                let r = tx.prepare_cached(
+                    "INSERT INTO rcv_messages (conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack, msg_type, rcv_queue_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                    )?.execute(
                     params![
                         m.conn_id,
                         m.internal_id,
@@ -565,35 +580,36 @@ impl SqliteStore {
                 }
             }
             Write::AckRcvMsg(id, n) => {
-                tx.execute(
+                tx.prepare_cached(
                     "UPDATE rcv_messages SET user_ack = 1 WHERE conn_id = ?1 AND internal_id = ?2",
-                    params![id, n],
-                )?;
+                )?
+                .execute(params![id, n])?;
             }
             Write::PutSyncKeys(id, k) => {
                 let k1 = k.key1.to_der();
                 let k2 = k.key2.to_der();
                 let kem = k.kem.as_ref().map(|kp| Zeroizing::new(kp.to_bytes()));
-                tx.execute(
-                    "INSERT OR REPLACE INTO ratchet_sync_keys (conn_id, x3dh_priv_key_1, x3dh_priv_key_2, pq_priv_kem) VALUES (?1, ?2, ?3, ?4)",
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO ratchet_sync_keys (conn_id, x3dh_priv_key_1, x3dh_priv_key_2, pq_priv_kem) VALUES (?1, ?2, ?3, ?4)"
+                    )?.execute(
                     params![id, &k1[..], &k2[..], kem.as_ref().map(|k| &k[..])],
                 )?;
             }
             Write::DeleteSyncKeys(id) => {
-                tx.execute(
-                    "DELETE FROM ratchet_sync_keys WHERE conn_id = ?1",
-                    params![id],
-                )?;
+                tx.prepare_cached("DELETE FROM ratchet_sync_keys WHERE conn_id = ?1")?
+                    .execute(params![id])?;
             }
             Write::AddRatchetKeyHash(id, h) => {
-                tx.execute(
-                    "INSERT OR IGNORE INTO processed_ratchet_key_hashes (conn_id, hash) VALUES (?1, ?2)",
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO processed_ratchet_key_hashes (conn_id, hash) VALUES (?1, ?2)"
+                    )?.execute(
                     params![id, h],
                 )?;
             }
             Write::PutShortLink(l) => links::put_short_link(tx, l)?,
             Write::DeleteShortLink(id) => {
-                tx.execute("DELETE FROM short_links WHERE conn_id = ?1", params![id])?;
+                tx.prepare_cached("DELETE FROM short_links WHERE conn_id = ?1")?
+                    .execute(params![id])?;
             }
         }
         Ok(())
@@ -700,11 +716,13 @@ const RCV_MSG_COLS: &str = "conn_id, internal_id, external_snd_id, internal_hash
 
 impl Store for SqliteStore {
     fn apply(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let pending = self.ratchets.before(&writes);
         let tx = self.db.transaction()?;
         for w in writes {
             Self::write(&tx, w)?;
         }
         tx.commit()?;
+        self.ratchets.after(pending);
         Ok(())
     }
 
@@ -787,14 +805,21 @@ impl Store for SqliteStore {
     }
 
     fn ratchet(&self, conn_id: &[u8]) -> Result<Option<Ratchet<X448>>, StoreError> {
-        self.query_one(
+        if let Some(r) = self.ratchets.get(conn_id) {
+            return Ok(Some(r));
+        }
+        let r = self.query_one(
             "SELECT ratchet_state FROM ratchets WHERE conn_id = ?1 AND ratchet_state IS NOT NULL",
             params![conn_id],
             |row| {
                 let state: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 0)?);
                 dec::<Ratchet<X448>>(&state, "ratchet state")
             },
-        )
+        )?;
+        if let Some(r) = &r {
+            self.ratchets.put(conn_id, r);
+        }
+        Ok(r)
     }
 
     fn skipped(&self, conn_id: &[u8]) -> Result<SkippedKeys, StoreError> {

@@ -14,7 +14,7 @@ use agent_proto::{
 use rand::rngs::OsRng;
 use simplex_crypto::{cb_decrypt, dh_x25519, sha256, DhSecretX25519, PublicKeyX25519};
 use simplex_encoding::decode_all;
-use simplex_ratchet::RatchetError;
+use simplex_ratchet::{Ratchet, RatchetError, SkippedKeys, X448};
 use smp_client::{decrypt_message, ClientError};
 use smp_proto::{ErrorType, RcvMessage, RcvMsgBody};
 
@@ -25,6 +25,9 @@ use super::{crypto_err, smp_err, Agent, Inner};
 use crate::error::AgentError;
 use crate::store::*;
 use crate::types::*;
+
+/// A connection's ratchet and skipped message keys, as stored when its message arrived.
+pub(super) type RatchetKeys = (Option<Ratchet<X448>>, SkippedKeys);
 
 /// What to do with the server's message after processing.
 pub(super) enum AckMode {
@@ -83,16 +86,22 @@ impl Agent {
             }
         }
         let _g = inner.lock.lock().await;
-        let (conn, _, msg) = read(conn_id).await?;
+        // Read again and marked acknowledged in one transaction.
+        let id = conn_id.to_vec();
+        let (conn, msg) = inner
+            .db(move |s| {
+                let (conn, msg) = (s.conn(&id)?, s.rcv_msg(&id, msg_id)?);
+                if conn.is_some() && msg.as_ref().is_some_and(|m| !m.acked) {
+                    s.apply(vec![Write::AckRcvMsg(id, msg_id)])?;
+                }
+                Ok((conn, msg))
+            })
+            .await?;
         let conn = conn.ok_or(AgentError::NoConnection)?;
         let msg = msg.ok_or(AgentError::Prohibited("no such message"))?;
         if msg.acked {
             return Ok(());
         }
-        let id = conn_id.to_vec();
-        inner
-            .db(move |s| s.apply(vec![Write::AckRcvMsg(id, msg_id)]))
-            .await?;
         if let Some(info) = receipt {
             if conn.agent_version >= DELIVERY_RCPTS_AGENT_VERSION.0 {
                 let r = AMessageReceipt {
@@ -150,8 +159,16 @@ impl Inner {
     ) -> Result<(), AgentError> {
         let g = self.lock.lock().await;
         let id = conn_id.to_vec();
-        let (conn, rqs, sq) = self
-            .db(move |s| Ok((s.conn(&id)?, s.all_rcv_queues(&id)?, s.snd_queue(&id)?)))
+        // The ratchet too, read at once: most messages need it (one store hop, not two).
+        let (conn, rqs, sq, keys) = self
+            .db(move |s| {
+                Ok((
+                    s.conn(&id)?,
+                    s.all_rcv_queues(&id)?,
+                    s.snd_queue(&id)?,
+                    (s.ratchet(&id)?, s.skipped(&id)?),
+                ))
+            })
             .await?;
         let rq = rqs.into_iter().find(|q| q.rcv_id == rcv_id);
         let (Some(conn), Some(rq)) = (conn, rq) else {
@@ -180,7 +197,8 @@ impl Inner {
                 Ok(AckMode::Now)
             }
             RcvMsgBody::Data { body, .. } => {
-                self.on_data(conn, rq.clone(), sq, &srv_msg_id, &body).await
+                self.on_data(conn, rq.clone(), sq, &srv_msg_id, &body, keys)
+                    .await
             }
         };
         drop(g);
@@ -216,6 +234,7 @@ impl Inner {
         sq: Option<SndQueueRecord>,
         srv_msg_id: &[u8],
         body: &[u8],
+        keys: RatchetKeys,
     ) -> Result<AckMode, AgentError> {
         let env: ClientMsgEnvelope =
             decode_all(body).map_err(|_| AgentError::Message("client envelope"))?;
@@ -230,7 +249,7 @@ impl Inner {
                 AgentMsgEnvelope::Message {
                     enc_agent_message, ..
                 } => {
-                    self.on_ratchet_message(conn, rq, sq, srv_msg_id, enc_agent_message)
+                    self.on_ratchet_message(conn, rq, sq, srv_msg_id, enc_agent_message, keys)
                         .await
                 }
                 AgentMsgEnvelope::RatchetKey { e2e_encryption, .. } => {
@@ -304,13 +323,10 @@ impl Inner {
         sq: Option<SndQueueRecord>,
         srv_msg_id: &[u8],
         enc_agent_message: Vec<u8>,
+        (ratchet, skipped): RatchetKeys,
     ) -> Result<AckMode, AgentError> {
         let conn_id = conn.conn_id.clone();
         let enc_hash = sha256(&enc_agent_message).to_vec();
-        let id = conn_id.clone();
-        let (ratchet, skipped) = self
-            .db(move |s| Ok((s.ratchet(&id)?, s.skipped(&id)?)))
-            .await?;
         let ratchet = ratchet.ok_or(AgentError::Message("no ratchet"))?;
         // Before this message: a receiving ratchet made by re-synchronisation answers EREADY.
         let could_send = ratchet.can_send();

@@ -26,8 +26,9 @@ pub(super) const SELECT_SHORT_LINK: &str =
 
 pub(super) fn put_short_link(tx: &Transaction<'_>, l: ShortLinkRecord) -> Result<(), StoreError> {
     let key = l.root_key.to_der();
-    tx.execute(
-        "INSERT OR REPLACE INTO short_links (conn_id, link_id, link_key, root_private_key, short_link) VALUES (?1, ?2, ?3, ?4, ?5)",
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO short_links (conn_id, link_id, link_key, root_private_key, short_link) VALUES (?1, ?2, ?3, ?4, ?5)"
+        )?.execute(
         params![l.conn_id, l.link_id, l.link_key.as_slice(), key.as_slice(), l.short_link],
     )?;
     Ok(())

@@ -5,10 +5,11 @@
 //! `switch_status` columns.
 
 use rusqlite::{params, Row, Transaction};
-use simplex_crypto::{PrivateAuthKey, PrivateKeyX25519, PublicKeyX25519};
+use simplex_crypto::{PrivateKeyX25519, PublicKeyX25519};
 use simplex_encoding::Encode;
 use zeroize::Zeroizing;
 
+use super::cache::AuthKeyCache;
 use super::{
     col, corrupt, dec, msg_kind_parse, msg_kind_text, queue_status_parse, queue_status_text,
     secret_parse, server_parse, server_text, SqliteStore,
@@ -90,8 +91,9 @@ CREATE TABLE snd_message_copies (
 ";
 
 pub(super) fn put_snd_copy(tx: &Transaction<'_>, c: SndCopyRecord) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT OR REPLACE INTO snd_message_copies (conn_id, snd_queue_id, internal_id, msg_type, msg_body) VALUES (?1, ?2, ?3, ?4, ?5)",
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO snd_message_copies (conn_id, snd_queue_id, internal_id, msg_type, msg_body) VALUES (?1, ?2, ?3, ?4, ?5)"
+        )?.execute(
         params![c.conn_id, c.queue, c.internal_id, msg_kind_text(c.kind), c.body],
     )?;
     Ok(())
@@ -103,8 +105,9 @@ pub(super) fn delete_snd_copy(
     queue: &[u8],
     internal_id: i64,
 ) -> Result<(), StoreError> {
-    tx.execute(
-        "DELETE FROM snd_message_copies WHERE conn_id = ?1 AND snd_queue_id = ?2 AND internal_id = ?3",
+    tx.prepare_cached(
+        "DELETE FROM snd_message_copies WHERE conn_id = ?1 AND snd_queue_id = ?2 AND internal_id = ?3"
+        )?.execute(
         params![conn_id, queue, internal_id],
     )?;
     Ok(())
@@ -113,9 +116,10 @@ pub(super) fn delete_snd_copy(
 pub(super) fn put_rcv_queue(tx: &Transaction<'_>, q: RcvQueueRecord) -> Result<(), StoreError> {
     let key = q.rcv_key.to_der();
     let e2e = q.e2e_priv_key.to_der();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO rcv_queues (conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret, e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version, rcv_primary, replace_rcv_queue_id, switch_status, created_at, extra)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+        )?.execute(
         params![
             q.conn_id,
             server_text(&q.server),
@@ -142,15 +146,17 @@ pub(super) fn put_rcv_queue(tx: &Transaction<'_>, q: RcvQueueRecord) -> Result<(
 /// one.
 pub(super) fn put_snd_queue(tx: &Transaction<'_>, q: SndQueueRecord) -> Result<(), StoreError> {
     if q.replaces.is_none() && !q.extra {
-        tx.execute(
-            "DELETE FROM snd_queues WHERE conn_id = ?1 AND replace_snd_queue_id IS NULL AND extra = 0 AND snd_id != ?2",
+        tx.prepare_cached(
+            "DELETE FROM snd_queues WHERE conn_id = ?1 AND replace_snd_queue_id IS NULL AND extra = 0 AND snd_id != ?2"
+            )?.execute(
             params![q.conn_id, q.snd_id],
         )?;
     }
     let key = q.snd_key.to_der();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO snd_queues (conn_id, server, snd_id, snd_private_key, e2e_pub_key, e2e_dh_secret, sender_can_secure, status, smp_client_version, snd_primary, replace_snd_queue_id, switch_status, extra)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+        )?.execute(
         params![
             q.conn_id,
             server_text(&q.server),
@@ -170,7 +176,7 @@ pub(super) fn put_snd_queue(tx: &Transaction<'_>, q: SndQueueRecord) -> Result<(
     Ok(())
 }
 
-fn rcv_queue_row(row: &Row<'_>) -> Result<RcvQueueRecord, StoreError> {
+fn rcv_queue_row(row: &Row<'_>, keys: &AuthKeyCache) -> Result<RcvQueueRecord, StoreError> {
     let key: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 3)?);
     let secret: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 4)?);
     let e2e: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 5)?);
@@ -179,7 +185,7 @@ fn rcv_queue_row(row: &Row<'_>) -> Result<RcvQueueRecord, StoreError> {
         conn_id: col(row, 0)?,
         server: server_parse(&col::<String>(row, 1)?)?,
         rcv_id: col(row, 2)?,
-        rcv_key: PrivateAuthKey::from_der(&key).map_err(|_| corrupt("rcv key"))?,
+        rcv_key: keys.decode(key)?,
         rcv_dh_secret: secret_parse(&secret)?,
         e2e_priv_key: PrivateKeyX25519::from_der(&e2e).map_err(|_| corrupt("e2e key"))?,
         e2e_dh_secret: match e2e_secret {
@@ -201,14 +207,14 @@ fn rcv_queue_row(row: &Row<'_>) -> Result<RcvQueueRecord, StoreError> {
     })
 }
 
-fn snd_queue_row(row: &Row<'_>) -> Result<SndQueueRecord, StoreError> {
+fn snd_queue_row(row: &Row<'_>, keys: &AuthKeyCache) -> Result<SndQueueRecord, StoreError> {
     let key: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 3)?);
     let secret: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 5)?);
     Ok(SndQueueRecord {
         conn_id: col(row, 0)?,
         server: server_parse(&col::<String>(row, 1)?)?,
         snd_id: col(row, 2)?,
-        snd_key: PrivateAuthKey::from_der(&key).map_err(|_| corrupt("snd key"))?,
+        snd_key: keys.decode(key)?,
         e2e_pub_key: dec::<PublicKeyX25519>(&col::<Vec<u8>>(row, 4)?, "e2e key")?,
         e2e_dh_secret: secret_parse(&secret)?,
         sender_can_secure: col(row, 6)?,
@@ -235,7 +241,7 @@ impl SqliteStore {
             "SELECT conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret, e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version, rcv_primary, replace_rcv_queue_id, switch_status, created_at, extra
              FROM rcv_queues WHERE conn_id = ?1 AND extra = ?2 ORDER BY replace_rcv_queue_id IS NOT NULL, rcv_id",
             params![conn_id, extra],
-            rcv_queue_row,
+            |row| rcv_queue_row(row, &self.auth_keys),
         )
     }
 
@@ -249,7 +255,7 @@ impl SqliteStore {
             "SELECT conn_id, server, snd_id, snd_private_key, e2e_pub_key, e2e_dh_secret, sender_can_secure, status, smp_client_version, snd_primary, replace_snd_queue_id, switch_status, extra
              FROM snd_queues WHERE conn_id = ?1 AND extra = ?2 ORDER BY replace_snd_queue_id IS NOT NULL, snd_id",
             params![conn_id, extra],
-            snd_queue_row,
+            |row| snd_queue_row(row, &self.auth_keys),
         )
     }
 

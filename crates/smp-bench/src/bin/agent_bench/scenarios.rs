@@ -152,26 +152,31 @@ async fn fanout(
         a.agent.send_message(ab, b"fan-out").await?;
     }
     let n = pairs.len();
-    let (mut sent, mut got) = (0, 0);
-    let (mut sent_at, mut got_at) = (None, None);
-    while sent < n || got < n {
-        tokio::select! {
-            e = next(a), if sent < n => if let Event::Sent(_) = e?.event {
+    // Both sides at once, so that the receiver's acknowledgements do not delay counting
+    // the sender's `SENT`s.
+    let sending = async {
+        let mut sent = 0;
+        while sent < n {
+            if let Event::Sent(_) = next(a).await?.event {
                 sent += 1;
-                if sent == n { sent_at = Some(t.elapsed()) }
-            },
-            e = next(b), if got < n => {
-                let e = e?;
-                if let Event::Msg { meta, .. } = e.event {
-                    b.agent.ack_message(&e.conn_id, meta.msg_id, None).await?;
-                    got += 1;
-                    if got == n { got_at = Some(t.elapsed()) }
-                }
-            },
+            }
         }
-    }
-    let ms = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
-    Ok((ms(sent_at), ms(got_at)))
+        Ok::<_, BoxError>(t.elapsed())
+    };
+    let receiving = async {
+        let mut got = 0;
+        while got < n {
+            let e = next(b).await?;
+            if let Event::Msg { meta, .. } = e.event {
+                b.agent.ack_message(&e.conn_id, meta.msg_id, None).await?;
+                got += 1;
+            }
+        }
+        Ok::<_, BoxError>(t.elapsed())
+    };
+    let (sent_at, got_at) = tokio::join!(sending, receiving);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    Ok((ms(sent_at?), ms(got_at?)))
 }
 
 /// Runs every scenario, adding its figures to `out`.
