@@ -309,6 +309,15 @@ pub(super) async fn reconnect_loop(
             Ok(r) => r,
             Err(_) => continue,
         };
+        if rqs.is_empty() {
+            // Nothing left to receive there (the queues were deleted or moved to another
+            // relay): stop trying a relay that may never come back.
+            if let Ok(mut st) = inner.state.lock() {
+                st.reconnecting.remove(&key);
+            }
+            inner.session_up(&key);
+            return;
+        }
         match inner.subscribe_queues(&key, &server, &rqs).await {
             Ok(()) => {
                 if let Ok(mut st) = inner.state.lock() {
