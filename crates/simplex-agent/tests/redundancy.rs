@@ -255,9 +255,16 @@ async fn a_short_link_invitation_carries_the_further_queues() {
     b.agent.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_further_queue_whose_relay_stays_down_is_replaced_on_another_relay() {
-    // Four relays: the connection uses two or three, a spare is there for the new queue.
+/// Four relays (a spare for new queues) and two agents with redundancy 2 that replace a
+/// queue whose relay is down for half a second: (relays, their addresses, the folder, alice,
+/// bob).
+async fn replacing_pair() -> (
+    Vec<Option<TestServer>>,
+    Vec<SmpServer>,
+    tempfile::TempDir,
+    TestAgent,
+    TestAgent,
+) {
     let mut servers = Vec::new();
     let mut addrs = Vec::new();
     for _ in 0..4 {
@@ -271,8 +278,39 @@ async fn a_further_queue_whose_relay_stays_down_is_replaced_on_another_relay() {
         c.replace_dead_after = Some(std::time::Duration::from_millis(500));
         c
     };
-    let mut a = TestAgent::start(dir.path(), "alice", cfg()).await;
-    let mut b = TestAgent::start(dir.path(), "bob", cfg()).await;
+    let a = TestAgent::start(dir.path(), "alice", cfg()).await;
+    let b = TestAgent::start(dir.path(), "bob", cfg()).await;
+    (servers, addrs, dir, a, b)
+}
+
+/// Waits (at most 30 s) until alice's receive queues are two, none on `dead`, and bob sends
+/// on exactly them; returns them.
+async fn wait_replaced(
+    a: &TestAgent,
+    ab: &[u8],
+    b: &TestAgent,
+    ba: &[u8],
+    dead: &SmpServer,
+) -> Vec<SmpServer> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (rcv, _) = queue_servers(a, ab).await;
+        let (_, snd) = queue_servers(b, ba).await;
+        if rcv.len() == 2 && !rcv.contains(dead) && snd == rcv {
+            return rcv;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not replaced: {rcv:?} / {snd:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_further_queue_whose_relay_stays_down_is_replaced_on_another_relay() {
+    // Four relays: the connection uses two or three, a spare is there for the new queue.
+    let (mut servers, addrs, _dir, mut a, mut b) = replacing_pair().await;
     let (ab, ba) = connect(&mut a, &mut b).await;
     send(&b, &ba, 0..3).await;
     assert_eq!(receive(&mut a, &ab, 3).await, vec![0, 1, 2]);
@@ -281,19 +319,7 @@ async fn a_further_queue_whose_relay_stays_down_is_replaced_on_another_relay() {
     let i = addrs.iter().position(|s| *s == dead).expect("known");
     servers[i].take().expect("up").stop().await.expect("stop");
     // Alice replaces her further queue; Bob sends on the new one.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let (rcv, _) = queue_servers(&a, &ab).await;
-        let (_, snd) = queue_servers(&b, &ba).await;
-        if rcv.len() == 2 && !rcv.contains(&dead) && snd == rcv {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not replaced: {rcv:?} / {snd:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    wait_replaced(&a, &ab, &b, &ba, &dead).await;
     // Then the relay of her current queue dies too: the new queue carries everything.
     let (rcv, _) = queue_servers(&a, &ab).await;
     let j = addrs.iter().position(|s| *s == rcv[0]).expect("known");
@@ -306,21 +332,7 @@ async fn a_further_queue_whose_relay_stays_down_is_replaced_on_another_relay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_current_queue_whose_relay_stays_down_gives_way_to_a_further_one() {
-    let mut servers = Vec::new();
-    let mut addrs = Vec::new();
-    for _ in 0..4 {
-        let s = TestServer::start(1000).await.expect("server");
-        addrs.push(s.address().clone());
-        servers.push(Some(s));
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = || {
-        let mut c = redundant(addrs.clone(), 2);
-        c.replace_dead_after = Some(std::time::Duration::from_millis(500));
-        c
-    };
-    let mut a = TestAgent::start(dir.path(), "alice", cfg()).await;
-    let mut b = TestAgent::start(dir.path(), "bob", cfg()).await;
+    let (mut servers, addrs, _dir, mut a, mut b) = replacing_pair().await;
     let (ab, ba) = connect(&mut a, &mut b).await;
     send(&b, &ba, 0..3).await;
     assert_eq!(receive(&mut a, &ab, 3).await, vec![0, 1, 2]);
@@ -331,20 +343,8 @@ async fn a_current_queue_whose_relay_stays_down_gives_way_to_a_further_one() {
     // Messages sent while the current queue is dead wait for it in Bob's agent.
     send(&b, &ba, 3..6).await;
     assert_eq!(receive(&mut a, &ab, 3).await, vec![3, 4, 5]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let (rcv, _) = queue_servers(&a, &ab).await;
-        let (_, snd) = queue_servers(&b, &ba).await;
-        if rcv.len() == 2 && !rcv.contains(&dead) && snd == rcv {
-            assert_eq!(rcv[0], other, "the further queue became current");
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not replaced: {rcv:?} / {snd:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let rcv = wait_replaced(&a, &ab, &b, &ba, &dead).await;
+    assert_eq!(rcv[0], other, "the further queue became current");
     // Messages go on, in order, without duplicates shown: then the promoted queue's relay
     // dies too and the new further queue carries them.
     send(&b, &ba, 6..10).await;
