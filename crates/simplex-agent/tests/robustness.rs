@@ -83,7 +83,7 @@ fn tamper(sq: &SndQueueRecord, body: &[u8]) -> Vec<u8> {
 /// the sender reports `QCONT` and delivers the rest, all in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_queue_waits_for_qcont_and_delivers_in_order() {
-    let srv = TestServer::start(4).await.expect("test server");
+    let (srv, stats) = TestServer::start_counting(4).await.expect("test server");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
     let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
@@ -107,6 +107,20 @@ async fn full_queue_waits_for_qcont_and_delivers_in_order() {
         }
     }
     assert_eq!(sent, ids[..4]);
+    // Bob starts draining only once the relay has refused the fifth message: an earlier
+    // acknowledgement could make room before it is sent, and then no QUOTA would happen.
+    let refused = || {
+        stats
+            .msg_sent_quota
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    tokio::time::timeout(WAIT, async {
+        while refused() == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the relay refuses the fifth message (QUOTA)");
     // Bob drains; Alice learns the queue has room and sends the rest.
     let mut qcont = 0;
     let mut next = 0;

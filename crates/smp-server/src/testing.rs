@@ -71,6 +71,22 @@ impl TestServer {
         TestServer::start_with(CoreConfig::default(), msgs, DEFAULT_MAX_CONNECTIONS).await
     }
 
+    /// [`TestServer::start`], also returning the relay's live counters (a test can wait
+    /// for an event it cannot see from the client side, such as a refused `SEND`).
+    pub async fn start_counting(
+        quota: usize,
+    ) -> io::Result<(TestServer, std::sync::Arc<crate::stats::Stats>)> {
+        let (creds, key_hash) = generate_credentials()?;
+        let core = Core::new(
+            CoreConfig::default(),
+            QueueStore::new(),
+            MsgStore::new(quota),
+        );
+        let stats = core.stats().clone();
+        let server = TestServer::spawn(net_config(0, None), &creds, &key_hash, core).await?;
+        Ok((server, stats))
+    }
+
     /// Starts a relay in memory whose proxy role reaches destination relays as `proxy`
     /// says (say, through a SOCKS5 proxy).
     pub async fn start_with_proxy(proxy: crate::proxy::ProxyConfig) -> io::Result<TestServer> {
