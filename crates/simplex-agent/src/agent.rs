@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, Notify};
 
 mod connect;
 mod links;
+mod noise;
 pub use links::{CreatedLinks, ShortLinkData};
 mod receive;
 mod redundant;
@@ -174,6 +175,9 @@ impl Agent {
         }
         if let (true, Some(after)) = (inner.redundant(), inner.config.replace_dead_after) {
             tokio::spawn(replace::replace_loop(Arc::downgrade(&inner), after));
+        }
+        if let Some(mean) = inner.config.noise_interval {
+            tokio::spawn(noise::noise_loop(Arc::downgrade(&inner), mean));
         }
         if let Some(every) = inner.config.rotate_after {
             tokio::spawn(switch::rotation_loop(Arc::downgrade(&inner), every));
@@ -363,8 +367,8 @@ impl Inner {
 
     fn sess_key(&self, server: &SmpServer, conn_id: &[u8]) -> SessKey {
         match self.config.isolation {
-            TransportIsolation::Server => (server.to_string(), None),
-            TransportIsolation::Connection => (server.to_string(), Some(conn_id.to_vec())),
+            TransportIsolation::Entity => (server.to_string(), Some(conn_id.to_vec())),
+            _ => (server.to_string(), None),
         }
     }
 }

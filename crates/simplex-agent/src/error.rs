@@ -70,6 +70,10 @@ pub enum AgentError {
     /// A link did not parse or is of the wrong kind.
     #[error("bad link: {0}")]
     BadLink(String),
+    /// The relay has no host of the kind the required host mode asks for (an onion host,
+    /// say): nothing was sent to it.
+    #[error("server {0}: no host of the required kind (host mode)")]
+    IncompatibleHost(String),
     /// A short link names its relay by host alone (no key hash) and that host is not one of
     /// the agent's preset relays: nothing is sent.
     #[error("short link to a relay that is not preset: {0}")]

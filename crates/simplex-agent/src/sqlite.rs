@@ -238,6 +238,7 @@ fn msg_kind_text(k: SndMsgKind) -> &'static str {
         SndMsgKind::QKey => "QKEY",
         SndMsgKind::QUse => "QUSE",
         SndMsgKind::QTest => "QTEST",
+        SndMsgKind::Noise => "NOISE",
     }
 }
 
@@ -276,6 +277,7 @@ fn msg_kind_parse(s: &str) -> Result<SndMsgKind, StoreError> {
         "QKEY" => SndMsgKind::QKey,
         "QUSE" => SndMsgKind::QUse,
         "QTEST" => SndMsgKind::QTest,
+        "NOISE" => SndMsgKind::Noise,
         _ => return Err(corrupt("message type")),
     })
 }

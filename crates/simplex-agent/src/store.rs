@@ -261,6 +261,8 @@ pub enum SndMsgKind {
     QUse,
     /// `QTEST`: the first message on the new send queue, completing the switch.
     QTest,
+    /// A cover message (`QTEST` naming the current queue; module `agent::noise`).
+    Noise,
 }
 
 /// A sent message: pending (with the body to send) or sent (kept for receipts).

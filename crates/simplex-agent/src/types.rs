@@ -10,13 +10,48 @@ use smp_proto::SmpServer;
 
 use crate::store::ConnId;
 
-/// How SMP connections are shared between queues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How transport sessions are shared and isolated (the reference's `TransportSessionMode`,
+/// the apps' network setting `sessionMode`).
+///
+/// In every mode but [`TransportIsolation::Entity`] one TLS connection to a relay carries
+/// all the agent's queues on it; the modes differ in what a SOCKS proxy with isolate-by-auth
+/// credentials (Tor) sees: one username, hence one circuit, per what the mode names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TransportIsolation {
-    /// One TLS connection per server (the default).
+    /// One circuit for the user's every session, across restarts (`user`).
+    User,
+    /// One circuit per run of the agent (`session`, the reference's default).
+    #[default]
+    Session,
+    /// One circuit per relay per run (`server`).
     Server,
-    /// One TLS connection per connection's queues on a server.
-    Connection,
+    /// One TLS connection and circuit per connection's queues on a relay (`entity`).
+    Entity,
+}
+
+impl TransportIsolation {
+    /// The mode's name in the reference's settings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportIsolation::User => "user",
+            TransportIsolation::Session => "session",
+            TransportIsolation::Server => "server",
+            TransportIsolation::Entity => "entity",
+        }
+    }
+
+    /// Parses a name of [`TransportIsolation::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::User, Self::Session, Self::Server, Self::Entity]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+}
+
+impl fmt::Display for TransportIsolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// When messages go through a proxy relay (private message routing, `SMPProxyMode`).
@@ -154,12 +189,29 @@ pub struct AgentConfig {
     /// copies after the first are dropped on arrival: a relay that dies loses nothing.
     /// Needs queues the sender secures (`sender_can_secure`).
     pub redundancy: usize,
-    /// Connect to every relay through this SOCKS5 proxy (Tor: `127.0.0.1:9050`), the
-    /// relay's host name sent to it unresolved. With the default credentials policy each
-    /// transport session gets its own username, so Tor keeps sessions on separate circuits
-    /// as the isolation mode separates them (one username for all in `Server` mode, as the
-    /// reference's `TSMUser`; one per connection in `Connection` mode, as `TSMEntity`).
+    /// Connect to relays through this SOCKS5 proxy (Tor: `127.0.0.1:9050`), the relay's
+    /// host name sent to it unresolved. With the default credentials policy each transport
+    /// session gets a username as [`TransportIsolation`] says, so Tor keeps sessions on
+    /// separate circuits.
     pub socks_proxy: Option<simplex_transport::socks::SocksProxy>,
+    /// With a SOCKS proxy: through it to every host (`always`, the default) or to `.onion`
+    /// hosts only (`onion`).
+    pub socks_mode: smp_client::hosts::SocksMode,
+    /// Which of a relay's hosts to try first (default: onion hosts when a SOCKS proxy is
+    /// set, public ones otherwise).
+    pub host_mode: smp_client::hosts::HostMode,
+    /// Use only hosts of the preferred kind: a relay without one is not connected to
+    /// ([`AgentError::IncompatibleHost`](crate::AgentError::IncompatibleHost)).
+    pub required_host_mode: bool,
+    /// Noise traffic (not in the reference; off by default): cover messages, each to a
+    /// connected contact chosen at random, at random times with this mean gap (exponential
+    /// gaps). On the wire and at the relays they are like any message (one 16 KiB block
+    /// each); the receiving agent, ours or the reference's, drops them without an event
+    /// (module `agent::noise`).
+    pub noise_interval: Option<Duration>,
+    /// Wait a random time up to this long before sending each message (off by default),
+    /// so that its arrival at the relay does not tell when it was written.
+    pub send_delay_max: Option<Duration>,
     /// With redundancy: a further receive queue whose relay has been unreachable this long
     /// is replaced by a new one on another relay (default an hour; `None` never).
     pub replace_dead_after: Option<Duration>,
@@ -170,7 +222,7 @@ impl AgentConfig {
     pub fn new(servers: Vec<SmpServer>) -> Self {
         AgentConfig {
             servers,
-            isolation: TransportIsolation::Server,
+            isolation: TransportIsolation::Session,
             sender_can_secure: true,
             pq_support: false,
             client: ClientConfig::default(),
@@ -183,6 +235,11 @@ impl AgentConfig {
             preset_servers: crate::presets::preset_smp_servers(),
             redundancy: 1,
             socks_proxy: None,
+            socks_mode: smp_client::hosts::SocksMode::Always,
+            host_mode: smp_client::hosts::HostMode::OnionViaSocks,
+            required_host_mode: false,
+            noise_interval: None,
+            send_delay_max: None,
             replace_dead_after: Some(Duration::from_secs(3600)),
         }
     }

@@ -28,7 +28,7 @@ async fn invitation_standard_handshake_with_hello() {
     let mut ca = config(vec![srv.address().clone()]);
     ca.sender_can_secure = false;
     let mut cb = ca.clone();
-    cb.isolation = TransportIsolation::Connection;
+    cb.isolation = TransportIsolation::Entity;
     let mut a = TestAgent::start(dir.path(), "alice", ca).await;
     let mut b = TestAgent::start(dir.path(), "bob", cb).await;
     let (ab, ba) = connect(&mut a, &mut b).await;

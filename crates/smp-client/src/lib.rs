@@ -18,6 +18,7 @@
 
 pub mod client;
 pub mod error;
+pub mod hosts;
 pub mod links;
 pub mod proxy;
 

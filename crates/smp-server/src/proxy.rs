@@ -18,7 +18,7 @@ use simplex_encoding::ShortBytes;
 use simplex_transport::socks::SocksProxy;
 use simplex_transport::SocksRoute;
 use smp_client::{ClientConfig, ClientError, SmpClient};
-use smp_proto::address::{SmpServer, TransportHost};
+use smp_proto::address::SmpServer;
 use smp_proto::error::{BrokerErrorType, ErrorType, NetworkError, ProxyError, TransportError};
 use smp_proto::proxy::PROXIED_RELAY_VERSIONS;
 use smp_proto::response::Response;
@@ -51,41 +51,8 @@ pub struct ProxyConfig {
     pub required_host_mode: bool,
 }
 
-/// When the SOCKS proxy is used (`SocksMode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SocksMode {
-    /// For `.onion` hosts only (`onion`, the default).
-    Onion,
-    /// For every host (`always`).
-    Always,
-}
-
-/// Which host of a relay with several (`hostMode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HostMode {
-    /// Public hosts first (`public`, the default).
-    Public,
-    /// Onion hosts first (`onion`).
-    Onion,
-}
-
-/// The hosts to try, each as a one-host address, in the order `mode` prefers; only those of
-/// its kind when `required` (`chooseTransportHost`).
-pub fn hosts_by_mode(server: &SmpServer, mode: HostMode, required: bool) -> Vec<SmpServer> {
-    let onion = |h: &TransportHost| matches!(h, TransportHost::Onion(_));
-    let wanted = |h: &TransportHost| onion(h) == (mode == HostMode::Onion);
-    let mut hosts: Vec<&TransportHost> = server.hosts.iter().filter(|h| wanted(h)).collect();
-    if !required {
-        hosts.extend(server.hosts.iter().filter(|h| !wanted(h)));
-    }
-    hosts
-        .into_iter()
-        .map(|h| SmpServer {
-            hosts: vec![h.clone()],
-            ..server.clone()
-        })
-        .collect()
-}
+/// The host and SOCKS modes, shared with the client side.
+pub use smp_client::hosts::{hosts_by_mode, HostMode, SocksMode};
 
 impl Default for ProxyConfig {
     fn default() -> Self {
@@ -251,11 +218,12 @@ impl ProxyAgent {
     async fn connect(&self, server: &SmpServer) -> Result<SmpClient, ClientError> {
         let c = &self.config;
         let mut last = ClientError::NoHost;
-        for one in hosts_by_mode(server, c.host_mode, c.required_host_mode) {
+        let onion_first = c.host_mode.prefers_onion(c.socks_proxy.is_some());
+        for one in hosts_by_mode(server, onion_first, c.required_host_mode) {
             let mut config = c.client.clone();
-            let onion = matches!(one.hosts.first(), Some(TransportHost::Onion(_)));
+            let proxied = one.hosts.first().is_some_and(|h| c.socks_mode.proxies(h));
             config.transport.socks = match &c.socks_proxy {
-                Some(p) if onion || c.socks_mode == SocksMode::Always => Some(SocksRoute {
+                Some(p) if proxied => Some(SocksRoute {
                     proxy: p.addr,
                     credentials: None,
                 }),

@@ -26,6 +26,7 @@ pub struct SocksRequest {
 pub struct SocksServer {
     addr: SocketAddr,
     log: Arc<Mutex<Vec<SocksRequest>>>,
+    names: Names,
     task: JoinHandle<()>,
 }
 
@@ -41,16 +42,30 @@ impl SocksServer {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let log = Arc::new(Mutex::new(Vec::new()));
-        let l = log.clone();
+        let names: Names = Arc::default();
+        let (l, n) = (log.clone(), names.clone());
         let task = tokio::spawn(async move {
             while let Ok((s, _)) = listener.accept().await {
-                let l = l.clone();
+                let (l, n) = (l.clone(), n.clone());
                 tokio::spawn(async move {
-                    let _ = serve(s, l).await;
+                    let _ = serve(s, l, n).await;
                 });
             }
         });
-        Ok(SocksServer { addr, log, task })
+        Ok(SocksServer {
+            addr,
+            log,
+            names,
+            task,
+        })
+    }
+
+    /// Makes a name (say, an `.onion` host) reach this local address, as Tor reaches an
+    /// onion service; the port asked for is ignored for it.
+    pub fn map_host(&self, name: &str, to: SocketAddr) {
+        if let Ok(mut m) = self.names.lock() {
+            m.push((name.to_owned(), to));
+        }
     }
 
     /// Where clients connect.
@@ -70,7 +85,14 @@ async fn read_bytes(s: &mut TcpStream, n: usize) -> std::io::Result<Vec<u8>> {
     Ok(b)
 }
 
-async fn serve(mut s: TcpStream, log: Arc<Mutex<Vec<SocksRequest>>>) -> std::io::Result<()> {
+/// Names mapped to local addresses ([`SocksServer::map_host`]).
+type Names = Arc<Mutex<Vec<(String, SocketAddr)>>>;
+
+async fn serve(
+    mut s: TcpStream,
+    log: Arc<Mutex<Vec<SocksRequest>>>,
+    names: Names,
+) -> std::io::Result<()> {
     let head = read_bytes(&mut s, 2).await?;
     let methods = read_bytes(&mut s, usize::from(head[1])).await?;
     let mut username = None;
@@ -113,9 +135,17 @@ async fn serve(mut s: TcpStream, log: Arc<Mutex<Vec<SocksRequest>>>) -> std::io:
             username,
         });
     }
-    let target = match host.parse::<IpAddr>() {
-        Ok(ip) => TcpStream::connect(SocketAddr::new(ip, port)).await,
-        Err(_) => TcpStream::connect((host.as_str(), port)).await,
+    let mapped = names
+        .lock()
+        .ok()
+        .and_then(|m| m.iter().find(|(n, _)| *n == host).map(|(_, a)| *a));
+    let target = match (mapped, host.parse::<IpAddr>()) {
+        (Some(a), _) => TcpStream::connect(a).await,
+        (None, Ok(ip)) => TcpStream::connect(SocketAddr::new(ip, port)).await,
+        (None, Err(_)) if host.ends_with(".onion") => {
+            Err(std::io::Error::other("unknown onion host"))
+        }
+        (None, Err(_)) => TcpStream::connect((host.as_str(), port)).await,
     };
     let mut t = match target {
         Ok(t) => t,

@@ -191,6 +191,8 @@ impl Inner {
             .await?;
         match m.kind {
             SndMsgKind::Message => self.emit(conn_id, Event::Merr(m.internal_id, e.to_string())),
+            // A cover message is nobody's concern.
+            SndMsgKind::Noise => {}
             _ => self.emit(conn_id, Event::Err(format!("sending: {e}"))),
         }
         Ok(())
@@ -391,6 +393,10 @@ pub(super) async fn delivery_loop(inner: Weak<Inner>, conn_id: ConnId, notify: A
                 continue;
             }
         };
+        if let (None, SndMsgKind::Message, Some(max)) = (delay, m.kind, agent.config.send_delay_max)
+        {
+            tokio::time::sleep(super::noise::uniform(max)).await;
+        }
         match agent.send_pending(&sq, &m).await {
             Ok(()) => {
                 delay = None;

