@@ -203,6 +203,9 @@ pub struct AgentConfig {
     /// Use only hosts of the preferred kind: a relay without one is not connected to
     /// ([`AgentError::IncompatibleHost`](crate::AgentError::IncompatibleHost)).
     pub required_host_mode: bool,
+    /// Onion hosts only for a relay that has one, any host for one that has none (not in
+    /// the reference; the privacy slider's maximum).
+    pub onion_where_present: bool,
     /// Noise traffic (not in the reference; off by default): cover messages, each to a
     /// connected contact chosen at random, at random times with this mean gap (exponential
     /// gaps). On the wire and at the relays they are like any message (one 16 KiB block
@@ -238,6 +241,7 @@ impl AgentConfig {
             socks_mode: smp_client::hosts::SocksMode::Always,
             host_mode: smp_client::hosts::HostMode::OnionViaSocks,
             required_host_mode: false,
+            onion_where_present: false,
             noise_interval: None,
             send_delay_max: None,
             replace_dead_after: Some(Duration::from_secs(3600)),

@@ -246,3 +246,34 @@ async fn a_required_onion_host_refuses_a_relay_without_one() {
     a.agent.create_connection().await.expect("public host");
     a.agent.stop().await;
 }
+
+/// No DNS look-up here: a relay named with a name that cannot resolve (`.invalid`, RFC
+/// 2606) is reached through the proxy, which alone knows where it is; without the proxy
+/// the same address fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_names_are_resolved_by_the_proxy_only() {
+    let s1 = TestServer::start(100).await.expect("server");
+    let proxy = SocksServer::start().await.expect("socks");
+    proxy.map_host("relay.invalid", ([127, 0, 0, 1], s1.port()).into());
+    let text = s1
+        .address()
+        .to_string()
+        .replace("127.0.0.1", "relay.invalid");
+    let server = SmpServer::parse_str(text.as_bytes()).expect("address");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = || through(&proxy, vec![server.clone()], TransportIsolation::Session);
+    let mut a = TestAgent::start(dir.path(), "alice", cfg()).await;
+    let mut b = TestAgent::start(dir.path(), "bob", cfg()).await;
+    let (ab, ba) = connect(&mut a, &mut b).await;
+    exchange(&mut a, &ab, &mut b, &ba, b"no local DNS").await;
+    assert!(proxy.requests().iter().all(|r| r.host == "relay.invalid"));
+    a.agent.stop().await;
+    b.agent.stop().await;
+
+    let c = TestAgent::start(dir.path(), "carol", config(vec![server])).await;
+    c.agent
+        .create_connection()
+        .await
+        .expect_err("the name does not resolve here");
+    c.agent.stop().await;
+}

@@ -34,6 +34,7 @@ mod group;
 mod group_events;
 mod group_link;
 mod info;
+mod privacy;
 mod ratchet;
 mod switch;
 
@@ -96,6 +97,8 @@ pub struct Chat<O: Output> {
     agent_view: Option<Box<dyn simplex_agent::Store>>,
     /// Files: configuration and transfers running (module `files`).
     files: files::Files,
+    /// The privacy level and network options in force (module `privacy`).
+    privacy: Option<privacy::Settings>,
 }
 
 pub use files::{FileDone, FilesConfig};
@@ -125,6 +128,7 @@ impl<O: Output> Chat<O> {
             earlier_items,
             agent_view: None,
             files: files::Files::default(),
+            privacy: None,
         }
     }
 
@@ -284,6 +288,7 @@ impl<O: Output> Chat<O> {
             Command::Version => self.print(view::version()),
             Command::Info(name) => self.contact_info(&name).await?,
             Command::Switch(name) => self.switch(&name, false).await?,
+            Command::Privacy(level) => self.privacy(level)?,
             Command::AbortSwitch(name) => self.switch(&name, true).await?,
             Command::Sync { name, force } => self.sync_ratchet(&name, force).await?,
             Command::Unsupported(what) => self.say(format!("{what}: not supported yet")),

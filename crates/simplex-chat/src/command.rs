@@ -149,6 +149,9 @@ pub enum Command {
     Switch(String),
     /// `/abort switch NAME` (`AbortSwitchContact`).
     AbortSwitch(String),
+    /// `/privacy [LEVEL]` (not in the reference): the privacy level and what it sets, or
+    /// a new level for the next start.
+    Privacy(Option<crate::privacy::Level>),
     /// `/sync NAME [force=on]`: re-synchronise the contact's ratchet (the reference's
     /// `SyncContactRatchet`; without `force` only after a decryption error allows it).
     Sync {
@@ -471,6 +474,7 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
         "/info",
         "/switch",
         "/abort",
+        "/privacy",
     ];
     if !ours.contains(&word) {
         return Ok(Command::Unsupported(word.to_owned()));
@@ -558,6 +562,14 @@ fn parse_implemented(line: &str) -> Result<Command, ParseError> {
     }
     if let Some(a) = arg(line, &["/abort"]).and_then(|a| a.strip_prefix("switch ")) {
         return name_arg(a).map(Command::AbortSwitch).ok_or_else(bad);
+    }
+    if let Some(a) = arg(line, &["/privacy"]) {
+        if a.is_empty() {
+            return Ok(Command::Privacy(None));
+        }
+        return crate::privacy::Level::parse(a)
+            .map(|l| Command::Privacy(Some(l)))
+            .map_err(|_| bad());
     }
     if let Some(a) = arg(line, &["/sync"]) {
         let (a, force) = match a.strip_suffix(" force=on") {

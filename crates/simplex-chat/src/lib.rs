@@ -20,6 +20,7 @@
 
 pub mod chat;
 pub mod command;
+pub mod privacy;
 pub mod protocol;
 pub mod store;
 pub mod term;

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
-use simplex_agent::{Agent, AgentConfig, SmpProxyFallback, SmpProxyMode, SocksProxy, SqliteStore};
+use simplex_agent::{Agent, AgentConfig, SqliteStore};
 use simplex_chat::chat::{no_servers_hint, Chat, FileDone, FilesConfig, Flow, Output, Stdout};
+use simplex_chat::privacy::{Level, NetFlags};
 use simplex_chat::protocol::Profile;
 use simplex_chat::store::{ChatStore, StoreError};
 use simplex_chat::term::{self, Input, LineEditor, TermOutput};
@@ -49,23 +50,6 @@ struct Opts {
     /// Database passphrase: both databases are encrypted with it (SQLCipher).
     #[arg(long = "key", env = "SIMPLEX_KEY", hide_env_values = true)]
     key: Option<String>,
-    /// Use private message routing: always, unknown (default), unprotected, never.
-    #[arg(
-        long = "smp-proxy",
-        value_name = "SMP_PROXY_MODE",
-        value_parser = parse_proxy_mode,
-        default_value = "unknown"
-    )]
-    smp_proxy: SmpProxyMode,
-    /// Allow downgrade and connect directly: no, [when IP address is] protected (default),
-    /// yes.
-    #[arg(
-        long = "smp-proxy-fallback",
-        value_name = "SMP_PROXY_FALLBACK_MODE",
-        value_parser = parse_proxy_fallback,
-        default_value = "protected"
-    )]
-    smp_proxy_fallback: SmpProxyFallback,
     /// Queues per direction for new contacts, on as many relays (not in the reference):
     /// with 2 or more, a contact whose client uses them too gets every message over each,
     /// so a relay that is down or loses a message loses nothing. Needs as many -s servers.
@@ -76,26 +60,9 @@ struct Opts {
         value_parser = clap::value_parser!(u8).range(1..=8)
     )]
     redundancy: u8,
-    /// Use local SOCKS5 proxy at :9050
-    #[arg(short = 'x', conflicts_with = "socks_proxy")]
-    tor: bool,
-    /// Use SOCKS5 proxy at `ipv4:port` or `:port` (`user:password@…` sends these
-    /// credentials, `@…` none; by default each session gets its own username, so Tor keeps
-    /// them on separate circuits). Relay host names go to the proxy unresolved.
-    #[arg(long = "socks-proxy", value_name = "SOCKS5", value_parser = parse_socks_proxy)]
-    socks_proxy: Option<SocksProxy>,
-}
-
-fn parse_socks_proxy(s: &str) -> Result<SocksProxy, String> {
-    SocksProxy::parse(s)
-}
-
-fn parse_proxy_mode(s: &str) -> Result<SmpProxyMode, String> {
-    SmpProxyMode::parse(s).ok_or_else(|| "Invalid SMP proxy mode".to_string())
-}
-
-fn parse_proxy_fallback(s: &str) -> Result<SmpProxyFallback, String> {
-    SmpProxyFallback::parse(s).ok_or_else(|| "Invalid SMP proxy fallback mode".to_string())
+    /// Network and privacy options (module `privacy`).
+    #[command(flatten)]
+    net: NetFlags,
 }
 
 fn db_prefix(s: &str) -> PathBuf {
@@ -377,16 +344,27 @@ async fn main() {
         Err(e) => fail(&format!("error opening {}: {e}", agent_path.display())),
     };
     let mut config = AgentConfig::with_auth(servers);
-    // Post-quantum encryption for new contacts, as the reference (`IKPQOn`, `PQSupportOn`):
-    // our invitations carry a KEM key, and we use the one in an invitation we join.
-    config.pq_support = true;
-    config.smp_proxy_mode = opts.smp_proxy;
-    config.smp_proxy_fallback = opts.smp_proxy_fallback;
-    config.redundancy = usize::from(opts.redundancy);
-    config.socks_proxy = match (opts.tor, &opts.socks_proxy) {
-        (true, _) => Some(SocksProxy::default()),
-        (false, p) => p.clone(),
+    // The privacy level: given (and saved for later starts), or saved, or standard. It
+    // also turns post-quantum encryption on for new contacts, as the reference (`IKPQOn`,
+    // `PQSupportOn`): our invitations carry a KEM key, and we use the one we join.
+    let level = match opts.net.privacy {
+        Some(l) => {
+            if let Err(e) = store.set_setting("privacy", l.as_str()) {
+                fail(&e.to_string());
+            }
+            l
+        }
+        None => match store.setting("privacy") {
+            Ok(Some(s)) => Level::parse(&s).unwrap_or_default(),
+            Ok(None) => Level::default(),
+            Err(e) => fail(&e.to_string()),
+        },
     };
+    let privacy = simplex_chat::privacy::apply(level, &opts.net, &mut config);
+    if level != Level::Standard {
+        println!("privacy: {level} (/privacy shows what it sets)");
+    }
+    config.redundancy = usize::from(opts.redundancy);
     if config.redundancy > config.servers.len() {
         eprintln!(
             "warning: --redundancy {} with {} server(s): new contacts get at most {} queue(s) \
@@ -407,6 +385,7 @@ async fn main() {
     let mut chat = Chat::new(agent.clone(), store, user, out);
     chat.set_agent_view(Box::new(agent_view));
     chat.set_files_config(files_config);
+    chat.set_privacy(opts.net.clone(), privacy);
     let mut file_reports = chat
         .take_file_reports()
         .unwrap_or_else(|| fail("file reports"));
@@ -546,6 +525,7 @@ async fn run_editor(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use simplex_agent::{SmpProxyFallback, SmpProxyMode};
 
     #[test]
     fn paths_and_servers() {
@@ -581,8 +561,7 @@ mod tests {
     #[test]
     fn proxy_options_as_the_reference() {
         let o = Opts::parse_from(["simplex-chat"]);
-        assert_eq!(o.smp_proxy, SmpProxyMode::Unknown);
-        assert_eq!(o.smp_proxy_fallback, SmpProxyFallback::AllowProtected);
+        assert_eq!((o.net.smp_proxy, o.net.smp_proxy_fallback), (None, None));
         let o = Opts::parse_from([
             "simplex-chat",
             "--smp-proxy",
@@ -590,27 +569,24 @@ mod tests {
             "--smp-proxy-fallback",
             "no",
         ]);
-        assert_eq!(o.smp_proxy, SmpProxyMode::Always);
-        assert_eq!(o.smp_proxy_fallback, SmpProxyFallback::Prohibit);
+        assert_eq!(o.net.smp_proxy, Some(SmpProxyMode::Always));
+        assert_eq!(o.net.smp_proxy_fallback, Some(SmpProxyFallback::Prohibit));
         let o = Opts::parse_from([
             "simplex-chat",
             "--smp-proxy=never",
             "--smp-proxy-fallback=yes",
         ]);
-        assert_eq!(o.smp_proxy, SmpProxyMode::Never);
-        assert_eq!(o.smp_proxy_fallback, SmpProxyFallback::Allow);
+        assert_eq!(o.net.smp_proxy, Some(SmpProxyMode::Never));
+        assert_eq!(o.net.smp_proxy_fallback, Some(SmpProxyFallback::Allow));
         for (mode, name) in [
             (SmpProxyMode::Always, "always"),
             (SmpProxyMode::Unknown, "unknown"),
             (SmpProxyMode::Unprotected, "unprotected"),
             (SmpProxyMode::Never, "never"),
         ] {
-            assert_eq!(parse_proxy_mode(name), Ok(mode));
+            let o = Opts::parse_from(["simplex-chat", "--smp-proxy", name]);
+            assert_eq!(o.net.smp_proxy, Some(mode));
         }
-        assert_eq!(
-            parse_proxy_fallback("protected"),
-            Ok(SmpProxyFallback::AllowProtected)
-        );
         assert!(Opts::try_parse_from(["simplex-chat", "--smp-proxy", "sometimes"]).is_err());
         assert!(Opts::try_parse_from(["simplex-chat", "--smp-proxy-fallback", "maybe"]).is_err());
     }

@@ -509,6 +509,7 @@ pub fn help() -> Vec<String> {
         "/switch <name>    - move to a new queue for the contact's messages (/abort switch <name>)",
         "/sync <name> [force=on] - repair a connection after a decryption error",
         "/p [<name>]       - show or change your display name (sent to your contacts)",
+        "/privacy [standard|high|maximum] - what the privacy level sets, or change it",
         "",
         "Groups: /g <group> - create; /a <group> <contact> [<role>] - invite; /j <group> - join;",
         "    #<group> <message> - send; /ms <group> - members; /gs - groups; /l <group> - leave;",

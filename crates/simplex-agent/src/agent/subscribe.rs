@@ -135,7 +135,9 @@ impl Inner {
         let c = &self.config;
         let socks = self.socks_route(key);
         let onion_first = c.host_mode.prefers_onion(socks.is_some());
-        let hosts = hosts_by_mode(server, onion_first, c.required_host_mode);
+        let has_onion = server.hosts.iter().any(smp_client::hosts::is_onion);
+        let required = c.required_host_mode || (c.onion_where_present && has_onion && onion_first);
+        let hosts = hosts_by_mode(server, onion_first, required);
         let mut last = AgentError::IncompatibleHost(server.to_string());
         for one in hosts {
             let mut config = c.client.clone();

@@ -5,6 +5,7 @@
 //! ```text
 //! agent-cli --db PATH --server smp://<fingerprint>@<host>[:port] [--server …] [--passphrase P]
 //!           [--smp-proxy always|unknown|unprotected|never] [--smp-proxy-fallback yes|protected|no]
+//!           [--socks-proxy [user:pass@|@]host:port]
 //! ```
 //!
 //! The private routing options take the reference's values; their defaults are the agent's
@@ -121,6 +122,7 @@ struct Args {
     passphrase: String,
     smp_proxy: SmpProxyMode,
     smp_proxy_fallback: SmpProxyFallback,
+    socks_proxy: Option<simplex_agent::SocksProxy>,
 }
 
 /// What `--help` prints: the options and the commands read from standard input.
@@ -130,7 +132,7 @@ command results and events are printed on standard output, one per line.
 
 usage: agent-cli --db PATH --server smp://<fingerprint>[:<password>]@<host>[:<port>] [--server ...]
                  [--passphrase P] [--smp-proxy always|unknown|unprotected|never]
-                 [--smp-proxy-fallback yes|protected|no]
+                 [--smp-proxy-fallback yes|protected|no] [--socks-proxy SOCKS5]
        agent-cli --help
 
 options:
@@ -139,6 +141,8 @@ options:
   --passphrase P           the database passphrase (default: agent-cli)
   --smp-proxy MODE         private message routing: always, unknown, unprotected, never (default)
   --smp-proxy-fallback M   when a proxy fails: yes (default), protected, no
+  --socks-proxy SOCKS5     every relay connection through this SOCKS5 proxy (Tor:
+                           127.0.0.1:9050), relay names unresolved, a username per session
   -h, --help               print this help and exit
 
 commands (IDs are base64url; the last argument takes the rest of the line):
@@ -166,6 +170,7 @@ fn parse_args() -> Result<Option<Args>, String> {
     let mut passphrase = "agent-cli".to_owned();
     let mut smp_proxy = SmpProxyMode::Never;
     let mut smp_proxy_fallback = SmpProxyFallback::Allow;
+    let mut socks_proxy = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
@@ -190,6 +195,10 @@ fn parse_args() -> Result<Option<Args>, String> {
                 smp_proxy_fallback = SmpProxyFallback::parse(&v)
                     .ok_or(format!("bad SMP proxy fallback mode {v}"))?;
             }
+            "--socks-proxy" => {
+                let v = value()?;
+                socks_proxy = Some(simplex_agent::SocksProxy::parse(&v)?);
+            }
             "-h" | "--help" => return Ok(None),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -200,6 +209,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         passphrase,
         smp_proxy,
         smp_proxy_fallback,
+        socks_proxy,
     }))
 }
 
@@ -323,6 +333,7 @@ async fn run(args: Args) -> Result<(), String> {
     let mut config = AgentConfig::with_auth(args.servers);
     config.smp_proxy_mode = args.smp_proxy;
     config.smp_proxy_fallback = args.smp_proxy_fallback;
+    config.socks_proxy = args.socks_proxy;
     let (agent, mut events) = Agent::start(config, Box::new(store))
         .await
         .map_err(|e| e.to_string())?;
