@@ -32,6 +32,7 @@ use crate::view;
 mod files;
 mod group;
 mod group_events;
+mod group_files;
 mod group_link;
 mod info;
 mod privacy;

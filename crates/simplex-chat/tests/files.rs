@@ -85,16 +85,6 @@ fn start_xftp_relay(dir: &Path) -> XftpRelay {
     XftpRelay { child, address }
 }
 
-fn connect(a: &mut ChatProc, b: &mut ChatProc) {
-    a.send("/c");
-    let (link, _) = read_invitation(a);
-    b.send(&format!("/c {link}"));
-    b.expect("confirmation sent!");
-    let (an, bn) = (a.name.clone(), b.name.clone());
-    a.expect(&format!("{bn}: contact is connected"));
-    b.expect(&format!("{an}: contact is connected"));
-}
-
 #[test]
 fn a_5_mib_file_to_a_contact_arrives_whole() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -212,4 +202,77 @@ fn sender_and_recipient_cancel() {
     );
     alice.quit();
     bob.quit();
+}
+
+/// `testXFTPGroupFileTransfer`: a file to a group of three is offered to both members, each
+/// receives it whole (into one folder: the second copy gets a free name), the sender hears
+/// of the upload once for the group; then the sender cancels a second file and both
+/// members are told.
+#[test]
+fn a_file_to_a_group_of_three() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&tmp.path().join("smp"));
+    let xftp = start_xftp_relay(tmp.path());
+    let inbox = tmp.path().join("inbox");
+    std::fs::create_dir_all(&inbox).expect("inbox");
+    let inbox_s = inbox.to_string_lossy().into_owned();
+    let user = |name: &str, args: &[&str]| {
+        new_user_with(name, &prefix(tmp.path(), name), Some(&relay.address), args)
+    };
+    let mut alice = user("alice", &["--xftp-servers", xftp.address.as_str()]);
+    let mut bob = user("bob", &["--files-folder", &inbox_s]);
+    let mut cath = user("cath", &["--files-folder", &inbox_s]);
+    connect(&mut alice, &mut bob);
+    connect(&mut alice, &mut cath);
+    group_of_three(&mut alice, &mut bob, &mut cath);
+
+    let src = tmp.path().join("test.pdf");
+    let mut data = vec![0u8; 272_376];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut data);
+    std::fs::write(&src, &data).expect("write");
+    alice.send(&format!("/f #team {}", src.display()));
+    alice.expect_item(&format!("/f #team {}", src.display()));
+    alice.expect("use /fc 1 to cancel sending");
+    for m in [&mut bob, &mut cath] {
+        m.expect_item("#team alice> sends file test.pdf (266.0 KiB / 272376 bytes)");
+        m.expect("use /fr 1 [<dir>/ | <path>] to receive it");
+    }
+    alice.expect("completed uploading file 1 (test.pdf) for #team");
+    bob.send("/fr 1");
+    bob.expect(&format!(
+        "saving file 1 from alice to {}",
+        inbox.join("test.pdf").display()
+    ));
+    bob.expect("started receiving file 1 (test.pdf) from alice");
+    bob.expect("completed receiving file 1 (test.pdf) from alice");
+    cath.send("/fr 1");
+    cath.expect(&format!(
+        "saving file 1 from alice to {}",
+        inbox.join("test_1.pdf").display()
+    ));
+    cath.expect("started receiving file 1 (test.pdf) from alice");
+    cath.expect("completed receiving file 1 (test.pdf) from alice");
+    for name in ["test.pdf", "test_1.pdf"] {
+        assert!(
+            std::fs::read(inbox.join(name)).expect("saved") == data,
+            "{name} arrived changed"
+        );
+    }
+
+    // The sender cancels a second file: both members are told, neither can take it.
+    alice.send(&format!("/f #team {}", src.display()));
+    alice.expect("use /fc 2 to cancel sending");
+    for m in [&mut bob, &mut cath] {
+        m.expect("use /fr 2 [<dir>/ | <path>] to receive it");
+    }
+    alice.send("/fc 2");
+    alice.expect("cancelled sending file 2 (test.pdf)");
+    for m in [&mut bob, &mut cath] {
+        m.expect("alice cancelled sending file 2 (test.pdf)");
+        m.send("/fr 2");
+        m.expect("file cancelled: test.pdf");
+    }
+    alice.quit();
+    bob.quit();
+    cath.quit();
 }

@@ -30,62 +30,6 @@ fn msg_line(rest: &str) -> Wanted {
 }
 
 /// `a` and `b` become contacts through an invitation (`connectUsers`).
-fn connect(a: &mut ChatProc, b: &mut ChatProc) {
-    a.send("/c");
-    let (link, _) = read_invitation(a);
-    b.send(&format!("/c {link}"));
-    b.expect("confirmation sent!");
-    let (an, bn) = (a.name.clone(), b.name.clone());
-    a.expect(&format!("{bn}: contact is connected"));
-    b.expect(&format!("{an}: contact is connected"));
-}
-
-/// `host` invites `who` (a contact) and `who` joins: the lines on both sides.
-fn add_and_join(host: &mut ChatProc, who: &mut ChatProc, role: &str) {
-    let (hn, wn) = (host.name.clone(), who.name.clone());
-    if role == "member" {
-        host.send(&format!("/a team {wn}"));
-    } else {
-        host.send(&format!("/a team {wn} {role}"));
-    }
-    host.expect(&format!("invitation to join the group #team sent to {wn}"));
-    who.expect(&format!(
-        "#team: {hn} invites you to join the group as {role}"
-    ));
-    who.expect("use /j team to accept");
-    who.send("/j team");
-    host.expect(&format!("#team: {wn} joined the group"));
-    who.expect("#team: you joined the group");
-}
-
-/// Three users, alice a contact of bob and cath, each in `dir`.
-fn three_users(dir: &std::path::Path, srv: &str) -> (ChatProc, ChatProc, ChatProc) {
-    let mut alice = new_user("alice", &prefix(dir, "alice"), Some(srv), None);
-    let mut bob = new_user("bob", &prefix(dir, "bob"), Some(srv), None);
-    let mut cath = new_user("cath", &prefix(dir, "cath"), Some(srv), None);
-    connect(&mut alice, &mut bob);
-    connect(&mut alice, &mut cath);
-    (alice, bob, cath)
-}
-
-/// alice creates `#team`.
-fn create_team(alice: &mut ChatProc) {
-    alice.send("/g team");
-    alice.expect("group #team is created");
-    alice.expect("to add members use /a team <name> or /create link #team");
-}
-
-/// `createGroup3`: alice's `#team` with bob (admin) and cath, bob and cath connected.
-fn group_of_three(alice: &mut ChatProc, bob: &mut ChatProc, cath: &mut ChatProc) {
-    create_team(alice);
-    add_and_join(alice, bob, "admin");
-    add_and_join(alice, cath, "member");
-    // The introduction, as each side prints it.
-    cath.expect("#team: member bob is connected");
-    bob.expect("#team: alice added cath to the group (connecting...)");
-    bob.expect("#team: new member cath is connected");
-}
-
 /// A group of three (the reference's `createGroup3`): alice creates it and invites bob,
 /// then cath; bob and cath are introduced and connect directly; every member's message
 /// reaches both others. Before bob and cath are connected, a message between them is

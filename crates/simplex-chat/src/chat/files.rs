@@ -7,7 +7,7 @@
 //! chat loop through [`FileDone`]; their XFTP state is in `xftp-client`'s work directories
 //! under the configured one, so they resume when started again with the same file.
 //!
-//! Direct chats only in this slice; `/f #group` answers that it is not supported yet.
+//! Groups: module `group_files`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +19,7 @@ use xftp_client::download::unique_path;
 use xftp_client::{DownloadOptions, UploadOptions};
 use xftp_proto::{FileDescription, XftpServer};
 
+use super::group_files::rounded_fd_count;
 use super::{now_ms, Chat, ChatError, Output};
 use crate::command::Command;
 use crate::protocol::file::{FileContent, FileDescr, FileInvitation};
@@ -144,10 +145,33 @@ impl<O: Output> Chat<O> {
         }
     }
 
+    /// The name and size of a file to send, once relays are configured and the file is
+    /// there; says why not otherwise.
+    pub(super) fn file_to_send(&mut self, path: &str) -> Option<(String, u64)> {
+        if self.files.config.servers.is_empty() {
+            self.say(
+                "no XFTP servers: start with --xftp-servers xftp://<fingerprint>@<host>[:<port>]",
+            );
+            return None;
+        }
+        let size = match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => m.len(),
+            _ => {
+                self.say(format!("file not found: {path}"));
+                return None;
+            }
+        };
+        let file_name = Path::new(path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".into());
+        Some((file_name, size))
+    }
+
     async fn send_file(&mut self, to: &str, path: &str) -> Result<(), ChatError> {
         let Some(name) = to.strip_prefix('@') else {
-            self.say("/f #group: not supported yet");
-            return Ok(());
+            let group = to.strip_prefix('#').unwrap_or(to);
+            return self.send_group_file(group, path).await;
         };
         let Some(c) = self.contact(name)? else {
             return Ok(());
@@ -156,28 +180,14 @@ impl<O: Output> Chat<O> {
             self.say(view::not_ready(&c.name));
             return Ok(());
         }
-        if self.files.config.servers.is_empty() {
-            self.say(
-                "no XFTP servers: start with --xftp-servers xftp://<fingerprint>@<host>[:<port>]",
-            );
+        let Some((file_name, size)) = self.file_to_send(path) else {
             return Ok(());
-        }
-        let meta = match std::fs::metadata(path) {
-            Ok(m) if m.is_file() => m,
-            _ => {
-                self.say(format!("file not found: {path}"));
-                return Ok(());
-            }
         };
-        let file_name = Path::new(path)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "file".into());
         let msg = ChatMessage::new(ChatEvent::MsgNewFile(MsgNewFile {
             content: FileContent::File {
                 text: String::new(),
             },
-            file: FileInvitation::xftp(&file_name, meta.len()),
+            file: FileInvitation::xftp(&file_name, size),
         }));
         let shared_id = msg.msg_id.clone().unwrap_or_default();
         self.agent.send_message(&c.conn_id, &msg.to_bytes()).await?;
@@ -187,7 +197,7 @@ impl<O: Output> Chat<O> {
             FileChat::Contact(c.id),
             &shared_id,
             &file_name,
-            meta.len(),
+            size,
             Some(&abs.to_string_lossy()),
         )?;
         self.store.add_file_recipient(f.id, Some(c.id), None)?;
@@ -204,16 +214,19 @@ impl<O: Output> Chat<O> {
         Ok(())
     }
 
-    fn start_upload(&mut self, f: &FileTransfer) {
+    pub(super) fn start_upload(&mut self, f: &FileTransfer) {
         let Some(path) = f.path.clone() else { return };
         let recipients = self
             .store
             .file_recipients(f.id)
             .map(|r| r.len())
             .unwrap_or(1);
+        // As the reference: descriptions for a rounded number of recipients, so that the
+        // relays do not learn how many there are.
+        let count = rounded_fd_count(i64::try_from(recipients).unwrap_or(i64::MAX));
         let mut opts = UploadOptions::new(
             self.files.config.servers.clone(),
-            recipients.max(1),
+            count,
             self.files.config.work_dir.join(format!("snd-{}", f.id)),
         );
         opts.auth = self.files.config.auth.clone();
@@ -263,6 +276,21 @@ impl<O: Output> Chat<O> {
             }
         };
         self.store.set_recipient_descrs(file_id, &descrs)?;
+        if let FileChat::Group(gid) = f.chat {
+            self.send_member_descrs(file_id, &f.msg_id).await?;
+            self.store.set_file_status(file_id, FileStatus::Complete)?;
+            let group = self
+                .store
+                .group_by_id(gid)?
+                .map(|g| g.name)
+                .unwrap_or_default();
+            self.say(format!(
+                "completed uploading file {file_id} ({}) for #{}",
+                f.file_name,
+                view::view_name(&group)
+            ));
+            return Ok(());
+        }
         for (contact, member, descr, sent) in self.store.file_recipients(file_id)? {
             let (Some(cid), Some(descr), false) = (contact, descr, sent) else {
                 continue;
@@ -270,13 +298,7 @@ impl<O: Output> Chat<O> {
             let Some(c) = self.store.contact_by_id(cid)? else {
                 continue;
             };
-            for part in FileDescr::parts(&descr) {
-                let m = ChatMessage::new(ChatEvent::File(FileEvent::Descr {
-                    msg_id: f.msg_id.clone(),
-                    file_descr: part,
-                }));
-                self.agent.send_message(&c.conn_id, &m.to_bytes()).await?;
-            }
+            self.send_descr(&c.conn_id, &f.msg_id, &descr).await?;
             self.store.set_recipient_sent(file_id, contact, member)?;
             self.say(format!(
                 "completed uploading file {file_id} ({}) for {}",
@@ -286,6 +308,28 @@ impl<O: Output> Chat<O> {
         }
         self.store.set_file_status(file_id, FileStatus::Complete)?;
         Ok(())
+    }
+
+    /// Sends one recipient's description in parts on its connection.
+    pub(super) async fn send_descr(
+        &mut self,
+        conn: &[u8],
+        msg_id: &str,
+        descr: &str,
+    ) -> Result<(), ChatError> {
+        for part in FileDescr::parts(descr) {
+            let m = ChatMessage::new(ChatEvent::File(FileEvent::Descr {
+                msg_id: msg_id.to_owned(),
+                file_descr: part,
+            }));
+            self.agent.send_message(conn, &m.to_bytes()).await?;
+        }
+        Ok(())
+    }
+
+    /// Stops a file's running transfer, if any.
+    pub(super) fn stop_file(&mut self, id: i64) {
+        stop(&mut self.files, id);
     }
 
     /// `x.msg.new` with a file from a contact: recorded and shown with its number.
@@ -378,7 +422,11 @@ impl<O: Output> Chat<O> {
                 .flatten()
                 .map(|c| view::view_name(&c.name))
                 .unwrap_or_default(),
-            FileChat::Group(_) => String::new(),
+            FileChat::Group(_) => f
+                .member
+                .and_then(|m| self.store.member_by_id(m).ok().flatten())
+                .map(|m| view::view_name(&m.name))
+                .unwrap_or_default(),
         }
     }
 
@@ -430,7 +478,7 @@ impl<O: Output> Chat<O> {
         Ok(())
     }
 
-    fn start_download(&mut self, f: &FileTransfer) {
+    pub(super) fn start_download(&mut self, f: &FileTransfer) {
         let (Some(target), tx, file_id) = (f.path.clone(), self.files.tx.clone(), f.id) else {
             return;
         };
@@ -521,8 +569,26 @@ impl<O: Output> Chat<O> {
         }
         stop(&mut self.files, id);
         self.store.set_file_status(id, FileStatus::Cancelled)?;
-        let FileChat::Contact(cid) = f.chat else {
-            return Ok(());
+        let cid = match f.chat {
+            FileChat::Contact(cid) => cid,
+            // A group's members are told when the sender cancels; a member's cancel of a
+            // file it receives is its own affair (as the reference's, for XFTP files).
+            FileChat::Group(gid) if f.sent => {
+                let m = ChatMessage::new(ChatEvent::File(FileEvent::Cancel {
+                    msg_id: f.msg_id.clone(),
+                }));
+                self.broadcast(gid, &m.to_bytes()).await?;
+                self.say(format!("cancelled sending file {id} ({})", f.file_name));
+                return Ok(());
+            }
+            FileChat::Group(_) => {
+                let from = self.sender_name(&f);
+                self.say(format!(
+                    "cancelled receiving file {id} ({}) from {from}",
+                    f.file_name
+                ));
+                return Ok(());
+            }
         };
         let Some(c) = self.store.contact_by_id(cid)? else {
             return Ok(());

@@ -329,7 +329,9 @@ impl<O: Output> Chat<O> {
                 .unwrap_or_default()
                 .to_owned();
             let fresh = self.group_message(g, &m, msg, None).await?;
-            if fresh && me.role >= MemberRole::Admin && is_forwarded(&name) {
+            // A file description is one member's own (module `group_files`): not passed on.
+            let own = name == "x.msg.file.descr";
+            if fresh && me.role >= MemberRole::Admin && is_forwarded(&name) && !own {
                 self.forward(g, &m, raw).await?;
             }
         }
@@ -407,6 +409,10 @@ impl<O: Output> Chat<O> {
             }
             ChatEvent::Info(p) => self.member_profile(author, &p)?,
             ChatEvent::Group(ev) => self.group_event(g, author, ev, forwarded).await?,
+            ChatEvent::MsgNewFile(f) => {
+                self.group_file_invitation(g, author, msg.msg_id.as_deref(), &f, forwarded)?
+            }
+            ChatEvent::File(ev) => self.group_file_event(g, author, ev, forwarded)?,
             _ => {}
         }
         Ok(true)

@@ -18,13 +18,27 @@ CREATE TABLE IF NOT EXISTS files (id INTEGER PRIMARY KEY,
   sent INTEGER NOT NULL, contact_id INTEGER, group_id INTEGER, msg_id TEXT NOT NULL,
   file_name TEXT NOT NULL, file_size INTEGER NOT NULL, path TEXT, status TEXT NOT NULL,
   descr TEXT NOT NULL DEFAULT '', descr_next_part INTEGER NOT NULL DEFAULT 0,
-  descr_complete INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
+  descr_complete INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,
+  member_id INTEGER);
 CREATE INDEX IF NOT EXISTS idx_files_msg ON files (msg_id);
 CREATE TABLE IF NOT EXISTS file_recipients (
   file_id INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
   contact_id INTEGER, member_id INTEGER, descr TEXT, status TEXT NOT NULL,
   PRIMARY KEY (file_id, contact_id, member_id));
 ";
+
+/// Databases made before files in groups: the sender member of a received group file.
+pub(super) fn migrate(db: &rusqlite::Connection) -> Result<(), StoreError> {
+    let has: bool = db.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('files') WHERE name = 'member_id'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has {
+        db.execute_batch("ALTER TABLE files ADD COLUMN member_id INTEGER")?;
+    }
+    Ok(())
+}
 
 /// Where a transfer is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +111,8 @@ pub struct FileTransfer {
     pub descr_next_part: u32,
     /// Received: the last part has arrived.
     pub descr_complete: bool,
+    /// Received in a group: the member who sent it (row ID).
+    pub member: Option<i64>,
 }
 
 /// What adding a description part did.
@@ -111,7 +127,7 @@ pub enum DescrPart {
 }
 
 const COLUMNS: &str = "id, sent, contact_id, group_id, msg_id, file_name, file_size, path, \
-    status, descr, descr_next_part, descr_complete";
+    status, descr, descr_next_part, descr_complete, member_id";
 
 fn transfer(r: &Row<'_>) -> rusqlite::Result<FileTransfer> {
     let contact: Option<i64> = r.get(2)?;
@@ -133,6 +149,7 @@ fn transfer(r: &Row<'_>) -> rusqlite::Result<FileTransfer> {
         descr: r.get(9)?,
         descr_next_part: u32::try_from(next).unwrap_or_default(),
         descr_complete: r.get(11)?,
+        member: r.get(12)?,
     })
 }
 
@@ -172,6 +189,15 @@ impl ChatStore {
             [id],
             transfer,
         )?)
+    }
+
+    /// Records the member who sent a file offered to us in a group.
+    pub fn set_file_member(&self, id: i64, member: i64) -> Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE files SET member_id = ?2 WHERE id = ?1",
+            params![id, member],
+        )?;
+        Ok(())
     }
 
     /// A file by its number.

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use clap::Parser;
 
+pub mod groups;
+pub use groups::*;
+
 /// Set in the child's environment: run the relay there.
 pub const RELAY_ENV: &str = "SIMPLEX_CHAT_TEST_RELAY";
 /// The port the relay child listens on (0, the default: any free port).
