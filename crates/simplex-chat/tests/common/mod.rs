@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::Parser;
 
 pub mod groups;
+#[allow(unused_imports)]
 pub use groups::*;
 
 /// Set in the child's environment: run the relay there.
