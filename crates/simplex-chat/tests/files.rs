@@ -12,6 +12,9 @@ use common::*;
 
 /// Set in the child's environment: run an XFTP relay there, files in this directory.
 const XFTP_ENV: &str = "SIMPLEX_CHAT_TEST_XFTP_DIR";
+/// Set too for a relay run as `xftp-server start --port <this>` over a configuration kept
+/// in the directory (the same certificate and store log when started again).
+const XFTP_PORT_ENV: &str = "SIMPLEX_CHAT_TEST_XFTP_PORT";
 
 /// Not a test of its own: the SMP relay child process (see `common`).
 #[tokio::test]
@@ -27,6 +30,21 @@ async fn xftp_relay_process() {
         return;
     };
     let dir = Path::new(&dir);
+    if let Ok(port) = std::env::var(XFTP_PORT_ENV) {
+        use clap::Parser;
+        let cli = xftp_server::cli::Cli::parse_from([
+            "xftp-server",
+            "start",
+            "--port",
+            &port,
+            "--listen",
+            "127.0.0.1",
+        ]);
+        if let Err(e) = xftp_server::cli::main(cli).await {
+            panic!("xftp relay failed: {e}");
+        }
+        return;
+    }
     let creds = simplex_transport::GeneratedCredentials::generate(
         simplex_transport::SignAlgorithm::Ed25519,
         "127.0.0.1",
@@ -52,6 +70,51 @@ impl Drop for XftpRelay {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// An XFTP relay as an operator runs it (`xftp-server start`, initialized on the first
+/// start), its configuration, store log and files under `dir`, on `port` (0: any free
+/// one); started again on the same directory and port it is the same relay.
+fn start_persistent_xftp_relay(dir: &Path, port: u16) -> (XftpRelay, u16) {
+    let mut child = Command::new(std::env::current_exe().expect("test executable"))
+        .args([
+            "xftp_relay_process",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(XFTP_ENV, dir)
+        .env(XFTP_PORT_ENV, port.to_string())
+        .env("XFTP_SERVER_CFG_PATH", dir.join("cfg"))
+        .env("XFTP_SERVER_LOG_PATH", dir.join("log"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn xftp relay");
+    let out = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(out).lines();
+    let mut fingerprint = None;
+    let port = loop {
+        let line = lines
+            .next()
+            .expect("xftp relay printed its port")
+            .expect("line");
+        if let Some((_, fp)) = line.split_once("Fingerprint: ") {
+            fingerprint = Some(fp.trim().to_owned());
+        }
+        if let Some((_, p)) = line.split_once("Listening on port ") {
+            break p
+                .trim_end_matches("...")
+                .trim()
+                .parse::<u16>()
+                .expect("port");
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let fp = fingerprint.expect("fingerprint printed before the port");
+    let address = format!("xftp://{fp}@127.0.0.1:{port}");
+    (XftpRelay { child, address }, port)
 }
 
 fn start_xftp_relay(dir: &Path) -> XftpRelay {
@@ -275,4 +338,99 @@ fn a_file_to_a_group_of_three() {
     alice.quit();
     bob.quit();
     cath.quit();
+}
+
+/// Transfers outlive their relay and their chats: an upload that starts while the XFTP
+/// relay is down goes on after the sender restarts and the relay is back; a download the
+/// receiver accepted while the relay was down completes after the receiver restarts; a file
+/// the relay no longer has (its store wiped, as after expiry) is reported as gone.
+#[test]
+fn transfers_survive_restarts_and_a_lost_file_is_reported() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&tmp.path().join("smp"));
+    let xdir = tmp.path().join("xftp");
+    let (xftp, port) = start_persistent_xftp_relay(&xdir, 0);
+    let address = xftp.address.clone();
+    let inbox = tmp.path().join("inbox");
+    std::fs::create_dir_all(&inbox).expect("inbox");
+    let inbox_s = inbox.to_string_lossy().into_owned();
+    let (alice_db, bob_db) = (prefix(tmp.path(), "alice"), prefix(tmp.path(), "bob"));
+    let alice_args = ["--xftp-servers", address.as_str()];
+    let bob_args = ["--files-folder", inbox_s.as_str()];
+    let mut alice = new_user_with("alice", &alice_db, Some(&relay.address), &alice_args);
+    let mut bob = new_user_with("bob", &bob_db, Some(&relay.address), &bob_args);
+    connect(&mut alice, &mut bob);
+    let restart = |name: &str, db: &Path, args: &[&str]| {
+        let mut cmd = chat_command(db, None, None);
+        cmd.args(args);
+        let mut p = ChatProc::spawn(name, cmd);
+        p.wait_for("Current user", |l| {
+            l.ends_with(&format!("Current user: {name}"))
+        });
+        p
+    };
+    let file = |name: &str, size: usize| {
+        let mut data = vec![0u8; size];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut data);
+        let path = tmp.path().join(name);
+        std::fs::write(&path, &data).expect("write");
+        (path, data)
+    };
+
+    // 1. The relay is down when Alice sends; she quits and starts again; the relay comes
+    //    back: the upload completes and Bob gets the file.
+    drop(xftp);
+    let (one, one_data) = file("one.bin", 3 << 20);
+    alice.send(&format!("/f @bob {}", one.display()));
+    alice.expect("use /fc 1 to cancel sending");
+    bob.expect_item("alice> sends file one.bin (3.0 MiB / 3145728 bytes)");
+    alice.quit();
+    let mut alice = restart("alice", &alice_db, &alice_args);
+    let (xftp, _) = start_persistent_xftp_relay(&xdir, port);
+    alice.expect("completed uploading file 1 (one.bin) for bob");
+    bob.send("/fr 1");
+    bob.expect("started receiving file 1 (one.bin) from alice");
+    bob.expect("completed receiving file 1 (one.bin) from alice");
+    assert!(std::fs::read(inbox.join("one.bin")).expect("saved") == one_data);
+
+    // 2. Bob accepts a file while the relay is down and quits; started again, with the
+    //    relay back, he receives it.
+    let (two, two_data) = file("two.bin", 2 << 20);
+    alice.send(&format!("/f @bob {}", two.display()));
+    alice.expect("completed uploading file 2 (two.bin) for bob");
+    bob.expect("use /fr 2 [<dir>/ | <path>] to receive it");
+    drop(xftp);
+    bob.send("/fr 2");
+    bob.expect("started receiving file 2 (two.bin) from alice");
+    bob.quit();
+    let mut bob = restart("bob", &bob_db, &bob_args);
+    let (xftp, _) = start_persistent_xftp_relay(&xdir, port);
+    bob.expect("started receiving file 2 (two.bin) from alice");
+    bob.expect("completed receiving file 2 (two.bin) from alice");
+    assert!(std::fs::read(inbox.join("two.bin")).expect("saved") == two_data);
+
+    // 3. The relay loses the file (its store log and files wiped, as after expiry): Bob is
+    //    told it is gone.
+    let (three, _) = file("three.bin", 1000);
+    alice.send(&format!("/f @bob {}", three.display()));
+    alice.expect("completed uploading file 3 (three.bin) for bob");
+    bob.expect("use /fr 3 [<dir>/ | <path>] to receive it");
+    drop(xftp);
+    let log = xdir.join("log");
+    for e in std::fs::read_dir(&log).expect("log dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p).expect("wipe files");
+        } else if p.to_string_lossy().ends_with(".log") {
+            std::fs::remove_file(&p).expect("wipe store log");
+        }
+    }
+    let _xftp = start_persistent_xftp_relay(&xdir, port);
+    bob.send("/fr 3");
+    bob.expect("started receiving file 3 (three.bin) from alice");
+    bob.expect(
+        "error receiving file 3 (three.bin): the file is no longer on the relay (expired or deleted)",
+    );
+    alice.quit();
+    bob.quit();
 }

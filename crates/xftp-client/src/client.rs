@@ -125,7 +125,11 @@ impl XftpClient {
             .parse()
             .map_err(|_| ClientError::Invalid("the relay address has a bad port".into()))?;
         let tcp = match &config.socks_proxy {
-            None => TcpStream::connect((host.to_string().as_str(), port)).await?,
+            // A relay that cannot be reached is a network error, worth trying again (not
+            // a local file error).
+            None => TcpStream::connect((host.to_string().as_str(), port))
+                .await
+                .map_err(|e| ClientError::Transport(TransportError::Io(e)))?,
             Some(p) => {
                 let credentials = match &p.auth {
                     SocksAuth::Null => None,

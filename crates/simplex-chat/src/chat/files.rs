@@ -232,7 +232,7 @@ impl<O: Output> Chat<O> {
         opts.auth = self.files.config.auth.clone();
         let (tx, file_id) = (self.files.tx.clone(), f.id);
         let task = tokio::spawn(async move {
-            let result = xftp_client::upload(Path::new(&path), &opts, None)
+            let result = with_retries(|| xftp_client::upload(Path::new(&path), &opts, None))
                 .await
                 .map(|u| u.recipients.iter().map(FileDescription::to_yaml).collect())
                 .map_err(|e| e.to_string());
@@ -502,9 +502,15 @@ impl<O: Output> Chat<O> {
         let task = tokio::spawn(async move {
             let result = async {
                 std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-                let got = xftp_client::download(&desc, &work, &DownloadOptions::default(), None)
+                let opts = DownloadOptions::default();
+                let got = with_retries(|| xftp_client::download(&desc, &work, &opts, None))
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| match e {
+                        xftp_client::ClientError::Relay(xftp_proto::XftpErrorType::Auth) => {
+                            "the file is no longer on the relay (expired or deleted)".to_owned()
+                        }
+                        e => e.to_string(),
+                    })?;
                 place(&got, Path::new(&target))
             }
             .await;
@@ -636,6 +642,27 @@ impl<O: Output> Chat<O> {
         };
         self.say(line);
         Ok(())
+    }
+}
+
+/// Runs a transfer until it ends or fails for good: while its relay cannot be reached it
+/// is tried again, after 1 s, then twice as long each time up to a minute (the transfer's
+/// state files make each try go on from where the last one stopped). A restart of the chat
+/// starts it again the same way.
+async fn with_retries<T, F, Fut>(mut run: F) -> Result<T, xftp_client::ClientError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, xftp_client::ClientError>>,
+{
+    let mut wait = std::time::Duration::from_secs(1);
+    loop {
+        match run().await {
+            Err(e) if e.is_temporary() => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(60));
+            }
+            r => return r,
+        }
     }
 }
 
