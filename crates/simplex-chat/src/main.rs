@@ -310,7 +310,7 @@ async fn main() {
             Err(e) => fail(&e.to_string()),
         },
     };
-    let files_config = files_config(&xftp, &opts, &prefix).unwrap_or_else(|e| fail(&e));
+    let mut files_config = files_config(&xftp, &opts, &prefix).unwrap_or_else(|e| fail(&e));
     // A terminal gets the line editor; pipes (and -e) read plain lines.
     let interactive =
         opts.execute.is_none() && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
@@ -361,6 +361,8 @@ async fn main() {
         },
     };
     let privacy = simplex_chat::privacy::apply(level, &opts.net, &mut config);
+    // Files go through the same SOCKS proxy as messages (each XFTP relay on its own circuit).
+    files_config.client.socks_proxy = config.socks_proxy.clone();
     if level != Level::Standard {
         println!("privacy: {level} (/privacy shows what it sets)");
     }

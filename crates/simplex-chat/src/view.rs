@@ -497,24 +497,32 @@ pub fn help() -> Vec<String> {
         "Step 2: /c <link> - Bob connects with it.",
         "        Both see \"<name>: contact is connected\" when the connection is ready.",
         "",
-        "Or: /ad - create your long-term address; anybody can send you requests with /c <address>",
-        "    /sa - show it, /da - delete it, /ac <name> - accept a request, /rc <name> - reject it",
+        "Or: /ad - create your long-term address; anybody can send you requests with",
+        "    /c <address>; /sa - show it, /da - delete it, /ac <name> - accept a request,",
+        "    /rc <name> - reject it",
         "",
-        "@<name> <message> - send a message; a line without a command continues the last chat",
+        "@<name> <message> - send a message; a line without a command continues the",
+        "                    last chat",
         "/contacts         - list contacts",
-        "/tail [@<name>] [<count>] - show the last messages (10 by default);",
-        "                    yours are marked … sending, ✓ sent, ⩗ received, ✗ not delivered",
+        "/tail [@<name>] [<count>] - show the last messages (10 by default); yours are",
+        "                    marked … sending, ✓ sent, ⩗ received, ✗ not delivered",
         "/d <name>         - delete a contact and its messages (the contact is told)",
         "/i <name>         - the contact's servers and encryption",
-        "/switch <name>    - move to a new queue for the contact's messages (/abort switch <name>)",
+        "/switch <name>    - move to a new queue for the contact's messages",
+        "                    (/abort switch <name>)",
         "/sync <name> [force=on] - repair a connection after a decryption error",
         "/p [<name>]       - show or change your display name (sent to your contacts)",
         "/privacy [standard|high|maximum] - what the privacy level sets, or change it",
         "",
-        "Groups: /g <group> - create; /a <group> <contact> [<role>] - invite; /j <group> - join;",
-        "    #<group> <message> - send; /ms <group> - members; /gs - groups; /l <group> - leave;",
-        "    /rm <group> <member>, /mr <group> <member> <role>, /d #<group>, /tail #<group>,",
-        "    /create link #<group> (/show link, /delete link) - a link anyone joins with /c",
+        "Files: /f @<name> <path> or /f #<group> <path> - send a file;",
+        "    /fr <n> [<dir>/ | <path>] - receive it; /fc <n> - cancel; /fs <n> - status",
+        "",
+        "Groups: /g <group> - create; /a <group> <contact> [<role>] - invite;",
+        "    /j <group> - join; #<group> <message> - send; /ms <group> - members;",
+        "    /gs - groups; /l <group> - leave; /rm <group> <member>;",
+        "    /mr <group> <member> <role>; /d #<group>; /tail #<group>;",
+        "    /create link #<group> (/show link, /delete link) - a link anyone joins",
+        "    with /c",
         "",
         "/version          - this client's version",
         "/help             - this help",
@@ -725,6 +733,10 @@ mod tests {
         );
         assert_eq!(version().len(), 1);
         assert!(help().iter().any(|l| l.starts_with("/version")));
+        // It fits an 80-column terminal.
+        for l in help() {
+            assert!(l.chars().count() <= 80, "{l}");
+        }
     }
 
     #[test]

@@ -402,6 +402,8 @@ fn transfers_survive_restarts_and_a_lost_file_is_reported() {
     drop(xftp);
     bob.send("/fr 2");
     bob.expect("started receiving file 2 (two.bin) from alice");
+    bob.send("/fs 2");
+    bob.expect("receiving file 2 (two.bin) just started");
     bob.quit();
     let mut bob = restart("bob", &bob_db, &bob_args);
     let (xftp, _) = start_persistent_xftp_relay(&xdir, port);
@@ -433,4 +435,102 @@ fn transfers_survive_restarts_and_a_lost_file_is_reported() {
     );
     alice.quit();
     bob.quit();
+}
+
+/// Files through the chat's SOCKS proxy, and a cancelled file deleted from its relay: with
+/// `--socks-proxy` both sides reach the XFTP relay through the proxy (never directly); when
+/// the sender cancels a file already uploaded, its chunks leave the relay's disk.
+#[test]
+fn files_go_through_the_socks_proxy_and_a_cancelled_file_leaves_the_relay() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let proxy = rt
+        .block_on(test_support::socks::SocksServer::start())
+        .expect("socks");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&tmp.path().join("smp"));
+    let xftp = start_xftp_relay(tmp.path());
+    let xftp_port: u16 = xftp
+        .address
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let inbox = tmp.path().join("inbox");
+    std::fs::create_dir_all(&inbox).expect("inbox");
+    let socks = proxy.addr().to_string();
+    let inbox_s = inbox.to_string_lossy().into_owned();
+    let alice_args = [
+        "--xftp-servers",
+        xftp.address.as_str(),
+        "--socks-proxy",
+        socks.as_str(),
+    ];
+    let bob_args = [
+        "--files-folder",
+        inbox_s.as_str(),
+        "--socks-proxy",
+        socks.as_str(),
+    ];
+    let user = |name: &str, args: &[&str]| {
+        new_user_with(name, &prefix(tmp.path(), name), Some(&relay.address), args)
+    };
+    let mut alice = user("alice", &alice_args);
+    let mut bob = user("bob", &bob_args);
+    connect(&mut alice, &mut bob);
+    let src = tmp.path().join("a.bin");
+    std::fs::write(&src, vec![7u8; 100_000]).expect("write");
+    alice.send(&format!("/f @bob {}", src.display()));
+    alice.expect("completed uploading file 1 (a.bin) for bob");
+    bob.expect("use /fr 1 [<dir>/ | <path>] to receive it");
+    bob.send("/fr 1");
+    bob.expect("completed receiving file 1 (a.bin) from alice");
+    let to_xftp = proxy
+        .requests()
+        .iter()
+        .filter(|r| r.port == xftp_port)
+        .count();
+    assert!(
+        to_xftp >= 2,
+        "both sides' XFTP connections through the proxy"
+    );
+
+    // The relay keeps the chunks of an uploaded file until the sender cancels it.
+    let stored = || {
+        walk(&tmp.path().join("files"))
+            .into_iter()
+            .filter(|p| p.is_file())
+            .count()
+    };
+    let before = stored();
+    alice.send(&format!("/f @bob {}", src.display()));
+    alice.expect("completed uploading file 2 (a.bin) for bob");
+    assert!(stored() > before, "its chunks on the relay");
+    alice.send("/fc 2");
+    alice.expect("cancelled sending file 2 (a.bin) to bob");
+    bob.expect("alice cancelled sending file 2 (a.bin)");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while stored() > before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cancelled file's chunks were not deleted from the relay"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    alice.quit();
+    bob.quit();
+}
+
+/// Every path under `dir`, files and folders.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            }
+            out.push(p);
+        }
+    }
+    out
 }

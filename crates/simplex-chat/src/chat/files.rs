@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use chrono::Local;
 use smp_proto::BasicAuth;
@@ -40,17 +41,21 @@ pub struct FilesConfig {
     pub folder: Option<PathBuf>,
     /// Work files of transfers in progress.
     pub work_dir: PathBuf,
+    /// How the relays are reached (timeouts; the SOCKS proxy the chat's own connections
+    /// use, so that files do not leave the proxy's protection).
+    pub client: xftp_client::ClientConfig,
 }
 
 /// What a transfer task reports to the chat loop.
 #[derive(Debug)]
 pub enum FileDone {
-    /// An upload ended: one description (YAML) per recipient, or the error.
+    /// An upload ended: the sender's description and one per recipient (YAML), or the
+    /// error.
     Uploaded {
         /// The file's number.
         file_id: i64,
         /// The descriptions or the error.
-        result: Result<Vec<String>, String>,
+        result: Result<(String, Vec<String>), String>,
     },
     /// A download ended: where the file was saved, or the error.
     Downloaded {
@@ -68,6 +73,8 @@ pub(super) struct Files {
     tx: UnboundedSender<FileDone>,
     rx: Option<UnboundedReceiver<FileDone>>,
     tasks: HashMap<i64, tokio::task::JoinHandle<()>>,
+    /// Bytes done and in all of each running transfer (its tasks report them).
+    progress: Arc<Mutex<HashMap<i64, (u64, u64)>>>,
 }
 
 impl Default for Files {
@@ -78,7 +85,31 @@ impl Default for Files {
             tx,
             rx: Some(rx),
             tasks: HashMap::new(),
+            progress: Arc::default(),
         }
+    }
+}
+
+impl Files {
+    /// A progress report for a transfer's task that keeps the file's latest figures.
+    fn reporter(&self, id: i64) -> xftp_client::Progress {
+        let map = self.progress.clone();
+        Arc::new(move |done, total| {
+            if let Ok(mut m) = map.lock() {
+                m.insert(id, (done, total));
+            }
+        })
+    }
+
+    /// The share of a running transfer done, as the reference shows it: `45% of 5.0 MiB`.
+    fn progress_of(&self, id: i64, size: u64) -> Option<String> {
+        let (done, total) = *self.progress.lock().ok()?.get(&id)?;
+        if done == 0 {
+            // Nothing moved yet: "just started", as the reference before its first report.
+            return None;
+        }
+        let pct = done.saturating_mul(100).checked_div(total)?;
+        Some(format!("{pct}% of {}", human_size(size)))
     }
 }
 
@@ -104,6 +135,9 @@ pub fn human_size(size: u64) -> String {
 fn stop(files: &mut Files, id: i64) {
     if let Some(t) = files.tasks.remove(&id) {
         t.abort();
+    }
+    if let Ok(mut m) = files.progress.lock() {
+        m.remove(&id);
     }
 }
 
@@ -230,11 +264,17 @@ impl<O: Output> Chat<O> {
             self.files.config.work_dir.join(format!("snd-{}", f.id)),
         );
         opts.auth = self.files.config.auth.clone();
+        opts.config = self.files.config.client.clone();
         let (tx, file_id) = (self.files.tx.clone(), f.id);
+        let progress = self.files.reporter(f.id);
         let task = tokio::spawn(async move {
-            let result = with_retries(|| xftp_client::upload(Path::new(&path), &opts, None))
+            let run = || xftp_client::upload(Path::new(&path), &opts, Some(progress.clone()));
+            let result = with_retries(run)
                 .await
-                .map(|u| u.recipients.iter().map(FileDescription::to_yaml).collect())
+                .map(|u| {
+                    let rcv = u.recipients.iter().map(FileDescription::to_yaml).collect();
+                    (u.sender.to_yaml(), rcv)
+                })
                 .map_err(|e| e.to_string());
             let _ = tx.send(FileDone::Uploaded { file_id, result });
         });
@@ -255,9 +295,9 @@ impl<O: Output> Chat<O> {
     async fn uploaded(
         &mut self,
         file_id: i64,
-        result: Result<Vec<String>, String>,
+        result: Result<(String, Vec<String>), String>,
     ) -> Result<(), ChatError> {
-        self.files.tasks.remove(&file_id);
+        stop(&mut self.files, file_id);
         let Some(f) = self.store.file(file_id)? else {
             return Ok(());
         };
@@ -265,7 +305,10 @@ impl<O: Output> Chat<O> {
             return Ok(());
         }
         let descrs = match result {
-            Ok(d) => d,
+            Ok((own, d)) => {
+                self.store.set_snd_descr(file_id, &own)?;
+                d
+            }
             Err(e) => {
                 self.store.set_file_status(file_id, FileStatus::Error)?;
                 self.say(format!(
@@ -325,6 +368,23 @@ impl<O: Output> Chat<O> {
             self.agent.send_message(conn, &m.to_bytes()).await?;
         }
         Ok(())
+    }
+
+    /// Deletes a cancelled sent file from its relays, in the background (as the reference's
+    /// `xftpDeleteSndFileRemote`): nobody can receive it any more, and it stops taking the
+    /// relays' space. A file whose upload never finished has no description to delete it
+    /// with; the relays expire its chunks.
+    fn delete_from_relays(&mut self, id: i64) {
+        let Ok(Some(yaml)) = self.store.snd_descr(id) else {
+            return;
+        };
+        let Ok(desc) = FileDescription::from_yaml_valid(&yaml) else {
+            return;
+        };
+        let config = self.files.config.client.clone();
+        tokio::spawn(async move {
+            let _ = with_retries(|| xftp_client::delete(&desc, &config)).await;
+        });
     }
 
     /// Stops a file's running transfer, if any.
@@ -499,18 +559,25 @@ impl<O: Output> Chat<O> {
             self.sender_name(f)
         ));
         let work = self.files.config.work_dir.join(format!("rcv-{file_id}"));
+        let progress = self.files.reporter(file_id);
+        let client = self.files.config.client.clone();
         let task = tokio::spawn(async move {
             let result = async {
                 std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-                let opts = DownloadOptions::default();
-                let got = with_retries(|| xftp_client::download(&desc, &work, &opts, None))
-                    .await
-                    .map_err(|e| match e {
-                        xftp_client::ClientError::Relay(xftp_proto::XftpErrorType::Auth) => {
-                            "the file is no longer on the relay (expired or deleted)".to_owned()
-                        }
-                        e => e.to_string(),
-                    })?;
+                let opts = DownloadOptions {
+                    config: client,
+                    ..DownloadOptions::default()
+                };
+                let got = with_retries(|| {
+                    xftp_client::download(&desc, &work, &opts, Some(progress.clone()))
+                })
+                .await
+                .map_err(|e| match e {
+                    xftp_client::ClientError::Relay(xftp_proto::XftpErrorType::Auth) => {
+                        "the file is no longer on the relay (expired or deleted)".to_owned()
+                    }
+                    e => e.to_string(),
+                })?;
                 place(&got, Path::new(&target))
             }
             .await;
@@ -524,7 +591,7 @@ impl<O: Output> Chat<O> {
         file_id: i64,
         result: Result<PathBuf, String>,
     ) -> Result<(), ChatError> {
-        self.files.tasks.remove(&file_id);
+        stop(&mut self.files, file_id);
         let Some(f) = self.store.file(file_id)? else {
             return Ok(());
         };
@@ -575,6 +642,9 @@ impl<O: Output> Chat<O> {
         }
         stop(&mut self.files, id);
         self.store.set_file_status(id, FileStatus::Cancelled)?;
+        if f.sent {
+            self.delete_from_relays(id);
+        }
         let cid = match f.chat {
             FileChat::Contact(cid) => cid,
             // A group's members are told when the sender cancels; a member's cancel of a
@@ -617,28 +687,26 @@ impl<O: Output> Chat<O> {
             self.say(format!("file {id} not found"));
             return Ok(());
         };
-        let line = match (f.sent, f.status) {
-            (true, FileStatus::New) => format!("sending file {id} ({}) uploading", f.file_name),
-            (true, FileStatus::Complete) => format!("sending file {id} ({}) complete", f.file_name),
-            (true, FileStatus::Cancelled) => {
-                format!("sending file {id} ({}) cancelled", f.file_name)
+        // The reference's `viewFileTransferStatusXFTP`.
+        let fstr = format!("file {id} ({})", f.file_name);
+        let progress = self.files.progress_of(id, f.file_size);
+        let line = match (f.sent, f.status, progress) {
+            (true, FileStatus::New, None) => format!("sending {fstr} just started"),
+            (true, FileStatus::New, Some(p)) => format!("sending {fstr} in progress {p}"),
+            (true, FileStatus::Complete, _) => format!("sending {fstr} complete"),
+            (true, FileStatus::Cancelled, _) => format!("sending {fstr} cancelled"),
+            (true, _, _) => format!("sending {fstr} error"),
+            (false, FileStatus::New, _) => {
+                format!("receiving {fstr} not accepted yet, use /fr {id} to receive file")
             }
-            (false, FileStatus::New) => format!(
-                "receiving file {id} ({}) not accepted yet, use /fr {id} to receive file",
-                f.file_name
-            ),
-            (false, FileStatus::Accepted) => {
-                format!("receiving file {id} ({}) in progress", f.file_name)
-            }
-            (false, FileStatus::Complete) => format!(
-                "receiving file {id} ({}) complete, path: {}",
-                f.file_name,
+            (false, FileStatus::Accepted, None) => format!("receiving {fstr} just started"),
+            (false, FileStatus::Accepted, Some(p)) => format!("receiving {fstr} progress {p}"),
+            (false, FileStatus::Complete, _) => format!(
+                "receiving {fstr} complete, path: {}",
                 f.path.unwrap_or_default()
             ),
-            (false, FileStatus::Cancelled) => {
-                format!("receiving file {id} ({}) cancelled", f.file_name)
-            }
-            (_, _) => format!("file {id} ({}): error", f.file_name),
+            (false, FileStatus::Cancelled, _) => format!("receiving {fstr} cancelled"),
+            (false, FileStatus::Error, _) => format!("receiving {fstr} error"),
         };
         self.say(line);
         Ok(())
@@ -700,6 +768,22 @@ mod tests {
         assert_eq!(human_size(139_737), "136.5 KiB");
         assert_eq!(human_size(1_042_157), "1017.7 KiB");
         assert_eq!(human_size(5 * 1024 * 1024), "5.0 MiB");
+    }
+
+    #[test]
+    fn progress_reads_as_the_references() {
+        let files = Files::default();
+        assert_eq!(files.progress_of(1, 5 << 20), None, "nothing reported yet");
+        let report = files.reporter(1);
+        report(2 << 20, 5 << 20);
+        assert_eq!(
+            files.progress_of(1, 5 << 20).as_deref(),
+            Some("40% of 5.0 MiB")
+        );
+        report(0, 5 << 20);
+        assert_eq!(files.progress_of(1, 5 << 20), None, "nothing moved yet");
+        report(1, 0);
+        assert_eq!(files.progress_of(1, 5 << 20), None, "no total: no share");
     }
 
     #[test]

@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS files (id INTEGER PRIMARY KEY,
   file_name TEXT NOT NULL, file_size INTEGER NOT NULL, path TEXT, status TEXT NOT NULL,
   descr TEXT NOT NULL DEFAULT '', descr_next_part INTEGER NOT NULL DEFAULT 0,
   descr_complete INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,
-  member_id INTEGER);
+  member_id INTEGER, snd_descr TEXT);
 CREATE INDEX IF NOT EXISTS idx_files_msg ON files (msg_id);
 CREATE TABLE IF NOT EXISTS file_recipients (
   file_id INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
@@ -28,14 +28,19 @@ CREATE TABLE IF NOT EXISTS file_recipients (
 ";
 
 /// Databases made before files in groups: the sender member of a received group file.
+/// Databases made before a sent file's own description was kept (to delete it from the
+/// relays when cancelled).
 pub(super) fn migrate(db: &rusqlite::Connection) -> Result<(), StoreError> {
-    let has: bool = db.query_row(
-        "SELECT count(*) > 0 FROM pragma_table_info('files') WHERE name = 'member_id'",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has {
-        db.execute_batch("ALTER TABLE files ADD COLUMN member_id INTEGER")?;
+    for column in ["member_id INTEGER", "snd_descr TEXT"] {
+        let name = column.split(' ').next().unwrap_or_default();
+        let has: bool = db.query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info('files') WHERE name = ?1",
+            [name],
+            |r| r.get(0),
+        )?;
+        if !has {
+            db.execute_batch(&format!("ALTER TABLE files ADD COLUMN {column}"))?;
+        }
     }
     Ok(())
 }
@@ -198,6 +203,26 @@ impl ChatStore {
             params![id, member],
         )?;
         Ok(())
+    }
+
+    /// Keeps a sent file's own description (YAML), with which it is deleted from the relays.
+    pub fn set_snd_descr(&self, id: i64, descr: &str) -> Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE files SET snd_descr = ?2 WHERE id = ?1",
+            params![id, descr],
+        )?;
+        Ok(())
+    }
+
+    /// A sent file's own description, once uploaded.
+    pub fn snd_descr(&self, id: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .query_row("SELECT snd_descr FROM files WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .flatten())
     }
 
     /// A file by its number.
