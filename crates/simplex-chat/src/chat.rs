@@ -279,6 +279,8 @@ impl<O: Output> Chat<O> {
             | Command::DeleteGroup(_)
             | Command::GroupTail { .. }
             | Command::GroupMemberInfo { .. }
+            | Command::GroupInfo(_)
+            | Command::UpdateGroupProfile { .. }
             | Command::CreateGroupLink(_)
             | Command::ShowGroupLink(_)
             | Command::DeleteGroupLink(_)) => self.group_command(cmd).await?,

@@ -104,6 +104,17 @@ pub enum Command {
         /// How many items (10 by default).
         count: u32,
     },
+    /// `/i #GROUP` (`GroupInfo`): the group's ID and current member count.
+    GroupInfo(String),
+    /// `/gp GROUP NAME [FULL NAME]` (`/group_profile`): the owner renames the group.
+    UpdateGroupProfile {
+        /// The group.
+        group: String,
+        /// Its new name.
+        name: String,
+        /// Its new full name (may be empty).
+        full_name: String,
+    },
     /// `/i #GROUP MEMBER` or `/info …`: the member's connection.
     GroupMemberInfo {
         /// The group.

@@ -29,7 +29,6 @@ fn msg_line(rest: &str) -> Wanted {
     )
 }
 
-/// `a` and `b` become contacts through an invitation (`connectUsers`).
 /// A group of three (the reference's `createGroup3`): alice creates it and invites bob,
 /// then cath; bob and cath are introduced and connect directly; every member's message
 /// reaches both others. Before bob and cath are connected, a message between them is
@@ -496,4 +495,43 @@ fn history_from_a_member_who_left() {
     ]);
     cath.send("/gs");
     cath.expect("#team (2 members)");
+}
+
+/// `testUpdateGroupProfile` and `/i #team`: only the owner renames the group; every member
+/// is told (`alice updated group #team:`, `changed to #my_team`) and the new name works;
+/// `/i #team` gives the group's ID and its current members.
+#[test]
+fn the_owner_renames_the_group_and_info_counts_members() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&dir.path().join("relay"));
+    let (mut alice, mut bob, mut cath) = three_users(dir.path(), &relay.address);
+    group_of_three(&mut alice, &mut bob, &mut cath);
+    alice.send("/i #team");
+    alice.expect("group ID: 1");
+    alice.expect("current members: 3");
+    bob.send("/gp team my_team");
+    bob.expect(
+        "#team: you have insufficient permissions for this action, the required role is owner",
+    );
+    alice.send("/gp team my_team");
+    alice.expect("changed to #my_team");
+    for m in [&mut bob, &mut cath] {
+        m.expect("alice updated group #team:");
+        m.expect("changed to #my_team");
+    }
+    bob.send("#my_team hi");
+    expect_msg(&mut alice, "#my_team bob> hi");
+    expect_msg(&mut cath, "#my_team bob> hi");
+    alice.send("/gp my_team my_team My Team");
+    alice.expect("full name changed to: My Team");
+    cath.expect("alice updated group #my_team:");
+    cath.expect("full name changed to: My Team");
+    cath.send("/l my_team");
+    cath.expect("#my_team: you left the group");
+    alice.expect("#my_team: cath left the group");
+    alice.send("/i #my_team");
+    alice.expect("current members: 2");
+    alice.quit();
+    bob.quit();
+    cath.quit();
 }

@@ -63,6 +63,12 @@ impl<O: Output> Chat<O> {
             } => self.change_role(&group, &member, role).await?,
             Command::DeleteGroup(g) => self.delete_group(&g).await?,
             Command::GroupTail { group, count } => self.group_tail(&group, count)?,
+            Command::GroupInfo(g) => self.group_info(&g)?,
+            Command::UpdateGroupProfile {
+                group,
+                name,
+                full_name,
+            } => self.update_group_profile(&group, name, full_name).await?,
             Command::GroupMemberInfo { group, member } => {
                 self.group_member_info(&group, &member).await?
             }
@@ -352,6 +358,54 @@ impl<O: Output> Chat<O> {
         )?;
         self.last_chat = Some(group_chat(&g.name));
         self.print(gv::item(Local::now(), &g, None, &it));
+        Ok(())
+    }
+
+    /// `/i #GROUP` (`viewGroupInfo`): its ID and how many are in it, this user included.
+    fn group_info(&mut self, group: &str) -> Result<(), ChatError> {
+        let Some(g) = self.group(group)? else {
+            return Ok(());
+        };
+        let me = usize::from(self.store.membership(g.id)?.status.is_current());
+        let others = self.store.members(g.id)?;
+        let current = others.iter().filter(|m| m.status.is_current()).count() + me;
+        self.print(gv::info(&g, current));
+        Ok(())
+    }
+
+    /// `/gp GROUP NAME [FULL NAME]`: the owner renames the group and tells the members
+    /// (`x.grp.info`).
+    async fn update_group_profile(
+        &mut self,
+        group: &str,
+        name: String,
+        full_name: String,
+    ) -> Result<(), ChatError> {
+        let Some(g) = self.group(group)? else {
+            return Ok(());
+        };
+        let me = self.store.membership(g.id)?;
+        if !self.active_member(&g, &me) {
+            return Ok(());
+        }
+        if me.role < MemberRole::Owner {
+            self.say(gv::insufficient(&g, MemberRole::Owner));
+            return Ok(());
+        }
+        let profile = GroupProfile {
+            display_name: name,
+            full_name,
+        };
+        let info = GroupEvent::Info {
+            group_profile: profile.clone(),
+        };
+        self.broadcast(g.id, &ChatMessage::new(ChatEvent::Group(info)).to_bytes())
+            .await?;
+        let new = self.store.update_group_profile(g.id, &profile)?;
+        if self.last_chat.as_deref() == Some(group_chat(&g.name).as_str()) {
+            self.last_chat = Some(group_chat(&new.name));
+        }
+        self.print(gv::updated(&g, &new, None));
         Ok(())
     }
 

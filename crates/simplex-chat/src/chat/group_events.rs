@@ -466,8 +466,8 @@ impl<O: Output> Chat<O> {
                     .await?
             }
             GroupEvent::Info { group_profile } if by.role == MemberRole::Owner => {
-                // Kept (shown by `/gs` as the full name); the local name stays.
-                self.store.set_group_profile(g.id, &group_profile)?;
+                let new = self.store.update_group_profile(g.id, &group_profile)?;
+                self.print(gv::updated(g, &new, Some(by)));
             }
             GroupEvent::LinkMem { profile } if by.category == Category::Host => {
                 self.store.set_member_peer(by.id, None, Some(&profile))?;

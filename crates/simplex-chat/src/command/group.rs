@@ -66,7 +66,9 @@ pub(super) fn parse(line: &str) -> Option<Result<Command, ParseError>> {
         }
     }
     if let Some(a) = after(line, &["/info", "/i"]).filter(|a| a.starts_with('#')) {
-        // `/i #team` alone (the group's info) is not implemented: left to the caller.
+        if let Some(group) = only_name(a, '#') {
+            return Some(Ok(Command::GroupInfo(group)));
+        }
         if let Some((group, member, "")) = group_and_member(a) {
             return Some(Ok(Command::GroupMemberInfo { group, member }));
         }
@@ -85,6 +87,25 @@ pub(super) fn parse(line: &str) -> Option<Result<Command, ParseError>> {
         return Some(Ok(Command::NewGroup {
             name,
             full_name: full.trim().to_owned(),
+        }));
+    }
+    // `/gp team new_name [full name]` (`/group_profile`): the owner renames the group.
+    if let Some(a) = after(line, &["/group_profile", "/gp"]) {
+        if only_name(a, '#').is_some() {
+            // The reference shows the group's profile: not implemented.
+            return Some(Ok(Command::Unsupported("/gp <group>".into())));
+        }
+        let parsed = prefixed_name(a, '#').and_then(|(group, rest)| {
+            let (name, full) = name_p(rest.strip_prefix(' ')?.trim_start())?;
+            Some((group, name, full.trim().to_owned()))
+        });
+        let Some((group, name, full_name)) = parsed else {
+            return bad();
+        };
+        return Some(Ok(Command::UpdateGroupProfile {
+            group,
+            name,
+            full_name,
         }));
     }
     if let Some(a) = after(line, &["/add", "/a"]) {
@@ -203,6 +224,25 @@ mod tests {
             role,
         };
         assert_eq!(ok("/a team bob"), add("team", "bob", MemberRole::Member));
+        assert_eq!(ok("/i #team"), Command::GroupInfo("team".into()));
+        assert_eq!(
+            ok("/gp team my_team My Team"),
+            Command::UpdateGroupProfile {
+                group: "team".into(),
+                name: "my_team".into(),
+                full_name: "My Team".into()
+            }
+        );
+        assert_eq!(
+            ok("/group_profile #team my_team"),
+            Command::UpdateGroupProfile {
+                group: "team".into(),
+                name: "my_team".into(),
+                full_name: String::new()
+            }
+        );
+        assert_eq!(ok("/gp team"), Command::Unsupported("/gp <group>".into()));
+        assert!(parse("/gp").is_err());
         assert_eq!(
             ok("/a team bob admin"),
             add("team", "bob", MemberRole::Admin)

@@ -89,10 +89,7 @@ fn commands_parse_like_the_reference() {
     );
     assert!(parse("/abort bob").is_err());
     assert_eq!(parse("/info @bob"), Ok(Command::Info("bob".into())));
-    assert_eq!(
-        parse("/i #team"),
-        Ok(Command::Unsupported("/i #team".into()))
-    );
+    assert_eq!(parse("/i #team"), Ok(Command::GroupInfo("team".into())));
     assert_eq!(
         parse("just text"),
         Ok(Command::Continue("just text".into()))

@@ -298,6 +298,48 @@ impl ChatStore {
         Ok(n > 0)
     }
 
+    /// A local name for a group called `display_name`: that name, or with `_1`, `_2`… when
+    /// another group (not `except`) has it.
+    fn free_group_name(
+        &self,
+        display_name: &str,
+        except: Option<i64>,
+    ) -> Result<String, StoreError> {
+        let mut name = display_name.to_owned();
+        let mut i = 0u32;
+        while self.group_name_taken(&name)? && self.group_by_name(&name)?.map(|g| g.id) != except {
+            i = i.saturating_add(1);
+            name = format!("{display_name}_{i}");
+        }
+        Ok(name)
+    }
+
+    /// A group's new profile (`x.grp.info`, `/gp`): its profile and, when its name changed,
+    /// its local name (with a suffix when another group has that name); the group as now.
+    pub fn update_group_profile(
+        &self,
+        group_id: i64,
+        p: &GroupProfile,
+    ) -> Result<Group, StoreError> {
+        let Some(g) = self.group_by_id(group_id)? else {
+            return Err(rusqlite::Error::QueryReturnedNoRows.into());
+        };
+        let local = if g.profile.display_name == p.display_name {
+            g.name.clone()
+        } else {
+            self.free_group_name(&p.display_name, Some(group_id))?
+        };
+        self.db.execute(
+            "UPDATE groups SET local_name = ?2, display_name = ?3, full_name = ?4 WHERE id = ?1",
+            params![group_id, local, p.display_name, p.full_name],
+        )?;
+        Ok(Group {
+            name: local,
+            profile: p.clone(),
+            ..g
+        })
+    }
+
     /// Creates a group with this user's membership (`membership`: ID, role, status).
     pub fn create_group(
         &self,
@@ -306,12 +348,7 @@ impl ChatStore {
         membership: (&str, MemberRole, Status),
         inv_conn_req: Option<&str>,
     ) -> Result<Group, StoreError> {
-        let mut name = profile.display_name.clone();
-        let mut i = 0u32;
-        while self.group_name_taken(&name)? {
-            i = i.saturating_add(1);
-            name = format!("{}_{i}", profile.display_name);
-        }
+        let name = self.free_group_name(&profile.display_name, None)?;
         self.db.execute(
             "INSERT INTO groups (local_name, display_name, full_name, inv_conn_req, created_at)
              VALUES (?1, ?2, ?3, ?4, strftime('%s','now'))",
@@ -365,15 +402,6 @@ impl ChatStore {
         self.db.execute(
             "UPDATE groups SET inv_conn_req = NULL WHERE id = ?1",
             [group_id],
-        )?;
-        Ok(())
-    }
-
-    /// Replaces a group's profile (its local name stays).
-    pub fn set_group_profile(&self, group_id: i64, p: &GroupProfile) -> Result<(), StoreError> {
-        self.db.execute(
-            "UPDATE groups SET display_name = ?2, full_name = ?3 WHERE id = ?1",
-            params![group_id, p.display_name, p.full_name],
         )?;
         Ok(())
     }

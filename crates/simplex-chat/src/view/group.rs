@@ -21,6 +21,42 @@ pub fn full_group(name: &str, p: &GroupProfile) -> String {
     }
 }
 
+/// What changed in a group's profile (`viewGroupUpdated`): `changed to #new (Full Name)`
+/// for a new name, else the full name's change; nothing when nothing changed. `by` names
+/// the member who changed it (`alice updated group #team:`), none when it was this user.
+pub fn updated(old: &Group, new: &Group, by: Option<&Member>) -> Vec<String> {
+    let (p, q) = (&old.profile, &new.profile);
+    let change = if p.display_name != q.display_name {
+        format!("changed to {}", full_group(&new.name, q))
+    } else if p.full_name != q.full_name {
+        if q.full_name.is_empty() || q.full_name == q.display_name {
+            "full name removed".to_owned()
+        } else {
+            format!("full name changed to: {}", q.full_name)
+        }
+    } else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(m) = by {
+        out.push(format!(
+            "{} updated group {}:",
+            member(m),
+            group_ref(&old.name)
+        ));
+    }
+    out.push(change);
+    out
+}
+
+/// `/i #team` (`viewGroupInfo`).
+pub fn info(g: &Group, current_members: usize) -> Vec<String> {
+    vec![
+        format!("group ID: {}", g.id),
+        format!("current members: {current_members}"),
+    ]
+}
+
 /// A member as its name alone (`ttyMember`).
 pub fn member(m: &Member) -> String {
     view_name(&m.name)
