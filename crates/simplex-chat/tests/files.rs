@@ -10,10 +10,10 @@ use std::process::{Command, Stdio};
 
 use common::*;
 
-/// Set in the child's environment: run an XFTP relay there, files in this directory.
+/// Set in the child's environment: run an XFTP relay there (its configuration, store log
+/// and files in this directory).
 const XFTP_ENV: &str = "SIMPLEX_CHAT_TEST_XFTP_DIR";
-/// Set too for a relay run as `xftp-server start --port <this>` over a configuration kept
-/// in the directory (the same certificate and store log when started again).
+/// The port of the relay child (`xftp-server start --port <this>`).
 const XFTP_PORT_ENV: &str = "SIMPLEX_CHAT_TEST_XFTP_PORT";
 
 /// Not a test of its own: the SMP relay child process (see `common`).
@@ -22,41 +22,27 @@ async fn relay_process() {
     relay_main().await;
 }
 
-/// Not a test of its own: the XFTP relay child process, on 127.0.0.1 at any free port;
-/// prints its address and serves until killed.
+/// Not a test of its own: the XFTP relay child process, `xftp-server start` on 127.0.0.1 at
+/// the port the parent gives (0: any free one) over the configuration in the directories the
+/// parent's environment names; serves until killed.
 #[tokio::test]
 async fn xftp_relay_process() {
-    let Some(dir) = std::env::var_os(XFTP_ENV) else {
-        return;
-    };
-    let dir = Path::new(&dir);
-    if let Ok(port) = std::env::var(XFTP_PORT_ENV) {
-        use clap::Parser;
-        let cli = xftp_server::cli::Cli::parse_from([
-            "xftp-server",
-            "start",
-            "--port",
-            &port,
-            "--listen",
-            "127.0.0.1",
-        ]);
-        if let Err(e) = xftp_server::cli::main(cli).await {
-            panic!("xftp relay failed: {e}");
-        }
+    if std::env::var_os(XFTP_ENV).is_none() {
         return;
     }
-    let creds = simplex_transport::GeneratedCredentials::generate(
-        simplex_transport::SignAlgorithm::Ed25519,
+    use clap::Parser;
+    let port = std::env::var(XFTP_PORT_ENV).unwrap_or_else(|_| "0".into());
+    let cli = xftp_server::cli::Cli::parse_from([
+        "xftp-server",
+        "start",
+        "--port",
+        &port,
+        "--listen",
         "127.0.0.1",
-    )
-    .expect("credentials");
-    let cfg =
-        xftp_server::ServerConfig::new("127.0.0.1:0".parse().expect("addr"), dir.join("files"));
-    let server = xftp_server::start(cfg, &creds.server_credentials().expect("creds"))
-        .await
-        .expect("xftp relay starts");
-    println!("XFTP relay: {}", server.address("127.0.0.1"));
-    std::future::pending::<()>().await;
+    ]);
+    if let Err(e) = xftp_server::cli::main(cli).await {
+        panic!("xftp relay failed: {e}");
+    }
 }
 
 /// The XFTP relay child and its address.
@@ -117,35 +103,9 @@ fn start_persistent_xftp_relay(dir: &Path, port: u16) -> (XftpRelay, u16) {
     (XftpRelay { child, address }, port)
 }
 
+/// A fresh XFTP relay with its directory under `dir`.
 fn start_xftp_relay(dir: &Path) -> XftpRelay {
-    let mut child = Command::new(std::env::current_exe().expect("test executable"))
-        .args([
-            "xftp_relay_process",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(XFTP_ENV, dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn xftp relay");
-    let out = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(out).lines();
-    let address = loop {
-        let line = lines
-            .next()
-            .expect("xftp relay printed its address")
-            .expect("line");
-        // libtest may print `test xftp_relay_process ... ` before it on the same line.
-        if let Some((_, a)) = line.split_once("XFTP relay: ") {
-            break a.trim().to_owned();
-        }
-    };
-    // Keep the pipe drained so the relay never blocks on it.
-    std::thread::spawn(move || for _ in lines {});
-    XftpRelay { child, address }
+    start_persistent_xftp_relay(&dir.join("xftp"), 0).0
 }
 
 #[test]
@@ -496,7 +456,7 @@ fn files_go_through_the_socks_proxy_and_a_cancelled_file_leaves_the_relay() {
 
     // The relay keeps the chunks of an uploaded file until the sender cancels it.
     let stored = || {
-        walk(&tmp.path().join("files"))
+        walk(&tmp.path().join("xftp").join("log").join("files"))
             .into_iter()
             .filter(|p| p.is_file())
             .count()

@@ -131,6 +131,26 @@ pub fn human_size(size: u64) -> String {
     }
 }
 
+/// A file offered to us as the reference shows it: the message's text if any, then `HH:MM
+/// alice> sends file x.pdf (266.0 KiB / 272376 bytes)` (`who`: `alice>` or `#team alice>`;
+/// `mark`: ` [>>]` for a forwarded one) and how to receive it.
+pub(super) fn offer_lines(who: &str, m: &MsgNewFile, file_id: i64, mark: &str) -> Vec<String> {
+    let time = view::msg_time(Local::now(), now_ms());
+    let inv = &m.file;
+    let mut lines = Vec::new();
+    if !m.content.text().is_empty() {
+        lines.push(format!("{time} {who} {}{mark}", m.content.text()));
+    }
+    lines.push(format!(
+        "{time} {who} sends file {} ({} / {} bytes){mark}",
+        inv.file_name,
+        human_size(inv.file_size),
+        inv.file_size
+    ));
+    lines.push(format!("use /fr {file_id} [<dir>/ | <path>] to receive it"));
+    lines
+}
+
 /// Cancels a running task.
 fn stop(files: &mut Files, id: i64) {
     if let Some(t) = files.tasks.remove(&id) {
@@ -413,20 +433,8 @@ impl<O: Output> Chat<O> {
             self.store.add_descr_part(f.id, part)?;
         }
         self.last_chat = Some(c.name.clone());
-        let time = view::msg_time(Local::now(), now_ms());
-        let who = view::view_name(&c.name);
-        let mut lines = Vec::new();
-        if !m.content.text().is_empty() {
-            lines.push(format!("{time} {who}> {}", m.content.text()));
-        }
-        lines.push(format!(
-            "{time} {who}> sends file {} ({} / {} bytes)",
-            inv.file_name,
-            human_size(inv.file_size),
-            inv.file_size
-        ));
-        lines.push(format!("use /fr {} [<dir>/ | <path>] to receive it", f.id));
-        self.print(lines);
+        let who = format!("{}>", view::view_name(&c.name));
+        self.print(offer_lines(&who, m, f.id, ""));
         Ok(())
     }
 

@@ -11,7 +11,7 @@
 
 use chrono::Local;
 
-use super::files::human_size;
+use super::files::offer_lines;
 use super::group::group_chat;
 use super::{now_ms, Chat, ChatError, Output};
 use crate::protocol::file::{FileContent, FileInvitation};
@@ -135,25 +135,13 @@ impl<O: Output> Chat<O> {
             self.store.add_descr_part(f.id, part)?;
         }
         self.last_chat = Some(group_chat(&g.name));
-        let time = view::msg_time(Local::now(), now_ms());
         let who = format!(
             "{} {}>",
             gv::group_ref(&g.name),
             view::view_name(&author.name)
         );
         let fwd = if forwarded { " [>>]" } else { "" };
-        let mut lines = Vec::new();
-        if !m.content.text().is_empty() {
-            lines.push(format!("{time} {who} {}{fwd}", m.content.text()));
-        }
-        lines.push(format!(
-            "{time} {who} sends file {} ({} / {} bytes){fwd}",
-            inv.file_name,
-            human_size(inv.file_size),
-            inv.file_size
-        ));
-        lines.push(format!("use /fr {} [<dir>/ | <path>] to receive it", f.id));
-        self.print(lines);
+        self.print(offer_lines(&who, m, f.id, fwd));
         Ok(())
     }
 
