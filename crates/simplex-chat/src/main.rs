@@ -1,4 +1,7 @@
-//! The `simplex-chat` binary: the terminal chat client's command line.
+//! The `simplex-chat` binary: the terminal chat client's command line, and the bot API
+//! server (`-p PORT`, module `api_mode`).
+
+mod api_mode;
 
 use std::fs::{File, OpenOptions};
 use std::io::IsTerminal;
@@ -84,6 +87,36 @@ struct Opts {
     /// them on separate circuits). Relay host names go to the proxy unresolved.
     #[arg(long = "socks-proxy", value_name = "SOCKS5", value_parser = parse_socks_proxy)]
     socks_proxy: Option<SocksProxy>,
+    /// Serve the bot API (the reference's WebSocket JSON API) on this port instead of the
+    /// terminal (5225 when no port is given).
+    #[arg(
+        short = 'p',
+        long = "chat-server-port",
+        value_name = "PORT",
+        num_args = 0..=1,
+        default_missing_value = "5225"
+    )]
+    chat_server_port: Option<u16>,
+    /// With -p: the address to serve the bot API on (not in the reference; default
+    /// 127.0.0.1). Any other than loopback needs --api-token.
+    #[arg(long = "api-bind", value_name = "ADDR", requires = "chat_server_port")]
+    api_bind: Option<std::net::IpAddr>,
+    /// With -p: a token clients must send in the WebSocket upgrade request
+    /// (`Authorization: Bearer TOKEN` or `?token=TOKEN`); not in the reference.
+    #[arg(
+        long = "api-token",
+        env = "SIMPLEX_API_TOKEN",
+        hide_env_values = true,
+        requires = "chat_server_port"
+    )]
+    api_token: Option<String>,
+    /// With -p and no user yet: create a bot profile with this display name.
+    #[arg(long = "create-bot-display-name", value_name = "NAME")]
+    create_bot_display_name: Option<String>,
+    /// With --create-bot-display-name: the bot accepts files (recorded; this client's
+    /// profiles carry no preferences yet).
+    #[arg(long = "create-bot-allow-files", requires = "create_bot_display_name")]
+    create_bot_allow_files: bool,
 }
 
 fn parse_socks_proxy(s: &str) -> Result<SocksProxy, String> {
@@ -344,6 +377,21 @@ async fn main() {
         },
     };
     let files_config = files_config(&xftp, &opts, &prefix).unwrap_or_else(|e| fail(&e));
+    if let Some(port) = opts.chat_server_port {
+        // A second handle on the agent's database for `/i` (see below).
+        let agent_view = match SqliteStore::open(&agent_path, &key) {
+            Ok(s) => s,
+            Err(e) => fail(&format!("error opening {}: {e}", agent_path.display())),
+        };
+        let prepared = api_mode::Prepared {
+            store,
+            agent_store,
+            agent_view,
+            config: agent_config(&opts, servers),
+            files: files_config,
+        };
+        return api_mode::run(&opts, port, prepared).await;
+    }
     // A terminal gets the line editor; pipes (and -e) read plain lines.
     let interactive =
         opts.execute.is_none() && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
@@ -376,26 +424,7 @@ async fn main() {
         Ok(s) => s,
         Err(e) => fail(&format!("error opening {}: {e}", agent_path.display())),
     };
-    let mut config = AgentConfig::with_auth(servers);
-    // Post-quantum encryption for new contacts, as the reference (`IKPQOn`, `PQSupportOn`):
-    // our invitations carry a KEM key, and we use the one in an invitation we join.
-    config.pq_support = true;
-    config.smp_proxy_mode = opts.smp_proxy;
-    config.smp_proxy_fallback = opts.smp_proxy_fallback;
-    config.redundancy = usize::from(opts.redundancy);
-    config.socks_proxy = match (opts.tor, &opts.socks_proxy) {
-        (true, _) => Some(SocksProxy::default()),
-        (false, p) => p.clone(),
-    };
-    if config.redundancy > config.servers.len() {
-        eprintln!(
-            "warning: --redundancy {} with {} server(s): new contacts get at most {} queue(s) \
-             per direction, one per server",
-            config.redundancy,
-            config.servers.len(),
-            config.servers.len()
-        );
-    }
+    let config = agent_config(&opts, servers);
     let (agent, mut events) = match Agent::start(config, Box::new(agent_store)).await {
         Ok(a) => a,
         Err(e) => fail(&format!("agent did not start: {e}")),
@@ -442,6 +471,31 @@ async fn main() {
         chat.event(e).await;
     }
     agent.stop().await;
+}
+
+/// The agent's configuration from the command line.
+fn agent_config(opts: &Opts, servers: Vec<SmpServerWithAuth>) -> AgentConfig {
+    let mut config = AgentConfig::with_auth(servers);
+    // Post-quantum encryption for new contacts, as the reference (`IKPQOn`, `PQSupportOn`):
+    // our invitations carry a KEM key, and we use the one in an invitation we join.
+    config.pq_support = true;
+    config.smp_proxy_mode = opts.smp_proxy;
+    config.smp_proxy_fallback = opts.smp_proxy_fallback;
+    config.redundancy = usize::from(opts.redundancy);
+    config.socks_proxy = match (opts.tor, &opts.socks_proxy) {
+        (true, _) => Some(SocksProxy::default()),
+        (false, p) => p.clone(),
+    };
+    if config.redundancy > config.servers.len() {
+        eprintln!(
+            "warning: --redundancy {} with {} server(s): new contacts get at most {} queue(s) \
+             per direction, one per server",
+            config.redundancy,
+            config.servers.len(),
+            config.servers.len()
+        );
+    }
+    config
 }
 
 type Events = tokio::sync::mpsc::UnboundedReceiver<simplex_agent::AgentEvent>;

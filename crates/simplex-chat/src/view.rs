@@ -689,7 +689,8 @@ mod tests {
                 "alice",
                 &Profile {
                     display_name: "alice".into(),
-                    full_name: "Alice".into()
+                    full_name: "Alice".into(),
+                    peer_type: None,
                 }
             ),
             "alice (Alice) deleted contact with you"
@@ -737,7 +738,8 @@ mod tests {
                 "bob",
                 &Profile {
                     display_name: "bob".into(),
-                    full_name: "Bob B".into()
+                    full_name: "Bob B".into(),
+                    peer_type: None,
                 }
             ),
             "bob (Bob B)"
