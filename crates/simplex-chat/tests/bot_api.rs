@@ -292,20 +292,25 @@ async fn the_squaring_example_bot_answers() {
         .expect("cargo run the example");
     let mut bot = Kill(bot);
     let out = bot.0.stdout.take().expect("stdout");
-    let link = tokio::task::spawn_blocking(move || {
+    // The bot's output is read to its end (a closed pipe would stop it).
+    let (link_tx, link_rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
         use std::io::BufRead;
+        let mut link_tx = Some(link_tx);
         for l in std::io::BufReader::new(out).lines() {
-            let l = l.expect("line");
+            let Ok(l) = l else { break };
             if let Some(link) = l.strip_prefix("Bot's contact address is: ") {
-                return link.to_owned();
+                if let Some(tx) = link_tx.take() {
+                    let _ = tx.send(link.to_owned());
+                }
             }
         }
-        panic!("the bot ended without printing its address");
     });
-    let link = tokio::time::timeout(Duration::from_secs(600), link)
+    // Long enough for cargo to build the example first.
+    let link = tokio::time::timeout(Duration::from_secs(600), link_rx)
         .await
         .expect("the bot's address in time")
-        .expect("reader");
+        .expect("the bot printed its address");
     let mut user = Client::connect(&user_url).await;
     // The bot prints its address once auto-accept is on.
     let r = user.cmd(&format!("/c {link}")).await;

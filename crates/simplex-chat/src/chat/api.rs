@@ -205,8 +205,22 @@ impl<O: Output> Chat<O> {
 
     /// Runs a parsed API command.
     async fn run_api(&mut self, cmd: ApiCommand) -> ApiResult {
+        match cmd {
+            c @ (ApiCommand::ShowActiveUser
+            | ApiCommand::CreateActiveUser(_)
+            | ApiCommand::ListUsers
+            | ApiCommand::Version) => self.api_user_command(c),
+            c @ (ApiCommand::CreateMyAddress(_)
+            | ApiCommand::ShowMyAddress(_)
+            | ApiCommand::DeleteMyAddress(_)
+            | ApiCommand::SetAddressSettings(..)) => self.api_address_command(c).await,
+            c => self.api_chat_command(c).await,
+        }
+    }
+
+    /// The user and versions.
+    fn api_user_command(&self, cmd: ApiCommand) -> ApiResult {
         let user = self.api_user();
-        let accept = matches!(cmd, ApiCommand::AcceptContact(_));
         match cmd {
             ApiCommand::ShowActiveUser => Ok(ChatResponse::ActiveUser { user }),
             ApiCommand::CreateActiveUser(nu) => {
@@ -226,6 +240,19 @@ impl<O: Output> Chat<O> {
                     unread_count: 0,
                 }],
             }),
+            ApiCommand::Version => Ok(ChatResponse::VersionInfo {
+                version_info: CoreVersionInfo::current(),
+                chat_migrations: Vec::new(),
+                agent_migrations: Vec::new(),
+            }),
+            _ => Err(ChatError::command("not a user command")),
+        }
+    }
+
+    /// The address.
+    async fn api_address_command(&mut self, cmd: ApiCommand) -> ApiResult {
+        let user = self.api_user();
+        match cmd {
             ApiCommand::CreateMyAddress(u) => {
                 check_user(u)?;
                 match self.create_address().await? {
@@ -256,6 +283,15 @@ impl<O: Output> Chat<O> {
                 check_user(u)?;
                 self.api_address_settings(s).await
             }
+            _ => Err(ChatError::command("not an address command")),
+        }
+    }
+
+    /// Connections, requests, messages and contacts.
+    async fn api_chat_command(&mut self, cmd: ApiCommand) -> ApiResult {
+        let user = self.api_user();
+        let accept = matches!(cmd, ApiCommand::AcceptContact(_));
+        match cmd {
             ApiCommand::AddContact(u) => {
                 check_user(u)?;
                 let (conn_id, l) = self.create_invitation().await?;
@@ -331,14 +367,9 @@ impl<O: Output> Chat<O> {
                 }
                 Ok(ChatResponse::ContactDeleted { user, contact })
             }
-            ApiCommand::Version => Ok(ChatResponse::VersionInfo {
-                version_info: CoreVersionInfo::current(),
-                chat_migrations: Vec::new(),
-                agent_migrations: Vec::new(),
-            }),
+            _ => Err(ChatError::command("not a chat command")),
         }
     }
-
     async fn api_address(&mut self) -> Result<UserContactLink, ChatError> {
         let l = self
             .show_address()
