@@ -184,7 +184,7 @@ async fn a_bot_and_a_client_connect_and_talk() {
     assert_eq!(r["type"], "versionInfo", "{r}");
     assert!(r["versionInfo"]["version"].is_string());
 
-    // Alice's address, with auto-accept.
+    // Alice's address.
     let r = alice.cmd("/_show_address 1").await;
     assert_eq!(
         r["chatError"],
@@ -197,6 +197,24 @@ async fn a_bot_and_a_client_connect_and_talk() {
         .or(r["connLinkContact"]["connFullLink"].as_str())
         .expect("a link")
         .to_owned();
+    // Bob asks; without auto-accept Alice sees the request and accepts it by its ID.
+    let r = bob.cmd(&format!("/_connect 1 {link}")).await;
+    assert_eq!(r["type"], "sentInvitation", "{r}");
+    assert!(r.get("customUserProfile").is_none());
+    let req = alice.event("receivedContactRequest").await;
+    assert_eq!(req["contactRequest"]["profile"]["displayName"], "bob");
+    let req_id = req["contactRequest"]["contactRequestId"]
+        .as_i64()
+        .expect("request ID");
+    let r = alice.cmd(&format!("/_accept {req_id}")).await;
+    assert_eq!(r["type"], "acceptingContactRequest", "{r}");
+    assert_eq!(r["contact"]["profile"]["displayName"], "bob");
+    let r = alice.cmd(&format!("/_accept {req_id}")).await;
+    assert_eq!(
+        r["chatError"],
+        json!({"type": "errorStore", "storeError": {"type": "contactRequestNotFound", "contactRequestId": req_id}})
+    );
+    // Auto-accept (used by the squaring bot's test below) is a setting of the address.
     let r = alice
         .cmd(r#"/_address_settings 1 {"businessAddress":false,"autoAccept":{"acceptIncognito":false}}"#)
         .await;
@@ -205,13 +223,6 @@ async fn a_bot_and_a_client_connect_and_talk() {
         r["contactLink"]["addressSettings"],
         json!({"businessAddress": false, "autoAccept": {"acceptIncognito": false}})
     );
-
-    // Bob connects; both see contactConnected.
-    let r = bob.cmd(&format!("/_connect 1 {link}")).await;
-    assert_eq!(r["type"], "sentInvitation", "{r}");
-    assert!(r.get("customUserProfile").is_none());
-    let accepted = alice.event("acceptingContactRequest").await;
-    assert_eq!(accepted["contact"]["profile"]["displayName"], "bob");
     let a_conn = alice.event("contactConnected").await;
     let b_conn = bob.event("contactConnected").await;
     let bob_id = a_conn["contact"]["contactId"].as_i64().expect("bob's ID");
@@ -334,4 +345,61 @@ async fn the_squaring_example_bot_answers() {
     let answer = user.event("newChatItems").await;
     assert_eq!(text_of(&answer).1, "this is not a number");
     drop(bot);
+}
+
+/// `--api-bind` off loopback needs `--api-token`; with a token, the upgrade request must
+/// carry it (header or query), else it is refused with 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_guards_the_api() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = start_relay(&dir.path().join("relay"));
+    // Refused before anything is bound: no token for a non-loopback address.
+    let out = chat_command(&prefix(dir.path(), "open"), Some(&relay.address), None)
+        .args(["-p", "0", "--api-bind", "0.0.0.0"])
+        .args(["--create-bot-display-name", "open"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run simplex-chat");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs --api-token"), "{err}");
+
+    let (_p, url) = start_api(
+        "guarded",
+        dir.path(),
+        &relay.address,
+        &[
+            "--api-bind",
+            "127.0.0.1",
+            "--api-token",
+            "s3cret",
+            "--create-bot-display-name",
+            "guarded",
+        ],
+    );
+    for bad in [url.clone(), format!("{url}/?token=wrong")] {
+        match tokio_tungstenite::connect_async(bad.as_str()).await {
+            Err(WsError::Http(resp)) => assert_eq!(resp.status().as_u16(), 401),
+            Err(e) => panic!("refused otherwise: {e}"),
+            Ok(_) => panic!("connected without the token: {bad}"),
+        }
+    }
+    let mut c = Client::connect(&format!("{url}/?token=s3cret")).await;
+    assert_eq!(c.cmd("/u").await["type"], "activeUser");
+    let mut req = url.as_str().into_client_request().expect("request");
+    req.headers_mut().insert(
+        "Authorization",
+        "Bearer s3cret".parse().expect("header value"),
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("the header's token is accepted");
+    let mut c = Client {
+        ws,
+        next: 0,
+        events: VecDeque::new(),
+    };
+    assert_eq!(c.cmd("/u").await["type"], "activeUser");
 }
