@@ -256,6 +256,23 @@ async fn a_bot_and_a_client_connect_and_talk() {
     let r = alice.cmd(&format!("/_get chat @{bob_id} count=10")).await;
     assert_eq!(r["type"], "apiChat", "{r}");
     assert_eq!(r["chat"]["chatItems"].as_array().map(Vec::len), Some(2));
+
+    // A one-time invitation: `invitation`, then `sentConfirmation`, then connected.
+    let r = alice.cmd("/_connect 1").await;
+    assert_eq!(r["type"], "invitation", "{r}");
+    assert_eq!(r["connection"]["pccConnStatus"], "new");
+    let inv = r["connLinkInvitation"]["connShortLink"]
+        .as_str()
+        .or(r["connLinkInvitation"]["connFullLink"].as_str())
+        .expect("an invitation link")
+        .to_owned();
+    let r = bob.cmd(&format!("/c {inv}")).await;
+    assert_eq!(r["type"], "sentConfirmation", "{r}");
+    let a = alice.event("contactConnected").await;
+    let b = bob.event("contactConnected").await;
+    assert_eq!(a["contact"]["profile"]["displayName"], "bob");
+    assert_eq!(b["contact"]["profile"]["displayName"], "alice");
+    assert_ne!(a["contact"]["contactId"], bob_id, "a second contact");
 }
 
 /// A child process killed with the test.
