@@ -22,13 +22,17 @@
 use std::collections::HashSet;
 
 use chrono::Local;
-use simplex_agent::{Agent, AgentError, AgentEvent, Event, MsgIntegrity, MsgReceiptStatus};
+use simplex_agent::{Agent, AgentError, AgentEvent, Event, MsgIntegrity};
 
 use crate::command::{parse, Command};
-use crate::protocol::{ChatEvent, ChatMessage, ContactShortLinkData, GroupEvent, Profile};
-use crate::store::{ChatStore, Contact, ItemStatus, PendingKind, StoreError};
+use crate::protocol::{ChatEvent, ChatMessage, ContactShortLinkData, Profile};
+use crate::store::{ChatStore, Contact, PendingKind, StoreError};
 use crate::view;
 
+mod address;
+mod api;
+mod connect;
+mod direct;
 mod files;
 mod group;
 mod group_events;
@@ -51,10 +55,18 @@ pub enum ChatError {
     Agent(#[from] AgentError),
 }
 
-/// Where printed lines go.
+/// Where printed lines go, and the bot API's records.
 pub trait Output {
     /// Prints these lines.
     fn lines(&mut self, lines: &[String]);
+
+    /// Takes structured records (the bot API's events): when false, none are built.
+    fn structured(&self) -> bool {
+        false
+    }
+
+    /// Takes one record (an event of the bot API).
+    fn record(&mut self, _r: crate::api::response::ChatResponse) {}
 }
 
 /// Prints to standard output, flushing after each batch.
@@ -70,6 +82,17 @@ impl Output for Stdout {
         }
         let _ = out.flush();
     }
+}
+
+/// What sending a text did.
+#[derive(Debug)]
+enum SendOutcome {
+    /// Sent: the new item.
+    Sent(crate::store::ChatItem),
+    /// The contact is not connected, or deleted us.
+    NotReady,
+    /// Too large for one message.
+    TooLarge,
 }
 
 /// What the caller does after a command.
@@ -100,8 +123,13 @@ pub struct Chat<O: Output> {
     files: files::Files,
     /// The privacy level and network options in force (module `privacy`).
     privacy: Option<privacy::Settings>,
+    /// Contacts accepted automatically, with the reply they get once connected.
+    auto_replies: std::collections::HashMap<i64, String>,
 }
 
+pub use address::Links;
+pub use api::iso_time;
+pub use connect::ConnectOutcome;
 pub use files::{FileDone, FilesConfig};
 
 impl<O: Output> std::fmt::Debug for Chat<O> {
@@ -130,6 +158,7 @@ impl<O: Output> Chat<O> {
             agent_view: None,
             files: files::Files::default(),
             privacy: None,
+            auto_replies: std::collections::HashMap::new(),
         }
     }
 
@@ -248,14 +277,7 @@ impl<O: Output> Chat<O> {
     async fn command(&mut self, cmd: Command) -> Result<(), ChatError> {
         match cmd {
             Command::AddContact => {
-                let data = ContactShortLinkData::of(&self.user).to_bytes();
-                let (conn_id, links) = self.agent.create_connection_with_link(&data).await?;
-                self.store.add_pending(&conn_id, PendingKind::Invitation)?;
-                self.store
-                    .set_pending_link(&conn_id, &view::app_link(&links.full), None)?;
-                if let Some(short) = &links.short {
-                    self.store.set_pending_short_link(&conn_id, short)?;
-                }
+                let (_, links) = self.create_invitation().await?;
                 self.print(view::invitation(links.short.as_deref(), &links.full));
             }
             Command::Connect(link) => self.connect(&link).await?,
@@ -295,68 +317,11 @@ impl<O: Output> Chat<O> {
             Command::AbortSwitch(name) => self.switch(&name, true).await?,
             Command::Sync { name, force } => self.sync_ratchet(&name, force).await?,
             Command::Unsupported(what) => self.say(format!("{what}: not supported yet")),
-            Command::CreateAddress => {
-                if self.store.address()?.is_some() {
-                    self.say("you already have chat address, to show: /sa");
-                    return Ok(());
-                }
-                let data = ContactShortLinkData::of(&self.user).to_bytes();
-                let (conn_id, links) = self.agent.create_contact_address_with_link(&data).await?;
-                self.store.set_address(&conn_id, &links.full)?;
-                self.print(view::address(
-                    "Your new chat address is created!",
-                    links.short.as_deref(),
-                    &links.full,
-                ));
-            }
-            Command::ShowAddress => match self.store.address()? {
-                Some((conn_id, link)) => {
-                    let short = self.agent.address_short_link(&conn_id).await?;
-                    self.print(view::address("Your chat address:", short.as_deref(), &link));
-                }
-                None => self.say("no chat address, to create: /ad"),
-            },
-            Command::DeleteAddress => match self.store.address()? {
-                Some((conn_id, _)) => {
-                    self.agent.delete_connection(&conn_id).await?;
-                    self.store.delete_address()?;
-                    self.print(view::address_deleted());
-                }
-                None => self.say("no chat address, to create: /ad"),
-            },
-            Command::Accept(name) => {
-                let Some(req) = self.store.request_by_name(&name)? else {
-                    self.say(format!(
-                        "no contact request from {}",
-                        view::view_name(&name)
-                    ));
-                    return Ok(());
-                };
-                let info = self.info();
-                let conn_id = self.agent.accept_contact(&req.inv_id, &info).await?;
-                let c = self.store.request_to_contact(&req, &conn_id)?;
-                self.say(format!(
-                    "{}: accepting contact request...",
-                    view::full_name(&c.name, &c.profile)
-                ));
-            }
-            Command::Reject(name) => {
-                let Some(req) = self.store.request_by_name(&name)? else {
-                    self.say(format!(
-                        "no contact request from {}",
-                        view::view_name(&name)
-                    ));
-                    return Ok(());
-                };
-                if let Err(e) = self.agent.reject_contact(&req.inv_id).await {
-                    self.say(view::agent_error(&e));
-                }
-                self.store.delete_request(req.id)?;
-                self.say(format!(
-                    "{}: contact request rejected",
-                    view::view_name(&req.name)
-                ));
-            }
+            cmd @ (Command::CreateAddress
+            | Command::ShowAddress
+            | Command::DeleteAddress
+            | Command::Accept(_)
+            | Command::Reject(_)) => self.address_command(cmd).await?,
             Command::Contacts => {
                 let lines: Vec<String> = self
                     .store
@@ -413,83 +378,6 @@ impl<O: Output> Chat<O> {
         Ok(())
     }
 
-    /// `/c LINK`: joins an invitation, or asks through an address. Refuses our own links and
-    /// an address of a contact we have (`contact already exists`); asking again through an
-    /// address whose request is not accepted yet repeats the same request ID, so that the
-    /// owner sees one request.
-    async fn connect(&mut self, link: &str) -> Result<(), ChatError> {
-        let link = view::app_link(link.trim());
-        let own_address = match self.store.address()? {
-            Some((conn_id, a)) => {
-                view::app_link(&a) == link
-                    || self.agent.address_short_link(&conn_id).await?.as_deref()
-                        == Some(link.as_str())
-            }
-            None => false,
-        };
-        if own_address || self.store.is_own_invitation(&link)? {
-            self.say(view::CONNECT_TO_YOURSELF);
-            return Ok(());
-        }
-        if view::is_address_link(&link) {
-            if let Some(c) = self.store.contact_via_link(&link)? {
-                self.say(format!(
-                    "{}: contact already exists",
-                    view::full_name(&c.name, &c.profile)
-                ));
-                return Ok(());
-            }
-            let req_id = match self.store.pending_request_id(&link)? {
-                Some(id) => id,
-                None => crate::protocol::new_msg_id(),
-            };
-            let info = ChatMessage::new(ChatEvent::Contact {
-                profile: self.user.clone(),
-                contact_req_id: Some(req_id.clone()),
-            })
-            .to_bytes();
-            let Some(conn_id) = self.join(&link, &info).await? else {
-                return Ok(());
-            };
-            self.store.add_pending(&conn_id, PendingKind::Request)?;
-            self.store
-                .set_pending_link(&conn_id, &link, Some(&req_id))?;
-            self.say("connection request sent!");
-        } else {
-            let info = self.info();
-            let Some(conn_id) = self.join(&link, &info).await? else {
-                return Ok(());
-            };
-            self.store.add_pending(&conn_id, PendingKind::Joined)?;
-            self.say("confirmation sent!");
-        }
-        Ok(())
-    }
-
-    /// Joins a link; a link that is invalid or used up is explained (`None`).
-    async fn join(&mut self, link: &str, info: &[u8]) -> Result<Option<Vec<u8>>, ChatError> {
-        match self.agent.join_connection(link, info).await {
-            Ok(conn_id) => Ok(Some(conn_id)),
-            Err(AgentError::BadLink(_)) => {
-                self.print(vec![
-                    String::new(),
-                    "Connection link is invalid, possibly it was created in a previous version."
-                        .into(),
-                    "Please ask your contact to check /version and update if needed.".into(),
-                ]);
-                Ok(None)
-            }
-            Err(AgentError::Smp {
-                error: smp_client::ClientError::Server(smp_proto::ErrorType::Auth),
-                ..
-            }) => {
-                self.say(view::LINK_USED);
-                Ok(None)
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
     /// The contact, or prints `no contact NAME`.
     fn contact(&mut self, name: &str) -> Result<Option<Contact>, ChatError> {
         let c = self.store.contact_by_name(name)?;
@@ -526,21 +414,27 @@ impl<O: Output> Chat<O> {
         let Some(c) = self.contact(name)? else {
             return Ok(());
         };
-        // The reference answers both a contact still connecting and one that deleted the
-        // contact with `NAME: not ready`.
+        match self.send_text(&c, text).await? {
+            SendOutcome::Sent(_) => {}
+            // The reference answers both a contact still connecting and one that deleted
+            // the contact with `NAME: not ready`.
+            SendOutcome::NotReady => self.say(view::not_ready(&c.name)),
+            SendOutcome::TooLarge => self.say(view::message_too_large(text.chars().count())),
+        }
+        Ok(())
+    }
+
+    /// Sends a text to a contact and prints it.
+    async fn send_text(&mut self, c: &Contact, text: &str) -> Result<SendOutcome, ChatError> {
         if c.deleted || !c.ready {
-            self.say(view::not_ready(&c.name));
-            return Ok(());
+            return Ok(SendOutcome::NotReady);
         }
         let body = ChatMessage::new(ChatEvent::MsgNew {
             text: text.to_owned(),
         })
         .to_bytes();
         let msg_id = match self.agent.send_message(&c.conn_id, &body).await {
-            Err(AgentError::Large) => {
-                self.say(view::message_too_large(text.chars().count()));
-                return Ok(());
-            }
+            Err(AgentError::Large) => return Ok(SendOutcome::TooLarge),
             r => r?,
         };
         let it = self.store.add_item(c.id, true, text, now_ms(), msg_id)?;
@@ -550,7 +444,7 @@ impl<O: Output> Chat<O> {
         self.last_chat = Some(c.name.clone());
         let lines = view::item(Local::now(), &c.name, &it);
         self.print(lines);
-        Ok(())
+        Ok(SendOutcome::Sent(it))
     }
 
     async fn update_profile(&mut self, name: &str) -> Result<(), ChatError> {
@@ -561,6 +455,7 @@ impl<O: Output> Chat<O> {
         let p = Profile {
             display_name: name.to_owned(),
             full_name: self.user.full_name.clone(),
+            peer_type: self.user.peer_type,
         };
         self.store.set_user(&p)?;
         self.user = p;
@@ -617,6 +512,7 @@ impl<O: Output> Chat<O> {
     pub async fn event(&mut self, e: AgentEvent) {
         if let Err(err) = self.handle_event(e).await {
             self.say(err.to_string());
+            self.emit_with(|_| Err(err.into()));
         }
     }
 
@@ -638,36 +534,7 @@ impl<O: Output> Chat<O> {
         match e.event {
             Event::Conf {
                 conf_id, conn_info, ..
-            } => {
-                let Some(kind) = self.store.pending(&conn)? else {
-                    return Ok(());
-                };
-                if let Ok(ChatMessage {
-                    event:
-                        ChatEvent::Group(GroupEvent::LinkInv {
-                            group_link_invitation,
-                        }),
-                    ..
-                }) = ChatMessage::decode_one(&conn_info)
-                {
-                    if kind == PendingKind::Request {
-                        return self
-                            .group_link_invitation(&conn, &conf_id, group_link_invitation)
-                            .await;
-                    }
-                }
-                let Some(profile) = profile_of(&conn_info) else {
-                    self.say("error: the contact's confirmation has no profile");
-                    return Ok(());
-                };
-                let reply = match kind {
-                    PendingKind::Invitation => self.info(),
-                    PendingKind::Request => ChatMessage::new(ChatEvent::Ok).to_bytes(),
-                    PendingKind::Joined => return Ok(()),
-                };
-                self.store.add_contact(&conn, &profile)?;
-                self.agent.allow_connection(&conf_id, &reply).await?;
-            }
+            } => self.conf_event(conn, conf_id, conn_info).await?,
             Event::Info(conn_info) => {
                 let joined = self.store.pending(&conn)? == Some(PendingKind::Joined);
                 match profile_of(&conn_info) {
@@ -677,120 +544,10 @@ impl<O: Output> Chat<O> {
                     _ => {}
                 }
             }
-            Event::Con => {
-                if let Some(c) = self.store.contact_by_conn(&conn)? {
-                    self.store.set_ready(c.id)?;
-                    if self.last_chat.is_none() {
-                        self.last_chat = Some(c.name.clone());
-                    }
-                    self.say(format!(
-                        "{}: contact is connected",
-                        view::full_name(&c.name, &c.profile)
-                    ));
-                }
-            }
-            Event::Msg { meta, body } => {
-                let contact = self.store.contact_by_conn(&conn)?;
-                let mut receipt = false;
-                let mut deleted = false;
-                if let Some(c) = contact.as_ref().filter(|c| !c.deleted) {
-                    if meta.integrity != MsgIntegrity::Ok {
-                        self.integrity_error(c, &meta.integrity);
-                    }
-                    for m in ChatMessage::decode_all(&body).unwrap_or_default() {
-                        match m.event {
-                            ChatEvent::MsgNew { text } => {
-                                receipt = true;
-                                let it = self.store.add_item(
-                                    c.id,
-                                    false,
-                                    &text,
-                                    now_ms(),
-                                    meta.msg_id,
-                                )?;
-                                self.last_chat = Some(c.name.clone());
-                                let lines = view::item(Local::now(), &c.name, &it);
-                                self.print(lines);
-                            }
-                            ChatEvent::MsgNewFile(f) => {
-                                receipt = true;
-                                self.file_invitation(c, m.msg_id.as_deref(), &f)?;
-                            }
-                            ChatEvent::File(f) => self.file_event(c, f).await?,
-                            ChatEvent::Info(p) => self.contact_profile(c, &p)?,
-                            ChatEvent::Group(GroupEvent::Inv { group_invitation }) => {
-                                receipt = true;
-                                self.group_invitation(c, group_invitation)?;
-                            }
-                            ChatEvent::DirectDel if !deleted => {
-                                deleted = true;
-                                self.store.set_deleted_by_contact(c.id)?;
-                                self.store
-                                    .add_event_item(c.id, "contact deleted", now_ms())?;
-                                if self.last_chat.as_deref() == Some(c.name.as_str()) {
-                                    self.last_chat = None;
-                                }
-                                self.say(view::contact_deleted_by_contact(&c.name, &c.profile));
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                let info: &[u8] = b"";
-                self.agent
-                    .ack_message(&conn, meta.msg_id, receipt.then_some(info))
-                    .await?;
-                if deleted {
-                    // The contact's side is gone: so is ours (messages from it after the
-                    // notice, if any, are dropped with the queue).
-                    self.agent.delete_connection(&conn).await?;
-                }
-            }
-            Event::Sent(msg_id) => {
-                if let Some(d) = self.store.pending_deletion(&conn)? {
-                    if d.msg_id == msg_id {
-                        self.store.set_deletion_sent(&conn)?;
-                        self.finish_deletion(&conn).await?;
-                    }
-                    return Ok(());
-                }
-                if let Some(c) = self.store.contact_by_conn(&conn)? {
-                    let changed = self.store.set_sent_status(
-                        c.id,
-                        msg_id,
-                        &[ItemStatus::New],
-                        ItemStatus::Sent,
-                    )?;
-                    if let Some(it) = changed {
-                        let late = self.held.remove(&it.id) || it.id <= self.earlier_items;
-                        if late {
-                            let lines = view::marked_item(Local::now(), &c.name, &it);
-                            self.print(lines);
-                        }
-                    }
-                }
-            }
-            Event::Rcvd { meta, receipts } => {
-                if let Some(c) = self.store.contact_by_conn(&conn)? {
-                    for r in receipts {
-                        let status = if r.status == MsgReceiptStatus::Ok {
-                            ItemStatus::Rcvd
-                        } else {
-                            ItemStatus::RcvdBadHash
-                        };
-                        let from = [ItemStatus::New, ItemStatus::Sent];
-                        if let Some(it) =
-                            self.store.set_sent_status(c.id, r.msg_id, &from, status)?
-                        {
-                            self.held.remove(&it.id);
-                            let lines = view::marked_item(Local::now(), &c.name, &it);
-                            self.print(lines);
-                        }
-                    }
-                }
-                // The receipt is acknowledged like a message (without a receipt of its own).
-                self.agent.ack_message(&conn, meta.msg_id, None).await?;
-            }
+            Event::Con => self.con_event(conn).await?,
+            Event::Msg { meta, body } => self.msg_event(conn, meta, body).await?,
+            Event::Sent(msg_id) => self.sent_event(conn, msg_id).await?,
+            Event::Rcvd { meta, receipts } => self.rcvd_event(conn, meta, receipts).await?,
             Event::Req { inv_id, conn_info } => {
                 if let Some(l) = self.store.group_link_by_conn(&conn)? {
                     if let Some((profile, _)) = request_of(&conn_info) {
@@ -810,31 +567,7 @@ impl<O: Output> Chat<O> {
                 self.contact_request(&inv_id, &profile, req_id.as_deref())
                     .await?;
             }
-            Event::Merr(msg_id, err) => {
-                if let Some(d) = self.store.pending_deletion(&conn)? {
-                    if d.msg_id == msg_id {
-                        // The notice will never go: the connection is deleted anyway.
-                        self.store.set_deletion_sent(&conn)?;
-                        self.finish_deletion(&conn).await?;
-                    }
-                    return Ok(());
-                }
-                if let Some(c) = self.store.contact_by_conn(&conn)? {
-                    let from = [ItemStatus::New, ItemStatus::Sent];
-                    let failed =
-                        self.store
-                            .set_sent_status(c.id, msg_id, &from, ItemStatus::Error)?;
-                    let mut lines = match failed {
-                        Some(it) => {
-                            self.held.remove(&it.id);
-                            view::marked_item(Local::now(), &c.name, &it)
-                        }
-                        None => Vec::new(),
-                    };
-                    lines.push(view::delivery_error(&c.name, &err));
-                    self.print(lines);
-                }
-            }
+            Event::Merr(msg_id, err) => self.merr_event(conn, msg_id, err).await?,
             Event::End => {
                 if let Some(c) = self.store.contact_by_conn(&conn)? {
                     self.say(format!(
@@ -845,12 +578,14 @@ impl<O: Output> Chat<O> {
             }
             Event::Down(server, conns) => {
                 self.down.extend(conns.iter().cloned());
+                self.emit_host(false, &server);
                 self.server_event(false, &hosts(&server), &conns)?;
             }
             Event::Up(server, conns) => {
                 for id in &conns {
                     self.down.remove(id);
                 }
+                self.emit_host(true, &server);
                 self.server_event(true, &hosts(&server), &conns)?;
                 // Deletions that failed while the relay was away.
                 for id in &conns {
@@ -866,39 +601,6 @@ impl<O: Output> Chat<O> {
             Event::Err(err) => self.say(format!("smp agent error: {err}")),
             _ => {}
         }
-        Ok(())
-    }
-
-    /// A request through the address: from a contact we have (the same request ID), it is
-    /// recognised as that contact and dropped; asked again before it was accepted, it
-    /// replaces the earlier one; else it is a new request.
-    async fn contact_request(
-        &mut self,
-        inv_id: &[u8],
-        profile: &Profile,
-        req_id: Option<&str>,
-    ) -> Result<(), ChatError> {
-        if let Some(id) = req_id {
-            if let Some(c) = self.store.contact_by_xcontact(id)? {
-                self.say(format!(
-                    "{}: sent you a duplicate contact request, but you are already connected, no action needed",
-                    view::full_name(&c.name, &c.profile)
-                ));
-                // The requester's invitation is of no use: forget it.
-                let _ = self.agent.reject_contact(inv_id).await;
-                return Ok(());
-            }
-            if let Some(req) = self.store.request_by_xcontact(id)? {
-                let req = self.store.update_request(&req, inv_id, profile)?;
-                self.print(view::contact_request(&req.name, &req.profile));
-                return Ok(());
-            }
-        }
-        let req = self.store.add_request(inv_id, profile)?;
-        if let Some(id) = req_id {
-            self.store.set_request_xcontact(req.id, id)?;
-        }
-        self.print(view::contact_request(&req.name, &req.profile));
         Ok(())
     }
 

@@ -10,14 +10,17 @@
 //!
 //! Files go through XFTP relays (`chat::files`, direct chats only so far).
 //!
+//! The bot API ([`api`]): `simplex-chat -p PORT` serves the reference's WebSocket JSON API.
+//!
 //! Leaves out: files in groups, calls, message editing and deletion, reactions, incognito profiles,
-//! several users, the JSON/WebSocket bot API, sending compressed messages; in groups:
+//! several users, sending compressed messages; in groups:
 //! member approval, direct contacts between members.
 //!
 //! Sits at the top of the stack, above `simplex-agent`. Reference: `simplex-chat`'s
 //! `Library/Commands.hs` (commands), `View.hs` (output), `Protocol.hs` and
 //! `docs/protocol/simplex-chat.md` (messages).
 
+pub mod api;
 pub mod chat;
 pub mod command;
 pub mod privacy;

@@ -1,4 +1,7 @@
-//! The `simplex-chat` binary: the terminal chat client's command line.
+//! The `simplex-chat` binary: the terminal chat client's command line, and the bot API
+//! server (`-p PORT`, module `api_mode`).
+
+mod api_mode;
 
 use std::fs::{File, OpenOptions};
 use std::io::IsTerminal;
@@ -8,7 +11,7 @@ use std::time::Duration;
 use clap::Parser;
 use simplex_agent::{Agent, AgentConfig, SqliteStore};
 use simplex_chat::chat::{no_servers_hint, Chat, FileDone, FilesConfig, Flow, Output, Stdout};
-use simplex_chat::privacy::{Level, NetFlags};
+use simplex_chat::privacy::{Level, NetFlags, Privacy};
 use simplex_chat::protocol::Profile;
 use simplex_chat::store::{ChatStore, StoreError};
 use simplex_chat::term::{self, Input, LineEditor, TermOutput};
@@ -63,6 +66,36 @@ struct Opts {
     /// Network and privacy options (module `privacy`).
     #[command(flatten)]
     net: NetFlags,
+    /// Serve the bot API (the reference's WebSocket JSON API) on this port instead of the
+    /// terminal (5225 when no port is given).
+    #[arg(
+        short = 'p',
+        long = "chat-server-port",
+        value_name = "PORT",
+        num_args = 0..=1,
+        default_missing_value = "5225"
+    )]
+    chat_server_port: Option<u16>,
+    /// With -p: the address to serve the bot API on (not in the reference; default
+    /// 127.0.0.1). Any other than loopback needs --api-token.
+    #[arg(long = "api-bind", value_name = "ADDR", requires = "chat_server_port")]
+    api_bind: Option<std::net::IpAddr>,
+    /// With -p: a token clients must send in the WebSocket upgrade request
+    /// (`Authorization: Bearer TOKEN` or `?token=TOKEN`); not in the reference.
+    #[arg(
+        long = "api-token",
+        env = "SIMPLEX_API_TOKEN",
+        hide_env_values = true,
+        requires = "chat_server_port"
+    )]
+    api_token: Option<String>,
+    /// With -p and no user yet: create a bot profile with this display name.
+    #[arg(long = "create-bot-display-name", value_name = "NAME")]
+    create_bot_display_name: Option<String>,
+    /// With --create-bot-display-name: the bot accepts files (recorded; this client's
+    /// profiles carry no preferences yet).
+    #[arg(long = "create-bot-allow-files", requires = "create_bot_display_name")]
+    create_bot_allow_files: bool,
 }
 
 fn db_prefix(s: &str) -> PathBuf {
@@ -311,6 +344,24 @@ async fn main() {
         },
     };
     let mut files_config = files_config(&xftp, &opts, &prefix).unwrap_or_else(|e| fail(&e));
+    let (config, privacy) = agent_config(&opts, servers, &store);
+    // Files go through the same SOCKS proxy as messages (each XFTP relay on its own circuit).
+    files_config.client.socks_proxy = config.socks_proxy.clone();
+    if let Some(port) = opts.chat_server_port {
+        // A second handle on the agent's database for `/i` (see below).
+        let agent_view = match SqliteStore::open(&agent_path, &key) {
+            Ok(s) => s,
+            Err(e) => fail(&format!("error opening {}: {e}", agent_path.display())),
+        };
+        let prepared = api_mode::Prepared {
+            store,
+            agent_store,
+            agent_view,
+            config,
+            files: files_config,
+        };
+        return api_mode::run(&opts, port, prepared).await;
+    }
     // A terminal gets the line editor; pipes (and -e) read plain lines.
     let interactive =
         opts.execute.is_none() && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
@@ -343,38 +394,8 @@ async fn main() {
         Ok(s) => s,
         Err(e) => fail(&format!("error opening {}: {e}", agent_path.display())),
     };
-    let mut config = AgentConfig::with_auth(servers);
-    // The privacy level: given (and saved for later starts), or saved, or standard. It
-    // also turns post-quantum encryption on for new contacts, as the reference (`IKPQOn`,
-    // `PQSupportOn`): our invitations carry a KEM key, and we use the one we join.
-    let level = match opts.net.privacy {
-        Some(l) => {
-            if let Err(e) = store.set_setting("privacy", l.as_str()) {
-                fail(&e.to_string());
-            }
-            l
-        }
-        None => match store.setting("privacy") {
-            Ok(Some(s)) => Level::parse(&s).unwrap_or_default(),
-            Ok(None) => Level::default(),
-            Err(e) => fail(&e.to_string()),
-        },
-    };
-    let privacy = simplex_chat::privacy::apply(level, &opts.net, &mut config);
-    // Files go through the same SOCKS proxy as messages (each XFTP relay on its own circuit).
-    files_config.client.socks_proxy = config.socks_proxy.clone();
-    if level != Level::Standard {
-        println!("privacy: {level} (/privacy shows what it sets)");
-    }
-    config.redundancy = usize::from(opts.redundancy);
-    if config.redundancy > config.servers.len() {
-        eprintln!(
-            "warning: --redundancy {} with {} server(s): new contacts get at most {} queue(s) \
-             per direction, one per server",
-            config.redundancy,
-            config.servers.len(),
-            config.servers.len()
-        );
+    if privacy.level != Level::Standard {
+        println!("privacy: {} (/privacy shows what it sets)", privacy.level);
     }
     let (agent, mut events) = match Agent::start(config, Box::new(agent_store)).await {
         Ok(a) => a,
@@ -423,6 +444,44 @@ async fn main() {
         chat.event(e).await;
     }
     agent.stop().await;
+}
+
+/// The agent's configuration from the command line.
+/// The agent's settings from the options, with the privacy level: given (and saved for
+/// later starts), or saved, or standard. The level also turns post-quantum encryption on for
+/// new contacts, as the reference (`IKPQOn`, `PQSupportOn`): our invitations carry a KEM
+/// key, and we use the one in an invitation we join.
+fn agent_config(
+    opts: &Opts,
+    servers: Vec<SmpServerWithAuth>,
+    store: &ChatStore,
+) -> (AgentConfig, Privacy) {
+    let mut config = AgentConfig::with_auth(servers);
+    let level = match opts.net.privacy {
+        Some(l) => {
+            if let Err(e) = store.set_setting("privacy", l.as_str()) {
+                fail(&e.to_string());
+            }
+            l
+        }
+        None => match store.setting("privacy") {
+            Ok(Some(s)) => Level::parse(&s).unwrap_or_default(),
+            Ok(None) => Level::default(),
+            Err(e) => fail(&e.to_string()),
+        },
+    };
+    let privacy = simplex_chat::privacy::apply(level, &opts.net, &mut config);
+    config.redundancy = usize::from(opts.redundancy);
+    if config.redundancy > config.servers.len() {
+        eprintln!(
+            "warning: --redundancy {} with {} server(s): new contacts get at most {} queue(s) \
+             per direction, one per server",
+            config.redundancy,
+            config.servers.len(),
+            config.servers.len()
+        );
+    }
+    (config, privacy)
 }
 
 type Events = tokio::sync::mpsc::UnboundedReceiver<simplex_agent::AgentEvent>;

@@ -9,6 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::protocol::Profile;
 
+mod api;
 pub mod files;
 pub mod groups;
 mod history;
@@ -250,6 +251,7 @@ impl ChatStore {
 
     /// The user's profile, if created.
     pub fn user(&self) -> Result<Option<Profile>, StoreError> {
+        let peer_type = self.user_peer_type()?;
         Ok(self
             .db
             .query_row(
@@ -259,6 +261,7 @@ impl ChatStore {
                     Ok(Profile {
                         display_name: r.get(0)?,
                         full_name: r.get(1)?,
+                        peer_type,
                     })
                 },
             )
@@ -273,6 +276,7 @@ impl ChatStore {
                full_name = excluded.full_name",
             [&p.display_name, &p.full_name],
         )?;
+        self.set_user_peer_type(p.peer_type)?;
         Ok(())
     }
 
@@ -375,6 +379,7 @@ impl ChatStore {
                     profile: Profile {
                         display_name: r.get(2)?,
                         full_name: r.get(3)?,
+                        peer_type: None,
                     },
                     conn_id: r.get(4)?,
                     ready: r.get(5)?,
@@ -558,6 +563,7 @@ impl ChatStore {
                     profile: Profile {
                         display_name: r.get(2)?,
                         full_name: r.get(3)?,
+                        peer_type: None,
                     },
                     inv_id: r.get(4)?,
                 })

@@ -699,7 +699,8 @@ mod tests {
                 "alice",
                 &Profile {
                     display_name: "alice".into(),
-                    full_name: "Alice".into()
+                    full_name: "Alice".into(),
+                    peer_type: None,
                 }
             ),
             "alice (Alice) deleted contact with you"
@@ -751,7 +752,8 @@ mod tests {
                 "bob",
                 &Profile {
                     display_name: "bob".into(),
-                    full_name: "Bob B".into()
+                    full_name: "Bob B".into(),
+                    peer_type: None,
                 }
             ),
             "bob (Bob B)"

@@ -19,6 +19,7 @@ fn alice() -> Profile {
     Profile {
         display_name: "alice".into(),
         full_name: "Alice".into(),
+        peer_type: None,
     }
 }
 

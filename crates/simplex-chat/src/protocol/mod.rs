@@ -58,6 +58,9 @@ pub struct Profile {
     /// An optional longer name (the reference always sends it, possibly empty).
     #[serde(default)]
     pub full_name: String,
+    /// A bot's profile says so (`peerType`, absent for people).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_type: Option<ChatPeerType>,
 }
 
 impl Profile {
@@ -66,8 +69,19 @@ impl Profile {
         Profile {
             display_name: display_name.to_owned(),
             full_name: String::new(),
+            peer_type: None,
         }
     }
+}
+
+/// Whether a profile is a person's or a bot's (`ChatPeerType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatPeerType {
+    /// A person.
+    Human,
+    /// A bot.
+    Bot,
 }
 
 /// What a short link's data carries for the app that opens it (`ContactShortLinkData`):
@@ -349,9 +363,13 @@ fn profile_param(params: &Value) -> Option<Profile> {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    let peer_type = p
+        .get("peerType")
+        .and_then(|t| serde_json::from_value(t.clone()).ok());
     Some(Profile {
         display_name,
         full_name,
+        peer_type,
     })
 }
 
@@ -372,6 +390,7 @@ mod tests {
             profile: Profile {
                 display_name: "bob".into(),
                 full_name: "Bob B".into(),
+                peer_type: None,
             },
             contact_req_id: Some("AAAA".into()),
         });

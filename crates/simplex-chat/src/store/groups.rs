@@ -266,6 +266,7 @@ fn member_row(r: &Row<'_>) -> rusqlite::Result<Member> {
         profile: Profile {
             display_name: r.get(7)?,
             full_name: r.get(8)?,
+            peer_type: None,
         },
         conn_id: r.get(9)?,
         contact_id: r.get(10)?,

@@ -1,0 +1,284 @@
+//! What the bot API sends: responses to commands and events, one tagged union
+//! (`ChatResponse` and `ChatEvent` of the reference, which share the `{"resp": …}`
+//! envelope), and the envelope itself.
+
+use serde::Serialize;
+
+use super::errors::ChatError;
+use super::items::{AChat, AChatItem};
+use super::types::{
+    Contact, CreatedConnLink, PendingContactConnection, Profile, User, UserContactLink,
+    UserContactRequest, UserInfo,
+};
+
+/// The reference release whose bot API this client implements: bot libraries check
+/// `versionInfo.version` against the releases they know. Our own version is beside it in
+/// [`CoreVersionInfo::simplex_rs_version`].
+pub const REFERENCE_CHAT_VERSION: &str = "6.5.4";
+/// The simplexmq release of that reference release's protocols.
+pub const REFERENCE_SIMPLEXMQ_VERSION: &str = "6.5.5.0";
+
+/// Versions (`CoreVersionInfo`), with ours added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CoreVersionInfo {
+    /// The reference chat release whose API this is.
+    pub version: String,
+    /// Its simplexmq release.
+    pub simplexmq_version: String,
+    /// The reference's commit field: here the name and version of this implementation.
+    pub simplexmq_commit: String,
+    /// This implementation's version (not in the reference: clients ignore it).
+    pub simplex_rs_version: String,
+}
+
+impl CoreVersionInfo {
+    /// Ours.
+    pub fn current() -> Self {
+        let ours = env!("CARGO_PKG_VERSION");
+        CoreVersionInfo {
+            version: REFERENCE_CHAT_VERSION.to_owned(),
+            simplexmq_version: REFERENCE_SIMPLEXMQ_VERSION.to_owned(),
+            simplexmq_commit: format!("simplex-rs {ours}"),
+            simplex_rs_version: ours.to_owned(),
+        }
+    }
+}
+
+/// A response or an event; the tag is the reference's constructor without its `CR` or
+/// `CEvt` prefix.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum ChatResponse {
+    /// The active user.
+    ActiveUser {
+        /// The user.
+        user: User,
+    },
+    /// All users.
+    UsersList {
+        /// The users.
+        users: Vec<UserInfo>,
+    },
+    /// The address was created.
+    UserContactLinkCreated {
+        /// The user.
+        user: User,
+        /// Its links.
+        conn_link_contact: CreatedConnLink,
+    },
+    /// The address.
+    UserContactLink {
+        /// The user.
+        user: User,
+        /// The address.
+        contact_link: UserContactLink,
+    },
+    /// The address's settings changed.
+    UserContactLinkUpdated {
+        /// The user.
+        user: User,
+        /// The address.
+        contact_link: UserContactLink,
+    },
+    /// The address was deleted.
+    UserContactLinkDeleted {
+        /// The user.
+        user: User,
+    },
+    /// A one-time invitation was created.
+    Invitation {
+        /// The user.
+        user: User,
+        /// Its links.
+        conn_link_invitation: CreatedConnLink,
+        /// The connection waiting for the other side.
+        connection: PendingContactConnection,
+    },
+    /// A one-time invitation was joined.
+    SentConfirmation {
+        /// The user.
+        user: User,
+        /// The connection.
+        connection: PendingContactConnection,
+        /// An incognito profile (never here).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        custom_user_profile: Option<Profile>,
+    },
+    /// A request was sent to an address.
+    SentInvitation {
+        /// The user.
+        user: User,
+        /// The connection.
+        connection: PendingContactConnection,
+        /// An incognito profile (never here).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        custom_user_profile: Option<Profile>,
+    },
+    /// The link is a contact's the user has.
+    ContactAlreadyExists {
+        /// The user.
+        user: User,
+        /// The contact.
+        contact: Contact,
+    },
+    /// A request is being accepted (a response to `/_accept`, or an event when requests
+    /// are accepted automatically).
+    AcceptingContactRequest {
+        /// The user.
+        user: User,
+        /// The new contact.
+        contact: Contact,
+    },
+    /// A request was rejected.
+    ContactRequestRejected {
+        /// The user.
+        user: User,
+        /// The request.
+        contact_request: UserContactRequest,
+    },
+    /// New items: sent ones (the response to a send) or received ones (an event).
+    NewChatItems {
+        /// The user.
+        user: User,
+        /// The items.
+        chat_items: Vec<AChatItem>,
+    },
+    /// The user's contacts.
+    ContactsList {
+        /// The user.
+        user: User,
+        /// The contacts.
+        contacts: Vec<Contact>,
+    },
+    /// A chat with its items.
+    ApiChat {
+        /// The user.
+        user: User,
+        /// The chat.
+        chat: AChat,
+    },
+    /// Chats with their last items.
+    ApiChats {
+        /// The user.
+        user: User,
+        /// The chats.
+        chats: Vec<AChat>,
+    },
+    /// A contact was deleted.
+    ContactDeleted {
+        /// The user.
+        user: User,
+        /// The contact.
+        contact: Contact,
+    },
+    /// Versions.
+    VersionInfo {
+        /// Ours.
+        version_info: CoreVersionInfo,
+        /// The chat database's migrations (not listed).
+        chat_migrations: Vec<String>,
+        /// The agent database's migrations (not listed).
+        agent_migrations: Vec<String>,
+    },
+    /// Done.
+    CmdOk {
+        /// The user.
+        #[serde(rename = "user_", skip_serializing_if = "Option::is_none")]
+        user: Option<User>,
+    },
+    /// A command failed.
+    ChatCmdError {
+        /// How.
+        chat_error: ChatError,
+    },
+    // Events from here on.
+    /// A contact is connected.
+    ContactConnected {
+        /// The user.
+        user: User,
+        /// The contact.
+        contact: Contact,
+    },
+    /// A request came to the address (when requests are not accepted automatically).
+    ReceivedContactRequest {
+        /// The user.
+        user: User,
+        /// The request.
+        contact_request: UserContactRequest,
+    },
+    /// The delivery status of sent items changed.
+    ChatItemsStatusesUpdated {
+        /// The user.
+        user: User,
+        /// The items.
+        chat_items: Vec<AChatItem>,
+    },
+    /// A contact deleted the user.
+    ContactDeletedByContact {
+        /// The user.
+        user: User,
+        /// The contact.
+        contact: Contact,
+    },
+    /// A relay is connected.
+    HostConnected {
+        /// `smp`.
+        protocol: &'static str,
+        /// Its host.
+        transport_host: String,
+    },
+    /// A relay was disconnected.
+    HostDisconnected {
+        /// `smp`.
+        protocol: &'static str,
+        /// Its host.
+        transport_host: String,
+    },
+    /// Something failed outside a command.
+    ChatError {
+        /// How.
+        chat_error: ChatError,
+    },
+}
+
+impl From<ChatError> for ChatResponse {
+    fn from(chat_error: ChatError) -> Self {
+        ChatResponse::ChatCmdError { chat_error }
+    }
+}
+
+/// One frame to a client: a response, with the request's `corrId`, or an event, without
+/// the key at all (`ChatSrvResponse`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiFrame<'a> {
+    /// The request's correlation ID.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corr_id: Option<&'a str>,
+    /// The response or event itself, never wrapped in `Ok`/`Right`.
+    pub resp: &'a ChatResponse,
+}
+
+impl ApiFrame<'_> {
+    /// Its JSON text.
+    pub fn to_json(&self) -> String {
+        // Records of strings, numbers, booleans and maps with string keys: serialising
+        // cannot fail; an empty object would be dropped by clients, never misread.
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
+    }
+}
+
+/// A request from a client (`ChatSrvRequest`): both fields required, others ignored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiRequest {
+    /// Any string; echoed on the response.
+    pub corr_id: String,
+    /// A chat command.
+    pub cmd: String,
+}
