@@ -346,35 +346,39 @@ impl<O: Output> Chat<O> {
                 self.print(lines);
             }
             Command::UpdateProfile(name) => self.update_profile(&name).await?,
-            Command::Tail { name, count } => {
-                let contact = match name {
-                    Some(n) => match self.contact(&n)? {
-                        Some(c) => Some(c),
-                        None => return Ok(()),
-                    },
-                    None => None,
-                };
-                let items = self
-                    .store
-                    .last_items(contact.as_ref().map(|c| c.id), count)?;
-                let now = Local::now();
-                let mut lines = Vec::new();
-                for it in &items {
-                    let cname = match &contact {
-                        Some(c) => c.name.clone(),
-                        None => self
-                            .store
-                            .contact_by_id(it.contact_id)?
-                            .map(|c| c.name)
-                            .unwrap_or_default(),
-                    };
-                    lines.extend(view::marked_item(now, &cname, it));
-                }
-                self.print(lines);
-            }
+            Command::Tail { name, count } => self.tail(name, count)?,
             Command::Help => self.print(view::help()),
             Command::Quit => {}
         }
+        Ok(())
+    }
+
+    /// `/tail [@NAME] [N]`: the last messages of a contact, or of all direct chats.
+    fn tail(&mut self, name: Option<String>, count: u32) -> Result<(), ChatError> {
+        let contact = match name {
+            Some(n) => match self.contact(&n)? {
+                Some(c) => Some(c),
+                None => return Ok(()),
+            },
+            None => None,
+        };
+        let items = self
+            .store
+            .last_items(contact.as_ref().map(|c| c.id), count)?;
+        let now = Local::now();
+        let mut lines = Vec::new();
+        for it in &items {
+            let cname = match &contact {
+                Some(c) => c.name.clone(),
+                None => self
+                    .store
+                    .contact_by_id(it.contact_id)?
+                    .map(|c| c.name)
+                    .unwrap_or_default(),
+            };
+            lines.extend(view::marked_item(now, &cname, it));
+        }
+        self.print(lines);
         Ok(())
     }
 
