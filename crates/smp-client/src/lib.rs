@@ -20,6 +20,7 @@ pub mod client;
 pub mod error;
 pub mod links;
 pub mod proxy;
+pub mod service;
 
 pub use client::{decrypt_message, ClientCommand, ClientConfig, ServerEvent, SmpClient};
 pub use error::ClientError;
