@@ -257,6 +257,7 @@ impl Server {
                 let shared = weak.upgrade().ok_or(())?;
                 let mut core = lock(&shared.core);
                 core.service_id_for(&mut rand::thread_rng(), now(), role, chain, hash)
+                    .map_err(drop)
             },
         ));
         // Further ports accept in their own tasks and hand connections to this loop, so every

@@ -282,7 +282,7 @@ impl Core {
         role: ServiceRole,
         chain: &[Vec<u8>],
         cert_hash: &[u8; 32],
-    ) -> Result<EntityId, ()> {
+    ) -> Result<EntityId, crate::store::StoreError> {
         let record = ServiceRecord {
             service_id: self.random_id(rng),
             role,
@@ -290,7 +290,7 @@ impl Core {
             cert_hash: cert_hash.to_vec(),
             created_at: now - now.rem_euclid(86_400),
         };
-        self.queues.get_or_create_service(record).map_err(drop)
+        self.queues.get_or_create_service(record)
     }
 
     /// The number of notifier services with a subscribed session.
