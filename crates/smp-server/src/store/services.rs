@@ -156,9 +156,11 @@ impl QueueStore {
         )
     }
 
-    /// The number of services of each role: (messaging, notifier).
-    pub fn service_counts(&self) -> (usize, usize) {
+    /// The control port's service counts (the reference's `EntityCounts`): messaging
+    /// services, notifier services, and the queues associated with each kind.
+    pub fn service_entity_counts(&self) -> [i64; 4] {
         use smp_proto::ServiceRole;
+        let n = |x: usize| i64::try_from(x).unwrap_or(i64::MAX);
         let count = |role| {
             self.services
                 .records
@@ -166,7 +168,14 @@ impl QueueStore {
                 .filter(|s| s.role == role)
                 .count()
         };
-        (count(ServiceRole::Messaging), count(ServiceRole::Notifier))
+        let queues =
+            |map: &HashMap<EntityId, HashSet<EntityId>>| map.values().map(HashSet::len).sum();
+        [
+            n(count(ServiceRole::Messaging)),
+            n(count(ServiceRole::Notifier)),
+            n(queues(&self.services.rcv_queues)),
+            n(queues(&self.services.ntf_queues)),
+        ]
     }
 
     /// Replays a `NEW_SERVICE` record.

@@ -219,6 +219,9 @@ fn service_records_of_a_reference_log_are_kept() {
         s.service_queue_count(&srv, ServiceParty::Recipient),
         Some(1)
     );
+    // The control port's counts: no messaging service, one notifier service, one queue
+    // associated as recipient and one as notifier.
+    assert_eq!(s.service_entity_counts(), [0, 1, 1, 1]);
     let compacted = fs::read_to_string(&path).expect("read");
     let lines: Vec<&str> = compacted.lines().collect();
     assert_eq!(
