@@ -354,3 +354,41 @@ fn service_commands_and_signatures_are_refused_without_a_service() {
     // Without the signature the same SUB is served.
     assert_eq!(h.reply(&s, r.req(&rid, Cmd::Sub)), Reply::Sok(None));
 }
+
+/// `verifyQueueTransmission` in a service session: `SUB` carries the service key's
+/// signature of the transmission, and the queue key signs the certificate hash before it;
+/// without the former, or with a wrong one, it is `SERVICE`; with the queue key over the
+/// bare transmission, `AUTH`. Other commands carry none.
+#[test]
+fn a_service_session_signs_sub_with_both_keys() {
+    let mut h = Harness::new();
+    let r = Party_::new();
+    let plain = session(1);
+    let (rid, _, _) = h.new_queue(&plain, &r, false, Some(QueueMode::Messaging));
+    let svc_key = simplex_crypto::PrivateKeyEd25519::generate(&mut OsRng);
+    let mut s = session(2);
+    s.service = Some(crate::core::SessionService {
+        id: vec![5; 24],
+        role: smp_proto::ServiceRole::Messaging,
+        cert_hash: [7; 32],
+        key: svc_key.public_key(),
+    });
+    assert_eq!(
+        h.reply(&s, r.req(&rid, Cmd::Sub)),
+        Reply::Err(ErrorKind::Service)
+    );
+    let mut req = r.req(&rid, Cmd::Sub);
+    req.service_sig = Some([0; 64]);
+    assert_eq!(h.reply(&s, req), Reply::Err(ErrorKind::Service));
+    let mut req = r.req(&rid, Cmd::Sub);
+    req.service_sig = Some(svc_key.sign(&req.authorized));
+    assert_eq!(h.reply(&s, req), Reply::Err(ErrorKind::Auth));
+    let mut req = r.req(&rid, Cmd::Sub);
+    let signed = [&[7u8; 32][..], &req.authorized].concat();
+    req.auth = Authorization::Signature(Signature::Ed25519(r.sign.sign(&signed)));
+    req.service_sig = Some(svc_key.sign(&req.authorized));
+    assert_eq!(h.reply(&s, req), Reply::Sok(Some(vec![5; 24])));
+    let mut req = r.req(&rid, Cmd::Que);
+    req.service_sig = Some(svc_key.sign(&req.authorized));
+    assert_eq!(h.reply(&s, req), Reply::Err(ErrorKind::Service));
+}
