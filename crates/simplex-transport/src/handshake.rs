@@ -21,14 +21,14 @@ use std::time::Duration;
 use openssl::ssl::SslContext;
 use openssl::x509::X509;
 use simplex_crypto::{
-    dh_x25519, sign, verify, KeyHash, PrivateKeyX25519, PrivateSignKey, PublicKeyX25519,
-    PublicSignKey,
+    dh_x25519, sign, verify, KeyHash, PrivateKeyEd25519, PrivateKeyX25519, PrivateSignKey,
+    PublicKeyEd25519, PublicKeyX25519, PublicSignKey,
 };
 use simplex_encoding::ShortBytes;
 use smp_proto::error::{HandshakeError as WireHandshakeError, TransportError as WireError};
 use smp_proto::handshake::{
-    CertChainPubKey, ClientHello, ServerHandshakeResponse, ServerHello, SignatureAlgorithm,
-    SignedKey,
+    CertChainPubKey, ClientHello, ClientHelloService, ServerHandshakeResponse, ServerHello,
+    ServiceRole, SignatureAlgorithm, SignedKey, SignedPubKey,
 };
 use smp_proto::version::{
     Version, VersionRange, CLIENT_VERSIONS, DELETED_EVENT_SMP_VERSION, ENCRYPTED_BLOCK_SMP_VERSION,
@@ -90,6 +90,50 @@ pub struct ServerSession {
     pub client_is_proxy: bool,
     /// Whether the client negotiated an ALPN protocol (else this is a legacy v6 session).
     pub alpn: bool,
+    /// The service this client connected as (v16), once its record was accepted.
+    pub service: Option<PeerService>,
+}
+
+/// A service client as the server knows it after the handshake (`THPeerClientService`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerService {
+    /// The service's ID on this server.
+    pub service_id: Vec<u8>,
+    /// Its role.
+    pub role: ServiceRole,
+    /// SHA-256 of its identity certificate (the only certificate of a self-signed chain,
+    /// else the second): prefixed to what queue keys sign in service-signed commands.
+    pub cert_hash: [u8; 32],
+    /// Its session key, signed by its TLS certificate: verifies service signatures.
+    pub key: PublicKeyEd25519,
+}
+
+/// Finds or makes the service ID for a service's role, TLS chain (DER, leaf first) and
+/// certificate hash (the reference's `getService` in `smpServerHandshake`); `Err` refuses
+/// the service (`HANDSHAKE BAD_SERVICE`).
+pub type ServiceLookup =
+    dyn Fn(ServiceRole, &[Vec<u8>], &[u8; 32]) -> Result<Vec<u8>, ()> + Send + Sync;
+
+/// A service client's credentials (SMP v16): its role and the TLS chain and key it presents.
+#[derive(Debug, Clone)]
+pub struct ServiceCredentials {
+    /// The role the service connects as.
+    pub role: ServiceRole,
+    /// The TLS chain (a self-signed certificate, or leaf and CA) and the leaf's key.
+    pub creds: Arc<ServerCredentials>,
+}
+
+/// A service session as the client knows it (`THClientService`).
+#[derive(Debug)]
+pub struct ClientService {
+    /// The service ID the server gave.
+    pub service_id: Vec<u8>,
+    /// The role.
+    pub role: ServiceRole,
+    /// SHA-256 of the identity certificate (see [`PeerService::cert_hash`]).
+    pub cert_hash: [u8; 32],
+    /// This session's Ed25519 key, signed into the hello: signs service signatures.
+    pub key: PrivateKeyEd25519,
 }
 
 impl std::fmt::Debug for ServerSession {
@@ -117,6 +161,8 @@ pub struct ClientSession {
     /// The chain and signed session key of the server's hello (from v7), as received: a
     /// proxy passes it on to its clients in `PKEY`.
     pub server_hello_key: Option<CertChainPubKey>,
+    /// The service session, when the client connected with service credentials at v16+.
+    pub service: Option<ClientService>,
 }
 
 /// A handshaken SMP connection: a block reader and a block writer, usable from two tasks,
@@ -157,6 +203,7 @@ pub struct ServerTransport {
     identity: KeyHash,
     versions: VersionRange,
     handshake_timeout: Duration,
+    services: Option<Arc<ServiceLookup>>,
 }
 
 impl std::fmt::Debug for ServerTransport {
@@ -180,14 +227,22 @@ impl ServerTransport {
         };
         let identity = creds.identity()?;
         Ok(ServerTransport {
-            ctx: tls::server_context(creds)?,
+            ctx: tls::server_context_asking_client_certs(creds)?,
             chain_der: creds.chain_der()?,
             sign_key,
             sign_alg,
             identity,
             versions: SERVER_VERSIONS,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            services: None,
         })
+    }
+
+    /// Serves service clients (v16): `lookup` gives a service its ID. Without it a service
+    /// record in a hello is refused with `HANDSHAKE BAD_SERVICE`.
+    pub fn with_services(mut self, lookup: Arc<ServiceLookup>) -> Self {
+        self.services = Some(lookup);
+        self
     }
 
     /// Offers another version range (tests, or a server pinned to older versions).
@@ -264,18 +319,33 @@ impl ServerTransport {
         }
         let server_versions =
             VersionRange::new(versions.min, client.version).map_err(|_| TransportError::Version)?;
-        if client.client_service.is_some() && client.version >= SERVICE_CERTS_SMP_VERSION {
-            // Service clients are not served yet: refuse as the reference does when it cannot
-            // use the service record.
-            let refusal = ServerHandshakeResponse::Error(WireError::Handshake(
-                WireHandshakeError::BadService,
-            ));
-            let block = refusal
-                .encode_block()
-                .map_err(|_| TransportError::LargeMsg)?;
-            writer.write_raw(&block).await?;
-            return Err(HandshakeError::BadService.into());
-        }
+        let service = match &client.client_service {
+            Some(svc) if client.version >= SERVICE_CERTS_SMP_VERSION => {
+                // The answer goes before block encryption starts, as the reference's.
+                let (answer, result) = match self.check_service(info, svc) {
+                    Ok(ps) => (
+                        ServerHandshakeResponse::ServiceId(
+                            ShortBytes::from_slice(&ps.service_id)
+                                .map_err(|_| TransportError::LargeMsg)?,
+                        ),
+                        Ok(ps),
+                    ),
+                    Err(e) => (
+                        ServerHandshakeResponse::Error(WireError::Handshake(match e {
+                            HandshakeError::BadAuth => WireHandshakeError::BadAuth,
+                            _ => WireHandshakeError::BadService,
+                        })),
+                        Err(e),
+                    ),
+                };
+                let block = answer
+                    .encode_block()
+                    .map_err(|_| TransportError::LargeMsg)?;
+                writer.write_raw(&block).await?;
+                Some(result?)
+            }
+            _ => None,
+        };
         let secret = client.dh_key.as_ref().map(|k| dh_x25519(k, &dh_private));
         let block_encryption = match &secret {
             Some(secret) if uses_block_encryption(client.version, client.proxy_server) => {
@@ -297,6 +367,43 @@ impl ServerTransport {
             client_dh_key: client.dh_key,
             client_is_proxy: client.proxy_server,
             alpn,
+            service,
+        })
+    }
+
+    /// Checks a service record against the TLS client chain (the reference's
+    /// `getClientService`): the same chain, a session key signed by its leaf, then its ID.
+    fn check_service(
+        &self,
+        info: &TlsInfo,
+        svc: &ClientHelloService,
+    ) -> Result<PeerService, HandshakeError> {
+        let chain = &svc.cert_key.cert_chain;
+        if info.peer_chain != *chain {
+            return Err(HandshakeError::BadAuth);
+        }
+        let (leaf, id) = match chain.as_slice() {
+            [cert] => (cert, cert),
+            [leaf, id, ..] if chain.len() <= 4 => (leaf, id),
+            _ => return Err(HandshakeError::BadAuth),
+        };
+        let leaf_key = leaf_sign_key(leaf).map_err(|_| HandshakeError::BadAuth)?;
+        let sk = &svc.cert_key.signed_key;
+        let SignedPubKey::Ed25519(key) = sk.signed_key() else {
+            return Err(HandshakeError::BadAuth);
+        };
+        if !verify(&leaf_key, sk.signature(), sk.signed_bytes()) {
+            return Err(HandshakeError::BadAuth);
+        }
+        let cert_hash = openssl::sha::sha256(id);
+        let lookup = self.services.as_ref().ok_or(HandshakeError::BadService)?;
+        let service_id =
+            lookup(svc.role, chain, &cert_hash).map_err(|()| HandshakeError::BadService)?;
+        Ok(PeerService {
+            service_id,
+            role: svc.role,
+            cert_hash,
+            key,
         })
     }
 }
@@ -367,6 +474,9 @@ pub struct ClientTransportConfig {
     /// Connect through this SOCKS5 proxy ([`connect_host`] only): the host goes to it as
     /// given, a name unresolved.
     pub socks: Option<SocksRoute>,
+    /// Connect as a service (v16): the TLS client certificate and the hello's service
+    /// record; the server's answer gives the session its service ID.
+    pub service: Option<ServiceCredentials>,
 }
 
 /// A SOCKS5 proxy to connect through and this connection's credentials for it.
@@ -386,6 +496,7 @@ impl Default for ClientTransportConfig {
             proxy_server: false,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             socks: None,
+            service: None,
         }
     }
 }
@@ -438,7 +549,10 @@ async fn connect_over(
     config: &ClientTransportConfig,
     client_key: Option<&PrivateKeyX25519>,
 ) -> Result<ClientConnection, TransportError> {
-    let ctx = tls::client_context_with_alpn(&config.alpn)?;
+    let ctx = match &config.service {
+        Some(svc) => tls::client_context_with_cert(&config.alpn, &svc.creds)?,
+        None => tls::client_context_with_alpn(&config.alpn)?,
+    };
     let (stream, info) = tls::connect(&ctx, tcp, key_hash).await?;
     let (mut reader, mut writer) = split(stream);
     let session = client_handshake(
@@ -494,15 +608,49 @@ async fn client_handshake(
         Some(ck) => Some(check_cert_key(ck, key_hash, &server_cert_key)?),
     };
     let version = common.max;
+    let service_hello = match &config.service {
+        Some(svc) if version >= SERVICE_CERTS_SMP_VERSION => Some(service_hello(svc)?),
+        _ => None,
+    };
     let reply = ClientHello {
         version,
         key_hash: key_hash.clone(),
         dh_key: client_key.map(PrivateKeyX25519::public_key),
         proxy_server: config.proxy_server,
-        client_service: None,
+        client_service: service_hello.as_ref().map(|(hello, _, _)| hello.clone()),
     };
     let block = reply.encode_block().map_err(|_| TransportError::LargeMsg)?;
     writer.write_raw(&block).await?;
+    let service = match service_hello {
+        None => None,
+        Some((hello, cert_hash, key)) => {
+            let block = reader.read_raw().await?;
+            match ServerHandshakeResponse::decode_block(block) {
+                Ok(ServerHandshakeResponse::ServiceId(id)) => Some(ClientService {
+                    service_id: id.as_slice().to_vec(),
+                    role: hello.role,
+                    cert_hash,
+                    key,
+                }),
+                Ok(ServerHandshakeResponse::Error(e)) => {
+                    return Err(match e {
+                        WireError::Handshake(WireHandshakeError::BadAuth) => {
+                            HandshakeError::BadAuth.into()
+                        }
+                        WireError::Handshake(WireHandshakeError::Parse) => {
+                            HandshakeError::Parse.into()
+                        }
+                        WireError::Handshake(WireHandshakeError::Identity) => {
+                            HandshakeError::Identity.into()
+                        }
+                        WireError::Version => TransportError::Version,
+                        _ => HandshakeError::BadService.into(),
+                    })
+                }
+                Err(_) => return Err(HandshakeError::Parse.into()),
+            }
+        }
+    };
     // The server keys its chains from the key it signed into the hello; without that key
     // (below v7) there is nothing to agree on, and no version below v7 encrypts blocks.
     let secret = match (client_key, &server_dh_key) {
@@ -532,7 +680,43 @@ async fn client_handshake(
         server_cert_key,
         server_chain: info.peer_chain.clone(),
         server_hello_key: hello.cert_key,
+        service,
     })
+}
+
+/// The hello's service record: a fresh Ed25519 session key signed by the service's TLS key,
+/// with the certificate hash the server will compute and the session key.
+fn service_hello(
+    svc: &ServiceCredentials,
+) -> Result<(ClientHelloService, [u8; 32], PrivateKeyEd25519), TransportError> {
+    let bad = |e: &dyn std::fmt::Display| TransportError::Credentials(format!("service: {e}"));
+    let key_der = svc.creds.private_key_der()?;
+    let sign_key = PrivateSignKey::from_der(&key_der).map_err(|e| bad(&e))?;
+    let alg = match sign_key {
+        PrivateSignKey::Ed25519(_) => SignatureAlgorithm::Ed25519,
+        PrivateSignKey::Ed448(_) => SignatureAlgorithm::Ed448,
+    };
+    let session_key = PrivateKeyEd25519::generate(&mut rand::rngs::OsRng);
+    let signed_key =
+        SignedKey::build_key(SignedPubKey::Ed25519(session_key.public_key()), alg, |b| {
+            sign(&sign_key, b)
+        })
+        .map_err(|e| bad(&e))?;
+    let chain = svc.creds.chain_der()?;
+    let id = match chain.as_slice() {
+        [cert] => cert,
+        [_, id, ..] => id,
+        [] => return Err(bad(&"empty chain")),
+    };
+    let cert_hash = openssl::sha::sha256(id);
+    let hello = ClientHelloService {
+        role: svc.role,
+        cert_key: CertChainPubKey {
+            cert_chain: chain,
+            signed_key,
+        },
+    };
+    Ok((hello, cert_hash, session_key))
 }
 
 /// The chain in the hello must name the pinned identity (its second certificate), and the
@@ -555,7 +739,7 @@ fn check_cert_key(
     if !verify(tls_leaf_key, sk.signature(), sk.signed_bytes()) {
         return Err(bad());
     }
-    Ok(*sk.key())
+    sk.key().copied().ok_or_else(bad)
 }
 
 /// Checks a relay's chain and signed session key as a proxy's client receives them in `PKEY`
@@ -589,7 +773,7 @@ pub fn verify_relay_key(
     if !verify(&leaf_key, sk.signature(), sk.signed_bytes()) {
         return Err(identity());
     }
-    Ok(*sk.key())
+    sk.key().copied().ok_or_else(identity)
 }
 
 /// OpenSSL's verification of `leaf` through `intermediates` up to the trusted `ca`.

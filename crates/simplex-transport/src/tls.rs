@@ -66,6 +66,8 @@ pub const SIGNATURE_ALGORITHMS: &str = "ed25519:ed448";
 const X509_SELF_SIGNED_IN_CHAIN: i32 = 19;
 /// X.509 error: the only certificate is self-signed (`X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT`).
 const X509_DEPTH_ZERO_SELF_SIGNED: i32 = 18;
+/// `X509_V_ERR_INVALID_PURPOSE`.
+const X509_INVALID_PURPOSE: i32 = 26;
 
 /// A TLS stream over TCP.
 pub type TlsStream = SslStream<TcpStream>;
@@ -130,6 +132,60 @@ pub fn server_context_with_sni(
 }
 
 /// The reference's `defaultSupportedParamsHTTPS`, for a relay that also serves browsers.
+/// A server context that asks every client for a certificate, which only service clients
+/// send (SMP v16: the reference's `askClientCert`, `[TRANSPORT] accept_service_credentials`,
+/// on by default). A chain of one self-signed certificate, or of 2 to 4 ending in a
+/// self-signed CA, is accepted when it verifies (signatures and dates); a client without a
+/// certificate is accepted too. The chain is in [`TlsInfo::peer_chain`] after [`accept`].
+pub fn server_context_asking_client_certs(
+    creds: &ServerCredentials,
+) -> Result<SslContext, TransportError> {
+    let mut b = server_builder(creds, SERVER_ALPN_WIRE)?;
+    b.set_verify_callback(SslVerifyMode::PEER, |preverify_ok, ctx| {
+        let chain_len = ctx.chain().map_or(0, |c| c.len());
+        if chain_len > 4 {
+            return false;
+        }
+        if preverify_ok {
+            return true;
+        }
+        let err = ctx.error().as_raw();
+        let depth = ctx.error_depth() as usize;
+        // No trust store: the chain's own self-signed root is the anchor, as the reference
+        // validates a service chain against its last (or only) certificate; nor does it
+        // check key usage purposes (a service may present its server certificate).
+        (err == X509_DEPTH_ZERO_SELF_SIGNED && chain_len == 1)
+            || (err == X509_SELF_SIGNED_IN_CHAIN && depth + 1 == chain_len)
+            || err == X509_INVALID_PURPOSE
+    });
+    Ok(b.build())
+}
+
+/// A client context that presents `creds` (chain and key) when the server asks for a
+/// certificate: a service client's TLS credentials (SMP v16).
+pub fn client_context_with_cert(
+    alpn: &[Vec<u8>],
+    creds: &ServerCredentials,
+) -> Result<SslContext, TransportError> {
+    let mut b = SslContext::builder(SslMethod::tls_client())?;
+    common_policy(&mut b)?;
+    let wire = alpn_wire(alpn);
+    if !wire.is_empty() {
+        b.set_alpn_protos(&wire)?;
+    }
+    let (leaf, rest) = creds
+        .chain()
+        .split_first()
+        .ok_or_else(|| TransportError::Credentials("empty chain".into()))?;
+    b.set_certificate(leaf)?;
+    for cert in rest {
+        b.add_extra_chain_cert(cert.clone())?;
+    }
+    b.set_private_key(creds.private_key())?;
+    b.check_private_key()?;
+    Ok(b.build())
+}
+
 fn https_policy(b: &mut SslContextBuilder) -> Result<(), TransportError> {
     b.set_ciphersuites(
         "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256",
@@ -356,10 +412,23 @@ pub async fn accept(
         .map_err(|e| handshake_error(e, None))?;
     let ssl = stream.ssl();
     let session_id = finished(ssl, true)?;
+    // On the server side OpenSSL's peer chain leaves out the leaf: put it first.
+    let mut peer_chain = Vec::new();
+    if let Some(leaf) = ssl.peer_certificate() {
+        peer_chain.push(leaf.to_der()?);
+        if let Some(rest) = ssl.peer_cert_chain() {
+            for c in rest {
+                let der = c.to_der()?;
+                if peer_chain.first() != Some(&der) {
+                    peer_chain.push(der);
+                }
+            }
+        }
+    }
     let info = TlsInfo {
         session_id,
         alpn: ssl.selected_alpn_protocol().map(<[u8]>::to_vec),
-        peer_chain: Vec::new(),
+        peer_chain,
         resumed: ssl.session_reused(),
     };
     Ok((stream, info))

@@ -83,6 +83,10 @@ struct Args {
     /// Samples of each of the four kinds of the auth timing scenario.
     #[arg(long)]
     auth_samples: Option<usize>,
+    /// The highest SMP version the clients offer (e.g. 10: no block encryption, which
+    /// starts at 11); by default the client's whole range, 6–18.
+    #[arg(long)]
+    client_max_version: Option<u16>,
 }
 
 /// Sizes after defaults and `--quick`.
@@ -552,6 +556,9 @@ fn main() {
         return;
     }
     let args = Args::parse();
+    if let Some(v) = args.client_max_version {
+        let _ = scenarios::CLIENT_MAX_VERSION.set(v);
+    }
     let json_path = args.json.clone();
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

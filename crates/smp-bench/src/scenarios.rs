@@ -29,15 +29,24 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// relay's per-queue quota of 128).
 const WINDOW: usize = 8;
 
+/// The highest SMP version the benchmark's clients offer (`--client-max-version`; the
+/// default is the client's whole range, 6–18). Below 11 the relay does not encrypt blocks.
+pub static CLIENT_MAX_VERSION: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+
 /// A client configuration for benchmarking: no keep-alive pings, long waits, deep event
-/// channel.
+/// channel, versions capped by [`CLIENT_MAX_VERSION`].
 pub fn client_config() -> ClientConfig {
-    ClientConfig {
+    let mut config = ClientConfig {
         command_timeout: Duration::from_secs(300),
         ping_interval: Duration::ZERO,
         event_capacity: 4096,
         ..ClientConfig::default()
+    };
+    if let Some(&max) = CLIENT_MAX_VERSION.get() {
+        let v = &mut config.transport.versions;
+        v.max = v.max.min(smp_proto::Version(max)).max(v.min);
     }
+    config
 }
 
 /// Connects, retrying for up to `patience` (a restarting server may refuse at first).

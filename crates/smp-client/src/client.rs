@@ -98,12 +98,14 @@ struct Pending {
 }
 
 /// State shared with the receive task.
-struct Shared {
+pub(crate) struct Shared {
     params: SessionParams,
     server_dh_key: Option<PublicKeyX25519>,
     server_hello_key: Option<CertChainPubKey>,
     /// The secret of this client's hello key and the server's session key (proxies only).
     session_secret: Option<DhSecretX25519>,
+    /// The service session (v16), when connected with service credentials.
+    pub(crate) service: Option<handshake::ClientService>,
     pending: Mutex<HashMap<Vec<u8>, Pending>>,
     closed: AtomicBool,
     /// Taken (dropped) on close, so that the event stream ends with the connection.
@@ -315,6 +317,7 @@ impl SmpClient {
         config: ClientConfig,
         hello_key: Option<&PrivateKeyX25519>,
     ) -> (SmpClient, mpsc::Receiver<ServerEvent>) {
+        let mut conn = conn;
         let (events, events_rx) = mpsc::channel(config.event_capacity.max(1));
         let session_secret = match (hello_key, &conn.session.server_dh_key) {
             (Some(own), Some(server)) => Some(dh_x25519(server, own)),
@@ -325,6 +328,7 @@ impl SmpClient {
             server_dh_key: conn.session.server_dh_key,
             server_hello_key: conn.session.server_hello_key.clone(),
             session_secret,
+            service: conn.session.service.take(),
             pending: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
             events: Mutex::new(Some(events)),
@@ -345,6 +349,10 @@ impl SmpClient {
             *slot = tasks;
         }
         (SmpClient { handle }, events_rx)
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.handle.shared
     }
 
     /// The negotiated SMP version.
@@ -507,11 +515,23 @@ impl SmpClient {
         let body = cmd.command.to_bytes(v);
         let tfa = TransmissionForAuth::new(v, &params.session_id, &corr_id, cmd.entity_id, &body)
             .map_err(ClientError::Encode)?;
-        let auth = match cmd.key {
-            None => None,
-            Some(key) => Some(self.authorize(key, &corr_id, tfa.for_auth())?),
+        let (auth, service_sig) = match cmd.key {
+            None => (None, None),
+            Some(key) => match self.service_signing(&cmd.command) {
+                // A service-signed command: the queue key signs the certificate hash and the
+                // transmission, the service key the transmission.
+                Some(svc) => {
+                    let mut t = svc.cert_hash.to_vec();
+                    t.extend_from_slice(tfa.for_auth());
+                    let auth = self.authorize(key, &corr_id, &t)?;
+                    (Some(auth), Some(svc.key.sign(tfa.for_auth())))
+                }
+                None => (Some(self.authorize(key, &corr_id, tfa.for_auth())?), None),
+            },
         };
-        let t = tfa.encode(auth.as_deref()).map_err(ClientError::Encode)?;
+        let t = tfa
+            .encode_with_service(auth.as_deref(), service_sig.as_ref())
+            .map_err(ClientError::Encode)?;
         if t.len() > MAX_TRANSMISSION_SIZE {
             return Err(ClientError::Encode(ProtoError::TooLarge {
                 len: t.len(),

@@ -32,6 +32,9 @@ pub enum ClientError {
     /// (`TENoServerAuth`).
     #[error("the server sent no session key to authorize with")]
     NoServerAuth,
+    /// A service command on a session that is not a service session (`PCEServiceUnavailable`).
+    #[error("not a service session")]
+    NoService,
     /// The command could not be encoded (too large for a block, or a field too long).
     #[error("command could not be encoded: {0}")]
     Encode(ProtoError),

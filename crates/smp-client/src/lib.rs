@@ -7,7 +7,8 @@
 //! to an event stream, keep-alive pings, time-outs, and decrypting delivered messages;
 //! private message routing ([`proxy`]): a sender's `PRXY`/`PFWD` through a proxy, a proxy's
 //! `RFWD` to a relay; and queue creation with short links and the link commands of v15
-//! ([`links`]). It speaks SMP v6–v18 and takes the highest version the relay offers; from v11
+//! ([`links`]); a notifier service's session with its TLS client certificate (v16,
+//! [`service`]: service-signed `NEW`/`SUB`/`NSUB`, `NSUBS`). It speaks SMP v6–v18 and takes the highest version the relay offers; from v11
 //! its hello key makes the relay encrypt the session's blocks.
 //! It leaves out everything above one server: reconnection policy, many servers, queue
 //! rotation and end-to-end encryption belong to the agent. It sits above `smp-proto` and
@@ -21,6 +22,7 @@ pub mod error;
 pub mod hosts;
 pub mod links;
 pub mod proxy;
+pub mod service;
 
 pub use client::{decrypt_message, ClientCommand, ClientConfig, ServerEvent, SmpClient};
 pub use error::ClientError;

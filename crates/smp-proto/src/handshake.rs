@@ -27,6 +27,7 @@ use crate::version::{
     Version, VersionRange, AUTH_CMDS_SMP_VERSION, LEGACY_SERVER_VERSIONS,
     PROXY_SERVER_HANDSHAKE_SMP_VERSION, SERVER_VERSIONS, SERVICE_CERTS_SMP_VERSION,
 };
+use simplex_crypto::PublicKeyEd25519;
 
 const OID_ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 const OID_ED448: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x71];
@@ -40,7 +41,26 @@ pub enum SignatureAlgorithm {
     Ed448,
 }
 
-/// An X25519 key signed with a certificate's key (`SignedExact PubKey`), kept as received.
+/// The public key inside a [`SignedKey`]: an X25519 session key (server hellos, `PKEY`) or
+/// an Ed25519 session key (a service's hello, v16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignedPubKey {
+    /// An X25519 key.
+    X25519(PublicKeyX25519),
+    /// An Ed25519 key.
+    Ed25519(PublicKeyEd25519),
+}
+
+impl SignedPubKey {
+    fn to_der(self) -> Vec<u8> {
+        match self {
+            SignedPubKey::X25519(k) => k.to_der(),
+            SignedPubKey::Ed25519(k) => k.to_der(),
+        }
+    }
+}
+
+/// A public key signed with a certificate's key (`SignedExact PubKey`), kept as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedKey {
     der: Vec<u8>,
@@ -48,7 +68,7 @@ pub struct SignedKey {
     object_end: usize,
     algorithm: SignatureAlgorithm,
     signature: Signature,
-    key: PublicKeyX25519,
+    key: SignedPubKey,
 }
 
 fn der_len(len: usize, out: &mut Vec<u8>) {
@@ -104,6 +124,15 @@ impl SignedKey {
         algorithm: SignatureAlgorithm,
         sign: impl FnOnce(&[u8]) -> Signature,
     ) -> Result<SignedKey, ProtoError> {
+        Self::build_key(SignedPubKey::X25519(*key), algorithm, sign)
+    }
+
+    /// [`SignedKey::build`] for any key kind (a service signs an Ed25519 session key).
+    pub fn build_key(
+        key: SignedPubKey,
+        algorithm: SignatureAlgorithm,
+        sign: impl FnOnce(&[u8]) -> Signature,
+    ) -> Result<SignedKey, ProtoError> {
         let mut object = Vec::with_capacity(46);
         der_tlv(0x30, &key.to_der(), &mut object);
         let signature = sign(&object);
@@ -134,11 +163,12 @@ impl SignedKey {
             der,
             algorithm,
             signature,
-            key: *key,
+            key,
         })
     }
 
-    /// Parses the DER of the signed object (strictly: one X25519 key, Ed25519 or Ed448).
+    /// Parses the DER of the signed object (strictly: one X25519 or Ed25519 key, signed with
+    /// Ed25519 or Ed448).
     pub fn from_der(der: &[u8]) -> Result<SignedKey, DecodeError> {
         let mut outer = Reader::new(der);
         let (_, content) = read_tlv(&mut outer, 0x30)?;
@@ -146,8 +176,12 @@ impl SignedKey {
         let header = der.len() - content.len();
         let mut r = Reader::new(content);
         let (object, object_content) = read_tlv(&mut r, 0x30)?;
-        let key = PublicKeyX25519::from_der(object_content)
-            .map_err(|_| DecodeError::Invalid("signed X25519 key"))?;
+        let key = match PublicKeyX25519::from_der(object_content) {
+            Ok(k) => SignedPubKey::X25519(k),
+            Err(_) => PublicKeyEd25519::from_der(object_content)
+                .map(SignedPubKey::Ed25519)
+                .map_err(|_| DecodeError::Invalid("signed key"))?,
+        };
         let (_, alg) = read_tlv(&mut r, 0x30)?;
         let algorithm = match alg {
             OID_ED25519 => SignatureAlgorithm::Ed25519,
@@ -202,9 +236,17 @@ impl SignedKey {
         &self.signature
     }
 
-    /// The signed key.
-    pub fn key(&self) -> &PublicKeyX25519 {
-        &self.key
+    /// The signed key, when it is an X25519 key (server hellos, `PKEY`).
+    pub fn key(&self) -> Option<&PublicKeyX25519> {
+        match &self.key {
+            SignedPubKey::X25519(k) => Some(k),
+            SignedPubKey::Ed25519(_) => None,
+        }
+    }
+
+    /// The signed key of either kind.
+    pub fn signed_key(&self) -> SignedPubKey {
+        self.key
     }
 }
 

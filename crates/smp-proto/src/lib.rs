@@ -48,7 +48,7 @@ pub use error::{
 };
 pub use handshake::{
     CertChainPubKey, ClientHello, ClientHelloService, ServerHandshakeResponse, ServerHello,
-    ServiceRole, SignedKey,
+    ServiceRole, SignedKey, SignedPubKey,
 };
 pub use keys::KeyHash;
 pub use message::{Message, RcvMessage, RcvMsgBody};

@@ -67,11 +67,10 @@ pub const CLIENT_NOTICES_SMP_VERSION: Version = Version(18);
 pub const MIN_SMP_VERSION: Version = Version(6);
 /// The highest SMP version this implementation encodes and parses (`currentClientSMPRelayVersion`).
 pub const MAX_SMP_VERSION: Version = Version(18);
-/// The highest version our relay offers: every duty of v10–v15 is served (`DELD`, block
-/// encryption and its message size, `BLOCKED`, the proxy flag, short links); services (v16)
-/// and notifier credentials in `NEW` (v17) are not yet, so it stays at v15 until they are
-/// (the protocol types here speak up to [`MAX_SMP_VERSION`]).
-pub const MAX_SERVER_SMP_VERSION: Version = Version(15);
+/// The highest version our relay offers (the reference's `supportedServerSMPRelayVRange`):
+/// every duty of v10–v18 is served, notifier services of v16 included (recipient services'
+/// `SUBS` is answered `CMD PROHIBITED`, as the reference does).
+pub const MAX_SERVER_SMP_VERSION: Version = Version(18);
 /// The range the relay offers when the client negotiated an ALPN protocol.
 pub const SERVER_VERSIONS: VersionRange = VersionRange {
     min: MIN_SMP_VERSION,

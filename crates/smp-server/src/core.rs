@@ -13,8 +13,11 @@ use std::sync::Arc;
 
 use rand_core::{CryptoRng, RngCore};
 use simplex_crypto::nacl::CbAuthenticator;
-use simplex_crypto::{PrivateKeyX25519, PublicAuthKey, PublicKeyX25519, Signature};
+use simplex_crypto::{
+    PrivateKeyX25519, PublicAuthKey, PublicKeyEd25519, PublicKeyX25519, Signature,
+};
 use smp_proto::message::RCV_MSG_BODY_PADDED_LEN;
+use smp_proto::ServiceRole;
 
 use crate::msg_store::{MsgStore, NtfStore, DEFAULT_MESSAGE_TTL, DEFAULT_NTF_TTL};
 use crate::stats::{inc, Stats};
@@ -59,7 +62,8 @@ pub enum Cmd {
     LGet,
     /// `RKEY`: replace a contact queue's recipient keys.
     RKey(Vec<PublicAuthKey>),
-    /// `SUBS` (v16): subscribe a service's queues (this relay serves no services).
+    /// `SUBS` (v16): subscribe a messaging service's queues (refused with `CMD PROHIBITED`,
+    /// as the reference does).
     Subs,
     /// `NSUBS` (v16): subscribe a notification service's queues.
     NSubs,
@@ -148,9 +152,9 @@ pub struct Request {
     pub auth: Authorization,
     /// The bytes the authorization covers.
     pub authorized: Vec<u8>,
-    /// v16: the transmission carries a service signature (this relay has no service
-    /// sessions, so it is refused with `ERR SERVICE`).
-    pub service_sig: bool,
+    /// v16: the service signature after the authorization, if any (required of `NEW`,
+    /// `SUB` and `NSUB` in a service session, refused elsewhere with `ERR SERVICE`).
+    pub service_sig: Option<[u8; 64]>,
     /// The command.
     pub cmd: Cmd,
 }
@@ -239,6 +243,8 @@ pub enum Reply {
         /// v17: the notifier ID and the server's DH key for notifications, when `NEW` asked
         /// for notifier credentials.
         ntf: Option<(EntityId, PublicKeyX25519)>,
+        /// v16: the service the queue was made by (a service session's `NEW`).
+        service_id: Option<EntityId>,
     },
     /// `LNK` (v15): the sender ID and the link data.
     Lnk {
@@ -251,8 +257,14 @@ pub enum Reply {
     },
     /// `OK`
     Ok,
-    /// `SOK` without a service: `SUB`/`NSUB` succeeded (sent as `OK` before v16).
-    Sok,
+    /// `SOK`: `SUB`/`NSUB` succeeded, with the session's service, if any (sent as `OK`
+    /// before v16).
+    Sok(Option<EntityId>),
+    /// `SOKS` (v16): `NSUBS` subscribed this many queues.
+    Soks(i64),
+    /// `ENDS` (v16): this many of the service's queue subscriptions moved to another
+    /// session of the service.
+    Ends(i64),
     /// `MSG`: message ID and the encrypted, padded body.
     Msg {
         /// Message ID.
@@ -313,6 +325,22 @@ pub struct Session {
     pub version: u16,
     /// The server's X25519 session key (from the handshake), for authenticators.
     pub server_dh_key: Option<PrivateKeyX25519>,
+    /// The service this session is (v16), as its handshake established.
+    pub service: Option<SessionService>,
+}
+
+/// A service session's identity (`THPeerClientService`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionService {
+    /// The service ID.
+    pub id: EntityId,
+    /// The role it connected as.
+    pub role: ServiceRole,
+    /// SHA-256 of its identity certificate: queue keys sign it before the transmission in
+    /// service-signed commands.
+    pub cert_hash: [u8; 32],
+    /// Its session key: verifies service signatures and `NSUBS`.
+    pub key: PublicKeyEd25519,
 }
 
 /// Core configuration (from the INI file).
@@ -366,6 +394,11 @@ struct Sub {
 struct ClientState {
     subs: HashMap<EntityId, Sub>,
     ntf_subs: HashSet<EntityId>,
+    /// A notifier service session: the service's queues subscribed on it (`NSUB`s that
+    /// associated a queue, or the count `NSUBS` found).
+    ntf_service_subs: i64,
+    /// `NSUBS` was done on this session.
+    ntf_service_subscribed: bool,
 }
 
 /// The relay state.
@@ -381,6 +414,9 @@ pub struct Core {
     config: CoreConfig,
     subscribers: HashMap<EntityId, ClientId>,
     ntf_subscribers: HashMap<EntityId, ClientId>,
+    /// The session each notifier service is subscribed on (its queues' notifications go
+    /// there).
+    ntf_service_subscribers: HashMap<EntityId, ClientId>,
     /// Subscribed notifiers with notifications kept in `ntfs` because their connection was
     /// backed up: new ones join those (in order) until [`Core::take_kept_ntfs`] hands them on.
     ntf_kept: HashSet<EntityId>,
@@ -399,6 +435,7 @@ impl Core {
             config,
             subscribers: HashMap::new(),
             ntf_subscribers: HashMap::new(),
+            ntf_service_subscribers: HashMap::new(),
             ntf_kept: HashSet::new(),
             clients: HashMap::new(),
             stats: Arc::default(),
@@ -439,7 +476,9 @@ impl Core {
     ) -> Vec<Outgoing> {
         let mut out = Vec::new();
         let mut req = req;
-        let reply = if self.refuses_service(&req) {
+        let reply = if let Some(e) = self.service_refusal(session, &req) {
+            Reply::Err(e)
+        } else if matches!(req.cmd, Cmd::Subs | Cmd::NSubs) && !verified {
             Reply::Err(ErrorKind::Service)
         } else if verified {
             self.process(rng, now, session, &mut req, &mut out)
@@ -500,7 +539,11 @@ impl Core {
                         .create_password
                         .as_ref()
                         .is_none_or(|p| basic_auth.as_ref() == Some(p));
-                if allowed {
+                if session.service.is_some() && !*subscribe {
+                    // A service's queues are made subscribed (the reference refuses
+                    // `SMOnlyCreate` from a service).
+                    Err(ErrorKind::Prohibited)
+                } else if allowed {
                     let Cmd::New { rcv_auth_key, .. } = &req.cmd else {
                         return Reply::Err(ErrorKind::Internal);
                     };
@@ -517,6 +560,9 @@ impl Core {
                     Err(ErrorKind::Auth)
                 }
             }
+            // Recipient services are not served, as in the reference.
+            Cmd::Subs => Err(ErrorKind::Prohibited),
+            Cmd::NSubs => self.subscribe_service_ntfs(session, out),
             cmd => {
                 let party = cmd.party().unwrap_or(Party::Recipient);
                 let rid = match self.rid_of(party, &req.entity_id) {
@@ -558,6 +604,7 @@ mod message;
 mod ntf;
 mod operator;
 mod queue;
+mod service;
 mod subscribe;
 pub use operator::SubscriberCounts;
 

@@ -163,6 +163,7 @@ pub struct Server {
     config: NetConfig,
     /// The control port, when configured ([`Server::set_control`]).
     control: Option<crate::control::ControlPort>,
+    services: crate::listeners::ServiceSlot,
 }
 
 impl Server {
@@ -208,6 +209,7 @@ impl Server {
             shared,
             config,
             control: None,
+            services: listeners.services,
         }
     }
 
@@ -247,7 +249,17 @@ impl Server {
             shared,
             config,
             control,
+            services,
         } = self;
+        let weak = Arc::downgrade(&shared);
+        let _ = services.set(Arc::new(
+            move |role: smp_proto::ServiceRole, chain: &[Vec<u8>], hash: &[u8; 32]| {
+                let shared = weak.upgrade().ok_or(())?;
+                let mut core = lock(&shared.core);
+                core.service_id_for(&mut rand::thread_rng(), now(), role, chain, hash)
+                    .map_err(drop)
+            },
+        ));
         // Further ports accept in their own tasks and hand connections to this loop, so every
         // connection goes through the same cap, handshake and shutdown.
         let (extra_tx, mut extra_rx) = mpsc::channel::<tokio::net::TcpStream>(64);

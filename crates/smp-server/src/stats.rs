@@ -212,6 +212,9 @@ pub struct EntityCounts {
     pub queues: i64,
     /// Stored queues with notifier credentials.
     pub notifiers: i64,
+    /// Services (v16) and their queues: messaging services, notifier services, queues
+    /// associated with a messaging service, notifiers associated with a notifier service.
+    pub services: [i64; 4],
 }
 
 /// `UTCTime` as the reference shows it (ISO 8601): seconds, then a fraction without its

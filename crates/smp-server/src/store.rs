@@ -11,7 +11,9 @@ use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 
-use crate::store_log::{ServiceParty, ServiceRecord, StoreLogRecord, StoreLogWriter};
+use crate::store_log::{ServiceParty, StoreLogRecord, StoreLogWriter};
+
+mod services;
 use simplex_crypto::{DhSecretX25519, PublicAuthKey};
 
 /// A queue, sender or notifier ID (24 random bytes when the server makes them).
@@ -59,8 +61,8 @@ pub struct NtfCreds {
     pub notifier_key: PublicAuthKey,
     /// The DH secret between server and recipient for notification metadata.
     pub rcv_ntf_dh_secret: DhSecretX25519,
-    /// A notifier service association (`nsrv=`), kept as stored.
-    pub ntf_service: Option<String>,
+    /// The notifier service the queue's notifications go to (`nsrv=`, v16).
+    pub ntf_service: Option<EntityId>,
 }
 
 /// One queue.
@@ -86,8 +88,8 @@ pub struct QueueRecord {
     pub status: QueueStatus,
     /// The day (Unix seconds rounded down to a day) the queue was last used.
     pub updated_at: Option<i64>,
-    /// A recipient service association (`rsrv=`), kept as stored.
-    pub rcv_service: Option<String>,
+    /// The recipient service that made the queue (`rsrv=`, v16).
+    pub rcv_service: Option<EntityId>,
 }
 
 impl QueueRecord {
@@ -142,6 +144,9 @@ pub enum StoreError {
     /// `LSET` with another link ID or other fixed data than the queue's link has.
     #[error("link ID or fixed link data would change")]
     LinkChange,
+    /// A service certificate already registered in another role.
+    #[error("service certificate of another role")]
+    ServiceRole,
 }
 
 /// Which party an ID is looked up as.
@@ -175,7 +180,7 @@ struct Extra {
     link: Option<Box<QueueLink>>,
     notifier: Option<NtfCreds>,
     blocked: Option<String>,
-    rcv_service: Option<String>,
+    rcv_service: Option<EntityId>,
 }
 
 /// A queue as kept in memory: fixed-size IDs and keys inline, the rare parts boxed
@@ -331,8 +336,8 @@ pub struct QueueStore {
     notifiers: HashMap<EntityId, EntityId>,
     /// Link ID → recipient ID.
     links: HashMap<EntityId, EntityId>,
-    /// Service records of a reference store log, kept to be written back.
-    services: Vec<ServiceRecord>,
+    /// Service clients and their queues (v16).
+    services: services::Services,
     log: Option<StoreLogWriter>,
 }
 
@@ -383,11 +388,6 @@ impl QueueStore {
         self.ids.reserve(additional.saturating_mul(2), |e| {
             entry_hash(records, hasher, *e)
         });
-    }
-
-    /// The service records (from a reference store log; this relay makes none).
-    pub fn services(&self) -> &[ServiceRecord] {
-        &self.services
     }
 
     /// All queues, in no particular order.
@@ -492,6 +492,14 @@ impl QueueStore {
         if let Some(n) = packed.notifier() {
             self.notifiers
                 .insert(n.notifier_id.clone(), packed.rid.to_vec());
+            if let Some(sid) = &n.ntf_service {
+                self.services
+                    .add_queue(ServiceParty::Notifier, sid, &n.notifier_id);
+            }
+        }
+        if let Some(sid) = packed.extra.as_ref().and_then(|e| e.rcv_service.as_ref()) {
+            self.services
+                .add_queue(ServiceParty::Recipient, sid, &packed.rid);
         }
         if let Some(l) = packed.link() {
             self.links.insert(l.link_id.clone(), packed.rid.to_vec());
@@ -537,11 +545,24 @@ impl QueueStore {
         self.count -= 1;
         if let Some(n) = q.notifier() {
             self.notifiers.remove(&n.notifier_id);
+            self.unindex_ntf_service(n);
+        }
+        if let Some(sid) = q.extra.as_ref().and_then(|e| e.rcv_service.as_ref()) {
+            self.services
+                .remove_queue(ServiceParty::Recipient, sid, &q.rid);
         }
         if let Some(l) = q.link() {
             self.links.remove(&l.link_id);
         }
         Some(q)
+    }
+
+    /// Drops a removed notifier from its service's queues.
+    fn unindex_ntf_service(&mut self, n: &NtfCreds) {
+        if let Some(sid) = &n.ntf_service {
+            self.services
+                .remove_queue(ServiceParty::Notifier, sid, &n.notifier_id);
+        }
     }
 
     fn get_mut(&mut self, rid: &[u8]) -> Result<&mut Packed, StoreError> {
@@ -577,12 +598,12 @@ impl QueueStore {
             return Err(StoreError::Duplicate);
         }
         let q = self.get_mut(rid)?;
-        let old = q
-            .edit_extra(|e| e.notifier.replace(creds.clone()))
-            .map(|n| n.notifier_id);
+        let old = q.edit_extra(|e| e.notifier.replace(creds.clone()));
         if let Some(old) = &old {
-            self.notifiers.remove(old);
+            self.notifiers.remove(&old.notifier_id);
+            self.unindex_ntf_service(old);
         }
+        let old = old.map(|n| n.notifier_id);
         self.notifiers
             .insert(creds.notifier_id.clone(), rid.to_vec());
         self.write(&StoreLogRecord::AddNotifier(rid.to_vec(), creds))?;
@@ -592,9 +613,11 @@ impl QueueStore {
     /// Removes notifier credentials (`NDEL`; logged as `NDELETE`). Returns the removed ID.
     pub fn delete_notifier(&mut self, rid: &[u8]) -> Result<Option<EntityId>, StoreError> {
         let q = self.get_mut(rid)?;
-        let Some(old) = q.edit_extra(|e| e.notifier.take()).map(|n| n.notifier_id) else {
+        let Some(old) = q.edit_extra(|e| e.notifier.take()) else {
             return Ok(None);
         };
+        self.unindex_ntf_service(&old);
+        let old = old.notifier_id;
         self.notifiers.remove(&old);
         self.write(&StoreLogRecord::DeleteNotifier(rid.to_vec()))?;
         Ok(Some(old))
@@ -698,12 +721,15 @@ impl QueueStore {
             }
             StoreLogRecord::AddNotifier(rid, creds) => {
                 let nid = creds.notifier_id.clone();
+                let srv = creds.ntf_service.clone();
                 let q = self.get_mut(&rid)?;
-                let old = q
-                    .edit_extra(|e| e.notifier.replace(creds))
-                    .map(|n| n.notifier_id);
+                let old = q.edit_extra(|e| e.notifier.replace(creds));
                 if let Some(old) = old {
-                    self.notifiers.remove(&old);
+                    self.notifiers.remove(&old.notifier_id);
+                    self.unindex_ntf_service(&old);
+                }
+                if let Some(sid) = srv {
+                    self.services.add_queue(ServiceParty::Notifier, &sid, &nid);
                 }
                 self.notifiers.insert(nid, rid);
                 Ok(())
@@ -711,6 +737,7 @@ impl QueueStore {
             StoreLogRecord::DeleteNotifier(rid) => {
                 if let Some(n) = self.get_mut(&rid)?.edit_extra(|e| e.notifier.take()) {
                     self.notifiers.remove(&n.notifier_id);
+                    self.unindex_ntf_service(&n);
                 }
                 Ok(())
             }
@@ -734,27 +761,9 @@ impl QueueStore {
                 self.get_mut(&rid)?.updated_at = day;
                 Ok(())
             }
-            StoreLogRecord::NewService(sr) => {
-                if self.services.iter().any(|s| s.service_id == sr.service_id) {
-                    return Err(StoreError::Duplicate);
-                }
-                self.services.push(sr);
-                Ok(())
-            }
+            StoreLogRecord::NewService(sr) => self.apply_new_service(sr),
             StoreLogRecord::QueueService(rid, party, sid) => {
-                let sid = sid.map(|s| simplex_encoding::string::base64url_encode(&s));
-                let q = self.get_mut(&rid)?;
-                match party {
-                    ServiceParty::Recipient => q.edit_extra(|e| e.rcv_service = sid),
-                    ServiceParty::Notifier => q.edit_extra(|e| match &mut e.notifier {
-                        Some(n) => {
-                            n.ntf_service = sid;
-                            Ok(())
-                        }
-                        None => Err(StoreError::NotFound),
-                    })?,
-                }
-                Ok(())
+                self.assign_service(&rid, party, sid).map(drop)
             }
             StoreLogRecord::CreateLink(rid, link) => {
                 let lid = link.link_id.clone();

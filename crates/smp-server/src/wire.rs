@@ -105,7 +105,7 @@ pub fn request(t: ServerTransmission<'_>, session_id: &[u8]) -> Result<Request, 
         entity_id,
         auth,
         authorized: t.raw.authorized(session_id).into_owned(),
-        service_sig: t.raw.service_sig.is_some(),
+        service_sig: t.raw.service_sig,
         cmd,
     })
 }
@@ -163,6 +163,7 @@ pub fn response(r: Reply) -> Response {
             queue_mode,
             link_id,
             ntf,
+            service_id,
         } => Response::Ids(QueueIdsKeys {
             rcv_id: short(&rcv_id),
             snd_id: short(&snd_id),
@@ -172,7 +173,7 @@ pub fn response(r: Reply) -> Response {
                 QueueMode::Contact => WireMode::Contact,
             }),
             link_id: link_id.as_deref().map(short),
-            service_id: None,
+            service_id: service_id.as_deref().map(short),
             server_ntf_creds: ntf.map(|(id, key)| ServerNtfCreds {
                 notifier_id: short(&id),
                 srv_ntf_dh_key: key,
@@ -192,7 +193,9 @@ pub fn response(r: Reply) -> Response {
             },
         },
         Reply::Ok => Response::Ok,
-        Reply::Sok => Response::Sok(None),
+        Reply::Sok(sid) => Response::Sok(sid.as_deref().map(short)),
+        Reply::Soks(n) => Response::Soks(n),
+        Reply::Ends(n) => Response::Ends(n),
         Reply::Msg { msg_id, enc_body } => Response::Msg(RcvMessage {
             msg_id: short(&msg_id),
             enc_body,

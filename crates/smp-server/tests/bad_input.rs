@@ -301,8 +301,10 @@ async fn a_transmission_cut_at_every_byte_gets_block_or_command_errors() {
     let corr = raw.corr();
     let cmd = Command::Que.to_bytes(raw.v);
     let whole = raw.tx(&corr, Some(&q.key), &q.q.rcv_id, &cmd);
-    // authorization (1 + 64) ‖ corrId (1 + 24) ‖ entity (1 + 24) ‖ command, from v7.
-    let header = 1 + 64 + 1 + 24 + 1 + q.q.rcv_id.len();
+    // authorization (1 + 64) ‖ from v16 no service signature ('0') ‖ corrId (1 + 24) ‖
+    // entity (1 + 24) ‖ command, from v7.
+    let service_marker = usize::from(raw.v >= smp_proto::version::Version(16));
+    let header = 1 + 64 + service_marker + 1 + 24 + 1 + q.q.rcv_id.len();
     assert_eq!(whole.len(), header + cmd.len());
     for cut in 0..whole.len() {
         let t = whole[..cut].to_vec();

@@ -1,5 +1,5 @@
-//! A relay run at v6–v17 and v6–v18 (`TestServer::start_with_versions`; its default range
-//! stays at v15 while services are not served, see ARCHITECTURE.md) with clients that
+//! A relay run at v6–v17 and v6–v18 (`TestServer::start_with_versions`; v6–v18 is its
+//! default range; service sessions are in `services.rs`) with clients that
 //! negotiate v17/v18: what a client without a service gets as from the reference — `SUBS` and
 //! `NSUBS` are `ERR SERVICE`, `IDS` with no service — notifier credentials made inside `NEW`
 //! (v17), `RKEY` on contact queues, and short links at these versions.

@@ -119,13 +119,16 @@ pub fn stats(v: &StatsView, admin: bool) -> Vec<String> {
         ],
     ));
     out.push(format!("pMsgFwdsRecv: {}", d.p_msg_fwds_recv));
-    for label in [
+    for (label, n) in [
         "rcvServiceCount",
         "ntfServiceCount",
         "rcvServiceQueuesCount",
         "ntfServiceQueuesCount",
-    ] {
-        out.push(format!("{label}: 0"));
+    ]
+    .into_iter()
+    .zip(v.counts.services)
+    {
+        out.push(format!("{label}: {n}"));
     }
     out
 }

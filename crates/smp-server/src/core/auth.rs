@@ -67,13 +67,15 @@ fn verify_with(
     req: &Request,
     cache: Option<&mut AuthKeyCache>,
 ) -> bool {
+    let signed = super::service::key_signed_bytes(session, req);
+    let signed = signed.as_ref();
     match &req.auth {
         Authorization::None => false,
         Authorization::Signature(sig) => match key.and_then(PublicAuthKey::as_sign_key) {
-            Some(k) => verify(&k, sig, &req.authorized),
+            Some(k) => verify(&k, sig, signed),
             None => {
                 if let Ok(k) = PublicKeyEd25519::from_raw(&DUMMY_ED25519) {
-                    let _ = verify(&PublicSignKey::Ed25519(k), sig, &req.authorized);
+                    let _ = verify(&PublicSignKey::Ed25519(k), sig, signed);
                 }
                 false
             }
@@ -90,17 +92,17 @@ fn verify_with(
             };
             let Some(real) = real else {
                 if let Ok(dummy) = PublicKeyX25519::from_raw(&DUMMY_X25519) {
-                    let _ = cb_verify(&dummy, srv, &nonce, a, &req.authorized);
+                    let _ = cb_verify(&dummy, srv, &nonce, a, signed);
                 }
                 return false;
             };
             let mut raw = [0u8; 32];
             raw.copy_from_slice(real.as_raw());
             if let Some(k) = cache.as_deref().and_then(|c| c.keys.get(&raw)) {
-                return cb_verify_with_key(k, &nonce, a, &req.authorized);
+                return cb_verify_with_key(k, &nonce, a, signed);
             }
             let cb_key = CbKey::from_dh(&dh_x25519(real, srv));
-            let ok = cb_verify_with_key(&cb_key, &nonce, a, &req.authorized);
+            let ok = cb_verify_with_key(&cb_key, &nonce, a, signed);
             if let (true, Some(c)) = (ok, cache) {
                 if c.keys.len() >= AUTH_KEY_CACHE_MAX {
                     c.keys.clear();
@@ -122,6 +124,8 @@ pub enum AuthCheck {
     /// Must be authorized by one of these keys; none (a missing queue, a refused `SKEY`)
     /// fails after verifying against a dummy key, so that `ERR AUTH` costs the same.
     Keys(Vec<PublicAuthKey>),
+    /// Must be signed by the session's service key (`SUBS`, `NSUBS`; v16).
+    Service,
 }
 
 impl AuthCheck {
@@ -150,6 +154,7 @@ impl AuthCheck {
     ) -> bool {
         match self {
             AuthCheck::Nothing => true,
+            AuthCheck::Service => super::service::verify_service_command(session, req),
             AuthCheck::Unsigned => req.auth == Authorization::None,
             AuthCheck::Keys(keys) if keys.is_empty() => {
                 verify_with(None, session, req, None);
@@ -175,6 +180,7 @@ impl Core {
         let Some(party) = req.cmd.party() else {
             return match &req.cmd {
                 Cmd::New { rcv_auth_key, .. } => AuthCheck::Keys(vec![rcv_auth_key.clone()]),
+                Cmd::Subs | Cmd::NSubs => AuthCheck::Service,
                 _ => AuthCheck::Nothing,
             };
         };

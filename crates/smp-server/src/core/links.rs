@@ -4,7 +4,7 @@
 
 use simplex_crypto::PublicAuthKey;
 
-use super::{Cmd, Core, ErrorKind, Reply, Request};
+use super::{Core, ErrorKind, Reply};
 use crate::stats::inc;
 use crate::store::{Party, QueueLink, QueueRecord, StoreError};
 
@@ -44,18 +44,6 @@ impl Core {
             Ok(()) => Ok(Reply::Ok),
             Err(StoreError::LinkChange | StoreError::Duplicate) => Err(ErrorKind::Auth),
             Err(_) => Err(ErrorKind::Internal),
-        }
-    }
-
-    /// This relay has no service sessions: `SUBS`/`NSUBS` and any transmission with a
-    /// service signature are `ERR SERVICE`, as the reference answers a client without a
-    /// service; for a queue command the queue is looked up first (an unknown one is `AUTH`).
-    pub(super) fn refuses_service(&self, req: &Request) -> bool {
-        match (&req.cmd, req.cmd.party()) {
-            (Cmd::Subs | Cmd::NSubs, _) => true,
-            _ if !req.service_sig => false,
-            (_, None) => true,
-            (_, Some(party)) => self.queues.recipient_id(party, &req.entity_id).is_some(),
         }
     }
 }

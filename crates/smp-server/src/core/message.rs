@@ -144,10 +144,13 @@ impl Core {
                 .delete_link(rid)
                 .map_err(|_| ErrorKind::Internal)?;
         }
-        let notifier = q
-            .notifier
-            .as_ref()
-            .map(|n| (n.notifier_id.clone(), n.rcv_ntf_dh_secret.clone()));
+        let notifier = q.notifier.as_ref().map(|n| {
+            (
+                n.notifier_id.clone(),
+                n.rcv_ntf_dh_secret.clone(),
+                n.ntf_service.clone(),
+            )
+        });
         if let (Some(ttl), true) = (self.config.message_ttl, self.config.expire_on_send) {
             let n = self.msgs.expire(rid, now - ttl);
             self.count_msgs_gone(n, true);
@@ -190,7 +193,7 @@ impl Core {
                     }
                 }
                 if notification {
-                    if let Some((nid, secret)) = notifier {
+                    if let Some((nid, secret, service)) = notifier {
                         if let Ok(short_id) = ShortBytes::from_slice(&msg_id) {
                             let mut nonce = [0u8; 24];
                             rng.fill_bytes(&mut nonce);
@@ -209,8 +212,8 @@ impl Core {
                                 // are kept for it; otherwise it waits for `NSUB` (the
                                 // reference keeps every one and flushes them to subscribed
                                 // notifiers every 1.5 seconds).
-                                match self.ntf_subscribers.get(&nid) {
-                                    Some(&ntf_client) if !self.ntf_kept.contains(&nid) => {
+                                match self.ntf_target(&nid, service.as_deref()) {
+                                    Some(ntf_client) if !self.ntf_kept.contains(&nid) => {
                                         inc(&self.stats.msg_ntfs);
                                         inc(&self.stats.msg_ntfs_b);
                                         out.push(Outgoing {

@@ -33,7 +33,7 @@ impl Core {
         // It was counted as delivered when it was handed on (pushed at `SEND`, or taken by
         // `take_kept_ntfs`); it will be again when it goes out.
         add(&self.stats.msg_ntfs, -1);
-        if self.ntf_subscribers.contains_key(nid) {
+        if self.ntf_target_of(nid).is_some() {
             self.ntf_kept.insert(nid.to_vec());
         }
     }
@@ -49,7 +49,7 @@ impl Core {
     pub fn take_kept_ntfs(&mut self) -> Vec<(ClientId, EntityId, Vec<MsgNtf>)> {
         let mut out = Vec::new();
         for nid in std::mem::take(&mut self.ntf_kept) {
-            if let Some(&client) = self.ntf_subscribers.get(&nid) {
+            if let Some(client) = self.ntf_target_of(&nid) {
                 let ntfs = self.ntfs.take(&nid);
                 if !ntfs.is_empty() {
                     self.count_ntfs_delivered(ntfs.len());
@@ -78,8 +78,18 @@ impl Core {
     }
 
     /// The notifier is removed (by `by`): its subscription and kept notifications go, and a
-    /// notifier subscribed on another connection gets `DELD` (sent as `END` before v10).
-    pub(super) fn drop_notifier(&mut self, nid: &[u8], by: ClientId, out: &mut Vec<Outgoing>) {
+    /// notifier subscribed on another connection, or its service's session, gets `DELD`
+    /// (sent as `END` before v10).
+    pub(super) fn drop_notifier(
+        &mut self,
+        nid: &[u8],
+        service: Option<&[u8]>,
+        by: ClientId,
+        out: &mut Vec<Outgoing>,
+    ) {
+        if let Some(sid) = service {
+            self.end_service_queue(sid, nid, by, Reply::Deld, out);
+        }
         let dropped = self.ntfs.delete(nid);
         add(
             &self.stats.ntf_count,

@@ -93,7 +93,7 @@ impl Core {
                 notifier,
                 status: QueueStatus::Active,
                 updated_at: Some(now - now.rem_euclid(86_400)),
-                rcv_service: None,
+                rcv_service: session.service.as_ref().map(|s| s.id.clone()),
             };
             match self.queues.add(record) {
                 Ok(()) => {
@@ -113,6 +113,7 @@ impl Core {
                         queue_mode,
                         link_id,
                         ntf: ntf_reply,
+                        service_id: session.service.as_ref().map(|s| s.id.clone()),
                     });
                 }
                 // No retry with IDs the client chose.
@@ -174,7 +175,7 @@ impl Core {
                     }
                     out.push(push(msg));
                 }
-                Ok(Reply::Sok)
+                Ok(Reply::Sok(session.service.as_ref().map(|s| s.id.clone())))
             }
             Cmd::Get => {
                 let state = self.clients.entry(client).or_default();
@@ -334,7 +335,7 @@ impl Core {
                     }
                 }
                 if let Some(n) = q.notifier {
-                    self.drop_notifier(&n.notifier_id, client, out);
+                    self.drop_notifier(&n.notifier_id, n.ntf_service.as_deref(), client, out);
                 }
                 Ok(Reply::Ok)
             }
@@ -377,6 +378,7 @@ impl Core {
                 notifier_key,
                 rcv_ntf_dh_key,
             } => {
+                let prev_service = self.ntf_service_of(rid);
                 let ours = PrivateKeyX25519::generate(rng);
                 let secret = dh_x25519(rcv_ntf_dh_key, &ours);
                 let srv_ntf_dh_key = ours.public_key();
@@ -392,7 +394,7 @@ impl Core {
                         Ok(old) => {
                             inc(&self.stats.ntf_created);
                             if let Some(old) = old {
-                                self.drop_notifier(&old, client, out);
+                                self.drop_notifier(&old, prev_service.as_deref(), client, out);
                             }
                             return Ok(Reply::Nid {
                                 notifier_id,
@@ -406,18 +408,26 @@ impl Core {
                 Err(ErrorKind::Internal)
             }
             Cmd::NDel => {
+                let prev_service = self.ntf_service_of(rid);
                 if let Some(old) = self
                     .queues
                     .delete_notifier(rid)
                     .map_err(|_| ErrorKind::Internal)?
                 {
                     inc(&self.stats.ntf_deleted);
-                    self.drop_notifier(&old, client, out);
+                    self.drop_notifier(&old, prev_service.as_deref(), client, out);
                 }
                 Ok(Reply::Ok)
             }
             Cmd::NSub => {
                 let nid = req.entity_id.clone();
+                let prev_service = self.ntf_service_of(rid);
+                if session.service.is_some() {
+                    return self.service_nsub(session, rid, &nid, prev_service, out);
+                }
+                if let Some(p) = &prev_service {
+                    self.dissociate_ntf_service(rid, &nid, p, client, out)?;
+                }
                 let prev = self.ntf_subscribers.insert(nid.clone(), client);
                 inc(if prev == Some(client) {
                     &self.stats.ntf_sub_duplicate
@@ -439,23 +449,19 @@ impl Core {
                     }
                 }
                 // Notifications kept while no notifier was subscribed, oldest first.
-                self.ntf_kept.remove(&nid);
-                let kept = self.ntfs.take(&nid);
-                if !kept.is_empty() {
-                    self.count_ntfs_delivered(kept.len());
-                }
-                for ntf in kept {
-                    out.push(Outgoing {
-                        client,
-                        corr_id: Vec::new(),
-                        entity_id: nid.clone(),
-                        reply: Reply::from(ntf),
-                    });
-                }
+                self.push_kept_ntfs(client, &nid, out);
                 self.clients.entry(client).or_default().ntf_subs.insert(nid);
-                Ok(Reply::Sok)
+                Ok(Reply::Sok(None))
             }
             Cmd::New { .. } | Cmd::Ping | Cmd::Subs | Cmd::NSubs => Err(ErrorKind::Internal),
         }
+    }
+
+    /// The notifier service the queue's notifier is associated with, if any.
+    fn ntf_service_of(&self, rid: &[u8]) -> Option<EntityId> {
+        self.queues
+            .find_meta(Party::Recipient, rid)
+            .and_then(|(q, _)| q.notifier)
+            .and_then(|n| n.ntf_service)
     }
 }

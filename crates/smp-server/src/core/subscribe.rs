@@ -12,6 +12,7 @@ impl Core {
 
     /// Drops a disconnected client's subscriptions.
     pub fn client_gone(&mut self, client: ClientId) {
+        self.service_client_gone(client);
         if let Some(state) = self.clients.remove(&client) {
             for rid in state.subs.keys() {
                 if self.subscribers.get(rid) == Some(&client) {
@@ -28,9 +29,12 @@ impl Core {
 
     /// True when the client has no subscriptions (inactive clients without any are dropped).
     pub fn has_subscriptions(&self, client: ClientId) -> bool {
-        self.clients
-            .get(&client)
-            .is_some_and(|c| c.subs.values().any(|s| !s.get) || !c.ntf_subs.is_empty())
+        self.clients.get(&client).is_some_and(|c| {
+            c.subs.values().any(|s| !s.get)
+                || !c.ntf_subs.is_empty()
+                || c.ntf_service_subs != 0
+                || c.ntf_service_subscribed
+        })
     }
 
     /// An `END` (or `DELD`) pushed to a subscriber.

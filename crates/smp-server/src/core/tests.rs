@@ -32,7 +32,7 @@ impl Party_ {
             entity_id: entity.to_vec(),
             auth,
             authorized,
-            service_sig: false,
+            service_sig: None,
             cmd,
         }
     }
@@ -44,13 +44,14 @@ fn unsigned(entity: &[u8], cmd: Cmd) -> Request {
         entity_id: entity.to_vec(),
         auth: Authorization::None,
         authorized: vec![],
-        service_sig: false,
+        service_sig: None,
         cmd,
     }
 }
 
 fn session(client: ClientId) -> Session {
     Session {
+        service: None,
         client,
         version: 9,
         server_dh_key: Some(PrivateKeyX25519::generate(&mut OsRng)),
@@ -141,7 +142,7 @@ fn life_cycle_send_sub_msg_ack_next_only_after_ack() {
     assert_eq!(h.reply(&s2, unsigned(&sid, send(b"two"))), Reply::Ok);
     let out = h.run(&s1, r.req(&rid, Cmd::Sub));
     assert_eq!(out.len(), 2, "OK then the first MSG");
-    assert_eq!(out[0].reply, Reply::Sok);
+    assert_eq!(out[0].reply, Reply::Sok(None));
     let (id1, plain) = open_msg(&secret, &out[1].reply);
     assert_eq!(body_of(&plain), b"one");
     assert_eq!(&plain[8..10], b"F ");
@@ -174,7 +175,7 @@ fn takeover_sends_end_to_previous_subscriber() {
     let r = Party_::new();
     let (rid, sid, _) = h.new_queue(&session(1), &r, true, None);
     let out = h.run(&session(2), r.req(&rid, Cmd::Sub));
-    assert_eq!(out[0].reply, Reply::Sok);
+    assert_eq!(out[0].reply, Reply::Sok(None));
     assert_eq!(
         out[1],
         Outgoing {
@@ -321,7 +322,7 @@ fn authenticated(corr: u8, entity: &[u8], cmd: Cmd, key: &[u8; 32]) -> Request {
         entity_id: entity.to_vec(),
         auth: Authorization::Authenticator(a),
         authorized,
-        service_sig: false,
+        service_sig: None,
         cmd,
     }
 }
@@ -347,7 +348,10 @@ fn authenticator_scheme_with_x25519_recipient_key() {
     let Reply::Ids { rcv_id, .. } = h.reply(&s, req(b"", cmd, &secret)) else {
         panic!("IDS expected")
     };
-    assert_eq!(h.reply(&s, req(&rcv_id, Cmd::Sub, &secret)), Reply::Sok);
+    assert_eq!(
+        h.reply(&s, req(&rcv_id, Cmd::Sub, &secret)),
+        Reply::Sok(None)
+    );
     assert_eq!(
         h.reply(&s, req(&rcv_id, Cmd::Que, &[1; 32])),
         Reply::Err(ErrorKind::Auth)
@@ -377,7 +381,7 @@ fn get_then_sub_prohibited_and_ack_after_get() {
     assert_eq!(h.reply(&s, r.req(&rid, Cmd::Ack(id))), Reply::Ok);
     assert_eq!(h.reply(&s, r.req(&rid, Cmd::Get)), Reply::Ok);
     let s2 = session(2);
-    assert_eq!(h.reply(&s2, r.req(&rid, Cmd::Sub)), Reply::Sok);
+    assert_eq!(h.reply(&s2, r.req(&rid, Cmd::Sub)), Reply::Sok(None));
     assert_eq!(
         h.reply(&s2, r.req(&rid, Cmd::Get)),
         Reply::Err(ErrorKind::Prohibited)

@@ -16,7 +16,7 @@ use smp_proto::version::Version;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::core::{AuthCheck, AuthKeyCache, ClientId, Request, Session};
+use crate::core::{AuthCheck, AuthKeyCache, ClientId, Request, Session, SessionService};
 use crate::stats::inc;
 use crate::wire;
 
@@ -61,6 +61,12 @@ pub(super) async fn serve_client(
         client,
         version: version.0,
         server_dh_key: Some(session.dh_private),
+        service: session.service.map(|s| SessionService {
+            id: s.service_id,
+            role: s.role,
+            cert_hash: s.cert_hash,
+            key: s.key,
+        }),
     };
     let (cmd_tx, cmd_rx) = mpsc::channel::<Incoming>(64);
     let (reply_tx, reply_rx) = mpsc::channel::<Vec<Wire>>(64);
@@ -241,6 +247,7 @@ async fn process(
                             client: session.client,
                             version: f.opened.version.0,
                             server_dh_key: session.server_dh_key.clone(),
+                            service: None,
                         };
                         let mut outs = core
                             .handle_verified(&mut rng, t, &fwd_session, req, ok)

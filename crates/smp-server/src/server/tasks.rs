@@ -17,6 +17,7 @@ pub(super) fn entity_counts(core: &Core) -> EntityCounts {
     EntityCounts {
         queues: i64::try_from(core.queues.len()).unwrap_or(i64::MAX),
         notifiers: i64::try_from(core.queues.notifier_count()).unwrap_or(i64::MAX),
+        services: core.queues.service_entity_counts(),
     }
 }
 

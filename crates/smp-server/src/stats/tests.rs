@@ -41,6 +41,7 @@ fn daily_line_matches_a_line_built_from_the_reference_format() {
         EntityCounts {
             queues: 8,
             notifiers: 3,
+            services: [0; 4],
         },
     );
     let expected = "2024-03-04,5,4,3,10,9,0,,,2,1,0,,,7,1,6,1,2,\
@@ -95,6 +96,7 @@ fn prometheus_text_has_the_reference_names_and_values() {
         EntityCounts {
             queues: 8,
             notifiers: 3,
+            services: [0; 4],
         },
         now,
     );

@@ -7,6 +7,7 @@ use simplex_encoding::string::{base64url_decode, base64url_encode};
 
 use crate::store::{EntityId, NtfCreds, QueueLink, QueueMode, QueueRecord, QueueStatus};
 use simplex_crypto::{DhSecretX25519, PublicAuthKey};
+use smp_proto::ServiceRole;
 
 /// One line of the store log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,21 +36,74 @@ pub enum StoreLogRecord {
     DeleteNotifier(EntityId),
     /// `TIME <rid> <day as Unix seconds>`
     UpdateTime(EntityId, i64),
-    /// `NEW_SERVICE service_id=… role=… cert=… cert_hash=… created_at=…` (v16; this relay
-    /// serves no services but keeps the records of a reference store log, as text).
+    /// `NEW_SERVICE service_id=… role=… cert=… cert_hash=… created_at=…` (v16): a service
+    /// client's record, made at its first handshake.
     NewService(ServiceRecord),
     /// `QUEUE_SERVICE <rid> <R|N> [<service ID>]`: the queue's recipient (`R`) or notifier
     /// (`N`) service association, or none.
     QueueService(EntityId, ServiceParty, Option<EntityId>),
 }
 
-/// A service record of the store log, kept as its text.
+/// A service's record (`ServiceRec`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceRecord {
     /// The service ID.
     pub service_id: EntityId,
-    /// The whole record after `NEW_SERVICE `.
-    pub text: String,
+    /// The role: `M` messaging, `N` notifier, `P` proxy.
+    pub role: ServiceRole,
+    /// The service's TLS chain (DER, leaf first).
+    pub cert: Vec<Vec<u8>>,
+    /// SHA-256 of its identity certificate: one service per certificate.
+    pub cert_hash: Vec<u8>,
+    /// The day it was made (Unix seconds, a multiple of 86,400).
+    pub created_at: i64,
+}
+
+impl ServiceRecord {
+    /// The text after `NEW_SERVICE ` (the reference's `strEncode ServiceRec`).
+    pub fn to_text(&self) -> String {
+        let role = match self.role {
+            ServiceRole::Messaging => 'M',
+            ServiceRole::Notifier => 'N',
+            ServiceRole::Proxy => 'P',
+        };
+        let cert: Vec<String> = self.cert.iter().map(|c| b64(c)).collect();
+        format!(
+            "service_id={} role={role} cert={} cert_hash={} created_at={}",
+            b64(&self.service_id),
+            cert.join(","),
+            b64(&self.cert_hash),
+            self.created_at
+        )
+    }
+
+    fn parse(rest: &str) -> Result<ServiceRecord, ParseError> {
+        let mut c = Cursor(rest);
+        let service_id = id(c.field("service_id=")?)?;
+        let role = match c.field("role=")? {
+            "M" => ServiceRole::Messaging,
+            "N" => ServiceRole::Notifier,
+            "P" => ServiceRole::Proxy,
+            _ => return Err(ParseError("service role")),
+        };
+        let cert = c
+            .field("cert=")?
+            .split(',')
+            .map(|s| base64url_decode(s.as_bytes()).map_err(|_| ParseError("service cert")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let cert_hash = id(c.field("cert_hash=")?)?;
+        let created_at = c
+            .field("created_at=")?
+            .parse()
+            .map_err(|_| ParseError("created_at"))?;
+        Ok(ServiceRecord {
+            service_id,
+            role,
+            cert,
+            cert_hash,
+            created_at,
+        })
+    }
 }
 
 /// Whose service a `QUEUE_SERVICE` record sets.
@@ -86,7 +140,7 @@ fn ntf_str(n: &NtfCreds) -> String {
     );
     if let Some(srv) = &n.ntf_service {
         s.push_str(" nsrv=");
-        s.push_str(srv);
+        s.push_str(&b64(srv));
     }
     s
 }
@@ -141,7 +195,7 @@ fn queue_str(q: &QueueRecord) -> String {
     }
     if let Some(srv) = &q.rcv_service {
         s.push_str(" rsrv=");
-        s.push_str(srv);
+        s.push_str(&b64(srv));
     }
     s
 }
@@ -168,7 +222,7 @@ impl StoreLogRecord {
             StoreLogRecord::DeleteQueue(rid) => format!("DELETE {}", b64(rid)),
             StoreLogRecord::DeleteNotifier(rid) => format!("NDELETE {}", b64(rid)),
             StoreLogRecord::UpdateTime(rid, t) => format!("TIME {} {t}", b64(rid)),
-            StoreLogRecord::NewService(sr) => format!("NEW_SERVICE {}", sr.text),
+            StoreLogRecord::NewService(sr) => format!("NEW_SERVICE {}", sr.to_text()),
             StoreLogRecord::QueueService(rid, party, sid) => format!(
                 "QUEUE_SERVICE {} {} {}",
                 b64(rid),
@@ -188,11 +242,7 @@ impl StoreLogRecord {
             return parse_create(rest).map(|q| StoreLogRecord::CreateQueue(Box::new(q)));
         }
         if tag == "NEW_SERVICE" {
-            let sid = Cursor(rest).field("service_id=")?;
-            return Ok(StoreLogRecord::NewService(ServiceRecord {
-                service_id: id(sid)?,
-                text: rest.to_owned(),
-            }));
+            return ServiceRecord::parse(rest).map(StoreLogRecord::NewService);
         }
         let (rid, arg) = match rest.split_once(' ') {
             Some((rid, arg)) => (rid, Some(arg)),
@@ -314,7 +364,7 @@ fn parse_ntf(c: &mut Cursor<'_>) -> Result<NtfCreds, ParseError> {
     let notifier_key = key(c.token())?;
     let secret = dh_secret(c.token())?;
     let ntf_service = if c.eat("nsrv=") {
-        Some(c.token().to_owned())
+        Some(id(c.token())?)
     } else {
         None
     };
@@ -403,7 +453,7 @@ fn parse_create(s: &str) -> Result<QueueRecord, ParseError> {
         QueueStatus::Active
     };
     let rcv_service = if c.eat("rsrv=") {
-        Some(c.token().to_owned())
+        Some(id(c.token())?)
     } else {
         None
     };

@@ -160,8 +160,9 @@ fn replays_a_log_in_the_reference_format() {
     }
 }
 
-/// The reference's service records (v16): `NEW_SERVICE` kept as text and written first
-/// on compaction, `QUEUE_SERVICE` setting `rsrv=`/`nsrv=` of the queue record.
+/// The reference's service records (v16): `NEW_SERVICE` read and written back first on
+/// compaction, `QUEUE_SERVICE` setting `rsrv=`/`nsrv=` of the queue record and the
+/// service's queues.
 #[test]
 fn service_records_of_a_reference_log_are_kept() {
     const RID: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB";
@@ -173,7 +174,7 @@ fn service_records_of_a_reference_log_are_kept() {
     const RDH: &str = "ISEhISEhISEhISEhISEhISEhISEhISEhISEhISEhISE=";
     const NDH: &str = "IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=";
     let service =
-        format!("service_id={SRV} role=N cert=Y2VydA== cert_hash=aGFzaA== created_at=2025-01-01");
+        format!("service_id={SRV} role=N cert=Y2VydA== cert_hash=aGFzaA== created_at=1735689600");
     let log = [
         format!("NEW_SERVICE {service}"),
         format!("CREATE rid={RID} rk={ED11} rdh={RDH} sid={SID} sk= queue_mode=C notifier={NID} {X12} {NDH}"),
@@ -193,9 +194,34 @@ fn service_records_of_a_reference_log_are_kept() {
     let q = s
         .find(crate::store::Party::Recipient, &[1; 24])
         .expect("queue");
-    assert_eq!(q.rcv_service.as_deref(), Some(SRV));
+    let srv = vec![13u8; 24];
+    assert_eq!(q.rcv_service.as_ref(), Some(&srv));
     let n = q.notifier.expect("notifier");
-    assert_eq!(n.ntf_service.as_deref(), Some(SRV));
+    assert_eq!(n.ntf_service.as_ref(), Some(&srv));
+    let sr = s.services().next().expect("the service");
+    assert_eq!(
+        (
+            sr.role,
+            sr.cert.clone(),
+            sr.cert_hash.clone(),
+            sr.created_at
+        ),
+        (
+            smp_proto::ServiceRole::Notifier,
+            vec![b"cert".to_vec()],
+            b"hash".to_vec(),
+            1_735_689_600
+        )
+    );
+    use crate::store_log::ServiceParty;
+    assert_eq!(s.service_queue_count(&srv, ServiceParty::Notifier), Some(1));
+    assert_eq!(
+        s.service_queue_count(&srv, ServiceParty::Recipient),
+        Some(1)
+    );
+    // The control port's counts: no messaging service, one notifier service, one queue
+    // associated as recipient and one as notifier.
+    assert_eq!(s.service_entity_counts(), [0, 1, 1, 1]);
     let compacted = fs::read_to_string(&path).expect("read");
     let lines: Vec<&str> = compacted.lines().collect();
     assert_eq!(

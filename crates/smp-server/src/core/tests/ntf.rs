@@ -26,7 +26,10 @@ fn notifier_credentials_and_nmsg() {
         Reply::Err(ErrorKind::Auth),
         "wrong key"
     );
-    assert_eq!(h.reply(&ns, n.req(&notifier_id, Cmd::NSub)), Reply::Sok);
+    assert_eq!(
+        h.reply(&ns, n.req(&notifier_id, Cmd::NSub)),
+        Reply::Sok(None)
+    );
     let out = h.run(
         &s,
         unsigned(
@@ -96,7 +99,7 @@ fn notifications_wait_for_a_notifier_that_subscribes_later() {
     h.reply(&s, unsigned(&sid, send(b"quiet")));
     assert_eq!(h.core.ntfs.total(), 2);
     let out = h.run(&ns, n.req(&notifier_id, Cmd::NSub));
-    assert_eq!(out[0].reply, Reply::Sok);
+    assert_eq!(out[0].reply, Reply::Sok(None));
     assert_eq!(out.len(), 3, "OK, then the two kept notifications");
     // In the order sent: their metadata names the first two messages.
     let ids: Vec<Vec<u8>> = h
@@ -167,7 +170,7 @@ fn notifications_a_backed_up_notifier_cannot_take_are_kept_in_order() {
     };
     assert_eq!(
         h.run(&ns, n.req(&notifier_id, Cmd::NSub))[0].reply,
-        Reply::Sok
+        Reply::Sok(None)
     );
     let notified = |body: &[u8]| Cmd::Send {
         notification: true,

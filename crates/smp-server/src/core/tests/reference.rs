@@ -131,7 +131,10 @@ fn blocked_queue_allows_off_del_nsub_and_checks_send_size_first() {
         h.reply(&s, unsigned(&sid, send(b"x"))),
         Reply::Err(ErrorKind::Blocked("reason=spam".into()))
     );
-    assert_eq!(h.reply(&s, n.req(&notifier_id, Cmd::NSub)), Reply::Sok);
+    assert_eq!(
+        h.reply(&s, n.req(&notifier_id, Cmd::NSub)),
+        Reply::Sok(None)
+    );
     assert_eq!(h.reply(&s, r.req(&rid, Cmd::Off)), Reply::Ok);
     assert_eq!(h.reply(&s, r.req(&rid, Cmd::Del)), Reply::Ok);
 }
@@ -152,7 +155,10 @@ fn deletion_ends_other_connections_subscriptions() {
     let Reply::Nid { notifier_id, .. } = h.reply(&s2, r.req(&rid, nkey(&n))) else {
         panic!("NID expected")
     };
-    assert_eq!(h.reply(&s3, n.req(&notifier_id, Cmd::NSub)), Reply::Sok);
+    assert_eq!(
+        h.reply(&s3, n.req(&notifier_id, Cmd::NSub)),
+        Reply::Sok(None)
+    );
     // NKEY again (replacing the credentials) ends the notifier's subscription.
     let out = h.run(&s2, r.req(&rid, nkey(&n)));
     let Reply::Nid {
@@ -169,7 +175,7 @@ fn deletion_ends_other_connections_subscriptions() {
         reply: Reply::Deld,
     };
     assert_eq!(out.get(1), Some(&end(3, &notifier_id)));
-    assert_eq!(h.reply(&s3, n.req(&nid2, Cmd::NSub)), Reply::Sok);
+    assert_eq!(h.reply(&s3, n.req(&nid2, Cmd::NSub)), Reply::Sok(None));
     // DEL from another connection: END to the queue's subscriber and to the notifier.
     let out = h.run(&s2, r.req(&rid, Cmd::Del));
     assert_eq!(out[0].reply, Reply::Ok);
@@ -187,7 +193,7 @@ fn deletion_ends_other_connections_subscriptions() {
     else {
         panic!("NID expected")
     };
-    assert_eq!(h.reply(&s3, n.req(&nid3, Cmd::NSub)), Reply::Sok);
+    assert_eq!(h.reply(&s3, n.req(&nid3, Cmd::NSub)), Reply::Sok(None));
     let out = h.run(&s1, r.req(&rid3, Cmd::NDel));
     assert_eq!(out.get(1), Some(&end(3, &nid3)));
 }
@@ -319,7 +325,7 @@ fn service_commands_and_signatures_are_refused_without_a_service() {
         );
     }
     let with_sig = |mut req: Request| {
-        req.service_sig = true;
+        req.service_sig = Some([7; 64]);
         req
     };
     // A queue command with a service signature: SERVICE for a known queue, AUTH otherwise.
@@ -346,5 +352,43 @@ fn service_commands_and_signatures_are_refused_without_a_service() {
     );
     assert_eq!(h.core.queues.len(), 1, "no queue made");
     // Without the signature the same SUB is served.
-    assert_eq!(h.reply(&s, r.req(&rid, Cmd::Sub)), Reply::Sok);
+    assert_eq!(h.reply(&s, r.req(&rid, Cmd::Sub)), Reply::Sok(None));
+}
+
+/// `verifyQueueTransmission` in a service session: `SUB` carries the service key's
+/// signature of the transmission, and the queue key signs the certificate hash before it;
+/// without the former, or with a wrong one, it is `SERVICE`; with the queue key over the
+/// bare transmission, `AUTH`. Other commands carry none.
+#[test]
+fn a_service_session_signs_sub_with_both_keys() {
+    let mut h = Harness::new();
+    let r = Party_::new();
+    let plain = session(1);
+    let (rid, _, _) = h.new_queue(&plain, &r, false, Some(QueueMode::Messaging));
+    let svc_key = simplex_crypto::PrivateKeyEd25519::generate(&mut OsRng);
+    let mut s = session(2);
+    s.service = Some(crate::core::SessionService {
+        id: vec![5; 24],
+        role: smp_proto::ServiceRole::Messaging,
+        cert_hash: [7; 32],
+        key: svc_key.public_key(),
+    });
+    assert_eq!(
+        h.reply(&s, r.req(&rid, Cmd::Sub)),
+        Reply::Err(ErrorKind::Service)
+    );
+    let mut req = r.req(&rid, Cmd::Sub);
+    req.service_sig = Some([0; 64]);
+    assert_eq!(h.reply(&s, req), Reply::Err(ErrorKind::Service));
+    let mut req = r.req(&rid, Cmd::Sub);
+    req.service_sig = Some(svc_key.sign(&req.authorized));
+    assert_eq!(h.reply(&s, req), Reply::Err(ErrorKind::Auth));
+    let mut req = r.req(&rid, Cmd::Sub);
+    let signed = [&[7u8; 32][..], &req.authorized].concat();
+    req.auth = Authorization::Signature(Signature::Ed25519(r.sign.sign(&signed)));
+    req.service_sig = Some(svc_key.sign(&req.authorized));
+    assert_eq!(h.reply(&s, req), Reply::Sok(Some(vec![5; 24])));
+    let mut req = r.req(&rid, Cmd::Que);
+    req.service_sig = Some(svc_key.sign(&req.authorized));
+    assert_eq!(h.reply(&s, req), Reply::Err(ErrorKind::Service));
 }
