@@ -9,7 +9,9 @@
 //! active-queue counts (distinct queues per day/week/month, kept as sets of queue-ID hashes)
 //! are not kept: they cost a set insert per message and keep queue-derived values on disk;
 //! they are written as 0 (and as empty fields on the days the reference leaves them empty).
-//! Service counters (which this relay does not have) are 0 as well.
+//! Services (v16) are counted as the reference counts them: their entities and, per role,
+//! queue associations and service subscriptions (`rcvServices:*`, `ntfServices:*`; the
+//! backup's key `assocUpdatedt` is the reference's spelling).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -172,6 +174,22 @@ counters! {
     p_msg_fwds_recv => "pMsgFwdsRecv", true;
     msg_count => "msgCount", false;
     ntf_count => "ntfCount", false;
+    rcv_srv_assoc_new => "rcvServices:assocNew", true;
+    rcv_srv_assoc_duplicate => "rcvServices:assocDuplicate", true;
+    rcv_srv_assoc_updated => "rcvServices:assocUpdatedt", true;
+    rcv_srv_assoc_removed => "rcvServices:assocRemoved", true;
+    rcv_srv_sub_count => "rcvServices:subCount", true;
+    rcv_srv_sub_duplicate => "rcvServices:subDuplicate", true;
+    rcv_srv_sub_queues => "rcvServices:subQueues", true;
+    rcv_srv_sub_end => "rcvServices:subEnd", true;
+    ntf_srv_assoc_new => "ntfServices:assocNew", true;
+    ntf_srv_assoc_duplicate => "ntfServices:assocDuplicate", true;
+    ntf_srv_assoc_updated => "ntfServices:assocUpdatedt", true;
+    ntf_srv_assoc_removed => "ntfServices:assocRemoved", true;
+    ntf_srv_sub_count => "ntfServices:subCount", true;
+    ntf_srv_sub_duplicate => "ntfServices:subDuplicate", true;
+    ntf_srv_sub_queues => "ntfServices:subQueues", true;
+    ntf_srv_sub_end => "ntfServices:subEnd", true;
 }
 
 /// Adds one to a counter.
@@ -319,9 +337,10 @@ pub fn daily_line(d: &StatsData, now: DateTime<Utc>, counts: EntityCounts) -> St
         n(d.msg_ntf_expired),
         n(d.ntf_count),
     ]);
-    // Service entity counts (4) and the receiving and notification services' counters
-    // (8 each): this relay has no services.
-    f.extend(vec!["0".to_string(); 4 + 8 + 8]);
+    // Service entity counts, then the receiving and notification services' counters.
+    f.extend(counts.services.iter().map(|v| n(*v)));
+    f.extend(d.service_stats("rcvServices").into_iter().map(n));
+    f.extend(d.service_stats("ntfServices").into_iter().map(n));
     f.join(",")
 }
 
@@ -337,7 +356,25 @@ pub enum BackupError {
     BadLine(usize),
 }
 
+/// A service role's counters in the reference's order (`ServiceStatsData`), as its backup
+/// file names them.
+const SERVICE_KEYS: [&str; 8] = [
+    "assocNew",
+    "assocDuplicate",
+    "assocUpdatedt",
+    "assocRemoved",
+    "subCount",
+    "subDuplicate",
+    "subQueues",
+    "subEnd",
+];
+
 impl StatsData {
+    /// A service role's counters (`rcvServices` or `ntfServices`) in the reference's order.
+    pub fn service_stats(&self, role: &str) -> [i64; 8] {
+        SERVICE_KEYS.map(|k| self.field(&format!("{role}:{k}")).unwrap_or(0))
+    }
+
     /// The backup file's text (the reference's `ServerStatsData` encoding; the active-queue
     /// and service sections are written empty).
     pub fn encode_backup(&self) -> String {
@@ -368,10 +405,10 @@ impl StatsData {
         }
         s.push_str(&format!("pMsgFwdsRecv={}\n", self.p_msg_fwds_recv));
         for p in ["rcvServices", "ntfServices"] {
-            s.push_str(&format!(
-                "{p}:\nassocNew=0\nassocDuplicate=0\nassocUpdatedt=0\nassocRemoved=0\n\
-                 subCount=0\nsubDuplicate=0\nsubQueues=0\nsubEnd=0\n"
-            ));
+            s.push_str(&format!("{p}:\n"));
+            for (k, v) in SERVICE_KEYS.iter().zip(self.service_stats(p)) {
+                s.push_str(&format!("{k}={v}\n"));
+            }
         }
         s
     }
@@ -403,7 +440,10 @@ impl StatsData {
                 continue;
             }
             let key = match section.as_str() {
-                "pRelays" | "pRelaysOwn" | "pMsgFwds" | "pMsgFwdsOwn" if k != "pMsgFwdsRecv" => {
+                "pRelays" | "pRelaysOwn" | "pMsgFwds" | "pMsgFwdsOwn" | "rcvServices"
+                | "ntfServices"
+                    if k != "pMsgFwdsRecv" =>
+                {
                     format!("{section}:{k}")
                 }
                 _ => k.to_string(),

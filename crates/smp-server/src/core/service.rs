@@ -11,6 +11,7 @@
 //! `CMD PROHIBITED`, as the reference does.
 
 use super::{Authorization, ClientId, Cmd, Core, ErrorKind, Outgoing, Reply, Request, Session};
+use crate::stats::inc;
 use crate::store::{EntityId, Party};
 use crate::store_log::{ServiceParty, ServiceRecord};
 use rand_core::{CryptoRng, RngCore};
@@ -122,19 +123,31 @@ impl Core {
         };
         let client = session.client;
         let sid = svc.id.clone();
+        // Counted as the reference's `subscribeNotifications` counts (`ntfServices:*`).
+        let counted = self
+            .clients
+            .get(&client)
+            .is_some_and(|c| c.ntf_service_subs != 0);
         if prev.as_ref() == Some(&sid) {
             // A repeated association (a retried `NSUB`).
-            let counted = self
-                .clients
-                .get(&client)
-                .is_some_and(|c| c.ntf_service_subs != 0);
             if !counted {
+                inc(&self.stats.ntf_srv_sub_count);
+                inc(&self.stats.ntf_srv_sub_queues);
                 self.service_queue_subscribed(client, nid, prev.as_deref(), &sid, out);
             }
+            inc(&self.stats.ntf_srv_assoc_duplicate);
         } else {
             self.queues
                 .set_queue_service(rid, ServiceParty::Notifier, Some(sid.clone()))
                 .map_err(|_| ErrorKind::Internal)?;
+            if !counted {
+                inc(&self.stats.ntf_srv_sub_count);
+            }
+            inc(&self.stats.ntf_srv_sub_queues);
+            inc(match prev {
+                None => &self.stats.ntf_srv_assoc_new,
+                Some(_) => &self.stats.ntf_srv_assoc_updated,
+            });
             self.service_queue_subscribed(client, nid, prev.as_deref(), &sid, out);
         }
         self.push_kept_ntfs(client, nid, out);
@@ -154,6 +167,7 @@ impl Core {
         self.queues
             .set_queue_service(rid, ServiceParty::Notifier, None)
             .map_err(|_| ErrorKind::Internal)?;
+        inc(&self.stats.ntf_srv_assoc_removed);
         self.end_service_queue(sid, nid, client, Reply::End, out);
         Ok(())
     }

@@ -463,5 +463,103 @@ pub fn prometheus_text(d: &StatsData, counts: EntityCounts, now: DateTime<Utc>) 
             ),
         ],
     );
+    let services = [
+        (
+            "simplex_smp_rcv_services_count",
+            "The count of receiving services.",
+            counts.services[0],
+            "rcvServiceCount",
+        ),
+        (
+            "simplex_smp_rcv_services_queues_count",
+            "The count of queues associated with receiving services.",
+            counts.services[2],
+            "rcv.rcvServiceQueuesCount",
+        ),
+        (
+            "simplex_smp_ntf_services_count",
+            "The count of notification services.",
+            counts.services[1],
+            "ntfServiceCount",
+        ),
+        (
+            "simplex_smp_ntf_services_queues_count",
+            "The count of queues associated with notification services.",
+            counts.services[3],
+            "ntfServiceQueuesCount",
+        ),
+    ];
+    let gauges: Vec<_> = services
+        .iter()
+        .map(|(n, h, v, c)| (*n, *h, "gauge", one(*v, c)))
+        .collect();
+    let mut per_role = Vec::new();
+    for (pfx, role, name) in [
+        ("rcv", "rcvServices", "receiving"),
+        ("ntf", "ntfServices", "notification"),
+    ] {
+        let v = d.service_stats(role);
+        let what = [
+            (
+                "assoc_new",
+                "New queue associations with",
+                "counter",
+                "srvAssocNew",
+            ),
+            (
+                "assoc_duplicate",
+                "Duplicate queue associations with",
+                "counter",
+                "srvAssocDuplicate",
+            ),
+            (
+                "assoc_updated",
+                "Updated queue associations with",
+                "counter",
+                "srvAssocUpdated",
+            ),
+            (
+                "assoc_removed",
+                "Removed queue associations with",
+                "counter",
+                "srvAssocRemoved",
+            ),
+            (
+                "sub_count",
+                "Service subscriptions by",
+                "counter",
+                "srvSubCount",
+            ),
+            (
+                "sub_duplicate",
+                "Duplicate service subscriptions by",
+                "counter",
+                "srvSubDuplicate",
+            ),
+            (
+                "sub_queues",
+                "Queues subscribed by",
+                "gauge",
+                "srvSubQueues",
+            ),
+            ("sub_end", "Ended subscriptions with", "gauge", "srvSubEnd"),
+        ];
+        for ((m, help, kind, c), v) in what.into_iter().zip(v) {
+            per_role.push((
+                format!("simplex_smp_{pfx}_services_{m}"),
+                format!("{help} {name} services."),
+                kind,
+                v,
+                format!("{pfx}.{c}"),
+            ));
+        }
+    }
+    let role_metrics: Vec<_> = per_role
+        .iter()
+        .map(|(n, h, k, v, c)| (n.as_str(), h.as_str(), *k, vec![("", *v, c.as_str())]))
+        .collect();
+    let mut all = gauges;
+    all.extend(role_metrics);
+    section("Services", &all);
     out
 }

@@ -155,3 +155,50 @@ fn first_line_is_at_the_start_time_today_or_tomorrow() {
     assert_eq!(first_delay(now, 0), Duration::from_secs(23 * 3600));
     assert_eq!(first_delay(now, 7200), Duration::from_secs(3600));
 }
+
+/// Services (v16) are counted in the daily line's last 20 fields (4 entity counts, then
+/// the receiving and the notification services' 8 counters each), in the backup's
+/// `ntfServices:` section (read back) and in the Prometheus text.
+#[test]
+fn service_counters_reach_the_daily_line_backup_and_metrics() {
+    let stats = Stats::default();
+    inc(&stats.ntf_srv_assoc_new);
+    inc(&stats.ntf_srv_assoc_new);
+    inc(&stats.ntf_srv_sub_queues);
+    inc(&stats.rcv_srv_assoc_removed);
+    let d = stats.snapshot();
+    let counts = EntityCounts {
+        queues: 5,
+        notifiers: 2,
+        services: [1, 2, 3, 4],
+    };
+    let now = Utc::now();
+    let line = daily_line(&d, now, counts);
+    let fields: Vec<&str> = line.split(',').collect();
+    let tail = &fields[fields.len() - 20..];
+    assert_eq!(
+        tail,
+        [
+            "1", "2", "3", "4", // entities
+            "0", "0", "0", "1", "0", "0", "0", "0", // receiving
+            "2", "0", "0", "0", "0", "0", "1", "0", // notification
+        ]
+    );
+    let backup = d.encode_backup();
+    assert!(backup.contains("ntfServices:\nassocNew=2\n"), "{backup}");
+    let back = StatsData::decode_backup(&backup).expect("decode");
+    assert_eq!(
+        back.service_stats("ntfServices"),
+        d.service_stats("ntfServices")
+    );
+    assert_eq!(back.service_stats("rcvServices")[3], 1);
+    let text = prometheus::prometheus_text(&d, counts, now);
+    assert!(
+        text.contains("\nsimplex_smp_ntf_services_assoc_new 2 "),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nsimplex_smp_ntf_services_queues_count 4 "),
+        "{text}"
+    );
+}
