@@ -585,6 +585,12 @@ impl SqliteStore {
                 )?
                 .execute(params![id, n])?;
             }
+            Write::UnackRcvMsg(id, n) => {
+                tx.prepare_cached(
+                    "UPDATE rcv_messages SET user_ack = 0 WHERE conn_id = ?1 AND internal_id = ?2",
+                )?
+                .execute(params![id, n])?;
+            }
             Write::PutSyncKeys(id, k) => {
                 let k1 = k.key1.to_der();
                 let k2 = k.key2.to_der();

@@ -403,6 +403,8 @@ pub enum Write {
     PutRcvMsg(RcvMsgRecord),
     /// Mark a received message acknowledged by the application.
     AckRcvMsg(ConnId, i64),
+    /// Mark it unacknowledged again (the server's `ACK` of it failed).
+    UnackRcvMsg(ConnId, i64),
     /// Store the X3DH keys this side sent to re-synchronise the ratchet.
     PutSyncKeys(ConnId, X3dhKeys),
     /// Drop them (the new ratchet is made).
@@ -642,6 +644,11 @@ impl Store for MemoryStore {
                 Write::AckRcvMsg(id, n) => {
                     if let Some(m) = self.rcv_msgs.get_mut(&(id, n)) {
                         m.acked = true;
+                    }
+                }
+                Write::UnackRcvMsg(id, n) => {
+                    if let Some(m) = self.rcv_msgs.get_mut(&(id, n)) {
+                        m.acked = false;
                     }
                 }
                 Write::PutSyncKeys(id, k) => {
