@@ -159,6 +159,8 @@ pub struct SqliteStore {
     db: Connection,
     ratchets: cache::RatchetCache,
     auth_keys: cache::AuthKeyCache,
+    /// Between `begin_batch` and `end_batch`.
+    in_batch: bool,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -357,6 +359,7 @@ impl SqliteStore {
             db,
             ratchets: cache::RatchetCache::default(),
             auth_keys: cache::AuthKeyCache::default(),
+            in_batch: false,
         };
         store.migrate()?;
         Ok(store)
@@ -409,7 +412,7 @@ impl SqliteStore {
     }
 
     // One arm per kind of write, each a single statement (or loop): long but flat.
-    fn write(tx: &rusqlite::Transaction<'_>, w: Write) -> Result<(), StoreError> {
+    fn write(tx: &Connection, w: Write) -> Result<(), StoreError> {
         match w {
             Write::PutConn(c) => {
                 tx.prepare_cached(
@@ -723,12 +726,39 @@ const RCV_MSG_COLS: &str = "conn_id, internal_id, external_snd_id, internal_hash
 impl Store for SqliteStore {
     fn apply(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {
         let pending = self.ratchets.before(&writes);
-        let tx = self.db.transaction()?;
-        for w in writes {
-            Self::write(&tx, w)?;
+        if self.in_batch {
+            // Inside the batch's transaction: all or nothing by a savepoint, committed with
+            // the batch.
+            let sp = self.db.savepoint()?;
+            for w in writes {
+                Self::write(&sp, w)?;
+            }
+            sp.commit()?;
+        } else {
+            let tx = self.db.transaction()?;
+            for w in writes {
+                Self::write(&tx, w)?;
+            }
+            tx.commit()?;
         }
-        tx.commit()?;
         self.ratchets.after(pending);
+        Ok(())
+    }
+
+    fn begin_batch(&mut self) -> Result<(), StoreError> {
+        self.db.execute_batch("BEGIN")?;
+        self.in_batch = true;
+        Ok(())
+    }
+
+    fn end_batch(&mut self) -> Result<(), StoreError> {
+        self.in_batch = false;
+        if let Err(e) = self.db.execute_batch("COMMIT") {
+            // Nothing of the batch stays, nor in the cache, which followed its savepoints.
+            let _ = self.db.execute_batch("ROLLBACK");
+            self.ratchets.clear();
+            return Err(e.into());
+        }
         Ok(())
     }
 

@@ -421,6 +421,15 @@ pub enum Write {
 pub trait Store: Send {
     /// Applies the writes atomically, in order.
     fn apply(&mut self, writes: Vec<Write>) -> Result<(), StoreError>;
+    /// Starts a batch: what is applied until [`Store::end_batch`] is committed together
+    /// (each `apply` still all or nothing). By default nothing is grouped.
+    fn begin_batch(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Commits the batch; when that fails, none of it stays.
+    fn end_batch(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// A connection.
     fn conn(&self, conn_id: &[u8]) -> Result<Option<ConnRecord>, StoreError>;
     /// Every connection.
