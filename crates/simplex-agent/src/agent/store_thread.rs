@@ -23,21 +23,38 @@ type Job = Box<dyn FnOnce(&mut dyn Store) -> Reply + Send>;
 /// Calls grouped in one transaction at most.
 const MAX_BATCH: usize = 64;
 
-/// The handle of the store's thread; the thread ends (and closes the store) when this is
-/// dropped and the calls already sent have run.
+/// The handle of the store's thread. Dropping it waits for the calls already sent and for
+/// the store to close, as dropping the store itself would: a database file may be replaced
+/// (restored from a backup) or opened again right after the agent is dropped.
 pub(super) struct StoreThread {
-    jobs: mpsc::Sender<Job>,
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for StoreThread {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(t) = self.thread.take() {
+            // Never from the store's own thread (it would wait for itself).
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
+    }
 }
 
 impl StoreThread {
     /// Starts the thread with the store.
     pub(super) fn start(store: Box<dyn Store>) -> Result<Self, StoreError> {
         let (jobs, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("agent-store".into())
             .spawn(move || run(store, rx))
             .map_err(|_| StoreError::Task)?;
-        Ok(StoreThread { jobs })
+        Ok(StoreThread {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        })
     }
 
     /// Runs `f` on the store; its result once it is committed.
@@ -60,7 +77,8 @@ impl StoreThread {
                 let _ = tx.send(r);
             }) as Reply
         });
-        self.jobs.send(job).map_err(|_| E::from(StoreError::Task))?;
+        let jobs = self.jobs.as_ref().ok_or(E::from(StoreError::Task))?;
+        jobs.send(job).map_err(|_| E::from(StoreError::Task))?;
         rx.await.map_err(|_| E::from(StoreError::Task))?
     }
 }
