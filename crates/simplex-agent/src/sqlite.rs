@@ -582,6 +582,13 @@ impl SqliteStore {
                     Err(e) => return Err(e.into()),
                 }
             }
+            Write::MarkSndMsgSent(id, n) => {
+                // Only what changes: the row's other columns and two of its indexes stay.
+                tx.prepare_cached(
+                    "UPDATE snd_messages SET pending = 0, msg_body = x'' WHERE conn_id = ?1 AND internal_id = ?2",
+                )?
+                .execute(params![id, n])?;
+            }
             Write::AckRcvMsg(id, n) => {
                 tx.prepare_cached(
                     "UPDATE rcv_messages SET user_ack = 1 WHERE conn_id = ?1 AND internal_id = ?2",

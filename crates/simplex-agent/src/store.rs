@@ -393,6 +393,9 @@ pub enum Write {
     DeleteInvitation(Vec<u8>),
     /// Insert or replace a sent message.
     PutSndMsg(SndMsgRecord),
+    /// Mark a message accepted by the server: no longer pending, its body dropped (the rest
+    /// of the record, a receipt recorded meanwhile included, stays as it is).
+    MarkSndMsgSent(ConnId, i64),
     /// Delete a sent message.
     DeleteSndMsg(ConnId, i64),
     /// Add a copy of a message for a redundant send queue.
@@ -627,6 +630,12 @@ impl Store for MemoryStore {
                 Write::PutSndMsg(m) => {
                     self.require_conn(&m.conn_id)?;
                     self.snd_msgs.insert((m.conn_id.clone(), m.internal_id), m);
+                }
+                Write::MarkSndMsgSent(id, n) => {
+                    if let Some(m) = self.snd_msgs.get_mut(&(id, n)) {
+                        m.pending = false;
+                        m.body = Vec::new();
+                    }
                 }
                 Write::DeleteSndMsg(id, n) => {
                     self.snd_msgs.remove(&(id, n));

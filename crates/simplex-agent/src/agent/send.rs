@@ -294,8 +294,9 @@ fn encrypt_and_store(
 }
 
 /// Stores what a message accepted by the server changes (in the caller's transaction,
-/// holding the store): the message no longer pending (its body dropped) or deleted, and the
-/// handshake's step for a confirmation or `HELLO`. Returns the events to report.
+/// holding the store): the message no longer pending (its body dropped, the row updated in
+/// place) or deleted, and the handshake's step for a confirmation or `HELLO`. Returns the
+/// events to report.
 fn store_sent(
     s: &mut dyn Store,
     m: SndMsgRecord,
@@ -309,18 +310,9 @@ fn store_sent(
     let mut events = Vec::new();
     match m.kind {
         SndMsgKind::Message => {
-            // A receipt may have been processed between the send and now.
-            let receipt = s
-                .snd_msg_by_snd_id(&id, m.snd_id)?
-                .filter(|r| r.internal_id == m.internal_id)
-                .and_then(|r| r.receipt);
+            // In place: a receipt recorded between the send and now stays.
             events.push(Event::Sent(m.internal_id));
-            writes.push(Write::PutSndMsg(SndMsgRecord {
-                pending: false,
-                body: Vec::new(),
-                receipt,
-                ..m
-            }));
+            writes.push(Write::MarkSndMsgSent(id.clone(), m.internal_id));
         }
         _ => writes.push(Write::DeleteSndMsg(id.clone(), m.internal_id)),
     }
