@@ -38,6 +38,7 @@ mod replace;
 mod routing;
 mod send;
 mod state;
+mod store_thread;
 mod subscribe;
 mod switch;
 mod sync;
@@ -72,7 +73,8 @@ struct State {
 
 struct Inner {
     config: AgentConfig,
-    store: Arc<Mutex<Box<dyn Store>>>,
+    /// The store, on its own thread (module `store_thread`).
+    store: store_thread::StoreThread,
     events: mpsc::UnboundedSender<AgentEvent>,
     clients: tokio::sync::Mutex<HashMap<SessKey, SmpClient>>,
     lock: tokio::sync::Mutex<()>,
@@ -130,7 +132,7 @@ impl Agent {
         let (events, rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             config,
-            store: Arc::new(Mutex::new(store)),
+            store: store_thread::StoreThread::start(store)?,
             events,
             clients: tokio::sync::Mutex::new(HashMap::new()),
             lock: tokio::sync::Mutex::new(()),
@@ -319,14 +321,7 @@ impl Inner {
         &self,
         f: impl FnOnce(&mut dyn Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, AgentError> {
-        let store = self.store.clone();
-        let r = tokio::task::spawn_blocking(move || {
-            let mut g = store.lock().map_err(|_| StoreError::Task)?;
-            f(&mut **g)
-        })
-        .await
-        .map_err(|_| StoreError::Task)?;
-        Ok(r?)
+        Ok(self.store.call(f).await?)
     }
 
     /// As [`Inner::db`], for work in the store's thread that fails otherwise too (say
@@ -335,13 +330,7 @@ impl Inner {
         &self,
         f: impl FnOnce(&mut dyn Store) -> Result<T, AgentError> + Send + 'static,
     ) -> Result<T, AgentError> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut g = store.lock().map_err(|_| StoreError::Task)?;
-            f(&mut **g)
-        })
-        .await
-        .map_err(|_| StoreError::Task)?
+        self.store.call(f).await
     }
 
     fn emit(&self, conn_id: ConnId, event: Event) {

@@ -27,6 +27,9 @@ pub enum StoreError {
     /// The blocking task running the store call failed.
     #[error("store task failed")]
     Task,
+    /// The batch of store calls this one was committed with failed to commit.
+    #[error("committing the store's batch failed: {0}")]
+    Batch(String),
 }
 
 /// An error of an agent API call or reported in an `ERR` event.

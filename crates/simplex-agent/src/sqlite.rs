@@ -159,6 +159,8 @@ pub struct SqliteStore {
     db: Connection,
     ratchets: cache::RatchetCache,
     auth_keys: cache::AuthKeyCache,
+    /// Between `begin_batch` and `end_batch`.
+    in_batch: bool,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -359,6 +361,7 @@ impl SqliteStore {
             db,
             ratchets: cache::RatchetCache::default(),
             auth_keys: cache::AuthKeyCache::default(),
+            in_batch: false,
         };
         store.migrate()?;
         Ok(store)
@@ -411,7 +414,7 @@ impl SqliteStore {
     }
 
     // One arm per kind of write, each a single statement (or loop): long but flat.
-    fn write(tx: &rusqlite::Transaction<'_>, w: Write) -> Result<(), StoreError> {
+    fn write(tx: &Connection, w: Write) -> Result<(), StoreError> {
         match w {
             Write::PutConn(c) => {
                 tx.prepare_cached(
@@ -581,9 +584,22 @@ impl SqliteStore {
                     Err(e) => return Err(e.into()),
                 }
             }
+            Write::MarkSndMsgSent(id, n) => {
+                // Only what changes: the row's other columns and two of its indexes stay.
+                tx.prepare_cached(
+                    "UPDATE snd_messages SET pending = 0, msg_body = x'' WHERE conn_id = ?1 AND internal_id = ?2",
+                )?
+                .execute(params![id, n])?;
+            }
             Write::AckRcvMsg(id, n) => {
                 tx.prepare_cached(
                     "UPDATE rcv_messages SET user_ack = 1 WHERE conn_id = ?1 AND internal_id = ?2",
+                )?
+                .execute(params![id, n])?;
+            }
+            Write::UnackRcvMsg(id, n) => {
+                tx.prepare_cached(
+                    "UPDATE rcv_messages SET user_ack = 0 WHERE conn_id = ?1 AND internal_id = ?2",
                 )?
                 .execute(params![id, n])?;
             }
@@ -719,12 +735,39 @@ const RCV_MSG_COLS: &str = "conn_id, internal_id, external_snd_id, internal_hash
 impl Store for SqliteStore {
     fn apply(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {
         let pending = self.ratchets.before(&writes);
-        let tx = self.db.transaction()?;
-        for w in writes {
-            Self::write(&tx, w)?;
+        if self.in_batch {
+            // Inside the batch's transaction: all or nothing by a savepoint, committed with
+            // the batch.
+            let sp = self.db.savepoint()?;
+            for w in writes {
+                Self::write(&sp, w)?;
+            }
+            sp.commit()?;
+        } else {
+            let tx = self.db.transaction()?;
+            for w in writes {
+                Self::write(&tx, w)?;
+            }
+            tx.commit()?;
         }
-        tx.commit()?;
         self.ratchets.after(pending);
+        Ok(())
+    }
+
+    fn begin_batch(&mut self) -> Result<(), StoreError> {
+        self.db.execute_batch("BEGIN")?;
+        self.in_batch = true;
+        Ok(())
+    }
+
+    fn end_batch(&mut self) -> Result<(), StoreError> {
+        self.in_batch = false;
+        if let Err(e) = self.db.execute_batch("COMMIT") {
+            // Nothing of the batch stays, nor in the cache, which followed its savepoints.
+            let _ = self.db.execute_batch("ROLLBACK");
+            self.ratchets.clear();
+            return Err(e.into());
+        }
         Ok(())
     }
 

@@ -395,6 +395,9 @@ pub enum Write {
     DeleteInvitation(Vec<u8>),
     /// Insert or replace a sent message.
     PutSndMsg(SndMsgRecord),
+    /// Mark a message accepted by the server: no longer pending, its body dropped (the rest
+    /// of the record, a receipt recorded meanwhile included, stays as it is).
+    MarkSndMsgSent(ConnId, i64),
     /// Delete a sent message.
     DeleteSndMsg(ConnId, i64),
     /// Add a copy of a message for a redundant send queue.
@@ -405,6 +408,8 @@ pub enum Write {
     PutRcvMsg(RcvMsgRecord),
     /// Mark a received message acknowledged by the application.
     AckRcvMsg(ConnId, i64),
+    /// Mark it unacknowledged again (the server's `ACK` of it failed).
+    UnackRcvMsg(ConnId, i64),
     /// Store the X3DH keys this side sent to re-synchronise the ratchet.
     PutSyncKeys(ConnId, X3dhKeys),
     /// Drop them (the new ratchet is made).
@@ -421,6 +426,15 @@ pub enum Write {
 pub trait Store: Send {
     /// Applies the writes atomically, in order.
     fn apply(&mut self, writes: Vec<Write>) -> Result<(), StoreError>;
+    /// Starts a batch: what is applied until [`Store::end_batch`] is committed together
+    /// (each `apply` still all or nothing). By default nothing is grouped.
+    fn begin_batch(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Commits the batch; when that fails, none of it stays.
+    fn end_batch(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// A connection.
     fn conn(&self, conn_id: &[u8]) -> Result<Option<ConnRecord>, StoreError>;
     /// Every connection.
@@ -619,6 +633,12 @@ impl Store for MemoryStore {
                     self.require_conn(&m.conn_id)?;
                     self.snd_msgs.insert((m.conn_id.clone(), m.internal_id), m);
                 }
+                Write::MarkSndMsgSent(id, n) => {
+                    if let Some(m) = self.snd_msgs.get_mut(&(id, n)) {
+                        m.pending = false;
+                        m.body = Vec::new();
+                    }
+                }
                 Write::DeleteSndMsg(id, n) => {
                     self.snd_msgs.remove(&(id, n));
                 }
@@ -644,6 +664,11 @@ impl Store for MemoryStore {
                 Write::AckRcvMsg(id, n) => {
                     if let Some(m) = self.rcv_msgs.get_mut(&(id, n)) {
                         m.acked = true;
+                    }
+                }
+                Write::UnackRcvMsg(id, n) => {
+                    if let Some(m) = self.rcv_msgs.get_mut(&(id, n)) {
+                        m.acked = false;
                     }
                 }
                 Write::PutSyncKeys(id, k) => {

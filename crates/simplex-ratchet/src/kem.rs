@@ -4,13 +4,16 @@
 //! The reference binds the supercop-20201130 reference code: public key 1158 bytes, secret key
 //! 1763 bytes, ciphertext 1039 bytes, shared key 32 bytes, the shared key being the KEM's own
 //! session hash (nothing further is hashed or combined by the bindings). The pure-Rust
-//! `sntrup761` crate implements the same KEM; its randomness comes from a 32-byte seed that
-//! we draw from the caller's RNG.
+//! `sntrup761` crate implements the same KEM: encapsulation (its randomness a 32-byte seed
+//! drawn from the caller's RNG) and decapsulation. Key pairs are made by our own module
+//! `keygen` (six times faster than the crate's portable build), from the caller's RNG.
 //!
 //! On the wire the public key, the ciphertext and (in stored private parameters) the secret
 //! key are `Large` (two-byte length); the shared key is a one-byte-length string.
 
 use std::fmt;
+
+mod keygen;
 
 use rand_core::{CryptoRng, RngCore};
 use simplex_encoding::{Decode, DecodeError, Encode, Large, Reader};
@@ -52,11 +55,13 @@ pub struct KemKeyPair {
 }
 
 impl KemKeyPair {
-    /// A new key pair (`sntrup761Keypair`), seeded from the caller's RNG.
+    /// A new key pair (`sntrup761Keypair`) from the caller's RNG, made by our own faster
+    /// key generation (module `keygen`).
     pub fn generate(rng: &mut (impl CryptoRng + RngCore)) -> Self {
-        let mut seed = Zeroizing::new([0u8; 32]);
-        rng.fill_bytes(&mut seed[..]);
-        let (pk, sk) = sntrup761::generate_key_from_seed(*seed);
+        let (pk, sk) = keygen::generate(rng);
+        // Invariant: `keygen` makes keys of exactly these lengths, in the standard encoding.
+        let pk = sntrup761::EncapsulationKey::try_from(&pk[..]).expect("a 1158-byte public key");
+        let sk = sntrup761::DecapsulationKey::try_from(&sk[..]).expect("a 1763-byte secret key");
         KemKeyPair {
             public: KemPublicKey(Box::new(pk)),
             secret: KemSecretKey(Box::new(sk)),

@@ -562,7 +562,9 @@ impl Inner {
         // Sent at once, as the reference does, so that a refused address fails the call;
         // a temporary failure leaves it to the delivery task.
         match self.send_pending(&sq, &rec).await {
-            Ok(()) => self.on_sent(rec, &sq).await?,
+            Ok(()) => {
+                self.on_sent(rec, &sq).await?;
+            }
             Err(e) if e.is_temporary() || e.is_host() || e.is_quota() => {
                 self.start_worker(&conn_id)
             }

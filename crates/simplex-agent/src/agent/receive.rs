@@ -47,22 +47,31 @@ impl Agent {
         receipt: Option<&[u8]>,
     ) -> Result<(), AgentError> {
         let inner = &self.inner;
-        let read = |conn_id: &[u8]| {
-            let id = conn_id.to_vec();
-            inner.db(move |s| {
-                Ok((
+        // One store hop: read, and marked acknowledged at once when it may be. The relay's
+        // copy was stored when it arrived, so marking before the server's `ACK` loses
+        // nothing: should that `ACK` not get through, the relay delivers the message again
+        // and it is acknowledged then as one seen before (`on_seen_before`).
+        let id = conn_id.to_vec();
+        let wants_receipt = receipt.is_some();
+        let (conn, rqs, msg) = inner
+            .db(move |s| {
+                let (conn, rqs, msg) = (
                     s.conn(&id)?,
                     s.all_rcv_queues(&id)?,
                     s.rcv_msg(&id, msg_id)?,
-                ))
+                );
+                if let (Some(_), Some(m)) = (&conn, &msg) {
+                    if !m.acked && (!wants_receipt || m.kind == RcvMsgKind::Message) {
+                        s.apply(vec![Write::AckRcvMsg(id, msg_id)])?;
+                    }
+                }
+                Ok((conn, rqs, msg))
             })
-        };
-        // The server's ACK goes without the lock (a repeated ACK is harmless); the state
-        // changes are made under it, once.
-        let (_, rqs, msg) = read(conn_id).await?;
+            .await?;
         if rqs.is_empty() {
             return Err(AgentError::NoConnection);
         }
+        let conn = conn.ok_or(AgentError::NoConnection)?;
         let msg = msg.ok_or(AgentError::Prohibited("no such message"))?;
         if receipt.is_some() && msg.kind != RcvMsgKind::Message {
             return Err(AgentError::Prohibited("receipt not allowed"));
@@ -82,26 +91,18 @@ impl Agent {
                     error: ClientError::Server(ErrorType::Auth),
                     ..
                 }) if rq.switch_status.is_some() => {}
-                r => r?,
+                Ok(()) => {}
+                Err(e) => {
+                    // Not acknowledged after all: the application may try again.
+                    let id = conn_id.to_vec();
+                    let _ = inner
+                        .db(move |s| s.apply(vec![Write::UnackRcvMsg(id, msg_id)]))
+                        .await;
+                    return Err(e);
+                }
             }
         }
         let _g = inner.lock.lock().await;
-        // Read again and marked acknowledged in one transaction.
-        let id = conn_id.to_vec();
-        let (conn, msg) = inner
-            .db(move |s| {
-                let (conn, msg) = (s.conn(&id)?, s.rcv_msg(&id, msg_id)?);
-                if conn.is_some() && msg.as_ref().is_some_and(|m| !m.acked) {
-                    s.apply(vec![Write::AckRcvMsg(id, msg_id)])?;
-                }
-                Ok((conn, msg))
-            })
-            .await?;
-        let conn = conn.ok_or(AgentError::NoConnection)?;
-        let msg = msg.ok_or(AgentError::Prohibited("no such message"))?;
-        if msg.acked {
-            return Ok(());
-        }
         if let Some(info) = receipt {
             if conn.agent_version >= DELIVERY_RCPTS_AGENT_VERSION.0 {
                 let r = AMessageReceipt {

@@ -152,17 +152,30 @@ impl Inner {
     }
 
     /// After the server accepted a message: what it changes is read and written in one
-    /// store transaction.
+    /// store transaction, and in the same store hop the connection's next pending message
+    /// and its send queues are read for the delivery task (unless what follows a `QKEY` or
+    /// `QTEST` changes the queues; then `None`).
     pub(super) async fn on_sent(
         self: &Arc<Self>,
         m: SndMsgRecord,
         sent_to: &SndQueueRecord,
-    ) -> Result<(), AgentError> {
+    ) -> Result<Option<NextPending>, AgentError> {
         let _g = self.lock.lock().await;
         let conn_id = m.conn_id.clone();
         let kind = m.kind;
         let to = (sent_to.server.clone(), sent_to.snd_id.clone());
-        let events = self.db(move |s| store_sent(s, m, &to)).await?;
+        let prefetch = !matches!(kind, SndMsgKind::QKey | SndMsgKind::QTest);
+        let (events, next) = self
+            .db(move |s| {
+                let id = m.conn_id.clone();
+                let events = store_sent(s, m, &to)?;
+                let next = match prefetch {
+                    true => Some((s.next_pending_snd_msg(&id)?, s.snd_queues(&id)?)),
+                    false => None,
+                };
+                Ok((events, next))
+            })
+            .await?;
         for e in events {
             self.emit(conn_id.clone(), e);
         }
@@ -173,7 +186,7 @@ impl Inner {
             SndMsgKind::QTest => self.on_qtest_sent(&conn_id, sent_to).await?,
             _ => {}
         }
-        Ok(())
+        Ok(next)
     }
 
     /// After a permanent failure to send.
@@ -283,8 +296,9 @@ fn encrypt_and_store(
 }
 
 /// Stores what a message accepted by the server changes (in the caller's transaction,
-/// holding the store): the message no longer pending (its body dropped) or deleted, and the
-/// handshake's step for a confirmation or `HELLO`. Returns the events to report.
+/// holding the store): the message no longer pending (its body dropped, the row updated in
+/// place) or deleted, and the handshake's step for a confirmation or `HELLO`. Returns the
+/// events to report.
 fn store_sent(
     s: &mut dyn Store,
     m: SndMsgRecord,
@@ -298,18 +312,9 @@ fn store_sent(
     let mut events = Vec::new();
     match m.kind {
         SndMsgKind::Message => {
-            // A receipt may have been processed between the send and now.
-            let receipt = s
-                .snd_msg_by_snd_id(&id, m.snd_id)?
-                .filter(|r| r.internal_id == m.internal_id)
-                .and_then(|r| r.receipt);
+            // In place: a receipt recorded between the send and now stays.
             events.push(Event::Sent(m.internal_id));
-            writes.push(Write::PutSndMsg(SndMsgRecord {
-                pending: false,
-                body: Vec::new(),
-                receipt,
-                ..m
-            }));
+            writes.push(Write::MarkSndMsgSent(id.clone(), m.internal_id));
         }
         _ => writes.push(Write::DeleteSndMsg(id.clone(), m.internal_id)),
     }
@@ -336,9 +341,14 @@ fn store_sent(
     Ok(events)
 }
 
+/// A connection's next pending message and its send queues, as read after the last one.
+pub(super) type NextPending = (Option<SndMsgRecord>, Vec<SndQueueRecord>);
+
 /// Sends a connection's pending messages in order, retrying temporary failures.
 pub(super) async fn delivery_loop(inner: Weak<Inner>, conn_id: ConnId, notify: Arc<Notify>) {
     let mut delay: Option<Duration> = None;
+    // What `on_sent` read for the next round (saving a store hop per message).
+    let mut prefetched: Option<NextPending> = None;
     loop {
         let Some(agent) = inner.upgrade() else { return };
         if agent.stopped() {
@@ -352,10 +362,15 @@ pub(super) async fn delivery_loop(inner: Weak<Inner>, conn_id: ConnId, notify: A
         {
             return;
         }
-        let id = conn_id.clone();
-        let next = agent
-            .db(move |s| Ok((s.next_pending_snd_msg(&id)?, s.snd_queues(&id)?)))
-            .await;
+        let next = match prefetched.take() {
+            Some(next) => Ok(next),
+            None => {
+                let id = conn_id.clone();
+                agent
+                    .db(move |s| Ok((s.next_pending_snd_msg(&id)?, s.snd_queues(&id)?)))
+                    .await
+            }
+        };
         let (m, sq) = match next {
             Ok((Some(m), sqs)) if !sqs.is_empty() => match delivery_target(&sqs, &m) {
                 Some(sq) => (m, sq),
@@ -400,8 +415,9 @@ pub(super) async fn delivery_loop(inner: Weak<Inner>, conn_id: ConnId, notify: A
         match agent.send_pending(&sq, &m).await {
             Ok(()) => {
                 delay = None;
-                if let Err(e) = agent.on_sent(m, &sq).await {
-                    agent.emit(conn_id.clone(), Event::Err(e.to_string()));
+                match agent.on_sent(m, &sq).await {
+                    Ok(next) => prefetched = next,
+                    Err(e) => agent.emit(conn_id.clone(), Event::Err(e.to_string())),
                 }
             }
             Err(e) if e.is_quota() => {

@@ -41,6 +41,11 @@ impl RatchetCache {
         map.insert(conn_id.to_vec(), r.clone());
     }
 
+    /// Forgets everything (a batch that the cache followed was rolled back).
+    pub(super) fn clear(&self) {
+        self.map.borrow_mut().clear();
+    }
+
     /// Drops the entries `writes` change, returning what to store once they committed.
     pub(super) fn before(&self, writes: &[Write]) -> Pending {
         let mut pending = Vec::new();

@@ -2,7 +2,7 @@
 //! the link key and the root key that signs the link data (to change the user data with
 //! `LSET`), and the link as given to the application.
 
-use rusqlite::{params, Row, Transaction};
+use rusqlite::{params, Connection, Row};
 use simplex_crypto::PrivateAuthKey;
 use zeroize::Zeroizing;
 
@@ -24,7 +24,7 @@ CREATE TABLE short_links (
 pub(super) const SELECT_SHORT_LINK: &str =
     "SELECT conn_id, link_id, link_key, root_private_key, short_link FROM short_links WHERE conn_id = ?1";
 
-pub(super) fn put_short_link(tx: &Transaction<'_>, l: ShortLinkRecord) -> Result<(), StoreError> {
+pub(super) fn put_short_link(tx: &Connection, l: ShortLinkRecord) -> Result<(), StoreError> {
     let key = l.root_key.to_der();
     tx.prepare_cached(
         "INSERT OR REPLACE INTO short_links (conn_id, link_id, link_key, root_private_key, short_link) VALUES (?1, ?2, ?3, ?4, ?5)"

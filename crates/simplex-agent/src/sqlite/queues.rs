@@ -4,7 +4,7 @@
 //! `replace_*_queue_id` (here the replaced queue's recipient or sender ID) and
 //! `switch_status` columns.
 
-use rusqlite::{params, Row, Transaction};
+use rusqlite::{params, Connection, Row};
 use simplex_crypto::{PrivateKeyX25519, PublicKeyX25519};
 use simplex_encoding::Encode;
 use zeroize::Zeroizing;
@@ -90,7 +90,7 @@ CREATE TABLE snd_message_copies (
 ) WITHOUT ROWID;
 ";
 
-pub(super) fn put_snd_copy(tx: &Transaction<'_>, c: SndCopyRecord) -> Result<(), StoreError> {
+pub(super) fn put_snd_copy(tx: &Connection, c: SndCopyRecord) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT OR REPLACE INTO snd_message_copies (conn_id, snd_queue_id, internal_id, msg_type, msg_body) VALUES (?1, ?2, ?3, ?4, ?5)"
         )?.execute(
@@ -100,7 +100,7 @@ pub(super) fn put_snd_copy(tx: &Transaction<'_>, c: SndCopyRecord) -> Result<(),
 }
 
 pub(super) fn delete_snd_copy(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     conn_id: &[u8],
     queue: &[u8],
     internal_id: i64,
@@ -113,7 +113,7 @@ pub(super) fn delete_snd_copy(
     Ok(())
 }
 
-pub(super) fn put_rcv_queue(tx: &Transaction<'_>, q: RcvQueueRecord) -> Result<(), StoreError> {
+pub(super) fn put_rcv_queue(tx: &Connection, q: RcvQueueRecord) -> Result<(), StoreError> {
     let key = q.rcv_key.to_der();
     let e2e = q.e2e_priv_key.to_der();
     tx.prepare_cached(
@@ -144,7 +144,7 @@ pub(super) fn put_rcv_queue(tx: &Transaction<'_>, q: RcvQueueRecord) -> Result<(
 
 /// A queue replacing none (and not redundant) takes the place of the connection's current
 /// one.
-pub(super) fn put_snd_queue(tx: &Transaction<'_>, q: SndQueueRecord) -> Result<(), StoreError> {
+pub(super) fn put_snd_queue(tx: &Connection, q: SndQueueRecord) -> Result<(), StoreError> {
     if q.replaces.is_none() && !q.extra {
         tx.prepare_cached(
             "DELETE FROM snd_queues WHERE conn_id = ?1 AND replace_snd_queue_id IS NULL AND extra = 0 AND snd_id != ?2"

@@ -1,0 +1,195 @@
+//! The store's own thread: one long-lived thread owns the store and runs the agent's store
+//! calls in the order they come, instead of a hop to tokio's blocking pool per call.
+//!
+//! Calls that queued up while the thread was busy run as one batch: one transaction
+//! (`Store::begin_batch`), each call's writes still all or nothing (a savepoint), one commit
+//! for all of them, so what several calls change on the same pages is written (and, with
+//! SQLCipher, encrypted and authenticated) once. No call hears its result before the batch
+//! has committed: what a caller is told is stored, is stored.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc;
+
+use tokio::sync::oneshot;
+
+use crate::error::StoreError;
+use crate::store::Store;
+
+/// What a call does once its batch committed (or failed to): sends its result.
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A call: runs on the store, returns its reply.
+type Job = Box<dyn FnOnce(&mut dyn Store) -> Reply + Send>;
+
+/// Calls grouped in one transaction at most.
+const MAX_BATCH: usize = 64;
+
+/// The handle of the store's thread. Dropping it waits for the calls already sent and for
+/// the store to close, as dropping the store itself would: a database file may be replaced
+/// (restored from a backup) or opened again right after the agent is dropped.
+pub(super) struct StoreThread {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for StoreThread {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(t) = self.thread.take() {
+            // Never from the store's own thread (it would wait for itself).
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+impl StoreThread {
+    /// Starts the thread with the store.
+    pub(super) fn start(store: Box<dyn Store>) -> Result<Self, StoreError> {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("agent-store".into())
+            .spawn(move || run(store, rx))
+            .map_err(|_| StoreError::Task)?;
+        Ok(StoreThread {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        })
+    }
+
+    /// Runs `f` on the store; its result once it is committed.
+    pub(super) async fn call<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn Store) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |s: &mut dyn Store| {
+            let r = f(s);
+            Box::new(move |committed: Result<(), String>| {
+                let r = match committed {
+                    Ok(()) => r,
+                    Err(e) => Err(E::from(StoreError::Batch(e))),
+                };
+                let _ = tx.send(r);
+            }) as Reply
+        });
+        let jobs = self.jobs.as_ref().ok_or(E::from(StoreError::Task))?;
+        jobs.send(job).map_err(|_| E::from(StoreError::Task))?;
+        rx.await.map_err(|_| E::from(StoreError::Task))?
+    }
+}
+
+fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        // One call alone runs as before: its `apply` commits itself.
+        let batch = jobs.len() > 1 && store.begin_batch().is_ok();
+        let mut replies = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            // A call that panics fails alone: its reply is dropped (`StoreError::Task`), its
+            // savepoint rolled back while unwinding.
+            let store = &mut *store;
+            if let Ok(reply) = std::panic::catch_unwind(AssertUnwindSafe(move || job(store))) {
+                replies.push(reply);
+            }
+        }
+        let committed = match batch {
+            true => store.end_batch().map_err(|e| e.to_string()),
+            false => Ok(()),
+        };
+        for reply in replies {
+            reply(committed.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{ConnKind, ConnRecord, RcvMsgKind, RcvMsgRecord, Write};
+    use crate::SqliteStore;
+
+    fn put(id: u8) -> Write {
+        Write::PutConn(ConnRecord::new(vec![id], ConnKind::Duplex, true, 7))
+    }
+
+    /// Calls sent together: each one's writes all or nothing, the others' committed, and
+    /// every result reported only once committed (read back from a second connection to
+    /// the file, which sees only what is committed).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batched_calls_commit_alone_or_together() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("agent.db");
+        // A plain file (no passphrase): the same SQLite, without the key derivation.
+        let store = SqliteStore::open(&path, "").expect("store");
+        let thread = std::sync::Arc::new(StoreThread::start(Box::new(store)).expect("thread"));
+        // The first call holds the thread while the others queue up behind it.
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let first = {
+            let t = thread.clone();
+            tokio::spawn(async move {
+                t.call(move |s| {
+                    let _ = wait.recv();
+                    s.apply(vec![put(0)])
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let mut calls = Vec::new();
+        for id in 1..=20u8 {
+            let t = thread.clone();
+            calls.push(tokio::spawn(async move {
+                t.call(move |s: &mut dyn Store| {
+                    if id == 7 {
+                        // A batch of writes whose second fails (a message of no
+                        // connection): its first must not stay either.
+                        let orphan = RcvMsgRecord {
+                            conn_id: vec![250],
+                            internal_id: 1,
+                            ext_snd_id: 1,
+                            hash: Vec::new(),
+                            enc_hash: Vec::new(),
+                            srv_msg_id: Vec::new(),
+                            rcv_id: None,
+                            body: Vec::new(),
+                            integrity: "ok".into(),
+                            acked: false,
+                            kind: RcvMsgKind::Message,
+                        };
+                        return s.apply(vec![put(100 + id), Write::PutRcvMsg(orphan)]);
+                    }
+                    s.apply(vec![put(id)])
+                })
+                .await
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        go.send(()).expect("first call waiting");
+        first.await.expect("task").expect("first call");
+        let other = SqliteStore::open(&path, "").expect("second connection");
+        for (i, c) in calls.into_iter().enumerate() {
+            let r = c.await.expect("task");
+            assert_eq!(r.is_ok(), i + 1 != 7, "call {}", i + 1);
+            if r.is_ok() {
+                let id = u8::try_from(i + 1).expect("small");
+                assert!(
+                    other.conn(&[id]).expect("read").is_some(),
+                    "call {id} committed"
+                );
+            }
+        }
+        assert_eq!(other.conns().expect("read").len(), 20);
+        assert!(other.conn(&[107]).expect("read").is_none());
+    }
+}
