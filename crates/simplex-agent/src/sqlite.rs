@@ -29,6 +29,8 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
 ];
 
 mod cache;
+mod kinds;
+use kinds::*;
 mod links;
 mod queues;
 
@@ -188,100 +190,6 @@ fn server_parse(s: &str) -> Result<SmpServer, StoreError> {
 fn secret_parse(b: &[u8]) -> Result<DhSecretX25519, StoreError> {
     let arr: [u8; 32] = b.try_into().map_err(|_| corrupt("DH secret"))?;
     Ok(DhSecretX25519::from_bytes(arr))
-}
-
-fn kind_text(k: ConnKind) -> &'static str {
-    match k {
-        ConnKind::Duplex => "duplex",
-        ConnKind::Contact => "contact",
-    }
-}
-
-fn conn_status_text(s: ConnStatus) -> &'static str {
-    match s {
-        ConnStatus::New => "new",
-        ConnStatus::Active => "active",
-        ConnStatus::Suspended => "suspended",
-    }
-}
-
-fn queue_status_text(s: QueueStatus) -> &'static str {
-    match s {
-        QueueStatus::New => "new",
-        QueueStatus::Confirmed => "confirmed",
-        QueueStatus::Secured => "secured",
-        QueueStatus::Active => "active",
-        QueueStatus::Disabled => "disabled",
-    }
-}
-
-fn queue_status_parse(s: &str) -> Result<QueueStatus, StoreError> {
-    Ok(match s {
-        "new" => QueueStatus::New,
-        "confirmed" => QueueStatus::Confirmed,
-        "secured" => QueueStatus::Secured,
-        "active" => QueueStatus::Active,
-        "disabled" => QueueStatus::Disabled,
-        _ => return Err(corrupt("queue status")),
-    })
-}
-
-fn msg_kind_text(k: SndMsgKind) -> &'static str {
-    match k {
-        SndMsgKind::Confirmation => "CONF",
-        SndMsgKind::Hello => "HELLO",
-        SndMsgKind::Message => "A_MSG",
-        SndMsgKind::Receipt => "A_RCVD",
-        SndMsgKind::QCont => "A_QCONT",
-        SndMsgKind::Invitation => "INV",
-        SndMsgKind::RatchetKey => "RATCHET_KEY",
-        SndMsgKind::EReady => "EREADY",
-        SndMsgKind::QAdd => "QADD",
-        SndMsgKind::QKey => "QKEY",
-        SndMsgKind::QUse => "QUSE",
-        SndMsgKind::QTest => "QTEST",
-        SndMsgKind::Noise => "NOISE",
-    }
-}
-
-fn rcv_kind_text(k: RcvMsgKind) -> &'static str {
-    match k {
-        RcvMsgKind::Hello => "HELLO",
-        RcvMsgKind::Message => "A_MSG",
-        RcvMsgKind::Receipt => "A_RCVD",
-        RcvMsgKind::QCont => "A_QCONT",
-        RcvMsgKind::Other => "OTHER",
-    }
-}
-
-fn rcv_kind_parse(s: &str) -> Result<RcvMsgKind, StoreError> {
-    Ok(match s {
-        "HELLO" => RcvMsgKind::Hello,
-        "A_MSG" => RcvMsgKind::Message,
-        "A_RCVD" => RcvMsgKind::Receipt,
-        "A_QCONT" => RcvMsgKind::QCont,
-        "OTHER" => RcvMsgKind::Other,
-        _ => return Err(corrupt("received message type")),
-    })
-}
-
-fn msg_kind_parse(s: &str) -> Result<SndMsgKind, StoreError> {
-    Ok(match s {
-        "CONF" => SndMsgKind::Confirmation,
-        "HELLO" => SndMsgKind::Hello,
-        "A_MSG" => SndMsgKind::Message,
-        "A_RCVD" => SndMsgKind::Receipt,
-        "A_QCONT" => SndMsgKind::QCont,
-        "INV" => SndMsgKind::Invitation,
-        "RATCHET_KEY" => SndMsgKind::RatchetKey,
-        "EREADY" => SndMsgKind::EReady,
-        "QADD" => SndMsgKind::QAdd,
-        "QKEY" => SndMsgKind::QKey,
-        "QUSE" => SndMsgKind::QUse,
-        "QTEST" => SndMsgKind::QTest,
-        "NOISE" => SndMsgKind::Noise,
-        _ => return Err(corrupt("message type")),
-    })
 }
 
 /// Private X3DH keys (two DER keys and an optional KEM key pair).
