@@ -108,26 +108,51 @@ fn start_xftp_relay(dir: &Path) -> XftpRelay {
     start_persistent_xftp_relay(&dir.join("xftp"), 0).0
 }
 
+/// A test's world: an SMP relay, an XFTP relay and one folder received files go to.
+struct Files {
+    tmp: tempfile::TempDir,
+    relay: Relay,
+    xftp: XftpRelay,
+    inbox: std::path::PathBuf,
+}
+
+impl Files {
+    fn new() -> Files {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let relay = start_relay(&tmp.path().join("smp"));
+        let xftp = start_xftp_relay(tmp.path());
+        let inbox = tmp.path().join("inbox");
+        std::fs::create_dir_all(&inbox).expect("inbox");
+        Files {
+            tmp,
+            relay,
+            xftp,
+            inbox,
+        }
+    }
+
+    /// A new user who sends files through the XFTP relay.
+    fn sender(&self, name: &str) -> ChatProc {
+        self.user(name, &["--xftp-servers", self.xftp.address.as_str()])
+    }
+
+    /// A new user who saves received files in the inbox.
+    fn receiver(&self, name: &str) -> ChatProc {
+        self.user(name, &["--files-folder", &self.inbox.to_string_lossy()])
+    }
+
+    fn user(&self, name: &str, args: &[&str]) -> ChatProc {
+        let db = prefix(self.tmp.path(), name);
+        new_user_with(name, &db, Some(&self.relay.address), args)
+    }
+}
+
 #[test]
 fn a_5_mib_file_to_a_contact_arrives_whole() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let relay = start_relay(&tmp.path().join("smp"));
-    let xftp = start_xftp_relay(tmp.path());
-    let xftp_arg = ["--xftp-servers", xftp.address.as_str()];
-    let mut alice = new_user_with(
-        "alice",
-        &prefix(tmp.path(), "alice"),
-        Some(&relay.address),
-        &xftp_arg,
-    );
-    let inbox = tmp.path().join("inbox");
-    std::fs::create_dir_all(&inbox).expect("inbox");
-    let mut bob = new_user_with(
-        "bob",
-        &prefix(tmp.path(), "bob"),
-        Some(&relay.address),
-        &["--files-folder", &inbox.to_string_lossy()],
-    );
+    let w = Files::new();
+    let (tmp, inbox) = (&w.tmp, &w.inbox);
+    let mut alice = w.sender("alice");
+    let mut bob = w.receiver("bob");
     connect(&mut alice, &mut bob);
 
     let src = tmp.path().join("x.pdf");
@@ -172,26 +197,10 @@ fn a_5_mib_file_to_a_contact_arrives_whole() {
 
 #[test]
 fn sender_and_recipient_cancel() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let relay = start_relay(&tmp.path().join("smp"));
-    let xftp = start_xftp_relay(tmp.path());
-    let xftp_arg = ["--xftp-servers", xftp.address.as_str()];
-    let mut alice = new_user_with(
-        "alice",
-        &prefix(tmp.path(), "alice"),
-        Some(&relay.address),
-        &xftp_arg,
-    );
-    let inbox = tmp.path().join("inbox");
-    std::fs::create_dir_all(&inbox).expect("inbox");
-    let inbox_arg = ["--files-folder", &*inbox.to_string_lossy()].map(str::to_owned);
-    let inbox_arg: Vec<&str> = inbox_arg.iter().map(String::as_str).collect();
-    let mut bob = new_user_with(
-        "bob",
-        &prefix(tmp.path(), "bob"),
-        Some(&relay.address),
-        &inbox_arg,
-    );
+    let w = Files::new();
+    let (tmp, inbox) = (&w.tmp, &w.inbox);
+    let mut alice = w.sender("alice");
+    let mut bob = w.receiver("bob");
     connect(&mut alice, &mut bob);
     let src = tmp.path().join("a.txt");
     std::fs::write(&src, b"hello file").expect("write");
@@ -233,18 +242,11 @@ fn sender_and_recipient_cancel() {
 /// members are told.
 #[test]
 fn a_file_to_a_group_of_three() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let relay = start_relay(&tmp.path().join("smp"));
-    let xftp = start_xftp_relay(tmp.path());
-    let inbox = tmp.path().join("inbox");
-    std::fs::create_dir_all(&inbox).expect("inbox");
-    let inbox_s = inbox.to_string_lossy().into_owned();
-    let user = |name: &str, args: &[&str]| {
-        new_user_with(name, &prefix(tmp.path(), name), Some(&relay.address), args)
-    };
-    let mut alice = user("alice", &["--xftp-servers", xftp.address.as_str()]);
-    let mut bob = user("bob", &["--files-folder", &inbox_s]);
-    let mut cath = user("cath", &["--files-folder", &inbox_s]);
+    let w = Files::new();
+    let (tmp, inbox) = (&w.tmp, &w.inbox);
+    let mut alice = w.sender("alice");
+    let mut bob = w.receiver("bob");
+    let mut cath = w.receiver("cath");
     connect(&mut alice, &mut bob);
     connect(&mut alice, &mut cath);
     group_of_three(&mut alice, &mut bob, &mut cath);

@@ -199,9 +199,9 @@ impl<O: Output> Chat<O> {
         }
     }
 
-    /// The name and size of a file to send, once relays are configured and the file is
-    /// there; says why not otherwise.
-    pub(super) fn file_to_send(&mut self, path: &str) -> Option<(String, u64)> {
+    /// The offer of a file to send (`x.msg.new` with its invitation), once relays are
+    /// configured and the file is there; says why not otherwise.
+    pub(super) fn file_offer(&mut self, path: &str) -> Option<(ChatMessage, String, u64)> {
         if self.files.config.servers.is_empty() {
             self.say(
                 "no XFTP servers: start with --xftp-servers xftp://<fingerprint>@<host>[:<port>]",
@@ -219,7 +219,44 @@ impl<O: Output> Chat<O> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "file".into());
-        Some((file_name, size))
+        let msg = ChatMessage::new(ChatEvent::MsgNewFile(MsgNewFile {
+            content: FileContent::File {
+                text: String::new(),
+            },
+            file: FileInvitation::xftp(&file_name, size),
+        }));
+        Some((msg, file_name, size))
+    }
+
+    /// Records a file whose offer went out (to `to`, printed as the reference echoes `/f`,
+    /// and to these recipients: contact or member row IDs), and starts its upload.
+    pub(super) fn sent_file(
+        &mut self,
+        chat: FileChat,
+        (msg, file_name, size): (ChatMessage, String, u64),
+        path: &str,
+        to: &str,
+        recipients: &[(Option<i64>, Option<i64>)],
+    ) -> Result<(), ChatError> {
+        let shared_id = msg.msg_id.unwrap_or_default();
+        let abs = std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path));
+        let f = self.store.add_file(
+            true,
+            chat,
+            &shared_id,
+            &file_name,
+            size,
+            Some(&abs.to_string_lossy()),
+        )?;
+        for (contact, member) in recipients {
+            self.store.add_file_recipient(f.id, *contact, *member)?;
+        }
+        self.print(vec![
+            format!("{} /f {to} {path}", view::msg_time(Local::now(), now_ms())),
+            format!("use /fc {} to cancel sending", f.id),
+        ]);
+        self.start_upload(&f);
+        Ok(())
     }
 
     async fn send_file(&mut self, to: &str, path: &str) -> Result<(), ChatError> {
@@ -234,38 +271,21 @@ impl<O: Output> Chat<O> {
             self.say(view::not_ready(&c.name));
             return Ok(());
         }
-        let Some((file_name, size)) = self.file_to_send(path) else {
+        let Some(offer) = self.file_offer(path) else {
             return Ok(());
         };
-        let msg = ChatMessage::new(ChatEvent::MsgNewFile(MsgNewFile {
-            content: FileContent::File {
-                text: String::new(),
-            },
-            file: FileInvitation::xftp(&file_name, size),
-        }));
-        let shared_id = msg.msg_id.clone().unwrap_or_default();
-        self.agent.send_message(&c.conn_id, &msg.to_bytes()).await?;
-        let abs = std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path));
-        let f = self.store.add_file(
-            true,
-            FileChat::Contact(c.id),
-            &shared_id,
-            &file_name,
-            size,
-            Some(&abs.to_string_lossy()),
-        )?;
-        self.store.add_file_recipient(f.id, Some(c.id), None)?;
+        self.agent
+            .send_message(&c.conn_id, &offer.0.to_bytes())
+            .await?;
         self.last_chat = Some(c.name.clone());
-        self.print(vec![
-            format!(
-                "{} /f @{} {path}",
-                view::msg_time(Local::now(), now_ms()),
-                view::view_name(&c.name)
-            ),
-            format!("use /fc {} to cancel sending", f.id),
-        ]);
-        self.start_upload(&f);
-        Ok(())
+        let to = format!("@{}", view::view_name(&c.name));
+        self.sent_file(
+            FileChat::Contact(c.id),
+            offer,
+            path,
+            &to,
+            &[(Some(c.id), None)],
+        )
     }
 
     pub(super) fn start_upload(&mut self, f: &FileTransfer) {

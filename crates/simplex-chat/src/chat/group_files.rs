@@ -9,14 +9,11 @@
 //! go on member connections only (as the reference's `memberFTs`): a host does not pass one
 //! on, and a forwarded one is ignored, since each is one member's own.
 
-use chrono::Local;
-
 use super::files::offer_lines;
 use super::group::group_chat;
-use super::{now_ms, Chat, ChatError, Output};
-use crate::protocol::file::{FileContent, FileInvitation};
+use super::{Chat, ChatError, Output};
 use crate::protocol::group::MemberRole;
-use crate::protocol::{ChatEvent, ChatMessage, FileEvent, MsgNewFile};
+use crate::protocol::{FileEvent, MsgNewFile};
 use crate::store::files::{DescrPart, FileChat, FileStatus};
 use crate::store::groups::{Group, Member, Status};
 use crate::view;
@@ -48,41 +45,18 @@ impl<O: Output> Chat<O> {
             self.say(gv::says(&g, "you don't have permission to send messages"));
             return Ok(());
         }
-        let Some((file_name, size)) = self.file_to_send(path) else {
+        let Some(offer) = self.file_offer(path) else {
             return Ok(());
         };
-        let msg = ChatMessage::new(ChatEvent::MsgNewFile(MsgNewFile {
-            content: FileContent::File {
-                text: String::new(),
-            },
-            file: FileInvitation::xftp(&file_name, size),
-        }));
-        let shared_id = msg.msg_id.clone().unwrap_or_default();
-        let recipients = self.recipients(g.id)?;
-        self.broadcast(g.id, &msg.to_bytes()).await?;
-        let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.into());
-        let f = self.store.add_file(
-            true,
-            FileChat::Group(g.id),
-            &shared_id,
-            &file_name,
-            size,
-            Some(&abs.to_string_lossy()),
-        )?;
-        for m in &recipients {
-            self.store.add_file_recipient(f.id, None, Some(m.id))?;
-        }
+        let recipients: Vec<_> = self
+            .recipients(g.id)?
+            .iter()
+            .map(|m| (None, Some(m.id)))
+            .collect();
+        self.broadcast(g.id, &offer.0.to_bytes()).await?;
         self.last_chat = Some(group_chat(&g.name));
-        self.print(vec![
-            format!(
-                "{} /f {} {path}",
-                view::msg_time(Local::now(), now_ms()),
-                gv::group_ref(&g.name)
-            ),
-            format!("use /fc {} to cancel sending", f.id),
-        ]);
-        self.start_upload(&f);
-        Ok(())
+        let to = gv::group_ref(&g.name);
+        self.sent_file(FileChat::Group(g.id), offer, path, &to, &recipients)
     }
 
     /// After a group file's upload: each member's description on its connection.
