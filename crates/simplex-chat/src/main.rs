@@ -472,7 +472,7 @@ fn agent_config(
     };
     let privacy = simplex_chat::privacy::apply(level, &opts.net, &mut config);
     config.redundancy = usize::from(opts.redundancy);
-    if config.redundancy > config.servers.len() {
+    if config.redundancy > 1 && config.redundancy > config.servers.len() {
         eprintln!(
             "warning: --redundancy {} with {} server(s): new contacts get at most {} queue(s) \
              per direction, one per server",
