@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::groups::{GroupInfo, GroupMember};
 use super::types::{Contact, MsgContent, PendingContactConnection, UserContactRequest};
 
 /// Which chat an item is in (`ChatInfo`).
@@ -19,7 +20,7 @@ pub enum ChatInfo {
     Group {
         /// The group.
         #[serde(rename = "groupInfo")]
-        group_info: Box<Value>,
+        group_info: Box<GroupInfo>,
     },
     /// A contact request.
     ContactRequest {
@@ -49,7 +50,7 @@ pub enum CIDirection {
     GroupRcv {
         /// The member.
         #[serde(rename = "groupMember")]
-        group_member: Box<Value>,
+        group_member: Box<GroupMember>,
     },
 }
 
