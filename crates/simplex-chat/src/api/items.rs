@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::files::CIFile;
 use super::groups::{GroupInfo, GroupMember};
 use super::types::{Contact, MsgContent, PendingContactConnection, UserContactRequest};
 
@@ -180,22 +181,6 @@ pub struct CIMeta {
     pub created_at: String,
     /// When it last changed.
     pub updated_at: String,
-}
-
-/// A file attached to an item (`CIFile`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CIFile {
-    /// Its ID (`/freceive ID`).
-    pub file_id: i64,
-    /// Its name.
-    pub file_name: String,
-    /// Its size in bytes.
-    pub file_size: u64,
-    /// Its status.
-    pub file_status: Value,
-    /// How it travels: `xftp`.
-    pub file_protocol: &'static str,
 }
 
 /// An item of a chat (`ChatItem`).

@@ -11,6 +11,7 @@
 
 pub mod command;
 pub mod errors;
+pub mod files;
 pub mod groups;
 pub mod items;
 pub mod response;

@@ -4,7 +4,8 @@
 
 use serde::Serialize;
 
-use super::errors::ChatError;
+use super::errors::{AgentErrorType, ChatError};
+use super::files::{FileTransferMeta, RcvFileDescr, RcvFileTransfer, SndFileTransfer};
 use super::groups::{Group, GroupInfo, GroupLink, GroupMember};
 use super::items::{AChat, AChatItem};
 use super::types::{
@@ -420,6 +421,122 @@ pub enum ChatResponse {
         group_info: GroupInfo,
         /// The owner.
         member: GroupMember,
+    },
+    // Files: responses.
+    /// A file was accepted; it is received when its description is whole.
+    RcvFileAccepted {
+        /// The user.
+        user: User,
+        /// Its item.
+        chat_item: AChatItem,
+    },
+    /// A file was accepted, but its sender had cancelled it.
+    RcvFileAcceptedSndCancelled {
+        /// The user.
+        user: User,
+        /// The file.
+        rcv_file_transfer: RcvFileTransfer,
+    },
+    /// The user cancelled sending a file.
+    SndFileCancelled {
+        /// The user.
+        user: User,
+        /// Its item.
+        #[serde(rename = "chatItem_", skip_serializing_if = "Option::is_none")]
+        chat_item: Option<AChatItem>,
+        /// The file.
+        file_transfer_meta: FileTransferMeta,
+        /// Its recipients.
+        snd_file_transfers: Vec<SndFileTransfer>,
+    },
+    /// The user cancelled receiving a file.
+    RcvFileCancelled {
+        /// The user.
+        user: User,
+        /// Its item.
+        #[serde(rename = "chatItem_", skip_serializing_if = "Option::is_none")]
+        chat_item: Option<AChatItem>,
+        /// The file.
+        rcv_file_transfer: RcvFileTransfer,
+    },
+    // Files: events.
+    /// A received file's description is whole: it can be downloaded.
+    RcvFileDescrReady {
+        /// The user.
+        user: User,
+        /// Its item.
+        chat_item: AChatItem,
+        /// The file.
+        rcv_file_transfer: RcvFileTransfer,
+        /// Its description.
+        rcv_file_descr: RcvFileDescr,
+    },
+    /// A download started.
+    RcvFileStart {
+        /// The user.
+        user: User,
+        /// Its item.
+        chat_item: AChatItem,
+    },
+    /// A file was received and saved.
+    RcvFileComplete {
+        /// The user.
+        user: User,
+        /// Its item.
+        chat_item: AChatItem,
+    },
+    /// A file was uploaded and described to its recipients.
+    #[serde(rename = "sndFileCompleteXFTP")]
+    SndFileCompleteXftp {
+        /// The user.
+        user: User,
+        /// Its item.
+        chat_item: AChatItem,
+        /// The file.
+        file_transfer_meta: FileTransferMeta,
+    },
+    /// The sender cancelled a file.
+    RcvFileSndCancelled {
+        /// The user.
+        user: User,
+        /// Its item.
+        chat_item: AChatItem,
+        /// The file.
+        rcv_file_transfer: RcvFileTransfer,
+    },
+    /// A recipient cancelled receiving a file.
+    SndFileRcvCancelled {
+        /// The user.
+        user: User,
+        /// Its item.
+        #[serde(rename = "chatItem_", skip_serializing_if = "Option::is_none")]
+        chat_item: Option<AChatItem>,
+        /// The recipient's transfer.
+        snd_file_transfer: SndFileTransfer,
+    },
+    /// A download failed.
+    RcvFileError {
+        /// The user.
+        user: User,
+        /// Its item.
+        #[serde(rename = "chatItem_", skip_serializing_if = "Option::is_none")]
+        chat_item: Option<AChatItem>,
+        /// Why.
+        agent_error: AgentErrorType,
+        /// The file.
+        rcv_file_transfer: RcvFileTransfer,
+    },
+    /// An upload failed.
+    SndFileError {
+        /// The user.
+        user: User,
+        /// Its item.
+        #[serde(rename = "chatItem_", skip_serializing_if = "Option::is_none")]
+        chat_item: Option<AChatItem>,
+        /// The file.
+        file_transfer_meta: FileTransferMeta,
+        /// Why.
+        error_message: String,
     },
     // Events from here on.
     /// A contact is connected.

@@ -360,17 +360,20 @@ impl<O: Output> Chat<O> {
                 messages,
             } => {
                 let c = self.api_contact_by_id(contact_id)?;
-                if messages
-                    .iter()
-                    .any(|m| m.file_source.is_some() || m.file_path.is_some())
-                {
-                    return Err(ChatError::command(
-                        "sending files through the bot API is not supported yet",
-                    ));
+                let mut chat_items = Vec::new();
+                for m in messages {
+                    if m.file_to_send().is_some() {
+                        chat_items.push(self.api_send_file_contact(&c, m).await?);
+                        continue;
+                    }
+                    if let ChatResponse::NewChatItems {
+                        chat_items: sent, ..
+                    } = self.api_send(&c, &[m.msg_content]).await?
+                    {
+                        chat_items.extend(sent);
+                    }
                 }
-                let contents: Vec<MsgContent> =
-                    messages.into_iter().map(|m| m.msg_content).collect();
-                self.api_send(&c, &contents).await
+                Ok(ChatResponse::NewChatItems { user, chat_items })
             }
             ApiCommand::ListContacts(u) => {
                 check_user(u)?;
