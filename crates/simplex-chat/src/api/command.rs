@@ -625,6 +625,94 @@ mod tests {
     }
 
     #[test]
+    fn group_and_file_forms() {
+        match ok(r#"/_group 1 {"displayName":"team","fullName":"T","image":"x"}"#) {
+            ApiCommand::NewGroup(Some(1), p) => assert_eq!(p.display_name, "team"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_api("/_group 1 incognito=on {}"),
+            Some(Err(_))
+        ));
+        assert_eq!(
+            ok("/_add #3 7 admin"),
+            ApiCommand::AddMember {
+                group_id: 3,
+                contact_id: 7,
+                role: MemberRole::Admin
+            }
+        );
+        assert_eq!(ok("/_join #3"), ApiCommand::JoinGroup(3));
+        assert_eq!(
+            ok("/_member role #3 4,5 observer"),
+            ApiCommand::MembersRole {
+                group_id: 3,
+                member_ids: vec![4, 5],
+                role: MemberRole::Observer
+            }
+        );
+        assert_eq!(
+            ok("/_remove #3 4"),
+            ApiCommand::RemoveMembers {
+                group_id: 3,
+                member_ids: vec![4]
+            }
+        );
+        assert!(matches!(
+            parse_api("/_remove #3 4 messages=on"),
+            Some(Err(_))
+        ));
+        assert_eq!(ok("/_leave #3"), ApiCommand::LeaveGroup(3));
+        assert_eq!(ok("/_members #3"), ApiCommand::ListMembers(3));
+        assert_eq!(ok("/_groups 1"), ApiCommand::ListGroups(Some(1)));
+        assert_eq!(
+            ok("/_create link #3 member"),
+            ApiCommand::CreateGroupLink(3, MemberRole::Member)
+        );
+        assert_eq!(
+            ok("/_set link role #3 observer"),
+            ApiCommand::GroupLinkMemberRole(3, MemberRole::Observer)
+        );
+        assert_eq!(ok("/_get link #3"), ApiCommand::GetGroupLink(3));
+        assert_eq!(ok("/_delete link #3"), ApiCommand::DeleteGroupLink(3));
+        assert_eq!(
+            ok("/_delete #3 full notify=off"),
+            ApiCommand::DeleteGroup(3)
+        );
+        assert_eq!(
+            ok("/_get chat #3 count=20"),
+            ApiCommand::GetGroupChat {
+                group_id: 3,
+                count: 20
+            }
+        );
+        assert!(matches!(
+            ok(r#"/_send #3 json [{"msgContent":{"type":"text","text":"hi"}}]"#),
+            ApiCommand::SendGroupMessages { group_id: 3, .. }
+        ));
+        assert!(matches!(
+            parse_api("/_send #3(_support) json []"),
+            Some(Err(_))
+        ));
+        assert_eq!(
+            ok("/freceive 5 approved_relays=on encrypt=off /tmp/x y"),
+            ApiCommand::ReceiveFile {
+                file_id: 5,
+                path: Some("/tmp/x y".into())
+            }
+        );
+        assert_eq!(
+            ok("/freceive 5"),
+            ApiCommand::ReceiveFile {
+                file_id: 5,
+                path: None
+            }
+        );
+        assert!(matches!(parse_api("/freceive 5 encrypt=on"), Some(Err(_))));
+        assert_eq!(ok("/fcancel 5"), ApiCommand::CancelFile(5));
+    }
+
+    #[test]
     fn others_go_to_the_console_parser() {
         assert_eq!(parse_api("@bob hi"), None);
         assert_eq!(parse_api("/help"), None);

@@ -18,4 +18,6 @@ pub mod response;
 pub mod server;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_groups;
 pub mod types;
