@@ -120,6 +120,7 @@ async fn a_bot_runs_a_group() {
     assert_eq!(r["hostContact"]["contactId"], alice_id);
     let j = bob.event("userJoinedGroup").await;
     assert_eq!(group_id(&j), bg);
+    assert_eq!(j["hostMember"]["memberStatus"], "connected");
     assert_eq!(j["hostMember"]["memberProfile"]["displayName"], "alice");
     let j = alice.event("joinedGroupMember").await;
     assert_eq!(j["member"]["groupMemberId"], bob_member);
@@ -210,6 +211,9 @@ async fn a_bot_runs_a_group() {
     let j = alice.event("joinedGroupMember").await;
     assert_eq!(j["member"]["memberProfile"]["displayName"], "cath");
     let cath_member = j["member"]["groupMemberId"].as_i64().expect("ID");
+    let c = bob.event("joinedGroupMemberConnecting").await;
+    assert_eq!(c["member"]["memberProfile"]["displayName"], "cath");
+    assert_eq!(c["hostMember"]["memberProfile"]["displayName"], "alice");
     let c = bob.event("connectedToGroupMember").await;
     assert_eq!(c["member"]["memberProfile"]["displayName"], "cath");
     let c = cath.event("connectedToGroupMember").await;

@@ -356,6 +356,17 @@ pub enum ChatResponse {
         /// The member.
         member: GroupMember,
     },
+    /// The host announced a new member, who will connect to the user.
+    JoinedGroupMemberConnecting {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// The host.
+        host_member: GroupMember,
+        /// The new member.
+        member: GroupMember,
+    },
     /// The user is connected to another member.
     ConnectedToGroupMember {
         /// The user.

@@ -194,10 +194,14 @@ impl<O: Output> Chat<O> {
                 }
                 self.say(gv::says(g, "you joined the group"));
                 self.emit_group(g, |chat, user, group_info| {
+                    let host = Member {
+                        status: Status::Connected,
+                        ..m.clone()
+                    };
                     Ok(ChatResponse::UserJoinedGroup {
                         user,
                         group_info,
-                        host_member: chat.api_member(&m)?,
+                        host_member: chat.api_member(&host)?,
                     })
                 });
                 if self.last_chat.is_none() {
@@ -659,6 +663,14 @@ impl<O: Output> Chat<O> {
                 gv::full_member(&m)
             ),
         ));
+        self.emit_group(g, |chat, user, group_info| {
+            Ok(ChatResponse::JoinedGroupMemberConnecting {
+                user,
+                group_info,
+                host_member: chat.api_member(by)?,
+                member: chat.api_member(&m)?,
+            })
+        });
         Ok(())
     }
 
