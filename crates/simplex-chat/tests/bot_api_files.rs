@@ -83,6 +83,7 @@ async fn a_file_between_two_bots() {
     let item = &r["chatItems"][0]["chatItem"];
     assert_eq!(item["content"]["type"], "sndMsgContent");
     assert_eq!(item["content"]["msgContent"]["type"], "file");
+    assert_eq!(item["content"]["msgContent"]["text"], "the report");
     assert_eq!(item["file"]["fileName"], "report.bin");
     assert_eq!(item["file"]["fileSize"], 300_000);
     assert_eq!(item["file"]["fileProtocol"], "xftp");
@@ -92,6 +93,7 @@ async fn a_file_between_two_bots() {
     let item = &offer["chatItems"][0]["chatItem"];
     assert_eq!(item["chatDir"]["type"], "directRcv", "{offer}");
     assert_eq!(item["file"]["fileStatus"]["type"], "rcvInvitation");
+    assert_eq!(item["content"]["msgContent"]["text"], "the report");
     assert_eq!(item["file"]["fileName"], "report.bin");
     let file_id = item["file"]["fileId"].as_i64().expect("fileId");
     let r = bob.cmd(&format!("/freceive {file_id}")).await;
@@ -146,6 +148,51 @@ async fn a_file_between_two_bots() {
     assert_eq!(
         r["chatError"],
         json!({"type": "errorStore", "storeError": {"type": "fileNotFound", "fileId": 999}})
+    );
+
+    // A file to a group, received by its member.
+    let r = alice.cmd(r#"/_group 1 {"displayName":"team"}"#).await;
+    let g = r["groupInfo"]["groupId"].as_i64().expect("groupId");
+    alice.cmd(&format!("/_add #{g} {bob_id} member")).await;
+    let bg = bob.event("receivedGroupInvitation").await["groupInfo"]["groupId"]
+        .as_i64()
+        .expect("groupId");
+    bob.cmd(&format!("/_join #{bg}")).await;
+    bob.event("userJoinedGroup").await;
+    alice.event("joinedGroupMember").await;
+    let small = dir.path().join("minutes.txt");
+    std::fs::write(&small, "we met\n".repeat(500)).expect("write");
+    let r = alice
+        .cmd(&format!(
+            "/_send #{g} json {}",
+            json!([{"fileSource": {"filePath": small.to_string_lossy()},
+                    "msgContent": {"type": "file", "text": ""}}])
+        ))
+        .await;
+    assert_eq!(r["type"], "newChatItems", "{r}");
+    assert_eq!(r["chatItems"][0]["chatInfo"]["type"], "group");
+    assert_eq!(r["chatItems"][0]["chatItem"]["chatDir"]["type"], "groupSnd");
+    let offer = bob.event("newChatItems").await;
+    let item = &offer["chatItems"][0]["chatItem"];
+    assert_eq!(item["chatDir"]["type"], "groupRcv", "{offer}");
+    assert_eq!(
+        item["chatDir"]["groupMember"]["memberProfile"]["displayName"],
+        "alice"
+    );
+    let group_file = item["file"]["fileId"].as_i64().expect("fileId");
+    let target = dir.path().join("got-minutes.txt");
+    let r = bob
+        .cmd(&format!(
+            "/freceive {group_file} {}",
+            target.to_string_lossy()
+        ))
+        .await;
+    assert_eq!(r["type"], "rcvFileAccepted", "{r}");
+    let done = bob.event("rcvFileComplete").await;
+    assert_eq!(done["chatItem"]["chatInfo"]["type"], "group");
+    assert_eq!(
+        std::fs::read(&target).expect("saved"),
+        std::fs::read(&small).expect("source")
     );
     drop(xftp);
 }

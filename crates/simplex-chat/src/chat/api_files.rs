@@ -69,8 +69,9 @@ impl<O: Output> Chat<O> {
 
     /// The item of a file, with its chat (see the module's docs for its ID).
     pub(crate) fn api_file_item(&self, f: &FileTransfer) -> Result<AChatItem, ChatError> {
+        let caption = self.store.file_caption(f.id)?;
         let msg_content = MsgContent::File {
-            text: String::new(),
+            text: caption.clone(),
         };
         let (chat_info, chat_dir) = match f.chat {
             FileChat::Contact(id) => {
@@ -116,7 +117,7 @@ impl<O: Output> Chat<O> {
             chat_info,
             chat_item: ChatItem {
                 chat_dir,
-                meta: item_meta(-f.id, now, "", status, Some(f.msg_id.clone())),
+                meta: item_meta(-f.id, now, &caption, status, Some(f.msg_id.clone())),
                 content,
                 mentions: serde_json::Map::new(),
                 reactions: Vec::new(),

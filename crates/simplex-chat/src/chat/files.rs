@@ -248,6 +248,10 @@ impl<O: Output> Chat<O> {
         to: &str,
         recipients: &[(Option<i64>, Option<i64>)],
     ) -> Result<FileTransfer, ChatError> {
+        let caption = match &msg.event {
+            ChatEvent::MsgNewFile(m) => m.content.text().to_owned(),
+            _ => String::new(),
+        };
         let shared_id = msg.msg_id.unwrap_or_default();
         let abs = std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path));
         let f = self.store.add_file(
@@ -260,6 +264,9 @@ impl<O: Output> Chat<O> {
         )?;
         for (contact, member) in recipients {
             self.store.add_file_recipient(f.id, *contact, *member)?;
+        }
+        if !caption.is_empty() {
+            self.store.set_file_caption(f.id, &caption)?;
         }
         self.print(vec![
             format!("{} /f {to} {path}", view::msg_time(Local::now(), now_ms())),
@@ -471,6 +478,9 @@ impl<O: Output> Chat<O> {
         )?;
         if let Some(part) = &inv.file_descr {
             self.store.add_descr_part(f.id, part)?;
+        }
+        if !m.content.text().is_empty() {
+            self.store.set_file_caption(f.id, m.content.text())?;
         }
         self.last_chat = Some(c.name.clone());
         let who = format!("{}>", view::view_name(&c.name));

@@ -110,6 +110,9 @@ impl<O: Output> Chat<O> {
         if let Some(part) = &inv.file_descr {
             self.store.add_descr_part(f.id, part)?;
         }
+        if !m.content.text().is_empty() {
+            self.store.set_file_caption(f.id, m.content.text())?;
+        }
         self.last_chat = Some(group_chat(&g.name));
         let who = format!(
             "{} {}>",
