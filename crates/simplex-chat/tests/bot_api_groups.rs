@@ -115,6 +115,10 @@ async fn a_bot_runs_a_group() {
     assert_eq!(inv["memberRole"], "member");
     assert_eq!(inv["groupInfo"]["membership"]["memberStatus"], "invited");
     let bg = group_id(&inv);
+    let r = bob
+        .cmd(&format!("/_send #{bg} json {}", send_json("too early")))
+        .await;
+    assert_eq!(r["chatError"]["errorType"]["type"], "groupNotJoined", "{r}");
     let r = bob.cmd(&format!("/_join #{bg}")).await;
     assert_eq!(r["type"], "userAcceptedGroupSent", "{r}");
     assert_eq!(r["hostContact"]["contactId"], alice_id);
@@ -126,6 +130,11 @@ async fn a_bot_runs_a_group() {
     assert_eq!(j["member"]["groupMemberId"], bob_member);
     assert_eq!(j["member"]["memberStatus"], "connected");
     assert_eq!(j["groupInfo"]["groupSummary"]["currentMembers"], 2);
+
+    // A member may not make the group's link.
+    let r = bob.cmd(&format!("/_create link #{bg} member")).await;
+    assert_eq!(r["chatError"]["errorType"]["type"], "groupUserRole", "{r}");
+    assert_eq!(r["chatError"]["errorType"]["requiredRole"], "admin", "{r}");
 
     // Messages both ways: the API form and the console form.
     let r = alice

@@ -8,7 +8,7 @@ use simplex_encoding::string::base64url_encode;
 use super::api::{check_user, iso_time, item_meta, ApiResult};
 use super::{Chat, Output};
 use crate::api::command::ApiCommand;
-use crate::api::errors::{ChatError, StoreError};
+use crate::api::errors::{ChatError, ChatErrorType, StoreError};
 use crate::api::groups::{
     FullGroupPreferences, Group as ApiGroup, GroupInfo, GroupLink as ApiGroupLink, GroupMember,
     GroupMemberSettings, GroupProfile, GroupSummary, InvitedBy,
@@ -24,6 +24,10 @@ use crate::api::types::{
 use crate::command::Command;
 use crate::protocol::group::MemberRole;
 use crate::store::groups::{Category, Group, GroupItem, GroupLink, Member, Status};
+use crate::view::group as gv;
+
+/// What the group code says to a user who has not joined yet.
+pub(super) const NOT_JOINED: &str = "you did not join this group yet, use /j to join";
 
 /// What a console function gave (`None`: it refused, saying why in `said`) as the API's
 /// answer.
@@ -215,6 +219,33 @@ impl<O: Output> Chat<O> {
         }
     }
 
+    /// What a group command's refusal is in the reference's terms: the role it lacks
+    /// (`groupUserRole`), not joined yet (`groupNotJoined`), else the console's words.
+    fn group_refused<T>(
+        &self,
+        g: &Group,
+        r: Result<Option<T>, super::ChatError>,
+        said: Vec<String>,
+    ) -> Result<T, ChatError> {
+        if let Ok(None) = &r {
+            let said_it = |line: String| said.contains(&line);
+            for role in [MemberRole::Member, MemberRole::Admin, MemberRole::Owner] {
+                if said_it(gv::insufficient(g, role)) {
+                    return Err(ChatError::chat(ChatErrorType::GroupUserRole {
+                        group_info: Box::new(self.api_group(g)?),
+                        required_role: role,
+                    }));
+                }
+            }
+            if said_it(gv::says(g, NOT_JOINED)) {
+                return Err(ChatError::chat(ChatErrorType::GroupNotJoined {
+                    group_info: Box::new(self.api_group(g)?),
+                }));
+            }
+        }
+        refused(r, said)
+    }
+
     /// The group with this ID, or `groupNotFound`.
     pub(super) fn api_group_by_id(&self, id: i64) -> Result<Group, ChatError> {
         self.store
@@ -361,7 +392,13 @@ impl<O: Output> Chat<O> {
                 let c = self.api_contact_by_id(contact_id)?;
                 self.begin_capture();
                 let r = self.add_member(&g.name, &c.name, role).await;
-                let m = refused(r, self.end_capture())?;
+                let said = self.end_capture();
+                if said.contains(&crate::view::not_ready(&c.name)) {
+                    return Err(ChatError::chat(ChatErrorType::ContactNotReady {
+                        contact: Box::new(self.api_contact(&c)?),
+                    }));
+                }
+                let m = self.group_refused(&g, r, said)?;
                 let m = self.reload_member(m)?;
                 Ok(ChatResponse::SentGroupInvitation {
                     user,
@@ -374,7 +411,8 @@ impl<O: Output> Chat<O> {
                 let g = self.api_group_by_id(id)?;
                 self.begin_capture();
                 let r = self.join_group(&g.name).await;
-                refused(r, self.end_capture())?;
+                let said = self.end_capture();
+                self.group_refused(&g, r, said)?;
                 let host = self
                     .store
                     .members(g.id)?
@@ -404,7 +442,8 @@ impl<O: Output> Chat<O> {
                     let m = self.api_member_by_id(&g, id)?;
                     self.begin_capture();
                     let r = self.change_role(&g.name, &m.name, role).await;
-                    let m = refused(r, self.end_capture())?;
+                    let said = self.end_capture();
+                    let m = self.group_refused(&g, r, said)?;
                     members.push(self.api_member(&self.reload_member(m)?)?);
                 }
                 Ok(ChatResponse::MembersRoleUser {
@@ -425,7 +464,8 @@ impl<O: Output> Chat<O> {
                     let m = self.api_member_by_id(&g, id)?;
                     self.begin_capture();
                     let r = self.remove_member(&g.name, &m.name).await;
-                    let m = refused(r, self.end_capture())?;
+                    let said = self.end_capture();
+                    let m = self.group_refused(&g, r, said)?;
                     members.push(self.api_member(&self.reload_member(m)?)?);
                 }
                 Ok(ChatResponse::UserDeletedMembers {
@@ -440,7 +480,8 @@ impl<O: Output> Chat<O> {
                 let g = self.api_group_by_id(id)?;
                 self.begin_capture();
                 let r = self.leave_group(&g.name).await;
-                refused(r, self.end_capture())?;
+                let said = self.end_capture();
+                self.group_refused(&g, r, said)?;
                 Ok(ChatResponse::LeftMemberUser {
                     user,
                     group_info: self.api_group(&g)?,
@@ -479,7 +520,8 @@ impl<O: Output> Chat<O> {
                 let r = self
                     .update_group_profile(&g.name, p.display_name, p.full_name)
                     .await;
-                let (_, new) = refused(r, self.end_capture())?;
+                let said = self.end_capture();
+                let (_, new) = self.group_refused(&g, r, said)?;
                 Ok(ChatResponse::GroupUpdated {
                     user,
                     from_group,
@@ -491,7 +533,8 @@ impl<O: Output> Chat<O> {
                 let g = self.api_group_by_id(id)?;
                 self.begin_capture();
                 let r = self.create_group_link(&g.name, role).await;
-                let (g, l, short) = refused(r, self.end_capture())?;
+                let said = self.end_capture();
+                let (g, l, short) = self.group_refused(&g, r, said)?;
                 Ok(ChatResponse::GroupLinkCreated {
                     user,
                     group_info: self.api_group(&g)?,
@@ -511,7 +554,8 @@ impl<O: Output> Chat<O> {
                 }
                 self.begin_capture();
                 let r = self.delete_group_link(&g.name).await;
-                refused(r, self.end_capture())?;
+                let said = self.end_capture();
+                self.group_refused(&g, r, said)?;
                 Ok(ChatResponse::GroupLinkDeleted {
                     user,
                     group_info: self.api_group(&g)?,
@@ -532,7 +576,8 @@ impl<O: Output> Chat<O> {
                     };
                     self.begin_capture();
                     let r = self.send_group(&g.name, text).await;
-                    let it = refused(r, self.end_capture())?;
+                    let said = self.end_capture();
+                    let it = self.group_refused(&g, r, said)?;
                     items.push(self.api_group_item(&g, &it)?);
                 }
                 Ok(ChatResponse::NewChatItems {
@@ -569,7 +614,8 @@ impl<O: Output> Chat<O> {
                 );
                 self.begin_capture();
                 let r = self.delete_group(&g.name).await;
-                refused(r, self.end_capture())?;
+                let said = self.end_capture();
+                self.group_refused(&g, r, said)?;
                 Ok(ChatResponse::GroupDeletedUser {
                     user,
                     group_info,

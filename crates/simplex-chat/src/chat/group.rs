@@ -286,7 +286,7 @@ impl<O: Output> Chat<O> {
     /// Whether this user can act in the group; prints why not.
     fn active_member(&mut self, g: &Group, me: &Member) -> bool {
         let why = match me.status {
-            Status::Invited => "you did not join this group yet, use /j to join",
+            Status::Invited => super::api_groups::NOT_JOINED,
             Status::Removed => "you are no longer a member of the group",
             Status::Left => "you left the group",
             Status::GroupDeleted => "the group was deleted",
