@@ -159,6 +159,15 @@ async fn a_bot_runs_a_group() {
     let r = alice.cmd(&format!("/_get chat #{g} count=10")).await;
     assert_eq!(r["type"], "apiChat", "{r}");
     assert_eq!(r["chat"]["chatItems"].as_array().map(Vec::len), Some(2));
+    let r = alice.cmd("/_get chats 1 pcc=off count=10").await;
+    assert_eq!(r["type"], "apiChats", "{r}");
+    let kinds: Vec<&str> = r["chats"]
+        .as_array()
+        .expect("chats")
+        .iter()
+        .map(|c| c["chatInfo"]["type"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(kinds, ["direct", "group"]);
 
     // Lists.
     let r = alice.cmd(&format!("/_members #{g}")).await;

@@ -396,6 +396,9 @@ impl<O: Output> Chat<O> {
                 for c in self.store.contacts()? {
                     chats.push(self.api_chat(&c, 1)?);
                 }
+                for g in self.store.groups()? {
+                    chats.push(self.api_group_chat(&g, 1)?);
+                }
                 Ok(ChatResponse::ApiChats { user, chats })
             }
             ApiCommand::DeleteChat(id) => {

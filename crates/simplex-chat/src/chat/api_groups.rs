@@ -205,6 +205,23 @@ impl<O: Output> Chat<O> {
         })
     }
 
+    /// A group's chat with its last `count` items.
+    pub(super) fn api_group_chat(&self, g: &Group, count: u32) -> Result<AChat, ChatError> {
+        let chat_items = self
+            .store
+            .last_group_items(g.id, count)?
+            .iter()
+            .map(|it| self.group_chat_item(it))
+            .collect::<Result<_, _>>()?;
+        Ok(AChat {
+            chat_info: ChatInfo::Group {
+                group_info: Box::new(self.api_group(g)?),
+            },
+            chat_items,
+            chat_stats: ChatStats::default(),
+        })
+    }
+
     fn api_group_link(&self, l: &GroupLink, short: Option<String>) -> ApiGroupLink {
         ApiGroupLink {
             user_contact_link_id: l.group_id,
@@ -587,21 +604,9 @@ impl<O: Output> Chat<O> {
             }
             ApiCommand::GetGroupChat { group_id, count } => {
                 let g = self.api_group_by_id(group_id)?;
-                let chat_items = self
-                    .store
-                    .last_group_items(g.id, count)?
-                    .iter()
-                    .map(|it| self.group_chat_item(it))
-                    .collect::<Result<_, _>>()?;
                 Ok(ChatResponse::ApiChat {
                     user,
-                    chat: AChat {
-                        chat_info: ChatInfo::Group {
-                            group_info: Box::new(self.api_group(&g)?),
-                        },
-                        chat_items,
-                        chat_stats: ChatStats::default(),
-                    },
+                    chat: self.api_group_chat(&g, count)?,
                 })
             }
             ApiCommand::DeleteGroup(id) => {
