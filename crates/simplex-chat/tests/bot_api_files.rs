@@ -144,6 +144,18 @@ async fn a_file_between_two_bots() {
     assert_eq!(ev["rcvFileTransfer"]["cancelled"], true);
     let r = bob.cmd(&format!("/freceive {bob_second}")).await;
     assert_eq!(r["type"], "rcvFileAcceptedSndCancelled", "{r}");
+    // The recipient cancels a third file; the sender hears of it.
+    alice.cmd(&send(&src.to_string_lossy())).await;
+    let offer = bob.event("newChatItems").await;
+    let third = offer["chatItems"][0]["chatItem"]["file"]["fileId"]
+        .as_i64()
+        .expect("fileId");
+    let r = bob.cmd(&format!("/fcancel {third}")).await;
+    assert_eq!(r["type"], "rcvFileCancelled", "{r}");
+    assert_eq!(r["rcvFileTransfer"]["cancelled"], true);
+    let ev = alice.event("sndFileRcvCancelled").await;
+    assert_eq!(ev["sndFileTransfer"]["recipientDisplayName"], "bob");
+    assert_eq!(ev["sndFileTransfer"]["fileStatus"], "cancelled");
     let r = bob.cmd("/fcancel 999").await;
     assert_eq!(
         r["chatError"],

@@ -107,6 +107,12 @@ async fn a_bot_runs_a_group() {
     // A second invitation of the same contact is refused with the console's words.
     let r = alice.cmd(&format!("/_add #{g} {bob_id} member")).await;
     assert_eq!(r["chatError"]["errorType"]["type"], "commandError", "{r}");
+    assert!(
+        r["chatError"]["errorType"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("already invited")),
+        "{r}"
+    );
 
     // The contact sees the invitation and joins.
     let inv = bob.event("receivedGroupInvitation").await;
@@ -130,6 +136,12 @@ async fn a_bot_runs_a_group() {
     assert_eq!(j["member"]["groupMemberId"], bob_member);
     assert_eq!(j["member"]["memberStatus"], "connected");
     assert_eq!(j["groupInfo"]["groupSummary"]["currentMembers"], 2);
+
+    let r = alice.cmd(&format!("/_add #{g} {bob_id} member")).await;
+    assert_eq!(
+        r["chatError"]["errorType"],
+        json!({"type": "groupDuplicateMember", "contactName": "bob"})
+    );
 
     // A member may not make the group's link.
     let r = bob.cmd(&format!("/_create link #{bg} member")).await;

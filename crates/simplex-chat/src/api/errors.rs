@@ -132,17 +132,10 @@ pub enum ChatErrorType {
         /// The contact's name.
         contact_name: String,
     },
-    /// The member is not connected.
-    GroupMemberNotActive,
     /// A file cannot be cancelled.
     FileCancel {
         /// The file.
         file_id: i64,
-        /// Why.
-        message: String,
-    },
-    /// The file was cancelled.
-    FileCancelled {
         /// Why.
         message: String,
     },

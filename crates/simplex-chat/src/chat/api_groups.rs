@@ -415,6 +415,11 @@ impl<O: Output> Chat<O> {
                         contact: Box::new(self.api_contact(&c)?),
                     }));
                 }
+                if said.contains(&gv::already_member(&c.name)) {
+                    return Err(ChatError::chat(ChatErrorType::GroupDuplicateMember {
+                        contact_name: c.name.clone(),
+                    }));
+                }
                 let m = self.group_refused(&g, r, said)?;
                 let m = self.reload_member(m)?;
                 Ok(ChatResponse::SentGroupInvitation {

@@ -225,10 +225,7 @@ impl<O: Output> Chat<O> {
                     ),
                 ]);
             } else {
-                self.say(format!(
-                    "contact {} is already in the group",
-                    view::view_name(&c.name)
-                ));
+                self.say(gv::already_member(&c.name));
             }
             return Ok(None);
         }
