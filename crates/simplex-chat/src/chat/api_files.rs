@@ -6,7 +6,6 @@
 //! event or response carries is made from the file's record, with the file's number,
 //! negated, as its `itemId` (so that it never names a stored item).
 
-use chrono::Utc;
 use simplex_encoding::string::base64url_encode;
 
 use super::api::{item_meta, ApiResult};
@@ -112,12 +111,12 @@ impl<O: Output> Chat<O> {
         } else {
             (CIStatus::RcvNew, CIContent::RcvMsgContent { msg_content })
         };
-        let now = Utc::now().timestamp_millis();
+        let ts = self.store.file_created_at(f.id)?.saturating_mul(1000);
         Ok(AChatItem {
             chat_info,
             chat_item: ChatItem {
                 chat_dir,
-                meta: item_meta(-f.id, now, &caption, status, Some(f.msg_id.clone())),
+                meta: item_meta(-f.id, ts, &caption, status, Some(f.msg_id.clone())),
                 content,
                 mentions: serde_json::Map::new(),
                 reactions: Vec::new(),

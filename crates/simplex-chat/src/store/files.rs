@@ -235,6 +235,17 @@ impl ChatStore {
         Ok(())
     }
 
+    /// When a file was recorded, Unix seconds (0 when unknown).
+    pub fn file_created_at(&self, id: i64) -> Result<i64, StoreError> {
+        Ok(self
+            .db
+            .query_row("SELECT created_at FROM files WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .unwrap_or(0))
+    }
+
     /// The caption of a file's message (empty when none).
     pub fn file_caption(&self, id: i64) -> Result<String, StoreError> {
         Ok(self
