@@ -235,6 +235,8 @@ async fn a_bot_runs_a_group() {
     assert_eq!(r["groupLink"]["acceptMemberRole"], "member");
     let r = cath.cmd(&format!("/_connect 1 {link}")).await;
     assert_eq!(r["chatError"], Value::Null, "{r}");
+    let c = cath.event("groupLinkConnecting").await;
+    assert_eq!(c["hostMember"]["memberProfile"]["displayName"], "alice");
     let j = cath.event("userJoinedGroup").await;
     assert_eq!(j["groupInfo"]["groupProfile"]["displayName"], "team");
     let cg = group_id(&j);

@@ -367,6 +367,15 @@ pub enum ChatResponse {
         /// The new member.
         member: GroupMember,
     },
+    /// The user is joining a group through its link (the host accepted).
+    GroupLinkConnecting {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// The host.
+        host_member: GroupMember,
+    },
     /// The user is connected to another member.
     ConnectedToGroupMember {
         /// The user.

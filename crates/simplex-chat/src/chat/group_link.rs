@@ -9,6 +9,7 @@
 use simplex_agent::AgentError;
 
 use super::{Chat, ChatError, Output};
+use crate::api::response::ChatResponse;
 use crate::protocol::group::{
     GroupEvent, GroupLinkInvitation, GroupShortLinkData, MemberIdRole, MemberRole,
 };
@@ -203,6 +204,13 @@ impl<O: Output> Chat<O> {
         let reply = ChatMessage::new(ChatEvent::Group(mine)).to_bytes();
         self.agent.allow_connection(conf_id, &reply).await?;
         self.say(gv::says(&g, "joining the group..."));
+        self.emit_group(&g, |chat, user, group_info| {
+            Ok(ChatResponse::GroupLinkConnecting {
+                user,
+                group_info,
+                host_member: chat.api_member(&host)?,
+            })
+        });
         Ok(())
     }
 }
