@@ -7,7 +7,8 @@
 //! chat loop through [`FileDone`]; their XFTP state is in `xftp-client`'s work directories
 //! under the configured one, so they resume when started again with the same file.
 //!
-//! Groups: module `group_files`.
+//! Groups: module `group_files`. The commands return the file they sent, accepted or cancelled
+//! (`None` when they refused, having said why), for the bot API (module `api_files`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

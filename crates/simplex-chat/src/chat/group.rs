@@ -4,6 +4,9 @@
 //! A group is a set of pairwise member connections (the reference's design): a message is
 //! one agent send per connected member; members not yet connected to each other get each
 //! other's messages through the host's forwarding (`x.grp.msg.forward`) until they are.
+//!
+//! Each command returns what it made or changed, or `None` when it refused (having said
+//! why): the terminal ignores it, the bot API answers with it (module `api_groups`).
 
 use chrono::Local;
 use simplex_agent::AgentError;
