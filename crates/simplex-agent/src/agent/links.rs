@@ -217,6 +217,16 @@ impl Agent {
     }
 }
 
+fn is_auth(e: &AgentError) -> bool {
+    matches!(
+        e,
+        AgentError::Smp {
+            error: smp_client::ClientError::Server(smp_proto::ErrorType::Auth),
+            ..
+        }
+    )
+}
+
 fn parse_link(link: &str) -> Result<ConnectionLink, AgentError> {
     ConnectionLink::parse(link.trim().as_bytes()).map_err(|e| AgentError::BadLink(e.to_string()))
 }
@@ -356,10 +366,17 @@ impl Inner {
                     key: &key,
                     link_id: &l.link_id,
                 };
-                let (_, reply) = self
-                    .command_or_proxy(&l.server, &session, cmd)
-                    .await
-                    .map_err(SendFail::into_agent_error)?;
+                let reply = match self.command_or_proxy(&l.server, &session, cmd).await {
+                    Ok((_, reply)) => reply,
+                    Err(e) => {
+                        let e = e.into_agent_error();
+                        if is_auth(&e) {
+                            // Used by someone else, or deleted: the key is of no use.
+                            self.forget_inv_link(Some(l.link_id.clone())).await;
+                        }
+                        return Err(e);
+                    }
+                };
                 if let Some((snd_id, _)) = &reply {
                     let r = InvShortLinkRecord {
                         link_id: l.link_id.clone(),
@@ -422,9 +439,7 @@ impl Inner {
             return Ok(None);
         };
         let snd_id = q.sender_id.clone();
-        Ok(self
-            .db(move |s| s.inv_short_link_by_snd_id(&snd_id))
-            .await?)
+        self.db(move |s| s.inv_short_link_by_snd_id(&snd_id)).await
     }
 
     /// Forgets the read of an invitation's short link once the invitation is joined (the
