@@ -450,7 +450,7 @@ pub const LINK_USED: &str = "this link was already used or deleted";
 /// post-quantum encryption automatic (simplex-chat #4049); so does this client.
 pub fn pq_is_automatic(name: &str) -> String {
     format!(
-        "post-quantum encryption is automatic: on for every new contact whose app supports it; /i {} shows whether it is in use",
+        "post-quantum encryption is automatic where the contact's app has it: see /i {}",
         view_name(name)
     )
 }
