@@ -6,7 +6,6 @@
 
 mod common;
 
-use common::groups::create_team;
 use common::*;
 
 /// Not a test of its own: the relay child process (see `common`).
@@ -127,15 +126,9 @@ fn group_link_plans() {
     let mut alice = new_user("alice", &prefix(dir.path(), "alice"), Some(srv), None);
     let mut bob = new_user("bob", &prefix(dir.path(), "bob"), Some(srv), None);
     create_team(&mut alice);
-    alice.send("/create link #team");
-    alice.expect("Group link is created!");
-    alice.expect("");
-    let link = read_link(
-        &mut alice,
-        "https://127.0.0.1/g#",
-        "to delete it: /delete link #team (joined members will remain connected to you)",
-    );
+    let (link, full) = create_team_link(&mut alice);
     plan(&mut alice, &link, &["group link: own link for group #team"]);
+    plan(&mut alice, &full, &["group link: own link for group #team"]);
 
     plan(
         &mut bob,
