@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("m20250104_switch_status", queues::SWITCH),
     ("m20250105_short_links", links::SHORT_LINKS),
     ("m20250106_redundant_queues", queues::REDUNDANT),
+    ("m20250107_inv_short_links", links::INV_SHORT_LINKS),
 ];
 
 mod cache;
@@ -533,6 +534,11 @@ impl SqliteStore {
                 )?;
             }
             Write::PutShortLink(l) => links::put_short_link(tx, l)?,
+            Write::PutInvShortLink(l) => links::put_inv_short_link(tx, l)?,
+            Write::DeleteInvShortLink(link_id) => {
+                tx.prepare_cached("DELETE FROM inv_short_links WHERE link_id = ?1")?
+                    .execute(params![link_id])?;
+            }
             Write::DeleteShortLink(id) => {
                 tx.prepare_cached("DELETE FROM short_links WHERE conn_id = ?1")?
                     .execute(params![id])?;
@@ -746,6 +752,19 @@ impl Store for SqliteStore {
             params![conn_id],
             links::short_link_row,
         )
+    }
+
+    fn inv_short_link(&self, link_id: &[u8]) -> Result<Option<InvShortLinkRecord>, StoreError> {
+        let sql = format!("{} WHERE link_id = ?1", links::SELECT_INV_SHORT_LINK);
+        self.query_one(&sql, params![link_id], links::inv_short_link_row)
+    }
+
+    fn inv_short_link_by_snd_id(
+        &self,
+        snd_id: &[u8],
+    ) -> Result<Option<InvShortLinkRecord>, StoreError> {
+        let sql = format!("{} WHERE snd_id = ?1", links::SELECT_INV_SHORT_LINK);
+        self.query_one(&sql, params![snd_id], links::inv_short_link_row)
     }
 
     fn ratchet_key_hash_exists(&self, conn_id: &[u8], hash: &[u8]) -> Result<bool, StoreError> {

@@ -234,6 +234,22 @@ pub struct ShortLinkRecord {
     pub short_link: String,
 }
 
+/// A one-time invitation's short link whose data this side read (`LKEY`) before joining
+/// (the reference's `inv_short_links`): the sender key that secured the queue, kept so that
+/// reading again or joining later uses the same key (the relay accepts it again; another
+/// key would be refused). Forgotten once the invitation is joined.
+#[derive(Debug, Clone)]
+pub struct InvShortLinkRecord {
+    /// The link ID on the relay.
+    pub link_id: Vec<u8>,
+    /// The link key (the SHA3-256 of the fixed data).
+    pub link_key: [u8; 32],
+    /// The sender key given in `LKEY`.
+    pub snd_key: PrivateAuthKey,
+    /// The queue's sender ID, once the relay answered.
+    pub snd_id: Option<Vec<u8>>,
+}
+
 /// What a sent message is, for what to do when the server accepted it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SndMsgKind {
@@ -420,6 +436,10 @@ pub enum Write {
     PutShortLink(ShortLinkRecord),
     /// Forget the short link of an address.
     DeleteShortLink(ConnId),
+    /// Insert or replace the record of an invitation's short link read before joining.
+    PutInvShortLink(InvShortLinkRecord),
+    /// Forget it (by link ID).
+    DeleteInvShortLink(Vec<u8>),
 }
 
 /// The agent's storage. Implementations are used from one blocking thread at a time.
@@ -485,6 +505,13 @@ pub trait Store: Send {
     fn sync_keys(&self, conn_id: &[u8]) -> Result<Option<X3dhKeys>, StoreError>;
     /// The short link of an address, if it has one.
     fn short_link(&self, conn_id: &[u8]) -> Result<Option<ShortLinkRecord>, StoreError>;
+    /// The record of an invitation's short link read before joining, by its link ID.
+    fn inv_short_link(&self, link_id: &[u8]) -> Result<Option<InvShortLinkRecord>, StoreError>;
+    /// The same, by the sender ID of the invitation's queue.
+    fn inv_short_link_by_snd_id(
+        &self,
+        snd_id: &[u8],
+    ) -> Result<Option<InvShortLinkRecord>, StoreError>;
     /// Whether the peer's ratchet keys with this hash were processed already.
     fn ratchet_key_hash_exists(&self, conn_id: &[u8], hash: &[u8]) -> Result<bool, StoreError>;
     /// The ratchet state.
@@ -546,6 +573,7 @@ pub struct MemoryStore {
     rcv_msgs: BTreeMap<(ConnId, i64), RcvMsgRecord>,
     snd_copies: BTreeMap<(ConnId, Vec<u8>, i64), SndCopyRecord>,
     short_links: HashMap<ConnId, ShortLinkRecord>,
+    inv_short_links: HashMap<Vec<u8>, InvShortLinkRecord>,
 }
 
 impl MemoryStore {
@@ -689,6 +717,12 @@ impl Store for MemoryStore {
                 Write::DeleteShortLink(id) => {
                     self.short_links.remove(&id);
                 }
+                Write::PutInvShortLink(l) => {
+                    self.inv_short_links.insert(l.link_id.clone(), l);
+                }
+                Write::DeleteInvShortLink(link_id) => {
+                    self.inv_short_links.remove(&link_id);
+                }
             }
         }
         Ok(())
@@ -758,6 +792,21 @@ impl Store for MemoryStore {
 
     fn short_link(&self, conn_id: &[u8]) -> Result<Option<ShortLinkRecord>, StoreError> {
         Ok(self.short_links.get(conn_id).cloned())
+    }
+
+    fn inv_short_link(&self, link_id: &[u8]) -> Result<Option<InvShortLinkRecord>, StoreError> {
+        Ok(self.inv_short_links.get(link_id).cloned())
+    }
+
+    fn inv_short_link_by_snd_id(
+        &self,
+        snd_id: &[u8],
+    ) -> Result<Option<InvShortLinkRecord>, StoreError> {
+        Ok(self
+            .inv_short_links
+            .values()
+            .find(|l| l.snd_id.as_deref() == Some(snd_id))
+            .cloned())
     }
 
     fn ratchet_key_hash_exists(&self, conn_id: &[u8], hash: &[u8]) -> Result<bool, StoreError> {

@@ -25,6 +25,12 @@ CREATE TABLE connections (
   last_rcv_ext_id INTEGER NOT NULL,
   last_rcv_hash BLOB NOT NULL
 , ratchet_sync_state TEXT NOT NULL DEFAULT 'ok') WITHOUT ROWID;
+CREATE TABLE inv_short_links (
+  link_id BLOB NOT NULL PRIMARY KEY,
+  link_key BLOB NOT NULL,
+  snd_private_key BLOB NOT NULL,
+  snd_id BLOB
+) WITHOUT ROWID;
 CREATE TABLE migrations (name TEXT PRIMARY KEY, ts INTEGER NOT NULL);
 CREATE TABLE processed_ratchet_key_hashes (
   conn_id BLOB NOT NULL REFERENCES connections ON DELETE CASCADE,
@@ -123,6 +129,7 @@ CREATE TABLE "snd_queues" (
   switch_status TEXT, extra INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (conn_id, snd_id)
 ) WITHOUT ROWID;
+CREATE INDEX idx_inv_short_links_snd_id ON inv_short_links (snd_id);
 CREATE INDEX idx_rcv_messages_enc_hash ON rcv_messages (conn_id, encrypted_msg_hash);
 CREATE INDEX idx_snd_messages_pending ON snd_messages (conn_id, pending, internal_id);
 CREATE INDEX idx_snd_messages_rcpt ON snd_messages (conn_id, rcpt_internal_id);

@@ -406,11 +406,13 @@ async fn invitation_over_a_short_link_through_proxy_is_one_time() {
     let short = links.short.expect("a short link on a v15 relay");
     assert!(short.starts_with("https://"), "{short}");
     assert!(short.contains("/i#"), "{short}");
-    // Its data is only read by joining (LKEY secures the queue).
-    assert!(matches!(
-        b.agent.get_short_link_data(&short).await,
-        Err(AgentError::BadLink(_))
-    ));
+    // Its data can be read before joining (LKEY secures the queue with a key Bob keeps for
+    // the join); reading it again uses the same key.
+    for _ in 0..2 {
+        let d = b.agent.get_short_link_data(&short).await.expect("read");
+        assert_eq!(d.user_data, b"alice's card");
+        assert_eq!(d.full, links.full);
+    }
 
     // LKEY secured the queue with Bob's key: the join goes on with it (SKEY with a new key
     // would be refused by the relay).
@@ -444,6 +446,51 @@ async fn invitation_over_a_short_link_through_proxy_is_one_time() {
     }
     s1.stop().await.expect("server stopped");
     s2.stop().await.expect("server stopped");
+}
+
+/// Reading an invitation's short link data (as a connection plan does) secures its queue with
+/// Bob's key; joining the full link from that data later, even after Bob's agent restarts,
+/// uses the same key (a new one would be refused: the queue is secured). Nobody else can
+/// read the data any more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitation_data_read_before_joining_keeps_the_key_for_the_join() {
+    let s1 = TestServer::start(128).await.expect("test server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![s1.address().clone()])).await;
+    let b = TestAgent::start(dir.path(), "bob", config(vec![s1.address().clone()])).await;
+    let (ab, links) = a
+        .agent
+        .create_connection_with_link(b"alice's card")
+        .await
+        .expect("invitation");
+    let short = links.short.expect("a short link on a v15 relay");
+    let d = b.agent.get_short_link_data(&short).await.expect("read");
+    assert_eq!(d.user_data, b"alice's card");
+    let c = TestAgent::start(dir.path(), "carol", config(vec![s1.address().clone()])).await;
+    let carol = c.agent.get_short_link_data(&short).await;
+    assert!(
+        matches!(
+            carol,
+            Err(AgentError::Smp {
+                error: ClientError::Server(ErrorType::Auth),
+                ..
+            })
+        ),
+        "{carol:?}"
+    );
+    c.agent.stop().await;
+
+    b.agent.stop().await;
+    drop(b);
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![s1.address().clone()])).await;
+    let (ba, user_data) = complete_invitation(&mut a, &ab, &mut b, &d.full).await;
+    assert_eq!(user_data, None);
+    exchange(&mut a, &ab, &mut b, &ba, b"hello bob").await;
+    exchange(&mut b, &ba, &mut a, &ab, b"hello alice").await;
+
+    a.agent.stop().await;
+    b.agent.stop().await;
+    s1.stop().await.expect("server stopped");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

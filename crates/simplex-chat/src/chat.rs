@@ -41,6 +41,7 @@ mod group_events;
 mod group_files;
 mod group_link;
 mod info;
+mod plan;
 mod privacy;
 mod ratchet;
 mod switch;
@@ -289,6 +290,8 @@ impl<O: Output> Chat<O> {
                 self.print(view::invitation(links.short.as_deref(), &links.full));
             }
             Command::Connect(link) => self.connect(&link).await?,
+            Command::ConnectPlan(link) => self.show_connection_plan(&link).await?,
+            Command::SetContactPq(name) => self.say(crate::view::pq_is_automatic(&name)),
             Command::Send { name, text } => self.send(&name, &text).await?,
             Command::Continue(text) => match self.last_chat.clone() {
                 Some(chat) => match chat.strip_prefix('#') {

@@ -16,6 +16,11 @@ pub enum Command {
     AddContact,
     /// `/c LINK`: join an invitation or send a request to an address.
     Connect(String),
+    /// `/_connect plan N LINK`: what connecting through the link would do.
+    ConnectPlan(String),
+    /// `/pq @NAME on|off`: the reference's former per-contact switch (removed when it made
+    /// post-quantum encryption automatic); answered with how it works now.
+    SetContactPq(String),
     /// `@NAME text`: send a message.
     Send {
         /// The contact's local name.
@@ -441,6 +446,15 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
     if word == "/*" || line.starts_with("/* ") {
         return Ok(Command::Unsupported("notes (/*)".to_owned()));
     }
+    if let Some(rest) = line.strip_prefix("/_connect plan ") {
+        // `/_connect plan <userId> <link>`: this client has one user.
+        let mut words = rest.split_whitespace();
+        let user = words.next().filter(|u| u.parse::<u64>().is_ok());
+        return match (user, words.next(), words.next()) {
+            (Some(_), Some(link), None) => Ok(Command::ConnectPlan(link.to_owned())),
+            _ => Err(ParseError(line.to_owned())),
+        };
+    }
     if line.starts_with("/_") || line.starts_with("//") {
         return Ok(Command::Unsupported(word.to_owned()));
     }
@@ -536,6 +550,13 @@ fn parse_implemented(line: &str) -> Result<Command, ParseError> {
         } else {
             Command::Connect(a.to_owned())
         });
+    }
+    if let Some(a) = arg(line, &["/pq"]) {
+        let (name, on_off) = a.rsplit_once(' ').ok_or_else(bad)?;
+        if !matches!(on_off, "on" | "off") {
+            return Err(bad());
+        }
+        return name_arg(name).map(Command::SetContactPq).ok_or_else(bad);
     }
     if arg(line, &["/contacts"]).is_some_and(str::is_empty) {
         return Ok(Command::Contacts);

@@ -224,6 +224,7 @@ impl ChatStore {
         db.execute_batch(history::SCHEMA)?;
         db.execute_batch(groups::SCHEMA)?;
         groups::migrate(&db)?;
+        links::migrate_groups(&db)?;
         db.execute_batch(files::SCHEMA)?;
         files::migrate(&db)?;
         Ok(ChatStore { db })

@@ -446,6 +446,15 @@ pub fn decryption_error_text(e: AgentCryptoError) -> String {
 /// Joining a one-time link whose queue the relay refuses (`AUTH`): it was used or deleted.
 pub const LINK_USED: &str = "this link was already used or deleted";
 
+/// The answer to `/pq @NAME on|off`: the reference removed that switch when it made
+/// post-quantum encryption automatic (simplex-chat #4049); so does this client.
+pub fn pq_is_automatic(name: &str) -> String {
+    format!(
+        "post-quantum encryption is automatic where the contact's app has it: see /i {}",
+        view_name(name)
+    )
+}
+
 /// `/c` of our own invitation or address.
 pub const CONNECT_TO_YOURSELF: &str = "you cannot connect to yourself";
 

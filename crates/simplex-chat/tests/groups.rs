@@ -342,17 +342,7 @@ fn joining_through_a_group_link() {
     create_team(&mut alice);
     alice.send("/show link #team");
     alice.expect("no group link, to create: /create link #team");
-    alice.send("/create link #team");
-    let old = "The group link for old clients: ";
-    let full = alice.wait_for("the full link", |l| l.starts_with(old));
-    assert!(full.contains("https://simplex.chat/contact#/?"), "{full}");
-    alice.expect("Group link is created!");
-    alice.expect("");
-    let link = read_link(
-        &mut alice,
-        "https://127.0.0.1/g#",
-        "to delete it: /delete link #team (joined members will remain connected to you)",
-    );
+    let (link, _) = create_team_link(&mut alice);
     assert!(alice
         .seen
         .iter()

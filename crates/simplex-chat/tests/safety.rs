@@ -157,7 +157,8 @@ fn own_links_used_links_existing_contacts_locks_and_unreachable_servers() {
     alice.expect("no contact request from carol_1");
     // Asking again: the requester knows the contact exists...
     carol.send(&format!("/c {address}"));
-    carol.expect("alice: contact already exists");
+    carol.expect("contact address: known contact alice");
+    carol.expect("use @alice <message> to send messages");
     // ... and a request with Carol's request ID (as her client repeats a request that
     // crossed the acceptance) is recognised by Alice as Carol. Dave's client is given
     // Carol's request ID as if he had asked before.

@@ -110,12 +110,13 @@ impl Agent {
         Ok((conn_id, CreatedLinks { full, short }))
     }
 
-    /// Reads and checks the data behind a short contact link (`getConnShortLink`): the full
-    /// link it stands for and the application's bytes. Nothing is sent to the address.
+    /// Reads and checks the data behind a short link (`getConnShortLink`): the full link it
+    /// stands for and the application's bytes. Nothing is sent to the address. For a
+    /// one-time invitation this secures its queue with a new sender key (`LKEY`), kept for
+    /// the join that may follow (reading again uses the same key).
     pub async fn get_short_link_data(&self, link: &str) -> Result<ShortLinkData, AgentError> {
-        let ConnectionLink::Short(short @ ShortLink::Contact(_)) = parse_link(link)? else {
-            // An invitation's data is read by joining: LKEY secures its queue.
-            return Err(AgentError::BadLink("not a short contact link".into()));
+        let ConnectionLink::Short(short) = parse_link(link)? else {
+            return Err(AgentError::BadLink("not a short link".into()));
         };
         let (req, user_data, _) = self.inner.read_short_link(&short).await?;
         Ok(ShortLinkData {
@@ -134,7 +135,12 @@ impl Agent {
     ) -> Result<(ConnId, Option<Vec<u8>>), AgentError> {
         match parse_link(link)? {
             ConnectionLink::Full(ConnectionRequest::Invitation(inv)) => {
-                let id = self.inner.join_invitation(&inv, conn_info, None).await?;
+                // The key of an earlier read of its short link, if any (the queue is
+                // secured with it already).
+                let read = self.inner.inv_link_read_before(&inv).await?;
+                let snd_key = read.as_ref().map(|r| r.snd_key.clone());
+                let id = self.inner.join_invitation(&inv, conn_info, snd_key).await?;
+                self.inner.forget_inv_link(read.map(|r| r.link_id)).await;
                 Ok((id, None))
             }
             ConnectionLink::Full(ConnectionRequest::Contact(c)) => {
@@ -146,7 +152,11 @@ impl Agent {
                 let id = match req {
                     ConnectionRequest::Contact(c) => self.inner.join_contact(&c, conn_info).await?,
                     ConnectionRequest::Invitation(inv) => {
-                        self.inner.join_invitation(&inv, conn_info, snd_key).await?
+                        let id = self.inner.join_invitation(&inv, conn_info, snd_key).await?;
+                        if let ShortLink::Invitation(l) = &short {
+                            self.inner.forget_inv_link(Some(l.link_id.clone())).await;
+                        }
+                        id
                     }
                 };
                 Ok((id, Some(user_data)))
@@ -205,6 +215,16 @@ impl Agent {
         let link = self.inner.db(move |s| s.short_link(&id)).await?;
         Ok(link.map(|l| l.short_link))
     }
+}
+
+fn is_auth(e: &AgentError) -> bool {
+    matches!(
+        e,
+        AgentError::Smp {
+            error: smp_client::ClientError::Server(smp_proto::ErrorType::Auth),
+            ..
+        }
+    )
 }
 
 fn parse_link(link: &str) -> Result<ConnectionLink, AgentError> {
@@ -341,15 +361,32 @@ impl Inner {
                 )
             }
             ShortLink::Invitation(l) => {
-                let key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng));
+                let key = self.inv_link_key(l).await?;
                 let cmd = SndCommand::LKey {
                     key: &key,
                     link_id: &l.link_id,
                 };
-                let (_, reply) = self
-                    .command_or_proxy(&l.server, &session, cmd)
-                    .await
-                    .map_err(SendFail::into_agent_error)?;
+                let reply = match self.command_or_proxy(&l.server, &session, cmd).await {
+                    Ok((_, reply)) => reply,
+                    Err(e) => {
+                        let e = e.into_agent_error();
+                        if is_auth(&e) {
+                            // Used by someone else, or deleted: the key is of no use.
+                            self.forget_inv_link(Some(l.link_id.clone())).await;
+                        }
+                        return Err(e);
+                    }
+                };
+                if let Some((snd_id, _)) = &reply {
+                    let r = InvShortLinkRecord {
+                        link_id: l.link_id.clone(),
+                        link_key: l.link_key.0,
+                        snd_key: key.clone(),
+                        snd_id: Some(snd_id.clone()),
+                    };
+                    self.db(move |s| s.apply(vec![Write::PutInvShortLink(r)]))
+                        .await?;
+                }
                 let sb_key = inv_short_link_kdf(&l.link_key);
                 (
                     ConnectionMode::Invitation,
@@ -369,6 +406,50 @@ impl Inner {
         let (fixed, user) = decrypt_link_data(mode, link_key, &sb_key, &enc)?;
         let req = check_link_address(server, &snd_id, fixed)?;
         Ok((req, user.data.user_data().0.clone(), snd_key))
+    }
+
+    /// The sender key for `LKEY` of an invitation's short link: the one of an earlier read
+    /// of the same link (the relay accepts the same key again), or a new one, recorded
+    /// before it is sent so that a lost answer does not lose the key that secured the queue.
+    async fn inv_link_key(&self, l: &InvitationShortLink) -> Result<PrivateAuthKey, AgentError> {
+        let link_id = l.link_id.clone();
+        let known = self.db(move |s| s.inv_short_link(&link_id)).await?;
+        if let Some(r) = known.filter(|r| r.link_key == l.link_key.0) {
+            return Ok(r.snd_key);
+        }
+        let key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng));
+        let r = InvShortLinkRecord {
+            link_id: l.link_id.clone(),
+            link_key: l.link_key.0,
+            snd_key: key.clone(),
+            snd_id: None,
+        };
+        self.db(move |s| s.apply(vec![Write::PutInvShortLink(r)]))
+            .await?;
+        Ok(key)
+    }
+
+    /// The record of an earlier read of this invitation's short link (its queue secured with
+    /// the key in it), found by the invitation's first queue.
+    pub(super) async fn inv_link_read_before(
+        &self,
+        inv: &agent_proto::InvitationRequest,
+    ) -> Result<Option<InvShortLinkRecord>, AgentError> {
+        let Some(q) = inv.data.smp_queues.first() else {
+            return Ok(None);
+        };
+        let snd_id = q.sender_id.clone();
+        self.db(move |s| s.inv_short_link_by_snd_id(&snd_id)).await
+    }
+
+    /// Forgets the read of an invitation's short link once the invitation is joined (the
+    /// reference's `deleteInvShortLink`); a failure leaves only a stale record.
+    pub(super) async fn forget_inv_link(&self, link_id: Option<Vec<u8>>) {
+        if let Some(id) = link_id {
+            let _ = self
+                .db(move |s| s.apply(vec![Write::DeleteInvShortLink(id)]))
+                .await;
+        }
     }
 
     /// The link with its relay's port and key hash filled in from the preset relays when it

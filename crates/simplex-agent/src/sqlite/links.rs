@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::{col, corrupt};
 use crate::error::StoreError;
-use crate::store::ShortLinkRecord;
+use crate::store::{InvShortLinkRecord, ShortLinkRecord};
 
 /// Short links of contact addresses (SMP v15 link data).
 pub(super) const SHORT_LINKS: &str = "
@@ -46,5 +46,42 @@ pub(super) fn short_link_row(row: &Row<'_>) -> Result<ShortLinkRecord, StoreErro
             .map_err(|_| corrupt("link key"))?,
         root_key: PrivateAuthKey::from_der(&key).map_err(|_| corrupt("root key"))?,
         short_link: col(row, 4)?,
+    })
+}
+
+/// Invitations' short links read before joining (the reference's `inv_short_links`).
+pub(super) const INV_SHORT_LINKS: &str = "
+CREATE TABLE inv_short_links (
+  link_id BLOB NOT NULL PRIMARY KEY,
+  link_key BLOB NOT NULL,
+  snd_private_key BLOB NOT NULL,
+  snd_id BLOB
+) WITHOUT ROWID;
+CREATE INDEX idx_inv_short_links_snd_id ON inv_short_links (snd_id);
+";
+
+pub(super) const SELECT_INV_SHORT_LINK: &str =
+    "SELECT link_id, link_key, snd_private_key, snd_id FROM inv_short_links";
+
+pub(super) fn put_inv_short_link(tx: &Connection, l: InvShortLinkRecord) -> Result<(), StoreError> {
+    let key = l.snd_key.to_der();
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO inv_short_links (link_id, link_key, snd_private_key, snd_id) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![l.link_id, l.link_key.as_slice(), key.as_slice(), l.snd_id])?;
+    Ok(())
+}
+
+pub(super) fn inv_short_link_row(row: &Row<'_>) -> Result<InvShortLinkRecord, StoreError> {
+    let link_key: Vec<u8> = col(row, 1)?;
+    let key: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 2)?);
+    Ok(InvShortLinkRecord {
+        link_id: col(row, 0)?,
+        link_key: link_key
+            .as_slice()
+            .try_into()
+            .map_err(|_| corrupt("link key"))?,
+        snd_key: PrivateAuthKey::from_der(&key).map_err(|_| corrupt("sender key"))?,
+        snd_id: col(row, 3)?,
     })
 }

@@ -3,6 +3,7 @@
 
 use simplex_agent::AgentError;
 
+use super::plan::{ConnectionPlan, ContactAddressPlan, InvitationLinkPlan, PlanError};
 use super::{Chat, ChatError, Output};
 use crate::protocol::{ChatEvent, ChatMessage};
 use crate::store::{Contact, PendingKind};
@@ -26,9 +27,31 @@ pub enum ConnectOutcome {
 }
 
 impl<O: Output> Chat<O> {
-    /// `/c LINK`: joins an invitation, or asks through an address, and prints what
-    /// happened.
+    /// `/c LINK`: consults the connection plan, then joins an invitation or asks through an
+    /// address (or a group link) and prints what happened. Where the plan says not to go on
+    /// (a known contact or group, an invitation being joined), its lines are printed instead,
+    /// as the reference's; for a short link that carries a profile, whose link it is.
     pub(super) async fn connect(&mut self, link: &str) -> Result<(), ChatError> {
+        let plan = match self.connection_plan(link).await? {
+            Ok(plan) => plan,
+            Err(e) => {
+                self.print(plan_error(e));
+                return Ok(());
+            }
+        };
+        if !plan.proceed() {
+            match plan {
+                ConnectionPlan::InvitationLink(InvitationLinkPlan::OwnLink)
+                | ConnectionPlan::ContactAddress(ContactAddressPlan::OwnLink) => {
+                    self.say(view::CONNECT_TO_YOURSELF)
+                }
+                plan => self.print(plan.lines()),
+            }
+            return Ok(());
+        }
+        if let Some(whose) = plan.whose() {
+            self.say(format!("connecting to {whose}"));
+        }
         match self.connect_link(link).await? {
             ConnectOutcome::OwnLink => self.say(view::CONNECT_TO_YOURSELF),
             ConnectOutcome::AlreadyExists(c) => self.say(format!(
@@ -37,12 +60,17 @@ impl<O: Output> Chat<O> {
             )),
             ConnectOutcome::SentInvitation(_) => self.say("connection request sent!"),
             ConnectOutcome::SentConfirmation(_) => self.say("confirmation sent!"),
-            ConnectOutcome::BadLink => self.print(vec![
-                String::new(),
-                "Connection link is invalid, possibly it was created in a previous version.".into(),
-                "Please ask your contact to check /version and update if needed.".into(),
-            ]),
-            ConnectOutcome::LinkUsed => self.say(view::LINK_USED),
+            ConnectOutcome::BadLink => self.print(plan_error(PlanError::BadLink)),
+            ConnectOutcome::LinkUsed => self.print(plan_error(PlanError::LinkUsed)),
+        }
+        Ok(())
+    }
+
+    /// `/_connect plan 1 LINK`: prints the plan (`viewConnectionPlan`).
+    pub(super) async fn show_connection_plan(&mut self, link: &str) -> Result<(), ChatError> {
+        match self.connection_plan(link).await? {
+            Ok(plan) => self.print(plan.lines()),
+            Err(e) => self.print(plan_error(e)),
         }
         Ok(())
     }
@@ -91,6 +119,8 @@ impl<O: Output> Chat<O> {
                 Err(o) => return Ok(o),
             };
             self.store.add_pending(&conn_id, PendingKind::Joined)?;
+            // For the plan of the same link while the connection is in progress.
+            self.store.set_pending_link(&conn_id, &link, None)?;
             Ok(ConnectOutcome::SentConfirmation(conn_id))
         }
     }
@@ -131,5 +161,17 @@ impl<O: Output> Chat<O> {
                 short: links.short,
             },
         ))
+    }
+}
+
+/// What the terminal says of a link that cannot be used.
+fn plan_error(e: PlanError) -> Vec<String> {
+    match e {
+        PlanError::BadLink => vec![
+            String::new(),
+            "Connection link is invalid, possibly it was created in a previous version.".into(),
+            "Please ask your contact to check /version and update if needed.".into(),
+        ],
+        PlanError::LinkUsed => vec![view::LINK_USED.to_owned()],
     }
 }

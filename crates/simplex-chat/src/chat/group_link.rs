@@ -196,6 +196,9 @@ impl<O: Output> Chat<O> {
             },
         )?;
         self.store.set_member_conn(host.id, Some(conn))?;
+        if let Some(link) = self.store.pending_link(conn)? {
+            self.store.set_group_via_link(g.id, &link)?;
+        }
         self.store.remove_pending(conn)?;
         let mine = GroupEvent::MemInfo {
             member_id: inv.invited_member.member_id,

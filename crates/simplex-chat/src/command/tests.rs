@@ -19,6 +19,18 @@ fn commands_parse_like_the_reference() {
             "https://simplex.chat/invitation#/?v=1".into()
         ))
     );
+    assert_eq!(
+        parse("/_connect plan 1 https://smp.example/i#abc"),
+        Ok(Command::ConnectPlan("https://smp.example/i#abc".into()))
+    );
+    assert_eq!(
+        parse("/pq @bob on"),
+        Ok(Command::SetContactPq("bob".into()))
+    );
+    assert_eq!(
+        parse("/pq bob off"),
+        Ok(Command::SetContactPq("bob".into()))
+    );
     assert_eq!(parse("@bob hello there"), Ok(send("bob", "hello there")));
     assert_eq!(parse("@'bob smith' hi"), Ok(send("bob smith", "hi")));
     assert_eq!(parse("/ad"), Ok(Command::CreateAddress));
@@ -454,6 +466,9 @@ fn bad_lines_are_errors() {
         "/cx",
         "/da now",
         "@'bob hi",
+        "/_connect plan x https://smp.example/i#abc",
+        "/_connect plan 1",
+        "/pq @bob maybe",
     ] {
         assert!(parse(l).is_err(), "{l:?} should not parse");
     }

@@ -8,7 +8,8 @@
 //! `pending_conns.short_link` (our invitation's short link, when it has one)
 //! and `pending_conns.xcontact_id` (the ID sent with that request, reused when asking
 //! again); `contacts.via_link` and `contacts.xcontact_id` (kept from the pending request or
-//! from an accepted request); `contact_requests.xcontact_id`.
+//! from an accepted request); `contact_requests.xcontact_id`; `groups.via_link` (the group
+//! link a group was joined through, for the connection plan's "known group").
 
 use rusqlite::{params, OptionalExtension};
 
@@ -33,6 +34,19 @@ pub(super) fn migrate(db: &rusqlite::Connection) -> Result<(), StoreError> {
         if !has {
             db.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))?;
         }
+    }
+    Ok(())
+}
+
+/// Adds `groups.via_link` to a database made before it (after the groups table exists).
+pub(super) fn migrate_groups(db: &rusqlite::Connection) -> Result<(), StoreError> {
+    let has: bool = db.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('groups') WHERE name = 'via_link'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has {
+        db.execute_batch("ALTER TABLE groups ADD COLUMN via_link TEXT")?;
     }
     Ok(())
 }
@@ -144,5 +158,59 @@ impl ChatStore {
             profile: p.clone(),
             ..req.clone()
         })
+    }
+
+    /// The link a connection in progress was made with or for, if recorded.
+    pub fn pending_link(&self, conn_id: &[u8]) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT link FROM pending_conns WHERE conn_id = ?1",
+                [conn_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// True when we joined this invitation (full or short, as typed) and the connection is
+    /// still in progress.
+    pub fn is_joining(&self, link: &str) -> Result<bool, StoreError> {
+        let n: i64 = self.db.query_row(
+            "SELECT count(*) FROM pending_conns WHERE kind = 'join' AND link = ?1",
+            [link],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Records the group link a group was joined through.
+    pub fn set_group_via_link(&self, group_id: i64, link: &str) -> Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE groups SET via_link = ?2 WHERE id = ?1",
+            params![group_id, link],
+        )?;
+        Ok(())
+    }
+
+    /// The group joined through this group link, if any.
+    pub fn group_via_link(&self, link: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT id FROM groups WHERE via_link = ?1 ORDER BY id DESC LIMIT 1",
+                [link],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Every group link of this user: group row ID, its address connection, its full link.
+    pub fn group_links(&self) -> Result<Vec<(i64, Vec<u8>, String)>, StoreError> {
+        let mut st = self
+            .db
+            .prepare("SELECT group_id, conn_id, link FROM group_links")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }

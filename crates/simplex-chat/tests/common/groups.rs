@@ -49,6 +49,27 @@ pub fn create_team(alice: &mut ChatProc) {
     alice.expect("to add members use /a team <name> or /create link #team");
 }
 
+/// alice's `/create link #team` on a relay with short links: the short link (`/g#`) and the
+/// full one printed above it for old clients.
+pub fn create_team_link(alice: &mut ChatProc) -> (String, String) {
+    alice.send("/create link #team");
+    let old = "The group link for old clients: ";
+    let full = alice.wait_for("the full link", |l| l.starts_with(old));
+    let full = full.strip_prefix(old).unwrap_or_default().to_owned();
+    assert!(
+        full.starts_with("https://simplex.chat/contact#/?"),
+        "{full}"
+    );
+    alice.expect("Group link is created!");
+    alice.expect("");
+    let short = read_link(
+        alice,
+        "https://127.0.0.1/g#",
+        "to delete it: /delete link #team (joined members will remain connected to you)",
+    );
+    (short, full)
+}
+
 /// `createGroup3`: alice's `#team` with bob (admin) and cath, bob and cath connected.
 pub fn group_of_three(alice: &mut ChatProc, bob: &mut ChatProc, cath: &mut ChatProc) {
     create_team(alice);
