@@ -31,6 +31,8 @@ use crate::view;
 
 mod address;
 mod api;
+mod api_files;
+mod api_groups;
 mod connect;
 mod direct;
 mod files;
@@ -126,6 +128,8 @@ pub struct Chat<O: Output> {
     privacy: Option<privacy::Settings>,
     /// Contacts accepted automatically, with the reply they get once connected.
     auto_replies: std::collections::HashMap<i64, String>,
+    /// What is printed while a bot API command runs console code (its refusal's words).
+    capture: Option<Vec<String>>,
 }
 
 pub use address::Links;
@@ -160,6 +164,7 @@ impl<O: Output> Chat<O> {
             files: files::Files::default(),
             privacy: None,
             auto_replies: std::collections::HashMap::new(),
+            capture: None,
         }
     }
 
@@ -207,6 +212,9 @@ impl<O: Output> Chat<O> {
     }
 
     fn print(&mut self, lines: Vec<String>) {
+        if let Some(c) = &mut self.capture {
+            c.extend(lines.iter().cloned());
+        }
         self.out.lines(&lines);
     }
 
@@ -232,7 +240,7 @@ impl<O: Output> Chat<O> {
             Ok(Command::Continue(text)) => {
                 let r = match to {
                     Some(chat) => match chat.strip_prefix('#') {
-                        Some(g) => self.send_group(g, &text).await,
+                        Some(g) => self.send_group(g, &text).await.map(drop),
                         None => self.send(chat, &text).await,
                     },
                     // The prompt showed no chat; one began since (a contact connected, a
@@ -287,7 +295,9 @@ impl<O: Output> Chat<O> {
             Command::Send { name, text } => self.send(&name, &text).await?,
             Command::Continue(text) => match self.last_chat.clone() {
                 Some(chat) => match chat.strip_prefix('#') {
-                    Some(g) => self.send_group(g, &text).await?,
+                    Some(g) => {
+                        self.send_group(g, &text).await?;
+                    }
                     None => self.send(&chat, &text).await?,
                 },
                 None => self.say("no active chat: use @<name> <message>"),

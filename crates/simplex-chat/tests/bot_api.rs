@@ -8,126 +8,17 @@
 mod common;
 
 use std::collections::VecDeque;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::ws::*;
 use common::*;
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
+use serde_json::json;
 
 /// Not a test of its own: the relay child process (see `common`).
 #[tokio::test]
 async fn relay_process() {
     relay_main().await;
-}
-
-/// How long one response or event may take.
-const WAIT: Duration = Duration::from_secs(60);
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// A WebSocket client of the bot API: responses by `corrId`, events kept in order.
-struct Client {
-    ws: Ws,
-    next: u64,
-    events: VecDeque<Value>,
-}
-
-impl Client {
-    async fn connect(url: &str) -> Client {
-        let (ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("connect to the bot API");
-        Client {
-            ws,
-            next: 0,
-            events: VecDeque::new(),
-        }
-    }
-
-    /// The next frame, as JSON (text frames only).
-    async fn frame(&mut self) -> Value {
-        loop {
-            let m = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("a frame in time")
-                .expect("connection open")
-                .expect("frame");
-            match m {
-                Message::Text(t) => return serde_json::from_str(&t).expect("a JSON frame"),
-                Message::Binary(_) => panic!("the server sent a binary frame"),
-                _ => {}
-            }
-        }
-    }
-
-    async fn send_raw(&mut self, text: &str) {
-        self.ws
-            .send(Message::text(text.to_owned()))
-            .await
-            .expect("send");
-    }
-
-    /// Sends a command; returns its `resp`, keeping the events that came before it.
-    async fn cmd(&mut self, cmd: &str) -> Value {
-        self.next += 1;
-        let id = format!("id-{}", self.next);
-        self.send_raw(&json!({"corrId": id, "cmd": cmd, "unknownKey": 1}).to_string())
-            .await;
-        loop {
-            let mut f = self.frame().await;
-            let resp = f["resp"].take();
-            assert!(resp["type"].is_string(), "every frame has resp.type: {f}");
-            match f.get("corrId") {
-                Some(c) if c == id.as_str() => return resp,
-                Some(other) => panic!("a response for another command: {other}"),
-                None => self.events.push_back(resp),
-            }
-        }
-    }
-
-    /// Waits for an event of this type (dropping others before it).
-    async fn event(&mut self, ty: &str) -> Value {
-        while let Some(e) = self.events.pop_front() {
-            if e["type"] == ty {
-                return e;
-            }
-        }
-        loop {
-            let mut f = self.frame().await;
-            assert!(f.get("corrId").is_none(), "an event has no corrId key: {f}");
-            let e = f["resp"].take();
-            if e["type"] == ty {
-                return e;
-            }
-        }
-    }
-}
-
-/// A `simplex-chat -p 0` process and its WebSocket URL.
-fn start_api(name: &str, dir: &std::path::Path, relay: &str, args: &[&str]) -> (ChatProc, String) {
-    let mut cmd = chat_command(&prefix(dir, name), Some(relay), None);
-    cmd.args(["-p", "0"]).args(args);
-    let mut p = ChatProc::spawn(name, cmd);
-    let line = p.wait_for("the API address", |l| {
-        l.starts_with("chat API server listening on ")
-    });
-    let addr = line
-        .trim_start_matches("chat API server listening on ")
-        .to_owned();
-    (p, format!("ws://{addr}"))
-}
-
-fn text_of(ev: &Value) -> (&str, &str) {
-    let item = &ev["chatItems"][0]["chatItem"];
-    (
-        item["content"]["type"].as_str().unwrap_or_default(),
-        item["content"]["msgContent"]["text"]
-            .as_str()
-            .unwrap_or_default(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -273,16 +164,6 @@ async fn a_bot_and_a_client_connect_and_talk() {
     assert_eq!(a["contact"]["profile"]["displayName"], "bob");
     assert_eq!(b["contact"]["profile"]["displayName"], "alice");
     assert_ne!(a["contact"]["contactId"], bob_id, "a second contact");
-}
-
-/// A child process killed with the test.
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

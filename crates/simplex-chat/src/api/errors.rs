@@ -4,6 +4,7 @@
 use serde::Serialize;
 use simplex_agent::AgentError;
 
+use super::groups::GroupInfo;
 use super::types::Contact;
 
 /// A failed command or event (`ChatError`).
@@ -114,6 +115,35 @@ pub enum ChatErrorType {
         /// The contact.
         contact: Box<Contact>,
     },
+    /// The user's role is too low for this.
+    GroupUserRole {
+        /// The group.
+        group_info: Box<GroupInfo>,
+        /// The role required.
+        required_role: crate::protocol::group::MemberRole,
+    },
+    /// The user has not joined the group yet.
+    GroupNotJoined {
+        /// The group.
+        group_info: Box<GroupInfo>,
+    },
+    /// The contact is already a member.
+    GroupDuplicateMember {
+        /// The contact's name.
+        contact_name: String,
+    },
+    /// A file cannot be cancelled.
+    FileCancel {
+        /// The file.
+        file_id: i64,
+        /// Why.
+        message: String,
+    },
+    /// The file is being received already.
+    FileAlreadyReceiving {
+        /// Why.
+        message: String,
+    },
     /// No such file.
     FileNotFound {
         /// Details.
@@ -167,6 +197,33 @@ pub enum StoreError {
     GroupNotFound {
         /// The ID.
         group_id: i64,
+    },
+    /// No group with this name.
+    GroupNotFoundByName {
+        /// The name.
+        group_name: String,
+    },
+    /// No member with this ID.
+    GroupMemberNotFound {
+        /// The ID.
+        group_member_id: i64,
+    },
+    /// No member with this name in the group.
+    GroupMemberNameNotFound {
+        /// The group.
+        group_id: i64,
+        /// The name.
+        group_member_name: String,
+    },
+    /// The group has no link.
+    GroupLinkNotFound {
+        /// The group.
+        group_info: Box<GroupInfo>,
+    },
+    /// No file with this ID.
+    FileNotFound {
+        /// The ID.
+        file_id: i64,
     },
     /// No user with this ID.
     UserNotFound {

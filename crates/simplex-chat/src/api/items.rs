@@ -4,6 +4,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::files::CIFile;
+use super::groups::{GroupInfo, GroupMember};
 use super::types::{Contact, MsgContent, PendingContactConnection, UserContactRequest};
 
 /// Which chat an item is in (`ChatInfo`).
@@ -19,7 +21,7 @@ pub enum ChatInfo {
     Group {
         /// The group.
         #[serde(rename = "groupInfo")]
-        group_info: Box<Value>,
+        group_info: Box<GroupInfo>,
     },
     /// A contact request.
     ContactRequest {
@@ -49,7 +51,7 @@ pub enum CIDirection {
     GroupRcv {
         /// The member.
         #[serde(rename = "groupMember")]
-        group_member: Box<Value>,
+        group_member: Box<GroupMember>,
     },
 }
 
@@ -179,22 +181,6 @@ pub struct CIMeta {
     pub created_at: String,
     /// When it last changed.
     pub updated_at: String,
-}
-
-/// A file attached to an item (`CIFile`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CIFile {
-    /// Its ID (`/freceive ID`).
-    pub file_id: i64,
-    /// Its name.
-    pub file_name: String,
-    /// Its size in bytes.
-    pub file_size: u64,
-    /// Its status.
-    pub file_status: Value,
-    /// How it travels: `xftp`.
-    pub file_protocol: &'static str,
 }
 
 /// An item of a chat (`ChatItem`).

@@ -11,9 +11,13 @@
 
 pub mod command;
 pub mod errors;
+pub mod files;
+pub mod groups;
 pub mod items;
 pub mod response;
 pub mod server;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_groups;
 pub mod types;

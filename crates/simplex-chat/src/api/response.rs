@@ -4,12 +4,15 @@
 
 use serde::Serialize;
 
-use super::errors::ChatError;
+use super::errors::{AgentErrorType, ChatError};
+use super::files::{FileTransferMeta, RcvFileDescr, RcvFileTransfer, SndFileTransfer};
+use super::groups::{Group, GroupInfo, GroupLink, GroupMember};
 use super::items::{AChat, AChatItem};
 use super::types::{
     Contact, CreatedConnLink, PendingContactConnection, Profile, User, UserContactLink,
     UserContactRequest, UserInfo,
 };
+use crate::protocol::group::MemberRole;
 
 /// The reference release whose bot API this client implements: bot libraries check
 /// `versionInfo.version` against the releases they know. Our own version is beside it in
@@ -195,6 +198,365 @@ pub enum ChatResponse {
     ChatCmdError {
         /// How.
         chat_error: ChatError,
+    },
+    // Groups: responses.
+    /// A group was created.
+    GroupCreated {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+    },
+    /// A contact was invited to a group.
+    SentGroupInvitation {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// The contact.
+        contact: Contact,
+        /// Its membership.
+        member: GroupMember,
+    },
+    /// An invitation was accepted; the user joins once connected (`userJoinedGroup`).
+    UserAcceptedGroupSent {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// The contact who invited the user.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        host_contact: Option<Contact>,
+    },
+    /// Members' role was changed by the user.
+    MembersRoleUser {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// The members.
+        members: Vec<GroupMember>,
+        /// Their new role.
+        to_role: MemberRole,
+        /// Signed messages (never here).
+        msg_signed: bool,
+    },
+    /// The user removed members.
+    UserDeletedMembers {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// The members.
+        members: Vec<GroupMember>,
+        /// Their messages were removed too (never here).
+        with_messages: bool,
+        /// Signed messages (never here).
+        msg_signed: bool,
+    },
+    /// The user left a group.
+    LeftMemberUser {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+    },
+    /// A group's members.
+    GroupMembers {
+        /// The user.
+        user: User,
+        /// The group with its members.
+        group: Group,
+    },
+    /// The user's groups.
+    GroupsList {
+        /// The user.
+        user: User,
+        /// The groups.
+        groups: Vec<GroupInfo>,
+    },
+    /// A group's profile changed (a response to `/_group_profile`, or an event when the
+    /// owner changed it).
+    GroupUpdated {
+        /// The user.
+        user: User,
+        /// The group before.
+        from_group: GroupInfo,
+        /// The group now.
+        to_group: GroupInfo,
+        /// The member who changed it (absent when it was the user).
+        #[serde(rename = "member_", skip_serializing_if = "Option::is_none")]
+        member: Option<GroupMember>,
+    },
+    /// The user deleted a group.
+    GroupDeletedUser {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// Signed messages (never here).
+        msg_signed: bool,
+        /// Deleted only here (the user was no longer in it).
+        local_deletion: bool,
+    },
+    /// A group link was created.
+    GroupLinkCreated {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// The link.
+        group_link: GroupLink,
+    },
+    /// A group's link.
+    GroupLink {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// The link.
+        group_link: GroupLink,
+    },
+    /// A group link was deleted.
+    GroupLinkDeleted {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+    },
+    // Groups: events.
+    /// A contact invited the user to a group.
+    ReceivedGroupInvitation {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// The contact.
+        contact: Contact,
+        /// The inviting member's role.
+        from_member_role: MemberRole,
+        /// The role the user is invited as.
+        member_role: MemberRole,
+    },
+    /// The user joined a group (connected to its host).
+    UserJoinedGroup {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// The member who invited the user.
+        host_member: GroupMember,
+    },
+    /// A member the user invited (or who came through the group link) joined.
+    JoinedGroupMember {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// The member.
+        member: GroupMember,
+    },
+    /// The host announced a new member, who will connect to the user.
+    JoinedGroupMemberConnecting {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// The host.
+        host_member: GroupMember,
+        /// The new member.
+        member: GroupMember,
+    },
+    /// The user is joining a group through its link (the host accepted).
+    GroupLinkConnecting {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// The host.
+        host_member: GroupMember,
+    },
+    /// The user is connected to another member.
+    ConnectedToGroupMember {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// The member.
+        member: GroupMember,
+    },
+    /// A member's role (or the user's) was changed by another member.
+    MemberRole {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// Who changed it.
+        by_member: GroupMember,
+        /// Whose.
+        member: GroupMember,
+        /// The role before.
+        from_role: MemberRole,
+        /// The role now.
+        to_role: MemberRole,
+    },
+    /// Another member was removed.
+    DeletedMember {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// Who removed it.
+        by_member: GroupMember,
+        /// The member removed.
+        deleted_member: GroupMember,
+        /// Its messages were removed too (never here).
+        with_messages: bool,
+    },
+    /// The user was removed from a group.
+    DeletedMemberUser {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// Who removed the user.
+        member: GroupMember,
+        /// The user's messages were removed too (never here).
+        with_messages: bool,
+    },
+    /// Another member left.
+    LeftMember {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// The member.
+        member: GroupMember,
+    },
+    /// The owner deleted the group.
+    GroupDeleted {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// The owner.
+        member: GroupMember,
+    },
+    // Files: responses.
+    /// A file was accepted; it is received when its description is whole.
+    RcvFileAccepted {
+        /// The user.
+        user: User,
+        /// Its item.
+        chat_item: AChatItem,
+    },
+    /// A file was accepted, but its sender had cancelled it.
+    RcvFileAcceptedSndCancelled {
+        /// The user.
+        user: User,
+        /// The file.
+        rcv_file_transfer: RcvFileTransfer,
+    },
+    /// The user cancelled sending a file.
+    SndFileCancelled {
+        /// The user.
+        user: User,
+        /// Its item.
+        #[serde(rename = "chatItem_", skip_serializing_if = "Option::is_none")]
+        chat_item: Option<AChatItem>,
+        /// The file.
+        file_transfer_meta: FileTransferMeta,
+        /// Its recipients.
+        snd_file_transfers: Vec<SndFileTransfer>,
+    },
+    /// The user cancelled receiving a file.
+    RcvFileCancelled {
+        /// The user.
+        user: User,
+        /// Its item.
+        #[serde(rename = "chatItem_", skip_serializing_if = "Option::is_none")]
+        chat_item: Option<AChatItem>,
+        /// The file.
+        rcv_file_transfer: RcvFileTransfer,
+    },
+    // Files: events.
+    /// A received file's description is whole: it can be downloaded.
+    RcvFileDescrReady {
+        /// The user.
+        user: User,
+        /// Its item.
+        chat_item: AChatItem,
+        /// The file.
+        rcv_file_transfer: RcvFileTransfer,
+        /// Its description.
+        rcv_file_descr: RcvFileDescr,
+    },
+    /// A download started.
+    RcvFileStart {
+        /// The user.
+        user: User,
+        /// Its item.
+        chat_item: AChatItem,
+    },
+    /// A file was received and saved.
+    RcvFileComplete {
+        /// The user.
+        user: User,
+        /// Its item.
+        chat_item: AChatItem,
+    },
+    /// A file was uploaded and described to its recipients.
+    #[serde(rename = "sndFileCompleteXFTP")]
+    SndFileCompleteXftp {
+        /// The user.
+        user: User,
+        /// Its item.
+        chat_item: AChatItem,
+        /// The file.
+        file_transfer_meta: FileTransferMeta,
+    },
+    /// The sender cancelled a file.
+    RcvFileSndCancelled {
+        /// The user.
+        user: User,
+        /// Its item.
+        chat_item: AChatItem,
+        /// The file.
+        rcv_file_transfer: RcvFileTransfer,
+    },
+    /// A recipient cancelled receiving a file.
+    SndFileRcvCancelled {
+        /// The user.
+        user: User,
+        /// Its item.
+        #[serde(rename = "chatItem_", skip_serializing_if = "Option::is_none")]
+        chat_item: Option<AChatItem>,
+        /// The recipient's transfer.
+        snd_file_transfer: SndFileTransfer,
+    },
+    /// A download failed.
+    RcvFileError {
+        /// The user.
+        user: User,
+        /// Its item.
+        #[serde(rename = "chatItem_", skip_serializing_if = "Option::is_none")]
+        chat_item: Option<AChatItem>,
+        /// Why.
+        agent_error: AgentErrorType,
+        /// The file.
+        rcv_file_transfer: RcvFileTransfer,
+    },
+    /// An upload failed.
+    SndFileError {
+        /// The user.
+        user: User,
+        /// Its item.
+        #[serde(rename = "chatItem_", skip_serializing_if = "Option::is_none")]
+        chat_item: Option<AChatItem>,
+        /// The file.
+        file_transfer_meta: FileTransferMeta,
+        /// Why.
+        error_message: String,
     },
     // Events from here on.
     /// A contact is connected.

@@ -187,7 +187,7 @@ fn links_and_address() {
     );
 }
 
-fn contact() -> Contact {
+pub(super) fn contact() -> Contact {
     Contact {
         contact_id: 2,
         local_display_name: "bob".into(),

@@ -340,6 +340,38 @@ pub struct ComposedMessage {
     pub mentions: Map<String, Value>,
 }
 
+impl ComposedMessage {
+    /// A text (the console's `@name text`, `#group text`).
+    pub fn text(text: String) -> Self {
+        ComposedMessage {
+            file_source: None,
+            file_path: None,
+            quoted_item_id: None,
+            msg_content: MsgContent::Text { text },
+            mentions: Map::new(),
+        }
+    }
+
+    /// A file without a caption (the console's `/f`).
+    pub fn file(path: String) -> Self {
+        ComposedMessage {
+            file_path: Some(path),
+            msg_content: MsgContent::File {
+                text: String::new(),
+            },
+            ..ComposedMessage::text(String::new())
+        }
+    }
+
+    /// The file to send, when there is one.
+    pub fn file_to_send(&self) -> Option<&str> {
+        self.file_source
+            .as_ref()
+            .map(|f| f.file_path.as_str())
+            .or(self.file_path.as_deref())
+    }
+}
+
 /// A local file, possibly encrypted (`CryptoFile`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]

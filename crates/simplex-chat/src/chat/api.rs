@@ -22,7 +22,7 @@ use crate::api::types::{
 use crate::command::{parse, Command};
 use crate::store::{self, ItemStatus};
 
-type ApiResult = Result<ChatResponse, ChatError>;
+pub(super) type ApiResult = Result<ChatResponse, ChatError>;
 
 /// ISO-8601 UTC with milliseconds, as the reference's times (`2024-01-02T03:04:05.678Z`).
 pub fn iso_time(ms: i64) -> String {
@@ -180,6 +180,24 @@ impl<O: Output> Chat<O> {
                 let c = self.api_contact_by_name(&name)?;
                 self.run_api(ApiCommand::DeleteChat(c.id)).await
             }
+            cmd @ (Command::NewGroup { .. }
+            | Command::AddMember { .. }
+            | Command::JoinGroup(_)
+            | Command::SendGroup { .. }
+            | Command::Members(_)
+            | Command::Groups
+            | Command::Leave(_)
+            | Command::RemoveMember { .. }
+            | Command::ChangeRole { .. }
+            | Command::DeleteGroup(_)
+            | Command::UpdateGroupProfile { .. }
+            | Command::CreateGroupLink(_)
+            | Command::ShowGroupLink(_)
+            | Command::DeleteGroupLink(_)
+            | Command::SendFile { .. }) => {
+                let api = self.api_console_group(cmd)?;
+                Box::pin(self.run_api(api)).await
+            }
             _ => Err(ChatError::command(format!(
                 "not supported in the bot API yet: {}",
                 line.split_whitespace().next().unwrap_or_default()
@@ -187,7 +205,7 @@ impl<O: Output> Chat<O> {
         }
     }
 
-    fn api_contact_by_name(&self, name: &str) -> Result<store::Contact, ChatError> {
+    pub(super) fn api_contact_by_name(&self, name: &str) -> Result<store::Contact, ChatError> {
         self.store.contact_by_name(name)?.ok_or_else(|| {
             ChatError::store(StoreError::ContactNotFoundByName {
                 contact_name: name.to_owned(),
@@ -195,7 +213,7 @@ impl<O: Output> Chat<O> {
         })
     }
 
-    fn api_contact_by_id(&self, id: i64) -> Result<store::Contact, ChatError> {
+    pub(super) fn api_contact_by_id(&self, id: i64) -> Result<store::Contact, ChatError> {
         self.store
             .contact_by_id(id)?
             .ok_or(ChatError::store(StoreError::ContactNotFound {
@@ -214,6 +232,25 @@ impl<O: Output> Chat<O> {
             | ApiCommand::ShowMyAddress(_)
             | ApiCommand::DeleteMyAddress(_)
             | ApiCommand::SetAddressSettings(..)) => self.api_address_command(c).await,
+            c @ (ApiCommand::NewGroup(..)
+            | ApiCommand::AddMember { .. }
+            | ApiCommand::JoinGroup(_)
+            | ApiCommand::MembersRole { .. }
+            | ApiCommand::RemoveMembers { .. }
+            | ApiCommand::LeaveGroup(_)
+            | ApiCommand::ListMembers(_)
+            | ApiCommand::ListGroups(_)
+            | ApiCommand::UpdateGroupProfile(..)
+            | ApiCommand::CreateGroupLink(..)
+            | ApiCommand::GroupLinkMemberRole(..)
+            | ApiCommand::DeleteGroupLink(_)
+            | ApiCommand::GetGroupLink(_)
+            | ApiCommand::SendGroupMessages { .. }
+            | ApiCommand::GetGroupChat { .. }
+            | ApiCommand::DeleteGroup(_)) => self.api_group_command(c).await,
+            c @ (ApiCommand::ReceiveFile { .. } | ApiCommand::CancelFile(_)) => {
+                self.api_file_command(c).await
+            }
             c => self.api_chat_command(c).await,
         }
     }
@@ -323,17 +360,20 @@ impl<O: Output> Chat<O> {
                 messages,
             } => {
                 let c = self.api_contact_by_id(contact_id)?;
-                if messages
-                    .iter()
-                    .any(|m| m.file_source.is_some() || m.file_path.is_some())
-                {
-                    return Err(ChatError::command(
-                        "sending files through the bot API is not supported yet",
-                    ));
+                let mut chat_items = Vec::new();
+                for m in messages {
+                    if m.file_to_send().is_some() {
+                        chat_items.push(self.api_send_file_contact(&c, m).await?);
+                        continue;
+                    }
+                    if let ChatResponse::NewChatItems {
+                        chat_items: sent, ..
+                    } = self.api_send(&c, &[m.msg_content]).await?
+                    {
+                        chat_items.extend(sent);
+                    }
                 }
-                let contents: Vec<MsgContent> =
-                    messages.into_iter().map(|m| m.msg_content).collect();
-                self.api_send(&c, &contents).await
+                Ok(ChatResponse::NewChatItems { user, chat_items })
             }
             ApiCommand::ListContacts(u) => {
                 check_user(u)?;
@@ -355,6 +395,9 @@ impl<O: Output> Chat<O> {
                 let mut chats = Vec::new();
                 for c in self.store.contacts()? {
                     chats.push(self.api_chat(&c, 1)?);
+                }
+                for g in self.store.groups()? {
+                    chats.push(self.api_group_chat(&g, 1)?);
                 }
                 Ok(ChatResponse::ApiChats { user, chats })
             }
@@ -535,7 +578,7 @@ impl<O: Output> Chat<O> {
 }
 
 /// Commands name the user by ID: this client's only user is 1.
-fn check_user(u: Option<i64>) -> Result<(), ChatError> {
+pub(super) fn check_user(u: Option<i64>) -> Result<(), ChatError> {
     match u {
         Some(id) if id != USER_ID => {
             Err(ChatError::store(StoreError::UserNotFound { user_id: id }))
@@ -584,30 +627,41 @@ fn chat_item(it: &store::ChatItem) -> ChatItem {
             (status, CIContent::SndMsgContent { msg_content: text })
         }
     };
-    let ts = iso_time(it.ts_ms);
     ChatItem {
         chat_dir: if it.sent {
             CIDirection::DirectSnd
         } else {
             CIDirection::DirectRcv
         },
-        meta: CIMeta {
-            item_id: it.id,
-            item_ts: ts.clone(),
-            item_text: it.text.clone(),
-            item_status: status,
-            item_shared_msg_id: None,
-            item_edited: false,
-            user_mention: false,
-            deletable: false,
-            editable: false,
-            show_group_as_sender: false,
-            created_at: ts.clone(),
-            updated_at: ts,
-        },
+        meta: item_meta(it.id, it.ts_ms, &it.text, status, None),
         content,
         mentions: serde_json::Map::new(),
         reactions: Vec::new(),
         file: None,
+    }
+}
+
+/// An item's facts (`CIMeta`).
+pub(super) fn item_meta(
+    id: i64,
+    ts_ms: i64,
+    text: &str,
+    status: CIStatus,
+    shared_msg_id: Option<String>,
+) -> CIMeta {
+    let ts = iso_time(ts_ms);
+    CIMeta {
+        item_id: id,
+        item_ts: ts.clone(),
+        item_text: text.to_owned(),
+        item_status: status,
+        item_shared_msg_id: shared_msg_id,
+        item_edited: false,
+        user_mention: false,
+        deletable: false,
+        editable: false,
+        show_group_as_sender: false,
+        created_at: ts.clone(),
+        updated_at: ts,
     }
 }

@@ -7,7 +7,8 @@
 //! chat loop through [`FileDone`]; their XFTP state is in `xftp-client`'s work directories
 //! under the configured one, so they resume when started again with the same file.
 //!
-//! Groups: module `group_files`.
+//! Groups: module `group_files`. The commands return the file they sent, accepted or cancelled
+//! (`None` when they refused, having said why), for the bot API (module `api_files`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -101,6 +102,12 @@ impl Files {
         })
     }
 
+    /// Bytes done and in all of a running transfer, once it has moved.
+    pub(super) fn done_of(&self, id: i64) -> Option<(u64, u64)> {
+        let (done, total) = *self.progress.lock().ok()?.get(&id)?;
+        (done > 0).then_some((done, total))
+    }
+
     /// The share of a running transfer done, as the reference shows it: `45% of 5.0 MiB`.
     fn progress_of(&self, id: i64, size: u64) -> Option<String> {
         let (done, total) = *self.progress.lock().ok()?.get(&id)?;
@@ -191,17 +198,21 @@ impl<O: Output> Chat<O> {
     /// Runs a file command.
     pub(super) async fn file_command(&mut self, cmd: Command) -> Result<(), ChatError> {
         match cmd {
-            Command::SendFile { to, path } => self.send_file(&to, &path).await,
-            Command::ReceiveFile { id, path } => self.receive_file(id, path.as_deref()),
-            Command::CancelFile(id) => self.cancel_file(id).await,
+            Command::SendFile { to, path } => self.send_file(&to, &path, "").await.map(drop),
+            Command::ReceiveFile { id, path } => self.receive_file(id, path.as_deref()).map(drop),
+            Command::CancelFile(id) => self.cancel_file(id).await.map(drop),
             Command::FileStatus(id) => self.file_status(id),
             _ => Ok(()),
         }
     }
 
     /// The offer of a file to send (`x.msg.new` with its invitation), once relays are
-    /// configured and the file is there; says why not otherwise.
-    pub(super) fn file_offer(&mut self, path: &str) -> Option<(ChatMessage, String, u64)> {
+    /// configured and the file is there (with a caption); says why not otherwise.
+    pub(super) fn file_offer(
+        &mut self,
+        path: &str,
+        caption: &str,
+    ) -> Option<(ChatMessage, String, u64)> {
         if self.files.config.servers.is_empty() {
             self.say(
                 "no XFTP servers: start with --xftp-servers xftp://<fingerprint>@<host>[:<port>]",
@@ -221,7 +232,7 @@ impl<O: Output> Chat<O> {
             .unwrap_or_else(|| "file".into());
         let msg = ChatMessage::new(ChatEvent::MsgNewFile(MsgNewFile {
             content: FileContent::File {
-                text: String::new(),
+                text: caption.to_owned(),
             },
             file: FileInvitation::xftp(&file_name, size),
         }));
@@ -237,7 +248,11 @@ impl<O: Output> Chat<O> {
         path: &str,
         to: &str,
         recipients: &[(Option<i64>, Option<i64>)],
-    ) -> Result<(), ChatError> {
+    ) -> Result<FileTransfer, ChatError> {
+        let caption = match &msg.event {
+            ChatEvent::MsgNewFile(m) => m.content.text().to_owned(),
+            _ => String::new(),
+        };
         let shared_id = msg.msg_id.unwrap_or_default();
         let abs = std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path));
         let f = self.store.add_file(
@@ -251,28 +266,37 @@ impl<O: Output> Chat<O> {
         for (contact, member) in recipients {
             self.store.add_file_recipient(f.id, *contact, *member)?;
         }
+        if !caption.is_empty() {
+            self.store.set_file_caption(f.id, &caption)?;
+        }
         self.print(vec![
             format!("{} /f {to} {path}", view::msg_time(Local::now(), now_ms())),
             format!("use /fc {} to cancel sending", f.id),
         ]);
         self.start_upload(&f);
-        Ok(())
+        Ok(f)
     }
 
-    async fn send_file(&mut self, to: &str, path: &str) -> Result<(), ChatError> {
+    /// `/f @NAME PATH`, `/f #GROUP PATH`: the file sent.
+    pub(super) async fn send_file(
+        &mut self,
+        to: &str,
+        path: &str,
+        caption: &str,
+    ) -> Result<Option<FileTransfer>, ChatError> {
         let Some(name) = to.strip_prefix('@') else {
             let group = to.strip_prefix('#').unwrap_or(to);
-            return self.send_group_file(group, path).await;
+            return self.send_group_file(group, path, caption).await;
         };
         let Some(c) = self.contact(name)? else {
-            return Ok(());
+            return Ok(None);
         };
         if c.deleted || !c.ready {
             self.say(view::not_ready(&c.name));
-            return Ok(());
+            return Ok(None);
         }
-        let Some(offer) = self.file_offer(path) else {
-            return Ok(());
+        let Some(offer) = self.file_offer(path, caption) else {
+            return Ok(None);
         };
         self.agent
             .send_message(&c.conn_id, &offer.0.to_bytes())
@@ -286,6 +310,7 @@ impl<O: Output> Chat<O> {
             &to,
             &[(Some(c.id), None)],
         )
+        .map(Some)
     }
 
     pub(super) fn start_upload(&mut self, f: &FileTransfer) {
@@ -355,6 +380,7 @@ impl<O: Output> Chat<O> {
                     "error uploading file {file_id} ({}): {e}",
                     f.file_name
                 ));
+                self.emit_transfer(file_id, Some(&e));
                 return Ok(());
             }
         };
@@ -372,6 +398,7 @@ impl<O: Output> Chat<O> {
                 f.file_name,
                 view::view_name(&group)
             ));
+            self.emit_transfer(file_id, None);
             return Ok(());
         }
         for (contact, member, descr, sent) in self.store.file_recipients(file_id)? {
@@ -390,6 +417,7 @@ impl<O: Output> Chat<O> {
             ));
         }
         self.store.set_file_status(file_id, FileStatus::Complete)?;
+        self.emit_transfer(file_id, None);
         Ok(())
     }
 
@@ -452,9 +480,13 @@ impl<O: Output> Chat<O> {
         if let Some(part) = &inv.file_descr {
             self.store.add_descr_part(f.id, part)?;
         }
+        if !m.content.text().is_empty() {
+            self.store.set_file_caption(f.id, m.content.text())?;
+        }
         self.last_chat = Some(c.name.clone());
         let who = format!("{}>", view::view_name(&c.name));
         self.print(offer_lines(&who, m, f.id, ""));
+        self.emit_file_offer(f.id);
         Ok(())
     }
 
@@ -465,13 +497,7 @@ impl<O: Output> Chat<O> {
                 let Some(f) = self.store.received_file(FileChat::Contact(c.id), &msg_id)? else {
                     return Ok(());
                 };
-                if self.store.add_descr_part(f.id, &file_descr)? == DescrPart::Completed
-                    && f.status == FileStatus::Accepted
-                {
-                    if let Some(f) = self.store.file(f.id)? {
-                        self.start_download(&f);
-                    }
-                }
+                self.descr_part(&f, &file_descr)?;
             }
             FileEvent::Cancel { msg_id } => {
                 // Either the sender cancelled a file sent to us, or the recipient one we sent.
@@ -496,12 +522,36 @@ impl<O: Output> Chat<O> {
                 } else {
                     format!("{who} cancelled sending file {} ({})", f.id, f.file_name)
                 });
+                if f.sent {
+                    self.emit_rcv_cancelled(f.id, c);
+                } else {
+                    self.emit_snd_cancelled(f.id);
+                }
             }
         }
         Ok(())
     }
 
-    fn sender_name(&self, f: &FileTransfer) -> String {
+    /// A part of a received file's description: when it completes the description, the
+    /// file is ready (and its download starts if it was accepted).
+    pub(super) fn descr_part(
+        &mut self,
+        f: &FileTransfer,
+        part: &FileDescr,
+    ) -> Result<(), ChatError> {
+        if self.store.add_descr_part(f.id, part)? != DescrPart::Completed {
+            return Ok(());
+        }
+        self.emit_descr_ready(f.id);
+        if f.status == FileStatus::Accepted {
+            if let Some(f) = self.store.file(f.id)? {
+                self.start_download(&f);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn sender_name(&self, f: &FileTransfer) -> String {
         match f.chat {
             FileChat::Contact(id) => self
                 .store
@@ -518,20 +568,25 @@ impl<O: Output> Chat<O> {
         }
     }
 
-    fn receive_file(&mut self, id: i64, path: Option<&str>) -> Result<(), ChatError> {
+    /// `/fr ID [PATH]`: the file accepted.
+    pub(super) fn receive_file(
+        &mut self,
+        id: i64,
+        path: Option<&str>,
+    ) -> Result<Option<FileTransfer>, ChatError> {
         let Some(f) = self.store.file(id)?.filter(|f| !f.sent) else {
             self.say(format!("file {id} not found"));
-            return Ok(());
+            return Ok(None);
         };
         match f.status {
             FileStatus::New => {}
             FileStatus::Cancelled => {
                 self.say(format!("file cancelled: {}", f.file_name));
-                return Ok(());
+                return Ok(None);
             }
             _ => {
                 self.say(format!("file is already being received: {}", f.file_name));
-                return Ok(());
+                return Ok(None);
             }
         }
         let target = match path {
@@ -540,7 +595,7 @@ impl<O: Output> Chat<O> {
             }
             Some(p) if Path::new(p).exists() => {
                 self.say(format!("file already exists: {p}"));
-                return Ok(());
+                return Ok(None);
             }
             Some(p) => PathBuf::from(p),
             None => unique_path(
@@ -563,7 +618,7 @@ impl<O: Output> Chat<O> {
                 self.start_download(&f);
             }
         }
-        Ok(())
+        Ok(self.store.file(id)?)
     }
 
     pub(super) fn start_download(&mut self, f: &FileTransfer) {
@@ -578,6 +633,7 @@ impl<O: Output> Chat<O> {
                     "error receiving file {file_id} ({}): {e}",
                     f.file_name
                 ));
+                self.emit_transfer(file_id, Some(&e.to_string()));
                 return;
             }
         };
@@ -586,6 +642,7 @@ impl<O: Output> Chat<O> {
             f.file_name,
             self.sender_name(f)
         ));
+        self.emit_transfer(file_id, None);
         let work = self.files.config.work_dir.join(format!("rcv-{file_id}"));
         let progress = self.files.reporter(file_id);
         let client = self.files.config.client.clone();
@@ -638,6 +695,7 @@ impl<O: Output> Chat<O> {
                     f.file_name,
                     self.sender_name(&f)
                 ));
+                self.emit_transfer(file_id, None);
             }
             Err(e) => {
                 self.store.set_file_status(file_id, FileStatus::Error)?;
@@ -645,15 +703,17 @@ impl<O: Output> Chat<O> {
                     "error receiving file {file_id} ({}): {e}",
                     f.file_name
                 ));
+                self.emit_transfer(file_id, Some(&e));
             }
         }
         Ok(())
     }
 
-    async fn cancel_file(&mut self, id: i64) -> Result<(), ChatError> {
+    /// `/fc ID`: the file cancelled.
+    pub(super) async fn cancel_file(&mut self, id: i64) -> Result<Option<FileTransfer>, ChatError> {
         let Some(f) = self.store.file(id)? else {
             self.say(format!("file {id} not found"));
-            return Ok(());
+            return Ok(None);
         };
         // The sender may cancel after the upload (the recipient may not have it yet).
         if f.status == FileStatus::Cancelled || (!f.sent && f.status == FileStatus::Complete) {
@@ -666,7 +726,7 @@ impl<O: Output> Chat<O> {
                     "cancelled"
                 }
             ));
-            return Ok(());
+            return Ok(None);
         }
         stop(&mut self.files, id);
         self.store.set_file_status(id, FileStatus::Cancelled)?;
@@ -683,7 +743,7 @@ impl<O: Output> Chat<O> {
                 }));
                 self.broadcast(gid, &m.to_bytes()).await?;
                 self.say(format!("cancelled sending file {id} ({})", f.file_name));
-                return Ok(());
+                return Ok(self.store.file(id)?);
             }
             FileChat::Group(_) => {
                 let from = self.sender_name(&f);
@@ -691,11 +751,11 @@ impl<O: Output> Chat<O> {
                     "cancelled receiving file {id} ({}) from {from}",
                     f.file_name
                 ));
-                return Ok(());
+                return Ok(self.store.file(id)?);
             }
         };
         let Some(c) = self.store.contact_by_id(cid)? else {
-            return Ok(());
+            return Ok(self.store.file(id)?);
         };
         let m = ChatMessage::new(ChatEvent::File(FileEvent::Cancel {
             msg_id: f.msg_id.clone(),
@@ -707,7 +767,7 @@ impl<O: Output> Chat<O> {
         } else {
             format!("cancelled receiving file {id} ({}) from {who}", f.file_name)
         });
-        Ok(())
+        Ok(self.store.file(id)?)
     }
 
     fn file_status(&mut self, id: i64) -> Result<(), ChatError> {

@@ -4,6 +4,9 @@
 //! A group is a set of pairwise member connections (the reference's design): a message is
 //! one agent send per connected member; members not yet connected to each other get each
 //! other's messages through the host's forwarding (`x.grp.msg.forward`) until they are.
+//!
+//! Each command returns what it made or changed, or `None` when it refused (having said
+//! why): the terminal ignores it, the bot API answers with it (module `api_groups`).
 
 use chrono::Local;
 use simplex_agent::AgentError;
@@ -14,7 +17,7 @@ use crate::protocol::group::{
     GroupEvent, GroupInvitation, GroupProfile, MemberIdRole, MemberInfo, MemberRole,
 };
 use crate::protocol::{new_msg_id, ChatEvent, ChatMessage};
-use crate::store::groups::{Category, Group, Member, NewGroupItem, NewMember, Status};
+use crate::store::groups::{Category, Group, GroupItem, Member, NewGroupItem, NewMember, Status};
 use crate::view;
 use crate::view::group as gv;
 
@@ -44,37 +47,61 @@ impl<O: Output> Chat<O> {
     /// Runs a group command.
     pub(super) async fn group_command(&mut self, cmd: Command) -> Result<(), ChatError> {
         match cmd {
-            Command::NewGroup { name, full_name } => self.new_group(&name, &full_name)?,
+            Command::NewGroup { name, full_name } => {
+                self.new_group(&name, &full_name)?;
+            }
             Command::AddMember {
                 group,
                 contact,
                 role,
-            } => self.add_member(&group, &contact, role).await?,
-            Command::JoinGroup(g) => self.join_group(&g).await?,
-            Command::SendGroup { group, text } => self.send_group(&group, &text).await?,
+            } => {
+                self.add_member(&group, &contact, role).await?;
+            }
+            Command::JoinGroup(g) => {
+                self.join_group(&g).await?;
+            }
+            Command::SendGroup { group, text } => {
+                self.send_group(&group, &text).await?;
+            }
             Command::Members(g) => self.list_members(&g)?,
             Command::Groups => self.list_groups()?,
-            Command::Leave(g) => self.leave_group(&g).await?,
-            Command::RemoveMember { group, member } => self.remove_member(&group, &member).await?,
+            Command::Leave(g) => {
+                self.leave_group(&g).await?;
+            }
+            Command::RemoveMember { group, member } => {
+                self.remove_member(&group, &member).await?;
+            }
             Command::ChangeRole {
                 group,
                 member,
                 role,
-            } => self.change_role(&group, &member, role).await?,
-            Command::DeleteGroup(g) => self.delete_group(&g).await?,
+            } => {
+                self.change_role(&group, &member, role).await?;
+            }
+            Command::DeleteGroup(g) => {
+                self.delete_group(&g).await?;
+            }
             Command::GroupTail { group, count } => self.group_tail(&group, count)?,
             Command::GroupInfo(g) => self.group_info(&g)?,
             Command::UpdateGroupProfile {
                 group,
                 name,
                 full_name,
-            } => self.update_group_profile(&group, name, full_name).await?,
+            } => {
+                self.update_group_profile(&group, name, full_name).await?;
+            }
             Command::GroupMemberInfo { group, member } => {
                 self.group_member_info(&group, &member).await?
             }
-            Command::CreateGroupLink(g) => self.create_group_link(&g).await?,
-            Command::ShowGroupLink(g) => self.show_group_link(&g).await?,
-            Command::DeleteGroupLink(g) => self.delete_group_link(&g).await?,
+            Command::CreateGroupLink(g) => {
+                self.create_group_link(&g, MemberRole::Member).await?;
+            }
+            Command::ShowGroupLink(g) => {
+                self.show_group_link(&g).await?;
+            }
+            Command::DeleteGroupLink(g) => {
+                self.delete_group_link(&g).await?;
+            }
             _ => {}
         }
         Ok(())
@@ -134,7 +161,11 @@ impl<O: Output> Chat<O> {
     }
 
     /// `/g NAME`: a group with this user as its owner.
-    pub(super) fn new_group(&mut self, name: &str, full_name: &str) -> Result<(), ChatError> {
+    pub(super) fn new_group(
+        &mut self,
+        name: &str,
+        full_name: &str,
+    ) -> Result<Option<Group>, ChatError> {
         let profile = GroupProfile {
             display_name: name.to_owned(),
             full_name: full_name.to_owned(),
@@ -146,7 +177,7 @@ impl<O: Output> Chat<O> {
             None,
         )?;
         self.print(gv::created(&g));
-        Ok(())
+        Ok(Some(g))
     }
 
     /// `/a GROUP CONTACT ROLE`: a member connection for the contact and `x.grp.inv` to it.
@@ -155,25 +186,25 @@ impl<O: Output> Chat<O> {
         group: &str,
         contact: &str,
         role: MemberRole,
-    ) -> Result<(), ChatError> {
+    ) -> Result<Option<Member>, ChatError> {
         let Some(g) = self.group(group)? else {
-            return Ok(());
+            return Ok(None);
         };
         let Some(c) = self.contact(contact)? else {
-            return Ok(());
+            return Ok(None);
         };
         let me = self.store.membership(g.id)?;
         if !self.active_member(&g, &me) {
-            return Ok(());
+            return Ok(None);
         }
         let required = MemberRole::Admin.max(role);
         if me.role < required {
             self.say(gv::insufficient(&g, required));
-            return Ok(());
+            return Ok(None);
         }
         if c.deleted || !c.ready {
             self.say(view::not_ready(&c.name));
-            return Ok(());
+            return Ok(None);
         }
         let existing = self
             .store
@@ -197,12 +228,9 @@ impl<O: Output> Chat<O> {
                     ),
                 ]);
             } else {
-                self.say(format!(
-                    "contact {} is already in the group",
-                    view::view_name(&c.name)
-                ));
+                self.say(gv::already_member(&c.name));
             }
-            return Ok(());
+            return Ok(None);
         }
         let (conn_id, link) = self.agent.create_connection().await?;
         let member_id = new_msg_id();
@@ -240,7 +268,7 @@ impl<O: Output> Chat<O> {
         let body = ChatMessage::new(ChatEvent::Group(inv)).to_bytes();
         self.agent.send_message(&c.conn_id, &body).await?;
         self.say(gv::sent_invitation(&g, &c.name));
-        Ok(())
+        Ok(Some(m))
     }
 
     /// How many members are in the group, this user included.
@@ -258,7 +286,7 @@ impl<O: Output> Chat<O> {
     /// Whether this user can act in the group; prints why not.
     fn active_member(&mut self, g: &Group, me: &Member) -> bool {
         let why = match me.status {
-            Status::Invited => "you did not join this group yet, use /j to join",
+            Status::Invited => super::api_groups::NOT_JOINED,
             Status::Removed => "you are no longer a member of the group",
             Status::Left => "you left the group",
             Status::GroupDeleted => "the group was deleted",
@@ -269,14 +297,14 @@ impl<O: Output> Chat<O> {
     }
 
     /// `/j GROUP`: joins the invitation's member connection with `x.grp.acpt`.
-    pub(super) async fn join_group(&mut self, group: &str) -> Result<(), ChatError> {
+    pub(super) async fn join_group(&mut self, group: &str) -> Result<Option<Group>, ChatError> {
         let Some(g) = self.group(group)? else {
-            return Ok(());
+            return Ok(None);
         };
         let me = self.store.membership(g.id)?;
         let (Some(link), Status::Invited) = (g.inv_conn_req.clone(), me.status) else {
             self.say(gv::says(&g, "you are already a member of the group"));
-            return Ok(());
+            return Ok(None);
         };
         let Some(host) = self
             .store
@@ -285,7 +313,7 @@ impl<O: Output> Chat<O> {
             .find(|m| m.category == Category::Host)
         else {
             self.say(gv::says(&g, "the invitation has no host"));
-            return Ok(());
+            return Ok(None);
         };
         let acpt = GroupEvent::Acpt {
             member_id: me.member_id.clone(),
@@ -298,7 +326,7 @@ impl<O: Output> Chat<O> {
                 ..
             }) => {
                 self.say(gv::says(&g, "the invitation is no longer valid"));
-                return Ok(());
+                return Ok(None);
             }
             Err(e) => return Err(e.into()),
         };
@@ -307,13 +335,17 @@ impl<O: Output> Chat<O> {
         self.store.set_member_status(me.id, Status::Accepted)?;
         self.store.clear_group_invitation(g.id)?;
         // The reference prints nothing here; `you joined the group` comes with `CON`.
-        Ok(())
+        Ok(Some(g))
     }
 
     /// `#GROUP text`.
-    pub(super) async fn send_group(&mut self, group: &str, text: &str) -> Result<(), ChatError> {
+    pub(super) async fn send_group(
+        &mut self,
+        group: &str,
+        text: &str,
+    ) -> Result<Option<GroupItem>, ChatError> {
         let Some(g) = self.group(group)? else {
-            return Ok(());
+            return Ok(None);
         };
         let me = self.store.membership(g.id)?;
         if matches!(
@@ -322,18 +354,18 @@ impl<O: Output> Chat<O> {
         ) {
             // The reference's answer (`CECommandError "not current member"`).
             self.say("bad chat command: not current member");
-            return Ok(());
+            return Ok(None);
         }
         if !self.active_member(&g, &me) {
-            return Ok(());
+            return Ok(None);
         }
         if me.status == Status::Accepted {
             self.say(gv::says(&g, "you are not connected to the group yet"));
-            return Ok(());
+            return Ok(None);
         }
         if me.role < MemberRole::Author {
             self.say(gv::says(&g, "you don't have permission to send messages"));
-            return Ok(());
+            return Ok(None);
         }
         let msg = ChatMessage::new(ChatEvent::MsgNew {
             text: text.to_owned(),
@@ -342,7 +374,7 @@ impl<O: Output> Chat<O> {
         match self.broadcast(g.id, &body).await {
             Err(ChatError::Agent(AgentError::Large)) => {
                 self.say(view::message_too_large(text.chars().count()));
-                return Ok(());
+                return Ok(None);
             }
             r => r?,
         };
@@ -358,7 +390,7 @@ impl<O: Output> Chat<O> {
         )?;
         self.last_chat = Some(group_chat(&g.name));
         self.print(gv::item(Local::now(), &g, None, &it));
-        Ok(())
+        Ok(Some(it))
     }
 
     /// `/i #GROUP` (`viewGroupInfo`): its ID and how many are in it, this user included.
@@ -375,22 +407,22 @@ impl<O: Output> Chat<O> {
 
     /// `/gp GROUP NAME [FULL NAME]`: the owner renames the group and tells the members
     /// (`x.grp.info`).
-    async fn update_group_profile(
+    pub(super) async fn update_group_profile(
         &mut self,
         group: &str,
         name: String,
         full_name: String,
-    ) -> Result<(), ChatError> {
+    ) -> Result<Option<(Group, Group)>, ChatError> {
         let Some(g) = self.group(group)? else {
-            return Ok(());
+            return Ok(None);
         };
         let me = self.store.membership(g.id)?;
         if !self.active_member(&g, &me) {
-            return Ok(());
+            return Ok(None);
         }
         if me.role < MemberRole::Owner {
             self.say(gv::insufficient(&g, MemberRole::Owner));
-            return Ok(());
+            return Ok(None);
         }
         let profile = GroupProfile {
             display_name: name,
@@ -406,7 +438,7 @@ impl<O: Output> Chat<O> {
             self.last_chat = Some(group_chat(&new.name));
         }
         self.print(gv::updated(&g, &new, None));
-        Ok(())
+        Ok(Some((g, new)))
     }
 
     /// `/ms GROUP`.
@@ -484,20 +516,20 @@ impl<O: Output> Chat<O> {
     }
 
     /// `/l GROUP`: `x.grp.leave` to all; the connections close once it has gone.
-    pub(super) async fn leave_group(&mut self, group: &str) -> Result<(), ChatError> {
+    pub(super) async fn leave_group(&mut self, group: &str) -> Result<Option<Group>, ChatError> {
         let Some(g) = self.group(group)? else {
-            return Ok(());
+            return Ok(None);
         };
         let me = self.store.membership(g.id)?;
         if !self.active_member(&g, &me) {
-            return Ok(());
+            return Ok(None);
         }
         let sent = self.tell_all(g.id, GroupEvent::Leave {}).await?;
         self.store.set_member_status(me.id, Status::Left)?;
         self.close_member_connections(&sent).await;
         self.forget_chat(&g);
         self.print(vec![gv::says(&g, "you left the group"), gv::preserved(&g)]);
-        Ok(())
+        Ok(Some(g))
     }
 
     /// `/rm GROUP MEMBER`: `x.grp.mem.del` to all (the removed member too).
@@ -505,21 +537,21 @@ impl<O: Output> Chat<O> {
         &mut self,
         group: &str,
         member: &str,
-    ) -> Result<(), ChatError> {
+    ) -> Result<Option<Member>, ChatError> {
         let Some(g) = self.group(group)? else {
-            return Ok(());
+            return Ok(None);
         };
         let me = self.store.membership(g.id)?;
         if !self.active_member(&g, &me) {
-            return Ok(());
+            return Ok(None);
         }
         let Some(m) = self.member(&g, member)? else {
-            return Ok(());
+            return Ok(None);
         };
         let required = MemberRole::Admin.max(m.role);
         if me.role < required {
             self.say(gv::insufficient(&g, required));
-            return Ok(());
+            return Ok(None);
         }
         let del = GroupEvent::MemDel {
             member_id: m.member_id.clone(),
@@ -537,7 +569,7 @@ impl<O: Output> Chat<O> {
             &g,
             &format!("you removed {} from the group", gv::member(&m)),
         ));
-        Ok(())
+        Ok(Some(m))
     }
 
     /// A current member by local name, or prints why not.
@@ -562,25 +594,25 @@ impl<O: Output> Chat<O> {
         group: &str,
         member: &str,
         role: MemberRole,
-    ) -> Result<(), ChatError> {
+    ) -> Result<Option<Member>, ChatError> {
         let Some(g) = self.group(group)? else {
-            return Ok(());
+            return Ok(None);
         };
         let me = self.store.membership(g.id)?;
         if !self.active_member(&g, &me) {
-            return Ok(());
+            return Ok(None);
         }
         let Some(m) = self.member(&g, member)? else {
-            return Ok(());
+            return Ok(None);
         };
         if m.role == role {
             self.say(gv::says(&g, "member role did not change"));
-            return Ok(());
+            return Ok(None);
         }
         let required = MemberRole::Admin.max(m.role).max(role);
         if me.role < required {
             self.say(gv::insufficient(&g, required));
-            return Ok(());
+            return Ok(None);
         }
         let ev = GroupEvent::MemRole {
             member_id: m.member_id.clone(),
@@ -589,14 +621,14 @@ impl<O: Output> Chat<O> {
         self.tell_all(g.id, ev).await?;
         self.store.set_member_role(m.id, role)?;
         self.say(gv::role_changed_by_you(&g, &m, role));
-        Ok(())
+        Ok(Some(m))
     }
 
     /// `/d #GROUP`: an owner deletes the group for all (`x.grp.del`); a group this user is
     /// no longer in (or an invitation) is deleted locally.
-    pub(super) async fn delete_group(&mut self, group: &str) -> Result<(), ChatError> {
+    pub(super) async fn delete_group(&mut self, group: &str) -> Result<Option<Group>, ChatError> {
         let Some(g) = self.group(group)? else {
-            return Ok(());
+            return Ok(None);
         };
         let me = self.store.membership(g.id)?;
         let in_group = !matches!(
@@ -606,7 +638,7 @@ impl<O: Output> Chat<O> {
         if in_group {
             if me.role < MemberRole::Owner {
                 self.say(gv::insufficient(&g, MemberRole::Owner));
-                return Ok(());
+                return Ok(None);
             }
             let sent = self.tell_all(g.id, GroupEvent::Del {}).await?;
             self.close_member_connections(&sent).await;
@@ -628,7 +660,7 @@ impl<O: Output> Chat<O> {
         self.store.delete_group(g.id)?;
         self.forget_chat(&g);
         self.say(gv::says(&g, "you deleted the group"));
-        Ok(())
+        Ok(Some(g))
     }
 
     /// Plain lines no longer go to a group that is gone.

@@ -21,6 +21,7 @@ use simplex_agent::{AgentError, Event, MsgMeta};
 
 use super::group::{group_chat, member_info};
 use super::{now_ms, Chat, ChatError, Output};
+use crate::api::response::ChatResponse;
 use crate::protocol::group::{is_forwarded, GroupEvent, GroupInvitation, MemberInfo, MemberRole};
 use crate::protocol::{ChatEvent, ChatMessage, Profile};
 use crate::store::groups::{Category, Group, Member, NewGroupItem, NewMember, Status};
@@ -83,6 +84,15 @@ impl<O: Output> Chat<O> {
             &c.name,
             inv.invited_member.member_role,
         ));
+        self.emit_group(&g, |chat, user, group_info| {
+            Ok(ChatResponse::ReceivedGroupInvitation {
+                user,
+                group_info,
+                contact: chat.api_contact(c)?,
+                from_member_role: inv.from_member.member_role,
+                member_role: inv.invited_member.member_role,
+            })
+        });
         Ok(())
     }
 
@@ -183,6 +193,17 @@ impl<O: Output> Chat<O> {
                     self.store.set_member_status(me.id, Status::Connected)?;
                 }
                 self.say(gv::says(g, "you joined the group"));
+                self.emit_group(g, |chat, user, group_info| {
+                    let host = Member {
+                        status: Status::Connected,
+                        ..m.clone()
+                    };
+                    Ok(ChatResponse::UserJoinedGroup {
+                        user,
+                        group_info,
+                        host_member: chat.api_member(&host)?,
+                    })
+                });
                 if self.last_chat.is_none() {
                     self.last_chat = Some(group_chat(&g.name));
                 }
@@ -193,6 +214,13 @@ impl<O: Output> Chat<O> {
                     status: Status::Connected,
                     ..m
                 };
+                self.emit_group(g, |chat, user, group_info| {
+                    Ok(ChatResponse::JoinedGroupMember {
+                        user,
+                        group_info,
+                        member: chat.api_member(&m)?,
+                    })
+                });
                 if m.contact_id.is_none() {
                     // It came through the group link: our profile, as the reference sends it.
                     let mem = GroupEvent::LinkMem {
@@ -204,6 +232,13 @@ impl<O: Output> Chat<O> {
             }
             Category::Pre | Category::Post => {
                 self.say(gv::connected(g, &m));
+                self.emit_group(g, |chat, user, group_info| {
+                    Ok(ChatResponse::ConnectedToGroupMember {
+                        user,
+                        group_info,
+                        member: chat.api_member(&m)?,
+                    })
+                });
                 // Tell whoever introduced us that forwarding can stop.
                 let host = match m.category {
                     Category::Pre => self
@@ -406,6 +441,12 @@ impl<O: Output> Chat<O> {
                 )?;
                 self.last_chat = Some(group_chat(&g.name));
                 self.print(gv::item(Local::now(), g, Some(&author.name), &it));
+                self.emit_with(|chat| {
+                    Ok(ChatResponse::NewChatItems {
+                        user: chat.api_user(),
+                        chat_items: vec![chat.api_group_item(g, &it)?],
+                    })
+                });
             }
             ChatEvent::Info(p) => self.member_profile(author, &p)?,
             ChatEvent::Group(ev) => self.group_event(g, author, ev, forwarded).await?,
@@ -468,6 +509,14 @@ impl<O: Output> Chat<O> {
             GroupEvent::Info { group_profile } if by.role == MemberRole::Owner => {
                 let new = self.store.update_group_profile(g.id, &group_profile)?;
                 self.print(gv::updated(g, &new, Some(by)));
+                self.emit_group(g, |chat, user, from_group| {
+                    Ok(ChatResponse::GroupUpdated {
+                        user,
+                        from_group,
+                        to_group: chat.api_group(&new)?,
+                        member: Some(chat.api_member(by)?),
+                    })
+                });
             }
             GroupEvent::LinkMem { profile } if by.category == Category::Host => {
                 self.store.set_member_peer(by.id, None, Some(&profile))?;
@@ -487,6 +536,17 @@ impl<O: Output> Chat<O> {
                 self.store.set_member_status(by.id, Status::Left)?;
                 self.close_connection(by).await;
                 self.say(gv::says(g, &format!("{} left the group", gv::member(by))));
+                self.emit_group(g, |chat, user, group_info| {
+                    let m = chat
+                        .store
+                        .member_by_id(by.id)?
+                        .unwrap_or_else(|| by.clone());
+                    Ok(ChatResponse::LeftMember {
+                        user,
+                        group_info,
+                        member: chat.api_member(&m)?,
+                    })
+                });
             }
             GroupEvent::Del {} if by.role == MemberRole::Owner => {
                 let me = self.store.membership(g.id)?;
@@ -496,6 +556,13 @@ impl<O: Output> Chat<O> {
                 }
                 self.forget_chat(g);
                 self.print(gv::deleted_by(g, by));
+                self.emit_group(g, |chat, user, group_info| {
+                    Ok(ChatResponse::GroupDeleted {
+                        user,
+                        group_info,
+                        member: chat.api_member(by)?,
+                    })
+                });
             }
             GroupEvent::MsgForward {
                 member_id: Some(author_id),
@@ -596,6 +663,14 @@ impl<O: Output> Chat<O> {
                 gv::full_member(&m)
             ),
         ));
+        self.emit_group(g, |chat, user, group_info| {
+            Ok(ChatResponse::JoinedGroupMemberConnecting {
+                user,
+                group_info,
+                host_member: chat.api_member(by)?,
+                member: chat.api_member(&m)?,
+            })
+        });
         Ok(())
     }
 
@@ -695,6 +770,17 @@ impl<O: Output> Chat<O> {
         self.store.set_member_role(m.id, role)?;
         let whose = (m.category != Category::User).then_some(&m);
         self.say(gv::role_changed(g, by, whose, m.role, role));
+        self.emit_group(g, |chat, user, group_info| {
+            let now = Member { role, ..m.clone() };
+            Ok(ChatResponse::MemberRole {
+                user,
+                group_info,
+                by_member: chat.api_member(by)?,
+                member: chat.api_member(&now)?,
+                from_role: m.role,
+                to_role: role,
+            })
+        });
         Ok(())
     }
 
@@ -722,6 +808,14 @@ impl<O: Output> Chat<O> {
                 gv::says(g, &format!("{} removed you from the group", gv::member(by))),
                 gv::preserved(g),
             ]);
+            self.emit_group(g, |chat, user, group_info| {
+                Ok(ChatResponse::DeletedMemberUser {
+                    user,
+                    group_info,
+                    member: chat.api_member(by)?,
+                    with_messages: false,
+                })
+            });
         } else {
             self.close_connection(&m).await;
             self.say(gv::says(
@@ -732,6 +826,20 @@ impl<O: Output> Chat<O> {
                     gv::member(&m)
                 ),
             ));
+            self.emit_group(g, |chat, user, group_info| {
+                let removed = Member {
+                    status: Status::Removed,
+                    conn_id: None,
+                    ..m.clone()
+                };
+                Ok(ChatResponse::DeletedMember {
+                    user,
+                    group_info,
+                    by_member: chat.api_member(by)?,
+                    deleted_member: chat.api_member(&removed)?,
+                    with_messages: false,
+                })
+            });
         }
         Ok(())
     }

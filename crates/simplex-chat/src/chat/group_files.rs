@@ -14,7 +14,7 @@ use super::group::group_chat;
 use super::{Chat, ChatError, Output};
 use crate::protocol::group::MemberRole;
 use crate::protocol::{FileEvent, MsgNewFile};
-use crate::store::files::{DescrPart, FileChat, FileStatus};
+use crate::store::files::{FileChat, FileStatus, FileTransfer};
 use crate::store::groups::{Group, Member, Status};
 use crate::view;
 use crate::view::group as gv;
@@ -32,21 +32,22 @@ impl<O: Output> Chat<O> {
         &mut self,
         group: &str,
         path: &str,
-    ) -> Result<(), ChatError> {
+        caption: &str,
+    ) -> Result<Option<FileTransfer>, ChatError> {
         let Some(g) = self.group(group)? else {
-            return Ok(());
+            return Ok(None);
         };
         let me = self.store.membership(g.id)?;
         if !me.status.is_current() || me.status == Status::Accepted {
             self.say(gv::says(&g, "you are not connected to the group yet"));
-            return Ok(());
+            return Ok(None);
         }
         if me.role < MemberRole::Author {
             self.say(gv::says(&g, "you don't have permission to send messages"));
-            return Ok(());
+            return Ok(None);
         }
-        let Some(offer) = self.file_offer(path) else {
-            return Ok(());
+        let Some(offer) = self.file_offer(path, caption) else {
+            return Ok(None);
         };
         let recipients: Vec<_> = self
             .recipients(g.id)?
@@ -57,6 +58,7 @@ impl<O: Output> Chat<O> {
         self.last_chat = Some(group_chat(&g.name));
         let to = gv::group_ref(&g.name);
         self.sent_file(FileChat::Group(g.id), offer, path, &to, &recipients)
+            .map(Some)
     }
 
     /// After a group file's upload: each member's description on its connection.
@@ -108,6 +110,9 @@ impl<O: Output> Chat<O> {
         if let Some(part) = &inv.file_descr {
             self.store.add_descr_part(f.id, part)?;
         }
+        if !m.content.text().is_empty() {
+            self.store.set_file_caption(f.id, m.content.text())?;
+        }
         self.last_chat = Some(group_chat(&g.name));
         let who = format!(
             "{} {}>",
@@ -116,6 +121,7 @@ impl<O: Output> Chat<O> {
         );
         let fwd = if forwarded { " [>>]" } else { "" };
         self.print(offer_lines(&who, m, f.id, fwd));
+        self.emit_file_offer(f.id);
         Ok(())
     }
 
@@ -143,15 +149,7 @@ impl<O: Output> Chat<O> {
             return Ok(());
         };
         match ev {
-            FileEvent::Descr { file_descr, .. } => {
-                if self.store.add_descr_part(f.id, &file_descr)? == DescrPart::Completed
-                    && f.status == FileStatus::Accepted
-                {
-                    if let Some(f) = self.store.file(f.id)? {
-                        self.start_download(&f);
-                    }
-                }
-            }
+            FileEvent::Descr { file_descr, .. } => self.descr_part(&f, &file_descr)?,
             FileEvent::Cancel { .. } => {
                 if matches!(f.status, FileStatus::Cancelled | FileStatus::Complete) {
                     return Ok(());
@@ -164,6 +162,7 @@ impl<O: Output> Chat<O> {
                     f.id,
                     f.file_name
                 ));
+                self.emit_snd_cancelled(f.id);
             }
         }
         Ok(())

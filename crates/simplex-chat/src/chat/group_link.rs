@@ -9,43 +9,48 @@
 use simplex_agent::AgentError;
 
 use super::{Chat, ChatError, Output};
+use crate::api::response::ChatResponse;
 use crate::protocol::group::{
     GroupEvent, GroupLinkInvitation, GroupShortLinkData, MemberIdRole, MemberRole,
 };
 use crate::protocol::{new_msg_id, ChatEvent, ChatMessage, Profile};
-use crate::store::groups::{Category, GroupLink, NewMember, Status};
+use crate::store::groups::{Category, Group, GroupLink, NewMember, Status};
 use crate::view::group as gv;
 
 impl<O: Output> Chat<O> {
     /// `/create link #GROUP`.
-    pub(super) async fn create_group_link(&mut self, group: &str) -> Result<(), ChatError> {
+    pub(super) async fn create_group_link(
+        &mut self,
+        group: &str,
+        role: MemberRole,
+    ) -> Result<Option<(Group, GroupLink, Option<String>)>, ChatError> {
         let Some(g) = self.group(group)? else {
-            return Ok(());
+            return Ok(None);
         };
         let me = self.store.membership(g.id)?;
         if me.role < MemberRole::Admin || !me.status.is_current() || me.status == Status::Invited {
             self.say(gv::insufficient(&g, MemberRole::Admin));
-            return Ok(());
+            return Ok(None);
         }
         if self.store.group_link(g.id)?.is_some() {
             self.say(format!(
                 "you already have link for this group, to show: /show link #{}",
                 crate::view::view_name(&g.name)
             ));
-            return Ok(());
+            return Ok(None);
         }
         let data = GroupShortLinkData {
             group_profile: g.profile.clone(),
         }
         .to_bytes();
         let (conn_id, links) = self.agent.create_group_link(&data).await?;
-        let role = MemberRole::Member;
-        self.store.set_group_link(&GroupLink {
+        let link = GroupLink {
             group_id: g.id,
             conn_id,
             link: links.full.clone(),
             role,
-        })?;
+        };
+        self.store.set_group_link(&link)?;
         self.print(gv::link(
             "Group link is created!",
             &g,
@@ -53,17 +58,20 @@ impl<O: Output> Chat<O> {
             links.short.as_deref(),
             &links.full,
         ));
-        Ok(())
+        Ok(Some((g, link, links.short)))
     }
 
     /// `/show link #GROUP`.
-    pub(super) async fn show_group_link(&mut self, group: &str) -> Result<(), ChatError> {
+    pub(super) async fn show_group_link(
+        &mut self,
+        group: &str,
+    ) -> Result<Option<(Group, GroupLink, Option<String>)>, ChatError> {
         let Some(g) = self.group(group)? else {
-            return Ok(());
+            return Ok(None);
         };
         let Some(l) = self.store.group_link(g.id)? else {
             self.say(no_link(&g.name));
-            return Ok(());
+            return Ok(None);
         };
         let short = self.agent.address_short_link(&l.conn_id).await?;
         self.print(gv::link(
@@ -73,17 +81,20 @@ impl<O: Output> Chat<O> {
             short.as_deref(),
             &l.link,
         ));
-        Ok(())
+        Ok(Some((g, l, short)))
     }
 
     /// `/delete link #GROUP`.
-    pub(super) async fn delete_group_link(&mut self, group: &str) -> Result<(), ChatError> {
+    pub(super) async fn delete_group_link(
+        &mut self,
+        group: &str,
+    ) -> Result<Option<Group>, ChatError> {
         let Some(g) = self.group(group)? else {
-            return Ok(());
+            return Ok(None);
         };
         let Some(l) = self.store.group_link(g.id)? else {
             self.say(no_link(&g.name));
-            return Ok(());
+            return Ok(None);
         };
         match self.agent.delete_connection(&l.conn_id).await {
             Ok(()) | Err(AgentError::NoConnection) => {}
@@ -91,7 +102,7 @@ impl<O: Output> Chat<O> {
         }
         self.store.delete_group_link(g.id)?;
         self.print(gv::link_deleted(&g));
-        Ok(())
+        Ok(Some(g))
     }
 
     /// A request through a group link (`REQ`): the requester becomes a member; its
@@ -196,6 +207,13 @@ impl<O: Output> Chat<O> {
         let reply = ChatMessage::new(ChatEvent::Group(mine)).to_bytes();
         self.agent.allow_connection(conf_id, &reply).await?;
         self.say(gv::says(&g, "joining the group..."));
+        self.emit_group(&g, |chat, user, group_info| {
+            Ok(ChatResponse::GroupLinkConnecting {
+                user,
+                group_info,
+                host_member: chat.api_member(&host)?,
+            })
+        });
         Ok(())
     }
 }

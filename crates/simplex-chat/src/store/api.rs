@@ -21,6 +21,17 @@ impl ChatStore {
             .unwrap_or(0))
     }
 
+    /// When the group was made, Unix seconds (0 when unknown).
+    pub fn group_created_at(&self, id: i64) -> Result<i64, StoreError> {
+        Ok(self
+            .db
+            .query_row("SELECT created_at FROM groups WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .unwrap_or(0))
+    }
+
     /// The request with this row ID.
     pub fn request_by_id(&self, id: i64) -> Result<Option<ContactRequest>, StoreError> {
         self.request_where("id = ?1", [id])

@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS files (id INTEGER PRIMARY KEY,
   file_name TEXT NOT NULL, file_size INTEGER NOT NULL, path TEXT, status TEXT NOT NULL,
   descr TEXT NOT NULL DEFAULT '', descr_next_part INTEGER NOT NULL DEFAULT 0,
   descr_complete INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,
-  member_id INTEGER, snd_descr TEXT);
+  member_id INTEGER, snd_descr TEXT, caption TEXT);
 CREATE INDEX IF NOT EXISTS idx_files_msg ON files (msg_id);
 CREATE TABLE IF NOT EXISTS file_recipients (
   file_id INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
@@ -29,9 +29,10 @@ CREATE TABLE IF NOT EXISTS file_recipients (
 
 /// Databases made before files in groups: the sender member of a received group file.
 /// Databases made before a sent file's own description was kept (to delete it from the
-/// relays when cancelled).
+/// relays when cancelled). Databases made before a file's caption was kept (the bot API's
+/// items show it).
 pub(super) fn migrate(db: &rusqlite::Connection) -> Result<(), StoreError> {
-    for column in ["member_id INTEGER", "snd_descr TEXT"] {
+    for column in ["member_id INTEGER", "snd_descr TEXT", "caption TEXT"] {
         let name = column.split(' ').next().unwrap_or_default();
         let has: bool = db.query_row(
             "SELECT count(*) > 0 FROM pragma_table_info('files') WHERE name = ?1",
@@ -223,6 +224,38 @@ impl ChatStore {
             })
             .optional()?
             .flatten())
+    }
+
+    /// Keeps the caption of a file's message.
+    pub fn set_file_caption(&self, id: i64, caption: &str) -> Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE files SET caption = ?2 WHERE id = ?1",
+            params![id, caption],
+        )?;
+        Ok(())
+    }
+
+    /// When a file was recorded, Unix seconds (0 when unknown).
+    pub fn file_created_at(&self, id: i64) -> Result<i64, StoreError> {
+        Ok(self
+            .db
+            .query_row("SELECT created_at FROM files WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// The caption of a file's message (empty when none).
+    pub fn file_caption(&self, id: i64) -> Result<String, StoreError> {
+        Ok(self
+            .db
+            .query_row("SELECT caption FROM files WHERE id = ?1", [id], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .optional()?
+            .flatten()
+            .unwrap_or_default())
     }
 
     /// A file by its number.

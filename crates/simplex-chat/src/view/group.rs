@@ -198,6 +198,11 @@ pub fn list_line(g: &Group, me: &Member, current_members: usize) -> String {
     }
 }
 
+/// `/a` for a contact who is in the group already.
+pub fn already_member(contact: &str) -> String {
+    format!("contact {} is already in the group", view_name(contact))
+}
+
 /// The required role for an action the user's role does not allow.
 pub fn insufficient(g: &Group, required: MemberRole) -> String {
     says(

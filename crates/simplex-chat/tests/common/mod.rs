@@ -11,8 +11,12 @@ use std::time::Duration;
 use clap::Parser;
 
 pub mod groups;
+pub mod ws;
+pub mod xftp;
 #[allow(unused_imports)]
 pub use groups::*;
+#[allow(unused_imports)]
+pub use xftp::*;
 
 /// Set in the child's environment: run the relay there.
 pub const RELAY_ENV: &str = "SIMPLEX_CHAT_TEST_RELAY";
