@@ -88,6 +88,27 @@ async fn a_bot_and_a_client_connect_and_talk() {
         .or(r["connLinkContact"]["connFullLink"].as_str())
         .expect("a link")
         .to_owned();
+    // Bob's plan names whose address it is before anything reaches Alice.
+    let r = bob.cmd(&format!("/_connect plan 1 {link}")).await;
+    assert_eq!(r["type"], "connectionPlan", "{r}");
+    let plan = &r["connectionPlan"];
+    assert_eq!(plan["type"], "contactAddress", "{r}");
+    assert_eq!(plan["contactAddressPlan"]["type"], "ok", "{r}");
+    if link.contains("/a#") {
+        let data = &plan["contactAddressPlan"]["contactSLinkData_"];
+        assert_eq!(data["profile"]["displayName"], "alice", "{r}");
+        assert_eq!(r["connLink"]["connShortLink"], link.as_str());
+        assert!(r["connLink"]["connFullLink"]
+            .as_str()
+            .is_some_and(|l| l.contains("/contact")));
+    }
+    let r = alice.cmd(&format!("/_connect plan 1 {link}")).await;
+    assert_eq!(
+        r["connectionPlan"]["contactAddressPlan"]["type"], "ownLink",
+        "{r}"
+    );
+    let r = bob.cmd("/_connect plan 1 nonsense").await;
+    assert_eq!(r["type"], "chatCmdError", "{r}");
     // Bob asks; without auto-accept Alice sees the request and accepts it by its ID.
     let r = bob.cmd(&format!("/_connect 1 {link}")).await;
     assert_eq!(r["type"], "sentInvitation", "{r}");
@@ -147,6 +168,12 @@ async fn a_bot_and_a_client_connect_and_talk() {
     let r = alice.cmd(&format!("/_get chat @{bob_id} count=10")).await;
     assert_eq!(r["type"], "apiChat", "{r}");
     assert_eq!(r["chat"]["chatItems"].as_array().map(Vec::len), Some(2));
+
+    // Bob knows Alice through her address now.
+    let r = bob.cmd(&format!("/_connect plan 1 {link}")).await;
+    let known = &r["connectionPlan"]["contactAddressPlan"];
+    assert_eq!(known["type"], "known", "{r}");
+    assert_eq!(known["contact"]["profile"]["displayName"], "alice", "{r}");
 
     // A one-time invitation: `invitation`, then `sentConfirmation`, then connected.
     let r = alice.cmd("/_connect 1").await;

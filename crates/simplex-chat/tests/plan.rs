@@ -90,6 +90,11 @@ fn address_plans() {
         &["contact address: ok to connect", "contact: alice"],
     );
     plan(&mut bob, &full, &["contact address: ok to connect"]);
+    plan(
+        &mut bob,
+        "https://simplex.chat/contact#/?v=2-7&smp=nonsense",
+        &["Please ask your contact to check /version and update if needed."],
+    );
     bob.send(&format!("/c {address}"));
     bob.expect("connecting to alice");
     bob.expect("connection request sent!");

@@ -164,6 +164,12 @@ impl Agent {
         }
     }
 
+    /// Whether `link` is a connection link this agent can join (full or short, either
+    /// scheme); nothing is sent.
+    pub fn check_link(link: &str) -> Result<(), AgentError> {
+        parse_link(link).map(|_| ())
+    }
+
     /// Replaces the application's bytes in an address's short link (`LSET`).
     pub async fn set_address_link_data(
         &self,

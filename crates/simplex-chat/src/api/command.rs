@@ -28,6 +28,8 @@ pub enum ApiCommand {
     AddContact(Option<i64>),
     /// `/_connect N LINK`, `/connect LINK`, `/c LINK`.
     Connect(Option<i64>, String),
+    /// `/_connect plan N LINK`: what connecting through the link would do.
+    ConnectPlan(i64, String),
     /// `/_accept ID`.
     AcceptContact(i64),
     /// `/_reject ID`.
@@ -301,6 +303,14 @@ fn parse_auto_accept(r: &str) -> Result<ApiCommand, String> {
 /// `N[ incognito=on]` or `N LINK`.
 fn parse_connect(r: &str) -> Result<ApiCommand, String> {
     let mut words = r.split_whitespace();
+    if let Some(rest) = r.strip_prefix("plan ") {
+        let mut words = rest.split_whitespace();
+        let n = id(words.next().unwrap_or_default())?;
+        return match (words.next(), words.next()) {
+            (Some(link), None) => Ok(ApiCommand::ConnectPlan(n, link.to_owned())),
+            _ => Err("expected: /_connect plan <userId> <link>".to_owned()),
+        };
+    }
     let n = id(words.next().unwrap_or_default())?;
     match words.next() {
         None | Some("incognito=off") => Ok(ApiCommand::AddContact(Some(n))),
@@ -551,6 +561,10 @@ mod tests {
         assert_eq!(
             ok("/_connect 1 https://simplex.chat/contact#x"),
             ApiCommand::Connect(Some(1), "https://simplex.chat/contact#x".into())
+        );
+        assert_eq!(
+            ok("/_connect plan 1 https://smp.example/a#x"),
+            ApiCommand::ConnectPlan(1, "https://smp.example/a#x".into())
         );
         assert_eq!(ok("/_accept 7"), ApiCommand::AcceptContact(7));
         assert_eq!(ok("/_contacts 1"), ApiCommand::ListContacts(Some(1)));

@@ -14,10 +14,13 @@ pub mod errors;
 pub mod files;
 pub mod groups;
 pub mod items;
+pub mod plan;
 pub mod response;
 pub mod server;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_groups;
+#[cfg(test)]
+mod tests_plan;
 pub mod types;

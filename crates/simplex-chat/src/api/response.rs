@@ -122,6 +122,16 @@ pub enum ChatResponse {
         #[serde(skip_serializing_if = "Option::is_none")]
         custom_user_profile: Option<Profile>,
     },
+    /// What connecting through a link would do (`/_connect plan`).
+    ConnectionPlan {
+        /// The user.
+        user: User,
+        /// The link: the full one (read from a short link's data where it was read, else
+        /// the link as given) and the short one given.
+        conn_link: CreatedConnLink,
+        /// The plan.
+        connection_plan: super::plan::ConnectionPlan,
+    },
     /// The link is a contact's the user has.
     ContactAlreadyExists {
         /// The user.

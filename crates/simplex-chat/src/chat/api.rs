@@ -347,6 +347,10 @@ impl<O: Output> Chat<O> {
                 check_user(u)?;
                 self.api_connect(&link).await
             }
+            ApiCommand::ConnectPlan(u, link) => {
+                check_user(Some(u))?;
+                self.api_connect_plan(&link).await
+            }
             ApiCommand::AcceptContact(id) | ApiCommand::RejectContact(id) => {
                 let req = self.store.request_by_id(id)?.ok_or(ChatError::store(
                     StoreError::ContactRequestNotFound {
@@ -472,13 +476,7 @@ impl<O: Output> Chat<O> {
             ConnectOutcome::OwnLink => Err(ChatError::command(
                 "this is your own link: you cannot connect to yourself",
             )),
-            ConnectOutcome::LinkUsed => Err(ChatError::ErrorAgent {
-                agent_error: AgentErrorType::Smp {
-                    server_address: String::new(),
-                    smp_err: TypeOnly { tag: "AUTH" },
-                },
-                agent_conn_id: String::new(),
-            }),
+            ConnectOutcome::LinkUsed => Err(link_used()),
         }
     }
 
@@ -578,6 +576,17 @@ impl<O: Output> Chat<O> {
 }
 
 /// Commands name the user by ID: this client's only user is 1.
+/// A one-time link used already (or deleted): the relay's `AUTH`, as the reference reports it.
+pub(super) fn link_used() -> ChatError {
+    ChatError::ErrorAgent {
+        agent_error: AgentErrorType::Smp {
+            server_address: String::new(),
+            smp_err: TypeOnly { tag: "AUTH" },
+        },
+        agent_conn_id: String::new(),
+    }
+}
+
 pub(super) fn check_user(u: Option<i64>) -> Result<(), ChatError> {
     match u {
         Some(id) if id != USER_ID => {

@@ -10,7 +10,7 @@
 //! keeps for the join that may follow (the reference does the same); nobody else can use
 //! the invitation after that.
 
-use simplex_agent::AgentError;
+use simplex_agent::{AgentError, ShortLinkData};
 
 use super::{Chat, ChatError, Output};
 use crate::protocol::group::{GroupProfile, GroupShortLinkData};
@@ -171,42 +171,59 @@ pub enum PlanError {
     LinkUsed,
 }
 
+/// A plan and, for a short link whose data was read, the full link it stands for.
+pub type Planned = (ConnectionPlan, Option<String>);
+
 impl<O: Output> Chat<O> {
     /// The plan of `link` (as typed: full or short, either scheme).
     pub(crate) async fn connection_plan(
         &mut self,
         link: &str,
     ) -> Result<Result<ConnectionPlan, PlanError>, ChatError> {
+        Ok(self.plan_link(link).await?.map(|(plan, _)| plan))
+    }
+
+    /// [`Chat::connection_plan`] with the full link read from a short link's data.
+    pub(crate) async fn plan_link(
+        &mut self,
+        link: &str,
+    ) -> Result<Result<Planned, PlanError>, ChatError> {
         let link = view::app_link(link.trim());
+        if simplex_agent::Agent::check_link(&link).is_err() {
+            return Ok(Err(PlanError::BadLink));
+        }
         if view::is_address_link(&link) {
-            if let Some(plan) = self.group_link_plan(&link).await? {
-                return Ok(Ok(ConnectionPlan::GroupLink(plan)));
+            if let Some((plan, full)) = self.group_link_plan(&link).await? {
+                return Ok(Ok((ConnectionPlan::GroupLink(plan), full)));
             }
             return Ok(self
                 .address_plan(&link)
                 .await?
-                .map(ConnectionPlan::ContactAddress));
+                .map(|(plan, full)| (ConnectionPlan::ContactAddress(plan), full)));
         }
-        if self.store.is_own_invitation(&link)? {
-            return Ok(Ok(ConnectionPlan::InvitationLink(
-                InvitationLinkPlan::OwnLink,
-            )));
-        }
-        if self.store.is_joining(&link)? {
-            return Ok(Ok(ConnectionPlan::InvitationLink(
-                InvitationLinkPlan::Connecting,
-            )));
+        let known = if self.store.is_own_invitation(&link)? {
+            Some(InvitationLinkPlan::OwnLink)
+        } else if self.store.is_joining(&link)? {
+            Some(InvitationLinkPlan::Connecting)
+        } else {
+            None
+        };
+        if let Some(plan) = known {
+            return Ok(Ok((ConnectionPlan::InvitationLink(plan), None)));
         }
         Ok(self.link_data(&link).await?.map(|data| {
-            let profile = data.and_then(|d| parse::<ContactShortLinkData>(&d).map(|d| d.profile));
-            ConnectionPlan::InvitationLink(InvitationLinkPlan::Ok(profile))
+            let (profile, full) = contact_data(data);
+            (
+                ConnectionPlan::InvitationLink(InvitationLinkPlan::Ok(profile)),
+                full,
+            )
         }))
     }
 
     async fn address_plan(
         &mut self,
         link: &str,
-    ) -> Result<Result<ContactAddressPlan, PlanError>, ChatError> {
+    ) -> Result<Result<(ContactAddressPlan, Option<String>), PlanError>, ChatError> {
         let own = match self.store.address()? {
             Some((conn_id, a)) => {
                 view::app_link(&a) == link
@@ -214,61 +231,68 @@ impl<O: Output> Chat<O> {
             }
             None => false,
         };
-        if own {
-            return Ok(Ok(ContactAddressPlan::OwnLink));
-        }
-        if let Some(c) = self.store.contact_via_link(link)? {
-            return Ok(Ok(ContactAddressPlan::Known(c)));
-        }
-        if self.store.pending_request_id(link)?.is_some() {
-            return Ok(Ok(ContactAddressPlan::ConnectingConfirmReconnect));
+        let known = if own {
+            Some(ContactAddressPlan::OwnLink)
+        } else if let Some(c) = self.store.contact_via_link(link)? {
+            Some(ContactAddressPlan::Known(c))
+        } else if self.store.pending_request_id(link)?.is_some() {
+            Some(ContactAddressPlan::ConnectingConfirmReconnect)
+        } else {
+            None
+        };
+        if let Some(plan) = known {
+            return Ok(Ok((plan, None)));
         }
         Ok(self.link_data(link).await?.map(|data| {
-            let profile = data.and_then(|d| parse::<ContactShortLinkData>(&d).map(|d| d.profile));
-            ContactAddressPlan::Ok(profile)
+            let (profile, full) = contact_data(data);
+            (ContactAddressPlan::Ok(profile), full)
         }))
     }
 
     /// The plan of a group link: `None` when `link` is not known as one and is not a short
     /// group link (a full group link of another user reads as a contact address).
-    async fn group_link_plan(&mut self, link: &str) -> Result<Option<GroupLinkPlan>, ChatError> {
+    async fn group_link_plan(
+        &mut self,
+        link: &str,
+    ) -> Result<Option<(GroupLinkPlan, Option<String>)>, ChatError> {
         for (group_id, conn_id, full) in self.store.group_links()? {
             let short = self.agent.address_short_link(&conn_id).await?;
             if view::app_link(&full) == link || short.as_deref() == Some(link) {
                 if let Some(g) = self.store.group_by_id(group_id)? {
-                    return Ok(Some(GroupLinkPlan::OwnLink(g)));
+                    return Ok(Some((GroupLinkPlan::OwnLink(g), Some(full))));
                 }
             }
         }
         if let Some(id) = self.store.group_via_link(link)? {
             if let Some(g) = self.store.group_by_id(id)? {
-                return Ok(Some(GroupLinkPlan::Known(g)));
+                return Ok(Some((GroupLinkPlan::Known(g), None)));
             }
         }
         if !is_group_short_link(link) {
             return Ok(None);
         }
         if self.store.pending_request_id(link)?.is_some() {
-            return Ok(Some(GroupLinkPlan::ConnectingConfirmReconnect));
+            return Ok(Some((GroupLinkPlan::ConnectingConfirmReconnect, None)));
         }
         // A group link whose data cannot be read is still a group link: joining it reports
         // the error.
         let data = self.link_data(link).await?.ok().flatten();
-        let profile = data.and_then(|d| parse::<GroupShortLinkData>(&d).map(|d| d.group_profile));
-        Ok(Some(GroupLinkPlan::Ok(profile)))
+        let full = data.as_ref().map(|d| d.full.clone());
+        let profile =
+            data.and_then(|d| parse::<GroupShortLinkData>(&d.user_data).map(|d| d.group_profile));
+        Ok(Some((GroupLinkPlan::Ok(profile), full)))
     }
 
-    /// A short link's application data (read and checked by the agent), `None` for a full
-    /// link.
+    /// A short link's data (read and checked by the agent), `None` for a full link.
     async fn link_data(
         &mut self,
         link: &str,
-    ) -> Result<Result<Option<Vec<u8>>, PlanError>, ChatError> {
+    ) -> Result<Result<Option<ShortLinkData>, PlanError>, ChatError> {
         if !is_short_link(link) {
             return Ok(Ok(None));
         }
         match self.agent.get_short_link_data(link).await {
-            Ok(d) => Ok(Ok(Some(d.user_data))),
+            Ok(d) => Ok(Ok(Some(d))),
             Err(AgentError::BadLink(_) | AgentError::Link(_)) => Ok(Err(PlanError::BadLink)),
             Err(AgentError::Smp {
                 error: smp_client::ClientError::Server(smp_proto::ErrorType::Auth),
@@ -276,6 +300,98 @@ impl<O: Output> Chat<O> {
             }) => Ok(Err(PlanError::LinkUsed)),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// The profile in a contact's short link data, and the full link it stands for.
+fn contact_data(data: Option<ShortLinkData>) -> (Option<Profile>, Option<String>) {
+    match data {
+        Some(d) => (
+            parse::<ContactShortLinkData>(&d.user_data).map(|c| c.profile),
+            Some(d.full),
+        ),
+        None => (None, None),
+    }
+}
+
+impl<O: Output> Chat<O> {
+    /// `/_connect plan N LINK` for the bot API: `connectionPlan`.
+    pub(super) async fn api_connect_plan(&mut self, link: &str) -> super::api::ApiResult {
+        use crate::api::plan as json;
+        let (plan, full) = match self.plan_link(link).await? {
+            Ok(p) => p,
+            Err(PlanError::BadLink) => {
+                return Err(crate::api::errors::ChatError::chat(
+                    crate::api::errors::ChatErrorType::InvalidConnReq,
+                ))
+            }
+            Err(PlanError::LinkUsed) => return Err(super::api::link_used()),
+        };
+        let contact_data = |p: Option<Profile>| p.map(|p| ContactShortLinkData::of(&p));
+        let connection_plan = match plan {
+            ConnectionPlan::InvitationLink(p) => json::ConnectionPlan::InvitationLink {
+                invitation_link_plan: match p {
+                    InvitationLinkPlan::Ok(p) => json::InvitationLinkPlan::Ok {
+                        contact_s_link_data: contact_data(p),
+                    },
+                    InvitationLinkPlan::OwnLink => json::InvitationLinkPlan::OwnLink,
+                    InvitationLinkPlan::Connecting => {
+                        json::InvitationLinkPlan::Connecting { contact: None }
+                    }
+                },
+            },
+            ConnectionPlan::ContactAddress(p) => json::ConnectionPlan::ContactAddress {
+                contact_address_plan: match p {
+                    ContactAddressPlan::Ok(p) => json::ContactAddressPlan::Ok {
+                        contact_s_link_data: contact_data(p),
+                    },
+                    ContactAddressPlan::OwnLink => json::ContactAddressPlan::OwnLink,
+                    ContactAddressPlan::ConnectingConfirmReconnect => {
+                        json::ContactAddressPlan::ConnectingConfirmReconnect
+                    }
+                    ContactAddressPlan::Known(c) => json::ContactAddressPlan::Known {
+                        contact: Box::new(self.api_contact(&c)?),
+                    },
+                },
+            },
+            ConnectionPlan::GroupLink(p) => json::ConnectionPlan::GroupLink {
+                group_link_plan: match p {
+                    GroupLinkPlan::Ok(p) => json::GroupLinkPlan::Ok {
+                        group_s_link_data: p.map(|p| json::GroupShortLinkData {
+                            group_profile: crate::api::groups::GroupProfile {
+                                display_name: p.display_name,
+                                full_name: p.full_name,
+                            },
+                        }),
+                    },
+                    GroupLinkPlan::OwnLink(g) => json::GroupLinkPlan::OwnLink {
+                        group_info: Box::new(self.api_group(&g)?),
+                    },
+                    GroupLinkPlan::ConnectingConfirmReconnect => {
+                        json::GroupLinkPlan::ConnectingConfirmReconnect
+                    }
+                    GroupLinkPlan::Known(g) => json::GroupLinkPlan::Known {
+                        group_info: Box::new(self.api_group(&g)?),
+                    },
+                },
+            },
+        };
+        let link = link.trim().to_owned();
+        let conn_link = match full {
+            Some(full) => crate::api::types::CreatedConnLink {
+                conn_full_link: full,
+                conn_short_link: Some(link),
+            },
+            None => crate::api::types::CreatedConnLink {
+                conn_full_link: link,
+                conn_short_link: None,
+            },
+        };
+        Ok(crate::api::response::ChatResponse::ConnectionPlan {
+            user: self.api_user(),
+            conn_link,
+            connection_plan,
+        })
     }
 }
 
