@@ -123,6 +123,29 @@ async fn a_file_between_two_bots() {
     let saved = file["fileSource"]["filePath"].as_str().expect("saved path");
     assert_eq!(std::fs::read(saved).expect("the saved file"), bytes);
     assert!(saved.starts_with(&*inbox.to_string_lossy()), "{saved}");
+    // The file is in the chat's history as read through the API, after the messages
+    // before it.
+    let r = alice.cmd("@bob here it comes").await;
+    assert_eq!(r["type"], "newChatItems", "{r}");
+    let m = bob.event("newChatItems").await;
+    assert_eq!(
+        m["chatItems"][0]["chatItem"]["meta"]["itemText"],
+        "here it comes"
+    );
+    let r = alice.cmd(&format!("/_get chat @{bob_id} count=10")).await;
+    let items = r["chat"]["chatItems"].as_array().expect("items").clone();
+    let last_two: Vec<_> = items[items.len().saturating_sub(2)..]
+        .iter()
+        .map(|i| (i["file"]["fileName"].clone(), i["meta"]["itemText"].clone()))
+        .collect();
+    assert_eq!(
+        last_two,
+        vec![
+            (json!("report.bin"), json!("the report")),
+            (serde_json::Value::Null, json!("here it comes")),
+        ],
+        "{r}"
+    );
 
     // The sender cancels a second file; the recipient hears of it.
     let r = alice.cmd(&send(&src.to_string_lossy())).await;

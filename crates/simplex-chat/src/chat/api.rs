@@ -20,6 +20,7 @@ use crate::api::types::{
     VersionRange, USER_ID,
 };
 use crate::command::{parse, Command};
+use crate::store::files::FileChat;
 use crate::store::{self, ItemStatus};
 
 pub(super) type ApiResult = Result<ChatResponse, ChatError>;
@@ -542,7 +543,11 @@ impl<O: Output> Chat<O> {
             chat_info: ChatInfo::Direct {
                 contact: Box::new(self.api_contact(c)?),
             },
-            chat_items: items.iter().map(chat_item).collect(),
+            chat_items: self.with_file_items(
+                FileChat::Contact(c.id),
+                items.iter().map(chat_item).collect(),
+                count,
+            )?,
             chat_stats: ChatStats::default(),
         })
     }

@@ -4,7 +4,8 @@
 //!
 //! Files are not items of the chat's history in this client's database: the item a file
 //! event or response carries is made from the file's record, with the file's number,
-//! negated, as its `itemId` (so that it never names a stored item).
+//! negated, as its `itemId` (so that it never names a stored item); a chat read through
+//! the API (`/_get chat`) has them among its messages, in time order.
 
 use simplex_encoding::string::base64url_encode;
 
@@ -64,6 +65,24 @@ impl<O: Output> Chat<O> {
             file_status,
             file_protocol: "xftp",
         }
+    }
+
+    /// A chat's last `count` items with its files' items among them, in time order.
+    pub(crate) fn with_file_items(
+        &self,
+        chat: FileChat,
+        mut items: Vec<ChatItem>,
+        count: u32,
+    ) -> Result<Vec<ChatItem>, ChatError> {
+        for f in self.store.chat_files(chat, count)? {
+            items.push(self.api_file_item(&f)?.chat_item);
+        }
+        // ISO-8601 times of one form: ordered as text. The sort is stable: an item and a
+        // file of the same millisecond keep their order.
+        items.sort_by(|a, b| a.meta.item_ts.cmp(&b.meta.item_ts));
+        let extra = items.len().saturating_sub(count as usize);
+        items.drain(..extra);
+        Ok(items)
     }
 
     /// The item of a file, with its chat (see the module's docs for its ID).

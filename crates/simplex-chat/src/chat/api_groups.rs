@@ -213,6 +213,11 @@ impl<O: Output> Chat<O> {
             .iter()
             .map(|it| self.group_chat_item(it))
             .collect::<Result<_, _>>()?;
+        let chat_items = self.with_file_items(
+            crate::store::files::FileChat::Group(g.id),
+            chat_items,
+            count,
+        )?;
         Ok(AChat {
             chat_info: ChatInfo::Group {
                 group_info: Box::new(self.api_group(g)?),

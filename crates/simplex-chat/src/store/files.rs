@@ -310,6 +310,21 @@ impl ChatStore {
             .optional()?)
     }
 
+    /// The last `count` files of a chat, oldest first.
+    pub fn chat_files(&self, chat: FileChat, count: u32) -> Result<Vec<FileTransfer>, StoreError> {
+        let (column, id) = match chat {
+            FileChat::Contact(c) => ("contact_id", c),
+            FileChat::Group(g) => ("group_id", g),
+        };
+        let mut st = self.db.prepare(&format!(
+            "SELECT {COLUMNS} FROM files WHERE {column} = ?1 ORDER BY id DESC LIMIT ?2"
+        ))?;
+        let rows = st.query_map(params![id, count], transfer)?;
+        let mut files: Vec<FileTransfer> = rows.collect::<Result<_, _>>()?;
+        files.reverse();
+        Ok(files)
+    }
+
     /// Files not finished (new or accepted), to resume after a restart.
     pub fn unfinished_files(&self) -> Result<Vec<FileTransfer>, StoreError> {
         let mut st = self.db.prepare(&format!(
