@@ -240,6 +240,9 @@ async fn a_bot_runs_a_group() {
     let j = cath.event("userJoinedGroup").await;
     assert_eq!(j["groupInfo"]["groupProfile"]["displayName"], "team");
     let cg = group_id(&j);
+    let a = alice.event("acceptingGroupJoinRequestMember").await;
+    assert_eq!(a["member"]["memberProfile"]["displayName"], "cath", "{a}");
+    assert_eq!(a["groupInfo"]["groupId"], g, "{a}");
     let j = alice.event("joinedGroupMember").await;
     assert_eq!(j["member"]["memberProfile"]["displayName"], "cath");
     let cath_member = j["member"]["groupMemberId"].as_i64().expect("ID");

@@ -366,6 +366,16 @@ pub enum ChatResponse {
         /// The member.
         member: GroupMember,
     },
+    /// A request through the user's group link is being accepted: the requester becomes a
+    /// member (the reference's `acceptingGroupJoinRequestMember`, not in its bot docs).
+    AcceptingGroupJoinRequestMember {
+        /// The user.
+        user: User,
+        /// The group.
+        group_info: GroupInfo,
+        /// The new member.
+        member: GroupMember,
+    },
     /// The host announced a new member, who will connect to the user.
     JoinedGroupMemberConnecting {
         /// The user.

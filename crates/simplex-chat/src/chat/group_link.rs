@@ -161,6 +161,15 @@ impl<O: Output> Chat<O> {
             gv::full_member(&m),
             gv::group_ref(&g.name)
         ));
+        self.emit_group(&g, |chat, user, group_info| {
+            Ok(
+                crate::api::response::ChatResponse::AcceptingGroupJoinRequestMember {
+                    user,
+                    group_info,
+                    member: chat.api_member(&m)?,
+                },
+            )
+        });
         Ok(())
     }
 
