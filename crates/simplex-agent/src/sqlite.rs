@@ -501,6 +501,12 @@ impl SqliteStore {
                 )?
                 .execute(params![id, n])?;
             }
+            Write::SetSndMsgReceipt(id, n, r) => {
+                tx.prepare_cached(
+                    "UPDATE snd_messages SET rcpt_internal_id = ?3, rcpt_status = ?4 WHERE conn_id = ?1 AND internal_id = ?2",
+                )?
+                .execute(params![id, n, r.rcv_msg_id, r.status.as_str()])?;
+            }
             Write::AckRcvMsg(id, n) => {
                 tx.prepare_cached(
                     "UPDATE rcv_messages SET user_ack = 1 WHERE conn_id = ?1 AND internal_id = ?2",

@@ -613,21 +613,27 @@ impl Inner {
                         }),
                     ..
                 }) => {}
-                Some(mut sent) => {
+                Some(sent) => {
                     let status = if sent.hash == r.msg_hash {
                         MsgReceiptStatus::Ok
                     } else {
                         MsgReceiptStatus::BadMsgHash
                     };
-                    sent.receipt = Some(SndMsgReceipt {
+                    let receipt = SndMsgReceipt {
                         rcv_msg_id: internal_id,
                         status,
-                    });
+                    };
                     receipts.push(MsgReceipt {
                         msg_id: sent.internal_id,
                         status,
                     });
-                    writes.push(Write::PutSndMsg(sent));
+                    // Only the receipt: the message may have been marked sent meanwhile
+                    // (`on_sent` does not wait for this connection's lock).
+                    writes.push(Write::SetSndMsgReceipt(
+                        sent.conn_id,
+                        sent.internal_id,
+                        receipt,
+                    ));
                 }
             }
         }
