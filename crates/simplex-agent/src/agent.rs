@@ -32,6 +32,7 @@ mod connect;
 mod links;
 mod noise;
 pub use links::{CreatedLinks, ShortLinkData};
+mod ack;
 mod receive;
 mod redundant;
 mod replace;
@@ -68,6 +69,9 @@ struct State {
     /// Messages left unacknowledged on the new queue of a switch until the old queue has
     /// delivered the ones before them (module `switch`).
     deferred: HashMap<ConnId, switch::Deferred>,
+    /// Messages reported in this run and not yet acknowledged, by (connection, message ID)
+    /// (module `ack`).
+    unacked: HashMap<(ConnId, i64), ack::Unacked>,
     stopped: bool,
 }
 
@@ -309,6 +313,7 @@ impl Inner {
                 }
                 c != conn_id
             });
+            st.unacked.retain(|(c, _), _| c != conn_id);
         }
         let id = conn_id.to_vec();
         inner

@@ -33,6 +33,8 @@ mod cache;
 mod kinds;
 use kinds::*;
 mod links;
+mod msg_queries;
+use msg_queries::*;
 mod queues;
 
 const INITIAL: &str = "
@@ -500,6 +502,12 @@ impl SqliteStore {
                 )?
                 .execute(params![id, n])?;
             }
+            Write::SetSndMsgReceipt(id, n, r) => {
+                tx.prepare_cached(
+                    "UPDATE snd_messages SET rcpt_internal_id = ?3, rcpt_status = ?4 WHERE conn_id = ?1 AND internal_id = ?2",
+                )?
+                .execute(params![id, n, r.rcv_msg_id, r.status.as_str()])?;
+            }
             Write::AckRcvMsg(id, n) => {
                 tx.prepare_cached(
                     "UPDATE rcv_messages SET user_ack = 1 WHERE conn_id = ?1 AND internal_id = ?2",
@@ -643,8 +651,6 @@ impl SqliteStore {
 }
 
 const CONN_COLS: &str = "conn_id, kind, status, initiator, agent_version, pq_support, last_internal_id, last_snd_id, last_snd_hash, last_rcv_ext_id, last_rcv_hash, ratchet_sync_state";
-const SND_MSG_COLS: &str = "conn_id, internal_id, internal_snd_id, msg_type, internal_hash, msg_body, pending, rcpt_internal_id, rcpt_status, snd_queue_id";
-const RCV_MSG_COLS: &str = "conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack, msg_type, rcv_queue_id";
 
 impl Store for SqliteStore {
     fn apply(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {
@@ -856,19 +862,11 @@ impl Store for SqliteStore {
     }
 
     fn pending_snd_msgs(&self, conn_id: &[u8]) -> Result<Vec<SndMsgRecord>, StoreError> {
-        self.query_all(
-            &format!("SELECT {SND_MSG_COLS} FROM snd_messages WHERE conn_id = ?1 AND pending = 1 ORDER BY internal_id"),
-            params![conn_id],
-            Self::snd_msg_row,
-        )
+        self.query_all(PENDING_SND_MSGS, params![conn_id], Self::snd_msg_row)
     }
 
     fn next_pending_snd_msg(&self, conn_id: &[u8]) -> Result<Option<SndMsgRecord>, StoreError> {
-        let mut v = self.query_all(
-            &format!("SELECT {SND_MSG_COLS} FROM snd_messages WHERE conn_id = ?1 AND pending = 1 ORDER BY internal_id LIMIT 1"),
-            params![conn_id],
-            Self::snd_msg_row,
-        )?;
+        let mut v = self.query_all(NEXT_PENDING_SND_MSG, params![conn_id], Self::snd_msg_row)?;
         Ok(v.pop())
     }
 
@@ -892,9 +890,7 @@ impl Store for SqliteStore {
         snd_id: i64,
     ) -> Result<Option<SndMsgRecord>, StoreError> {
         self.query_one(
-            &format!(
-                "SELECT {SND_MSG_COLS} FROM snd_messages WHERE conn_id = ?1 AND internal_snd_id = ?2"
-            ),
+            SND_MSG_BY_SND_ID,
             params![conn_id, snd_id],
             Self::snd_msg_row,
         )
@@ -920,7 +916,7 @@ impl Store for SqliteStore {
         enc_hash: &[u8],
     ) -> Result<Option<RcvMsgRecord>, StoreError> {
         self.query_one(
-            &format!("SELECT {RCV_MSG_COLS} FROM rcv_messages WHERE conn_id = ?1 AND encrypted_msg_hash = ?2"),
+            RCV_MSG_BY_ENC_HASH,
             params![conn_id, enc_hash],
             Self::rcv_msg_row,
         )
@@ -932,7 +928,7 @@ impl Store for SqliteStore {
         rcv_msg_id: i64,
     ) -> Result<Vec<SndMsgRecord>, StoreError> {
         self.query_all(
-            &format!("SELECT {SND_MSG_COLS} FROM snd_messages WHERE conn_id = ?1 AND rcpt_internal_id = ?2 ORDER BY internal_id"),
+            SND_MSGS_BY_RECEIPT,
             params![conn_id, rcv_msg_id],
             Self::snd_msg_row,
         )

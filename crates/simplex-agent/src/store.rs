@@ -414,6 +414,9 @@ pub enum Write {
     /// Mark a message accepted by the server: no longer pending, its body dropped (the rest
     /// of the record, a receipt recorded meanwhile included, stays as it is).
     MarkSndMsgSent(ConnId, i64),
+    /// Record the receipt of a sent message (only that: the rest of the record, whether it
+    /// is still pending included, stays as it is).
+    SetSndMsgReceipt(ConnId, i64, SndMsgReceipt),
     /// Delete a sent message.
     DeleteSndMsg(ConnId, i64),
     /// Add a copy of a message for a redundant send queue.
@@ -665,6 +668,11 @@ impl Store for MemoryStore {
                     if let Some(m) = self.snd_msgs.get_mut(&(id, n)) {
                         m.pending = false;
                         m.body = Vec::new();
+                    }
+                }
+                Write::SetSndMsgReceipt(id, n, r) => {
+                    if let Some(m) = self.snd_msgs.get_mut(&(id, n)) {
+                        m.receipt = Some(r);
                     }
                 }
                 Write::DeleteSndMsg(id, n) => {

@@ -213,8 +213,39 @@ fn exercise(store: &mut dyn Store) {
     assert!(store.snd_msgs_by_receipt(&id, 3).expect("read").is_empty());
     assert_eq!(
         store.snd_msg_by_snd_id(&id, 1).expect("read"),
-        Some(receipted)
+        Some(receipted.clone())
     );
+    // A receipt set on its own changes nothing else of the message, pending or sent.
+    let mut later = receipted;
+    (later.internal_id, later.snd_id, later.receipt) = (7, 7, None);
+    (later.pending, later.body) = (true, vec![9; 100]);
+    store
+        .apply(vec![Write::PutSndMsg(later.clone())])
+        .expect("apply");
+    let ok = SndMsgReceipt {
+        rcv_msg_id: 2,
+        status: MsgReceiptStatus::Ok,
+    };
+    store
+        .apply(vec![Write::SetSndMsgReceipt(id.clone(), 7, ok)])
+        .expect("apply");
+    later.receipt = Some(ok);
+    assert_eq!(store.snd_msg(&id, 7).expect("read"), Some(later.clone()));
+    store
+        .apply(vec![Write::MarkSndMsgSent(id.clone(), 7)])
+        .expect("apply");
+    let bad = SndMsgReceipt {
+        rcv_msg_id: 2,
+        status: MsgReceiptStatus::BadMsgHash,
+    };
+    store
+        .apply(vec![Write::SetSndMsgReceipt(id.clone(), 7, bad)])
+        .expect("apply");
+    (later.pending, later.body, later.receipt) = (false, Vec::new(), Some(bad));
+    assert_eq!(store.snd_msg(&id, 7).expect("read"), Some(later));
+    store
+        .apply(vec![Write::DeleteSndMsg(id.clone(), 7)])
+        .expect("apply");
 
     // Confirmations and invitations.
     let conf = ConfirmationRecord {

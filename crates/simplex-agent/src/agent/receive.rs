@@ -18,6 +18,7 @@ use simplex_ratchet::{Ratchet, RatchetError, SkippedKeys, X448};
 use smp_client::{decrypt_message, ClientError};
 use smp_proto::{ErrorType, RcvMessage, RcvMsgBody};
 
+use super::ack::Unacked;
 use super::connect::Confirmation;
 use super::state::{self, HelloReceived};
 use super::sync::sync_error_of;
@@ -47,6 +48,11 @@ impl Agent {
         receipt: Option<&[u8]>,
     ) -> Result<(), AgentError> {
         let inner = &self.inner;
+        if receipt.is_none() {
+            if let Some(u) = inner.take_unacked(conn_id, msg_id) {
+                return inner.ack_kept(conn_id, msg_id, u).await;
+            }
+        }
         // One store hop: read, and marked acknowledged at once when it may be. The relay's
         // copy was stored when it arrived, so marking before the server's `ACK` loses
         // nothing: should that `ACK` not get through, the relay delivers the message again
@@ -409,10 +415,20 @@ impl Inner {
         };
         let replaced = self.on_new_queue_msg(&mut rq, &mut writes).await?;
         let rq_is_old = rq.replaces.is_none();
+        let unacked = (record.kind == RcvMsgKind::Message && !record.acked).then(|| {
+            let u = Unacked {
+                rq: rq.clone(),
+                srv_msg_id: record.srv_msg_id.clone(),
+            };
+            (record.internal_id, u)
+        });
         writes.push(Write::PutRcvMsg(record));
         writes.push(Write::PutConn(conn));
         writes.push(Write::PutRcvQueue(rq));
         self.db(move |s| s.apply(writes)).await?;
+        if let Some((msg_id, u)) = unacked {
+            self.keep_unacked(&conn_id, msg_id, u);
+        }
         if let Some(old) = replaced {
             self.spawn_delete_replaced(conn_id.clone(), old);
         }
@@ -597,21 +613,27 @@ impl Inner {
                         }),
                     ..
                 }) => {}
-                Some(mut sent) => {
+                Some(sent) => {
                     let status = if sent.hash == r.msg_hash {
                         MsgReceiptStatus::Ok
                     } else {
                         MsgReceiptStatus::BadMsgHash
                     };
-                    sent.receipt = Some(SndMsgReceipt {
+                    let receipt = SndMsgReceipt {
                         rcv_msg_id: internal_id,
                         status,
-                    });
+                    };
                     receipts.push(MsgReceipt {
                         msg_id: sent.internal_id,
                         status,
                     });
-                    writes.push(Write::PutSndMsg(sent));
+                    // Only the receipt: the message may have been marked sent meanwhile
+                    // (`on_sent` does not wait for this connection's lock).
+                    writes.push(Write::SetSndMsgReceipt(
+                        sent.conn_id,
+                        sent.internal_id,
+                        receipt,
+                    ));
                 }
             }
         }

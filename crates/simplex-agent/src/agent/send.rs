@@ -155,12 +155,22 @@ impl Inner {
     /// store transaction, and in the same store hop the connection's next pending message
     /// and its send queues are read for the delivery task (unless what follows a `QKEY` or
     /// `QTEST` changes the queues; then `None`).
+    ///
+    /// A message or receipt changes only its own row, in that one hop: it does not wait
+    /// for the agent's lock (which orders the steps of work that reads in one hop and
+    /// writes in a later one), so the marks of many connections' deliveries that complete
+    /// together commit as one batch instead of one by one between the application's sends.
+    /// What else writes a sent message's row under the lock writes only its own columns
+    /// (`SetSndMsgReceipt`) or means to send it again (a switch moving it to a new queue).
     pub(super) async fn on_sent(
         self: &Arc<Self>,
         m: SndMsgRecord,
         sent_to: &SndQueueRecord,
     ) -> Result<Option<NextPending>, AgentError> {
-        let _g = self.lock.lock().await;
+        let _g = match m.kind {
+            SndMsgKind::Message | SndMsgKind::Receipt => None,
+            _ => Some(self.lock.lock().await),
+        };
         let conn_id = m.conn_id.clone();
         let kind = m.kind;
         let to = (sent_to.server.clone(), sent_to.snd_id.clone());

@@ -21,22 +21,22 @@
 use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
-const P: usize = 761;
-const Q: i32 = 4591;
-const W: usize = 286;
+pub(super) const P: usize = 761;
+pub(super) const Q: i32 = 4591;
+pub(super) const W: usize = 286;
 /// (q − 1) / 2.
-const Q12: i32 = 2295;
+pub(super) const Q12: i32 = 2295;
 /// q⁻¹ mod 2¹⁶, as a signed 16-bit number.
 const QINV: i16 = 15631;
 /// An encoded small polynomial (and ρ).
-const SMALL_BYTES: usize = 191;
+pub(super) const SMALL_BYTES: usize = 191;
 /// An encoded public key.
 pub(super) const PUBLIC_KEY_BYTES: usize = 1158;
 /// An encoded secret key.
 pub(super) const SECRET_KEY_BYTES: usize = 1763;
 
 /// A small polynomial (coefficients in {−1, 0, 1}).
-type Small = Zeroizing<[i8; P]>;
+pub(super) type Small = Zeroizing<[i8; P]>;
 
 /// The high half of a 16-bit product.
 #[inline(always)]
@@ -54,7 +54,7 @@ fn mont(a: i16, aq: i16, b: i16) -> i16 {
 /// x mod q in [−(q−1)/2, (q−1)/2] (the remainder by a constant compiles to
 /// multiplications: no division instruction, no branch).
 #[inline(always)]
-fn freeze_q(x: i32) -> i32 {
+pub(super) fn freeze_q(x: i32) -> i32 {
     let r = x.rem_euclid(Q);
     r - (Q & -i32::from(r > Q12))
 }
@@ -207,7 +207,7 @@ fn rq_recip3(s: &[i8; P]) -> Zeroizing<[i16; P]> {
 }
 
 /// f·g in Rq, for g small.
-fn rq_mult_small(f: &[i16; P], g: &[i8; P]) -> [i16; P] {
+pub(super) fn rq_mult_small(f: &[i16; P], g: &[i8; P]) -> [i16; P] {
     let g16: [i16; P] = core::array::from_fn(|j| i16::from(g[j]));
     let mut fg = Zeroizing::new([0i32; 2 * P - 1]);
     for (i, &fi) in f.iter().enumerate() {
@@ -299,7 +299,7 @@ fn random_small(rng: &mut (impl CryptoRng + RngCore)) -> Small {
 
 /// A random small polynomial with exactly w non-zero coefficients (random ±1 tagged on the
 /// first w of random numbers, zero on the rest, put in random order by sorting).
-fn random_short(rng: &mut (impl CryptoRng + RngCore)) -> Small {
+pub(super) fn random_short(rng: &mut (impl CryptoRng + RngCore)) -> Small {
     let mut l = random_u32s(rng);
     for (i, x) in l.iter_mut().enumerate() {
         *x = if i < W { *x & !1 } else { (*x & !3) | 1 };
@@ -313,7 +313,7 @@ fn random_short(rng: &mut (impl CryptoRng + RngCore)) -> Small {
 }
 
 /// Four coefficients (+1) a byte, the last one alone.
-fn small_encode(f: &[i8; P], out: &mut Vec<u8>) {
+pub(super) fn small_encode(f: &[i8; P], out: &mut Vec<u8>) {
     let mut chunks = f.chunks_exact(4);
     for c in &mut chunks {
         let b = |k: usize| (c[k] + 1) as u8;
@@ -325,7 +325,7 @@ fn small_encode(f: &[i8; P], out: &mut Vec<u8>) {
 }
 
 /// The reference's mixed-radix encoding of numbers `r[i]` in [0, `m[i]`).
-fn encode(out: &mut Vec<u8>, r: &[u16], m: &[u16]) {
+pub(super) fn encode(out: &mut Vec<u8>, r: &[u16], m: &[u16]) {
     if let ([r], [m]) = (r, m) {
         let (mut r, mut m) = (*r, *m);
         while m > 1 {
