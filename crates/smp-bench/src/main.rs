@@ -459,7 +459,7 @@ fn print_table(r: &Value) {
         ),
         (
             "floor_us_per_msg",
-            "floor (5 records + kernel + crypto + block encryption)",
+            "floor (5 records+kernel+crypto+blocks)",
             fmt(g("floor_us_per_msg"), 2),
             "µs/msg",
         ),
@@ -496,7 +496,7 @@ fn print_table(r: &Value) {
         ),
         (
             "server_cpu_over_floor_unencrypted",
-            "server CPU ÷ floor without block encryption",
+            "server CPU ÷ unencrypted floor",
             fmt(g("server_cpu_over_floor_unencrypted"), 2),
             "×",
         ),

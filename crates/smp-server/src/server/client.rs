@@ -326,7 +326,9 @@ async fn send(
         while let Ok(n) = ntf_rx.try_recv() {
             out.push(*n);
         }
-        if write_batched(&mut writer, version, &session_id, out)
+        // Boxed: its state (the round's buffers and the block write) lives on the heap only
+        // while a round is written, not in every idle connection's task.
+        if Box::pin(write_batched(&mut writer, version, &session_id, out))
             .await
             .is_err()
         {
