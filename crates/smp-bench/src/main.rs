@@ -235,24 +235,33 @@ async fn run(args: Args) -> Result<Value, BoxError> {
         limit.us_per_msg(),
         limit.msgs_per_s_per_core()
     );
-    let floor =
-        limit::measure_kernel(plan.limit_budget).map(|kernel| limit::Floor { limit, kernel });
-    if let Some(f) = &floor {
-        println!(
-            "  floor: + {:.0} more TLS records ({:.2} µs) + loopback TCP of 5 records (send {:.2} / recv {:.2} µs each) = {:.2} µs/msg, ratio at most {:.3}",
-            limit::RECORDS_IN + limit::RECORDS_OUT - 2.0,
-            f.tls_us() - limit.tls_decrypt_us - limit.tls_encrypt_us,
-            f.kernel.send_us,
-            f.kernel.recv_us,
-            f.us_per_msg(),
-            f.max_ratio()
-        );
-    }
+    let kernel = limit::measure_kernel(plan.limit_budget);
+    let block_us = limit::measure_block_encryption(plan.limit_budget);
 
     let (address, mut proc) = target(&args)?;
 
     println!("throughput: {} pairs...", plan.pairs);
     let pairs = scenarios::make_pairs(&address, plan.pairs).await?;
+    // Whether the sessions encrypt blocks (v11 and later) decides the floor.
+    let (version, encrypted) = pairs.first().map_or((0, false), |p| p.session());
+    let floor = kernel.map(|kernel| limit::Floor {
+        limit,
+        kernel,
+        block_us: if encrypted { block_us } else { 0.0 },
+    });
+    if let Some(f) = &floor {
+        println!(
+            "  floor: + {:.0} more TLS records ({:.2} µs) + loopback TCP of 5 records (send {:.2} / recv {:.2} µs each) + block encryption of 5 blocks ({:.2} µs, v{}) = {:.2} µs/msg, ratio at most {:.3}",
+            limit::RECORDS_IN + limit::RECORDS_OUT - 2.0,
+            f.tls_us() - limit.tls_decrypt_us - limit.tls_encrypt_us,
+            f.kernel.send_us,
+            f.kernel.recv_us,
+            f.blocks_us(),
+            version,
+            f.us_per_msg(),
+            f.max_ratio()
+        );
+    }
     let (pairs, max) =
         scenarios::run_phase(pairs, None, plan.warmup, plan.duration, pid_of(&proc)).await;
     let msgs_per_s = max.msgs_per_s();
@@ -309,9 +318,15 @@ async fn run(args: Args) -> Result<Value, BoxError> {
             "kernel_recv_per_record": f.kernel.recv_us,
             "sha512_block": limit.sha512_us,
             "recipient_box": limit.box_us,
+            "block_encryption_5_blocks": f.blocks_us(),
+            "block_encryption_per_block": block_us,
         })),
+        "block_encryption": encrypted,
         "max_ratio": num(floor.map(|f| f.max_ratio())),
         "server_cpu_over_floor": num(floor.zip(cpu_per_msg).map(|(f, c)| c * 1e6 / f.us_per_msg())),
+        // Against the floor without block encryption, as measured before SMP v11.
+        "floor_unencrypted_us_per_msg": num(floor.map(|f| f.us_per_msg_unencrypted())),
+        "server_cpu_over_floor_unencrypted": num(floor.zip(cpu_per_msg).map(|(f, c)| c * 1e6 / f.us_per_msg_unencrypted())),
         "pairs": plan.pairs,
         "duration_s": max.wall_s,
         "msgs_per_s": msgs_per_s,
@@ -444,7 +459,7 @@ fn print_table(r: &Value) {
         ),
         (
             "floor_us_per_msg",
-            "floor (5 records + kernel + crypto)",
+            "floor (5 records+kernel+crypto+blocks)",
             fmt(g("floor_us_per_msg"), 2),
             "µs/msg",
         ),
@@ -477,6 +492,12 @@ fn print_table(r: &Value) {
             "server_cpu_over_floor",
             "server CPU ÷ floor",
             fmt(g("server_cpu_over_floor"), 2),
+            "×",
+        ),
+        (
+            "server_cpu_over_floor_unencrypted",
+            "server CPU ÷ unencrypted floor",
+            fmt(g("server_cpu_over_floor_unencrypted"), 2),
             "×",
         ),
         ("latency_ms", "latency p50", fmt(lat("p50"), 3), "ms"),

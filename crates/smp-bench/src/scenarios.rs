@@ -80,6 +80,13 @@ pub struct Pair {
     dh_secret: DhSecretX25519,
 }
 
+impl Pair {
+    /// The sender's session: its SMP version, and whether its blocks are encrypted (v11+).
+    pub fn session(&self) -> (u16, bool) {
+        (self.snd.version().0, self.snd.block_encryption())
+    }
+}
+
 async fn make_pair(server: SmpServer) -> Result<Pair, BoxError> {
     let (rcv, rcv_events) = connect(&server, Duration::from_secs(10)).await?;
     let (snd, _snd_events) = connect(&server, Duration::from_secs(10)).await?;

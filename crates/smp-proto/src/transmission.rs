@@ -354,3 +354,63 @@ pub fn encode_transmission(
 ) -> Result<Vec<u8>, ProtoError> {
     TransmissionForAuth::new(v, session_id, corr_id, entity_id, command)?.encode(None)
 }
+
+/// Appends the same bytes as [`encode_transmission`] to `out`, with the command or response
+/// written in place by `command` (no intermediate buffers: the relay encodes its responses
+/// straight into one buffer per batch). On error `out` is left as it was.
+pub fn encode_transmission_into(
+    v: Version,
+    session_id: &[u8],
+    corr_id: &[u8],
+    entity_id: &[u8],
+    out: &mut Vec<u8>,
+    command: impl FnOnce(&mut Vec<u8>),
+) -> Result<(), ProtoError> {
+    let start = out.len();
+    // No authorization: an empty short string (and so no service signature either).
+    out.push(0);
+    let ids = (|| {
+        if !implies_session_id(v) {
+            ShortBytes::encode_slice(session_id, out)?;
+        }
+        ShortBytes::encode_slice(corr_id, out)?;
+        ShortBytes::encode_slice(entity_id, out)
+    })();
+    if let Err(e) = ids {
+        out.truncate(start);
+        return Err(e.into());
+    }
+    command(out);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_place_encoding_is_encode_transmission_at_every_version() {
+        let sid = [7u8; 32];
+        let corr = [1u8; 24];
+        let entity = [2u8; 24];
+        let cmd = b"MSG some bytes";
+        for v in 6..=18 {
+            let v = Version(v);
+            let whole = encode_transmission(v, &sid, &corr, &entity, cmd).expect("encodes");
+            let mut out = b"before".to_vec();
+            encode_transmission_into(v, &sid, &corr, &entity, &mut out, |o| {
+                o.extend_from_slice(cmd)
+            })
+            .expect("encodes");
+            assert_eq!(out.get(..6), Some(&b"before"[..]));
+            assert_eq!(out.get(6..), Some(whole.as_slice()), "version {}", v.0);
+        }
+        // An ID too long for a short string leaves the buffer as it was.
+        let mut out = b"x".to_vec();
+        let long = vec![0u8; 256];
+        let r =
+            encode_transmission_into(Version(18), &sid, &long, &entity, &mut out, |o| o.push(1));
+        assert!(r.is_err());
+        assert_eq!(out, b"x");
+    }
+}

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use simplex_crypto::{dh_x25519, DhSecretX25519};
+use simplex_transport::error::TransportError;
 use simplex_transport::handshake::{ServerConnection, SmpReader, SmpWriter};
-use smp_proto::block::{batch_transmissions, decode_block};
+use smp_proto::block::{decode_block, plan_batches, BatchItem};
 use smp_proto::command::Command;
 use smp_proto::error::ErrorType;
 use smp_proto::response::Response;
-use smp_proto::transmission::{decode_server_transmission, encode_transmission};
+use smp_proto::transmission::{decode_server_transmission, encode_transmission_into};
 use smp_proto::version::Version;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
@@ -325,23 +326,92 @@ async fn send(
         while let Ok(n) = ntf_rx.try_recv() {
             out.push(*n);
         }
-        let ts: Vec<Vec<u8>> = out
-            .into_iter()
-            .filter_map(|o| {
-                let body = o.resp.to_bytes(version);
-                encode_transmission(version, &session_id, &o.corr_id, &o.entity_id, &body).ok()
-            })
-            .collect();
-        for batch in batch_transmissions(&ts) {
-            let Ok(batch) = batch else { continue };
-            if writer.write_raw(&batch.block).await.is_err() {
-                return;
-            }
+        // Boxed: its state (the round's buffers and the block write) lives on the heap only
+        // while a round is written, not in every idle connection's task.
+        if Box::pin(write_batched(&mut writer, version, &session_id, out))
+            .await
+            .is_err()
+        {
+            return;
         }
         // Sending counts as activity too (the reference takes the later of the last
         // receive and the last send).
         active.store(now(), Ordering::Relaxed);
     }
+}
+
+/// Writes `out` in as few blocks as the reference would ([`plan_batches`]). Every
+/// transmission is encoded once, straight into one buffer for the round, and copied once
+/// from there into the writer's block; a `MSG`'s encrypted body (its tail) is copied
+/// straight from the response. Before, each transmission went through four intermediate
+/// buffers (the response, the transmission, the batch and the padded block).
+async fn write_batched(
+    writer: &mut SmpWriter,
+    version: Version,
+    session_id: &[u8],
+    out: Vec<Wire>,
+) -> Result<(), TransportError> {
+    let mut buf = Vec::with_capacity(out.len() * 128);
+    // Per transmission: where its head ends in `buf`, and its tail.
+    let mut parts: Vec<(usize, Vec<u8>)> = Vec::with_capacity(out.len());
+    for o in out {
+        let mut resp = o.resp;
+        let tail = match &mut resp {
+            Response::Msg(m) => std::mem::take(&mut m.enc_body),
+            _ => Vec::new(),
+        };
+        let r = encode_transmission_into(
+            version,
+            session_id,
+            &o.corr_id,
+            &o.entity_id,
+            &mut buf,
+            |b| resp.encode(version, b),
+        );
+        // An ID too long for the wire (never made by this relay) is not sent.
+        if r.is_ok() {
+            parts.push((buf.len(), tail));
+        }
+    }
+    let piece = |i: usize| {
+        let start = match i.checked_sub(1) {
+            Some(p) => parts.get(p).map_or(0, |(end, _)| *end),
+            None => 0,
+        };
+        let (end, tail) = parts
+            .get(i)
+            .map_or((start, &[][..]), |(e, t)| (*e, t.as_slice()));
+        (buf.get(start..end).unwrap_or_default(), tail)
+    };
+    let lens: Vec<usize> = (0..parts.len())
+        .map(|i| {
+            let (head, tail) = piece(i);
+            head.len() + tail.len()
+        })
+        .collect();
+    for item in plan_batches(&lens) {
+        // A transmission too large for any block is dropped, as before.
+        let BatchItem::Block(range) = item else {
+            continue;
+        };
+        // The plan puts 1 to 255 transmissions in a block.
+        let count = u8::try_from(range.len()).unwrap_or(u8::MAX);
+        writer
+            .write_with(|b| {
+                b.push(count);
+                for i in range {
+                    let (head, tail) = piece(i);
+                    // The plan keeps every transmission within a block: its length fits
+                    // the two-byte prefix.
+                    let len = u16::try_from(head.len() + tail.len()).unwrap_or(u16::MAX);
+                    b.extend_from_slice(&len.to_be_bytes());
+                    b.extend_from_slice(head);
+                    b.extend_from_slice(tail);
+                }
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 async fn idle(
