@@ -24,7 +24,7 @@ use super::routing::{SendFail, SndCommand};
 use super::state;
 use super::switch::{delivery_target, send_target};
 use super::{crypto_err, Agent, Inner};
-use crate::error::AgentError;
+use crate::error::{AgentError, StoreError};
 use crate::store::*;
 use crate::types::*;
 
@@ -74,6 +74,60 @@ impl Agent {
         inner
             .enqueue(conn_id, AMessage::AMsg(body.to_vec()), SndMsgKind::Message)
             .await
+    }
+
+    /// Sends many messages at once (the reference's `sendMessages`; a group message to each
+    /// member): one result per message, in order, each as [`Agent::send_message`]'s.
+    ///
+    /// All are encrypted and stored in one store call and one transaction, under one hold
+    /// of the agent's lock, then each connection's delivery task is woken. A message that
+    /// cannot be sent (an unknown connection, one that cannot send yet) fails only its own
+    /// entry; the others are stored and their IDs returned only once the transaction has
+    /// committed (if that commit fails, every entry fails and none is stored). A connection
+    /// may appear more than once: its messages are sent in the order given.
+    pub async fn send_messages(
+        &self,
+        msgs: Vec<(ConnId, Vec<u8>)>,
+    ) -> Vec<Result<i64, AgentError>> {
+        let inner = &self.inner;
+        let n = msgs.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let _g = inner.lock.lock().await;
+        let stored = inner
+            .store
+            .call_grouped(move |s| {
+                let out: Vec<_> = msgs
+                    .into_iter()
+                    .map(|(conn_id, body)| {
+                        let kind = SndMsgKind::Message;
+                        encrypt_and_store(s, &conn_id, AMessage::AMsg(body), kind)
+                            .map(|(id, copies)| (conn_id, id, copies))
+                    })
+                    .collect();
+                Ok::<_, AgentError>(out)
+            })
+            .await;
+        let stored = match stored {
+            Ok(stored) => stored,
+            Err(e) => {
+                let e = e.to_string();
+                return (0..n)
+                    .map(|_| Err(AgentError::Store(StoreError::Batch(e.clone()))))
+                    .collect();
+            }
+        };
+        stored
+            .into_iter()
+            .map(|r| {
+                r.map(|(conn_id, id, copies)| {
+                    inner.start_worker(&conn_id);
+                    inner.start_copy_workers(&copies);
+                    id
+                })
+            })
+            .collect()
     }
 }
 

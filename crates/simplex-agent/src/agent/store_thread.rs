@@ -5,7 +5,9 @@
 //! (`Store::begin_batch`), each call's writes still all or nothing (a savepoint), one commit
 //! for all of them, so what several calls change on the same pages is written (and, with
 //! SQLCipher, encrypted and authenticated) once. No call hears its result before the batch
-//! has committed: what a caller is told is stored, is stored.
+//! has committed: what a caller is told is stored, is stored. A call that applies many
+//! writes of its own (a batch send) asks for the batch's transaction even when it runs
+//! alone ([`StoreThread::call_grouped`]), so its writes commit once.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
@@ -18,7 +20,12 @@ use crate::store::Store;
 /// What a call does once its batch committed (or failed to): sends its result.
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// A call: runs on the store, returns its reply.
-type Job = Box<dyn FnOnce(&mut dyn Store) -> Reply + Send>;
+type Work = Box<dyn FnOnce(&mut dyn Store) -> Reply + Send>;
+/// A call and whether it wants the batch's transaction even alone.
+struct Job {
+    work: Work,
+    grouped: bool,
+}
 
 /// Calls grouped in one transaction at most.
 const MAX_BATCH: usize = 64;
@@ -66,8 +73,35 @@ impl StoreThread {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        self.send(f, false).await
+    }
+
+    /// As [`StoreThread::call`], inside a batch's transaction even when no other call
+    /// comes with it: every `apply` of `f` is all or nothing by itself (a savepoint), and
+    /// all of them commit together, once, before the result is returned. When that commit
+    /// fails, the result is that error and none of `f`'s writes stay.
+    pub(super) async fn call_grouped<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn Store) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.send(f, true).await
+    }
+
+    async fn send<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn Store) -> Result<T, E> + Send + 'static,
+        grouped: bool,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |s: &mut dyn Store| {
+        let work: Work = Box::new(move |s: &mut dyn Store| {
             let r = f(s);
             Box::new(move |committed: Result<(), String>| {
                 let r = match committed {
@@ -77,6 +111,7 @@ impl StoreThread {
                 let _ = tx.send(r);
             }) as Reply
         });
+        let job = Job { work, grouped };
         let jobs = self.jobs.as_ref().ok_or(E::from(StoreError::Task))?;
         jobs.send(job).map_err(|_| E::from(StoreError::Task))?;
         rx.await.map_err(|_| E::from(StoreError::Task))?
@@ -92,14 +127,17 @@ fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        // One call alone runs as before: its `apply` commits itself.
-        let batch = jobs.len() > 1 && store.begin_batch().is_ok();
+        // One call alone runs as before (its `apply` commits itself), unless it asked for
+        // the batch's transaction.
+        let group = jobs.len() > 1 || jobs.iter().any(|j| j.grouped);
+        let batch = group && store.begin_batch().is_ok();
         let mut replies = Vec::with_capacity(jobs.len());
         for job in jobs {
             // A call that panics fails alone: its reply is dropped (`StoreError::Task`), its
             // savepoint rolled back while unwinding.
             let store = &mut *store;
-            if let Ok(reply) = std::panic::catch_unwind(AssertUnwindSafe(move || job(store))) {
+            let work = job.work;
+            if let Ok(reply) = std::panic::catch_unwind(AssertUnwindSafe(move || work(store))) {
                 replies.push(reply);
             }
         }

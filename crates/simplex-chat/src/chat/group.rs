@@ -139,22 +139,26 @@ impl<O: Output> Chat<O> {
             .collect())
     }
 
-    /// Sends one body to every connected member: one agent send each, none waiting for
-    /// another's delivery (the agent queues and delivers in the background). Failures for
-    /// single members are counted, not fatal.
+    /// Sends one body to every connected member in one agent batch send (as the
+    /// reference's `sendMessages`: stored together, delivered in the background). Failures
+    /// for single members are counted, not fatal; a body too large fails the call.
     pub(super) async fn broadcast(
         &mut self,
         group_id: i64,
         body: &[u8],
     ) -> Result<usize, ChatError> {
+        let msgs: Vec<_> = self
+            .recipients(group_id)?
+            .into_iter()
+            .filter_map(|m| m.conn_id)
+            .map(|conn| (conn, body.to_vec()))
+            .collect();
         let mut failed = 0usize;
-        for m in self.recipients(group_id)? {
-            if let Some(conn) = &m.conn_id {
-                match self.agent.send_message(conn, body).await {
-                    Ok(_) => {}
-                    Err(AgentError::Large) => return Err(AgentError::Large.into()),
-                    Err(_) => failed = failed.saturating_add(1),
-                }
+        for r in self.agent.send_messages(msgs).await {
+            match r {
+                Ok(_) => {}
+                Err(AgentError::Large) => return Err(AgentError::Large.into()),
+                Err(_) => failed = failed.saturating_add(1),
             }
         }
         Ok(failed)

@@ -11,8 +11,9 @@
 //! - `connect_ms`, `connect_pq_ms`: median, invitation created → `CON` on both sides;
 //! - `burst_msgs_per_s`: one connection, 200-byte messages one way, each received, stored
 //!   and acknowledged;
-//! - `fanout_sent_ms`, `fanout_received_ms`: one message to each of N connections, until
-//!   every `SENT` and until every message arrived;
+//! - `fanout_stored_ms`, `fanout_sent_ms`, `fanout_received_ms`: one message to each of N
+//!   connections in one batch send, until the batch returned (all stored), until every
+//!   `SENT` and until every message arrived;
 //! - `pingpong_ms`, `pingpong_pq_ms`: per message, alternating direction (a ratchet step
 //!   every message);
 //! - `resubscribe_s`: an agent start with M stored connections until every queue is
@@ -127,6 +128,7 @@ fn print_table(r: &Map<String, Value>) {
             "burst, one way, each acknowledged",
             "msg/s",
         ),
+        ("fanout_stored_ms", "fan-out: all stored (IDs back)", "ms"),
         ("fanout_sent_ms", "fan-out: all SENT", "ms"),
         ("fanout_received_ms", "fan-out: all received", "ms"),
         ("pingpong_ms", "ping-pong, per message", "ms"),
