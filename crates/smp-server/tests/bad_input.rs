@@ -9,23 +9,18 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 
+use common::raw::{Answer, Authorize, Raw};
 use common::{connect, new_queue, next_msg};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use simplex_crypto::{
     PrivateAuthKey, PrivateKeyEd25519, PrivateKeyEd448, PrivateKeyX25519, PrivateKeyX448,
 };
-use simplex_transport::handshake::{
-    connect as raw_connect, ClientConnection, ClientTransportConfig,
-};
-use smp_proto::block::{decode_block, encode_block};
 use smp_proto::command::{Command, MsgFlags, NewQueueReq, SubscriptionMode};
 use smp_proto::error::{CommandError, ErrorType};
 use smp_proto::message::RcvMsgBody;
 use smp_proto::response::Response;
-use smp_proto::transmission::{RawTransmission, TransmissionForAuth};
 use smp_proto::version::{max_message_length, Version};
-use smp_proto::SmpServer;
 use smp_server::testing::TestServer;
 
 const QUOTA: usize = 128;
@@ -58,88 +53,14 @@ fn assert_no_panics() {
     assert_eq!(PANICS.load(Ordering::SeqCst), 0, "something panicked");
 }
 
-/// A raw connection: hand-made transmissions in, decoded responses out.
-struct Raw {
-    conn: ClientConnection,
-    v: Version,
-    sid: Vec<u8>,
-    next: u64,
-}
-
-/// Makes authorization bytes from the bytes to authorize.
-type Authorize<'a> = dyn Fn(&[u8]) -> Vec<u8> + 'a;
-
-/// One response: correlation ID, entity ID, response.
-type Answer = (Vec<u8>, Vec<u8>, Response);
-
 impl Raw {
-    async fn open(server: &SmpServer) -> Raw {
-        let conn = raw_connect(
-            ("127.0.0.1", server.port_or_default()),
-            &server.key_hash,
-            &ClientTransportConfig::default(),
-            None,
-        )
-        .await
-        .expect("handshake");
-        let v = conn.session.params.version;
-        let sid = conn.session.params.session_id.clone();
-        Raw {
-            conn,
-            v,
-            sid,
-            next: 1,
-        }
-    }
-
-    fn corr(&mut self) -> Vec<u8> {
-        let mut c = vec![0u8; 24];
-        c[..8].copy_from_slice(&self.next.to_be_bytes());
-        self.next += 1;
-        c
-    }
-
-    /// A transmission authorized with raw authorization bytes made by `auth` from the bytes
-    /// to authorize (`None`: no authorization).
-    fn tx_with(
-        &self,
-        corr: &[u8],
-        entity: &[u8],
-        cmd: &[u8],
-        auth: Option<&Authorize<'_>>,
-    ) -> Vec<u8> {
-        let t = TransmissionForAuth::new(self.v, &self.sid, corr, entity, cmd).expect("layout");
-        let a = auth.map(|f| f(t.for_auth()));
-        t.encode(a.as_deref()).expect("encode")
-    }
-
-    /// A transmission signed with an Ed25519 key (or not authorized).
-    fn tx(
-        &self,
-        corr: &[u8],
-        key: Option<&PrivateKeyEd25519>,
-        entity: &[u8],
-        cmd: &[u8],
-    ) -> Vec<u8> {
-        match key {
-            Some(k) => self.tx_with(corr, entity, cmd, Some(&|b: &[u8]| k.sign(b).to_vec())),
-            None => self.tx_with(corr, entity, cmd, None),
-        }
-    }
-
     /// Writes the transmissions in one block and reads blocks until `expect` answers came
     /// (pushed `MSG`s, which have no correlation ID, are not expected on this connection).
     async fn exchange(&mut self, ts: &[Vec<u8>], expect: usize) -> Vec<Answer> {
-        let block = encode_block(ts).expect("fits one block");
-        self.conn.writer.write_raw(&block).await.expect("write");
+        self.write(ts).await;
         let mut out = Vec::new();
         while out.len() < expect {
-            let block = self.conn.reader.read_raw().await.expect("read").to_vec();
-            for t in decode_block(&block).expect("server block") {
-                let raw = RawTransmission::decode(self.v, t).expect("server transmission");
-                let resp = Response::decode(self.v, raw.command).expect("server response");
-                out.push((raw.corr_id.to_vec(), raw.entity_id.to_vec(), resp));
-            }
+            out.extend(self.read().await);
         }
         assert_eq!(out.len(), expect, "no extra answers");
         out

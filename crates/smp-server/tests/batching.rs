@@ -8,97 +8,22 @@
 
 mod common;
 
+use common::raw::Raw;
 use common::{connect, new_queue};
 use rand::rngs::OsRng;
 use simplex_crypto::{PrivateAuthKey, PrivateKeyEd25519};
 use simplex_encoding::ShortBytes;
-use simplex_transport::handshake::{
-    connect as raw_connect, ClientConnection, ClientTransportConfig,
-};
 use smp_client::decrypt_message;
-use smp_proto::block::{decode_block, encode_block};
 use smp_proto::command::{Command, MsgFlags, SubscriptionMode};
 use smp_proto::error::ErrorType;
 use smp_proto::message::RcvMsgBody;
 use smp_proto::response::Response;
-use smp_proto::transmission::{RawTransmission, TransmissionForAuth};
-use smp_proto::version::Version;
-use smp_proto::SmpServer;
 use smp_server::testing::TestServer;
 
 const QUOTA: usize = 16;
 const QUIET: MsgFlags = MsgFlags {
     notification: false,
 };
-
-/// One answer: correlation ID, entity ID, response.
-type Answer = (Vec<u8>, Vec<u8>, Response);
-
-/// A raw connection: one block of hand-made transmissions out, one block of answers in.
-struct Raw {
-    conn: ClientConnection,
-    v: Version,
-    sid: Vec<u8>,
-    next: u64,
-}
-
-impl Raw {
-    async fn open(server: &SmpServer) -> Raw {
-        let conn = raw_connect(
-            ("127.0.0.1", server.port_or_default()),
-            &server.key_hash,
-            &ClientTransportConfig::default(),
-            None,
-        )
-        .await
-        .expect("handshake");
-        let v = conn.session.params.version;
-        let sid = conn.session.params.session_id.clone();
-        Raw {
-            conn,
-            v,
-            sid,
-            next: 1,
-        }
-    }
-
-    fn corr(&mut self) -> Vec<u8> {
-        let mut c = vec![0u8; 24];
-        c[..8].copy_from_slice(&self.next.to_be_bytes());
-        self.next += 1;
-        c
-    }
-
-    /// A transmission of `cmd` to `entity`, signed with `key` when given.
-    fn tx(
-        &self,
-        corr: &[u8],
-        key: Option<&PrivateKeyEd25519>,
-        entity: &[u8],
-        cmd: &Command,
-    ) -> Vec<u8> {
-        let t = TransmissionForAuth::new(self.v, &self.sid, corr, entity, &cmd.to_bytes(self.v))
-            .expect("layout");
-        let auth = key.map(|k| k.sign(t.for_auth()).to_vec());
-        t.encode(auth.as_deref()).expect("encode")
-    }
-
-    /// Writes `ts` as one block and returns the transmissions of the next block read.
-    async fn round(&mut self, ts: &[Vec<u8>]) -> Vec<Answer> {
-        let block = encode_block(ts).expect("fits one block");
-        self.conn.writer.write_raw(&block).await.expect("write");
-        let block = self.conn.reader.read_raw().await.expect("read").to_vec();
-        decode_block(&block)
-            .expect("a batch in the reference's format")
-            .into_iter()
-            .map(|t| {
-                let raw = RawTransmission::decode(self.v, t).expect("server transmission");
-                let resp = Response::decode(self.v, raw.command).expect("server response");
-                (raw.corr_id.to_vec(), raw.entity_id.to_vec(), resp)
-            })
-            .collect()
-    }
-}
 
 fn short(b: &[u8]) -> ShortBytes {
     ShortBytes::from_slice(b).expect("a 24-byte ID")
@@ -135,7 +60,7 @@ async fn sub_and_ack_answers_carry_the_next_message_in_the_same_block() {
 
     // SUB: its answer and the first message, two transmissions in one block.
     let sub = raw.corr();
-    let t = raw.tx(&sub, Some(&key), &q.rcv_id, &Command::Sub);
+    let t = raw.tx_cmd(&sub, Some(&key), &q.rcv_id, &Command::Sub);
     let block = raw.round(&[t]).await;
     assert_eq!(block.len(), 2, "SUB's answer and MSG in one block");
     assert_eq!(block[0].0, sub);
@@ -150,7 +75,7 @@ async fn sub_and_ack_answers_carry_the_next_message_in_the_same_block() {
 
     // ACK of the first: the answer is the next message, in the next block.
     let ack = raw.corr();
-    let t = raw.tx(&ack, Some(&key), &q.rcv_id, &Command::Ack(short(&id1)));
+    let t = raw.tx_cmd(&ack, Some(&key), &q.rcv_id, &Command::Ack(short(&id1)));
     let block = raw.round(&[t]).await;
     assert_eq!(block.len(), 1, "one answer");
     assert_eq!((&block[0].0, &block[0].1), (&ack, &q.rcv_id));
@@ -163,8 +88,8 @@ async fn sub_and_ack_answers_carry_the_next_message_in_the_same_block() {
     let ack = raw.corr();
     let send = raw.corr();
     let ts = [
-        raw.tx(&ack, Some(&key), &q.rcv_id, &Command::Ack(short(&id2))),
-        raw.tx(
+        raw.tx_cmd(&ack, Some(&key), &q.rcv_id, &Command::Ack(short(&id2))),
+        raw.tx_cmd(
             &send,
             None,
             &q.snd_id,
@@ -195,10 +120,10 @@ async fn answers_to_one_batch_leave_in_one_block_in_order() {
         if i % 4 == 3 {
             let key = PrivateKeyEd25519::generate(&mut OsRng);
             let entity = [i; 24];
-            ts.push(raw.tx(&corr, Some(&key), &entity, &Command::Ack(short(&[1; 24]))));
+            ts.push(raw.tx_cmd(&corr, Some(&key), &entity, &Command::Ack(short(&[1; 24]))));
             expected.push((corr, Response::Err(ErrorType::Auth)));
         } else {
-            ts.push(raw.tx(&corr, None, b"", &Command::Ping));
+            ts.push(raw.tx_cmd(&corr, None, b"", &Command::Ping));
             expected.push((corr, Response::Pong));
         }
     }
