@@ -111,7 +111,7 @@ CREATE TABLE snd_messages (
   msg_type TEXT NOT NULL,
   internal_hash BLOB NOT NULL,
   msg_body BLOB NOT NULL,
-  pending INTEGER NOT NULL, rcpt_internal_id INTEGER, rcpt_status TEXT, snd_queue_id BLOB,
+  pending INTEGER NOT NULL, rcpt_internal_id INTEGER, rcpt_status TEXT, snd_queue_id BLOB, msg_encrypt_key BLOB, padded_msg_len INTEGER, msg_agent_version INTEGER,
   PRIMARY KEY (conn_id, internal_id)
 ) WITHOUT ROWID;
 CREATE TABLE "snd_queues" (
