@@ -132,5 +132,6 @@ CREATE TABLE "snd_queues" (
 CREATE INDEX idx_inv_short_links_snd_id ON inv_short_links (snd_id);
 CREATE INDEX idx_rcv_messages_enc_hash ON rcv_messages (conn_id, encrypted_msg_hash);
 CREATE INDEX idx_snd_messages_pending ON snd_messages (conn_id, pending, internal_id);
-CREATE INDEX idx_snd_messages_rcpt ON snd_messages (conn_id, rcpt_internal_id);
+CREATE INDEX idx_snd_messages_rcpt ON snd_messages (conn_id, rcpt_internal_id)
+  WHERE rcpt_internal_id IS NOT NULL;
 CREATE INDEX idx_snd_messages_snd_id ON snd_messages (conn_id, internal_snd_id);
