@@ -327,8 +327,9 @@ impl SndBody {
     }
 }
 
-/// A ratchet message waiting to be encrypted at delivery ([`SndBody::Prepared`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A ratchet message waiting to be encrypted at delivery ([`SndBody::Prepared`]). Its
+/// `Debug` shows no message content.
+#[derive(Clone, PartialEq, Eq)]
 pub struct PreparedBody {
     /// The encoded agent message (`AgentMessage`: its private header and the message).
     pub plain: Vec<u8>,
@@ -338,6 +339,16 @@ pub struct PreparedBody {
     pub padded_len: usize,
     /// The agent version of the envelope (`AgentMsgEnvelope`).
     pub agent_version: u16,
+}
+
+impl std::fmt::Debug for PreparedBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedBody")
+            .field("plain_len", &self.plain.len())
+            .field("padded_len", &self.padded_len)
+            .field("agent_version", &self.agent_version)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A connection's ID and a queue's ID (its sender ID for a send queue).

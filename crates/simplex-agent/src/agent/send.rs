@@ -313,8 +313,10 @@ fn smp_body<'a>(sq: &SndQueueRecord, body: &'a SndBody) -> Result<Cow<'a, [u8]>,
     }
 }
 
-/// Ratchet-encrypts an agent message (the ratchet's step taken, the message key kept) and stores it as pending with
-/// the ratchet's new state (and copies for redundant queues), in the store's thread.
+/// Prepares an agent message with the connection's ratchet (the ratchet's step taken, the
+/// message's key and encrypted header kept: [`SndBody::Prepared`]) and stores it as pending
+/// with the ratchet's new state (and sealed copies for redundant queues), in the store's
+/// thread.
 /// Returns its internal ID and the redundant queues to wake.
 fn encrypt_and_store(
     s: &mut dyn Store,
