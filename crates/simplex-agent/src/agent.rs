@@ -38,6 +38,8 @@ mod redundant;
 mod replace;
 mod routing;
 mod send;
+#[doc(hidden)]
+pub use send::sealed_body;
 mod state;
 mod store_thread;
 mod subscribe;

@@ -10,7 +10,9 @@ use agent_proto::SmpQueueInfo;
 use rusqlite::{params, Connection, Row};
 use simplex_crypto::{DhSecretX25519, PrivateKeyX448, PublicAuthKey, PublicKeyX25519};
 use simplex_encoding::{decode_all, decode_list, encode_list, Decode, Encode, Reader};
-use simplex_ratchet::{HeaderKey, KemKeyPair, MessageKey, Ratchet, SkippedDiff, SkippedKeys, X448};
+use simplex_ratchet::{
+    HeaderKey, KemKeyPair, MessageKey, MsgEncryptKey, Ratchet, SkippedDiff, SkippedKeys, X448,
+};
 use smp_proto::SmpServer;
 use zeroize::Zeroizing;
 
@@ -27,6 +29,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("m20250105_short_links", links::SHORT_LINKS),
     ("m20250106_redundant_queues", queues::REDUNDANT),
     ("m20250107_inv_short_links", links::INV_SHORT_LINKS),
+    ("m20250108_snd_msg_prepared", msg_queries::SND_MSG_PREPARED),
 ];
 
 mod cache;
@@ -438,8 +441,17 @@ impl SqliteStore {
                     .execute(params![id])?;
             }
             Write::PutSndMsg(m) => {
+                let (body, key, padded_len, agent_version) = match m.body {
+                    SndBody::Sealed(b) => (b, None, None, None),
+                    SndBody::Prepared(p) => (
+                        p.plain,
+                        Some(p.key.to_bytes()),
+                        Some(p.padded_len),
+                        Some(p.agent_version),
+                    ),
+                };
                 tx.prepare_cached(
-                    "INSERT OR REPLACE INTO snd_messages (conn_id, internal_id, internal_snd_id, msg_type, internal_hash, msg_body, pending, rcpt_internal_id, rcpt_status, snd_queue_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                    "INSERT OR REPLACE INTO snd_messages (conn_id, internal_id, internal_snd_id, msg_type, internal_hash, msg_body, pending, rcpt_internal_id, rcpt_status, snd_queue_id, msg_encrypt_key, padded_msg_len, msg_agent_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
                     )?.execute(
                     params![
                         m.conn_id,
@@ -447,11 +459,14 @@ impl SqliteStore {
                         m.snd_id,
                         msg_kind_text(m.kind),
                         m.hash,
-                        m.body,
+                        body,
                         m.pending,
                         m.receipt.map(|r| r.rcv_msg_id),
                         m.receipt.map(|r| r.status.as_str()),
-                        m.queue
+                        m.queue,
+                        key,
+                        padded_len,
+                        agent_version
                     ],
                 )?;
             }
@@ -498,7 +513,7 @@ impl SqliteStore {
             Write::MarkSndMsgSent(id, n) => {
                 // Only what changes: the row's other columns and two of its indexes stay.
                 tx.prepare_cached(
-                    "UPDATE snd_messages SET pending = 0, msg_body = x'' WHERE conn_id = ?1 AND internal_id = ?2",
+                    "UPDATE snd_messages SET pending = 0, msg_body = x'', msg_encrypt_key = NULL, padded_msg_len = NULL, msg_agent_version = NULL WHERE conn_id = ?1 AND internal_id = ?2",
                 )?
                 .execute(params![id, n])?;
             }
@@ -591,7 +606,15 @@ impl SqliteStore {
             snd_id: col(row, 2)?,
             kind: msg_kind_parse(&col::<String>(row, 3)?)?,
             hash: col(row, 4)?,
-            body: col(row, 5)?,
+            body: match col::<Option<Vec<u8>>>(row, 10)? {
+                None => SndBody::Sealed(col(row, 5)?),
+                Some(key) => SndBody::Prepared(PreparedBody {
+                    plain: col(row, 5)?,
+                    key: decode_all::<MsgEncryptKey>(&key).map_err(|_| corrupt("message key"))?,
+                    padded_len: col(row, 11)?,
+                    agent_version: col(row, 12)?,
+                }),
+            },
             pending: col(row, 6)?,
             receipt: match (col::<Option<i64>>(row, 7)?, col::<Option<String>>(row, 8)?) {
                 (Some(rcv_msg_id), Some(status)) => Some(SndMsgReceipt {

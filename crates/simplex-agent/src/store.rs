@@ -12,7 +12,7 @@ use agent_proto::SmpQueueInfo;
 use simplex_crypto::{
     DhSecretX25519, PrivateAuthKey, PrivateKeyX25519, PublicAuthKey, PublicKeyX25519,
 };
-use simplex_ratchet::{KemKeyPair, Ratchet, SkippedDiff, SkippedKeys, X448};
+use simplex_ratchet::{KemKeyPair, MsgEncryptKey, Ratchet, SkippedDiff, SkippedKeys, X448};
 use smp_proto::SmpServer;
 
 use crate::error::StoreError;
@@ -294,8 +294,8 @@ pub struct SndMsgRecord {
     pub kind: SndMsgKind,
     /// SHA-256 of the agent message.
     pub hash: Vec<u8>,
-    /// The whole SMP body to `SEND`, empty once sent.
-    pub body: Vec<u8>,
+    /// What the SMP body to `SEND` is made from; empty once sent.
+    pub body: SndBody,
     /// Whether it still waits to be sent.
     pub pending: bool,
     /// The peer's delivery receipt for it, once one came (application messages only).
@@ -303,6 +303,52 @@ pub struct SndMsgRecord {
     /// The sender ID of the send queue it is encrypted for, when that is not the
     /// connection's current one (the new queue of a switch, from `QTEST` on).
     pub queue: Option<Vec<u8>>,
+}
+
+/// What a pending message's SMP body is made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SndBody {
+    /// The whole SMP body, sealed for its queue already: handshake messages, messages
+    /// stored before [`SndBody::Prepared`] existed, a redundant queue's copy moved in by a
+    /// queue's replacement. Empty once sent.
+    Sealed(Vec<u8>),
+    /// A ratchet message prepared at enqueue time (the reference's `msg_encrypt_key` and
+    /// `padded_msg_len`): the ratchet has advanced and this is the message's key and
+    /// encrypted header, so delivery makes the same ratchet ciphertext on every attempt
+    /// and seals it for the queue it goes to. Stored as a few hundred bytes instead of a
+    /// 16 KB sealed block.
+    Prepared(PreparedBody),
+}
+
+impl SndBody {
+    /// What a sent (or failed) message keeps: nothing.
+    pub fn none() -> Self {
+        SndBody::Sealed(Vec::new())
+    }
+}
+
+/// A ratchet message waiting to be encrypted at delivery ([`SndBody::Prepared`]). Its
+/// `Debug` shows no message content.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PreparedBody {
+    /// The encoded agent message (`AgentMessage`: its private header and the message).
+    pub plain: Vec<u8>,
+    /// The message key and encrypted header the ratchet gave it.
+    pub key: MsgEncryptKey,
+    /// The length the message is padded to before encryption.
+    pub padded_len: usize,
+    /// The agent version of the envelope (`AgentMsgEnvelope`).
+    pub agent_version: u16,
+}
+
+impl std::fmt::Debug for PreparedBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedBody")
+            .field("plain_len", &self.plain.len())
+            .field("padded_len", &self.padded_len)
+            .field("agent_version", &self.agent_version)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A connection's ID and a queue's ID (its sender ID for a send queue).
@@ -667,7 +713,7 @@ impl Store for MemoryStore {
                 Write::MarkSndMsgSent(id, n) => {
                     if let Some(m) = self.snd_msgs.get_mut(&(id, n)) {
                         m.pending = false;
-                        m.body = Vec::new();
+                        m.body = SndBody::none();
                     }
                 }
                 Write::SetSndMsgReceipt(id, n, r) => {

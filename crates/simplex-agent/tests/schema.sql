@@ -111,7 +111,7 @@ CREATE TABLE snd_messages (
   msg_type TEXT NOT NULL,
   internal_hash BLOB NOT NULL,
   msg_body BLOB NOT NULL,
-  pending INTEGER NOT NULL, rcpt_internal_id INTEGER, rcpt_status TEXT, snd_queue_id BLOB,
+  pending INTEGER NOT NULL, rcpt_internal_id INTEGER, rcpt_status TEXT, snd_queue_id BLOB, msg_encrypt_key BLOB, padded_msg_len INTEGER, msg_agent_version INTEGER,
   PRIMARY KEY (conn_id, internal_id)
 ) WITHOUT ROWID;
 CREATE TABLE "snd_queues" (
@@ -132,5 +132,6 @@ CREATE TABLE "snd_queues" (
 CREATE INDEX idx_inv_short_links_snd_id ON inv_short_links (snd_id);
 CREATE INDEX idx_rcv_messages_enc_hash ON rcv_messages (conn_id, encrypted_msg_hash);
 CREATE INDEX idx_snd_messages_pending ON snd_messages (conn_id, pending, internal_id);
-CREATE INDEX idx_snd_messages_rcpt ON snd_messages (conn_id, rcpt_internal_id);
+CREATE INDEX idx_snd_messages_rcpt ON snd_messages (conn_id, rcpt_internal_id)
+  WHERE rcpt_internal_id IS NOT NULL;
 CREATE INDEX idx_snd_messages_snd_id ON snd_messages (conn_id, internal_snd_id);

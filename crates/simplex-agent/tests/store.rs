@@ -49,7 +49,7 @@ fn exercise(store: &mut dyn Store) {
         snd_id: 1,
         kind: SndMsgKind::Message,
         hash: vec![1; 32],
-        body: b"body".to_vec(),
+        body: SndBody::Sealed(b"body".to_vec()),
         pending: true,
         receipt: None,
         queue: None,
@@ -155,7 +155,7 @@ fn exercise(store: &mut dyn Store) {
     // refused and the whole batch with them.
     let mut sent = orphan;
     sent.pending = false;
-    sent.body.clear();
+    sent.body = SndBody::none();
     let rcvd = RcvMsgRecord {
         conn_id: id.clone(),
         internal_id: 2,
@@ -218,7 +218,7 @@ fn exercise(store: &mut dyn Store) {
     // A receipt set on its own changes nothing else of the message, pending or sent.
     let mut later = receipted;
     (later.internal_id, later.snd_id, later.receipt) = (7, 7, None);
-    (later.pending, later.body) = (true, vec![9; 100]);
+    (later.pending, later.body) = (true, SndBody::Sealed(vec![9; 100]));
     store
         .apply(vec![Write::PutSndMsg(later.clone())])
         .expect("apply");
@@ -241,7 +241,7 @@ fn exercise(store: &mut dyn Store) {
     store
         .apply(vec![Write::SetSndMsgReceipt(id.clone(), 7, bad)])
         .expect("apply");
-    (later.pending, later.body, later.receipt) = (false, Vec::new(), Some(bad));
+    (later.pending, later.body, later.receipt) = (false, SndBody::none(), Some(bad));
     assert_eq!(store.snd_msg(&id, 7).expect("read"), Some(later));
     store
         .apply(vec![Write::DeleteSndMsg(id.clone(), 7)])

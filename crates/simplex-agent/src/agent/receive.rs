@@ -365,6 +365,8 @@ impl Inner {
         conn.last_rcv_ext_id = header.snd_msg_id;
         conn.last_rcv_hash = hash.clone();
         let internal_id = conn.last_internal_id;
+        // The queue's row is written only when it changes (a page less per message).
+        let rq_stored = rq.clone();
         state::message_received(&mut rq);
         let mut r = Received {
             writes: vec![
@@ -424,7 +426,9 @@ impl Inner {
         });
         writes.push(Write::PutRcvMsg(record));
         writes.push(Write::PutConn(conn));
-        writes.push(Write::PutRcvQueue(rq));
+        if rq != rq_stored {
+            writes.push(Write::PutRcvQueue(rq));
+        }
         self.db(move |s| s.apply(writes)).await?;
         if let Some((msg_id, u)) = unacked {
             self.keep_unacked(&conn_id, msg_id, u);

@@ -88,12 +88,12 @@ impl Inner {
                 snd_id: 0,
                 kind: c.kind,
                 hash: Vec::new(),
-                body: Vec::new(),
+                body: SndBody::none(),
                 pending: true,
                 receipt: None,
                 queue: None,
             });
-            m.body = c.body;
+            m.body = SndBody::Sealed(c.body);
             m.pending = true;
             m.queue = None;
             moved.insert(c.internal_id);
@@ -111,7 +111,7 @@ impl Inner {
             .filter(|m| !moved.contains(&m.internal_id))
         {
             m.pending = false;
-            m.body = Vec::new();
+            m.body = SndBody::none();
             writes.push(Write::PutSndMsg(m));
         }
         next.extra = false;

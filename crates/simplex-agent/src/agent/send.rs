@@ -3,6 +3,7 @@
 //! proxy: module `routing`), retrying temporary failures with back-off and waiting for the
 //! peer's `A_QCONT` after `ERR QUOTA`; `SENT`, `MERR`, `MWARN` report the outcome.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -195,11 +196,12 @@ impl Inner {
         let flags = MsgFlags {
             notification: !matches!(m.kind, SndMsgKind::Receipt),
         };
+        let body = smp_body(sq, &m.body).map_err(SendFail::Agent)?;
         let cmd = SndCommand::Send {
             key,
             snd_id: &sq.snd_id,
             flags,
-            body: &m.body,
+            body: &body,
         };
         self.send_or_proxy(&sq.server, &sq.conn_id, cmd).await?;
         Ok(())
@@ -263,7 +265,7 @@ impl Inner {
         let conn_id = m.conn_id.clone();
         let mut failed = m.clone();
         failed.pending = false;
-        failed.body = Vec::new();
+        failed.body = SndBody::none();
         self.db(move |s| s.apply(vec![Write::PutSndMsg(failed)]))
             .await?;
         match m.kind {
@@ -276,8 +278,45 @@ impl Inner {
     }
 }
 
-/// Encrypts an agent message with the connection's ratchet and stores it as pending with
-/// the ratchet's new state (and copies for redundant queues), in the store's thread.
+/// The agent envelope of a prepared message: its ratchet ciphertext, made from the stored
+/// key (the same bytes on every call).
+pub(super) fn envelope(p: &PreparedBody) -> Result<AgentMsgEnvelope, AgentError> {
+    let enc = p.key.encrypt(p.padded_len, &p.plain).map_err(|e| match e {
+        RatchetError::MessageTooLarge => AgentError::Large,
+        e => crypto_err(e),
+    })?;
+    Ok(AgentMsgEnvelope::Message {
+        agent_version: Version(p.agent_version),
+        enc_agent_message: enc,
+    })
+}
+
+/// The SMP body of a pending message for `sq` as a message stored before
+/// [`SndBody::Prepared`] existed held it (for the upgrade test, which makes such rows).
+#[doc(hidden)]
+pub fn sealed_body(sq: &SndQueueRecord, body: &SndBody) -> Result<Vec<u8>, AgentError> {
+    smp_body(sq, body).map(Cow::into_owned)
+}
+
+/// The SMP body of a pending message for the queue it goes to.
+fn smp_body<'a>(sq: &SndQueueRecord, body: &'a SndBody) -> Result<Cow<'a, [u8]>, AgentError> {
+    match body {
+        SndBody::Sealed(b) => Ok(Cow::Borrowed(b)),
+        SndBody::Prepared(p) => seal(
+            &sq.e2e_dh_secret,
+            sq.client_version,
+            None,
+            PrivHeader::Empty,
+            &envelope(p)?,
+        )
+        .map(Cow::Owned),
+    }
+}
+
+/// Prepares an agent message with the connection's ratchet (the ratchet's step taken, the
+/// message's key and encrypted header kept: [`SndBody::Prepared`]) and stores it as pending
+/// with the ratchet's new state (and sealed copies for redundant queues), in the store's
+/// thread.
 /// Returns its internal ID and the redundant queues to wake.
 fn encrypt_and_store(
     s: &mut dyn Store,
@@ -292,7 +331,7 @@ fn encrypt_and_store(
         s.ratchet(conn_id)?,
     );
     let mut conn = conn.ok_or(AgentError::NoConnection)?;
-    let (Some((sq, queue)), Some(ratchet)) = (send_target(sqs), ratchet) else {
+    let (Some((_, queue)), Some(ratchet)) = (send_target(sqs), ratchet) else {
         return Err(AgentError::Prohibited("connection cannot send yet"));
     };
     if !ratchet.can_send() {
@@ -316,33 +355,34 @@ fn encrypt_and_store(
     let hash = sha256(&plain).to_vec();
     let pq = PqSupport(conn.pq_support);
     let padded = e2e_enc_agent_msg_length(Version(conn.agent_version), pq);
-    let (enc, ratchet) = ratchet
-        .encrypt(None, CURRENT_E2E_VERSION, padded, &plain)
-        .map_err(|e| match e {
-            RatchetError::MessageTooLarge => AgentError::Large,
-            e => crypto_err(e),
-        })?;
-    let env = AgentMsgEnvelope::Message {
-        agent_version: Version(conn.agent_version),
-        enc_agent_message: enc,
+    if !simplex_ratchet::can_pad(plain.len(), padded) {
+        return Err(AgentError::Large);
+    }
+    // The ratchet advances now, in this transaction; the message is encrypted with the
+    // key it gave at each delivery attempt (the same ciphertext every time).
+    let (key, ratchet) = ratchet
+        .encrypt_header(None, CURRENT_E2E_VERSION)
+        .map_err(crypto_err)?;
+    let prepared = PreparedBody {
+        plain,
+        key,
+        padded_len: padded,
+        agent_version: conn.agent_version,
     };
-    let body = seal(
-        &sq.e2e_dh_secret,
-        sq.client_version,
-        None,
-        PrivHeader::Empty,
-        &env,
-    )?;
     conn.last_snd_hash = hash.clone();
     let internal_id = conn.last_internal_id;
-    let copies = Inner::copies(conn_id, internal_id, kind, &env, &extra)?;
+    // Copies for redundant queues are sealed now (only when the connection has them).
+    let copies = match extra.is_empty() {
+        true => Vec::new(),
+        false => Inner::copies(conn_id, internal_id, kind, &envelope(&prepared)?, &extra)?,
+    };
     let rec = SndMsgRecord {
         conn_id: conn_id.to_vec(),
         internal_id,
         snd_id: conn.last_snd_id,
         kind,
         hash,
-        body,
+        body: SndBody::Prepared(prepared),
         pending: true,
         receipt: None,
         queue,

@@ -261,7 +261,7 @@ fn ratchet_key_msg(
         snd_id: conn.last_snd_id,
         kind: SndMsgKind::RatchetKey,
         hash,
-        body,
+        body: SndBody::Sealed(body),
         pending: true,
         receipt: None,
         queue: queue.clone(),

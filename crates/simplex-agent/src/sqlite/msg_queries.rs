@@ -10,7 +10,7 @@
 /// The columns of a sent message, in the order `snd_msg_row` reads them.
 macro_rules! snd_msg_cols {
     () => {
-        "conn_id, internal_id, internal_snd_id, msg_type, internal_hash, msg_body, pending, rcpt_internal_id, rcpt_status, snd_queue_id"
+        "conn_id, internal_id, internal_snd_id, msg_type, internal_hash, msg_body, pending, rcpt_internal_id, rcpt_status, snd_queue_id, msg_encrypt_key, padded_msg_len, msg_agent_version"
     };
 }
 
@@ -20,6 +20,20 @@ macro_rules! rcv_msg_cols {
         "conn_id, internal_id, external_snd_id, internal_hash, encrypted_msg_hash, broker_id, msg_body, integrity, user_ack, msg_type, rcv_queue_id"
     };
 }
+
+/// A pending message stored as its agent message and the ratchet's key for it
+/// (`SndBody::Prepared`: `msg_encrypt_key` set, `msg_body` the agent message) instead of
+/// the sealed 16 KB block; rows stored before keep `msg_encrypt_key` NULL and are sent as
+/// they are. The receipts' index keeps only messages with a receipt (a page less written
+/// per message sent; `SND_MSGS_BY_RECEIPT` asks for a receipt's ID, so it still applies).
+pub(super) const SND_MSG_PREPARED: &str = "
+ALTER TABLE snd_messages ADD COLUMN msg_encrypt_key BLOB;
+ALTER TABLE snd_messages ADD COLUMN padded_msg_len INTEGER;
+ALTER TABLE snd_messages ADD COLUMN msg_agent_version INTEGER;
+DROP INDEX idx_snd_messages_rcpt;
+CREATE INDEX idx_snd_messages_rcpt ON snd_messages (conn_id, rcpt_internal_id)
+  WHERE rcpt_internal_id IS NOT NULL;
+";
 
 pub(super) const SND_MSG_COLS: &str = snd_msg_cols!();
 pub(super) const RCV_MSG_COLS: &str = rcv_msg_cols!();
