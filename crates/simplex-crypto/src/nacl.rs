@@ -234,6 +234,48 @@ impl CbKey {
         })
     }
 
+    /// Boxes `plain` into `out` (tag ‖ ciphertext; `out` must be exactly 16 bytes longer than
+    /// `plain`), leaving `plain` as it was. The same bytes as [`CbKey::seal_in_place`], with
+    /// no copy: libsodium reads one buffer and writes the other. A caller that has the
+    /// plaintext in one buffer and wants the box in another (a transport block) uses this.
+    pub fn seal_to(
+        &self,
+        nonce: &CbNonce,
+        plain: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), CryptoError> {
+        if out.len() != plain.len() + TAG_LEN {
+            return Err(CryptoError::InvalidKeyLength {
+                what: "box output",
+                expected: plain.len() + TAG_LEN,
+                got: out.len(),
+            });
+        }
+        if sodoken::secretbox::xsalsa_easy(out, &nonce.0, plain, &self.0).is_err() {
+            // libsodium only fails on sizes, checked above; the pure Rust implementation
+            // gives the same bytes.
+            let (tag, body) = out.split_at_mut(TAG_LEN);
+            body.copy_from_slice(plain);
+            tag.copy_from_slice(&self.seal_in_place_rust(nonce, body));
+        }
+        Ok(())
+    }
+
+    /// Opens `sealed` (tag ‖ ciphertext) into `out` (exactly 16 bytes shorter), leaving
+    /// `sealed` as it was; no copy. On a wrong tag nothing is written to `out`.
+    pub fn open_to(
+        &self,
+        nonce: &CbNonce,
+        sealed: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), CryptoError> {
+        if sealed.len() < TAG_LEN || out.len() != sealed.len() - TAG_LEN {
+            return Err(CryptoError::DecryptFailed);
+        }
+        sodoken::secretbox::xsalsa_open_easy(out, sealed, &nonce.0, &self.0)
+            .map_err(|_| CryptoError::DecryptFailed)
+    }
+
     /// Appends the box of `msg` padded to `padded_len` (tag ‖ ciphertext, `padded_len + 16`
     /// bytes) to `out`. This is the hot path of message delivery: no allocation beyond `out`.
     pub fn encrypt_into(
@@ -885,6 +927,33 @@ mod tests {
             prop_assert_eq!(&fast, &slow);
             key.open_in_place(&nonce, &mut fast, &tag).expect("opens");
             prop_assert_eq!(fast, msg);
+        }
+
+        #[test]
+        fn boxing_into_another_buffer_equals_boxing_in_place(
+            len in prop_oneof![0usize..100, 16_000usize..16_400],
+            fill in any::<u8>(),
+            key in any::<[u8; 32]>(),
+            nonce in any::<[u8; 24]>()) {
+            let key = CbKey(key);
+            let nonce = CbNonce(nonce);
+            let msg: Vec<u8> = (0..len).map(|i: usize| fill.wrapping_add(i.to_le_bytes()[0])).collect();
+            let mut in_place = msg.clone();
+            let tag = key.seal_in_place(&nonce, &mut in_place);
+            let mut sealed = vec![0u8; len + TAG_LEN];
+            key.seal_to(&nonce, &msg, &mut sealed).expect("sizes match");
+            prop_assert_eq!(&sealed[..TAG_LEN], &tag[..]);
+            prop_assert_eq!(&sealed[TAG_LEN..], &in_place[..]);
+            // Wrong sizes are refused, not truncated.
+            prop_assert!(key.seal_to(&nonce, &msg, &mut vec![0u8; len + TAG_LEN + 1]).is_err());
+            let mut opened = vec![0u8; len];
+            let mut bad = sealed.clone();
+            bad[usize::from(fill) % TAG_LEN] ^= 1;
+            prop_assert_eq!(key.open_to(&nonce, &bad, &mut opened), Err(CryptoError::DecryptFailed));
+            prop_assert!(opened.iter().all(|&b| b == 0));
+            key.open_to(&nonce, &sealed, &mut opened).expect("opens");
+            prop_assert_eq!(&opened, &msg);
+            prop_assert!(key.open_to(&nonce, &sealed[..len.min(TAG_LEN - 1)], &mut []).is_err());
         }
 
         #[test]

@@ -11,7 +11,8 @@
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::{read_error, TransportError};
-use crate::sbchain::{open_block, seal_block, SbChainKey, ENCRYPTED_PADDED_SIZE, TAG_SIZE};
+use crate::pool;
+use crate::sbchain::{open_block_to, seal_block_to, SbChainKey, ENCRYPTED_PADDED_SIZE};
 
 /// The size of every SMP transport block.
 pub const BLOCK_SIZE: usize = 16_384;
@@ -22,10 +23,12 @@ pub const MAX_BLOCK_CONTENT: usize = BLOCK_SIZE - 2;
 /// The largest content of one encrypted block (its padded plaintext minus the length).
 pub const MAX_ENCRYPTED_BLOCK_CONTENT: usize = ENCRYPTED_PADDED_SIZE - 2;
 
-/// Reads whole blocks from a stream. The block buffer is allocated when a block starts to
-/// arrive and freed when the next read starts, so an idle connection holds none.
+/// Reads whole blocks from a stream. The block buffer is taken from the thread's pool when a
+/// block starts to arrive and given back when the next read starts, so an idle connection
+/// holds none.
 pub struct BlockReader<R> {
     inner: R,
+    /// The last block read (its plaintext, in an encrypted session).
     buf: Option<Vec<u8>>,
     /// The receiving chain of an encrypted session.
     chain: Option<SbChainKey>,
@@ -64,36 +67,39 @@ impl<R: AsyncRead + Unpin> BlockReader<R> {
     /// [`TransportError::Closed`]; an encrypted block that does not authenticate is
     /// [`TransportError::BlockDecrypt`], after which the connection must be closed.
     pub async fn read_raw(&mut self) -> Result<&[u8], TransportError> {
-        // Wait for the first byte without a buffer, then read the rest into a fresh one
-        // (read into its spare capacity: nothing is zeroed first).
-        self.buf = None;
+        // Give the last block's buffer back and wait for the first byte without one.
+        if let Some(old) = self.buf.take() {
+            pool::give(old);
+        }
         let mut first = [0u8; 1];
         self.inner
             .read_exact(&mut first)
             .await
             .map_err(read_error)?;
-        let mut buf = Vec::with_capacity(BLOCK_SIZE);
-        buf.push(first[0]);
-        while buf.len() < BLOCK_SIZE {
-            // `take`: never past this block, whatever spare capacity the vector has.
-            let rest = (BLOCK_SIZE - buf.len()) as u64;
-            let n = (&mut self.inner)
-                .take(rest)
-                .read_buf(&mut buf)
-                .await
-                .map_err(read_error)?;
+        let mut raw = pool::take();
+        let mut filled = 0;
+        if let Some(b) = raw.first_mut() {
+            *b = first[0];
+            filled = 1;
+        }
+        while filled < BLOCK_SIZE {
+            let rest = raw.get_mut(filled..BLOCK_SIZE).unwrap_or_default();
+            let n = self.inner.read(rest).await.map_err(read_error)?;
             if n == 0 {
                 return Err(TransportError::Closed);
             }
+            filled += n;
         }
-        let block = self.buf.insert(buf);
-        match &mut self.chain {
-            None => Ok(block.as_slice()),
-            Some(chain) => {
-                open_block(chain, block).map_err(|()| TransportError::BlockDecrypt)?;
-                Ok(block.get(TAG_SIZE..).unwrap_or_default())
-            }
-        }
+        let Some(chain) = &mut self.chain else {
+            return Ok(self.buf.insert(raw).as_slice());
+        };
+        // Decrypt into a second buffer: no copy of the block first.
+        let mut plain = pool::take();
+        plain.truncate(ENCRYPTED_PADDED_SIZE);
+        let opened = open_block_to(chain, &raw, &mut plain);
+        pool::give(raw);
+        opened.map_err(|()| TransportError::BlockDecrypt)?;
+        Ok(self.buf.insert(plain).as_slice())
     }
 
     /// Reads one block and returns its content, without the length and the padding.
@@ -113,11 +119,10 @@ impl<R: AsyncRead + Unpin> BlockReader<R> {
     }
 }
 
-/// Writes whole blocks to a stream. The buffer for blocks built here is allocated per block
-/// and freed once it is written, so an idle connection holds none.
+/// Writes whole blocks to a stream. The buffers of a block built here are taken from the
+/// thread's pool and given back once it is written, so an idle connection holds none.
 pub struct BlockWriter<W> {
     inner: W,
-    buf: Vec<u8>,
     /// The sending chain of an encrypted session.
     chain: Option<SbChainKey>,
 }
@@ -131,11 +136,7 @@ impl<W> std::fmt::Debug for BlockWriter<W> {
 impl<W: AsyncWrite + Unpin> BlockWriter<W> {
     /// A writer over `inner`.
     pub fn new(inner: W) -> Self {
-        BlockWriter {
-            inner,
-            buf: Vec::new(),
-            chain: None,
-        }
+        BlockWriter { inner, chain: None }
     }
 
     /// Encrypts every block from now on with this sending chain (v11 block encryption).
@@ -157,12 +158,12 @@ impl<W: AsyncWrite + Unpin> BlockWriter<W> {
         }
     }
 
-    /// The offset of the padded plaintext in the buffer: room for the tag when encrypting.
-    fn head(&self) -> usize {
+    /// The padded size of a block's plaintext: the whole block, or the part the tag leaves.
+    fn padded_size(&self) -> usize {
         if self.chain.is_some() {
-            TAG_SIZE
+            ENCRYPTED_PADDED_SIZE
         } else {
-            0
+            BLOCK_SIZE
         }
     }
 
@@ -190,12 +191,8 @@ impl<W: AsyncWrite + Unpin> BlockWriter<W> {
         if len > MAX_ENCRYPTED_BLOCK_CONTENT {
             return Err(TransportError::LargeMsg);
         }
-        self.buf.clear();
-        self.buf.reserve(BLOCK_SIZE);
-        self.buf.extend_from_slice(&[0; TAG_SIZE]);
-        self.buf
-            .extend_from_slice(block.get(..ENCRYPTED_PADDED_SIZE).unwrap_or_default());
-        self.write_buf().await
+        self.write_plain(block.get(..ENCRYPTED_PADDED_SIZE).unwrap_or_default())
+            .await
     }
 
     /// Builds a block in place: `fill` appends the content to the (cleared) buffer, which is
@@ -205,31 +202,39 @@ impl<W: AsyncWrite + Unpin> BlockWriter<W> {
     where
         F: FnOnce(&mut Vec<u8>),
     {
-        let head = self.head();
         let max = self.max_content();
-        self.buf.clear();
-        self.buf.reserve(BLOCK_SIZE);
-        self.buf.resize(head + 2, 0);
-        fill(&mut self.buf);
-        let len = self.buf.len() - head - 2;
+        let padded = self.padded_size();
+        let mut buf = pool::take();
+        buf.clear();
+        buf.extend_from_slice(&[0; 2]);
+        fill(&mut buf);
+        let len = buf.len() - 2;
         if len > max {
-            self.buf = Vec::new();
             return Err(TransportError::LargeMsg);
         }
         let len16 = u16::try_from(len).map_err(|_| TransportError::LargeMsg)?;
-        self.buf[head..head + 2].copy_from_slice(&len16.to_be_bytes());
-        self.buf.resize(BLOCK_SIZE, simplex_encoding::pad::PAD_BYTE);
-        self.write_buf().await
+        if let Some(l) = buf.get_mut(..2) {
+            l.copy_from_slice(&len16.to_be_bytes());
+        }
+        buf.resize(padded, simplex_encoding::pad::PAD_BYTE);
+        let written = self.write_plain(&buf).await;
+        pool::give(buf);
+        written
     }
 
-    /// Encrypts (in an encrypted session) the built block, writes and flushes it, then frees
-    /// the buffer.
-    async fn write_buf(&mut self) -> Result<(), TransportError> {
-        let mut buf = std::mem::take(&mut self.buf);
-        if let Some(chain) = &mut self.chain {
-            seal_block(chain, &mut buf);
-        }
-        self.inner.write_all(&buf).await?;
+    /// Writes and flushes a padded plaintext block: as it is, or sealed into a second buffer
+    /// in an encrypted session.
+    async fn write_plain(&mut self, plain: &[u8]) -> Result<(), TransportError> {
+        let Some(chain) = &mut self.chain else {
+            self.inner.write_all(plain).await?;
+            self.inner.flush().await?;
+            return Ok(());
+        };
+        let mut sealed = pool::take();
+        seal_block_to(chain, plain, &mut sealed).map_err(|()| TransportError::LargeMsg)?;
+        let written = self.inner.write_all(&sealed).await;
+        pool::give(sealed);
+        written?;
         self.inner.flush().await?;
         Ok(())
     }

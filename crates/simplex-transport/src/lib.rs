@@ -16,6 +16,7 @@ pub mod credentials;
 pub mod error;
 pub mod handshake;
 pub mod http2;
+mod pool;
 pub mod sbchain;
 pub mod socks;
 pub mod tls;

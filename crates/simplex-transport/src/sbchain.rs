@@ -71,8 +71,9 @@ impl SbChainKey {
     }
 }
 
-/// Seals a padded plaintext block in place: `buf` holds 16 bytes of room for the tag and then
+/// Seals a padded plaintext block in place (the tests' reference for [`seal_block_to`]): `buf` holds 16 bytes of room for the tag and then
 /// exactly [`ENCRYPTED_PADDED_SIZE`] bytes; afterwards it is the 16,384-byte encrypted block.
+#[cfg(test)]
 pub(crate) fn seal_block(chain: &mut SbChainKey, buf: &mut [u8]) {
     let (key, nonce) = chain.step();
     let (tag, body) = buf.split_at_mut(TAG_SIZE);
@@ -80,14 +81,41 @@ pub(crate) fn seal_block(chain: &mut SbChainKey, buf: &mut [u8]) {
     tag.copy_from_slice(&t);
 }
 
-/// Opens an encrypted 16,384-byte block in place; on success `buf[TAG_SIZE..]` is the padded
+/// Opens an encrypted 16,384-byte block in place (the tests' reference for [`open_block_to`]); on success `buf[TAG_SIZE..]` is the padded
 /// plaintext. A block that does not authenticate is an error (the chain still advances, as
 /// the reference's does).
+#[cfg(test)]
 pub(crate) fn open_block(chain: &mut SbChainKey, buf: &mut [u8]) -> Result<(), ()> {
     let (key, nonce) = chain.step();
     let (tag, body) = buf.split_first_chunk_mut::<TAG_SIZE>().ok_or(())?;
     CbKey::from_sb_key(&key)
         .open_in_place(&nonce, body, tag)
+        .map_err(|_| ())
+}
+
+/// Seals a padded plaintext block (exactly [`ENCRYPTED_PADDED_SIZE`] bytes) into `out`
+/// (exactly [`BLOCK_SIZE`] bytes: tag ‖ ciphertext), without copying it first.
+pub(crate) fn seal_block_to(
+    chain: &mut SbChainKey,
+    plain: &[u8],
+    out: &mut [u8],
+) -> Result<(), ()> {
+    let (key, nonce) = chain.step();
+    CbKey::from_sb_key(&key)
+        .seal_to(&nonce, plain, out)
+        .map_err(|_| ())
+}
+
+/// Opens an encrypted 16,384-byte block into `out` (its [`ENCRYPTED_PADDED_SIZE`]-byte padded
+/// plaintext). A block that does not authenticate is an error; the chain advances either way.
+pub(crate) fn open_block_to(
+    chain: &mut SbChainKey,
+    sealed: &[u8],
+    out: &mut [u8],
+) -> Result<(), ()> {
+    let (key, nonce) = chain.step();
+    CbKey::from_sb_key(&key)
+        .open_to(&nonce, sealed, out)
         .map_err(|_| ())
 }
 
@@ -110,5 +138,38 @@ mod tests {
         assert_eq!(&copy[TAG_SIZE..], &plain[..]);
         // The next key of the chain does not open it again.
         assert!(open_block(&mut b, &mut buf.clone()).is_err());
+    }
+
+    #[test]
+    fn sealing_into_another_buffer_gives_the_in_place_block() {
+        let secret = DhSecretX25519::from_bytes([3; 32]);
+        // Four copies of one direction's chain: two seal, two open.
+        let (mut a, _) = SbChainKey::init(b"session", &secret);
+        let (mut b, _) = SbChainKey::init(b"session", &secret);
+        let (mut a2, _) = SbChainKey::init(b"session", &secret);
+        let (mut b2, _) = SbChainKey::init(b"session", &secret);
+        let mut in_place = vec![b'#'; BLOCK_SIZE];
+        in_place[TAG_SIZE..TAG_SIZE + 7].copy_from_slice(b"\x00\x05hello");
+        let plain = in_place[TAG_SIZE..].to_vec();
+        let mut sealed = vec![0u8; BLOCK_SIZE];
+        for _ in 0..2 {
+            let mut block = in_place.clone();
+            seal_block(&mut a, &mut block);
+            seal_block_to(&mut b, &plain, &mut sealed).expect("sizes");
+            assert_eq!(block, sealed);
+            let mut opened = vec![0u8; ENCRYPTED_PADDED_SIZE];
+            open_block_to(&mut a2, &sealed, &mut opened).expect("opens");
+            assert_eq!(opened, plain);
+            open_block(&mut b2, &mut block).expect("opens");
+            assert_eq!(&block[TAG_SIZE..], &plain[..]);
+        }
+        // A tampered block does not open, and leaves the output untouched.
+        let (mut c, _) = SbChainKey::init(b"session", &secret);
+        let (mut c2, _) = SbChainKey::init(b"session", &secret);
+        seal_block_to(&mut c, &plain, &mut sealed).expect("sizes");
+        sealed[20] ^= 1;
+        let mut opened = vec![0u8; ENCRYPTED_PADDED_SIZE];
+        assert!(open_block_to(&mut c2, &sealed, &mut opened).is_err());
+        assert!(opened.iter().all(|&x| x == 0));
     }
 }
