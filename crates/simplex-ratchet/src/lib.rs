@@ -25,7 +25,10 @@ pub mod x3dh;
 
 pub use dh::{DhAlgorithm, X25519, X448};
 pub use error::RatchetError;
-pub use kem::{KemCiphertext, KemKeyPair, KemPublicKey, KemSecretKey, KemSharedKey};
+pub use kem::{
+    InlineKemKeys, KemCiphertext, KemKeyPair, KemKeySource, KemPublicKey, KemSecretKey,
+    KemSharedKey,
+};
 pub use keys::{HeaderKey, Key32, MessageKey};
 pub use ratchet::{
     can_pad, decode_skipped_keys, encode_skipped_keys, full_header_len, full_message_len,

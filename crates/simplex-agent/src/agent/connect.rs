@@ -724,7 +724,12 @@ impl Inner {
         };
         let ratchet = Ratchet::<X448>::init_rcv(versions, x.key2, init, kp, pq);
         let d = ratchet
-            .decrypt(&Default::default(), &c.enc_conn_info, &mut OsRng)
+            .decrypt_with_kem_keys(
+                &Default::default(),
+                &c.enc_conn_info,
+                &mut OsRng,
+                &self.kem_keys,
+            )
             .map_err(crypto_err)?;
         let AgentMessage::ConnInfoReply {
             smp_queues,
@@ -790,7 +795,7 @@ impl Inner {
             .await?;
         let ratchet = ratchet.ok_or(AgentError::Message("no ratchet"))?;
         let d = ratchet
-            .decrypt(&skipped, &c.enc_conn_info, &mut OsRng)
+            .decrypt_with_kem_keys(&skipped, &c.enc_conn_info, &mut OsRng, &self.kem_keys)
             .map_err(crypto_err)?;
         let AgentMessage::ConnInfo(conn_info) =
             decode_all(&d.plaintext).map_err(|_| AgentError::Message("conn info"))?
