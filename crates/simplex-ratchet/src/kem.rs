@@ -15,6 +15,7 @@ use std::fmt;
 
 mod encap;
 mod keygen;
+mod r3;
 
 use rand_core::{CryptoRng, RngCore};
 use simplex_encoding::{Decode, DecodeError, Encode, Large, Reader};
