@@ -40,7 +40,8 @@ pub use version::{
     CURRENT_E2E_VERSION, KDF_X3DH_E2E_VERSION, PQ_RATCHET_E2E_VERSION, SUPPORTED_E2E_VERSIONS,
 };
 pub use x3dh::{
-    generate_rcv_e2e_params, generate_snd_e2e_params, pq_x3dh_rcv, pq_x3dh_snd, reply_kem,
-    E2ERatchetParams, E2ERatchetParamsUri, KemAccepted, PrivRKemParams, RKemParams,
-    RatchetInitParams, UseKem, X3dhPrivateKeys,
+    generate_rcv_e2e_params, generate_rcv_e2e_params_with, generate_snd_e2e_params,
+    generate_snd_e2e_params_with, pq_x3dh_rcv, pq_x3dh_snd, reply_kem, E2ERatchetParams,
+    E2ERatchetParamsUri, KemAccepted, PrivRKemParams, RKemParams, RatchetInitParams, UseKem,
+    X3dhPrivateKeys,
 };
