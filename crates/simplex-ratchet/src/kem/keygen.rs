@@ -188,31 +188,32 @@ fn rq_recip3(s: &[i8; P]) -> Zeroizing<[i16; P]> {
         g[0] = freeze_q(i32::from(g[0])) as i16;
         let (swap, d) = divstep(delta, g[0]);
         delta = d;
-        for (fi, gi) in f.iter_mut().zip(g.iter_mut()) {
-            let t = swap & (*fi ^ *gi);
-            *fi ^= t;
-            *gi ^= t;
-        }
-        for (vi, ri) in v[..n].iter_mut().zip(r[..n].iter_mut()) {
-            let t = swap & (*vi ^ *ri);
-            *vi ^= t;
-            *ri ^= t;
-        }
-        let (f0, g0) = (f[0], g[0]);
+        // The constant coefficients after the swap, then the swap and the update in one pass.
+        let t0 = swap & (f[0] ^ g[0]);
+        let (f0, g0) = (f[0] ^ t0, g[0] ^ t0);
         let (f0q, g0q) = (f0.wrapping_mul(QINV), g0.wrapping_mul(QINV));
         f0s.fill(f0);
         g0s.fill(g0);
         // g ← (f₀·g − g₀·f)·2⁻¹⁶, r ← (f₀·r − g₀·v)·2⁻¹⁶: each term in (−q, q).
-        for (((gi, fi), a), b) in g.iter_mut().zip(f.iter()).zip(f0s.iter()).zip(g0s.iter()) {
-            *gi = mont(*a, f0q, *gi).wrapping_sub(mont(*b, g0q, *fi));
-        }
-        for (((ri, vi), a), b) in r[..n]
+        for (((gi, fi), a), b) in g
             .iter_mut()
-            .zip(v[..n].iter())
+            .zip(f.iter_mut())
             .zip(f0s.iter())
             .zip(g0s.iter())
         {
-            *ri = mont(*a, f0q, *ri).wrapping_sub(mont(*b, g0q, *vi));
+            let t = swap & (*fi ^ *gi);
+            *fi ^= t;
+            *gi = mont(*a, f0q, *gi ^ t).wrapping_sub(mont(*b, g0q, *fi));
+        }
+        for (((ri, vi), a), b) in r[..n]
+            .iter_mut()
+            .zip(v[..n].iter_mut())
+            .zip(f0s.iter())
+            .zip(g0s.iter())
+        {
+            let t = swap & (*vi ^ *ri);
+            *vi ^= t;
+            *ri = mont(*a, f0q, *ri ^ t).wrapping_sub(mont(*b, g0q, *vi));
         }
         g.copy_within(1..P + 1, 0);
         g[P] = 0;
