@@ -29,6 +29,7 @@ use smp_proto::SmpServer;
 use tokio::sync::{mpsc, Notify};
 
 mod connect;
+mod kem_supply;
 mod links;
 mod noise;
 pub use links::{CreatedLinks, ShortLinkData};
@@ -86,6 +87,8 @@ struct Inner {
     lock: tokio::sync::Mutex<()>,
     state: Mutex<State>,
     routing: Mutex<routing::Routing>,
+    /// sntrup761 key pairs made ahead of time for PQ ratchet steps (module `kem_supply`).
+    kem_keys: kem_supply::KemSupply,
     /// When this agent started (nanoseconds since the epoch): part of per-connection SOCKS
     /// usernames, so a new run uses new Tor circuits.
     started_at: u128,
@@ -144,6 +147,7 @@ impl Agent {
             lock: tokio::sync::Mutex::new(()),
             state: Mutex::new(State::default()),
             routing: Mutex::new(routing::Routing::default()),
+            kem_keys: kem_supply::KemSupply::new(),
             started_at: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos()),

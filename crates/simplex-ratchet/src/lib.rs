@@ -25,7 +25,10 @@ pub mod x3dh;
 
 pub use dh::{DhAlgorithm, X25519, X448};
 pub use error::RatchetError;
-pub use kem::{KemCiphertext, KemKeyPair, KemPublicKey, KemSecretKey, KemSharedKey};
+pub use kem::{
+    InlineKemKeys, KemCiphertext, KemKeyPair, KemKeySource, KemPublicKey, KemSecretKey,
+    KemSharedKey,
+};
 pub use keys::{HeaderKey, Key32, MessageKey};
 pub use ratchet::{
     can_pad, decode_skipped_keys, encode_skipped_keys, full_header_len, full_message_len,
@@ -37,7 +40,8 @@ pub use version::{
     CURRENT_E2E_VERSION, KDF_X3DH_E2E_VERSION, PQ_RATCHET_E2E_VERSION, SUPPORTED_E2E_VERSIONS,
 };
 pub use x3dh::{
-    generate_rcv_e2e_params, generate_snd_e2e_params, pq_x3dh_rcv, pq_x3dh_snd, reply_kem,
-    E2ERatchetParams, E2ERatchetParamsUri, KemAccepted, PrivRKemParams, RKemParams,
-    RatchetInitParams, UseKem, X3dhPrivateKeys,
+    generate_rcv_e2e_params, generate_rcv_e2e_params_with, generate_snd_e2e_params,
+    generate_snd_e2e_params_with, pq_x3dh_rcv, pq_x3dh_snd, reply_kem, E2ERatchetParams,
+    E2ERatchetParamsUri, KemAccepted, PrivRKemParams, RKemParams, RatchetInitParams, UseKem,
+    X3dhPrivateKeys,
 };

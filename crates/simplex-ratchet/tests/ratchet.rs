@@ -539,3 +539,57 @@ fn pq_off_later_messages_of_a_new_chain_need_an_earlier_one() {
     );
     assert_eq!(bob.recv(&second).expect("second"), b"second, without");
 }
+
+/// Hands out the key pairs it holds, last first, each once (moved out).
+struct GivenKemKeys(std::cell::RefCell<Vec<KemKeyPair>>);
+
+impl KemKeySource for GivenKemKeys {
+    fn take_kem_key_pair(&self) -> Option<KemKeyPair> {
+        self.0.borrow_mut().pop()
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Receives with key pairs from `keys` for the ratchet step.
+fn recv_with(p: &mut Party<X448>, msg: &[u8], keys: &GivenKemKeys) -> Vec<u8> {
+    let d =
+        p.rc.decrypt_with_kem_keys(&p.skipped, msg, &mut p.rng, keys)
+            .expect("decrypts");
+    d.diff.apply(&mut p.skipped);
+    p.rc = d.ratchet;
+    d.plaintext
+}
+
+#[test]
+fn ratchet_steps_take_supplied_kem_key_pairs_each_once() {
+    use rand::SeedableRng;
+    let (mut alice, mut bob) = init_pair::<X448>(Mode::Accepted, 7);
+    let mut g = rand::rngs::StdRng::seed_from_u64(99);
+    let (k1, k2) = (KemKeyPair::generate(&mut g), KemKeyPair::generate(&mut g));
+    let keys = GivenKemKeys(std::cell::RefCell::new(vec![k2.clone(), k1.clone()]));
+    // Alice's first step takes k1: her stored state holds its key pair.
+    let m = bob.send(None, b"one");
+    assert_eq!(recv_with(&mut alice, &m, &keys), b"one");
+    assert!(contains(&alice.rc.to_bytes(), k1.secret.as_bytes()));
+    // Bob encapsulates to k1's public key; alice decapsulates with k1's secret key.
+    exchange(&mut alice, &mut bob, None, "two");
+    let m = bob.send(None, b"three");
+    assert_eq!(recv_with(&mut alice, &m, &keys), b"three");
+    assert!(alice.rc.rcv_pq().0 && alice.rc.snd_pq().0);
+    // The second step took k2, not k1 again.
+    let state = alice.rc.to_bytes();
+    assert!(contains(&state, k2.public.as_bytes()));
+    assert!(!contains(&state, k1.public.as_bytes()));
+    assert!(keys.0.borrow().is_empty());
+    // With the supply empty, the step generates its own key pair.
+    exchange(&mut alice, &mut bob, None, "four");
+    let m = bob.send(None, b"five");
+    assert_eq!(recv_with(&mut alice, &m, &keys), b"five");
+    let state = alice.rc.to_bytes();
+    assert!(!contains(&state, k1.public.as_bytes()) && !contains(&state, k2.public.as_bytes()));
+    exchange(&mut alice, &mut bob, None, "six");
+    exchange(&mut bob, &mut alice, None, "seven");
+}

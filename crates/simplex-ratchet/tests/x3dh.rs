@@ -342,3 +342,30 @@ fn skipped_diff_apply() {
     assert_eq!(b[0], 32);
     assert_eq!(decode_all::<MessageKey>(&b).expect("mk"), mk);
 }
+
+/// Hands out one given key pair, once.
+struct OneKemKey(std::cell::RefCell<Option<KemKeyPair>>);
+
+impl KemKeySource for OneKemKey {
+    fn take_kem_key_pair(&self) -> Option<KemKeyPair> {
+        self.0.borrow_mut().take()
+    }
+}
+
+#[test]
+fn e2e_params_take_a_supplied_kem_key_pair_once() {
+    let mut g = StdRng::seed_from_u64(11);
+    let given = KemKeyPair::generate(&mut g);
+    let keys = OneKemKey(std::cell::RefCell::new(Some(given.clone())));
+    let v = CURRENT_E2E_VERSION;
+    let (_, kp, params) = generate_rcv_e2e_params_with::<X448>(&mut g, &keys, v, PqSupport::ON);
+    assert_eq!(kp.as_ref(), Some(&given));
+    assert!(matches!(&params.kem, Some(RKemParams::Proposed(k)) if *k == given.public));
+    // The joining side, accepting: the supply is empty now, so its key pair is a new one.
+    let use_kem = reply_kem(v, params.kem.as_ref(), PqSupport::ON);
+    let (_, priv_kem, _) = generate_snd_e2e_params_with::<X448>(&mut g, &keys, v, use_kem.as_ref());
+    match priv_kem {
+        Some(PrivRKemParams::Accepted(_, _, kp)) => assert_ne!(kp.public, given.public),
+        other => panic!("expected an accepted KEM, got {other:?}"),
+    }
+}

@@ -21,9 +21,10 @@ use simplex_crypto::{
 };
 use simplex_encoding::{decode_all, Encode};
 use simplex_ratchet::{
-    generate_rcv_e2e_params, generate_snd_e2e_params, pq_x3dh_rcv, pq_x3dh_snd, reply_kem,
-    E2ERatchetParamsUri, PqEncryption, PqSupport, Ratchet, RatchetError, RatchetVersions,
-    X3dhPrivateKeys, CURRENT_E2E_VERSION, PQ_RATCHET_E2E_VERSION, SUPPORTED_E2E_VERSIONS, X448,
+    generate_rcv_e2e_params_with, generate_snd_e2e_params_with, pq_x3dh_rcv, pq_x3dh_snd,
+    reply_kem, E2ERatchetParamsUri, PqEncryption, PqSupport, Ratchet, RatchetError,
+    RatchetVersions, X3dhPrivateKeys, CURRENT_E2E_VERSION, PQ_RATCHET_E2E_VERSION,
+    SUPPORTED_E2E_VERSIONS, X448,
 };
 use smp_proto::command::SubscriptionMode;
 use smp_proto::transmission::CORR_ID_SIZE;
@@ -276,8 +277,9 @@ impl Inner {
             SUPPORTED_AGENT_VERSIONS.max.0,
         );
         conn.pq_support = self.config.pq_support;
-        let (keys, kem, params) = generate_rcv_e2e_params::<X448>(
+        let (keys, kem, params) = generate_rcv_e2e_params_with::<X448>(
             &mut OsRng,
+            &self.kem_keys,
             CURRENT_E2E_VERSION,
             PqSupport(self.config.pq_support),
         );
@@ -405,8 +407,12 @@ impl Inner {
         );
         let rcv_params = inv.e2e.at_version(e2e_v);
         let use_kem = reply_kem(e2e_v, rcv_params.kem.as_ref(), pq);
-        let (keys, priv_kem, snd_params) =
-            generate_snd_e2e_params::<X448>(&mut OsRng, e2e_v, use_kem.as_ref());
+        let (keys, priv_kem, snd_params) = generate_snd_e2e_params_with::<X448>(
+            &mut OsRng,
+            &self.kem_keys,
+            e2e_v,
+            use_kem.as_ref(),
+        );
         let (init, kp) = pq_x3dh_snd(&keys, priv_kem.as_ref(), &rcv_params).map_err(crypto_err)?;
         let versions = RatchetVersions {
             current: e2e_v,
@@ -724,7 +730,12 @@ impl Inner {
         };
         let ratchet = Ratchet::<X448>::init_rcv(versions, x.key2, init, kp, pq);
         let d = ratchet
-            .decrypt(&Default::default(), &c.enc_conn_info, &mut OsRng)
+            .decrypt_with_kem_keys(
+                &Default::default(),
+                &c.enc_conn_info,
+                &mut OsRng,
+                &self.kem_keys,
+            )
             .map_err(crypto_err)?;
         let AgentMessage::ConnInfoReply {
             smp_queues,
@@ -790,7 +801,7 @@ impl Inner {
             .await?;
         let ratchet = ratchet.ok_or(AgentError::Message("no ratchet"))?;
         let d = ratchet
-            .decrypt(&skipped, &c.enc_conn_info, &mut OsRng)
+            .decrypt_with_kem_keys(&skipped, &c.enc_conn_info, &mut OsRng, &self.kem_keys)
             .map_err(crypto_err)?;
         let AgentMessage::ConnInfo(conn_info) =
             decode_all(&d.plaintext).map_err(|_| AgentError::Message("conn info"))?

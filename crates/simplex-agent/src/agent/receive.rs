@@ -337,7 +337,12 @@ impl Inner {
         let ratchet = ratchet.ok_or(AgentError::Message("no ratchet"))?;
         // Before this message: a receiving ratchet made by re-synchronisation answers EREADY.
         let could_send = ratchet.can_send();
-        let d = match ratchet.decrypt(&skipped, &enc_agent_message, &mut OsRng) {
+        let d = match ratchet.decrypt_with_kem_keys(
+            &skipped,
+            &enc_agent_message,
+            &mut OsRng,
+            &self.kem_keys,
+        ) {
             Ok(d) => d,
             Err(e) => {
                 return self

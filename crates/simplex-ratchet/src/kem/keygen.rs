@@ -83,6 +83,7 @@ fn nonzero_mask(x: i16) -> i16 {
 }
 
 /// x mod 3 in {−1, 0, 1}, for x in [−2, 2].
+#[cfg(test)]
 #[inline(always)]
 fn freeze3(x: i8) -> i8 {
     // ⌊(x + 1)/3⌋ for x + 1 in [−1, 3] is ((x + 1)·11) >> 5.
@@ -92,13 +93,24 @@ fn freeze3(x: i8) -> i8 {
 
 /// One divstep's decision: the swap mask (all ones when δ > 0 and g₀ ≠ 0), and the next δ.
 #[inline(always)]
-fn divstep(delta: i16, g0: i16) -> (i16, i16) {
+pub(super) fn divstep(delta: i16, g0: i16) -> (i16, i16) {
     let swap = ((-delta) >> 15) & nonzero_mask(g0);
     let delta = (delta ^ (swap & (delta ^ -delta))) + 1;
     (swap, delta)
 }
 
-/// 1/s in R3 = Z₃[x]/(xᵖ − x − 1), or `None` when s is not invertible there.
+/// How many of the low coefficients of v and r step `i` (from 0) of an inversion must touch.
+/// r starts as a constant and v as zero; a step multiplies v by x and mixes the two, so
+/// before step i both have degree at most i and after it at most i + 1: the rest are zero.
+/// The length depends on the step's number only, never on the data.
+#[inline(always)]
+pub(super) fn vr_len(i: usize) -> usize {
+    (i + 2).min(P + 1)
+}
+
+/// 1/s in R3 = Z₃[x]/(xᵖ − x − 1), or `None` when s is not invertible there: the divsteps
+/// on a coefficient a byte, kept to check module `r3`'s bitsliced inversion against.
+#[cfg(test)]
 fn r3_recip(s: &[i8; P]) -> Option<Small> {
     let mut f = Zeroizing::new([0i8; P + 1]);
     let mut g = Zeroizing::new([0i8; P + 1]);
@@ -112,9 +124,10 @@ fn r3_recip(s: &[i8; P]) -> Option<Small> {
         *gi = *si;
     }
     let mut delta: i16 = 1;
-    for _ in 0..(2 * P - 1) {
+    for i in 0..(2 * P - 1) {
         v.copy_within(0..P, 1);
         v[0] = 0;
+        let n = vr_len(i);
         // f₀ = ±1, so −g₀·f₀ is what makes g₀ zero; symmetric, so taken before the swap.
         let sign = -(g[0] * f[0]);
         let (swap, d) = divstep(delta, i16::from(g[0]));
@@ -130,7 +143,7 @@ fn r3_recip(s: &[i8; P]) -> Option<Small> {
             let sf = ((*fi & nz) ^ neg).wrapping_sub(neg);
             *gi = freeze3(gi.wrapping_add(sf));
         }
-        for (vi, ri) in v.iter_mut().zip(r.iter_mut()) {
+        for (vi, ri) in v[..n].iter_mut().zip(r[..n].iter_mut()) {
             let t = swap & (*vi ^ *ri);
             *vi ^= t;
             *ri ^= t;
@@ -167,33 +180,40 @@ fn rq_recip3(s: &[i8; P]) -> Zeroizing<[i16; P]> {
     let mut f0s = Zeroizing::new([0i16; P + 1]);
     let mut g0s = Zeroizing::new([0i16; P + 1]);
     let mut delta: i16 = 1;
-    for _ in 0..(2 * P - 1) {
+    for i in 0..(2 * P - 1) {
         v.copy_within(0..P, 1);
         v[0] = 0;
+        let n = vr_len(i);
         // Coefficients are kept in (−2q, 2q); only whether g₀ is zero mod q steers a step.
         g[0] = freeze_q(i32::from(g[0])) as i16;
         let (swap, d) = divstep(delta, g[0]);
         delta = d;
-        for (fi, gi) in f.iter_mut().zip(g.iter_mut()) {
-            let t = swap & (*fi ^ *gi);
-            *fi ^= t;
-            *gi ^= t;
-        }
-        for (vi, ri) in v.iter_mut().zip(r.iter_mut()) {
-            let t = swap & (*vi ^ *ri);
-            *vi ^= t;
-            *ri ^= t;
-        }
-        let (f0, g0) = (f[0], g[0]);
+        // The constant coefficients after the swap, then the swap and the update in one pass.
+        let t0 = swap & (f[0] ^ g[0]);
+        let (f0, g0) = (f[0] ^ t0, g[0] ^ t0);
         let (f0q, g0q) = (f0.wrapping_mul(QINV), g0.wrapping_mul(QINV));
         f0s.fill(f0);
         g0s.fill(g0);
         // g ← (f₀·g − g₀·f)·2⁻¹⁶, r ← (f₀·r − g₀·v)·2⁻¹⁶: each term in (−q, q).
-        for (((gi, fi), a), b) in g.iter_mut().zip(f.iter()).zip(f0s.iter()).zip(g0s.iter()) {
-            *gi = mont(*a, f0q, *gi).wrapping_sub(mont(*b, g0q, *fi));
+        for (((gi, fi), a), b) in g
+            .iter_mut()
+            .zip(f.iter_mut())
+            .zip(f0s.iter())
+            .zip(g0s.iter())
+        {
+            let t = swap & (*fi ^ *gi);
+            *fi ^= t;
+            *gi = mont(*a, f0q, *gi ^ t).wrapping_sub(mont(*b, g0q, *fi));
         }
-        for (((ri, vi), a), b) in r.iter_mut().zip(v.iter()).zip(f0s.iter()).zip(g0s.iter()) {
-            *ri = mont(*a, f0q, *ri).wrapping_sub(mont(*b, g0q, *vi));
+        for (((ri, vi), a), b) in r[..n]
+            .iter_mut()
+            .zip(v[..n].iter_mut())
+            .zip(f0s.iter())
+            .zip(g0s.iter())
+        {
+            let t = swap & (*vi ^ *ri);
+            *vi ^= t;
+            *ri = mont(*a, f0q, *ri ^ t).wrapping_sub(mont(*b, g0q, *vi));
         }
         g.copy_within(1..P + 1, 0);
         g[P] = 0;
@@ -364,7 +384,7 @@ pub(super) fn encode(out: &mut Vec<u8>, r: &[u16], m: &[u16]) {
 pub(super) fn generate(rng: &mut (impl CryptoRng + RngCore)) -> (Vec<u8>, Zeroizing<Vec<u8>>) {
     let (g, ginv) = loop {
         let g = random_small(rng);
-        if let Some(ginv) = r3_recip(&g) {
+        if let Some(ginv) = super::r3::r3_recip(&g) {
             break (g, ginv);
         }
     };
@@ -457,6 +477,27 @@ mod tests {
     }
 
     #[test]
+    fn bitsliced_r3_inversion_agrees_with_the_bytewise_one() {
+        let mut g = StdRng::seed_from_u64(7);
+        let mut invertible = 0;
+        for k in 0..300 {
+            let s = match k {
+                0 => Zeroizing::new([0i8; P]),
+                1 => Zeroizing::new([1i8; P]),
+                2 => Zeroizing::new([-1i8; P]),
+                3 => random_short(&mut g),
+                _ => random_small(&mut g),
+            };
+            let a = r3_recip(&s);
+            let b = super::super::r3::r3_recip(&s);
+            assert_eq!(a.as_deref(), b.as_deref(), "input {k}");
+            invertible += usize::from(a.is_some());
+        }
+        // Both outcomes were tried: the zero polynomial has no inverse.
+        assert!(invertible > 0 && invertible < 300);
+    }
+
+    #[test]
     fn inverses_are_inverses() {
         let mut g = StdRng::seed_from_u64(6);
         let s = random_short(&mut g);
@@ -470,7 +511,7 @@ mod tests {
         // An invertible small g: (1/g)·g = 1 in R3, checked through Rq's product mod 3.
         let (g, ginv) = loop {
             let g = random_small(&mut g);
-            if let Some(i) = r3_recip(&g) {
+            if let Some(i) = super::super::r3::r3_recip(&g) {
                 break (g, i);
             }
         };
