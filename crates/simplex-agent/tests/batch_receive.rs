@@ -17,12 +17,14 @@ const CONNS: usize = 8;
 /// The connection that gets a bad message in the first round.
 const BAD: usize = 3;
 
-/// Bob's events until `msgs` messages (each acknowledged, bodies by connection) and
-/// `errs` errors (connections) arrived; `UP`/`DOWN` skipped, anything else fails.
+/// Bob's events until `msgs` messages (each acknowledged, without waiting with
+/// `async_ack`; bodies by connection) and `errs` errors (connections) arrived; `UP`/`DOWN`
+/// skipped, anything else fails.
 async fn collect(
     b: &mut TestAgent,
     msgs: usize,
     errs: usize,
+    async_ack: bool,
 ) -> (HashMap<Vec<u8>, (i64, Vec<u8>)>, Vec<Vec<u8>>) {
     let mut got = HashMap::new();
     let mut bad = Vec::new();
@@ -33,10 +35,14 @@ async fn collect(
         match e.event {
             Event::Msg { meta, body } => {
                 assert_eq!(meta.integrity, MsgIntegrity::Ok, "{body:?}");
-                b.agent
-                    .ack_message(&e.conn_id, meta.msg_id, None)
-                    .await
-                    .expect("ack");
+                if async_ack {
+                    b.agent.ack_message_async(&e.conn_id, meta.msg_id, None);
+                } else {
+                    b.agent
+                        .ack_message(&e.conn_id, meta.msg_id, None)
+                        .await
+                        .expect("ack");
+                }
                 let before = got.insert(e.conn_id, (meta.msg_id, body));
                 assert!(before.is_none(), "one message per connection");
             }
@@ -53,7 +59,8 @@ async fn collect(
 /// reported, stored and acknowledged; the garbage is reported as an error on its
 /// connection and acknowledged too. A second message on every connection then arrives
 /// (the relay delivers a queue's next message only after the previous one's `ACK`), in
-/// sequence, and what was reported is in Bob's store, marked acknowledged.
+/// sequence (acknowledged without waiting, then a third, which shows those `ACK`s arrived),
+/// and what was reported is in Bob's store, marked acknowledged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_of_connections_with_one_bad_message() {
     let srv = TestServer::start(128).await.expect("test server");
@@ -105,7 +112,7 @@ async fn batch_of_connections_with_one_bad_message() {
     raw.close().await;
 
     let mut b = TestAgent::start(dir.path(), "bob", cfg()).await;
-    let (got, bad) = collect(&mut b, CONNS - 1, 1).await;
+    let (got, bad) = collect(&mut b, CONNS - 1, 1, false).await;
     assert_eq!(
         bad,
         vec![pairs[BAD].1.clone()],
@@ -117,23 +124,29 @@ async fn batch_of_connections_with_one_bad_message() {
     }
 
     // A second message on every connection, the bad one's included: each queue's first
-    // message was acknowledged.
-    let second: Vec<(Vec<u8>, Vec<u8>)> = pairs
-        .iter()
-        .enumerate()
-        .map(|(i, (ab, _))| (ab.clone(), format!("second {i}").into_bytes()))
-        .collect();
-    for r in a.agent.send_messages(second).await {
-        r.expect("sent");
-    }
-    let (again, none) = collect(&mut b, CONNS, 0).await;
-    assert!(none.is_empty());
-    for (i, (_, ba)) in pairs.iter().enumerate() {
-        let (id, body) = again.get(ba).expect("every second message");
-        assert_eq!(body, format!("second {i}").as_bytes());
-        if let Some((first_id, _)) = got.get(ba) {
-            assert!(id > first_id, "in sequence");
+    // message was acknowledged. These are acknowledged without waiting (`ack_message_async`),
+    // and a third message on every connection shows those `ACK`s reached the relay.
+    let mut rounds = vec![got];
+    for (round, async_ack) in [("second", true), ("third", false)] {
+        let msgs: Vec<(Vec<u8>, Vec<u8>)> = pairs
+            .iter()
+            .enumerate()
+            .map(|(i, (ab, _))| (ab.clone(), format!("{round} {i}").into_bytes()))
+            .collect();
+        for r in a.agent.send_messages(msgs).await {
+            r.expect("sent");
         }
+        let (again, none) = collect(&mut b, CONNS, 0, async_ack).await;
+        assert!(none.is_empty());
+        let before = rounds.last().expect("a round before");
+        for (i, (_, ba)) in pairs.iter().enumerate() {
+            let (id, body) = again.get(ba).expect("every message of the round");
+            assert_eq!(body, format!("{round} {i}").as_bytes());
+            if let Some((before_id, _)) = before.get(ba) {
+                assert!(id > before_id, "in sequence");
+            }
+        }
+        rounds.push(again);
     }
     b.agent.stop().await;
     drop(b);
@@ -141,13 +154,13 @@ async fn batch_of_connections_with_one_bad_message() {
     // What Bob was told is stored, and marked acknowledged.
     let bstore = SqliteStore::open(&dir.path().join("bob.db"), "passphrase").expect("open");
     let mut seen = HashSet::new();
-    for (conn, (id, body)) in got.iter().chain(again.iter()) {
+    for (conn, (id, body)) in rounds.iter().flatten() {
         let m = bstore.rcv_msg(conn, *id).expect("read").expect("stored");
         assert_eq!(&m.body, body);
         assert!(m.acked, "marked acknowledged");
         seen.insert((conn.clone(), *id));
     }
-    assert_eq!(seen.len(), 2 * CONNS - 1);
+    assert_eq!(seen.len(), 3 * CONNS - 1);
     a.agent.stop().await;
     srv.stop().await.expect("server stopped");
 }

@@ -38,6 +38,25 @@ pub(super) enum AckMode {
 }
 
 impl Agent {
+    /// As [`Agent::ack_message`] without waiting for it (the reference's
+    /// `ackMessageAsync`): the application goes on to its next event while the `ACK` goes
+    /// to the relay. A failure is reported as an `ERR` event on the connection. The
+    /// message was stored before it was reported, so nothing about durability changes: an
+    /// `ACK` lost (say the agent stops first) only means the relay delivers the message
+    /// again, and it is handled as one seen before.
+    pub fn ack_message_async(&self, conn_id: &[u8], msg_id: i64, receipt: Option<Vec<u8>>) {
+        let agent = self.clone();
+        let conn_id = conn_id.to_vec();
+        tokio::spawn(async move {
+            if let Err(e) = agent
+                .ack_message(&conn_id, msg_id, receipt.as_deref())
+                .await
+            {
+                agent.inner.emit(conn_id, Event::Err(format!("ACK: {e}")));
+            }
+        });
+    }
+
     /// Acknowledges a received message (`MSG`) or receipt message (`RCVD`): the server may
     /// deliver the next one. With `receipt`, a delivery receipt carrying that info is sent
     /// to the peer (agent v4+); asking for one on anything but a message is refused
