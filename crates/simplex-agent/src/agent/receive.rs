@@ -17,6 +17,7 @@ use simplex_encoding::decode_all;
 use simplex_ratchet::{Ratchet, RatchetError, SkippedKeys, X448};
 use smp_client::{decrypt_message, ClientError};
 use smp_proto::{ErrorType, RcvMessage, RcvMsgBody};
+use tokio::task::JoinSet;
 
 use super::ack::Unacked;
 use super::connect::Confirmation;
@@ -37,6 +38,25 @@ pub(super) enum AckMode {
 }
 
 impl Agent {
+    /// As [`Agent::ack_message`] without waiting for it (the reference's
+    /// `ackMessageAsync`): the application goes on to its next event while the `ACK` goes
+    /// to the relay. A failure is reported as an `ERR` event on the connection. The
+    /// message was stored before it was reported, so nothing about durability changes: an
+    /// `ACK` lost (say the agent stops first) only means the relay delivers the message
+    /// again, and it is handled as one seen before.
+    pub fn ack_message_async(&self, conn_id: &[u8], msg_id: i64, receipt: Option<Vec<u8>>) {
+        let agent = self.clone();
+        let conn_id = conn_id.to_vec();
+        tokio::spawn(async move {
+            if let Err(e) = agent
+                .ack_message(&conn_id, msg_id, receipt.as_deref())
+                .await
+            {
+                agent.inner.emit(conn_id, Event::Err(format!("ACK: {e}")));
+            }
+        });
+    }
+
     /// Acknowledges a received message (`MSG`) or receipt message (`RCVD`): the server may
     /// deliver the next one. With `receipt`, a delivery receipt carrying that info is sent
     /// to the peer (agent v4+); asking for one on anything but a message is refused
@@ -165,6 +185,65 @@ impl Inner {
         m: RcvMessage,
     ) -> Result<(), AgentError> {
         let g = self.lock.lock().await;
+        let processed = self.process_msg(conn_id, rcv_id, m).await;
+        drop(g);
+        match processed? {
+            Some(p) => self.finish_msg(p).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Messages that one session's reader delivered together, each on another connection
+    /// (the caller's invariant): processed at once under one hold of the agent's lock, so
+    /// that their store calls reach the store's thread together and commit in one
+    /// transaction (each message's writes still all or nothing, by its savepoint; none
+    /// reported before the commit), then their `ACK`s where due. One message going wrong
+    /// affects only itself: its error is reported on its connection, as [`Inner::on_msg`]'s
+    /// caller does.
+    pub(super) async fn on_msgs(self: &Arc<Self>, msgs: Vec<(ConnId, Vec<u8>, RcvMessage)>) {
+        let g = self.lock.lock().await;
+        let mut processing = JoinSet::new();
+        for (conn_id, rcv_id, m) in msgs {
+            let inner = self.clone();
+            processing.spawn(async move {
+                let p = inner.process_msg(&conn_id, &rcv_id, m).await;
+                (conn_id, p)
+            });
+        }
+        let mut processed = Vec::new();
+        while let Some(done) = processing.join_next().await {
+            // A task that panicked lost its message, as a panic of `on_msg` would have.
+            if let Ok(done) = done {
+                processed.push(done);
+            }
+        }
+        drop(g);
+        let mut acks = JoinSet::new();
+        for (conn_id, p) in processed {
+            match p {
+                Ok(None) => {}
+                Ok(Some(p)) => {
+                    let inner = self.clone();
+                    acks.spawn(async move {
+                        if let Err(e) = inner.finish_msg(p).await {
+                            inner.emit(conn_id, Event::Err(e.to_string()));
+                        }
+                    });
+                }
+                Err(e) => self.emit(conn_id, Event::Err(e.to_string())),
+            }
+        }
+        while acks.join_next().await.is_some() {}
+    }
+
+    /// A message's processing, under the agent's lock: read, decrypted, stored and
+    /// reported; `None` when its connection or queue is gone.
+    async fn process_msg(
+        self: &Arc<Self>,
+        conn_id: &[u8],
+        rcv_id: &[u8],
+        m: RcvMessage,
+    ) -> Result<Option<Processed>, AgentError> {
         let id = conn_id.to_vec();
         // The ratchet too, read at once: most messages need it (one store hop, not two).
         let (conn, rqs, sq, keys) = self
@@ -179,19 +258,13 @@ impl Inner {
             .await?;
         let rq = rqs.into_iter().find(|q| q.rcv_id == rcv_id);
         let (Some(conn), Some(rq)) = (conn, rq) else {
-            return Ok(());
+            return Ok(None);
         };
         let srv_msg_id = m.msg_id.as_slice().to_vec();
-        let body = match decrypt_message(&rq.rcv_dh_secret, &m) {
-            Ok(b) => b,
-            Err(e) => {
-                drop(g);
-                self.ack_server(&rq, &srv_msg_id).await?;
-                return Err(smp_err(&rq.server, e));
-            }
-        };
-        let result = match body {
-            RcvMsgBody::Quota { .. } => {
+        let result = match decrypt_message(&rq.rcv_dh_secret, &m) {
+            // Not for this queue's key: acknowledged, and reported.
+            Err(e) => Err(smp_err(&rq.server, e)),
+            Ok(RcvMsgBody::Quota { .. }) => {
                 if sq.is_some() {
                     let addr = SndQAddr {
                         server: rq.server.clone(),
@@ -203,12 +276,25 @@ impl Inner {
                 }
                 Ok(AckMode::Now)
             }
-            RcvMsgBody::Data { body, .. } => {
+            Ok(RcvMsgBody::Data { body, .. }) => {
                 self.on_data(conn, rq.clone(), sq, &srv_msg_id, &body, keys)
                     .await
             }
         };
-        drop(g);
+        Ok(Some(Processed {
+            rq,
+            srv_msg_id,
+            result,
+        }))
+    }
+
+    /// After a message's processing, outside the agent's lock: its `ACK` when due now.
+    async fn finish_msg(self: &Arc<Self>, p: Processed) -> Result<(), AgentError> {
+        let Processed {
+            rq,
+            srv_msg_id,
+            result,
+        } = p;
         let acked = match &result {
             Ok(AckMode::Later) => Ok(()),
             // Nothing was stored: the message is processed again when it comes again (after
@@ -690,6 +776,16 @@ impl Inner {
             _ => Ok(AckMode::Now),
         }
     }
+}
+
+/// A message processed under the agent's lock, its `ACK` still to decide.
+pub(super) struct Processed {
+    /// The queue it came on.
+    rq: RcvQueueRecord,
+    /// The relay's ID of it.
+    srv_msg_id: Vec<u8>,
+    /// What processing it gave: when to acknowledge it, or why it failed.
+    result: Result<AckMode, AgentError>,
 }
 
 /// What one received agent message leads to: written in one batch with the ratchet's new

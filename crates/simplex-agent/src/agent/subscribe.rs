@@ -12,11 +12,14 @@ use simplex_transport::socks::{SocksAuth, SocksCredentials};
 use simplex_transport::SocksRoute;
 use smp_client::hosts::hosts_by_mode;
 use smp_client::{ServerEvent, SmpClient};
-use smp_proto::Response;
 use smp_proto::SmpServer;
+use smp_proto::{RcvMessage, Response};
 use tokio::sync::mpsc;
 
 use super::{smp_err, Agent, BoxFuture, Inner, SessKey};
+
+/// Pushed events of one session handled as one batch at most.
+const RECV_BATCH: usize = 64;
 use crate::error::AgentError;
 use crate::store::*;
 use crate::types::*;
@@ -218,38 +221,69 @@ impl Inner {
         tokio::spawn(reconnect_loop(Arc::downgrade(self), key, server, conns));
     }
 
-    pub(super) async fn on_server_event(
+    /// Events a session's reader delivered together, in order: consecutive `MSG`s on
+    /// distinct connections are processed as one batch ([`Inner::on_msgs`]); a second
+    /// message of a connection already in the batch, or any other event, waits for the
+    /// batch before it, so that each connection's messages are handled in order.
+    async fn on_server_events(
         self: &Arc<Self>,
         key: &SessKey,
         server: &SmpServer,
-        ev: ServerEvent,
+        events: Vec<ServerEvent>,
     ) {
-        let conn_id = self.state.lock().ok().and_then(|st| {
-            st.queues
-                .get(&(server.to_string(), ev.entity_id.clone()))
-                .cloned()
-        });
-        let Some(conn_id) = conn_id else {
-            return;
-        };
-        match ev.response {
-            Response::Msg(m) => {
-                if let Err(e) = self.on_msg(&conn_id, &ev.entity_id, m).await {
-                    self.emit(conn_id, Event::Err(e.to_string()));
+        let mut msgs: Vec<(ConnId, Vec<u8>, RcvMessage)> = Vec::new();
+        for ev in events {
+            let Some(conn_id) = self.queue_conn(server, &ev.entity_id) else {
+                continue;
+            };
+            match ev.response {
+                Response::Msg(m) => {
+                    if msgs.iter().any(|(c, ..)| *c == conn_id) {
+                        self.on_msg_batch(std::mem::take(&mut msgs)).await;
+                    }
+                    msgs.push((conn_id, ev.entity_id, m));
+                }
+                other => {
+                    self.on_msg_batch(std::mem::take(&mut msgs)).await;
+                    self.on_server_event(key, conn_id, other);
                 }
             }
-            Response::End => {
-                let removed = self
-                    .state
-                    .lock()
-                    .ok()
-                    .and_then(|mut st| st.subs.get_mut(key).map(|s| s.remove(&conn_id)))
-                    .unwrap_or(false);
-                if removed {
-                    self.emit(conn_id, Event::End);
-                }
+        }
+        self.on_msg_batch(msgs).await;
+    }
+
+    /// The connection of a receive queue of this agent's.
+    fn queue_conn(&self, server: &SmpServer, rcv_id: &[u8]) -> Option<ConnId> {
+        let st = self.state.lock().ok()?;
+        st.queues
+            .get(&(server.to_string(), rcv_id.to_vec()))
+            .cloned()
+    }
+
+    /// Messages on distinct connections: one alone as before, more as one batch.
+    async fn on_msg_batch(self: &Arc<Self>, mut msgs: Vec<(ConnId, Vec<u8>, RcvMessage)>) {
+        if msgs.len() > 1 {
+            return self.on_msgs(msgs).await;
+        }
+        if let Some((conn_id, rcv_id, m)) = msgs.pop() {
+            if let Err(e) = self.on_msg(&conn_id, &rcv_id, m).await {
+                self.emit(conn_id, Event::Err(e.to_string()));
             }
-            _ => {}
+        }
+    }
+
+    /// A pushed event other than `MSG`.
+    fn on_server_event(self: &Arc<Self>, key: &SessKey, conn_id: ConnId, response: Response) {
+        if let Response::End = response {
+            let removed = self
+                .state
+                .lock()
+                .ok()
+                .and_then(|mut st| st.subs.get_mut(key).map(|s| s.remove(&conn_id)))
+                .unwrap_or(false);
+            if removed {
+                self.emit(conn_id, Event::End);
+            }
         }
     }
 }
@@ -266,7 +300,16 @@ pub(super) async fn session_loop(
     // The stream ends when the connection closes.
     while let Some(ev) = events.recv().await {
         let Some(inner) = inner.upgrade() else { return };
-        inner.on_server_event(&key, &server, ev).await;
+        // With it, what else the reader has delivered meanwhile (a fan-out's messages
+        // arrive together): handled as one batch.
+        let mut batch = vec![ev];
+        while batch.len() < RECV_BATCH {
+            match events.try_recv() {
+                Ok(ev) => batch.push(ev),
+                Err(_) => break,
+            }
+        }
+        inner.on_server_events(&key, &server, batch).await;
     }
     let Some(inner) = inner.upgrade() else { return };
     inner.proxy_closed(&key);

@@ -61,6 +61,10 @@ struct Args {
     /// Connections stored when the agent restarts.
     #[arg(long)]
     stored: Option<usize>,
+    /// The fan-out's receiver acknowledges without waiting for each `ACK`
+    /// (`ack_message_async`, as the reference's chat does) instead of one at a time.
+    #[arg(long)]
+    async_ack: bool,
 }
 
 /// The sizes of a run.
@@ -75,6 +79,8 @@ pub struct Sizes {
     pub fanout: usize,
     /// Connections stored when the agent restarts.
     pub stored: usize,
+    /// The fan-out's receiver acknowledges without waiting.
+    pub async_ack: bool,
 }
 
 impl Sizes {
@@ -86,6 +92,7 @@ impl Sizes {
                 pingpong: 50,
                 fanout: 200,
                 stored: 1_000,
+                async_ack: false,
             }
         } else {
             Sizes {
@@ -94,6 +101,7 @@ impl Sizes {
                 pingpong: 200,
                 fanout: 1_000,
                 stored: 10_000,
+                async_ack: false,
             }
         }
     }
@@ -111,6 +119,7 @@ async fn run(args: &Args) -> Result<Map<String, Value>, BoxError> {
         pingpong: args.pingpong.unwrap_or(d.pingpong).max(1),
         fanout: args.fanout.unwrap_or(d.fanout),
         stored: args.stored.unwrap_or(d.stored),
+        async_ack: args.async_ack,
     };
     let mut out = Map::new();
     out.insert("quick".into(), Value::Bool(args.quick));
@@ -156,7 +165,12 @@ fn print_table(r: &Map<String, Value>) {
             println!("| {name:<38} | {shown:>12} | {unit:<6} |");
         }
     }
-    for key in ["fanout_connections", "stored_connections", "burst_messages"] {
+    for key in [
+        "fanout_connections",
+        "fanout_async_ack",
+        "stored_connections",
+        "burst_messages",
+    ] {
         if let Some(v) = r.get(key) {
             println!("{key}: {v}");
         }

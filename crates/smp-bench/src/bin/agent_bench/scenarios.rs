@@ -142,11 +142,14 @@ async fn pingpong(
 }
 
 /// One message to each connection, sent as one batch (`send_messages`): (ms until the
-/// batch returned its IDs, until every SENT, until every message arrived).
+/// batch returned its IDs, until every SENT, until every message arrived). The receiver
+/// acknowledges each message before taking the next event, or with `async_ack` without
+/// waiting (`ack_message_async`).
 async fn fanout(
     a: &mut Side,
     b: &mut Side,
     pairs: &[(ConnId, ConnId)],
+    async_ack: bool,
 ) -> Result<(f64, f64, f64), BoxError> {
     let t = Instant::now();
     // One batch, as a group message goes out (the reference's `sendMessages`).
@@ -175,7 +178,11 @@ async fn fanout(
         while got < n {
             let e = next(b).await?;
             if let Event::Msg { meta, .. } = e.event {
-                b.agent.ack_message(&e.conn_id, meta.msg_id, None).await?;
+                if async_ack {
+                    b.agent.ack_message_async(&e.conn_id, meta.msg_id, None);
+                } else {
+                    b.agent.ack_message(&e.conn_id, meta.msg_id, None).await?;
+                }
                 got += 1;
             }
         }
@@ -247,8 +254,10 @@ pub async fn all(
         "fan-out: one message to each of {} connections",
         sizes.fanout
     );
-    let (stored, sent, got) = fanout(&mut a, &mut b, &pairs[..sizes.fanout]).await?;
+    let (stored, sent, got) =
+        fanout(&mut a, &mut b, &pairs[..sizes.fanout], sizes.async_ack).await?;
     out.insert("fanout_connections".into(), Value::from(sizes.fanout));
+    out.insert("fanout_async_ack".into(), Value::Bool(sizes.async_ack));
     out.insert("fanout_stored_ms".into(), num(stored));
     out.insert("fanout_sent_ms".into(), num(sent));
     out.insert("fanout_received_ms".into(), num(got));
