@@ -11,12 +11,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rand::rngs::OsRng;
+use rand::RngCore;
 use simplex_agent::sqlite::open_database;
 use simplex_agent::store::{ConnId, RcvQueueRecord};
 use simplex_agent::{Event, SqliteStore, Store};
+use simplex_crypto::{PrivateAuthKey, PrivateKeyEd25519, PrivateKeyX25519};
 use smp_bench::server::cpu_seconds;
 use smp_client::{ClientConfig, ServerEvent, SmpClient};
-use smp_proto::{RcvMessage, Response, SmpServer};
+use smp_proto::{MsgFlags, RcvMessage, Response, SmpServer, SubscriptionMode};
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::scenarios::{config, connect, next, start, Side, STALL};
@@ -247,4 +250,56 @@ pub async fn sender_alone(
     }
     drain.close().await;
     Ok((n as f64 / busy.as_secs_f64().max(1e-9), cpu.per_msg(n)))
+}
+
+/// Messages per second between two bare clients, no agent at all: a queue made by `NEW`
+/// (subscribed), secured with a sender key (`KEY`) as an agent's is, then `n` signed `SEND`s
+/// of a 16,000-byte body (an agent's message block is that size) from another connection,
+/// each `MSG` acknowledged at once; the sender at most [`WINDOW`] ahead. The chain's floor
+/// of the relay and the transport alone.
+pub async fn bare_chain(server: &SmpServer, n: usize) -> Result<f64, BoxError> {
+    let (rcv, mut events) = SmpClient::connect(server, ClientConfig::default()).await?;
+    let (snd, _snd_events) = SmpClient::connect(server, ClientConfig::default()).await?;
+    let rcv_key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng));
+    let snd_key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng));
+    let dh = PrivateKeyX25519::generate(&mut OsRng);
+    let ids = rcv
+        .create_queue(
+            &rcv_key,
+            &dh.public_key(),
+            None,
+            SubscriptionMode::Subscribe,
+            false,
+        )
+        .await?;
+    let rcv_id = ids.rcv_id.as_slice().to_vec();
+    let snd_id = ids.snd_id.as_slice().to_vec();
+    rcv.secure_queue(&rcv_key, &rcv_id, &snd_key.public_key())
+        .await?;
+    let window = Arc::new(Semaphore::new(WINDOW));
+    let permits = window.clone();
+    let mut body = vec![0u8; 16_000];
+    OsRng.fill_bytes(&mut body);
+    let t = Instant::now();
+    let sending = tokio::spawn(async move {
+        let flags = MsgFlags {
+            notification: false,
+        };
+        for _ in 0..n {
+            permits.acquire().await?.forget();
+            snd.send_message(Some(&snd_key), &snd_id, flags, &body)
+                .await?;
+        }
+        snd.close().await;
+        Ok::<(), BoxError>(())
+    });
+    for _ in 0..n {
+        let m = next_msg(&mut events, &rcv_id).await?;
+        rcv.ack(&rcv_key, &rcv_id, m.msg_id.as_slice()).await?;
+        window.add_permits(1);
+    }
+    sending.await??;
+    let secs = t.elapsed().as_secs_f64();
+    rcv.close().await;
+    Ok(n as f64 / secs)
 }

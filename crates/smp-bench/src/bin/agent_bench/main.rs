@@ -14,8 +14,9 @@
 //! - `burst_floor_msgs_per_s`: the same burst from an agent to a bare `smp-client` that
 //!   acknowledges each `MSG` at once (no decryption, no storing): the chain's floor with the
 //!   relay and the sending agent in it; `burst_floor_store_msgs_per_s`: the same with one
-//!   SQLCipher insert and commit per message before its `ACK`; `burst_sender_msgs_per_s`:
-//!   the sending agent alone (stored and `SENT`), nobody subscribed, in rounds of 100;
+//!   SQLCipher insert and commit per message before its `ACK`; `burst_bare_msgs_per_s`:
+//!   two bare clients, no agent (the relay and the transport alone);
+//!   `burst_sender_msgs_per_s`: the sending agent alone (stored and `SENT`), nobody subscribed, in rounds of 100;
 //! - `fanout_stored_ms`, `fanout_sent_ms`, `fanout_received_ms`: one message to each of N
 //!   connections in one batch send, until the batch returned (all stored), until every
 //!   `SENT` and until every message arrived;
@@ -154,6 +155,11 @@ fn print_table(r: &Map<String, Value>) {
             "msg/s",
         ),
         (
+            "burst_bare_msgs_per_s",
+            "burst between bare clients (no agent)",
+            "msg/s",
+        ),
+        (
             "burst_sender_msgs_per_s",
             "sender alone (stored, SENT)",
             "msg/s",
@@ -198,6 +204,8 @@ fn print_table(r: &Map<String, Value>) {
         "burst_floor_relay_cpu_us_per_msg",
         "burst_floor_store_cpu_us_per_msg",
         "burst_floor_store_relay_cpu_us_per_msg",
+        "burst_bare_cpu_us_per_msg",
+        "burst_bare_relay_cpu_us_per_msg",
         "burst_sender_cpu_us_per_msg",
         "burst_sender_relay_cpu_us_per_msg",
     ] {

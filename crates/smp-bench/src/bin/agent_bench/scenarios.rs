@@ -231,6 +231,10 @@ async fn floors(
     record(out, "burst_floor_store", rate, c.per_msg_since(relay, n));
     p.stop().await;
     drop(store);
+    eprintln!("bare chain: {n} messages between two bare clients");
+    let c = Cpu::now(relay);
+    let rate = floor::bare_chain(server, n).await?;
+    record(out, "burst_bare", rate, c.per_msg_since(relay, n));
     eprintln!("sender alone: {n} messages, nobody subscribed");
     let mut p = FloorPair::make(dir, server, "sender").await?;
     let (rate, cpu) = floor::sender_alone(&mut p, server, n, relay).await?;
