@@ -34,6 +34,10 @@ fn tiny_agent_bench_reports_every_figure() {
         "connect_ms",
         "connect_pq_ms",
         "burst_msgs_per_s",
+        "burst_floor_msgs_per_s",
+        "burst_floor_store_msgs_per_s",
+        "burst_bare_msgs_per_s",
+        "burst_sender_msgs_per_s",
         "fanout_sent_ms",
         "fanout_received_ms",
         "pingpong_ms",
@@ -43,8 +47,16 @@ fn tiny_agent_bench_reports_every_figure() {
         let x = v.get(k).and_then(Value::as_f64).unwrap_or(-1.0);
         assert!(x > 0.0 && x.is_finite(), "{k} = {x} in {text}");
     }
+    assert!(
+        v.get("burst_qcont").and_then(Value::as_u64).is_some(),
+        "{text}"
+    );
     assert_eq!(v.get("fanout_connections"), Some(&Value::from(5)));
     assert_eq!(v.get("stored_connections"), Some(&Value::from(9)));
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("ping-pong, per message"), "{table}");
+    assert!(
+        table.contains("burst to a bare receiver (floor)"),
+        "{table}"
+    );
 }

@@ -11,6 +11,12 @@
 //! - `connect_ms`, `connect_pq_ms`: median, invitation created → `CON` on both sides;
 //! - `burst_msgs_per_s`: one connection, 200-byte messages one way, each received, stored
 //!   and acknowledged;
+//! - `burst_floor_msgs_per_s`: the same burst from an agent to a bare `smp-client` that
+//!   acknowledges each `MSG` at once (no decryption, no storing): the chain's floor with the
+//!   relay and the sending agent in it; `burst_floor_store_msgs_per_s`: the same with one
+//!   SQLCipher insert and commit per message before its `ACK`; `burst_bare_msgs_per_s`:
+//!   two bare clients, no agent (the relay and the transport alone);
+//!   `burst_sender_msgs_per_s`: the sending agent alone (stored and `SENT`), nobody subscribed, in rounds of 100;
 //! - `fanout_stored_ms`, `fanout_sent_ms`, `fanout_received_ms`: one message to each of N
 //!   connections in one batch send, until the batch returned (all stored), until every
 //!   `SENT` and until every message arrived;
@@ -20,6 +26,7 @@
 //!   subscribed; `rss_bytes_per_connection`: this process's resident memory growth over
 //!   that start, per connection.
 
+mod floor;
 mod scenarios;
 
 use std::path::PathBuf;
@@ -123,7 +130,7 @@ async fn run(args: &Args) -> Result<Map<String, Value>, BoxError> {
     };
     let mut out = Map::new();
     out.insert("quick".into(), Value::Bool(args.quick));
-    scenarios::all(server, &sizes, &mut out).await?;
+    scenarios::all(server, relay.pid(), &sizes, &mut out).await?;
     drop(relay);
     Ok(out)
 }
@@ -135,6 +142,26 @@ fn print_table(r: &Map<String, Value>) {
         (
             "burst_msgs_per_s",
             "burst, one way, each acknowledged",
+            "msg/s",
+        ),
+        (
+            "burst_floor_msgs_per_s",
+            "burst to a bare receiver (floor)",
+            "msg/s",
+        ),
+        (
+            "burst_floor_store_msgs_per_s",
+            "burst to a bare receiver that stores",
+            "msg/s",
+        ),
+        (
+            "burst_bare_msgs_per_s",
+            "burst between bare clients (no agent)",
+            "msg/s",
+        ),
+        (
+            "burst_sender_msgs_per_s",
+            "sender alone (stored, SENT)",
             "msg/s",
         ),
         ("fanout_stored_ms", "fan-out: all stored (IDs back)", "ms"),
@@ -170,6 +197,17 @@ fn print_table(r: &Map<String, Value>) {
         "fanout_async_ack",
         "stored_connections",
         "burst_messages",
+        "burst_qcont",
+        "burst_cpu_us_per_msg",
+        "burst_relay_cpu_us_per_msg",
+        "burst_floor_cpu_us_per_msg",
+        "burst_floor_relay_cpu_us_per_msg",
+        "burst_floor_store_cpu_us_per_msg",
+        "burst_floor_store_relay_cpu_us_per_msg",
+        "burst_bare_cpu_us_per_msg",
+        "burst_bare_relay_cpu_us_per_msg",
+        "burst_sender_cpu_us_per_msg",
+        "burst_sender_relay_cpu_us_per_msg",
     ] {
         if let Some(v) = r.get(key) {
             println!("{key}: {v}");

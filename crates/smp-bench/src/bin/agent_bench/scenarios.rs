@@ -10,31 +10,32 @@ use smp_bench::server::rss_bytes;
 use smp_proto::SmpServer;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use crate::floor::{self, BareStore, Cpu, FloorPair};
 use crate::{BoxError, Sizes};
 
 /// A wait for the next event longer than this fails the run.
-const STALL: Duration = Duration::from_secs(60);
+pub(crate) const STALL: Duration = Duration::from_secs(60);
 /// Connections made at once when many are needed.
 const BATCH: usize = 50;
 
-struct Side {
-    agent: Agent,
-    rx: UnboundedReceiver<AgentEvent>,
+pub(crate) struct Side {
+    pub(crate) agent: Agent,
+    pub(crate) rx: UnboundedReceiver<AgentEvent>,
 }
 
-fn config(server: &SmpServer, pq: bool) -> AgentConfig {
+pub(crate) fn config(server: &SmpServer, pq: bool) -> AgentConfig {
     let mut c = AgentConfig::new(vec![server.clone()]);
     c.pq_support = pq;
     c
 }
 
-async fn start(dir: &Path, name: &str, config: AgentConfig) -> Result<Side, BoxError> {
+pub(crate) async fn start(dir: &Path, name: &str, config: AgentConfig) -> Result<Side, BoxError> {
     let store = SqliteStore::open(&dir.join(format!("{name}.db")), name)?;
     let (agent, rx) = Agent::start(config, Box::new(store)).await?;
     Ok(Side { agent, rx })
 }
 
-async fn next(s: &mut Side) -> Result<AgentEvent, BoxError> {
+pub(crate) async fn next(s: &mut Side) -> Result<AgentEvent, BoxError> {
     match tokio::time::timeout(STALL, s.rx.recv()).await {
         Ok(Some(e)) => Ok(e),
         Ok(None) => Err("agent stopped".into()),
@@ -44,7 +45,11 @@ async fn next(s: &mut Side) -> Result<AgentEvent, BoxError> {
 
 /// Makes `k` connections from `a` to `b` (created and joined, then allowed as the
 /// confirmations come); returns them once both sides reported `CON` for each.
-async fn connect(a: &mut Side, b: &mut Side, k: usize) -> Result<Vec<(ConnId, ConnId)>, BoxError> {
+pub(crate) async fn connect(
+    a: &mut Side,
+    b: &mut Side,
+    k: usize,
+) -> Result<Vec<(ConnId, ConnId)>, BoxError> {
     let mut pairs = Vec::with_capacity(k);
     for _ in 0..k {
         let (a_conn, link) = a.agent.create_connection().await?;
@@ -104,8 +109,14 @@ async fn receive(r: &mut Side, n: usize) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Messages per second, `n` of 200 bytes one way on one connection.
-async fn burst(a: &mut Side, b: &mut Side, conn: &[u8], n: usize) -> Result<f64, BoxError> {
+/// Messages per second, `n` of 200 bytes one way on one connection; and how many times the
+/// sender was told to go on after the queue was full (`QCONT`).
+async fn burst(
+    a: &mut Side,
+    b: &mut Side,
+    conn: &[u8],
+    n: usize,
+) -> Result<(f64, usize), BoxError> {
     let body = [b'x'; 200];
     let sender = a.agent.clone();
     let conn = conn.to_vec();
@@ -119,8 +130,13 @@ async fn burst(a: &mut Side, b: &mut Side, conn: &[u8], n: usize) -> Result<f64,
     receive(b, n).await?;
     sending.await??;
     let secs = t.elapsed().as_secs_f64();
-    while a.rx.try_recv().is_ok() {}
-    Ok(n as f64 / secs)
+    let mut qcont = 0;
+    while let Ok(e) = a.rx.try_recv() {
+        if e.event == Event::QCont {
+            qcont += 1;
+        }
+    }
+    Ok((n as f64 / secs, qcont))
 }
 
 /// Milliseconds per message, alternating direction.
@@ -193,9 +209,53 @@ async fn fanout(
     Ok((ms(stored_at), ms(sent_at?), ms(got_at?)))
 }
 
+/// The burst's floors (module `floor`): a bare receiver, then one that stores each
+/// message, then the sender alone.
+async fn floors(
+    dir: &Path,
+    server: &SmpServer,
+    n: usize,
+    relay: Option<u32>,
+    out: &mut Map<String, Value>,
+) -> Result<(), BoxError> {
+    eprintln!("burst floors: {n} messages to a bare receiver, then one that stores them");
+    let mut p = FloorPair::make(dir, server, "floor").await?;
+    let c = Cpu::now(relay);
+    let rate = floor::burst(&mut p, server, n, None).await?;
+    record(out, "burst_floor", rate, c.per_msg_since(relay, n));
+    p.stop().await;
+    let mut p = FloorPair::make(dir, server, "floor-store").await?;
+    let store = BareStore::create(dir, "floor-store-bare")?;
+    let c = Cpu::now(relay);
+    let rate = floor::burst(&mut p, server, n, Some(&store)).await?;
+    record(out, "burst_floor_store", rate, c.per_msg_since(relay, n));
+    p.stop().await;
+    drop(store);
+    eprintln!("bare chain: {n} messages between two bare clients");
+    let c = Cpu::now(relay);
+    let rate = floor::bare_chain(server, n).await?;
+    record(out, "burst_bare", rate, c.per_msg_since(relay, n));
+    eprintln!("sender alone: {n} messages, nobody subscribed");
+    let mut p = FloorPair::make(dir, server, "sender").await?;
+    let (rate, cpu) = floor::sender_alone(&mut p, server, n, relay).await?;
+    record(out, "burst_sender", rate, cpu);
+    p.stop().await;
+    Ok(())
+}
+
+/// `<name>_msgs_per_s`, and the CPU per message of this process (both agents, the bare
+/// receiver) and of the relay, `<name>_cpu_us_per_msg` and `<name>_relay_cpu_us_per_msg`.
+fn record(out: &mut Map<String, Value>, name: &str, rate: f64, cpu: Cpu) {
+    let num = |v: f64| Value::from((v * 100.0).round() / 100.0);
+    out.insert(format!("{name}_msgs_per_s"), num(rate));
+    out.insert(format!("{name}_cpu_us_per_msg"), num(cpu.bench));
+    out.insert(format!("{name}_relay_cpu_us_per_msg"), num(cpu.relay));
+}
+
 /// Runs every scenario, adding its figures to `out`.
 pub async fn all(
     server: SmpServer,
+    relay: Option<u32>,
     sizes: &Sizes,
     out: &mut Map<String, Value>,
 ) -> Result<(), BoxError> {
@@ -221,10 +281,11 @@ pub async fn all(
     let first = connect(&mut a, &mut b, 1).await?.remove(0);
     eprintln!("burst: {} messages", sizes.burst);
     out.insert("burst_messages".into(), Value::from(sizes.burst));
-    out.insert(
-        "burst_msgs_per_s".into(),
-        num(burst(&mut a, &mut b, &first.0, sizes.burst).await?),
-    );
+    let c = Cpu::now(relay);
+    let (rate, qcont) = burst(&mut a, &mut b, &first.0, sizes.burst).await?;
+    record(out, "burst", rate, c.per_msg_since(relay, sizes.burst));
+    out.insert("burst_qcont".into(), Value::from(qcont));
+    floors(dir, &server, sizes.burst, relay, out).await?;
     eprintln!(
         "ping-pong: {} round trips, then with post-quantum keys",
         sizes.pingpong
