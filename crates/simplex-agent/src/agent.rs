@@ -12,7 +12,8 @@
 //! - `state`: the connection state machine (its statuses and what moves them);
 //! - `connect`: invitations, joining, confirmations, contact addresses;
 //! - `send`: storing messages for delivery and the delivery tasks;
-//! - `receive`: decryption, integrity, acknowledgement, receipts;
+//! - `receive`: decryption, integrity, acknowledgement, receipts (`one_hop`: the common
+//!   received message read, decrypted and stored in one call of the store's thread);
 //! - `subscribe`: sessions, subscriptions, `DOWN`/`UP` and reconnection;
 //! - `sync`: ratchet re-synchronisation (new keys both ways, `EREADY`);
 //! - `switch`: queue rotation (`QADD`, `QKEY`, `QUSE`, `QTEST`, `SWITCH`);
@@ -32,6 +33,7 @@ mod connect;
 mod kem_supply;
 mod links;
 mod noise;
+mod one_hop;
 pub use links::{CreatedLinks, ShortLinkData};
 mod ack;
 mod receive;
@@ -88,7 +90,7 @@ struct Inner {
     state: Mutex<State>,
     routing: Mutex<routing::Routing>,
     /// sntrup761 key pairs made ahead of time for PQ ratchet steps (module `kem_supply`).
-    kem_keys: kem_supply::KemSupply,
+    kem_keys: Arc<kem_supply::KemSupply>,
     /// When this agent started (nanoseconds since the epoch): part of per-connection SOCKS
     /// usernames, so a new run uses new Tor circuits.
     started_at: u128,
@@ -147,7 +149,7 @@ impl Agent {
             lock: tokio::sync::Mutex::new(()),
             state: Mutex::new(State::default()),
             routing: Mutex::new(routing::Routing::default()),
-            kem_keys: kem_supply::KemSupply::new(),
+            kem_keys: Arc::new(kem_supply::KemSupply::new()),
             started_at: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos()),
