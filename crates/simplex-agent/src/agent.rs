@@ -12,7 +12,8 @@
 //! - `state`: the connection state machine (its statuses and what moves them);
 //! - `connect`: invitations, joining, confirmations, contact addresses;
 //! - `send`: storing messages for delivery and the delivery tasks;
-//! - `receive`: decryption, integrity, acknowledgement, receipts;
+//! - `receive`: decryption, integrity, acknowledgement, receipts (`one_hop`: the common
+//!   received message read, decrypted and stored in one call of the store's thread);
 //! - `subscribe`: sessions, subscriptions, `DOWN`/`UP` and reconnection;
 //! - `sync`: ratchet re-synchronisation (new keys both ways, `EREADY`);
 //! - `switch`: queue rotation (`QADD`, `QKEY`, `QUSE`, `QTEST`, `SWITCH`);
@@ -32,6 +33,7 @@ mod connect;
 mod kem_supply;
 mod links;
 mod noise;
+mod one_hop;
 pub use links::{CreatedLinks, ShortLinkData};
 mod ack;
 mod receive;
@@ -75,6 +77,9 @@ struct State {
     /// Messages reported in this run and not yet acknowledged, by (connection, message ID)
     /// (module `ack`).
     unacked: HashMap<(ConnId, i64), ack::Unacked>,
+    /// Messages `enqueue` stored as their connection's next pending one, handed to the
+    /// delivery task with the store's sequence number of that moment (module `send`).
+    handoffs: HashMap<ConnId, send::Handoff>,
     stopped: bool,
 }
 
@@ -88,7 +93,10 @@ struct Inner {
     state: Mutex<State>,
     routing: Mutex<routing::Routing>,
     /// sntrup761 key pairs made ahead of time for PQ ratchet steps (module `kem_supply`).
-    kem_keys: kem_supply::KemSupply,
+    kem_keys: Arc<kem_supply::KemSupply>,
+    /// Numbers the store calls that read or write a connection's pending messages, in the
+    /// order the store's thread runs them (module `send`).
+    store_seq: Arc<std::sync::atomic::AtomicU64>,
     /// When this agent started (nanoseconds since the epoch): part of per-connection SOCKS
     /// usernames, so a new run uses new Tor circuits.
     started_at: u128,
@@ -147,7 +155,8 @@ impl Agent {
             lock: tokio::sync::Mutex::new(()),
             state: Mutex::new(State::default()),
             routing: Mutex::new(routing::Routing::default()),
-            kem_keys: kem_supply::KemSupply::new(),
+            kem_keys: Arc::new(kem_supply::KemSupply::new()),
+            store_seq: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             started_at: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos()),
@@ -320,6 +329,7 @@ impl Inner {
                 c != conn_id
             });
             st.unacked.retain(|(c, _), _| c != conn_id);
+            st.handoffs.remove(conn_id);
         }
         let id = conn_id.to_vec();
         inner

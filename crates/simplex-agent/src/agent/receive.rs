@@ -21,10 +21,11 @@ use tokio::task::JoinSet;
 
 use super::ack::Unacked;
 use super::connect::Confirmation;
+use super::one_hop::{self, Careful, Hop, Stored};
 use super::state::{self, HelloReceived};
 use super::sync::sync_error_of;
 use super::{crypto_err, smp_err, Agent, Inner};
-use crate::error::AgentError;
+use crate::error::{AgentError, StoreError};
 use crate::store::*;
 use crate::types::*;
 
@@ -237,28 +238,29 @@ impl Inner {
     }
 
     /// A message's processing, under the agent's lock: read, decrypted, stored and
-    /// reported; `None` when its connection or queue is gone.
+    /// reported; `None` when its connection or queue is gone. The common message (see
+    /// module `one_hop`) takes one store hop, all of it in the store's thread; anything else
+    /// continues here from what that hop read.
     async fn process_msg(
         self: &Arc<Self>,
         conn_id: &[u8],
         rcv_id: &[u8],
         m: RcvMessage,
     ) -> Result<Option<Processed>, AgentError> {
-        let id = conn_id.to_vec();
-        // The ratchet too, read at once: most messages need it (one store hop, not two).
-        let (conn, rqs, sq, keys) = self
-            .db(move |s| {
-                Ok((
-                    s.conn(&id)?,
-                    s.all_rcv_queues(&id)?,
-                    s.snd_queue(&id)?,
-                    (s.ratchet(&id)?, s.skipped(&id)?),
-                ))
-            })
+        let (id, rid, kem_keys) = (conn_id.to_vec(), rcv_id.to_vec(), self.kem_keys.clone());
+        let hop = self
+            .db(move |s| one_hop::receive(s, &*kem_keys, &id, &rid, m))
             .await?;
-        let rq = rqs.into_iter().find(|q| q.rcv_id == rcv_id);
-        let (Some(conn), Some(rq)) = (conn, rq) else {
-            return Ok(None);
+        let Careful {
+            conn,
+            rq,
+            sq,
+            keys,
+            m,
+        } = match hop {
+            Hop::Gone => return Ok(None),
+            Hop::Stored(stored) => return Ok(Some(self.after_one_hop(conn_id, *stored))),
+            Hop::Careful(c) => *c,
         };
         let srv_msg_id = m.msg_id.as_slice().to_vec();
         let result = match decrypt_message(&rq.rcv_dh_secret, &m) {
@@ -286,6 +288,31 @@ impl Inner {
             srv_msg_id,
             result,
         }))
+    }
+
+    /// After a message stored in one hop: kept for the application's acknowledgement,
+    /// reported (as `on_ratchet_message` does after its write).
+    fn after_one_hop(self: &Arc<Self>, conn_id: &[u8], stored: Stored) -> Processed {
+        let Stored {
+            rq,
+            srv_msg_id,
+            events,
+            ack,
+            unacked,
+        } = stored;
+        if let Some((msg_id, u)) = unacked {
+            self.keep_unacked(conn_id, msg_id, u);
+        }
+        // Its queue replaces no other (module `one_hop`).
+        self.after_old_queue_msg(conn_id);
+        for e in events {
+            self.emit(conn_id.to_vec(), e);
+        }
+        Processed {
+            rq,
+            srv_msg_id,
+            result: Ok(ack),
+        }
     }
 
     /// After a message's processing, outside the agent's lock: its `ACK` when due now.
@@ -427,7 +454,7 @@ impl Inner {
             &skipped,
             &enc_agent_message,
             &mut OsRng,
-            &self.kem_keys,
+            &*self.kem_keys,
         ) {
             Ok(d) => d,
             Err(e) => {
@@ -673,9 +700,8 @@ impl Inner {
         }
     }
 
-    /// Delivery receipts (`A_RCVD`) for messages this side sent: each is matched to its
-    /// message by the sender's ID and its hash compared; a receipt already reported `OK`
-    /// is not reported again. Returns the receipts to report; the updated sent messages go
+    /// Delivery receipts (`A_RCVD`) for messages this side sent, matched in one store hop
+    /// ([`match_receipts`]). Returns the receipts to report; the updated sent messages go
     /// into `writes`, receipts for unknown or non-message IDs into `events` as errors.
     async fn on_receipts(
         self: &Arc<Self>,
@@ -685,53 +711,16 @@ impl Inner {
         writes: &mut Vec<Write>,
         events: &mut Vec<Event>,
     ) -> Result<Vec<MsgReceipt>, AgentError> {
-        let mut receipts = Vec::new();
-        for r in rcpts {
-            let id = conn_id.to_vec();
-            let sent = self
-                .db(move |s| s.snd_msg_by_snd_id(&id, r.agent_msg_id))
-                .await?;
-            match sent {
-                None => events.push(Event::Err(format!(
-                    "receipt for an unknown message {}",
-                    r.agent_msg_id
-                ))),
-                Some(sent) if sent.kind != SndMsgKind::Message => {
-                    events.push(Event::Err("receipt: not a message".into()))
-                }
-                // Reported already.
-                Some(SndMsgRecord {
-                    receipt:
-                        Some(SndMsgReceipt {
-                            status: MsgReceiptStatus::Ok,
-                            ..
-                        }),
-                    ..
-                }) => {}
-                Some(sent) => {
-                    let status = if sent.hash == r.msg_hash {
-                        MsgReceiptStatus::Ok
-                    } else {
-                        MsgReceiptStatus::BadMsgHash
-                    };
-                    let receipt = SndMsgReceipt {
-                        rcv_msg_id: internal_id,
-                        status,
-                    };
-                    receipts.push(MsgReceipt {
-                        msg_id: sent.internal_id,
-                        status,
-                    });
-                    // Only the receipt: the message may have been marked sent meanwhile
-                    // (`on_sent` does not wait for this connection's lock).
-                    writes.push(Write::SetSndMsgReceipt(
-                        sent.conn_id,
-                        sent.internal_id,
-                        receipt,
-                    ));
-                }
-            }
-        }
+        let id = conn_id.to_vec();
+        let (receipts, w, e) = self
+            .db(move |s| {
+                let (mut w, mut e) = (Vec::new(), Vec::new());
+                let r = match_receipts(s, &id, internal_id, rcpts, &mut w, &mut e)?;
+                Ok((r, w, e))
+            })
+            .await?;
+        writes.extend(w);
+        events.extend(e);
         Ok(receipts)
     }
 
@@ -809,9 +798,68 @@ struct Received {
     switch: Option<AMessage>,
 }
 
+/// Delivery receipts (`A_RCVD`) for messages this side sent, in the store's thread: each is
+/// matched to its message by the sender's ID and its hash compared; a receipt already
+/// reported `OK` is not reported again. Returns the receipts to report; the updated sent
+/// messages go into `writes`, receipts for unknown or non-message IDs into `events` as
+/// errors.
+pub(super) fn match_receipts(
+    s: &mut dyn Store,
+    conn_id: &[u8],
+    internal_id: i64,
+    rcpts: Vec<AMessageReceipt>,
+    writes: &mut Vec<Write>,
+    events: &mut Vec<Event>,
+) -> Result<Vec<MsgReceipt>, StoreError> {
+    let mut receipts = Vec::new();
+    for r in rcpts {
+        match s.snd_msg_by_snd_id(conn_id, r.agent_msg_id)? {
+            None => events.push(Event::Err(format!(
+                "receipt for an unknown message {}",
+                r.agent_msg_id
+            ))),
+            Some(sent) if sent.kind != SndMsgKind::Message => {
+                events.push(Event::Err("receipt: not a message".into()))
+            }
+            // Reported already.
+            Some(SndMsgRecord {
+                receipt:
+                    Some(SndMsgReceipt {
+                        status: MsgReceiptStatus::Ok,
+                        ..
+                    }),
+                ..
+            }) => {}
+            Some(sent) => {
+                let status = if sent.hash == r.msg_hash {
+                    MsgReceiptStatus::Ok
+                } else {
+                    MsgReceiptStatus::BadMsgHash
+                };
+                let receipt = SndMsgReceipt {
+                    rcv_msg_id: internal_id,
+                    status,
+                };
+                receipts.push(MsgReceipt {
+                    msg_id: sent.internal_id,
+                    status,
+                });
+                // Only the receipt: the message may have been marked sent meanwhile
+                // (`on_sent` does not wait for this connection's lock).
+                writes.push(Write::SetSndMsgReceipt(
+                    sent.conn_id,
+                    sent.internal_id,
+                    receipt,
+                ));
+            }
+        }
+    }
+    Ok(receipts)
+}
+
 /// The per-queue layer of a message after the confirmation: the agent envelope inside (a
 /// ratchet-encrypted message, or new ratchet keys).
-fn open_message_envelope(
+pub(super) fn open_message_envelope(
     secret: &DhSecretX25519,
     env: &ClientMsgEnvelope,
 ) -> Result<AgentMsgEnvelope, AgentError> {

@@ -104,7 +104,7 @@ impl Agent {
                     .map(|(conn_id, body)| {
                         let kind = SndMsgKind::Message;
                         encrypt_and_store(s, &conn_id, AMessage::AMsg(body), kind)
-                            .map(|(id, copies)| (conn_id, id, copies))
+                            .map(|(id, copies, _)| (conn_id, id, copies))
                     })
                     .collect();
                 Ok::<_, AgentError>(out)
@@ -134,7 +134,8 @@ impl Agent {
 
 impl Inner {
     /// Stores an agent message for delivery (the caller holds the lock): read, encrypted
-    /// and written in one store hop.
+    /// and written in one store hop. When it is the connection's next pending message, it
+    /// is handed to the delivery task, which then sends it without reading it back.
     pub(super) async fn enqueue(
         self: &Arc<Self>,
         conn_id: &[u8],
@@ -142,9 +143,25 @@ impl Inner {
         kind: SndMsgKind,
     ) -> Result<i64, AgentError> {
         let id = conn_id.to_vec();
-        let (internal_id, copy_queues) = self
-            .db_with(move |s| encrypt_and_store(s, &id, msg, kind))
+        let seqs = self.store_seq.clone();
+        let (internal_id, copy_queues, handoff) = self
+            .db_with(move |s| {
+                let (internal_id, copies, sqs) = encrypt_and_store(s, &id, msg, kind)?;
+                let handoff = match s.next_pending_snd_msg(&id)? {
+                    Some(m) if m.internal_id == internal_id => Some(Handoff {
+                        seq: next_seq(&seqs),
+                        next: (Some(m), sqs),
+                    }),
+                    _ => None,
+                };
+                Ok((internal_id, copies, handoff))
+            })
             .await?;
+        if let Some(h) = handoff {
+            if let Ok(mut st) = self.state.lock() {
+                st.handoffs.insert(conn_id.to_vec(), h);
+            }
+        }
         self.start_worker(conn_id);
         self.start_copy_workers(&copy_queues);
         Ok(internal_id)
@@ -222,7 +239,7 @@ impl Inner {
         self: &Arc<Self>,
         m: SndMsgRecord,
         sent_to: &SndQueueRecord,
-    ) -> Result<Option<NextPending>, AgentError> {
+    ) -> Result<Option<Fetched>, AgentError> {
         let _g = match m.kind {
             SndMsgKind::Message | SndMsgKind::Receipt => None,
             _ => Some(self.lock.lock().await),
@@ -231,12 +248,16 @@ impl Inner {
         let kind = m.kind;
         let to = (sent_to.server.clone(), sent_to.snd_id.clone());
         let prefetch = !matches!(kind, SndMsgKind::QKey | SndMsgKind::QTest);
+        let seqs = self.store_seq.clone();
         let (events, next) = self
             .db(move |s| {
                 let id = m.conn_id.clone();
                 let events = store_sent(s, m, &to)?;
                 let next = match prefetch {
-                    true => Some((s.next_pending_snd_msg(&id)?, s.snd_queues(&id)?)),
+                    true => Some((
+                        next_seq(&seqs),
+                        (s.next_pending_snd_msg(&id)?, s.snd_queues(&id)?),
+                    )),
                     false => None,
                 };
                 Ok((events, next))
@@ -317,13 +338,13 @@ fn smp_body<'a>(sq: &SndQueueRecord, body: &'a SndBody) -> Result<Cow<'a, [u8]>,
 /// message's key and encrypted header kept: [`SndBody::Prepared`]) and stores it as pending
 /// with the ratchet's new state (and sealed copies for redundant queues), in the store's
 /// thread.
-/// Returns its internal ID and the redundant queues to wake.
+/// Returns its internal ID, the redundant queues to wake and the connection's send queues.
 fn encrypt_and_store(
     s: &mut dyn Store,
     conn_id: &[u8],
     msg: AMessage,
     kind: SndMsgKind,
-) -> Result<(i64, Vec<ConnQueue>), AgentError> {
+) -> Result<(i64, Vec<ConnQueue>, Vec<SndQueueRecord>), AgentError> {
     let (conn, sqs, extra, ratchet) = (
         s.conn(conn_id)?,
         s.snd_queues(conn_id)?,
@@ -331,7 +352,7 @@ fn encrypt_and_store(
         s.ratchet(conn_id)?,
     );
     let mut conn = conn.ok_or(AgentError::NoConnection)?;
-    let (Some((_, queue)), Some(ratchet)) = (send_target(sqs), ratchet) else {
+    let (Some((_, queue)), Some(ratchet)) = (send_target(sqs.clone()), ratchet) else {
         return Err(AgentError::Prohibited("connection cannot send yet"));
     };
     if !ratchet.can_send() {
@@ -396,7 +417,7 @@ fn encrypt_and_store(
     writes.extend(copies);
     let copy_queues = copy_queues(&writes);
     s.apply(writes)?;
-    Ok((internal_id, copy_queues))
+    Ok((internal_id, copy_queues, sqs))
 }
 
 /// Stores what a message accepted by the server changes (in the caller's transaction,
@@ -448,33 +469,69 @@ fn store_sent(
 /// A connection's next pending message and its send queues, as read after the last one.
 pub(super) type NextPending = (Option<SndMsgRecord>, Vec<SndQueueRecord>);
 
+/// What a store call read for the delivery task, with the call's sequence number.
+pub(super) type Fetched = (u64, NextPending);
+
+/// A message `enqueue` stored as its connection's next pending one (none was pending before
+/// it), with the send queues read in the same call and that call's sequence number.
+///
+/// Every store call that reads or writes what the delivery task sends next takes the next
+/// number from `Inner::store_seq` inside the store's thread, so the numbers follow the
+/// order in which the calls ran. The delivery task remembers the number of what it last
+/// read (`seen`) and takes a handoff only when it is newer: the handoff then tells what
+/// the store held after everything the task knows of. A handoff older than the task's last
+/// read (the task read the message itself meanwhile, say it woke for another reason, or
+/// sent it and marked it sent) is dropped, so a message is never sent twice for it; a
+/// message is never sent without being stored (the handoff is made after the commit). After
+/// a restart nothing is handed off: the task reads the store.
+pub(super) struct Handoff {
+    seq: u64,
+    next: NextPending,
+}
+
+/// The next sequence number of a store call (in the store's thread).
+fn next_seq(seqs: &std::sync::atomic::AtomicU64) -> u64 {
+    seqs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+}
+
 /// Sends a connection's pending messages in order, retrying temporary failures.
 pub(super) async fn delivery_loop(inner: Weak<Inner>, conn_id: ConnId, notify: Arc<Notify>) {
     let mut delay: Option<Duration> = None;
     // What `on_sent` read for the next round (saving a store hop per message).
-    let mut prefetched: Option<NextPending> = None;
+    let mut prefetched: Option<Fetched> = None;
+    // The sequence number of the last store call read from (see `Handoff`).
+    let mut seen: u64 = 0;
     loop {
         let Some(agent) = inner.upgrade() else { return };
         if agent.stopped() {
             return;
         }
-        if agent
-            .state
-            .lock()
-            .map(|st| !st.workers.contains_key(&conn_id))
-            .unwrap_or(true)
-        {
-            return;
+        let handoff = match agent.state.lock() {
+            Ok(mut st) if st.workers.contains_key(&conn_id) => st.handoffs.remove(&conn_id),
+            _ => return,
+        };
+        let mut fetched = prefetched.take();
+        if let Some(h) = handoff {
+            if h.seq > fetched.as_ref().map_or(seen, |f| f.0) {
+                fetched = Some((h.seq, h.next));
+            }
         }
-        let next = match prefetched.take() {
-            Some(next) => Ok(next),
+        let next = match fetched {
+            Some(f) => Ok(f),
             None => {
-                let id = conn_id.clone();
+                let (id, seqs) = (conn_id.clone(), agent.store_seq.clone());
                 agent
-                    .db(move |s| Ok((s.next_pending_snd_msg(&id)?, s.snd_queues(&id)?)))
+                    .db(move |s| {
+                        let seq = next_seq(&seqs);
+                        Ok((seq, (s.next_pending_snd_msg(&id)?, s.snd_queues(&id)?)))
+                    })
                     .await
             }
         };
+        let next = next.map(|(seq, next)| {
+            seen = seen.max(seq);
+            next
+        });
         let (m, sq) = match next {
             Ok((Some(m), sqs)) if !sqs.is_empty() => match delivery_target(&sqs, &m) {
                 Some(sq) => (m, sq),
