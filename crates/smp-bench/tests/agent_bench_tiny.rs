@@ -42,6 +42,7 @@ fn tiny_agent_bench_reports_every_figure() {
         "fanout_received_ms",
         "pingpong_ms",
         "pingpong_pq_ms",
+        "pingpong_bare_ms",
         "resubscribe_s",
     ] {
         let x = v.get(k).and_then(Value::as_f64).unwrap_or(-1.0);

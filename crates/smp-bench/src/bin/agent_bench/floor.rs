@@ -260,22 +260,12 @@ pub async fn sender_alone(
 pub async fn bare_chain(server: &SmpServer, n: usize) -> Result<f64, BoxError> {
     let (rcv, mut events) = SmpClient::connect(server, ClientConfig::default()).await?;
     let (snd, _snd_events) = SmpClient::connect(server, ClientConfig::default()).await?;
-    let rcv_key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng));
-    let snd_key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng));
-    let dh = PrivateKeyX25519::generate(&mut OsRng);
-    let ids = rcv
-        .create_queue(
-            &rcv_key,
-            &dh.public_key(),
-            None,
-            SubscriptionMode::Subscribe,
-            false,
-        )
-        .await?;
-    let rcv_id = ids.rcv_id.as_slice().to_vec();
-    let snd_id = ids.snd_id.as_slice().to_vec();
-    rcv.secure_queue(&rcv_key, &rcv_id, &snd_key.public_key())
-        .await?;
+    let BareQueue {
+        rcv_key,
+        rcv_id,
+        snd_key,
+        snd_id,
+    } = BareQueue::new(&rcv).await?;
     let window = Arc::new(Semaphore::new(WINDOW));
     let permits = window.clone();
     let mut body = vec![0u8; 16_000];
@@ -302,4 +292,71 @@ pub async fn bare_chain(server: &SmpServer, n: usize) -> Result<f64, BoxError> {
     let secs = t.elapsed().as_secs_f64();
     rcv.close().await;
     Ok(n as f64 / secs)
+}
+
+/// A queue made by `NEW` on a bare client (subscribed) and secured with a sender key
+/// (`KEY`), as an agent's receive queue is.
+struct BareQueue {
+    rcv_key: PrivateAuthKey,
+    rcv_id: Vec<u8>,
+    snd_key: PrivateAuthKey,
+    snd_id: Vec<u8>,
+}
+
+impl BareQueue {
+    async fn new(rcv: &SmpClient) -> Result<BareQueue, BoxError> {
+        let rcv_key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng));
+        let snd_key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng));
+        let dh = PrivateKeyX25519::generate(&mut OsRng);
+        let ids = rcv
+            .create_queue(
+                &rcv_key,
+                &dh.public_key(),
+                None,
+                SubscriptionMode::Subscribe,
+                false,
+            )
+            .await?;
+        let rcv_id = ids.rcv_id.as_slice().to_vec();
+        let snd_id = ids.snd_id.as_slice().to_vec();
+        rcv.secure_queue(&rcv_key, &rcv_id, &snd_key.public_key())
+            .await?;
+        Ok(BareQueue {
+            rcv_key,
+            rcv_id,
+            snd_key,
+            snd_id,
+        })
+    }
+}
+
+/// Milliseconds per message of a ping-pong between two bare clients, no agent at all: each
+/// has a queue of its own (as `bare_chain`'s) and sends to the other's; per message a signed
+/// `SEND` of a 16,000-byte body and its `OK`, the `MSG`, its `ACK` and `OK`, then the reply
+/// the other way. The relay's and the transport's share of an agent's `pingpong_ms`: the
+/// ping-pong's floor on this machine.
+pub async fn bare_pingpong(server: &SmpServer, rounds: usize) -> Result<f64, BoxError> {
+    let (a, mut a_events) = SmpClient::connect(server, ClientConfig::default()).await?;
+    let (b, mut b_events) = SmpClient::connect(server, ClientConfig::default()).await?;
+    let (qa, qb) = (BareQueue::new(&a).await?, BareQueue::new(&b).await?);
+    let mut body = vec![0u8; 16_000];
+    OsRng.fill_bytes(&mut body);
+    let flags = MsgFlags {
+        notification: false,
+    };
+    let t = Instant::now();
+    for _ in 0..rounds {
+        a.send_message(Some(&qb.snd_key), &qb.snd_id, flags, &body)
+            .await?;
+        let m = next_msg(&mut b_events, &qb.rcv_id).await?;
+        b.ack(&qb.rcv_key, &qb.rcv_id, m.msg_id.as_slice()).await?;
+        b.send_message(Some(&qa.snd_key), &qa.snd_id, flags, &body)
+            .await?;
+        let m = next_msg(&mut a_events, &qa.rcv_id).await?;
+        a.ack(&qa.rcv_key, &qa.rcv_id, m.msg_id.as_slice()).await?;
+    }
+    let ms = t.elapsed().as_secs_f64() * 1000.0 / (2 * rounds) as f64;
+    a.close().await;
+    b.close().await;
+    Ok(ms)
 }

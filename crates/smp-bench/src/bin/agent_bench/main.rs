@@ -21,7 +21,8 @@
 //!   connections in one batch send, until the batch returned (all stored), until every
 //!   `SENT` and until every message arrived;
 //! - `pingpong_ms`, `pingpong_pq_ms`: per message, alternating direction (a ratchet step
-//!   every message);
+//!   every message); `pingpong_bare_ms`: the same between two bare clients, no agent
+//!   (the relay's and the transport's share: the ping-pong's floor);
 //! - `resubscribe_s`: an agent start with M stored connections until every queue is
 //!   subscribed; `rss_bytes_per_connection`: this process's resident memory growth over
 //!   that start, per connection.
@@ -171,6 +172,11 @@ fn print_table(r: &Map<String, Value>) {
         (
             "pingpong_pq_ms",
             "ping-pong, post-quantum, per message",
+            "ms",
+        ),
+        (
+            "pingpong_bare_ms",
+            "ping-pong between bare clients (floor)",
             "ms",
         ),
         ("resubscribe_s", "start with stored connections", "s"),

@@ -303,6 +303,14 @@ pub async fn all(
         pa.agent.stop().await;
         pb.agent.stop().await;
     }
+    eprintln!(
+        "bare ping-pong: {} round trips between two bare clients",
+        sizes.pingpong
+    );
+    out.insert(
+        "pingpong_bare_ms".into(),
+        num(floor::bare_pingpong(&server, sizes.pingpong).await?),
+    );
 
     let total = sizes.stored.max(sizes.fanout);
     eprintln!("making {total} connections");
