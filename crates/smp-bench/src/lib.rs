@@ -1,5 +1,6 @@
-//! The benchmarks' shared parts: the relay under test as a child process, and what
-//! `/proc` says about a process. Used by `smp-bench` (the relay's benchmark) and
+//! The benchmarks' shared parts: the relay under test as a child process, what
+//! `/proc` says about a process, and a bare client's secured queue. Used by `smp-bench` (the relay's benchmark) and
 //! `agent-bench` (the agent's, through a relay).
 
+pub mod queue;
 pub mod server;

@@ -21,6 +21,7 @@ use smp_proto::response::Response;
 use smp_proto::{max_message_length, SmpServer};
 use tokio::sync::{mpsc, Semaphore};
 
+use smp_bench::queue::secured_queue;
 use smp_bench::server::{cpu_seconds, rss_bytes};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -93,19 +94,8 @@ async fn make_pair(server: SmpServer) -> Result<Pair, BoxError> {
     // Crypto_box authenticators (X25519): the relay's SHA-512 over each transmission.
     let rcv_key = x_key();
     let snd_key = x_key();
-    let dh = PrivateKeyX25519::generate(&mut OsRng);
-    let ids = rcv
-        .create_queue(
-            &rcv_key,
-            &dh.public_key(),
-            None,
-            SubscriptionMode::Subscribe,
-            false,
-        )
-        .await?;
+    let (ids, dh) = secured_queue(&rcv, &rcv_key, &snd_key).await?;
     let rcv_id = ids.rcv_id.as_slice().to_vec();
-    rcv.secure_queue(&rcv_key, &rcv_id, &snd_key.public_key())
-        .await?;
     Ok(Pair {
         dh_secret: dh_x25519(&ids.rcv_public_dh_key, &dh),
         rcv,

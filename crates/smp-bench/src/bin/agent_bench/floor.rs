@@ -16,10 +16,11 @@ use rand::RngCore;
 use simplex_agent::sqlite::open_database;
 use simplex_agent::store::{ConnId, RcvQueueRecord};
 use simplex_agent::{Event, SqliteStore, Store};
-use simplex_crypto::{PrivateAuthKey, PrivateKeyEd25519, PrivateKeyX25519};
+use simplex_crypto::{PrivateAuthKey, PrivateKeyEd25519};
+use smp_bench::queue::secured_queue;
 use smp_bench::server::cpu_seconds;
 use smp_client::{ClientConfig, ServerEvent, SmpClient};
-use smp_proto::{MsgFlags, RcvMessage, Response, SmpServer, SubscriptionMode};
+use smp_proto::{MsgFlags, RcvMessage, Response, SmpServer};
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::scenarios::{config, connect, next, start, Side, STALL};
@@ -307,25 +308,12 @@ impl BareQueue {
     async fn new(rcv: &SmpClient) -> Result<BareQueue, BoxError> {
         let rcv_key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng));
         let snd_key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng));
-        let dh = PrivateKeyX25519::generate(&mut OsRng);
-        let ids = rcv
-            .create_queue(
-                &rcv_key,
-                &dh.public_key(),
-                None,
-                SubscriptionMode::Subscribe,
-                false,
-            )
-            .await?;
-        let rcv_id = ids.rcv_id.as_slice().to_vec();
-        let snd_id = ids.snd_id.as_slice().to_vec();
-        rcv.secure_queue(&rcv_key, &rcv_id, &snd_key.public_key())
-            .await?;
+        let (ids, _dh) = secured_queue(rcv, &rcv_key, &snd_key).await?;
         Ok(BareQueue {
             rcv_key,
-            rcv_id,
+            rcv_id: ids.rcv_id.as_slice().to_vec(),
             snd_key,
-            snd_id,
+            snd_id: ids.snd_id.as_slice().to_vec(),
         })
     }
 }
