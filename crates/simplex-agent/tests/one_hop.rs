@@ -9,7 +9,6 @@ mod common;
 use common::*;
 use simplex_agent::store::Store;
 use simplex_agent::{Event, MsgIntegrity, MsgReceipt, MsgReceiptStatus, SqliteStore};
-use smp_proto::RcvMsgBody;
 
 /// Server events and `SENT` are not what these tests look at.
 fn skip(e: &Event) -> bool {
@@ -135,27 +134,7 @@ async fn duplicates_and_garbage_take_the_careful_path() {
     let rq = bstore.rcv_queue(&ba).expect("read").expect("queue");
     let astore = SqliteStore::open(&dir.path().join("alice.db"), "passphrase").expect("open");
     let sq = astore.snd_queue(&ab).expect("read").expect("queue");
-    let sent = a.agent.send_message(&ab, b"original").await.expect("send");
-    loop {
-        if let Event::Sent(m) = a.next().await.event {
-            assert_eq!(m, sent);
-            break;
-        }
-    }
-    let (spy, _ev) = smp_client::SmpClient::connect(srv.address(), Default::default())
-        .await
-        .expect("connect");
-    let m = spy
-        .get_message(&rq.rcv_key, &rq.rcv_id)
-        .await
-        .expect("get")
-        .expect("a message");
-    let RcvMsgBody::Data { body, .. } =
-        smp_client::decrypt_message(&rq.rcv_dh_secret, &m).expect("decrypt")
-    else {
-        panic!("data")
-    };
-    spy.close().await;
+    let (_, body) = send_and_peek(&mut a, &ab, b"original", srv.address(), &rq).await;
     let mut b = TestAgent::start(dir.path(), "bob", cfg()).await;
     let original = next_msg(&mut b, &ba, b"original").await;
     b.agent.ack_message(&ba, original, None).await.expect("ack");

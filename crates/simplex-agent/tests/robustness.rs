@@ -279,27 +279,7 @@ async fn replayed_messages_are_reported_and_not_delivered() {
     let astore = SqliteStore::open(&dir.path().join("alice.db"), "passphrase").expect("open");
     let sq = astore.snd_queue(&ab).expect("read").expect("queue");
     drop(astore);
-    let id = a.agent.send_message(&ab, b"original").await.expect("send");
-    loop {
-        if let Event::Sent(m) = a.next().await.event {
-            assert_eq!(m, id);
-            break;
-        }
-    }
-    let (spy, _ev) = smp_client::SmpClient::connect(srv.address(), Default::default())
-        .await
-        .expect("connect");
-    let m = spy
-        .get_message(&rq.rcv_key, &rq.rcv_id)
-        .await
-        .expect("get")
-        .expect("a message");
-    let RcvMsgBody::Data { body, .. } =
-        smp_client::decrypt_message(&rq.rcv_dh_secret, &m).expect("decrypt")
-    else {
-        panic!("data")
-    };
-    spy.close().await;
+    let (_, body) = send_and_peek(&mut a, &ab, b"original", srv.address(), &rq).await;
     // Bob receives and acknowledges the original.
     let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
     let original = receive(&mut b, &ba, b"original").await;

@@ -159,3 +159,38 @@ pub async fn exchange(
     }
     meta.msg_id
 }
+
+/// Sends `text` from `a` on `conn` and waits for its `SENT`; then reads it from the relay with
+/// the recipient's queue record `rq` (as a client holding the recipient's key would, the
+/// recipient's agent being stopped) without acknowledging it. Returns the message's ID and
+/// its SMP body (the relay's layer removed), to replay or alter.
+pub async fn send_and_peek(
+    a: &mut TestAgent,
+    conn: &[u8],
+    text: &[u8],
+    srv: &SmpServer,
+    rq: &simplex_agent::store::RcvQueueRecord,
+) -> (i64, Vec<u8>) {
+    let id = a.agent.send_message(conn, text).await.expect("send");
+    loop {
+        if let Event::Sent(m) = a.next().await.event {
+            assert_eq!(m, id);
+            break;
+        }
+    }
+    let (spy, _ev) = smp_client::SmpClient::connect(srv, Default::default())
+        .await
+        .expect("connect");
+    let m = spy
+        .get_message(&rq.rcv_key, &rq.rcv_id)
+        .await
+        .expect("get")
+        .expect("a message");
+    let smp_proto::RcvMsgBody::Data { body, .. } =
+        smp_client::decrypt_message(&rq.rcv_dh_secret, &m).expect("decrypt")
+    else {
+        panic!("data")
+    };
+    spy.close().await;
+    (id, body)
+}
