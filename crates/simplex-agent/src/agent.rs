@@ -30,7 +30,7 @@ use smp_proto::SmpServer;
 use tokio::sync::{mpsc, Notify};
 
 mod connect;
-mod kem_supply;
+mod key_supply;
 mod links;
 mod noise;
 mod one_hop;
@@ -92,8 +92,9 @@ struct Inner {
     lock: tokio::sync::Mutex<()>,
     state: Mutex<State>,
     routing: Mutex<routing::Routing>,
-    /// sntrup761 key pairs made ahead of time for PQ ratchet steps (module `kem_supply`).
-    kem_keys: Arc<kem_supply::KemSupply>,
+    /// X448 keys and sntrup761 key pairs made ahead of time for ratchet steps and X3DH
+    /// (module `key_supply`).
+    ratchet_keys: Arc<key_supply::RatchetKeys>,
     /// Numbers the store calls that read or write a connection's pending messages, in the
     /// order the store's thread runs them (module `send`).
     store_seq: Arc<std::sync::atomic::AtomicU64>,
@@ -155,7 +156,7 @@ impl Agent {
             lock: tokio::sync::Mutex::new(()),
             state: Mutex::new(State::default()),
             routing: Mutex::new(routing::Routing::default()),
-            kem_keys: Arc::new(kem_supply::KemSupply::new()),
+            ratchet_keys: Arc::new(key_supply::RatchetKeys::new()),
             store_seq: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             started_at: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

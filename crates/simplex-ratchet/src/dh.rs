@@ -11,7 +11,7 @@ use simplex_crypto::{
 use simplex_encoding::{Decode, Encode};
 use zeroize::Zeroizing;
 
-use crate::RatchetError;
+use crate::{RatchetError, RatchetKeySource};
 
 /// A key-agreement algorithm for X3DH and the DH ratchet.
 ///
@@ -27,6 +27,11 @@ pub trait DhAlgorithm: Clone + Copy + Debug + PartialEq + Eq + 'static {
 
     /// A new random private key.
     fn generate(rng: &mut (impl CryptoRng + RngCore)) -> Self::Private;
+    /// A private key made ahead of time by `keys` when it has one, else a new one.
+    fn take_or_generate(
+        keys: &dyn RatchetKeySource,
+        rng: &mut (impl CryptoRng + RngCore),
+    ) -> Self::Private;
     /// The public half of a private key.
     fn public_key(private: &Self::Private) -> Self::Public;
     /// The raw public key bytes (`pubKeyBytes`).
@@ -58,6 +63,13 @@ impl DhAlgorithm for X25519 {
     fn generate(rng: &mut (impl CryptoRng + RngCore)) -> Self::Private {
         PrivateKeyX25519::generate(rng)
     }
+    fn take_or_generate(
+        _keys: &dyn RatchetKeySource,
+        rng: &mut (impl CryptoRng + RngCore),
+    ) -> Self::Private {
+        // Sources make X448 keys only: the agent's ratchets are X448.
+        PrivateKeyX25519::generate(rng)
+    }
     fn public_key(private: &Self::Private) -> Self::Public {
         private.public_key()
     }
@@ -87,6 +99,13 @@ impl DhAlgorithm for X448 {
 
     fn generate(rng: &mut (impl CryptoRng + RngCore)) -> Self::Private {
         PrivateKeyX448::generate(rng)
+    }
+    fn take_or_generate(
+        keys: &dyn RatchetKeySource,
+        rng: &mut (impl CryptoRng + RngCore),
+    ) -> Self::Private {
+        keys.take_x448_key()
+            .unwrap_or_else(|| PrivateKeyX448::generate(rng))
     }
     fn public_key(private: &Self::Private) -> Self::Public {
         private.public_key()

@@ -71,32 +71,6 @@ impl KemKeyPair {
     }
 }
 
-/// Where a ratchet step takes its new KEM key pair from: key pairs made ahead of time, off
-/// the message's critical path (the agent's supply), or none ([`InlineKemKeys`]).
-pub trait KemKeySource {
-    /// A key pair never handed out before (each one is used once), or `None` when there is
-    /// none ready and the caller should generate one.
-    fn take_kem_key_pair(&self) -> Option<KemKeyPair>;
-}
-
-impl dyn KemKeySource + '_ {
-    /// A ready key pair, else a new one from `rng`.
-    pub fn take_or_generate(&self, rng: &mut (impl CryptoRng + RngCore)) -> KemKeyPair {
-        self.take_kem_key_pair()
-            .unwrap_or_else(|| KemKeyPair::generate(rng))
-    }
-}
-
-/// No key pairs made ahead of time: each is generated when a ratchet step needs it.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct InlineKemKeys;
-
-impl KemKeySource for InlineKemKeys {
-    fn take_kem_key_pair(&self) -> Option<KemKeyPair> {
-        None
-    }
-}
-
 impl KemPublicKey {
     /// From exactly [`KEM_PUBLIC_KEY_LEN`] bytes.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {

@@ -20,21 +20,20 @@ pub mod error;
 pub mod kem;
 pub mod keys;
 pub mod ratchet;
+pub mod source;
 pub mod version;
 pub mod x3dh;
 
 pub use dh::{DhAlgorithm, X25519, X448};
 pub use error::RatchetError;
-pub use kem::{
-    InlineKemKeys, KemCiphertext, KemKeyPair, KemKeySource, KemPublicKey, KemSecretKey,
-    KemSharedKey,
-};
+pub use kem::{KemCiphertext, KemKeyPair, KemPublicKey, KemSecretKey, KemSharedKey};
 pub use keys::{HeaderKey, Key32, MessageKey};
 pub use ratchet::{
     can_pad, decode_skipped_keys, encode_skipped_keys, full_header_len, full_message_len,
     padded_header_len, Decrypted, MsgEncryptKey, MsgHeader, Ratchet, RatchetKem, SkippedDiff,
     SkippedKeys, MAX_SKIP,
 };
+pub use source::{InlineKeys, RatchetKeySource};
 pub use version::{
     pq_enable_support, PqEncryption, PqSupport, RatchetVersions, VersionE2E, VersionRangeE2E,
     CURRENT_E2E_VERSION, KDF_X3DH_E2E_VERSION, PQ_RATCHET_E2E_VERSION, SUPPORTED_E2E_VERSIONS,

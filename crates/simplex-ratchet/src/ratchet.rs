@@ -26,8 +26,9 @@ use simplex_encoding::{Decode, DecodeError, Encode, Large, Reader, ShortBytes};
 use zeroize::Zeroizing;
 
 use crate::dh::DhAlgorithm;
-use crate::kem::{InlineKemKeys, KemKeyPair, KemKeySource, KemSharedKey};
+use crate::kem::{KemKeyPair, KemSharedKey};
 use crate::keys::{chain_kdf, root_kdf, HeaderKey, Key32, MessageKey};
+use crate::source::{InlineKeys, RatchetKeySource};
 use crate::version::{
     pq_enable_support, PqEncryption, PqSupport, RatchetVersions, VersionE2E, PQ_RATCHET_E2E_VERSION,
 };
@@ -632,17 +633,17 @@ impl<A: DhAlgorithm> Ratchet<A> {
         msg: &[u8],
         rng: &mut (impl CryptoRng + RngCore),
     ) -> Result<Decrypted<A>, RatchetError> {
-        self.decrypt_with_kem_keys(skipped, msg, rng, &InlineKemKeys)
+        self.decrypt_with_keys(skipped, msg, rng, &InlineKeys)
     }
 
-    /// [`Ratchet::decrypt`], taking a ratchet step's new KEM key pair from `kem_keys` (one
-    /// made ahead of time) when it has one, else generating it from `rng`.
-    pub fn decrypt_with_kem_keys(
+    /// [`Ratchet::decrypt`], taking a ratchet step's new X448 key and KEM key pair from `keys`
+    /// (made ahead of time) when it has them, else generating them from `rng`.
+    pub fn decrypt_with_keys(
         &self,
         skipped: &SkippedKeys,
         msg: &[u8],
         rng: &mut (impl CryptoRng + RngCore),
-        kem_keys: &dyn KemKeySource,
+        keys: &dyn RatchetKeySource,
     ) -> Result<Decrypted<A>, RatchetError> {
         let enc_msg = EncRatchetMessage::decode(msg).map_err(RatchetError::HeaderParse)?;
         let enc_hdr =
@@ -654,12 +655,12 @@ impl<A: DhAlgorithm> Ratchet<A> {
                 diff: SkippedDiff::Remove(hk, n),
             }),
             SkippedOutcome::Header(Some(step), hdr) => {
-                self.decrypt_with_chain(step, &hdr, &enc_msg, (rng, kem_keys))
+                self.decrypt_with_chain(step, &hdr, &enc_msg, (rng, keys))
             }
             SkippedOutcome::Header(None, _) => Err(RatchetError::Header),
             SkippedOutcome::NotFound => {
                 let (step, hdr) = self.decrypt_current_header(&enc_hdr)?;
-                self.decrypt_with_chain(step, &hdr, &enc_msg, (rng, kem_keys))
+                self.decrypt_with_chain(step, &hdr, &enc_msg, (rng, keys))
             }
         }
     }
@@ -750,7 +751,7 @@ impl<A: DhAlgorithm> Ratchet<A> {
         step: RatchetStep,
         hdr: &MsgHeader<A>,
         enc_msg: &EncRatchetMessage<'_>,
-        rng: (&mut (impl CryptoRng + RngCore), &dyn KemKeySource),
+        rng: (&mut (impl CryptoRng + RngCore), &dyn RatchetKeySource),
     ) -> Result<Decrypted<A>, RatchetError> {
         let mut rc = self.clone();
         let cur = rc.version.current;
@@ -817,10 +818,10 @@ impl<A: DhAlgorithm> Ratchet<A> {
         &mut self,
         hdr: &MsgHeader<A>,
         prev_ns: u32,
-        (rng, kem_keys): (&mut (impl CryptoRng + RngCore), &dyn KemKeySource),
+        (rng, keys): (&mut (impl CryptoRng + RngCore), &dyn RatchetKeySource),
     ) -> Result<(), RatchetError> {
-        let (rcv_ss, snd_ss, kem) = self.pq_ratchet_step(hdr.kem.as_ref(), rng, kem_keys)?;
-        let dh_rs2 = A::generate(rng);
+        let (rcv_ss, snd_ss, kem) = self.pq_ratchet_step(hdr.kem.as_ref(), rng, keys)?;
+        let dh_rs2 = A::take_or_generate(keys, rng);
         let (rk1, ckr, nhkr) = dh_kdf::<A>(&self.rk, &hdr.dh, &self.dh_rs, rcv_ss.as_ref())?;
         let (rk2, cks, nhks) = dh_kdf::<A>(&rk1, &hdr.dh, &dh_rs2, snd_ss.as_ref())?;
         let snd_kem = snd_ss.is_some();
@@ -857,7 +858,7 @@ impl<A: DhAlgorithm> Ratchet<A> {
         &self,
         hdr_kem: Option<&RKemParams>,
         rng: &mut (impl CryptoRng + RngCore),
-        kem_keys: &dyn KemKeySource,
+        keys: &dyn RatchetKeySource,
     ) -> Result<
         (
             Option<KemSharedKey>,
@@ -874,7 +875,7 @@ impl<A: DhAlgorithm> Ratchet<A> {
                     None,
                     None,
                     Some(RatchetKem {
-                        pq_rs: kem_keys.take_or_generate(rng),
+                        pq_rs: keys.take_or_generate(rng),
                         accepted: None,
                     }),
                 ),
@@ -893,7 +894,7 @@ impl<A: DhAlgorithm> Ratchet<A> {
         }
         let (ct, ss) = peer_key.encapsulate(rng);
         let kem = RatchetKem {
-            pq_rs: kem_keys.take_or_generate(rng),
+            pq_rs: keys.take_or_generate(rng),
             accepted: Some(KemAccepted {
                 peer_key: peer_key.clone(),
                 shared: ss.clone(),

@@ -17,10 +17,9 @@ use simplex_encoding::string::{base64url_decode, base64url_encode};
 use simplex_encoding::{Decode, DecodeError, Encode, Reader};
 
 use crate::dh::DhAlgorithm;
-use crate::kem::{
-    InlineKemKeys, KemCiphertext, KemKeyPair, KemKeySource, KemPublicKey, KemSharedKey,
-};
+use crate::kem::{KemCiphertext, KemKeyPair, KemPublicKey, KemSharedKey};
 use crate::keys::{x3dh_kdf, HeaderKey, Key32};
+use crate::source::{InlineKeys, RatchetKeySource};
 use crate::version::{PqSupport, VersionE2E, VersionRangeE2E, PQ_RATCHET_E2E_VERSION};
 use crate::RatchetError;
 
@@ -369,7 +368,7 @@ impl Decode for KemAccepted {
 
 fn generate_e2e_params<A: DhAlgorithm>(
     rng: &mut (impl CryptoRng + RngCore),
-    kem_keys: &dyn KemKeySource,
+    keys: &dyn RatchetKeySource,
     version: VersionE2E,
     use_kem: Option<&UseKem>,
 ) -> (
@@ -377,11 +376,11 @@ fn generate_e2e_params<A: DhAlgorithm>(
     Option<PrivRKemParams>,
     E2ERatchetParams<A>,
 ) {
-    let key1 = A::generate(rng);
-    let key2 = A::generate(rng);
+    let key1 = A::take_or_generate(keys, rng);
+    let key2 = A::take_or_generate(keys, rng);
     let (kem, priv_kem) = match use_kem {
         Some(use_kem) if version >= PQ_RATCHET_E2E_VERSION => {
-            let kp = kem_keys.take_or_generate(rng);
+            let kp = keys.take_or_generate(rng);
             match use_kem {
                 UseKem::Propose => (
                     Some(RKemParams::Proposed(kp.public.clone())),
@@ -414,18 +413,18 @@ pub fn generate_rcv_e2e_params<A: DhAlgorithm>(
     version: VersionE2E,
     support: PqSupport,
 ) -> (X3dhPrivateKeys<A>, Option<KemKeyPair>, E2ERatchetParams<A>) {
-    generate_rcv_e2e_params_with(rng, &InlineKemKeys, version, support)
+    generate_rcv_e2e_params_with(rng, &InlineKeys, version, support)
 }
 
-/// [`generate_rcv_e2e_params`] taking the KEM key pair from `kem_keys` when it has one.
+/// [`generate_rcv_e2e_params`] taking the X448 keys and the KEM key pair from `keys` when it has them.
 pub fn generate_rcv_e2e_params_with<A: DhAlgorithm>(
     rng: &mut (impl CryptoRng + RngCore),
-    kem_keys: &dyn KemKeySource,
+    keys: &dyn RatchetKeySource,
     version: VersionE2E,
     support: PqSupport,
 ) -> (X3dhPrivateKeys<A>, Option<KemKeyPair>, E2ERatchetParams<A>) {
     let use_kem = support.0.then_some(UseKem::Propose);
-    let (keys, priv_kem, params) = generate_e2e_params(rng, kem_keys, version, use_kem.as_ref());
+    let (keys, priv_kem, params) = generate_e2e_params(rng, keys, version, use_kem.as_ref());
     let kp = match priv_kem {
         Some(PrivRKemParams::Proposed(kp)) => Some(kp),
         _ => None,
@@ -443,13 +442,13 @@ pub fn generate_snd_e2e_params<A: DhAlgorithm>(
     Option<PrivRKemParams>,
     E2ERatchetParams<A>,
 ) {
-    generate_e2e_params(rng, &InlineKemKeys, version, use_kem)
+    generate_e2e_params(rng, &InlineKeys, version, use_kem)
 }
 
-/// [`generate_snd_e2e_params`] taking the KEM key pair from `kem_keys` when it has one.
+/// [`generate_snd_e2e_params`] taking the X448 keys and the KEM key pair from `keys` when it has them.
 pub fn generate_snd_e2e_params_with<A: DhAlgorithm>(
     rng: &mut (impl CryptoRng + RngCore),
-    kem_keys: &dyn KemKeySource,
+    keys: &dyn RatchetKeySource,
     version: VersionE2E,
     use_kem: Option<&UseKem>,
 ) -> (
@@ -457,7 +456,7 @@ pub fn generate_snd_e2e_params_with<A: DhAlgorithm>(
     Option<PrivRKemParams>,
     E2ERatchetParams<A>,
 ) {
-    generate_e2e_params(rng, kem_keys, version, use_kem)
+    generate_e2e_params(rng, keys, version, use_kem)
 }
 
 fn pq_x3dh<A: DhAlgorithm>(

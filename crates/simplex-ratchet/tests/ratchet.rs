@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use simplex_crypto::PrivateKeyX448;
 use simplex_encoding::Encode;
 use simplex_ratchet::*;
 
@@ -540,12 +541,19 @@ fn pq_off_later_messages_of_a_new_chain_need_an_earlier_one() {
     assert_eq!(bob.recv(&second).expect("second"), b"second, without");
 }
 
-/// Hands out the key pairs it holds, last first, each once (moved out).
-struct GivenKemKeys(std::cell::RefCell<Vec<KemKeyPair>>);
+/// Hands out the KEM key pairs and X448 keys it holds, last first, each once (moved out).
+#[derive(Default)]
+struct GivenKeys {
+    kem: std::cell::RefCell<Vec<KemKeyPair>>,
+    x448: std::cell::RefCell<Vec<PrivateKeyX448>>,
+}
 
-impl KemKeySource for GivenKemKeys {
+impl RatchetKeySource for GivenKeys {
     fn take_kem_key_pair(&self) -> Option<KemKeyPair> {
-        self.0.borrow_mut().pop()
+        self.kem.borrow_mut().pop()
+    }
+    fn take_x448_key(&self) -> Option<PrivateKeyX448> {
+        self.x448.borrow_mut().pop()
     }
 }
 
@@ -554,9 +562,9 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Receives with key pairs from `keys` for the ratchet step.
-fn recv_with(p: &mut Party<X448>, msg: &[u8], keys: &GivenKemKeys) -> Vec<u8> {
+fn recv_with(p: &mut Party<X448>, msg: &[u8], keys: &GivenKeys) -> Vec<u8> {
     let d =
-        p.rc.decrypt_with_kem_keys(&p.skipped, msg, &mut p.rng, keys)
+        p.rc.decrypt_with_keys(&p.skipped, msg, &mut p.rng, keys)
             .expect("decrypts");
     d.diff.apply(&mut p.skipped);
     p.rc = d.ratchet;
@@ -569,7 +577,10 @@ fn ratchet_steps_take_supplied_kem_key_pairs_each_once() {
     let (mut alice, mut bob) = init_pair::<X448>(Mode::Accepted, 7);
     let mut g = rand::rngs::StdRng::seed_from_u64(99);
     let (k1, k2) = (KemKeyPair::generate(&mut g), KemKeyPair::generate(&mut g));
-    let keys = GivenKemKeys(std::cell::RefCell::new(vec![k2.clone(), k1.clone()]));
+    let keys = GivenKeys {
+        kem: std::cell::RefCell::new(vec![k2.clone(), k1.clone()]),
+        ..GivenKeys::default()
+    };
     // Alice's first step takes k1: her stored state holds its key pair.
     let m = bob.send(None, b"one");
     assert_eq!(recv_with(&mut alice, &m, &keys), b"one");
@@ -583,7 +594,7 @@ fn ratchet_steps_take_supplied_kem_key_pairs_each_once() {
     let state = alice.rc.to_bytes();
     assert!(contains(&state, k2.public.as_bytes()));
     assert!(!contains(&state, k1.public.as_bytes()));
-    assert!(keys.0.borrow().is_empty());
+    assert!(keys.kem.borrow().is_empty());
     // With the supply empty, the step generates its own key pair.
     exchange(&mut alice, &mut bob, None, "four");
     let m = bob.send(None, b"five");
@@ -592,4 +603,37 @@ fn ratchet_steps_take_supplied_kem_key_pairs_each_once() {
     assert!(!contains(&state, k1.public.as_bytes()) && !contains(&state, k2.public.as_bytes()));
     exchange(&mut alice, &mut bob, None, "six");
     exchange(&mut bob, &mut alice, None, "seven");
+}
+
+#[test]
+fn ratchet_steps_take_supplied_x448_keys_each_once() {
+    use rand::SeedableRng;
+    let (mut alice, mut bob) = init_pair::<X448>(Mode::NoKem, 8);
+    let mut g = rand::rngs::StdRng::seed_from_u64(98);
+    let (k1, k2) = (
+        PrivateKeyX448::generate(&mut g),
+        PrivateKeyX448::generate(&mut g),
+    );
+    let (d1, d2) = (X448::private_to_der(&k1), X448::private_to_der(&k2));
+    let keys = GivenKeys {
+        x448: std::cell::RefCell::new(vec![k2, k1]),
+        ..GivenKeys::default()
+    };
+    // Alice's step takes k1 as her new ratchet key, and Bob's next step agrees with it.
+    let m = bob.send(None, b"one");
+    assert_eq!(recv_with(&mut alice, &m, &keys), b"one");
+    assert!(contains(&alice.rc.to_bytes(), &d1));
+    exchange(&mut alice, &mut bob, None, "two");
+    let m = bob.send(None, b"three");
+    assert_eq!(recv_with(&mut alice, &m, &keys), b"three");
+    // The next step took k2, not k1 again; then, with none left, her own.
+    let state = alice.rc.to_bytes();
+    assert!(contains(&state, &d2) && !contains(&state, &d1));
+    assert!(keys.x448.borrow().is_empty());
+    exchange(&mut alice, &mut bob, None, "four");
+    let m = bob.send(None, b"five");
+    assert_eq!(recv_with(&mut alice, &m, &keys), b"five");
+    let state = alice.rc.to_bytes();
+    assert!(!contains(&state, &d1) && !contains(&state, &d2));
+    exchange(&mut alice, &mut bob, None, "six");
 }

@@ -346,7 +346,7 @@ fn skipped_diff_apply() {
 /// Hands out one given key pair, once.
 struct OneKemKey(std::cell::RefCell<Option<KemKeyPair>>);
 
-impl KemKeySource for OneKemKey {
+impl RatchetKeySource for OneKemKey {
     fn take_kem_key_pair(&self) -> Option<KemKeyPair> {
         self.0.borrow_mut().take()
     }

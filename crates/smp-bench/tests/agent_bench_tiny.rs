@@ -43,6 +43,8 @@ fn tiny_agent_bench_reports_every_figure() {
         "pingpong_ms",
         "pingpong_pq_ms",
         "pingpong_bare_ms",
+        "pingpong_async_ack_ms",
+        "pingpong_crypto_floor_ms",
         "resubscribe_s",
     ] {
         let x = v.get(k).and_then(Value::as_f64).unwrap_or(-1.0);

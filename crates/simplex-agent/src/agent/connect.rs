@@ -279,7 +279,7 @@ impl Inner {
         conn.pq_support = self.config.pq_support;
         let (keys, kem, params) = generate_rcv_e2e_params_with::<X448>(
             &mut OsRng,
-            &*self.kem_keys,
+            &*self.ratchet_keys,
             CURRENT_E2E_VERSION,
             PqSupport(self.config.pq_support),
         );
@@ -409,7 +409,7 @@ impl Inner {
         let use_kem = reply_kem(e2e_v, rcv_params.kem.as_ref(), pq);
         let (keys, priv_kem, snd_params) = generate_snd_e2e_params_with::<X448>(
             &mut OsRng,
-            &*self.kem_keys,
+            &*self.ratchet_keys,
             e2e_v,
             use_kem.as_ref(),
         );
@@ -730,11 +730,11 @@ impl Inner {
         };
         let ratchet = Ratchet::<X448>::init_rcv(versions, x.key2, init, kp, pq);
         let d = ratchet
-            .decrypt_with_kem_keys(
+            .decrypt_with_keys(
                 &Default::default(),
                 &c.enc_conn_info,
                 &mut OsRng,
-                &*self.kem_keys,
+                &*self.ratchet_keys,
             )
             .map_err(crypto_err)?;
         let AgentMessage::ConnInfoReply {
@@ -801,7 +801,7 @@ impl Inner {
             .await?;
         let ratchet = ratchet.ok_or(AgentError::Message("no ratchet"))?;
         let d = ratchet
-            .decrypt_with_kem_keys(&skipped, &c.enc_conn_info, &mut OsRng, &*self.kem_keys)
+            .decrypt_with_keys(&skipped, &c.enc_conn_info, &mut OsRng, &*self.ratchet_keys)
             .map_err(crypto_err)?;
         let AgentMessage::ConnInfo(conn_info) =
             decode_all(&d.plaintext).map_err(|_| AgentError::Message("conn info"))?

@@ -15,7 +15,7 @@ use agent_proto::{AMessage, AMessageReceipt, AgentMessage, AgentMsgEnvelope, Cli
 use rand::rngs::OsRng;
 use simplex_crypto::sha256;
 use simplex_encoding::decode_all;
-use simplex_ratchet::{Decrypted, KemKeySource, X448};
+use simplex_ratchet::{Decrypted, RatchetKeySource, X448};
 use smp_client::decrypt_message;
 use smp_proto::{RcvMessage, RcvMsgBody};
 
@@ -79,7 +79,7 @@ struct Step {
 /// module's documentation).
 pub(super) fn receive(
     s: &mut dyn Store,
-    kem_keys: &dyn KemKeySource,
+    ratchet_keys: &dyn RatchetKeySource,
     conn_id: &[u8],
     rcv_id: &[u8],
     m: RcvMessage,
@@ -94,7 +94,7 @@ pub(super) fn receive(
     let (Some(conn), Some(rq)) = (conn, rq) else {
         return Ok(Hop::Gone);
     };
-    match common_message(&rq, &keys, kem_keys, &m) {
+    match common_message(&rq, &keys, ratchet_keys, &m) {
         Some(step) => store_common(s, conn, rq, &m, step).map(|st| Hop::Stored(Box::new(st))),
         None => Ok(Hop::Careful(Box::new(Careful {
             conn,
@@ -111,7 +111,7 @@ pub(super) fn receive(
 fn common_message(
     rq: &RcvQueueRecord,
     (ratchet, skipped): &RatchetKeys,
-    kem_keys: &dyn KemKeySource,
+    ratchet_keys: &dyn RatchetKeySource,
     m: &RcvMessage,
 ) -> Option<Step> {
     // A switch's new queue may have to wait for the old one (module `switch`).
@@ -134,7 +134,7 @@ fn common_message(
     };
     let d = ratchet
         .as_ref()?
-        .decrypt_with_kem_keys(skipped, &enc_agent_message, &mut OsRng, kem_keys)
+        .decrypt_with_keys(skipped, &enc_agent_message, &mut OsRng, ratchet_keys)
         .ok()?;
     let AgentMessage::Message { header, message } = decode_all(&d.plaintext).ok()? else {
         return None;

@@ -247,9 +247,10 @@ impl Inner {
         rcv_id: &[u8],
         m: RcvMessage,
     ) -> Result<Option<Processed>, AgentError> {
-        let (id, rid, kem_keys) = (conn_id.to_vec(), rcv_id.to_vec(), self.kem_keys.clone());
+        let (id, rid, ratchet_keys) =
+            (conn_id.to_vec(), rcv_id.to_vec(), self.ratchet_keys.clone());
         let hop = self
-            .db(move |s| one_hop::receive(s, &*kem_keys, &id, &rid, m))
+            .db(move |s| one_hop::receive(s, &*ratchet_keys, &id, &rid, m))
             .await?;
         let Careful {
             conn,
@@ -450,11 +451,11 @@ impl Inner {
         let ratchet = ratchet.ok_or(AgentError::Message("no ratchet"))?;
         // Before this message: a receiving ratchet made by re-synchronisation answers EREADY.
         let could_send = ratchet.can_send();
-        let d = match ratchet.decrypt_with_kem_keys(
+        let d = match ratchet.decrypt_with_keys(
             &skipped,
             &enc_agent_message,
             &mut OsRng,
-            &*self.kem_keys,
+            &*self.ratchet_keys,
         ) {
             Ok(d) => d,
             Err(e) => {

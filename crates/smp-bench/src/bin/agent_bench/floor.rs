@@ -16,7 +16,7 @@ use rand::RngCore;
 use simplex_agent::sqlite::open_database;
 use simplex_agent::store::{ConnId, RcvQueueRecord};
 use simplex_agent::{Event, SqliteStore, Store};
-use simplex_crypto::{PrivateAuthKey, PrivateKeyEd25519};
+use simplex_crypto::{dh_x25519, DhSecretX25519, PrivateAuthKey, PrivateKeyEd25519};
 use smp_bench::queue::secured_queue;
 use smp_bench::server::cpu_seconds;
 use smp_client::{ClientConfig, ServerEvent, SmpClient};
@@ -111,7 +111,9 @@ impl FloorPair {
 /// One SQLCipher database with the agent store's settings (`SqliteStore::open`: the key,
 /// WAL, `synchronous = NORMAL`, a 16 MiB page cache) and one table of received messages.
 pub struct BareStore {
-    db: rusqlite::Connection,
+    /// Behind a lock only so that the measuring task may hold it across an `await` on a
+    /// worker thread; it is never contended.
+    db: std::sync::Mutex<rusqlite::Connection>,
 }
 
 impl BareStore {
@@ -125,7 +127,9 @@ impl BareStore {
              ts INTEGER NOT NULL, body BLOB NOT NULL); \
              CREATE UNIQUE INDEX idx_rcv_msgs_srv ON rcv_msgs (srv_msg_id);",
         )?;
-        Ok(BareStore { db })
+        Ok(BareStore {
+            db: std::sync::Mutex::new(db),
+        })
     }
 
     /// One insert committed on its own (autocommit): the relay's message ID, a time and 200
@@ -133,15 +137,15 @@ impl BareStore {
     /// decrypted here).
     fn insert(&self, m: &RcvMessage, ts: i64) -> Result<(), BoxError> {
         let body = &m.enc_body[..m.enc_body.len().min(200)];
-        self.db
-            .prepare_cached("INSERT INTO rcv_msgs (srv_msg_id, ts, body) VALUES (?1, ?2, ?3)")?
+        let db = self.db.lock().map_err(|_| "bare store lock poisoned")?;
+        db.prepare_cached("INSERT INTO rcv_msgs (srv_msg_id, ts, body) VALUES (?1, ?2, ?3)")?
             .execute((m.msg_id.as_slice(), ts, body))?;
         Ok(())
     }
 }
 
 /// The next `MSG` of queue `rcv_id` among the relay's pushed events.
-async fn next_msg(
+pub(crate) async fn next_msg(
     events: &mut mpsc::Receiver<ServerEvent>,
     rcv_id: &[u8],
 ) -> Result<RcvMessage, BoxError> {
@@ -266,6 +270,7 @@ pub async fn bare_chain(server: &SmpServer, n: usize) -> Result<f64, BoxError> {
         rcv_id,
         snd_key,
         snd_id,
+        ..
     } = BareQueue::new(&rcv).await?;
     let window = Arc::new(Semaphore::new(WINDOW));
     let permits = window.clone();
@@ -297,23 +302,26 @@ pub async fn bare_chain(server: &SmpServer, n: usize) -> Result<f64, BoxError> {
 
 /// A queue made by `NEW` on a bare client (subscribed) and secured with a sender key
 /// (`KEY`), as an agent's receive queue is.
-struct BareQueue {
-    rcv_key: PrivateAuthKey,
-    rcv_id: Vec<u8>,
-    snd_key: PrivateAuthKey,
-    snd_id: Vec<u8>,
+pub(crate) struct BareQueue {
+    pub(crate) rcv_key: PrivateAuthKey,
+    pub(crate) rcv_id: Vec<u8>,
+    pub(crate) snd_key: PrivateAuthKey,
+    pub(crate) snd_id: Vec<u8>,
+    /// The server-to-recipient box's secret.
+    pub(crate) dh: DhSecretX25519,
 }
 
 impl BareQueue {
-    async fn new(rcv: &SmpClient) -> Result<BareQueue, BoxError> {
+    pub(crate) async fn new(rcv: &SmpClient) -> Result<BareQueue, BoxError> {
         let rcv_key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng));
         let snd_key = PrivateAuthKey::Ed25519(PrivateKeyEd25519::generate(&mut OsRng));
-        let (ids, _dh) = secured_queue(rcv, &rcv_key, &snd_key).await?;
+        let (ids, dh) = secured_queue(rcv, &rcv_key, &snd_key).await?;
         Ok(BareQueue {
             rcv_key,
             rcv_id: ids.rcv_id.as_slice().to_vec(),
             snd_key,
             snd_id: ids.snd_id.as_slice().to_vec(),
+            dh: dh_x25519(&ids.rcv_public_dh_key, &dh),
         })
     }
 }

@@ -10,6 +10,7 @@ use smp_bench::server::rss_bytes;
 use smp_proto::SmpServer;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use crate::crypto_floor;
 use crate::floor::{self, BareStore, Cpu, FloorPair};
 use crate::{BoxError, Sizes};
 
@@ -98,11 +99,20 @@ async fn connect_times(
 
 /// Receives messages on `r` until `n` arrived, acknowledging each (no receipt).
 async fn receive(r: &mut Side, n: usize) -> Result<(), BoxError> {
+    receive_acking(r, n, false).await
+}
+
+/// [`receive`], with `async_ack` acknowledging without waiting (`ack_message_async`).
+async fn receive_acking(r: &mut Side, n: usize, async_ack: bool) -> Result<(), BoxError> {
     let mut got = 0;
     while got < n {
         let e = next(r).await?;
         if let Event::Msg { meta, .. } = e.event {
-            r.agent.ack_message(&e.conn_id, meta.msg_id, None).await?;
+            if async_ack {
+                r.agent.ack_message_async(&e.conn_id, meta.msg_id, None);
+            } else {
+                r.agent.ack_message(&e.conn_id, meta.msg_id, None).await?;
+            }
             got += 1;
         }
     }
@@ -139,20 +149,22 @@ async fn burst(
     Ok((n as f64 / secs, qcont))
 }
 
-/// Milliseconds per message, alternating direction.
+/// Milliseconds per message, alternating direction; each message acknowledged before the
+/// reply, or with `async_ack` without waiting for the `ACK`.
 async fn pingpong(
     a: &mut Side,
     b: &mut Side,
     (ab, ba): &(ConnId, ConnId),
     rounds: usize,
+    async_ack: bool,
 ) -> Result<f64, BoxError> {
     let body = [b'p'; 200];
     let t = Instant::now();
     for _ in 0..rounds {
         a.agent.send_message(ab, &body).await?;
-        receive(b, 1).await?;
+        receive_acking(b, 1, async_ack).await?;
         b.agent.send_message(ba, &body).await?;
-        receive(a, 1).await?;
+        receive_acking(a, 1, async_ack).await?;
     }
     Ok(t.elapsed().as_secs_f64() * 1000.0 / (2 * rounds) as f64)
 }
@@ -287,18 +299,22 @@ pub async fn all(
     out.insert("burst_qcont".into(), Value::from(qcont));
     floors(dir, &server, sizes.burst, relay, out).await?;
     eprintln!(
-        "ping-pong: {} round trips, then with post-quantum keys",
+        "ping-pong: {} round trips, then without waiting for ACKs, then with post-quantum keys",
         sizes.pingpong
     );
     out.insert(
         "pingpong_ms".into(),
-        num(pingpong(&mut a, &mut b, &first, sizes.pingpong).await?),
+        num(pingpong(&mut a, &mut b, &first, sizes.pingpong, false).await?),
+    );
+    out.insert(
+        "pingpong_async_ack_ms".into(),
+        num(pingpong(&mut a, &mut b, &first, sizes.pingpong, true).await?),
     );
     {
         let mut pa = start(dir, "pq-a", config(&server, true)).await?;
         let mut pb = start(dir, "pq-b", config(&server, true)).await?;
         let pair = connect(&mut pa, &mut pb, 1).await?.remove(0);
-        let ms = pingpong(&mut pa, &mut pb, &pair, sizes.pingpong).await?;
+        let ms = pingpong(&mut pa, &mut pb, &pair, sizes.pingpong, false).await?;
         out.insert("pingpong_pq_ms".into(), num(ms));
         pa.agent.stop().await;
         pb.agent.stop().await;
@@ -310,6 +326,14 @@ pub async fn all(
     out.insert(
         "pingpong_bare_ms".into(),
         num(floor::bare_pingpong(&server, sizes.pingpong).await?),
+    );
+    eprintln!(
+        "crypto floor: {} round trips between two bare clients with ratchets and stores",
+        sizes.pingpong
+    );
+    out.insert(
+        "pingpong_crypto_floor_ms".into(),
+        num(crypto_floor::crypto_store_pingpong(&server, dir, sizes.pingpong).await?),
     );
 
     let total = sizes.stored.max(sizes.fanout);
