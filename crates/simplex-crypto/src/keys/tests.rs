@@ -277,3 +277,17 @@ fn raw_lengths_are_checked() {
     assert!(PrivateKeyX448::from_raw(&[1; 57]).is_err());
     assert!(PrivateKeyEd25519::from_raw(&[]).is_err());
 }
+
+/// A key loaded from its bytes derives its public half on first use: the same public key
+/// and the same (deterministic) signatures as the key it was saved from, clones included.
+#[test]
+fn ed25519_key_loaded_from_bytes_signs_as_the_original() {
+    let k = PrivateKeyEd25519::generate(&mut rng());
+    let loaded = PrivateKeyEd25519::from_der(&k.to_der()).expect("parses");
+    let copy = loaded.clone();
+    assert_eq!(loaded, k);
+    assert_eq!(copy.sign(b"msg"), k.sign(b"msg"));
+    assert_eq!(loaded.public_key(), k.public_key());
+    assert!(k.public_key().verify(&loaded.sign(b"msg"), b"msg"));
+    assert!(!k.public_key().verify(&loaded.sign(b"msg"), b"other"));
+}
