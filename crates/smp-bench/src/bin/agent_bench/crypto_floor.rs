@@ -1,16 +1,17 @@
 //! The ping-pong's floor with the agent's end-to-end cryptography and storage, but no
 //! agent: two bare clients, each holding a real X448 double ratchet with header encryption
 //! (a DH ratchet step on every message, as in the agents' ping-pong, with X448 keys made
-//! before the clock starts, as the agent makes them ahead) and a SQLCipher file with the agent store's settings. Per message the sender
-//! encrypts with its ratchet and commits the message with the ratchet's new state, then
-//! `SEND`s it (waiting for the `OK`); the receiver decrypts it, commits it with its new
-//! ratchet state, `ACK`s it (waiting for the `OK`) and replies the same way. One task per
-//! side does it all: no store thread, no events, no delivery task, so what the agents'
-//! `pingpong_ms` spends above this is their own structure.
+//! before the clock starts, as the agent makes them ahead) and a SQLCipher file with the
+//! agent store's settings. Per message the sender encrypts with its ratchet and commits the
+//! message with the ratchet's new state, then `SEND`s it (waiting for the `OK`); the
+//! receiver opens the server's box, decrypts, commits the message with its new ratchet
+//! state, `ACK`s it (waiting for the `OK`) and replies the same way. One task per side does
+//! it all: no store thread, no events, no delivery task, so what the agents' `pingpong_ms`
+//! spends above this is their own structure.
 //!
 //! It leaves out, so it is a floor and not a copy: the agent envelope, the per-queue
-//! crypto_box between sender and recipient and the server-to-recipient box (each ~20-40 us
-//! per 16 KiB message here), the acknowledged and sent marks, and the events.
+//! crypto_box between sender and recipient (~20-40 us per 16 KiB message here), the
+//! acknowledged and sent marks, and the events.
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -19,6 +20,7 @@ use std::time::Instant;
 use rand::rngs::OsRng;
 use rusqlite::Connection;
 use simplex_agent::sqlite::open_database;
+use simplex_crypto::{PrivateAuthKey, PrivateKeyX448};
 use simplex_encoding::Encode;
 use simplex_ratchet::{
     generate_rcv_e2e_params, generate_snd_e2e_params, pq_x3dh_rcv, pq_x3dh_snd, DhAlgorithm,
@@ -27,8 +29,6 @@ use simplex_ratchet::{
 };
 use smp_client::{decrypt_message, ClientConfig, SmpClient};
 use smp_proto::{MsgFlags, RcvMsgBody, SmpServer};
-
-use simplex_crypto::{PrivateAuthKey, PrivateKeyX448};
 
 use crate::floor::{next_msg, BareQueue};
 use crate::BoxError;
