@@ -636,14 +636,14 @@ impl<A: DhAlgorithm> Ratchet<A> {
         self.decrypt_with_keys(skipped, msg, rng, &InlineKeys)
     }
 
-    /// [`Ratchet::decrypt`], taking a ratchet step's new X448 key and KEM key pair from `keys`
+    /// [`Ratchet::decrypt`], taking a ratchet step's new X448 key and KEM key pair from `source`
     /// (made ahead of time) when it has them, else generating them from `rng`.
     pub fn decrypt_with_keys(
         &self,
         skipped: &SkippedKeys,
         msg: &[u8],
         rng: &mut (impl CryptoRng + RngCore),
-        keys: &dyn RatchetKeySource,
+        source: &dyn RatchetKeySource,
     ) -> Result<Decrypted<A>, RatchetError> {
         let enc_msg = EncRatchetMessage::decode(msg).map_err(RatchetError::HeaderParse)?;
         let enc_hdr =
@@ -655,12 +655,12 @@ impl<A: DhAlgorithm> Ratchet<A> {
                 diff: SkippedDiff::Remove(hk, n),
             }),
             SkippedOutcome::Header(Some(step), hdr) => {
-                self.decrypt_with_chain(step, &hdr, &enc_msg, (rng, keys))
+                self.decrypt_with_chain(step, &hdr, &enc_msg, (rng, source))
             }
             SkippedOutcome::Header(None, _) => Err(RatchetError::Header),
             SkippedOutcome::NotFound => {
                 let (step, hdr) = self.decrypt_current_header(&enc_hdr)?;
-                self.decrypt_with_chain(step, &hdr, &enc_msg, (rng, keys))
+                self.decrypt_with_chain(step, &hdr, &enc_msg, (rng, source))
             }
         }
     }
@@ -818,10 +818,10 @@ impl<A: DhAlgorithm> Ratchet<A> {
         &mut self,
         hdr: &MsgHeader<A>,
         prev_ns: u32,
-        (rng, keys): (&mut (impl CryptoRng + RngCore), &dyn RatchetKeySource),
+        (rng, source): (&mut (impl CryptoRng + RngCore), &dyn RatchetKeySource),
     ) -> Result<(), RatchetError> {
-        let (rcv_ss, snd_ss, kem) = self.pq_ratchet_step(hdr.kem.as_ref(), rng, keys)?;
-        let dh_rs2 = A::take_or_generate(keys, rng);
+        let (rcv_ss, snd_ss, kem) = self.pq_ratchet_step(hdr.kem.as_ref(), rng, source)?;
+        let dh_rs2 = A::take_or_generate(source, rng);
         let (rk1, ckr, nhkr) = dh_kdf::<A>(&self.rk, &hdr.dh, &self.dh_rs, rcv_ss.as_ref())?;
         let (rk2, cks, nhks) = dh_kdf::<A>(&rk1, &hdr.dh, &dh_rs2, snd_ss.as_ref())?;
         let snd_kem = snd_ss.is_some();
@@ -858,7 +858,7 @@ impl<A: DhAlgorithm> Ratchet<A> {
         &self,
         hdr_kem: Option<&RKemParams>,
         rng: &mut (impl CryptoRng + RngCore),
-        keys: &dyn RatchetKeySource,
+        source: &dyn RatchetKeySource,
     ) -> Result<
         (
             Option<KemSharedKey>,
@@ -875,7 +875,7 @@ impl<A: DhAlgorithm> Ratchet<A> {
                     None,
                     None,
                     Some(RatchetKem {
-                        pq_rs: keys.take_or_generate(rng),
+                        pq_rs: source.take_or_generate(rng),
                         accepted: None,
                     }),
                 ),
@@ -894,7 +894,7 @@ impl<A: DhAlgorithm> Ratchet<A> {
         }
         let (ct, ss) = peer_key.encapsulate(rng);
         let kem = RatchetKem {
-            pq_rs: keys.take_or_generate(rng),
+            pq_rs: source.take_or_generate(rng),
             accepted: Some(KemAccepted {
                 peer_key: peer_key.clone(),
                 shared: ss.clone(),

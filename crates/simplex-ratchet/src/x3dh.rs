@@ -368,7 +368,7 @@ impl Decode for KemAccepted {
 
 fn generate_e2e_params<A: DhAlgorithm>(
     rng: &mut (impl CryptoRng + RngCore),
-    keys: &dyn RatchetKeySource,
+    source: &dyn RatchetKeySource,
     version: VersionE2E,
     use_kem: Option<&UseKem>,
 ) -> (
@@ -376,11 +376,11 @@ fn generate_e2e_params<A: DhAlgorithm>(
     Option<PrivRKemParams>,
     E2ERatchetParams<A>,
 ) {
-    let key1 = A::take_or_generate(keys, rng);
-    let key2 = A::take_or_generate(keys, rng);
+    let key1 = A::take_or_generate(source, rng);
+    let key2 = A::take_or_generate(source, rng);
     let (kem, priv_kem) = match use_kem {
         Some(use_kem) if version >= PQ_RATCHET_E2E_VERSION => {
-            let kp = keys.take_or_generate(rng);
+            let kp = source.take_or_generate(rng);
             match use_kem {
                 UseKem::Propose => (
                     Some(RKemParams::Proposed(kp.public.clone())),
@@ -416,15 +416,16 @@ pub fn generate_rcv_e2e_params<A: DhAlgorithm>(
     generate_rcv_e2e_params_with(rng, &InlineKeys, version, support)
 }
 
-/// [`generate_rcv_e2e_params`] taking the X448 keys and the KEM key pair from `keys` when it has them.
+/// [`generate_rcv_e2e_params`] taking the X448 keys and the KEM key pair from `source`
+/// when it has them.
 pub fn generate_rcv_e2e_params_with<A: DhAlgorithm>(
     rng: &mut (impl CryptoRng + RngCore),
-    keys: &dyn RatchetKeySource,
+    source: &dyn RatchetKeySource,
     version: VersionE2E,
     support: PqSupport,
 ) -> (X3dhPrivateKeys<A>, Option<KemKeyPair>, E2ERatchetParams<A>) {
     let use_kem = support.0.then_some(UseKem::Propose);
-    let (keys, priv_kem, params) = generate_e2e_params(rng, keys, version, use_kem.as_ref());
+    let (keys, priv_kem, params) = generate_e2e_params(rng, source, version, use_kem.as_ref());
     let kp = match priv_kem {
         Some(PrivRKemParams::Proposed(kp)) => Some(kp),
         _ => None,
@@ -445,10 +446,11 @@ pub fn generate_snd_e2e_params<A: DhAlgorithm>(
     generate_e2e_params(rng, &InlineKeys, version, use_kem)
 }
 
-/// [`generate_snd_e2e_params`] taking the X448 keys and the KEM key pair from `keys` when it has them.
+/// [`generate_snd_e2e_params`] taking the X448 keys and the KEM key pair from `source`
+/// when it has them.
 pub fn generate_snd_e2e_params_with<A: DhAlgorithm>(
     rng: &mut (impl CryptoRng + RngCore),
-    keys: &dyn RatchetKeySource,
+    source: &dyn RatchetKeySource,
     version: VersionE2E,
     use_kem: Option<&UseKem>,
 ) -> (
@@ -456,7 +458,7 @@ pub fn generate_snd_e2e_params_with<A: DhAlgorithm>(
     Option<PrivRKemParams>,
     E2ERatchetParams<A>,
 ) {
-    generate_e2e_params(rng, keys, version, use_kem)
+    generate_e2e_params(rng, source, version, use_kem)
 }
 
 fn pq_x3dh<A: DhAlgorithm>(
