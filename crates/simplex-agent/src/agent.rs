@@ -233,6 +233,10 @@ impl Agent {
         for c in clients {
             c.close().await;
         }
+        // What lazy store calls left to commit with a later one (module `store_thread`)
+        // is committed now: once `stop` returns, the file holds what the application was
+        // told.
+        let _ = self.inner.db(|_| Ok(())).await;
     }
 
     /// Suspends a connection: its receive queue is turned off on the server (`OFF`).
@@ -353,6 +357,25 @@ impl Inner {
         f: impl FnOnce(&mut dyn Store) -> Result<T, AgentError> + Send + 'static,
     ) -> Result<T, AgentError> {
         self.store.call(f).await
+    }
+
+    /// As [`Inner::db`], for writes whose loss a restart tolerates: the result before they
+    /// are committed, with a later call's (module `store_thread`).
+    async fn db_lazy<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, AgentError> {
+        Ok(self.store.call_lazy(f).await?)
+    }
+
+    /// As [`Inner::db`], `then` running on the result in the store's thread once committed
+    /// (module `store_thread`).
+    async fn db_then<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn Store) -> Result<T, StoreError> + Send + 'static,
+        then: impl FnOnce(&mut T) + Send + 'static,
+    ) -> Result<T, AgentError> {
+        Ok(self.store.call_then(f, then).await?)
     }
 
     fn emit(&self, conn_id: ConnId, event: Event) {

@@ -31,7 +31,7 @@ async fn next_msg(b: &mut TestAgent, conn: &[u8], body: &[u8]) -> i64 {
 /// A message is in the store (read from a second connection to the database, which sees
 /// only what is committed) as soon as it is reported, not yet marked acknowledged; once
 /// the application acknowledges it, the relay delivers the next one and the mark is
-/// stored. A receipt for it arrives at the sender the same way: reported with its status,
+/// stored (committed with the agent's next store call: the next message's). A receipt for it arrives at the sender the same way: reported with its status,
 /// recorded on the sent message, stored as received and acknowledged by the application.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn common_messages_are_stored_reported_and_acknowledged() {
@@ -50,6 +50,10 @@ async fn common_messages_are_stored_reported_and_acknowledged() {
         let sent = a.agent.send_message(&ab, &body).await.expect("send");
         let id = next_msg(&mut b, &ba, &body).await;
         assert!(id > last, "in sequence");
+        if last > 0 {
+            let m = bstore.rcv_msg(&ba, last).expect("read").expect("stored");
+            assert!(m.acked, "the last one marked acknowledged");
+        }
         last = id;
         let m = bstore
             .rcv_msg(&ba, id)
@@ -60,11 +64,12 @@ async fn common_messages_are_stored_reported_and_acknowledged() {
         // The last one with a receipt.
         let receipt = (i == 2).then_some(&b"info"[..]);
         b.agent.ack_message(&ba, id, receipt).await.expect("ack");
-        let m = bstore.rcv_msg(&ba, id).expect("read").expect("stored");
-        assert!(m.acked, "marked acknowledged");
         if receipt.is_none() {
             continue;
         }
+        // With a receipt to send, the mark commits before the call returns.
+        let m = bstore.rcv_msg(&ba, id).expect("read").expect("stored");
+        assert!(m.acked, "marked acknowledged");
         let e = a.next_skip(skip).await;
         assert_eq!(e.conn_id, ab);
         let Event::Rcvd { meta, receipts } = e.event else {
@@ -176,9 +181,10 @@ async fn duplicates_and_garbage_take_the_careful_path() {
         "nothing stored for the copy or the garbage"
     );
     b.agent.ack_message(&ba, next, None).await.expect("ack");
-    let m = bstore.rcv_msg(&ba, next).expect("read").expect("stored");
-    assert!(m.acked);
     a.agent.stop().await;
     b.agent.stop().await;
+    // Committed by the time `stop` returns.
+    let m = bstore.rcv_msg(&ba, next).expect("read").expect("stored");
+    assert!(m.acked);
     srv.stop().await.expect("server stopped");
 }

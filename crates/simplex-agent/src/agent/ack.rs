@@ -63,7 +63,10 @@ impl Inner {
     ) -> Result<(), AgentError> {
         let id = conn_id.to_vec();
         let rcv_id = u.rq.rcv_id.clone();
-        let mark = self.db(move |s| {
+        // The message was stored before it was reported; the mark only says the application
+        // took it (lost by a crash, the message stays unmarked: the relay, acknowledged,
+        // does not deliver it again). It commits with the next call (module `store_thread`).
+        let mark = self.db_lazy(move |s| {
             if s.conn(&id)?.is_none() {
                 return Ok(Marked::NoConnection);
             }

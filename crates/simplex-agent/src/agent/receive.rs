@@ -249,8 +249,19 @@ impl Inner {
     ) -> Result<Option<Processed>, AgentError> {
         let (id, rid, ratchet_keys) =
             (conn_id.to_vec(), rcv_id.to_vec(), self.ratchet_keys.clone());
+        // A message stored in one hop is reported from the store's thread once committed:
+        // the application hears of it a hop sooner.
+        let (agent, cid) = (Arc::downgrade(self), conn_id.to_vec());
+        let report = move |hop: &mut Hop| {
+            if let (Hop::Stored(stored), Some(agent)) = (hop, agent.upgrade()) {
+                agent.report_stored(&cid, stored);
+            }
+        };
         let hop = self
-            .db(move |s| one_hop::receive(s, &*ratchet_keys, &id, &rid, m))
+            .db_then(
+                move |s| one_hop::receive(s, &*ratchet_keys, &id, &rid, m),
+                report,
+            )
             .await?;
         let Careful {
             conn,
@@ -291,24 +302,28 @@ impl Inner {
         }))
     }
 
-    /// After a message stored in one hop: kept for the application's acknowledgement,
-    /// reported (as `on_ratchet_message` does after its write).
+    /// A message stored in one hop, in the store's thread once committed: kept for the
+    /// application's acknowledgement, then reported (as `on_ratchet_message` does after its
+    /// write). Its events and what its acknowledgement needs are taken out.
+    fn report_stored(&self, conn_id: &[u8], stored: &mut Stored) {
+        if let Some((msg_id, u)) = stored.unacked.take() {
+            self.keep_unacked(conn_id, msg_id, u);
+        }
+        for e in std::mem::take(&mut stored.events) {
+            self.emit(conn_id.to_vec(), e);
+        }
+    }
+
+    /// After a message stored in one hop and reported ([`Inner::report_stored`]).
     fn after_one_hop(self: &Arc<Self>, conn_id: &[u8], stored: Stored) -> Processed {
         let Stored {
             rq,
             srv_msg_id,
-            events,
             ack,
-            unacked,
+            ..
         } = stored;
-        if let Some((msg_id, u)) = unacked {
-            self.keep_unacked(conn_id, msg_id, u);
-        }
         // Its queue replaces no other (module `one_hop`).
         self.after_old_queue_msg(conn_id);
-        for e in events {
-            self.emit(conn_id.to_vec(), e);
-        }
         Processed {
             rq,
             srv_msg_id,

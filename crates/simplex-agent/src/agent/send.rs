@@ -240,7 +240,7 @@ impl Inner {
         m: SndMsgRecord,
         sent_to: &SndQueueRecord,
     ) -> Result<Option<Fetched>, AgentError> {
-        let _g = match m.kind {
+        let guard = match m.kind {
             SndMsgKind::Message | SndMsgKind::Receipt => None,
             _ => Some(self.lock.lock().await),
         };
@@ -249,20 +249,25 @@ impl Inner {
         let to = (sent_to.server.clone(), sent_to.snd_id.clone());
         let prefetch = !matches!(kind, SndMsgKind::QKey | SndMsgKind::QTest);
         let seqs = self.store_seq.clone();
-        let (events, next) = self
-            .db(move |s| {
-                let id = m.conn_id.clone();
-                let events = store_sent(s, m, &to)?;
-                let next = match prefetch {
-                    true => Some((
-                        next_seq(&seqs),
-                        (s.next_pending_snd_msg(&id)?, s.snd_queues(&id)?),
-                    )),
-                    false => None,
-                };
-                Ok((events, next))
-            })
-            .await?;
+        let work = move |s: &mut dyn Store| {
+            let id = m.conn_id.clone();
+            let events = store_sent(s, m, &to)?;
+            let next = match prefetch {
+                true => Some((
+                    next_seq(&seqs),
+                    (s.next_pending_snd_msg(&id)?, s.snd_queues(&id)?),
+                )),
+                false => None,
+            };
+            Ok((events, next))
+        };
+        // A message or receipt lost from the sent mark by a crash is sent again after the
+        // restart and recognised by its hash there (`on_seen_before`): its mark commits
+        // with the next call (module `store_thread`).
+        let (events, next) = match guard {
+            None => self.db_lazy(work).await?,
+            Some(_) => self.db(work).await?,
+        };
         for e in events {
             self.emit(conn_id.clone(), e);
         }

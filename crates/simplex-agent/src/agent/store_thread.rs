@@ -8,9 +8,19 @@
 //! has committed: what a caller is told is stored, is stored. A call that applies many
 //! writes of its own (a batch send) asks for the batch's transaction even when it runs
 //! alone ([`StoreThread::call_grouped`]), so its writes commit once.
+//!
+//! A mark whose loss a restart tolerates (a message marked sent, which is then sent again
+//! and recognised by its hash; a message marked acknowledged by the application after the
+//! relay's `ACK`) need not cost a commit of its own: a lazy call
+//! ([`StoreThread::call_lazy`]) hears its result as soon as its work ran, and its writes
+//! stay in the open transaction until the next call that is not lazy commits them with its
+//! own, or [`LINGER`] passes, or the thread ends. In a conversation that is one commit per
+//! message on each side instead of two. What the others read meanwhile includes those
+//! writes (the same connection); a crash or a failed commit may lose them, and only them.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 
@@ -21,11 +31,29 @@ use crate::store::Store;
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// A call: runs on the store, returns its reply.
 type Work = Box<dyn FnOnce(&mut dyn Store) -> Reply + Send>;
-/// A call and whether it wants the batch's transaction even alone.
+/// What runs on a call's result in the store's thread once it committed.
+type Then<T> = Box<dyn FnOnce(&mut T) + Send>;
+/// A call and how it commits.
 struct Job {
     work: Work,
-    grouped: bool,
+    commit: Commit,
 }
+
+/// How a call's writes are committed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    /// By itself when it runs alone, else with its batch; the result after the commit.
+    Alone,
+    /// In the batch's transaction even alone; the result after the commit.
+    Grouped,
+    /// With a later call (see the module's documentation); the result at once.
+    Lazy,
+}
+
+/// How long lazy writes wait at most for a call to commit with. Longer than the gap between
+/// a conversation's messages on this machine (a few milliseconds), short enough that a
+/// stopped agent's file is complete at once and what a crash can lose is small.
+const LINGER: Duration = Duration::from_millis(10);
 
 /// Calls grouped in one transaction at most.
 const MAX_BATCH: usize = 64;
@@ -73,7 +101,22 @@ impl StoreThread {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.send(f, false).await
+        self.send(f, Commit::Alone, None).await
+    }
+
+    /// As [`StoreThread::call`], and `then` runs on the result in the store's thread once
+    /// the call committed, before the caller is woken: what it hands on from there (an
+    /// event to the application) saves the hop to the caller's thread and back out.
+    pub(super) async fn call_then<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn Store) -> Result<T, E> + Send + 'static,
+        then: impl FnOnce(&mut T) + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.send(f, Commit::Alone, Some(Box::new(then))).await
     }
 
     /// As [`StoreThread::call`], inside a batch's transaction even when no other call
@@ -88,13 +131,29 @@ impl StoreThread {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.send(f, true).await
+        self.send(f, Commit::Grouped, None).await
+    }
+
+    /// As [`StoreThread::call`] for writes whose loss a restart tolerates: the result as
+    /// soon as `f` ran, its writes committed with the next call that is not lazy, or within
+    /// [`LINGER`] (see the module's documentation). `f`'s writes are all or nothing still;
+    /// a result that is an error was not committed either way.
+    pub(super) async fn call_lazy<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn Store) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.send(f, Commit::Lazy, None).await
     }
 
     async fn send<T, E>(
         &self,
         f: impl FnOnce(&mut dyn Store) -> Result<T, E> + Send + 'static,
-        grouped: bool,
+        commit: Commit,
+        then: Option<Then<T>>,
     ) -> Result<T, E>
     where
         T: Send + 'static,
@@ -104,14 +163,17 @@ impl StoreThread {
         let work: Work = Box::new(move |s: &mut dyn Store| {
             let r = f(s);
             Box::new(move |committed: Result<(), String>| {
-                let r = match committed {
+                let mut r = match committed {
                     Ok(()) => r,
                     Err(e) => Err(E::from(StoreError::Batch(e))),
                 };
+                if let (Ok(t), Some(then)) = (&mut r, then) {
+                    then(t);
+                }
                 let _ = tx.send(r);
             }) as Reply
         });
-        let job = Job { work, grouped };
+        let job = Job { work, commit };
         let jobs = self.jobs.as_ref().ok_or(E::from(StoreError::Task))?;
         jobs.send(job).map_err(|_| E::from(StoreError::Task))?;
         rx.await.map_err(|_| E::from(StoreError::Task))?
@@ -119,7 +181,27 @@ impl StoreThread {
 }
 
 fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
+    // Whether lazy calls' writes wait in an open transaction.
+    let mut open = false;
+    loop {
+        let first = match open {
+            false => match rx.recv() {
+                Ok(j) => j,
+                Err(_) => return,
+            },
+            true => match rx.recv_timeout(LINGER) {
+                Ok(j) => j,
+                Err(e) => {
+                    // A failed commit loses only lazy writes (their callers were told).
+                    let _ = store.end_batch();
+                    open = false;
+                    match e {
+                        RecvTimeoutError::Timeout => continue,
+                        RecvTimeoutError::Disconnected => return,
+                    }
+                }
+            },
+        };
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -128,9 +210,10 @@ fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Job>) {
             }
         }
         // One call alone runs as before (its `apply` commits itself), unless it asked for
-        // the batch's transaction.
-        let group = jobs.len() > 1 || jobs.iter().any(|j| j.grouped);
-        let batch = group && store.begin_batch().is_ok();
+        // the batch's transaction; lazy calls always ask for it.
+        let lazy = jobs.iter().all(|j| j.commit == Commit::Lazy);
+        let group = jobs.len() > 1 || jobs.iter().any(|j| j.commit != Commit::Alone);
+        let batch = open || (group && store.begin_batch().is_ok());
         let mut replies = Vec::with_capacity(jobs.len());
         for job in jobs {
             // A call that panics fails alone: its reply is dropped (`StoreError::Task`), its
@@ -141,6 +224,15 @@ fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Job>) {
                 replies.push(reply);
             }
         }
+        if batch && lazy {
+            // Told now; committed later.
+            open = true;
+            for reply in replies {
+                reply(Ok(()));
+            }
+            continue;
+        }
+        open = false;
         let committed = match batch {
             true => store.end_batch().map_err(|e| e.to_string()),
             false => Ok(()),
@@ -229,5 +321,61 @@ mod tests {
         }
         assert_eq!(other.conns().expect("read").len(), 20);
         assert!(other.conn(&[107]).expect("read").is_none());
+    }
+
+    /// A lazy call's writes are committed with the next call that is not lazy, by
+    /// themselves when none follows, and when the thread ends; a lazy call that fails
+    /// leaves nothing (read from a second connection, which sees only what is committed).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lazy_calls_commit_with_a_later_call_or_alone() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("agent.db");
+        let store = SqliteStore::open(&path, "").expect("store");
+        let thread = StoreThread::start(Box::new(store)).expect("thread");
+        let other = SqliteStore::open(&path, "").expect("second connection");
+        let lazy = |id: u8| thread.call_lazy(move |s| s.apply(vec![put(id)]));
+        lazy(1).await.expect("lazy call");
+        // What the lazy call wrote is what the next call reads.
+        let seen = thread.call(|s| s.conn(&[1])).await.expect("read");
+        assert!(seen.is_some());
+        thread.call(|s| s.apply(vec![put(2)])).await.expect("call");
+        assert!(
+            other.conn(&[1]).expect("read").is_some(),
+            "committed with 2"
+        );
+        assert!(other.conn(&[2]).expect("read").is_some());
+        // A lazy call that fails: none of its writes stay, the next call's do.
+        let orphan = RcvMsgRecord {
+            conn_id: vec![250],
+            internal_id: 1,
+            ext_snd_id: 1,
+            hash: Vec::new(),
+            enc_hash: Vec::new(),
+            srv_msg_id: Vec::new(),
+            rcv_id: None,
+            body: Vec::new(),
+            integrity: "ok".into(),
+            acked: false,
+            kind: RcvMsgKind::Message,
+        };
+        let failed = thread
+            .call_lazy(move |s| s.apply(vec![put(3), Write::PutRcvMsg(orphan)]))
+            .await;
+        assert!(failed.is_err());
+        thread.call(|s| s.apply(vec![put(4)])).await.expect("call");
+        assert!(other.conn(&[3]).expect("read").is_none());
+        assert!(other.conn(&[4]).expect("read").is_some());
+        // Nothing follows: committed by itself (after `LINGER`).
+        lazy(5).await.expect("lazy call");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while other.conn(&[5]).expect("read").is_none() {
+            assert!(std::time::Instant::now() < deadline, "never committed");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // The thread ends: committed before it does.
+        lazy(6).await.expect("lazy call");
+        drop(thread);
+        assert!(other.conn(&[6]).expect("read").is_some());
+        assert_eq!(other.conns().expect("read").len(), 5);
     }
 }

@@ -291,3 +291,48 @@ fn ed25519_key_loaded_from_bytes_signs_as_the_original() {
     assert!(k.public_key().verify(&loaded.sign(b"msg"), b"msg"));
     assert!(!k.public_key().verify(&loaded.sign(b"msg"), b"other"));
 }
+
+/// Signing and verifying with OpenSSL's SHA-512 give the bytes `ed25519-dalek`'s own
+/// (`sha2`) signing gives, on a short message and on a 16 KiB one (a `SEND`'s block), and
+/// RFC 8032's first test vector.
+#[test]
+fn ed25519_with_openssl_sha512_signs_as_rfc8032() {
+    use ed25519_dalek::{Signer as _, Verifier as _};
+    let hex = |s: &str| -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+            .collect()
+    };
+    let seed = hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+    let k = PrivateKeyEd25519::from_raw(&seed).expect("seed");
+    assert_eq!(
+        k.public_key().as_raw(),
+        hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+    );
+    let sig = k.sign(b"");
+    assert_eq!(
+        sig.to_vec(),
+        hex(concat!(
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555",
+            "fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+        ))
+    );
+    assert!(k.public_key().verify(&sig, b""));
+    let mut r = rng();
+    let block: Vec<u8> = (0..16 * 1024).map(|i| (i % 251) as u8).collect();
+    for _ in 0..4 {
+        let k = PrivateKeyEd25519::generate(&mut r);
+        let dalek = ed25519_dalek::SigningKey::from_bytes(&k.raw_secret());
+        for msg in [&b"SUB"[..], &block[..]] {
+            let ours = k.sign(msg);
+            assert_eq!(ours, dalek.sign(msg).to_bytes());
+            let sig = ed25519_dalek::Signature::from_bytes(&ours);
+            assert!(dalek.verifying_key().verify(msg, &sig).is_ok());
+            assert!(k.public_key().verify(&dalek.sign(msg).to_bytes(), msg));
+            let mut other = msg.to_vec();
+            other[0] ^= 1;
+            assert!(!k.public_key().verify(&ours, &other));
+        }
+    }
+}
