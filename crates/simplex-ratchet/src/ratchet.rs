@@ -196,6 +196,18 @@ pub struct Ratchet<A: DhAlgorithm> {
     pn: u32,
     nhks: HeaderKey,
     nhkr: HeaderKey,
+    /// The sending half of the last ratchet step, when not yet taken (see
+    /// [`Ratchet::complete_step`]): then `rk` is the root key between the step's two
+    /// agreements, and `snd`'s chain key and `nhks` are not yet known (zero).
+    pending: Option<PendingStep>,
+}
+
+/// What the sending half of a ratchet step needs besides the state: the KEM shared secret
+/// of the step's sending chain (PQ), if any. Its agreement is between this side's new key
+/// (`dh_rs`) and the peer's (`snd.dh_rr`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PendingStep {
+    kem: Option<KemSharedKey>,
 }
 
 /// The message header (`MsgHeader`).
@@ -447,6 +459,7 @@ impl<A: DhAlgorithm> Ratchet<A> {
             pn: 0,
             nhks,
             nhkr: rcv_next_hk,
+            pending: None,
         })
     }
 
@@ -489,6 +502,7 @@ impl<A: DhAlgorithm> Ratchet<A> {
             pn: 0,
             nhks: rcv_next_hk,
             nhkr: snd_hk,
+            pending: None,
         }
     }
 
@@ -527,6 +541,40 @@ impl<A: DhAlgorithm> Ratchet<A> {
         self.snd.is_some()
     }
 
+    /// True when the sending half of the last ratchet step is not yet taken: decryption
+    /// takes only the half it needs (the receiving chain's agreement), and the other
+    /// agreement (the sending chain's, as costly: X448) waits for [`Ratchet::complete_step`]
+    /// or the next encryption, which takes it first. Nothing on the wire changes.
+    pub fn step_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// The state with the last ratchet step's sending half taken (`None` when it was):
+    /// what the next encryption would start from. Taking it ahead, while nothing waits on
+    /// it, saves the next message its agreement.
+    pub fn complete_step(&self) -> Result<Option<Ratchet<A>>, RatchetError> {
+        if self.pending.is_none() {
+            return Ok(None);
+        }
+        let mut next = self.clone();
+        next.take_pending_step()?;
+        Ok(Some(next))
+    }
+
+    /// Takes the pending sending half of the last ratchet step, if any (the second
+    /// `KDF_RK` of `ratchetStep`).
+    fn take_pending_step(&mut self) -> Result<(), RatchetError> {
+        let Some(p) = self.pending.take() else {
+            return Ok(());
+        };
+        let snd = self.snd.as_mut().ok_or(RatchetError::State)?;
+        let (rk2, cks, nhks) = dh_kdf::<A>(&self.rk, &snd.dh_rr, &self.dh_rs, p.kem.as_ref())?;
+        self.rk = rk2;
+        snd.ck = cks;
+        self.nhks = nhks;
+        Ok(())
+    }
+
     /// The length of the next message this ratchet sends with a body padded to
     /// `padded_msg_len`, with `pq` as it would be passed to [`Ratchet::encrypt_header`].
     pub fn next_message_len(&self, pq: Option<PqEncryption>, padded_msg_len: usize) -> usize {
@@ -545,6 +593,18 @@ impl<A: DhAlgorithm> Ratchet<A> {
     /// `supported_version` is this side's highest E2E version, announced in the header.
     /// Returns the key for [`MsgEncryptKey::encrypt`] and the next state.
     pub fn encrypt_header(
+        &self,
+        pq: Option<PqEncryption>,
+        supported_version: VersionE2E,
+    ) -> Result<(MsgEncryptKey, Ratchet<A>), RatchetError> {
+        match self.complete_step()? {
+            Some(completed) => completed.encrypt_complete_header(pq, supported_version),
+            None => self.encrypt_complete_header(pq, supported_version),
+        }
+    }
+
+    /// [`Ratchet::encrypt_header`] of a state with no pending step.
+    fn encrypt_complete_header(
         &self,
         pq: Option<PqEncryption>,
         supported_version: VersionE2E,
@@ -813,17 +873,21 @@ impl<A: DhAlgorithm> Ratchet<A> {
         Ok(())
     }
 
-    /// The DH ratchet step with the PQ KEM step (`ratchetStep`, `DHRatchetPQ2HE`).
+    /// The DH ratchet step with the PQ KEM step (`ratchetStep`, `DHRatchetPQ2HE`), its
+    /// sending half left pending ([`Ratchet::step_pending`]): the state keeps the root key
+    /// between the two agreements and the sending chain's KEM secret, and the second
+    /// agreement, `KDF_RK` and header key follow when needed.
     fn ratchet_step(
         &mut self,
         hdr: &MsgHeader<A>,
         prev_ns: u32,
         (rng, source): (&mut (impl CryptoRng + RngCore), &dyn RatchetKeySource),
     ) -> Result<(), RatchetError> {
+        // A step before this side sent after its last one: that one is completed first.
+        self.take_pending_step()?;
         let (rcv_ss, snd_ss, kem) = self.pq_ratchet_step(hdr.kem.as_ref(), rng, source)?;
         let dh_rs2 = A::take_or_generate(source, rng);
         let (rk1, ckr, nhkr) = dh_kdf::<A>(&self.rk, &hdr.dh, &self.dh_rs, rcv_ss.as_ref())?;
-        let (rk2, cks, nhks) = dh_kdf::<A>(&rk1, &hdr.dh, &dh_rs2, snd_ss.as_ref())?;
         let snd_kem = snd_ss.is_some();
         let rcv_kem = rcv_ss.is_some();
         let enable = PqEncryption(snd_kem || rcv_kem || kem.is_some());
@@ -833,12 +897,13 @@ impl<A: DhAlgorithm> Ratchet<A> {
         self.rcv_kem = PqEncryption(rcv_kem);
         self.dh_rs = dh_rs2;
         self.kem = kem;
-        self.rk = rk2;
+        self.rk = rk1;
         self.snd = Some(SndRatchet {
             dh_rr: hdr.dh.clone(),
-            ck: cks,
+            ck: Key32::from_bytes([0; 32]),
             hk: self.nhks.clone(),
         });
+        self.pending = Some(PendingStep { kem: snd_ss });
         self.rcv = Some(RcvRatchet {
             ck: ckr,
             hk: self.nhkr.clone(),
@@ -846,7 +911,7 @@ impl<A: DhAlgorithm> Ratchet<A> {
         self.pn = prev_ns;
         self.ns = 0;
         self.nr = 0;
-        self.nhks = nhks;
+        self.nhks = Key32::from_bytes([0; 32]);
         self.nhkr = nhkr;
         Ok(())
     }

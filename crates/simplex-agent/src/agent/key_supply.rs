@@ -128,6 +128,7 @@ impl<T: Send + 'static> Drop for Supply<T> {
 
 /// A supply's thread: keeps its size of keys ready until the supply is dropped.
 fn refill<T>(shared: &Shared<T>) {
+    lowest_priority();
     loop {
         {
             let mut st = shared.lock();
@@ -145,6 +146,20 @@ fn refill<T>(shared: &Shared<T>) {
             return;
         }
         st.ready.push(key);
+    }
+}
+
+/// Lowers the calling thread to the lowest scheduling priority (nice 19), so that making
+/// keys ahead takes only a core that is otherwise idle: on a machine with few cores a key
+/// made at normal priority competes with the message that used the last one (its
+/// decryption, the relay, the reply) and delays it. A key still comes when nothing else
+/// runs, which is most of the time between messages; when none is ready, a step generates
+/// its own. Where the priority cannot be lowered the thread runs as any other.
+fn lowest_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // On Linux a thread ID names just that thread here.
+        let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
     }
 }
 

@@ -58,6 +58,9 @@ pub(super) struct Stored {
     pub ack: AckMode,
     /// A message the application acknowledges: its ID and what its `ACK` needs.
     pub unacked: Option<(i64, Unacked)>,
+    /// The message took a ratchet step whose sending half is pending
+    /// ([`complete_ratchet_step`]).
+    pub step_pending: bool,
 }
 
 /// The agent messages handled in one hop.
@@ -177,6 +180,7 @@ fn store_common(
     let internal_id = conn.last_internal_id;
     let mut rq = found.clone();
     state::message_received(&mut rq);
+    let step_pending = step.d.ratchet.step_pending();
     let mut writes = vec![
         Write::PutRatchet(conn_id.clone(), step.d.ratchet),
         Write::Skipped(conn_id.clone(), step.d.diff),
@@ -239,5 +243,22 @@ fn store_common(
         events,
         ack,
         unacked,
+        step_pending,
     })
+}
+
+/// Takes the sending half of a connection's last ratchet step, if pending
+/// (`Ratchet::complete_step`): a message that took a ratchet step stores the state with
+/// that half pending, so that the application hears of it one X448 agreement sooner, and
+/// this follows while the application reads and acknowledges it, before the reply needs
+/// it. Lost (a crash, or never run), the next encryption takes the half itself.
+pub(super) fn complete_ratchet_step(s: &mut dyn Store, conn_id: &[u8]) -> Result<(), StoreError> {
+    let Some(ratchet) = s.ratchet(conn_id)? else {
+        return Ok(());
+    };
+    match ratchet.complete_step() {
+        Ok(Some(done)) => s.apply(vec![Write::PutRatchet(conn_id.to_vec(), done)]),
+        // Nothing pending; or the agreement failed, which the next encryption reports.
+        Ok(None) | Err(_) => Ok(()),
+    }
 }

@@ -271,7 +271,14 @@ impl Inner {
             m,
         } = match hop {
             Hop::Gone => return Ok(None),
-            Hop::Stored(stored) => return Ok(Some(self.after_one_hop(conn_id, *stored))),
+            Hop::Stored(stored) => {
+                if stored.step_pending {
+                    let id = conn_id.to_vec();
+                    self.store
+                        .submit_lazy(move |s| one_hop::complete_ratchet_step(s, &id));
+                }
+                return Ok(Some(self.after_one_hop(conn_id, *stored)));
+            }
             Hop::Careful(c) => *c,
         };
         let srv_msg_id = m.msg_id.as_slice().to_vec();

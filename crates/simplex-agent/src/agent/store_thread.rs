@@ -48,6 +48,9 @@ enum Commit {
     Grouped,
     /// With a later call (see the module's documentation); the result at once.
     Lazy,
+    /// As `Lazy`, for work done ahead that nobody waits for: run after the calls that
+    /// came with it have their results ([`StoreThread::submit_lazy`]).
+    Background,
 }
 
 /// How long lazy writes wait at most for a call to commit with. Longer than the gap between
@@ -149,6 +152,26 @@ impl StoreThread {
         self.send(f, Commit::Lazy, None).await
     }
 
+    /// Runs `f` on the store without waiting for it: work that may be done ahead, whose
+    /// result nobody waits for (an error or panic in it is dropped with its writes). It runs
+    /// after the calls that reach the thread with it have their results, and its writes
+    /// commit as a lazy call's do ([`StoreThread::call_lazy`]).
+    pub(super) fn submit_lazy(
+        &self,
+        f: impl FnOnce(&mut dyn Store) -> Result<(), StoreError> + Send + 'static,
+    ) {
+        let work: Work = Box::new(move |s: &mut dyn Store| {
+            let _ = f(s);
+            Box::new(|_: Result<(), String>| {}) as Reply
+        });
+        if let Some(jobs) = self.jobs.as_ref() {
+            let _ = jobs.send(Job {
+                work,
+                commit: Commit::Background,
+            });
+        }
+    }
+
     async fn send<T, E>(
         &self,
         f: impl FnOnce(&mut dyn Store) -> Result<T, E> + Send + 'static,
@@ -209,38 +232,59 @@ fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        // One call alone runs as before (its `apply` commits itself), unless it asked for
-        // the batch's transaction; lazy calls always ask for it.
-        let lazy = jobs.iter().all(|j| j.commit == Commit::Lazy);
-        let group = jobs.len() > 1 || jobs.iter().any(|j| j.commit != Commit::Alone);
-        let batch = open || (group && store.begin_batch().is_ok());
-        let mut replies = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            // A call that panics fails alone: its reply is dropped (`StoreError::Task`), its
-            // savepoint rolled back while unwinding.
-            let store = &mut *store;
+        let (background, calls): (Vec<Job>, Vec<Job>) = jobs
+            .into_iter()
+            .partition(|j| j.commit == Commit::Background);
+        if !calls.is_empty() {
+            open = run_calls(&mut *store, calls, open);
+        }
+        // Work done ahead comes after the calls that came with it have their results, and
+        // its writes wait as lazy ones do.
+        for job in background {
+            if !open {
+                open = store.begin_batch().is_ok();
+            }
             let work = job.work;
-            if let Ok(reply) = std::panic::catch_unwind(AssertUnwindSafe(move || work(store))) {
-                replies.push(reply);
-            }
-        }
-        if batch && lazy {
-            // Told now; committed later.
-            open = true;
-            for reply in replies {
-                reply(Ok(()));
-            }
-            continue;
-        }
-        open = false;
-        let committed = match batch {
-            true => store.end_batch().map_err(|e| e.to_string()),
-            false => Ok(()),
-        };
-        for reply in replies {
-            reply(committed.clone());
+            let store = &mut *store;
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(move || work(store)));
         }
     }
+}
+
+/// Runs a batch of calls and tells each its result: after the commit, or at once when all
+/// are lazy (then the transaction stays open). `open`: a transaction holding lazy writes is
+/// open. Returns whether one is open after the batch.
+fn run_calls(store: &mut dyn Store, calls: Vec<Job>, open: bool) -> bool {
+    // One call alone runs as before (its `apply` commits itself), unless it asked for the
+    // batch's transaction; lazy calls always ask for it.
+    let lazy = calls.iter().all(|j| j.commit == Commit::Lazy);
+    let group = calls.len() > 1 || calls.iter().any(|j| j.commit != Commit::Alone);
+    let batch = open || (group && store.begin_batch().is_ok());
+    let mut replies = Vec::with_capacity(calls.len());
+    for job in calls {
+        // A call that panics fails alone: its reply is dropped (`StoreError::Task`), its
+        // savepoint rolled back while unwinding.
+        let work = job.work;
+        let store = &mut *store;
+        if let Ok(reply) = std::panic::catch_unwind(AssertUnwindSafe(move || work(store))) {
+            replies.push(reply);
+        }
+    }
+    if batch && lazy {
+        // Told now; committed later.
+        for reply in replies {
+            reply(Ok(()));
+        }
+        return true;
+    }
+    let committed = match batch {
+        true => store.end_batch().map_err(|e| e.to_string()),
+        false => Ok(()),
+    };
+    for reply in replies {
+        reply(committed.clone());
+    }
+    false
 }
 
 #[cfg(test)]

@@ -2,12 +2,13 @@
 
 use simplex_encoding::{Decode, DecodeError, Encode, Reader, ShortBytes};
 
-use super::{Ratchet, RatchetKem, RcvRatchet, SndRatchet};
+use super::{PendingStep, Ratchet, RatchetKem, RcvRatchet, SndRatchet};
 use crate::dh::DhAlgorithm;
 use crate::version::{PqEncryption, PqSupport};
 
-/// The stored-state format version written by [`Ratchet`]'s `Encode`.
-pub const RATCHET_STATE_FORMAT: u8 = 1;
+/// The stored-state format version written by [`Ratchet`]'s `Encode`: 2 adds the pending
+/// sending half of the last ratchet step at the end (format 1, without it, still reads).
+pub const RATCHET_STATE_FORMAT: u8 = 2;
 
 impl<A: DhAlgorithm> Encode for Ratchet<A> {
     /// Our own versioned record (the reference stores JSON): a format byte, then every field.
@@ -53,12 +54,20 @@ impl<A: DhAlgorithm> Encode for Ratchet<A> {
         self.pn.encode(out);
         self.nhks.encode(out);
         self.nhkr.encode(out);
+        match &self.pending {
+            None => out.push(b'0'),
+            Some(p) => {
+                out.push(b'1');
+                p.kem.encode(out);
+            }
+        }
     }
 }
 
 impl<A: DhAlgorithm> Decode for Ratchet<A> {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        if r.u8()? != RATCHET_STATE_FORMAT {
+        let format = r.u8()?;
+        if !(1..=RATCHET_STATE_FORMAT).contains(&format) {
             return Err(DecodeError::InvalidTag {
                 what: "ratchet state format",
             });
@@ -97,6 +106,15 @@ impl<A: DhAlgorithm> Decode for Ratchet<A> {
             }),
             _ => return Err(DecodeError::InvalidTag { what: "Maybe" }),
         };
+        let (ns, nr, pn, nhks, nhkr) = (r.u32()?, r.u32()?, r.u32()?, r.read()?, r.read()?);
+        let pending = match format {
+            1 => None,
+            _ => match r.u8()? {
+                b'0' => None,
+                b'1' => Some(PendingStep { kem: r.read()? }),
+                _ => return Err(DecodeError::InvalidTag { what: "Maybe" }),
+            },
+        };
         Ok(Ratchet {
             version,
             ad,
@@ -109,11 +127,12 @@ impl<A: DhAlgorithm> Decode for Ratchet<A> {
             rk,
             snd,
             rcv,
-            ns: r.u32()?,
-            nr: r.u32()?,
-            pn: r.u32()?,
-            nhks: r.read()?,
-            nhkr: r.read()?,
+            ns,
+            nr,
+            pn,
+            nhks,
+            nhkr,
+            pending,
         })
     }
 }
