@@ -186,7 +186,7 @@ impl Inner {
         m: RcvMessage,
     ) -> Result<(), AgentError> {
         let g = self.lock.lock().await;
-        let processed = self.process_msg(conn_id, rcv_id, m).await;
+        let processed = self.process_msg(conn_id, rcv_id, m, true).await;
         drop(g);
         match processed? {
             Some(p) => self.finish_msg(p).await,
@@ -207,7 +207,9 @@ impl Inner {
         for (conn_id, rcv_id, m) in msgs {
             let inner = self.clone();
             processing.spawn(async move {
-                let p = inner.process_msg(&conn_id, &rcv_id, m).await;
+                // Many at once: a ratchet step's sending half waits for a reply, if any
+                // (completing a thousand ahead would delay the next messages).
+                let p = inner.process_msg(&conn_id, &rcv_id, m, false).await;
                 (conn_id, p)
             });
         }
@@ -240,12 +242,14 @@ impl Inner {
     /// A message's processing, under the agent's lock: read, decrypted, stored and
     /// reported; `None` when its connection or queue is gone. The common message (see
     /// module `one_hop`) takes one store hop, all of it in the store's thread; anything else
-    /// continues here from what that hop read.
+    /// continues here from what that hop read. With `ahead`, a ratchet step's pending
+    /// sending half is taken right after, in the background (`one_hop::complete_ratchet_step`).
     async fn process_msg(
         self: &Arc<Self>,
         conn_id: &[u8],
         rcv_id: &[u8],
         m: RcvMessage,
+        ahead: bool,
     ) -> Result<Option<Processed>, AgentError> {
         let (id, rid, ratchet_keys) =
             (conn_id.to_vec(), rcv_id.to_vec(), self.ratchet_keys.clone());
@@ -272,7 +276,7 @@ impl Inner {
         } = match hop {
             Hop::Gone => return Ok(None),
             Hop::Stored(stored) => {
-                if stored.step_pending {
+                if ahead && stored.step_pending {
                     let id = conn_id.to_vec();
                     self.store
                         .submit_lazy(move |s| one_hop::complete_ratchet_step(s, &id));
