@@ -186,7 +186,7 @@ impl Inner {
         m: RcvMessage,
     ) -> Result<(), AgentError> {
         let g = self.lock.lock().await;
-        let processed = self.process_msg(conn_id, rcv_id, m, true).await;
+        let processed = self.process_msg(conn_id, rcv_id, m).await;
         drop(g);
         match processed? {
             Some(p) => self.finish_msg(p).await,
@@ -207,9 +207,7 @@ impl Inner {
         for (conn_id, rcv_id, m) in msgs {
             let inner = self.clone();
             processing.spawn(async move {
-                // Many at once: a ratchet step's sending half waits for a reply, if any
-                // (completing a thousand ahead would delay the next messages).
-                let p = inner.process_msg(&conn_id, &rcv_id, m, false).await;
+                let p = inner.process_msg(&conn_id, &rcv_id, m).await;
                 (conn_id, p)
             });
         }
@@ -242,14 +240,14 @@ impl Inner {
     /// A message's processing, under the agent's lock: read, decrypted, stored and
     /// reported; `None` when its connection or queue is gone. The common message (see
     /// module `one_hop`) takes one store hop, all of it in the store's thread; anything else
-    /// continues here from what that hop read. With `ahead`, a ratchet step's pending
-    /// sending half is taken right after, in the background (`one_hop::complete_ratchet_step`).
+    /// continues here from what that hop read. Either way, a ratchet step's sending half
+    /// left pending is taken right after, in the background, before a reply needs it
+    /// ([`Inner::step_ahead`]).
     async fn process_msg(
         self: &Arc<Self>,
         conn_id: &[u8],
         rcv_id: &[u8],
         m: RcvMessage,
-        ahead: bool,
     ) -> Result<Option<Processed>, AgentError> {
         let (id, rid, ratchet_keys) =
             (conn_id.to_vec(), rcv_id.to_vec(), self.ratchet_keys.clone());
@@ -276,10 +274,8 @@ impl Inner {
         } = match hop {
             Hop::Gone => return Ok(None),
             Hop::Stored(stored) => {
-                if ahead && stored.step_pending {
-                    let id = conn_id.to_vec();
-                    self.store
-                        .submit_lazy(move |s| one_hop::complete_ratchet_step(s, &id));
+                if stored.step_pending {
+                    self.step_ahead(conn_id);
                 }
                 return Ok(Some(self.after_one_hop(conn_id, *stored)));
             }
@@ -302,8 +298,12 @@ impl Inner {
                 Ok(AckMode::Now)
             }
             Ok(RcvMsgBody::Data { body, .. }) => {
-                self.on_data(conn, rq.clone(), sq, &srv_msg_id, &body, keys)
-                    .await
+                let done = self
+                    .on_data(conn, rq.clone(), sq, &srv_msg_id, &body, keys)
+                    .await;
+                // A handshake's message may have taken a step too (a no-op when not).
+                self.step_ahead(conn_id);
+                done
             }
         };
         Ok(Some(Processed {
@@ -311,6 +311,16 @@ impl Inner {
             srv_msg_id,
             result,
         }))
+    }
+
+    /// Takes a connection's pending ratchet step, if any, in the store's thread after the
+    /// calls already there got their results (`one_hop::complete_ratchet_step`): a step's
+    /// sending half costs an X448 agreement that the received message need not wait for,
+    /// and that the next encryption (a reply, or a fan-out's send) would otherwise take.
+    fn step_ahead(&self, conn_id: &[u8]) {
+        let id = conn_id.to_vec();
+        self.store
+            .submit_lazy(move |s| one_hop::complete_ratchet_step(s, &id));
     }
 
     /// A message stored in one hop, in the store's thread once committed: kept for the
