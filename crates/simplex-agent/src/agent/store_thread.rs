@@ -14,13 +14,13 @@
 //! relay's `ACK`) need not cost a commit of its own: a lazy call
 //! ([`StoreThread::call_lazy`]) hears its result as soon as its work ran, and its writes
 //! stay in the open transaction until the next call that is not lazy commits them with its
-//! own, or [`LINGER`] passes, or the thread ends. In a conversation that is one commit per
+//! own, or at most [`LINGER`] after the first of them ran, or the thread ends. In a conversation that is one commit per
 //! message on each side instead of two. What the others read meanwhile includes those
 //! writes (the same connection); a crash or a failed commit may lose them, and only them.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -138,8 +138,8 @@ impl StoreThread {
     }
 
     /// As [`StoreThread::call`] for writes whose loss a restart tolerates: the result as
-    /// soon as `f` ran, its writes committed with the next call that is not lazy, or within
-    /// [`LINGER`] (see the module's documentation). `f`'s writes are all or nothing still;
+    /// soon as `f` ran, its writes committed with the next call that is not lazy, or at most
+    /// [`LINGER`] after the first lazy writes still open (see the module's documentation). `f`'s writes are all or nothing still;
     /// a result that is an error was not committed either way.
     pub(super) async fn call_lazy<T, E>(
         &self,
@@ -204,20 +204,21 @@ impl StoreThread {
 }
 
 fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Job>) {
-    // Whether lazy calls' writes wait in an open transaction.
-    let mut open = false;
+    // Since when lazy calls' writes wait in an open transaction: committed at most
+    // `LINGER` later, even while lazy calls keep coming (a sender's marks in a burst).
+    let mut open_since: Option<Instant> = None;
     loop {
-        let first = match open {
-            false => match rx.recv() {
+        let first = match open_since {
+            None => match rx.recv() {
                 Ok(j) => j,
                 Err(_) => return,
             },
-            true => match rx.recv_timeout(LINGER) {
+            Some(t) => match rx.recv_timeout(LINGER.saturating_sub(t.elapsed())) {
                 Ok(j) => j,
                 Err(e) => {
                     // A failed commit loses only lazy writes (their callers were told).
                     let _ = store.end_batch();
-                    open = false;
+                    open_since = None;
                     match e {
                         RecvTimeoutError::Timeout => continue,
                         RecvTimeoutError::Disconnected => return,
@@ -236,17 +237,25 @@ fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Job>) {
             .into_iter()
             .partition(|j| j.commit == Commit::Background);
         if !calls.is_empty() {
-            open = run_calls(&mut *store, calls, open);
+            let open = run_calls(&mut *store, calls, open_since.is_some());
+            open_since = match open {
+                true => open_since.or_else(|| Some(Instant::now())),
+                false => None,
+            };
         }
         // Work done ahead comes after the calls that came with it have their results, and
         // its writes wait as lazy ones do.
         for job in background {
-            if !open {
-                open = store.begin_batch().is_ok();
+            if open_since.is_none() && store.begin_batch().is_ok() {
+                open_since = Some(Instant::now());
             }
             let work = job.work;
             let store = &mut *store;
             let _ = std::panic::catch_unwind(AssertUnwindSafe(move || work(store)));
+        }
+        if open_since.is_some_and(|t| t.elapsed() >= LINGER) {
+            let _ = store.end_batch();
+            open_since = None;
         }
     }
 }
@@ -421,5 +430,35 @@ mod tests {
         drop(thread);
         assert!(other.conn(&[6]).expect("read").is_some());
         assert_eq!(other.conns().expect("read").len(), 5);
+    }
+
+    /// Lazy calls that keep coming, closer together than `LINGER`, do not hold the first
+    /// one's writes back: they are committed while the stream goes on.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stream_of_lazy_calls_commits_as_it_goes() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("agent.db");
+        let store = SqliteStore::open(&path, "").expect("store");
+        let thread = StoreThread::start(Box::new(store)).expect("thread");
+        let other = SqliteStore::open(&path, "").expect("second connection");
+        thread
+            .call_lazy(|s| s.apply(vec![put(1)]))
+            .await
+            .expect("lazy call");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut id = 1u8;
+        while other.conn(&[1]).expect("read").is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "held back by the stream"
+            );
+            // Rows 2 and 3, written over and over: a stream that does not grow the file.
+            id = if id == 2 { 3 } else { 2 };
+            thread
+                .call_lazy(move |s| s.apply(vec![put(id)]))
+                .await
+                .expect("lazy call");
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
 }
