@@ -893,6 +893,19 @@ impl Store for SqliteStore {
         Ok(v.pop())
     }
 
+    fn next_pending_snd_msg_after(
+        &self,
+        conn_id: &[u8],
+        after: i64,
+    ) -> Result<Option<SndMsgRecord>, StoreError> {
+        let mut v = self.query_all(
+            NEXT_PENDING_SND_MSG_AFTER,
+            params![conn_id, after],
+            Self::snd_msg_row,
+        )?;
+        Ok(v.pop())
+    }
+
     fn snd_msg(
         &self,
         conn_id: &[u8],

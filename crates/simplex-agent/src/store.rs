@@ -578,6 +578,18 @@ pub trait Store: Send {
     fn next_pending_snd_msg(&self, conn_id: &[u8]) -> Result<Option<SndMsgRecord>, StoreError> {
         Ok(self.pending_snd_msgs(conn_id)?.into_iter().next())
     }
+    /// The oldest pending message of a connection after the one with internal ID `after`
+    /// (what its delivery task sends after the one in flight).
+    fn next_pending_snd_msg_after(
+        &self,
+        conn_id: &[u8],
+        after: i64,
+    ) -> Result<Option<SndMsgRecord>, StoreError> {
+        Ok(self
+            .pending_snd_msgs(conn_id)?
+            .into_iter()
+            .find(|m| m.internal_id > after))
+    }
     /// A sent message by its sequential header ID.
     fn snd_msg_by_snd_id(
         &self,

@@ -569,7 +569,7 @@ impl Inner {
         // a temporary failure leaves it to the delivery task.
         match self.send_pending(&sq, &rec).await {
             Ok(()) => {
-                self.on_sent(rec, &sq).await?;
+                self.on_sent(rec, &sq, None).await?;
             }
             Err(e) if e.is_temporary() || e.is_host() || e.is_quota() => {
                 self.start_worker(&conn_id)

@@ -235,10 +235,14 @@ impl Inner {
     /// together commit as one batch instead of one by one between the application's sends.
     /// What else writes a sent message's row under the lock writes only its own columns
     /// (`SetSndMsgReceipt`) or means to send it again (a switch moving it to a new queue).
+    ///
+    /// With `after`, the message read is the next pending one after that message (the one
+    /// the delivery task has in flight meanwhile, see `delivery_loop`).
     pub(super) async fn on_sent(
         self: &Arc<Self>,
         m: SndMsgRecord,
         sent_to: &SndQueueRecord,
+        after: Option<i64>,
     ) -> Result<Option<Fetched>, AgentError> {
         let guard = match m.kind {
             SndMsgKind::Message | SndMsgKind::Receipt => None,
@@ -253,10 +257,7 @@ impl Inner {
             let id = m.conn_id.clone();
             let events = store_sent(s, m, &to)?;
             let next = match prefetch {
-                true => Some((
-                    next_seq(&seqs),
-                    (s.next_pending_snd_msg(&id)?, s.snd_queues(&id)?),
-                )),
+                true => Some((next_seq(&seqs), read_next(s, &id, after)?)),
                 false => None,
             };
             Ok((events, next))
@@ -494,31 +495,67 @@ pub(super) struct Handoff {
     next: NextPending,
 }
 
+/// A connection's next pending message (after the one with internal ID `after`, if
+/// given) and its send queues.
+fn read_next(s: &dyn Store, id: &[u8], after: Option<i64>) -> Result<NextPending, StoreError> {
+    let next = match after {
+        Some(after) => s.next_pending_snd_msg_after(id, after)?,
+        None => s.next_pending_snd_msg(id)?,
+    };
+    Ok((next, s.snd_queues(id)?))
+}
+
 /// The next sequence number of a store call (in the store's thread).
 fn next_seq(seqs: &std::sync::atomic::AtomicU64) -> u64 {
     seqs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
 }
 
+/// A message sent whose `SENT` mark waits to go with the next message's `SEND`.
+type Unmarked = Option<(SndMsgRecord, SndQueueRecord)>;
+
+/// What a connection's delivery task keeps from one message to the next.
+#[derive(Default)]
+struct Run {
+    /// The wait before the next retry, after a temporary failure.
+    delay: Option<Duration>,
+    /// What `on_sent` read for the next round (saving a store hop per message).
+    prefetched: Option<Fetched>,
+    /// The sequence number of the last store call read from (see `Handoff`).
+    seen: u64,
+    /// A message sent whose mark goes with the next `SEND`.
+    unmarked: Unmarked,
+}
+
 /// Sends a connection's pending messages in order, retrying temporary failures.
+///
+/// A message or receipt goes while the one sent before it is marked sent and what follows
+/// it is read, in one store call ([`read_ahead`]): a burst's chain waits for one store hop
+/// less per message. What that call reads cannot be stale: while a message is in flight it
+/// is pending, so `enqueue` hands nothing off, and what it reads is after that message. A
+/// message a queue switch makes pending again behind one in flight goes once the run ends
+/// (the same as when the switch comes just after a read).
 pub(super) async fn delivery_loop(inner: Weak<Inner>, conn_id: ConnId, notify: Arc<Notify>) {
-    let mut delay: Option<Duration> = None;
-    // What `on_sent` read for the next round (saving a store hop per message).
-    let mut prefetched: Option<Fetched> = None;
-    // The sequence number of the last store call read from (see `Handoff`).
-    let mut seen: u64 = 0;
+    let mut run = Run::default();
     loop {
         let Some(agent) = inner.upgrade() else { return };
-        if agent.stopped() {
-            return;
-        }
         let handoff = match agent.state.lock() {
-            Ok(mut st) if st.workers.contains_key(&conn_id) => st.handoffs.remove(&conn_id),
-            _ => return,
+            Ok(mut st) if st.workers.contains_key(&conn_id) && !st.stopped => {
+                Some(st.handoffs.remove(&conn_id))
+            }
+            _ => None,
         };
-        let mut fetched = prefetched.take();
+        let Some(handoff) = handoff else {
+            mark(&agent, &conn_id, &mut run.unmarked).await;
+            return;
+        };
+        let mut fetched = run.prefetched.take();
+        // In a run: what comes next was read after a send (a ping-pong's messages, each
+        // the first after a pause, go without the read ahead).
+        let mut in_run = fetched.is_some();
         if let Some(h) = handoff {
-            if h.seq > fetched.as_ref().map_or(seen, |f| f.0) {
+            if h.seq > fetched.as_ref().map_or(run.seen, |f| f.0) {
                 fetched = Some((h.seq, h.next));
+                in_run = false;
             }
         }
         let next = match fetched {
@@ -526,21 +563,19 @@ pub(super) async fn delivery_loop(inner: Weak<Inner>, conn_id: ConnId, notify: A
             None => {
                 let (id, seqs) = (conn_id.clone(), agent.store_seq.clone());
                 agent
-                    .db(move |s| {
-                        let seq = next_seq(&seqs);
-                        Ok((seq, (s.next_pending_snd_msg(&id)?, s.snd_queues(&id)?)))
-                    })
+                    .db(move |s| Ok((next_seq(&seqs), read_next(s, &id, None)?)))
                     .await
             }
         };
         let next = next.map(|(seq, next)| {
-            seen = seen.max(seq);
+            run.seen = run.seen.max(seq);
             next
         });
         let (m, sq) = match next {
             Ok((Some(m), sqs)) if !sqs.is_empty() => match delivery_target(&sqs, &m) {
                 Some(sq) => (m, sq),
                 None => {
+                    mark(&agent, &conn_id, &mut run.unmarked).await;
                     // For a send queue a switch dropped: it cannot be delivered.
                     let (id, n) = (m.conn_id.clone(), m.internal_id);
                     let _ = agent
@@ -558,57 +593,132 @@ pub(super) async fn delivery_loop(inner: Weak<Inner>, conn_id: ConnId, notify: A
             // without `stop`. (Polling every 5 s cost an agent with 10,000 connections
             // 2,000 store reads a second.)
             Ok((None, _)) => {
+                mark(&agent, &conn_id, &mut run.unmarked).await;
                 drop(agent);
                 let _ = tokio::time::timeout(IDLE_WAIT, notify.notified()).await;
                 continue;
             }
             // A message but no queue to send it on yet: looked at again after a while.
             Ok(_) => {
+                mark(&agent, &conn_id, &mut run.unmarked).await;
                 drop(agent);
                 let _ = tokio::time::timeout(Duration::from_secs(5), notify.notified()).await;
                 continue;
             }
             Err(_) => {
+                mark(&agent, &conn_id, &mut run.unmarked).await;
                 drop(agent);
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
         };
-        if let (None, SndMsgKind::Message, Some(max)) = (delay, m.kind, agent.config.send_delay_max)
+        if let (None, SndMsgKind::Message, Some(max)) =
+            (run.delay, m.kind, agent.config.send_delay_max)
         {
             tokio::time::sleep(super::noise::uniform(max)).await;
         }
-        match agent.send_pending(&sq, &m).await {
-            Ok(()) => {
-                delay = None;
-                match agent.on_sent(m, &sq).await {
-                    Ok(next) => prefetched = next,
-                    Err(e) => agent.emit(conn_id.clone(), Event::Err(e.to_string())),
+        let pipelined = (in_run || run.unmarked.is_some())
+            && matches!(m.kind, SndMsgKind::Message | SndMsgKind::Receipt);
+        let (sent, ahead) = match pipelined {
+            true => {
+                let ahead = read_ahead(&agent, &conn_id, run.unmarked.take(), m.internal_id);
+                let (ahead, sent) = tokio::join!(ahead, agent.send_pending(&sq, &m));
+                (sent, Some(ahead))
+            }
+            false => {
+                mark(&agent, &conn_id, &mut run.unmarked).await;
+                (agent.send_pending(&sq, &m).await, None)
+            }
+        };
+        after_send(agent, &conn_id, &notify, &mut run, (m, sq), sent, ahead).await;
+    }
+}
+
+/// After a message's `SEND` (`ahead`: what [`read_ahead`] read meanwhile, if it ran): its
+/// mark, or what follows a failure (wait, retry later, or give up on the message).
+async fn after_send(
+    agent: Arc<Inner>,
+    conn_id: &ConnId,
+    notify: &Notify,
+    run: &mut Run,
+    (m, sq): (SndMsgRecord, SndQueueRecord),
+    sent: Result<(), SendFail>,
+    ahead: Option<Result<Option<Fetched>, AgentError>>,
+) {
+    match sent {
+        Ok(()) => {
+            run.delay = None;
+            match ahead {
+                // The next one is known: this one's mark goes with its `SEND`.
+                Some(Ok(Some(f))) if f.1 .0.is_some() => {
+                    run.prefetched = Some(f);
+                    run.unmarked = Some((m, sq));
+                }
+                other => {
+                    if let Some(Err(e)) = other {
+                        agent.emit(conn_id.clone(), Event::Err(e.to_string()));
+                    }
+                    match agent.on_sent(m, &sq, None).await {
+                        Ok(next) => run.prefetched = next,
+                        Err(e) => agent.emit(conn_id.clone(), Event::Err(e.to_string())),
+                    }
                 }
             }
-            Err(e) if e.is_quota() => {
-                // Wait for A_QCONT from the recipient (or try again after a while).
-                drop(agent);
-                let _ = tokio::time::timeout(Duration::from_secs(60), notify.notified()).await;
+        }
+        Err(e) if e.is_quota() => {
+            // Wait for A_QCONT from the recipient (or try again after a while).
+            drop(agent);
+            let _ = tokio::time::timeout(Duration::from_secs(60), notify.notified()).await;
+        }
+        // The reference retries host errors too (the proxy or relay cannot serve the
+        // command: it may once the configuration or the servers change).
+        Err(e) if e.is_temporary() || e.is_host() => {
+            if e.is_host() {
+                agent.emit(conn_id.clone(), Event::Mwarn(m.internal_id, e.to_string()));
             }
-            // The reference retries host errors too (the proxy or relay cannot serve the
-            // command: it may once the configuration or the servers change).
-            Err(e) if e.is_temporary() || e.is_host() => {
-                if e.is_host() {
-                    agent.emit(conn_id.clone(), Event::Mwarn(m.internal_id, e.to_string()));
-                }
-                let d = match delay {
-                    None => agent.config.retry_initial,
-                    Some(d) => (d * 2).min(agent.config.retry_max),
-                };
-                delay = Some(d);
-                drop(agent);
-                let _ = tokio::time::timeout(d, notify.notified()).await;
+            let d = match run.delay {
+                None => agent.config.retry_initial,
+                Some(d) => (d * 2).min(agent.config.retry_max),
+            };
+            run.delay = Some(d);
+            drop(agent);
+            let _ = tokio::time::timeout(d, notify.notified()).await;
+        }
+        Err(e) => {
+            if let Err(e) = agent.on_send_failed(m, e).await {
+                agent.emit(conn_id.clone(), Event::Err(e.to_string()));
             }
-            Err(e) => {
-                if let Err(e) = agent.on_send_failed(m, e).await {
-                    agent.emit(conn_id.clone(), Event::Err(e.to_string()));
-                }
+        }
+    }
+}
+
+/// The store call that goes with a message's `SEND` (internal ID `in_flight`): the mark of
+/// the message sent before it, if any, and the read of what follows it.
+async fn read_ahead(
+    agent: &Arc<Inner>,
+    conn_id: &ConnId,
+    before: Unmarked,
+    in_flight: i64,
+) -> Result<Option<Fetched>, AgentError> {
+    match before {
+        Some((m, sq)) => agent.on_sent(m, &sq, Some(in_flight)).await,
+        None => {
+            let (id, seqs) = (conn_id.clone(), agent.store_seq.clone());
+            agent
+                .db(move |s| Ok(Some((next_seq(&seqs), read_next(s, &id, Some(in_flight))?))))
+                .await
+        }
+    }
+}
+
+/// Marks the message left unmarked, if any, by itself (what its call reads is dropped).
+/// Once the agent stopped, a mark that fails is only lost: the message goes again after a
+/// restart and is recognised by its hash.
+async fn mark(agent: &Arc<Inner>, conn_id: &ConnId, unmarked: &mut Unmarked) {
+    if let Some((m, sq)) = unmarked.take() {
+        if let Err(e) = agent.on_sent(m, &sq, None).await {
+            if !agent.stopped() {
+                agent.emit(conn_id.clone(), Event::Err(e.to_string()));
             }
         }
     }

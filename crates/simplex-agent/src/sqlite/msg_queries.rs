@@ -54,6 +54,14 @@ pub(super) const NEXT_PENDING_SND_MSG: &str = concat!(
     " WHERE conn_id = ?1 AND pending = 1 ORDER BY internal_id LIMIT 1"
 );
 
+/// A connection's oldest pending message after a given one (the one in flight).
+pub(super) const NEXT_PENDING_SND_MSG_AFTER: &str = concat!(
+    "SELECT ",
+    snd_msg_cols!(),
+    " FROM snd_messages INDEXED BY idx_snd_messages_pending",
+    " WHERE conn_id = ?1 AND pending = 1 AND internal_id > ?2 ORDER BY internal_id LIMIT 1"
+);
+
 /// A sent message by the ID the peer knows it by (a receipt's).
 pub(super) const SND_MSG_BY_SND_ID: &str = concat!(
     "SELECT ",
@@ -111,6 +119,10 @@ mod tests {
             (
                 NEXT_PENDING_SND_MSG,
                 "idx_snd_messages_pending (conn_id=? AND pending=?)",
+            ),
+            (
+                NEXT_PENDING_SND_MSG_AFTER,
+                "idx_snd_messages_pending (conn_id=? AND pending=? AND internal_id>?)",
             ),
             (
                 SND_MSG_BY_SND_ID,
