@@ -511,7 +511,7 @@ fn next_seq(seqs: &std::sync::atomic::AtomicU64) -> u64 {
 }
 
 /// A message sent whose `SENT` mark waits to go with the next message's `SEND`.
-type Unmarked = Option<(SndMsgRecord, SndQueueRecord)>;
+type Unmarked = Option<Box<(SndMsgRecord, SndQueueRecord)>>;
 
 /// What a connection's delivery task keeps from one message to the next.
 #[derive(Default)]
@@ -619,18 +619,47 @@ pub(super) async fn delivery_loop(inner: Weak<Inner>, conn_id: ConnId, notify: A
         }
         let pipelined = (in_run || run.unmarked.is_some())
             && matches!(m.kind, SndMsgKind::Message | SndMsgKind::Receipt);
-        let (sent, ahead) = match pipelined {
-            true => {
-                let ahead = read_ahead(&agent, &conn_id, run.unmarked.take(), m.internal_id);
-                let (ahead, sent) = tokio::join!(ahead, agent.send_pending(&sq, &m));
-                (sent, Some(ahead))
-            }
-            false => {
-                mark(&agent, &conn_id, &mut run.unmarked).await;
-                (agent.send_pending(&sq, &m).await, None)
-            }
-        };
-        after_send(agent, &conn_id, &notify, &mut run, (m, sq), sent, ahead).await;
+        let unmarked = run.unmarked.take();
+        // Boxed, as `after_send`: an idle connection's task then holds no room for them
+        // (with 10,000 idle connections, kilobytes each).
+        let (sent, ahead) =
+            Box::pin(send_next(&agent, &conn_id, &m, &sq, pipelined, unmarked)).await;
+        Box::pin(after_send(
+            agent,
+            &conn_id,
+            &notify,
+            &mut run,
+            (m, sq),
+            sent,
+            ahead,
+        ))
+        .await;
+    }
+}
+
+/// A message's `SEND`, `pipelined`: with [`read_ahead`] (the mark of the one sent before
+/// it, `unmarked`, and the read of what follows it) at the same time; else after that mark.
+async fn send_next(
+    agent: &Arc<Inner>,
+    conn_id: &ConnId,
+    m: &SndMsgRecord,
+    sq: &SndQueueRecord,
+    pipelined: bool,
+    mut unmarked: Unmarked,
+) -> (
+    Result<(), SendFail>,
+    Option<Result<Option<Fetched>, AgentError>>,
+) {
+    match pipelined {
+        true => {
+            let ahead = read_ahead(agent, conn_id, unmarked, m.internal_id);
+            let (ahead, sent) = tokio::join!(ahead, agent.send_pending(sq, m));
+            (sent, Some(ahead))
+        }
+        false => {
+            mark(agent, conn_id, &mut unmarked).await;
+            (agent.send_pending(sq, m).await, None)
+        }
     }
 }
 
@@ -652,7 +681,7 @@ async fn after_send(
                 // The next one is known: this one's mark goes with its `SEND`.
                 Some(Ok(Some(f))) if f.1 .0.is_some() => {
                     run.prefetched = Some(f);
-                    run.unmarked = Some((m, sq));
+                    run.unmarked = Some(Box::new((m, sq)));
                 }
                 other => {
                     if let Some(Err(e)) = other {
@@ -701,7 +730,10 @@ async fn read_ahead(
     in_flight: i64,
 ) -> Result<Option<Fetched>, AgentError> {
     match before {
-        Some((m, sq)) => agent.on_sent(m, &sq, Some(in_flight)).await,
+        Some(b) => {
+            let (m, sq) = *b;
+            agent.on_sent(m, &sq, Some(in_flight)).await
+        }
         None => {
             let (id, seqs) = (conn_id.clone(), agent.store_seq.clone());
             agent
@@ -715,7 +747,8 @@ async fn read_ahead(
 /// Once the agent stopped, a mark that fails is only lost: the message goes again after a
 /// restart and is recognised by its hash.
 async fn mark(agent: &Arc<Inner>, conn_id: &ConnId, unmarked: &mut Unmarked) {
-    if let Some((m, sq)) = unmarked.take() {
+    if let Some(b) = unmarked.take() {
+        let (m, sq) = *b;
         if let Err(e) = agent.on_sent(m, &sq, None).await {
             if !agent.stopped() {
                 agent.emit(conn_id.clone(), Event::Err(e.to_string()));
