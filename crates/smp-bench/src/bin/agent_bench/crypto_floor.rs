@@ -9,12 +9,18 @@
 //! it all: no store thread, no events, no delivery task, so what the agents' `pingpong_ms`
 //! spends above this is their own structure.
 //!
+//! The burst's floor (`crypto_store_burst`) is the same two parties with the messages going
+//! one way: the sender encrypts, commits and `SEND`s each in its own task while the receiver
+//! opens, decrypts, commits and `ACK`s each, the relay handing over the next `MSG` after the
+//! `ACK`, as it does to an agent.
+//!
 //! It leaves out, so it is a floor and not a copy: the agent envelope, the per-queue
 //! crypto_box between sender and recipient (~20-40 us per 16 KiB message here), the
 //! acknowledged and sent marks, and the events.
 
 use std::cell::RefCell;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rand::rngs::OsRng;
@@ -30,7 +36,7 @@ use simplex_ratchet::{
 use smp_client::{decrypt_message, ClientConfig, SmpClient};
 use smp_proto::{MsgFlags, RcvMsgBody, SmpServer};
 
-use crate::floor::{next_msg, BareQueue};
+use crate::floor::{next_msg, BareQueue, WINDOW};
 use crate::BoxError;
 
 /// The agent's padded length of an agent message inside the ratchet (no PQ).
@@ -185,4 +191,35 @@ pub async fn crypto_store_pingpong(
     a.client.close().await;
     b.client.close().await;
     Ok(ms)
+}
+
+/// Messages per second of the burst described in the module's documentation: `n` messages
+/// of 200 bytes, the sender at most [`WINDOW`] ahead of the receiver (under the relay's
+/// queue quota, as no `A_QCONT` would come).
+pub async fn crypto_store_burst(server: &SmpServer, dir: &Path, n: usize) -> Result<f64, BoxError> {
+    let (ra, rb) = ratchet_pair()?;
+    // The receiving ratchet takes one step, at the first message.
+    let mut a = Party::new(server, dir, "crypto-burst-a", ra, 1).await?;
+    let mut b = Party::new(server, dir, "crypto-burst-b", rb, 1).await?;
+    let a_q = (a.queue.snd_id.clone(), a.queue.snd_key.clone());
+    let window = Arc::new(tokio::sync::Semaphore::new(WINDOW));
+    let permits = window.clone();
+    let t = Instant::now();
+    let sending = tokio::spawn(async move {
+        let body = [b'c'; 200];
+        for _ in 0..n {
+            permits.acquire().await?.forget();
+            b.send(&a_q, &body).await?;
+        }
+        b.client.close().await;
+        Ok::<(), BoxError>(())
+    });
+    for _ in 0..n {
+        a.receive().await?;
+        window.add_permits(1);
+    }
+    sending.await??;
+    let rate = n as f64 / t.elapsed().as_secs_f64();
+    a.client.close().await;
+    Ok(rate)
 }

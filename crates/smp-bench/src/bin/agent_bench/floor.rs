@@ -28,7 +28,7 @@ use crate::BoxError;
 
 /// Messages the floors' sender may have sent ahead of the bare receiver: under the relay's
 /// queue quota (128), so that the sender never waits for an `A_QCONT` no bare receiver sends.
-const WINDOW: usize = 100;
+pub(crate) const WINDOW: usize = 100;
 
 /// CPU time (user + system) so far of this process (both agents, the bare receiver, the
 /// bench) and of the relay.

@@ -16,6 +16,8 @@
 //!   relay and the sending agent in it; `burst_floor_store_msgs_per_s`: the same with one
 //!   SQLCipher insert and commit per message before its `ACK`; `burst_bare_msgs_per_s`:
 //!   two bare clients, no agent (the relay and the transport alone);
+//!   `burst_crypto_floor_msgs_per_s`: two bare clients with a real ratchet and a SQLCipher
+//!   commit per message on each side (module `crypto_floor`);
 //!   `burst_sender_msgs_per_s`: the sending agent alone (stored and `SENT`), nobody subscribed, in rounds of 100;
 //! - `fanout_stored_ms`, `fanout_sent_ms`, `fanout_received_ms`: one message to each of N
 //!   connections in one batch send, until the batch returned (all stored), until every
@@ -167,6 +169,11 @@ fn print_table(r: &Map<String, Value>) {
             "msg/s",
         ),
         (
+            "burst_crypto_floor_msgs_per_s",
+            "burst, bare clients with ratchet, store",
+            "msg/s",
+        ),
+        (
             "burst_sender_msgs_per_s",
             "sender alone (stored, SENT)",
             "msg/s",
@@ -228,6 +235,8 @@ fn print_table(r: &Map<String, Value>) {
         "burst_floor_store_relay_cpu_us_per_msg",
         "burst_bare_cpu_us_per_msg",
         "burst_bare_relay_cpu_us_per_msg",
+        "burst_crypto_floor_cpu_us_per_msg",
+        "burst_crypto_floor_relay_cpu_us_per_msg",
         "burst_sender_cpu_us_per_msg",
         "burst_sender_relay_cpu_us_per_msg",
     ] {
