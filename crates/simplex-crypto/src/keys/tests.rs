@@ -336,3 +336,18 @@ fn ed25519_with_openssl_sha512_signs_as_rfc8032() {
         }
     }
 }
+
+/// A key's clones share the signing key made from its seed: the first signature by any of
+/// them makes it for all (a store hands out clones of the key it decoded once), and they
+/// all sign alike.
+#[test]
+fn ed25519_clones_share_the_signing_key_made_once() {
+    let k = PrivateKeyEd25519::from_raw(&[7u8; 32]).expect("seed");
+    let c = k.clone();
+    assert!(k.key.get().is_none(), "made on first use only");
+    let sig = c.sign(b"SEND");
+    assert!(k.key.get().is_some(), "made once, for every clone");
+    assert_eq!(k.sign(b"SEND"), sig);
+    let fresh = PrivateKeyEd25519::from_raw(&[7u8; 32]).expect("seed");
+    assert_eq!(fresh.sign(b"SEND"), sig);
+}
