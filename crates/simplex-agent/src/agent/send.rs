@@ -537,9 +537,10 @@ struct Run {
 pub(super) async fn delivery_loop(inner: Weak<Inner>, conn_id: ConnId, notify: Arc<Notify>) {
     let mut run = Run::default();
     loop {
-        // Each round boxed: the task of an idle connection, waiting below, then holds only
-        // this loop's few words and the wait, not room for the largest round (measured:
-        // 5,256 bytes per connection before, most of what an idle connection cost).
+        // Each round boxed, and within it what sends and marks boxed again while it runs:
+        // the task of an idle connection, waiting below, holds a few hundred bytes, not room
+        // for the largest round (5,256 bytes when all of it was inline), and an agent that
+        // starts, reading for all its connections at once, holds only the reads' room.
         let next = Box::pin(delivery_round(&inner, &conn_id, &notify, &mut run)).await;
         match next {
             Round::Stop => return,
@@ -614,9 +615,8 @@ async fn delivery_round(
                 mark(&agent, conn_id, &mut run.unmarked).await;
                 // For a send queue a switch dropped: it cannot be delivered.
                 let (id, n) = (m.conn_id.clone(), m.internal_id);
-                let _ = agent
-                    .db(move |s| s.apply(vec![Write::DeleteSndMsg(id, n)]))
-                    .await;
+                let _ =
+                    Box::pin(agent.db(move |s| s.apply(vec![Write::DeleteSndMsg(id, n)]))).await;
                 if m.kind == SndMsgKind::Message {
                     agent.emit(conn_id.clone(), Event::Merr(n, "queue removed".into()));
                 }
@@ -642,6 +642,20 @@ async fn delivery_round(
             return Round::Sleep(Duration::from_secs(1));
         }
     };
+    Box::pin(send_round(agent, conn_id, notify, run, (m, sq), in_run)).await;
+    Round::Again
+}
+
+/// The part of a round that sends a message, its mark and what follows (boxed by its
+/// caller: see [`delivery_loop`]).
+async fn send_round(
+    agent: Arc<Inner>,
+    conn_id: &ConnId,
+    notify: &Notify,
+    run: &mut Run,
+    (m, sq): (SndMsgRecord, SndQueueRecord),
+    in_run: bool,
+) {
     if let (None, SndMsgKind::Message, Some(max)) = (run.delay, m.kind, agent.config.send_delay_max)
     {
         tokio::time::sleep(super::noise::uniform(max)).await;
@@ -651,7 +665,6 @@ async fn delivery_round(
     let unmarked = run.unmarked.take();
     let (sent, ahead) = send_next(&agent, conn_id, &m, &sq, pipelined, unmarked).await;
     after_send(agent, conn_id, notify, run, (m, sq), sent, ahead).await;
-    Round::Again
 }
 
 /// A message's `SEND`, `pipelined`: with [`read_ahead`] (the mark of the one sent before
@@ -766,7 +779,8 @@ async fn read_ahead(
 async fn mark(agent: &Arc<Inner>, conn_id: &ConnId, unmarked: &mut Unmarked) {
     if let Some(b) = unmarked.take() {
         let (m, sq) = *b;
-        if let Err(e) = agent.on_sent(m, &sq, None).await {
+        // Boxed: only a task that has a mark to make holds room for it.
+        if let Err(e) = Box::pin(agent.on_sent(m, &sq, None)).await {
             if !agent.stopped() {
                 agent.emit(conn_id.clone(), Event::Err(e.to_string()));
             }
