@@ -428,7 +428,7 @@ fn agents_killed_mid_stream_lose_and_repeat_nothing() {
         }
     }
     let sent_before_a_kill = snd.sent.len();
-    let marked_before_a_kill = snd.sent.clone();
+    let last_before_kill = snd.sent.last().copied().unwrap_or(0);
 
     // 3. A restarts and sends the rest; B restarts and receives everything.
     agents.start('A');
@@ -486,7 +486,6 @@ fn agents_killed_mid_stream_lose_and_repeat_nothing() {
         }
     }
     let missing: Vec<i64> = snd.msg_ids.difference(&snd.sent).copied().collect();
-    let last_before_kill = marked_before_a_kill.last().copied().unwrap_or(0);
     let may_miss: Vec<i64> = snd
         .msg_ids
         .iter()

@@ -615,8 +615,9 @@ async fn delivery_round(
                 mark(&agent, conn_id, &mut run.unmarked).await;
                 // For a send queue a switch dropped: it cannot be delivered.
                 let (id, n) = (m.conn_id.clone(), m.internal_id);
-                let _ =
-                    Box::pin(agent.db(move |s| s.apply(vec![Write::DeleteSndMsg(id, n)]))).await;
+                let _ = agent
+                    .db(move |s| s.apply(vec![Write::DeleteSndMsg(id, n)]))
+                    .await;
                 if m.kind == SndMsgKind::Message {
                     agent.emit(conn_id.clone(), Event::Merr(n, "queue removed".into()));
                 }

@@ -36,7 +36,7 @@ use simplex_ratchet::{
 use smp_client::{decrypt_message, ClientConfig, SmpClient};
 use smp_proto::{MsgFlags, RcvMsgBody, SmpServer};
 
-use crate::floor::{next_msg, BareQueue, WINDOW};
+use crate::floor::{next_msg, BareQueue, Cpu, WINDOW};
 use crate::BoxError;
 
 /// The agent's padded length of an agent message inside the ratchet (no PQ).
@@ -195,8 +195,14 @@ pub async fn crypto_store_pingpong(
 
 /// Messages per second of the burst described in the module's documentation: `n` messages
 /// of 200 bytes, the sender at most [`WINDOW`] ahead of the receiver (under the relay's
-/// queue quota, as no `A_QCONT` would come).
-pub async fn crypto_store_burst(server: &SmpServer, dir: &Path, n: usize) -> Result<f64, BoxError> {
+/// queue quota, as no `A_QCONT` would come). Also returns the CPU used per message from the
+/// first message on (the parties' setup, two SQLCipher key derivations among it, left out).
+pub async fn crypto_store_burst(
+    server: &SmpServer,
+    dir: &Path,
+    n: usize,
+    relay_pid: Option<u32>,
+) -> Result<(f64, Cpu), BoxError> {
     let (ra, rb) = ratchet_pair()?;
     // The receiving ratchet takes one step, at the first message.
     let mut a = Party::new(server, dir, "crypto-burst-a", ra, 1).await?;
@@ -204,6 +210,7 @@ pub async fn crypto_store_burst(server: &SmpServer, dir: &Path, n: usize) -> Res
     let a_q = (a.queue.snd_id.clone(), a.queue.snd_key.clone());
     let window = Arc::new(tokio::sync::Semaphore::new(WINDOW));
     let permits = window.clone();
+    let c = Cpu::now(relay_pid);
     let t = Instant::now();
     let sending = tokio::spawn(async move {
         let body = [b'c'; 200];
@@ -220,6 +227,7 @@ pub async fn crypto_store_burst(server: &SmpServer, dir: &Path, n: usize) -> Res
     }
     sending.await??;
     let rate = n as f64 / t.elapsed().as_secs_f64();
+    let cpu = c.per_msg_since(relay_pid, n);
     a.client.close().await;
-    Ok(rate)
+    Ok((rate, cpu))
 }

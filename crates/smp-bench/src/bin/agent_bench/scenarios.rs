@@ -248,9 +248,8 @@ async fn floors(
     let rate = floor::bare_chain(server, n).await?;
     record(out, "burst_bare", rate, c.per_msg_since(relay, n));
     eprintln!("crypto floor: {n} messages between two bare clients with ratchets and stores");
-    let c = Cpu::now(relay);
-    let rate = crypto_floor::crypto_store_burst(server, dir, n).await?;
-    record(out, "burst_crypto_floor", rate, c.per_msg_since(relay, n));
+    let (rate, cpu) = crypto_floor::crypto_store_burst(server, dir, n, relay).await?;
+    record(out, "burst_crypto_floor", rate, cpu);
     eprintln!("sender alone: {n} messages, nobody subscribed");
     let mut p = FloorPair::make(dir, server, "sender").await?;
     let (rate, cpu) = floor::sender_alone(&mut p, server, n, relay).await?;
