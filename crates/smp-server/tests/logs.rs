@@ -106,7 +106,10 @@ fn client_ports(port: u16) -> Vec<u16> {
             let mut f = l.split_whitespace().skip(1);
             let local = f.next()?;
             let remote = f.next()?;
-            if remote != server {
+            // Established only: the table is the whole machine's, and an earlier relay that
+            // had this port leaves its clients' sockets in TIME_WAIT for a minute.
+            let state = f.next()?;
+            if remote != server || state != "01" {
                 return None;
             }
             let (_, p) = local.split_once(':')?;
