@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("m20250106_redundant_queues", queues::REDUNDANT),
     ("m20250107_inv_short_links", links::INV_SHORT_LINKS),
     ("m20250108_snd_msg_prepared", msg_queries::SND_MSG_PREPARED),
+    ("m20250109_ratchet_in_conn", ratchets::RATCHET_IN_CONN),
 ];
 
 mod cache;
@@ -39,6 +40,7 @@ mod links;
 mod msg_queries;
 use msg_queries::*;
 mod queues;
+mod ratchets;
 
 const INITIAL: &str = "
 CREATE TABLE connections (
@@ -369,24 +371,8 @@ impl SqliteStore {
                 tx.prepare_cached("DELETE FROM snd_queues WHERE conn_id = ?1 AND snd_id = ?2")?
                     .execute(params![id, snd_id])?;
             }
-            Write::PutX3dh(id, k) => {
-                let k1 = k.key1.to_der();
-                let k2 = k.key2.to_der();
-                let kem = k.kem.as_ref().map(|kp| Zeroizing::new(kp.to_bytes()));
-                tx.prepare_cached(
-                    "INSERT OR REPLACE INTO ratchets (conn_id, x3dh_priv_key_1, x3dh_priv_key_2, pq_priv_kem, ratchet_state) VALUES (?1, ?2, ?3, ?4, NULL)"
-                    )?.execute(
-                    params![id, &k1[..], &k2[..], kem.as_ref().map(|k| &k[..])],
-                )?;
-            }
-            Write::PutRatchet(id, r) => {
-                let state = Zeroizing::new(r.to_bytes());
-                tx.prepare_cached(
-                    "INSERT OR REPLACE INTO ratchets (conn_id, x3dh_priv_key_1, x3dh_priv_key_2, pq_priv_kem, ratchet_state) VALUES (?1, NULL, NULL, NULL, ?2)"
-                    )?.execute(
-                    params![id, &state[..]],
-                )?;
-            }
+            Write::PutX3dh(id, k) => ratchets::put_x3dh(tx, &id, &k)?,
+            Write::PutRatchet(id, r) => ratchets::put_ratchet(tx, &id, &r)?,
             Write::Skipped(id, diff) => match diff {
                 SkippedDiff::NoChange => {}
                 SkippedDiff::Remove(hk, n) => {
@@ -809,14 +795,10 @@ impl Store for SqliteStore {
         if let Some(r) = self.ratchets.get(conn_id) {
             return Ok(Some(r));
         }
-        let r = self.query_one(
-            "SELECT ratchet_state FROM ratchets WHERE conn_id = ?1 AND ratchet_state IS NOT NULL",
-            params![conn_id],
-            |row| {
-                let state: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 0)?);
-                dec::<Ratchet<X448>>(&state, "ratchet state")
-            },
-        )?;
+        let r = self.query_one(ratchets::SELECT_RATCHET, params![conn_id], |row| {
+            let state: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 0)?);
+            dec::<Ratchet<X448>>(&state, "ratchet state")
+        })?;
         if let Some(r) = &r {
             self.ratchets.put(conn_id, r);
         }
@@ -944,6 +926,15 @@ impl Store for SqliteStore {
             params![conn_id, internal_id],
             Self::rcv_msg_row,
         )
+    }
+
+    fn ack_rcv_msg_once(&mut self, conn_id: &[u8], internal_id: i64) -> Result<bool, StoreError> {
+        // One statement: all or nothing by itself, in a batch's transaction or not.
+        let n = self
+            .db
+            .prepare_cached(ACK_RCV_MSG_ONCE)?
+            .execute(params![conn_id, internal_id])?;
+        Ok(n == 1)
     }
 
     fn rcv_msg_by_enc_hash(

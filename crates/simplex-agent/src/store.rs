@@ -602,6 +602,18 @@ pub trait Store: Send {
     /// A received message by internal ID.
     fn rcv_msg(&self, conn_id: &[u8], internal_id: i64)
         -> Result<Option<RcvMsgRecord>, StoreError>;
+    /// Marks a received message acknowledged by the application unless it is already:
+    /// whether this marked it (`false`: acknowledged before, or no such message). One write
+    /// without reads where the store can (the common `ACK`, module `agent::ack`).
+    fn ack_rcv_msg_once(&mut self, conn_id: &[u8], internal_id: i64) -> Result<bool, StoreError> {
+        match self.rcv_msg(conn_id, internal_id)? {
+            Some(m) if !m.acked => {
+                self.apply(vec![Write::AckRcvMsg(conn_id.to_vec(), internal_id)])?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
     /// A received message by the hash of its encrypted form.
     fn rcv_msg_by_enc_hash(
         &self,

@@ -69,3 +69,42 @@ async fn acknowledged_messages_are_marked_and_never_come_again() {
     a.agent.stop().await;
     b.agent.stop().await;
 }
+
+/// An `ACK` that fails (the relay is down) leaves the message unacknowledged in the store,
+/// so the application may acknowledge it again once the relay is back; then the next
+/// message comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_ack_leaves_the_message_unacknowledged() {
+    let sdir = tempfile::tempdir().expect("tempdir");
+    let mut srv = PersistentServer::start(sdir.path(), 128)
+        .await
+        .expect("persistent server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let servers = vec![srv.address().clone()];
+    let mut a = TestAgent::start(dir.path(), "alice", config(servers.clone())).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(servers.clone())).await;
+    let (ab, ba) = connect(&mut a, &mut b).await;
+    for body in [b"one".as_slice(), b"two"] {
+        a.agent.send_message(&ab, body).await.expect("send");
+    }
+    let one = got(&mut b, &ba, b"one").await;
+    srv.down().await.expect("down");
+    assert!(b.agent.ack_message(&ba, one, None).await.is_err());
+    let store = SqliteStore::open(&dir.path().join("bob.db"), "passphrase").expect("open");
+    let m = store.rcv_msg(&ba, one).expect("read").expect("stored");
+    assert!(!m.acked, "a message whose ACK failed stays unacknowledged");
+    drop(store);
+    srv.up().await.expect("up");
+    // Bob is back on the relay once his queue is subscribed again.
+    loop {
+        let e = b.next().await;
+        if matches!(e.event, Event::Up(..)) {
+            break;
+        }
+    }
+    b.agent.ack_message(&ba, one, None).await.expect("ack");
+    let two = got(&mut b, &ba, b"two").await;
+    b.agent.ack_message(&ba, two, None).await.expect("ack");
+    a.agent.stop().await;
+    b.agent.stop().await;
+}

@@ -24,7 +24,7 @@ CREATE TABLE connections (
   last_snd_hash BLOB NOT NULL,
   last_rcv_ext_id INTEGER NOT NULL,
   last_rcv_hash BLOB NOT NULL
-, ratchet_sync_state TEXT NOT NULL DEFAULT 'ok') WITHOUT ROWID;
+, ratchet_sync_state TEXT NOT NULL DEFAULT 'ok', ratchet_state BLOB) WITHOUT ROWID;
 CREATE TABLE inv_short_links (
   link_id BLOB NOT NULL PRIMARY KEY,
   link_key BLOB NOT NULL,
@@ -47,9 +47,7 @@ CREATE TABLE ratchets (
   conn_id BLOB PRIMARY KEY REFERENCES connections ON DELETE CASCADE,
   x3dh_priv_key_1 BLOB,
   x3dh_priv_key_2 BLOB,
-  pq_priv_kem BLOB,
-  ratchet_state BLOB
-) WITHOUT ROWID;
+  pq_priv_kem BLOB) WITHOUT ROWID;
 CREATE TABLE rcv_messages (
   conn_id BLOB NOT NULL REFERENCES connections ON DELETE CASCADE,
   internal_id INTEGER NOT NULL,

@@ -196,6 +196,16 @@ fn exercise(store: &mut dyn Store) {
         .apply(vec![Write::AckRcvMsg(id.clone(), 2)])
         .expect("apply");
     assert!(store.rcv_msg(&id, 2).expect("read").expect("msg").acked);
+    // Marked once: not again, nor a message that is not there.
+    assert!(!store.ack_rcv_msg_once(&id, 2).expect("mark"));
+    assert!(!store.ack_rcv_msg_once(&id, 77).expect("mark"));
+    store
+        .apply(vec![Write::UnackRcvMsg(id.clone(), 2)])
+        .expect("apply");
+    assert!(!store.rcv_msg(&id, 2).expect("read").expect("msg").acked);
+    assert!(store.ack_rcv_msg_once(&id, 2).expect("mark"));
+    assert!(store.rcv_msg(&id, 2).expect("read").expect("msg").acked);
+    assert!(!store.ack_rcv_msg_once(&id, 2).expect("mark"));
     // A receipt recorded on a sent message; found by the message that carried it.
     assert!(store.snd_msgs_by_receipt(&id, 2).expect("read").is_empty());
     let mut receipted = sent;
@@ -571,4 +581,71 @@ fn switch_migration_upgrades_an_older_database() {
     assert_eq!(store.rcv_queues(&[1]).expect("read"), vec![rq1, rq2]);
     assert_eq!(store.snd_queues(&[1]).expect("read"), vec![sq1, sq2]);
     assert_eq!(store.pending_snd_msgs(&[1]).expect("read"), vec![msg]);
+}
+
+/// A database made before the ratchet moved into the connection's row opens: a connection's
+/// ratchet reads back from where it was, an invitation's X3DH keys stay, and making the
+/// invitation's ratchet drops its keys.
+#[test]
+fn ratchet_row_migration_upgrades_an_older_database() {
+    use simplex_encoding::Encode;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.db");
+    let (snd, rcv) = ratchets();
+    let (k1, k2) = (
+        PrivateKeyX448::generate(&mut OsRng),
+        PrivateKeyX448::generate(&mut OsRng),
+    );
+    {
+        let db = rusqlite::Connection::open(&path).expect("open");
+        db.pragma_update(None, "key", "pw").expect("key");
+        db.execute_batch("CREATE TABLE migrations (name TEXT PRIMARY KEY, ts INTEGER NOT NULL)")
+            .expect("migrations table");
+        let before = simplex_agent::sqlite::MIGRATIONS
+            .iter()
+            .position(|(n, _)| *n == "m20250109_ratchet_in_conn")
+            .expect("the migration");
+        for (name, sql) in &simplex_agent::sqlite::MIGRATIONS[..before] {
+            db.execute_batch(sql).expect("older schema");
+            db.execute("INSERT INTO migrations VALUES (?1, 0)", [name])
+                .expect("record");
+        }
+        db.execute_batch(
+            "INSERT INTO connections VALUES (x'01', 'duplex', 'active', 1, 7, 0, 2, 1, x'', 1, x'', 'ok');
+             INSERT INTO connections VALUES (x'02', 'duplex', 'new', 1, 7, 0, 0, 0, x'', 0, x'', 'ok');",
+        )
+        .expect("connections");
+        db.execute(
+            "INSERT INTO ratchets VALUES (x'01', NULL, NULL, NULL, ?1)",
+            [snd.to_bytes()],
+        )
+        .expect("ratchet");
+        db.execute(
+            "INSERT INTO ratchets VALUES (x'02', ?1, ?2, NULL, NULL)",
+            [k1.to_der().to_vec(), k2.to_der().to_vec()],
+        )
+        .expect("x3dh keys");
+    }
+    let mut store = SqliteStore::open(&path, "pw").expect("migrated");
+    assert_eq!(store.ratchet(&[1]).expect("read"), Some(snd));
+    assert!(store.x3dh(&[1]).expect("read").is_none());
+    let keys = X3dhKeys {
+        key1: k1,
+        key2: k2,
+        kem: None,
+    };
+    assert_eq!(store.x3dh(&[2]).expect("read"), Some(keys));
+    assert_eq!(store.ratchet(&[2]).expect("read"), None);
+    store
+        .apply(vec![Write::PutRatchet(vec![2], rcv.clone())])
+        .expect("write");
+    drop(store);
+    let mut store = SqliteStore::open(&path, "pw").expect("reopen");
+    assert_eq!(store.ratchet(&[2]).expect("read"), Some(rcv));
+    assert!(store.x3dh(&[2]).expect("read").is_none());
+    // A ratchet for a connection that is not there is refused, as before.
+    let (other, _) = ratchets();
+    assert!(store
+        .apply(vec![Write::PutRatchet(vec![3], other)])
+        .is_err());
 }

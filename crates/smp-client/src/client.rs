@@ -94,6 +94,8 @@ pub struct ClientCommand<'a> {
 
 struct Pending {
     entity_id: Vec<u8>,
+    /// A `MSG` answering it is an event (`SUB`, `ACK`), handed on by the reader itself.
+    msg_is_event: bool,
     reply: oneshot::Sender<Result<Response, ClientError>>,
 }
 
@@ -134,6 +136,7 @@ impl Shared {
         &self,
         corr_id: Vec<u8>,
         entity_id: Vec<u8>,
+        msg_is_event: bool,
     ) -> Result<oneshot::Receiver<Result<Response, ClientError>>, ClientError> {
         let (tx, rx) = oneshot::channel();
         let mut map = self.pending.lock().map_err(|_| ClientError::Closed)?;
@@ -144,6 +147,7 @@ impl Shared {
             corr_id,
             Pending {
                 entity_id,
+                msg_is_event,
                 reply: tx,
             },
         );
@@ -201,6 +205,17 @@ impl Shared {
             Ok(Response::Err(e)) => Err(ClientError::Server(e)),
             Ok(_) if pending.entity_id.as_slice() != raw.entity_id => {
                 Err(ClientError::Unexpected("response for another entity ID"))
+            }
+            // The next message answering `ACK` (or `SUB`) goes to the event stream from
+            // here, before the command's caller is woken: the agent starts on it one task
+            // switch sooner, and in the order the relay sent it.
+            Ok(Response::Msg(m)) if pending.msg_is_event => {
+                let event = ServerEvent {
+                    entity_id: raw.entity_id.to_vec(),
+                    response: Response::Msg(m),
+                };
+                self.push(event).await;
+                Ok(Response::Ok)
             }
             Ok(r) => Ok(r),
         };
@@ -465,7 +480,8 @@ impl SmpClient {
             results.push(None);
             match self.encode(&cmd, corr_id) {
                 Ok((corr_id, t)) => {
-                    match shared.register(corr_id.clone(), cmd.entity_id.to_vec()) {
+                    let msg_is_event = matches!(cmd.command, Command::Sub | Command::Ack(_));
+                    match shared.register(corr_id.clone(), cmd.entity_id.to_vec(), msg_is_event) {
                         Ok(rx) => {
                             waiting.push((i, corr_id, rx));
                             encoded.push(t);
@@ -603,19 +619,12 @@ impl SmpClient {
         }
     }
 
-    /// `MSG` answering `SUB` or `ACK` goes to the event stream, as a pushed one would. `SOK`
-    /// (v16's answer to `SUB`) is success.
-    async fn ok_or_message(&self, entity_id: &[u8], r: Response) -> Result<(), ClientError> {
+    /// The answer to `SUB` or `ACK`: a `MSG` answering them went to the event stream from
+    /// the reader (`Shared::route`) and arrives here as `OK`. `SOK` (v16's answer to `SUB`)
+    /// is success.
+    fn ok_or_message(r: Response) -> Result<(), ClientError> {
         match r {
             Response::Ok | Response::Sok(_) => Ok(()),
-            Response::Msg(m) => {
-                let event = ServerEvent {
-                    entity_id: entity_id.to_vec(),
-                    response: Response::Msg(m),
-                };
-                self.handle.shared.push(event).await;
-                Ok(())
-            }
             r => Err(ClientError::Unexpected(r.tag())),
         }
     }
@@ -684,7 +693,7 @@ impl SmpClient {
         let r = self
             .send_command(Some(rcv_key), rcv_id, Command::Sub)
             .await?;
-        self.ok_or_message(rcv_id, r).await
+        Self::ok_or_message(r)
     }
 
     /// `SUB` for many queues in batches; one result per queue, in order.
@@ -700,15 +709,11 @@ impl SmpClient {
                 command: Command::Sub,
             })
             .collect();
-        let results = self.send_batch(cmds).await;
-        let mut out = Vec::with_capacity(results.len());
-        for ((id, _), r) in queues.iter().zip(results) {
-            out.push(match r {
-                Ok(r) => self.ok_or_message(id, r).await,
-                Err(e) => Err(e),
-            });
-        }
-        out
+        self.send_batch(cmds)
+            .await
+            .into_iter()
+            .map(|r| r.and_then(Self::ok_or_message))
+            .collect()
     }
 
     /// `SEND`: sends a message; `snd_key` is `None` before the queue is secured.
@@ -738,7 +743,7 @@ impl SmpClient {
         let r = self
             .send_command(Some(rcv_key), rcv_id, Command::Ack(msg_id))
             .await?;
-        self.ok_or_message(rcv_id, r).await
+        Self::ok_or_message(r)
     }
 
     /// `GET`: one message without subscribing, or `None` when the queue is empty.

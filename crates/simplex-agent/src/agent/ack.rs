@@ -4,8 +4,9 @@
 //! When a message is reported (`MSG`), the queue it came on and the relay's ID of it are
 //! kept in memory until the application acknowledges it (at most one per receive queue: the
 //! relay delivers the next only after the `ACK`). `ack_message` then sends the `ACK` while
-//! the store reads and marks the message in the same moment, instead of reading first
-//! and sending after: the relay's next message comes one store hop sooner. The outcome is
+//! the store marks the message in the same moment (one `UPDATE`; the store reads only
+//! when nothing was marked, or the `ACK` failed), instead of reading first and sending
+//! after: the relay's next message comes one store hop sooner. The outcome is
 //! the one of `ack_message`'s general path (which serves everything else: receipts, a
 //! message reported before a restart): the message marked acknowledged (unmarked again if
 //! the `ACK` fails), `NoConnection` or `Prohibited` when the store no longer has it. The
@@ -30,10 +31,8 @@ pub(super) struct Unacked {
 
 /// What the store says about the message being acknowledged.
 enum Marked {
-    /// Marked acknowledged now; whether its queue still exists and is being switched.
-    Now {
-        queue: Option<bool>,
-    },
+    /// Marked acknowledged now.
+    Now,
     /// Acknowledged already.
     Before,
     NoConnection,
@@ -62,49 +61,55 @@ impl Inner {
         u: Unacked,
     ) -> Result<(), AgentError> {
         let id = conn_id.to_vec();
-        let rcv_id = u.rq.rcv_id.clone();
         // The message was stored before it was reported; the mark only says the application
         // took it (lost by a crash, the message stays unmarked: the relay, acknowledged,
         // does not deliver it again). It commits with the next call (module `store_thread`).
+        // The common case is one write; the reads only say why nothing was marked.
         let mark = self.db_lazy(move |s| {
-            if s.conn(&id)?.is_none() {
+            if s.ack_rcv_msg_once(&id, msg_id)? {
+                return Ok(Marked::Now);
+            }
+            if s.conn(&id)?.is_none() || s.all_rcv_queues(&id)?.is_empty() {
                 return Ok(Marked::NoConnection);
             }
-            let rqs = s.all_rcv_queues(&id)?;
-            if rqs.is_empty() {
-                return Ok(Marked::NoConnection);
-            }
-            match s.rcv_msg(&id, msg_id)? {
-                None => Ok(Marked::NoMessage),
-                Some(m) if m.acked => Ok(Marked::Before),
-                Some(_) => {
-                    s.apply(vec![Write::AckRcvMsg(id, msg_id)])?;
-                    let queue = rqs
-                        .iter()
-                        .find(|r| r.rcv_id == rcv_id)
-                        .map(|r| r.switch_status.is_some());
-                    Ok(Marked::Now { queue })
-                }
-            }
+            Ok(match s.rcv_msg(&id, msg_id)? {
+                None => Marked::NoMessage,
+                Some(_) => Marked::Before,
+            })
         });
-        let (marked, acked) = tokio::join!(mark, self.ack_server(&u.rq, &u.srv_msg_id));
-        let queue = match marked? {
-            Marked::Now { queue } => queue,
+        // The `ACK` is written first: the relay's next message is what the caller waits for.
+        let (acked, marked) = tokio::join!(self.ack_server(&u.rq, &u.srv_msg_id), mark);
+        match marked? {
+            Marked::Now => {}
             // As the general path: nothing more to do, or nothing to acknowledge.
             Marked::Before => return Ok(()),
             Marked::NoConnection => return Err(AgentError::NoConnection),
             Marked::NoMessage => return Err(AgentError::Prohibited("no such message")),
-        };
-        match acked {
-            Ok(()) => Ok(()),
+        }
+        let Err(e) = acked else { return Ok(()) };
+        // Whether its queue still exists and is being switched, as it is now.
+        let (id, rcv_id) = (conn_id.to_vec(), u.rq.rcv_id.clone());
+        let queue = self
+            .db(move |s| {
+                let rqs = s.all_rcv_queues(&id)?;
+                Ok(rqs
+                    .iter()
+                    .find(|r| r.rcv_id == rcv_id)
+                    .map(|r| r.switch_status.is_some()))
+            })
+            .await?;
+        match (queue, e) {
             // The queue is gone (a switch deleted it): it needed no `ACK`.
-            Err(_) if queue.is_none() => Ok(()),
+            (None, _) => Ok(()),
             // Deleted by the switch meanwhile.
-            Err(AgentError::Smp {
-                error: ClientError::Server(ErrorType::Auth),
-                ..
-            }) if queue == Some(true) => Ok(()),
-            Err(e) => {
+            (
+                Some(true),
+                AgentError::Smp {
+                    error: ClientError::Server(ErrorType::Auth),
+                    ..
+                },
+            ) => Ok(()),
+            (_, e) => {
                 // Not acknowledged after all: the application may try again.
                 let id = conn_id.to_vec();
                 let _ = self
