@@ -39,6 +39,8 @@ use kinds::*;
 mod links;
 mod msg_queries;
 use msg_queries::*;
+mod open;
+pub use open::{open_database, OpenError};
 mod queues;
 mod ratchets;
 
@@ -218,43 +220,6 @@ fn x3dh_row(row: &Row<'_>) -> Result<X3dhKeys, StoreError> {
 /// Reads a row's columns as the error type of the store.
 fn col<T: rusqlite::types::FromSql>(row: &Row<'_>, i: usize) -> Result<T, StoreError> {
     Ok(row.get(i)?)
-}
-
-/// Why [`open_database`] failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum OpenError {
-    /// The passphrase does not open the file (or it is not a database).
-    #[error("wrong passphrase or invalid database file")]
-    WrongPassphrase,
-    /// SQLite failed otherwise.
-    #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
-}
-
-/// Opens (or creates) a SQLite file with a SQLCipher passphrase — an empty one opens a plain
-/// file, since SQLCipher refuses an empty key — checks the key at once by reading the first
-/// page, and turns on foreign keys and WAL. Shared by the agent's and the chat's databases.
-pub fn open_database(path: &Path, passphrase: &str) -> Result<Connection, OpenError> {
-    let db = Connection::open(path)?;
-    if !passphrase.is_empty() {
-        db.pragma_update(None, "key", passphrase)?;
-    }
-    // The key is only checked when the first page is read.
-    match db.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-        r.get::<_, i64>(0)
-    }) {
-        Ok(_) => {}
-        Err(rusqlite::Error::SqliteFailure(e, _))
-            if e.code == rusqlite::ErrorCode::NotADatabase =>
-        {
-            return Err(OpenError::WrongPassphrase)
-        }
-        Err(e) => return Err(e.into()),
-    }
-    db.pragma_update(None, "foreign_keys", true)?;
-    db.pragma_update(None, "journal_mode", "WAL")?;
-    Ok(db)
 }
 
 impl SqliteStore {

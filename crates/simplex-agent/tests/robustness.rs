@@ -494,8 +494,8 @@ async fn receipts_are_acknowledged_by_the_application() {
     b.agent.stop().await;
     drop(b);
     {
-        let db = rusqlite::Connection::open(dir.path().join("bob.db")).expect("open");
-        db.pragma_update(None, "key", "passphrase").expect("key");
+        let db = simplex_agent::sqlite::open_database(&dir.path().join("bob.db"), "passphrase")
+            .expect("open");
         let n = db
             .execute(
                 "UPDATE rcv_messages SET user_ack = 0 WHERE internal_id = ?1",

@@ -55,8 +55,7 @@ async fn pending_messages_stored_sealed_are_delivered_after_the_upgrade() {
         store.apply(writes).expect("write");
     }
     {
-        let db = rusqlite::Connection::open(&path).expect("open");
-        db.pragma_update(None, "key", "passphrase").expect("key");
+        let db = simplex_agent::sqlite::open_database(&path, "passphrase").expect("open");
         db.execute_batch(
             "ALTER TABLE snd_messages DROP COLUMN msg_encrypt_key;
              ALTER TABLE snd_messages DROP COLUMN padded_msg_len;

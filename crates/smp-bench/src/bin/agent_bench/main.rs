@@ -81,6 +81,10 @@ struct Args {
     /// (`ack_message_async`, as the reference's chat does) instead of one at a time.
     #[arg(long)]
     async_ack: bool,
+    /// Only the burst, without its floors or the other scenarios: for profiling it (`perf`,
+    /// `strace -c`) or timing it alone.
+    #[arg(long)]
+    burst_only: bool,
 }
 
 /// The sizes of a run.
@@ -97,6 +101,8 @@ pub struct Sizes {
     pub stored: usize,
     /// The fan-out's receiver acknowledges without waiting.
     pub async_ack: bool,
+    /// Only the burst.
+    pub burst_only: bool,
 }
 
 impl Sizes {
@@ -109,6 +115,7 @@ impl Sizes {
                 fanout: 200,
                 stored: 1_000,
                 async_ack: false,
+                burst_only: false,
             }
         } else {
             Sizes {
@@ -118,6 +125,7 @@ impl Sizes {
                 fanout: 1_000,
                 stored: 10_000,
                 async_ack: false,
+                burst_only: false,
             }
         }
     }
@@ -136,6 +144,7 @@ async fn run(args: &Args) -> Result<Map<String, Value>, BoxError> {
         fanout: args.fanout.unwrap_or(d.fanout),
         stored: args.stored.unwrap_or(d.stored),
         async_ack: args.async_ack,
+        burst_only: args.burst_only,
     };
     let mut out = Map::new();
     out.insert("quick".into(), Value::Bool(args.quick));

@@ -221,6 +221,28 @@ async fn fanout(
     Ok((ms(stored_at), ms(sent_at?), ms(got_at?)))
 }
 
+/// The burst alone, on a fresh pair of agents.
+async fn burst_alone(
+    dir: &Path,
+    server: &SmpServer,
+    relay: Option<u32>,
+    n: usize,
+    out: &mut Map<String, Value>,
+) -> Result<(), BoxError> {
+    let mut a = start(dir, "a", config(server, false)).await?;
+    let mut b = start(dir, "b", config(server, false)).await?;
+    let first = connect(&mut a, &mut b, 1).await?.remove(0);
+    eprintln!("burst: {n} messages");
+    out.insert("burst_messages".into(), Value::from(n));
+    let c = Cpu::now(relay);
+    let (rate, qcont) = burst(&mut a, &mut b, &first.0, n).await?;
+    record(out, "burst", rate, c.per_msg_since(relay, n));
+    out.insert("burst_qcont".into(), Value::from(qcont));
+    a.agent.stop().await;
+    b.agent.stop().await;
+    Ok(())
+}
+
 /// The burst's floors (module `floor`): a bare receiver, then one that stores each
 /// message, then the sender alone.
 async fn floors(
@@ -277,6 +299,9 @@ pub async fn all(
     let dir = tempfile::Builder::new().prefix("agent-bench-").tempdir()?;
     let dir = dir.path();
     let num = |v: f64| Value::from((v * 100.0).round() / 100.0);
+    if sizes.burst_only {
+        return burst_alone(dir, &server, relay, sizes.burst, out).await;
+    }
 
     eprintln!(
         "connect: {} connections, then with post-quantum keys",
