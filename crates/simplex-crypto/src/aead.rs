@@ -168,7 +168,10 @@ mod tests {
     #[test]
     fn sixteen_byte_iv_matches_rust_crypto() {
         let iv: [u8; 16] = core::array::from_fn(|i| u8::try_from(i).unwrap_or(0) * 3);
-        for (len, body) in [(100, b"ratchet body".to_vec()), (15_840, vec![b'x'; 15_000])] {
+        for (len, body) in [
+            (100, b"ratchet body".to_vec()),
+            (15_840, vec![b'x'; 15_000]),
+        ] {
             let (tag, ct) = encrypt_aead(&KEY, &iv, len, b"header", &body).expect("fits");
             let plain = simplex_encoding::pad(&body, len).expect("fits");
             assert_eq!(rust_crypto_seal::<U16>(&iv, b"header", &plain), (tag, ct));
@@ -179,7 +182,10 @@ mod tests {
     fn no_pad_matches_rust_crypto() {
         let iv = [9u8; 12];
         let (tag, ct) = encrypt_aead_no_pad(&KEY, &iv, b"", b"frame").expect("encrypts");
-        assert_eq!(rust_crypto_seal::<U12>(&iv, b"", b"frame"), (tag, ct.clone()));
+        assert_eq!(
+            rust_crypto_seal::<U12>(&iv, b"", b"frame"),
+            (tag, ct.clone())
+        );
         assert_eq!(
             decrypt_aead_no_pad(&KEY, &iv, b"", &ct, &tag).expect("opens"),
             b"frame"

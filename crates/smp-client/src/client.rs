@@ -163,6 +163,16 @@ impl Shared {
         }
     }
 
+    /// Pushes an event if the stream has room at once; else gives it back. An event for a
+    /// closed connection (or nobody listening) is dropped.
+    fn try_push(&self, event: ServerEvent) -> Result<(), ServerEvent> {
+        let sender = self.events.lock().ok().and_then(|e| e.clone());
+        match sender.map(|s| s.try_send(event)) {
+            Some(Err(mpsc::error::TrySendError::Full(event))) => Err(event),
+            _ => Ok(()),
+        }
+    }
+
     fn forget(&self, corr_id: &[u8]) {
         if let Ok(mut map) = self.pending.lock() {
             map.remove(corr_id);
@@ -208,14 +218,18 @@ impl Shared {
             }
             // The next message answering `ACK` (or `SUB`) goes to the event stream from
             // here, before the command's caller is woken: the agent starts on it one task
-            // switch sooner, and in the order the relay sent it.
+            // switch sooner. Never waiting for room, though: the stream's reader may itself
+            // be waiting for an answer this task is to route. When the stream is full the
+            // caller gets the message and hands it on (`ok_or_message`), as before.
             Ok(Response::Msg(m)) if pending.msg_is_event => {
                 let event = ServerEvent {
                     entity_id: raw.entity_id.to_vec(),
                     response: Response::Msg(m),
                 };
-                self.push(event).await;
-                Ok(Response::Ok)
+                match self.try_push(event) {
+                    Ok(()) => Ok(Response::Ok),
+                    Err(event) => Ok(event.response),
+                }
             }
             Ok(r) => Ok(r),
         };
@@ -619,12 +633,21 @@ impl SmpClient {
         }
     }
 
-    /// The answer to `SUB` or `ACK`: a `MSG` answering them went to the event stream from
-    /// the reader (`Shared::route`) and arrives here as `OK`. `SOK` (v16's answer to `SUB`)
-    /// is success.
-    fn ok_or_message(r: Response) -> Result<(), ClientError> {
+    /// The answer to `SUB` or `ACK`: a `MSG` answering them usually went to the event
+    /// stream from the reader (`Shared::route`) and arrives here as `OK`; when the stream
+    /// was full it arrives here and goes on from this task, which may wait for room. `SOK`
+    /// (v16's answer to `SUB`) is success.
+    async fn ok_or_message(&self, entity_id: &[u8], r: Response) -> Result<(), ClientError> {
         match r {
             Response::Ok | Response::Sok(_) => Ok(()),
+            Response::Msg(m) => {
+                let event = ServerEvent {
+                    entity_id: entity_id.to_vec(),
+                    response: Response::Msg(m),
+                };
+                self.handle.shared.push(event).await;
+                Ok(())
+            }
             r => Err(ClientError::Unexpected(r.tag())),
         }
     }
@@ -693,7 +716,7 @@ impl SmpClient {
         let r = self
             .send_command(Some(rcv_key), rcv_id, Command::Sub)
             .await?;
-        Self::ok_or_message(r)
+        self.ok_or_message(rcv_id, r).await
     }
 
     /// `SUB` for many queues in batches; one result per queue, in order.
@@ -709,11 +732,15 @@ impl SmpClient {
                 command: Command::Sub,
             })
             .collect();
-        self.send_batch(cmds)
-            .await
-            .into_iter()
-            .map(|r| r.and_then(Self::ok_or_message))
-            .collect()
+        let results = self.send_batch(cmds).await;
+        let mut out = Vec::with_capacity(results.len());
+        for ((id, _), r) in queues.iter().zip(results) {
+            out.push(match r {
+                Ok(r) => self.ok_or_message(id, r).await,
+                Err(e) => Err(e),
+            });
+        }
+        out
     }
 
     /// `SEND`: sends a message; `snd_key` is `None` before the queue is secured.
@@ -743,7 +770,7 @@ impl SmpClient {
         let r = self
             .send_command(Some(rcv_key), rcv_id, Command::Ack(msg_id))
             .await?;
-        Self::ok_or_message(r)
+        self.ok_or_message(rcv_id, r).await
     }
 
     /// `GET`: one message without subscribing, or `None` when the queue is empty.

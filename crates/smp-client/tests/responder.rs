@@ -23,6 +23,8 @@ enum Mode {
     /// Answer PING with PONG, SUB with OK (after checking the authorization against the
     /// key registered for its entity), GET with ERR AUTH; push END after SUB.
     Normal,
+    /// Answer SUB with a message waiting in the queue (`MSG`, its ID the queue's).
+    Messages,
     /// Answer nothing.
     Silent,
     /// Close the connection on the first command.
@@ -51,6 +53,11 @@ async fn respond(mut conn: ServerConnection, mode: Mode, keys: Keys) {
             let reply = match (&cmd, mode) {
                 (_, Mode::Silent) => continue,
                 (_, Mode::Hangup) => return,
+                (Command::Sub, Mode::Messages) => Response::Msg(smp_proto::RcvMessage {
+                    msg_id: simplex_encoding::ShortBytes::from_slice(&raw.entity_id[..8])
+                        .expect("ID"),
+                    enc_body: vec![7; 100],
+                }),
                 (Command::Ping, _) => {
                     assert!(raw.authorization.is_empty());
                     Response::Pong
@@ -278,4 +285,42 @@ async fn wrong_identity_fails_to_connect() {
         ),
         "{err:?}"
     );
+}
+
+/// A `MSG` answering `SUB` reaches the event stream whether or not the stream has room when
+/// it arrives (the reader hands it on at once, or the subscribing task waits for room), and
+/// each `SUB` succeeds; with a one-event stream most of them take the second way.
+#[tokio::test]
+async fn messages_answering_sub_reach_the_events_with_or_without_room() {
+    for capacity in [1, 64] {
+        let key = ed25519();
+        let keys = Keys {
+            sign: Some(key.public_key()),
+        };
+        let config = ClientConfig {
+            event_capacity: capacity,
+            ..ClientConfig::default()
+        };
+        let (client, mut events) = start(Mode::Messages, keys, config).await;
+        let ids: Vec<[u8; 24]> = (1..=5u8).map(|i| [i; 24]).collect();
+        let subscribing = tokio::spawn(async move {
+            let queues: Vec<(&[u8], &PrivateAuthKey)> =
+                ids.iter().map(|id| (id.as_slice(), &key)).collect();
+            client.subscribe_many(&queues).await
+        });
+        let mut got = Vec::new();
+        while got.len() < 5 {
+            let e = tokio::time::timeout(Duration::from_secs(10), events.recv())
+                .await
+                .expect("no stall")
+                .expect("event");
+            assert!(matches!(e.response, Response::Msg(_)), "{e:?}");
+            got.push(e.entity_id[0]);
+        }
+        got.sort_unstable();
+        assert_eq!(got, vec![1, 2, 3, 4, 5], "capacity {capacity}");
+        for r in subscribing.await.expect("subscribed") {
+            r.expect("SUB answered by MSG is success");
+        }
+    }
 }
