@@ -163,13 +163,13 @@ impl Shared {
         }
     }
 
-    /// Pushes an event if the stream has room at once; else gives it back. An event for a
-    /// closed connection (or nobody listening) is dropped.
-    fn try_push(&self, event: ServerEvent) -> Result<(), ServerEvent> {
+    /// Pushes an event if the stream has room at once; else gives it back (`Some`). An
+    /// event for a closed connection (or nobody listening) is dropped.
+    fn try_push(&self, event: ServerEvent) -> Option<ServerEvent> {
         let sender = self.events.lock().ok().and_then(|e| e.clone());
         match sender.map(|s| s.try_send(event)) {
-            Some(Err(mpsc::error::TrySendError::Full(event))) => Err(event),
-            _ => Ok(()),
+            Some(Err(mpsc::error::TrySendError::Full(event))) => Some(event),
+            _ => None,
         }
     }
 
@@ -227,8 +227,8 @@ impl Shared {
                     response: Response::Msg(m),
                 };
                 match self.try_push(event) {
-                    Ok(()) => Ok(Response::Ok),
-                    Err(event) => Ok(event.response),
+                    None => Ok(Response::Ok),
+                    Some(event) => Ok(event.response),
                 }
             }
             Ok(r) => Ok(r),
