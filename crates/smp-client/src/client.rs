@@ -166,10 +166,10 @@ impl Shared {
     /// Pushes an event if the stream has room at once; else gives it back (`Some`). An
     /// event for a closed connection (or nobody listening) is dropped.
     fn try_push(&self, event: ServerEvent) -> Option<ServerEvent> {
-        let sender = self.events.lock().ok().and_then(|e| e.clone());
-        match sender.map(|s| s.try_send(event)) {
-            Some(Err(mpsc::error::TrySendError::Full(event))) => Some(event),
-            _ => None,
+        let sender = self.events.lock().ok().and_then(|e| e.clone())?;
+        match sender.try_send(event) {
+            Err(mpsc::error::TrySendError::Full(event)) => Some(event),
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => None,
         }
     }
 
