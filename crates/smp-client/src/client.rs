@@ -218,8 +218,8 @@ impl Shared {
             }
             // The next message answering `ACK` (or `SUB`) goes to the event stream from
             // here, before the command's caller is woken: the agent starts on it one task
-            // switch sooner. Never waiting for room, though: the stream's reader may itself
-            // be waiting for an answer this task is to route. When the stream is full the
+            // switch sooner. Never waiting for room, though: the stream's consumer may itself
+            // be waiting for an answer that this task routes. When the stream is full the
             // caller gets the message and hands it on (`ok_or_message`), as before.
             Ok(Response::Msg(m)) if pending.msg_is_event => {
                 let event = ServerEvent {

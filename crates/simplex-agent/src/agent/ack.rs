@@ -87,7 +87,8 @@ impl Inner {
             Marked::NoMessage => return Err(AgentError::Prohibited("no such message")),
         }
         let Err(e) = acked else { return Ok(()) };
-        // Whether its queue still exists and is being switched, as it is now.
+        // Whether its queue still exists and is being switched, as it is now (when the
+        // store cannot say, as a queue in use: the message is unmarked below).
         let (id, rcv_id) = (conn_id.to_vec(), u.rq.rcv_id.clone());
         let queue = self
             .db(move |s| {
@@ -97,7 +98,8 @@ impl Inner {
                     .find(|r| r.rcv_id == rcv_id)
                     .map(|r| r.switch_status.is_some()))
             })
-            .await?;
+            .await
+            .unwrap_or(Some(false));
         match (queue, e) {
             // The queue is gone (a switch deleted it): it needed no `ACK`.
             (None, _) => Ok(()),

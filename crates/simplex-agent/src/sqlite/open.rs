@@ -39,9 +39,13 @@ pub fn open_database(path: &Path, passphrase: &str) -> Result<Connection, OpenEr
         check(&db)?;
         db
     } else {
-        // A missing or empty file is made with the cheaper HMAC; an existing one may be
-        // either kind (a wrong passphrase costs two key derivations).
-        let exists = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
+        // A missing or empty file (and no write-ahead log of one) is made with the cheaper
+        // HMAC; an existing one may be either kind (a wrong passphrase costs two key
+        // derivations).
+        let non_empty = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.len() > 0);
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let exists = non_empty(path) || non_empty(Path::new(&wal));
         match open_keyed(path, passphrase, Some(PAGE_HMAC)) {
             Err(OpenError::WrongPassphrase) if exists => open_keyed(path, passphrase, None)?,
             r => r?,
