@@ -22,8 +22,20 @@ async fn got(b: &mut TestAgent, conn: &[u8], body: &[u8]) -> i64 {
     meta.msg_id
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_messages_are_marked_and_never_come_again() {
+/// A relay that keeps its queues over a restart, Alice and Bob connected, Alice's "one"
+/// and "two" sent, and Bob's "one" received (not yet acknowledged).
+struct Sent {
+    _sdir: tempfile::TempDir,
+    srv: PersistentServer,
+    dir: tempfile::TempDir,
+    a: TestAgent,
+    b: TestAgent,
+    ab: Vec<u8>,
+    ba: Vec<u8>,
+    one: i64,
+}
+
+async fn sent_two() -> Sent {
     let sdir = tempfile::tempdir().expect("tempdir");
     let srv = PersistentServer::start(sdir.path(), 128)
         .await
@@ -31,12 +43,37 @@ async fn acknowledged_messages_are_marked_and_never_come_again() {
     let dir = tempfile::tempdir().expect("tempdir");
     let servers = vec![srv.address().clone()];
     let mut a = TestAgent::start(dir.path(), "alice", config(servers.clone())).await;
-    let mut b = TestAgent::start(dir.path(), "bob", config(servers.clone())).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(servers)).await;
     let (ab, ba) = connect(&mut a, &mut b).await;
     for body in [b"one".as_slice(), b"two"] {
         a.agent.send_message(&ab, body).await.expect("send");
     }
     let one = got(&mut b, &ba, b"one").await;
+    Sent {
+        _sdir: sdir,
+        srv,
+        dir,
+        a,
+        b,
+        ab,
+        ba,
+        one,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_messages_are_marked_and_never_come_again() {
+    let Sent {
+        _sdir,
+        srv,
+        dir,
+        a,
+        mut b,
+        ab,
+        ba,
+        one,
+    } = sent_two().await;
+    let servers = vec![srv.address().clone()];
     // Unknown to the store: refused, and the message stays unacknowledged.
     assert!(matches!(
         b.agent.ack_message(&ba, one + 100, None).await,
@@ -75,19 +112,16 @@ async fn acknowledged_messages_are_marked_and_never_come_again() {
 /// message comes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_ack_leaves_the_message_unacknowledged() {
-    let sdir = tempfile::tempdir().expect("tempdir");
-    let mut srv = PersistentServer::start(sdir.path(), 128)
-        .await
-        .expect("persistent server");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let servers = vec![srv.address().clone()];
-    let mut a = TestAgent::start(dir.path(), "alice", config(servers.clone())).await;
-    let mut b = TestAgent::start(dir.path(), "bob", config(servers.clone())).await;
-    let (ab, ba) = connect(&mut a, &mut b).await;
-    for body in [b"one".as_slice(), b"two"] {
-        a.agent.send_message(&ab, body).await.expect("send");
-    }
-    let one = got(&mut b, &ba, b"one").await;
+    let Sent {
+        _sdir,
+        mut srv,
+        dir,
+        a,
+        mut b,
+        ba,
+        one,
+        ..
+    } = sent_two().await;
     srv.down().await.expect("down");
     assert!(b.agent.ack_message(&ba, one, None).await.is_err());
     let store = SqliteStore::open(&dir.path().join("bob.db"), "passphrase").expect("open");

@@ -7,9 +7,10 @@
 //! page crypto in the agent's profile (~5 % of a burst's samples against ~3 % for AES).
 //! The key is still derived with SQLCipher's default PBKDF2-HMAC-SHA512. A file made with
 //! SQLCipher's defaults (by an earlier version) opens as before: when the first page does
-//! not authenticate with SHA-256, the file is opened again with the defaults. To open a
-//! new file with the `sqlcipher` shell, give `PRAGMA cipher_hmac_algorithm = HMAC_SHA256`
-//! after `PRAGMA key`.
+//! not authenticate with SHA-256, the file is opened again with the defaults. Going back
+//! is not supported: a version before this one reads a new file as a wrong passphrase. To
+//! open a new file with the `sqlcipher` shell, give `PRAGMA cipher_hmac_algorithm =
+//! HMAC_SHA256` after `PRAGMA key`.
 
 use std::path::Path;
 
