@@ -186,7 +186,7 @@ impl Inner {
         m: RcvMessage,
     ) -> Result<(), AgentError> {
         let g = self.lock.lock().await;
-        let processed = self.process_msg(conn_id, rcv_id, m).await;
+        let processed = self.process_msg(conn_id, rcv_id, m, true).await;
         drop(g);
         match processed? {
             Some(p) => self.finish_msg(p).await,
@@ -207,7 +207,7 @@ impl Inner {
         for (conn_id, rcv_id, m) in msgs {
             let inner = self.clone();
             processing.spawn(async move {
-                let p = inner.process_msg(&conn_id, &rcv_id, m).await;
+                let p = inner.process_msg(&conn_id, &rcv_id, m, false).await;
                 (conn_id, p)
             });
         }
@@ -242,12 +242,15 @@ impl Inner {
     /// module `one_hop`) takes one store hop, all of it in the store's thread; anything else
     /// continues here from what that hop read. Either way, a ratchet step's sending half
     /// left pending is taken right after, in the background, before a reply needs it
-    /// ([`Inner::step_ahead`]).
+    /// ([`Inner::step_ahead`]). `here`: the hop may run in this thread when the store's
+    /// thread is idle (a message alone; messages that came together go to the thread, to
+    /// commit together).
     async fn process_msg(
         self: &Arc<Self>,
         conn_id: &[u8],
         rcv_id: &[u8],
         m: RcvMessage,
+        here: bool,
     ) -> Result<Option<Processed>, AgentError> {
         let (id, rid, ratchet_keys) =
             (conn_id.to_vec(), rcv_id.to_vec(), self.ratchet_keys.clone());
@@ -259,12 +262,11 @@ impl Inner {
                 agent.report_stored(&cid, stored);
             }
         };
-        let hop = self
-            .db_then(
-                move |s| one_hop::receive(s, &*ratchet_keys, &id, &rid, m),
-                report,
-            )
-            .await?;
+        let hop = move |s: &mut dyn Store| one_hop::receive(s, &*ratchet_keys, &id, &rid, m);
+        let hop = match here {
+            true => Ok(self.store.call_then_here(hop, report).await?),
+            false => self.db_then(hop, report).await,
+        }?;
         let Careful {
             conn,
             rq,

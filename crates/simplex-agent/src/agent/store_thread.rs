@@ -19,7 +19,9 @@
 //! writes (the same connection); a crash or a failed commit may lose them, and only them.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -61,12 +63,39 @@ const LINGER: Duration = Duration::from_millis(10);
 /// Calls grouped in one transaction at most.
 const MAX_BATCH: usize = 64;
 
+/// The store and what its thread keeps about it, behind one lock: held by the thread while
+/// it runs a batch, or by a caller running its call in its own thread
+/// ([`StoreThread::call_then_here`]).
+struct Core {
+    store: Box<dyn Store>,
+    /// Since when lazy calls' writes wait in an open transaction: committed at most
+    /// `LINGER` later, even while lazy calls keep coming (a sender's marks in a burst).
+    open_since: Option<Instant>,
+}
+
+/// What the thread and the callers share.
+struct Shared {
+    core: Mutex<Core>,
+    /// Calls sent to the thread and not yet run: a call runs in its caller's thread only
+    /// when there are none, so that calls run in the order they were made.
+    queued: AtomicUsize,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Core> {
+        // A panic while the lock was held was in a reply (the calls run under
+        // `catch_unwind`): the store is as the last commit or rollback left it.
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// The handle of the store's thread. Dropping it waits for the calls already sent and for
 /// the store to close, as dropping the store itself would: a database file may be replaced
 /// (restored from a backup) or opened again right after the agent is dropped.
 pub(super) struct StoreThread {
     jobs: Option<mpsc::Sender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    shared: Arc<Shared>,
 }
 
 impl Drop for StoreThread {
@@ -85,13 +114,22 @@ impl StoreThread {
     /// Starts the thread with the store.
     pub(super) fn start(store: Box<dyn Store>) -> Result<Self, StoreError> {
         let (jobs, rx) = mpsc::channel::<Job>();
+        let shared = Arc::new(Shared {
+            core: Mutex::new(Core {
+                store,
+                open_since: None,
+            }),
+            queued: AtomicUsize::new(0),
+        });
+        let theirs = shared.clone();
         let thread = std::thread::Builder::new()
             .name("agent-store".into())
-            .spawn(move || run(store, rx))
+            .spawn(move || run(&theirs, rx))
             .map_err(|_| StoreError::Task)?;
         Ok(StoreThread {
             jobs: Some(jobs),
             thread: Some(thread),
+            shared,
         })
     }
 
@@ -120,6 +158,60 @@ impl StoreThread {
         E: From<StoreError> + Send + 'static,
     {
         self.send(f, Commit::Alone, Some(Box::new(then))).await
+    }
+
+    /// As [`StoreThread::call_then`], run in the caller's thread when the store's thread
+    /// is idle (no call waiting, nor running), saving the two wake-ups of a hop there and
+    /// back; sent to the thread otherwise. For a short call on the path where every hop
+    /// counts (a received message, whose `ACK` waits for it): the caller's thread is
+    /// blocked while it runs, as the thread would be. Writes that lazy calls left open
+    /// commit with it, as they would in the thread.
+    pub(super) async fn call_then_here<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn Store) -> Result<T, E> + Send + 'static,
+        then: impl FnOnce(&mut T) + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (job, rx) = make_job(f, Commit::Alone, Some(Box::new(then)));
+        if let Err(job) = self.run_here(job) {
+            self.enqueue(job).map_err(|_| E::from(StoreError::Task))?;
+        }
+        rx.await.map_err(|_| E::from(StoreError::Task))?
+    }
+
+    /// Runs `job` here when nothing is queued for the thread and the store is free; hands
+    /// it back otherwise.
+    fn run_here(&self, job: Job) -> Result<(), Job> {
+        if self.shared.queued.load(Ordering::SeqCst) != 0 {
+            return Err(job);
+        }
+        let mut core = match self.shared.core.try_lock() {
+            Ok(core) => core,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return Err(job),
+        };
+        // Counted before being sent: none sent since the first look, none running (the
+        // thread holds the lock while it runs calls).
+        if self.shared.queued.load(Ordering::SeqCst) != 0 {
+            return Err(job);
+        }
+        let done = run_calls(&mut core, vec![job]);
+        drop(core);
+        done.tell();
+        Ok(())
+    }
+
+    /// Sends a job to the thread, counted as queued until it ran.
+    fn enqueue(&self, job: Job) -> Result<(), StoreError> {
+        let jobs = self.jobs.as_ref().ok_or(StoreError::Task)?;
+        self.shared.queued.fetch_add(1, Ordering::SeqCst);
+        jobs.send(job).map_err(|_| {
+            self.shared.queued.fetch_sub(1, Ordering::SeqCst);
+            StoreError::Task
+        })
     }
 
     /// As [`StoreThread::call`], inside a batch's transaction even when no other call
@@ -164,12 +256,10 @@ impl StoreThread {
             let _ = f(s);
             Box::new(|_: Result<(), String>| {}) as Reply
         });
-        if let Some(jobs) = self.jobs.as_ref() {
-            let _ = jobs.send(Job {
-                work,
-                commit: Commit::Background,
-            });
-        }
+        let _ = self.enqueue(Job {
+            work,
+            commit: Commit::Background,
+        });
     }
 
     async fn send<T, E>(
@@ -182,32 +272,44 @@ impl StoreThread {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        let work: Work = Box::new(move |s: &mut dyn Store| {
-            let r = f(s);
-            Box::new(move |committed: Result<(), String>| {
-                let mut r = match committed {
-                    Ok(()) => r,
-                    Err(e) => Err(E::from(StoreError::Batch(e))),
-                };
-                if let (Ok(t), Some(then)) = (&mut r, then) {
-                    then(t);
-                }
-                let _ = tx.send(r);
-            }) as Reply
-        });
-        let job = Job { work, commit };
-        let jobs = self.jobs.as_ref().ok_or(E::from(StoreError::Task))?;
-        jobs.send(job).map_err(|_| E::from(StoreError::Task))?;
+        let (job, rx) = make_job(f, commit, then);
+        self.enqueue(job).map_err(|_| E::from(StoreError::Task))?;
         rx.await.map_err(|_| E::from(StoreError::Task))?
     }
 }
 
-fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Job>) {
-    // Since when lazy calls' writes wait in an open transaction: committed at most
-    // `LINGER` later, even while lazy calls keep coming (a sender's marks in a burst).
-    let mut open_since: Option<Instant> = None;
+/// A call as a job, and where its result arrives.
+fn make_job<T, E>(
+    f: impl FnOnce(&mut dyn Store) -> Result<T, E> + Send + 'static,
+    commit: Commit,
+    then: Option<Then<T>>,
+) -> (Job, oneshot::Receiver<Result<T, E>>)
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    let (tx, rx) = oneshot::channel();
+    let work: Work = Box::new(move |s: &mut dyn Store| {
+        let r = f(s);
+        Box::new(move |committed: Result<(), String>| {
+            let mut r = match committed {
+                Ok(()) => r,
+                Err(e) => Err(E::from(StoreError::Batch(e))),
+            };
+            if let (Ok(t), Some(then)) = (&mut r, then) {
+                then(t);
+            }
+            let _ = tx.send(r);
+        }) as Reply
+    });
+    (Job { work, commit }, rx)
+}
+
+fn run(shared: &Shared, rx: mpsc::Receiver<Job>) {
     loop {
+        // Lazy writes are left open only here; a call run in its caller's thread may have
+        // committed them since (then there is nothing to do when the wait ends).
+        let open_since = shared.lock().open_since;
         let first = match open_since {
             None => match rx.recv() {
                 Ok(j) => j,
@@ -216,9 +318,12 @@ fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Job>) {
             Some(t) => match rx.recv_timeout(LINGER.saturating_sub(t.elapsed())) {
                 Ok(j) => j,
                 Err(e) => {
-                    // A failed commit loses only lazy writes (their callers were told).
-                    let _ = store.end_batch();
-                    open_since = None;
+                    let mut core = shared.lock();
+                    if core.open_since.is_some() {
+                        // A failed commit loses only lazy writes (their callers were told).
+                        let _ = core.store.end_batch();
+                        core.open_since = None;
+                    }
                     match e {
                         RecvTimeoutError::Timeout => continue,
                         RecvTimeoutError::Disconnected => return,
@@ -233,37 +338,73 @@ fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let n = jobs.len();
         let (background, calls): (Vec<Job>, Vec<Job>) = jobs
             .into_iter()
             .partition(|j| j.commit == Commit::Background);
-        if !calls.is_empty() {
-            let open = run_calls(&mut *store, calls, open_since.is_some());
-            open_since = match open {
-                true => open_since.or_else(|| Some(Instant::now())),
-                false => None,
-            };
+        let mut core = shared.lock();
+        let done = run_calls(&mut core, calls);
+        if background.is_empty() {
+            // Before the results: a caller told may run its next call in its own thread.
+            commit_if_lingered(&mut core);
+            shared.queued.fetch_sub(n, Ordering::SeqCst);
+            drop(core);
+            done.tell();
+            continue;
         }
+        drop(core);
+        done.tell();
         // Work done ahead comes after the calls that came with it have their results, and
         // its writes wait as lazy ones do.
+        let mut core = shared.lock();
         for job in background {
-            if open_since.is_none() && store.begin_batch().is_ok() {
-                open_since = Some(Instant::now());
+            if core.open_since.is_none() && core.store.begin_batch().is_ok() {
+                core.open_since = Some(Instant::now());
             }
             let work = job.work;
-            let store = &mut *store;
+            let store = &mut *core.store;
             let _ = std::panic::catch_unwind(AssertUnwindSafe(move || work(store)));
         }
-        if open_since.is_some_and(|t| t.elapsed() >= LINGER) {
-            let _ = store.end_batch();
-            open_since = None;
+        commit_if_lingered(&mut core);
+        shared.queued.fetch_sub(n, Ordering::SeqCst);
+    }
+}
+
+/// Commits lazy writes open for `LINGER` already (a stream of lazy calls closer together
+/// than that does not hold the first ones back).
+fn commit_if_lingered(core: &mut Core) {
+    if core.open_since.is_some_and(|t| t.elapsed() >= LINGER) {
+        let _ = core.store.end_batch();
+        core.open_since = None;
+    }
+}
+
+/// Calls that ran, to be told their results (after the store's lock is released: a reply
+/// may drop the last handle of the agent, whose drop waits for the thread).
+struct Done {
+    replies: Vec<Reply>,
+    outcome: Result<(), String>,
+}
+
+impl Done {
+    fn tell(self) {
+        for reply in self.replies {
+            reply(self.outcome.clone());
         }
     }
 }
 
-/// Runs a batch of calls and tells each its result: after the commit, or at once when all
-/// are lazy (then the transaction stays open). `open`: a transaction holding lazy writes is
-/// open. Returns whether one is open after the batch.
-fn run_calls(store: &mut dyn Store, calls: Vec<Job>, open: bool) -> bool {
+/// Runs a batch of calls: their results are final once it returns (committed, or all lazy
+/// and left in the open transaction, which `core.open_since` then says).
+fn run_calls(core: &mut Core, calls: Vec<Job>) -> Done {
+    if calls.is_empty() {
+        return Done {
+            replies: Vec::new(),
+            outcome: Ok(()),
+        };
+    }
+    let store = &mut *core.store;
+    let open = core.open_since.is_some();
     // One call alone runs as before (its `apply` commits itself), unless it asked for the
     // batch's transaction; lazy calls always ask for it.
     let lazy = calls.iter().all(|j| j.commit == Commit::Lazy);
@@ -281,19 +422,18 @@ fn run_calls(store: &mut dyn Store, calls: Vec<Job>, open: bool) -> bool {
     }
     if batch && lazy {
         // Told now; committed later.
-        for reply in replies {
-            reply(Ok(()));
-        }
-        return true;
+        core.open_since = core.open_since.or_else(|| Some(Instant::now()));
+        return Done {
+            replies,
+            outcome: Ok(()),
+        };
     }
-    let committed = match batch {
+    let outcome = match batch {
         true => store.end_batch().map_err(|e| e.to_string()),
         false => Ok(()),
     };
-    for reply in replies {
-        reply(committed.clone());
-    }
-    false
+    core.open_since = None;
+    Done { replies, outcome }
 }
 
 #[cfg(test)]
@@ -430,6 +570,61 @@ mod tests {
         drop(thread);
         assert!(other.conn(&[6]).expect("read").is_some());
         assert_eq!(other.conns().expect("read").len(), 5);
+    }
+
+    /// A call run in the caller's thread comes after the calls sent before it (here one the
+    /// thread is still running: it reads what that one wrote), and commits the writes lazy
+    /// calls left open, as the thread would.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_call_run_here_keeps_the_order_and_commits_lazy_writes() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("agent.db");
+        let store = SqliteStore::open(&path, "").expect("store");
+        let thread = std::sync::Arc::new(StoreThread::start(Box::new(store)).expect("thread"));
+        let other = SqliteStore::open(&path, "").expect("second connection");
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let first = {
+            let t = thread.clone();
+            tokio::spawn(async move {
+                t.call(move |s| {
+                    let _ = wait.recv();
+                    s.apply(vec![put(1)])
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let seen = {
+            let t = thread.clone();
+            tokio::spawn(async move { t.call_then_here(|s| s.conn(&[1]), |_| {}).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        go.send(()).expect("first call waiting");
+        first.await.expect("task").expect("first call");
+        let seen = seen.await.expect("task").expect("read");
+        assert!(seen.is_some(), "ran after the call sent before it");
+        // Lazy writes left open by the thread, then a call run here: both committed.
+        thread
+            .call_lazy(|s| s.apply(vec![put(2)]))
+            .await
+            .expect("lazy call");
+        let told = std::sync::Arc::new(AtomicUsize::new(0));
+        let t = told.clone();
+        thread
+            .call_then_here(
+                |s| s.apply(vec![put(3)]),
+                move |_| {
+                    t.fetch_add(1, Ordering::SeqCst);
+                },
+            )
+            .await
+            .expect("call here");
+        assert_eq!(told.load(Ordering::SeqCst), 1, "then ran on the result");
+        assert!(
+            other.conn(&[2]).expect("read").is_some(),
+            "lazy write committed"
+        );
+        assert!(other.conn(&[3]).expect("read").is_some());
     }
 
     /// Lazy calls that keep coming, closer together than `LINGER`, do not hold the first
