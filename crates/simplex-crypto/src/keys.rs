@@ -384,6 +384,16 @@ impl PrivateKeyX25519 {
     fn raw_secret(&self) -> Zeroizing<[u8; X25519_LEN]> {
         Zeroizing::new(self.0.to_bytes())
     }
+
+    /// What tells this key apart from others without revealing it (SHA-256 of the secret
+    /// with a label), without the scalar multiplication of [`PrivateKeyX25519::public_key`]:
+    /// the key of a cache of values derived from it.
+    pub fn key_id(&self) -> [u8; 32] {
+        let mut h = openssl::sha::Sha256::new();
+        h.update(b"simplex-rs X25519 key id");
+        h.update(&self.raw_secret()[..]);
+        h.finish()
+    }
 }
 private_key_common!(
     PrivateKeyX25519,

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use rand::RngCore;
-use simplex_crypto::nacl::{cb_authenticate, cb_decrypt, CbNonce};
+use simplex_crypto::nacl::{cb_decrypt, CbNonce};
 use simplex_crypto::{
     dh_x25519, sign, DhSecretX25519, PrivateAuthKey, PrivateKeyX25519, PublicAuthKey,
     PublicKeyX25519,
@@ -103,6 +103,8 @@ struct Pending {
 pub(crate) struct Shared {
     params: SessionParams,
     server_dh_key: Option<PublicKeyX25519>,
+    /// The box keys of commands authorized with X25519 queue keys.
+    auth_keys: crate::auth_keys::AuthKeys,
     server_hello_key: Option<CertChainPubKey>,
     /// The secret of this client's hello key and the server's session key (proxies only).
     session_secret: Option<DhSecretX25519>,
@@ -355,6 +357,7 @@ impl SmpClient {
         let shared = Arc::new(Shared {
             params: conn.session.params.clone(),
             server_dh_key: conn.session.server_dh_key,
+            auth_keys: Default::default(),
             server_hello_key: conn.session.server_hello_key.clone(),
             session_secret,
             service: conn.session.service.take(),
@@ -581,13 +584,14 @@ impl SmpClient {
     ) -> Result<Vec<u8>, ClientError> {
         match key {
             PrivateAuthKey::X25519(own) => {
-                let server = self
-                    .handle
-                    .shared
+                let shared = &self.handle.shared;
+                let server = shared
                     .server_dh_key
                     .as_ref()
                     .ok_or(ClientError::NoServerAuth)?;
-                let auth = cb_authenticate(server, own, &CbNonce(*corr_id), t);
+                let auth = shared
+                    .auth_keys
+                    .authenticate(server, own, &CbNonce(*corr_id), t);
                 Ok(auth.as_bytes().to_vec())
             }
             _ => {

@@ -17,6 +17,7 @@
 //! Spec: `protocol/simplex-messaging.md` § "SMP commands" and "Correlating responses with
 //! commands"; the reference's `src/Simplex/Messaging/Client.hs`.
 
+mod auth_keys;
 pub mod client;
 pub mod error;
 pub mod hosts;

@@ -269,7 +269,7 @@ impl Inner {
             let full = contact_link(uri).to_string();
             return Ok((conn_id, CreatedLinks { full, short: None }));
         }
-        let keys = NewRcvKeys::generate();
+        let keys = NewRcvKeys::generate(client.version());
         let (corr_id, snd_id) = link_corr_id().map_err(|e| smp_err(&server, e))?;
         let uri = SmpQueueUri {
             client_versions: SUPPORTED_SMP_CLIENT_VERSIONS,
@@ -488,7 +488,7 @@ impl Inner {
                 .await?;
             return Ok((rq, uri, None));
         }
-        let keys = NewRcvKeys::generate();
+        let keys = NewRcvKeys::generate(client.version());
         let (corr_id, snd_id) = link_corr_id().map_err(|e| smp_err(server, e))?;
         let uri = SmpQueueUri {
             client_versions: SUPPORTED_SMP_CLIENT_VERSIONS,
