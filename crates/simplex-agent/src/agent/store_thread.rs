@@ -17,6 +17,13 @@
 //! own, or at most [`LINGER`] after the first of them ran, or the thread ends. In a conversation that is one commit per
 //! message on each side instead of two. What the others read meanwhile includes those
 //! writes (the same connection); a crash or a failed commit may lose them, and only them.
+//!
+//! A short call on the path where every hop counts (a received message alone, a lazy mark)
+//! runs in its caller's thread when the store's thread is idle, the store being behind one
+//! lock that the thread holds while it runs a batch: the same order (a call runs there only
+//! when no call sent before it is waiting or running), the same commits, two wake-ups
+//! fewer ([`StoreThread::call_then_here`]). The thread still commits lazy writes left open
+//! by such a call within `LINGER`: it is woken for it when it waits without a deadline.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -71,6 +78,9 @@ struct Core {
     /// Since when lazy calls' writes wait in an open transaction: committed at most
     /// `LINGER` later, even while lazy calls keep coming (a sender's marks in a burst).
     open_since: Option<Instant>,
+    /// The thread waits with a deadline (it commits open lazy writes in time by itself);
+    /// otherwise a lazy call run elsewhere that opens a transaction wakes it.
+    timed: bool,
 }
 
 /// What the thread and the callers share.
@@ -118,6 +128,7 @@ impl StoreThread {
             core: Mutex::new(Core {
                 store,
                 open_since: None,
+                timed: false,
             }),
             queued: AtomicUsize::new(0),
         });
@@ -199,7 +210,18 @@ impl StoreThread {
             return Err(job);
         }
         let done = run_calls(&mut core, vec![job]);
+        commit_if_lingered(&mut core);
+        // Lazy writes left open while the thread waits without a deadline: it is woken
+        // to keep them at most `LINGER` (a no-op call; it then waits with one).
+        let wake = core.open_since.is_some() && !core.timed;
         drop(core);
+        if wake {
+            let nothing: Work = Box::new(|_: &mut dyn Store| Box::new(|_| {}) as Reply);
+            let _ = self.enqueue(Job {
+                work: nothing,
+                commit: Commit::Background,
+            });
+        }
         done.tell();
         Ok(())
     }
@@ -231,8 +253,11 @@ impl StoreThread {
 
     /// As [`StoreThread::call`] for writes whose loss a restart tolerates: the result as
     /// soon as `f` ran, its writes committed with the next call that is not lazy, or at most
-    /// [`LINGER`] after the first lazy writes still open (see the module's documentation). `f`'s writes are all or nothing still;
-    /// a result that is an error was not committed either way.
+    /// [`LINGER`] after the first lazy writes still open (see the module's documentation).
+    /// `f`'s writes are all or nothing still; a result that is an error was not committed
+    /// either way. Run in the caller's thread when the store's thread is idle, as
+    /// [`StoreThread::call_then_here`]: a lazy call is a short one (a mark), and the
+    /// thread wakes for it only to keep the `LINGER` promise (see [`Core::timed`]).
     pub(super) async fn call_lazy<T, E>(
         &self,
         f: impl FnOnce(&mut dyn Store) -> Result<T, E> + Send + 'static,
@@ -241,7 +266,11 @@ impl StoreThread {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.send(f, Commit::Lazy, None).await
+        let (job, rx) = make_job(f, Commit::Lazy, None);
+        if let Err(job) = self.run_here(job) {
+            self.enqueue(job).map_err(|_| E::from(StoreError::Task))?;
+        }
+        rx.await.map_err(|_| E::from(StoreError::Task))?
     }
 
     /// Runs `f` on the store without waiting for it: work that may be done ahead, whose
@@ -307,9 +336,14 @@ where
 
 fn run(shared: &Shared, rx: mpsc::Receiver<Job>) {
     loop {
-        // Lazy writes are left open only here; a call run in its caller's thread may have
-        // committed them since (then there is nothing to do when the wait ends).
-        let open_since = shared.lock().open_since;
+        // A call run in its caller's thread may commit lazy writes meanwhile (then there is
+        // nothing to do when the wait ends), or open some (then it wakes the thread when
+        // it waits without a deadline).
+        let open_since = {
+            let mut core = shared.lock();
+            core.timed = core.open_since.is_some();
+            core.open_since
+        };
         let first = match open_since {
             None => match rx.recv() {
                 Ok(j) => j,
