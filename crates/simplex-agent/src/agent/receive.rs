@@ -687,8 +687,9 @@ impl Inner {
     /// again from the stored copy; its redelivery under the same server ID otherwise (the
     /// application acknowledged it, or it is not the last one) is acknowledged silently
     /// (`getLastMsg`). A copy under another server ID is a replay (or a resend by the
-    /// sender): it is acknowledged and reported as `A_DUPLICATE`, where the reference drops
-    /// it silently (`checkRcvMsgHashExists`). A message the ratchet calls a duplicate whose
+    /// sender): it is acknowledged and reported as `A_DUPLICATE` (silently with redundant
+    /// queues, where a moved message repeats a copy), where the reference drops it silently
+    /// (`checkRcvMsgHashExists`). A message the ratchet calls a duplicate whose
     /// hash is unknown is reported as `A_DUPLICATE` too, as the reference does
     /// (`checkDuplicateHash`). An unknown message that the ratchets being out of step
     /// explains raises `RSYNC` (module `sync`); any other decryption error is the caller's.
@@ -716,6 +717,10 @@ impl Inner {
             // The same message on the other queue of a switch: the reference sends every
             // message to both queues once the new one is secured.
             Some(r) if r.rcv_id.as_deref().is_some_and(|q| q != rcv_id) => Ok(AckMode::Now),
+            // With redundant queues, a message whose copy came here first comes again when
+            // its sender moves it here from a queue whose relay died (module `redundant`):
+            // dropped silently, as the reference drops every repeat.
+            Some(_) if self.redundant() => Ok(AckMode::Now),
             Some(r) => {
                 self.emit(
                     conn_id,
