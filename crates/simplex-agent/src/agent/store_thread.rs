@@ -480,6 +480,26 @@ mod tests {
         Write::PutConn(ConnRecord::new(vec![id], ConnKind::Duplex, true, 7))
     }
 
+    /// A call that holds the thread until told to go on, then writes connection `id`.
+    fn holding_call(
+        thread: &std::sync::Arc<StoreThread>,
+        id: u8,
+    ) -> (
+        tokio::task::JoinHandle<Result<(), StoreError>>,
+        std::sync::mpsc::Sender<()>,
+    ) {
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let t = thread.clone();
+        let call = tokio::spawn(async move {
+            t.call(move |s| {
+                let _ = wait.recv();
+                s.apply(vec![put(id)])
+            })
+            .await
+        });
+        (call, go)
+    }
+
     /// Calls sent together: each one's writes all or nothing, the others' committed, and
     /// every result reported only once committed (read back from a second connection to
     /// the file, which sees only what is committed).
@@ -491,17 +511,7 @@ mod tests {
         let store = SqliteStore::open(&path, "").expect("store");
         let thread = std::sync::Arc::new(StoreThread::start(Box::new(store)).expect("thread"));
         // The first call holds the thread while the others queue up behind it.
-        let (go, wait) = std::sync::mpsc::channel::<()>();
-        let first = {
-            let t = thread.clone();
-            tokio::spawn(async move {
-                t.call(move |s| {
-                    let _ = wait.recv();
-                    s.apply(vec![put(0)])
-                })
-                .await
-            })
-        };
+        let (first, go) = holding_call(&thread, 0);
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         let mut calls = Vec::new();
         for id in 1..=20u8 {
@@ -616,17 +626,7 @@ mod tests {
         let store = SqliteStore::open(&path, "").expect("store");
         let thread = std::sync::Arc::new(StoreThread::start(Box::new(store)).expect("thread"));
         let other = SqliteStore::open(&path, "").expect("second connection");
-        let (go, wait) = std::sync::mpsc::channel::<()>();
-        let first = {
-            let t = thread.clone();
-            tokio::spawn(async move {
-                t.call(move |s| {
-                    let _ = wait.recv();
-                    s.apply(vec![put(1)])
-                })
-                .await
-            })
-        };
+        let (first, go) = holding_call(&thread, 1);
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         let seen = {
             let t = thread.clone();
