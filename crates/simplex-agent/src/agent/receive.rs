@@ -239,10 +239,10 @@ impl Inner {
 
     /// A message's processing, under the agent's lock: read, decrypted, stored and
     /// reported; `None` when its connection or queue is gone. The common message (see
-    /// module `one_hop`) takes one store hop, all of it in the store's thread; anything else
-    /// continues here from what that hop read. Either way, a ratchet step's sending half
-    /// left pending is taken right after, in the background, before a reply needs it
-    /// ([`Inner::step_ahead`]). `here`: the hop may run in this thread when the store's
+    /// module `one_hop`) takes one store call, all of it in one go; anything else continues
+    /// here from what that call read. Either way, a ratchet step's sending half left
+    /// pending is taken right after, in the background, before a reply needs it
+    /// ([`Inner::step_ahead`]). `here`: the call may run in this thread when the store's
     /// thread is idle (a message alone; messages that came together go to the thread, to
     /// commit together).
     async fn process_msg(
@@ -254,8 +254,8 @@ impl Inner {
     ) -> Result<Option<Processed>, AgentError> {
         let (id, rid, ratchet_keys) =
             (conn_id.to_vec(), rcv_id.to_vec(), self.ratchet_keys.clone());
-        // A message stored in one hop is reported from the store's thread once committed:
-        // the application hears of it a hop sooner.
+        // A message stored in one call is reported once committed, from the thread that ran
+        // the call: the application hears of it without a hop back here first.
         let (agent, cid) = (Arc::downgrade(self), conn_id.to_vec());
         let report = move |hop: &mut Hop| {
             if let (Hop::Stored(stored), Some(agent)) = (hop, agent.upgrade()) {

@@ -186,7 +186,19 @@ impl StoreThread {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let (job, rx) = make_job(f, Commit::Alone, Some(Box::new(then)));
+        self.here_or_there(make_job(f, Commit::Alone, Some(Box::new(then))))
+            .await
+    }
+
+    /// Runs a job here when it may ([`StoreThread::run_here`]), else in the thread; its
+    /// result.
+    async fn here_or_there<T, E>(
+        &self,
+        (job, rx): (Job, oneshot::Receiver<Result<T, E>>),
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
         if let Err(job) = self.run_here(job) {
             self.enqueue(job).map_err(|_| E::from(StoreError::Task))?;
         }
@@ -266,11 +278,7 @@ impl StoreThread {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let (job, rx) = make_job(f, Commit::Lazy, None);
-        if let Err(job) = self.run_here(job) {
-            self.enqueue(job).map_err(|_| E::from(StoreError::Task))?;
-        }
-        rx.await.map_err(|_| E::from(StoreError::Task))?
+        self.here_or_there(make_job(f, Commit::Lazy, None)).await
     }
 
     /// Runs `f` on the store without waiting for it: work that may be done ahead, whose
