@@ -159,8 +159,7 @@ impl Shared {
     /// Pushes an event unless the connection is closed (a dropped receiver only means
     /// nobody listens for events).
     async fn push(&self, event: ServerEvent) {
-        let sender = self.events.lock().ok().and_then(|e| e.clone());
-        if let Some(sender) = sender {
+        if let Some(sender) = self.event_sender() {
             let _ = sender.send(event).await;
         }
     }
@@ -168,11 +167,16 @@ impl Shared {
     /// Pushes an event if the stream has room at once; else gives it back (`Some`). An
     /// event for a closed connection (or nobody listening) is dropped.
     fn try_push(&self, event: ServerEvent) -> Option<ServerEvent> {
-        let sender = self.events.lock().ok().and_then(|e| e.clone())?;
+        let sender = self.event_sender()?;
         match sender.try_send(event) {
             Err(mpsc::error::TrySendError::Full(event)) => Some(event),
             Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => None,
         }
+    }
+
+    /// The event stream's sender, while the connection is open.
+    fn event_sender(&self) -> Option<mpsc::Sender<ServerEvent>> {
+        self.events.lock().ok().and_then(|e| e.clone())
     }
 
     fn forget(&self, corr_id: &[u8]) {

@@ -87,6 +87,12 @@ fn check(db: &Connection) -> Result<(), OpenError> {
 mod tests {
     use super::*;
 
+    /// The one value of the test table `t`.
+    fn read_x(db: &Connection) -> i64 {
+        db.query_row("SELECT x FROM t", [], |r| r.get(0))
+            .expect("read")
+    }
+
     /// A new file uses the cheaper HMAC (SQLCipher's defaults do not open it), and a file
     /// made with the defaults still opens; a wrong passphrase is refused for both.
     #[test]
@@ -102,10 +108,7 @@ mod tests {
         assert!(check(&defaults).is_err(), "SQLCipher's defaults open it");
         drop(defaults);
         let db = open_database(&new, "pw").expect("reopen");
-        let x: i64 = db
-            .query_row("SELECT x FROM t", [], |r| r.get(0))
-            .expect("read");
-        assert_eq!(x, 7);
+        assert_eq!(read_x(&db), 7);
         drop(db);
 
         let old = dir.path().join("old.db");
@@ -115,10 +118,7 @@ mod tests {
             .expect("write");
         drop(db);
         let db = open_database(&old, "pw").expect("open with the defaults");
-        let x: i64 = db
-            .query_row("SELECT x FROM t", [], |r| r.get(0))
-            .expect("read");
-        assert_eq!(x, 8);
+        assert_eq!(read_x(&db), 8);
         drop(db);
 
         for path in [&new, &old] {
