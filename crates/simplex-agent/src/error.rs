@@ -9,6 +9,9 @@ pub enum StoreError {
     /// The passphrase does not open the database (or the file is not a database).
     #[error("wrong passphrase or not a database")]
     WrongPassphrase,
+    /// Another process has the database open.
+    #[error("the database is in use by another process")]
+    InUse,
     /// SQLite failed.
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -43,7 +43,7 @@ mod links;
 mod msg_queries;
 use msg_queries::*;
 mod open;
-pub use open::{open_database, OpenError};
+pub use open::{open_database, Locking, OpenError};
 mod queues;
 mod ratchets;
 
@@ -172,7 +172,12 @@ CREATE TABLE processed_ratchet_key_hashes (
 /// The store in an SQLCipher database file.
 pub struct SqliteStore {
     db: Connection,
-    ratchets: cache::RatchetCache,
+    records: cache::RecordCache,
+    /// How the file was opened: with [`Locking::Shared`] another connection may write it,
+    /// so the caches are checked against SQLite's `data_version` before use.
+    locking: Locking,
+    /// The `data_version` the caches follow (shared locking only).
+    data_version: std::cell::Cell<i64>,
     auth_keys: cache::AuthKeyCache,
     /// Between `begin_batch` and `end_batch`.
     in_batch: bool,
@@ -229,9 +234,17 @@ impl SqliteStore {
     /// Opens (or creates) the database at `path` with `passphrase` and runs the migrations.
     /// A wrong passphrase gives [`StoreError::WrongPassphrase`]; an empty one opens (or
     /// creates) a plain, unencrypted file.
+    /// The agent alone uses the file while the store is open ([`Locking::Exclusive`]).
     pub fn open(path: &Path, passphrase: &str) -> Result<Self, StoreError> {
-        let db = open_database(path, passphrase).map_err(|e| match e {
+        Self::open_with(path, passphrase, Locking::Exclusive)
+    }
+
+    /// [`SqliteStore::open`] with the given locking: [`Locking::Shared`] lets another
+    /// connection read what this one committed (tests do).
+    pub fn open_with(path: &Path, passphrase: &str, locking: Locking) -> Result<Self, StoreError> {
+        let db = open_database(path, passphrase, locking).map_err(|e| match e {
             OpenError::WrongPassphrase => StoreError::WrongPassphrase,
+            OpenError::InUse => StoreError::InUse,
             OpenError::Sqlite(e) => e.into(),
         })?;
         db.pragma_update(None, "synchronous", "NORMAL")?;
@@ -250,12 +263,30 @@ impl SqliteStore {
         db.pragma_update(None, "journal_size_limit", WAL_CHECKPOINT_PAGES * 4096)?;
         let mut store = SqliteStore {
             db,
-            ratchets: cache::RatchetCache::default(),
+            records: cache::RecordCache::default(),
+            locking,
+            data_version: std::cell::Cell::new(0),
             auth_keys: cache::AuthKeyCache::default(),
             in_batch: false,
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// The caches of decoded records, emptied first when another connection committed
+    /// since they were last used (possible only with [`Locking::Shared`]: SQLite's
+    /// `data_version` changes with every commit of another connection).
+    fn records(&self) -> Result<&cache::RecordCache, StoreError> {
+        if self.locking == Locking::Shared {
+            let v: i64 = self
+                .db
+                .prepare_cached("PRAGMA data_version")?
+                .query_row([], |r| r.get(0))?;
+            if v != self.data_version.replace(v) {
+                self.records.clear();
+            }
+        }
+        Ok(&self.records)
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
@@ -638,7 +669,7 @@ const CONN_COLS: &str = "conn_id, kind, status, initiator, agent_version, pq_sup
 
 impl Store for SqliteStore {
     fn apply(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {
-        let pending = self.ratchets.before(&writes);
+        let pending = self.records.before(&writes);
         if self.in_batch {
             // Inside the batch's transaction: all or nothing by a savepoint, committed with
             // the batch.
@@ -654,7 +685,7 @@ impl Store for SqliteStore {
             }
             tx.commit()?;
         }
-        self.ratchets.after(pending);
+        self.records.after(pending);
         Ok(())
     }
 
@@ -669,18 +700,20 @@ impl Store for SqliteStore {
         if let Err(e) = self.db.execute_batch("COMMIT") {
             // Nothing of the batch stays, nor in the cache, which followed its savepoints.
             let _ = self.db.execute_batch("ROLLBACK");
-            self.ratchets.clear();
+            self.records.clear();
             return Err(e.into());
         }
         Ok(())
     }
 
     fn conn(&self, conn_id: &[u8]) -> Result<Option<ConnRecord>, StoreError> {
-        self.query_one(
-            &format!("SELECT {CONN_COLS} FROM connections WHERE conn_id = ?1"),
-            params![conn_id],
-            Self::conn_row,
-        )
+        self.records()?.conn(conn_id, || {
+            self.query_one(
+                &format!("SELECT {CONN_COLS} FROM connections WHERE conn_id = ?1"),
+                params![conn_id],
+                Self::conn_row,
+            )
+        })
     }
 
     fn conns(&self) -> Result<Vec<ConnRecord>, StoreError> {
@@ -692,19 +725,23 @@ impl Store for SqliteStore {
     }
 
     fn rcv_queues(&self, conn_id: &[u8]) -> Result<Vec<RcvQueueRecord>, StoreError> {
-        self.read_rcv_queues(conn_id, false)
+        self.records()?
+            .rcv_queues(conn_id, false, || self.read_rcv_queues(conn_id, false))
     }
 
     fn snd_queues(&self, conn_id: &[u8]) -> Result<Vec<SndQueueRecord>, StoreError> {
-        self.read_snd_queues(conn_id, false)
+        self.records()?
+            .snd_queues(conn_id, false, || self.read_snd_queues(conn_id, false))
     }
 
     fn extra_rcv_queues(&self, conn_id: &[u8]) -> Result<Vec<RcvQueueRecord>, StoreError> {
-        self.read_rcv_queues(conn_id, true)
+        self.records()?
+            .rcv_queues(conn_id, true, || self.read_rcv_queues(conn_id, true))
     }
 
     fn extra_snd_queues(&self, conn_id: &[u8]) -> Result<Vec<SndQueueRecord>, StoreError> {
-        self.read_snd_queues(conn_id, true)
+        self.records()?
+            .snd_queues(conn_id, true, || self.read_snd_queues(conn_id, true))
     }
 
     fn snd_copies(
@@ -767,7 +804,7 @@ impl Store for SqliteStore {
     }
 
     fn ratchet(&self, conn_id: &[u8]) -> Result<Option<Ratchet<X448>>, StoreError> {
-        if let Some(r) = self.ratchets.get(conn_id) {
+        if let Some(r) = self.records()?.ratchet(conn_id) {
             return Ok(Some(r));
         }
         let r = self.query_one(ratchets::SELECT_RATCHET, params![conn_id], |row| {
@@ -775,7 +812,7 @@ impl Store for SqliteStore {
             dec::<Ratchet<X448>>(&state, "ratchet state")
         })?;
         if let Some(r) = &r {
-            self.ratchets.put(conn_id, r);
+            self.records.put_ratchet(conn_id, r);
         }
         Ok(r)
     }

@@ -607,6 +607,8 @@ pub struct ConnectionStats {
     pub snd_queues: Vec<SndQueueInfo>,
     /// Where the ratchet is in re-synchronisation.
     pub ratchet_sync: RatchetSyncState,
+    /// Whether the connection supports post-quantum key exchange in its ratchet.
+    pub pq_support: bool,
 }
 
 /// An event for the application (`AEvent`).

@@ -163,7 +163,12 @@ async fn takeover_reports_end_and_resubscribing_takes_it_back() {
     let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
     let (ab, ba) = connect(&mut a, &mut b).await;
     exchange(&mut a, &ab, &mut b, &ba, b"before").await;
-    let store = SqliteStore::open(&dir.path().join("bob.db"), "passphrase").expect("open");
+    let store = SqliteStore::open_with(
+        &dir.path().join("bob.db"),
+        "passphrase",
+        simplex_agent::sqlite::Locking::Shared,
+    )
+    .expect("open");
     let rq = store.rcv_queue(&ba).expect("read").expect("queue");
     drop(store);
     let (other, mut other_events) =
@@ -229,7 +234,12 @@ async fn pending_messages_are_delivered_after_a_restart() {
     }
     a.agent.stop().await;
     drop(a);
-    let store = SqliteStore::open(&dir.path().join("alice.db"), "passphrase").expect("open");
+    let store = SqliteStore::open_with(
+        &dir.path().join("alice.db"),
+        "passphrase",
+        simplex_agent::sqlite::Locking::Shared,
+    )
+    .expect("open");
     let pending = store.pending_snd_msgs(&ab).expect("read");
     drop(store);
     assert_eq!(
@@ -273,10 +283,20 @@ async fn replayed_messages_are_reported_and_not_delivered() {
     // his key reads it without acknowledging it.
     b.agent.stop().await;
     drop(b);
-    let bstore = SqliteStore::open(&dir.path().join("bob.db"), "passphrase").expect("open");
+    let bstore = SqliteStore::open_with(
+        &dir.path().join("bob.db"),
+        "passphrase",
+        simplex_agent::sqlite::Locking::Shared,
+    )
+    .expect("open");
     let rq = bstore.rcv_queue(&ba).expect("read").expect("queue");
     drop(bstore);
-    let astore = SqliteStore::open(&dir.path().join("alice.db"), "passphrase").expect("open");
+    let astore = SqliteStore::open_with(
+        &dir.path().join("alice.db"),
+        "passphrase",
+        simplex_agent::sqlite::Locking::Shared,
+    )
+    .expect("open");
     let sq = astore.snd_queue(&ab).expect("read").expect("queue");
     drop(astore);
     let (_, body) = send_and_peek(&mut a, &ab, b"original", srv.address(), &rq).await;
@@ -494,8 +514,12 @@ async fn receipts_are_acknowledged_by_the_application() {
     b.agent.stop().await;
     drop(b);
     {
-        let db = simplex_agent::sqlite::open_database(&dir.path().join("bob.db"), "passphrase")
-            .expect("open");
+        let db = simplex_agent::sqlite::open_database(
+            &dir.path().join("bob.db"),
+            "passphrase",
+            simplex_agent::sqlite::Locking::Shared,
+        )
+        .expect("open");
         let n = db
             .execute(
                 "UPDATE rcv_messages SET user_ack = 0 WHERE internal_id = ?1",

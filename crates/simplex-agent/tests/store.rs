@@ -367,15 +367,20 @@ fn memory_store_keeps_records() {
 fn sqlite_store_keeps_records_and_reopens() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("agent.db");
-    exercise(&mut SqliteStore::open(&path, "secret").expect("open"));
+    exercise(
+        &mut SqliteStore::open_with(&path, "secret", simplex_agent::sqlite::Locking::Shared)
+            .expect("open"),
+    );
     // Reopening with the same passphrase works and runs no migration twice.
-    let mut store = SqliteStore::open(&path, "secret").expect("reopen");
+    let mut store = SqliteStore::open_with(&path, "secret", simplex_agent::sqlite::Locking::Shared)
+        .expect("reopen");
     let conn = ConnRecord::new(b"c2".to_vec(), ConnKind::Contact, true, 7);
     store
         .apply(vec![Write::PutConn(conn.clone())])
         .expect("apply");
     drop(store);
-    let store = SqliteStore::open(&path, "secret").expect("reopen");
+    let store = SqliteStore::open_with(&path, "secret", simplex_agent::sqlite::Locking::Shared)
+        .expect("reopen");
     assert_eq!(store.conn(b"c2").expect("read"), Some(conn));
 }
 
@@ -383,23 +388,31 @@ fn sqlite_store_keeps_records_and_reopens() {
 fn wrong_passphrase_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("agent.db");
-    drop(SqliteStore::open(&path, "right").expect("create"));
+    drop(
+        SqliteStore::open_with(&path, "right", simplex_agent::sqlite::Locking::Shared)
+            .expect("create"),
+    );
     assert!(matches!(
-        SqliteStore::open(&path, "wrong"),
+        SqliteStore::open_with(&path, "wrong", simplex_agent::sqlite::Locking::Shared),
         Err(StoreError::WrongPassphrase)
     ));
     // The file is encrypted: no SQLite header, no table name in clear.
     let bytes = std::fs::read(&path).expect("read file");
     assert!(!bytes.starts_with(b"SQLite format 3"));
     assert!(!bytes.windows(11).any(|w| w == b"connections"));
-    assert!(SqliteStore::open(&path, "right").is_ok());
+    assert!(SqliteStore::open_with(&path, "right", simplex_agent::sqlite::Locking::Shared).is_ok());
 }
 
 /// The schema equals `tests/schema.sql`; `SIMPLEX_AGENT_WRITE_SCHEMA=1` rewrites it.
 #[test]
 fn schema_matches_dump() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&dir.path().join("agent.db"), "k").expect("open");
+    let store = SqliteStore::open_with(
+        &dir.path().join("agent.db"),
+        "k",
+        simplex_agent::sqlite::Locking::Shared,
+    )
+    .expect("open");
     let dump = store.schema_dump().expect("dump");
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schema.sql");
     if std::env::var_os("SIMPLEX_AGENT_WRITE_SCHEMA").is_some() {
@@ -435,7 +448,8 @@ fn receipt_migration_upgrades_an_older_database() {
         )
         .expect("rows");
     }
-    let store = SqliteStore::open(&path, "pw").expect("migrated");
+    let store = SqliteStore::open_with(&path, "pw", simplex_agent::sqlite::Locking::Shared)
+        .expect("migrated");
     let sent = store
         .snd_msg_by_snd_id(&[1], 1)
         .expect("read")
@@ -468,7 +482,8 @@ fn ratchet_sync_migration_upgrades_an_older_database() {
         )
         .expect("rows");
     }
-    let mut store = SqliteStore::open(&path, "pw").expect("migrated");
+    let mut store = SqliteStore::open_with(&path, "pw", simplex_agent::sqlite::Locking::Shared)
+        .expect("migrated");
     let mut conn = store.conn(&[1]).expect("read").expect("conn");
     assert_eq!(conn.ratchet_sync, RatchetSyncState::Ok);
     assert!(store.sync_keys(&[1]).expect("read").is_none());
@@ -544,7 +559,8 @@ fn switch_migration_upgrades_an_older_database() {
         )
         .expect("snd queue");
     }
-    let mut store = SqliteStore::open(&path, "pw").expect("migrated");
+    let mut store = SqliteStore::open_with(&path, "pw", simplex_agent::sqlite::Locking::Shared)
+        .expect("migrated");
     let rq = store.rcv_queue(&[1]).expect("read").expect("rcv queue");
     assert_eq!(rq.rcv_id, vec![2, 2]);
     assert!(rq.primary);
@@ -626,7 +642,8 @@ fn ratchet_row_migration_upgrades_an_older_database() {
         )
         .expect("x3dh keys");
     }
-    let mut store = SqliteStore::open(&path, "pw").expect("migrated");
+    let mut store = SqliteStore::open_with(&path, "pw", simplex_agent::sqlite::Locking::Shared)
+        .expect("migrated");
     assert_eq!(store.ratchet(&[1]).expect("read"), Some(snd));
     assert!(store.x3dh(&[1]).expect("read").is_none());
     let keys = X3dhKeys {
@@ -640,7 +657,8 @@ fn ratchet_row_migration_upgrades_an_older_database() {
         .apply(vec![Write::PutRatchet(vec![2], rcv.clone())])
         .expect("write");
     drop(store);
-    let mut store = SqliteStore::open(&path, "pw").expect("reopen");
+    let mut store = SqliteStore::open_with(&path, "pw", simplex_agent::sqlite::Locking::Shared)
+        .expect("reopen");
     assert_eq!(store.ratchet(&[2]).expect("read"), Some(rcv));
     assert!(store.x3dh(&[2]).expect("read").is_none());
     // A ratchet for a connection that is not there is refused, as before.

@@ -109,15 +109,23 @@ fn phases(d: QueueDirection) -> Vec<(QueueDirection, SwitchPhase)> {
 
 /// The current receive queue of a connection, read from the agent's database file.
 fn stored_rcv_queue(dir: &Path, name: &str, conn: &[u8]) -> RcvQueueRecord {
-    let store =
-        SqliteStore::open(&dir.join(format!("{name}.db")), "passphrase").expect("open store");
+    let store = SqliteStore::open_with(
+        &dir.join(format!("{name}.db")),
+        "passphrase",
+        simplex_agent::sqlite::Locking::Shared,
+    )
+    .expect("open store");
     store.rcv_queue(conn).expect("read").expect("rcv queue")
 }
 
 /// Waits until an agent's database has no pending message on `conn` (its `QADD` sent).
 async fn wait_sent(dir: &Path, name: &str, conn: &[u8]) {
-    let store =
-        SqliteStore::open(&dir.join(format!("{name}.db")), "passphrase").expect("open store");
+    let store = SqliteStore::open_with(
+        &dir.join(format!("{name}.db")),
+        "passphrase",
+        simplex_agent::sqlite::Locking::Shared,
+    )
+    .expect("open store");
     let deadline = tokio::time::Instant::now() + WAIT;
     while !store.pending_snd_msgs(conn).expect("read").is_empty() {
         assert!(tokio::time::Instant::now() < deadline, "not sent in time");

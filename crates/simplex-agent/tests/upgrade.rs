@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use simplex_agent::sqlite::Locking;
 use simplex_agent::store::{SndBody, Store, Write};
 use simplex_agent::{Event, MsgIntegrity, SqliteStore};
 
@@ -41,7 +42,9 @@ async fn pending_messages_stored_sealed_are_delivered_after_the_upgrade() {
 
     let path = dir.path().join("alice.db");
     {
-        let mut store = SqliteStore::open(&path, "passphrase").expect("open");
+        let mut store =
+            SqliteStore::open_with(&path, "passphrase", simplex_agent::sqlite::Locking::Shared)
+                .expect("open");
         let sq = store.snd_queue(&ab).expect("read").expect("send queue");
         let pending = store.pending_snd_msgs(&ab).expect("read");
         assert_eq!(pending.len(), 2);
@@ -55,7 +58,8 @@ async fn pending_messages_stored_sealed_are_delivered_after_the_upgrade() {
         store.apply(writes).expect("write");
     }
     {
-        let db = simplex_agent::sqlite::open_database(&path, "passphrase").expect("open");
+        let db = simplex_agent::sqlite::open_database(&path, "passphrase", Locking::Shared)
+            .expect("open");
         db.execute_batch(
             "ALTER TABLE snd_messages DROP COLUMN msg_encrypt_key;
              ALTER TABLE snd_messages DROP COLUMN padded_msg_len;

@@ -17,7 +17,6 @@ use crate::{ctrl_c, fail, Opts};
 pub struct Prepared {
     pub store: ChatStore,
     pub agent_store: SqliteStore,
-    pub agent_view: SqliteStore,
     pub config: AgentConfig,
     pub files: FilesConfig,
 }
@@ -80,7 +79,6 @@ pub async fn run(opts: &Opts, port: u16, p: Prepared) {
         simplex_chat::view::full_name(&user.display_name, &user)
     );
     let mut chat = Chat::new(agent.clone(), p.store, user, ApiOutput::new(hub));
-    chat.set_agent_view(Box::new(p.agent_view));
     chat.set_files_config(p.files);
     let mut reports = chat
         .take_file_reports()

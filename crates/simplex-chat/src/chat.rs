@@ -120,8 +120,6 @@ pub struct Chat<O: Output> {
     held: HashSet<i64>,
     /// Items up to this row ID were made by an earlier run: their `SENT` is shown.
     earlier_items: i64,
-    /// A reading handle on the agent's database (module `info`).
-    agent_view: Option<Box<dyn simplex_agent::Store>>,
     /// Files: configuration and transfers running (module `files`).
     files: files::Files,
     /// The privacy level and network options in force (module `privacy`).
@@ -160,7 +158,6 @@ impl<O: Output> Chat<O> {
             down: HashSet::new(),
             held: HashSet::new(),
             earlier_items,
-            agent_view: None,
             files: files::Files::default(),
             privacy: None,
             auto_replies: std::collections::HashMap::new(),

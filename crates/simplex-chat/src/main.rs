@@ -348,15 +348,9 @@ async fn main() {
     // Files go through the same SOCKS proxy as messages (each XFTP relay on its own circuit).
     files_config.client.socks_proxy = config.socks_proxy.clone();
     if let Some(port) = opts.chat_server_port {
-        // A second handle on the agent's database for `/i` (see below).
-        let agent_view = match SqliteStore::open(&agent_path, &key) {
-            Ok(s) => s,
-            Err(e) => fail(&format!("error opening {}: {e}", agent_path.display())),
-        };
         let prepared = api_mode::Prepared {
             store,
             agent_store,
-            agent_view,
             config,
             files: files_config,
         };
@@ -388,12 +382,6 @@ async fn main() {
         }
         Err(e) => fail(&e.to_string()),
     };
-    // `/i` reads the agent's queues and encryption through a second handle on its database
-    // (see `chat::info`); opened before the agent starts, as the first one migrated it.
-    let agent_view = match SqliteStore::open(&agent_path, &key) {
-        Ok(s) => s,
-        Err(e) => fail(&format!("error opening {}: {e}", agent_path.display())),
-    };
     if privacy.level != Level::Standard {
         println!("privacy: {} (/privacy shows what it sets)", privacy.level);
     }
@@ -406,7 +394,6 @@ async fn main() {
         simplex_chat::view::full_name(&user.display_name, &user)
     );
     let mut chat = Chat::new(agent.clone(), store, user, out);
-    chat.set_agent_view(Box::new(agent_view));
     chat.set_files_config(files_config);
     chat.set_privacy(opts.net.clone(), privacy);
     let mut file_reports = chat

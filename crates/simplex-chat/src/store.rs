@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
+use simplex_agent::sqlite::Locking;
 
 use crate::protocol::Profile;
 
@@ -205,11 +206,13 @@ CREATE TABLE IF NOT EXISTS pending_deletions (conn_id BLOB PRIMARY KEY,
 impl ChatStore {
     /// Opens (or creates) the database at `path`; an empty passphrase means a plain file.
     pub fn open(path: &Path, passphrase: &str) -> Result<ChatStore, StoreError> {
-        let db = simplex_agent::sqlite::open_database(path, passphrase).map_err(|e| match e {
-            simplex_agent::sqlite::OpenError::WrongPassphrase => StoreError::WrongPassphrase,
-            simplex_agent::sqlite::OpenError::Sqlite(e) => StoreError::Sqlite(e),
-            other => StoreError::Open(other.to_string()),
-        })?;
+        let db = simplex_agent::sqlite::open_database(path, passphrase, Locking::Shared).map_err(
+            |e| match e {
+                simplex_agent::sqlite::OpenError::WrongPassphrase => StoreError::WrongPassphrase,
+                simplex_agent::sqlite::OpenError::Sqlite(e) => StoreError::Sqlite(e),
+                other => StoreError::Open(other.to_string()),
+            },
+        )?;
         db.execute_batch(SCHEMA)?;
         // Databases made before contacts could be deleted by the contact.
         let has_deleted: bool = db.query_row(

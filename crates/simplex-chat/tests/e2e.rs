@@ -305,10 +305,14 @@ fn connect_through_an_address() {
     bob.quit();
     for db in [&alice_db, &bob_db] {
         let path = PathBuf::from(format!("{}_agent.db", db.display()));
-        let conns = simplex_agent::SqliteStore::open(&path, "")
-            .expect("agent database")
-            .conns()
-            .expect("connections");
+        let conns = simplex_agent::SqliteStore::open_with(
+            &path,
+            "",
+            simplex_agent::sqlite::Locking::Shared,
+        )
+        .expect("agent database")
+        .conns()
+        .expect("connections");
         assert!(
             conns.is_empty(),
             "{}: no connection left: {conns:?}",

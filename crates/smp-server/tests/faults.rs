@@ -27,8 +27,12 @@ struct TestAgent {
 
 impl TestAgent {
     async fn start(dir: &Path, name: &str, server: &SmpServer) -> TestAgent {
-        let store =
-            SqliteStore::open(&dir.join(format!("{name}.db")), "passphrase").expect("open store");
+        let store = SqliteStore::open_with(
+            &dir.join(format!("{name}.db")),
+            "passphrase",
+            simplex_agent::sqlite::Locking::Shared,
+        )
+        .expect("open store");
         let mut config = AgentConfig::new(vec![server.clone()]);
         config.retry_initial = Duration::from_millis(100);
         config.retry_max = Duration::from_millis(500);

@@ -481,6 +481,7 @@ fn run_calls(core: &mut Core, calls: Vec<Job>) -> Done {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sqlite::Locking;
     use crate::store::{ConnKind, ConnRecord, RcvMsgKind, RcvMsgRecord, Write};
     use crate::SqliteStore;
 
@@ -516,7 +517,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("agent.db");
         // A plain file (no passphrase): the same SQLite, without the key derivation.
-        let store = SqliteStore::open(&path, "").expect("store");
+        let store = SqliteStore::open_with(&path, "", Locking::Shared).expect("store");
         let thread = std::sync::Arc::new(StoreThread::start(Box::new(store)).expect("thread"));
         // The first call holds the thread while the others queue up behind it.
         let (first, go) = holding_call(&thread, 0);
@@ -552,7 +553,7 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         go.send(()).expect("first call waiting");
         first.await.expect("task").expect("first call");
-        let other = SqliteStore::open(&path, "").expect("second connection");
+        let other = SqliteStore::open_with(&path, "", Locking::Shared).expect("second connection");
         for (i, c) in calls.into_iter().enumerate() {
             let r = c.await.expect("task");
             assert_eq!(r.is_ok(), i + 1 != 7, "call {}", i + 1);
@@ -575,9 +576,9 @@ mod tests {
     async fn lazy_calls_commit_with_a_later_call_or_alone() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("agent.db");
-        let store = SqliteStore::open(&path, "").expect("store");
+        let store = SqliteStore::open_with(&path, "", Locking::Shared).expect("store");
         let thread = StoreThread::start(Box::new(store)).expect("thread");
-        let other = SqliteStore::open(&path, "").expect("second connection");
+        let other = SqliteStore::open_with(&path, "", Locking::Shared).expect("second connection");
         let lazy = |id: u8| thread.call_lazy(move |s| s.apply(vec![put(id)]));
         lazy(1).await.expect("lazy call");
         // What the lazy call wrote is what the next call reads.
@@ -631,9 +632,9 @@ mod tests {
     async fn a_call_run_here_keeps_the_order_and_commits_lazy_writes() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("agent.db");
-        let store = SqliteStore::open(&path, "").expect("store");
+        let store = SqliteStore::open_with(&path, "", Locking::Shared).expect("store");
         let thread = std::sync::Arc::new(StoreThread::start(Box::new(store)).expect("thread"));
-        let other = SqliteStore::open(&path, "").expect("second connection");
+        let other = SqliteStore::open_with(&path, "", Locking::Shared).expect("second connection");
         let (first, go) = holding_call(&thread, 1);
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         let seen = {
@@ -675,9 +676,9 @@ mod tests {
     async fn a_stream_of_lazy_calls_commits_as_it_goes() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("agent.db");
-        let store = SqliteStore::open(&path, "").expect("store");
+        let store = SqliteStore::open_with(&path, "", Locking::Shared).expect("store");
         let thread = StoreThread::start(Box::new(store)).expect("thread");
-        let other = SqliteStore::open(&path, "").expect("second connection");
+        let other = SqliteStore::open_with(&path, "", Locking::Shared).expect("second connection");
         thread
             .call_lazy(|s| s.apply(vec![put(1)]))
             .await

@@ -138,8 +138,8 @@ impl Agent {
         inner.stats(conn_id).await
     }
 
-    /// A connection's queues (their relays, which is primary, the switch status) and its
-    /// ratchet's state: what `/i NAME` shows.
+    /// A connection's queues (their relays, which is primary, the switch status), its
+    /// ratchet's state and whether it supports post-quantum keys: what `/i NAME` shows.
     pub async fn connection_stats(&self, conn_id: &[u8]) -> Result<ConnectionStats, AgentError> {
         self.inner.stats(conn_id).await
     }
@@ -172,6 +172,7 @@ impl Inner {
                 })
                 .collect(),
             ratchet_sync: conn.ratchet_sync,
+            pq_support: conn.pq_support,
         })
     }
 

@@ -1,76 +1,209 @@
-//! Decoded secrets the store would otherwise decode again on every read.
+//! Decoded records the store would otherwise read and decode again on every message.
 //!
-//! The last committed ratchet state of recently used connections, kept decoded: decoding
-//! a stored state derives its X448 public keys (a scalar multiplication each), which was
-//! the largest single cost of loading a connection for a message.
+//! - The last committed ratchet state of recently used connections: decoding a stored
+//!   state derives its X448 public keys (a scalar multiplication each), which was the
+//!   largest single cost of loading a connection for a message.
+//! - Connections' rows and their queues: every message sent or received reads them (the
+//!   queues' rows hold their keys, decoded again at each read).
 //!
-//! The cache follows the database, never leads it: the entries a batch of writes touches
+//! The caches follow the database, never lead it: the entries a batch of writes touches
 //! are dropped before the batch runs and filled again only once it has committed.
 
+use std::borrow::Borrow;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::Hash;
 
 use simplex_crypto::PrivateAuthKey;
 use simplex_ratchet::{Ratchet, X448};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::StoreError;
-use crate::store::{ConnId, Write};
+use crate::store::{ConnId, ConnRecord, RcvQueueRecord, SndQueueRecord, Write};
 
-/// Entries kept at most; past this the cache starts again empty.
+/// Entries kept at most in each cache; past this it starts again empty.
 const MAX_ENTRIES: usize = 4096;
 
-#[derive(Default)]
-pub(super) struct RatchetCache {
-    map: RefCell<HashMap<ConnId, Ratchet<X448>>>,
+/// A bounded map of decoded values.
+struct Bounded<K, V> {
+    map: RefCell<HashMap<K, V>>,
 }
 
-/// What a batch of writes does to the cache once committed.
-pub(super) type Pending = Vec<(ConnId, Option<Ratchet<X448>>)>;
+impl<K, V> Default for Bounded<K, V> {
+    fn default() -> Self {
+        Bounded {
+            map: RefCell::new(HashMap::new()),
+        }
+    }
+}
 
-impl RatchetCache {
-    pub(super) fn get(&self, conn_id: &[u8]) -> Option<Ratchet<X448>> {
-        self.map.borrow().get(conn_id).cloned()
+impl<K: Hash + Eq, V: Clone> Bounded<K, V> {
+    fn get<Q: Hash + Eq + ?Sized>(&self, k: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
+        self.map.borrow().get(k).cloned()
     }
 
-    pub(super) fn put(&self, conn_id: &[u8], r: &Ratchet<X448>) {
+    fn put(&self, k: K, v: V) {
         let mut map = self.map.borrow_mut();
         if map.len() >= MAX_ENTRIES {
             map.clear();
         }
-        map.insert(conn_id.to_vec(), r.clone());
+        map.insert(k, v);
     }
 
-    /// Forgets everything (a batch that the cache followed was rolled back).
-    pub(super) fn clear(&self) {
+    fn remove<Q: Hash + Eq + ?Sized>(&self, k: &Q)
+    where
+        K: Borrow<Q>,
+    {
+        self.map.borrow_mut().remove(k);
+    }
+
+    fn clear(&self) {
         self.map.borrow_mut().clear();
     }
 
+    /// The cached value, else `read`'s, kept.
+    fn get_or_read<Q, E>(&self, k: &Q, read: impl FnOnce() -> Result<V, E>) -> Result<V, E>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(v) = self.get(k) {
+            return Ok(v);
+        }
+        let v = read()?;
+        self.put(k.to_owned(), v.clone());
+        Ok(v)
+    }
+}
+
+/// The decoded records of recently used connections: the ratchet, the connection's row,
+/// its queues (current and redundant ones apart, as the store reads them).
+#[derive(Default)]
+pub(super) struct RecordCache {
+    ratchets: Bounded<ConnId, Ratchet<X448>>,
+    conns: Bounded<ConnId, Option<ConnRecord>>,
+    rcv_queues: [Bounded<ConnId, Vec<RcvQueueRecord>>; 2],
+    snd_queues: [Bounded<ConnId, Vec<SndQueueRecord>>; 2],
+}
+
+/// What a batch of writes does to the caches once committed.
+#[derive(Default)]
+pub(super) struct Pending {
+    ratchets: Vec<(ConnId, Option<Ratchet<X448>>)>,
+    conns: Vec<(ConnId, Option<ConnRecord>)>,
+    /// A queue was written: every connection's queues are read again.
+    queues: bool,
+}
+
+impl RecordCache {
+    /// The cached ratchet of a connection.
+    pub(super) fn ratchet(&self, conn_id: &[u8]) -> Option<Ratchet<X448>> {
+        self.ratchets.get(conn_id)
+    }
+
+    /// Keeps a ratchet read from the database.
+    pub(super) fn put_ratchet(&self, conn_id: &[u8], r: &Ratchet<X448>) {
+        self.ratchets.put(conn_id.to_vec(), r.clone());
+    }
+
+    /// The connection's row, cached or read.
+    pub(super) fn conn(
+        &self,
+        conn_id: &[u8],
+        read: impl FnOnce() -> Result<Option<ConnRecord>, StoreError>,
+    ) -> Result<Option<ConnRecord>, StoreError> {
+        self.conns.get_or_read(conn_id, read)
+    }
+
+    /// The connection's receive queues (`extra`: the redundant ones), cached or read.
+    pub(super) fn rcv_queues(
+        &self,
+        conn_id: &[u8],
+        extra: bool,
+        read: impl FnOnce() -> Result<Vec<RcvQueueRecord>, StoreError>,
+    ) -> Result<Vec<RcvQueueRecord>, StoreError> {
+        self.rcv_queues[usize::from(extra)].get_or_read(conn_id, read)
+    }
+
+    /// The connection's send queues (`extra`: the redundant ones), cached or read.
+    pub(super) fn snd_queues(
+        &self,
+        conn_id: &[u8],
+        extra: bool,
+        read: impl FnOnce() -> Result<Vec<SndQueueRecord>, StoreError>,
+    ) -> Result<Vec<SndQueueRecord>, StoreError> {
+        self.snd_queues[usize::from(extra)].get_or_read(conn_id, read)
+    }
+
+    /// Forgets everything (a batch that the caches followed was rolled back).
+    pub(super) fn clear(&self) {
+        self.ratchets.clear();
+        self.conns.clear();
+        self.clear_queues();
+    }
+
+    fn clear_queues(&self) {
+        for c in &self.rcv_queues {
+            c.clear();
+        }
+        for c in &self.snd_queues {
+            c.clear();
+        }
+    }
+
     /// Drops the entries `writes` change, returning what to store once they committed.
+    ///
+    /// A connection's row is written whole (`PutConn`), so what is written is what a read
+    /// gives. Queue writes are rare (a new queue, a switch's step, a deletion) and may
+    /// replace another connection's row (`INSERT OR REPLACE` on a relay's queue ID): they
+    /// drop every connection's queues. A deleted connection takes its queues with it.
     pub(super) fn before(&self, writes: &[Write]) -> Pending {
-        let mut pending = Vec::new();
+        let mut p = Pending::default();
         for w in writes {
             match w {
-                Write::PutRatchet(id, r) => pending.push((id.clone(), Some(r.clone()))),
-                Write::PutX3dh(id, _) | Write::DeleteConn(id) => pending.push((id.clone(), None)),
+                Write::PutRatchet(id, r) => p.ratchets.push((id.clone(), Some(r.clone()))),
+                Write::PutX3dh(id, _) => p.ratchets.push((id.clone(), None)),
+                Write::PutConn(c) => p.conns.push((c.conn_id.clone(), Some(c.clone()))),
+                Write::DeleteConn(id) => {
+                    p.ratchets.push((id.clone(), None));
+                    p.conns.push((id.clone(), None));
+                    p.queues = true;
+                }
+                Write::PutRcvQueue(_)
+                | Write::DeleteRcvQueue(..)
+                | Write::PutSndQueue(_)
+                | Write::DeleteSndQueue(_)
+                | Write::DeleteSndQueueId(..) => p.queues = true,
                 _ => {}
             }
         }
-        let mut map = self.map.borrow_mut();
-        for (id, _) in &pending {
-            map.remove(id);
+        for (id, _) in &p.ratchets {
+            self.ratchets.remove(id);
         }
-        pending
+        for (id, _) in &p.conns {
+            self.conns.remove(id);
+        }
+        if p.queues {
+            self.clear_queues();
+        }
+        p
     }
 
-    /// After the writes committed: their ratchet states, in order.
-    pub(super) fn after(&self, pending: Pending) {
-        for (id, r) in pending {
+    /// After the writes committed: their ratchet states and rows, in order.
+    pub(super) fn after(&self, p: Pending) {
+        for (id, r) in p.ratchets {
             match r {
-                Some(r) => self.put(&id, &r),
-                None => {
-                    self.map.borrow_mut().remove(&id);
-                }
+                Some(r) => self.ratchets.put(id, r),
+                None => self.ratchets.remove(&id),
+            }
+        }
+        for (id, c) in p.conns {
+            match c {
+                Some(c) => self.conns.put(id, Some(c)),
+                None => self.conns.remove(&id),
             }
         }
     }
@@ -112,5 +245,83 @@ impl AuthKeyCache {
         }
         map.insert(SecretBytes(der.to_vec()), key.clone());
         Ok(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::store::ConnKind;
+
+    /// The connection's row through the cache, the database giving `db`; counts the reads
+    /// that reached the database.
+    fn conn(
+        cache: &RecordCache,
+        id: &[u8],
+        db: Option<ConnRecord>,
+        reads: &Cell<u32>,
+    ) -> Option<ConnRecord> {
+        let read = || {
+            reads.set(reads.get() + 1);
+            Ok(db)
+        };
+        cache.conn(id, read).expect("read")
+    }
+
+    /// Rows are read once, follow the committed writes, and a queue write or a rolled
+    /// back batch sends the next read to the database again.
+    #[test]
+    fn records_follow_the_writes() {
+        let cache = RecordCache::default();
+        let reads = Cell::new(0);
+        let (a, b) = (b"a".to_vec(), b"b".to_vec());
+        let first = ConnRecord::new(a.clone(), ConnKind::Duplex, true, 7);
+        assert_eq!(
+            conn(&cache, &a, Some(first.clone()), &reads),
+            Some(first.clone())
+        );
+        assert_eq!(conn(&cache, &a, None, &reads), Some(first.clone()));
+        assert_eq!(reads.get(), 1, "read once");
+
+        // While the writes run, the row is not cached; once committed, the row written is.
+        let mut next = first.clone();
+        next.last_snd_id = 9;
+        let pending = cache.before(&[Write::PutConn(next.clone())]);
+        assert!(cache.conns.get(a.as_slice()).is_none());
+        cache.after(pending);
+        assert_eq!(conn(&cache, &a, None, &reads), Some(next));
+        assert_eq!(reads.get(), 1, "the row written, not read");
+
+        // A deleted connection is read again (and found missing).
+        let pending = cache.before(&[Write::DeleteConn(a.clone())]);
+        cache.after(pending);
+        assert_eq!(conn(&cache, &a, None, &reads), None);
+        assert_eq!(reads.get(), 2);
+
+        // Queues: kept per connection until any connection's queue is written.
+        let queue_reads = Cell::new(0);
+        let queues_of_b = || {
+            let read = || {
+                queue_reads.set(queue_reads.get() + 1);
+                Ok(Vec::new())
+            };
+            cache.snd_queues(&b, false, read).expect("read");
+        };
+        queues_of_b();
+        queues_of_b();
+        assert_eq!(queue_reads.get(), 1);
+        let pending = cache.before(&[Write::DeleteSndQueue(a.clone())]);
+        cache.after(pending);
+        queues_of_b();
+        assert_eq!(queue_reads.get(), 2);
+
+        // A rolled back batch: everything is read again.
+        cache.clear();
+        queues_of_b();
+        assert_eq!(queue_reads.get(), 3);
+        assert_eq!(conn(&cache, &a, None, &reads), None);
+        assert_eq!(reads.get(), 3);
     }
 }

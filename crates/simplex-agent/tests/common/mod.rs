@@ -29,8 +29,12 @@ pub struct TestAgent {
 impl TestAgent {
     /// Starts an agent on `dir/name.db` with these servers.
     pub async fn start(dir: &Path, name: &str, config: AgentConfig) -> TestAgent {
-        let store =
-            SqliteStore::open(&dir.join(format!("{name}.db")), "passphrase").expect("open store");
+        let store = SqliteStore::open_with(
+            &dir.join(format!("{name}.db")),
+            "passphrase",
+            simplex_agent::sqlite::Locking::Shared,
+        )
+        .expect("open store");
         let (agent, events) = Agent::start(config, Box::new(store))
             .await
             .expect("start agent");

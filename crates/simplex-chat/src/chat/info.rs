@@ -2,22 +2,15 @@
 //! queues it receives and sends on (two during a switch, with its progress), the profile
 //! shared, and whether the connection is quantum resistant.
 //!
-//! The queues come from the agent (`connection_stats`). Whether the connection is post-
-//! quantum is not in those yet: it is read from the agent's database through a second,
-//! read-only use of it ([`Chat::set_agent_view`]): the agent writes, this only reads, and
-//! SQLite's write-ahead log lets both go on at once.
+//! The queues and whether the connection is post-quantum come from the agent
+//! (`connection_stats`).
 
-use simplex_agent::{AgentError, Store};
+use simplex_agent::AgentError;
 
 use super::{Chat, ChatError, Output};
 use crate::view;
 
 impl<O: Output> Chat<O> {
-    /// Gives the chat a reading handle on the agent's database, for `/i`.
-    pub fn set_agent_view(&mut self, store: Box<dyn Store>) {
-        self.agent_view = Some(store);
-    }
-
     /// `/i NAME`.
     pub(super) async fn contact_info(&mut self, name: &str) -> Result<(), ChatError> {
         let Some(c) = self.contact(name)? else {
@@ -32,17 +25,11 @@ impl<O: Output> Chat<O> {
                 Ok(stats) => {
                     info.rcv_queues = stats.rcv_queues.iter().map(view::rcv_queue_info).collect();
                     info.snd_queues = stats.snd_queues.iter().map(view::snd_queue_info).collect();
+                    info.pq = stats.pq_support;
                 }
                 Err(AgentError::NoConnection) => {}
                 Err(e) => return Err(e.into()),
             }
-        }
-        if let (Some(agent), false) = (&self.agent_view, c.deleted) {
-            let read = |e: simplex_agent::StoreError| ChatError::Agent(e.into());
-            info.pq = agent
-                .conn(&c.conn_id)
-                .map_err(read)?
-                .is_some_and(|conn| conn.pq_support);
         }
         self.print(view::contact_info(&info));
         Ok(())

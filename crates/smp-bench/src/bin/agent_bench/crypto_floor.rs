@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use rand::rngs::OsRng;
 use rusqlite::Connection;
-use simplex_agent::sqlite::open_database;
+use simplex_agent::sqlite::{open_database, Locking};
 use simplex_crypto::{PrivateAuthKey, PrivateKeyX448};
 use simplex_encoding::Encode;
 use simplex_ratchet::{
@@ -75,7 +75,7 @@ impl Party {
     ) -> Result<Party, BoxError> {
         let (client, events) = SmpClient::connect(server, ClientConfig::default()).await?;
         let queue = BareQueue::new(&client).await?;
-        let db = open_database(&dir.join(format!("{name}.db")), name)?;
+        let db = open_database(&dir.join(format!("{name}.db")), name, Locking::Exclusive)?;
         db.pragma_update(None, "synchronous", "NORMAL")?;
         db.pragma_update(None, "cache_size", -16384)?;
         db.execute_batch(

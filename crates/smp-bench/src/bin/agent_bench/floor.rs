@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::OsRng;
 use rand::RngCore;
-use simplex_agent::sqlite::open_database;
+use simplex_agent::sqlite::{open_database, Locking};
 use simplex_agent::store::{ConnId, RcvQueueRecord};
 use simplex_agent::{Event, SqliteStore, Store};
 use simplex_crypto::{dh_x25519, DhSecretX25519, PrivateAuthKey, PrivateKeyEd25519};
@@ -119,7 +119,7 @@ pub struct BareStore {
 impl BareStore {
     /// Creates the file `name`.db in `dir`, encrypted with `name` as the agents' are.
     pub fn create(dir: &Path, name: &str) -> Result<BareStore, BoxError> {
-        let db = open_database(&dir.join(format!("{name}.db")), name)?;
+        let db = open_database(&dir.join(format!("{name}.db")), name, Locking::Exclusive)?;
         db.pragma_update(None, "synchronous", "NORMAL")?;
         db.pragma_update(None, "cache_size", -16384)?;
         db.execute_batch(
