@@ -163,15 +163,7 @@ impl Agent {
                 .map_or(0, |d| d.as_nanos()),
         });
         let loaded = inner
-            .db(|s| {
-                let mut out = Vec::new();
-                for c in s.conns()? {
-                    let rqs = s.all_rcv_queues(&c.conn_id)?;
-                    let sq = s.snd_queue(&c.conn_id)?;
-                    out.push((c, rqs, sq));
-                }
-                Ok((out, s.snd_copy_queues()?))
-            })
+            .db(|s| Ok((s.load_conns()?, s.snd_copy_queues()?)))
             .await?;
         let (loaded, copy_queues) = loaded;
         for (conn_id, queue) in &copy_queues {
@@ -214,7 +206,8 @@ impl Agent {
         Ok((Agent { inner }, rx))
     }
 
-    /// Stops the agent: closes its SMP connections and ends its tasks. Stored state stays.
+    /// Stops the agent: closes its SMP connections, ends its tasks and closes its database.
+    /// Stored state stays; calls after this fail.
     pub async fn stop(&self) {
         if let Ok(mut st) = self.inner.state.lock() {
             st.stopped = true;
@@ -234,9 +227,10 @@ impl Agent {
             c.close().await;
         }
         // What lazy store calls left to commit with a later one (module `store_thread`)
-        // is committed now: once `stop` returns, the file holds what the application was
-        // told.
-        let _ = self.inner.db(|_| Ok(())).await;
+        // is committed now, and the database closed: once `stop` returns, the file holds
+        // what the application was told, and another agent or process may open it (the
+        // store is opened for one connection alone), even while this agent's tasks end.
+        self.inner.store.close().await;
     }
 
     /// Suspends a connection: its receive queue is turned off on the server (`OFF`).

@@ -289,6 +289,28 @@ impl SqliteStore {
         Ok(&self.records)
     }
 
+    /// The connection's skipped messages' keys, from the file.
+    fn read_skipped(&self, conn_id: &[u8]) -> Result<SkippedKeys, StoreError> {
+        let rows = self.query_all(
+            "SELECT header_key, msg_n, msg_key FROM skipped_messages WHERE conn_id = ?1",
+            params![conn_id],
+            |row| {
+                let hk: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 0)?);
+                let mk: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 2)?);
+                Ok((
+                    dec::<HeaderKey>(&hk, "header key")?,
+                    col::<u32>(row, 1)?,
+                    dec::<MessageKey>(&mk, "message key")?,
+                ))
+            },
+        )?;
+        let mut keys = SkippedKeys::new();
+        for (hk, n, mk) in rows {
+            keys.entry(hk).or_default().insert(n, mk);
+        }
+        Ok(keys)
+    }
+
     fn migrate(&mut self) -> Result<(), StoreError> {
         self.db.execute_batch(
             "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, ts INTEGER NOT NULL)",
@@ -724,6 +746,12 @@ impl Store for SqliteStore {
         )
     }
 
+    /// Read side by side in connection order (`queues::read_loaded_conns`), not cached: an
+    /// agent with 10,000 connections would fill the caches only to empty them again.
+    fn load_conns(&self) -> Result<Vec<LoadedConn>, StoreError> {
+        self.read_loaded_conns()
+    }
+
     fn rcv_queues(&self, conn_id: &[u8]) -> Result<Vec<RcvQueueRecord>, StoreError> {
         self.records()?
             .rcv_queues(conn_id, false, || self.read_rcv_queues(conn_id, false))
@@ -818,24 +846,8 @@ impl Store for SqliteStore {
     }
 
     fn skipped(&self, conn_id: &[u8]) -> Result<SkippedKeys, StoreError> {
-        let rows = self.query_all(
-            "SELECT header_key, msg_n, msg_key FROM skipped_messages WHERE conn_id = ?1",
-            params![conn_id],
-            |row| {
-                let hk: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 0)?);
-                let mk: Zeroizing<Vec<u8>> = Zeroizing::new(col(row, 2)?);
-                Ok((
-                    dec::<HeaderKey>(&hk, "header key")?,
-                    col::<u32>(row, 1)?,
-                    dec::<MessageKey>(&mk, "message key")?,
-                ))
-            },
-        )?;
-        let mut keys = SkippedKeys::new();
-        for (hk, n, mk) in rows {
-            keys.entry(hk).or_default().insert(n, mk);
-        }
-        Ok(keys)
+        self.records()?
+            .skipped(conn_id, || self.read_skipped(conn_id))
     }
 
     fn confirmation(&self, conf_id: &[u8]) -> Result<Option<ConfirmationRecord>, StoreError> {

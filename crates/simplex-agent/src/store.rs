@@ -548,6 +548,17 @@ pub trait Store: Send {
     fn snd_queue(&self, conn_id: &[u8]) -> Result<Option<SndQueueRecord>, StoreError> {
         Ok(self.snd_queues(conn_id)?.into_iter().next())
     }
+    /// Every connection with every receive queue of it and its current send queue: what
+    /// the agent loads when it starts.
+    fn load_conns(&self) -> Result<Vec<LoadedConn>, StoreError> {
+        let mut out = Vec::new();
+        for c in self.conns()? {
+            let rqs = self.all_rcv_queues(&c.conn_id)?;
+            let sq = self.snd_queue(&c.conn_id)?;
+            out.push((c, rqs, sq));
+        }
+        Ok(out)
+    }
     /// The X3DH keys of a created invitation.
     fn x3dh(&self, conn_id: &[u8]) -> Result<Option<X3dhKeys>, StoreError>;
     /// The X3DH keys this side sent to re-synchronise the ratchet.
@@ -628,6 +639,10 @@ pub trait Store: Send {
         rcv_msg_id: i64,
     ) -> Result<Vec<SndMsgRecord>, StoreError>;
 }
+
+/// A connection, every receive queue of it and its current send queue
+/// ([`Store::load_conns`]).
+pub type LoadedConn = (ConnRecord, Vec<RcvQueueRecord>, Option<SndQueueRecord>);
 
 /// The in-memory store for unit tests.
 #[derive(Default)]

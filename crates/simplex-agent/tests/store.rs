@@ -333,6 +333,50 @@ fn switch_queues(store: &mut dyn Store, rq: &RcvQueueRecord, sq: &SndQueueRecord
         store.snd_queues(&id).expect("read"),
         vec![sq1.clone(), sq2.clone()]
     );
+    // With redundant queues too, and connections before and after this one (one with a
+    // receive queue only, one with a send queue only), what the agent loads at start is
+    // what it reads.
+    let (before, after) = (b"conn-0".to_vec(), b"conn-2".to_vec());
+    let mut rq_before = rq.clone();
+    rq_before.conn_id = before.clone();
+    rq_before.rcv_id = vec![3; 24];
+    let mut sq_after = sq.clone();
+    sq_after.conn_id = after.clone();
+    sq_after.snd_id = vec![4; 24];
+    store
+        .apply(vec![
+            Write::PutConn(ConnRecord::new(before.clone(), ConnKind::Duplex, true, 7)),
+            Write::PutConn(ConnRecord::new(after.clone(), ConnKind::Duplex, false, 7)),
+            Write::PutRcvQueue(rq_before),
+            Write::PutSndQueue(sq_after),
+        ])
+        .expect("apply");
+    let mut rq3 = rq.clone();
+    rq3.rcv_id = vec![7; 24];
+    rq3.extra = true;
+    let mut sq3 = sq.clone();
+    sq3.snd_id = vec![6; 24];
+    sq3.extra = true;
+    store
+        .apply(vec![
+            Write::PutRcvQueue(rq3.clone()),
+            Write::PutSndQueue(sq3.clone()),
+        ])
+        .expect("apply");
+    assert_eq!(
+        store.all_rcv_queues(&id).expect("read"),
+        vec![rq1.clone(), rq2.clone(), rq3.clone()]
+    );
+    loads_as_read(store);
+    assert_eq!(store.load_conns().expect("load").len(), 3);
+    store
+        .apply(vec![
+            Write::DeleteRcvQueue(id.clone(), rq3.rcv_id),
+            Write::DeleteSndQueueId(id.clone(), sq3.snd_id),
+            Write::DeleteConn(before),
+            Write::DeleteConn(after),
+        ])
+        .expect("apply");
     rq2.replaces = None;
     rq2.primary = true;
     sq2.replaces = None;
@@ -356,6 +400,18 @@ fn switch_queues(store: &mut dyn Store, rq: &RcvQueueRecord, sq: &SndQueueRecord
         .expect("apply");
     assert_eq!(store.snd_queues(&id).expect("read"), vec![sq.clone()]);
     assert_eq!(store.rcv_queues(&id).expect("read"), vec![rq.clone()]);
+}
+
+/// What the agent loads when it starts ([`Store::load_conns`]) is what it would read
+/// connection by connection.
+fn loads_as_read(store: &dyn Store) {
+    let loaded = store.load_conns().expect("load");
+    assert_eq!(loaded.len(), store.conns().expect("read").len());
+    for (c, rqs, sq) in loaded {
+        assert_eq!(store.conn(&c.conn_id).expect("read"), Some(c.clone()));
+        assert_eq!(rqs, store.all_rcv_queues(&c.conn_id).expect("read"));
+        assert_eq!(sq, store.snd_queue(&c.conn_id).expect("read"));
+    }
 }
 
 #[test]

@@ -74,7 +74,8 @@ const MAX_BATCH: usize = 64;
 /// it runs a batch, or by a caller running its call in its own thread
 /// ([`StoreThread::call_then_here`]).
 struct Core {
-    store: Box<dyn Store>,
+    /// `None` once closed ([`StoreThread::close`]): calls then fail (`StoreError::Task`).
+    store: Option<Box<dyn Store>>,
     /// Since when lazy calls' writes wait in an open transaction: committed at most
     /// `LINGER` later, even while lazy calls keep coming (a sender's marks in a burst).
     open_since: Option<Instant>,
@@ -126,7 +127,7 @@ impl StoreThread {
         let (jobs, rx) = mpsc::channel::<Job>();
         let shared = Arc::new(Shared {
             core: Mutex::new(Core {
-                store,
+                store: Some(store),
                 open_since: None,
                 timed: false,
             }),
@@ -236,6 +237,16 @@ impl StoreThread {
         }
         done.tell();
         Ok(())
+    }
+
+    /// Closes the store once the calls sent before ran, with lazy writes left open
+    /// committed: the database file is free for another process (or a new agent) at once,
+    /// though tasks of the stopped agent may still hold this handle. Calls made after fail.
+    pub(super) async fn close(&self) {
+        // The thread commits what lazy calls left open before it runs this call, alone.
+        let _ = self.call(|_| Ok::<(), StoreError>(())).await;
+        let store = self.shared.lock().store.take();
+        drop(store);
     }
 
     /// Sends a job to the thread, counted as queued until it ran.
@@ -363,7 +374,9 @@ fn run(shared: &Shared, rx: mpsc::Receiver<Job>) {
                     let mut core = shared.lock();
                     if core.open_since.is_some() {
                         // A failed commit loses only lazy writes (their callers were told).
-                        let _ = core.store.end_batch();
+                        if let Some(store) = core.store.as_mut() {
+                            let _ = store.end_batch();
+                        }
                         core.open_since = None;
                     }
                     match e {
@@ -398,16 +411,20 @@ fn run(shared: &Shared, rx: mpsc::Receiver<Job>) {
         done.tell();
         // Work done ahead comes after the calls that came with it have their results, and
         // its writes wait as lazy ones do.
-        let mut core = shared.lock();
+        let mut guard = shared.lock();
+        let core = &mut *guard;
         for job in background {
-            if core.open_since.is_none() && core.store.begin_batch().is_ok() {
+            let Some(store) = core.store.as_mut() else {
+                break;
+            };
+            let begun = core.open_since.is_none() && store.begin_batch().is_ok();
+            let work = job.work;
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(move || work(&mut **store)));
+            if begun {
                 core.open_since = Some(Instant::now());
             }
-            let work = job.work;
-            let store = &mut *core.store;
-            let _ = std::panic::catch_unwind(AssertUnwindSafe(move || work(store)));
         }
-        commit_if_lingered(&mut core);
+        commit_if_lingered(core);
         shared.queued.fetch_sub(n, Ordering::SeqCst);
     }
 }
@@ -416,7 +433,9 @@ fn run(shared: &Shared, rx: mpsc::Receiver<Job>) {
 /// than that does not hold the first ones back).
 fn commit_if_lingered(core: &mut Core) {
     if core.open_since.is_some_and(|t| t.elapsed() >= LINGER) {
-        let _ = core.store.end_batch();
+        if let Some(store) = core.store.as_mut() {
+            let _ = store.end_batch();
+        }
         core.open_since = None;
     }
 }
@@ -439,13 +458,14 @@ impl Done {
 /// Runs a batch of calls: their results are final once it returns (committed, or all lazy
 /// and left in the open transaction, which `core.open_since` then says).
 fn run_calls(core: &mut Core, calls: Vec<Job>) -> Done {
-    if calls.is_empty() {
+    // Closed: the calls are dropped, and their callers told `StoreError::Task`.
+    let Some(store) = core.store.as_mut().filter(|_| !calls.is_empty()) else {
         return Done {
             replies: Vec::new(),
             outcome: Ok(()),
         };
-    }
-    let store = &mut *core.store;
+    };
+    let store = &mut **store;
     let open = core.open_since.is_some();
     // One call alone runs as before (its `apply` commits itself), unless it asked for the
     // batch's transaction; lazy calls always ask for it.
@@ -567,6 +587,30 @@ mod tests {
         }
         assert_eq!(other.conns().expect("read").len(), 20);
         assert!(other.conn(&[107]).expect("read").is_none());
+    }
+
+    /// Closing commits what lazy calls left open and frees the file of a store opened for
+    /// its connection alone, while the handle lives on; calls after fail.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_closed_store_frees_its_file_and_refuses_calls() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("agent.db");
+        let store = SqliteStore::open(&path, "").expect("store");
+        let thread = StoreThread::start(Box::new(store)).expect("thread");
+        thread
+            .call_lazy(|s| s.apply(vec![put(1)]))
+            .await
+            .expect("lazy call");
+        thread.close().await;
+        let other = SqliteStore::open(&path, "").expect("free once closed");
+        assert!(
+            other.conn(&[1]).expect("read").is_some(),
+            "lazy write committed"
+        );
+        let after = thread.call(|s| s.apply(vec![put(2)])).await;
+        assert!(matches!(after, Err(StoreError::Task)), "{after:?}");
+        drop(thread);
+        assert!(other.conn(&[2]).expect("read").is_none());
     }
 
     /// A lazy call's writes are committed with the next call that is not lazy, by

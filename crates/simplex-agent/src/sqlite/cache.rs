@@ -15,21 +15,27 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use simplex_crypto::PrivateAuthKey;
-use simplex_ratchet::{Ratchet, X448};
+use simplex_ratchet::{Ratchet, SkippedDiff, SkippedKeys, X448};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::StoreError;
 use crate::store::{ConnId, ConnRecord, RcvQueueRecord, SndQueueRecord, Write};
 
-/// Entries kept at most in each cache; past this it starts again empty.
+/// Entries kept at most in the ratchets' and the keys' caches; past this one starts again
+/// empty.
 const MAX_ENTRIES: usize = 4096;
 
-/// A bounded map of decoded values.
-struct Bounded<K, V> {
+/// Connections whose rows and queues are kept at most: a fan-out's thousand fit. Every
+/// delivery worker reads its connection's when the agent starts, so this bounds what an
+/// agent with many connections holds after a start (an entry is ~1.5 KB decoded).
+const MAX_RECORDS: usize = 1024;
+
+/// A map of decoded values holding at most `MAX`.
+struct Bounded<K, V, const MAX: usize> {
     map: RefCell<HashMap<K, V>>,
 }
 
-impl<K, V> Default for Bounded<K, V> {
+impl<K, V, const MAX: usize> Default for Bounded<K, V, MAX> {
     fn default() -> Self {
         Bounded {
             map: RefCell::new(HashMap::new()),
@@ -37,7 +43,7 @@ impl<K, V> Default for Bounded<K, V> {
     }
 }
 
-impl<K: Hash + Eq, V: Clone> Bounded<K, V> {
+impl<K: Hash + Eq, V: Clone, const MAX: usize> Bounded<K, V, MAX> {
     fn get<Q: Hash + Eq + ?Sized>(&self, k: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -47,7 +53,7 @@ impl<K: Hash + Eq, V: Clone> Bounded<K, V> {
 
     fn put(&self, k: K, v: V) {
         let mut map = self.map.borrow_mut();
-        if map.len() >= MAX_ENTRIES {
+        if map.len() >= MAX {
             map.clear();
         }
         map.insert(k, v);
@@ -83,10 +89,12 @@ impl<K: Hash + Eq, V: Clone> Bounded<K, V> {
 /// its queues (current and redundant ones apart, as the store reads them).
 #[derive(Default)]
 pub(super) struct RecordCache {
-    ratchets: Bounded<ConnId, Ratchet<X448>>,
-    conns: Bounded<ConnId, Option<ConnRecord>>,
-    rcv_queues: [Bounded<ConnId, Vec<RcvQueueRecord>>; 2],
-    snd_queues: [Bounded<ConnId, Vec<SndQueueRecord>>; 2],
+    ratchets: Bounded<ConnId, Ratchet<X448>, MAX_ENTRIES>,
+    conns: Bounded<ConnId, Option<ConnRecord>, MAX_RECORDS>,
+    rcv_queues: [Bounded<ConnId, Vec<RcvQueueRecord>, MAX_RECORDS>; 2],
+    snd_queues: [Bounded<ConnId, Vec<SndQueueRecord>, MAX_RECORDS>; 2],
+    /// The skipped messages' keys (usually none).
+    skipped: Bounded<ConnId, SkippedKeys, MAX_RECORDS>,
 }
 
 /// What a batch of writes does to the caches once committed.
@@ -94,6 +102,8 @@ pub(super) struct RecordCache {
 pub(super) struct Pending {
     ratchets: Vec<(ConnId, Option<Ratchet<X448>>)>,
     conns: Vec<(ConnId, Option<ConnRecord>)>,
+    /// Connections whose skipped keys changed (read again after the commit).
+    skipped: Vec<ConnId>,
     /// A queue was written: every connection's queues are read again.
     queues: bool,
 }
@@ -138,10 +148,20 @@ impl RecordCache {
         self.snd_queues[usize::from(extra)].get_or_read(conn_id, read)
     }
 
+    /// The connection's skipped messages' keys, cached or read.
+    pub(super) fn skipped(
+        &self,
+        conn_id: &[u8],
+        read: impl FnOnce() -> Result<SkippedKeys, StoreError>,
+    ) -> Result<SkippedKeys, StoreError> {
+        self.skipped.get_or_read(conn_id, read)
+    }
+
     /// Forgets everything (a batch that the caches followed was rolled back).
     pub(super) fn clear(&self) {
         self.ratchets.clear();
         self.conns.clear();
+        self.skipped.clear();
         self.clear_queues();
     }
 
@@ -167,9 +187,12 @@ impl RecordCache {
                 Write::PutRatchet(id, r) => p.ratchets.push((id.clone(), Some(r.clone()))),
                 Write::PutX3dh(id, _) => p.ratchets.push((id.clone(), None)),
                 Write::PutConn(c) => p.conns.push((c.conn_id.clone(), Some(c.clone()))),
+                // `NoChange`, most messages' diff, writes nothing.
+                Write::Skipped(id, d) if *d != SkippedDiff::NoChange => p.skipped.push(id.clone()),
                 Write::DeleteConn(id) => {
                     p.ratchets.push((id.clone(), None));
                     p.conns.push((id.clone(), None));
+                    p.skipped.push(id.clone());
                     p.queues = true;
                 }
                 Write::PutRcvQueue(_)
@@ -186,14 +209,21 @@ impl RecordCache {
         for (id, _) in &p.conns {
             self.conns.remove(id);
         }
+        for id in &p.skipped {
+            self.skipped.remove(id);
+        }
         if p.queues {
             self.clear_queues();
         }
         p
     }
 
-    /// After the writes committed: their ratchet states and rows, in order.
+    /// After the writes committed: their ratchet states and rows, in order (skipped keys
+    /// are read again).
     pub(super) fn after(&self, p: Pending) {
+        for id in &p.skipped {
+            self.skipped.remove(id);
+        }
         for (id, r) in p.ratchets {
             match r {
                 Some(r) => self.ratchets.put(id, r),
@@ -316,6 +346,29 @@ mod tests {
         cache.after(pending);
         queues_of_b();
         assert_eq!(queue_reads.get(), 2);
+
+        // Skipped keys: read again after a write of them, not refilled from it.
+        let skipped_reads = Cell::new(0);
+        let skipped_of_a = || {
+            let read = || {
+                skipped_reads.set(skipped_reads.get() + 1);
+                Ok(SkippedKeys::new())
+            };
+            cache.skipped(&a, read).expect("read");
+        };
+        skipped_of_a();
+        skipped_of_a();
+        assert_eq!(skipped_reads.get(), 1);
+        let unchanged = Write::Skipped(a.clone(), SkippedDiff::NoChange);
+        let pending = cache.before(&[unchanged]);
+        cache.after(pending);
+        skipped_of_a();
+        assert_eq!(skipped_reads.get(), 1, "nothing written");
+        let added = Write::Skipped(a.clone(), SkippedDiff::Add(SkippedKeys::new()));
+        let pending = cache.before(&[added]);
+        cache.after(pending);
+        skipped_of_a();
+        assert_eq!(skipped_reads.get(), 2);
 
         // A rolled back batch: everything is read again.
         cache.clear();
