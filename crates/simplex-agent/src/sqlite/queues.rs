@@ -232,14 +232,16 @@ fn snd_queue_row(row: &Row<'_>, keys: &AuthKeyCache) -> Result<SndQueueRecord, S
     })
 }
 
-/// The columns of a receive queue, in the order `rcv_queue_row` reads them.
+/// The receive queues' query without its condition: the columns in the order
+/// `rcv_queue_row` reads them.
 macro_rules! rcv_queue_cols {
     () => {
         "SELECT conn_id, server, rcv_id, rcv_private_key, rcv_dh_secret, e2e_priv_key, e2e_dh_secret, snd_id, sender_can_secure, status, smp_client_version, rcv_primary, replace_rcv_queue_id, switch_status, created_at, extra FROM rcv_queues"
     };
 }
 
-/// The columns of a send queue, in the order `snd_queue_row` reads them.
+/// The send queues' query without its condition: the columns in the order `snd_queue_row`
+/// reads them.
 macro_rules! snd_queue_cols {
     () => {
         "SELECT conn_id, server, snd_id, snd_private_key, e2e_pub_key, e2e_dh_secret, sender_can_secure, status, smp_client_version, snd_primary, replace_snd_queue_id, switch_status, extra FROM snd_queues"
