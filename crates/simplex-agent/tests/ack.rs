@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use simplex_agent::sqlite::Locking;
 use simplex_agent::store::Store;
 use simplex_agent::{AgentError, Event, SqliteStore};
 
@@ -90,12 +91,8 @@ async fn acknowledged_messages_are_marked_and_never_come_again() {
     b.agent.ack_message(&ba, two, None).await.expect("ack");
     b.agent.stop().await;
     drop(b);
-    let store = SqliteStore::open_with(
-        &dir.path().join("bob.db"),
-        "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
-    )
-    .expect("open");
+    let store = SqliteStore::open_with(&dir.path().join("bob.db"), "passphrase", Locking::Shared)
+        .expect("open");
     for id in [one, two] {
         let m = store.rcv_msg(&ba, id).expect("read").expect("stored");
         assert!(m.acked, "message {id} marked acknowledged");
@@ -129,12 +126,8 @@ async fn a_failed_ack_leaves_the_message_unacknowledged() {
     } = sent_two().await;
     srv.down().await.expect("down");
     assert!(b.agent.ack_message(&ba, one, None).await.is_err());
-    let store = SqliteStore::open_with(
-        &dir.path().join("bob.db"),
-        "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
-    )
-    .expect("open");
+    let store = SqliteStore::open_with(&dir.path().join("bob.db"), "passphrase", Locking::Shared)
+        .expect("open");
     let m = store.rcv_msg(&ba, one).expect("read").expect("stored");
     assert!(!m.acked, "a message whose ACK failed stays unacknowledged");
     drop(store);

@@ -6,6 +6,7 @@
 
 mod common;
 
+use simplex_agent::sqlite::Locking;
 use std::collections::{HashMap, HashSet};
 
 use common::*;
@@ -92,12 +93,9 @@ async fn batch_of_connections_with_one_bad_message() {
         }
     }
     // Garbage in the bad connection's queue, sent with Alice's key.
-    let astore = SqliteStore::open_with(
-        &dir.path().join("alice.db"),
-        "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
-    )
-    .expect("open");
+    let astore =
+        SqliteStore::open_with(&dir.path().join("alice.db"), "passphrase", Locking::Shared)
+            .expect("open");
     let sq = astore
         .snd_queue(&pairs[BAD].0)
         .expect("read")
@@ -157,12 +155,8 @@ async fn batch_of_connections_with_one_bad_message() {
     drop(b);
 
     // What Bob was told is stored, and marked acknowledged.
-    let bstore = SqliteStore::open_with(
-        &dir.path().join("bob.db"),
-        "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
-    )
-    .expect("open");
+    let bstore = SqliteStore::open_with(&dir.path().join("bob.db"), "passphrase", Locking::Shared)
+        .expect("open");
     let mut seen = HashSet::new();
     for (conn, (id, body)) in rounds.iter().flatten() {
         let m = bstore.rcv_msg(conn, *id).expect("read").expect("stored");

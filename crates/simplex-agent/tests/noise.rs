@@ -5,6 +5,7 @@
 
 mod common;
 
+use simplex_agent::sqlite::Locking;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -67,12 +68,8 @@ async fn cover_messages_are_unseen_by_both_applications_and_sized_as_real_ones()
     // What the relay holds for Bob: with Bob's agent stopped, a real message among cover
     // messages, read with Bob's queue keys: every body the sender sent has the same size.
     b.agent.stop().await;
-    let store = SqliteStore::open_with(
-        &dir.path().join("bob.db"),
-        "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
-    )
-    .expect("open");
+    let store = SqliteStore::open_with(&dir.path().join("bob.db"), "passphrase", Locking::Shared)
+        .expect("open");
     let rq = store.rcv_queue(&ba).expect("read").expect("queue");
     drop(store);
     a.agent.send_message(&ab, b"real").await.expect("send");

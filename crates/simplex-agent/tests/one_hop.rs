@@ -7,6 +7,7 @@
 mod common;
 
 use common::*;
+use simplex_agent::sqlite::Locking;
 use simplex_agent::store::Store;
 use simplex_agent::{Event, MsgIntegrity, MsgReceipt, MsgReceiptStatus, SqliteStore};
 
@@ -41,18 +42,11 @@ async fn common_messages_are_stored_reported_and_acknowledged() {
     let mut a = TestAgent::start(dir.path(), "alice", cfg()).await;
     let mut b = TestAgent::start(dir.path(), "bob", cfg()).await;
     let (ab, ba) = connect(&mut a, &mut b).await;
-    let bstore = SqliteStore::open_with(
-        &dir.path().join("bob.db"),
-        "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
-    )
-    .expect("open");
-    let astore = SqliteStore::open_with(
-        &dir.path().join("alice.db"),
-        "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
-    )
-    .expect("open");
+    let bstore = SqliteStore::open_with(&dir.path().join("bob.db"), "passphrase", Locking::Shared)
+        .expect("open");
+    let astore =
+        SqliteStore::open_with(&dir.path().join("alice.db"), "passphrase", Locking::Shared)
+            .expect("open");
 
     let mut last = 0;
     for i in 0..3 {
@@ -145,19 +139,12 @@ async fn duplicates_and_garbage_take_the_careful_path() {
     // stopped (without acknowledging it).
     b.agent.stop().await;
     drop(b);
-    let bstore = SqliteStore::open_with(
-        &dir.path().join("bob.db"),
-        "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
-    )
-    .expect("open");
+    let bstore = SqliteStore::open_with(&dir.path().join("bob.db"), "passphrase", Locking::Shared)
+        .expect("open");
     let rq = bstore.rcv_queue(&ba).expect("read").expect("queue");
-    let astore = SqliteStore::open_with(
-        &dir.path().join("alice.db"),
-        "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
-    )
-    .expect("open");
+    let astore =
+        SqliteStore::open_with(&dir.path().join("alice.db"), "passphrase", Locking::Shared)
+            .expect("open");
     let sq = astore.snd_queue(&ab).expect("read").expect("queue");
     let (_, body) = send_and_peek(&mut a, &ab, b"original", srv.address(), &rq).await;
     let mut b = TestAgent::start(dir.path(), "bob", cfg()).await;

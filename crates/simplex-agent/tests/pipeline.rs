@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use simplex_agent::sqlite::Locking;
 use simplex_agent::store::Store;
 use simplex_agent::{Event, MsgIntegrity, SqliteStore};
 
@@ -55,12 +56,8 @@ async fn a_run_of_messages_arrives_in_order_and_is_marked_sent_once() {
     a.agent.stop().await;
     b.agent.stop().await;
     drop(a);
-    let store = SqliteStore::open_with(
-        &dir.path().join("alice.db"),
-        "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
-    )
-    .expect("open");
+    let store = SqliteStore::open_with(&dir.path().join("alice.db"), "passphrase", Locking::Shared)
+        .expect("open");
     let pending = store.pending_snd_msgs(&ab).expect("read");
     assert!(pending.is_empty(), "{} still pending", pending.len());
 }

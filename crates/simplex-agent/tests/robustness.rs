@@ -6,6 +6,7 @@ mod common;
 
 use agent_proto::{AgentMsgEnvelope, ClientMessage, ClientMsgEnvelope};
 use common::*;
+use simplex_agent::sqlite::Locking;
 use simplex_agent::store::{SndQueueRecord, Store};
 use simplex_agent::{AgentError, Event, MsgIntegrity, MsgReceipt, MsgReceiptStatus, SqliteStore};
 use simplex_crypto::{cb_decrypt, cb_encrypt, CbNonce};
@@ -163,12 +164,8 @@ async fn takeover_reports_end_and_resubscribing_takes_it_back() {
     let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
     let (ab, ba) = connect(&mut a, &mut b).await;
     exchange(&mut a, &ab, &mut b, &ba, b"before").await;
-    let store = SqliteStore::open_with(
-        &dir.path().join("bob.db"),
-        "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
-    )
-    .expect("open");
+    let store = SqliteStore::open_with(&dir.path().join("bob.db"), "passphrase", Locking::Shared)
+        .expect("open");
     let rq = store.rcv_queue(&ba).expect("read").expect("queue");
     drop(store);
     let (other, mut other_events) =
@@ -234,12 +231,8 @@ async fn pending_messages_are_delivered_after_a_restart() {
     }
     a.agent.stop().await;
     drop(a);
-    let store = SqliteStore::open_with(
-        &dir.path().join("alice.db"),
-        "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
-    )
-    .expect("open");
+    let store = SqliteStore::open_with(&dir.path().join("alice.db"), "passphrase", Locking::Shared)
+        .expect("open");
     let pending = store.pending_snd_msgs(&ab).expect("read");
     drop(store);
     assert_eq!(
@@ -283,20 +276,13 @@ async fn replayed_messages_are_reported_and_not_delivered() {
     // his key reads it without acknowledging it.
     b.agent.stop().await;
     drop(b);
-    let bstore = SqliteStore::open_with(
-        &dir.path().join("bob.db"),
-        "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
-    )
-    .expect("open");
+    let bstore = SqliteStore::open_with(&dir.path().join("bob.db"), "passphrase", Locking::Shared)
+        .expect("open");
     let rq = bstore.rcv_queue(&ba).expect("read").expect("queue");
     drop(bstore);
-    let astore = SqliteStore::open_with(
-        &dir.path().join("alice.db"),
-        "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
-    )
-    .expect("open");
+    let astore =
+        SqliteStore::open_with(&dir.path().join("alice.db"), "passphrase", Locking::Shared)
+            .expect("open");
     let sq = astore.snd_queue(&ab).expect("read").expect("queue");
     drop(astore);
     let (_, body) = send_and_peek(&mut a, &ab, b"original", srv.address(), &rq).await;
@@ -517,7 +503,7 @@ async fn receipts_are_acknowledged_by_the_application() {
         let db = simplex_agent::sqlite::open_database(
             &dir.path().join("bob.db"),
             "passphrase",
-            simplex_agent::sqlite::Locking::Shared,
+            Locking::Shared,
         )
         .expect("open");
         let n = db

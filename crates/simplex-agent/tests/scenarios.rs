@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use simplex_agent::sqlite::Locking;
 use simplex_agent::store::Store;
 use simplex_agent::{Event, MsgIntegrity, MsgReceiptStatus, SqliteStore};
 
@@ -290,12 +291,8 @@ async fn dropped_and_tampered_messages_are_reported() {
     b.agent.stop().await;
     drop(b);
     // Someone with Bob's recipient key takes the next message off the queue.
-    let store = SqliteStore::open_with(
-        &dir.path().join("bob.db"),
-        "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
-    )
-    .expect("open");
+    let store = SqliteStore::open_with(&dir.path().join("bob.db"), "passphrase", Locking::Shared)
+        .expect("open");
     let rq = store.rcv_queue(&ba).expect("read").expect("queue");
     drop(store);
     let id1 = a.agent.send_message(&ab, b"dropped").await.expect("send");
@@ -326,12 +323,9 @@ async fn dropped_and_tampered_messages_are_reported() {
     if let Some(last) = tampered.last_mut() {
         *last ^= 1;
     }
-    let astore = SqliteStore::open_with(
-        &dir.path().join("alice.db"),
-        "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
-    )
-    .expect("open");
+    let astore =
+        SqliteStore::open_with(&dir.path().join("alice.db"), "passphrase", Locking::Shared)
+            .expect("open");
     let sq = astore.snd_queue(&ab).expect("read").expect("queue");
     drop(astore);
     thief

@@ -2,6 +2,7 @@
 //! schema matches the committed dump, and a wrong passphrase is refused.
 
 use rand::rngs::OsRng;
+use simplex_agent::sqlite::Locking;
 use simplex_agent::store::*;
 use simplex_agent::{
     MemoryStore, MsgReceiptStatus, RatchetSyncState, RcvSwitchStatus, SndSwitchStatus, SqliteStore,
@@ -423,20 +424,15 @@ fn memory_store_keeps_records() {
 fn sqlite_store_keeps_records_and_reopens() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("agent.db");
-    exercise(
-        &mut SqliteStore::open_with(&path, "secret", simplex_agent::sqlite::Locking::Shared)
-            .expect("open"),
-    );
+    exercise(&mut SqliteStore::open_with(&path, "secret", Locking::Shared).expect("open"));
     // Reopening with the same passphrase works and runs no migration twice.
-    let mut store = SqliteStore::open_with(&path, "secret", simplex_agent::sqlite::Locking::Shared)
-        .expect("reopen");
+    let mut store = SqliteStore::open_with(&path, "secret", Locking::Shared).expect("reopen");
     let conn = ConnRecord::new(b"c2".to_vec(), ConnKind::Contact, true, 7);
     store
         .apply(vec![Write::PutConn(conn.clone())])
         .expect("apply");
     drop(store);
-    let store = SqliteStore::open_with(&path, "secret", simplex_agent::sqlite::Locking::Shared)
-        .expect("reopen");
+    let store = SqliteStore::open_with(&path, "secret", Locking::Shared).expect("reopen");
     assert_eq!(store.conn(b"c2").expect("read"), Some(conn));
 }
 
@@ -444,31 +440,24 @@ fn sqlite_store_keeps_records_and_reopens() {
 fn wrong_passphrase_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("agent.db");
-    drop(
-        SqliteStore::open_with(&path, "right", simplex_agent::sqlite::Locking::Shared)
-            .expect("create"),
-    );
+    drop(SqliteStore::open_with(&path, "right", Locking::Shared).expect("create"));
     assert!(matches!(
-        SqliteStore::open_with(&path, "wrong", simplex_agent::sqlite::Locking::Shared),
+        SqliteStore::open_with(&path, "wrong", Locking::Shared),
         Err(StoreError::WrongPassphrase)
     ));
     // The file is encrypted: no SQLite header, no table name in clear.
     let bytes = std::fs::read(&path).expect("read file");
     assert!(!bytes.starts_with(b"SQLite format 3"));
     assert!(!bytes.windows(11).any(|w| w == b"connections"));
-    assert!(SqliteStore::open_with(&path, "right", simplex_agent::sqlite::Locking::Shared).is_ok());
+    assert!(SqliteStore::open_with(&path, "right", Locking::Shared).is_ok());
 }
 
 /// The schema equals `tests/schema.sql`; `SIMPLEX_AGENT_WRITE_SCHEMA=1` rewrites it.
 #[test]
 fn schema_matches_dump() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open_with(
-        &dir.path().join("agent.db"),
-        "k",
-        simplex_agent::sqlite::Locking::Shared,
-    )
-    .expect("open");
+    let store =
+        SqliteStore::open_with(&dir.path().join("agent.db"), "k", Locking::Shared).expect("open");
     let dump = store.schema_dump().expect("dump");
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schema.sql");
     if std::env::var_os("SIMPLEX_AGENT_WRITE_SCHEMA").is_some() {
@@ -504,8 +493,7 @@ fn receipt_migration_upgrades_an_older_database() {
         )
         .expect("rows");
     }
-    let store = SqliteStore::open_with(&path, "pw", simplex_agent::sqlite::Locking::Shared)
-        .expect("migrated");
+    let store = SqliteStore::open_with(&path, "pw", Locking::Shared).expect("migrated");
     let sent = store
         .snd_msg_by_snd_id(&[1], 1)
         .expect("read")
@@ -538,8 +526,7 @@ fn ratchet_sync_migration_upgrades_an_older_database() {
         )
         .expect("rows");
     }
-    let mut store = SqliteStore::open_with(&path, "pw", simplex_agent::sqlite::Locking::Shared)
-        .expect("migrated");
+    let mut store = SqliteStore::open_with(&path, "pw", Locking::Shared).expect("migrated");
     let mut conn = store.conn(&[1]).expect("read").expect("conn");
     assert_eq!(conn.ratchet_sync, RatchetSyncState::Ok);
     assert!(store.sync_keys(&[1]).expect("read").is_none());
@@ -615,8 +602,7 @@ fn switch_migration_upgrades_an_older_database() {
         )
         .expect("snd queue");
     }
-    let mut store = SqliteStore::open_with(&path, "pw", simplex_agent::sqlite::Locking::Shared)
-        .expect("migrated");
+    let mut store = SqliteStore::open_with(&path, "pw", Locking::Shared).expect("migrated");
     let rq = store.rcv_queue(&[1]).expect("read").expect("rcv queue");
     assert_eq!(rq.rcv_id, vec![2, 2]);
     assert!(rq.primary);
@@ -698,8 +684,7 @@ fn ratchet_row_migration_upgrades_an_older_database() {
         )
         .expect("x3dh keys");
     }
-    let mut store = SqliteStore::open_with(&path, "pw", simplex_agent::sqlite::Locking::Shared)
-        .expect("migrated");
+    let mut store = SqliteStore::open_with(&path, "pw", Locking::Shared).expect("migrated");
     assert_eq!(store.ratchet(&[1]).expect("read"), Some(snd));
     assert!(store.x3dh(&[1]).expect("read").is_none());
     let keys = X3dhKeys {
@@ -713,8 +698,7 @@ fn ratchet_row_migration_upgrades_an_older_database() {
         .apply(vec![Write::PutRatchet(vec![2], rcv.clone())])
         .expect("write");
     drop(store);
-    let mut store = SqliteStore::open_with(&path, "pw", simplex_agent::sqlite::Locking::Shared)
-        .expect("reopen");
+    let mut store = SqliteStore::open_with(&path, "pw", Locking::Shared).expect("reopen");
     assert_eq!(store.ratchet(&[2]).expect("read"), Some(rcv));
     assert!(store.x3dh(&[2]).expect("read").is_none());
     // A ratchet for a connection that is not there is refused, as before.

@@ -7,6 +7,7 @@
 
 mod common;
 
+use simplex_agent::sqlite::Locking;
 use std::path::Path;
 
 use common::*;
@@ -112,7 +113,7 @@ fn stored_rcv_queue(dir: &Path, name: &str, conn: &[u8]) -> RcvQueueRecord {
     let store = SqliteStore::open_with(
         &dir.join(format!("{name}.db")),
         "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
+        Locking::Shared,
     )
     .expect("open store");
     store.rcv_queue(conn).expect("read").expect("rcv queue")
@@ -123,7 +124,7 @@ async fn wait_sent(dir: &Path, name: &str, conn: &[u8]) {
     let store = SqliteStore::open_with(
         &dir.join(format!("{name}.db")),
         "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
+        Locking::Shared,
     )
     .expect("open store");
     let deadline = tokio::time::Instant::now() + WAIT;

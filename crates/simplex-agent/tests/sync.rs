@@ -6,6 +6,7 @@
 
 mod common;
 
+use simplex_agent::sqlite::Locking;
 use std::path::Path;
 
 use common::*;
@@ -147,20 +148,13 @@ async fn restored_database_is_resynchronised() {
     // without acknowledging it.
     b.agent.stop().await;
     drop(b);
-    let bstore = SqliteStore::open_with(
-        &dir.path().join("bob.db"),
-        "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
-    )
-    .expect("open");
+    let bstore = SqliteStore::open_with(&dir.path().join("bob.db"), "passphrase", Locking::Shared)
+        .expect("open");
     let rq = bstore.rcv_queue(&ba).expect("read").expect("queue");
     drop(bstore);
-    let astore = SqliteStore::open_with(
-        &dir.path().join("alice.db"),
-        "passphrase",
-        simplex_agent::sqlite::Locking::Shared,
-    )
-    .expect("open");
+    let astore =
+        SqliteStore::open_with(&dir.path().join("alice.db"), "passphrase", Locking::Shared)
+            .expect("open");
     let sq = astore.snd_queue(&ab).expect("read").expect("queue");
     drop(astore);
     assert_eq!(

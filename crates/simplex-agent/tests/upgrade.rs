@@ -42,9 +42,7 @@ async fn pending_messages_stored_sealed_are_delivered_after_the_upgrade() {
 
     let path = dir.path().join("alice.db");
     {
-        let mut store =
-            SqliteStore::open_with(&path, "passphrase", simplex_agent::sqlite::Locking::Shared)
-                .expect("open");
+        let mut store = SqliteStore::open_with(&path, "passphrase", Locking::Shared).expect("open");
         let sq = store.snd_queue(&ab).expect("read").expect("send queue");
         let pending = store.pending_snd_msgs(&ab).expect("read");
         assert_eq!(pending.len(), 2);

@@ -11,6 +11,7 @@
 
 mod common;
 
+use simplex_agent::sqlite::Locking;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -305,14 +306,10 @@ fn connect_through_an_address() {
     bob.quit();
     for db in [&alice_db, &bob_db] {
         let path = PathBuf::from(format!("{}_agent.db", db.display()));
-        let conns = simplex_agent::SqliteStore::open_with(
-            &path,
-            "",
-            simplex_agent::sqlite::Locking::Shared,
-        )
-        .expect("agent database")
-        .conns()
-        .expect("connections");
+        let conns = simplex_agent::SqliteStore::open_with(&path, "", Locking::Shared)
+            .expect("agent database")
+            .conns()
+            .expect("connections");
         assert!(
             conns.is_empty(),
             "{}: no connection left: {conns:?}",

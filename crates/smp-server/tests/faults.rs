@@ -6,6 +6,7 @@
 
 mod common;
 
+use simplex_agent::sqlite::Locking;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -30,7 +31,7 @@ impl TestAgent {
         let store = SqliteStore::open_with(
             &dir.join(format!("{name}.db")),
             "passphrase",
-            simplex_agent::sqlite::Locking::Shared,
+            Locking::Shared,
         )
         .expect("open store");
         let mut config = AgentConfig::new(vec![server.clone()]);

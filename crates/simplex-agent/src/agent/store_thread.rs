@@ -246,12 +246,12 @@ impl StoreThread {
         // The thread commits what lazy calls left open before it runs this call, alone.
         let _ = self.call(|_| Ok::<(), StoreError>(())).await;
         let mut core = self.shared.lock();
-        let store = core.store.take();
-        // A lazy call may have run since.
-        if let (Some(mut s), Some(_)) = (store, core.open_since.take()) {
-            let _ = s.end_batch();
+        if let Some(mut store) = core.store.take() {
+            // A lazy call may have run since.
+            if core.open_since.take().is_some() {
+                let _ = store.end_batch();
+            }
         }
-        drop(core);
     }
 
     /// Sends a job to the thread, counted as queued until it ran.

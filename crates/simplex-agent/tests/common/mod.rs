@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use simplex_agent::sqlite::Locking;
 use std::path::Path;
 use std::time::Duration;
 
@@ -32,7 +33,7 @@ impl TestAgent {
         let store = SqliteStore::open_with(
             &dir.join(format!("{name}.db")),
             "passphrase",
-            simplex_agent::sqlite::Locking::Shared,
+            Locking::Shared,
         )
         .expect("open store");
         let (agent, events) = Agent::start(config, Box::new(store))
