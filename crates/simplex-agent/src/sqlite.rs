@@ -357,6 +357,30 @@ impl SqliteStore {
         Ok(out)
     }
 
+    /// The writes in order; a connection's row and its ratchet, when written together, by
+    /// one statement where the first of them was (`ratchets::paired_at`).
+    fn write_all(tx: &Connection, mut writes: Vec<Write>) -> Result<(), StoreError> {
+        let mut paired = ratchets::paired_at(&mut writes);
+        for (i, w) in writes.into_iter().enumerate() {
+            let Some((_, other)) = paired.take_if(|(at, _)| *at == i) else {
+                Self::write(tx, w)?;
+                continue;
+            };
+            let joined = match (&w, &other) {
+                (Write::PutConn(c), Write::PutRatchet(_, r))
+                | (Write::PutRatchet(_, r), Write::PutConn(c)) => {
+                    ratchets::put_conn_with_ratchet(tx, c, r)?
+                }
+                _ => false,
+            };
+            if !joined {
+                Self::write(tx, w)?;
+                Self::write(tx, other)?;
+            }
+        }
+        Ok(())
+    }
+
     // One arm per kind of write, each a single statement (or loop): long but flat.
     fn write(tx: &Connection, w: Write) -> Result<(), StoreError> {
         match w {
@@ -696,15 +720,11 @@ impl Store for SqliteStore {
             // Inside the batch's transaction: all or nothing by a savepoint, committed with
             // the batch.
             let sp = self.db.savepoint()?;
-            for w in writes {
-                Self::write(&sp, w)?;
-            }
+            Self::write_all(&sp, writes)?;
             sp.commit()?;
         } else {
             let tx = self.db.transaction()?;
-            for w in writes {
-                Self::write(&tx, w)?;
-            }
+            Self::write_all(&tx, writes)?;
             tx.commit()?;
         }
         self.records.after(pending);

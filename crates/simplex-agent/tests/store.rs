@@ -707,3 +707,92 @@ fn ratchet_row_migration_upgrades_an_older_database() {
         .apply(vec![Write::PutRatchet(vec![3], other)])
         .is_err());
 }
+
+/// A connection's row and its ratchet written by one call, as every message writes them
+/// (the SQLite store joins the two into one statement): both kept, in either order, for a
+/// new connection and an existing one; the invitation's X3DH keys dropped; and a ratchet for
+/// a connection that is not there yet refused with nothing left behind, as before.
+fn conn_and_ratchet_together(store: &mut dyn Store) {
+    let (snd, rcv) = ratchets();
+    let id = b"paired".to_vec();
+    let mut conn = ConnRecord::new(id.clone(), ConnKind::Duplex, true, 7);
+    let msg = SndMsgRecord {
+        conn_id: id.clone(),
+        internal_id: 1,
+        snd_id: 1,
+        kind: SndMsgKind::Message,
+        hash: vec![1; 32],
+        body: SndBody::Sealed(b"body".to_vec()),
+        pending: true,
+        receipt: None,
+        queue: None,
+    };
+    // New: the row made first, then the message that refers to it.
+    store
+        .apply(vec![
+            Write::PutConn(conn.clone()),
+            Write::PutRatchet(id.clone(), snd.clone()),
+            Write::PutSndMsg(msg.clone()),
+        ])
+        .expect("new connection");
+    assert_eq!(store.conn(&id).expect("read"), Some(conn.clone()));
+    assert_eq!(store.ratchet(&id).expect("read"), Some(snd));
+    assert_eq!(store.pending_snd_msgs(&id).expect("read"), vec![msg]);
+    // Existing, the ratchet first (as a received message writes them), after X3DH keys.
+    let keys = X3dhKeys {
+        key1: PrivateKeyX448::generate(&mut OsRng),
+        key2: PrivateKeyX448::generate(&mut OsRng),
+        kem: None,
+    };
+    store
+        .apply(vec![Write::PutX3dh(id.clone(), keys)])
+        .expect("x3dh");
+    conn.last_internal_id = 5;
+    conn.last_rcv_ext_id = 4;
+    conn.last_rcv_hash = vec![9; 32];
+    store
+        .apply(vec![
+            Write::PutRatchet(id.clone(), rcv.clone()),
+            Write::Skipped(id.clone(), SkippedDiff::NoChange),
+            Write::PutConn(conn.clone()),
+        ])
+        .expect("existing connection");
+    assert_eq!(store.conn(&id).expect("read"), Some(conn));
+    assert_eq!(store.ratchet(&id).expect("read"), Some(rcv));
+    assert_eq!(store.x3dh(&id).expect("read"), None);
+    // Missing, the ratchet first: refused, and the row is not made either.
+    let (other, _) = ratchets();
+    let missing = b"missing".to_vec();
+    let r = store.apply(vec![
+        Write::PutRatchet(missing.clone(), other),
+        Write::PutConn(ConnRecord::new(missing.clone(), ConnKind::Duplex, true, 7)),
+    ]);
+    assert!(r.is_err());
+    assert_eq!(store.conn(&missing).expect("read"), None);
+}
+
+#[test]
+fn memory_store_writes_conn_and_ratchet_together() {
+    conn_and_ratchet_together(&mut MemoryStore::new());
+}
+
+#[test]
+fn sqlite_store_writes_conn_and_ratchet_together() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("agent.db");
+    let mut store = SqliteStore::open_with(&path, "secret", Locking::Shared).expect("open");
+    conn_and_ratchet_together(&mut store);
+    let want = (
+        store.conn(b"paired").expect("read"),
+        store.ratchet(b"paired").expect("read"),
+    );
+    drop(store);
+    // What the file holds, not the cache.
+    let store = SqliteStore::open_with(&path, "secret", Locking::Shared).expect("reopen");
+    let got = (
+        store.conn(b"paired").expect("read"),
+        store.ratchet(b"paired").expect("read"),
+    );
+    assert_eq!(got, want);
+    assert!(got.0.is_some_and(|c| c.last_internal_id == 5));
+}

@@ -10,8 +10,9 @@ use simplex_encoding::Encode;
 use simplex_ratchet::{Ratchet, X448};
 use zeroize::Zeroizing;
 
+use super::kinds::{conn_status_text, kind_text};
 use crate::error::StoreError;
-use crate::store::X3dhKeys;
+use crate::store::{ConnRecord, Write, X3dhKeys};
 
 /// The ratchet states moved into the connections' rows, and out of `ratchets`.
 pub(super) const RATCHET_IN_CONN: &str = "
@@ -55,4 +56,69 @@ fn set_state(db: &Connection, id: &[u8], state: Option<&[u8]>) -> Result<(), Sto
         0 => Err(StoreError::NoConnection),
         _ => Ok(()),
     }
+}
+
+/// Where a call writes both a connection's row (`PutConn`) and its ratchet (`PutRatchet`),
+/// as every message does each way, and nothing else there that the order would matter to
+/// (`DeleteConn`, `PutX3dh`): the index of the first of the two, with the other removed
+/// from `writes` and the first left as it was.
+pub(super) fn paired_at(writes: &mut Vec<Write>) -> Option<(usize, Write)> {
+    let conn_at = writes.iter().position(|w| matches!(w, Write::PutConn(_)))?;
+    let Write::PutConn(c) = &writes[conn_at] else {
+        return None;
+    };
+    let id = c.conn_id.as_slice();
+    let mut ratchet_at = None;
+    for (i, w) in writes.iter().enumerate() {
+        match w {
+            Write::PutRatchet(r, _) if r.as_slice() == id && ratchet_at.is_none() => {
+                ratchet_at = Some(i)
+            }
+            Write::PutRatchet(..) | Write::PutConn(_) if i != conn_at => return None,
+            Write::DeleteConn(_) | Write::PutX3dh(..) => return None,
+            _ => {}
+        }
+    }
+    let ratchet_at = ratchet_at?;
+    let other = writes.remove(conn_at.max(ratchet_at));
+    Some((conn_at.min(ratchet_at), other))
+}
+
+/// The connection's row and its ratchet in one statement, for an existing row: `false`
+/// (nothing written) when there is none.
+pub(super) fn put_conn_with_ratchet(
+    db: &Connection,
+    c: &ConnRecord,
+    r: &Ratchet<X448>,
+) -> Result<bool, StoreError> {
+    let state = Zeroizing::new(r.to_bytes());
+    let n = db
+        .prepare_cached(
+            "UPDATE connections SET kind = ?2, status = ?3, initiator = ?4, agent_version = ?5,
+               pq_support = ?6, last_internal_id = ?7, last_snd_id = ?8, last_snd_hash = ?9,
+               last_rcv_ext_id = ?10, last_rcv_hash = ?11, ratchet_sync_state = ?12,
+               ratchet_state = ?13
+             WHERE conn_id = ?1",
+        )?
+        .execute(params![
+            c.conn_id,
+            kind_text(c.kind),
+            conn_status_text(c.status),
+            c.initiator,
+            c.agent_version,
+            c.pq_support,
+            c.last_internal_id,
+            c.last_snd_id,
+            c.last_snd_hash,
+            c.last_rcv_ext_id,
+            c.last_rcv_hash,
+            c.ratchet_sync.as_str(),
+            &state[..]
+        ])?;
+    if n == 0 {
+        return Ok(false);
+    }
+    db.prepare_cached("DELETE FROM ratchets WHERE conn_id = ?1")?
+        .execute(params![c.conn_id])?;
+    Ok(true)
 }
