@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("m20250109_ratchet_in_conn", ratchets::RATCHET_IN_CONN),
 ];
 
+mod apply;
 mod cache;
 mod kinds;
 use kinds::*;
@@ -355,30 +356,6 @@ impl SqliteStore {
             out.push_str(";\n");
         }
         Ok(out)
-    }
-
-    /// The writes in order; a connection's row and its ratchet, when written together, by
-    /// one statement where the first of them was (`ratchets::paired_at`).
-    fn write_all(tx: &Connection, mut writes: Vec<Write>) -> Result<(), StoreError> {
-        let mut paired = ratchets::paired_at(&mut writes);
-        for (i, w) in writes.into_iter().enumerate() {
-            let Some((_, other)) = paired.take_if(|(at, _)| *at == i) else {
-                Self::write(tx, w)?;
-                continue;
-            };
-            let joined = match (&w, &other) {
-                (Write::PutConn(c), Write::PutRatchet(_, r))
-                | (Write::PutRatchet(_, r), Write::PutConn(c)) => {
-                    ratchets::put_conn_with_ratchet(tx, c, r)?
-                }
-                _ => false,
-            };
-            if !joined {
-                Self::write(tx, w)?;
-                Self::write(tx, other)?;
-            }
-        }
-        Ok(())
     }
 
     // One arm per kind of write, each a single statement (or loop): long but flat.
@@ -716,34 +693,24 @@ const CONN_COLS: &str = "conn_id, kind, status, initiator, agent_version, pq_sup
 impl Store for SqliteStore {
     fn apply(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {
         let pending = self.records.before(&writes);
-        if self.in_batch {
-            // Inside the batch's transaction: all or nothing by a savepoint, committed with
-            // the batch.
-            let sp = self.db.savepoint()?;
-            Self::write_all(&sp, writes)?;
-            sp.commit()?;
-        } else {
-            let tx = self.db.transaction()?;
-            Self::write_all(&tx, writes)?;
-            tx.commit()?;
-        }
+        // Inside the batch's transaction, committed with the batch.
+        apply::all_or_nothing(&self.db, self.in_batch, writes)?;
         self.records.after(pending);
         Ok(())
     }
 
     fn begin_batch(&mut self) -> Result<(), StoreError> {
-        self.db.execute_batch("BEGIN")?;
+        apply::begin_batch(&self.db)?;
         self.in_batch = true;
         Ok(())
     }
 
     fn end_batch(&mut self) -> Result<(), StoreError> {
         self.in_batch = false;
-        if let Err(e) = self.db.execute_batch("COMMIT") {
+        if let Err(e) = apply::end_batch(&self.db) {
             // Nothing of the batch stays, nor in the cache, which followed its savepoints.
-            let _ = self.db.execute_batch("ROLLBACK");
             self.records.clear();
-            return Err(e.into());
+            return Err(e);
         }
         Ok(())
     }
