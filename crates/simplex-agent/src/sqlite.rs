@@ -540,15 +540,15 @@ impl SqliteStore {
             }
             Write::AckRcvMsg(id, n) => {
                 tx.prepare_cached(
-                    "UPDATE rcv_messages SET user_ack = 1 WHERE conn_id = ?1 AND internal_id = ?2",
+                    "UPDATE rcv_messages SET user_ack = 1, msg_body = x'' WHERE conn_id = ?1 AND internal_id = ?2",
                 )?
                 .execute(params![id, n])?;
             }
-            Write::UnackRcvMsg(id, n) => {
+            Write::UnackRcvMsg(id, n, body) => {
                 tx.prepare_cached(
-                    "UPDATE rcv_messages SET user_ack = 0 WHERE conn_id = ?1 AND internal_id = ?2",
+                    "UPDATE rcv_messages SET user_ack = 0, msg_body = ?3 WHERE conn_id = ?1 AND internal_id = ?2",
                 )?
-                .execute(params![id, n])?;
+                .execute(params![id, n, body])?;
             }
             Write::PutSyncKeys(id, k) => {
                 let k1 = k.key1.to_der();

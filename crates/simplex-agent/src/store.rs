@@ -471,10 +471,14 @@ pub enum Write {
     DeleteSndCopy(ConnId, Vec<u8>, i64),
     /// Insert a received message.
     PutRcvMsg(RcvMsgRecord),
-    /// Mark a received message acknowledged by the application.
+    /// Mark a received message acknowledged by the application, and drop its body: the
+    /// application has it, and nothing reports it again (the reference deletes the message
+    /// then). Its row shrinks in place, so the leaf where the next messages go fills more
+    /// slowly: fewer pages rewritten to make room, each encrypted and logged.
     AckRcvMsg(ConnId, i64),
-    /// Mark it unacknowledged again (the server's `ACK` of it failed).
-    UnackRcvMsg(ConnId, i64),
+    /// Mark it unacknowledged again (the server's `ACK` of it failed), its body stored back
+    /// (the relay delivers the message again, and it is reported from the store).
+    UnackRcvMsg(ConnId, i64, Vec<u8>),
     /// Store the X3DH keys this side sent to re-synchronise the ratchet.
     PutSyncKeys(ConnId, X3dhKeys),
     /// Drop them (the new ratchet is made).
@@ -785,11 +789,13 @@ impl Store for MemoryStore {
                 Write::AckRcvMsg(id, n) => {
                     if let Some(m) = self.rcv_msgs.get_mut(&(id, n)) {
                         m.acked = true;
+                        m.body.clear();
                     }
                 }
-                Write::UnackRcvMsg(id, n) => {
+                Write::UnackRcvMsg(id, n, body) => {
                     if let Some(m) = self.rcv_msgs.get_mut(&(id, n)) {
                         m.acked = false;
+                        m.body = body;
                     }
                 }
                 Write::PutSyncKeys(id, k) => {

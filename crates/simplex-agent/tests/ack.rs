@@ -96,6 +96,10 @@ async fn acknowledged_messages_are_marked_and_never_come_again() {
     for id in [one, two] {
         let m = store.rcv_msg(&ba, id).expect("read").expect("stored");
         assert!(m.acked, "message {id} marked acknowledged");
+        assert!(
+            m.body.is_empty(),
+            "message {id}: its body dropped once acknowledged"
+        );
     }
     drop(store);
     // After a restart the relay has nothing of them to deliver again: the next event of
@@ -130,6 +134,7 @@ async fn a_failed_ack_leaves_the_message_unacknowledged() {
         .expect("open");
     let m = store.rcv_msg(&ba, one).expect("read").expect("stored");
     assert!(!m.acked, "a message whose ACK failed stays unacknowledged");
+    assert_eq!(m.body, b"one", "with its body, for the report to come");
     drop(store);
     srv.up().await.expect("up");
     // Bob is back on the relay once his queue is subscribed again.

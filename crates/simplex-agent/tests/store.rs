@@ -196,16 +196,24 @@ fn exercise(store: &mut dyn Store) {
     store
         .apply(vec![Write::AckRcvMsg(id.clone(), 2)])
         .expect("apply");
-    assert!(store.rcv_msg(&id, 2).expect("read").expect("msg").acked);
+    // Acknowledged: the body goes (the application has it), the rest stays.
+    let acked = store.rcv_msg(&id, 2).expect("read").expect("msg");
+    assert!(acked.acked && acked.body.is_empty());
+    assert_eq!(
+        (acked.hash, acked.srv_msg_id),
+        (rcvd.hash.clone(), rcvd.srv_msg_id.clone())
+    );
     // Marked once: not again, nor a message that is not there.
     assert!(!store.ack_rcv_msg_once(&id, 2).expect("mark"));
     assert!(!store.ack_rcv_msg_once(&id, 77).expect("mark"));
+    // Unmarked (the relay's `ACK` failed): its body is back for the report to come.
     store
-        .apply(vec![Write::UnackRcvMsg(id.clone(), 2)])
+        .apply(vec![Write::UnackRcvMsg(id.clone(), 2, rcvd.body.clone())])
         .expect("apply");
-    assert!(!store.rcv_msg(&id, 2).expect("read").expect("msg").acked);
+    assert_eq!(store.rcv_msg(&id, 2).expect("read"), Some(rcvd.clone()));
     assert!(store.ack_rcv_msg_once(&id, 2).expect("mark"));
-    assert!(store.rcv_msg(&id, 2).expect("read").expect("msg").acked);
+    let acked = store.rcv_msg(&id, 2).expect("read").expect("msg");
+    assert!(acked.acked && acked.body.is_empty());
     assert!(!store.ack_rcv_msg_once(&id, 2).expect("mark"));
     // A receipt recorded on a sent message; found by the message that carried it.
     assert!(store.snd_msgs_by_receipt(&id, 2).expect("read").is_empty());

@@ -27,6 +27,8 @@ pub(super) struct Unacked {
     pub rq: RcvQueueRecord,
     /// The relay's ID of it.
     pub srv_msg_id: Vec<u8>,
+    /// Its body, stored back should the `ACK` fail (the mark drops it from the store).
+    pub body: Vec<u8>,
 }
 
 /// What the store says about the message being acknowledged.
@@ -114,8 +116,9 @@ impl Inner {
             (_, e) => {
                 // Not acknowledged after all: the application may try again.
                 let id = conn_id.to_vec();
+                let body = u.body;
                 let _ = self
-                    .db(move |s| s.apply(vec![Write::UnackRcvMsg(id, msg_id)]))
+                    .db(move |s| s.apply(vec![Write::UnackRcvMsg(id, msg_id, body)]))
                     .await;
                 Err(e)
             }

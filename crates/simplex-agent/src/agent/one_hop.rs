@@ -227,6 +227,7 @@ fn store_common(
         let u = Unacked {
             rq: rq.clone(),
             srv_msg_id: record.srv_msg_id.clone(),
+            body: record.body.clone(),
         };
         (internal_id, u)
     });

@@ -122,8 +122,9 @@ impl Agent {
                 Err(e) => {
                     // Not acknowledged after all: the application may try again.
                     let id = conn_id.to_vec();
+                    let body = msg.body.clone();
                     let _ = inner
-                        .db(move |s| s.apply(vec![Write::UnackRcvMsg(id, msg_id)]))
+                        .db(move |s| s.apply(vec![Write::UnackRcvMsg(id, msg_id, body)]))
                         .await;
                     return Err(e);
                 }
@@ -578,6 +579,7 @@ impl Inner {
             let u = Unacked {
                 rq: rq.clone(),
                 srv_msg_id: record.srv_msg_id.clone(),
+                body: record.body.clone(),
             };
             (record.internal_id, u)
         });

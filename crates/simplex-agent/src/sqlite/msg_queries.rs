@@ -37,9 +37,10 @@ CREATE INDEX idx_snd_messages_rcpt ON snd_messages (conn_id, rcpt_internal_id)
 
 pub(super) const SND_MSG_COLS: &str = snd_msg_cols!();
 
-/// A received message marked acknowledged by the application, unless it is already.
+/// A received message marked acknowledged by the application, unless it is already, its
+/// body dropped (see `Write::AckRcvMsg`).
 pub(super) const ACK_RCV_MSG_ONCE: &str =
-    "UPDATE rcv_messages SET user_ack = 1 WHERE conn_id = ?1 AND internal_id = ?2 AND user_ack = 0";
+    "UPDATE rcv_messages SET user_ack = 1, msg_body = x'' WHERE conn_id = ?1 AND internal_id = ?2 AND user_ack = 0";
 pub(super) const RCV_MSG_COLS: &str = rcv_msg_cols!();
 
 /// A connection's pending messages, oldest first.
