@@ -677,7 +677,9 @@ pub enum Event {
     /// The server's redelivery of a message under the same server message ID (after a
     /// lost `ACK` or a reconnection) is not reported.
     Duplicate {
-        /// The agent's ID of the earlier copy, when its hash is known.
+        /// The agent's ID of the earlier copy, when its hash is known (of the ratchet
+        /// message's header and tag, which identify it: a copy whose body was altered is
+        /// known as a copy too).
         msg_id: Option<i64>,
     },
     /// The ratchet's re-synchronisation state changed (`RSYNC`): to `Allowed` or `Required`

@@ -9,7 +9,7 @@ use common::*;
 use simplex_agent::sqlite::Locking;
 use simplex_agent::store::{SndQueueRecord, Store};
 use simplex_agent::{AgentError, Event, MsgIntegrity, MsgReceipt, MsgReceiptStatus, SqliteStore};
-use simplex_crypto::{cb_decrypt, cb_encrypt, CbNonce};
+use simplex_crypto::{cb_decrypt, cb_encrypt, sha256, CbNonce};
 use simplex_encoding::{decode_all, Encode};
 use smp_proto::{RcvMsgBody, Response};
 
@@ -77,6 +77,20 @@ fn tamper(sq: &SndQueueRecord, body: &[u8]) -> Vec<u8> {
         enc_body,
     }
     .to_bytes()
+}
+
+/// The ratchet-encrypted message inside a message's SMP body.
+fn enc_agent_message(sq: &SndQueueRecord, body: &[u8]) -> Vec<u8> {
+    let env: ClientMsgEnvelope = decode_all(body).expect("envelope");
+    let plain = cb_decrypt(&sq.e2e_dh_secret, &env.nonce, &env.enc_body).expect("open");
+    let cm: ClientMessage = decode_all(&plain).expect("client message");
+    let AgentMsgEnvelope::Message {
+        enc_agent_message, ..
+    } = decode_all(&cm.body).expect("agent envelope")
+    else {
+        panic!("not a message envelope")
+    };
+    enc_agent_message
 }
 
 /// A queue with a quota of 4: the sender's fifth message gets `ERR QUOTA` and waits; the
@@ -261,9 +275,9 @@ async fn pending_messages_are_delivered_after_a_restart() {
 /// Someone with Alice's sender key sends a message Bob already received again: twice after
 /// Bob acknowledged it, once before. Bob's agent acknowledges each copy without delivering
 /// it and reports it (`A_DUPLICATE` with the earlier copy's ID; the reference drops these
-/// silently); a copy altered after the ratchet header, which the ratchet calls a duplicate
-/// but whose hash is unknown, is reported too, as the reference does. The next real message
-/// follows with integrity OK.
+/// silently); a copy with its body altered after the ratchet header and tag is known by
+/// those (the stored hash is of them) and reported as a copy of the original too. The next
+/// real message follows with integrity OK.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replayed_messages_are_reported_and_not_delivered() {
     let srv = TestServer::start(128).await.expect("test server");
@@ -311,7 +325,7 @@ async fn replayed_messages_are_reported_and_not_delivered() {
     replayer.close().await;
     duplicate(&mut b, &ba, Some(original)).await;
     duplicate(&mut b, &ba, Some(original)).await;
-    duplicate(&mut b, &ba, None).await;
+    duplicate(&mut b, &ba, Some(original)).await;
     // The next event of Bob's is the next real message, in sequence.
     a.agent.send_message(&ab, b"next").await.expect("send");
     receive(&mut b, &ba, b"next").await;
@@ -370,6 +384,67 @@ async fn replayed_messages_are_reported_and_not_delivered() {
         .await
         .expect("ack the second late");
     taker.close().await;
+    a.agent.stop().await;
+    b.agent.stop().await;
+    srv.stop().await.expect("server stopped");
+}
+
+/// A message stored by an earlier version, whose hash was of the whole ratchet message and
+/// not of its header and tag, is still known when a copy comes again: reported as a copy of
+/// it, not as an unknown duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_hashed_whole_by_an_earlier_version_is_known_again() {
+    let srv = TestServer::start(128).await.expect("test server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
+    let (ab, ba) = connect(&mut a, &mut b).await;
+    exchange(&mut a, &ab, &mut b, &ba, b"first").await;
+    b.agent.stop().await;
+    drop(b);
+    let bstore = SqliteStore::open_with(&dir.path().join("bob.db"), "passphrase", Locking::Shared)
+        .expect("open");
+    let rq = bstore.rcv_queue(&ba).expect("read").expect("queue");
+    drop(bstore);
+    let astore =
+        SqliteStore::open_with(&dir.path().join("alice.db"), "passphrase", Locking::Shared)
+            .expect("open");
+    let sq = astore.snd_queue(&ab).expect("read").expect("queue");
+    drop(astore);
+    let (_, body) = send_and_peek(&mut a, &ab, b"original", srv.address(), &rq).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
+    let original = receive(&mut b, &ba, b"original").await;
+    // As an earlier version stored it.
+    b.agent.stop().await;
+    drop(b);
+    {
+        let db = simplex_agent::sqlite::open_database(
+            &dir.path().join("bob.db"),
+            "passphrase",
+            Locking::Shared,
+        )
+        .expect("open");
+        let whole = sha256(&enc_agent_message(&sq, &body)).to_vec();
+        let n = db
+            .execute(
+                "UPDATE rcv_messages SET encrypted_msg_hash = ?1 WHERE internal_id = ?2",
+                rusqlite::params![whole, original],
+            )
+            .expect("update");
+        assert_eq!(n, 1);
+    }
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
+    let (replayer, _ev) = smp_client::SmpClient::connect(srv.address(), Default::default())
+        .await
+        .expect("connect");
+    replayer
+        .send_message(Some(&sq.snd_key), &sq.snd_id, Default::default(), &body)
+        .await
+        .expect("replay");
+    replayer.close().await;
+    duplicate(&mut b, &ba, Some(original)).await;
+    a.agent.send_message(&ab, b"next").await.expect("send");
+    receive(&mut b, &ba, b"next").await;
     a.agent.stop().await;
     b.agent.stop().await;
     srv.stop().await.expect("server stopped");

@@ -30,8 +30,8 @@ pub use kem::{KemCiphertext, KemKeyPair, KemPublicKey, KemSecretKey, KemSharedKe
 pub use keys::{HeaderKey, Key32, MessageKey};
 pub use ratchet::{
     can_pad, decode_skipped_keys, encode_skipped_keys, full_header_len, full_message_len,
-    padded_header_len, Decrypted, MsgEncryptKey, MsgHeader, Ratchet, RatchetKem, SkippedDiff,
-    SkippedKeys, MAX_SKIP,
+    message_id_part, padded_header_len, Decrypted, MsgEncryptKey, MsgHeader, Ratchet, RatchetKem,
+    SkippedDiff, SkippedKeys, MAX_SKIP,
 };
 pub use source::{InlineKeys, RatchetKeySource};
 pub use version::{

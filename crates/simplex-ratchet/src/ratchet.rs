@@ -316,6 +316,17 @@ impl<'a> EncRatchetMessage<'a> {
     }
 }
 
+/// What identifies a ratchet message (`EncRatchetMessage`) without its body: the encrypted
+/// header and the body's authentication tag, the tag covering the header and the body
+/// under the message's own key. Two messages with the same such part are one message (the
+/// header carries its number in its chain and the chain's key), so a receiver can tell a
+/// message seen before by a hash of these ~130 bytes instead of the whole padded message
+/// (~16 KB). `None` when the bytes do not parse as a ratchet message.
+pub fn message_id_part(msg: &[u8]) -> Option<&[u8]> {
+    let m = EncRatchetMessage::decode(msg).ok()?;
+    msg.get(..msg.len() - m.body.len())
+}
+
 /// The key and header of one message, made by [`Ratchet::encrypt_header`] and used by
 /// [`MsgEncryptKey::encrypt`] (`MsgEncryptKey`). The agent stores it between the two steps.
 #[derive(Debug, Clone, PartialEq, Eq)]

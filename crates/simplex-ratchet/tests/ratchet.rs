@@ -689,3 +689,33 @@ fn ratchet_steps_take_supplied_x448_keys_each_once() {
     assert!(!contains(&state, &d1) && !contains(&state, &d2));
     exchange(&mut alice, &mut bob, None, "six");
 }
+
+/// A message's identifying part (`message_id_part`): its start up to the (padded) body,
+/// different for each message of a conversation (with and without KEM, across a ratchet
+/// step), and the same for the same message; garbage has none.
+#[test]
+fn each_message_has_its_own_short_id_part() {
+    for mode in [Mode::NoKem, Mode::Accepted] {
+        let (mut alice, mut bob) = init_pair::<X448>(mode, 1);
+        agree_kems(mode, &mut alice, &mut bob);
+        let mut msgs = vec![bob.send(None, b"one"), bob.send(None, b"two")];
+        send(mode, &mut bob, &mut alice, "three");
+        send(
+            mode,
+            &mut alice,
+            &mut bob,
+            "a reply: the next is after a step",
+        );
+        msgs.push(bob.send(None, b"four"));
+        let mut parts = std::collections::HashSet::new();
+        for m in &msgs {
+            let part = message_id_part(m).expect("a ratchet message");
+            assert!(m.starts_with(part));
+            assert!(part.len() < m.len(), "{} of {} bytes", part.len(), m.len());
+            assert_eq!(message_id_part(&m.clone()), Some(part));
+            assert!(parts.insert(part.to_vec()), "each message its own");
+        }
+    }
+    assert_eq!(message_id_part(b""), None);
+    assert_eq!(message_id_part(&[1]), None);
+}

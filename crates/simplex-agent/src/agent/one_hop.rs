@@ -20,7 +20,7 @@ use smp_client::decrypt_message;
 use smp_proto::{RcvMessage, RcvMsgBody};
 
 use super::ack::Unacked;
-use super::receive::{match_receipts, open_message_envelope, AckMode, RatchetKeys};
+use super::receive::{enc_msg_hash, match_receipts, open_message_envelope, AckMode, RatchetKeys};
 use super::state;
 use crate::error::StoreError;
 use crate::store::*;
@@ -148,7 +148,7 @@ fn common_message(
         _ => return None,
     };
     Some(Step {
-        enc_hash: sha256(&enc_agent_message).to_vec(),
+        enc_hash: enc_msg_hash(&enc_agent_message),
         d,
         snd_msg_id: header.snd_msg_id,
         prev_msg_hash: header.prev_msg_hash,
