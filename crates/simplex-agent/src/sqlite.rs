@@ -362,29 +362,16 @@ impl SqliteStore {
     fn write(tx: &Connection, w: Write) -> Result<(), StoreError> {
         match w {
             Write::PutConn(c) => {
-                tx.prepare_cached(
+                let mut st = tx.prepare_cached(
                     "INSERT INTO connections (conn_id, kind, status, initiator, agent_version, pq_support, last_internal_id, last_snd_id, last_snd_hash, last_rcv_ext_id, last_rcv_hash, ratchet_sync_state)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                      ON CONFLICT (conn_id) DO UPDATE SET kind = excluded.kind, status = excluded.status, initiator = excluded.initiator,
                        agent_version = excluded.agent_version, pq_support = excluded.pq_support, last_internal_id = excluded.last_internal_id,
                        last_snd_id = excluded.last_snd_id, last_snd_hash = excluded.last_snd_hash, last_rcv_ext_id = excluded.last_rcv_ext_id,
                        last_rcv_hash = excluded.last_rcv_hash, ratchet_sync_state = excluded.ratchet_sync_state"
-                    )?.execute(
-                    params![
-                        c.conn_id,
-                        kind_text(c.kind),
-                        conn_status_text(c.status),
-                        c.initiator,
-                        c.agent_version,
-                        c.pq_support,
-                        c.last_internal_id,
-                        c.last_snd_id,
-                        c.last_snd_hash,
-                        c.last_rcv_ext_id,
-                        c.last_rcv_hash,
-                        c.ratchet_sync.as_str()
-                    ],
-                )?;
+                    )?;
+                ratchets::bind_conn(&mut st, &c)?;
+                st.raw_execute()?;
             }
             Write::DeleteConn(id) => {
                 tx.prepare_cached("DELETE FROM connections WHERE conn_id = ?1")?

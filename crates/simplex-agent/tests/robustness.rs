@@ -93,6 +93,61 @@ fn enc_agent_message(sq: &SndQueueRecord, body: &[u8]) -> Vec<u8> {
     enc_agent_message
 }
 
+/// A conversation in which a copy of Alice's message "original" was taken on its way.
+struct Copied {
+    srv: TestServer,
+    dir: tempfile::TempDir,
+    a: TestAgent,
+    ab: Vec<u8>,
+    b: TestAgent,
+    ba: Vec<u8>,
+    /// Bob's receive queue and Alice's send queue, as stored.
+    rq: simplex_agent::store::RcvQueueRecord,
+    sq: SndQueueRecord,
+    /// The message's SMP body.
+    body: Vec<u8>,
+    /// Bob's ID of it: he received and acknowledged it after the copy was taken.
+    original: i64,
+}
+
+/// After a first message, Bob is stopped, and a client with his key reads Alice's next
+/// message ("original") without acknowledging it; then Bob starts again, receives it and
+/// acknowledges it.
+async fn copied_on_its_way() -> Copied {
+    let srv = TestServer::start(128).await.expect("test server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
+    let (ab, ba) = connect(&mut a, &mut b).await;
+    exchange(&mut a, &ab, &mut b, &ba, b"first").await;
+    b.agent.stop().await;
+    drop(b);
+    let bstore = SqliteStore::open_with(&dir.path().join("bob.db"), "passphrase", Locking::Shared)
+        .expect("open");
+    let rq = bstore.rcv_queue(&ba).expect("read").expect("queue");
+    drop(bstore);
+    let astore =
+        SqliteStore::open_with(&dir.path().join("alice.db"), "passphrase", Locking::Shared)
+            .expect("open");
+    let sq = astore.snd_queue(&ab).expect("read").expect("queue");
+    drop(astore);
+    let (_, body) = send_and_peek(&mut a, &ab, b"original", srv.address(), &rq).await;
+    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
+    let original = receive(&mut b, &ba, b"original").await;
+    Copied {
+        srv,
+        dir,
+        a,
+        ab,
+        b,
+        ba,
+        rq,
+        sq,
+        body,
+        original,
+    }
+}
+
 /// A queue with a quota of 4: the sender's fifth message gets `ERR QUOTA` and waits; the
 /// recipient drains the queue, reaches the quota marker and tells the sender (`A_QCONT`);
 /// the sender reports `QCONT` and delivers the rest, all in order.
@@ -280,29 +335,18 @@ async fn pending_messages_are_delivered_after_a_restart() {
 /// real message follows with integrity OK.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replayed_messages_are_reported_and_not_delivered() {
-    let srv = TestServer::start(128).await.expect("test server");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
-    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
-    let (ab, ba) = connect(&mut a, &mut b).await;
-    exchange(&mut a, &ab, &mut b, &ba, b"first").await;
-    // Take a copy of the next message's SMP body on its way: Bob is stopped, a client with
-    // his key reads it without acknowledging it.
-    b.agent.stop().await;
-    drop(b);
-    let bstore = SqliteStore::open_with(&dir.path().join("bob.db"), "passphrase", Locking::Shared)
-        .expect("open");
-    let rq = bstore.rcv_queue(&ba).expect("read").expect("queue");
-    drop(bstore);
-    let astore =
-        SqliteStore::open_with(&dir.path().join("alice.db"), "passphrase", Locking::Shared)
-            .expect("open");
-    let sq = astore.snd_queue(&ab).expect("read").expect("queue");
-    drop(astore);
-    let (_, body) = send_and_peek(&mut a, &ab, b"original", srv.address(), &rq).await;
-    // Bob receives and acknowledges the original.
-    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
-    let original = receive(&mut b, &ba, b"original").await;
+    let Copied {
+        srv,
+        dir: _dir,
+        a,
+        ab,
+        mut b,
+        ba,
+        rq,
+        sq,
+        body,
+        original,
+    } = copied_on_its_way().await;
     // Two replays, each with its own server message ID, and an altered copy.
     let (replayer, _ev) = smp_client::SmpClient::connect(srv.address(), Default::default())
         .await
@@ -394,26 +438,18 @@ async fn replayed_messages_are_reported_and_not_delivered() {
 /// it, not as an unknown duplicate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_hashed_whole_by_an_earlier_version_is_known_again() {
-    let srv = TestServer::start(128).await.expect("test server");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut a = TestAgent::start(dir.path(), "alice", config(vec![srv.address().clone()])).await;
-    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
-    let (ab, ba) = connect(&mut a, &mut b).await;
-    exchange(&mut a, &ab, &mut b, &ba, b"first").await;
-    b.agent.stop().await;
-    drop(b);
-    let bstore = SqliteStore::open_with(&dir.path().join("bob.db"), "passphrase", Locking::Shared)
-        .expect("open");
-    let rq = bstore.rcv_queue(&ba).expect("read").expect("queue");
-    drop(bstore);
-    let astore =
-        SqliteStore::open_with(&dir.path().join("alice.db"), "passphrase", Locking::Shared)
-            .expect("open");
-    let sq = astore.snd_queue(&ab).expect("read").expect("queue");
-    drop(astore);
-    let (_, body) = send_and_peek(&mut a, &ab, b"original", srv.address(), &rq).await;
-    let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
-    let original = receive(&mut b, &ba, b"original").await;
+    let Copied {
+        srv,
+        dir,
+        a,
+        ab,
+        b,
+        ba,
+        sq,
+        body,
+        original,
+        ..
+    } = copied_on_its_way().await;
     // As an earlier version stored it.
     b.agent.stop().await;
     drop(b);

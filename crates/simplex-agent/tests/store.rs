@@ -40,12 +40,10 @@ fn ratchets() -> (Ratchet<X448>, Ratchet<X448>) {
     (snd, rcv)
 }
 
-fn exercise(store: &mut dyn Store) {
-    let id = b"conn-1".to_vec();
-    let mut conn = ConnRecord::new(id.clone(), ConnKind::Duplex, true, 7);
-    // Writes that refer to a missing connection fail and leave nothing behind.
-    let orphan = SndMsgRecord {
-        conn_id: id.clone(),
+/// A connection's first message, pending.
+fn first_message(conn_id: &[u8]) -> SndMsgRecord {
+    SndMsgRecord {
+        conn_id: conn_id.to_vec(),
         internal_id: 1,
         snd_id: 1,
         kind: SndMsgKind::Message,
@@ -54,7 +52,14 @@ fn exercise(store: &mut dyn Store) {
         pending: true,
         receipt: None,
         queue: None,
-    };
+    }
+}
+
+fn exercise(store: &mut dyn Store) {
+    let id = b"conn-1".to_vec();
+    let mut conn = ConnRecord::new(id.clone(), ConnKind::Duplex, true, 7);
+    // Writes that refer to a missing connection fail and leave nothing behind.
+    let orphan = first_message(&id);
     assert!(store.apply(vec![Write::PutSndMsg(orphan.clone())]).is_err());
     assert_eq!(store.conn(&id).expect("read"), None);
 
@@ -724,17 +729,7 @@ fn conn_and_ratchet_together(store: &mut dyn Store) {
     let (snd, rcv) = ratchets();
     let id = b"paired".to_vec();
     let mut conn = ConnRecord::new(id.clone(), ConnKind::Duplex, true, 7);
-    let msg = SndMsgRecord {
-        conn_id: id.clone(),
-        internal_id: 1,
-        snd_id: 1,
-        kind: SndMsgKind::Message,
-        hash: vec![1; 32],
-        body: SndBody::Sealed(b"body".to_vec()),
-        pending: true,
-        receipt: None,
-        queue: None,
-    };
+    let msg = first_message(&id);
     // New: the row made first, then the message that refers to it.
     store
         .apply(vec![

@@ -5,7 +5,7 @@
 //! commit, each encrypted and authenticated by SQLCipher; in one row they are one. The
 //! `ratchets` table keeps only the X3DH keys of an invitation until its ratchet is made.
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, Statement};
 use simplex_encoding::Encode;
 use simplex_ratchet::{Ratchet, X448};
 use zeroize::Zeroizing;
@@ -58,6 +58,23 @@ fn set_state(db: &Connection, id: &[u8], state: Option<&[u8]>) -> Result<(), Sto
     }
 }
 
+/// Binds a connection's columns as parameters 1–12 of `st`, in `CONN_COLS` order (its row's
+/// writes: `Write::PutConn`, and with its ratchet, [`put_conn_with_ratchet`]).
+pub(super) fn bind_conn(st: &mut Statement<'_>, c: &ConnRecord) -> rusqlite::Result<()> {
+    st.raw_bind_parameter(1, &c.conn_id)?;
+    st.raw_bind_parameter(2, kind_text(c.kind))?;
+    st.raw_bind_parameter(3, conn_status_text(c.status))?;
+    st.raw_bind_parameter(4, c.initiator)?;
+    st.raw_bind_parameter(5, c.agent_version)?;
+    st.raw_bind_parameter(6, c.pq_support)?;
+    st.raw_bind_parameter(7, c.last_internal_id)?;
+    st.raw_bind_parameter(8, c.last_snd_id)?;
+    st.raw_bind_parameter(9, &c.last_snd_hash)?;
+    st.raw_bind_parameter(10, c.last_rcv_ext_id)?;
+    st.raw_bind_parameter(11, &c.last_rcv_hash)?;
+    st.raw_bind_parameter(12, c.ratchet_sync.as_str())
+}
+
 /// Where a call writes both a connection's row (`PutConn`) and its ratchet (`PutRatchet`),
 /// as every message does each way, and nothing else there that the order would matter to
 /// (`DeleteConn`, `PutX3dh`): the index of the first of the two, with the other removed
@@ -92,30 +109,16 @@ pub(super) fn put_conn_with_ratchet(
     r: &Ratchet<X448>,
 ) -> Result<bool, StoreError> {
     let state = Zeroizing::new(r.to_bytes());
-    let n = db
-        .prepare_cached(
-            "UPDATE connections SET kind = ?2, status = ?3, initiator = ?4, agent_version = ?5,
-               pq_support = ?6, last_internal_id = ?7, last_snd_id = ?8, last_snd_hash = ?9,
-               last_rcv_ext_id = ?10, last_rcv_hash = ?11, ratchet_sync_state = ?12,
-               ratchet_state = ?13
-             WHERE conn_id = ?1",
-        )?
-        .execute(params![
-            c.conn_id,
-            kind_text(c.kind),
-            conn_status_text(c.status),
-            c.initiator,
-            c.agent_version,
-            c.pq_support,
-            c.last_internal_id,
-            c.last_snd_id,
-            c.last_snd_hash,
-            c.last_rcv_ext_id,
-            c.last_rcv_hash,
-            c.ratchet_sync.as_str(),
-            &state[..]
-        ])?;
-    if n == 0 {
+    let mut st = db.prepare_cached(
+        "UPDATE connections SET kind = ?2, status = ?3, initiator = ?4, agent_version = ?5,
+           pq_support = ?6, last_internal_id = ?7, last_snd_id = ?8, last_snd_hash = ?9,
+           last_rcv_ext_id = ?10, last_rcv_hash = ?11, ratchet_sync_state = ?12,
+           ratchet_state = ?13
+         WHERE conn_id = ?1",
+    )?;
+    bind_conn(&mut st, c)?;
+    st.raw_bind_parameter(13, &state[..])?;
+    if st.raw_execute()? == 0 {
         return Ok(false);
     }
     db.prepare_cached("DELETE FROM ratchets WHERE conn_id = ?1")?
