@@ -93,6 +93,14 @@ fn enc_agent_message(sq: &SndQueueRecord, body: &[u8]) -> Vec<u8> {
     enc_agent_message
 }
 
+/// Runs `sql` on Bob's stopped agent's file in `dir`; it must change exactly one row.
+fn edit_one_row(dir: &std::path::Path, sql: &str, params: impl rusqlite::Params) {
+    let db =
+        simplex_agent::sqlite::open_database(&dir.join("bob.db"), "passphrase", Locking::Shared)
+            .expect("open");
+    assert_eq!(db.execute(sql, params).expect("update"), 1);
+}
+
 /// A conversation in which a copy of Alice's message "original" was taken on its way.
 struct Copied {
     srv: TestServer,
@@ -453,22 +461,12 @@ async fn a_message_hashed_whole_by_an_earlier_version_is_known_again() {
     // As an earlier version stored it.
     b.agent.stop().await;
     drop(b);
-    {
-        let db = simplex_agent::sqlite::open_database(
-            &dir.path().join("bob.db"),
-            "passphrase",
-            Locking::Shared,
-        )
-        .expect("open");
-        let whole = sha256(&enc_agent_message(&sq, &body)).to_vec();
-        let n = db
-            .execute(
-                "UPDATE rcv_messages SET encrypted_msg_hash = ?1 WHERE internal_id = ?2",
-                rusqlite::params![whole, original],
-            )
-            .expect("update");
-        assert_eq!(n, 1);
-    }
+    let whole = sha256(&enc_agent_message(&sq, &body)).to_vec();
+    edit_one_row(
+        dir.path(),
+        "UPDATE rcv_messages SET encrypted_msg_hash = ?1 WHERE internal_id = ?2",
+        rusqlite::params![whole, original],
+    );
     let mut b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
     let (replayer, _ev) = smp_client::SmpClient::connect(srv.address(), Default::default())
         .await
@@ -610,21 +608,11 @@ async fn receipts_are_acknowledged_by_the_application() {
     // so her next event is Bob's next message.
     b.agent.stop().await;
     drop(b);
-    {
-        let db = simplex_agent::sqlite::open_database(
-            &dir.path().join("bob.db"),
-            "passphrase",
-            Locking::Shared,
-        )
-        .expect("open");
-        let n = db
-            .execute(
-                "UPDATE rcv_messages SET user_ack = 0 WHERE internal_id = ?1",
-                [got.msg_id],
-            )
-            .expect("update");
-        assert_eq!(n, 1);
-    }
+    edit_one_row(
+        dir.path(),
+        "UPDATE rcv_messages SET user_ack = 0 WHERE internal_id = ?1",
+        [got.msg_id],
+    );
     let b = TestAgent::start(dir.path(), "bob", config(vec![srv.address().clone()])).await;
     b.agent
         .ack_message(&ba, got.msg_id, Some(b"again"))
